@@ -1,0 +1,52 @@
+// Re-records test/histories/*.json from the canonical scenarios in history-scenarios.ts.
+// Run it only when a workflow change is intended (see README, "Replay and saved histories").
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { parseTemporalEnv } from '../src/config/temporalEnv';
+import { PROJECT_ROOT } from '../src/paths';
+import { startDevServer, type DevServer } from '../src/temporal/devServer';
+import { ensureSearchAttributes } from '../src/temporal/ensureSearchAttributes';
+import { serializeHistory } from '../src/temporal/replay';
+import { resolveTemporalCli } from '../src/temporal/toolchain';
+import { createWorkers } from '../src/worker';
+import { scenarios } from './history-scenarios';
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  let server: DevServer | undefined;
+  let address = process.env.TEMPORAL_ADDRESS;
+  if (!address) {
+    server = await startDevServer({ cliPath: resolveTemporalCli() });
+    address = server.address;
+  }
+  const env = parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
+  const taskQueue = `record-histories-${Date.now()}`;
+  const native = await NativeConnection.connect({ address });
+  const workers = await createWorkers({ env, connection: native, roles: ['control'], taskQueues: { control: taskQueue } });
+  try {
+    for (const s of scenarios.filter((x) => !only.length || only.includes(x.name))) {
+      // A fixed workflow id keeps the file name stable; a fresh server avoids id clashes.
+      const handle = await s.run(client, taskQueue);
+      const out = join(PROJECT_ROOT, 'test', 'histories', `${s.name}.json`);
+      const history = await handle.fetchHistory();
+      writeFileSync(out, serializeHistory(history));
+      process.stderr.write(`recorded ${out} (${history.events?.length ?? 0} events)\n`);
+    }
+  } finally {
+    workers.shutdown();
+    await workers.done;
+    await native.close();
+    await connection.close();
+    await server?.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`record-histories: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { connectClient } from '../../temporal/connection';
+import { fetchHistory, loadHistoryFile, replayAll, type NamedHistory } from '../../temporal/replay';
+import { workflowSource } from '../../worker';
+import { UsageError } from '../program';
+
+interface ReplayOpts {
+  workflowId?: string;
+  runId?: string;
+  file?: string[];
+  bundle?: string;
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('Replay workflow histories against the current workflow code; fails on non-determinism')
+    .option('--workflow-id <id>', 'fetch this workflow\'s history from the server (TEMPORAL_ADDRESS)')
+    .option('--run-id <id>', 'with --workflow-id: a specific run (default: the latest)')
+    .option('--file <path...>', 'saved history JSON files (ttsync or `temporal workflow show --output json`)')
+    .option('--bundle <path>', 'replay against a prebuilt workflow bundle instead of workflows/')
+    .action(async (opts: ReplayOpts) => {
+      if (Boolean(opts.workflowId) === Boolean(opts.file?.length))
+        throw new UsageError('give exactly one of --workflow-id or --file');
+      let histories: NamedHistory[];
+      if (opts.workflowId) {
+        const client = await connectClient();
+        try {
+          histories = [await fetchHistory(client, opts.workflowId, opts.runId)];
+        } finally {
+          await client.connection.close();
+        }
+      } else {
+        histories = (opts.file ?? []).map(loadHistoryFile);
+      }
+      const outcomes = await replayAll(workflowSource({ workflowBundlePath: opts.bundle }), histories);
+      for (const o of outcomes) process.stdout.write(`${o.ok ? 'ok  ' : 'FAIL'} ${o.source}${o.error ? `\n     ${o.error}` : ''}\n`);
+      const failed = outcomes.filter((o) => !o.ok).length;
+      if (failed) throw new Error(`${failed} of ${outcomes.length} histories failed to replay`);
+    });
+}

@@ -1,0 +1,57 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { VERSION } from '../version';
+import { registerDevCommand } from './commands/dev';
+import { registerHealthCommand } from './commands/health';
+import { registerReplayCommand } from './commands/replay';
+import { registerWorkerCommand } from './commands/worker';
+
+/** Exit codes: 0 ok, 1 the command failed, 2 bad usage (flag, argument). */
+export const EXIT_USAGE = 2;
+
+export function buildProgram(): Command {
+  const program = new Command('ttsync')
+    .description('Durable TikTok data pipelines on Temporal')
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    // Subcommands inherit these: bad usage throws instead of exiting, so main() picks the code.
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+
+  registerDevCommand(program);
+  registerWorkerCommand(program);
+  registerReplayCommand(program);
+  registerHealthCommand(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return 0;
+      return EXIT_USAGE;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`ttsync: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`ttsync: ${(err as Error).message ?? String(err)}\n`);
+    if (process.env.TTSYNC_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}
+
+/** A usage problem found after parsing (e.g. mutually exclusive flags): exit 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return n;
+}

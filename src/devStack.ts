@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { parseTemporalEnv } from './config/temporalEnv';
+import { startDevServer, temporalAnswers, portOpen, stopChild, type DevServer } from './temporal/devServer';
+import { ensureSearchAttributes } from './temporal/ensureSearchAttributes';
+import { resolveTemporalCli } from './temporal/toolchain';
+import { createWorkers, type RunningWorkers } from './worker';
+import { TaskQueues } from './temporal/taskQueues';
+import { healthCheck } from '../workflows';
+import type { ChildProcess } from 'node:child_process';
+
+export interface DevStackOptions {
+  ip: string;
+  port: number;
+  uiPort: number;
+  dataDir: string;
+  worker: boolean;
+  /** Start one healthCheck workflow so the UI shows a finished run straight away. */
+  healthCheck: boolean;
+  log: (line: string) => void;
+}
+
+export interface DevStack {
+  address: string;
+  uiUrl: string;
+  startedServer: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * The local stack behind `ttsync dev` and scripts/start: Temporal dev server (SQLite under
+ * dataDir, UI), a worker, and later the TikTok emulator. Anything already answering on its
+ * port is reused rather than started twice.
+ */
+export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
+  const address = `${opts.ip}:${opts.port}`;
+  const uiUrl = `http://${opts.ip}:${opts.uiPort}`;
+  let server: DevServer | undefined;
+  let workers: RunningWorkers | undefined;
+  const children: ChildProcess[] = [];
+
+  // Never leave a child behind, even if the process exits by an unexpected path.
+  const killChildren = () => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
+  process.once('exit', killChildren);
+
+  if (await temporalAnswers(address)) {
+    opts.log(`temporal: reusing the server already on ${address}`);
+  } else {
+    if (await portOpen(opts.ip, opts.uiPort)) {
+      throw new Error(`port ${opts.uiPort} (UI) is taken by something that is not ttsync's Temporal; free it or pass --ui-port`);
+    }
+    const dbFile = join(opts.dataDir, 'temporal.sqlite');
+    const logFile = join(opts.dataDir, 'temporal.log');
+    const t0 = Date.now();
+    server = await startDevServer({
+      cliPath: resolveTemporalCli(),
+      ip: opts.ip,
+      port: opts.port,
+      uiPort: opts.uiPort,
+      dbFile,
+      logFile,
+      detached: true,
+    });
+    children.push(server.child);
+    opts.log(`temporal: dev server on ${address} (pid ${server.child.pid}, ${Date.now() - t0} ms), db ${dbFile}, log ${logFile}`);
+  }
+
+  const env = parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const added = await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
+  if (added.length) opts.log(`temporal: registered search attributes ${added.join(', ')}`);
+  opts.log(`temporal: UI ${uiUrl}`);
+
+  if (opts.worker) {
+    workers = await createWorkers({ env });
+    opts.log(`worker: polling ${workers.workers.map((w) => w.options.taskQueue).join(', ')}`);
+    workers.done.catch((err: unknown) => opts.log(`worker: stopped with error ${(err as Error).message}`));
+  }
+
+  if (opts.healthCheck && opts.worker) {
+    const workflowId = `health-check-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const handle = await client.workflow.start(healthCheck, {
+      taskQueue: TaskQueues.control,
+      workflowId,
+      args: [{ timer: '1s' }],
+    });
+    const r = await handle.result();
+    opts.log(`health: workflow ${workflowId} ${r.phase}; activity ran on ${r.lastPing?.worker}`);
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (workers) {
+        opts.log('worker: draining');
+        workers.shutdown();
+        await workers.done.catch(() => undefined);
+      }
+      await connection.close().catch(() => undefined);
+      if (server) {
+        opts.log('temporal: stopping dev server');
+        await stopChild(server.child, 10_000);
+      }
+      process.removeListener('exit', killChildren);
+    })());
+  return { address, uiUrl, startedServer: Boolean(server), stop };
+}

@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * The pinned tool versions and where their binaries are cached. scripts/bootstrap builds
+ * them into the same places; keep the two in step (test/unit/toolchain.test.ts checks it).
+ */
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const FAKE_GCS_VERSION = '1.54.0';
+
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TTSYNC_CACHE_DIR) return env.TTSYNC_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ttsync');
+}
+
+export function cachedTemporalPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheDir(env), 'bin', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
+}
+
+export function cachedFakeGcsPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheDir(env), 'bin', `fake-gcs-server-${FAKE_GCS_VERSION}`, 'fake-gcs-server');
+}
+
+/** `temporal --version` prints e.g. "temporal version 1.5.1 (Server 1.29.1, UI 2.42.1)". */
+export function temporalVersionOf(path: string): string | undefined {
+  try {
+    const out = execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15_000 });
+    return /version\s+v?(\d+\.\d+\.\d+)/.exec(out)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+export class ToolchainError extends Error {
+  override name = 'ToolchainError';
+}
+
+/** TEMPORAL_CLI, then the cache, then PATH; each only when it is the pinned version. */
+export function resolveTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
+  const tried: string[] = [];
+  const candidates = [env.TEMPORAL_CLI, cachedTemporalPath(env), onPath('temporal')].filter(
+    (p): p is string => Boolean(p),
+  );
+  for (const p of candidates) {
+    const v = temporalVersionOf(p);
+    if (v === TEMPORAL_CLI_VERSION) return p;
+    tried.push(`${p} (${v ? `version ${v}` : 'not runnable'})`);
+  }
+  throw new ToolchainError(
+    `no Temporal CLI ${TEMPORAL_CLI_VERSION} found` +
+      (tried.length ? `; tried ${tried.join(', ')}` : '') +
+      '. Run scripts/bootstrap to build it, or set TEMPORAL_CLI to a temporal binary of that version.',
+  );
+}
+
+export function resolveFakeGcs(env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [env.FAKE_GCS_SERVER, cachedFakeGcsPath(env), onPath('fake-gcs-server')].filter(
+    (p): p is string => Boolean(p),
+  );
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new ToolchainError('fake-gcs-server not found. Run scripts/bootstrap to build it, or set FAKE_GCS_SERVER.');
+  return found;
+}

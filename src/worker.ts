@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { parseTemporalEnv, type TemporalEnv } from './config/temporalEnv';
+import { connectClient, connectNative } from './temporal/connection';
+import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
+import { TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
+import { PROJECT_ROOT } from './paths';
+import { VERSION } from './version';
+
+export interface WorkerConfig {
+  env?: TemporalEnv;
+  /** Which task queues this process polls; all by default. */
+  roles?: TaskQueueRole[];
+  /** Overrides for task queue names (tests use unique queues). */
+  taskQueues?: Partial<Record<TaskQueueRole, string>>;
+  /** How long in-flight activities may run after SIGINT/SIGTERM before they are cancelled. */
+  shutdownGraceTime?: string;
+  /** Use a prebuilt bundle (production) instead of bundling workflows/ at start-up. */
+  workflowBundlePath?: string;
+  /** Skip the search-attribute check (only for servers that forbid the operator API). */
+  skipSearchAttributeCheck?: boolean;
+  connection?: NativeConnection;
+}
+
+export function workflowsPath(): string {
+  // In dev we point webpack at the TypeScript sources; the compiled dist/ tree also works.
+  const ts = join(PROJECT_ROOT, 'workflows', 'index.ts');
+  return existsSync(ts) ? ts : join(PROJECT_ROOT, 'dist', 'workflows', 'index.js');
+}
+
+export function defaultWorkflowBundlePath(): string {
+  return join(PROJECT_ROOT, 'dist', 'workflow-bundle.js');
+}
+
+/**
+ * Production (NODE_ENV=production or TTSYNC_WORKFLOW_BUNDLE set) loads the prebuilt bundle,
+ * so workers start in a second and every worker runs byte-identical workflow code.
+ */
+export function workflowSource(cfg: WorkerConfig): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle =
+    cfg.workflowBundlePath ??
+    process.env.TTSYNC_WORKFLOW_BUNDLE ??
+    (process.env.NODE_ENV === 'production' ? defaultWorkflowBundlePath() : undefined);
+  if (bundle) {
+    if (!existsSync(bundle)) throw new Error(`workflow bundle ${bundle} is missing; build it with npm run build`);
+    return { workflowBundle: { codePath: bundle } };
+  }
+  return { workflowsPath: workflowsPath() };
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Resolves when every worker has stopped (after shutdown, or a fatal error). */
+  done: Promise<void>;
+  shutdown(): void;
+}
+
+export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWorkers> {
+  const env = cfg.env ?? parseTemporalEnv();
+  if (!cfg.skipSearchAttributeCheck) {
+    const client = await connectClient(env);
+    try {
+      await assertSearchAttributesRegistered(client.connection.operatorService, env.TEMPORAL_NAMESPACE);
+    } finally {
+      await client.connection.close();
+    }
+  }
+  const connection = cfg.connection ?? (await connectNative(env));
+  const activities = createActivities({ health: { version: VERSION } });
+  const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
+  const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
+  const source = roles.includes('control') ? workflowSource(cfg) : {};
+
+  const workers: Worker[] = [];
+  for (const role of roles) {
+    const taskQueue = cfg.taskQueues?.[role] ?? TaskQueues[role];
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: env.TEMPORAL_NAMESPACE,
+        taskQueue,
+        // Workflows run only on the control queue; data and TikTok queues are activity-only.
+        ...(role === 'control' ? source : {}),
+        activities,
+        shutdownGraceTime,
+      }),
+    );
+  }
+  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    if (!cfg.connection) await connection.close();
+  });
+  return { workers, done, shutdown: () => workers.forEach((w) => w.shutdown()) };
+}
+
+/** Entry for `ttsync worker`: runs until SIGINT/SIGTERM, then drains gracefully. */
+export async function runWorker(cfg: WorkerConfig = {}): Promise<void> {
+  // The SDK's default Runtime already turns SIGINT/SIGTERM into a graceful shutdown of every
+  // worker: polling stops, in-flight tasks get shutdownGraceTime, then activities are cancelled.
+  const running = await createWorkers(cfg);
+  const queues = running.workers.map((w) => w.options.taskQueue).join(', ');
+  process.stderr.write(`ttsync worker ${VERSION} polling ${queues}\n`);
+  await running.done;
+  process.stderr.write('ttsync worker stopped\n');
+}

@@ -1,0 +1,2 @@
+// Every workflow type and its message definitions. Clients import definitions from here.
+export * from './healthCheck';
