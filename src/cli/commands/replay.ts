@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { connectClient } from '../../temporal/connection';
 import { fetchHistory, loadHistoryFile, replayAll, type NamedHistory } from '../../temporal/replay';
 import { workflowSource } from '../../worker';
@@ -22,6 +23,8 @@ export function registerReplayCommand(program: Command): void {
     .action(async (opts: ReplayOpts) => {
       if (Boolean(opts.workflowId) === Boolean(opts.file?.length))
         throw new UsageError('give exactly one of --workflow-id or --file');
+      // Replay output is the verdict per history; the bundler's report would bury it.
+      Runtime.install({ logger: new DefaultLogger('WARN') });
       let histories: NamedHistory[];
       if (opts.workflowId) {
         const client = await connectClient();
