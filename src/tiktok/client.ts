@@ -1,0 +1,412 @@
+import { createHash } from 'node:crypto';
+import { inspect } from 'node:util';
+import { parseTikTokEnv, type TikTokEnv } from './config';
+import { InvalidRequest } from './errors';
+import { appRateLimiters, type AppRateLimiters } from './rateLimiter';
+import {
+  AccessTokenDataSchema,
+  AdvertiserInfoDataSchema,
+  AudienceCreateDataSchema,
+  AudienceGetDataSchema,
+  AudienceListDataSchema,
+  AuthorizedAdvertisersDataSchema,
+  EmptyDataSchema,
+  FileUploadDataSchema,
+  ReportDataSchema,
+  SegmentAudienceDataSchema,
+  UserInfoDataSchema,
+  type ReportRow,
+} from './schemas';
+import { Transport, type CallSpec, type RetryInfo, type RetryPolicy } from './transport';
+import type {
+  CalculateType,
+  CreateAudienceRequest,
+  IdSchema,
+  IntegratedReportRequest,
+  SegmentMappingRequest,
+  TrackEventsRequest,
+  UpdateAudienceRequest,
+} from './types';
+
+export interface TikTokClientOptions {
+  /** Omit for the auth-only calls (auth_code exchange). Never logged, never serialized. */
+  accessToken?: string;
+  /** Keys the per-app rate limiter; clients of one app in one process share it. */
+  appId?: string;
+  env?: Partial<TikTokEnv>;
+  limiters?: AppRateLimiters;
+  retry?: Partial<RetryPolicy>;
+  onRetry?: (info: RetryInfo) => void;
+  fetch?: typeof fetch;
+}
+
+export const MAX_EVENTS_PER_REQUEST = 1000;
+
+/** Typed TikTok Business API v1.3 client for the endpoints ttsync uses. */
+export class TikTokClient {
+  private readonly t: Transport;
+  readonly appId: string;
+
+  constructor(options: TikTokClientOptions = {}) {
+    const env: TikTokEnv = { ...parseTikTokEnv(process.env), ...options.env };
+    this.appId = options.appId ?? env.TIKTOK_APP_ID ?? 'default';
+    const limiters =
+      options.limiters ??
+      appRateLimiters(this.appId, { qps: env.TIKTOK_QPS, eventsQps: env.TIKTOK_EVENTS_QPS, workers: env.TIKTOK_QPS_WORKERS });
+    this.t = new Transport(
+      {
+        baseUrl: env.TIKTOK_API_BASE_URL.replace(/\/+$/, ''),
+        timeoutMs: env.TIKTOK_TIMEOUT_MS,
+        uploadTimeoutMs: env.TIKTOK_UPLOAD_TIMEOUT_MS,
+        limiters,
+        retry: { maxAttempts: env.TIKTOK_MAX_ATTEMPTS, initialDelayMs: 500, maxDelayMs: 30_000, ...options.retry },
+        onRetry: options.onRetry,
+        fetch: options.fetch,
+      },
+      options.accessToken,
+    );
+  }
+
+  get baseUrl(): string {
+    return this.t.baseUrl;
+  }
+
+  // Belt and braces: the token is in a #private field already, invisible to both.
+  toJSON(): Record<string, unknown> {
+    return { baseUrl: this.baseUrl, appId: this.appId };
+  }
+  [inspect.custom](): string {
+    return `TikTokClient { baseUrl: '${this.baseUrl}', appId: '${this.appId}' }`;
+  }
+
+  private async call<T>(spec: CallSpec<T>): Promise<T> {
+    return (await this.t.call(spec)).data;
+  }
+
+  // ---------------------------------------------------------------- auth
+
+  /** Exchanges a single-use auth_code (1 h) for a long-lived advertiser token. */
+  async exchangeAuthCode(req: { appId: string; secret: string; authCode: string }) {
+    const d = await this.call({
+      method: 'POST',
+      path: 'oauth2/access_token/',
+      json: { app_id: req.appId, secret: req.secret, auth_code: req.authCode },
+      auth: false,
+      bucket: 'default',
+      // The code is single-use: a retry after an unknown outcome would fail with 40110 anyway.
+      idempotent: false,
+      schema: AccessTokenDataSchema,
+    });
+    return { accessToken: d.access_token, advertiserIds: d.advertiser_ids, scope: d.scope };
+  }
+
+  /** Advertisers that authorized this app for the token. */
+  async getAuthorizedAdvertisers(req: { appId: string; secret: string }) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'oauth2/advertiser/get/',
+      query: { app_id: req.appId, secret: req.secret },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: AuthorizedAdvertisersDataSchema,
+    });
+    return d.list.map((a) => ({ advertiserId: a.advertiser_id, name: a.advertiser_name ?? null }));
+  }
+
+  async getAdvertiserInfo(advertiserIds: string[], fields?: string[]) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'advertiser/info/',
+      query: { advertiser_ids: advertiserIds, fields },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: AdvertiserInfoDataSchema,
+    });
+    return d.list;
+  }
+
+  /** Cheapest token check: code 0 means the token is valid. */
+  async getUserInfo() {
+    return this.call({
+      method: 'GET',
+      path: 'user/info/',
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: UserInfoDataSchema,
+    });
+  }
+
+  // ---------------------------------------------------------------- customer-file audiences
+
+  /** Uploads one customer file; file_signature is the MD5 of exactly these bytes. */
+  async uploadAudienceFile(req: { advertiserId: string; calculateType: CalculateType; fileName: string; content: Uint8Array }) {
+    if (!/\.(csv|txt)$/.test(req.fileName)) {
+      throw new InvalidRequest({
+        code: null,
+        requestId: null,
+        httpStatus: null,
+        endpoint: 'dmp/custom_audience/file/upload/',
+        tiktokMessage: 'file name must end in .csv or .txt',
+      });
+    }
+    const signature = createHash('md5').update(req.content).digest('hex');
+    const d = await this.call({
+      method: 'POST',
+      path: 'dmp/custom_audience/file/upload/',
+      form: () => {
+        const f = new FormData();
+        f.set('advertiser_id', req.advertiserId);
+        f.set('calculate_type', req.calculateType);
+        f.set('file_signature', signature);
+        f.set('file_name', req.fileName);
+        f.set('file', new Blob([req.content]), req.fileName);
+        return f;
+      },
+      auth: true,
+      bucket: 'default',
+      idempotent: true, // a repeated upload only yields another file_path
+      schema: FileUploadDataSchema,
+    });
+    return { filePath: d.file_path, fileSignature: signature };
+  }
+
+  async createAudience(req: CreateAudienceRequest) {
+    const d = await this.call({
+      method: 'POST',
+      path: 'dmp/custom_audience/create/',
+      json: {
+        advertiser_id: req.advertiserId,
+        custom_audience_name: req.name,
+        calculate_type: req.calculateType,
+        file_paths: req.filePaths,
+        retention_in_days: req.retentionInDays,
+        audience_sub_type: req.audienceSubType,
+      },
+      auth: true,
+      bucket: 'default',
+      // No idempotency key: a create that timed out may exist; the caller lists and reconciles.
+      idempotent: false,
+      schema: AudienceCreateDataSchema,
+    });
+    return { audienceId: d.custom_audience_id };
+  }
+
+  /** APPEND adds rows, REMOVE removes matching rows, REPLACE swaps the whole set (TikTok's default). */
+  async updateAudience(req: UpdateAudienceRequest): Promise<void> {
+    await this.call({
+      method: 'POST',
+      path: 'dmp/custom_audience/update/',
+      json: {
+        advertiser_id: req.advertiserId,
+        custom_audience_id: req.audienceId,
+        custom_audience_name: req.name,
+        action: req.filePaths ? req.action : undefined,
+        file_paths: req.filePaths,
+      },
+      auth: true,
+      bucket: 'default',
+      idempotent: true, // set operations: applying twice gives the same set
+      schema: EmptyDataSchema,
+    });
+  }
+
+  async listAudiences(req: { advertiserId: string; audienceIds?: string[]; page?: number; pageSize?: number }) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'dmp/custom_audience/list/',
+      query: {
+        advertiser_id: req.advertiserId,
+        custom_audience_ids: req.audienceIds,
+        page: req.page,
+        page_size: req.pageSize,
+      },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: AudienceListDataSchema,
+    });
+    return { audiences: d.list, pageInfo: d.page_info };
+  }
+
+  async getAudiences(req: { advertiserId: string; audienceIds: string[]; historySize?: number }) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'dmp/custom_audience/get/',
+      query: { advertiser_id: req.advertiserId, custom_audience_ids: req.audienceIds, history_size: req.historySize },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: AudienceGetDataSchema,
+    });
+    return d.list.map((e) => ({ details: e.audience_details, history: e.audience_history }));
+  }
+
+  async deleteAudiences(req: { advertiserId: string; audienceIds: string[] }): Promise<void> {
+    await this.call({
+      method: 'POST',
+      path: 'dmp/custom_audience/delete/',
+      json: { advertiser_id: req.advertiserId, custom_audience_ids: req.audienceIds },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: EmptyDataSchema,
+    });
+  }
+
+  // ---------------------------------------------------------------- partner segment API
+
+  async createSegmentAudience(req: { advertiserId: string; name: string }) {
+    const d = await this.call({
+      method: 'POST',
+      path: 'segment/audience/',
+      json: { advertiser_id: req.advertiserId, action: 'create', custom_audience_name: req.name },
+      auth: true,
+      bucket: 'default',
+      idempotent: false, // duplicate names are allowed: a retry would create a second audience
+      schema: SegmentAudienceDataSchema,
+    });
+    return { audienceId: d.audience_id };
+  }
+
+  async deleteSegmentAudience(req: { advertiserId: string; audienceId: string }): Promise<void> {
+    await this.call({
+      method: 'POST',
+      path: 'segment/audience/',
+      json: { advertiser_id: req.advertiserId, action: 'delete', delete_audience_id: req.audienceId },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: EmptyDataSchema,
+    });
+  }
+
+  /**
+   * Adds or deletes users. Each user becomes one positional row with one slot per idSchema
+   * entry; a missing identifier is `{}` so the slots stay aligned.
+   */
+  async segmentMapping(req: SegmentMappingRequest): Promise<void> {
+    const batch = buildSegmentBatch(req.idSchema, req.users, req.audienceIds);
+    await this.call({
+      method: 'POST',
+      path: 'segment/mapping/',
+      json: { advertiser_ids: req.advertiserIds, action: req.action, id_schema: req.idSchema, batch_data: batch },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: EmptyDataSchema,
+    });
+  }
+
+  // ---------------------------------------------------------------- events
+
+  async trackEvents(req: TrackEventsRequest): Promise<void> {
+    if (req.data.length === 0 || req.data.length > MAX_EVENTS_PER_REQUEST) {
+      throw new InvalidRequest({
+        code: null,
+        requestId: null,
+        httpStatus: null,
+        endpoint: 'event/track/',
+        tiktokMessage: `data must hold 1 to ${MAX_EVENTS_PER_REQUEST} events, got ${req.data.length}`,
+      });
+    }
+    await this.call({
+      method: 'POST',
+      path: 'event/track/',
+      json: {
+        event_source: req.eventSource,
+        event_source_id: req.eventSourceId,
+        partner_name: req.partnerName,
+        test_event_code: req.testEventCode,
+        data: req.data,
+      },
+      auth: true,
+      bucket: 'events',
+      idempotent: true, // TikTok dedups on (event_source_id, event_id, event)
+      schema: EmptyDataSchema,
+    });
+  }
+
+  // ---------------------------------------------------------------- reporting
+
+  async getIntegratedReport(req: IntegratedReportRequest) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'report/integrated/get/',
+      query: {
+        advertiser_id: req.advertiserId,
+        report_type: req.reportType ?? 'BASIC',
+        service_type: 'AUCTION',
+        data_level: req.dataLevel,
+        dimensions: req.dimensions,
+        metrics: req.metrics,
+        start_date: req.startDate,
+        end_date: req.endDate,
+        page: req.page,
+        page_size: req.pageSize,
+      },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: ReportDataSchema,
+    });
+    return { rows: d.list, pageInfo: d.page_info };
+  }
+
+  /**
+   * Daily impressions and spend per campaign (or per advertiser) for an inclusive date range,
+   * all pages. Metric strings become numbers; spend is in the advertiser's currency.
+   */
+  async dailySpend(req: {
+    advertiserId: string;
+    level: 'AUCTION_ADVERTISER' | 'AUCTION_CAMPAIGN';
+    startDate: string;
+    endDate: string;
+    pageSize?: number;
+  }): Promise<Array<{ id: string; day: string; impressions: number; spend: number }>> {
+    const idDim = req.level === 'AUCTION_CAMPAIGN' ? 'campaign_id' : 'advertiser_id';
+    const out: Array<{ id: string; day: string; impressions: number; spend: number }> = [];
+    for (let page = 1; ; page++) {
+      const { rows, pageInfo } = await this.getIntegratedReport({
+        advertiserId: req.advertiserId,
+        dataLevel: req.level,
+        dimensions: [idDim, 'stat_time_day'],
+        metrics: ['impressions', 'spend'],
+        startDate: req.startDate,
+        endDate: req.endDate,
+        page,
+        pageSize: req.pageSize ?? 1000,
+      });
+      for (const r of rows) out.push(parseSpendRow(r, idDim));
+      if (page >= pageInfo.total_page) return out;
+    }
+  }
+}
+
+function parseSpendRow(r: ReportRow, idDim: string) {
+  const num = (v: unknown) => (v === null || v === undefined || v === '' ? 0 : Number(v));
+  return {
+    id: r.dimensions[idDim] ?? '',
+    // stat_time_day comes as "YYYY-MM-DD 00:00:00".
+    day: (r.dimensions.stat_time_day ?? '').slice(0, 10),
+    impressions: num(r.metrics.impressions),
+    spend: num(r.metrics.spend),
+  };
+}
+
+/** Positional rows for segment/mapping: slot i holds the identifier for idSchema[i], or `{}`. */
+export function buildSegmentBatch(
+  idSchema: readonly IdSchema[],
+  users: ReadonlyArray<Partial<Record<IdSchema, string>>>,
+  audienceIds: readonly string[],
+): Array<Array<{ id: string; audience_ids: string[] } | Record<string, never>>> {
+  const empty: Record<string, never> = {};
+  return users.map((u) =>
+    idSchema.map((k) => {
+      const v = u[k];
+      return v ? { id: v, audience_ids: [...audienceIds] } : { ...empty };
+    }),
+  );
+}
