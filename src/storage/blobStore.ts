@@ -1,0 +1,73 @@
+import type { Readable } from 'node:stream';
+
+/** The generation to pass to `writeIfGeneration` when the object must not exist yet. */
+export const ABSENT_GENERATION = '0';
+
+/** Byte range of a read; `end` is inclusive, as in fs.createReadStream and HTTP Range. */
+export interface ReadRange {
+  start?: number;
+  end?: number;
+}
+
+export interface BlobInfo {
+  key: string;
+  size: number;
+  /**
+   * Lowercase hex MD5 when the backend knows it without reading the bytes (GCS, except
+   * composite objects); undefined otherwise. `md5Of(key)` always answers.
+   */
+  md5: string | undefined;
+  updated: Date;
+  /** When this version of the object was written (GCS timeCreated; local birth time). */
+  created: Date;
+  /** Changes on every write of the key; the token for `writeIfGeneration`. Decimal string. */
+  generation: string;
+}
+
+export interface WriteResult {
+  key: string;
+  /** Bytes written, counted while streaming. */
+  size: number;
+  /** Lowercase hex MD5 of the bytes written, computed while streaming and checked against the backend. */
+  md5: string;
+  generation: string;
+}
+
+export interface WriteOptions {
+  contentType?: string;
+  /** GCS only: force (true) or forbid (false) a resumable upload instead of choosing by size. */
+  resumable?: boolean;
+}
+
+export type WriteSource = Buffer | Uint8Array | string | Readable | AsyncIterable<Uint8Array | string>;
+
+/**
+ * Where ttsync keeps every byte of data (snapshots, shards, upload files, rejects,
+ * manifests). Keys are relative to the store's URI. Both adapters pass the same contract
+ * suite (test/unit/storage/contract.ts).
+ */
+export interface BlobStore {
+  /** The store's own URI, ending in '/' (gs://bucket/prefix/ or file:///abs/path/). */
+  readonly uri: string;
+  /** The URI of one object, for logs and messages. */
+  uriOf(key: string): string;
+  /** Opens a stream of the object's bytes; rejects with not_found before any byte flows. */
+  openRead(key: string, range?: ReadRange): Promise<Readable>;
+  /** Reads a whole (small) object into memory: manifests, pointers. */
+  readBuffer(key: string): Promise<Buffer>;
+  /** Writes the object; readers see the old bytes or the new bytes, never a partial file. */
+  write(key: string, data: WriteSource, options?: WriteOptions): Promise<WriteResult>;
+  /**
+   * Writes only if the object is still at `expectedGeneration` (ABSENT_GENERATION: must not
+   * exist); otherwise throws precondition_failed. Idempotent: if the object already holds
+   * exactly these bytes, the call succeeds, so a retry after a lost response is safe.
+   */
+  writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, options?: Omit<WriteOptions, 'resumable'>): Promise<WriteResult>;
+  stat(key: string): Promise<BlobInfo>;
+  exists(key: string): Promise<boolean>;
+  /** MD5 hex of the stored bytes (from metadata when possible, otherwise by reading them). */
+  md5Of(key: string): Promise<string>;
+  /** Objects whose key starts with `prefix` (a plain string prefix, as in GCS), sorted by key. */
+  list(prefix?: string): AsyncIterable<BlobInfo>;
+  delete(key: string, options?: { ignoreNotFound?: boolean }): Promise<void>;
+}

@@ -1,0 +1,338 @@
+import { Readable, PassThrough, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { IdempotencyStrategy, Storage, type Bucket, type File, type FileMetadata } from '@google-cloud/storage';
+import type { BlobInfo, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
+import { ByteTally, base64ToHex, chunksOf, md5Hex, md5OfStream, readAll } from './bytes';
+import { StorageError } from './errors';
+import { checkKey, checkPrefix } from './keys';
+
+export interface GcsStoreOptions {
+  /**
+   * e.g. http://127.0.0.1:4443 for fake-gcs-server. Without it the client library uses
+   * STORAGE_EMULATOR_HOST when set, else Google's endpoint with Application Default Credentials.
+   */
+  apiEndpoint?: string;
+  projectId?: string;
+  /** Objects larger than this go up as resumable uploads (default 8 MiB). */
+  resumableThresholdBytes?: number;
+  /** Resumable upload chunk (multiple of 256 KiB; default 8 MiB). Bounds memory per upload. */
+  resumableChunkBytes?: number;
+  /** Retries of one call inside the client library (default 3; 0 in tests of unreachable endpoints). */
+  maxRetries?: number;
+  /** Use this client instead of building one (shares sockets and auth between stores). */
+  storage?: Storage;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The GCS adapter. Every object is `<prefix><key>` in one bucket.
+ */
+export class GcsBlobStore implements BlobStore {
+  readonly uri: string;
+  private readonly storage: Storage;
+  private readonly bucket: Bucket;
+  private readonly threshold: number;
+  private readonly chunkSize: number;
+
+  constructor(
+    readonly bucketName: string,
+    readonly prefix: string,
+    options: GcsStoreOptions = {},
+  ) {
+    this.uri = `gs://${bucketName}/${prefix}`;
+    this.storage = options.storage ?? createGcsClient(options);
+    this.bucket = this.storage.bucket(bucketName);
+    this.threshold = options.resumableThresholdBytes ?? 8 * MiB;
+    this.chunkSize = options.resumableChunkBytes ?? 8 * MiB;
+    if (this.chunkSize % (256 * 1024) !== 0) throw new RangeError('resumableChunkBytes must be a multiple of 256 KiB (GCS rule)');
+  }
+
+  uriOf(key: string): string {
+    return this.uri + key;
+  }
+
+  private file(key: string): File {
+    return this.bucket.file(this.prefix + checkKey(key, this.uri));
+  }
+
+  /** Maps a client-library error to a StorageError; a 404 is checked against the bucket. */
+  private async fail(err: unknown, key: string | undefined, action: string): Promise<StorageError> {
+    if (err instanceof StorageError) return err;
+    const uri = key === undefined ? this.uri : this.uriOf(key);
+    const status = statusOf(err);
+    const detail = shortMessage(err);
+    if (status === 404) {
+      // GCS and fake-gcs-server answer a missing bucket and a missing object with the same
+      // 404 "Not Found"; one extra call on the error path tells users which one to fix.
+      const bucketExists = await this.bucket.exists().then(
+        ([e]) => e,
+        () => true,
+      );
+      if (!bucketExists)
+        return new StorageError('bucket_not_found', `the bucket gs://${this.bucketName} does not exist (while trying to ${action} ${uri})`, { uri, cause: err });
+      return new StorageError('not_found', `no object at ${uri}`, { uri, cause: err });
+    }
+    if (status === 412) return new StorageError('precondition_failed', `${uri} changed: its generation no longer matches`, { uri, cause: err });
+    if (status === 401 || status === 403)
+      return new StorageError('permission', `not allowed to ${action} ${uri} (HTTP ${status}: ${detail}); check the credentials and the bucket's IAM roles`, { uri, cause: err });
+    if (status === 429 || (status !== undefined && status >= 500) || isNetworkError(err))
+      return new StorageError('unavailable', `cannot ${action} ${uri}: storage is unreachable or overloaded (${detail})`, { uri, cause: err });
+    if (status === 400) return new StorageError('io', `cannot ${action} ${uri}: the request was refused (HTTP 400: ${detail})`, { uri, cause: err });
+    return new StorageError('io', `cannot ${action} ${uri}: ${detail}`, { uri, cause: err });
+  }
+
+  async openRead(key: string, range: ReadRange = {}): Promise<Readable> {
+    const source = this.file(key).createReadStream({ start: range.start, end: range.end });
+    const out = new PassThrough();
+    // The request starts when the stream is read; wait for the response so a missing
+    // object rejects here instead of failing the consumer's pipeline later.
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      source.once('response', (res: { statusCode?: number }) => {
+        if ((res.statusCode ?? 0) < 300 && !settled) {
+          settled = true;
+          resolve();
+        }
+      });
+      source.once('error', (err: unknown) => {
+        void this.fail(err, key, 'read').then((mapped) => {
+          if (settled) out.destroy(mapped);
+          else {
+            settled = true;
+            reject(mapped);
+          }
+        });
+      });
+      source.once('end', () => {
+        if (!settled) {
+          settled = true;
+          resolve();
+        }
+      });
+      source.pipe(out);
+    });
+    out.once('close', () => source.destroy());
+    return out;
+  }
+
+  async readBuffer(key: string): Promise<Buffer> {
+    return readAll(await this.openRead(key));
+  }
+
+  async write(key: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
+    const file = this.file(key);
+    try {
+      if (typeof data === 'string' || data instanceof Uint8Array) {
+        const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        if (options.resumable ?? buf.length > this.threshold) return await this.uploadResumable(file, key, chunksOf(buf), options);
+        return await this.uploadSimple(file, key, buf, options);
+      }
+      if (options.resumable === true) return await this.uploadResumable(file, key, chunksOf(data), options);
+      // A stream of unknown length: buffer up to the threshold. Small outputs (most shard
+      // and manifest files) then cost one request; large ones go resumable with the
+      // buffered head replayed first.
+      const it = chunksOf(data);
+      const head: Buffer[] = [];
+      let headSize = 0;
+      let done = false;
+      while (options.resumable === false || headSize <= this.threshold) {
+        const next = await it.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        head.push(next.value);
+        headSize += next.value.length;
+      }
+      if (done) return await this.uploadSimple(file, key, Buffer.concat(head), options);
+      return await this.uploadResumable(file, key, prepend(head, it), options);
+    } catch (err) {
+      throw await this.fail(err, key, 'write');
+    }
+  }
+
+  private async uploadSimple(file: File, key: string, buf: Buffer, options: WriteOptions, ifGenerationMatch?: string): Promise<WriteResult> {
+    await file.save(buf, {
+      resumable: false,
+      contentType: options.contentType ?? 'application/octet-stream',
+      ...(ifGenerationMatch === undefined ? {} : { preconditionOpts: { ifGenerationMatch: Number(ifGenerationMatch) } }),
+    });
+    return this.checked(file, key, buf.length, md5Hex(buf));
+  }
+
+  private async uploadResumable(file: File, key: string, chunks: AsyncIterable<Buffer>, options: WriteOptions): Promise<WriteResult> {
+    const tally = new ByteTally();
+    const counting = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        cb(null, tally.add(chunk));
+      },
+    });
+    await pipeline(
+      Readable.from(chunks, { objectMode: false }),
+      counting,
+      file.createWriteStream({
+        resumable: true,
+        chunkSize: this.chunkSize,
+        contentType: options.contentType ?? 'application/octet-stream',
+      }),
+    );
+    return this.checked(file, key, tally.size, tally.md5Hex());
+  }
+
+  /** Compares what the server stored with what we counted while sending. */
+  private checked(file: File, key: string, size: number, md5: string): WriteResult {
+    const meta = file.metadata;
+    const storedSize = Number(meta.size);
+    const storedMd5 = typeof meta.md5Hash === 'string' ? base64ToHex(meta.md5Hash) : undefined;
+    if (storedSize !== size || (storedMd5 !== undefined && storedMd5 !== md5))
+      throw new StorageError('integrity', `${this.uriOf(key)} was stored with ${storedSize} bytes (md5 ${storedMd5 ?? 'unknown'}) but ${size} bytes (md5 ${md5}) were sent`, { uri: this.uriOf(key) });
+    return { key, size, md5, generation: String(meta.generation) };
+  }
+
+  /*
+   * Always a simple (single-request) upload with ifGenerationMatch: pointers are small, and
+   * fake-gcs-server 1.54 ignores preconditions on resumable sessions (GCS honours them), so
+   * the path that tests exercise is the path production takes.
+   */
+  async writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
+    const file = this.file(key);
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (!/^\d+$/.test(expectedGeneration))
+      throw new StorageError('precondition_failed', `cannot write ${this.uriOf(key)}: expected generation ${JSON.stringify(expectedGeneration)} is not a generation`, { uri: this.uriOf(key) });
+    try {
+      return await this.uploadSimple(file, key, buf, options, expectedGeneration);
+    } catch (err) {
+      const mapped = await this.fail(err, key, 'write');
+      if (mapped.code !== 'precondition_failed') throw mapped;
+      // The library retries a conditional write whose response was lost; the retry then
+      // meets our own first write and gets 412. Identical bytes mean it did apply.
+      let info: BlobInfo | undefined;
+      try {
+        info = await this.stat(key);
+      } catch (statErr) {
+        if (!(statErr instanceof StorageError && statErr.code === 'not_found')) throw statErr;
+      }
+      if (info && info.size === buf.length && info.md5 === md5Hex(buf)) return { key, size: info.size, md5: info.md5, generation: info.generation };
+      throw new StorageError(
+        'precondition_failed',
+        `${this.uriOf(key)} changed: ${info ? `it is now at generation ${info.generation}` : 'it no longer exists'}`,
+        { uri: this.uriOf(key), cause: err },
+      );
+    }
+  }
+
+  async stat(key: string): Promise<BlobInfo> {
+    const file = this.file(key);
+    try {
+      const [meta] = await file.getMetadata();
+      return this.infoOf(key, meta);
+    } catch (err) {
+      throw await this.fail(err, key, 'stat');
+    }
+  }
+
+  private infoOf(key: string, meta: FileMetadata): BlobInfo {
+    const updated = new Date(meta.updated ?? meta.timeCreated ?? 0);
+    return {
+      key,
+      size: Number(meta.size ?? 0),
+      md5: typeof meta.md5Hash === 'string' ? base64ToHex(meta.md5Hash) : undefined,
+      updated,
+      created: meta.timeCreated ? new Date(meta.timeCreated) : updated,
+      generation: String(meta.generation),
+    };
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.stat(key);
+      return true;
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'not_found') return false;
+      throw err;
+    }
+  }
+
+  async md5Of(key: string): Promise<string> {
+    const info = await this.stat(key);
+    // Composite objects carry only a CRC32C; hash their bytes instead.
+    return info.md5 ?? md5OfStream(await this.openRead(key));
+  }
+
+  async *list(prefix = ''): AsyncIterable<BlobInfo> {
+    checkPrefix(prefix, this.uri);
+    let pageToken: string | undefined;
+    do {
+      let files: File[];
+      let next: { pageToken?: string } | null | undefined;
+      try {
+        [files, next] = await this.bucket.getFiles({ prefix: this.prefix + prefix, autoPaginate: false, maxResults: 1000, pageToken });
+      } catch (err) {
+        throw await this.fail(err, undefined, 'list');
+      }
+      for (const f of files) yield this.infoOf(f.name.slice(this.prefix.length), f.metadata);
+      pageToken = next?.pageToken;
+    } while (pageToken);
+  }
+
+  async delete(key: string, options: { ignoreNotFound?: boolean } = {}): Promise<void> {
+    try {
+      await this.file(key).delete();
+    } catch (err) {
+      const mapped = await this.fail(err, key, 'delete');
+      if (mapped.code === 'not_found' && options.ignoreNotFound) return;
+      throw mapped;
+    }
+  }
+}
+
+/*
+ * WHY RetryAlways: by default the library retries uploads and deletes only when they carry
+ * a generation precondition. ttsync writes data objects under deterministic keys with
+ * deterministic bytes, so repeating a write is harmless; the manifest pointer carries its
+ * precondition and tolerates its own retry (see writeIfGeneration).
+ */
+export function createGcsClient(options: Pick<GcsStoreOptions, 'apiEndpoint' | 'projectId' | 'maxRetries'> = {}): Storage {
+  return new Storage({
+    ...(options.apiEndpoint ? { apiEndpoint: options.apiEndpoint } : {}),
+    ...(options.projectId ? { projectId: options.projectId } : {}),
+    retryOptions: {
+      autoRetry: (options.maxRetries ?? 3) > 0,
+      maxRetries: options.maxRetries ?? 3,
+      idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+    },
+  });
+}
+
+async function* prepend(head: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield* head;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown } } | undefined;
+  for (const v of [e?.code, e?.status, e?.response?.status]) if (typeof v === 'number') return v;
+  return undefined;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function isNetworkError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up/.test(String((e as Error).message))) return true;
+  }
+  return false;
+}
+
+/** One line, bounded: library messages can carry a whole HTML or JSON body. */
+function shortMessage(err: unknown): string {
+  const msg = String((err as Error)?.message ?? err).replace(/\s+/g, ' ').trim();
+  return msg.length > 200 ? `${msg.slice(0, 200)}…` : msg;
+}

@@ -1,0 +1,194 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { ABSENT_GENERATION, StorageError, readAll, type BlobStore } from '../../../src/storage';
+
+const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
+
+async function keysOf(store: BlobStore, prefix?: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const info of store.list(prefix)) keys.push(info.key);
+  return keys;
+}
+
+async function rejection(p: Promise<unknown>): Promise<StorageError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, 'expected the call to fail').toBeInstanceOf(StorageError);
+  return err as StorageError;
+}
+
+/**
+ * The behaviour every BlobStore adapter must share. `fresh()` returns an empty store
+ * (its own folder or bucket prefix) for each test.
+ */
+export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    it('writes a buffer and reads back the same bytes, size, MD5 and a generation', async () => {
+      const store = await fresh();
+      const body = Buffer.from('a@example.com\nb@example.com\n');
+      const before = Date.now();
+      const w = await store.write('dir/one.csv', body, { contentType: 'text/csv' });
+      expect(w).toMatchObject({ key: 'dir/one.csv', size: body.length, md5: md5(body) });
+      expect(w.generation).toMatch(/^[1-9]\d*$/);
+      expect(await store.readBuffer('dir/one.csv')).toEqual(body);
+      const st = await store.stat('dir/one.csv');
+      expect(st.key).toBe('dir/one.csv');
+      expect(st.size).toBe(body.length);
+      expect(st.generation).toBe(w.generation);
+      if (st.md5 !== undefined) expect(st.md5).toBe(md5(body));
+      expect(await store.md5Of('dir/one.csv')).toBe(md5(body));
+      expect(Math.abs(st.updated.getTime() - before)).toBeLessThan(60_000);
+      expect(Math.abs(st.created.getTime() - before)).toBeLessThan(60_000);
+      expect(await store.exists('dir/one.csv')).toBe(true);
+      expect(store.uriOf('dir/one.csv').startsWith(store.uri)).toBe(true);
+    });
+
+    it('writes from a stream of many chunks, counting and hashing what passed', async () => {
+      const store = await fresh();
+      const chunks = Array.from({ length: 200 }, (_, i) => Buffer.from(`row-${i},${'x'.repeat(i % 17)}\n`));
+      const all = Buffer.concat(chunks);
+      const w = await store.write('stream.csv', Readable.from(chunks));
+      expect(w.size).toBe(all.length);
+      expect(w.md5).toBe(md5(all));
+      expect(await store.readBuffer('stream.csv')).toEqual(all);
+      // Async iterables of strings are sources too (e.g. a generator of CSV lines).
+      async function* lines(): AsyncGenerator<string> {
+        yield 'h\n';
+        yield 'ü\n';
+      }
+      const w2 = await store.write('gen.csv', lines());
+      expect(w2).toMatchObject({ size: Buffer.byteLength('h\nü\n'), md5: md5('h\nü\n') });
+    });
+
+    it('stores an empty object', async () => {
+      const store = await fresh();
+      const w = await store.write('empty.txt', Buffer.alloc(0));
+      expect(w).toMatchObject({ size: 0, md5: md5('') });
+      expect((await store.stat('empty.txt')).size).toBe(0);
+      expect(await store.readBuffer('empty.txt')).toEqual(Buffer.alloc(0));
+    });
+
+    it('overwrites: readers get the new bytes and the generation changes', async () => {
+      const store = await fresh();
+      const a = await store.write('k', 'first version');
+      const b = await store.write('k', 'second');
+      expect(b.generation).not.toBe(a.generation);
+      expect((await store.readBuffer('k')).toString()).toBe('second');
+      expect((await store.stat('k')).generation).toBe(b.generation);
+    });
+
+    it('reads a byte range (end inclusive) so a consumer can resume', async () => {
+      const store = await fresh();
+      const body = randomBytes(4096);
+      await store.write('bin', body);
+      expect(await readAll(await store.openRead('bin', { start: 100, end: 199 }))).toEqual(body.subarray(100, 200));
+      expect(await readAll(await store.openRead('bin', { start: 4000 }))).toEqual(body.subarray(4000));
+      expect(await readAll(await store.openRead('bin', { start: 0, end: 0 }))).toEqual(body.subarray(0, 1));
+    });
+
+    it('reports a missing object as not_found on every operation', async () => {
+      const store = await fresh();
+      for (const p of [store.openRead('nope/x.csv'), store.readBuffer('nope/x.csv'), store.stat('nope/x.csv'), store.md5Of('nope/x.csv'), store.delete('nope/x.csv')]) {
+        const err = await rejection(p);
+        expect(err.code).toBe('not_found');
+        expect(err.message).toContain('nope/x.csv');
+        expect(err.retryable).toBe(false);
+      }
+      expect(await store.exists('nope/x.csv')).toBe(false);
+      await store.delete('nope/x.csv', { ignoreNotFound: true });
+    });
+
+    it('deletes', async () => {
+      const store = await fresh();
+      await store.write('d/x', 'x');
+      await store.delete('d/x');
+      expect(await store.exists('d/x')).toBe(false);
+      expect(await keysOf(store)).toEqual([]);
+    });
+
+    it('lists by plain string prefix, sorted by key, with sizes and generations', async () => {
+      const store = await fresh();
+      const keys = ['shards/00', 'shards/0a/part-1', 'shards/0a/part-2', 'shards/10', 'shards-old/00', 'shardsX', 'a.txt', 'dir/ñ file.csv'];
+      for (const k of keys) await store.write(k, `content of ${k}`);
+      const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+      expect(await keysOf(store)).toEqual(sorted);
+      expect(await keysOf(store, 'shards/0')).toEqual(['shards/00', 'shards/0a/part-1', 'shards/0a/part-2']);
+      expect(await keysOf(store, 'shards/')).toEqual(['shards/00', 'shards/0a/part-1', 'shards/0a/part-2', 'shards/10']);
+      expect(await keysOf(store, 'shards')).toEqual(['shards-old/00', 'shards/00', 'shards/0a/part-1', 'shards/0a/part-2', 'shards/10', 'shardsX']);
+      expect(await keysOf(store, 'missing/')).toEqual([]);
+      for await (const info of store.list('dir/')) {
+        expect(info.size).toBe(Buffer.byteLength('content of dir/ñ file.csv'));
+        expect(info.generation).toBe((await store.stat(info.key)).generation);
+      }
+      expect((await store.readBuffer('dir/ñ file.csv')).toString()).toBe('content of dir/ñ file.csv');
+    });
+
+    it('refuses keys that escape the store or are not object names', async () => {
+      const store = await fresh();
+      for (const key of ['../x', 'a/../../x', '/abs', 'a//b', 'dir/', '', 'a\\b', './x']) {
+        const err = await rejection(store.write(key, 'x'));
+        expect(err.code, key).toBe('invalid_key');
+      }
+    });
+
+    describe('writeIfGeneration (compare-and-swap for the applied-state pointer)', () => {
+      it('creates only when absent, then swaps only from the current generation', async () => {
+        const store = await fresh();
+        const g1 = await store.writeIfGeneration('state/pointer.json', '{"v":1}', ABSENT_GENERATION);
+        expect(g1.md5).toBe(md5('{"v":1}'));
+        expect((await store.stat('state/pointer.json')).generation).toBe(g1.generation);
+
+        const again = await rejection(store.writeIfGeneration('state/pointer.json', '{"v":"other"}', ABSENT_GENERATION));
+        expect(again.code).toBe('precondition_failed');
+        expect(again.message).toContain(`generation ${g1.generation}`);
+
+        const g2 = await store.writeIfGeneration('state/pointer.json', '{"v":2}', g1.generation);
+        expect(g2.generation).not.toBe(g1.generation);
+        expect((await store.readBuffer('state/pointer.json')).toString()).toBe('{"v":2}');
+
+        // A writer still holding g1 loses and changes nothing.
+        const stale = await rejection(store.writeIfGeneration('state/pointer.json', '{"v":"zombie"}', g1.generation));
+        expect(stale.code).toBe('precondition_failed');
+        expect(stale.retryable).toBe(false);
+        expect((await store.readBuffer('state/pointer.json')).toString()).toBe('{"v":2}');
+        expect((await store.stat('state/pointer.json')).generation).toBe(g2.generation);
+      });
+
+      it('is idempotent: repeating a write that already applied succeeds', async () => {
+        const store = await fresh();
+        const g1 = await store.writeIfGeneration('p', 'one', ABSENT_GENERATION);
+        const g2 = await store.writeIfGeneration('p', 'two', g1.generation);
+        const retry = await store.writeIfGeneration('p', 'two', g1.generation);
+        expect(retry.generation).toBe(g2.generation);
+      });
+
+      it('fails when the object it expects is gone', async () => {
+        const store = await fresh();
+        const g1 = await store.writeIfGeneration('p', 'one', ABSENT_GENERATION);
+        await store.delete('p');
+        const err = await rejection(store.writeIfGeneration('p', 'two', g1.generation));
+        expect(err.code).toBe('precondition_failed');
+        expect(err.message).toContain('no longer exists');
+      });
+
+      it('lets exactly one of several concurrent writers from the same generation win', async () => {
+        const store = await fresh();
+        const g1 = await store.writeIfGeneration('p', 'base', ABSENT_GENERATION);
+        const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.writeIfGeneration('p', `writer-${i}`, g1.generation)));
+        const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+        expect(won).toHaveLength(1);
+        for (const r of results) if (r.status === 'rejected') expect((r.reason as StorageError).code).toBe('precondition_failed');
+        expect((await store.readBuffer('p')).toString()).toBe(`writer-${won[0]}`);
+        expect(await keysOf(store)).toEqual(['p']);
+      });
+
+      it('refuses a generation that is not a number', async () => {
+        const store = await fresh();
+        expect((await rejection(store.writeIfGeneration('p', 'x', 'latest'))).code).toBe('precondition_failed');
+      });
+    });
+  });
+}
