@@ -1,0 +1,8 @@
+export * from './schema';
+export * from './normalizer';
+export * from './tally';
+export { digestHex, prehashedKind, isTooLong, MAX_VALUE_BYTES } from './digest';
+export { normalizeEmail } from './email';
+export { normalizeMaid, ZEROED_MAID } from './maid';
+export { parsePhoneE164, normalizeCountryCell } from './phone';
+export { isMultiValueCell, splitMultiValueCell, parseJsonArray, jsonArrayValues } from './flatten';
