@@ -294,15 +294,39 @@ export class GcsBlobStore implements BlobStore {
  * precondition and tolerates its own retry (see writeIfGeneration).
  */
 export function createGcsClient(options: Pick<GcsStoreOptions, 'apiEndpoint' | 'projectId' | 'maxRetries'> = {}): Storage {
-  return new Storage({
-    ...(options.apiEndpoint ? { apiEndpoint: options.apiEndpoint } : {}),
-    ...(options.projectId ? { projectId: options.projectId } : {}),
-    retryOptions: {
-      autoRetry: (options.maxRetries ?? 3) > 0,
-      maxRetries: options.maxRetries ?? 3,
-      idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-    },
-  });
+  const apiEndpoint = options.apiEndpoint ?? emulatorEndpoint(process.env.STORAGE_EMULATOR_HOST);
+  const build = (): Storage =>
+    new Storage({
+      ...(apiEndpoint ? { apiEndpoint: apiEndpoint.replace(/\/+$/, '') } : {}),
+      ...(options.projectId ? { projectId: options.projectId } : {}),
+      retryOptions: {
+        autoRetry: (options.maxRetries ?? 3) > 0,
+        maxRetries: options.maxRetries ?? 3,
+        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      },
+    });
+  // WHY hide the variable while constructing: @google-cloud/storage 7 uses
+  // STORAGE_EMULATOR_HOST verbatim as the JSON API base URL (no /storage/v1) while also
+  // deriving the upload host from it, and lets it override an explicit apiEndpoint for JSON
+  // calls. No single value then works against fake-gcs-server. Normalizing it here into
+  // apiEndpoint gives one rule: apiEndpoint option, else STORAGE_EMULATOR_HOST, else Google.
+  // The constructor is synchronous, so no other code can observe the change.
+  const saved = process.env.STORAGE_EMULATOR_HOST;
+  if (saved === undefined) return build();
+  delete process.env.STORAGE_EMULATOR_HOST;
+  try {
+    return build();
+  } finally {
+    process.env.STORAGE_EMULATOR_HOST = saved;
+  }
+}
+
+/** `host:port`, `http://host:port` or `http://host:port/storage/v1/` → `http://host:port`. */
+export function emulatorEndpoint(value: string | undefined): string | undefined {
+  if (!value || value.trim() === '') return undefined;
+  let v = value.trim().replace(/\/+$/, '').replace(/\/storage\/v1$/, '');
+  if (!/^https?:\/\//.test(v)) v = `http://${v}`;
+  return v;
 }
 
 async function* prepend(head: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {

@@ -91,8 +91,9 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
 
     it('reports a missing object as not_found on every operation', async () => {
       const store = await fresh();
-      for (const p of [store.openRead('nope/x.csv'), store.readBuffer('nope/x.csv'), store.stat('nope/x.csv'), store.md5Of('nope/x.csv'), store.delete('nope/x.csv')]) {
-        const err = await rejection(p);
+      const calls = [() => store.openRead('nope/x.csv'), () => store.readBuffer('nope/x.csv'), () => store.stat('nope/x.csv'), () => store.md5Of('nope/x.csv'), () => store.delete('nope/x.csv')];
+      for (const call of calls) {
+        const err = await rejection(call());
         expect(err.code).toBe('not_found');
         expect(err.message).toContain('nope/x.csv');
         expect(err.retryable).toBe(false);
