@@ -1,0 +1,237 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { issueAuthCode, issueToken } from './auth';
+import { audienceView } from './audiences';
+import { FaultsSchema, parseDuration, RateLimitSchema, type Faults, type FaultsInput } from './options';
+import type { EmulatorServer } from './server';
+import type { AudienceRec } from './state';
+
+/** Fingerprint instead of the token itself: enough to tell tokens apart in the state view. */
+const fingerprint = (t: string) => `${t.slice(0, 4)}…(${t.length})`;
+
+const SeedAuthSchema = z.object({
+  app_id: z.string().min(1).optional(),
+  advertiser_ids: z.array(z.string().min(1)).min(1),
+  scope: z.array(z.union([z.string(), z.number()]).transform(String)).default([]),
+  access_token: z.string().min(8).optional(),
+});
+
+const ConfigSchema = z.object({
+  processingDelay: z.union([z.number().nonnegative(), z.string()]).optional(),
+  matchRate: z.number().min(0).max(1).optional(),
+  populationSeed: z.number().int().optional(),
+  minAudienceSize: z.number().int().nonnegative().optional(),
+  rateLimits: z
+    .object({ default: RateLimitSchema.optional(), events: RateLimitSchema.optional(), segment: RateLimitSchema.optional() })
+    .optional(),
+});
+
+class ControlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Inspection and seeding, both in-process (tests, `ttsync dev`) and over HTTP under
+ * /_emulator/ (see README). Nothing here is part of TikTok's API.
+ */
+export class EmulatorControl {
+  constructor(private readonly s: EmulatorServer) {}
+
+  private get state() {
+    return this.s.state;
+  }
+
+  private defaultApp(): string {
+    const first = Object.keys(this.s.opts.apps)[0];
+    if (!first) throw new ControlError(400, 'no app configured');
+    return first;
+  }
+
+  issueAuthCode(advertiserIds: string[], opts: { appId?: string; scope?: string[] } = {}): string {
+    const code = issueAuthCode(this.state, opts.appId ?? this.defaultApp(), advertiserIds, this.s.opts.authCodeTtl, opts.scope);
+    this.s.markDirty();
+    return code;
+  }
+
+  issueToken(advertiserIds: string[], opts: { appId?: string; scope?: string[]; token?: string } = {}): string {
+    const t = issueToken(this.state, opts.appId ?? this.defaultApp(), advertiserIds, opts.scope, opts.token);
+    this.s.markDirty();
+    return t.token;
+  }
+
+  revokeToken(token: string): boolean {
+    const t = this.state.tokens.get(token);
+    if (!t) return false;
+    t.revoked = true;
+    this.s.markDirty();
+    return true;
+  }
+
+  setFaults(input: FaultsInput): Faults {
+    const f = FaultsSchema.parse({ ...this.s.faults.config, ...input });
+    this.s.faults.configure(f);
+    this.s.opts.faults = f;
+    return f;
+  }
+
+  configure(input: z.input<typeof ConfigSchema>): void {
+    const c = ConfigSchema.parse(input);
+    const o = this.s.opts;
+    if (c.processingDelay !== undefined) o.processingDelay = parseDuration(c.processingDelay);
+    if (c.matchRate !== undefined) o.matchRate = c.matchRate;
+    if (c.populationSeed !== undefined) o.populationSeed = c.populationSeed;
+    if (c.minAudienceSize !== undefined) o.minAudienceSize = c.minAudienceSize;
+    if (c.rateLimits) {
+      o.rateLimits = { ...o.rateLimits, ...c.rateLimits } as typeof o.rateLimits;
+      this.s.limits.configure(o.rateLimits);
+    }
+    this.s.population.configure(o.matchRate, o.populationSeed);
+  }
+
+  /** Ends an audience's processing now (the next edit is accepted). */
+  finishProcessing(audienceId: string): boolean {
+    const a = this.state.audiences.get(audienceId);
+    if (!a) return false;
+    a.processingUntil = Math.min(a.processingUntil, Date.now());
+    a.coverNum = a.pendingCoverNum;
+    this.s.markDirty();
+    return true;
+  }
+
+  reset(): void {
+    this.state.reset();
+    this.s.markDirty();
+  }
+
+  audience(id: string, withIds = true) {
+    const a = this.state.audiences.get(id);
+    return a ? this.audienceJson(a, withIds) : undefined;
+  }
+
+  private audienceJson(a: AudienceRec, withIds: boolean) {
+    return {
+      ...audienceView(a, Date.now(), true),
+      advertiser_id: a.advertiserId,
+      size: a.ids.size,
+      processing_until: new Date(a.processingUntil).toISOString(),
+      history: a.history,
+      ...(withIds ? { ids: [...a.ids.hexes()] } : {}),
+    };
+  }
+
+  stats() {
+    return { ...this.state.counters, audiences: this.state.audiences.size, files: this.state.files.size };
+  }
+
+  snapshot(withIds = false) {
+    const st = this.state;
+    return {
+      options: { ...this.s.opts, apps: Object.keys(this.s.opts.apps) },
+      advertisers: [...st.advertisers.values()],
+      tokens: [...st.tokens.values()].map((t) => ({ ...t, token: fingerprint(t.token) })),
+      files: [...st.files.values()].map((f) => ({ ...f, ids: f.ids.size })),
+      audiences: [...st.audiences.values()].map((a) => this.audienceJson(a, withIds)),
+      eventSources: Object.fromEntries(st.eventSources),
+      events: { received: st.counters.eventsReceived, deduplicated: st.counters.eventsDeduplicated, stored: st.events.length },
+      stats: this.stats(),
+    };
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const send = (status: number, body: unknown) => {
+      const s = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(s);
+    };
+    try {
+      const chunks: Buffer[] = [];
+      for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: Record<string, unknown> = {};
+      if (text) {
+        try {
+          body = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          throw new ControlError(400, 'body is not JSON');
+        }
+      }
+      const p = url.pathname.replace(/^\/_emulator/, '').replace(/\/+$/, '');
+      const q = url.searchParams;
+      const key = `${req.method} ${p}`;
+      const audienceMatch = /^\/audiences\/([^/]+)(\/finish-processing)?$/.exec(p);
+      if (audienceMatch) {
+        const id = audienceMatch[1]!;
+        if (audienceMatch[2] && req.method === 'POST') {
+          if (!this.finishProcessing(id)) throw new ControlError(404, `no audience ${id}`);
+          return send(200, { ok: true });
+        }
+        const a = this.audience(id, q.get('ids') !== 'false');
+        if (!a) throw new ControlError(404, `no audience ${id}`);
+        return send(200, a);
+      }
+      switch (key) {
+        case 'GET /health':
+          return send(200, { ok: true, emulator: 'ttsync-tiktok' });
+        case 'GET /state':
+          return send(200, this.snapshot(q.get('ids') === 'true'));
+        case 'GET /stats':
+          return send(200, this.stats());
+        case 'GET /calls': {
+          const since = Number(q.get('since') ?? 0);
+          return send(200, { calls: this.state.calls.filter((c) => c.seq > since), stats: this.stats() });
+        }
+        case 'GET /events': {
+          const limit = Number(q.get('limit') ?? 1000);
+          return send(200, { events: this.state.events.slice(-limit), ...this.stats() });
+        }
+        case 'POST /reset':
+          this.reset();
+          return send(200, { ok: true });
+        case 'POST /advertisers': {
+          const id = z.string().min(1).parse(body.advertiser_id);
+          return send(200, this.state.ensureAdvertiser(id, typeof body.name === 'string' ? body.name : undefined));
+        }
+        case 'POST /auth-codes': {
+          const b = SeedAuthSchema.parse(body);
+          return send(200, { auth_code: this.issueAuthCode(b.advertiser_ids, { appId: b.app_id, scope: b.scope }) });
+        }
+        case 'POST /tokens': {
+          const b = SeedAuthSchema.parse(body);
+          const token = this.issueToken(b.advertiser_ids, { appId: b.app_id, scope: b.scope, token: b.access_token });
+          return send(200, { access_token: token });
+        }
+        case 'POST /tokens/revoke': {
+          const t = z.string().min(1).parse(body.access_token);
+          if (!this.revokeToken(t)) throw new ControlError(404, 'no such token');
+          return send(200, { ok: true });
+        }
+        case 'POST /event-sources': {
+          const src = z.object({ event_source_id: z.string().min(1), advertiser_id: z.string().min(1) }).parse(body);
+          this.state.eventSources.set(src.event_source_id, src.advertiser_id);
+          this.s.markDirty();
+          return send(200, { ok: true });
+        }
+        case 'GET /faults':
+          return send(200, this.s.faults.config);
+        case 'POST /faults':
+          return send(200, this.setFaults(body as FaultsInput));
+        case 'GET /config':
+          return send(200, { ...this.s.opts, apps: Object.keys(this.s.opts.apps) });
+        case 'POST /config':
+          this.configure(body as z.input<typeof ConfigSchema>);
+          return send(200, { ...this.s.opts, apps: Object.keys(this.s.opts.apps) });
+        default:
+          throw new ControlError(404, `unknown control endpoint ${req.method} ${url.pathname}`);
+      }
+    } catch (err) {
+      if (err instanceof ControlError) return send(err.status, { error: err.message });
+      if (err instanceof z.ZodError) return send(400, { error: err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+      throw err;
+    }
+  }
+}

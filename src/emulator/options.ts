@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/** "1500", "1500ms", "2s", "5m", "1h", "7d" → milliseconds. */
+export function parseDuration(v: string | number): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) throw new Error(`not a duration: "${v}" (use e.g. 500ms, 5s, 2m, 1h, 7d)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 'ms';
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!);
+}
+
+const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+const share = z.number().min(0).max(1);
+
+/** Injected failures, each a share of API requests (not of /_emulator/ requests). */
+export const FaultsSchema = z
+  .object({
+    /** HTTP 200 + code 40100, logged as injected (not a real rate-limit hit). */
+    throttle: share.default(0),
+    /** HTTP 200 + code 50000 "System error". */
+    error: share.default(0),
+    /** HTTP 503 with a non-envelope body, like a gateway. */
+    http503: share.default(0),
+    /** The socket is destroyed without a response (the client sees a reset). */
+    drop: share.default(0),
+    /** Added delay (ms) for the share `latencyShare` of requests. */
+    latency: duration.default(0),
+    latencyShare: share.default(1),
+    /** PRNG seed: the same request sequence gets the same faults. */
+    seed: z.number().int().default(1),
+  })
+  .refine((f) => f.throttle + f.error + f.http503 + f.drop <= 1, { message: 'fault shares must add up to at most 1' });
+export type Faults = z.infer<typeof FaultsSchema>;
+export type FaultsInput = z.input<typeof FaultsSchema>;
+
+/**
+ * `throttle=0.1,error=0.05,http503=0.01,drop=0.01,latency=200ms,latencyShare=0.2,seed=7`
+ * (CLI form of FaultsSchema). Unknown keys are an error, not ignored.
+ */
+export function parseFaultSpec(spec: string): Faults {
+  const raw: Record<string, unknown> = {};
+  const keys = Object.keys(FaultsSchema.shape);
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [k, v, ...rest] = part.split('=');
+    if (!k || v === undefined || rest.length) throw new Error(`fault "${part}" is not key=value`);
+    if (!keys.includes(k)) throw new Error(`unknown fault "${k}" (known: ${keys.join(', ')})`);
+    raw[k] = k === 'latency' ? v : Number(v);
+  }
+  const r = FaultsSchema.safeParse(raw);
+  if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'faults'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+export const RateLimitSchema = z.object({ qps: z.number().positive(), qpm: z.number().positive() });
+
+export const EmulatorOptionsSchema = z.object({
+  /** 0 = any free port. The emulator only ever binds loopback. */
+  port: z.number().int().min(0).max(65535).default(0),
+  host: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
+  /** How long a created/edited audience reports is_valid=false and refuses edits (real: 1–48 h). */
+  processingDelay: duration.default(2000),
+  /** Share of uploaded digests that belong to the emulated TikTok population (cover_num). */
+  matchRate: share.default(0.7),
+  /** Mixed into the population test so different runs can model different populations. */
+  populationSeed: z.number().int().default(0),
+  faults: FaultsSchema.default({ throttle: 0, error: 0, http503: 0, drop: 0, latency: 0, latencyShare: 1, seed: 1 }),
+  stateFile: z.string().min(1).optional(),
+  /** Per app. Basic tier (digest §7): 10 QPS / 600 QPM; events 1,000 QPS; segment 10,000 QPS. */
+  rateLimits: z
+    .object({
+      default: RateLimitSchema.default({ qps: 10, qpm: 600 }),
+      events: RateLimitSchema.default({ qps: 1000, qpm: 600_000 }),
+      segment: RateLimitSchema.default({ qps: 10_000, qpm: 600_000 }),
+    })
+    .default({ default: { qps: 10, qpm: 600 }, events: { qps: 1000, qpm: 600_000 }, segment: { qps: 10_000, qpm: 600_000 } }),
+  /** Apps that may exchange auth codes: app_id → secret. */
+  apps: z.record(z.string(), z.string()).default({ 'emulator-app': 'emulator-secret' }),
+  authCodeTtl: duration.default(3_600_000),
+  fileTtl: duration.default(86_400_000),
+  /** 50 MB per file (Treasure Data; digest §3.1). */
+  maxFileBytes: z.number().int().positive().default(50 * 1024 * 1024),
+  maxFilesPerAudience: z.number().int().positive().default(500),
+  maxAudiencesPerAdvertiser: z.number().int().positive().default(400),
+  minAudienceSize: z.number().int().nonnegative().default(1000),
+  /** UNCONFIRMED whether API uploads carry a header row: optional = skip a non-digest first line. */
+  headerRow: z.enum(['optional', 'required', 'forbidden']).default('optional'),
+  /** UNCONFIRMED batch cap for segment/mapping. */
+  segmentMaxRows: z.number().int().positive().default(10_000),
+  /** UNCONFIRMED for web/app; 28 days is documented for offline. */
+  eventMaxAge: duration.default(7 * 86_400_000),
+  offlineEventMaxAge: duration.default(28 * 86_400_000),
+  /** Synthetic campaigns per advertiser for report/integrated/get/. */
+  campaignsPerAdvertiser: z.number().int().min(1).max(100).default(3),
+  /** Call log and event store caps (oldest dropped; counters stay exact). */
+  callLogLimit: z.number().int().positive().default(10_000),
+  eventLogLimit: z.number().int().positive().default(100_000),
+});
+export type EmulatorOptions = z.infer<typeof EmulatorOptionsSchema>;
+export type EmulatorOptionsInput = z.input<typeof EmulatorOptionsSchema>;
