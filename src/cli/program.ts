@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { VERSION } from '../version';
 import { registerDevCommand } from './commands/dev';
+import { registerEmulatorCommand } from './commands/emulator';
 import { registerHealthCommand } from './commands/health';
 import { registerReplayCommand } from './commands/replay';
 import { registerWorkerCommand } from './commands/worker';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerReplayCommand(program);
   registerHealthCommand(program);
+  registerEmulatorCommand(program);
   return program;
 }
 

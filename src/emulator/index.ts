@@ -4,7 +4,14 @@ import { EmulatorOptionsSchema, type EmulatorOptions, type EmulatorOptionsInput 
 import { API_PREFIX, EmulatorServer } from './server';
 import { EmulatorState } from './state';
 
-export { EmulatorOptionsSchema, parseFaultSpec, parseDuration, type EmulatorOptions, type EmulatorOptionsInput } from './options';
+export {
+  EmulatorOptionsSchema,
+  parseFaultSpec,
+  parseDuration,
+  type EmulatorOptions,
+  type EmulatorOptionsInput,
+  type Faults,
+} from './options';
 export { EmulatorState } from './state';
 export { EmulatorControl } from './control';
 export { DigestSet } from './digestSet';
