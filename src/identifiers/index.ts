@@ -1,6 +1,5 @@
 export * from './schema';
 export * from './normalizer';
-export * from './tally';
 export { digestHex, prehashedKind, isTooLong, MAX_VALUE_BYTES } from './digest';
 export { normalizeEmail } from './email';
 export { normalizeMaid, ZEROED_MAID } from './maid';

@@ -1,0 +1,375 @@
+import { IdentifierNormalizer, type Outcome } from '../identifiers/normalizer';
+import { isMultiValueCell, jsonArrayValues, splitMultiValueCell } from '../identifiers/flatten';
+import { normalizeCountryCell } from '../identifiers/phone';
+import { targetOfType, type IdentifierType } from '../identifiers/schema';
+import { countOutcome, newTypeCounts, type SnapshotCounts, type TypeCounts } from './counts';
+import { CsvTokenizer, detectDelimiter, type CsvRecordSink } from './csvTokenizer';
+import { SnapshotFormatError } from './errors';
+import type { RejectRecord, RowRejectReason } from './rejects';
+import {
+  SnapshotReadOptionsSchema,
+  type CsvDelimiter,
+  type SnapshotPosition,
+  type SnapshotReadOptions,
+} from './schema';
+import { firstInvalidUtf8, incompleteTailLength, isValidUtf8 } from './utf8';
+
+/** Digests of one identifier type found in one batch, in file order. */
+export interface TypeDigests {
+  type: IdentifierType;
+  digests: string[];
+}
+
+/** What one step of reading produced; `position` is where to resume after it. */
+export interface SnapshotBatch {
+  digests: TypeDigests[];
+  rejects: RejectRecord[];
+  position: SnapshotPosition;
+}
+
+export interface SnapshotReaderLimits {
+  /** Largest record (row) accepted, in UTF-16 code units; bounds memory on broken quoting. */
+  maxRecordChars?: number;
+  /** Input is processed (and a batch emitted) at most this many bytes at a time. */
+  maxPieceBytes?: number;
+}
+
+const DEFAULT_MAX_RECORD = 1 << 20;
+const DEFAULT_MAX_PIECE = 1 << 20;
+
+interface ColumnPlan {
+  column: string;
+  type: IdentifierType;
+  normalizer: IdentifierNormalizer;
+  counts: TypeCounts;
+  sink: string[];
+  /** CSV: field index once the header is known. */
+  index: number;
+}
+
+/**
+ * Streams a CSV or NDJSON snapshot: decodes and validates UTF-8, tokenizes records, maps
+ * columns, flattens multi-value cells, normalizes and hashes every identifier. Memory is
+ * bounded by one input piece plus one batch, whatever the file size: the caller consumes
+ * each batch (shards it, writes rejects, heartbeats `position`) before the next is made.
+ *
+ *     const reader = new SnapshotReader('gs://b/snap.csv', options);
+ *     for await (const batch of reader.read(stream)) { ... }
+ *     reader.counts // summary
+ */
+export class SnapshotReader {
+  readonly counts: SnapshotCounts = { rows: 0, rowsRejected: {}, types: {} };
+  private readonly opts: ReturnType<typeof SnapshotReadOptionsSchema.parse>;
+  private readonly plans: ColumnPlan[];
+  private readonly countryColumn: string | undefined;
+  private countryIndex = -1;
+  private header: string[] | undefined;
+  private delimiter: CsvDelimiter | undefined;
+  private tokenizer: CsvTokenizer | undefined;
+  private line: number;
+  private readonly maxRecordChars: number;
+  private readonly maxPieceBytes: number;
+  private sinks = new Map<IdentifierType, string[]>();
+  private rejects: RejectRecord[] = [];
+  private sawRecord = false;
+
+  constructor(
+    /** Names the file in errors (a path or URI; never file content). */
+    readonly source: string,
+    options: SnapshotReadOptions,
+    private readonly resume?: SnapshotPosition,
+    limits: SnapshotReaderLimits = {},
+  ) {
+    this.opts = SnapshotReadOptionsSchema.parse(options);
+    this.maxRecordChars = limits.maxRecordChars ?? DEFAULT_MAX_RECORD;
+    this.maxPieceBytes = limits.maxPieceBytes ?? DEFAULT_MAX_PIECE;
+    this.countryColumn = this.opts.mapping.countryColumn;
+    const normalizers = new Map<IdentifierType, IdentifierNormalizer>();
+    this.plans = this.opts.mapping.identifiers.map((c) => {
+      let n = normalizers.get(c.type);
+      if (!n) normalizers.set(c.type, (n = new IdentifierNormalizer(targetOfType(c.type), this.opts.normalization)));
+      const counts = (this.counts.types[c.type] ??= newTypeCounts());
+      return { column: c.column, type: c.type, normalizer: n, counts, sink: [], index: -1 };
+    });
+    this.line = resume?.line ?? 1;
+    if (resume) {
+      this.counts.rows = resume.rows;
+      if (this.opts.format === 'csv') {
+        if (!resume.header) throw new RangeError('resuming a CSV snapshot needs the header from the saved position');
+        const d = resume.delimiter ?? this.opts.delimiter ?? ',';
+        this.useHeader(resume.header, d, 1);
+        this.tokenizer = new CsvTokenizer(d.charCodeAt(0), this.line);
+      }
+      this.sawRecord = true;
+    }
+  }
+
+  /** Reads the whole input, yielding one batch per processed piece (at most maxPieceBytes). */
+  async *read(input: AsyncIterable<Uint8Array | string>): AsyncGenerator<SnapshotBatch, SnapshotCounts> {
+    let pending: Buffer | null = null;
+    let leftover = '';
+    let atStart = !this.resume;
+    // Absolute byte offset in the object of the end of the bytes received so far.
+    let received = this.resume?.byteOffset ?? 0;
+
+    for await (const chunk of input) {
+      const whole = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      for (let off = 0; off < whole.length; off += this.maxPieceBytes) {
+        let piece = whole.subarray(off, Math.min(whole.length, off + this.maxPieceBytes));
+        received += piece.length;
+        if (pending) {
+          piece = Buffer.concat([pending, piece]);
+          pending = null;
+        }
+        if (atStart) {
+          if (piece.length < 3 && piece.length > 0 && isBomPrefix(piece)) {
+            pending = Buffer.from(piece);
+            continue;
+          }
+          atStart = false;
+          if (piece[0] === 0xef && piece[1] === 0xbb && piece[2] === 0xbf) piece = piece.subarray(3);
+        }
+        const tail = incompleteTailLength(piece);
+        const body = tail ? piece.subarray(0, piece.length - tail) : piece;
+        if (tail) pending = Buffer.from(piece.subarray(piece.length - tail));
+        this.checkText(body, leftover);
+        leftover = this.parse(leftover + body.toString('utf8'), false);
+        if (leftover.length > this.maxRecordChars)
+          throw new SnapshotFormatError(
+            this.source,
+            this.line,
+            `a record is longer than ${this.maxRecordChars} characters (a quoted field that is never closed?)`,
+          );
+        yield this.takeBatch(received - (pending?.length ?? 0) - Buffer.byteLength(leftover, 'utf8'));
+      }
+    }
+    if (pending && !(atStart && isBomPrefix(pending)))
+      throw new SnapshotFormatError(this.source, this.line + countLf(leftover), 'file ends inside a UTF-8 character: not valid UTF-8 text');
+    this.parse(leftover, true);
+    if (this.opts.format === 'csv' && !this.header)
+      throw new SnapshotFormatError(this.source, 1, 'file is empty: a CSV snapshot needs a header row naming its columns');
+    yield this.takeBatch(received);
+    return this.counts;
+  }
+
+  /** Fails fast on bytes that are not UTF-8 text (binary files, other encodings). */
+  private checkText(body: Buffer, leftover: string): void {
+    const nul = body.indexOf(0);
+    let bad = nul;
+    let problem = 'contains a NUL byte: this is not a text file (binary, or UTF-16?)';
+    if (!isValidUtf8(nul >= 0 ? body.subarray(0, nul) : body)) {
+      bad = firstInvalidUtf8(body);
+      problem = 'is not valid UTF-8 text (binary data, or another encoding such as Latin-1?)';
+    }
+    if (bad < 0) return;
+    const line = this.line + countLf(leftover) + countLfBytes(body, bad);
+    throw new SnapshotFormatError(this.source, line, problem);
+  }
+
+  /** Parses complete records of `text`; returns the unconsumed tail. */
+  private parse(text: string, final: boolean): string {
+    if (this.opts.format === 'ndjson') return this.parseNdjson(text, final);
+    if (!this.tokenizer) {
+      // The delimiter is detected from the header's first physical line.
+      const nl = text.indexOf('\n');
+      if (nl < 0 && !final) return text;
+      if (text.length === 0) return '';
+      const d = this.opts.delimiter ?? detectDelimiter(nl < 0 ? text : text.slice(0, nl), this.wantedColumns());
+      this.delimiter = d;
+      this.tokenizer = new CsvTokenizer(d.charCodeAt(0), this.line);
+    }
+    const t = this.tokenizer;
+    const used = t.push(text, final, this.csvSink);
+    this.line = t.line;
+    return used >= text.length ? '' : text.slice(used);
+  }
+
+  private wantedColumns(): string[] {
+    const w = this.plans.map((p) => p.column);
+    if (this.countryColumn) w.push(this.countryColumn);
+    return w;
+  }
+
+  private readonly csvSink: CsvRecordSink = {
+    record: (fields, count, line) => {
+      if (!this.header) {
+        this.useHeader(fields.slice(0, count).map((f) => f.trim()), this.delimiter ?? ',', line);
+        return;
+      }
+      this.csvRecord(fields, count, line);
+    },
+    malformed: (line, problem) => {
+      if (!this.header) throw new SnapshotFormatError(this.source, line, `header row: ${problem}`);
+      this.rowReject(++this.counts.rows, line, 'malformed_row', problem);
+    },
+  };
+
+  private useHeader(names: string[], delimiter: CsvDelimiter, line: number): void {
+    this.header = names;
+    this.delimiter = delimiter;
+    const find = (column: string, what: string): number => {
+      let idx = names.indexOf(column);
+      if (idx >= 0 && names.indexOf(column, idx + 1) >= 0)
+        throw new SnapshotFormatError(this.source, line, `header names column "${column}" more than once`);
+      if (idx < 0) {
+        const lower = column.toLowerCase();
+        const matches = names.flatMap((n, i) => (n.toLowerCase() === lower ? [i] : []));
+        if (matches.length === 1) idx = matches[0]!;
+      }
+      if (idx < 0) {
+        const hint = names[0]?.startsWith('{')
+          ? ' (it looks like JSON: is this file NDJSON rather than CSV?)'
+          : ' (the file needs a header row naming its columns; check the delimiter and the mapping)';
+        throw new SnapshotFormatError(this.source, line, `header has no column "${column}" (mapped as ${what})${hint}`);
+      }
+      return idx;
+    };
+    for (const p of this.plans) p.index = find(p.column, p.type);
+    if (this.countryColumn) this.countryIndex = find(this.countryColumn, 'country');
+  }
+
+  private csvRecord(fields: string[], count: number, line: number): void {
+    const row = ++this.counts.rows;
+    const width = this.header!.length;
+    if (count > width) {
+      for (let i = width; i < count; i++) {
+        if (fields[i]!.trim() !== '') {
+          this.rowReject(row, line, 'malformed_row', `row has ${count} fields; the header has ${width}`);
+          return;
+        }
+      }
+    }
+    const country = this.countryIndex >= 0 && this.countryIndex < count ? normalizeCountryCell(fields[this.countryIndex]) : undefined;
+    let present = 0;
+    for (const p of this.plans) {
+      if (p.index >= count) continue;
+      present++;
+      this.cell(p, fields[p.index]!, row, line, country);
+    }
+    if (present === 0) this.rowReject(row, line, 'unmapped_column', 'none of the mapped identifier columns is present in this row');
+  }
+
+  private parseNdjson(text: string, final: boolean): string {
+    const n = text.length;
+    let pos = 0;
+    while (pos < n) {
+      let nl = text.indexOf('\n', pos);
+      if (nl < 0) {
+        if (!final) break;
+        nl = n;
+      }
+      const line = this.line++;
+      let end = nl;
+      if (end > pos && text.charCodeAt(end - 1) === 13) end--;
+      const s = text.slice(pos, end);
+      pos = nl + 1;
+      if (s.trim() === '') continue;
+      let obj: unknown;
+      let problem: string | null = null;
+      try {
+        obj = JSON.parse(s);
+        if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) problem = 'line is JSON but not a JSON object';
+      } catch {
+        problem = 'line is not valid JSON';
+      }
+      if (problem !== null) {
+        // The first record decides whether the file is NDJSON at all.
+        if (!this.sawRecord) throw new SnapshotFormatError(this.source, line, `${problem}: is this file NDJSON (one JSON object per line)?`);
+        this.rowReject(++this.counts.rows, line, 'malformed_row', problem);
+        continue;
+      }
+      this.sawRecord = true;
+      this.ndjsonRecord(obj as Record<string, unknown>, line);
+    }
+    return pos >= n ? '' : text.slice(pos);
+  }
+
+  private ndjsonRecord(obj: Record<string, unknown>, line: number): void {
+    const row = ++this.counts.rows;
+    let country: string | undefined;
+    if (this.countryColumn) {
+      const c = obj[this.countryColumn];
+      if (typeof c === 'string') country = normalizeCountryCell(c);
+    }
+    let present = 0;
+    for (const p of this.plans) {
+      if (!Object.prototype.hasOwnProperty.call(obj, p.column)) continue;
+      present++;
+      const v = obj[p.column];
+      if (typeof v === 'string') this.cell(p, v, row, line, country);
+      else if (typeof v === 'number' && Number.isSafeInteger(v)) this.cell(p, String(v), row, line, country);
+      else if (v === null) this.value(p, '', row, line, country);
+      else {
+        const arr = jsonArrayValues(v);
+        if (arr) for (const x of arr) this.value(p, x, row, line, country);
+        else {
+          countOutcome(p.counts, 'malformed_value');
+          this.rejects.push({ row, line, column: p.column, type: p.type, reason: 'malformed_value', value: JSON.stringify(v) ?? '', detail: 'value is not a string, number or array of strings' });
+        }
+      }
+    }
+    if (present === 0) this.rowReject(row, line, 'unmapped_column', 'none of the mapped identifier keys is present in this object');
+  }
+
+  private cell(p: ColumnPlan, cell: string, row: number, line: number, country: string | undefined): void {
+    if (!isMultiValueCell(cell)) {
+      this.value(p, cell, row, line, country);
+      return;
+    }
+    for (const v of splitMultiValueCell(cell)) this.value(p, v, row, line, country);
+  }
+
+  private value(p: ColumnPlan, raw: string, row: number, line: number, country: string | undefined): void {
+    const n = p.normalizer;
+    const outcome: Outcome = n.process(raw, country);
+    if (outcome === 'hashed' || outcome === 'prehashed') {
+      this.sinkFor(p.type).push(n.digest);
+      if (outcome === 'hashed') p.counts.accepted++;
+      else p.counts.prehashed++;
+      return;
+    }
+    countOutcome(p.counts, outcome);
+    if (outcome !== 'empty') this.rejects.push({ row, line, column: p.column, type: p.type, reason: outcome, value: raw });
+  }
+
+  private sinkFor(type: IdentifierType): string[] {
+    let s = this.sinks.get(type);
+    if (!s) this.sinks.set(type, (s = []));
+    return s;
+  }
+
+  private rowReject(row: number, line: number, reason: RowRejectReason, detail: string): void {
+    this.counts.rowsRejected[reason] = (this.counts.rowsRejected[reason] ?? 0) + 1;
+    this.rejects.push({ row, line, column: null, type: null, reason, value: '', detail });
+  }
+
+  private takeBatch(byteOffset: number): SnapshotBatch {
+    const digests: TypeDigests[] = [];
+    for (const [type, list] of this.sinks) if (list.length) digests.push({ type, digests: list });
+    this.sinks = new Map();
+    const rejects = this.rejects;
+    this.rejects = [];
+    const position: SnapshotPosition = { byteOffset, rows: this.counts.rows, line: this.line };
+    if (this.header) position.header = this.header;
+    if (this.delimiter) position.delimiter = this.delimiter;
+    return { digests, rejects, position };
+  }
+}
+
+function isBomPrefix(b: Buffer): boolean {
+  const bom = [0xef, 0xbb, 0xbf];
+  for (let i = 0; i < b.length && i < 3; i++) if (b[i] !== bom[i]) return false;
+  return true;
+}
+
+function countLf(s: string): number {
+  let c = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) c++;
+  return c;
+}
+
+function countLfBytes(b: Buffer, end: number): number {
+  let c = 0;
+  for (let i = b.indexOf(10); i >= 0 && i < end; i = b.indexOf(10, i + 1)) c++;
+  return c;
+}
