@@ -35,10 +35,9 @@ export function audienceView(a: AudienceRec, now: number, forGet: boolean) {
   const processing = now < a.processingUntil;
   const expiresAt = a.retentionDays !== null ? a.createdAt + a.retentionDays * DAY : a.modifiedAt + 365 * DAY;
   const expired = now >= expiresAt;
-  const v: Record<string, unknown> = {
+  const v = {
     audience_id: a.id,
     name: a.name,
-    [forGet ? 'type' : 'audience_type']: a.type,
     audience_sub_type: a.subType,
     calculate_type: a.calculateType,
     cover_num: processing ? a.coverNum : a.pendingCoverNum,
@@ -54,7 +53,8 @@ export function audienceView(a: AudienceRec, now: number, forGet: boolean) {
     expired_time: tiktokTime(expiresAt),
     rule: null,
   };
-  return v;
+  // list calls it audience_type, get calls it type (digest §3.4).
+  return forGet ? { ...v, type: a.type } : { ...v, audience_type: a.type };
 }
 
 function finishProcessingIfDue(a: AudienceRec, now: number): void {
