@@ -3,6 +3,7 @@ import { VERSION } from '../version';
 import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
 import { registerHealthCommand } from './commands/health';
+import { registerIdsCommand } from './commands/ids';
 import { registerReplayCommand } from './commands/replay';
 import { registerWorkerCommand } from './commands/worker';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerReplayCommand(program);
   registerHealthCommand(program);
   registerEmulatorCommand(program);
+  registerIdsCommand(program);
   return program;
 }
 

@@ -1,0 +1,131 @@
+import { once } from 'node:events';
+import { StringDecoder } from 'node:string_decoder';
+import type { Writable } from 'node:stream';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  CountryCodeSchema,
+  IdentifierNormalizer,
+  type HashAlgorithm,
+  type IdentifierContext,
+  type IdentifierKind,
+  type PhoneFormat,
+} from '../../identifiers';
+import { UsageError } from '../program';
+
+/** `--type` names users know; IDFA, GAID and AAID follow the MAID rule. */
+const TYPE_KINDS: Readonly<Record<string, IdentifierKind>> = {
+  email: 'email',
+  phone: 'phone',
+  maid: 'maid',
+  idfa: 'maid',
+  gaid: 'maid',
+  aaid: 'maid',
+  external_id: 'external_id',
+};
+
+interface NormalizeOpts {
+  type: string;
+  context: IdentifierContext;
+  hash: HashAlgorithm;
+  country?: string;
+  phoneFormat: PhoneFormat;
+}
+
+export function registerIdsCommand(program: Command): void {
+  const ids = program.command('ids').description('Check identifiers the way ttsync sends them to TikTok');
+  ids
+    .command('normalize')
+    .description(
+      'Read one value per line on stdin; write one JSON object per line: ' +
+        '{"input","normalized","hash","prehashed","error"} (shared/identifiers.md)',
+    )
+    .addOption(new Option('--type <type>', 'identifier type').choices(Object.keys(TYPE_KINDS)).makeOptionMandatory())
+    .addOption(new Option('--context <context>', 'TikTok surface the digests are for').choices(['audience', 'events']).makeOptionMandatory())
+    .addOption(new Option('--hash <algorithm>', 'digest (md5 only for mobile advertising IDs)').choices(['sha256', 'md5']).default('sha256'))
+    .option('--country <code>', 'ISO 3166-1 alpha-2 country for phone numbers without a country code', parseCountry)
+    .addOption(
+      new Option('--phone-format <format>', 'audience phones: E.164 digits without "+" (TikTok customer-file default) or with it')
+        .choices(['digits', 'e164'])
+        .default('digits'),
+    )
+    .action(async (opts: NormalizeOpts) => {
+      const kind = TYPE_KINDS[opts.type]!;
+      if (opts.hash === 'md5' && kind !== 'maid')
+        throw new UsageError(`--hash md5 is only for mobile advertising IDs; ${opts.type} is SHA-256 only`);
+      const normalizer = new IdentifierNormalizer(
+        { kind, hash: opts.hash },
+        { context: opts.context, defaultCountry: opts.country, phoneFormat: opts.phoneFormat },
+      );
+      await normalizeStream(process.stdin, process.stdout, normalizer);
+    });
+}
+
+function parseCountry(value: string): string {
+  const r = CountryCodeSchema.safeParse(value);
+  if (!r.success) throw new InvalidArgumentError('must be an ISO 3166-1 alpha-2 country code such as US, GB or DE');
+  return r.data;
+}
+
+const FLUSH_AT = 1 << 16;
+
+/**
+ * The `ids normalize` loop: stdin chunks are split into lines, each line becomes one JSON
+ * object, and output goes out in ~64 KiB writes (not one write per line) with backpressure.
+ */
+export async function normalizeStream(
+  input: AsyncIterable<Buffer | string>,
+  out: Writable,
+  normalizer: IdentifierNormalizer,
+): Promise<void> {
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  let first = true;
+  let buf = '';
+  let closed = false;
+  // A reader that went away (`| head`) is not an error: stop quietly.
+  out.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') closed = true;
+    else throw err;
+  });
+  const flush = async (): Promise<void> => {
+    if (buf.length === 0 || closed) return;
+    const ok = out.write(buf);
+    buf = '';
+    if (!ok && !closed) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+  };
+  for await (const chunk of input) {
+    let text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    if (first && text.length > 0) {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    let pos = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
+      buf += lineJson(normalizer, text, pos, nl);
+      pos = nl + 1;
+      if (buf.length >= FLUSH_AT) await flush();
+      if (closed) return;
+    }
+    rest = text.slice(pos);
+  }
+  rest += decoder.end();
+  if (rest.length > 0) buf += lineJson(normalizer, rest, 0, rest.length);
+  await flush();
+}
+
+function lineJson(n: IdentifierNormalizer, text: string, start: number, end: number): string {
+  if (end > start && text.charCodeAt(end - 1) === 13) end--;
+  const input = text.slice(start, end);
+  const outcome = n.process(input);
+  const q = JSON.stringify(input);
+  switch (outcome) {
+    case 'hashed':
+      return `{"input":${q},"normalized":${JSON.stringify(n.normalized)},"hash":"${n.digest}","prehashed":false,"error":null}\n`;
+    case 'prehashed':
+      return `{"input":${q},"normalized":null,"hash":"${n.digest}","prehashed":true,"error":null}\n`;
+    case 'empty':
+      return `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":null}\n`;
+    default:
+      return `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":"${outcome}"}\n`;
+  }
+}
