@@ -19,6 +19,8 @@ export interface GcsStoreOptions {
   resumableChunkBytes?: number;
   /** Retries of one call inside the client library (default 3; 0 in tests of unreachable endpoints). */
   maxRetries?: number;
+  /** Objects per list request (default 1000, the GCS maximum). */
+  listPageSize?: number;
   /** Use this client instead of building one (shares sockets and auth between stores). */
   storage?: Storage;
 }
@@ -34,6 +36,7 @@ export class GcsBlobStore implements BlobStore {
   private readonly bucket: Bucket;
   private readonly threshold: number;
   private readonly chunkSize: number;
+  private readonly listPageSize: number;
 
   constructor(
     readonly bucketName: string,
@@ -45,6 +48,7 @@ export class GcsBlobStore implements BlobStore {
     this.bucket = this.storage.bucket(bucketName);
     this.threshold = options.resumableThresholdBytes ?? 8 * MiB;
     this.chunkSize = options.resumableChunkBytes ?? 8 * MiB;
+    this.listPageSize = options.listPageSize ?? 1000;
     if (this.chunkSize % (256 * 1024) !== 0) throw new RangeError('resumableChunkBytes must be a multiple of 256 KiB (GCS rule)');
   }
 
@@ -267,7 +271,7 @@ export class GcsBlobStore implements BlobStore {
       let files: File[];
       let next: { pageToken?: string } | null | undefined;
       try {
-        [files, next] = await this.bucket.getFiles({ prefix: this.prefix + prefix, autoPaginate: false, maxResults: 1000, pageToken });
+        [files, next] = await this.bucket.getFiles({ prefix: this.prefix + prefix, autoPaginate: false, maxResults: this.listPageSize, pageToken });
       } catch (err) {
         throw await this.fail(err, undefined, 'list');
       }

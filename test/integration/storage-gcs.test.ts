@@ -99,6 +99,15 @@ describe('GCS adapter specifics', () => {
     expect((await store.readBuffer('applied/pointer.json')).toString()).toBe('{"version":2}');
   });
 
+  it('lists across pages', async () => {
+    const store = gcsStore(`pages/t${++n}`, { listPageSize: 2 });
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    for (const k of keys) await store.write(k, k);
+    const listed: string[] = [];
+    for await (const info of store.list()) listed.push(info.key);
+    expect(listed).toEqual(keys);
+  });
+
   it('names a missing bucket as such, on reads, writes and listings', async () => {
     const store = openBlobStore('gs://no-such-bucket-here/x', { gcs: { apiEndpoint: gcs.endpoint, projectId: 'test' } });
     const calls = [() => store.stat('a'), () => store.openRead('a'), () => store.write('a', 'x'), async () => {

@@ -63,6 +63,22 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
       expect(w2).toMatchObject({ size: Buffer.byteLength('h\nü\n'), md5: md5('h\nü\n') });
     });
 
+    it('keeps the previous object when the source fails mid-write (simple and resumable)', async () => {
+      const store = await fresh();
+      await store.write('out/file.csv', 'old complete content');
+      for (const resumable of [undefined, true]) {
+        async function* failing(): AsyncGenerator<Buffer> {
+          yield Buffer.from('new partial ');
+          yield Buffer.alloc(300 * 1024, 0x61);
+          throw new Error('source broke');
+        }
+        const err = await rejection(store.write('out/file.csv', Readable.from(failing()), resumable ? { resumable } : {}));
+        expect(err.message).toContain('source broke');
+        expect((await store.readBuffer('out/file.csv')).toString()).toBe('old complete content');
+      }
+      expect(await keysOf(store)).toEqual(['out/file.csv']);
+    });
+
     it('stores an empty object', async () => {
       const store = await fresh();
       const w = await store.write('empty.txt', Buffer.alloc(0));
