@@ -37,6 +37,8 @@ export class GcsBlobStore implements BlobStore {
   private readonly threshold: number;
   private readonly chunkSize: number;
   private readonly listPageSize: number;
+  /** Set once any call succeeded: a later 404 is then about the object, not the bucket. */
+  private bucketSeen = false;
 
   constructor(
     readonly bucketName: string,
@@ -69,10 +71,13 @@ export class GcsBlobStore implements BlobStore {
     if (status === 404) {
       // GCS and fake-gcs-server answer a missing bucket and a missing object with the same
       // 404 "Not Found"; one extra call on the error path tells users which one to fix.
-      const bucketExists = await this.bucket.exists().then(
-        ([e]) => e,
-        () => true,
-      );
+      const bucketExists =
+        this.bucketSeen ||
+        (await this.bucket.exists().then(
+          ([e]) => e,
+          () => true,
+        ));
+      this.bucketSeen = bucketExists;
       if (!bucketExists)
         return new StorageError('bucket_not_found', `the bucket gs://${this.bucketName} does not exist (while trying to ${action} ${uri})`, { uri, cause: err });
       return new StorageError('not_found', `no object at ${uri}`, { uri, cause: err });
@@ -186,6 +191,7 @@ export class GcsBlobStore implements BlobStore {
 
   /** Compares what the server stored with what we counted while sending. */
   private checked(file: File, key: string, size: number, md5: string): WriteResult {
+    this.bucketSeen = true;
     const meta = file.metadata;
     const storedSize = Number(meta.size);
     const storedMd5 = typeof meta.md5Hash === 'string' ? base64ToHex(meta.md5Hash) : undefined;
@@ -230,6 +236,7 @@ export class GcsBlobStore implements BlobStore {
     const file = this.file(key);
     try {
       const [meta] = await file.getMetadata();
+      this.bucketSeen = true;
       return this.infoOf(key, meta);
     } catch (err) {
       throw await this.fail(err, key, 'stat');
@@ -275,6 +282,7 @@ export class GcsBlobStore implements BlobStore {
       } catch (err) {
         throw await this.fail(err, undefined, 'list');
       }
+      this.bucketSeen = true;
       for (const f of files) yield this.infoOf(f.name.slice(this.prefix.length), f.metadata);
       pageToken = next?.pageToken;
     } while (pageToken);

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type BigIntStats } from 'node:fs';
-import { link, mkdir, open, opendir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, opendir, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { BlobInfo, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ABSENT_GENERATION } from './blobStore';
@@ -33,6 +33,8 @@ function generationOf(st: BigIntStats): string {
   return ((st.mtimeNs + 500n) / 1000n).toString();
 }
 
+const TEMP_MAX_AGE_MS = 24 * 3_600_000;
+
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
@@ -45,6 +47,7 @@ function errnoOf(err: unknown): string | undefined {
 export class LocalBlobStore implements BlobStore {
   readonly uri: string;
   private readonly internalDir: string;
+  private swept = false;
 
   constructor(readonly root: string) {
     this.uri = pathToFileURL(root).href.replace(/\/?$/, '/');
@@ -85,12 +88,12 @@ export class LocalBlobStore implements BlobStore {
     } catch (err) {
       throw this.fail(err, key, 'read');
     }
-    const stream = createReadStream('', { fd: handle, start: range.start, end: range.end });
-    const mapped = (err: unknown): StorageError => this.fail(err, key, 'read');
+    const source = createReadStream('', { fd: handle, start: range.start, end: range.end });
     // Read errors after opening (EIO, a vanished mount) surface as StorageError too.
-    const origDestroy = stream.destroy.bind(stream);
-    stream.destroy = (err?: Error) => origDestroy(err ? mapped(err) : undefined);
-    return stream;
+    const out = new PassThrough();
+    source.once('error', (err) => out.destroy(this.fail(err, key, 'read')));
+    out.once('close', () => source.destroy());
+    return source.pipe(out);
   }
 
   async readBuffer(key: string): Promise<Buffer> {
@@ -99,6 +102,10 @@ export class LocalBlobStore implements BlobStore {
 
   /** Writes `data` to a fresh temporary file with generation > `above`; returns its path. */
   private async writeTemp(key: string, data: WriteSource, above: bigint): Promise<{ tmp: string; size: number; md5: string; generation: string }> {
+    if (!this.swept) {
+      this.swept = true;
+      await this.sweepTemp();
+    }
     const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${randomBytes(6).toString('hex')}`);
     let handle: FileHandle | undefined;
     try {
@@ -123,6 +130,20 @@ export class LocalBlobStore implements BlobStore {
       await handle?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       throw this.fail(err, key, 'write');
+    }
+  }
+
+  /**
+   * A worker killed mid-write leaves its temp file behind (never a partial object). The
+   * first write of each store removes temp files older than a day: no write lasts that long.
+   */
+  private async sweepTemp(): Promise<void> {
+    const dir = join(this.internalDir, 'tmp');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const cutoff = Date.now() - TEMP_MAX_AGE_MS;
+    for (const name of names) {
+      const born = Number(name.split('-')[0]);
+      if (Number.isFinite(born) && born < cutoff) await unlink(join(dir, name)).catch(() => undefined);
     }
   }
 

@@ -69,6 +69,18 @@ describe('local folder adapter specifics', () => {
     expect(readdirSync(join(dir, '.ttsync-internal', 'tmp'))).toEqual([]);
   });
 
+  it('removes temp files a crashed writer left more than a day ago, and only those', async () => {
+    const dir = freshDir();
+    const tmpDir = join(dir, '.ttsync-internal', 'tmp');
+    mkdirSync(tmpDir, { recursive: true });
+    const old = `${Date.now() - 25 * 3_600_000}-999-deadbeef`;
+    const recent = `${Date.now() - 60_000}-999-cafebabe`;
+    writeFileSync(join(tmpDir, old), 'x'.repeat(1000));
+    writeFileSync(join(tmpDir, recent), 'in flight');
+    await openBlobStore(dir).write('k', 'v');
+    expect(readdirSync(tmpDir)).toEqual([recent]);
+  });
+
   it('hides its internal folder from listings and refuses it as a key', async () => {
     const dir = freshDir();
     const store = openBlobStore(dir);
