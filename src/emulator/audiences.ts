@@ -159,6 +159,8 @@ export async function uploadFile(ctx: Ctx): Promise<unknown> {
   if (r.ids.size === 0) {
     throw new ApiError(40914, `File is invalid: no identifier of calculate_type ${calculateType} found.`);
   }
+  // Expired files are unusable (40910 only needs the path's metadata), so free their id sets.
+  for (const f of ctx.state.files.values()) if (ctx.now >= f.expiresAt) f.ids = new DigestSet(0);
   const path = ctx.state.newFilePath();
   const rec: FileRec = {
     path,
@@ -212,8 +214,8 @@ export function createAudience(ctx: Ctx, pop: Population): unknown {
   const files = resolveFiles(ctx, advertiserId, calculateType);
   checkAudienceCap(ctx, advertiserId);
 
-  const ids = files.length === 1 ? files[0]!.ids.clone() : new DigestSet();
-  if (files.length > 1) for (const f of files) f.ids.forEach((k, off) => ids.add(k, off));
+  const ids = new DigestSet(files.reduce((s, f) => s + f.ids.size, 0));
+  for (const f of files) f.ids.forEach((k, off) => ids.add(k, off));
   const a: AudienceRec = {
     id: ctx.state.newAudienceId(),
     advertiserId,
