@@ -27,10 +27,10 @@ export function normalizeEmail(raw: string, context: IdentifierContext): string 
     s = s.replace(ANY_SPACE, '').normalize('NFC').toLowerCase();
   }
 
-  let at = s.indexOf('@');
+  let at = s.indexOf('@', 0);
   if (at < 0 || s.indexOf('@', at + 1) >= 0) return null;
   if (context === 'audience') {
-    const plus = s.indexOf('+');
+    const plus = s.indexOf('+', 0);
     if (plus >= 0 && plus < at) {
       s = s.slice(0, plus) + s.slice(at);
       at = plus;
@@ -54,29 +54,56 @@ function codePointLength(s: string): number {
 // Labels of letters, digits and hyphens, not starting or ending with a hyphen; the final
 // label at least two letters. "Letters" includes non-ASCII letters (internationalized
 // domains written in Unicode); digits are ASCII.
-const ASCII_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-const ASCII_TLD = /^[a-z]{2,}$/;
 const UNICODE_LABEL = /^[\p{L}\p{M}0-9](?:[\p{L}\p{M}0-9-]*[\p{L}\p{M}0-9])?$/u;
 const UNICODE_TLD = /^\p{L}[\p{L}\p{M}]*\p{L}[\p{L}\p{M}]*$/u;
 
-// Domains repeat heavily across a customer file (a handful of providers cover most
-// rows), so validating each distinct domain once saves a split and a regex per label.
+/**
+ * The ASCII domain rule in one pass over char codes (no split, no regex): this runs for
+ * nearly every address, and a per-label regex costs more than the hash itself.
+ * Input is already lowercase.
+ */
+function isValidAsciiDomain(d: string): boolean {
+  const n = d.length;
+  let labelStart = 0;
+  let dots = 0;
+  let lettersOnly = true; // current label so far is all letters
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? d.charCodeAt(i) : 46; // treat the end as a final dot
+    if (c === 46) {
+      // '.': close the label [labelStart, i)
+      if (i === labelStart) return false; // empty label
+      if (d.charCodeAt(labelStart) === 45 || d.charCodeAt(i - 1) === 45) return false; // edge hyphen
+      if (i === n) return dots > 0 && lettersOnly && i - labelStart >= 2;
+      dots++;
+      labelStart = i + 1;
+      lettersOnly = true;
+    } else if (c >= 97 && c <= 122) {
+      // a-z
+    } else if ((c >= 48 && c <= 57) || c === 45) {
+      lettersOnly = false;
+    } else return false;
+  }
+  return false;
+}
+
+// Non-ASCII domains are rarer and go through Unicode regexes; they repeat across a file
+// (the same few providers), so each distinct one is validated once.
 const DOMAIN_CACHE_MAX = 8192;
 const domainCache = new Map<string, boolean>();
 
 function isValidDomain(domain: string, ascii: boolean): boolean {
+  if (ascii) return isValidAsciiDomain(domain);
   const cached = domainCache.get(domain);
   if (cached !== undefined) return cached;
-  const ok = checkDomain(domain, ascii);
+  const ok = checkDomain(domain);
   if (domainCache.size >= DOMAIN_CACHE_MAX) domainCache.clear();
   domainCache.set(domain, ok);
   return ok;
 }
 
-function checkDomain(domain: string, ascii: boolean): boolean {
+function checkDomain(domain: string): boolean {
   const labels = domain.split('.');
   if (labels.length < 2) return false;
-  const label = ascii ? ASCII_LABEL : UNICODE_LABEL;
-  for (const l of labels) if (!label.test(l)) return false;
-  return (ascii ? ASCII_TLD : UNICODE_TLD).test(labels[labels.length - 1] ?? '');
+  for (const l of labels) if (!UNICODE_LABEL.test(l)) return false;
+  return UNICODE_TLD.test(labels[labels.length - 1] ?? '');
 }

@@ -5,7 +5,7 @@
 
 /** Cheap test so single-value cells (nearly all) never allocate an array. */
 export function isMultiValueCell(cell: string): boolean {
-  return cell.indexOf(';') >= 0 || cell.indexOf('|') >= 0 || firstNonSpace(cell) === 91; // '['
+  return cell.indexOf(';', 0) >= 0 || cell.indexOf('|', 0) >= 0 || firstNonSpace(cell) === 91; // '['
 }
 
 export function splitMultiValueCell(cell: string): string[] {
@@ -14,7 +14,7 @@ export function splitMultiValueCell(cell: string): string[] {
     const arr = parseJsonArray(t);
     if (arr !== null) return arr;
   }
-  if (cell.indexOf(';') < 0 && cell.indexOf('|') < 0) return [cell];
+  if (cell.indexOf(';', 0) < 0 && cell.indexOf('|', 0) < 0) return [cell];
   return cell.split(SEPARATORS);
 }
 

@@ -94,13 +94,23 @@ export async function normalizeStream(
     if (!ok && !closed) await Promise.race([once(out, 'drain'), once(out, 'close')]);
   };
   for await (const chunk of input) {
-    let text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    // Lines are cut from the decoded chunk itself; only a line spanning chunks is
+    // concatenated (V8 searches a concatenated "cons" string character by character).
+    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
     if (first && text.length > 0) {
       first = false;
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
-    let pos = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
+    let nl = text.indexOf('\n', 0);
+    if (nl < 0) {
+      rest += text;
+      continue;
+    }
+    const head = rest + text.slice(0, nl);
+    rest = '';
+    buf += lineJson(normalizer, head, 0, head.length);
+    let pos = nl + 1;
+    for (nl = text.indexOf('\n', pos); nl >= 0; nl = text.indexOf('\n', pos)) {
       buf += lineJson(normalizer, text, pos, nl);
       pos = nl + 1;
       if (buf.length >= FLUSH_AT) await flush();
