@@ -16,6 +16,7 @@ export { EmulatorState } from './state';
 export { EmulatorControl } from './control';
 export { DigestSet } from './digestSet';
 export { syntheticDay, campaignIds } from './report';
+export { ensureEmulator, emulatorAnswers, type EnsuredEmulator } from './ensure';
 
 export interface RunningEmulator {
   /** http://127.0.0.1:<port> */

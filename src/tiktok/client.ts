@@ -196,6 +196,16 @@ export class TikTokClient {
 
   /** APPEND adds rows, REMOVE removes matching rows, REPLACE swaps the whole set (TikTok's default). */
   async updateAudience(req: UpdateAudienceRequest): Promise<void> {
+    if (req.filePaths && !req.action) {
+      // TikTok's default is REPLACE: a forgotten action would silently drop the audience.
+      throw new InvalidRequest({
+        code: null,
+        requestId: null,
+        httpStatus: null,
+        endpoint: 'dmp/custom_audience/update/',
+        tiktokMessage: 'action (APPEND, REMOVE or REPLACE) is required with file_paths',
+      });
+    }
     await this.call({
       method: 'POST',
       path: 'dmp/custom_audience/update/',
@@ -302,7 +312,8 @@ export class TikTokClient {
 
   // ---------------------------------------------------------------- events
 
-  async trackEvents(req: TrackEventsRequest): Promise<void> {
+  /** Resolves with `partial: true` on code 20001 (some events not accepted; the message says which). */
+  async trackEvents(req: TrackEventsRequest): Promise<{ partial: boolean; message: string; requestId: string | null }> {
     if (req.data.length === 0 || req.data.length > MAX_EVENTS_PER_REQUEST) {
       throw new InvalidRequest({
         code: null,
@@ -312,7 +323,7 @@ export class TikTokClient {
         tiktokMessage: `data must hold 1 to ${MAX_EVENTS_PER_REQUEST} events, got ${req.data.length}`,
       });
     }
-    await this.call({
+    const r = await this.t.call({
       method: 'POST',
       path: 'event/track/',
       json: {
@@ -327,6 +338,7 @@ export class TikTokClient {
       idempotent: true, // TikTok dedups on (event_source_id, event_id, event)
       schema: EmptyDataSchema,
     });
+    return { partial: r.code === 20001, message: r.message, requestId: r.requestId };
   }
 
   // ---------------------------------------------------------------- reporting

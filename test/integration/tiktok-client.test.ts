@@ -174,6 +174,9 @@ describe('customer-file audiences', () => {
     expect(tooSmall.tiktokMessage).toMatch(/below the minimum of 1000/);
     expect(await emulatorIds(audienceId)).toHaveLength(1200);
 
+    const noAction = await rejection(client.updateAudience({ advertiserId: ADVERTISER, audienceId, filePaths: [p1] }));
+    expect(noAction).toBeInstanceOf(InvalidRequest);
+    expect(noAction.tiktokMessage).toMatch(/action .* is required/);
     await client.updateAudience({ advertiserId: ADVERTISER, audienceId, name: 'VIP buyers (renamed)' });
     const [final] = await client.getAudiences({ advertiserId: ADVERTISER, audienceIds: [audienceId], historySize: 10 });
     expect(final?.details.name).toBe('VIP buyers (renamed)');
@@ -260,7 +263,8 @@ describe('events API', () => {
       user: { email: [email!], ip: '127.0.0.1' },
       properties: { currency: 'USD', value: 12.5, contents: [{ content_id: 'sku1', price: 12.5, quantity: 1 }] },
     });
-    await client.trackEvents({ eventSource: 'web', eventSourceId: 'PIXEL1', data: [ev('e1'), ev('e2'), ev('e1', 'AddToCart')] });
+    const first = await client.trackEvents({ eventSource: 'web', eventSourceId: 'PIXEL1', data: [ev('e1'), ev('e2'), ev('e1', 'AddToCart')] });
+    expect(first).toMatchObject({ partial: false, message: 'OK' });
     await client.trackEvents({ eventSource: 'web', eventSourceId: 'PIXEL1', data: [ev('e1'), ev('e3')] });
     const stored = await control<{ events: Array<{ eventId: string; event: string; deduplicated: boolean }>; eventsDeduplicated: number }>(
       'GET',

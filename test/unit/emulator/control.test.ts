@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseFaultSpec, startEmulator, type RunningEmulator } from '../../../src/emulator';
+import { ensureEmulator, parseFaultSpec, startEmulator, type RunningEmulator } from '../../../src/emulator';
 import { ADVERTISER, digests, emulatorFor, fileOf, raw, uploadForm } from '../../integration/tiktok-helpers';
 
 const running: RunningEmulator[] = [];
@@ -110,5 +111,25 @@ describe('inspection and state', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ensureEmulator (ttsync dev)', () => {
+  it('reuses an emulator already on the port, starts one on a free port, refuses a stranger', async () => {
+    const emu = await start();
+    const reused = await ensureEmulator({ host: '127.0.0.1', port: emu.port });
+    expect(reused.started).toBe(false);
+    expect(reused.apiBaseUrl).toBe(emu.apiBaseUrl);
+
+    const stranger = createServer((_req, res) => res.end('hi'));
+    await new Promise<void>((r) => stranger.listen(0, '127.0.0.1', r));
+    const port = (stranger.address() as { port: number }).port;
+    await expect(ensureEmulator({ host: '127.0.0.1', port })).rejects.toThrow(/not ttsync's TikTok emulator/);
+    await new Promise((r) => stranger.close(r));
+
+    const fresh = await ensureEmulator({ host: '127.0.0.1', port });
+    expect(fresh.started).toBe(true);
+    expect((await fetch(`${fresh.url}/_emulator/health`)).status).toBe(200);
+    await fresh.stop();
   });
 });
