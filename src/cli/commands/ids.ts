@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -82,16 +81,19 @@ export async function normalizeStream(
   let first = true;
   let buf = '';
   let closed = false;
-  // A reader that went away (`| head`) is not an error: stop quietly.
+  let failure: Error | undefined;
+  // A reader that went away (`| head`) is not an error: stop quietly. Other write errors
+  // fail the command (exit 1) once the current write returns.
   out.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') closed = true;
-    else throw err;
+    closed = true;
+    if (err.code !== 'EPIPE') failure = err;
   });
   const flush = async (): Promise<void> => {
+    if (failure) throw failure;
     if (buf.length === 0 || closed) return;
     const ok = out.write(buf);
     buf = '';
-    if (!ok && !closed) await Promise.race([once(out, 'drain'), once(out, 'close')]);
+    if (!ok && !closed) await drained(out);
   };
   for await (const chunk of input) {
     // Lines are cut from the decoded chunk itself; only a line spanning chunks is
@@ -114,13 +116,29 @@ export async function normalizeStream(
       buf += lineJson(normalizer, text, pos, nl);
       pos = nl + 1;
       if (buf.length >= FLUSH_AT) await flush();
-      if (closed) return;
+      if (closed) return flush();
     }
     rest = text.slice(pos);
   }
   rest += decoder.end();
   if (rest.length > 0) buf += lineJson(normalizer, rest, 0, rest.length);
   await flush();
+  if (failure) throw failure;
+}
+
+/** Resolves on 'drain', or on 'close'/'error' so a vanished reader cannot hang us; leaves no listeners. */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      out.off('error', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+    out.on('error', done);
+  });
 }
 
 function lineJson(n: IdentifierNormalizer, text: string, start: number, end: number): string {

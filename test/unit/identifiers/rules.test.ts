@@ -98,6 +98,11 @@ describe('email', () => {
       'john@example.123',
       'john@ex_ample.com',
       'john@exa!mple.com',
+      'john@a-.co',
+      'john@a.c-o',
+      'john@a.co-',
+      'john@a.-co',
+      'john@example.com\u00ad', // soft hyphen is not a letter
       `${'a'.repeat(65)}@example.com`,
       `john@${'a'.repeat(246)}.com`, // 255 characters
     ];
@@ -113,6 +118,9 @@ describe('email', () => {
     expect(at254.length).toBe(254);
     expect(run(at254, EMAIL, AUD).outcome).toBe('hashed');
     expect(run('john@mail-1.ex-ample.co.uk', EMAIL, AUD).outcome).toBe('hashed');
+    expect(run('john@1.2.3.com', EMAIL, AUD).outcome).toBe('hashed');
+    expect(run('j@a.b.co', EMAIL, AUD).outcome).toBe('hashed');
+    expect(run('j@xn--bcher-kva.de', EMAIL, AUD).outcome).toBe('hashed');
   });
 
   it('the local-part limit applies after the +suffix is dropped (audience) and before it (events)', () => {
