@@ -1,8 +1,11 @@
+import { createServer } from 'node:http';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../src/emulator';
 import {
   SlidingWindowLimiter,
   TikTokError,
+  TikTokClient,
   TikTokErrorType,
   Throttled,
   Transient,
@@ -120,5 +123,45 @@ describe('client behaviour', () => {
     });
     await Promise.all(Array.from({ length: 12 }, () => c.getUserInfo()));
     expect(outcomes()).toEqual(Array(12).fill('ok'));
+  });
+});
+
+describe('responses outside the contract', () => {
+  it('a wrong base path (HTTP 404) is InvalidRequest', async () => {
+    const c = clientFor(emu, token, { env: { TIKTOK_API_BASE_URL: `${emu.url}/open_api/v9`, TIKTOK_QPS: 1000 } });
+    const err = await classOf(c.getUserInfo());
+    expect(err.type).toBe('InvalidRequest');
+    expect(err.httpStatus).toBe(404);
+  });
+
+  it('a 200 that is not JSON is Transient; an upstream echoing the token never gets it into the error', async () => {
+    const secret = 'ECHOED-token-5f2b9c';
+    const upstream = createServer((req, res) => {
+      if (req.url?.startsWith('/html/')) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>captive portal</html>');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 40105, message: `token ${String(req.headers['access-token'])} is bad`, request_id: 'r1', data: {} }));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    try {
+      const html = await classOf(
+        new TikTokClient({ accessToken: secret, appId: 'echo', env: { TIKTOK_API_BASE_URL: `${base}/html`, TIKTOK_QPS: 1000 } }).getUserInfo(),
+      );
+      expect(html.type).toBe('Transient');
+      const echoed = await classOf(
+        new TikTokClient({ accessToken: secret, appId: 'echo', env: { TIKTOK_API_BASE_URL: base, TIKTOK_QPS: 1000 } }).getUserInfo(),
+      );
+      expect(echoed.type).toBe('ReauthorizationRequired');
+      expect(echoed.tiktokMessage).toBe('token [redacted] is bad');
+      for (const text of [echoed.message, JSON.stringify(echoed), inspect(echoed, { showHidden: true, depth: 5 })]) {
+        expect(text).not.toContain(secret);
+      }
+    } finally {
+      await new Promise((r) => upstream.close(r));
+    }
   });
 });
