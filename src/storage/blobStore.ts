@@ -59,8 +59,9 @@ export interface BlobStore {
   write(key: string, data: WriteSource, options?: WriteOptions): Promise<WriteResult>;
   /**
    * Writes only if the object is still at `expectedGeneration` (ABSENT_GENERATION: must not
-   * exist); otherwise throws precondition_failed. Idempotent: if the object already holds
-   * exactly these bytes, the call succeeds, so a retry after a lost response is safe.
+   * exist); otherwise throws precondition_failed. Exactly one of several writers from the
+   * same generation succeeds, even if they write the same bytes; a retry inside the call
+   * after a lost response (GCS) is recognised as the same write.
    */
   writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, options?: Omit<WriteOptions, 'resumable'>): Promise<WriteResult>;
   stat(key: string): Promise<BlobInfo>;

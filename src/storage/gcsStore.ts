@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Readable, PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IdempotencyStrategy, Storage, type Bucket, type File, type FileMetadata } from '@google-cloud/storage';
@@ -26,6 +27,8 @@ export interface GcsStoreOptions {
 }
 
 const MiB = 1024 * 1024;
+/** Custom metadata key of a compare-and-swap write's unique id. */
+const WRITE_ID_KEY = 'ttsync-write-id';
 
 /**
  * The GCS adapter. Every object is `<prefix><key>` in one bucket.
@@ -161,11 +164,11 @@ export class GcsBlobStore implements BlobStore {
     }
   }
 
-  private async uploadSimple(file: File, key: string, buf: Buffer, options: WriteOptions, ifGenerationMatch?: string): Promise<WriteResult> {
+  private async uploadSimple(file: File, key: string, buf: Buffer, options: WriteOptions, cas?: { ifGenerationMatch: string; writeId: string }): Promise<WriteResult> {
     await file.save(buf, {
       resumable: false,
       contentType: options.contentType ?? 'application/octet-stream',
-      ...(ifGenerationMatch === undefined ? {} : { preconditionOpts: { ifGenerationMatch: Number(ifGenerationMatch) } }),
+      ...(cas ? { preconditionOpts: { ifGenerationMatch: Number(cas.ifGenerationMatch) }, metadata: { metadata: { [WRITE_ID_KEY]: cas.writeId } } } : {}),
     });
     return this.checked(file, key, buf.length, md5Hex(buf));
   }
@@ -190,9 +193,8 @@ export class GcsBlobStore implements BlobStore {
   }
 
   /** Compares what the server stored with what we counted while sending. */
-  private checked(file: File, key: string, size: number, md5: string): WriteResult {
+  private checked(file: File, key: string, size: number, md5: string, meta: FileMetadata = file.metadata): WriteResult {
     this.bucketSeen = true;
-    const meta = file.metadata;
     const storedSize = Number(meta.size);
     const storedMd5 = typeof meta.md5Hash === 'string' ? base64ToHex(meta.md5Hash) : undefined;
     if (storedSize !== size || (storedMd5 !== undefined && storedMd5 !== md5))
@@ -204,29 +206,33 @@ export class GcsBlobStore implements BlobStore {
    * Always a simple (single-request) upload with ifGenerationMatch: pointers are small, and
    * fake-gcs-server 1.54 ignores preconditions on resumable sessions (GCS honours them), so
    * the path that tests exercise is the path production takes.
+   * WHY a write id: the client library retries a conditional write whose response was lost;
+   * the retry then meets our own first write and gets 412. The id in the object's custom
+   * metadata tells "my write landed" apart from "another writer won", even when both wrote
+   * the same bytes, so the swap stays exact (no double success).
    */
   async writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
     const file = this.file(key);
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!/^\d+$/.test(expectedGeneration))
       throw new StorageError('precondition_failed', `cannot write ${this.uriOf(key)}: expected generation ${JSON.stringify(expectedGeneration)} is not a generation`, { uri: this.uriOf(key) });
+    const writeId = randomUUID();
     try {
-      return await this.uploadSimple(file, key, buf, options, expectedGeneration);
+      return await this.uploadSimple(file, key, buf, options, { ifGenerationMatch: expectedGeneration, writeId });
     } catch (err) {
       const mapped = await this.fail(err, key, 'write');
       if (mapped.code !== 'precondition_failed') throw mapped;
-      // The library retries a conditional write whose response was lost; the retry then
-      // meets our own first write and gets 412. Identical bytes mean it did apply.
-      let info: BlobInfo | undefined;
+      let meta: FileMetadata | undefined;
       try {
-        info = await this.stat(key);
+        [meta] = await file.getMetadata();
       } catch (statErr) {
-        if (!(statErr instanceof StorageError && statErr.code === 'not_found')) throw statErr;
+        const m = await this.fail(statErr, key, 'stat');
+        if (m.code !== 'not_found') throw m;
       }
-      if (info && info.size === buf.length && info.md5 === md5Hex(buf)) return { key, size: info.size, md5: info.md5, generation: info.generation };
+      if (meta?.metadata?.[WRITE_ID_KEY] === writeId) return this.checked(file, key, buf.length, md5Hex(buf), meta);
       throw new StorageError(
         'precondition_failed',
-        `${this.uriOf(key)} changed: ${info ? `it is now at generation ${info.generation}` : 'it no longer exists'}`,
+        `${this.uriOf(key)} changed: ${meta ? `it is now at generation ${String(meta.generation)}` : 'it no longer exists'}`,
         { uri: this.uriOf(key), cause: err },
       );
     }

@@ -6,7 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { BlobInfo, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ABSENT_GENERATION } from './blobStore';
-import { ByteTally, chunksOf, md5Hex, md5OfStream, readAll } from './bytes';
+import { ByteTally, chunksOf, md5OfStream, readAll } from './bytes';
 import { StorageError } from './errors';
 import { checkKey, checkPrefix, INTERNAL_SEGMENT } from './keys';
 
@@ -29,11 +29,20 @@ function nextGeneration(above: bigint = 0n): bigint {
   return g;
 }
 
+/**
+ * Seconds for utimes(). libuv truncates the value to whole microseconds, and a double near
+ * 1.8e9 s carries ±0.12 µs of error, so aim at the middle of the microsecond: truncation
+ * then lands exactly on `gen`.
+ */
+export function secondsOf(gen: bigint): number {
+  return (Number(gen) + 0.5) / 1e6;
+}
+
 function generationOf(st: BigIntStats): string {
   return ((st.mtimeNs + 500n) / 1000n).toString();
 }
 
-const TEMP_MAX_AGE_MS = 24 * 3_600_000;
+const INTERNAL_MAX_AGE_MS = 24 * 3_600_000;
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -104,7 +113,7 @@ export class LocalBlobStore implements BlobStore {
   private async writeTemp(key: string, data: WriteSource, above: bigint): Promise<{ tmp: string; size: number; md5: string; generation: string }> {
     if (!this.swept) {
       this.swept = true;
-      await this.sweepTemp();
+      await this.sweepInternal();
     }
     const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${randomBytes(6).toString('hex')}`);
     let handle: FileHandle | undefined;
@@ -118,14 +127,17 @@ export class LocalBlobStore implements BlobStore {
         while (offset < chunk.length) offset += (await handle.write(chunk, offset)).bytesWritten;
       }
       const gen = nextGeneration(above);
-      const seconds = Number(gen) / 1e6;
+      const seconds = secondsOf(gen);
       await handle.utimes(seconds, seconds);
       // The data must be on disk before the rename makes it the object.
       await handle.sync();
       const st = await handle.stat({ bigint: true });
       await handle.close();
       handle = undefined;
-      return { tmp, size: tally.size, md5: tally.md5Hex(), generation: generationOf(st) };
+      const generation = generationOf(st);
+      if (BigInt(generation) <= above)
+        throw new StorageError('io', `cannot write ${this.uriOf(key)}: the filesystem under ${this.root} does not keep microsecond file times, which local generations need`, { uri: this.uriOf(key) });
+      return { tmp, size: tally.size, md5: tally.md5Hex(), generation };
     } catch (err) {
       await handle?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
@@ -134,16 +146,19 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /**
-   * A worker killed mid-write leaves its temp file behind (never a partial object). The
-   * first write of each store removes temp files older than a day: no write lasts that long.
+   * A worker killed mid-write leaves its temp file behind (never a partial object), and
+   * every compare-and-swap leaves a tombstone. The first write of each store removes those
+   * older than a day: no write lasts that long, and a transition left unfinished for a day
+   * was never acknowledged to its writer.
    */
-  private async sweepTemp(): Promise<void> {
-    const dir = join(this.internalDir, 'tmp');
-    const names = await readdir(dir).catch(() => [] as string[]);
-    const cutoff = Date.now() - TEMP_MAX_AGE_MS;
-    for (const name of names) {
-      const born = Number(name.split('-')[0]);
-      if (Number.isFinite(born) && born < cutoff) await unlink(join(dir, name)).catch(() => undefined);
+  private async sweepInternal(): Promise<void> {
+    const cutoff = Date.now() - INTERNAL_MAX_AGE_MS;
+    for (const sub of ['tmp', 'cas']) {
+      const dir = join(this.internalDir, sub);
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const st = await stat(join(dir, name)).catch(() => undefined);
+        if (st && st.mtimeMs < cutoff) await unlink(join(dir, name)).catch(() => undefined);
+      }
     }
   }
 
@@ -191,23 +206,24 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /*
-   * WHY a lock-free claim-and-rename scheme instead of a lock file: POSIX has no
-   * "rename if the target is still X", and Node exposes no renameat2(RENAME_NOREPLACE). A
-   * lock file needs a staleness rule for crashed holders, and breaking a stale lock races
-   * with a live one. Here the only exclusive step is link(2), which atomically creates a
-   * name or fails with EEXIST:
-   *   1. the new bytes go to a temp file (generation above the expected one);
-   *   2. link it to the claim name `cas/<hash(key)>.<expected>`: at most one writer can
-   *      claim the transition away from a given generation;
-   *   3. if the object is still at the expected generation, rename the claim over it.
-   * A writer that finds the claim taken while the object is still at the expected
-   * generation completes that transition itself (rename is idempotent for everyone holding
-   * the same claim), so a writer that crashed between 2 and 3 never blocks the key, and
-   * nothing needs a timeout. The loser reports precondition_failed. "Must not exist"
-   * (ABSENT_GENERATION) is a plain link(2) onto the object's name.
-   * Generations only grow, so a claim for a generation the object has left is garbage and
-   * may be removed by anyone. Plain `write` on a key that is also CAS-managed bypasses all
-   * this; the manifest pointer is written only through writeIfGeneration.
+   * WHY a lock-free claim scheme instead of a lock file: POSIX has no "rename if the target
+   * is still X", and Node exposes no renameat2(RENAME_NOREPLACE). A lock file needs a
+   * staleness rule for crashed holders, and breaking a stale lock races with a live one.
+   * Here the only exclusive step is link(2), which atomically creates a name or fails:
+   *   1. the new bytes go to a temp file, with a generation above the expected one E;
+   *   2. link it to a pending name unique to this writer, `cas/<hash(key)>.<E>.<random>`;
+   *   3. link it to the marker `cas/<hash(key)>.<E>`: at most one writer ever wins the
+   *      transition away from E, and the marker stays as a tombstone, so it cannot be won
+   *      twice;
+   *   4. if the object is still at E, rename the pending name over the object.
+   * A pending name is created once and renamed at most once, so a writer's bytes are
+   * published at most once, never over a newer version. A writer that finds the marker
+   * taken while the object is still at E finds the winner's pending name (same inode as the
+   * marker) and renames it itself: a winner that crashed between 3 and 4 does not block the
+   * key, and nothing waits on a timeout. Losers report precondition_failed.
+   * "Must not exist" (ABSENT_GENERATION) is a plain link(2) onto the object's name.
+   * Tombstones and orphans older than a day are swept (sweepInternal). Plain `write` on a
+   * CAS-managed key bypasses all this; the manifest pointer is written only through here.
    */
   async writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, _options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
     if (!/^\d+$/.test(expectedGeneration))
@@ -216,75 +232,76 @@ export class LocalBlobStore implements BlobStore {
     const expected = BigInt(expectedGeneration);
     const t = await this.writeTemp(key, data, expected);
     const result: WriteResult = { key, size: t.size, md5: t.md5, generation: t.generation };
+    let pending: string | undefined;
     try {
       if (expectedGeneration === ABSENT_GENERATION) {
         await mkdir(dirname(path), { recursive: true });
         try {
           await link(t.tmp, path);
         } catch (err) {
-          if (errnoOf(err) === 'EEXIST') return await this.lostRace(key, path, data, undefined);
+          if (errnoOf(err) === 'EEXIST') return await this.lost(key);
           throw err;
         }
         await this.syncDir(dirname(path));
         return result;
       }
-      const claim = join(this.internalDir, 'cas', `${createHash('sha256').update(key).digest('hex')}.${expectedGeneration}`);
-      await mkdir(dirname(claim), { recursive: true });
+      const base = `${createHash('sha256').update(key).digest('hex')}.${expectedGeneration}`;
+      const casDir = join(this.internalDir, 'cas');
+      const marker = join(casDir, base);
+      pending = join(casDir, `${base}.${randomBytes(8).toString('hex')}`);
+      await mkdir(casDir, { recursive: true });
+      await link(t.tmp, pending);
       try {
-        await link(t.tmp, claim);
+        await link(t.tmp, marker);
       } catch (err) {
         if (errnoOf(err) !== 'EEXIST') throw err;
-        return await this.lostRace(key, path, data, { claim, expected: expectedGeneration });
+        await unlink(pending).catch(() => undefined);
+        pending = undefined;
+        await this.completePending(casDir, base, marker, path, expectedGeneration);
+        return await this.lost(key);
       }
       const current = await this.currentGeneration(path);
-      if (current === t.generation) return result; // another writer completed our claim
-      if (current !== expectedGeneration) {
-        await unlink(claim).catch(() => undefined);
-        return await this.lostRace(key, path, data, undefined);
-      }
+      if (current === t.generation) return result; // another writer published our bytes
+      if (current !== expectedGeneration) return await this.lost(key);
       try {
-        await rename(claim, path);
+        await rename(pending, path);
       } catch (err) {
+        // Only a writer completing our transition removes our pending name: it is published.
         if (errnoOf(err) !== 'ENOENT') throw err;
-        // Someone completed our claim before we did, or it was removed as garbage.
-        if ((await this.currentGeneration(path)) === t.generation) return result;
-        return await this.lostRace(key, path, data, undefined);
       }
+      pending = undefined;
       await this.syncDir(dirname(path));
       return result;
     } catch (err) {
       throw this.fail(err, key, 'write');
     } finally {
+      if (pending) await unlink(pending).catch(() => undefined);
       await unlink(t.tmp).catch(() => undefined);
     }
   }
 
-  /** The compare-and-swap did not apply our bytes: complete a pending transition, then decide. */
-  private async lostRace(key: string, path: string, data: Buffer | string, pending: { claim: string; expected: string } | undefined): Promise<WriteResult> {
-    if (pending) {
-      const current = await this.currentGeneration(path);
-      if (current === pending.expected) {
-        await rename(pending.claim, path).catch((err: unknown) => {
-          if (errnoOf(err) !== 'ENOENT') throw err;
-        });
-      } else {
-        await unlink(pending.claim).catch(() => undefined);
-      }
+  /** Publishes the transition away from `expected` that its winner may not have finished. */
+  private async completePending(casDir: string, base: string, marker: string, path: string, expected: string): Promise<void> {
+    if ((await this.currentGeneration(path)) !== expected) return;
+    const won = await stat(marker, { bigint: true }).catch(() => undefined);
+    if (!won) return;
+    for (const name of await readdir(casDir)) {
+      if (!name.startsWith(`${base}.`)) continue;
+      const st = await stat(join(casDir, name), { bigint: true }).catch(() => undefined);
+      if (st?.ino !== won.ino || st.dev !== won.dev) continue;
+      await rename(join(casDir, name), path).catch((err: unknown) => {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+      });
+      return;
     }
-    return this.alreadyHolds(key, data);
   }
 
-  /** Idempotency rule shared with the GCS adapter: identical bytes already there count as success. */
-  private async alreadyHolds(key: string, data: Buffer | string): Promise<WriteResult> {
-    const wanted = md5Hex(data);
-    let info: BlobInfo | undefined;
-    try {
-      info = await this.stat(key);
-      if (info.size === Buffer.byteLength(data) && (await this.md5Of(key)) === wanted)
-        return { key, size: info.size, md5: wanted, generation: info.generation };
-    } catch (err) {
-      if (!(err instanceof StorageError && err.code === 'not_found')) throw err;
-    }
+  /** The swap did not apply: say where the object is now. */
+  private async lost(key: string): Promise<never> {
+    const info = await this.stat(key).catch((err: unknown) => {
+      if (err instanceof StorageError && err.code === 'not_found') return undefined;
+      throw err;
+    });
     throw new StorageError(
       'precondition_failed',
       `${this.uriOf(key)} changed: ${info ? `it is now at generation ${info.generation}` : 'it no longer exists'}`,

@@ -79,15 +79,30 @@ export interface RecordingProxy {
  * A loopback HTTP proxy in front of fake-gcs-server that records each request line, so a
  * test can see which upload protocol (uploadType=multipart or resumable) the client chose.
  */
-export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+export async function startRecordingProxy(
+  target: string,
+  options: {
+    /** Forward the first matching request, let the server apply it, then cut the connection instead of answering. */
+    loseResponseOnce?: (requestLine: string) => boolean;
+  } = {},
+): Promise<RecordingProxy> {
   const { createServer: createHttpServer, request } = await import('node:http');
   const requests: string[] = [];
   const upstream = new URL(target);
+  let lost = false;
   const server = createHttpServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
+    const line = `${req.method} ${req.url}`;
+    requests.push(line);
+    const lose = !lost && (options.loseResponseOnce?.(line) ?? false);
+    if (lose) lost = true;
     const fwd = request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
       (up) => {
+        if (lose) {
+          up.resume();
+          up.once('end', () => req.socket.destroy());
+          return;
+        }
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
       },

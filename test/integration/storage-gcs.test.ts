@@ -99,6 +99,22 @@ describe('GCS adapter specifics', () => {
     expect((await store.readBuffer('applied/pointer.json')).toString()).toBe('{"version":2}');
   });
 
+  it('recognises its own compare-and-swap when the response was lost and the library retried (no false 412)', async () => {
+    const proxy = await startRecordingProxy(gcs.endpoint, { loseResponseOnce: (line) => line.startsWith('POST') && line.includes('uploadType=multipart') && line.includes('ifGenerationMatch') });
+    try {
+      const store = gcsStore(`lost/t${++n}`, { apiEndpoint: proxy.endpoint });
+      const g1 = await store.writeIfGeneration('pointer', 'v1', ABSENT_GENERATION);
+      const uploads = proxy.requests.filter((r) => r.includes('uploadType=multipart'));
+      expect(uploads).toHaveLength(2); // the first was applied, its answer lost; the retry met 412
+      expect((await store.readBuffer('pointer')).toString()).toBe('v1');
+      expect((await store.stat('pointer')).generation).toBe(g1.generation);
+      // A different writer with the same bytes from the same generation is still refused.
+      expect((await failure(gcsStore(`lost/t${n}`).writeIfGeneration('pointer', 'v1', ABSENT_GENERATION))).code).toBe('precondition_failed');
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('lists across pages', async () => {
     const store = gcsStore(`pages/t${++n}`, { listPageSize: 2 });
     const keys = ['a', 'b', 'c', 'd', 'e'];

@@ -174,12 +174,12 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
         expect((await store.stat('state/pointer.json')).generation).toBe(g2.generation);
       });
 
-      it('is idempotent: repeating a write that already applied succeeds', async () => {
+      it('fails a second writer from the same generation even with the same bytes', async () => {
         const store = await fresh();
         const g1 = await store.writeIfGeneration('p', 'one', ABSENT_GENERATION);
-        const g2 = await store.writeIfGeneration('p', 'two', g1.generation);
-        const retry = await store.writeIfGeneration('p', 'two', g1.generation);
-        expect(retry.generation).toBe(g2.generation);
+        await store.writeIfGeneration('p', 'two', g1.generation);
+        expect((await rejection(store.writeIfGeneration('p', 'two', g1.generation))).code).toBe('precondition_failed');
+        expect((await rejection(store.writeIfGeneration('p', 'one', ABSENT_GENERATION))).code).toBe('precondition_failed');
       });
 
       it('fails when the object it expects is gone', async () => {
@@ -200,6 +200,35 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
         for (const r of results) if (r.status === 'rejected') expect((r.reason as StorageError).code).toBe('precondition_failed');
         expect((await store.readBuffer('p')).toString()).toBe(`writer-${won[0]}`);
         expect(await keysOf(store)).toEqual(['p']);
+      });
+
+      it('is linearizable: concurrent read-increment-swap loops lose no update', async () => {
+        const store = await fresh();
+        await store.writeIfGeneration('counter', '0', ABSENT_GENERATION);
+        const workers = 6;
+        const perWorker = 15;
+        let conflicts = 0;
+        const seen = new Set<string>();
+        await Promise.all(
+          Array.from({ length: workers }, async () => {
+            for (let done = 0; done < perWorker; ) {
+              const { generation } = await store.stat('counter');
+              const value = Number((await store.readBuffer('counter')).toString());
+              try {
+                const w = await store.writeIfGeneration('counter', String(value + 1), generation);
+                expect(seen.has(w.generation), 'a generation was handed out twice').toBe(false);
+                seen.add(w.generation);
+                done++;
+              } catch (err) {
+                if (!(err instanceof StorageError && err.code === 'precondition_failed')) throw err;
+                conflicts++;
+              }
+            }
+          }),
+        );
+        expect(Number((await store.readBuffer('counter')).toString())).toBe(workers * perWorker);
+        expect(seen.size).toBe(workers * perWorker);
+        expect(conflicts).toBeGreaterThan(0); // the loops really did race
       });
 
       it('refuses a generation that is not a number', async () => {

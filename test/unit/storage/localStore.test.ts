@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, linkSync, mkdirSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, linkSync, mkdirSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ABSENT_GENERATION, LocalBlobStore, StorageError, openBlob, openBlobStore, type BlobStore } from '../../../src/storage';
+import { secondsOf } from '../../../src/storage/localStore';
 import { blobStoreContract } from './blobStoreContract';
 
 const base = mkdtempSync(join(tmpdir(), 'ttsync-localstore-'));
@@ -73,10 +74,12 @@ describe('local folder adapter specifics', () => {
     const dir = freshDir();
     const tmpDir = join(dir, '.ttsync-internal', 'tmp');
     mkdirSync(tmpDir, { recursive: true });
-    const old = `${Date.now() - 25 * 3_600_000}-999-deadbeef`;
+    const old = '1700000000000-999-deadbeef';
     const recent = `${Date.now() - 60_000}-999-cafebabe`;
     writeFileSync(join(tmpDir, old), 'x'.repeat(1000));
     writeFileSync(join(tmpDir, recent), 'in flight');
+    const dayAgo = Date.now() / 1000 - 25 * 3600;
+    utimesSync(join(tmpDir, old), dayAgo, dayAgo);
     await openBlobStore(dir).write('k', 'v');
     expect(readdirSync(tmpDir)).toEqual([recent]);
   });
@@ -105,19 +108,17 @@ describe('local folder adapter specifics', () => {
     expect(clash.message).toContain('folder');
   });
 
-  describe('compare-and-swap recovery (claim + rename, no lock to go stale)', () => {
-    const claimPath = (dir: string, key: string, gen: string): string =>
-      join(dir, '.ttsync-internal', 'cas', `${createHash('sha256').update(key).digest('hex')}.${gen}`);
+  describe('compare-and-swap recovery (claims and tombstones, no lock to go stale)', () => {
+    const base = (key: string, gen: string): string => `${createHash('sha256').update(key).digest('hex')}.${gen}`;
 
-    /** Leaves the state a writer leaves when it dies after claiming, before its rename. */
+    /** Leaves what a writer leaves when it dies after winning the claim, before publishing. */
     function crashAfterClaim(dir: string, key: string, fromGen: string, content: string, newGenMicros: bigint): void {
-      const file = join(dir, 'crashed-writer-temp');
-      writeFileSync(file, content);
-      const s = Number(newGenMicros) / 1e6;
-      utimesSync(file, s, s);
-      mkdirSync(join(dir, '.ttsync-internal', 'cas'), { recursive: true });
-      linkSync(file, claimPath(dir, key, fromGen));
-      rmSync(file);
+      const casDir = join(dir, '.ttsync-internal', 'cas');
+      mkdirSync(casDir, { recursive: true });
+      const pending = join(casDir, `${base(key, fromGen)}.0123456789abcdef`);
+      writeFileSync(pending, content);
+      utimesSync(pending, secondsOf(newGenMicros), secondsOf(newGenMicros));
+      linkSync(pending, join(casDir, base(key, fromGen)));
     }
 
     it('completes the transition of a writer that crashed after claiming, and reports the loss', async () => {
@@ -136,25 +137,51 @@ describe('local folder adapter specifics', () => {
       const g3 = await store.writeIfGeneration('ptr', 'v3', g2);
       expect((await store.readBuffer('ptr')).toString()).toBe('v3');
       expect(BigInt(g3.generation) > BigInt(g2)).toBe(true);
-      expect(readdirSync(join(dir, '.ttsync-internal', 'cas'))).toEqual([]);
+      // Only tombstones remain: one per transition, no pending bytes.
+      expect(readdirSync(join(dir, '.ttsync-internal', 'cas')).sort()).toEqual([base('ptr', g1.generation), base('ptr', g2)].sort());
     });
 
-    it('removes a leftover claim for a generation the object has already left', async () => {
+    it('never publishes a claim again once the object moved past it', async () => {
       const dir = freshDir();
       const store = openBlobStore(dir);
       const g1 = await store.writeIfGeneration('ptr', 'v1', ABSENT_GENERATION);
       const g2 = await store.writeIfGeneration('ptr', 'v2', g1.generation);
-      crashAfterClaim(dir, 'ptr', g1.generation, 'late', BigInt(g2.generation) + 5n);
-      const err = await failure(store.writeIfGeneration('ptr', 'v3', g1.generation));
+      // A late writer still holding g1 finds the tombstone of g1 and loses without effect.
+      const err = await failure(store.writeIfGeneration('ptr', 'late', g1.generation));
       expect(err.code).toBe('precondition_failed');
       expect((await store.readBuffer('ptr')).toString()).toBe('v2');
-      expect(existsSync(claimPath(dir, 'ptr', g1.generation))).toBe(false);
+      expect((await store.stat('ptr')).generation).toBe(g2.generation);
+    });
+
+    it('sweeps tombstones older than a day', async () => {
+      const dir = freshDir();
+      const store = openBlobStore(dir);
+      const g1 = await store.writeIfGeneration('ptr', 'v1', ABSENT_GENERATION);
+      await store.writeIfGeneration('ptr', 'v2', g1.generation);
+      const casDir = join(dir, '.ttsync-internal', 'cas');
+      const dayAgo = Date.now() / 1000 - 25 * 3600;
+      for (const f of readdirSync(casDir)) utimesSync(join(casDir, f), dayAgo, dayAgo);
+      await openBlobStore(dir).write('other', 'x');
+      expect(readdirSync(casDir)).toEqual([]);
+    });
+
+    it('stores exactly the generation it chose, for any microsecond (utimes truncates)', () => {
+      const dir = freshDir();
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, 'f');
+      writeFileSync(file, 'x');
+      const base = BigInt(Date.now()) * 1000n;
+      for (let i = 0n; i < 2000n; i++) {
+        const gen = base + i * 7919n;
+        utimesSync(file, secondsOf(gen), secondsOf(gen));
+        expect((statSync(file, { bigint: true }).mtimeNs + 500n) / 1000n).toBe(gen);
+      }
     });
 
     it('gives every write a strictly larger generation than the one it replaces', async () => {
       const store = openBlobStore(freshDir());
       let prev = await store.writeIfGeneration('ptr', '0', ABSENT_GENERATION);
-      for (let i = 1; i <= 50; i++) {
+      for (let i = 1; i <= 300; i++) {
         const next = await store.writeIfGeneration('ptr', String(i), prev.generation);
         expect(BigInt(next.generation) > BigInt(prev.generation)).toBe(true);
         prev = next;
