@@ -1,4 +1,5 @@
 import { isSupportedCountry, parsePhoneNumber, type CountryCode } from 'libphonenumber-js';
+import { fastE164 } from './phoneFast';
 
 /**
  * Phone rule of identifiers.md: parse to E.164 with libphonenumber-js. A value starting
@@ -24,6 +25,8 @@ export function parsePhoneE164(trimmed: string, country: string | undefined): st
     if (country === undefined || !isSupportedCountry(country)) return null;
     defaultCountry = country;
   }
+  const fast = fastE164(s, defaultCountry);
+  if (fast !== undefined) return fast !== null && fast.length - 1 <= 15 ? fast : null;
   let e164: string;
   try {
     // extract:false = the whole value must be a phone number, not text containing one.
