@@ -42,7 +42,8 @@ interface ColumnPlan {
   type: IdentifierType;
   normalizer: IdentifierNormalizer;
   counts: TypeCounts;
-  sink: string[];
+  /** Shared by every column of the same type: this batch's digests of that type. */
+  sink: TypeDigests;
   /** CSV: field index once the header is known. */
   index: number;
 }
@@ -69,7 +70,7 @@ export class SnapshotReader {
   private line: number;
   private readonly maxRecordChars: number;
   private readonly maxPieceBytes: number;
-  private sinks = new Map<IdentifierType, string[]>();
+  private readonly sinks = new Map<IdentifierType, TypeDigests>();
   private rejects: RejectRecord[] = [];
   private sawRecord = false;
 
@@ -89,7 +90,9 @@ export class SnapshotReader {
       let n = normalizers.get(c.type);
       if (!n) normalizers.set(c.type, (n = new IdentifierNormalizer(targetOfType(c.type), this.opts.normalization)));
       const counts = (this.counts.types[c.type] ??= newTypeCounts());
-      return { column: c.column, type: c.type, normalizer: n, counts, sink: [], index: -1 };
+      let sink = this.sinks.get(c.type);
+      if (!sink) this.sinks.set(c.type, (sink = { type: c.type, digests: [] }));
+      return { column: c.column, type: c.type, normalizer: n, counts, sink, index: -1 };
     });
     this.line = resume?.line ?? 1;
     if (resume) {
@@ -335,19 +338,13 @@ export class SnapshotReader {
     const n = p.normalizer;
     const outcome: Outcome = n.process(raw, country);
     if (outcome === 'hashed' || outcome === 'prehashed') {
-      this.sinkFor(p.type).push(n.digest);
+      p.sink.digests.push(n.digest);
       if (outcome === 'hashed') p.counts.accepted++;
       else p.counts.prehashed++;
       return;
     }
     countOutcome(p.counts, outcome);
     if (outcome !== 'empty') this.rejects.push({ row, line, column: p.column, type: p.type, reason: outcome, value: raw });
-  }
-
-  private sinkFor(type: IdentifierType): string[] {
-    let s = this.sinks.get(type);
-    if (!s) this.sinks.set(type, (s = []));
-    return s;
   }
 
   private rowReject(row: number, line: number, reason: RowRejectReason, detail: string): void {
@@ -357,8 +354,11 @@ export class SnapshotReader {
 
   private takeBatch(byteOffset: number): SnapshotBatch {
     const digests: TypeDigests[] = [];
-    for (const [type, list] of this.sinks) if (list.length) digests.push({ type, digests: list });
-    this.sinks = new Map();
+    for (const sink of this.sinks.values()) {
+      if (sink.digests.length === 0) continue;
+      digests.push({ type: sink.type, digests: sink.digests });
+      sink.digests = [];
+    }
     const rejects = this.rejects;
     this.rejects = [];
     const position: SnapshotPosition = { byteOffset, rows: this.counts.rows, line: this.line };
