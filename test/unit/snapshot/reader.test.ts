@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { RejectsCsvWriter, SnapshotFormatError, type SnapshotReadOptions } from '../../../src/snapshot';
+import { RejectsCsvWriter, SnapshotFormatError, SnapshotReader, type SnapshotReadOptions } from '../../../src/snapshot';
 import { H, csvOptions, readAll } from './helpers';
 
 const BASIC = 'email,phone,idfa\na@x.com,(213) 373-4253,5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25\nb@y.com,+49 30 123456,7A3CBEA0-BDF5-11E4-8DFC-AA07A5B093DB\n';
@@ -266,5 +266,41 @@ describe('RejectsCsvWriter', () => {
     await w.write(r.rejects);
     await w.end();
     expect(chunks.join('')).toBe('row,line,column,type,reason,detail,value\n1,2,email,EMAIL_SHA256,invalid_email,,"bad,email"\n');
+  });
+});
+
+describe('SnapshotReader: a real file from disk', () => {
+  it('reads the BOM + CRLF + semicolon fixture through a file stream', async () => {
+    const { createReadStream } = await import('node:fs');
+    const { join } = await import('node:path');
+    const file = join(__dirname, '..', '..', 'fixtures', 'identifiers', 'customers-semicolon-bom-crlf.csv');
+    const reader = new SnapshotReader(file, {
+      format: 'csv',
+      mapping: {
+        identifiers: [
+          { column: 'email', type: 'EMAIL_SHA256' },
+          { column: 'phone', type: 'PHONE_SHA256' },
+          { column: 'idfa', type: 'IDFA_SHA256' },
+        ],
+        countryColumn: 'country',
+      },
+      normalization: { context: 'audience', defaultCountry: 'US' },
+    });
+    const digests: Record<string, string[]> = {};
+    const rejects: Array<[number, number, string | null, string]> = [];
+    for await (const b of reader.read(createReadStream(file, { highWaterMark: 16 }))) {
+      for (const t of b.digests) (digests[t.type] ??= []).push(...t.digests);
+      for (const r of b.rejects) rejects.push([r.row, r.line, r.column, r.reason]);
+    }
+    expect(digests).toEqual({
+      EMAIL_SHA256: [H.a, H.b, H.c],
+      PHONE_SHA256: [H.de, H.gb, H.us],
+      IDFA_SHA256: [H.maid1, H.maid2],
+    });
+    expect(rejects).toEqual([
+      [3, 5, 'idfa', 'zeroed_maid'],
+      [4, 6, 'email', 'invalid_email'],
+    ]);
+    expect(reader.counts.rows).toBe(4);
   });
 });
