@@ -16,6 +16,8 @@ export function parsePhoneE164(trimmed: string, country: string | undefined): st
   const first = s.charAt(i);
   let defaultCountry: CountryCode | undefined;
   if (first === '+' || first === '\uff0b') {
+    // A full-width plus (East Asian input methods) is a plus; the strict parser rejects it.
+    if (first === '\uff0b') s = `${s.slice(0, i)}+${s.slice(i + 1)}`;
     defaultCountry = undefined;
   } else if (first === '0' && s.charAt(i + 1) === '0') {
     // "00" is the international prefix in most of the world; the contract treats it as

@@ -158,6 +158,13 @@ describe('phone', () => {
     });
   });
 
+  it('full-width digits and plus (East Asian input) parse like ASCII ones', () => {
+    expect(run('\uff0b1 213 373 4253', PHONE, EVT).hash).toBe('9f7ec22d72092cd3c0b58726ed9c2d91b92e51a3f29837508fb2948bb22dd2fd');
+    expect(run('\uff12\uff11\uff133734253', PHONE, { context: 'events', defaultCountry: 'US' }).hash).toBe(
+      '9f7ec22d72092cd3c0b58726ed9c2d91b92e51a3f29837508fb2948bb22dd2fd',
+    );
+  });
+
   it('events ignores phoneFormat: the + is always hashed', () => {
     expect(run('+1 213 373 4253', PHONE, { context: 'events', phoneFormat: 'digits' }).normalized).toBe('+12133734253');
   });
