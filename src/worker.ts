@@ -91,7 +91,10 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
     if (!cfg.connection) await connection.close();
   });
-  return { workers, done, shutdown: () => workers.forEach((w) => w.shutdown()) };
+  // The SDK Runtime may already have begun shutting a worker down on SIGINT/SIGTERM;
+  // shutdown() throws unless the worker is RUNNING, so ask only those that still are.
+  const shutdown = () => workers.filter((w) => w.getState() === 'RUNNING').forEach((w) => w.shutdown());
+  return { workers, done, shutdown };
 }
 
 /** Entry for `ttsync worker`: runs until SIGINT/SIGTERM, then drains gracefully. */

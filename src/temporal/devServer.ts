@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { devServerSearchAttributeArgs } from './searchAttributes';
+import { spawnTied } from '../process/spawnTied';
 
 export interface DevServerOptions {
   /** Path to the pinned Temporal CLI (see toolchain.ts). */
@@ -103,7 +104,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     mkdirSync(dirname(opts.logFile), { recursive: true });
     logFd = openSync(opts.logFile, 'a');
   }
-  const child = spawn(opts.cliPath, args, { stdio: ['ignore', logFd, logFd], detached: opts.detached ?? false });
+  // Tied: the server never outlives the process that started it (see spawnTied).
+  const child = spawnTied(opts.cliPath, args, { output: logFd, detached: opts.detached ?? false });
   if (typeof logFd === 'number') closeSync(logFd);
 
   let exited: string | undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { runCli, ROOT } from '../helpers/cli';
-import { testEnv } from '../helpers/temporal';
+import { runCli, spawnCli, ROOT } from '../helpers/cli';
+import { testEnv, withWorkers } from '../helpers/temporal';
 
 const COMMANDS = ['dev', 'worker', 'replay', 'health'];
 
@@ -46,9 +46,7 @@ describe('ttsync CLI usage', () => {
 
   it('runs the healthCheck workflow through `ttsync health` and replays it by id from the server', async () => {
     const { TEMPORAL_ADDRESS } = testEnv();
-    const { withWorkers } = await import('../helpers/temporal');
     await withWorkers(async ({ taskQueue }) => {
-      const { spawnCli } = await import('../helpers/cli');
       const child = spawnCli(['health', '--timer', '100ms', '--task-queue', taskQueue], { TEMPORAL_ADDRESS });
       const code = await new Promise<number | null>((res) => child.once('exit', res));
       expect(code, child.output()).toBe(0);

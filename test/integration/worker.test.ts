@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { msToTs } from '@temporalio/common/lib/time';
 import { createWorkers } from '../../src/worker';
 import { MissingSearchAttributesError, SEARCH_ATTRIBUTE_NAMES } from '../../src/temporal/searchAttributes';
 import { testClient, testEnv, uniqueId } from '../helpers/temporal';
@@ -9,7 +10,7 @@ describe('worker start-up', () => {
     const namespace = uniqueId('bare-ns');
     await client.connection.workflowService.registerNamespace({
       namespace,
-      workflowExecutionRetentionPeriod: { seconds: 86_400 },
+      workflowExecutionRetentionPeriod: msToTs('1 day'),
     });
     // A new namespace reaches the frontend's cache after a moment.
     const deadline = Date.now() + 30_000;

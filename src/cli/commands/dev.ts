@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { startDevStack } from '../../devStack';
+import { installRuntimeLogging } from '../../temporal/logging';
 import { DATA_DIR } from '../../paths';
 import { parsePort } from '../program';
 
@@ -24,6 +25,7 @@ export function registerDevCommand(program: Command): void {
     .option('--no-worker', 'do not run a worker in this process')
     .option('--no-health-check', 'do not run the start-up health-check workflow')
     .action(async (opts: DevOpts) => {
+      installRuntimeLogging('WARN');
       const log = (line: string) => process.stderr.write(`[dev] ${line}\n`);
       const stack = await startDevStack({ ...opts, dataDir: resolve(opts.dataDir), log });
       log(`ready. Temporal UI: ${stack.uiUrl}  gRPC: ${stack.address}. Ctrl-C stops everything.`);

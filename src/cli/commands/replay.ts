@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { connectClient } from '../../temporal/connection';
+import { installRuntimeLogging } from '../../temporal/logging';
 import { fetchHistory, loadHistoryFile, replayAll, type NamedHistory } from '../../temporal/replay';
 import { workflowSource } from '../../worker';
 import { UsageError } from '../program';
@@ -24,7 +24,7 @@ export function registerReplayCommand(program: Command): void {
       if (Boolean(opts.workflowId) === Boolean(opts.file?.length))
         throw new UsageError('give exactly one of --workflow-id or --file');
       // Replay output is the verdict per history; the bundler's report would bury it.
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      installRuntimeLogging('WARN');
       let histories: NamedHistory[];
       if (opts.workflowId) {
         const client = await connectClient();

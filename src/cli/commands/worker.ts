@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runWorker } from '../../worker';
+import { installRuntimeLogging } from '../../temporal/logging';
 import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQueues';
 
 function parseRoles(value: string): TaskQueueRole[] {
@@ -17,6 +18,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--shutdown-grace <duration>', 'time in-flight activities get after SIGINT/SIGTERM', '30s')
     .option('--bundle <path>', 'prebuilt workflow bundle (default in production: dist/workflow-bundle.js)')
     .action(async (opts: { roles?: TaskQueueRole[]; shutdownGrace: string; bundle?: string }) => {
+      installRuntimeLogging('INFO');
       await runWorker({ roles: opts.roles, shutdownGraceTime: opts.shutdownGrace, workflowBundlePath: opts.bundle });
     });
 }
