@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { msToTs } from '@temporalio/common/lib/time';
-import { createWorkers } from '../../src/worker';
+import { createWorkers, defaultWorkflowBundlePath, workflowSource } from '../../src/worker';
+import { healthCheck } from '../../workflows';
 import { MissingSearchAttributesError, SEARCH_ATTRIBUTE_NAMES } from '../../src/temporal/searchAttributes';
-import { testClient, testEnv, uniqueId } from '../helpers/temporal';
+import { testClient, testEnv, uniqueId, withWorkers } from '../helpers/temporal';
 
 describe('worker start-up', () => {
   it('refuses to start on a namespace that lacks the ttsync search attributes, naming them', async () => {
@@ -38,5 +39,25 @@ describe('worker start-up', () => {
     running.shutdown();
     await running.done;
     expect(running.workers[0]?.getState()).toBe('STOPPED');
+  });
+
+  it('runs workflows from the prebuilt production bundle (NODE_ENV=production)', async () => {
+    const saved = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      expect(workflowSource({})).toEqual({ workflowBundle: { codePath: defaultWorkflowBundlePath() } });
+    } finally {
+      process.env.NODE_ENV = saved;
+    }
+    expect(() => workflowSource({ workflowBundlePath: '/nope/bundle.js' })).toThrow(/workflow bundle \/nope\/bundle\.js is missing/);
+    const client = await testClient();
+    await withWorkers(
+      async ({ taskQueue }) => {
+        const r = await client.workflow.execute(healthCheck, { taskQueue, workflowId: uniqueId('bundle'), args: [{ timer: '10ms' }] });
+        expect(r.phase).toBe('done');
+      },
+      { workflowBundlePath: defaultWorkflowBundlePath() },
+    );
+    await client.connection.close();
   });
 });
