@@ -1,18 +1,11 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { startDevStack } from '../../devStack';
+import { startDevStack, type DevStackOptions } from '../../devStack';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { DATA_DIR } from '../../paths';
 import { parsePort } from '../program';
 
-interface DevOpts {
-  ip: string;
-  port: number;
-  uiPort: number;
-  dataDir: string;
-  worker: boolean;
-  healthCheck: boolean;
-}
+type DevOpts = Omit<DevStackOptions, 'log'>;
 
 export function registerDevCommand(program: Command): void {
   program
