@@ -84,6 +84,8 @@ export async function startRecordingProxy(
   options: {
     /** Forward the first matching request, let the server apply it, then cut the connection instead of answering. */
     loseResponseOnce?: (requestLine: string) => boolean;
+    /** Answer matching requests itself (e.g. 403, 503) without forwarding them. */
+    answer?: (requestLine: string) => { status: number; body: unknown } | undefined;
   } = {},
 ): Promise<RecordingProxy> {
   const { createServer: createHttpServer, request } = await import('node:http');
@@ -93,6 +95,13 @@ export async function startRecordingProxy(
   const server = createHttpServer((req, res) => {
     const line = `${req.method} ${req.url}`;
     requests.push(line);
+    const canned = options.answer?.(line);
+    if (canned) {
+      req.resume();
+      res.writeHead(canned.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(canned.body));
+      return;
+    }
     const lose = !lost && (options.loseResponseOnce?.(line) ?? false);
     if (lose) lost = true;
     const fwd = request(

@@ -143,6 +143,30 @@ describe('GCS adapter specifics', () => {
     expect(err.retryable).toBe(true);
   });
 
+  it('maps 401/403 to permission and 503 to unavailable, with the HTTP detail', async () => {
+    const gcsError = (code: number, message: string) => ({ error: { code, message, errors: [{ message, domain: 'global', reason: 'x' }] } });
+    const proxy = await startRecordingProxy(gcs.endpoint, {
+      answer: (line) =>
+        line.includes('denied') ? { status: 403, body: gcsError(403, 'caller does not have storage.objects.get access') }
+        : line.includes('nokey') ? { status: 401, body: gcsError(401, 'Anonymous caller') }
+        : line.includes('busy') ? { status: 503, body: gcsError(503, 'Backend Error') }
+        : undefined,
+    });
+    try {
+      const store = gcsStore(`errors/t${++n}`, { apiEndpoint: proxy.endpoint, maxRetries: 0 });
+      const denied = await failure(store.stat('denied'));
+      expect(denied.code).toBe('permission');
+      expect(denied.message).toContain(`not allowed to stat gs://${BUCKET}/errors/t${n}/denied (HTTP 403: caller does not have storage.objects.get access)`);
+      expect(denied.retryable).toBe(false);
+      expect((await failure(store.stat('nokey'))).code).toBe('permission');
+      const busy = await failure(store.stat('busy'));
+      expect(busy.code).toBe('unavailable');
+      expect(busy.retryable).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('honours STORAGE_EMULATOR_HOST when no apiEndpoint is given', async () => {
     const saved = process.env.STORAGE_EMULATOR_HOST;
     process.env.STORAGE_EMULATOR_HOST = gcs.endpoint;
