@@ -325,7 +325,9 @@ export const DestinationConfigSchema = z
     storage: z
       .object({
         /** The default snapshot to sync (a CSV or NDJSON object); a sync request may name another. */
-        snapshot: storageUri('snapshot object').optional(),
+        snapshot: storageUri('snapshot object')
+          .refine((u) => !u.endsWith('/') && !/^gs:\/\/[^/]+$/.test(u), { message: 'must name an object (a file), not a folder or a bucket' })
+          .optional(),
         /** Where shards, upload files, rejects and manifests go; default: the worker's local data folder. */
         workdir: storageUri('workdir folder').optional(),
       })

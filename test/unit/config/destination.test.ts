@@ -123,6 +123,8 @@ describe('destination config', () => {
     ['too many ids per file', { maxIdsPerFile: 500_001 }, "$.maxIdsPerFile: must be at most 500000 (TikTok's per-file limit)"],
     ['bad storage URI', { storage: { workdir: 's3://bucket/x' } }, '$.storage.workdir: must be a workdir folder URI: gs://bucket/path, file:///absolute/path or an absolute path'],
     ['relative storage path', { storage: { snapshot: 'data/s.csv' } }, '$.storage.snapshot: must be a snapshot object URI: gs://bucket/path, file:///absolute/path or an absolute path'],
+    ['snapshot naming a folder', { storage: { snapshot: 'gs://cdp-exports/segments/' } }, '$.storage.snapshot: must name an object (a file), not a folder or a bucket'],
+    ['snapshot naming a bucket', { storage: { snapshot: 'gs://cdp-exports' } }, '$.storage.snapshot: must name an object (a file), not a folder or a bucket'],
     ['misspelled setting', { retentionDay: 30 }, '$.retentionDay: is not a known setting (check the spelling)'],
     ['replace with addOnly', { action: 'replace', audienceId: '1', syncMode: 'addOnly' }, '$.syncMode: action "replace" removes everyone missing from the snapshot, which contradicts syncMode "addOnly"; choose one'],
     ['append to a templated name without id', { action: 'append', audienceName: { template: '{prefix} {current_time}' } }, '$.audienceId: action "append" needs the audience to exist: give its audienceId, or a literal audienceName to find it by (a naming template renders a new name each time)'],
