@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/*
+ * Where the data plane keeps its objects, relative to the destination's workdir store.
+ * One function per object kind so the layout is written down once:
+ *
+ *   runs/<runId>/spill/<set>/<seq>.lines     digests of one checkpoint, shard-major
+ *   runs/<runId>/spill/<set>/<seq>.json      that part's byte offsets per shard and type
+ *   runs/<runId>/rejects/<set>/<seq>.csv     rejects of one checkpoint (no header)
+ *   runs/<runId>/rejects.csv                 (rejects-enters.csv / rejects-exits.csv)
+ *   runs/<runId>/prepared.json               what prepare produced (parts per input set)
+ *   runs/<runId>/shards/<type>/<xx>          sorted, deduplicated digests of the input
+ *   runs/<runId>/state/<type>/<xx>           the audience after this run (when not = the shard)
+ *   runs/<runId>/diff/<type>/<xx>.add|.remove
+ *   runs/<runId>/diff/groups/<from>-<to>.json   one diff activity's summary
+ *   runs/<runId>/files/<action>-<type>-<nnnn>.csv   customer files for TikTok
+ *   audiences/<destinationId>/manifests/<version>.json
+ *   audiences/<destinationId>/CURRENT
+ */
+
+/** Run ids name folders; Temporal run ids (UUIDs) and workflow-derived ids fit. */
+export const RunIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+/** The inputs prepare can read: one snapshot, or the two halves of a change batch. */
+export const InputSetSchema = z.enum(['snapshot', 'enters', 'exits']);
+export type InputSet = z.infer<typeof InputSetSchema>;
+
+const run = (runId: string): string => `runs/${RunIdSchema.parse(runId)}`;
+
+export const layout = {
+  spillLines: (runId: string, set: InputSet, seq: number) => `${run(runId)}/spill/${set}/${pad(seq, 6)}.lines`,
+  spillIndex: (runId: string, set: InputSet, seq: number) => `${run(runId)}/spill/${set}/${pad(seq, 6)}.json`,
+  rejectsPart: (runId: string, set: InputSet, seq: number) => `${run(runId)}/rejects/${set}/${pad(seq, 6)}.csv`,
+  rejects: (runId: string, set: InputSet) => `${run(runId)}/${set === 'snapshot' ? 'rejects' : `rejects-${set}`}.csv`,
+  prepared: (runId: string) => `${run(runId)}/prepared.json`,
+  shard: (runId: string, type: string, shard: string) => `${run(runId)}/shards/${type}/${shard}`,
+  state: (runId: string, type: string, shard: string) => `${run(runId)}/state/${type}/${shard}`,
+  diffList: (runId: string, type: string, shard: string, kind: 'add' | 'remove') => `${run(runId)}/diff/${type}/${shard}.${kind}`,
+  diffGroup: (runId: string, from: number, to: number) => `${run(runId)}/diff/groups/${pad(from, 3)}-${pad(to, 3)}.json`,
+  file: (runId: string, action: 'APPEND' | 'REMOVE', type: string, index: number) =>
+    // TikTok accepts only .csv or .txt names (tiktok-api.md §3.1).
+    `${run(runId)}/files/${action.toLowerCase()}-${type}-${pad(index + 1, 4)}.csv`,
+  manifest: (destinationId: string, version: string) => `audiences/${destinationId}/manifests/${version}.json`,
+  current: (destinationId: string) => `audiences/${destinationId}/CURRENT`,
+};
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}

@@ -1,0 +1,215 @@
+import { Readable } from 'node:stream';
+import type { IdentifierType } from '../identifiers/schema';
+import { SnapshotReader, rejectsToCsv, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
+import type { BlobStore } from '../storage';
+import { layout, type InputSet } from './layout';
+import { SpillPartSchema, type SpillPart } from './schemas';
+import { ShardBuffer } from './shards';
+
+export interface PrepareTuning {
+  /** Digest bytes buffered before a spill (a checkpoint). Bounds prepare's memory. */
+  maxBufferBytes: number;
+  /** Reject CSV bytes buffered before a checkpoint. */
+  maxRejectBytes: number;
+  /** A checkpoint at least this often while data flows, so a crash loses little work. */
+  checkpointIntervalMs: number;
+  /** SnapshotReader piece size (tests use small pieces to get many batches). */
+  readerPieceBytes?: number;
+}
+
+export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
+  maxBufferBytes: 64 << 20,
+  maxRejectBytes: 8 << 20,
+  checkpointIntervalMs: 60_000,
+};
+
+/**
+ * Where prepare of one input stands: all data before `position` is in spill parts
+ * 0..parts-1 and reject parts `rejectParts`. Heartbeated; holds counts and offsets only.
+ */
+export interface SetCheckpoint {
+  set: InputSet;
+  /** The input object's generation: a resume on a changed object starts over. */
+  generation: string;
+  position: SnapshotPosition | null;
+  /** Checkpoints taken: the next one writes parts numbered `seq`. */
+  seq: number;
+  spillParts: number[];
+  rejectParts: number[];
+  counts: SnapshotCounts;
+}
+
+export interface SetResult {
+  set: InputSet;
+  counts: SnapshotCounts;
+  rejects: number;
+  rejectsUri: string;
+  parts: SpillPart[];
+  bytes: number;
+  createdAt: string;
+  generation: string;
+  /** The final checkpoint: resuming from it re-lists the parts without reading the input again. */
+  checkpoint: SetCheckpoint;
+}
+
+export interface PrepareSource {
+  store: BlobStore;
+  key: string;
+  /** Explicit creation time (ISO); the object's storage creation time otherwise. */
+  createdAt?: string;
+}
+
+export interface PrepareHooks {
+  /** Persist the checkpoint (heartbeat) and throw if the activity was cancelled. */
+  checkpoint(cp: SetCheckpoint): Promise<void>;
+  /** Liveness between checkpoints (heartbeat the last checkpoint again). */
+  tick?(): void;
+  now?: () => number;
+}
+
+/**
+ * Streams one input object through the SnapshotReader into spill parts: the accepted
+ * digests of one checkpoint go to one object laid out shard-major (so a diff of a shard
+ * reads one byte range a part), and its rejects to one CSV part. Parts are named by the
+ * checkpoint sequence, so a resumed run rewrites exactly the parts written after its last
+ * checkpoint and never counts a part twice.
+ */
+export async function prepareSet(
+  work: BlobStore,
+  runId: string,
+  set: InputSet,
+  source: PrepareSource,
+  read: SnapshotReadOptions,
+  types: readonly IdentifierType[],
+  tuning: PrepareTuning,
+  hooks: PrepareHooks,
+  resume?: SetCheckpoint,
+): Promise<SetResult> {
+  const info = await source.store.stat(source.key);
+  const now = hooks.now ?? Date.now;
+  let cp: SetCheckpoint =
+    resume && resume.set === set && resume.generation === info.generation
+      ? structuredClone(resume)
+      : { set, generation: info.generation, position: null, seq: 0, spillParts: [], rejectParts: [], counts: { rows: 0, rowsRejected: {}, types: {} } };
+  const base = structuredClone(cp.counts);
+  const typeIndex = new Map(types.map((t, i) => [t, i]));
+  const buffer = new ShardBuffer(types.length);
+  let rejectChunks: string[] = [];
+  let rejectBytes = 0;
+  let lastCheckpoint = now();
+
+  const reader = new SnapshotReader(source.store.uriOf(source.key), read, cp.position ?? undefined, {
+    ...(tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {}),
+  });
+  // A range starting at the end is unsatisfiable on GCS (416): a run resumed after its last
+  // checkpoint has nothing left to read.
+  const atEnd = cp.position !== null && cp.position.byteOffset >= info.size;
+  const stream: Readable | null = atEnd ? null : await source.store.openRead(source.key, cp.position ? { start: cp.position.byteOffset } : {});
+  let last: SnapshotPosition | null = cp.position;
+
+  const checkpoint = async (position: SnapshotPosition): Promise<void> => {
+    const seq = cp.seq;
+    const part = buffer.take();
+    const spillParts = [...cp.spillParts];
+    if (part.ids > 0) {
+      const key = layout.spillLines(runId, set, seq);
+      await work.write(key, Readable.from(part.chunks));
+      await work.write(layout.spillIndex(runId, set, seq), JSON.stringify({ key, ids: part.ids, offsets: part.offsets }));
+      spillParts.push(seq);
+    }
+    const rejectParts = [...cp.rejectParts];
+    if (rejectChunks.length) {
+      await work.write(layout.rejectsPart(runId, set, seq), rejectChunks.join(''));
+      rejectParts.push(seq);
+      rejectChunks = [];
+      rejectBytes = 0;
+    }
+    cp = { set, generation: cp.generation, position, seq: seq + 1, spillParts, rejectParts, counts: merged(base, reader.counts) };
+    lastCheckpoint = now();
+    await hooks.checkpoint(cp);
+  };
+
+  try {
+    for await (const batch of reader.read(stream ?? noBytes())) {
+      last = batch.position;
+      for (const d of batch.digests) buffer.add(typeIndex.get(d.type)!, d.digests);
+      if (batch.rejects.length) {
+        const csv = rejectsToCsv(batch.rejects);
+        rejectChunks.push(csv);
+        rejectBytes += csv.length;
+      }
+      if (buffer.bytes >= tuning.maxBufferBytes || rejectBytes >= tuning.maxRejectBytes || now() - lastCheckpoint >= tuning.checkpointIntervalMs)
+        await checkpoint(batch.position);
+      else hooks.tick?.();
+    }
+  } finally {
+    stream?.destroy();
+  }
+  // The reader's last batch already ended at the end of the object.
+  if (!last) throw new RangeError('the snapshot reader yielded no batch');
+  await checkpoint(last);
+
+  const parts: SpillPart[] = [];
+  for (const seq of cp.spillParts) {
+    const key = layout.spillIndex(runId, set, seq);
+    parts.push(SpillPartSchema.parse(JSON.parse((await work.readBuffer(key)).toString('utf8'))));
+  }
+  const rejectsKey = layout.rejects(runId, set);
+  const rejectParts = cp.rejectParts;
+  await work.write(
+    rejectsKey,
+    (async function* () {
+      yield Buffer.from(rejectsToCsv([], true));
+      for (const seq of rejectParts) {
+        const part = await work.readBuffer(layout.rejectsPart(runId, set, seq));
+        yield part;
+      }
+    })(),
+    { contentType: 'text/csv' },
+  );
+  return {
+    set,
+    counts: cp.counts,
+    rejects: totalRejects(cp.counts),
+    rejectsUri: work.uriOf(rejectsKey),
+    parts,
+    bytes: info.size,
+    createdAt: source.createdAt ?? info.created.toISOString(),
+    generation: info.generation,
+    checkpoint: cp,
+  };
+}
+
+/** Rejected values and rows: one line each in the rejects file. */
+export function totalRejects(c: SnapshotCounts): number {
+  let n = 0;
+  for (const v of Object.values(c.rowsRejected)) n += v ?? 0;
+  for (const t of Object.values(c.types)) for (const v of Object.values(t?.rejected ?? {})) n += v ?? 0;
+  return n;
+}
+
+/** Counts saved at the checkpoint plus what this attempt's reader counted since (rows are absolute). */
+export function merged(base: SnapshotCounts, since: SnapshotCounts): SnapshotCounts {
+  const out: SnapshotCounts = structuredClone(base);
+  out.rows = since.rows;
+  for (const [r, n] of Object.entries(since.rowsRejected)) {
+    const k = r as keyof SnapshotCounts['rowsRejected'];
+    out.rowsRejected[k] = (out.rowsRejected[k] ?? 0) + (n ?? 0);
+  }
+  for (const [type, c] of Object.entries(since.types)) {
+    if (!c) continue;
+    const t = (out.types[type as IdentifierType] ??= { accepted: 0, prehashed: 0, empty: 0, rejected: {} });
+    t.accepted += c.accepted;
+    t.prehashed += c.prehashed;
+    t.empty += c.empty;
+    for (const [r, n] of Object.entries(c.rejected)) {
+      const k = r as keyof typeof t.rejected;
+      t.rejected[k] = (t.rejected[k] ?? 0) + (n ?? 0);
+    }
+  }
+  return out;
+}
+
+async function* noBytes(): AsyncGenerator<Buffer> {
+  // An input with nothing left to read.
+}

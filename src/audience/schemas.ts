@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { IdentifierTypeSchema } from '../identifiers/schema';
+import { InputSetSchema, RunIdSchema } from './layout';
+
+/*
+ * The small JSON objects the data plane writes next to its data: what prepare produced,
+ * what each diff group found, and the audience's applied-state manifest and pointer.
+ * Each is read back through its schema, so a truncated or hand-edited object is a clear
+ * error instead of wrong data.
+ */
+
+const count = z.number().int().nonnegative();
+const shardKey = z.string().regex(/^[0-9a-f]{2}$/);
+
+/** One spill part of prepare: its key and the byte offset of each (shard, type) slot. */
+export const SpillPartSchema = z.object({
+  key: z.string(),
+  ids: count,
+  /** offsets[shard * types.length + t]; one more entry than slots (the total). */
+  offsets: z.array(count),
+});
+export type SpillPart = z.infer<typeof SpillPartSchema>;
+
+export const PreparedRunSchema = z.object({
+  schema: z.literal(1),
+  runId: RunIdSchema,
+  kind: z.enum(['snapshot', 'changes']),
+  /** Identifier types of the mapping, sorted: the `t` of the spill offsets. */
+  types: z.array(IdentifierTypeSchema),
+  sets: z.partialRecord(InputSetSchema, z.array(SpillPartSchema)),
+});
+export type PreparedRun = z.infer<typeof PreparedRunSchema>;
+
+/** One type of one shard after diff. URIs are absent when the list is empty. */
+export const ShardTypeResultSchema = z.object({
+  /** Distinct ids of the input in this shard (snapshot: desired; changes: enters). */
+  input: count,
+  exits: count.optional(),
+  applied: count,
+  adds: count,
+  removes: count,
+  state: count,
+  addUri: z.string().optional(),
+  removeUri: z.string().optional(),
+  stateUri: z.string().optional(),
+});
+export type ShardTypeResult = z.infer<typeof ShardTypeResultSchema>;
+
+export const DiffGroupSchema = z.object({
+  schema: z.literal(1),
+  runId: RunIdSchema,
+  /** The applied-state version the diff was computed against (null: none yet). */
+  baseVersion: z.string().nullable(),
+  syncMode: z.enum(['mirror', 'addOnly']),
+  from: z.number().int().min(0).max(255),
+  to: z.number().int().min(1).max(256),
+  shards: z.record(shardKey, z.partialRecord(IdentifierTypeSchema, ShardTypeResultSchema)),
+});
+export type DiffGroup = z.infer<typeof DiffGroupSchema>;
+
+export const ManifestSchema = z.object({
+  schema: z.literal(1),
+  destinationId: z.string(),
+  version: z.string(),
+  seq: z.number().int().positive(),
+  runId: RunIdSchema,
+  baseVersion: z.string().nullable(),
+  audienceId: z.string().nullable(),
+  committedAt: z.string(),
+  /** Per type: total ids and the sorted list of each non-empty shard. */
+  types: z.partialRecord(
+    IdentifierTypeSchema,
+    z.object({ count, shards: z.record(shardKey, z.object({ uri: z.string(), count })) }),
+  ),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+/** The CURRENT object: which manifest is the applied state. Flipped last, by compare-and-swap. */
+export const PointerSchema = z.object({
+  schema: z.literal(1),
+  version: z.string(),
+  runId: RunIdSchema,
+  manifestKey: z.string(),
+});
+export type Pointer = z.infer<typeof PointerSchema>;

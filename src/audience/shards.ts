@@ -1,0 +1,111 @@
+/**
+ * Digests are uniform, so their first two hex characters split them into 256 shards of
+ * even size: one shard of a 10M-row snapshot is ~40k ids per type and fits in memory,
+ * which is what lets diff work one shard at a time.
+ */
+export const SHARD_COUNT = 256;
+
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX_VALUE[97 + i] = 10 + i;
+
+/** Shard number (0-255) of a lowercase hex digest; -1 if it does not start with two lowercase hex digits. */
+export function shardOf(digest: string): number {
+  const a = digest.charCodeAt(0);
+  const b = digest.charCodeAt(1);
+  if (!(a < 128 && b < 128)) return -1;
+  const hi = HEX_VALUE[a]!;
+  const lo = HEX_VALUE[b]!;
+  return hi < 0 || lo < 0 ? -1 : (hi << 4) | lo;
+}
+
+/** "00".."ff": the shard's name in object keys and manifests. */
+export function shardName(shard: number): string {
+  return shard.toString(16).padStart(2, '0');
+}
+
+export function shardNumber(name: string): number {
+  return /^[0-9a-f]{2}$/.test(name) ? parseInt(name, 16) : -1;
+}
+
+const CHUNK = 16 * 1024;
+
+/** One checkpoint's worth of digests, laid out shard-major for one write. */
+export interface SpillBuffers {
+  /** Buffers to write in order (views; valid until the next `add`). */
+  chunks: Buffer[];
+  /** offsets[shard * types + t] = byte offset of (shard, type t); last entry = total bytes. */
+  offsets: number[];
+  ids: number;
+}
+
+/**
+ * Accepted digests of one checkpoint, kept as "digest\n" bytes per (shard, type) slot:
+ * 65 bytes a SHA-256 id instead of ~100 as a JS string, and a spill is a list of buffer
+ * views, no copy. Memory is what `bytes` says; the caller spills at its bound.
+ */
+export class ShardBuffer {
+  private slots: Buffer[][];
+  private fill: Int32Array;
+  bytes = 0;
+  ids = 0;
+
+  constructor(readonly typeCount: number) {
+    this.slots = [];
+    this.fill = new Int32Array(SHARD_COUNT * typeCount);
+    this.reset();
+  }
+
+  private reset(): void {
+    this.slots = Array.from({ length: SHARD_COUNT * this.typeCount }, () => []);
+    this.fill.fill(0);
+    this.bytes = 0;
+    this.ids = 0;
+  }
+
+  /** Adds digests of type number `t`; throws on a value that is not a lowercase hex digest start. */
+  add(t: number, digests: readonly string[]): void {
+    const T = this.typeCount;
+    for (let i = 0; i < digests.length; i++) {
+      const d = digests[i]!;
+      const s = shardOf(d);
+      if (s < 0 || d.length > 128) throw new RangeError('a digest to shard is not lowercase hex');
+      const slot = s * T + t;
+      const list = this.slots[slot]!;
+      let buf = list[list.length - 1];
+      let pos = this.fill[slot]!;
+      const need = d.length + 1;
+      if (buf === undefined || pos + need > buf.length) {
+        buf = Buffer.allocUnsafe(CHUNK);
+        list.push(buf);
+        // The previous chunk keeps only its filled part (its length is recorded on take).
+        if (list.length > 1) list[list.length - 2] = list[list.length - 2]!.subarray(0, pos);
+        pos = 0;
+      }
+      buf.write(d, pos, 'latin1');
+      buf[pos + d.length] = 10;
+      this.fill[slot] = pos + need;
+      this.bytes += need;
+    }
+    this.ids += digests.length;
+  }
+
+  /** Hands out the buffered digests in (shard, type) order and empties the buffer. */
+  take(): SpillBuffers {
+    const chunks: Buffer[] = [];
+    const offsets: number[] = [0];
+    let total = 0;
+    for (let slot = 0; slot < this.slots.length; slot++) {
+      const list = this.slots[slot]!;
+      for (let i = 0; i < list.length; i++) {
+        const c = i === list.length - 1 ? list[i]!.subarray(0, this.fill[slot]) : list[i]!;
+        if (c.length) chunks.push(c);
+        total += c.length;
+      }
+      offsets.push(total);
+    }
+    const ids = this.ids;
+    this.reset();
+    return { chunks, offsets, ids };
+  }
+}
