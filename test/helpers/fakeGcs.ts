@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { spawnTied } from '../../src/process/spawnTied';
+import { freePort } from '../../src/temporal/devServer';
 import { resolveFakeGcs } from '../../src/temporal/toolchain';
 
 export interface FakeGcs {
@@ -8,20 +9,9 @@ export interface FakeGcs {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const running = new Set<ChildProcess>();
-// A crashed test file must not leave servers behind on a shared 2-core machine.
+// A crashed test file must not leave servers behind on a shared 2-core machine: exit kills
+// them at once, and spawnTied's watchdog covers deaths where no exit handler runs.
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
@@ -35,10 +25,10 @@ export async function startFakeGcs(): Promise<FakeGcs> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
-    const child = spawn(
+    const child = spawnTied(
       bin,
       ['-backend', 'memory', '-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-external-url', endpoint, '-public-host', `127.0.0.1:${port}`, '-log-level', 'error'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { output: 'pipe' },
     );
     running.add(child);
     let stderr = '';
