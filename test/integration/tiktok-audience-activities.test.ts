@@ -38,6 +38,11 @@ function customerFile(name: string, ids: string[]): CustomerFileRef {
   return { uri: `file://${path}`, calculateType: 'EMAIL_SHA256', md5: createHash('md5').update(content).digest('hex') };
 }
 
+/** MockActivityEnvironment.run with the activity's own types (its generic infers unknown). */
+function run<A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> {
+  return env.run(fn, input) as Promise<R>;
+}
+
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await p.then(
     () => undefined,
@@ -71,9 +76,9 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
     const enters = digests(300);
     const exits = first.slice(0, 200);
 
-    const [up1] = await env.run(a.uploadCustomerFiles, { ...target(), files: [customerFile('first.csv', first)] });
+    const [up1] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('first.csv', first)] });
     expect(up1?.filePath).toMatch(/^.{16}$/);
-    const created = await env.run(a.createCustomAudience, {
+    const created = await run(env, a.createCustomAudience, {
       ...target(),
       name: 'ttsync activities test',
       calculateType: 'EMAIL_SHA256',
@@ -81,21 +86,21 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
     });
     expect(created.created).toBe(true);
     // A retried create (e.g. after a timeout) finds the audience instead of making a second one.
-    const again = await env.run(a.createCustomAudience, {
+    const again = await run(env, a.createCustomAudience, {
       ...target(),
       name: 'ttsync activities test',
       calculateType: 'EMAIL_SHA256',
       filePaths: [up1!.filePath],
     });
     expect(again).toEqual({ audienceId: created.audienceId, created: false });
-    expect(await env.run(a.countCustomAudiences, target())).toBe(1);
+    expect(await run(env, a.countCustomAudiences, target())).toBe(1);
 
-    const processing = await env.run(a.getCustomAudienceStatus, { ...target(), audienceId: created.audienceId });
+    const processing = await run(env, a.getCustomAudienceStatus, { ...target(), audienceId: created.audienceId });
     expect(processing.isValid).toBe(false);
 
-    const [up2] = await env.run(a.uploadCustomerFiles, { ...target(), files: [customerFile('enters.csv', enters)] });
+    const [up2] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('enters.csv', enters)] });
     const busy = await failureOf(
-      env.run(a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'APPEND', filePaths: [up2!.filePath] }),
+      run(env, a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'APPEND', filePaths: [up2!.filePath] }),
     );
     expect(busy.type).toBe('AudienceBusy');
     expect(busy.nonRetryable).toBe(false);
@@ -103,16 +108,16 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
     let status = processing;
     for (let i = 0; i < 40 && !status.isValid; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      status = await env.run(a.getCustomAudienceStatus, { ...target(), audienceId: created.audienceId });
+      status = await run(env, a.getCustomAudienceStatus, { ...target(), audienceId: created.audienceId });
     }
     expect(status.isValid).toBe(true);
     expect(status.coverNum).toBeGreaterThan(0);
     expect(status.coverNum).toBeLessThan(1500);
 
-    await env.run(a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'APPEND', filePaths: [up2!.filePath] });
+    await run(env, a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'APPEND', filePaths: [up2!.filePath] });
     await control('POST', `audiences/${created.audienceId}/finish-processing`);
-    const [up3] = await env.run(a.uploadCustomerFiles, { ...target(), files: [customerFile('exits.csv', exits)] });
-    await env.run(a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'REMOVE', filePaths: [up3!.filePath] });
+    const [up3] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('exits.csv', exits)] });
+    await run(env, a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'REMOVE', filePaths: [up3!.filePath] });
 
     const held = await control<{ ids: string[] }>('GET', `audiences/${created.audienceId}`);
     const expected = new Set([...first.filter((d) => !exits.includes(d)), ...enters]);
@@ -125,12 +130,12 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
     const beats: unknown[] = [];
     const env1 = new MockActivityEnvironment();
     env1.on('heartbeat', (d: unknown) => beats.push(d));
-    const firstTwo = await env1.run(a.uploadCustomerFiles, { ...target(), files: files.slice(0, 2) });
+    const firstTwo = await run(env1, a.uploadCustomerFiles, { ...target(), files: files.slice(0, 2) });
     expect(beats.at(-1)).toEqual(firstTwo);
 
     const before = (await control<{ calls: { path: string }[] }>('GET', 'calls')).calls.filter((c) => c.path.includes('file/upload')).length;
     const env2 = new MockActivityEnvironment({ heartbeatDetails: beats.at(-1) });
-    const all = await env2.run(a.uploadCustomerFiles, { ...target(), files });
+    const all = await run(env2, a.uploadCustomerFiles, { ...target(), files });
     const after = (await control<{ calls: { path: string }[] }>('GET', 'calls')).calls.filter((c) => c.path.includes('file/upload')).length;
     expect(after - before).toBe(1);
     expect(all.slice(0, 2)).toEqual(firstTwo);
@@ -140,14 +145,14 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
   it('refuses a file whose bytes changed since it was built', async () => {
     const f = customerFile('changed.csv', digests(5));
     writeFileSync(f.uri.slice('file://'.length), fileOf(digests(5)));
-    const err = await failureOf(new MockActivityEnvironment().run(acts().uploadCustomerFiles, { ...target(), files: [f] }));
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().uploadCustomerFiles, { ...target(), files: [f] }));
     expect(err.type).toBe('FileIntegrity');
     expect(err.nonRetryable).toBe(true);
   });
 
   it('maps a revoked token to a non-retryable ReauthorizationRequired that does not carry the token', async () => {
     await control('POST', 'tokens/revoke', { access_token: token });
-    const err = await failureOf(new MockActivityEnvironment().run(acts().countCustomAudiences, target()));
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
     expect(err.type).toBe('ReauthorizationRequired');
     expect(err.nonRetryable).toBe(true);
     expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain(token);
@@ -155,7 +160,7 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
 
   it('maps an unset token variable to a non-retryable SecretUnavailable that names the variable', async () => {
     delete process.env[TOKEN_VAR];
-    const err = await failureOf(new MockActivityEnvironment().run(acts().countCustomAudiences, target()));
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
     expect(err.type).toBe('SecretUnavailable');
     expect(err.nonRetryable).toBe(true);
     expect(err.message).toContain(TOKEN_VAR);
@@ -163,7 +168,7 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
 
   it('maps injected throttling to a retryable Throttled with a back-off floor', async () => {
     await control('POST', 'faults', { throttle: 1, seed: 1 });
-    const err = await failureOf(new MockActivityEnvironment().run(acts().countCustomAudiences, target()));
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
     expect(err.type).toBe('Throttled');
     expect(err.nonRetryable).toBe(false);
     expect(err.nextRetryDelay).toBeDefined();
@@ -172,7 +177,7 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
   it('refuses more than 50 file paths in one call', async () => {
     const paths = Array.from({ length: 51 }, (_, i) => `p${String(i).padStart(15, '0')}`);
     const err = await failureOf(
-      new MockActivityEnvironment().run(acts().updateCustomAudience, { ...target(), audienceId: '1', action: 'APPEND', filePaths: paths }),
+      run(new MockActivityEnvironment(), acts().updateCustomAudience, { ...target(), audienceId: '1', action: 'APPEND', filePaths: paths }),
     );
     expect(err.type).toBe('InvalidRequest');
     expect(err.message).toMatch(/1 to 50 file paths, got 51/);
