@@ -1,0 +1,139 @@
+import { readFileSync } from 'node:fs';
+import { SHA256_BATCH_WASM } from './wasmPath';
+
+/**
+ * SHA-256 of many strings at once, through the SIMD WebAssembly kernel of sha256batch.wat.
+ *
+ * Why not crypto.hash per value: each native call costs ~350 ns whatever the input, more
+ * than hashing a short identifier; here one call hashes thousands of values, 4 at a time in
+ * SIMD lanes, and writes hex that becomes JS strings with one latin1 decode per chunk.
+ * Digests are byte for byte those of `hash('sha256', value, 'hex')` (UTF-8 of the string;
+ * a lone surrogate becomes U+FFFD in both), which test/unit/identifiers checks.
+ */
+export function sha256HexBatch(values: readonly string[], start = 0, end = values.length): string[] {
+  const out = new Array<string>(end - start);
+  let i = start;
+  while (i < end) {
+    // Chunks bound the kernel's memory and keep its working set in cache.
+    let j = i;
+    let chars = 0;
+    while (j < end && j - i < MAX_CHUNK_VALUES) {
+      const len = values[j]!.length;
+      if (chars > 0 && chars + len > MAX_CHUNK_CHARS) break;
+      chars += len;
+      j++;
+    }
+    hashChunk(values, i, j, chars, out, i - start);
+    i = j;
+  }
+  return out;
+}
+
+const MAX_CHUNK_VALUES = 4096;
+const MAX_CHUNK_CHARS = 1 << 18;
+const PAGE = 65536;
+
+// The WebAssembly global exists in Node 20, but @types/node leaves its types to lib.dom;
+// only the few members used here are declared.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmExports {
+  memory: WasmMemory;
+  sha256_hex: (desc: number, n: number, out: number) => void;
+  DATA_START: { value: number };
+  SLACK: { value: number };
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface Kernel {
+  memory: WasmMemory;
+  sha256Hex: (desc: number, n: number, out: number) => void;
+  dataStart: number;
+  slack: number;
+  u8: Uint8Array;
+  u32: Uint32Array;
+  buf: Buffer;
+}
+
+let kernel: Kernel | undefined;
+const encoder = new TextEncoder();
+
+function loadKernel(): Kernel {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(SHA256_BATCH_WASM);
+  } catch (err) {
+    throw new Error(
+      `${SHA256_BATCH_WASM} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): ` +
+        'run `npm run build`, which compiles src/identifiers/sha256batch/sha256batch.wat',
+    );
+  }
+  const ex = new Wasm.Instance(new Wasm.Module(bytes), {}).exports as WasmExports;
+  const k: Kernel = {
+    memory: ex.memory,
+    sha256Hex: ex.sha256_hex,
+    dataStart: ex.DATA_START.value,
+    slack: ex.SLACK.value,
+    u8: new Uint8Array(0),
+    u32: new Uint32Array(0),
+    buf: Buffer.alloc(0),
+  };
+  refreshViews(k);
+  return k;
+}
+
+function refreshViews(k: Kernel): void {
+  const b = k.memory.buffer;
+  k.u8 = new Uint8Array(b);
+  k.u32 = new Uint32Array(b);
+  k.buf = Buffer.from(b);
+}
+
+function ensureBytes(k: Kernel, bytes: number): void {
+  const have = k.memory.buffer.byteLength;
+  if (bytes <= have) return;
+  k.memory.grow(Math.ceil((bytes - have) / PAGE));
+  refreshViews(k);
+}
+
+function hashChunk(values: readonly string[], i: number, j: number, chars: number, out: string[], o: number): void {
+  const k = (kernel ??= loadKernel());
+  const n = j - i;
+  // Layout: n descriptors (address, length), n * 64 hex bytes out, then the UTF-8 data.
+  const desc = k.dataStart;
+  const hexAt = desc + n * 8;
+  const dataAt = hexAt + n * 64;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  ensureBytes(k, dataAt + 3 * chars + k.slack);
+  const u32 = k.u32;
+  const d = desc >>> 2;
+  const joined = n === 1 ? values[i]! : values.slice(i, j).join('');
+  const { written } = encoder.encodeInto(joined, k.u8.subarray(dataAt, dataAt + 3 * chars));
+  if (written === chars) {
+    // All ASCII (the usual case): each value's bytes are its characters.
+    let p = dataAt;
+    for (let m = 0; m < n; m++) {
+      const len = values[i + m]!.length;
+      u32[d + 2 * m] = p;
+      u32[d + 2 * m + 1] = len;
+      p += len;
+    }
+  } else {
+    let p = dataAt;
+    for (let m = 0; m < n; m++) {
+      const w = encoder.encodeInto(values[i + m]!, k.u8.subarray(p, dataAt + 3 * chars)).written;
+      u32[d + 2 * m] = p;
+      u32[d + 2 * m + 1] = w;
+      p += w;
+    }
+  }
+  k.sha256Hex(desc, n, hexAt);
+  const hex = k.buf.toString('latin1', hexAt, hexAt + n * 64);
+  for (let m = 0; m < n; m++) out[o + m] = hex.slice(m * 64, m * 64 + 64);
+}
