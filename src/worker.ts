@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 import { parseTemporalEnv, type TemporalEnv } from './config/temporalEnv';
 import { connectClient, connectNative } from './temporal/connection';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
@@ -22,6 +22,8 @@ export interface WorkerConfig {
   /** Skip the search-attribute check (only for servers that forbid the operator API). */
   skipSearchAttributeCheck?: boolean;
   connection?: NativeConnection;
+  /** Dependencies of the data-plane and TikTok activities (tests point them at the emulator and temp dirs). */
+  activityDeps?: Omit<ActivityDeps, 'health'>;
 }
 
 export function workflowsPath(): string {
@@ -68,7 +70,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
     }
   }
   const connection = cfg.connection ?? (await connectNative(env));
-  const activities = createActivities({ health: { version: VERSION } });
+  const activities = createActivities({ ...cfg.activityDeps, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};

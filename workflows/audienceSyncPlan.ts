@@ -1,0 +1,178 @@
+import type { DestinationConfig } from '../src/config/destination';
+import { durationMs, identifierTypeFor } from '../src/config/destination';
+import type { CalculateType } from '../src/tiktok/types';
+
+/*
+ * Pure decisions of the audience sync control plane, kept out of the workflow body so unit
+ * tests can pin them down. Workflow-safe: no Node built-ins, no I/O, no clock.
+ */
+
+/** TikTok takes at most 50 file paths per create/update call (it allows 500, recommends < 50). */
+export const MAX_FILE_PATHS_PER_CALL = 50;
+/** Pending change batches flush at once from this many users (Lytics' threshold)... */
+export const FLUSH_USERS = 500_000;
+/** ...or this many bytes of input. */
+export const FLUSH_BYTES = 250 * 1024 * 1024;
+/** Below this many matched people TikTok cannot target the audience. */
+export const MIN_TARGETABLE = 1000;
+export const TOO_SMALL_ADVICE = 'send at least 5,000 phones or 10,000 emails';
+/** TikTok's cap of custom audiences per advertiser. */
+export const AUDIENCE_CAP = 400;
+
+/*
+ * Failure types, by name. Workflows may not import src/tiktok or src/audience at run time
+ * (they pull in Node code), so the names are repeated here; test/unit/audience-control-plan
+ * checks they equal TIKTOK_NON_RETRYABLE_ERROR_TYPES, ActivityFailureType and
+ * NON_RETRYABLE_AUDIENCE_DATA_ERRORS.
+ */
+export const FailureTypes = {
+  Throttled: 'Throttled',
+  Transient: 'Transient',
+  AudienceBusy: 'AudienceBusy',
+  ReauthorizationRequired: 'ReauthorizationRequired',
+  PermissionDenied: 'PermissionDenied',
+  InvalidRequest: 'InvalidRequest',
+  SecretUnavailable: 'SecretUnavailable',
+  FileIntegrity: 'FileIntegrity',
+  AmbiguousAudience: 'AmbiguousAudience',
+  AudienceNotFound: 'AudienceNotFound',
+} as const;
+
+export const TIKTOK_NON_RETRYABLE: readonly string[] = [
+  FailureTypes.ReauthorizationRequired,
+  FailureTypes.PermissionDenied,
+  FailureTypes.InvalidRequest,
+];
+
+export const DATA_NON_RETRYABLE: readonly string[] = [
+  'AudienceDataBadConfig',
+  'SnapshotUnreadable',
+  'StorageObjectMissing',
+  'StorageAccessDenied',
+  'AudienceDataCorrupt',
+  'AppliedStateConflict',
+];
+
+/** What the TikTok activities' retry policy must not retry: retrying cannot fix these. */
+export const TIKTOK_ACTIVITY_NON_RETRYABLE: readonly string[] = [
+  ...TIKTOK_NON_RETRYABLE,
+  FailureTypes.SecretUnavailable,
+  FailureTypes.FileIntegrity,
+  FailureTypes.AmbiguousAudience,
+  FailureTypes.AudienceNotFound,
+  ...DATA_NON_RETRYABLE,
+];
+
+/** Failures an operator fixes by giving ttsync a working token; the workflow parks on them. */
+export const REAUTHORIZATION_FAILURES: readonly string[] = [FailureTypes.ReauthorizationRequired, FailureTypes.SecretUnavailable];
+
+/** TikTok's calculate_type for one of the identifier engine's types (AAID is TikTok's GAID). */
+export function calculateTypeOfIdentifier(type: string): CalculateType {
+  switch (type) {
+    case 'AAID_SHA256':
+      return 'GAID_SHA256';
+    case 'AAID_MD5':
+      return 'GAID_MD5';
+    case 'EMAIL_SHA256':
+    case 'PHONE_SHA256':
+    case 'IDFA_SHA256':
+    case 'IDFA_MD5':
+    case 'GAID_SHA256':
+    case 'GAID_MD5':
+    case 'MAID_SHA256':
+    case 'MAID_MD5':
+      return type;
+    default:
+      throw new RangeError(`${type} has no TikTok customer-file calculate_type`);
+  }
+}
+
+/**
+ * The audience's calculate_type. TikTok requires every file of an audience to use the
+ * audience's encryption type, so it is fixed by the destination's mapping, not by the files
+ * one sync happens to produce (a first snapshot without phones must not make an email-only
+ * audience that later phone files are refused from): one mapped type → that type;
+ * several → MULTIPLE_TYPES.
+ */
+export function audienceCalculateType(config: Pick<DestinationConfig, 'identifiers' | 'maidHash'>): CalculateType {
+  const types = new Set<CalculateType>();
+  for (const column of Object.values(config.identifiers)) {
+    const t = identifierTypeFor(column, config.maidHash);
+    if (t !== undefined) types.add(calculateTypeOfIdentifier(t));
+  }
+  const [only, ...rest] = [...types];
+  if (only === undefined) throw new RangeError('the destination maps no identifier TikTok audiences can carry');
+  return rest.length === 0 ? only : 'MULTIPLE_TYPES';
+}
+
+/** The calculate_type a file is uploaded with: its own, or MULTIPLE_TYPES in a multi-type audience. */
+export function uploadCalculateType(audienceType: CalculateType, fileType: CalculateType): CalculateType {
+  return audienceType === 'MULTIPLE_TYPES' ? 'MULTIPLE_TYPES' : fileType;
+}
+
+/** Splits into consecutive chunks of at most `size`. */
+export function chunks<T>(items: readonly T[], size = MAX_FILE_PATHS_PER_CALL): T[][] {
+  if (size < 1) throw new RangeError('chunk size must be at least 1');
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** `count` contiguous shard groups [from, to) covering 0..256, as even as possible. */
+export function shardGroups(count = 4, shards = 256): [number, number][] {
+  const out: [number, number][] = [];
+  for (let g = 0; g < count; g++) out.push([Math.floor((g * shards) / count), Math.floor(((g + 1) * shards) / count)]);
+  return out.filter(([a, b]) => b > a);
+}
+
+/** Exponential backoff of the processing poll: doubles, capped at `maxMs`. */
+export function nextPollDelay(currentMs: number, maxMs: number): number {
+  return Math.min(Math.max(1, currentMs * 2), maxMs);
+}
+
+/** A duration string of the workflow input in ms, or the fallback when absent. */
+export function msOf(value: string | undefined, fallback: string): number {
+  const ms = durationMs(value ?? fallback);
+  if (ms === undefined || ms <= 0) throw new RangeError(`invalid duration ${JSON.stringify(value)}: use e.g. "1h", "30s", "500ms"`);
+  return ms;
+}
+
+export interface BatchSize {
+  users?: number;
+  bytes?: number;
+}
+
+/**
+ * Pending change batches flush at once when what their signals announced reaches 500,000
+ * users or 250 MB; batches that announced nothing wait for the cadence timer.
+ */
+export function shouldFlushNow(batches: readonly BatchSize[], limits = { users: FLUSH_USERS, bytes: FLUSH_BYTES }): boolean {
+  let users = 0;
+  let bytes = 0;
+  for (const b of batches) {
+    users += b.users ?? 0;
+    bytes += b.bytes ?? 0;
+  }
+  return users >= limits.users || bytes >= limits.bytes;
+}
+
+/** Rejected rows and values by reason, summed over what prepare read. */
+export function rejectedByReason(
+  inputs: readonly ({ counts: { rowsRejected: Partial<Record<string, number>>; types: Partial<Record<string, { rejected: Partial<Record<string, number>> }>> } } | undefined)[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (r: Partial<Record<string, number>>) => {
+    for (const [reason, n] of Object.entries(r)) if (n) out[reason] = (out[reason] ?? 0) + n;
+  };
+  for (const i of inputs) {
+    if (!i) continue;
+    add(i.counts.rowsRejected);
+    for (const t of Object.values(i.counts.types)) if (t) add(t.rejected);
+  }
+  return out;
+}
+
+/** The identifier of one sync cycle: names its data-plane folder, unique across destinations and executions. */
+export function cycleRunId(destinationId: string, cycle: number, temporalRunId: string): string {
+  return `${destinationId}.${String(cycle).padStart(6, '0')}.${temporalRunId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
+}
