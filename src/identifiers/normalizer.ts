@@ -44,6 +44,17 @@ export class IdentifierNormalizer {
 
   /** `rowCountry`: the row's country cell (already trimmed/uppercased), if a country column is mapped. */
   process(raw: string, rowCountry?: string): Outcome {
+    const outcome = this.prepare(raw, rowCountry);
+    if (outcome === 'hashed') this.digest = digestHex(this.hash, this.normalized!);
+    return outcome;
+  }
+
+  /**
+   * `process` without the hash: on 'hashed', `normalized` holds the value to digest and
+   * `digest` stays '' for the caller to fill, so a batch of values can be hashed in one
+   * call (sha256HexBatch); 'prehashed' already sets `digest`.
+   */
+  prepare(raw: string, rowCountry?: string): Outcome {
     this.normalized = null;
     this.digest = '';
     if (isTooLong(raw)) return 'too_long';
@@ -82,7 +93,6 @@ export class IdentifierNormalizer {
         break;
     }
     this.normalized = value;
-    this.digest = digestHex(this.hash, value);
     return 'hashed';
   }
 }
