@@ -32,67 +32,11 @@
     "\16\c1\a4\19\08\6c\37\1e\4c\77\48\27\b5\bc\b0\34\b3\0c\1c\39\4a\aa\d8\4e\4f\ca\9c\5b\f3\6f\2e\68"
     "\ee\82\8f\74\6f\63\a5\78\14\78\c8\84\08\02\c7\8c\fa\ff\be\90\eb\6c\50\a4\f7\a3\f9\be\f2\78\71\c6")
 
-  ;; One lane's block k of its padded message, written as 16 big-endian words at $dst.
-  ;; $rel = length - 64k clamped to [-1, 64]: bytes before $rel are message bytes, byte $rel
-  ;; is the 0x80 terminator, bytes after it are zero. The bit length (last block only) is
-  ;; set by the caller in the transposed schedule.
-  (func $fill (param $src i32) (param $rel i32) (param $dst i32)
-    (local $r v128)
-    (local.set $r (i8x16.splat (local.get $rel)))
-    (v128.store offset=0 (local.get $dst)
-      (call $chunk (v128.load offset=0 (local.get $src))
-        (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)))
-    (v128.store offset=16 (local.get $dst)
-      (call $chunk (v128.load offset=16 (local.get $src))
-        (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)))
-    (v128.store offset=32 (local.get $dst)
-      (call $chunk (v128.load offset=32 (local.get $src))
-        (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)))
-    (v128.store offset=48 (local.get $dst)
-      (call $chunk (v128.load offset=48 (local.get $src))
-        (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r))))
-
-  ;; 16 message bytes masked by position (see $fill), byte-swapped to big-endian words.
-  (func $chunk (param $bytes v128) (param $pos v128) (param $rel v128) (result v128)
-    (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
-      (v128.or
-        (v128.and (local.get $bytes) (i8x16.lt_s (local.get $pos) (local.get $rel)))
-        (v128.and (i8x16.eq (local.get $pos) (local.get $rel)) (v128.const i8x16 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128 -128)))
-      (v128.const i64x2 0 0)))
-
-  (func $rel (param $len i32) (param $k i32) (result i32)
-    (local $r i32)
-    (local.set $r (i32.sub (local.get $len) (i32.shl (local.get $k) (i32.const 6))))
-    (select (i32.const -1)
-      (select (i32.const 64) (local.get $r) (i32.gt_s (local.get $r) (i32.const 64)))
-      (i32.lt_s (local.get $r) (i32.const -1))))
-
-  ;; Transposes 4 rows of 4 words at $src (row stride 64 bytes) into 4 lane vectors at $dst
-  ;; (stride 16): lane vector m = word m of rows 0..3.
-  (func $transpose_in (param $src i32) (param $dst i32)
-    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
-    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
-      (v128.load offset=0 (local.get $src)) (v128.load offset=64 (local.get $src))))
-    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
-      (v128.load offset=0 (local.get $src)) (v128.load offset=64 (local.get $src))))
-    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
-      (v128.load offset=128 (local.get $src)) (v128.load offset=192 (local.get $src))))
-    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
-      (v128.load offset=128 (local.get $src)) (v128.load offset=192 (local.get $src))))
-    (v128.store offset=0 (local.get $dst)
-      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-    (v128.store offset=16 (local.get $dst)
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-    (v128.store offset=32 (local.get $dst)
-      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-    (v128.store offset=48 (local.get $dst)
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
-
 
   ;; One compression of the 4 lanes' blocks in W[0..15] into H; lanes whose mask is zero
   ;; keep their state (their message has fewer blocks than another lane's).
   (func $compress (param $active v128)
-    (local $t i32) (local $p i32)
+    (local $t i32) (local $tw i32) (local $p i32)
     (local $a v128) (local $b v128) (local $c v128) (local $d v128)
     (local $e v128) (local $f v128) (local $g v128) (local $h v128)
     (local $w15 v128) (local $w2 v128) (local $t1 v128) (local $t2 v128)
@@ -120,50 +64,141 @@
     (local.set $f (v128.load offset=1360 (i32.const 0)))
     (local.set $g (v128.load offset=1376 (i32.const 0)))
     (local.set $h (v128.load offset=1392 (i32.const 0)))
+    ;; 8 rounds per iteration, the variables' roles rotating instead of 8 moves per round
+    ;; ($t = 4 * round for K, $tw = 16 * round for W). Maj(a, b, c) is b where a and b
+    ;; agree and c elsewhere; Ch(e, f, g) is f where e is 1 and g elsewhere.
     (local.set $t (i32.const 0))
+    (local.set $tw (i32.const 0))
     (loop $round
+      ;; round t+0
       (local.set $t1
         (i32x4.add
           (i32x4.add (local.get $h)
-            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21))))
-                      (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7)))))
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 6)) (i32x4.shl (local.get $e) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 11)) (i32x4.shl (local.get $e) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 25)) (i32x4.shl (local.get $e) (i32.const 7)))))
           (i32x4.add (v128.bitselect (local.get $f) (local.get $g) (local.get $e))
-            (i32x4.add (v128.load32_splat (i32.shl (local.get $t) (i32.const 2)))
-                       (v128.load offset=256 (i32.shl (local.get $t) (i32.const 4)))))))
-      (local.set $t2
+            (i32x4.add (v128.load32_splat offset=0 (local.get $t)) (v128.load offset=256 (local.get $tw))))))
+      (local.set $d (i32x4.add (local.get $d) (local.get $t1)))
+      (local.set $h
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))
+            (v128.bitselect (local.get $c) (local.get $b) (v128.xor (local.get $a) (local.get $b))))))
+      ;; round t+1
+      (local.set $t1
         (i32x4.add
-          (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 2)) (i32x4.shl (local.get $a) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 13)) (i32x4.shl (local.get $a) (i32.const 19))))
-                    (v128.or (i32x4.shr_u (local.get $a) (i32.const 22)) (i32x4.shl (local.get $a) (i32.const 10))))
-          ;; Maj(a, b, c): where a and b agree it is their bit, elsewhere c's.
-          (v128.bitselect (local.get $c) (local.get $b) (v128.xor (local.get $a) (local.get $b)))))
-      (local.set $h (local.get $g))
-      (local.set $g (local.get $f))
-      (local.set $f (local.get $e))
-      (local.set $e (i32x4.add (local.get $d) (local.get $t1)))
-      (local.set $d (local.get $c))
-      (local.set $c (local.get $b))
-      (local.set $b (local.get $a))
-      (local.set $a (i32x4.add (local.get $t1) (local.get $t2)))
-      (local.set $t (i32.add (local.get $t) (i32.const 1)))
-      (br_if $round (i32.lt_u (local.get $t) (i32.const 64))))
-    (call $update (i32.const 1280) (local.get $a) (local.get $active))
-    (call $update (i32.const 1296) (local.get $b) (local.get $active))
-    (call $update (i32.const 1312) (local.get $c) (local.get $active))
-    (call $update (i32.const 1328) (local.get $d) (local.get $active))
-    (call $update (i32.const 1344) (local.get $e) (local.get $active))
-    (call $update (i32.const 1360) (local.get $f) (local.get $active))
-    (call $update (i32.const 1376) (local.get $g) (local.get $active))
-    (call $update (i32.const 1392) (local.get $h) (local.get $active)))
+          (i32x4.add (local.get $g)
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $d) (i32.const 6)) (i32x4.shl (local.get $d) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $d) (i32.const 11)) (i32x4.shl (local.get $d) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $d) (i32.const 25)) (i32x4.shl (local.get $d) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $e) (local.get $f) (local.get $d))
+            (i32x4.add (v128.load32_splat offset=4 (local.get $t)) (v128.load offset=272 (local.get $tw))))))
+      (local.set $c (i32x4.add (local.get $c) (local.get $t1)))
+      (local.set $g
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $h) (i32.const 2)) (i32x4.shl (local.get $h) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $h) (i32.const 13)) (i32x4.shl (local.get $h) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $h) (i32.const 22)) (i32x4.shl (local.get $h) (i32.const 10))))
+            (v128.bitselect (local.get $b) (local.get $a) (v128.xor (local.get $h) (local.get $a))))))
+      ;; round t+2
+      (local.set $t1
+        (i32x4.add
+          (i32x4.add (local.get $f)
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $c) (i32.const 6)) (i32x4.shl (local.get $c) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $c) (i32.const 11)) (i32x4.shl (local.get $c) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $c) (i32.const 25)) (i32x4.shl (local.get $c) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $d) (local.get $e) (local.get $c))
+            (i32x4.add (v128.load32_splat offset=8 (local.get $t)) (v128.load offset=288 (local.get $tw))))))
+      (local.set $b (i32x4.add (local.get $b) (local.get $t1)))
+      (local.set $f
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $g) (i32.const 2)) (i32x4.shl (local.get $g) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $g) (i32.const 13)) (i32x4.shl (local.get $g) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $g) (i32.const 22)) (i32x4.shl (local.get $g) (i32.const 10))))
+            (v128.bitselect (local.get $a) (local.get $h) (v128.xor (local.get $g) (local.get $h))))))
+      ;; round t+3
+      (local.set $t1
+        (i32x4.add
+          (i32x4.add (local.get $e)
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $b) (i32.const 6)) (i32x4.shl (local.get $b) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $b) (i32.const 11)) (i32x4.shl (local.get $b) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $b) (i32.const 25)) (i32x4.shl (local.get $b) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $c) (local.get $d) (local.get $b))
+            (i32x4.add (v128.load32_splat offset=12 (local.get $t)) (v128.load offset=304 (local.get $tw))))))
+      (local.set $a (i32x4.add (local.get $a) (local.get $t1)))
+      (local.set $e
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $f) (i32.const 2)) (i32x4.shl (local.get $f) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $f) (i32.const 13)) (i32x4.shl (local.get $f) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $f) (i32.const 22)) (i32x4.shl (local.get $f) (i32.const 10))))
+            (v128.bitselect (local.get $h) (local.get $g) (v128.xor (local.get $f) (local.get $g))))))
+      ;; round t+4
+      (local.set $t1
+        (i32x4.add
+          (i32x4.add (local.get $d)
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $a) (i32.const 6)) (i32x4.shl (local.get $a) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 11)) (i32x4.shl (local.get $a) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $a) (i32.const 25)) (i32x4.shl (local.get $a) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $b) (local.get $c) (local.get $a))
+            (i32x4.add (v128.load32_splat offset=16 (local.get $t)) (v128.load offset=320 (local.get $tw))))))
+      (local.set $h (i32x4.add (local.get $h) (local.get $t1)))
+      (local.set $d
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $e) (i32.const 2)) (i32x4.shl (local.get $e) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 13)) (i32x4.shl (local.get $e) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $e) (i32.const 22)) (i32x4.shl (local.get $e) (i32.const 10))))
+            (v128.bitselect (local.get $g) (local.get $f) (v128.xor (local.get $e) (local.get $f))))))
+      ;; round t+5
+      (local.set $t1
+        (i32x4.add
+          (i32x4.add (local.get $c)
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $h) (i32.const 6)) (i32x4.shl (local.get $h) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $h) (i32.const 11)) (i32x4.shl (local.get $h) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $h) (i32.const 25)) (i32x4.shl (local.get $h) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $a) (local.get $b) (local.get $h))
+            (i32x4.add (v128.load32_splat offset=20 (local.get $t)) (v128.load offset=336 (local.get $tw))))))
+      (local.set $g (i32x4.add (local.get $g) (local.get $t1)))
+      (local.set $c
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $d) (i32.const 2)) (i32x4.shl (local.get $d) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $d) (i32.const 13)) (i32x4.shl (local.get $d) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $d) (i32.const 22)) (i32x4.shl (local.get $d) (i32.const 10))))
+            (v128.bitselect (local.get $f) (local.get $e) (v128.xor (local.get $d) (local.get $e))))))
+      ;; round t+6
+      (local.set $t1
+        (i32x4.add
+          (i32x4.add (local.get $b)
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $g) (i32.const 6)) (i32x4.shl (local.get $g) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $g) (i32.const 11)) (i32x4.shl (local.get $g) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $g) (i32.const 25)) (i32x4.shl (local.get $g) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $h) (local.get $a) (local.get $g))
+            (i32x4.add (v128.load32_splat offset=24 (local.get $t)) (v128.load offset=352 (local.get $tw))))))
+      (local.set $f (i32x4.add (local.get $f) (local.get $t1)))
+      (local.set $b
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $c) (i32.const 2)) (i32x4.shl (local.get $c) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $c) (i32.const 13)) (i32x4.shl (local.get $c) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $c) (i32.const 22)) (i32x4.shl (local.get $c) (i32.const 10))))
+            (v128.bitselect (local.get $e) (local.get $d) (v128.xor (local.get $c) (local.get $d))))))
+      ;; round t+7
+      (local.set $t1
+        (i32x4.add
+          (i32x4.add (local.get $a)
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $f) (i32.const 6)) (i32x4.shl (local.get $f) (i32.const 26))) (v128.or (i32x4.shr_u (local.get $f) (i32.const 11)) (i32x4.shl (local.get $f) (i32.const 21)))) (v128.or (i32x4.shr_u (local.get $f) (i32.const 25)) (i32x4.shl (local.get $f) (i32.const 7)))))
+          (i32x4.add (v128.bitselect (local.get $g) (local.get $h) (local.get $f))
+            (i32x4.add (v128.load32_splat offset=28 (local.get $t)) (v128.load offset=368 (local.get $tw))))))
+      (local.set $e (i32x4.add (local.get $e) (local.get $t1)))
+      (local.set $a
+        (i32x4.add (local.get $t1)
+          (i32x4.add
+            (v128.xor (v128.xor (v128.or (i32x4.shr_u (local.get $b) (i32.const 2)) (i32x4.shl (local.get $b) (i32.const 30))) (v128.or (i32x4.shr_u (local.get $b) (i32.const 13)) (i32x4.shl (local.get $b) (i32.const 19)))) (v128.or (i32x4.shr_u (local.get $b) (i32.const 22)) (i32x4.shl (local.get $b) (i32.const 10))))
+            (v128.bitselect (local.get $d) (local.get $c) (v128.xor (local.get $b) (local.get $c))))))
+      (local.set $t (i32.add (local.get $t) (i32.const 32)))
+      (local.set $tw (i32.add (local.get $tw) (i32.const 128)))
+      (br_if $round (i32.lt_u (local.get $t) (i32.const 256))))
+    ;; H += state, in active lanes only.
+    (v128.store offset=1280 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1280 (i32.const 0)) (local.get $a)) (v128.load offset=1280 (i32.const 0)) (local.get $active)))
+    (v128.store offset=1296 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1296 (i32.const 0)) (local.get $b)) (v128.load offset=1296 (i32.const 0)) (local.get $active)))
+    (v128.store offset=1312 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1312 (i32.const 0)) (local.get $c)) (v128.load offset=1312 (i32.const 0)) (local.get $active)))
+    (v128.store offset=1328 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1328 (i32.const 0)) (local.get $d)) (v128.load offset=1328 (i32.const 0)) (local.get $active)))
+    (v128.store offset=1344 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1344 (i32.const 0)) (local.get $e)) (v128.load offset=1344 (i32.const 0)) (local.get $active)))
+    (v128.store offset=1360 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1360 (i32.const 0)) (local.get $f)) (v128.load offset=1360 (i32.const 0)) (local.get $active)))
+    (v128.store offset=1376 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1376 (i32.const 0)) (local.get $g)) (v128.load offset=1376 (i32.const 0)) (local.get $active)))
+    (v128.store offset=1392 (i32.const 0)
+      (v128.bitselect (i32x4.add (v128.load offset=1392 (i32.const 0)) (local.get $h)) (v128.load offset=1392 (i32.const 0)) (local.get $active))))
 
-  (func $update (param $at i32) (param $x v128) (param $active v128)
-    (local $old v128)
-    (local.set $old (v128.load (local.get $at)))
-    (v128.store (local.get $at)
-      (v128.bitselect (i32x4.add (local.get $old) (local.get $x)) (local.get $old) (local.get $active))))
-
-  ;; 16 digest bytes as 32 lowercase hex characters at $out.
+  ;; 4 state words (one lane's) as 32 lowercase hex characters at $out, big-endian.
   (func $hex16 (param $v v128) (param $out i32)
     (local $hi v128) (local $lo v128)
+    (local.set $v (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12 (local.get $v) (local.get $v)))
     (local.set $hi (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102)
       (i8x16.shr_u (local.get $v) (i32.const 4))))
     (local.set $lo (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102)
@@ -173,16 +208,13 @@
     (v128.store offset=16 (local.get $out)
       (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $hi) (local.get $lo))))
 
-  (func $bswap_words (param $v v128) (result v128)
-    (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12 (local.get $v) (local.get $v)))
-
   (func (export "sha256_hex") (param $desc i32) (param $n i32) (param $out i32)
     (local $i i32) (local $j i32) (local $k i32) (local $blocks i32) (local $nb i32)
     (local $src i32) (local $len i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
     (local $l0 i32) (local $l1 i32) (local $l2 i32) (local $l3 i32)
     (local $last v128) (local $bits v128) (local $kv v128)
-    (local $r v128)
+    (local $r v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $i (i32.const 0))
     (block $done
       (loop $group
@@ -231,14 +263,179 @@
         (v128.store offset=1392 (i32.const 0) (v128.const i32x4 0x5be0cd19 0x5be0cd19 0x5be0cd19 0x5be0cd19))
         (local.set $k (i32.const 0))
         (loop $block
-          (call $fill (i32.add (local.get $p0) (i32.shl (local.get $k) (i32.const 6))) (call $rel (local.get $l0) (local.get $k)) (i32.const 1408))
-          (call $fill (i32.add (local.get $p1) (i32.shl (local.get $k) (i32.const 6))) (call $rel (local.get $l1) (local.get $k)) (i32.const 1472))
-          (call $fill (i32.add (local.get $p2) (i32.shl (local.get $k) (i32.const 6))) (call $rel (local.get $l2) (local.get $k)) (i32.const 1536))
-          (call $fill (i32.add (local.get $p3) (i32.shl (local.get $k) (i32.const 6))) (call $rel (local.get $l3) (local.get $k)) (i32.const 1600))
-          (call $transpose_in (i32.const 1408) (i32.const 256))
-          (call $transpose_in (i32.const 1424) (i32.const 320))
-          (call $transpose_in (i32.const 1440) (i32.const 384))
-          (call $transpose_in (i32.const 1456) (i32.const 448))
+          ;; Lane 0: $rel = length - 64k clamped to [-1, 64]; bytes before it are message bytes,
+          ;; byte $rel is the 0x80 terminator, later bytes are zero.
+          (local.set $src (i32.add (local.get $p0) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (i32.sub (local.get $l0) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (select (i32.const 64) (local.get $len) (i32.gt_s (local.get $len) (i32.const 64))))
+          (local.set $len (select (i32.const -1) (local.get $len) (i32.lt_s (local.get $len) (i32.const -1))))
+          (local.set $r (i8x16.splat (local.get $len)))
+          (v128.store offset=1408 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=0 (local.get $src)) (i8x16.lt_s (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1424 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=16 (local.get $src)) (i8x16.lt_s (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1440 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=32 (local.get $src)) (i8x16.lt_s (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1456 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=48 (local.get $src)) (i8x16.lt_s (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          ;; Lane 1: $rel = length - 64k clamped to [-1, 64]; bytes before it are message bytes,
+          ;; byte $rel is the 0x80 terminator, later bytes are zero.
+          (local.set $src (i32.add (local.get $p1) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (i32.sub (local.get $l1) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (select (i32.const 64) (local.get $len) (i32.gt_s (local.get $len) (i32.const 64))))
+          (local.set $len (select (i32.const -1) (local.get $len) (i32.lt_s (local.get $len) (i32.const -1))))
+          (local.set $r (i8x16.splat (local.get $len)))
+          (v128.store offset=1472 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=0 (local.get $src)) (i8x16.lt_s (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1488 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=16 (local.get $src)) (i8x16.lt_s (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1504 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=32 (local.get $src)) (i8x16.lt_s (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1520 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=48 (local.get $src)) (i8x16.lt_s (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          ;; Lane 2: $rel = length - 64k clamped to [-1, 64]; bytes before it are message bytes,
+          ;; byte $rel is the 0x80 terminator, later bytes are zero.
+          (local.set $src (i32.add (local.get $p2) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (i32.sub (local.get $l2) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (select (i32.const 64) (local.get $len) (i32.gt_s (local.get $len) (i32.const 64))))
+          (local.set $len (select (i32.const -1) (local.get $len) (i32.lt_s (local.get $len) (i32.const -1))))
+          (local.set $r (i8x16.splat (local.get $len)))
+          (v128.store offset=1536 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=0 (local.get $src)) (i8x16.lt_s (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1552 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=16 (local.get $src)) (i8x16.lt_s (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1568 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=32 (local.get $src)) (i8x16.lt_s (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1584 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=48 (local.get $src)) (i8x16.lt_s (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          ;; Lane 3: $rel = length - 64k clamped to [-1, 64]; bytes before it are message bytes,
+          ;; byte $rel is the 0x80 terminator, later bytes are zero.
+          (local.set $src (i32.add (local.get $p3) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (i32.sub (local.get $l3) (i32.shl (local.get $k) (i32.const 6))))
+          (local.set $len (select (i32.const 64) (local.get $len) (i32.gt_s (local.get $len) (i32.const 64))))
+          (local.set $len (select (i32.const -1) (local.get $len) (i32.lt_s (local.get $len) (i32.const -1))))
+          (local.set $r (i8x16.splat (local.get $len)))
+          (v128.store offset=1600 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=0 (local.get $src)) (i8x16.lt_s (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1616 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=16 (local.get $src)) (i8x16.lt_s (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1632 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=32 (local.get $src)) (i8x16.lt_s (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          (v128.store offset=1648 (i32.const 0)
+            (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12
+              (v128.or
+                (v128.and (v128.load offset=48 (local.get $src)) (i8x16.lt_s (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)))
+                (v128.and (i8x16.eq (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63) (local.get $r)) (v128.const i32x4 0x80808080 0x80808080 0x80808080 0x80808080)))
+              (v128.const i64x2 0 0)))
+          ;; Rows of 4 words per lane -> W[0..15], one lane per message.
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1408 (i32.const 0)) (v128.load offset=1472 (i32.const 0))))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1408 (i32.const 0)) (v128.load offset=1472 (i32.const 0))))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1536 (i32.const 0)) (v128.load offset=1600 (i32.const 0))))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1536 (i32.const 0)) (v128.load offset=1600 (i32.const 0))))
+          (v128.store offset=256 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+          (v128.store offset=272 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+          (v128.store offset=288 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+          (v128.store offset=304 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1424 (i32.const 0)) (v128.load offset=1488 (i32.const 0))))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1424 (i32.const 0)) (v128.load offset=1488 (i32.const 0))))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1552 (i32.const 0)) (v128.load offset=1616 (i32.const 0))))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1552 (i32.const 0)) (v128.load offset=1616 (i32.const 0))))
+          (v128.store offset=320 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+          (v128.store offset=336 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+          (v128.store offset=352 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+          (v128.store offset=368 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1440 (i32.const 0)) (v128.load offset=1504 (i32.const 0))))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1440 (i32.const 0)) (v128.load offset=1504 (i32.const 0))))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1568 (i32.const 0)) (v128.load offset=1632 (i32.const 0))))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1568 (i32.const 0)) (v128.load offset=1632 (i32.const 0))))
+          (v128.store offset=384 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+          (v128.store offset=400 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+          (v128.store offset=416 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+          (v128.store offset=432 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+          (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1456 (i32.const 0)) (v128.load offset=1520 (i32.const 0))))
+          (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1456 (i32.const 0)) (v128.load offset=1520 (i32.const 0))))
+          (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+            (v128.load offset=1584 (i32.const 0)) (v128.load offset=1648 (i32.const 0))))
+          (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+            (v128.load offset=1584 (i32.const 0)) (v128.load offset=1648 (i32.const 0))))
+          (v128.store offset=448 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+          (v128.store offset=464 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+          (v128.store offset=480 (i32.const 0) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+          (v128.store offset=496 (i32.const 0) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
           (local.set $kv (i32x4.splat (local.get $k)))
           ;; The last block of a lane ends with its bit length (lengths < 2^29 bytes: high word 0).
           (v128.store offset=496 (i32.const 0)
@@ -253,9 +450,9 @@
         (loop $lane
           (if (i32.lt_u (i32.add (local.get $i) (local.get $j)) (local.get $n))
             (then
-              (call $hex16 (call $bswap_words (v128.load offset=1408 (i32.shl (local.get $j) (i32.const 6))))
+              (call $hex16 (v128.load offset=1408 (i32.shl (local.get $j) (i32.const 6)))
                 (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (local.get $j)) (i32.const 6))))
-              (call $hex16 (call $bswap_words (v128.load offset=1424 (i32.shl (local.get $j) (i32.const 6))))
+              (call $hex16 (v128.load offset=1424 (i32.shl (local.get $j) (i32.const 6)))
                 (i32.add (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (local.get $j)) (i32.const 6))) (i32.const 32)))))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br_if $lane (i32.lt_u (local.get $j) (i32.const 4))))
