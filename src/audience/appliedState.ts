@@ -73,10 +73,10 @@ export function nextManifest(
   for (const [xx, byType] of [...shards.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const [type, r] of Object.entries(byType) as [IdentifierType, NonNullable<(typeof byType)[IdentifierType]>][]) {
       if (r.state === 0) continue;
-      if (!r.stateUri) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${xx} of ${type} counts ${r.state} ids but names no state list`);
+      if (!r.stateAt) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${xx} of ${type} counts ${r.state} ids but names no state list`);
       const t = (types[type] ??= { count: 0, shards: {} });
       t.count += r.state;
-      t.shards[xx] = { uri: r.stateUri, count: r.state };
+      t.shards[xx] = { uri: r.stateAt.uri, start: r.stateAt.start, count: r.state };
     }
   }
   // Types of the base that the groups do not mention would silently vanish from the state.

@@ -1,12 +1,16 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
 import type { CalculateType } from '../tiktok/types';
-import { calculateTypeOf, customerFileBytes, digestWidth, ListCursor, newTally, planFiles, type FileAction, type FileLimits, type ListRef } from './customerFiles';
+import { calculateTypeOf, coalesce, customerFileBytes, digestWidth, ListCursor, newTally, planFiles, type FileAction, type FileLimits, type ListRef } from './customerFiles';
 import { AudienceDataError, AudienceDataErrorTypes } from './errors';
 import { layout } from './layout';
+import { readRange } from './listStore';
 import type { DiffGroup } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
 import type { Stores } from './stores';
+
+/** Largest read of adjacent lists while building (the cursor holds a few such reads). */
+const READ_SPAN = 8 << 20;
 
 /** One customer file ready for upload: everything TikTok's file upload needs except the bytes. */
 export interface BuiltFile {
@@ -63,14 +67,15 @@ export async function buildFiles(
       const lists: ListRef[] = [];
       for (let s = 0; s < SHARD_COUNT; s++) {
         const r = shards.get(shardName(s))?.[type];
-        const uri = action === 'APPEND' ? r?.addUri : r?.removeUri;
+        const at = action === 'APPEND' ? r?.addAt : r?.removeAt;
         const count = action === 'APPEND' ? (r?.adds ?? 0) : (r?.removes ?? 0);
-        if (count > 0 && uri) lists.push({ uri, count });
+        if (count > 0 && at) lists.push({ ...at, count });
         else if (count > 0) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${shardName(s)} counts ${count} ${type} ${action} ids but names no list`);
       }
       const total = lists.reduce((n, l) => n + l.count, 0);
       const plan = planFiles(type, total, limits);
-      const cursor = new ListCursor(lists, digestWidth(type) + 1, (uri) => stores.read(uri));
+      const width = digestWidth(type) + 1;
+      const cursor = new ListCursor(coalesce(lists, width, READ_SPAN), width, (uri, start, bytes) => readRange(stores, uri, start, bytes));
       for (let i = 0; i < plan.length; i++) {
         const p = plan[i]!;
         const key = layout.file(runId, action, type, i);

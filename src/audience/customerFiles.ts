@@ -78,15 +78,39 @@ export function planFiles(type: IdentifierType, total: number, limits: FileLimit
   return out;
 }
 
-/** One stored digest list of a type: where it is and how many ids it has. */
+/**
+ * One stored digest list: `count` lines starting at byte `start` of the object `uri`.
+ * Lists live packed several to an object (one object per kind and diff step, not one per
+ * shard): hundreds of tiny objects per run cost a request and, locally, two fsyncs each.
+ */
 export interface ListRef {
   uri: string;
+  start: number;
   count: number;
+}
+
+/** Reads `bytes` bytes of `uri` from `start`. */
+export type RangeRead = (uri: string, start: number, bytes: number) => Promise<Buffer>;
+
+/**
+ * Merges lists that follow each other in the same object into one read of at most
+ * `maxBytes` (a list is never split): a type's lists of consecutive shards are adjacent.
+ */
+export function coalesce(lists: readonly ListRef[], width: number, maxBytes: number): ListRef[] {
+  const out: ListRef[] = [];
+  for (const l of lists) {
+    if (l.count === 0) continue;
+    const last = out[out.length - 1];
+    if (last && last.uri === l.uri && last.start + last.count * width === l.start && (last.count + l.count) * width <= maxBytes) last.count += l.count;
+    else out.push({ ...l });
+  }
+  return out;
 }
 
 /**
  * Reads a sequence of sorted lists (shard 00 to ff: their concatenation is sorted too) as
- * one stream of fixed-width lines, `take(n)` ids at a time. Holds one list in memory.
+ * one stream of fixed-width lines, `take(n)` ids at a time. Holds the current list and
+ * the few read ahead in memory.
  */
 export class ListCursor {
   /** The list being read and how many of its ids were consumed. */
@@ -94,11 +118,29 @@ export class ListCursor {
   private within = 0;
   private buf: Buffer | null = null;
 
+  /** Reads started ahead of use: object stores have latency, and lists are small. */
+  private readonly ahead = new Map<number, Promise<Buffer>>();
+
   constructor(
     private readonly lists: readonly ListRef[],
     private readonly width: number,
-    private readonly read: (uri: string) => Promise<Buffer>,
+    private readonly read: RangeRead,
+    private readonly prefetch = 4,
   ) {}
+
+  private load(index: number): Promise<Buffer> {
+    for (let i = index; i < Math.min(this.lists.length, index + this.prefetch); i++) {
+      if (this.ahead.has(i)) continue;
+      const ref = this.lists[i]!;
+      const p = this.read(ref.uri, ref.start, ref.count * this.width);
+      // Failures surface when the list is used; a read started ahead must not be unhandled.
+      p.catch(() => undefined);
+      this.ahead.set(i, p);
+    }
+    const p = this.ahead.get(index)!;
+    this.ahead.delete(index);
+    return p;
+  }
 
   /** Skips `n` ids without reading the lists it passes over entirely. */
   skip(n: number): void {
@@ -108,6 +150,7 @@ export class ListCursor {
       this.index++;
       this.buf = null;
     }
+    for (const i of this.ahead.keys()) if (i < this.index) this.ahead.delete(i);
     if (this.index >= this.lists.length && this.within > 0) throw new RangeError('skipped past the end of the lists');
   }
 
@@ -117,9 +160,9 @@ export class ListCursor {
       const ref = this.lists[this.index];
       if (!ref) throw new ListIntegrityError('the digest lists hold fewer ids than their summaries count');
       if (!this.buf) {
-        const buf = await this.read(ref.uri);
+        const buf = await this.load(this.index);
         if (buf.length !== ref.count * this.width)
-          throw new ListIntegrityError(`${ref.uri} holds ${buf.length} bytes; ${ref.count} ids of ${this.width} bytes a line were expected`);
+          throw new ListIntegrityError(`${ref.uri}: read ${buf.length} bytes at ${ref.start}; ${ref.count} ids of ${this.width} bytes a line were expected`);
         this.buf = buf;
       }
       const k = Math.min(ref.count - this.within, n);

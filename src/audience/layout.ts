@@ -9,9 +9,11 @@ import { z } from 'zod';
  *   runs/<runId>/rejects/<set>/<seq>.csv     rejects of one checkpoint (no header)
  *   runs/<runId>/rejects.csv                 (rejects-enters.csv / rejects-exits.csv)
  *   runs/<runId>/prepared.json               what prepare produced (parts per input set)
- *   runs/<runId>/shards/<type>/<xx>          sorted, deduplicated digests of the input
- *   runs/<runId>/state/<type>/<xx>           the audience after this run (when not = the shard)
- *   runs/<runId>/diff/<type>/<xx>.add|.remove
+ *   runs/<runId>/diff/<s0>-<s1>.add|.remove|.state
+ *        sorted lists of shards [s0, s1) packed in one object per kind, type-major then
+ *        shard (so a type's lists of consecutive shards are adjacent): the adds, the
+ *        removes, and the audience after the run (in mirror mode: the input's sorted,
+ *        deduplicated shards). Summaries and manifests locate each list by offset.
  *   runs/<runId>/diff/groups/<from>-<to>.json   one diff activity's summary
  *   runs/<runId>/files/<action>-<type>-<nnnn>.csv   customer files for TikTok
  *   audiences/<destinationId>/manifests/<version>.json
@@ -35,9 +37,7 @@ export const layout = {
   rejectsPart: (runId: string, set: InputSet, seq: number) => `${run(runId)}/rejects/${set}/${pad(seq, 6)}.csv`,
   rejects: (runId: string, set: InputSet) => `${run(runId)}/${set === 'snapshot' ? 'rejects' : `rejects-${set}`}.csv`,
   prepared: (runId: string) => `${run(runId)}/prepared.json`,
-  shard: (runId: string, type: string, shard: string) => `${run(runId)}/shards/${type}/${shard}`,
-  state: (runId: string, type: string, shard: string) => `${run(runId)}/state/${type}/${shard}`,
-  diffList: (runId: string, type: string, shard: string, kind: 'add' | 'remove') => `${run(runId)}/diff/${type}/${shard}.${kind}`,
+  diffLists: (runId: string, s0: number, s1: number, kind: 'add' | 'remove' | 'state') => `${run(runId)}/diff/${pad(s0, 3)}-${pad(s1, 3)}.${kind}`,
   diffGroup: (runId: string, from: number, to: number) => `${run(runId)}/diff/groups/${pad(from, 3)}-${pad(to, 3)}.json`,
   file: (runId: string, action: 'APPEND' | 'REMOVE', type: string, index: number) =>
     // TikTok accepts only .csv or .txt names (tiktok-api.md §3.1).

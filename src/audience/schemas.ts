@@ -31,7 +31,11 @@ export const PreparedRunSchema = z.object({
 });
 export type PreparedRun = z.infer<typeof PreparedRunSchema>;
 
-/** One type of one shard after diff. URIs are absent when the list is empty. */
+/** Where a list starts: object URI and byte offset (its length is count × line width). */
+export const ListAtSchema = z.object({ uri: z.string(), start: count });
+export type ListAt = z.infer<typeof ListAtSchema>;
+
+/** One type of one shard after diff. Locations are absent when the list is empty. */
 export const ShardTypeResultSchema = z.object({
   /** Distinct ids of the input in this shard (snapshot: desired; changes: enters). */
   input: count,
@@ -40,9 +44,9 @@ export const ShardTypeResultSchema = z.object({
   adds: count,
   removes: count,
   state: count,
-  addUri: z.string().optional(),
-  removeUri: z.string().optional(),
-  stateUri: z.string().optional(),
+  addAt: ListAtSchema.optional(),
+  removeAt: ListAtSchema.optional(),
+  stateAt: ListAtSchema.optional(),
 });
 export type ShardTypeResult = z.infer<typeof ShardTypeResultSchema>;
 
@@ -70,7 +74,7 @@ export const ManifestSchema = z.object({
   /** Per type: total ids and the sorted list of each non-empty shard. */
   types: z.partialRecord(
     IdentifierTypeSchema,
-    z.object({ count, shards: z.record(shardKey, z.object({ uri: z.string(), count })) }),
+    z.object({ count, shards: z.record(shardKey, z.object({ uri: z.string(), start: count, count })) }),
   ),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;

@@ -35,13 +35,14 @@ export async function writeDiffGroup(
     for (let s = 0; s < SHARD_COUNT; s++) {
       const xx = shardName(s);
       const res: ShardTypeResult = { input: 0, applied: 0, adds: a[s]!.length, removes: r[s]!.length, state: 0 };
+      // One object per list here; diff packs them (both are valid list locations).
       if (a[s]!.length) {
-        await store.write(`t/${type}/${xx}.add`, listBytes(a[s]!));
-        res.addUri = store.uriOf(`t/${type}/${xx}.add`);
+        await store.write(`t/${runId}/${type}/${xx}.add`, listBytes(a[s]!));
+        res.addAt = { uri: store.uriOf(`t/${runId}/${type}/${xx}.add`), start: 0 };
       }
       if (r[s]!.length) {
-        await store.write(`t/${type}/${xx}.remove`, listBytes(r[s]!));
-        res.removeUri = store.uriOf(`t/${type}/${xx}.remove`);
+        await store.write(`t/${runId}/${type}/${xx}.remove`, listBytes(r[s]!));
+        res.removeAt = { uri: store.uriOf(`t/${runId}/${type}/${xx}.remove`), start: 0 };
       }
       shards[xx]![type] = res;
     }
