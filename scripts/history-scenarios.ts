@@ -1,5 +1,21 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { healthCheck, healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows';
+import { NativeConnection } from '@temporalio/worker';
+import type { TemporalEnv } from '../src/config/temporalEnv';
+import { startEmulator } from '../src/emulator';
+import { openBlobStore } from '../src/storage';
+import { createWorkers } from '../src/worker';
+import {
+  addChangeBatchSignal,
+  audienceSync,
+  audienceSyncStatusQuery,
+  healthCheck,
+  healthPingSignal,
+  healthReleaseSignal,
+  healthStatusQuery,
+} from '../workflows';
 
 /**
  * One canonical run per scenario, recorded into test/histories/<name>.json. Each should
@@ -7,7 +23,8 @@ import { healthCheck, healthPingSignal, healthReleaseSignal, healthStatusQuery }
  */
 export interface HistoryScenario {
   name: string;
-  run(client: Client, taskQueue: string): Promise<WorkflowHandle>;
+  /** Returns the handle of the run to record; `ctx.env` lets a scenario start extra workers. */
+  run(client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle>;
 }
 
 async function until(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -18,7 +35,84 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise
   }
 }
 
+/**
+ * A first audience sync against an in-process emulator and a temp folder: inspect, load the
+ * applied state, audience-cap check, prepare, 4 diff groups, build, upload, create, the
+ * processing wait on timers, commit, the final status, and continue-as-new; plus a change
+ * batch signalled mid-cycle (carried over). The data and TikTok workers run here, on queues
+ * of their own; the recorded run is the first one (it ends in continue-as-new).
+ */
+async function audienceFirstSync(client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle> {
+  const advertiserId = '7000000000000000001';
+  const tokenVar = 'TTSYNC_HISTORY_SCENARIO_TOKEN';
+  const emu = await startEmulator({ processingDelay: 300, rateLimits: { default: { qps: 10_000, qpm: 1_000_000 } } });
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
+  const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
+  const queues = { data: `${taskQueue}-data`, tiktok: `${taskQueue}-tiktok` };
+  process.env[tokenVar] = emu.control.issueToken([advertiserId]);
+  const workers = await createWorkers({
+    env: ctx.env,
+    connection: native,
+    roles: ['data', 'tiktok'],
+    taskQueues: queues,
+    skipSearchAttributeCheck: true,
+    shutdownGraceTime: '1s',
+    activityDeps: {
+      audienceData: { openStore: (uri) => openBlobStore(uri), defaultWorkdir: join(dir, 'work') },
+      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_TIMEOUT_MS: 5000 } },
+    },
+  });
+  try {
+    // Synthetic people: valid emails and phones, plus rows the rejects file must list.
+    const rows = ['email,phone'];
+    for (let i = 0; i < 1200; i++) rows.push(`user${i}@example.com,(212) 201-${String(i).padStart(4, '0')}`);
+    rows.push('not-an-email,', ',123');
+    writeFileSync(join(dir, 'snapshot.csv'), rows.join('\n') + '\n');
+    writeFileSync(join(dir, 'enters.csv'), 'email,phone\nlate@example.com,\n');
+    const h = await client.workflow.start(audienceSync, {
+      taskQueue,
+      workflowId: 'audienceSync-first-sync',
+      args: [
+        {
+          config: {
+            destinationId: 'history-first-sync',
+            advertiserId,
+            audienceName: 'ttsync history scenario',
+            action: 'create',
+            identifiers: { email: 'email', phone: 'phone' },
+            defaultCountry: 'US',
+            accessToken: `env:${tokenVar}`,
+            sourceSegmentId: 'history-segment',
+            storage: { workdir: `file://${join(dir, 'work')}` },
+          },
+          snapshot: { uri: `file://${join(dir, 'snapshot.csv')}` },
+          queues,
+          timing: { cadence: '1h', pollInitial: '100ms', pollMax: '1s' },
+        },
+      ],
+    });
+    const status = () => h.query(audienceSyncStatusQuery).catch(() => undefined);
+    await until(async () => (await status())?.phase === 'waiting_for_processing');
+    await h.signal(addChangeBatchSignal, { enters: { uri: `file://${join(dir, 'enters.csv')}` } });
+    await until(async () => {
+      const s = await status();
+      return s !== undefined && s.cycles >= 1 && s.currentRunId === null;
+    });
+    const s = await status();
+    if (s?.phase !== 'synced' && s?.phase !== 'too_small_to_target') throw new Error(`audience sync scenario ended in ${JSON.stringify(s)}`);
+    await h.terminate('history recorded');
+    return client.workflow.getHandle(h.workflowId, h.firstExecutionRunId);
+  } finally {
+    workers.shutdown();
+    await workers.done;
+    await native.close();
+    await emu.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const scenarios: HistoryScenario[] = [
+  { name: 'audienceSync-first-sync', run: audienceFirstSync },
   {
     name: 'healthCheck-signals',
     async run(client, taskQueue) {

@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   try {
     for (const s of scenarios.filter((x) => !only.length || only.includes(x.name))) {
       // A fixed workflow id keeps the file name stable; a fresh server avoids id clashes.
-      const handle = await s.run(client, taskQueue);
+      const handle = await s.run(client, taskQueue, { env });
       const out = join(PROJECT_ROOT, 'test', 'histories', `${s.name}.json`);
       const history = await handle.fetchHistory();
       writeFileSync(out, serializeHistory(history));

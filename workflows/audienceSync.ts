@@ -28,6 +28,7 @@ import {
   TIKTOK_ACTIVITY_NON_RETRYABLE,
   TOO_SMALL_ADVICE,
   audienceCalculateType,
+  audienceSyncWorkflowId,
   chunks,
   cycleRunId,
   msOf,
@@ -44,8 +45,6 @@ import {
  * audience. Heavy work runs on the data queue, TikTok calls on the TikTok queue; the
  * workflow holds ids, URIs, counts and phases only, never identifiers or tokens.
  */
-
-export const audienceSyncWorkflowId = (destinationId: string): string => `audience-sync:${destinationId}`;
 
 /** A change batch: an enters file and/or an exits file, with the sizes its sender knows. */
 export interface ChangeBatch {

@@ -7,6 +7,14 @@ import type { CalculateType } from '../src/tiktok/types';
  * tests can pin them down. Workflow-safe: no Node built-ins, no I/O, no clock.
  */
 
+/**
+ * The one workflow of a destination: a fixed id makes Temporal refuse a second writer.
+ * (Not re-exported from workflows/index.ts: every function exported there is a workflow type.)
+ */
+export function audienceSyncWorkflowId(destinationId: string): string {
+  return `audience-sync:${destinationId}`;
+}
+
 /** TikTok takes at most 50 file paths per create/update call (it allows 500, recommends < 50). */
 export const MAX_FILE_PATHS_PER_CALL = 50;
 /** Pending change batches flush at once from this many users (Lytics' threshold)... */

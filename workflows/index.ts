@@ -1,2 +1,3 @@
 // Every workflow type and its message definitions. Clients import definitions from here.
 export * from './healthCheck';
+export * from './audienceSync';

@@ -14,6 +14,7 @@ import {
   TIKTOK_ACTIVITY_NON_RETRYABLE,
   TIKTOK_NON_RETRYABLE,
   audienceCalculateType,
+  audienceSyncWorkflowId,
   calculateTypeOfIdentifier,
   chunks,
   cycleRunId,
@@ -133,5 +134,6 @@ describe('audience sync control plane: pure decisions', () => {
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('d', 2, 'r1'));
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('d', 1, 'r2'));
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('e', 1, 'r1'));
+    expect(audienceSyncWorkflowId('shop-vips')).toBe('audience-sync:shop-vips');
   });
 });

@@ -1,0 +1,351 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DestinationConfigInput } from '../../src/config/destination';
+import type { RunningEmulator } from '../../src/emulator';
+import { openBlobStore } from '../../src/storage';
+import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
+import {
+  audienceSync,
+  audienceSyncStatusQuery,
+  reauthorizedSignal,
+  snapshotLandedSignal,
+  updateConfigUpdate,
+  type AudienceSyncInput,
+  type AudienceSyncStatus,
+} from '../../workflows';
+import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
+import { NativeConnection } from '@temporalio/worker';
+import { createWorkers, type RunningWorkers } from '../../src/worker';
+import { testClient, testEnv, uniqueId } from '../helpers/temporal';
+import { emulatorFor } from './tiktok-helpers';
+
+/*
+ * The audience sync workflow end to end: real dev server, control + data + TikTok workers
+ * on unique queues, the TikTok emulator over HTTP, local storage in a temp dir. Expected
+ * digests are computed here from the normalized values with node:crypto.
+ */
+
+const TOKEN_VAR = 'TTSYNC_TEST_SYNC_TOKEN';
+let emu: RunningEmulator;
+let dir: string;
+let client: Client;
+const started: { workflowId: string; firstRunId: string }[] = [];
+const rawValues = new Set<string>();
+const tokens: string[] = [];
+
+const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
+const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
+
+/** Person i as an export has it, and the normalized values TikTok hashes. */
+function person(i: number) {
+  return {
+    raw: { email: ` Person${i}@Example.ORG `, phone: `(212) 201-${pad(i, 4)}` },
+    normalized: { email: `person${i}@example.org`, phone: `1212201${pad(i, 4)}` },
+  };
+}
+
+function expectedDigests(ids: number[]): string[] {
+  return ids.flatMap((i) => [sha(person(i).normalized.email), sha(person(i).normalized.phone)]).sort();
+}
+
+const BAD_ROWS = [
+  { row: 'not-an-email,', reason: 'invalid_email' },
+  { row: ',123', reason: 'invalid_phone' },
+  { row: '"broken"x,', reason: 'malformed_row' },
+];
+
+/** Writes a CSV snapshot of people `ids` plus the bad rows; returns its file:// URI. */
+function writeSnapshot(name: string, ids: number[]): string {
+  const lines = ['email,phone'];
+  for (const i of ids) {
+    const p = person(i);
+    lines.push(`${p.raw.email},${p.raw.phone}`);
+    for (const v of [...Object.values(p.raw), ...Object.values(p.normalized)]) rawValues.add(v.trim());
+  }
+  for (const b of BAD_ROWS) lines.push(b.row);
+  const path = join(dir, name);
+  writeFileSync(path, lines.join('\n') + '\n');
+  return `file://${path}`;
+}
+
+async function control<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${emu.url}/_emulator/${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+  return (await res.json()) as T;
+}
+
+async function issueToken(advertiserId: string): Promise<string> {
+  const { access_token } = await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: [advertiserId] });
+  tokens.push(access_token);
+  process.env[TOKEN_VAR] = access_token;
+  return access_token;
+}
+
+const audienceIds = async (id: string): Promise<string[]> => (await control<{ ids: string[] }>('GET', `audiences/${id}`)).ids.sort();
+const callSeq = async (): Promise<number> => Math.max(0, ...(await control<{ calls: { seq: number }[] }>('GET', 'calls')).calls.map((c) => c.seq));
+const callsSince = async (seq: number) =>
+  (await control<{ calls: { seq: number; path: string; code: number | null }[] }>('GET', `calls?since=${seq}`)).calls;
+
+function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
+  const destinationId = uniqueId('sync').toLowerCase();
+  return {
+    destinationId,
+    advertiserId,
+    audienceName: `ttsync test ${destinationId}`,
+    action: 'create',
+    identifiers: { email: 'email', phone: 'phone' },
+    defaultCountry: 'US',
+    accessToken: `env:${TOKEN_VAR}`,
+    sourceSegmentId: `segment-${destinationId}`,
+    maxProcessingWait: '1m',
+    storage: { workdir: join(dir, destinationId, 'work') },
+    ...extra,
+  };
+}
+
+const newAdvertiser = (): string => `71${String(randomBytes(6).readUIntBE(0, 6)).padStart(16, '0')}`;
+
+async function start(input: Omit<AudienceSyncInput, 'queues' | 'timing'>): Promise<WorkflowHandle<typeof audienceSync>> {
+  const workflowId = audienceSyncWorkflowId(input.config.destinationId);
+  const h = await client.workflow.start(audienceSync, {
+    taskQueue,
+    workflowId,
+    args: [{ ...input, queues, timing: { cadence: '1h', pollInitial: '100ms', pollMax: '1s' } }],
+  });
+  started.push({ workflowId, firstRunId: h.firstExecutionRunId });
+  return client.workflow.getHandle(workflowId);
+}
+
+/** Polls the status query until `done` holds (the handle follows continue-as-new). */
+async function waitForStatus(h: WorkflowHandle, done: (s: AudienceSyncStatus) => boolean, timeoutMs = 45_000): Promise<AudienceSyncStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: AudienceSyncStatus | undefined;
+  for (;;) {
+    try {
+      last = await h.query(audienceSyncStatusQuery);
+      if (done(last)) return last;
+    } catch (err) {
+      // A query can land between a run's end and its continue-as-new successor's first task.
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`status did not reach the expected state; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const cycleDone = (n: number) => (s: AudienceSyncStatus) => s.cycles >= n && s.currentRunId === null;
+
+/** Every run of a workflow (following continue-as-new) as decoded text: strings and payload bytes. */
+async function historiesText(workflowId: string, firstRunId: string): Promise<{ runs: number; text: string }> {
+  const parts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (typeof v === 'string') parts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  let runs = 0;
+  for (let runId: string | undefined = firstRunId; runId; ) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    runs++;
+    walk(history);
+    const last: temporal.api.history.v1.IHistoryEvent | undefined = history.events?.at(-1);
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return { runs, text: parts.join('\n') };
+}
+
+let workers: RunningWorkers | undefined;
+let native: NativeConnection | undefined;
+let taskQueue: string;
+const queues = { data: uniqueId('test-data'), tiktok: uniqueId('test-tiktok') };
+
+beforeAll(async () => {
+  emu = await emulatorFor({ processingDelay: 300, matchRate: 0.7 });
+  dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-sync-'));
+  client = await testClient();
+  // One set of workers (control, data, TikTok) on unique queues for the file: bundling the
+  // workflows once keeps the file fast.
+  taskQueue = uniqueId('test-control');
+  const env = testEnv();
+  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  workers = await createWorkers({ ...workerConfig(), env, connection: native, taskQueues: { control: taskQueue, ...queues }, shutdownGraceTime: '1s' });
+});
+
+afterAll(async () => {
+  workers?.shutdown();
+  await workers?.done;
+  await native?.close();
+  await client?.connection.close();
+  await emu?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  delete process.env[TOKEN_VAR];
+});
+
+const workerConfig = () => ({
+  roles: ['control', 'data', 'tiktok'] as ('control' | 'data' | 'tiktok')[],
+  activityDeps: {
+    audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work') },
+    tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 5000 } },
+  },
+});
+
+describe('audience sync workflow on the dev server, TikTok emulator over HTTP', () => {
+  it('first sync holds exactly the expected digests; a second snapshot APPENDs only enters and REMOVEs only exits; no edit during processing', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const seq0 = await callSeq();
+    const first = range(0, 1500);
+    const h = await start({ config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, first) } });
+
+    const s1 = await waitForStatus(h, cycleDone(1));
+    expect(s1.lastError).toBeNull();
+    expect(s1.phase).toBe('synced');
+    expect(s1.audienceId).toMatch(/^\d+$/);
+    expect(s1.isValid).toBe(true);
+    expect(s1.coverNum).toBeGreaterThan(1000);
+    expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(first));
+    expect(s1.lastSync).toMatchObject({ kind: 'snapshot', added: 3000, removed: 0, rejected: { invalid_email: 1, invalid_phone: 1, malformed_row: 1 } });
+    // The rejects file lists each bad row with its reason.
+    const rejects = readFileSync(new URL(s1.lastSync!.rejectsUris[0]!), 'utf8').trim().split('\n').slice(1);
+    expect(rejects.map((l) => BAD_ROWS.findIndex((b) => l.includes(b.reason)))).toEqual([0, 1, 2]);
+    expect(rejects[0]).toContain(`${first.length + 2},`);
+    // One writer, findable by ops: search attributes of the destination.
+    const sa = (await h.describe()).typedSearchAttributes;
+    expect(sa.get(SearchAttributeKeys.DestinationId)).toBe(config.destinationId);
+    expect(sa.get(SearchAttributeKeys.AdvertiserId)).toBe(advertiserId);
+    expect(sa.get(SearchAttributeKeys.AudienceId)).toBe(s1.audienceId);
+    expect(sa.get(SearchAttributeKeys.Lifecycle)).toBe('audience_sync');
+    expect(sa.get(SearchAttributeKeys.SyncState)).toBe('synced');
+
+    // Second snapshot: 100 exits (0..99), 300 enters (1500..1799), the rest unchanged.
+    const state1 = await control<{ files: { path: string; advertiserId: string }[] }>('GET', 'state');
+    const filesBefore = new Set(state1.files.filter((f) => f.advertiserId === advertiserId).map((f) => f.path));
+    const second = range(100, 1800);
+    await h.signal(snapshotLandedSignal, { snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, second) } });
+    const s2 = await waitForStatus(h, cycleDone(2));
+    expect(s2.lastError).toBeNull();
+    expect(s2.phase).toBe('synced');
+    expect(s2.audienceId).toBe(s1.audienceId);
+    expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(second));
+    expect(s2.lastSync).toMatchObject({ added: 600, removed: 200, files: 4 });
+    // Only the enters and exits went to TikTok: the new files hold 600 + 200 ids.
+    const state2 = await control<{ files: { path: string; advertiserId: string; ids: number; calculateType: string }[] }>('GET', 'state');
+    const newFiles = state2.files.filter((f) => f.advertiserId === advertiserId && !filesBefore.has(f.path));
+    expect(newFiles.map((f) => f.ids).reduce((a, b) => a + b, 0)).toBe(800);
+    // Two identifier types: a MULTIPLE_TYPES audience, every file uploaded as MULTIPLE_TYPES.
+    expect(new Set(newFiles.map((f) => f.calculateType))).toEqual(new Set(['MULTIPLE_TYPES']));
+    const history = (await control<{ history: { action: string; action_detail: string }[]; calculate_type?: string }>('GET', `audiences/${s1.audienceId}`)).history;
+    expect(history.map((e) => `${e.action}:${e.action_detail}`)).toEqual(expect.arrayContaining(['append:600', 'remove:200']));
+
+    // The processing wait held: the emulator never answered "not editable" (40002).
+    const calls = await callsSince(seq0);
+    expect(calls.filter((c) => c.path.includes('custom_audience/update')).length).toBe(2);
+    expect(calls.filter((c) => c.code === 40002)).toEqual([]);
+
+    // Config updates are validated before they are accepted.
+    const rejected = async (next: DestinationConfigInput): Promise<string> => {
+      const e = await h.executeUpdate(updateConfigUpdate, { args: [next] }).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+      expect(e).toBeInstanceOf(WorkflowUpdateFailedError);
+      return (e as WorkflowUpdateFailedError).cause?.message ?? '';
+    };
+    expect(await rejected({ ...config, advertiserId: 'not digits' })).toMatch(/\$\.advertiserId: advertiserId must be digits only/);
+    expect(await rejected({ ...config, advertiserId: '123456' })).toMatch(/advertiserId cannot change/);
+    expect(await h.executeUpdate(updateConfigUpdate, { args: [{ ...config, retentionDays: 30 }] })).toEqual({ destinationId: config.destinationId, appliesFrom: 'next_cycle' });
+    await h.terminate('test done');
+  });
+
+  it('revoked token: parks in reauthorization_required, then completes exactly after the secret changes and the signal', async () => {
+    const advertiserId = newAdvertiser();
+    const oldToken = await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const h = await start({ config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, range(0, 1200)) } });
+    const s1 = await waitForStatus(h, cycleDone(1));
+    expect(s1.phase).toBe('synced');
+
+    // Revoked between cycles: the second cycle prepares, diffs and builds, then its first
+    // TikTok call fails with 40105.
+    await control('POST', 'tokens/revoke', { access_token: oldToken });
+    const second = range(300, 1500);
+    await h.signal(snapshotLandedSignal, { snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, second) } });
+    const parked = await waitForStatus(h, (s) => s.phase === 'reauthorization_required');
+    expect(parked.lastError?.type).toBe('ReauthorizationRequired');
+    expect(parked.advice).toContain(`env:${TOKEN_VAR}`);
+    expect(parked.currentRunId).not.toBeNull();
+    expect((await h.describe()).typedSearchAttributes.get(SearchAttributeKeys.SyncState)).toBe('reauthorization_required');
+    // It stays parked: no silent retry with the revoked token.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await h.query(audienceSyncStatusQuery)).phase).toBe('reauthorization_required');
+
+    await issueToken(advertiserId);
+    await h.signal(reauthorizedSignal);
+    const s2 = await waitForStatus(h, cycleDone(2));
+    expect(s2.lastError).toBeNull();
+    expect(s2.phase).toBe('synced');
+    expect(s2.lastSync?.runId).toBe(parked.currentRunId);
+    expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(second));
+    // Nothing was prepared twice: one data-plane run folder per cycle.
+    expect(readdirSync(join(dir, config.destinationId, 'work', 'runs')).length).toBe(2);
+    await h.terminate('test done');
+  });
+
+  it('refusals: invalid config fails the run at once with the zod message; a stale snapshot gets stale_snapshot and no TikTok call', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const bad = { ...destination(advertiserId), advertiserId: '12ab' };
+    const hb = await start({ config: bad });
+    const err = await hb.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidConfig');
+    expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+    expect(cause?.message).toContain('$.advertiserId: advertiserId must be digits only');
+
+    const config = destination(advertiserId);
+    const seq0 = await callSeq();
+    const uri = writeSnapshot(`${config.destinationId}-stale.csv`, range(0, 50));
+    const h = await start({ config, snapshot: { uri, createdAt: new Date(Date.now() - 3 * 86_400_000).toISOString() } });
+    const s = await waitForStatus(h, cycleDone(1));
+    expect(s.phase).toBe('stale_snapshot');
+    expect(s.lastError?.message).toMatch(/older than the readiness window \(36h\)/);
+    expect(s.advice).toMatch(/fresh snapshot/);
+    expect(s.audienceId).toBeNull();
+    expect((await h.describe()).typedSearchAttributes.get(SearchAttributeKeys.SyncState)).toBe('stale_snapshot');
+    expect(await callsSince(seq0)).toEqual([]);
+    await h.terminate('test done');
+  });
+
+  it('privacy: no history of any run contains a raw email, phone or token', async () => {
+    expect(started.length).toBeGreaterThanOrEqual(4);
+    expect(rawValues.size).toBeGreaterThan(1000);
+    let runs = 0;
+    for (const { workflowId: id, firstRunId } of started) {
+      const { runs: n, text } = await historiesText(id, firstRunId);
+      runs += n;
+      // Payloads were decoded (JSON input visible), so the search below sees their contents.
+      expect(text).toContain('"destinationId"');
+      for (const v of rawValues) if (text.includes(v)) throw new Error(`history of ${id} contains the personal value ${v}`);
+      for (const t of tokens) expect(text.includes(t), `history of ${id} contains a token`).toBe(false);
+    }
+    expect(runs).toBeGreaterThan(started.length);
+  });
+});
