@@ -12,8 +12,12 @@ import { openBlobStore } from '../../src/storage';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import {
   audienceSync,
+  addChangeBatchSignal,
   audienceSyncStatusQuery,
+  pauseSignal,
   reauthorizedSignal,
+  resumeSignal,
+  syncNowSignal,
   snapshotLandedSignal,
   updateConfigUpdate,
   type AudienceSyncInput,
@@ -334,8 +338,97 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     await h.terminate('test done');
   });
 
+  it('change batches: a batch announcing 500,000 users flushes at once; others wait for syncNow or the cadence; pause holds every cycle', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const h = await start({ config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, range(0, 1200)) } });
+    const s1 = await waitForStatus(h, cycleDone(1));
+    expect(s1.phase).toBe('synced');
+
+    // A big batch (as announced by its sender) flushes without waiting for the hourly cadence.
+    await h.signal(addChangeBatchSignal, {
+      enters: { uri: writeSnapshot(`${config.destinationId}-enters-1.csv`, range(1200, 1300)) },
+      exits: { uri: writeSnapshot(`${config.destinationId}-exits-1.csv`, range(0, 50)) },
+      users: 500_000,
+    });
+    const s2 = await waitForStatus(h, cycleDone(2));
+    expect(s2.lastSync).toMatchObject({ kind: 'changes', added: 200, removed: 100 });
+    expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(range(50, 1300)));
+
+    // Small batches wait (in order) for the timer or syncNow; paused, nothing runs at all.
+    await h.signal(pauseSignal);
+    await h.signal(addChangeBatchSignal, { enters: { uri: writeSnapshot(`${config.destinationId}-enters-2.csv`, range(1300, 1310)) } });
+    await h.signal(addChangeBatchSignal, { exits: { uri: writeSnapshot(`${config.destinationId}-exits-2.csv`, range(1300, 1305)) } });
+    await h.signal(syncNowSignal);
+    await new Promise((r) => setTimeout(r, 800));
+    const held = await h.query(audienceSyncStatusQuery);
+    expect(held).toMatchObject({ paused: true, cycles: 2, pendingBatches: 2 });
+    await h.signal(resumeSignal);
+    const s4 = await waitForStatus(h, (s) => cycleDone(4)(s) && s.pendingBatches === 0);
+    expect(s4.phase).toBe('synced');
+    expect(s4.paused).toBe(false);
+    expect(await audienceIds(s4.audienceId!)).toEqual(expectedDigests([...range(50, 1300), ...range(1305, 1310)]));
+    await h.terminate('test done');
+  });
+
+  it('processing longer than maxProcessingWait: processing_overdue is visible, then the sync completes when TikTok is done', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId, { maxProcessingWait: '1s' });
+    await control('POST', 'config', { processingDelay: 3000 });
+    try {
+      const h = await start({ config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, range(0, 1100)) } });
+      const overdue = await waitForStatus(h, (s) => s.phase === 'processing_overdue');
+      expect(overdue.lastError?.message).toMatch(/longer than maxProcessingWait \(1s\)/);
+      expect(overdue.audienceId).not.toBeNull();
+      expect((await h.describe()).typedSearchAttributes.get(SearchAttributeKeys.SyncState)).toBe('processing_overdue');
+      const done = await waitForStatus(h, cycleDone(1));
+      expect(done.phase).toBe('synced');
+      expect(done.lastError).toBeNull();
+      expect(await audienceIds(done.audienceId!)).toEqual(expectedDigests(range(0, 1100)));
+      await h.terminate('test done');
+    } finally {
+      await control('POST', 'config', { processingDelay: 300 });
+    }
+  });
+
+  it('audience cap: with 400 audiences in the advertiser the sync stops before any upload', async () => {
+    const advertiserId = newAdvertiser();
+    const token = await issueToken(advertiserId);
+    // 400 audiences made directly through the emulator's API (one shared file).
+    const form = new FormData();
+    const ids = expectedDigests(range(5000, 5600));
+    const content = Buffer.from(ids.join('\n') + '\n');
+    form.set('advertiser_id', advertiserId);
+    form.set('calculate_type', 'EMAIL_SHA256');
+    form.set('file_signature', createHash('md5').update(content).digest('hex'));
+    form.set('file', new Blob([content]), 'cap.csv');
+    const up = (await (await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/file/upload/`, { method: 'POST', headers: { 'Access-Token': token }, body: form })).json()) as {
+      data: { file_path: string };
+    };
+    for (let i = 0; i < 400; i++) {
+      const r = (await (
+        await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/create/`, {
+          method: 'POST',
+          headers: { 'Access-Token': token, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ advertiser_id: advertiserId, custom_audience_name: `filler ${i}`, calculate_type: 'EMAIL_SHA256', file_paths: [up.data.file_path] }),
+        })
+      ).json()) as { code: number };
+      expect(r.code).toBe(0);
+    }
+    const config = destination(advertiserId);
+    const seq0 = await callSeq();
+    const h = await start({ config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, range(0, 1100)) } });
+    const s = await waitForStatus(h, cycleDone(1));
+    expect(s.phase).toBe('audience_cap_reached');
+    expect(s.lastError?.message).toMatch(/already has 400 custom audiences/);
+    expect((await callsSince(seq0)).filter((c) => c.path.includes('file/upload') || c.path.includes('custom_audience/create'))).toEqual([]);
+    await h.terminate('test done');
+  });
+
   it('privacy: no history of any run contains a raw email, phone or token', async () => {
-    expect(started.length).toBeGreaterThanOrEqual(4);
+    expect(started.length).toBeGreaterThanOrEqual(7);
     expect(rawValues.size).toBeGreaterThan(1000);
     let runs = 0;
     for (const { workflowId: id, firstRunId } of started) {
