@@ -4,7 +4,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   CountryCodeSchema,
   IdentifierNormalizer,
+  digestHex,
+  sha256HexBatch,
   type HashAlgorithm,
+  type Outcome,
   type IdentifierContext,
   type IdentifierKind,
   type PhoneFormat,
@@ -66,6 +69,8 @@ function parseCountry(value: string): string {
 }
 
 const FLUSH_AT = 1 << 16;
+/** Lines normalized before their SHA-256 digests are computed together. */
+const HASH_BATCH = 1024;
 
 /**
  * The `ids normalize` loop: stdin chunks are split into lines, each line becomes one JSON
@@ -82,6 +87,7 @@ export async function normalizeStream(
   let buf = '';
   let closed = false;
   let failure: Error | undefined;
+  const lines = new LineBatch(normalizer);
   // A reader that went away (`| head`) is not an error: stop quietly. Other write errors
   // fail the command (exit 1) once the current write returns.
   out.on('error', (err: NodeJS.ErrnoException) => {
@@ -110,18 +116,22 @@ export async function normalizeStream(
     }
     const head = rest + text.slice(0, nl);
     rest = '';
-    buf += lineJson(normalizer, head, 0, head.length);
+    lines.add(head, 0, head.length);
     let pos = nl + 1;
     for (nl = text.indexOf('\n', pos); nl >= 0; nl = text.indexOf('\n', pos)) {
-      buf += lineJson(normalizer, text, pos, nl);
+      lines.add(text, pos, nl);
       pos = nl + 1;
+      if (lines.size >= HASH_BATCH) buf += lines.render();
       if (buf.length >= FLUSH_AT) await flush();
       if (closed) return flush();
     }
     rest = text.slice(pos);
+    // Every complete line of a chunk is answered before the next chunk is awaited.
+    buf += lines.render();
   }
   rest += decoder.end();
-  if (rest.length > 0) buf += lineJson(normalizer, rest, 0, rest.length);
+  if (rest.length > 0) lines.add(rest, 0, rest.length);
+  buf += lines.render();
   await flush();
   if (failure) throw failure;
 }
@@ -141,19 +151,61 @@ function drained(out: Writable): Promise<void> {
   });
 }
 
-function lineJson(n: IdentifierNormalizer, text: string, start: number, end: number): string {
-  if (end > start && text.charCodeAt(end - 1) === 13) end--;
-  const input = text.slice(start, end);
-  const outcome = n.process(input);
-  const q = JSON.stringify(input);
-  switch (outcome) {
-    case 'hashed':
-      return `{"input":${q},"normalized":${JSON.stringify(n.normalized)},"hash":"${n.digest}","prehashed":false,"error":null}\n`;
-    case 'prehashed':
-      return `{"input":${q},"normalized":null,"hash":"${n.digest}","prehashed":true,"error":null}\n`;
-    case 'empty':
-      return `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":null}\n`;
-    default:
-      return `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":"${outcome}"}\n`;
+/**
+ * Lines normalized one by one whose SHA-256 digests are then computed in one call
+ * (sha256HexBatch) instead of one native hash call per line; `render` returns their JSON
+ * lines in input order.
+ */
+class LineBatch {
+  size = 0;
+  private inputs: string[] = [];
+  private outcomes: Outcome[] = [];
+  /** Per line: the normalized value ('hashed'), the digest ('prehashed'), else null. */
+  private values: Array<string | null> = [];
+  private toHash: string[] = [];
+
+  constructor(private readonly n: IdentifierNormalizer) {}
+
+  add(text: string, start: number, end: number): void {
+    if (end > start && text.charCodeAt(end - 1) === 13) end--;
+    const input = text.slice(start, end);
+    const n = this.n;
+    const outcome = n.prepare(input);
+    this.inputs.push(input);
+    this.outcomes.push(outcome);
+    if (outcome === 'hashed') {
+      this.values.push(n.normalized);
+      this.toHash.push(n.normalized!);
+    } else this.values.push(outcome === 'prehashed' ? n.digest : null);
+    this.size++;
+  }
+
+  render(): string {
+    const hashes = this.n.hash === 'sha256' ? sha256HexBatch(this.toHash) : this.toHash.map((v) => digestHex(this.n.hash, v));
+    let out = '';
+    let h = 0;
+    for (let i = 0; i < this.size; i++) {
+      const q = JSON.stringify(this.inputs[i]);
+      const outcome = this.outcomes[i]!;
+      switch (outcome) {
+        case 'hashed':
+          out += `{"input":${q},"normalized":${JSON.stringify(this.values[i])},"hash":"${hashes[h++]!}","prehashed":false,"error":null}\n`;
+          break;
+        case 'prehashed':
+          out += `{"input":${q},"normalized":null,"hash":"${this.values[i]!}","prehashed":true,"error":null}\n`;
+          break;
+        case 'empty':
+          out += `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":null}\n`;
+          break;
+        default:
+          out += `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":"${outcome}"}\n`;
+      }
+    }
+    this.size = 0;
+    this.inputs = [];
+    this.outcomes = [];
+    this.values = [];
+    this.toHash = [];
+    return out;
   }
 }
