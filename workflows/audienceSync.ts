@@ -91,6 +91,8 @@ export type AudienceSyncPhase =
 export interface LastSync {
   runId: string;
   kind: 'snapshot' | 'changes';
+  /** The snapshot this sync read (uri and creation time), for snapshot syncs. */
+  snapshot?: { uri: string; createdAt: string; bytes: number };
   /** Ids sent in APPEND (or REPLACE) files. */
   added: number;
   /** Ids sent in REMOVE files. */
@@ -139,8 +141,8 @@ export interface CarriedState {
   status: AudienceSyncStatus;
   pending: ChangeBatch[];
   flushRequested: boolean;
-  /** A snapshot sync asked for and not yet run; `{}` means the config's storage.snapshot. */
-  snapshotRequest: { snapshot?: InputObject } | null;
+  /** A snapshot sync asked for and not yet run; no `snapshot` means the config's storage.snapshot. */
+  snapshotRequest: SnapshotRequest | null;
   nextRunAtMs: number;
 }
 
@@ -169,7 +171,13 @@ export const reauthorizedSignal = defineSignal<[]>('reauthorized');
 /** Validated by DestinationConfigSchema before it is accepted; applies from the next cycle. */
 export const updateConfigUpdate = defineUpdate<{ destinationId: string; appliesFrom: 'next_cycle' }, [DestinationConfigInput]>('updateConfig');
 
-type SyncRequest = { kind: 'snapshot'; snapshot?: InputObject } | { kind: 'changes'; batch: ChangeBatch };
+/** `onCadence`: asked for by the timer, not by anyone: an unchanged snapshot is skipped. */
+export interface SnapshotRequest {
+  snapshot?: InputObject;
+  onCadence?: boolean;
+}
+
+type SyncRequest = ({ kind: 'snapshot' } & SnapshotRequest) | { kind: 'changes'; batch: ChangeBatch };
 
 function configProblems(input: unknown): { config: DestinationConfig } | { message: string } {
   const r = DestinationConfigSchema.safeParse(input);
@@ -238,7 +246,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   };
   const pending: ChangeBatch[] = [...(carried?.pending ?? [])];
   let flushRequested = carried?.flushRequested ?? false;
-  let snapshotRequest: { snapshot?: InputObject } | null = carried?.snapshotRequest ?? null;
+  let snapshotRequest: SnapshotRequest | null = carried?.snapshotRequest ?? null;
   let nextRunAtMs = carried?.nextRunAtMs ?? Date.now() + cadenceMs;
   let reauthorized = false;
   if (input.snapshot) snapshotRequest = { snapshot: input.snapshot };
@@ -252,7 +260,8 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   setHandler(syncNowSignal, (req) => {
     if (pending.length) flushRequested = true;
     if (req?.snapshot) snapshotRequest = { snapshot: req.snapshot };
-    else if (config.storage.snapshot) snapshotRequest ??= {};
+    // Asked for explicitly: runs even if the snapshot has not changed since the last sync.
+    else if (config.storage.snapshot) snapshotRequest = snapshotRequest?.snapshot ? { snapshot: snapshotRequest.snapshot } : {};
     else if (!pending.length && !snapshotRequest)
       status.lastError = {
         at: new Date(Date.now()).toISOString(),
@@ -406,6 +415,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   };
 
   async function cycle(cfg: DestinationConfig, runId: string, req: SyncRequest): Promise<void> {
+    const phaseBefore = status.phase;
     const target: TikTokTarget = { advertiserId: cfg.advertiserId, accessTokenRef: cfg.accessToken, ...(cfg.appId ? { appId: cfg.appId } : {}) };
     if (req.kind === 'snapshot') {
       setPhase('inspecting');
@@ -419,6 +429,12 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
         };
         status.advice = 'export a fresh snapshot and signal snapshotLanded (or syncNow)';
         setPhase('stale_snapshot');
+        return;
+      }
+      // The hourly re-sync of storage.snapshot skips an export it has already applied.
+      const last = status.lastSync?.snapshot;
+      if (req.onCadence && last && last.uri === info.uri && last.createdAt === info.createdAt && last.bytes === info.bytes) {
+        setPhase(phaseBefore);
         return;
       }
     }
@@ -516,6 +532,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     status.lastSync = {
       runId,
       kind: req.kind,
+      ...(prepared.snapshot ? { snapshot: { uri: prepared.snapshot.uri, createdAt: prepared.snapshot.createdAt, bytes: prepared.snapshot.bytes } } : {}),
       added: built.appendIds,
       removed: removeFiles.reduce((n, f) => n + f.ids, 0),
       rejected: rejectedByReason(inputs),
@@ -560,14 +577,14 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   const nextRequest = (): SyncRequest | null => {
     if (status.paused) return null;
     if (flushRequested && pending.length) return { kind: 'changes', batch: pending[0]! };
-    if (snapshotRequest) return { kind: 'snapshot', ...(snapshotRequest.snapshot ? { snapshot: snapshotRequest.snapshot } : {}) };
+    if (snapshotRequest) return { kind: 'snapshot', ...snapshotRequest };
     return null;
   };
 
   for (;;) {
     if (Date.now() >= nextRunAtMs) {
       if (pending.length) flushRequested = true;
-      if (config.storage.snapshot && !snapshotRequest) snapshotRequest = {};
+      if (config.storage.snapshot && !snapshotRequest) snapshotRequest = { onCadence: true };
       nextRunAtMs = Date.now() + cadenceMs;
     }
     const req = nextRequest();

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
@@ -372,6 +372,46 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     await h.terminate('test done');
   });
 
+  it('cadence: the timer syncs storage.snapshot, skips an export it already applied, flushes small batches, and picks up a new export', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const current = join(dir, `${uniqueId('current')}.csv`);
+    // Exports land by rename, as a writer that never exposes a half-written file does.
+    const land = (ids: number[]) => renameSync(writeSnapshot(`${uniqueId('export')}.csv`, ids).slice('file://'.length), current);
+    land(range(0, 1200));
+    const config = destination(advertiserId, { storage: { snapshot: `file://${current}` } });
+    config.storage = { ...config.storage, workdir: join(dir, config.destinationId, 'work') };
+    const workflowId = audienceSyncWorkflowId(config.destinationId);
+    const first = await client.workflow.start(audienceSync, {
+      taskQueue,
+      workflowId,
+      args: [{ config, queues, timing: { cadence: '1500ms', pollInitial: '100ms', pollMax: '1s' } }],
+    });
+    started.push({ workflowId, firstRunId: first.firstExecutionRunId });
+    const h = client.workflow.getHandle(workflowId);
+    const s1 = await waitForStatus(h, (s) => cycleDone(1)(s) && s.lastSync !== null);
+    expect(s1.lastSync).toMatchObject({ kind: 'snapshot', added: 2400 });
+    expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(range(0, 1200)));
+
+    // Next tick: the same export, nothing prepared or sent.
+    const seq = await callSeq();
+    const s2 = await waitForStatus(h, cycleDone(2));
+    expect(s2.lastSync?.runId).toBe(s1.lastSync?.runId);
+    expect(s2.phase).toBe('synced');
+    expect((await callsSince(seq)).filter((c) => !c.path.includes('custom_audience/get'))).toEqual([]);
+
+    // A batch without announced sizes waits for the timer.
+    await h.signal(addChangeBatchSignal, { enters: { uri: writeSnapshot(`${config.destinationId}-enters.csv`, range(1200, 1250)) } });
+    const s3 = await waitForStatus(h, (s) => s.currentRunId === null && s.pendingBatches === 0 && s.lastSync?.kind === 'changes');
+    expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(range(0, 1250)));
+
+    land(range(100, 1300));
+    const s4 = await waitForStatus(h, (s) => s.currentRunId === null && s.lastSync?.kind === 'snapshot' && s.lastSync.runId !== s1.lastSync?.runId);
+    expect(s4.lastSync).toMatchObject({ added: 100, removed: 200 });
+    expect(await audienceIds(s4.audienceId!)).toEqual(expectedDigests(range(100, 1300)));
+    await h.terminate('test done');
+  });
+
   it('processing longer than maxProcessingWait: processing_overdue is visible, then the sync completes when TikTok is done', async () => {
     const advertiserId = newAdvertiser();
     await issueToken(advertiserId);
@@ -428,7 +468,7 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
   });
 
   it('privacy: no history of any run contains a raw email, phone or token', async () => {
-    expect(started.length).toBeGreaterThanOrEqual(7);
+    expect(started.length).toBeGreaterThanOrEqual(8);
     expect(rawValues.size).toBeGreaterThan(1000);
     let runs = 0;
     for (const { workflowId: id, firstRunId } of started) {
