@@ -1,23 +1,27 @@
-import { minus, union } from './digestLists';
+import { minusLines, unionLines } from './digestLists';
 
 export type SyncMode = 'mirror' | 'addOnly';
 
 /** What one shard of one type changes: ids to APPEND, ids to REMOVE, and the audience after. */
 export interface ShardDiff {
-  adds: string[];
-  removes: string[];
-  /** The ids TikTok holds once adds and removes are applied (sorted unique). */
-  state: string[];
+  adds: Buffer;
+  removes: Buffer;
+  /** The ids TikTok holds once adds and removes are applied. */
+  state: Buffer;
 }
 
-/**
- * A full snapshot against the applied state (all sorted unique). mirror: the audience
- * becomes the snapshot (exits removed); addOnly: nobody is removed, the audience grows.
+/*
+ * All lists here are sorted unique digest lists of line width `w` (see digestLists.ts).
  */
-export function diffSnapshot(desired: readonly string[], applied: readonly string[], mode: SyncMode): ShardDiff {
-  const adds = minus(desired, applied);
-  if (mode === 'addOnly') return { adds, removes: [], state: adds.length ? union(applied, adds) : [...applied] };
-  return { adds, removes: minus(applied, desired), state: [...desired] };
+
+/**
+ * A full snapshot against the applied state. mirror: the audience becomes the snapshot
+ * (exits removed); addOnly: nobody is removed, the audience grows.
+ */
+export function diffSnapshot(desired: Buffer, applied: Buffer, mode: SyncMode, w: number): ShardDiff {
+  const adds = minusLines(desired, applied, w);
+  if (mode === 'addOnly') return { adds, removes: Buffer.alloc(0), state: unionLines(applied, adds, w) };
+  return { adds, removes: minusLines(applied, desired, w), state: desired };
 }
 
 /**
@@ -28,11 +32,10 @@ export function diffSnapshot(desired: readonly string[], applied: readonly strin
  * members an audience had before ttsync fed it (action "append" to an existing audience).
  * addOnly ignores exits except to hold back a same-batch enter.
  */
-export function diffChanges(enters: readonly string[], exits: readonly string[], applied: readonly string[], mode: SyncMode): ShardDiff & { conflicts: number } {
-  const entering = exits.length ? minus(enters, exits) : [...enters];
-  const conflicts = enters.length - entering.length;
-  const adds = minus(entering, applied);
-  if (mode === 'addOnly') return { adds, removes: [], state: adds.length ? union(applied, adds) : [...applied], conflicts };
-  const kept = exits.length ? minus(applied, exits) : [...applied];
-  return { adds, removes: [...exits], state: adds.length ? union(kept, adds) : kept, conflicts };
+export function diffChanges(enters: Buffer, exits: Buffer, applied: Buffer, mode: SyncMode, w: number): ShardDiff & { conflicts: number } {
+  const entering = minusLines(enters, exits, w);
+  const conflicts = (enters.length - entering.length) / w;
+  const adds = minusLines(entering, applied, w);
+  if (mode === 'addOnly') return { adds, removes: Buffer.alloc(0), state: unionLines(applied, adds, w), conflicts };
+  return { adds, removes: exits, state: unionLines(minusLines(applied, exits, w), adds, w), conflicts };
 }

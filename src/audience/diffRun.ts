@@ -1,7 +1,7 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
 import { diffChanges, diffSnapshot, type ShardDiff, type SyncMode } from './diff';
-import { isSortedUnique, linesOf, sortUnique } from './digestLists';
+import { isSortedUniqueLines, sortUniqueLines } from './digestLists';
 import { AudienceDataError, AudienceDataErrorTypes } from './errors';
 import { layout, type InputSet } from './layout';
 import { lineWidth, ListPacker, readLists } from './listStore';
@@ -48,7 +48,7 @@ export async function diffGroup(
   const { runId, prepared, base, syncMode, from, to } = input;
   if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= SHARD_COUNT))
     throw new AudienceDataError(AudienceDataErrorTypes.badConfig, `shard range [${from}, ${to}) is not within [0, ${SHARD_COUNT})`);
-  const budget = input.readBudgetBytes ?? 32 << 20;
+  const budget = input.readBudgetBytes ?? 16 << 20;
   const concurrency = input.concurrency ?? 8;
   const T = prepared.types.length;
   const types = [...new Set<IdentifierType>([...prepared.types, ...(Object.keys(base?.types ?? {}) as IdentifierType[])])].sort();
@@ -62,7 +62,7 @@ export async function diffGroup(
     while (s1 < to && spillBytes(parts, T, s0, s1 + 1) <= budget) s1++;
 
     // The input: each part's range of these shards, split per (set, shard, type).
-    const gathered = new Map<string, string[]>();
+    const gathered = new Map<string, Buffer[]>();
     const ranges = await readLists(
       stores,
       parts.map(({ part }) => ({ uri: work.uriOf(part.key), start: part.offsets[s0 * T]!, bytes: part.offsets[s1 * T]! - part.offsets[s0 * T]! })),
@@ -79,9 +79,8 @@ export async function diffGroup(
           if (b <= a) continue;
           const k = `${set}/${s}/${prepared.types[t]}`;
           const list = gathered.get(k);
-          const lines = linesOf(bytes, a, b);
-          if (list) for (const l of lines) list.push(l);
-          else gathered.set(k, lines);
+          if (list) list.push(bytes.subarray(a, b));
+          else gathered.set(k, [bytes.subarray(a, b)]);
         }
     }
 
@@ -95,13 +94,19 @@ export async function diffGroup(
       budget,
       concurrency,
     );
-    const applied = new Map<string, string[]>();
+    const applied = new Map<string, Buffer>();
     for (const [j, { i, ref, type }] of present.entries()) {
-      const ids = linesOf(appliedBytes[j]!);
-      if (ids.length !== ref.count || !isSortedUnique(ids))
+      const ids = appliedBytes[j]!;
+      let ok = false;
+      try {
+        ok = isSortedUniqueLines(ids, lineWidth(type));
+      } catch {
+        ok = false;
+      }
+      if (!ok)
         throw new AudienceDataError(
           AudienceDataErrorTypes.corruptData,
-          `${ref.uri}: an applied-state list of manifest ${base?.version ?? '?'} holds ${ids.length} ids (recorded: ${ref.count}) or is not sorted; it was altered outside ttsync`,
+          `${ref.uri}: an applied-state list of manifest ${base?.version ?? '?'} at byte ${ref.start} is not ${ref.count} sorted ${type} lines; it was altered outside ttsync`,
         );
       applied.set(`${wanted[i]!.s}/${type}`, ids);
     }
@@ -112,24 +117,30 @@ export async function diffGroup(
       state: new ListPacker(work, layout.diffLists(runId, s0, s1, 'state')),
     };
     for (const type of types) {
+      const w = lineWidth(type);
       for (let s = s0; s < s1; s++) {
         const xx = shardName(s);
-        const appliedIds = applied.get(`${s}/${type}`) ?? [];
+        const appliedIds = applied.get(`${s}/${type}`) ?? EMPTY;
         const appliedRef = base?.types[type]?.shards[xx];
-        const take = (set: InputSet) => sortUnique(gathered.get(`${set}/${s}/${type}`) ?? []);
+        const take = (set: InputSet): Buffer => {
+          const pieces = gathered.get(`${set}/${s}/${type}`);
+          if (!pieces) return EMPTY;
+          gathered.delete(`${set}/${s}/${type}`);
+          return sortUniqueLines(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), w);
+        };
         let d: ShardDiff;
-        let inputIds: string[];
-        let exits: string[] | undefined;
+        let inputIds: Buffer;
+        let exits: Buffer | undefined;
         if (prepared.kind === 'snapshot') {
           inputIds = take('snapshot');
-          d = diffSnapshot(inputIds, appliedIds, syncMode);
+          d = diffSnapshot(inputIds, appliedIds, syncMode, w);
         } else {
           inputIds = take('enters');
           exits = take('exits');
-          d = diffChanges(inputIds, exits, appliedIds, syncMode);
+          d = diffChanges(inputIds, exits, appliedIds, syncMode, w);
         }
-        const r: ShardTypeResult = { input: inputIds.length, applied: appliedIds.length, adds: d.adds.length, removes: d.removes.length, state: d.state.length };
-        if (exits) r.exits = exits.length;
+        const r: ShardTypeResult = { input: inputIds.length / w, applied: appliedIds.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
+        if (exits) r.exits = exits.length / w;
         if (d.adds.length) r.addAt = packers.add.add(d.adds);
         if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
         if (d.state.length) {
@@ -146,6 +157,8 @@ export async function diffGroup(
   }
   return { schema: 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function spillBytes(parts: { part: { offsets: number[] } }[], T: number, s0: number, s1: number): number {
   let n = 0;

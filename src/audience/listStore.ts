@@ -2,7 +2,6 @@ import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
 import { digestWidth, type ListRef } from './customerFiles';
 import { AudienceDataError, AudienceDataErrorTypes } from './errors';
-import { listBytes } from './digestLists';
 import { mapLimit } from './pool';
 import type { Stores } from './stores';
 
@@ -63,9 +62,10 @@ export class ListPacker {
     readonly key: string,
   ) {}
 
-  add(ids: readonly string[]): Omit<ListRef, 'count'> {
+  /** `lines`: a digest list (whole lines); kept by reference until flush. */
+  add(lines: Buffer): Omit<ListRef, 'count'> {
     const start = this.size;
-    const b = listBytes(ids);
+    const b = lines;
     if (b.length) this.chunks.push(b);
     this.size += b.length;
     return { uri: this.work.uriOf(this.key), start };

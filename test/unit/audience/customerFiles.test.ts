@@ -10,13 +10,12 @@ import {
   headerOf,
   idsPerFile,
   planFiles,
-  sortUnique,
   Stores,
   type BuiltFile,
   type DiffGroup,
 } from '../../../src/audience';
 import { openBlobStore, type BlobStore } from '../../../src/storage';
-import { digests, md5, writeDiffGroup } from './helpers';
+import { digests, md5, sortUnique, writeDiffGroup } from './helpers';
 
 let dir: string;
 let store: BlobStore;

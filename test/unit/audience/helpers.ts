@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { IdentifierType } from '../../../src/identifiers/schema';
-import { listBytes, sortUnique, shardName, shardOf, SHARD_COUNT, type DiffGroup, type ShardTypeResult } from '../../../src/audience';
+import { listBytes, shardName, shardOf, SHARD_COUNT, type DiffGroup, type ShardTypeResult } from '../../../src/audience';
 import type { BlobStore } from '../../../src/storage';
 
 export const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
 export const md5 = (v: string | Buffer): string => createHash('md5').update(v).digest('hex');
+
+/** Sorted, without duplicates: the reference the data plane's lists are checked against. */
+export const sortUnique = (ids: Iterable<string>): string[] => [...new Set(ids)].sort();
 
 /** `n` distinct SHA-256 digests of "<prefix><i>". */
 export function digests(n: number, prefix = 'id'): string[] {

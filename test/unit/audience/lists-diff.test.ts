@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { diffChanges, diffSnapshot, intersect, isSortedUnique, linesOf, listBytes, minus, sortUnique, union } from '../../../src/audience';
-import { digests } from './helpers';
+import { diffChanges, diffSnapshot, isSortedUniqueLines, linesOf, listBytes, minusLines, sortUniqueLines, unionLines } from '../../../src/audience';
+import { digests, sortUnique } from './helpers';
 
-/** Deterministic pseudo-random subset picker. */
+/** Deterministic pseudo-random numbers. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -11,17 +11,35 @@ function rng(seed: number): () => number {
   };
 }
 
-const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
+const W = 65;
+const L = (ids: readonly string[]): Buffer => listBytes(ids);
+const S = (b: Buffer): string[] => linesOf(b);
 
 describe('digest lists', () => {
-  it('sortUnique sorts by byte order and drops duplicates', () => {
-    const ids = digests(500);
+  it('sortUniqueLines sorts by byte order and drops duplicates', () => {
+    const ids = digests(5000);
     const withDupes = [...ids, ...ids.slice(0, 100), ...ids.slice(250, 260)].reverse();
-    const out = sortUnique(withDupes);
-    expect(out).toEqual(sorted(new Set(ids)));
-    expect(isSortedUnique(out)).toBe(true);
-    expect(isSortedUnique([out[1]!, out[0]!])).toBe(false);
-    expect(isSortedUnique([out[0]!, out[0]!])).toBe(false);
+    const out = sortUniqueLines(L(withDupes), W);
+    expect(S(out)).toEqual(sortUnique(ids));
+    expect(isSortedUniqueLines(out, W)).toBe(true);
+    expect(isSortedUniqueLines(L([S(out)[1]!, S(out)[0]!]), W)).toBe(false);
+    expect(isSortedUniqueLines(L([S(out)[0]!, S(out)[0]!]), W)).toBe(false);
+  });
+
+  it('orders digests that share their first 8 hex digits by the rest (the full-compare path)', () => {
+    const tail = digests(300).map((d) => d.slice(8));
+    const ids = tail.map((t, i) => `${i % 2 ? 'abcdef01' : '00000000'}${t}`);
+    const input = [...ids, ...ids.slice(0, 50)];
+    expect(S(sortUniqueLines(L(input), W))).toEqual(sortUnique(ids));
+    // MD5-width lines sort the same way.
+    const md5s = digests(1000).map((d) => d.slice(0, 32));
+    expect(S(sortUniqueLines(L([...md5s, ...md5s]), 33))).toEqual(sortUnique(md5s));
+  });
+
+  it('refuses bytes that are not whole lines of lowercase hex', () => {
+    expect(() => sortUniqueLines(Buffer.from('abc\n'), W)).toThrow(/whole 65-byte lines/);
+    expect(() => sortUniqueLines(L(digests(2).map((d) => d.toUpperCase())), W)).toThrow(/lowercase hex/);
+    expect(() => isSortedUniqueLines(Buffer.from(`${'a'.repeat(65)}`), W)).toThrow(/not 64 characters/);
   });
 
   it('round-trips through the stored text form (one digest a line, each ending in \\n)', () => {
@@ -31,51 +49,49 @@ describe('digest lists', () => {
     expect(linesOf(bytes)).toEqual(ids);
     expect(linesOf(Buffer.alloc(0))).toEqual([]);
     expect(listBytes([]).length).toBe(0);
-    // A slice of a buffer, as diff reads them out of spill parts.
     expect(linesOf(bytes, 65, 195)).toEqual(ids.slice(1, 3));
   });
 
-  it('minus, union and intersect agree with Set arithmetic on random sets', () => {
+  it('minusLines and unionLines agree with Set arithmetic on random sets', () => {
     const pool = digests(2000);
     for (let seed = 1; seed <= 20; seed++) {
       const r = rng(seed);
       const a = sortUnique(pool.filter(() => r() < 0.4));
       const b = sortUnique(pool.filter(() => r() < 0.4));
-      const A = new Set(a);
       const B = new Set(b);
-      expect(minus(a, b)).toEqual(sorted(a.filter((x) => !B.has(x))));
-      expect(union(a, b)).toEqual(sorted(new Set([...a, ...b])));
-      expect(intersect(a, b)).toEqual(sorted(b.filter((x) => A.has(x))));
+      expect(S(minusLines(L(a), L(b), W))).toEqual(a.filter((x) => !B.has(x)));
+      expect(S(unionLines(L(a), L(b), W))).toEqual(sortUnique([...a, ...b]));
     }
+    expect(S(minusLines(L([]), L(pool.slice(0, 3)), W))).toEqual([]);
+    expect(S(unionLines(L([]), L([]), W))).toEqual([]);
   });
 });
 
 describe('diff of one shard', () => {
-  const [x1, x2, x3, x4, x5] = sortUnique(digests(5));
-  const X = { x1: x1!, x2: x2!, x3: x3!, x4: x4!, x5: x5! };
+  const x = sortUnique(digests(5));
+  const [x1, x2, x3, x4, x5] = x as [string, string, string, string, string];
+  const strings = (d: { adds: Buffer; removes: Buffer; state: Buffer }) => ({ adds: S(d.adds), removes: S(d.removes), state: S(d.state) });
 
   it('snapshot, mirror: adds are the enters, removes the exits, the state is the snapshot', () => {
-    const d = diffSnapshot([X.x1, X.x2, X.x4], [X.x1, X.x3, X.x4], 'mirror');
-    expect(d).toEqual({ adds: [X.x2], removes: [X.x3], state: [X.x1, X.x2, X.x4] });
+    expect(strings(diffSnapshot(L([x1, x2, x4]), L([x1, x3, x4]), 'mirror', W))).toEqual({ adds: [x2], removes: [x3], state: [x1, x2, x4] });
   });
 
   it('snapshot, addOnly: nothing is removed, the state grows', () => {
-    const d = diffSnapshot([X.x1, X.x2], [X.x1, X.x3], 'addOnly');
-    expect(d).toEqual({ adds: [X.x2], removes: [], state: [X.x1, X.x2, X.x3] });
+    expect(strings(diffSnapshot(L([x1, x2]), L([x1, x3]), 'addOnly', W))).toEqual({ adds: [x2], removes: [], state: [x1, x2, x3] });
   });
 
   it('the first snapshot adds everything; an empty snapshot in mirror mode removes everything', () => {
-    expect(diffSnapshot([X.x1, X.x2], [], 'mirror')).toEqual({ adds: [X.x1, X.x2], removes: [], state: [X.x1, X.x2] });
-    expect(diffSnapshot([], [X.x1, X.x2], 'mirror')).toEqual({ adds: [], removes: [X.x1, X.x2], state: [] });
+    expect(strings(diffSnapshot(L([x1, x2]), L([]), 'mirror', W))).toEqual({ adds: [x1, x2], removes: [], state: [x1, x2] });
+    expect(strings(diffSnapshot(L([]), L([x1, x2]), 'mirror', W))).toEqual({ adds: [], removes: [x1, x2], state: [] });
   });
 
   it('change batch, mirror: enters already held are not re-added, every exit is removed, same-batch enter+exit counts as exit', () => {
-    const d = diffChanges([X.x1, X.x2, X.x5], [X.x3, X.x5], [X.x1, X.x3, X.x4], 'mirror');
-    expect(d).toEqual({ adds: [X.x2], removes: [X.x3, X.x5], state: [X.x1, X.x2, X.x4], conflicts: 1 });
+    const d = diffChanges(L([x1, x2, x5]), L([x3, x5]), L([x1, x3, x4]), 'mirror', W);
+    expect({ ...strings(d), conflicts: d.conflicts }).toEqual({ adds: [x2], removes: [x3, x5], state: [x1, x2, x4], conflicts: 1 });
   });
 
   it('change batch, addOnly: exits never removed', () => {
-    const d = diffChanges([X.x2], [X.x1], [X.x1], 'addOnly');
-    expect(d).toEqual({ adds: [X.x2], removes: [], state: [X.x1, X.x2], conflicts: 0 });
+    const d = diffChanges(L([x2]), L([x1]), L([x1]), 'addOnly', W);
+    expect({ ...strings(d), conflicts: d.conflicts }).toEqual({ adds: [x2], removes: [], state: [x1, x2], conflicts: 0 });
   });
 });

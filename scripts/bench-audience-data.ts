@@ -1,0 +1,148 @@
+// Audience data plane throughput and memory (issue 5). Prints numbers; asserts nothing.
+//   npm run bench:audience-data                    1M rows (email, phone, IDFA), then 1% churn
+//   BENCH_ROWS=200000 npm run bench:audience-data  smaller run (at most 10M rows)
+// Runs the real activities (MockActivityEnvironment: heartbeats included) on the local
+// store: first sync = prepare + diff (4 groups) + build + commit; then a second snapshot
+// with 1% of the rows gone and 1% new. Baseline, in the same process on the same file:
+// the SnapshotReader alone (parse + normalize + hash, nothing stored): the floor of prepare.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createAudienceDataActivities, type AudienceDataActivities } from '../activities/audienceData';
+import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } from '../src/config/destination';
+import { SnapshotReader } from '../src/snapshot';
+import { openBlobStore } from '../src/storage';
+
+const ROWS = Math.min(10_000_000, Number(process.env.BENCH_ROWS ?? 1_000_000));
+const CHURN = 0.01;
+const DEADLINE = Date.now() + 15 * 60_000;
+const GROUPS: [number, number][] = [
+  [0, 64],
+  [64, 128],
+  [128, 192],
+  [192, 256],
+];
+
+const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+// NANP exchanges N11 (211, 311, ...) are service codes, not phone numbers: skip 611.
+const exchange = (j: number): number => (j < 11 ? 600 + j : 601 + j);
+// One area code per million rows keeps every row's phone distinct up to 11M rows.
+const AREAS = [212, 213, 305, 312, 415, 617, 646, 702, 713, 818, 917];
+
+function row(i: number): string {
+  const area = AREAS[Math.floor(i / 1_000_000) % AREAS.length]!;
+  return `User${i}@Example${i % 1000}.com,(${area}) ${exchange(Math.floor(i / 10_000) % 100)}-${pad(i % 10_000, 4)},6D92078A-8246-4BA4-AE5B-${pad(i, 12)}\n`;
+}
+
+async function writeSnapshot(file: string, include: (i: number) => boolean, upTo: number): Promise<number> {
+  const out = createWriteStream(file);
+  out.write('email,phone,idfa\n');
+  let buf = '';
+  let rows = 0;
+  for (let i = 0; i < upTo; i++) {
+    if (!include(i)) continue;
+    rows++;
+    buf += row(i);
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await once(out, 'drain');
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await once(out, 'finish');
+  return rows;
+}
+
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50);
+sampler.unref();
+
+const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
+const QUIET = { logger: new DefaultLogger('ERROR') };
+
+async function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> {
+  if (Date.now() > DEADLINE) throw new Error('benchmark deadline passed');
+  return new MockActivityEnvironment({}, QUIET).run(fn, ...args);
+}
+
+async function timed<T>(label: string, fn: () => Promise<T>, times: Record<string, number>): Promise<T> {
+  const t0 = performance.now();
+  const r = await fn();
+  times[label] = performance.now() - t0;
+  return r;
+}
+
+async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, runId: string, uri: string, rows: number): Promise<void> {
+  peakRss = process.memoryUsage().rss;
+  const times: Record<string, number> = {};
+  const t0 = performance.now();
+  const base = await run(acts.loadAppliedState, { config });
+  const prep = await timed('prepare', () => run(acts.prepareSnapshot, { config, runId, snapshot: { uri } }), times);
+  const diffs = await timed('diff', () => Promise.all(GROUPS.map(([from, to]) => run(acts.diffShards, { config, runId, baseVersion: base.version, from, to }))), times);
+  const built = await timed('build', () => run(acts.buildCustomerFiles, { config, runId, diffUris: diffs.map((d) => d.summaryUri) }), times);
+  await timed('commit', () => run(acts.commitAppliedState, { config, runId, baseVersion: base.version, audienceId: null, diffUris: diffs.map((d) => d.summaryUri) }), times);
+  const wall = performance.now() - t0;
+  const ids = Object.values(prep.snapshot!.counts.types).reduce((n, c) => n + (c?.accepted ?? 0) + (c?.prehashed ?? 0), 0);
+  const phases = Object.entries(times)
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+    .join(', ');
+  console.log(
+    `${runId}: ${rows.toLocaleString('en-US')} rows, ${ids.toLocaleString('en-US')} ids in ${(wall / 1000).toFixed(2)} s (${Math.round(ids / (wall / 1000)).toLocaleString('en-US')} ids/s; ${phases})`,
+  );
+  console.log(
+    `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)}`,
+  );
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'ttsync-bench-aud-'));
+  try {
+    const snap1 = join(dir, 'snap1.csv');
+    const snap2 = join(dir, 'snap2.csv');
+    const extra = Math.round(ROWS * CHURN);
+    const rows1 = await writeSnapshot(snap1, () => true, ROWS);
+    // 1% exits (every 100th row) and 1% enters (new rows past the end).
+    const rows2 = await writeSnapshot(snap2, (i) => i >= ROWS || i % 100 !== 50, ROWS + extra);
+    console.log(`snapshots: ${mib((await stat(snap1)).size)} (${rows1.toLocaleString('en-US')} rows), second ${rows2.toLocaleString('en-US')} rows`);
+
+    const config: DestinationConfigInput = {
+      destinationId: 'bench',
+      advertiserId: '1',
+      audienceName: 'Benchmark audience',
+      action: 'create',
+      identifiers: { email: 'email', phone: 'phone', idfa: 'idfa' },
+      defaultCountry: 'US',
+      accessToken: 'env:TIKTOK_ACCESS_TOKEN',
+      sourceSegmentId: 'bench',
+      storage: { workdir: join(dir, 'work') },
+    };
+
+    // Baseline: the reader alone on the first snapshot.
+    const parsed = parseDestinationConfig(config);
+    const t0 = performance.now();
+    const reader = new SnapshotReader(snap1, { format: 'csv', mapping: columnMappingOf(parsed), normalization: { context: 'audience', defaultCountry: 'US' } });
+    let baseIds = 0;
+    for await (const batch of reader.read(createReadStream(snap1, { highWaterMark: 1 << 20 }))) for (const d of batch.digests) baseIds += d.digests.length;
+    const baseMs = performance.now() - t0;
+    console.log(`baseline (SnapshotReader only, nothing stored): ${baseIds.toLocaleString('en-US')} ids in ${(baseMs / 1000).toFixed(2)} s (${Math.round(baseIds / (baseMs / 1000)).toLocaleString('en-US')} ids/s)`);
+
+    const acts = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri) });
+    await sync(acts, config, 'first', snap1, rows1);
+    await sync(acts, config, 'churn-1pct', snap2, rows2);
+    console.log(`process max RSS (getrusage): ${mib(process.resourceUsage().maxRSS * 1024)}`);
+  } finally {
+    clearInterval(sampler);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
