@@ -126,6 +126,8 @@ export interface AudienceSyncStatus {
   /** The cycle in progress, if any. */
   currentRunId: string | null;
   lastSync: LastSync | null;
+  /** The last snapshot applied (change batches since then are on top of it). */
+  appliedSnapshot: { uri: string; createdAt: string; bytes: number } | null;
   isValid: boolean | null;
   coverNum: number | null;
   /** What the operator should do when phase asks for action. */
@@ -237,6 +239,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     cycles: 0,
     currentRunId: null,
     lastSync: null,
+    appliedSnapshot: null,
     isValid: null,
     coverNum: null,
     advice: null,
@@ -432,7 +435,8 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
         return;
       }
       // The hourly re-sync of storage.snapshot skips an export it has already applied.
-      const last = status.lastSync?.snapshot;
+      // Re-applying it after change batches would undo them.
+      const last = status.appliedSnapshot;
       if (req.onCadence && last && last.uri === info.uri && last.createdAt === info.createdAt && last.bytes === info.bytes) {
         setPhase(phaseBefore);
         return;
@@ -542,6 +546,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
       appliedCounts: Object.fromEntries(Object.entries(committed.counts).map(([t, n]) => [t, n ?? 0])),
       finishedAt: new Date(Date.now()).toISOString(),
     };
+    if (status.lastSync.snapshot) status.appliedSnapshot = status.lastSync.snapshot;
     status.lastError = null;
     status.advice = null;
     if (final && (final.coverNum ?? 0) < MIN_TARGETABLE) {

@@ -305,6 +305,19 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(second));
     // Nothing was prepared twice: one data-plane run folder per cycle.
     expect(readdirSync(join(dir, config.destinationId, 'work', 'runs')).length).toBe(2);
+
+    // A secret that cannot be resolved parks the same way; `resume` also releases it.
+    delete process.env[TOKEN_VAR];
+    const third = range(300, 1400);
+    await h.signal(snapshotLandedSignal, { snapshot: { uri: writeSnapshot(`${config.destinationId}-3.csv`, third) } });
+    const unset = await waitForStatus(h, (s) => s.phase === 'reauthorization_required');
+    expect(unset.lastError?.type).toBe('SecretUnavailable');
+    expect(unset.lastError?.message).toContain(TOKEN_VAR);
+    await issueToken(advertiserId);
+    await h.signal(resumeSignal);
+    const s3 = await waitForStatus(h, cycleDone(3));
+    expect(s3.phase).toBe('synced');
+    expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(third));
     await h.terminate('test done');
   });
 
@@ -433,6 +446,22 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     }
   });
 
+  it('fewer than 1,000 matched users: too_small_to_target with the advice', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    // 1,200 ids (600 emails, 600 phones); the emulator's population matches about 70%.
+    const h = await start({ config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, range(0, 600)) } });
+    const s = await waitForStatus(h, cycleDone(1));
+    expect(s.phase).toBe('too_small_to_target');
+    expect(s.coverNum).toBeGreaterThan(0);
+    expect(s.coverNum).toBeLessThan(1000);
+    expect(s.advice).toContain('send at least 5,000 phones or 10,000 emails');
+    expect(await audienceIds(s.audienceId!)).toEqual(expectedDigests(range(0, 600)));
+    expect((await h.describe()).typedSearchAttributes.get(SearchAttributeKeys.SyncState)).toBe('too_small_to_target');
+    await h.terminate('test done');
+  });
+
   it('audience cap: with 400 audiences in the advertiser the sync stops before any upload', async () => {
     const advertiserId = newAdvertiser();
     const token = await issueToken(advertiserId);
@@ -468,7 +497,7 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
   });
 
   it('privacy: no history of any run contains a raw email, phone or token', async () => {
-    expect(started.length).toBeGreaterThanOrEqual(8);
+    expect(started.length).toBeGreaterThanOrEqual(9);
     expect(rawValues.size).toBeGreaterThan(1000);
     let runs = 0;
     for (const { workflowId: id, firstRunId } of started) {
