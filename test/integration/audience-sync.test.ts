@@ -205,7 +205,8 @@ const workerConfig = () => ({
   },
 });
 
-describe('audience sync workflow on the dev server, TikTok emulator over HTTP', () => {
+// Several cycles per test, each with processing waits: generous room for a loaded 2-core CI.
+describe('audience sync workflow on the dev server, TikTok emulator over HTTP', { timeout: 120_000 }, () => {
   it('first sync holds exactly the expected digests; a second snapshot APPENDs only enters and REMOVEs only exits; no edit during processing', async () => {
     const advertiserId = newAdvertiser();
     await issueToken(advertiserId);
