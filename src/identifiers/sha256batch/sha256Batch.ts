@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SHA256_BATCH_WASM } from './wasmPath';
 
@@ -12,6 +13,11 @@ import { SHA256_BATCH_WASM } from './wasmPath';
  */
 export function sha256HexBatch(values: readonly string[], start = 0, end = values.length): string[] {
   const out = new Array<string>(end - start);
+  if (!LITTLE_ENDIAN) {
+    // The descriptors are written through a host-order Uint32Array; WebAssembly reads little-endian.
+    for (let i = start; i < end; i++) out[i - start] = hash('sha256', values[i]!, 'hex');
+    return out;
+  }
   let i = start;
   while (i < end) {
     // Chunks bound the kernel's memory and keep its working set in cache.
@@ -36,6 +42,7 @@ const MAX_CHUNK_CHARS = 1 << 15;
 /** Digests decoded per latin1 string (16 KiB), each digest then a slice of it. */
 const DECODE_GROUP = 256;
 const PAGE = 65536;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 // The WebAssembly global exists in Node 20, but @types/node leaves its types to lib.dom;
 // only the few members used here are declared.
