@@ -71,15 +71,22 @@ async function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args:
   return new MockActivityEnvironment({}, QUIET).run(fn, ...args);
 }
 
+const phasePeaks: Record<string, number> = {};
+
 async function timed<T>(label: string, fn: () => Promise<T>, times: Record<string, number>): Promise<T> {
+  const before = peakRss;
+  peakRss = process.memoryUsage().rss;
   const t0 = performance.now();
   const r = await fn();
   times[label] = performance.now() - t0;
+  phasePeaks[label] = Math.max(peakRss, process.memoryUsage().rss);
+  peakRss = Math.max(before, phasePeaks[label]);
   return r;
 }
 
 async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, runId: string, uri: string, rows: number): Promise<void> {
-  peakRss = process.memoryUsage().rss;
+  const startRss = process.memoryUsage().rss;
+  peakRss = startRss;
   const times: Record<string, number> = {};
   const t0 = performance.now();
   const base = await run(acts.loadAppliedState, { config });
@@ -90,13 +97,13 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   const wall = performance.now() - t0;
   const ids = Object.values(prep.snapshot!.counts.types).reduce((n, c) => n + (c?.accepted ?? 0) + (c?.prehashed ?? 0), 0);
   const phases = Object.entries(times)
-    .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s / ${mib(phasePeaks[k] ?? 0)}`)
     .join(', ');
   console.log(
-    `${runId}: ${rows.toLocaleString('en-US')} rows, ${ids.toLocaleString('en-US')} ids in ${(wall / 1000).toFixed(2)} s (${Math.round(ids / (wall / 1000)).toLocaleString('en-US')} ids/s; ${phases})`,
+    `${runId}: ${rows.toLocaleString('en-US')} rows, ${ids.toLocaleString('en-US')} ids in ${(wall / 1000).toFixed(2)} s (${Math.round(ids / (wall / 1000)).toLocaleString('en-US')} ids/s; phase: time / peak RSS: ${phases})`,
   );
   console.log(
-    `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)}`,
+    `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)} (${mib(startRss)} at its start)`,
   );
 }
 

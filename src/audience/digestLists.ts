@@ -114,12 +114,17 @@ export function minusLines(a: Buffer, b: Buffer, w: number): Buffer {
   const out = Buffer.allocUnsafe(a.length);
   let o = 0;
   let run = 0;
+  let i = 0;
   let j = 0;
-  for (let i = 0; i < n; i++) {
-    while (j < m && compareLines(b, j, a, i, w) < 0) j++;
-    if (j < m && compareLines(b, j, a, i, w) === 0) {
+  // One comparison a step; kept lines are copied as runs between matches.
+  while (i < n && j < m) {
+    const c = compareLines(a, i, b, j, w);
+    if (c < 0) i++;
+    else if (c > 0) j++;
+    else {
       o = copyRun(a, run, i, out, o, w);
-      run = i + 1;
+      run = ++i;
+      j++;
     }
   }
   o = copyRun(a, run, n, out, o, w);
