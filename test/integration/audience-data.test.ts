@@ -13,6 +13,7 @@ import {
   createAudienceDataActivities,
   type AudienceDataActivities,
   type AudienceDataDeps,
+  type DiffShardsResult,
   type PrepareResult,
 } from '../../activities/audienceData';
 import type { BuiltFile } from '../../src/audience';
@@ -342,6 +343,52 @@ for (const backend of backends) {
       expect(failure.message).toMatch(/another run committed first/);
       const state = await run(acts.loadAppliedState, [{ config }]);
       expect(state.version).toBe((won[0] as PromiseFulfilledResult<{ version: string }>).value.version);
+    });
+
+    it('resumes diff from a heartbeat checkpoint: the group summary equals a clean run', async () => {
+      const config = configFor(`${ctx.workdir}/diff-resume`);
+      const uri = await ctx.put('diff-resume.csv', snapshotCsv(range(0, 2000)).text);
+      await run(acts.prepareSnapshot, [{ config, runId: 'dr', snapshot: { uri } }]);
+      // Small steps: a few shards each, so the group heartbeats many times.
+      const small = createAudienceDataActivities({ ...ctx.deps, diffReadBudgetBytes: 8 * 1024 });
+      const input = { config, runId: 'dr', baseVersion: null, from: 0, to: 256 };
+      const read = async (u: string) => {
+        const { store, key } = openBlob(u);
+        return JSON.parse((await ctx.deps.openStore(store.uri).readBuffer(key)).toString()) as unknown;
+      };
+      const clean = await run(small.diffShards, [input]);
+      const cleanSummary = await read(clean.summaryUri);
+
+      const env = new MockActivityEnvironment({}, QUIET);
+      const beats: { next: number }[] = [];
+      env.on('heartbeat', (d: { next: number }) => {
+        beats.push(d);
+        if (beats.length === 3) env.cancel();
+      });
+      expect(await env.run(small.diffShards, input).catch((e: unknown) => e)).toBeInstanceOf(CancelledFailure);
+      const saved = beats[2]!;
+      expect(saved.next).toBeGreaterThan(0);
+      expect(saved.next).toBeLessThan(256);
+      const env2 = new MockActivityEnvironment({ heartbeatDetails: saved }, QUIET);
+      const firstBeats: number[] = [];
+      env2.on('heartbeat', (d: { next: number }) => firstBeats.push(d.next));
+      const resumed: DiffShardsResult = await env2.run(small.diffShards, input);
+      // It started where the checkpoint was, not at shard 0.
+      expect(firstBeats[0]).toBeGreaterThan(saved.next);
+      expect(resumed.totals).toEqual(clean.totals);
+      expect(await read(resumed.summaryUri)).toEqual(cleanSummary);
+      expect(clean.totals.EMAIL_SHA256).toEqual({ input: 2000, applied: 0, adds: 2000, removes: 0, state: 2000 });
+    });
+
+    it('inspectSnapshot reports size and age against the readiness window', async () => {
+      const config = configFor(`${ctx.workdir}/inspect`, { readinessWindow: '36h' });
+      const uri = await ctx.put('inspect.csv', 'email\na@example.com\n');
+      const fresh = await run(acts.inspectSnapshot, [{ config, snapshot: { uri } }]);
+      expect(fresh).toMatchObject({ uri, bytes: 20, stale: false });
+      expect(fresh.ageMs).toBeLessThan(600_000);
+      const old = new Date(Date.now() - 37 * 3_600_000).toISOString();
+      const stale = await run(acts.inspectSnapshot, [{ config, snapshot: { uri, createdAt: old } }]);
+      expect(stale).toMatchObject({ createdAt: old, stale: true });
     });
 
     it('fails without retry on a missing snapshot, a binary file, and a bad config', async () => {
