@@ -7,6 +7,7 @@ import { resolveTemporalCli } from './temporal/toolchain';
 import { createWorkers, type RunningWorkers } from './worker';
 import { TaskQueues } from './temporal/taskQueues';
 import { healthCheck } from '../workflows';
+import { ensureEmulator, type EnsuredEmulator } from './emulator/ensure';
 import type { ChildProcess } from 'node:child_process';
 
 export interface DevStackOptions {
@@ -17,6 +18,9 @@ export interface DevStackOptions {
   worker: boolean;
   /** Start one healthCheck workflow so the UI shows a finished run straight away. */
   healthCheck: boolean;
+  /** Run (or reuse) the TikTok API emulator on 127.0.0.1:emulatorPort. */
+  emulator?: boolean;
+  emulatorPort?: number;
   log: (line: string) => void;
 }
 
@@ -24,6 +28,8 @@ export interface DevStack {
   address: string;
   uiUrl: string;
   startedServer: boolean;
+  /** The emulator's API base when it runs (TIKTOK_API_BASE_URL defaults to it). */
+  tiktokApiBaseUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -72,6 +78,19 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   if (added.length) opts.log(`temporal: registered search attributes ${added.join(', ')}`);
   opts.log(`temporal: UI ${uiUrl}`);
 
+  let emulator: EnsuredEmulator | undefined;
+  if (opts.emulator && opts.emulatorPort !== undefined) {
+    // Loopback only, whatever --ip says: the emulator accepts any token it was seeded with.
+    emulator = await ensureEmulator({
+      host: '127.0.0.1',
+      port: opts.emulatorPort,
+      stateFile: join(opts.dataDir, 'tiktok-emulator.state'),
+    });
+    opts.log(`tiktok emulator: ${emulator.started ? 'started' : 'reusing the one already'} on ${emulator.url} (control: ${emulator.url}/_emulator/state)`);
+    // Workers of this dry-run stack talk to the emulator unless told otherwise.
+    process.env.TIKTOK_API_BASE_URL ??= emulator.apiBaseUrl;
+  }
+
   if (opts.worker) {
     workers = await createWorkers({ env });
     opts.log(`worker: polling ${workers.workers.map((w) => w.options.taskQueue).join(', ')}`);
@@ -98,11 +117,13 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         await workers.done.catch(() => undefined);
       }
       await connection.close().catch(() => undefined);
+      if (emulator?.started) opts.log('tiktok emulator: stopping');
+      await emulator?.stop();
       if (server) {
         opts.log('temporal: stopping dev server');
         await stopChild(server.child, 10_000);
       }
       process.removeListener('exit', killChildren);
     })());
-  return { address, uiUrl, startedServer: Boolean(server), stop };
+  return { address, uiUrl, startedServer: Boolean(server), tiktokApiBaseUrl: emulator?.apiBaseUrl, stop };
 }

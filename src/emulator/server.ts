@@ -115,7 +115,13 @@ export class EmulatorServer {
     this.dirty = true;
     this.saveTimer ??= setTimeout(() => {
       this.saveTimer = undefined;
-      this.saveNow();
+      try {
+        this.saveNow();
+      } catch (err) {
+        // A full disk must not take the emulator down mid dry run; the next change retries.
+        this.dirty = true;
+        process.stderr.write(`[emulator] could not save state to ${this.opts.stateFile}: ${(err as Error).message}\n`);
+      }
     }, 500);
   };
 

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DigestSet } from './digestSet';
 
 export interface TokenRec {
@@ -198,6 +199,7 @@ export class EmulatorState {
     meta.blobSizes = blobs.map((b) => b.length);
     const json = Buffer.from(JSON.stringify(meta));
     const head = Buffer.from(`TTSYNC-EMULATOR-STATE 1 ${json.length}\n`);
+    mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
     writeFileSync(tmp, Buffer.concat([head, json, ...blobs]));
     renameSync(tmp, file);

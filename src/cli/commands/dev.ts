@@ -17,6 +17,8 @@ export function registerDevCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the SQLite database and logs live', DATA_DIR)
     .option('--no-worker', 'do not run a worker in this process')
     .option('--no-health-check', 'do not run the start-up health-check workflow')
+    .option('--emulator-port <port>', 'TikTok API emulator port on 127.0.0.1', parsePort, 8787)
+    .option('--no-emulator', 'do not run the TikTok API emulator')
     .action(async (opts: DevOpts) => {
       installRuntimeLogging('WARN');
       const log = (line: string) => process.stderr.write(`[dev] ${line}\n`);
