@@ -1,5 +1,5 @@
 import type { IdentifierType } from '../identifiers/schema';
-import { ABSENT_GENERATION, isStorageError, type BlobStore } from '../storage';
+import { ABSENT_GENERATION, isStorageError, StorageError, type BlobStore } from '../storage';
 import { checkCoverage } from './buildFiles';
 import { AudienceDataError, AudienceDataErrorTypes } from './errors';
 import { layout, RunIdSchema } from './layout';
@@ -22,7 +22,7 @@ export async function readAppliedState(work: BlobStore, destinationId: string): 
   let generation: string;
   try {
     // stat, then read, then stat again: the generation must belong to the bytes read.
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const before = await work.stat(key);
       raw = await work.readBuffer(key);
       const after = await work.stat(key);
@@ -30,6 +30,7 @@ export async function readAppliedState(work: BlobStore, destinationId: string): 
         generation = after.generation;
         break;
       }
+      if (attempt >= 5) throw new StorageError('unavailable', `${work.uriOf(key)} changed during each of 5 reads; another writer is committing`, { uri: work.uriOf(key) });
     }
   } catch (err) {
     if (isStorageError(err, 'not_found')) return { pointer: null, generation: ABSENT_GENERATION, manifest: null };
