@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
@@ -170,6 +172,66 @@ async function historiesText(workflowId: string, firstRunId: string): Promise<{ 
   return { runs, text: parts.join('\n') };
 }
 
+/*
+ * The workers reach the emulator through this pass-through proxy, so a test can act as
+ * another editor (Ads Manager) at the exact moment between the workflow's status poll and
+ * its edit.
+ */
+let proxy: Server | undefined;
+let proxyBaseUrl: string;
+let beforeUpdate: ((body: { custom_audience_id: string }) => Promise<void>) | undefined;
+
+async function startProxy(): Promise<void> {
+  proxy = createServer((req, res) => {
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
+      const body = Buffer.concat(chunks);
+      const hook = beforeUpdate;
+      if (hook && req.method === 'POST' && req.url?.includes('dmp/custom_audience/update/')) {
+        beforeUpdate = undefined;
+        await hook(JSON.parse(body.toString('utf8')) as { custom_audience_id: string });
+      }
+      const headers: Record<string, string> = {};
+      for (const h of ['content-type', 'access-token']) {
+        const v = req.headers[h];
+        if (typeof v === 'string') headers[h] = v;
+      }
+      const upstream = await fetch(`${emu.url}${req.url}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    })().catch((err: unknown) => {
+      res.writeHead(502);
+      res.end(String(err));
+    });
+  });
+  await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
+  proxyBaseUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}${new URL(emu.apiBaseUrl).pathname}`;
+}
+
+/** An edit by someone else (file upload + APPEND straight to the emulator): the audience processes again. */
+async function externalAppend(token: string, advertiserId: string, audienceId: string, digests: string[]): Promise<void> {
+  const content = Buffer.from(digests.join('\n') + '\n');
+  const form = new FormData();
+  form.set('advertiser_id', advertiserId);
+  form.set('calculate_type', 'MULTIPLE_TYPES');
+  form.set('file_signature', createHash('md5').update(content).digest('hex'));
+  form.set('file', new Blob([content]), 'other-editor.csv');
+  const up = (await (await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/file/upload/`, { method: 'POST', headers: { 'Access-Token': token }, body: form })).json()) as {
+    code: number;
+    data: { file_path: string };
+  };
+  expect(up.code).toBe(0);
+  const r = (await (
+    await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/update/`, {
+      method: 'POST',
+      headers: { 'Access-Token': token, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ advertiser_id: advertiserId, custom_audience_id: audienceId, action: 'APPEND', file_paths: [up.data.file_path] }),
+    })
+  ).json()) as { code: number };
+  expect(r.code).toBe(0);
+}
+
 let workers: RunningWorkers | undefined;
 let native: NativeConnection | undefined;
 let taskQueue: string;
@@ -179,6 +241,7 @@ beforeAll(async () => {
   emu = await emulatorFor({ processingDelay: 300, matchRate: 0.7 });
   dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-sync-'));
   client = await testClient();
+  await startProxy();
   // One set of workers (control, data, TikTok) on unique queues for the file: bundling the
   // workflows once keeps the file fast.
   taskQueue = uniqueId('test-control');
@@ -193,6 +256,7 @@ afterAll(async () => {
   await native?.close();
   await client?.connection.close();
   await emu?.close();
+  await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
   if (dir) rmSync(dir, { recursive: true, force: true });
   delete process.env[TOKEN_VAR];
 });
@@ -201,7 +265,7 @@ const workerConfig = () => ({
   roles: ['control', 'data', 'tiktok'] as ('control' | 'data' | 'tiktok')[],
   activityDeps: {
     audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work') },
-    tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 5000 } },
+    tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: proxyBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 5000 } },
   },
 });
 
@@ -272,6 +336,34 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     expect(await rejected({ ...config, advertiserId: 'not digits' })).toMatch(/\$\.advertiserId: advertiserId must be digits only/);
     expect(await rejected({ ...config, advertiserId: '123456' })).toMatch(/advertiserId cannot change/);
     expect(await h.executeUpdate(updateConfigUpdate, { args: [{ ...config, retentionDays: 30 }] })).toEqual({ destinationId: config.destinationId, appliesFrom: 'next_cycle' });
+    await h.terminate('test done');
+  });
+
+  it('another editor makes the audience busy between the poll and the edit: the 40002 is waited out, then the edit goes through', async () => {
+    const advertiserId = newAdvertiser();
+    const token = await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const h = await start({ config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, range(0, 1200)) } });
+    const s1 = await waitForStatus(h, cycleDone(1));
+    expect(s1.phase).toBe('synced');
+
+    const other = expectedDigests(range(7000, 7010));
+    let hooked = false;
+    beforeUpdate = async (body) => {
+      hooked = true;
+      await externalAppend(token, advertiserId, body.custom_audience_id, other);
+    };
+    const seq0 = await callSeq();
+    const second = range(100, 1300);
+    await h.signal(snapshotLandedSignal, { snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, second) } });
+    const s2 = await waitForStatus(h, cycleDone(2));
+    expect(hooked).toBe(true);
+    expect(s2.lastError).toBeNull();
+    expect(s2.phase).toBe('synced');
+    expect(await audienceIds(s2.audienceId!)).toEqual([...expectedDigests(second), ...other].sort());
+    const updates = (await callsSince(seq0)).filter((c) => c.path.includes('custom_audience/update'));
+    // The other editor's APPEND, our refused APPEND (40002), our APPEND again, our REMOVE.
+    expect(updates.map((c) => c.code)).toEqual([0, 40002, 0, 0]);
     await h.terminate('test done');
   });
 
@@ -498,7 +590,7 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
   });
 
   it('privacy: no history of any run contains a raw email, phone or token', async () => {
-    expect(started.length).toBeGreaterThanOrEqual(9);
+    expect(started.length).toBeGreaterThanOrEqual(10);
     expect(rawValues.size).toBeGreaterThan(1000);
     let runs = 0;
     for (const { workflowId: id, firstRunId } of started) {
