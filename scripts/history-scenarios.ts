@@ -15,6 +15,7 @@ import {
   healthPingSignal,
   healthReleaseSignal,
   healthStatusQuery,
+  reauthorizedSignal,
 } from '../workflows';
 
 /**
@@ -40,16 +41,19 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise
  * applied state, audience-cap check, prepare, 4 diff groups, build, upload, create, the
  * processing wait on timers, commit, the final status, and continue-as-new; plus a change
  * batch signalled mid-cycle (carried over). The data and TikTok workers run here, on queues
- * of their own; the recorded run is the first one (it ends in continue-as-new).
+ * of their own; the recorded run is the first one (it ends in continue-as-new). Without the
+ * token at start it also covers reauthorization_required: parked, then the signal.
  */
-async function audienceFirstSync(client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle> {
+async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: { tokenAtStart: boolean }): Promise<WorkflowHandle> {
   const advertiserId = '7000000000000000001';
   const tokenVar = 'TTSYNC_HISTORY_SCENARIO_TOKEN';
   const emu = await startEmulator({ processingDelay: 300, rateLimits: { default: { qps: 10_000, qpm: 1_000_000 } } });
   const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
   const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
   const queues = { data: `${taskQueue}-data`, tiktok: `${taskQueue}-tiktok` };
-  process.env[tokenVar] = emu.control.issueToken([advertiserId]);
+  const token = emu.control.issueToken([advertiserId]);
+  if (opts.tokenAtStart) process.env[tokenVar] = token;
+  else delete process.env[tokenVar];
   const workers = await createWorkers({
     env: ctx.env,
     connection: native,
@@ -71,7 +75,7 @@ async function audienceFirstSync(client: Client, taskQueue: string, ctx: { env: 
     writeFileSync(join(dir, 'enters.csv'), 'email,phone\nlate@example.com,\n');
     const h = await client.workflow.start(audienceSync, {
       taskQueue,
-      workflowId: 'audienceSync-first-sync',
+      workflowId: name,
       args: [
         {
           config: {
@@ -92,6 +96,12 @@ async function audienceFirstSync(client: Client, taskQueue: string, ctx: { env: 
       ],
     });
     const status = () => h.query(audienceSyncStatusQuery).catch(() => undefined);
+    if (!opts.tokenAtStart) {
+      // The secret is missing: the first TikTok step parks until the operator sets it and signals.
+      await until(async () => (await status())?.phase === 'reauthorization_required');
+      process.env[tokenVar] = token;
+      await h.signal(reauthorizedSignal);
+    }
     await until(async () => (await status())?.phase === 'waiting_for_processing');
     await h.signal(addChangeBatchSignal, { enters: { uri: `file://${join(dir, 'enters.csv')}` } });
     await until(async () => {
@@ -112,7 +122,11 @@ async function audienceFirstSync(client: Client, taskQueue: string, ctx: { env: 
 }
 
 export const scenarios: HistoryScenario[] = [
-  { name: 'audienceSync-first-sync', run: audienceFirstSync },
+  { name: 'audienceSync-first-sync', run: (client, taskQueue, ctx) => audienceScenario('audienceSync-first-sync', client, taskQueue, ctx, { tokenAtStart: true }) },
+  {
+    name: 'audienceSync-reauthorization',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-reauthorization', client, taskQueue, ctx, { tokenAtStart: false }),
+  },
   {
     name: 'healthCheck-signals',
     async run(client, taskQueue) {
