@@ -28,8 +28,8 @@ describe('ttsync dev (the local stack)', () => {
   it('serves the Temporal UI listing its workflows, and Ctrl-C leaves no process behind', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ttsync-dev-'));
     dirs.push(dataDir);
-    const [port, uiPort] = [await freePort(), await freePort()];
-    const child = spawnCli(['dev', '--port', String(port), '--ui-port', String(uiPort), '--data-dir', dataDir]);
+    const [port, uiPort, emulatorPort] = [await freePort(), await freePort(), await freePort()];
+    const child = spawnCli(['dev', '--port', String(port), '--ui-port', String(uiPort), '--emulator-port', String(emulatorPort), '--data-dir', dataDir]);
     try {
       const serverPid = Number((await waitForOutput(child, /dev server on \S+ \(pid (\d+)/))[1]);
       await waitForOutput(child, /ready\. Temporal UI/);
@@ -50,6 +50,7 @@ describe('ttsync dev (the local stack)', () => {
       expect(pidAlive(serverPid)).toBe(false);
       expect(await portOpen('127.0.0.1', port)).toBe(false);
       expect(await portOpen('127.0.0.1', uiPort)).toBe(false);
+      expect(await portOpen('127.0.0.1', emulatorPort)).toBe(false);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
@@ -58,7 +59,7 @@ describe('ttsync dev (the local stack)', () => {
   it('reuses a Temporal server that is already running and leaves it running on Ctrl-C', async () => {
     const { TEMPORAL_ADDRESS } = testEnv();
     const port = TEMPORAL_ADDRESS.split(':').pop() ?? '';
-    const child = spawnCli(['dev', '--port', port, '--ui-port', String(await freePort()), '--no-health-check']);
+    const child = spawnCli(['dev', '--port', port, '--ui-port', String(await freePort()), '--no-emulator', '--no-health-check']);
     try {
       await waitForOutput(child, /reusing the server already on/);
       await waitForOutput(child, /ready\./);

@@ -38,8 +38,9 @@ describe('workflow determinism lint rules', () => {
       "import type { HealthActivities } from '../activities/health';",
       "import { SearchAttributeKeys } from '../src/temporal/searchAttributes';",
       "import { TaskQueues } from '../src/temporal/taskQueues';",
+      "import { TikTokErrorType } from '../src/tiktok/errorTypes';",
       'export type A = HealthActivities;',
-      'export const x = [sleep, SearchAttributeKeys, TaskQueues];',
+      'export const x = [sleep, SearchAttributeKeys, TaskQueues, TikTokErrorType];',
     ].join('\n');
     expect(await violations(ok)).toEqual([]);
   });
