@@ -11,21 +11,11 @@ import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { IdentifierNormalizer, sha256HexBatch, type IdentifierTarget, type NormalizationOptions } from '../src/identifiers';
 import { SnapshotReader, type SnapshotReadOptions } from '../src/snapshot';
+import { mulberry32 } from '../src/util/prng';
 
 const N = Number(process.env.BENCH_N ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-/** Deterministic pseudo-random numbers so every run hashes the same values. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DOMAINS = ['gmail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'icloud.com', 'example.co.uk', 'web.de', 'mail.ru'];
 const FIRST = ['jane', 'john', 'alex', 'maria', 'li', 'omar', 'sofia', 'noah', 'emma', 'lucas'];
@@ -65,7 +55,7 @@ function externalId(r: () => number): string {
 }
 
 function values(kind: string, n: number, seed: number): string[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const out = new Array<string>(n);
   for (let i = 0; i < n; i++)
     out[i] = kind === 'email' ? email(r, i) : kind === 'phone' ? phone(r) : kind === 'maid' ? maid(r) : externalId(r);
@@ -161,7 +151,7 @@ const fmt = (x: number) => `${(x / 1e6).toFixed(2)}M/s`;
 
 async function writeCsv(file: string, rows: number, header: string, row: (r: () => number, i: number) => string): Promise<number> {
   const out = createWriteStream(file);
-  const r = rng(42);
+  const r = mulberry32(42);
   let buf = `${header}\n`;
   for (let i = 0; i < rows; i++) {
     buf += `${row(r, i)}\n`;

@@ -1,18 +1,8 @@
 import type { Faults } from './options';
+import { mulberry32 } from '../util/prng';
 
 export type FaultKind = 'throttle' | 'error' | 'http503' | 'drop' | null;
 
-/** mulberry32: tiny, fast, good enough to spread faults; seeded so runs repeat. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class FaultInjector {
   private rand: () => number;

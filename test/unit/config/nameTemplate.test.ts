@@ -10,18 +10,8 @@ import {
   sanitizeNameText,
   type NameVariables,
 } from '../../../src/config/destination';
+import { mulberry32 } from '../../../src/util/prng';
 
-/** mulberry32: a tiny seeded PRNG so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NOW = new Date(Date.UTC(2026, 10, 21, 21, 46, 59));
 
@@ -73,7 +63,7 @@ describe('audience naming templates', () => {
   });
 
   it('property: every template the schema accepts renders a valid name for any values and time', () => {
-    const rnd = prng(0x7717c);
+    const rnd = mulberry32(0x7717c);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
     const literalChars = [...'abcXYZ019 _-éßЖ中ا', ' ', ' '];
     // Values may hold anything: emoji, controls, braces, combining marks, RTL, lone surrogates.
