@@ -29,7 +29,7 @@ import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
 import { NativeConnection } from '@temporalio/worker';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { testClient, testEnv, uniqueId } from '../helpers/temporal';
-import { emulatorFor } from './tiktok-helpers';
+import { emulatorFor, emulatorControl } from './tiktok-helpers';
 
 /*
  * The audience sync workflow end to end: real dev server, control + data + TikTok workers
@@ -81,15 +81,7 @@ function writeSnapshot(name: string, ids: number[]): string {
   return `file://${path}`;
 }
 
-async function control<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${emu.url}/_emulator/${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return (await res.json()) as T;
-}
+const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
 
 async function issueToken(advertiserId: string): Promise<string> {
   const { access_token } = await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: [advertiserId] });

@@ -7,22 +7,14 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTikTokAudienceActivities, type CustomerFileRef, type TikTokTarget } from '../../activities/tiktokAudience';
 import type { RunningEmulator } from '../../src/emulator';
-import { ADVERTISER, digests, emulatorFor, fileOf } from './tiktok-helpers';
+import { ADVERTISER, digests, emulatorFor, fileOf, emulatorControl } from './tiktok-helpers';
 
 let emu: RunningEmulator;
 let dir: string;
 let token: string;
 const TOKEN_VAR = 'TTSYNC_TEST_AUDIENCE_TOKEN';
 
-async function control<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${emu.url}/_emulator/${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  expect(res.status, await res.clone().text()).toBe(200);
-  return (await res.json()) as T;
-}
+const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
 
 const acts = () =>
   createTikTokAudienceActivities({

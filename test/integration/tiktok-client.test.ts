@@ -10,21 +10,13 @@ import {
   TikTokError,
   type TikTokClient,
 } from '../../src/tiktok';
-import { ADVERTISER, OTHER_ADVERTISER, clientFor, digests, emulatorFor, fileOf, sleep } from './tiktok-helpers';
+import { ADVERTISER, OTHER_ADVERTISER, clientFor, digests, emulatorFor, fileOf, sleep, emulatorControl } from './tiktok-helpers';
 
 let emu: RunningEmulator;
 let token: string;
 let client: TikTokClient;
 
-async function control<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${emu.url}/_emulator/${path}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  expect(res.status).toBe(200);
-  return (await res.json()) as T;
-}
+const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
 
 async function rejection(p: Promise<unknown>): Promise<TikTokError> {
   const err = await p.then(

@@ -72,3 +72,14 @@ export function uploadForm(advertiserId: string, content: Buffer, opts: { name?:
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A call to the emulator's /_emulator/ control API; anything but HTTP 200 fails the test with the body. */
+export async function emulatorControl<T>(emu: RunningEmulator, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${emu.url}/_emulator/${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (res.status !== 200) throw new Error(`emulator control ${method} ${path}: HTTP ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
