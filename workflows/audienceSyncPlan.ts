@@ -1,6 +1,7 @@
 import type { DestinationConfig } from '../src/config/destination';
 import { durationMs, identifierTypeFor } from '../src/config/destination';
 import type { CalculateType } from '../src/tiktok/types';
+import { TikTokErrorType, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../src/tiktok/errorTypes';
 
 /*
  * Pure decisions of the audience sync control plane, kept out of the workflow body so unit
@@ -28,29 +29,20 @@ export const TOO_SMALL_ADVICE = 'send at least 5,000 phones or 10,000 emails';
 export const AUDIENCE_CAP = 400;
 
 /*
- * Failure types, by name. Workflows may not import src/tiktok or src/audience at run time
- * (they pull in Node code), so the names are repeated here; test/unit/audience-control-plan
- * checks they equal TIKTOK_NON_RETRYABLE_ERROR_TYPES, ActivityFailureType and
+ * Failure types, by name. TikTok's classes come from src/tiktok/errorTypes (pure constants);
+ * activities/ and src/audience pull in Node code, so their names are repeated here and
+ * test/unit/audience-control-plan checks they equal ActivityFailureType and
  * NON_RETRYABLE_AUDIENCE_DATA_ERRORS.
  */
 export const FailureTypes = {
-  Throttled: 'Throttled',
-  Transient: 'Transient',
-  AudienceBusy: 'AudienceBusy',
-  ReauthorizationRequired: 'ReauthorizationRequired',
-  PermissionDenied: 'PermissionDenied',
-  InvalidRequest: 'InvalidRequest',
+  ...TikTokErrorType,
   SecretUnavailable: 'SecretUnavailable',
   FileIntegrity: 'FileIntegrity',
   AmbiguousAudience: 'AmbiguousAudience',
   AudienceNotFound: 'AudienceNotFound',
 } as const;
 
-export const TIKTOK_NON_RETRYABLE: readonly string[] = [
-  FailureTypes.ReauthorizationRequired,
-  FailureTypes.PermissionDenied,
-  FailureTypes.InvalidRequest,
-];
+export const TIKTOK_NON_RETRYABLE: readonly string[] = TIKTOK_NON_RETRYABLE_ERROR_TYPES;
 
 export const DATA_NON_RETRYABLE: readonly string[] = [
   'AudienceDataBadConfig',
