@@ -39,3 +39,14 @@ export class StorageError extends Error {
 export function isStorageError(err: unknown, code?: StorageErrorCode): err is StorageError {
   return err instanceof StorageError && (code === undefined || err.code === code);
 }
+
+/** `exists` for any adapter: a stat that answers not_found means absent; other errors propagate. */
+export async function existsByStat(stat: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await stat();
+    return true;
+  } catch (err) {
+    if (err instanceof StorageError && err.code === 'not_found') return false;
+    throw err;
+  }
+}

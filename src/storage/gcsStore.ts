@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { IdempotencyStrategy, Storage, type Bucket, type File, type FileMetadata } from '@google-cloud/storage';
 import type { BlobInfo, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ByteTally, base64ToHex, chunksOf, md5Hex, md5OfStream, readAll } from './bytes';
-import { StorageError } from './errors';
+import { StorageError, existsByStat } from './errors';
 import { checkKey, checkPrefix } from './keys';
 
 export interface GcsStoreOptions {
@@ -261,14 +261,8 @@ export class GcsBlobStore implements BlobStore {
     };
   }
 
-  async exists(key: string): Promise<boolean> {
-    try {
-      await this.stat(key);
-      return true;
-    } catch (err) {
-      if (err instanceof StorageError && err.code === 'not_found') return false;
-      throw err;
-    }
+  exists(key: string): Promise<boolean> {
+    return existsByStat(() => this.stat(key));
   }
 
   async md5Of(key: string): Promise<string> {

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import type { BlobInfo, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ABSENT_GENERATION } from './blobStore';
 import { ByteTally, chunksOf, md5OfStream, readAll } from './bytes';
-import { StorageError } from './errors';
+import { StorageError, existsByStat } from './errors';
 import { checkKey, checkPrefix, INTERNAL_SEGMENT } from './keys';
 
 /*
@@ -321,14 +321,8 @@ export class LocalBlobStore implements BlobStore {
     return infoOf(key, st);
   }
 
-  async exists(key: string): Promise<boolean> {
-    try {
-      await this.stat(key);
-      return true;
-    } catch (err) {
-      if (err instanceof StorageError && err.code === 'not_found') return false;
-      throw err;
-    }
+  exists(key: string): Promise<boolean> {
+    return existsByStat(() => this.stat(key));
   }
 
   async md5Of(key: string): Promise<string> {
