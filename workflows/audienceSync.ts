@@ -63,6 +63,13 @@ export interface AudienceSyncTiming {
   pollInitial?: string;
   /** Longest delay between processing polls (default 30m). */
   pollMax?: string;
+  /**
+   * Heartbeat timeout of streaming steps (default 2m for data work, 5m for uploads): how soon
+   * a step whose worker died is retried on another worker, from its last heartbeat.
+   */
+  heartbeatTimeout?: string;
+  /** Start-to-close timeout of single TikTok calls (default 5m): how soon a call whose worker died is retried. */
+  tiktokCallTimeout?: string;
 }
 
 export type AudienceSyncPhase =
@@ -204,11 +211,14 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   // Bad input fails the run at once: retrying the same JSON cannot make it valid.
   if ('message' in checked) throw ApplicationFailure.nonRetryable(checked.message, 'InvalidConfig');
   let config = checked.config;
-  let cadenceMs: number, pollInitialMs: number, pollMaxMs: number;
+  let cadenceMs: number, pollInitialMs: number, pollMaxMs: number, dataHeartbeatMs: number, uploadHeartbeatMs: number, tiktokCallMs: number;
   try {
     cadenceMs = msOf(input.timing?.cadence, '1h');
     pollInitialMs = msOf(input.timing?.pollInitial, '30s');
     pollMaxMs = msOf(input.timing?.pollMax, '30m');
+    dataHeartbeatMs = msOf(input.timing?.heartbeatTimeout, '2m');
+    uploadHeartbeatMs = msOf(input.timing?.heartbeatTimeout, '5m');
+    tiktokCallMs = msOf(input.timing?.tiktokCallTimeout, '5m');
   } catch (err) {
     throw ApplicationFailure.nonRetryable(`invalid timing: ${(err as Error).message}`, 'InvalidConfig');
   }
@@ -219,15 +229,15 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   const dataQuick = proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry });
   // Streaming work heartbeats its progress; a lost worker is noticed within heartbeatTimeout
   // and the retry resumes from the last heartbeat.
-  const dataHeavy = proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout: '2m', retry });
-  const tiktok = proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: '5m', retry });
+  const dataHeavy = proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout: dataHeartbeatMs, retry });
+  const tiktok = proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: tiktokCallMs, retry });
   // AudienceBusy is the workflow's to handle: wait on durable timers until editable, then edit again.
   const tiktokEdit = proxyActivities<TikTokAudienceActivities>({
     taskQueue: queues.tiktok,
-    startToCloseTimeout: '5m',
+    startToCloseTimeout: tiktokCallMs,
     retry: { ...retry, nonRetryableErrorTypes: [...retry.nonRetryableErrorTypes, FailureTypes.AudienceBusy] },
   });
-  const tiktokUpload = proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: '2h', heartbeatTimeout: '5m', retry });
+  const tiktokUpload = proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: '2h', heartbeatTimeout: uploadHeartbeatMs, retry });
 
   const carried = input.carried;
   const status: AudienceSyncStatus = carried?.status ?? {
