@@ -1,0 +1,281 @@
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import type { InputObject } from '../../activities/audienceData';
+import {
+  audienceSync,
+  audienceSyncStatusQuery,
+  snapshotLandedSignal,
+  syncNowSignal,
+  updateConfigUpdate,
+  type AudienceSyncInput,
+  type AudienceSyncPhase,
+  type AudienceSyncStatus,
+  type AudienceSyncTiming,
+} from '../../workflows';
+import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
+import { parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../config/destination';
+import { TaskQueues } from '../temporal/taskQueues';
+
+/*
+ * The client side of the audience sync control plane: ask the ONE workflow of a destination
+ * to sync (starting it when missing), follow a cycle to its end, read its status. Used by
+ * the CLI and by the schedule tick activity; it carries ids, URIs and secret references,
+ * never identifiers or tokens.
+ */
+
+/** A cycle ended in one of these; the phase says how. */
+export const END_PHASES = ['synced', 'too_small_to_target', 'stale_snapshot', 'audience_cap_reached', 'error'] as const satisfies readonly AudienceSyncPhase[];
+/** Ended well: the audience holds the snapshot (too_small_to_target is synced, just not targetable yet). */
+export const SUCCESS_PHASES: readonly AudienceSyncPhase[] = ['synced', 'too_small_to_target'];
+/**
+ * Parked, not ended: the workflow waits for an operator (new token + "reauthorized") or for
+ * TikTok (processing past maxProcessingWait; it keeps polling). A waiter reports these with
+ * their advice and keeps waiting: the cycle resumes by itself once the cause is fixed.
+ */
+export const PARK_PHASES = ['reauthorization_required', 'processing_overdue'] as const satisfies readonly AudienceSyncPhase[];
+
+export class AudienceSyncNotFoundError extends Error {
+  override name = 'AudienceSyncNotFoundError';
+  constructor(readonly destinationId: string) {
+    super(
+      `no audience sync workflow for destination "${destinationId}" (workflow id ${audienceSyncWorkflowId(destinationId)}); start one with: ttsync audience sync --config <destination.json>`,
+    );
+  }
+}
+
+/** The workflow ended (failed, terminated, ...) instead of running its cycle. */
+export class AudienceSyncClosedError extends Error {
+  override name = 'AudienceSyncClosedError';
+  constructor(
+    readonly workflowId: string,
+    readonly workflowStatus: string,
+  ) {
+    super(`audience sync workflow ${workflowId} is ${workflowStatus.toLowerCase()}, not running; start it again with: ttsync audience sync --config <destination.json>`);
+  }
+}
+
+export class AudienceWaitTimeoutError extends Error {
+  override name = 'AudienceWaitTimeoutError';
+  constructor(
+    readonly workflowId: string,
+    readonly last: AudienceSyncStatus | undefined,
+    timeoutMs: number,
+  ) {
+    super(
+      `the sync cycle did not finish within ${Math.round(timeoutMs / 1000)}s (last phase: ${last?.phase ?? 'unknown'}); it keeps running in ${workflowId}: follow it with ttsync audience status ${last?.destinationId ?? ''}`.trim(),
+    );
+  }
+}
+
+export interface AudienceSyncRequest {
+  config: DestinationConfig | DestinationConfigInput;
+  /** Sync this snapshot (signal snapshotLanded); without it, syncNow (pending batches and storage.snapshot). */
+  snapshot?: InputObject;
+  /** Control queue the workflow runs on when it has to be started (default ttsync-control). */
+  taskQueue?: string;
+  queues?: { data?: string; tiktok?: string };
+  timing?: AudienceSyncTiming;
+  /**
+   * When the workflow is already running, send it this config first (updateConfig, validated
+   * by the workflow; applies from its next cycle). Default true: the config given is the one
+   * that syncs. A change of destinationId or advertiserId is refused by the workflow.
+   */
+  updateConfig?: boolean;
+}
+
+export interface AudienceSyncRequested {
+  workflowId: string;
+  /** True when no run was open and this request started one. */
+  started: boolean;
+  /** status.cycles before the request (0 when it was not running): the requested cycle is numbered above it. */
+  cyclesBefore: number;
+}
+
+function isRunning(d: WorkflowExecutionDescription): boolean {
+  return d.status.name === 'RUNNING';
+}
+
+async function describeOrUndefined(client: Client, workflowId: string): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    return await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** Retries the status query across the short gap between a run's end and its continue-as-new successor. */
+async function queryStatus(client: Client, workflowId: string, attempts = 20): Promise<AudienceSyncStatus> {
+  const handle = client.workflow.getHandle(workflowId);
+  for (let i = 1; ; i++) {
+    try {
+      return await handle.query(audienceSyncStatusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
+ * Starts the destination's workflow or signals the running one: signalWithStart keeps it to
+ * one writer per destination whoever asks. Note: cyclesBefore is read just before the signal;
+ * should the workflow's own cadence start a cycle in between, a waiter sees that cycle end
+ * first (its status is then that cycle's, and the requested one follows it).
+ */
+export async function requestAudienceSync(client: Client, opts: AudienceSyncRequest): Promise<AudienceSyncRequested> {
+  // Validated here too, so a bad file is reported before anything reaches Temporal.
+  const config = parseDestinationConfig(opts.config, 'config');
+  const workflowId = audienceSyncWorkflowId(config.destinationId);
+  const desc = await describeOrUndefined(client, workflowId);
+  const running = desc !== undefined && isRunning(desc);
+  let cyclesBefore = 0;
+  let pendingBatches = 0;
+  if (running) {
+    const status = await queryStatus(client, workflowId);
+    cyclesBefore = status.cycles;
+    pendingBatches = status.pendingBatches;
+  }
+  if (!opts.snapshot && !config.storage.snapshot && pendingBatches === 0)
+    throw new Error(
+      `nothing to sync for destination "${config.destinationId}": give a snapshot (--snapshot <uri>), or set storage.snapshot in the config (no change batch is pending)`,
+    );
+  if (running && opts.updateConfig !== false) await client.workflow.getHandle(workflowId).executeUpdate(updateConfigUpdate, { args: [config] });
+
+  const input: AudienceSyncInput = {
+    config,
+    ...(opts.queues ? { queues: opts.queues } : {}),
+    ...(opts.timing ? { timing: opts.timing } : {}),
+  };
+  const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput] };
+  if (opts.snapshot) await client.workflow.signalWithStart(audienceSync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot }] });
+  else await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{}] });
+  return { workflowId, started: !running, cyclesBefore };
+}
+
+/** The status of a destination's sync workflow; AudienceSyncNotFoundError when there is none. */
+export async function getAudienceStatus(client: Client, destinationId: string): Promise<AudienceSyncStatus> {
+  const workflowId = audienceSyncWorkflowId(destinationId);
+  const desc = await describeOrUndefined(client, workflowId);
+  if (!desc) throw new AudienceSyncNotFoundError(destinationId);
+  try {
+    return await queryStatus(client, workflowId, isRunning(desc) ? 20 : 1);
+  } catch (err) {
+    // A closed run may not answer (e.g. it failed before registering its query handler).
+    if (!isRunning(desc)) throw new AudienceSyncClosedError(workflowId, desc.status.name);
+    throw err;
+  }
+}
+
+export interface WaitOptions {
+  /** Called with every status read that differs from the previous one (phase, counts, advice). */
+  onStatus?(s: AudienceSyncStatus): void;
+  pollMs?: number;
+  /** Give up after this long (AudienceWaitTimeoutError; the workflow keeps running). Default: no limit. */
+  timeoutMs?: number;
+}
+
+/** True once a cycle numbered above `afterCycles` has finished. */
+export function cycleFinished(s: AudienceSyncStatus, afterCycles: number): boolean {
+  return s.cycles > afterCycles && s.currentRunId === null;
+}
+
+export function isParked(s: AudienceSyncStatus): boolean {
+  return (PARK_PHASES as readonly string[]).includes(s.phase);
+}
+
+export function isSuccess(s: AudienceSyncStatus): boolean {
+  return SUCCESS_PHASES.includes(s.phase);
+}
+
+/**
+ * Polls the status query until a cycle numbered above `afterCycles` has finished and returns
+ * that status (its phase is one of END_PHASES). Parks (reauthorization_required,
+ * processing_overdue) and a paused workflow only reach onStatus, with their advice: the
+ * cycle continues once they clear, so waiting on is right; timeoutMs bounds the wait.
+ * Follows continue-as-new (the handle has no run id); fails when the workflow closes.
+ */
+export async function waitForAudienceCycle(client: Client, destinationId: string, afterCycles: number, opts: WaitOptions = {}): Promise<AudienceSyncStatus> {
+  const workflowId = audienceSyncWorkflowId(destinationId);
+  const handle = client.workflow.getHandle(workflowId);
+  const pollMs = opts.pollMs ?? 500;
+  const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
+  let last: AudienceSyncStatus | undefined;
+  let lastKey = '';
+  let lastDescribe = Date.now();
+  for (;;) {
+    let s: AudienceSyncStatus | undefined;
+    try {
+      s = await handle.query(audienceSyncStatusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new AudienceSyncNotFoundError(destinationId);
+      // Between runs (continue-as-new) a query can fail; a closed workflow fails it for good.
+      const desc = await describeOrUndefined(client, workflowId);
+      if (!desc) throw new AudienceSyncNotFoundError(destinationId);
+      if (!isRunning(desc) && desc.status.name !== 'CONTINUED_AS_NEW') throw new AudienceSyncClosedError(workflowId, desc.status.name);
+    }
+    if (s) {
+      const key = JSON.stringify([s.phase, s.cycles, s.currentRunId, s.paused, s.advice, s.isValid, s.coverNum, s.lastError?.message]);
+      if (key !== lastKey) {
+        lastKey = key;
+        opts.onStatus?.(s);
+      }
+      last = s;
+      if (cycleFinished(s, afterCycles)) return s;
+    }
+    // A closed run still answers queries; check now and then that it is still running.
+    if (Date.now() - lastDescribe > 5_000) {
+      lastDescribe = Date.now();
+      const desc = await describeOrUndefined(client, workflowId);
+      if (desc && !isRunning(desc)) throw new AudienceSyncClosedError(workflowId, desc.status.name);
+    }
+    if (Date.now() + pollMs > deadline) throw new AudienceWaitTimeoutError(workflowId, last, opts.timeoutMs ?? 0);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** What a finished cycle did, for people and scripts (counts and URIs only). */
+export interface AudienceCycleSummary {
+  destinationId: string;
+  workflowId: string;
+  ok: boolean;
+  phase: AudienceSyncPhase;
+  cycle: number;
+  audienceId: string | null;
+  added: number | null;
+  removed: number | null;
+  rejected: Record<string, number>;
+  files: number | null;
+  bytes: number | null;
+  isValid: boolean | null;
+  coverNum: number | null;
+  rejectsUris: string[];
+  advice: string | null;
+  error: { type: string | null; message: string } | null;
+}
+
+/**
+ * The summary of the cycle that ended in `s`. lastSync belongs to the last successful cycle,
+ * so counts are given only when this cycle succeeded.
+ */
+export function cycleSummary(s: AudienceSyncStatus): AudienceCycleSummary {
+  const ok = isSuccess(s);
+  const sync = ok ? s.lastSync : null;
+  return {
+    destinationId: s.destinationId,
+    workflowId: audienceSyncWorkflowId(s.destinationId),
+    ok,
+    phase: s.phase,
+    cycle: s.cycles,
+    audienceId: s.audienceId,
+    added: sync?.added ?? null,
+    removed: sync?.removed ?? null,
+    rejected: sync?.rejected ?? {},
+    files: sync?.files ?? null,
+    bytes: sync?.bytes ?? null,
+    isValid: s.isValid,
+    coverNum: s.coverNum,
+    rejectsUris: sync?.rejectsUris ?? [],
+    advice: s.advice,
+    error: ok || !s.lastError ? null : { type: s.lastError.type, message: s.lastError.message },
+  };
+}
