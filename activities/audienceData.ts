@@ -27,6 +27,8 @@ import {
   type SetResult,
   type StoreOpener,
   type CommitResult,
+  claimSegment,
+  SegmentConflictError,
 } from '../src/audience';
 import { columnMappingOf, durationMsOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../src/config/destination';
 import { ConfigError } from '../src/config/temporalEnv';
@@ -37,6 +39,15 @@ import { StorageError, openBlobStore, type BlobStore } from '../src/storage';
 
 export { AudienceDataErrorTypes, NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../src/audience';
 
+/** The failure type of a claim the two-advertiser rule refuses (workflows/audienceSyncPlan names it too). */
+export const SEGMENT_CONFLICT = 'SegmentConflict';
+
+export interface SegmentClaimResult {
+  written: boolean;
+  owner: { destinationId: string; advertiserId: string };
+  registryUri: string;
+}
+
 export interface AudienceDataDeps {
   /** Opens a store for a folder URI (the worker decides GCS endpoint and credentials). */
   openStore: StoreOpener;
@@ -46,10 +57,16 @@ export interface AudienceDataDeps {
   tuning?: Partial<PrepareTuning>;
   /** Bytes of spill data diff reads at once. */
   diffReadBudgetBytes?: number;
+  /**
+   * Folder of the segment claim registry (the two-advertiser rule). One per deployment, shared
+   * by every worker: default the default workdir's store (TTSYNC_SEGMENT_REGISTRY in production).
+   */
+  segmentRegistry?: string;
 }
 
 export function defaultAudienceDataDeps(): AudienceDataDeps {
-  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: join(DATA_DIR, 'work') };
+  const registry = process.env.TTSYNC_SEGMENT_REGISTRY?.trim();
+  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: join(DATA_DIR, 'work'), ...(registry ? { segmentRegistry: registry } : {}) };
 }
 
 /** A snapshot or change file and how to read it; format from the name when not given. */
@@ -178,6 +195,8 @@ function formatOf(obj: InputObject): SnapshotFormat {
 /** Maps any error to the ApplicationFailure type workflows' retry policies name. */
 export function toFailure(err: unknown): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
+  if (err instanceof SegmentConflictError)
+    return ApplicationFailure.create({ type: SEGMENT_CONFLICT, message: err.message, nonRetryable: true, details: err.owner ? [err.owner] : [] });
   const fail = (type: string, message: string, cause: unknown): ApplicationFailure =>
     ApplicationFailure.create({
       type,
@@ -309,7 +328,18 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     return groups;
   }
 
+  const registryOf = (): BlobStore => stores.folder(deps.segmentRegistry ?? deps.defaultWorkdir ?? join(DATA_DIR, 'work'));
+
   return {
+    /**
+     * The two-advertiser rule, before any TikTok call of a cycle: claims the destination's
+     * source segment in the registry, or fails with SegmentConflict. Idempotent and cheap
+     * (one read when the claim is already there).
+     */
+    async claimSourceSegment(input: { config: DestinationConfigInput }): Promise<SegmentClaimResult> {
+      return wrap(async () => claimSegment(registryOf(), configOf(input.config), now()));
+    },
+
     /** Size and age of a snapshot before any heavy work: a stale snapshot is not synced. */
     async inspectSnapshot(input: { config: DestinationConfigInput; snapshot?: InputObject }): Promise<SnapshotInfo> {
       return wrap(async () => {

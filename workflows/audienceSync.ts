@@ -8,6 +8,7 @@ import {
   defineSignal,
   defineUpdate,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -25,6 +26,7 @@ import {
   FailureTypes,
   MIN_TARGETABLE,
   REAUTHORIZATION_FAILURES,
+  SEGMENT_CONFLICT_ADVICE,
   TIKTOK_ACTIVITY_NON_RETRYABLE,
   TOO_SMALL_ADVICE,
   audienceCalculateType,
@@ -93,6 +95,8 @@ export type AudienceSyncPhase =
   | 'too_small_to_target'
   | 'stale_snapshot'
   | 'audience_cap_reached'
+  /** The source segment is already synced to another advertiser (the two-advertiser rule). */
+  | 'segment_conflict'
   | 'error';
 
 export interface LastSync {
@@ -453,6 +457,9 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
       }
     }
 
+    // The two-advertiser rule, before any TikTok call, whichever way the workflow was started.
+    if (patched('segment-claim')) await dataQuick.claimSourceSegment({ config: cfg });
+
     setPhase('loading_state');
     const applied = await dataQuick.loadAppliedState({ config: cfg });
     // The manifest names the audience its applied state describes; the carried id covers an
@@ -581,6 +588,12 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
       if (!(err instanceof ActivityFailure) && !(err instanceof ApplicationFailure)) throw err;
       status.lastError = errorOf(err);
       status.advice = null;
+      if (status.lastError.type === FailureTypes.SegmentConflict) {
+        status.advice = SEGMENT_CONFLICT_ADVICE;
+        log.warn('audience sync refused: source segment claimed by another advertiser', { destinationId: cfg.destinationId, runId });
+        setPhase('segment_conflict');
+        return false;
+      }
       log.error('audience sync cycle failed', { destinationId: cfg.destinationId, runId, type: status.lastError.type });
       setPhase('error');
       return false;

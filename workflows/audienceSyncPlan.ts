@@ -25,6 +25,8 @@ export const FLUSH_BYTES = 250 * 1024 * 1024;
 /** Below this many matched people TikTok cannot target the audience. */
 export const MIN_TARGETABLE = 1000;
 export const TOO_SMALL_ADVICE = 'send at least 5,000 phones or 10,000 emails';
+export const SEGMENT_CONFLICT_ADVICE =
+  'TikTok refuses one segment in two ad accounts: to sync it here as well, set separateCopy: true and give this destination an audienceName of its own (updateConfig), then syncNow; or release the other destination\'s claim in the segment registry (segments/<sha256 of the segment id>.json under TTSYNC_SEGMENT_REGISTRY) if it no longer syncs';
 /** TikTok's cap of custom audiences per advertiser. */
 export const AUDIENCE_CAP = 400;
 
@@ -40,6 +42,8 @@ export const FailureTypes = {
   FileIntegrity: 'FileIntegrity',
   AmbiguousAudience: 'AmbiguousAudience',
   AudienceNotFound: 'AudienceNotFound',
+  /** The source segment is claimed by a destination of another advertiser (activities/audienceData SEGMENT_CONFLICT). */
+  SegmentConflict: 'SegmentConflict',
 } as const;
 
 export const TIKTOK_NON_RETRYABLE: readonly string[] = TIKTOK_NON_RETRYABLE_ERROR_TYPES;
@@ -60,6 +64,7 @@ export const TIKTOK_ACTIVITY_NON_RETRYABLE: readonly string[] = [
   FailureTypes.FileIntegrity,
   FailureTypes.AmbiguousAudience,
   FailureTypes.AudienceNotFound,
+  FailureTypes.SegmentConflict,
   ...DATA_NON_RETRYABLE,
 ];
 

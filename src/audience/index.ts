@@ -10,3 +10,4 @@ export * from './prepare';
 export * from './diffRun';
 export * from './buildFiles';
 export * from './appliedState';
+export * from './segmentClaims';

@@ -480,14 +480,19 @@ export function parseDestinationJson(text: string, source: string): DestinationC
 // ---------------------------------------------------------------------------------------
 // Rules across destinations
 
+/** What the two-advertiser rule looks at: a destination config, or its entry in the segment claim registry. */
+export type SegmentClaimant = Pick<DestinationConfig, 'destinationId' | 'advertiserId' | 'sourceSegmentId' | 'separateCopy' | 'audienceName'>;
+
 /**
  * TikTok refuses the same segment in two ad accounts, so a source segment may feed one
  * advertiser; a destination in another advertiser is accepted only as `separateCopy: true`
- * with a name of its own. Returns one problem per offending destination.
+ * with a name of its own. The owner is the first destination in `configs` that is not a
+ * separate copy, so the claim registry (src/audience/segmentClaims.ts) passes claims in the
+ * order they were made. Returns one problem per offending destination.
  */
-export function segmentConflicts(configs: readonly DestinationConfig[]): { destinationId: string; message: string }[] {
+export function segmentConflicts(configs: readonly SegmentClaimant[]): { destinationId: string; message: string }[] {
   const problems: { destinationId: string; message: string }[] = [];
-  const bySegment = new Map<string, DestinationConfig[]>();
+  const bySegment = new Map<string, SegmentClaimant[]>();
   for (const c of configs) bySegment.set(c.sourceSegmentId, [...(bySegment.get(c.sourceSegmentId) ?? []), c]);
   for (const [segment, group] of bySegment) {
     const owner = group.find((c) => !c.separateCopy) ?? group[0];
@@ -509,7 +514,7 @@ export function segmentConflicts(configs: readonly DestinationConfig[]): { desti
   return problems;
 }
 
-function nameIdentity(c: DestinationConfig): string {
+function nameIdentity(c: SegmentClaimant): string {
   const n = c.audienceName;
   return typeof n === 'string' ? `name:${n.toLowerCase()}` : `template:${n.template}|${n.prefix ?? ''}|${n.audienceSlug ?? c.sourceSegmentId}`;
 }

@@ -1,0 +1,177 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { segmentClaimKey } from '../../src/audience';
+import type { DestinationConfigInput } from '../../src/config/destination';
+import type { RunningEmulator } from '../../src/emulator';
+import { openBlobStore } from '../../src/storage';
+import { createWorkers, type RunningWorkers } from '../../src/worker';
+import { audienceSync, audienceSyncStatusQuery, syncNowSignal, updateConfigUpdate, type AudienceSyncInput, type AudienceSyncStatus } from '../../workflows';
+import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
+import { testClient, testEnv, uniqueId } from '../helpers/temporal';
+import { emulatorControl, emulatorFor } from './tiktok-helpers';
+
+/*
+ * The audience lifecycle beyond one destination's happy path, end to end (dev server,
+ * control + data + TikTok workers, the emulator over HTTP, local storage in a temp dir):
+ * the two-advertiser rule across destinations.
+ */
+
+const TOKEN_VAR = 'TTSYNC_TEST_LIFECYCLE_TOKEN';
+let emu: RunningEmulator;
+let dir: string;
+let client: Client;
+let workers: RunningWorkers | undefined;
+let native: NativeConnection | undefined;
+const taskQueue = uniqueId('test-lifecycle');
+const queues = { data: uniqueId('test-lifecycle-data'), tiktok: uniqueId('test-lifecycle-tiktok') };
+
+const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
+const email = (i: number): string => `member${i}@example.net`;
+const expectedDigests = (ids: number[]): string[] => ids.map((i) => sha(email(i))).sort();
+
+/** A one-column CSV export of people `ids`; returns its file:// URI. */
+function writeCsv(name: string, ids: number[]): string {
+  const path = join(dir, name);
+  writeFileSync(path, ['email', ...ids.map(email)].join('\n') + '\n');
+  return `file://${path}`;
+}
+
+const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
+const audienceIds = async (id: string): Promise<string[]> => (await control<{ ids: string[] }>('GET', `audiences/${id}`)).ids.sort();
+const callSeq = async (): Promise<number> => Math.max(0, ...(await control<{ calls: { seq: number }[] }>('GET', 'calls')).calls.map((c) => c.seq));
+const callsSince = async (seq: number) => (await control<{ calls: { seq: number; path: string; code: number | null }[] }>('GET', `calls?since=${seq}`)).calls;
+const newAdvertiser = (): string => `72${String(randomBytes(6).readUIntBE(0, 6)).padStart(16, '0')}`;
+
+/** One token for every advertiser a test uses, in the variable the destinations name. */
+async function issueToken(...advertiserIds: string[]): Promise<string> {
+  const { access_token } = await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: advertiserIds });
+  process.env[TOKEN_VAR] = access_token;
+  return access_token;
+}
+
+function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
+  const destinationId = uniqueId('life').toLowerCase();
+  return {
+    destinationId,
+    advertiserId,
+    audienceName: `ttsync lifecycle ${destinationId}`,
+    action: 'create',
+    identifiers: { email: 'email' },
+    accessToken: `env:${TOKEN_VAR}`,
+    sourceSegmentId: `segment-${destinationId}`,
+    maxProcessingWait: '1m',
+    storage: { workdir: join(dir, destinationId, 'work') },
+    ...extra,
+  };
+}
+
+async function start(input: Omit<AudienceSyncInput, 'queues' | 'timing'>): Promise<WorkflowHandle<typeof audienceSync>> {
+  const workflowId = audienceSyncWorkflowId(input.config.destinationId);
+  await client.workflow.start(audienceSync, { taskQueue, workflowId, args: [{ ...input, queues, timing: { cadence: '1h', pollInitial: '100ms', pollMax: '1s' } }] });
+  return client.workflow.getHandle(workflowId);
+}
+
+async function waitForStatus(h: WorkflowHandle, done: (s: AudienceSyncStatus) => boolean, timeoutMs = 60_000): Promise<AudienceSyncStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: AudienceSyncStatus | undefined;
+  for (;;) {
+    try {
+      last = await h.query(audienceSyncStatusQuery);
+      if (done(last)) return last;
+    } catch (err) {
+      // A query can land between a run's end and its continue-as-new successor's first task.
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`status did not reach the expected state; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const cycleDone = (n: number) => (s: AudienceSyncStatus) => s.cycles >= n && s.currentRunId === null;
+
+beforeAll(async () => {
+  emu = await emulatorFor({ processingDelay: 300, matchRate: 1 });
+  dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-lifecycle-'));
+  client = await testClient();
+  const env = testEnv();
+  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  workers = await createWorkers({
+    env,
+    connection: native,
+    roles: ['control', 'data', 'tiktok'],
+    taskQueues: { control: taskQueue, ...queues },
+    shutdownGraceTime: '1s',
+    activityDeps: {
+      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work'), segmentRegistry: join(dir, 'registry') },
+      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 5000 } },
+    },
+  });
+});
+
+afterAll(async () => {
+  workers?.shutdown();
+  await workers?.done;
+  await native?.close();
+  await client?.connection.close();
+  await emu?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  delete process.env[TOKEN_VAR];
+});
+
+describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { timeout: 120_000 }, () => {
+  it('two advertisers, one segment: the second destination is refused before any TikTok call; a separate copy with its own name syncs', async () => {
+    const [adv1, adv2] = [newAdvertiser(), newAdvertiser()];
+    await issueToken(adv1, adv2);
+    const segment = uniqueId('shared-segment');
+    const owner = destination(adv1, { sourceSegmentId: segment });
+    const ho = await start({ config: owner, snapshot: { uri: writeCsv(`${owner.destinationId}.csv`, range(0, 1100)) } });
+    const so = await waitForStatus(ho, cycleDone(1));
+    expect(so.phase).toBe('synced');
+
+    // Same segment, another advertiser, not a separate copy: refused, nothing sent to TikTok.
+    const seq = await callSeq();
+    const second = destination(adv2, { sourceSegmentId: segment });
+    const h2 = await start({ config: second, snapshot: { uri: writeCsv(`${second.destinationId}.csv`, range(0, 1100)) } });
+    const refused = await waitForStatus(h2, cycleDone(1));
+    expect(refused.phase).toBe('segment_conflict');
+    expect(refused.lastError?.type).toBe('SegmentConflict');
+    expect(refused.lastError?.message).toContain(`already synced to advertiser ${adv1} by destination "${owner.destinationId}"`);
+    expect(refused.advice).toMatch(/separateCopy: true/);
+    expect(refused.audienceId).toBeNull();
+    expect(await callsSince(seq)).toEqual([]);
+
+    // A separate copy that repeats the owner's name is refused too.
+    await h2.executeUpdate(updateConfigUpdate, { args: [{ ...second, separateCopy: true, audienceName: owner.audienceName }] });
+    await h2.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${second.destinationId}-2.csv`, range(0, 1100)) } });
+    const sameName = await waitForStatus(h2, cycleDone(2));
+    expect(sameName.phase).toBe('segment_conflict');
+    expect(sameName.lastError?.message).toMatch(/must have its own audienceName/);
+    expect(await callsSince(seq)).toEqual([]);
+
+    // With its own name it is an independent copy in the second advertiser.
+    await h2.executeUpdate(updateConfigUpdate, { args: [{ ...second, separateCopy: true }] });
+    await h2.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${second.destinationId}-3.csv`, range(0, 1100)) } });
+    const copied = await waitForStatus(h2, cycleDone(3));
+    expect(copied.phase).toBe('synced');
+    expect(copied.audienceId).not.toBe(so.audienceId);
+    expect(await audienceIds(copied.audienceId!)).toEqual(expectedDigests(range(0, 1100)));
+
+    // The registry holds both claims, owner first; the owner's later cycles still pass.
+    const registry = JSON.parse(readFileSync(join(dir, 'registry', segmentClaimKey(segment)), 'utf8')) as { claims: { destinationId: string; advertiserId: string; separateCopy: boolean }[] };
+    expect(registry.claims.map((c) => [c.destinationId, c.advertiserId, c.separateCopy])).toEqual([
+      [owner.destinationId, adv1, false],
+      [second.destinationId, adv2, true],
+    ]);
+    await ho.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${owner.destinationId}-2.csv`, range(0, 1200)) } });
+    expect((await waitForStatus(ho, cycleDone(2))).phase).toBe('synced');
+    expect(existsSync(join(dir, 'registry'))).toBe(true);
+    await ho.terminate('test done');
+    await h2.terminate('test done');
+  });
+});
