@@ -21,6 +21,8 @@ export interface DevStackOptions {
   /** Run (or reuse) the TikTok API emulator on 127.0.0.1:emulatorPort. */
   emulator?: boolean;
   emulatorPort?: number;
+  /** How long the emulator keeps an edited audience processing (real TikTok: hours; default 2s). */
+  emulatorProcessingDelay?: number;
   log: (line: string) => void;
 }
 
@@ -85,6 +87,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       host: '127.0.0.1',
       port: opts.emulatorPort,
       stateFile: join(opts.dataDir, 'tiktok-emulator.state'),
+      ...(opts.emulatorProcessingDelay !== undefined ? { processingDelay: opts.emulatorProcessingDelay } : {}),
     });
     opts.log(`tiktok emulator: ${emulator.started ? 'started' : 'reusing the one already'} on ${emulator.url} (control: ${emulator.url}/_emulator/state)`);
     // Workers of this dry-run stack talk to the emulator unless told otherwise.

@@ -1,11 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { VERSION } from '../version';
+import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
 import { registerEmulatorCommand } from './commands/emulator';
 import { registerHealthCommand } from './commands/health';
 import { registerIdsCommand } from './commands/ids';
 import { registerReplayCommand } from './commands/replay';
 import { registerWorkerCommand } from './commands/worker';
+import { registerAudienceCommand } from './commands/audience';
+import { registerSchedulesCommand } from './commands/schedules';
 
 /** Exit codes: 0 ok, 1 the command failed, 2 bad usage (flag, argument). */
 export const EXIT_USAGE = 2;
@@ -20,11 +23,14 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
 
   registerDevCommand(program);
+  registerDemoCommand(program);
   registerWorkerCommand(program);
   registerReplayCommand(program);
   registerHealthCommand(program);
   registerEmulatorCommand(program);
   registerIdsCommand(program);
+  registerAudienceCommand(program);
+  registerSchedulesCommand(program);
   return program;
 }
 

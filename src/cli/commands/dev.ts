@@ -1,11 +1,24 @@
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { startDevStack, type DevStackOptions } from '../../devStack';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { DATA_DIR } from '../../paths';
-import { parsePort } from '../program';
+import { parseDuration } from '../../emulator';
+import { connectClient } from '../../temporal/connection';
+import { parseTemporalEnv } from '../../config/temporalEnv';
+import { DEMO_DEFAULTS } from '../../demo/run';
+import { parsePort, UsageError } from '../program';
+import { parsePeople, runDemoAndPrint } from './demo';
 
-type DevOpts = Omit<DevStackOptions, 'log'>;
+type DevOpts = Omit<DevStackOptions, 'log'> & { demo: boolean; demoPeople: number };
+
+const duration = (v: string): number => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
 
 export function registerDevCommand(program: Command): void {
   program
@@ -19,13 +32,19 @@ export function registerDevCommand(program: Command): void {
     .option('--no-health-check', 'do not run the start-up health-check workflow')
     .option('--emulator-port <port>', 'TikTok API emulator port on 127.0.0.1', parsePort, 8787)
     .option('--no-emulator', 'do not run the TikTok API emulator')
-    .action(async (opts: DevOpts) => {
+    .option('--emulator-processing-delay <duration>', 'how long an audience processes after each edit in the emulator (e.g. 500ms, 2s, 1m)', duration, 2_000)
+    .option('--demo', 'once the stack is up, run `ttsync demo` on it (a synthetic audience synced twice), then keep running')
+    .option('--demo-people <n>', 'people in the demo\'s first snapshot', parsePeople, DEMO_DEFAULTS.people)
+    .action(async ({ demo, demoPeople, ...opts }: DevOpts) => {
+      if (demo && !opts.emulator) throw new UsageError('--demo syncs to the TikTok emulator; drop --no-emulator');
       installRuntimeLogging('WARN');
       const log = (line: string) => process.stderr.write(`[dev] ${line}\n`);
       const stack = await startDevStack({ ...opts, dataDir: resolve(opts.dataDir), log });
       log(`ready. Temporal UI: ${stack.uiUrl}  gRPC: ${stack.address}. Ctrl-C stops everything.`);
-      await new Promise<void>((done) => {
+      let stopping = false;
+      const stopped = new Promise<void>((done) => {
         const onSignal = (sig: NodeJS.Signals) => {
+          stopping = true;
           log(`${sig}: shutting down`);
           stack.stop().then(done, done);
         };
@@ -33,6 +52,23 @@ export function registerDevCommand(program: Command): void {
         process.once('SIGTERM', onSignal);
         process.once('SIGHUP', onSignal);
       });
+      if (demo) {
+        const env = parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: stack.address });
+        const client = await connectClient(env);
+        const demoLog = (line: string) => process.stderr.write(`[demo] ${line}\n`);
+        // A failed demo leaves the stack up: the UI shows where and why it stopped.
+        await Promise.race([
+          stopped,
+          runDemoAndPrint(client, { emulatorUrl: `http://127.0.0.1:${opts.emulatorPort}`, dataDir: opts.dataDir, uiUrl: stack.uiUrl, namespace: env.TEMPORAL_NAMESPACE, people: demoPeople, log: demoLog }).then(
+            () => log(`demo done; the stack keeps running for exploring (${stack.uiUrl}). Ctrl-C stops everything.`),
+            (err: unknown) => {
+              if (!stopping) log(`demo failed: ${(err as Error).message}; the stack keeps running (${stack.uiUrl}). Ctrl-C stops everything.`);
+            },
+          ),
+        ]);
+        await client.connection.close().catch(() => undefined);
+      }
+      await stopped;
       log('stopped');
     });
 }

@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDemo, type DemoResult } from '../../src/demo/run';
+import { formatDemoSummary } from '../../src/demo/summary';
+import { expectedValues, peopleOf, type SyntheticSpec } from '../../src/demo/synthetic';
+import type { RunningEmulator } from '../../src/emulator';
+import { openBlobStore } from '../../src/storage';
+import { createWorkers, type RunningWorkers } from '../../src/worker';
+import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
+import { runCli } from '../helpers/cli';
+import { testClient, testEnv, uniqueId } from '../helpers/temporal';
+import { emulatorControl, emulatorFor } from './tiktok-helpers';
+
+/*
+ * The quickstart demo end to end on the test dev server: real workers on unique queues, its
+ * own TikTok emulator over HTTP, a temp data dir. Expectations are computed here: digests
+ * with node:crypto from the normalized values, adds/removes as set differences, rejects
+ * from the invalid-row rotation (one invalid row per 500 people).
+ */
+
+const REASONS = ['invalid_email', 'invalid_phone', 'invalid_maid', 'zeroed_maid', 'malformed_row', 'too_long'];
+const UI = 'http://127.0.0.1:8233';
+
+let emu: RunningEmulator;
+let dir: string;
+let client: Client;
+let workers: RunningWorkers | undefined;
+let native: NativeConnection | undefined;
+const taskQueue = uniqueId('test-demo-control');
+const queues = { data: uniqueId('test-demo-data'), tiktok: uniqueId('test-demo-tiktok') };
+
+const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
+
+function digestsOf(spec: SyntheticSpec): Set<string> {
+  const out = new Set<string>();
+  for (const i of peopleOf(spec)) {
+    const v = expectedValues(i);
+    for (const x of [v.email, v.phone, v.maid]) if (x !== null) out.add(sha(x));
+  }
+  return out;
+}
+
+const minus = (a: Set<string>, b: Set<string>): number => [...a].filter((x) => !b.has(x)).length;
+
+function rejectsExpected(people: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let k = 0; k < Math.floor(people / 500); k++) out[REASONS[k % REASONS.length]!] = (out[REASONS[k % REASONS.length]!] ?? 0) + 1;
+  return out;
+}
+
+beforeAll(async () => {
+  emu = await emulatorFor({ processingDelay: 300 });
+  dir = mkdtempSync(join(tmpdir(), 'ttsync-demo-'));
+  client = await testClient();
+  const env = testEnv();
+  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  workers = await createWorkers({
+    env,
+    connection: native,
+    roles: ['control', 'data', 'tiktok'],
+    taskQueues: { control: taskQueue, ...queues },
+    shutdownGraceTime: '1s',
+    activityDeps: {
+      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work') },
+      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 10_000 } },
+    },
+  });
+});
+
+afterAll(async () => {
+  workers?.shutdown();
+  await workers?.done;
+  await native?.close();
+  await client?.connection.close();
+  await emu?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const demo = (destinationId: string, people?: number): Promise<DemoResult> =>
+  runDemo({
+    client,
+    namespace: testEnv().TEMPORAL_NAMESPACE,
+    emulatorUrl: emu.url,
+    dir: join(dir, destinationId),
+    uiUrl: UI,
+    destinationId,
+    ...(people ? { people } : {}),
+    taskQueue,
+    queues,
+    timing: { cadence: '1h', pollInitial: '100ms', pollMax: '500ms' },
+    cycleTimeoutMs: 60_000,
+  });
+
+describe('ttsync demo on the dev server with the TikTok emulator', { timeout: 90_000 }, () => {
+  it('default demo: 60,000 people then 5% churn; the emulator holds exactly the expected digests; summary counts match set differences', async () => {
+    const destinationId = uniqueId('demo');
+    const r = await demo(destinationId);
+    const [s1, s2] = r.syncs;
+    expect(r.syncs).toHaveLength(2);
+    expect(s1!.snapshot.people).toBe(60_000);
+    expect(s1!.snapshot.rows).toBeGreaterThanOrEqual(50_000);
+    // 5% leave, as many enter.
+    expect(s2!.snapshot.spec).toMatchObject({ people: 60_000, exitEvery: 20, enters: 3_000 });
+
+    const d1 = digestsOf(s1!.snapshot.spec);
+    const d2 = digestsOf(s2!.snapshot.spec);
+    // Each person has an email; most a phone, many a MAID: ids of all three kinds.
+    expect(d1.size).toBeGreaterThan(2 * 60_000);
+    expect(s1!.summary).toMatchObject({ ok: true, phase: 'synced', added: d1.size, removed: 0, rejected: rejectsExpected(60_000) });
+    expect(s2!.summary).toMatchObject({ ok: true, phase: 'synced', added: minus(d2, d1), removed: minus(d1, d2), rejected: rejectsExpected(57_000 + 3_000) });
+    expect(minus(d2, d1)).toBeGreaterThan(0);
+    expect(minus(d1, d2)).toBeGreaterThan(0);
+
+    const audience = await emulatorControl<{ ids: string[]; size: number; cover_num: number; name: string }>(emu, 'GET', `audiences/${r.audienceId}`);
+    expect(audience.ids.sort()).toEqual([...d2].sort());
+    expect(r.emulatorSize).toBe(d2.size);
+    expect(r.coverNum).toBe(audience.cover_num);
+    expect(r.coverNum).toBeGreaterThan(0.5 * d2.size);
+    expect(r.coverNum).toBeLessThan(d2.size);
+    expect(audience.name).toBe(r.audienceName);
+
+    // Each bad row is in the rejects file with its reason.
+    const rejectsPath = fileURLToPath(s1!.summary.rejectsUris[0]!);
+    const lines = readFileSync(rejectsPath, 'utf8').trim().split('\n').slice(1);
+    expect(lines).toHaveLength(120);
+    expect(lines.filter((l) => l.includes(',zeroed_maid,'))).toHaveLength(20);
+    expect(statSync(s2!.snapshot.path).size).toBe(s2!.snapshot.bytes);
+
+    const text = formatDemoSummary(r);
+    const workflowId = audienceSyncWorkflowId(destinationId);
+    expect(r.workflowUrl).toBe(`${UI}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
+    expect(text).toContain(r.workflowUrl);
+    expect(text).toContain(`${d2.size.toLocaleString('en-US')} ids (equal to the valid ids of the last snapshot)`);
+    expect(text).toContain(`added ${minus(d2, d1).toLocaleString('en-US')} ids, removed ${minus(d1, d2).toLocaleString('en-US')} ids`);
+    expect(text).toContain('zeroed_maid 20');
+    expect(text).toContain(rejectsPath);
+    const filesDir = join(r.workdir, 'runs', s2!.status.lastSync!.runId, 'files');
+    expect(text).toContain(filesDir);
+    expect(existsSync(filesDir)).toBe(true);
+    // The token lives in a file the worker reads; it is not in the summary.
+    const token = readFileSync(join(r.dir, 'tiktok-access-token'), 'utf8').trim();
+    expect(text).not.toContain(token);
+  });
+
+  it('a second demo run of the same destination ends the first workflow and starts from scratch in a new audience', async () => {
+    const destinationId = uniqueId('demo');
+    const first = await demo(destinationId, 2_000);
+    const firstRun = (await client.workflow.getHandle(audienceSyncWorkflowId(destinationId)).describe()).runId;
+    const again = await demo(destinationId, 2_000);
+    expect((await client.workflow.getHandle(audienceSyncWorkflowId(destinationId), firstRun).describe()).status.name).toBe('TERMINATED');
+    expect(again.audienceId).not.toBe(first.audienceId);
+    const d1 = digestsOf(again.syncs[0]!.snapshot.spec);
+    // Not a diff against the previous run's state: the whole first snapshot is added again.
+    expect(again.syncs[0]!.summary).toMatchObject({ added: d1.size, removed: 0 });
+    expect(again.syncs[0]!.status.cycles).toBe(1);
+    expect(again.emulatorSize).toBe(digestsOf(again.syncs[1]!.snapshot.spec).size);
+  });
+
+  it('bad usage exits 2 with one line', () => {
+    const few = runCli(['demo', '--people', '12']);
+    expect(few.code).toBe(2);
+    expect(few.stderr.trim().split('\n')).toHaveLength(1);
+    expect(few.stderr).toMatch(/--people.*must be a whole number from 1,000/);
+    const noEmu = runCli(['dev', '--demo', '--no-emulator', '--port', '1', '--ui-port', '2']);
+    expect(noEmu.code).toBe(2);
+    expect(noEmu.stderr).toContain('--demo syncs to the TikTok emulator; drop --no-emulator');
+  });
+});
