@@ -29,6 +29,7 @@ import {
   type CommitResult,
   claimSegment,
   SegmentConflictError,
+  batchSet,
 } from '../src/audience';
 import { columnMappingOf, durationMsOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../src/config/destination';
 import { ConfigError } from '../src/config/temporalEnv';
@@ -85,9 +86,20 @@ export interface PrepareSnapshotInput {
   snapshot?: InputObject;
 }
 
+export interface ChangeBatchFiles {
+  enters?: InputObject;
+  exits?: InputObject;
+}
+
 export interface PrepareChangeBatchInput {
   config: DestinationConfigInput;
   runId: string;
+  /**
+   * Pending change batches in the order they came, applied in ONE run (a later enter or exit
+   * of the same id wins). An empty list prepares nothing: the run re-states the applied state.
+   */
+  batches?: ChangeBatchFiles[];
+  /** One batch, as workflows started before `batches` send it. */
   enters?: InputObject;
   exits?: InputObject;
 }
@@ -108,6 +120,9 @@ export interface PrepareResult {
   preparedUri: string;
   kind: 'snapshot' | 'changes';
   snapshot?: PreparedInput;
+  /** Per change batch, in order. */
+  changes?: { enters?: PreparedInput; exits?: PreparedInput }[];
+  /** Batch 0 again (the one batch of a single-batch run; results of older workers have only these). */
   enters?: PreparedInput;
   exits?: PreparedInput;
 }
@@ -259,7 +274,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     }
   }
 
-  async function prepare(config: DestinationConfig, runId: string, inputs: [InputSet, InputObject][], kind: PreparedRun['kind']): Promise<PrepareResult> {
+  async function prepare(config: DestinationConfig, runId: string, inputs: [InputSet, InputObject][], kind: PreparedRun['kind'], batches?: number): Promise<PrepareResult> {
     const work = workdirOf(config);
     const types = typesOf(config);
     const saved = activityInfo().heartbeatDetails as PrepareHeartbeat | undefined;
@@ -300,12 +315,14 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       kind,
       types,
       sets: Object.fromEntries(results.map((r) => [r.set, r.parts])),
+      ...(batches !== undefined ? { batches } : {}),
     };
     const key = layout.prepared(runId);
     await work.write(key, JSON.stringify(prepared), { contentType: 'application/json' });
     const out: PrepareResult = { runId, preparedUri: work.uriOf(key), kind };
-    for (const [i, r] of results.entries())
-      out[r.set] = {
+    if (batches !== undefined) out.changes = Array.from({ length: batches }, () => ({}));
+    for (const [i, r] of results.entries()) {
+      const p: PreparedInput = {
         uri: inputs[i]![1].uri,
         rows: r.counts.rows,
         counts: r.counts,
@@ -314,6 +331,14 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         bytes: r.bytes,
         createdAt: r.createdAt,
       };
+      if (r.set === 'snapshot') out.snapshot = p;
+      else {
+        const [half, index] = r.set.split('-') as ['enters' | 'exits', string | undefined];
+        const slot = out.changes?.[index === undefined ? 0 : Number(index)];
+        if (slot) slot[half] = p;
+        if (index === undefined) out[half] = p;
+      }
+    }
     return out;
   }
 
@@ -364,15 +389,18 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       });
     },
 
-    /** Reads a change batch (an enters file and/or an exits file) the same way. */
+    /** Reads pending change batches (each an enters file and/or an exits file) the same way, in one run. */
     async prepareChangeBatch(input: PrepareChangeBatchInput): Promise<PrepareResult> {
       return wrap(async () => {
         const config = configOf(input.config);
+        const batches: ChangeBatchFiles[] = input.batches ?? [{ ...(input.enters ? { enters: input.enters } : {}), ...(input.exits ? { exits: input.exits } : {}) }];
         const inputs: [InputSet, InputObject][] = [];
-        if (input.enters) inputs.push(['enters', input.enters]);
-        if (input.exits) inputs.push(['exits', input.exits]);
-        if (!inputs.length) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, 'a change batch needs an enters file, an exits file, or both');
-        return prepare(config, input.runId, inputs, 'changes');
+        for (const [i, b] of batches.entries()) {
+          if (!b.enters && !b.exits) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, `change batch ${i + 1} of ${batches.length} needs an enters file, an exits file, or both`);
+          if (b.enters) inputs.push([batchSet('enters', i), b.enters]);
+          if (b.exits) inputs.push([batchSet('exits', i), b.exits]);
+        }
+        return prepare(config, input.runId, inputs, 'changes', batches.length);
       });
     },
 

@@ -190,7 +190,8 @@ export interface SnapshotRequest {
   onCadence?: boolean;
 }
 
-type SyncRequest = ({ kind: 'snapshot' } & SnapshotRequest) | { kind: 'changes'; batch: ChangeBatch };
+/** `batches`: the pending change batches this cycle applies, in order (all of them, in one cycle). */
+type SyncRequest = ({ kind: 'snapshot' } & SnapshotRequest) | { kind: 'changes'; batches: ChangeBatch[] };
 
 function configProblems(input: unknown): { config: DestinationConfig } | { message: string } {
   const r = DestinationConfigSchema.safeParse(input);
@@ -491,15 +492,14 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
         : await dataHeavy.prepareChangeBatch({
             config: cfg,
             runId,
-            ...(req.batch.enters ? { enters: req.batch.enters } : {}),
-            ...(req.batch.exits ? { exits: req.batch.exits } : {}),
+            batches: req.batches.map((b) => ({ ...(b.enters ? { enters: b.enters } : {}), ...(b.exits ? { exits: b.exits } : {}) })),
           });
     setPhase('diffing');
     const diffs = await Promise.all(shardGroups(4).map(([from, to]) => dataHeavy.diffShards({ config: cfg, runId, baseVersion: applied.version, from, to })));
     const diffUris = diffs.map((d) => d.summaryUri);
     setPhase('building');
     const built = await dataHeavy.buildCustomerFiles({ config: cfg, runId, diffUris });
-    const inputs = [prepared.snapshot, prepared.enters, prepared.exits];
+    const inputs = [prepared.snapshot, ...(prepared.changes ?? [{ enters: prepared.enters, exits: prepared.exits }]).flatMap((b) => [b.enters, b.exits])];
 
     const appendFiles = built.files.filter((f) => f.action === 'APPEND');
     const removeFiles = cfg.syncMode === 'mirror' ? built.files.filter((f) => f.action === 'REMOVE') : [];
@@ -604,7 +604,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
 
   const nextRequest = (): SyncRequest | null => {
     if (status.paused) return null;
-    if (flushRequested && pending.length) return { kind: 'changes', batch: pending[0]! };
+    if (flushRequested && pending.length) return { kind: 'changes', batches: [] };
     if (snapshotRequest) return { kind: 'snapshot', ...snapshotRequest };
     return null;
   };
@@ -618,13 +618,15 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     const req = nextRequest();
     if (req) {
       if (req.kind === 'changes') {
-        pending.shift();
+        // Every pending batch in one cycle: one prepare, one diff, one processing wait.
+        // (Runs from before the patch took one batch per cycle; their replay must too.)
+        req.batches = pending.splice(0, patched('flush-all-batches') ? pending.length : 1);
         if (!pending.length) flushRequested = false;
       } else snapshotRequest = null;
       const ok = await runCycle(req);
       // Batches apply in order, so a failed one goes back to the head of the queue and
       // runs again at the next cadence or syncNow (status shows the error meanwhile).
-      if (!ok && req.kind === 'changes') pending.unshift(req.batch);
+      if (!ok && req.kind === 'changes') pending.unshift(...req.batches);
     }
     if (req || workflowInfo().continueAsNewSuggested) {
       // Each cycle starts a fresh run, so history stays bounded however long the destination lives.

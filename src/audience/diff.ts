@@ -39,3 +39,21 @@ export function diffChanges(enters: Buffer, exits: Buffer, applied: Buffer, mode
   if (mode === 'addOnly') return { adds, removes: Buffer.alloc(0), state: unionLines(applied, adds, w), conflicts };
   return { adds, removes: exits, state: unionLines(minusLines(applied, exits, w), adds, w), conflicts };
 }
+
+/**
+ * Several change batches in the order they came, as one batch: an id's LAST enter or exit
+ * wins (within one batch, exit wins, as in diffChanges). The result's enters and exits are
+ * disjoint, so diffChanges applies them as the batches would have been one after another.
+ */
+export function foldChangeBatches(batches: readonly { enters: Buffer; exits: Buffer }[], w: number): { enters: Buffer; exits: Buffer } {
+  const [first, ...rest] = batches;
+  if (!first) return { enters: Buffer.alloc(0), exits: Buffer.alloc(0) };
+  let enters = minusLines(first.enters, first.exits, w);
+  let exits = first.exits;
+  for (const b of rest) {
+    const entering = minusLines(b.enters, b.exits, w);
+    enters = unionLines(minusLines(enters, b.exits, w), entering, w);
+    exits = unionLines(minusLines(exits, entering, w), b.exits, w);
+  }
+  return { enters, exits };
+}

@@ -1,9 +1,9 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
-import { diffChanges, diffSnapshot, type ShardDiff, type SyncMode } from './diff';
+import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff, type SyncMode } from './diff';
 import { isSortedUniqueLines, sortUniqueLines } from './digestLists';
 import { AudienceDataError, AudienceDataErrorTypes } from './errors';
-import { layout, type InputSet } from './layout';
+import { batchSet, layout, type InputSet } from './layout';
 import { lineWidth, ListPacker, readLists } from './listStore';
 import { mapLimit } from './pool';
 import type { DiffGroup, Manifest, PreparedRun, ShardTypeResult } from './schemas';
@@ -53,7 +53,9 @@ export async function diffGroup(
   const T = prepared.types.length;
   const types = [...new Set<IdentifierType>([...prepared.types, ...(Object.keys(base?.types ?? {}) as IdentifierType[])])].sort();
   const cp: DiffCheckpoint = resume && resume.next >= from && resume.next <= to ? structuredClone(resume) : { next: from, shards: {} };
-  const sets: InputSet[] = prepared.kind === 'snapshot' ? ['snapshot'] : ['enters', 'exits'];
+  const batchCount = prepared.kind === 'snapshot' ? 0 : (prepared.batches ?? 1);
+  const batchSets = Array.from({ length: batchCount }, (_, i) => ({ enters: batchSet('enters', i), exits: batchSet('exits', i) }));
+  const sets: InputSet[] = prepared.kind === 'snapshot' ? ['snapshot'] : batchSets.flatMap((b) => [b.enters, b.exits]);
   const parts = sets.flatMap((set) => (prepared.sets[set] ?? []).map((part) => ({ set, part })));
 
   while (cp.next < to) {
@@ -135,8 +137,10 @@ export async function diffGroup(
           inputIds = take('snapshot');
           d = diffSnapshot(inputIds, appliedIds, syncMode, w);
         } else {
-          inputIds = take('enters');
-          exits = take('exits');
+          // Several pending batches in one run: folded in order, the last word on an id wins.
+          const folded = foldChangeBatches(batchSets.map((b) => ({ enters: take(b.enters), exits: take(b.exits) })), w);
+          inputIds = folded.enters;
+          exits = folded.exits;
           d = diffChanges(inputIds, exits, appliedIds, syncMode, w);
         }
         const r: ShardTypeResult = { input: inputIds.length / w, applied: appliedIds.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };

@@ -25,9 +25,20 @@ export const RunIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit');
 
-/** The inputs prepare can read: one snapshot, or the two halves of a change batch. */
-export const InputSetSchema = z.enum(['snapshot', 'enters', 'exits']);
-export type InputSet = z.infer<typeof InputSetSchema>;
+/**
+ * The inputs prepare can read: one snapshot, or the two halves of each change batch. Several
+ * pending batches flush in one run: batch 0 reads into `enters`/`exits` (the layout of a
+ * single batch), batch i > 0 into `enters-<i>`/`exits-<i>`.
+ */
+export type InputSet = 'snapshot' | 'enters' | 'exits' | `enters-${number}` | `exits-${number}`;
+const INPUT_SET = /^(?:snapshot|enters|exits|(?:enters|exits)-[1-9]\d{0,5})$/;
+export const InputSetSchema = z.custom<InputSet>((v) => typeof v === 'string' && INPUT_SET.test(v), 'must be snapshot, enters, exits, enters-<n> or exits-<n>');
+
+/** The input set of one half of change batch `index` (0-based, in the order the batches came). */
+export function batchSet(half: 'enters' | 'exits', index: number): InputSet {
+  if (!Number.isInteger(index) || index < 0 || index > 999_999) throw new RangeError(`change batch index ${index} is out of range`);
+  return index === 0 ? half : `${half}-${index}`;
+}
 
 const run = (runId: string): string => `runs/${RunIdSchema.parse(runId)}`;
 

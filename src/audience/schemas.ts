@@ -28,6 +28,8 @@ export const PreparedRunSchema = z.object({
   /** Identifier types of the mapping, sorted: the `t` of the spill offsets. */
   types: z.array(IdentifierTypeSchema),
   sets: z.partialRecord(InputSetSchema, z.array(SpillPartSchema)),
+  /** Change batches in this run (their sets are batchSet(half, i)); absent means one. */
+  batches: z.number().int().min(0).optional(),
 });
 export type PreparedRun = z.infer<typeof PreparedRunSchema>;
 

@@ -458,15 +458,26 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     await h.signal(pauseSignal);
     await h.signal(addChangeBatchSignal, { enters: { uri: writeSnapshot(`${config.destinationId}-enters-2.csv`, range(1300, 1310)) } });
     await h.signal(addChangeBatchSignal, { exits: { uri: writeSnapshot(`${config.destinationId}-exits-2.csv`, range(1300, 1305)) } });
+    // A later batch re-enters 1300 and exits 60: the last word on an id wins.
+    await h.signal(addChangeBatchSignal, {
+      enters: { uri: writeSnapshot(`${config.destinationId}-enters-3.csv`, [1300]) },
+      exits: { uri: writeSnapshot(`${config.destinationId}-exits-3.csv`, [60]) },
+    });
     await h.signal(syncNowSignal);
     await new Promise((r) => setTimeout(r, 800));
     const held = await h.query(audienceSyncStatusQuery);
-    expect(held).toMatchObject({ paused: true, cycles: 2, pendingBatches: 2 });
+    expect(held).toMatchObject({ paused: true, cycles: 2, pendingBatches: 3 });
+    const seq = await callSeq();
     await h.signal(resumeSignal);
-    const s4 = await waitForStatus(h, (s) => cycleDone(4)(s) && s.pendingBatches === 0);
-    expect(s4.phase).toBe('synced');
-    expect(s4.paused).toBe(false);
-    expect(await audienceIds(s4.audienceId!)).toEqual(expectedDigests([...range(50, 1300), ...range(1305, 1310)]));
+    // All three pending batches flush in ONE cycle: one prepare, one APPEND, one REMOVE.
+    const s3 = await waitForStatus(h, (s) => cycleDone(3)(s) && s.pendingBatches === 0);
+    expect(s3.cycles).toBe(3);
+    expect(s3.phase).toBe('synced');
+    expect(s3.paused).toBe(false);
+    expect(s3.lastSync).toMatchObject({ kind: 'changes', added: 12, removed: 10 });
+    expect(s3.lastSync?.rejectsUris).toHaveLength(4);
+    expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests([...range(50, 60), ...range(61, 1300), 1300, ...range(1305, 1310)]));
+    expect((await callsSince(seq)).filter((c) => c.path.includes('custom_audience/update')).length).toBe(2);
     await h.terminate('test done');
   });
 
