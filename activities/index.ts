@@ -1,3 +1,4 @@
+import { createAudienceControlActivities, type AudienceControlDeps } from './audienceControl';
 import { createAudienceDataActivities, defaultAudienceDataDeps, type AudienceDataDeps } from './audienceData';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createTikTokAudienceActivities, type TikTokAudienceDeps } from './tiktokAudience';
@@ -8,6 +9,8 @@ export interface ActivityDeps {
   audienceData?: AudienceDataDeps;
   /** Secret resolution, file reads and TikTok settings; default: env/file secrets, stores by URI, TIKTOK_* env. */
   tiktokAudience?: TikTokAudienceDeps;
+  /** The Temporal client schedule ticks signal the audience sync workflows with (the worker supplies one). */
+  audienceControl?: AudienceControlDeps;
 }
 
 /** Every activity the worker registers, composed from the per-area factories. */
@@ -16,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps.health),
     ...createAudienceDataActivities(deps.audienceData ?? defaultAudienceDataDeps()),
     ...createTikTokAudienceActivities(deps.tiktokAudience),
+    ...createAudienceControlActivities(deps.audienceControl),
   };
 }
 
@@ -23,3 +27,4 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
 export type { AudienceDataActivities } from './audienceData';
 export type { TikTokAudienceActivities } from './tiktokAudience';
+export type { AudienceControlActivities } from './audienceControl';

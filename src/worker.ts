@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { parseTemporalEnv, type TemporalEnv } from './config/temporalEnv';
@@ -70,7 +71,9 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
     }
   }
   const connection = cfg.connection ?? (await connectNative(env));
-  const activities = createActivities({ ...cfg.activityDeps, health: { version: VERSION } });
+  // Schedule ticks signal the audience sync workflows through the worker's own connection.
+  const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) };
+  const activities = createActivities({ ...cfg.activityDeps, audienceControl, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};

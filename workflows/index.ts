@@ -1,3 +1,4 @@
 // Every workflow type and its message definitions. Clients import definitions from here.
 export * from './healthCheck';
 export * from './audienceSync';
+export * from './audienceSyncTick';

@@ -22,8 +22,8 @@ import { TaskQueues } from '../temporal/taskQueues';
  * never identifiers or tokens.
  */
 
-/** A cycle ended in one of these; the phase says how. */
-export const END_PHASES = ['synced', 'too_small_to_target', 'stale_snapshot', 'audience_cap_reached', 'error'] as const satisfies readonly AudienceSyncPhase[];
+/** A cycle ended in one of these; the phase says how (segment_conflict: another advertiser claims the segment). */
+export const END_PHASES = ['synced', 'too_small_to_target', 'stale_snapshot', 'audience_cap_reached', 'segment_conflict', 'error'] as const satisfies readonly AudienceSyncPhase[];
 /** Ended well: the audience holds the snapshot (too_small_to_target is synced, just not targetable yet). */
 export const SUCCESS_PHASES: readonly AudienceSyncPhase[] = ['synced', 'too_small_to_target'];
 /**
@@ -40,6 +40,10 @@ export class AudienceSyncNotFoundError extends Error {
       `no audience sync workflow for destination "${destinationId}" (workflow id ${audienceSyncWorkflowId(destinationId)}); start one with: ttsync audience sync --config <destination.json>`,
     );
   }
+}
+
+export class NothingToSyncError extends Error {
+  override name = 'NothingToSyncError';
 }
 
 /** The workflow ended (failed, terminated, ...) instead of running its cycle. */
@@ -80,6 +84,14 @@ export interface AudienceSyncRequest {
    * that syncs. A change of destinationId or advertiserId is refused by the workflow.
    */
   updateConfig?: boolean;
+  /**
+   * Asked for by a schedule, not a person. A running workflow that has change batches
+   * pending, or applied some since its last snapshot, is not sent syncNow when the config
+   * names a storage.snapshot: an explicit sync re-applies that export even if unchanged and
+   * would undo the batches. Its own cadence timer re-syncs only a new export and flushes
+   * the batches. A destination with nothing to sync is only started (kept alive).
+   */
+  onCadence?: boolean;
 }
 
 export interface AudienceSyncRequested {
@@ -88,6 +100,9 @@ export interface AudienceSyncRequested {
   started: boolean;
   /** status.cycles before the request (0 when it was not running): the requested cycle is numbered above it. */
   cyclesBefore: number;
+  /** False when an onCadence request sent no sync signal; `reason` says why. */
+  signalled: boolean;
+  reason?: string;
 }
 
 function isRunning(d: WorkflowExecutionDescription): boolean {
@@ -130,16 +145,20 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   const running = desc !== undefined && isRunning(desc);
   let cyclesBefore = 0;
   let pendingBatches = 0;
+  let batchesSinceSnapshot = false;
   if (running) {
     const status = await queryStatus(client, workflowId);
     cyclesBefore = status.cycles;
     pendingBatches = status.pendingBatches;
+    batchesSinceSnapshot = pendingBatches > 0 || status.lastSync?.kind === 'changes';
   }
-  if (!opts.snapshot && !config.storage.snapshot && pendingBatches === 0)
-    throw new Error(
+  const nothingToSync = !opts.snapshot && !config.storage.snapshot && pendingBatches === 0;
+  if (nothingToSync && !opts.onCadence)
+    throw new NothingToSyncError(
       `nothing to sync for destination "${config.destinationId}": give a snapshot (--snapshot <uri>), or set storage.snapshot in the config (no change batch is pending)`,
     );
-  if (running && opts.updateConfig !== false) await client.workflow.getHandle(workflowId).executeUpdate(updateConfigUpdate, { args: [config] });
+  const handle = client.workflow.getHandle(workflowId);
+  if (running && opts.updateConfig !== false) await handle.executeUpdate(updateConfigUpdate, { args: [config] });
 
   const input: AudienceSyncInput = {
     config,
@@ -147,9 +166,20 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
     ...(opts.timing ? { timing: opts.timing } : {}),
   };
   const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput] };
+  const result = { workflowId, started: !running, cyclesBefore };
+  if (opts.onCadence && !opts.snapshot) {
+    if (running && nothingToSync) return { ...result, signalled: false, reason: 'running, nothing to sync (no storage.snapshot, no pending change batch)' };
+    if (running && config.storage.snapshot && batchesSinceSnapshot)
+      return { ...result, signalled: false, reason: "change batches since the last snapshot: left to the workflow's cadence, which re-syncs only a new export" };
+    if (!running && nothingToSync) {
+      // Keep the one writer alive for change batches; there is nothing to sync yet.
+      await client.workflow.start(audienceSync, { ...common, workflowIdConflictPolicy: 'USE_EXISTING' });
+      return { ...result, signalled: false, reason: 'started; nothing to sync yet (no storage.snapshot)' };
+    }
+  }
   if (opts.snapshot) await client.workflow.signalWithStart(audienceSync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot }] });
   else await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{}] });
-  return { workflowId, started: !running, cyclesBefore };
+  return { ...result, signalled: true };
 }
 
 /** The status of a destination's sync workflow; AudienceSyncNotFoundError when there is none. */

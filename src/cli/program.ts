@@ -7,6 +7,8 @@ import { registerHealthCommand } from './commands/health';
 import { registerIdsCommand } from './commands/ids';
 import { registerReplayCommand } from './commands/replay';
 import { registerWorkerCommand } from './commands/worker';
+import { registerAudienceCommand } from './commands/audience';
+import { registerSchedulesCommand } from './commands/schedules';
 
 /** Exit codes: 0 ok, 1 the command failed, 2 bad usage (flag, argument). */
 export const EXIT_USAGE = 2;
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerHealthCommand(program);
   registerEmulatorCommand(program);
   registerIdsCommand(program);
+  registerAudienceCommand(program);
+  registerSchedulesCommand(program);
   return program;
 }
 

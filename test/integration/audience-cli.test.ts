@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -17,7 +18,7 @@ import { openBlobStore } from '../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
 import type { AudienceSyncStatus } from '../../workflows';
-import { runCli } from '../helpers/cli';
+import { BIN, ROOT } from '../helpers/cli';
 import { testClient, testEnv, uniqueId } from '../helpers/temporal';
 import { emulatorControl, emulatorFor } from './tiktok-helpers';
 
@@ -87,6 +88,26 @@ function writeConfig(config: DestinationConfigInput, name = `${config.destinatio
 
 /** The CLI against this file's dev server and queues. */
 const cliEnv = (): NodeJS.ProcessEnv => ({ TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: testEnv().TEMPORAL_NAMESPACE });
+/**
+ * Runs the compiled CLI without blocking this process: the workers it talks to run here
+ * (runCli's spawnSync would freeze them).
+ */
+function cli(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...cliEnv() } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 const queueFlags = (): string[] => ['--task-queue', taskQueue, '--data-queue', queues.data, '--tiktok-queue', queues.tiktok, '--poll-initial', '100ms', '--poll-max', '1s'];
 
 beforeAll(async () => {
@@ -128,7 +149,7 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
 
     const first = range(0, 1200);
     const r1 = await requestAudienceSync(client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, first) }, taskQueue, queues, timing });
-    expect(r1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0 });
+    expect(r1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
     const seen: AudienceSyncStatus[] = [];
     const s1 = await waitForAudienceCycle(client, config.destinationId, r1.cyclesBefore, { pollMs: 50, onStatus: (s) => seen.push(s) });
     expect(s1.phase).toBe('synced');
@@ -140,7 +161,7 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
 
     const second = range(100, 1300);
     const r2 = await requestAudienceSync(client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, second) }, taskQueue, queues, timing });
-    expect(r2).toEqual({ workflowId: r1.workflowId, started: false, cyclesBefore: 1 });
+    expect(r2).toEqual({ workflowId: r1.workflowId, started: false, cyclesBefore: 1, signalled: true });
     const s2 = await waitForAudienceCycle(client, config.destinationId, r2.cyclesBefore, { pollMs: 50 });
     expect(s2).toMatchObject({ phase: 'synced', cycles: 2, audienceId: s1.audienceId });
     expect(s2.lastSync).toMatchObject({ added: 200, removed: 200 });
@@ -149,5 +170,117 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
 
     // No snapshot and no storage.snapshot: refused before anything is signalled.
     await expect(requestAudienceSync(client, { config, taskQueue, queues, timing })).rejects.toThrow(/nothing to sync .*--snapshot/);
+  });
+});
+
+describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () => {
+  it('sync --wait --json: exits 0 with the summary of exactly this cycle; status shows it; without --wait it prints how to follow', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const file = writeConfig(config);
+    const first = range(0, 1100);
+    const r = await cli(['audience', 'sync', '--config', file, '--snapshot', writeSnapshot(`${config.destinationId}-1.csv`, first), '--wait', '--json', ...queueFlags()]);
+    expect(r.stderr).not.toMatch(/ttsync:/);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      destinationId: config.destinationId,
+      ok: true,
+      phase: 'synced',
+      cycle: 1,
+      added: 2200,
+      removed: 0,
+      rejected: { invalid_email: 1, invalid_phone: 1 },
+      files: 2,
+      isValid: true,
+    });
+    expect(summary.coverNum).toBeGreaterThanOrEqual(1000);
+    expect(summary.bytes).toBeGreaterThan(0);
+    const audienceId = summary.audienceId as string;
+    expect(await audienceIds(audienceId)).toEqual(expectedDigests(first));
+    // The rejects file the summary names lists both bad rows.
+    const rejectsUri = (summary.rejectsUris as string[])[0]!;
+    expect(readFileSync(new URL(rejectsUri), 'utf8')).toMatch(/invalid_email[\s\S]*invalid_phone/);
+    // Not a TTY: one progress line per phase on stderr, the phases of the cycle in order.
+    const bars = r.stderr.split('\n').flatMap((l) => /^\[([#.]+)\] (\w+)/.exec(l) ?? []);
+    const phases = r.stderr.split('\n').flatMap((l) => /^\[[#.]{20}\] (\w+)/.exec(l)?.[1] ?? []);
+    expect(phases.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(phases).size).toBe(phases.length);
+    expect(phases.at(-1)).toBe('synced');
+    // The bar only moves forward through a cycle and is full at the end.
+    const filled = r.stderr.split('\n').flatMap((l) => /^\[(#*)\.*\]/.exec(l)?.[1]?.length ?? []);
+    expect([...filled].sort((a, b) => a - b)).toEqual(filled);
+    expect(filled.at(-1)).toBe(20);
+    expect(bars.length).toBeGreaterThan(0);
+
+    const st = await cli(['audience', 'status', config.destinationId]);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toMatch(/^phase\s+synced$/m);
+    expect(st.stdout).toMatch(new RegExp(`^audience_id\\s+${audienceId}$`, 'm'));
+    expect(st.stdout).toMatch(/^last_sync\s+snapshot .*added 2200, removed 0, rejected invalid_email 1, invalid_phone 1/m);
+    const stJson = await cli(['audience', 'status', config.destinationId, '--json']);
+    expect(JSON.parse(stJson.stdout)).toMatchObject({ phase: 'synced', cycles: 1, audienceId });
+
+    // Without --wait: signalled, the next cycle runs; the output says how to follow it.
+    const second = range(50, 1100);
+    const nw = await cli(['audience', 'sync', '--config', file, '--snapshot', writeSnapshot(`${config.destinationId}-2.csv`, second), ...queueFlags()]);
+    expect(nw.code).toBe(0);
+    expect(nw.stdout).toContain(`signalled ${audienceSyncWorkflowId(config.destinationId)}`);
+    expect(nw.stdout).toContain(`ttsync audience status ${config.destinationId}`);
+    const s2 = await waitForAudienceCycle(client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
+    expect(s2.lastSync).toMatchObject({ added: 0, removed: 100 });
+    expect(await audienceIds(audienceId)).toEqual(expectedDigests(second));
+  });
+
+  it('too few matched users: exits 0 with the advice; a stale snapshot: exits 1 with the error, nothing sent to TikTok', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId, { readinessWindow: '1h' });
+    const file = writeConfig(config);
+    const small = await cli(['audience', 'sync', '--config', file, '--snapshot', writeSnapshot(`${config.destinationId}-small.csv`, range(0, 20)), '--wait', ...queueFlags()]);
+    expect(small.code).toBe(0);
+    expect(small.stdout).toMatch(/^result\s+too_small_to_target$/m);
+    expect(small.stdout).toMatch(/^added\s+40$/m);
+    expect(small.stdout).toMatch(/^advice\s+audience \d+ matches \d+ TikTok users, fewer than 1000, so it cannot be targeted: send at least 5,000 phones or 10,000 emails$/m);
+
+    const seq = Math.max(0, ...(await emulatorControl<{ calls: { seq: number }[] }>(emu, 'GET', 'calls')).calls.map((c) => c.seq));
+    const uri = writeSnapshot(`${config.destinationId}-old.csv`, range(0, 30));
+    const createdAt = new Date(Date.now() - 3 * 3_600_000).toISOString();
+    const r = await cli(['audience', 'sync', '--config', file, '--snapshot', uri, '--created-at', createdAt, '--wait', ...queueFlags()]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^result\s+stale_snapshot$/m);
+    expect(r.stdout).toMatch(/^added\s+-$/m);
+    expect(r.stderr).toMatch(/ttsync: sync ended in stale_snapshot: snapshot .* older than the readiness window \(1h\); nothing was sent to TikTok/);
+    const calls = (await emulatorControl<{ calls: { seq: number; path: string }[] }>(emu, 'GET', `calls?since=${seq}`)).calls;
+    expect(calls.filter((c) => c.path.includes('custom_audience'))).toEqual([]);
+  });
+
+  it('bad usage exits 2 with a readable error and starts nothing', async () => {
+    const advertiserId = newAdvertiser();
+    const config = destination(advertiserId);
+    const bad = writeConfig({ ...config, advertiserId: '12ab', identifiers: { email: 'emial' } } as unknown as DestinationConfigInput, 'bad.json');
+    const r = await cli(['audience', 'sync', '--config', bad, '--snapshot', '/tmp/x.csv', ...queueFlags()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`ttsync: invalid destination config ${bad}:`);
+    expect(r.stderr).toMatch(/^ {2}\$\.advertiserId: advertiserId must be digits only$/m);
+    expect(r.stderr).toMatch(/^ {2}\$\.identifiers\.email: /m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    await expect(getAudienceStatus(client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
+
+    const missing = await cli(['audience', 'sync', '--config', join(dir, 'nope.json'), ...queueFlags()]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.json:\n {2}\$: the file does not exist/);
+    // No snapshot anywhere: refused before anything reaches Temporal.
+    const none = await cli(['audience', 'sync', '--config', writeConfig(config), ...queueFlags()]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/nothing to sync for destination .*--snapshot/);
+    await expect(getAudienceStatus(client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
+    expect((await cli(['audience', 'sync', '--config', writeConfig(config), '--json', ...queueFlags()])).code).toBe(2);
+    expect((await cli(['audience', 'sync', '--config', writeConfig(config), '--snapshot', 'http://example.com/x.csv'])).code).toBe(2);
+
+    const st = await cli(['audience', 'status', config.destinationId]);
+    expect(st.code).toBe(1);
+    expect(st.stderr).toContain(`no audience sync workflow for destination "${config.destinationId}"`);
   });
 });
