@@ -1,0 +1,396 @@
+// Audience sync end to end (issue 5): the real audienceSync workflow on a Temporal dev server,
+// TikTok = the emulator over HTTP, local storage. Prints numbers; asserts nothing.
+//   npm run bench:sync                                   first syncs of 1M and 10M rows, 1% churn on 1M
+//   npm run bench:sync -- --rows 2e5 --churn 0.01        smaller
+//   npm run bench:sync -- --rows 1e6 --no-churn --processing-delay 500ms --timeout 20m --keep
+// The data + TikTok worker runs in its own child process, one per scenario, so its peak RSS
+// (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The control
+// worker (workflows), the emulator and the client run here. TEMPORAL_ADDRESS uses that server
+// (unique task queues) instead of starting a throwaway dev server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection } from '@temporalio/worker';
+import { requestAudienceSync, waitForAudienceCycle } from '../src/audience/control';
+import type { DestinationConfigInput } from '../src/config/destination';
+import { parseTemporalEnv } from '../src/config/temporalEnv';
+import { churned, SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from '../src/demo/synthetic';
+import { parseDuration, startEmulator, type RunningEmulator } from '../src/emulator';
+import { openBlobStore } from '../src/storage';
+import { startDevServer, type DevServer } from '../src/temporal/devServer';
+import { installRuntimeLogging } from '../src/temporal/logging';
+import { resolveTemporalCli } from '../src/temporal/toolchain';
+import { createWorkers, type RunningWorkers } from '../src/worker';
+import type { AudienceSyncStatus } from '../workflows';
+import { audienceSyncWorkflowId } from '../workflows/audienceSyncPlan';
+
+const ADVERTISER = '7000000000000000001';
+const TOKEN_VAR = 'TTSYNC_BENCH_TIKTOK_TOKEN';
+const MiB = 1 << 20;
+const mib = (b: number): string => `${Math.round(b / MiB)} MiB`;
+const mib1 = (b: number): string => `${(b / MiB).toFixed(1)} MiB`;
+const n = (x: number): string => x.toLocaleString('en-US');
+
+// ---------------------------------------------------------------------------------------
+// Child: the data + TikTok worker of one scenario.
+
+interface ChildEnv {
+  queues: { data: string; tiktok: string };
+  workdir: string;
+}
+
+async function workerChild(): Promise<void> {
+  installRuntimeLogging('WARN');
+  const cfg = JSON.parse(process.env.TTSYNC_BENCH_CHILD ?? '{}') as ChildEnv;
+  const env = parseTemporalEnv();
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const workers = await createWorkers({
+    env,
+    connection,
+    roles: ['data', 'tiktok'],
+    taskQueues: cfg.queues,
+    shutdownGraceTime: '1s',
+    activityDeps: {
+      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: cfg.workdir },
+      tiktokAudience: {},
+    },
+  });
+  process.send?.({ ready: true });
+  const stop = (): void => workers.shutdown();
+  process.on('message', (m: { stop?: boolean }) => {
+    if (m.stop) stop();
+  });
+  // The parent is gone (even killed): stop too, never linger.
+  process.on('disconnect', stop);
+  await workers.done;
+  await connection.close();
+  process.send?.({ maxRSS: process.resourceUsage().maxRSS * 1024 });
+  process.disconnect?.();
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent
+
+interface Options {
+  rows: number[];
+  churn: number | null;
+  processingDelayMs: number;
+  deadline: number;
+  keep: boolean;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '1e6,1e7' },
+      churn: { type: 'string', default: '0.01' },
+      'no-churn': { type: 'boolean', default: false },
+      'processing-delay': { type: 'string', default: '1s' },
+      timeout: { type: 'string', default: '60m' },
+      keep: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const rows = values.rows.split(',').map((s) => {
+    const v = Number(s.trim());
+    if (!Number.isSafeInteger(v) || v < 1000 || v > 20_000_000) throw new Error(`--rows: "${s}" is not a whole number from 1000 to 2e7`);
+    return v;
+  });
+  const churn = values['no-churn'] ? null : Number(values.churn);
+  if (churn !== null && !(churn > 0 && churn <= 0.5)) throw new Error(`--churn: "${values.churn}" is not a share in (0, 0.5]`);
+  return {
+    rows: [...new Set(rows)].sort((a, b) => a - b),
+    churn,
+    processingDelayMs: parseDuration(values['processing-delay']),
+    deadline: Date.now() + parseDuration(values.timeout),
+    keep: values.keep,
+  };
+}
+
+interface RssSampler {
+  peak: number;
+  byPhase: Map<string, number>;
+  phase: string;
+  stop(): void;
+}
+
+function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function sampleRss(pid: number): RssSampler {
+  const s: RssSampler = {
+    peak: 0,
+    byPhase: new Map(),
+    phase: 'starting',
+    stop: () => clearInterval(timer),
+  };
+  const timer = setInterval(() => {
+    const rss = procStatus(pid, 'VmRSS');
+    s.peak = Math.max(s.peak, rss);
+    s.byPhase.set(s.phase, Math.max(s.byPhase.get(s.phase) ?? 0, rss));
+  }, 100);
+  return s;
+}
+
+interface Child {
+  proc: ChildProcess;
+  ready: Promise<void>;
+  maxRss: Promise<number>;
+}
+
+function startWorkerChild(address: string, env: ChildEnv): Child {
+  const proc = spawn(process.execPath, [__filename, '--worker-child'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, TEMPORAL_ADDRESS: address, TTSYNC_BENCH_CHILD: JSON.stringify(env) },
+  });
+  const exited = once(proc, 'exit').then(([code, sig]) => {
+    throw new Error(`benchmark worker exited (${sig ?? `code ${code}`})`);
+  });
+  const ready = Promise.race([
+    new Promise<void>((resolve) => proc.on('message', (m: { ready?: boolean }) => m.ready && resolve())),
+    exited,
+  ]);
+  const maxRss = new Promise<number>((resolve) => proc.on('message', (m: { maxRSS?: number }) => m.maxRSS !== undefined && resolve(m.maxRSS)));
+  exited.catch(() => undefined);
+  return { proc, ready, maxRss };
+}
+
+async function stopWorkerChild(c: Child): Promise<number> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return 0;
+  const gone = once(c.proc, 'exit');
+  c.proc.send({ stop: true });
+  const timer = setTimeout(() => c.proc.kill('SIGKILL'), 15_000);
+  const rss = await Promise.race([c.maxRss, gone.then(() => 0)]);
+  await gone;
+  clearTimeout(timer);
+  return rss;
+}
+
+/** Every run the cycle used: from the run that took the request up to the one it continued into. */
+async function cycleHistories(client: Client, workflowId: string, firstRunId: string): Promise<{ runs: number; events: number; bytes: number }> {
+  let runs = 0;
+  let events = 0;
+  let bytes = 0;
+  for (let runId: string | undefined = firstRunId; runId; ) {
+    const handle = client.workflow.getHandle(workflowId, runId);
+    // The run ends with continue-as-new right after its cycle; wait for that.
+    for (let i = 0; (await handle.describe()).status.name === 'RUNNING'; i++) {
+      if (i > 100) return { runs: -1, events, bytes };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const history: temporal.api.history.v1.IHistory = await handle.fetchHistory();
+    runs++;
+    events += history.events?.length ?? 0;
+    bytes += temporal.api.history.v1.History.encode(history).finish().length;
+    const last: temporal.api.history.v1.IHistoryEvent | undefined = history.events?.at(-1);
+    const next: string | undefined = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    // Stop at the idle run that the cycle continued into (it is still running, cycle-free).
+    if (!next || (await client.workflow.getHandle(workflowId, next).describe()).status.name === 'RUNNING') break;
+    runId = next;
+  }
+  return { runs, events, bytes };
+}
+
+async function currentRunId(client: Client, workflowId: string): Promise<string | null> {
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING' ? d.runId : null;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}
+
+interface Scenario {
+  name: string;
+  spec: SyntheticSpec;
+  destinationId: string;
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions();
+  installRuntimeLogging('WARN');
+  const dir = await mkdtemp(join(tmpdir(), 'ttsync-bench-sync-'));
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let current: Child | undefined;
+  const killChild = (): void => {
+    current?.proc.kill('SIGKILL');
+  };
+  process.once('exit', killChild);
+  try {
+    let address = process.env.TEMPORAL_ADDRESS;
+    if (!address) {
+      const t0 = performance.now();
+      const server: DevServer = await startDevServer({ cliPath: resolveTemporalCli(), port: 0 });
+      cleanups.push(() => server.stop());
+      address = server.address;
+      console.log(`temporal dev server ${address} (in memory, ${Math.round(performance.now() - t0)} ms)`);
+    } else console.log(`temporal: ${address} (TEMPORAL_ADDRESS)`);
+
+    const emu: RunningEmulator = await startEmulator({ processingDelay: opts.processingDelayMs });
+    cleanups.push(() => emu.close());
+    const seed = (): void => {
+      emu.state.ensureAdvertiser(ADVERTISER);
+      process.env[TOKEN_VAR] = emu.control.issueToken([ADVERTISER]);
+    };
+    seed();
+    // The TikTok worker reads these from its environment (the child inherits them).
+    process.env.TIKTOK_API_BASE_URL = emu.apiBaseUrl;
+
+    const stamp = Date.now().toString(36);
+    const taskQueue = `bench-control-${stamp}`;
+    const queues = { data: `bench-data-${stamp}`, tiktok: `bench-tiktok-${stamp}` };
+    const connection = await Connection.connect({ address });
+    cleanups.push(() => connection.close());
+    const client = new Client({ connection, namespace: parseTemporalEnv().TEMPORAL_NAMESPACE });
+    const native = await NativeConnection.connect({ address });
+    const control: RunningWorkers = await createWorkers({
+      env: parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address }),
+      connection: native,
+      roles: ['control'],
+      taskQueues: { control: taskQueue },
+      shutdownGraceTime: '1s',
+    });
+    cleanups.push(async () => {
+      control.shutdown();
+      await control.done;
+      await native.close();
+    });
+
+    console.log(
+      `emulator processing delay ${opts.processingDelayMs} ms; TikTok QPS ${process.env.TIKTOK_QPS ?? 10}; worker: data + TikTok roles in a child process per scenario; node ${process.version}`,
+    );
+    const scenarios: Scenario[] = [];
+    for (const people of opts.rows) {
+      const destinationId = `bench-${people}-${stamp}`;
+      const first: SyntheticSpec = { people, invalidEvery: 10_000 };
+      scenarios.push({ name: `first sync ${n(people)} rows`, spec: first, destinationId });
+      if (opts.churn !== null && people === opts.rows[0])
+        scenarios.push({ name: `incremental ${opts.churn * 100}% churn on ${n(people)}`, spec: churned(first, opts.churn), destinationId });
+    }
+
+    const results: string[] = [];
+    let lastDestination: string | undefined;
+    for (const sc of scenarios) {
+      if (Date.now() > opts.deadline) {
+        console.log(`${sc.name}: skipped, --timeout reached`);
+        continue;
+      }
+      if (lastDestination && lastDestination !== sc.destinationId) {
+        // The emulator keeps every id it received in memory: forget the previous audience.
+        emu.control.reset();
+        seed();
+      }
+      lastDestination = sc.destinationId;
+      const snapPath = join(dir, `${sc.destinationId}-${sc.spec.exitEvery ? 'churn' : 'first'}.csv`);
+      const tg = performance.now();
+      const stats: SyntheticStats = await writeSyntheticSnapshot(snapPath, sc.spec);
+      console.log(`\n${sc.name}: snapshot ${n(stats.rows)} rows, ${mib(stats.bytes)} (written in ${((performance.now() - tg) / 1000).toFixed(1)} s)`);
+
+      const config: DestinationConfigInput = {
+        destinationId: sc.destinationId,
+        advertiserId: ADVERTISER,
+        audienceName: `ttsync bench ${sc.destinationId}`,
+        action: 'create',
+        identifiers: { [SYNTHETIC_COLUMNS.email]: 'email', [SYNTHETIC_COLUMNS.phone]: 'phone', [SYNTHETIC_COLUMNS.maid]: 'maid' },
+        defaultCountry: SYNTHETIC_DEFAULT_COUNTRY,
+        accessToken: `env:${TOKEN_VAR}`,
+        sourceSegmentId: sc.destinationId,
+        maxProcessingWait: '1h',
+        storage: { workdir: join(dir, sc.destinationId, 'work') },
+      };
+      const workflowId = audienceSyncWorkflowId(sc.destinationId);
+      current = startWorkerChild(address, { queues, workdir: join(dir, 'default-work') });
+      await current.ready;
+      const pid = current.proc.pid!;
+      const rss = sampleRss(pid);
+      const runBefore = await currentRunId(client, workflowId);
+      const t0 = performance.now();
+      const phaseTimes = new Map<string, number>();
+      let phaseStart = t0;
+      let status: AudienceSyncStatus;
+      try {
+        const req = await requestAudienceSync(client, {
+          config,
+          snapshot: { uri: pathToFileURL(snapPath).href },
+          taskQueue,
+          queues,
+          timing: { cadence: '24h', pollInitial: '500ms', pollMax: '2s' },
+        });
+        const firstRun = runBefore ?? (await currentRunId(client, workflowId));
+        status = await waitForAudienceCycle(client, sc.destinationId, req.cyclesBefore, {
+          pollMs: 200,
+          timeoutMs: Math.max(1000, opts.deadline - Date.now()),
+          onStatus: (s) => {
+            const now = performance.now();
+            phaseTimes.set(rss.phase, (phaseTimes.get(rss.phase) ?? 0) + (now - phaseStart));
+            phaseStart = now;
+            rss.phase = s.currentRunId === null ? 'done' : s.phase;
+          },
+        });
+        const wall = (performance.now() - t0) / 1000;
+        phaseTimes.set(rss.phase, (phaseTimes.get(rss.phase) ?? 0) + (performance.now() - phaseStart));
+        rss.stop();
+        const hwm = procStatus(pid, 'VmHWM');
+        const childMax = await stopWorkerChild(current);
+        current = undefined;
+        const last = status.lastSync;
+        if (!last || (status.phase !== 'synced' && status.phase !== 'too_small_to_target'))
+          throw new Error(`${sc.name}: the cycle ended in ${status.phase}: ${status.lastError?.message ?? ''}`);
+        const ids = Object.values(last.appliedCounts).reduce((a, b) => a + b, 0);
+        const hist = firstRun ? await cycleHistories(client, workflowId, firstRun) : { runs: 0, events: 0, bytes: 0 };
+        const audience = emu.control.audience(status.audienceId ?? '', false);
+        const peak = Math.max(hwm, childMax, rss.peak);
+        const phases = [...rss.byPhase.entries()]
+          .filter(([p]) => p !== 'done' && p !== 'starting')
+          .map(([p, b]) => `${p} ${((phaseTimes.get(p) ?? 0) / 1000).toFixed(1)} s/${mib(b)}`)
+          .join(', ');
+        const lines = [
+          `${sc.name}: ${wall.toFixed(1)} s wall, ${n(ids)} ids in the audience after it, ${n(Math.round(ids / wall))} ids/s; worker peak RSS ${mib(peak)} (VmHWM ${mib(hwm)}, getrusage ${mib(childMax)})`,
+          `  sent: ${n(last.files)} files, ${mib1(last.bytes)} (${n(last.added)} ids APPEND, ${n(last.removed)} ids REMOVE); rejected ${n(Object.values(last.rejected).reduce((a, b) => a + b, 0))} rows/values; emulator audience ${n(audience?.size ?? 0)} ids, cover_num ${n(audience?.cover_num ?? 0)}`,
+          `  history: ${hist.runs} run(s), ${n(hist.events)} events, ${n(hist.bytes)} bytes`,
+          `  phase: time/worker peak RSS: ${phases}`,
+        ];
+        for (const l of lines) console.log(l);
+        results.push(...lines);
+      } finally {
+        rss.stop();
+        if (current) {
+          current.proc.kill('SIGKILL');
+          current = undefined;
+        }
+      }
+    }
+    console.log('\nsummary');
+    for (const l of results) console.log(l);
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    process.removeListener('exit', killChild);
+    if (opts.keep) console.log(`kept ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv.includes('--worker-child'))
+  workerChild().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+else
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  });
