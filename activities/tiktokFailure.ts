@@ -8,7 +8,12 @@ export const ActivityFailureType = {
   SecretUnavailable: 'SecretUnavailable',
   /** A built file's bytes no longer match the MD5 recorded when it was built. */
   FileIntegrity: 'FileIntegrity',
+  /** A file path is past TikTok's 24 h (40910): the workflow uploads the file again, no rebuild. */
+  FilePathExpired: 'FilePathExpired',
 } as const;
+
+/** TikTok's code for a file path past its lifetime. */
+const FILE_EXPIRED_CODE = 40910;
 
 // Throttling is TikTok asking us to slow down: a floor under Temporal's own backoff.
 const THROTTLE_RETRY_DELAY_MS = 5_000;
@@ -19,6 +24,9 @@ const THROTTLE_RETRY_DELAY_MS = 5_000;
  * message and request_id only: TikTokError never holds the token or request bodies.
  */
 export function toActivityFailure(err: unknown): unknown {
+  if (err instanceof TikTokError && err.code === FILE_EXPIRED_CODE) {
+    return ApplicationFailure.create({ type: ActivityFailureType.FilePathExpired, message: err.message, nonRetryable: true, details: [err.toJSON()] });
+  }
   if (err instanceof TikTokError) {
     return ApplicationFailure.create({
       type: err.type,

@@ -25,6 +25,7 @@ import {
   AUDIENCE_CAP,
   FailureTypes,
   MIN_TARGETABLE,
+  MAX_REUPLOADS,
   REAUTHORIZATION_FAILURES,
   SEGMENT_CONFLICT_ADVICE,
   TIKTOK_ACTIVITY_NON_RETRYABLE,
@@ -506,42 +507,73 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     const toSend = [...appendFiles, ...removeFiles];
     if (toSend.length && (audienceId || appendFiles.length)) {
       const audienceType = audienceCalculateType(cfg);
-      setPhase('uploading');
-      const uploaded = await withReauth(() =>
-        tiktokUpload.uploadCustomerFiles({
-          ...target,
-          files: toSend.map((f) => ({ uri: f.uri, md5: f.md5, calculateType: uploadCalculateType(audienceType, f.calculateType) })),
-        }),
-      );
-      const pathOf = new Map(uploaded.map((u) => [u.uri, u.filePath]));
+      const pathOf = new Map<string, string>();
+      const upload = async (files: typeof toSend): Promise<void> => {
+        setPhase('uploading');
+        const uploaded = await withReauth(() =>
+          tiktokUpload.uploadCustomerFiles({
+            ...target,
+            files: files.map((f) => ({ uri: f.uri, md5: f.md5, calculateType: uploadCalculateType(audienceType, f.calculateType) })),
+          }),
+        );
+        for (const u of uploaded) pathOf.set(u.uri, u.filePath);
+      };
       const paths = (files: typeof toSend): string[] =>
         files.map((f) => {
           const p = pathOf.get(f.uri);
           if (p === undefined) throw ApplicationFailure.create({ type: 'UploadIncomplete', message: `upload returned no file path for ${f.uri}` });
           return p;
         });
-      const appendChunks = chunks(paths(appendFiles));
-      if (!audienceId) {
-        const first = appendChunks.shift() ?? [];
-        setPhase('creating');
-        const name = audienceNameFor(cfg, new Date(Date.now()));
-        const created = await withReauth(() =>
-          tiktok.createCustomAudience({ ...target, name, calculateType: audienceType, filePaths: first, ...(cfg.retentionDays ? { retentionDays: cfg.retentionDays } : {}) }),
-        );
-        audienceId = created.audienceId;
-        setAudienceId(audienceId);
-        // Found rather than created (a retried create, or an audience of that name): its
-        // first files were not added by the create, so they go in as an APPEND.
-        if (!created.created) appendChunks.unshift(first);
-      }
+      await upload(toSend);
+      // The calls that use file paths, in order; a call's files and every later call's.
+      const steps: { action: AudienceAction | 'CREATE'; files: typeof toSend }[] = [];
+      const appendChunks = chunks(appendFiles);
+      if (!audienceId) steps.push({ action: 'CREATE', files: appendChunks.shift() ?? [] });
       // action "replace" on an audience ttsync has never written: its first edit replaces
       // whatever TikTok holds, so the audience ends up equal to the snapshot.
-      let replaceFirst = cfg.action === 'replace' && applied.version === null && existedBefore && req.kind === 'snapshot';
-      for (const filePaths of appendChunks) {
-        await edit(cfg, target, audienceId, replaceFirst ? 'REPLACE' : 'APPEND', filePaths);
-        replaceFirst = false;
+      const replaceFirst = cfg.action === 'replace' && applied.version === null && existedBefore && req.kind === 'snapshot';
+      for (const [i, files] of appendChunks.entries()) steps.push({ action: replaceFirst && i === 0 ? 'REPLACE' : 'APPEND', files });
+      for (const files of chunks(removeFiles)) steps.push({ action: 'REMOVE', files });
+      let reuploads = 0;
+      /**
+       * Runs step i with its files' paths. TikTok's file paths last 24 hours; a long processing
+       * wait or reauthorization park can outlive them: the files not sent yet (uploaded
+       * together, so they expire together) are uploaded again and the step runs again, from
+       * the same built files: nothing is rebuilt.
+       */
+      const withPaths = async (i: number, call: (filePaths: string[]) => Promise<void>): Promise<void> => {
+        for (;;) {
+          try {
+            return await call(paths(steps[i]!.files));
+          } catch (err) {
+            if (failureTypeOf(err) !== FailureTypes.FilePathExpired || reuploads >= MAX_REUPLOADS) throw err;
+            reuploads += 1;
+            log.warn('file paths expired before use: uploading the unsent files again', { destinationId: cfg.destinationId, runId, reuploads });
+            await upload(steps.slice(i).flatMap((s) => s.files));
+          }
+        }
+      };
+      for (let i = 0; i < steps.length; i++) {
+        const step = steps[i]!;
+        if (step.action === 'CREATE') {
+          await withPaths(i, async (filePaths) => {
+            setPhase('creating');
+            const name = audienceNameFor(cfg, new Date(Date.now()));
+            const created = await withReauth(() =>
+              tiktok.createCustomAudience({ ...target, name, calculateType: audienceType, filePaths, ...(cfg.retentionDays ? { retentionDays: cfg.retentionDays } : {}) }),
+            );
+            audienceId = created.audienceId;
+            setAudienceId(audienceId);
+            // Found rather than created (a retried create, or an audience of that name): its
+            // first files were not added by the create, so they go in as an APPEND.
+            if (!created.created) steps.splice(i + 1, 0, { action: 'APPEND', files: step.files });
+          });
+        } else {
+          const id = audienceId;
+          if (id === null) throw ApplicationFailure.create({ type: 'AudienceNotFound', message: 'no audience to edit' });
+          await withPaths(i, (filePaths) => edit(cfg, target, id, step.action as AudienceAction, filePaths));
+        }
       }
-      for (const filePaths of chunks(paths(removeFiles))) await edit(cfg, target, audienceId, 'REMOVE', filePaths);
     }
 
     // Only now has TikTok accepted every file: the applied state may move on.

@@ -44,7 +44,11 @@ export const FailureTypes = {
   AudienceNotFound: 'AudienceNotFound',
   /** The source segment is claimed by a destination of another advertiser (activities/audienceData SEGMENT_CONFLICT). */
   SegmentConflict: 'SegmentConflict',
+  FilePathExpired: 'FilePathExpired',
 } as const;
+
+/** Re-uploads of expired file paths per cycle; past it the cycle fails instead of looping. */
+export const MAX_REUPLOADS = 5;
 
 export const TIKTOK_NON_RETRYABLE: readonly string[] = TIKTOK_NON_RETRYABLE_ERROR_TYPES;
 
@@ -65,6 +69,7 @@ export const TIKTOK_ACTIVITY_NON_RETRYABLE: readonly string[] = [
   FailureTypes.AmbiguousAudience,
   FailureTypes.AudienceNotFound,
   FailureTypes.SegmentConflict,
+  FailureTypes.FilePathExpired,
   ...DATA_NON_RETRYABLE,
 ];
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -18,7 +18,7 @@ import { emulatorControl, emulatorFor } from './tiktok-helpers';
 /*
  * The audience lifecycle beyond one destination's happy path, end to end (dev server,
  * control + data + TikTok workers, the emulator over HTTP, local storage in a temp dir):
- * the two-advertiser rule across destinations.
+ * the two-advertiser rule across destinations; file paths that expire before the edit.
  */
 
 const TOKEN_VAR = 'TTSYNC_TEST_LIFECYCLE_TOKEN';
@@ -96,7 +96,8 @@ async function waitForStatus(h: WorkflowHandle, done: (s: AudienceSyncStatus) =>
 const cycleDone = (n: number) => (s: AudienceSyncStatus) => s.cycles >= n && s.currentRunId === null;
 
 beforeAll(async () => {
-  emu = await emulatorFor({ processingDelay: 300, matchRate: 1 });
+  // File paths live 4 s here (TikTok: 24 h), so a processing wait can outlive them.
+  emu = await emulatorFor({ processingDelay: 300, matchRate: 1, fileTtl: '4s' });
   dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-lifecycle-'));
   client = await testClient();
   const env = testEnv();
@@ -173,5 +174,31 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     expect(existsSync(join(dir, 'registry'))).toBe(true);
     await ho.terminate('test done');
     await h2.terminate('test done');
+  });
+
+  it('file paths expire during a long processing wait: the unsent files are uploaded again and the edit retried, nothing rebuilt', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const h = await start({ config, snapshot: { uri: writeCsv(`${config.destinationId}-1.csv`, range(0, 1100)) } });
+    const s1 = await waitForStatus(h, cycleDone(1));
+    expect(s1.phase).toBe('synced');
+
+    // Someone else's edit keeps the audience processing for 9 s: longer than the file TTL.
+    const audience = emu.state.audiences.get(s1.audienceId!);
+    expect(audience).toBeDefined();
+    audience!.processingUntil = Date.now() + 9000;
+    const seq = await callSeq();
+    await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-2.csv`, range(0, 1300)) } });
+    const s2 = await waitForStatus(h, cycleDone(2));
+    expect(s2.lastError).toBeNull();
+    expect(s2.phase).toBe('synced');
+    expect(s2.lastSync).toMatchObject({ added: 200, removed: 0, files: 1 });
+    expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(range(0, 1300)));
+    const calls = (await callsSince(seq)).filter((c) => c.path.includes('file/upload') || c.path.includes('custom_audience/update'));
+    expect(calls.map((c) => `${c.path.includes('upload') ? 'upload' : 'update'}:${c.code}`)).toEqual(['upload:0', 'update:40910', 'upload:0', 'update:0']);
+    // The same built file went up twice: the run built one file.
+    expect(readdirSync(join(dir, config.destinationId, 'work', 'runs', s2.lastSync!.runId, 'files'))).toHaveLength(1);
+    await h.terminate('test done');
   });
 });
