@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,10 @@ import type { RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
+import { addChangeBatchSignal, type AudienceSyncTickInput } from '../../workflows';
+import { audienceScheduleId } from '../../src/temporal/schedules';
+import type { ScheduledSyncResult } from '../../activities/audienceControl';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import type { AudienceSyncStatus } from '../../workflows';
 import { BIN, ROOT } from '../helpers/cli';
 import { testClient, testEnv, uniqueId } from '../helpers/temporal';
@@ -40,6 +44,7 @@ const taskQueue = uniqueId('test-control');
 const queues = { data: uniqueId('test-data'), tiktok: uniqueId('test-tiktok') };
 const timing = { cadence: '1h', pollInitial: '100ms', pollMax: '1s' };
 const workflowIds: string[] = [];
+const scheduleIds = new Set<string>();
 
 const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
@@ -81,7 +86,7 @@ function destination(advertiserId: string, extra: Partial<DestinationConfigInput
 }
 
 function writeConfig(config: DestinationConfigInput, name = `${config.destinationId}.json`): string {
-  const path = join(dir, name);
+  const path = isAbsolute(name) ? name : join(dir, name);
   writeFileSync(path, JSON.stringify(config, null, 2));
   return path;
 }
@@ -130,6 +135,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const id of scheduleIds) await client?.schedule.getHandle(id).delete().catch(() => undefined);
   for (const id of workflowIds) await client?.workflow.getHandle(id).terminate('test done').catch(() => undefined);
   workers?.shutdown();
   await workers?.done;
@@ -282,5 +288,153 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     const st = await cli(['audience', 'status', config.destinationId]);
     expect(st.code).toBe(1);
     expect(st.stderr).toContain(`no audience sync workflow for destination "${config.destinationId}"`);
+  });
+});
+
+/** Triggers a schedule now and returns what its tick workflow did. */
+async function triggerTick(scheduleId: string): Promise<ScheduledSyncResult> {
+  const handle = client.schedule.getHandle(scheduleId);
+  const before = (await handle.describe()).info.numActionsTaken;
+  await handle.trigger();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const d = await handle.describe();
+    const last = d.info.recentActions.at(-1);
+    if (d.info.numActionsTaken > before && last) {
+      const wf = client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId);
+      return (await wf.result()) as ScheduledSyncResult;
+    }
+    if (Date.now() > deadline) throw new Error(`schedule ${scheduleId} took no action after trigger`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+type ApplyOut = { dryRun: boolean; changes: { destinationId: string; scheduleId: string; outcome: string; note?: string }[] };
+const outcomes = (out: ApplyOut): Record<string, string> => Object.fromEntries(out.changes.map((c) => [c.destinationId, c.outcome]));
+
+describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeout: 120_000 }, () => {
+  it('creates one schedule per destination, then reports unchanged, updated on a change, and prunes only with --prune', async () => {
+    const folder = join(dir, uniqueId('schedules'));
+    mkdirSync(folder);
+    const a = destination(newAdvertiser());
+    const b = destination(newAdvertiser());
+    await issueToken(a.advertiserId);
+    writeConfig(a, join(folder, 'a.json'));
+    writeConfig(b, join(folder, 'b.json'));
+    for (const c of [a, b]) scheduleIds.add(audienceScheduleId(c.destinationId));
+    const apply = async (...extra: string[]): Promise<ApplyOut> => {
+      const r = await cli(['schedules', 'apply', '--config', folder, '--json', ...queueFlags(), ...extra]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout) as ApplyOut;
+    };
+
+    expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'created', [b.destinationId]: 'created' });
+    const d = await client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe();
+    expect(d.spec.intervals).toMatchObject([{ every: 3_600_000 }]);
+    expect(d.policies.overlap).toBe('SKIP');
+    expect(d.action.workflowType).toBe('audienceSyncTick');
+    expect(d.action.taskQueue).toBe(taskQueue);
+    const input = d.action.args?.[0] as AudienceSyncTickInput;
+    expect(input.config).toMatchObject({ destinationId: a.destinationId, accessToken: `env:${TOKEN_VAR}` });
+    expect(input.queues).toEqual(queues);
+    expect(input.timing).toMatchObject({ cadence: '1h' });
+    // The schedule holds the secret reference, never the token.
+    expect(JSON.stringify(d.raw)).not.toContain(process.env[TOKEN_VAR]!);
+
+    // Same configs again: nothing changes. Human output names each destination.
+    expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'unchanged' });
+    const human = await cli(['schedules', 'apply', '--config', folder, ...queueFlags()]);
+    expect(human.stdout).toMatch(new RegExp(`^${a.destinationId}\\s+unchanged\\s+audience-sync-schedule:${a.destinationId}$`, 'm'));
+
+    // One config changes: a dry run says so and changes nothing; then only that schedule is updated.
+    writeConfig({ ...b, retentionDays: 30 }, join(folder, 'b.json'));
+    const dry = await apply('--dry-run');
+    expect(dry.dryRun).toBe(true);
+    expect(outcomes(dry)).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'updated' });
+    expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'updated' });
+    const db = await client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe();
+    expect((db.action.args?.[0] as AudienceSyncTickInput).config).toMatchObject({ retentionDays: 30 });
+    expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'unchanged' });
+    // A new cadence changes every schedule.
+    expect(outcomes(await apply('--cadence', '2h'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
+    expect((await client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe()).spec.intervals).toMatchObject([{ every: 7_200_000 }]);
+
+    // b leaves the folder: kept and listed without --prune, deleted with it (the list is eventually consistent).
+    rmSync(join(folder, 'b.json'));
+    let pruned: ApplyOut | undefined;
+    for (let i = 0; i < 50 && !pruned; i++) {
+      const out = await apply('--cadence', '2h');
+      if (out.changes.some((c) => c.destinationId === b.destinationId)) pruned = out;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(pruned!.changes.find((c) => c.destinationId === b.destinationId)).toMatchObject({ outcome: 'kept', note: 'not in the config set; --prune deletes it' });
+    expect(outcomes(await apply('--cadence', '2h', '--prune'))).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'deleted' });
+    await expect(client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+  });
+
+  it('refuses the whole set, each problem on its own line, when two advertisers share a segment or a config is invalid', async () => {
+    const folder = join(dir, uniqueId('refused'));
+    mkdirSync(folder);
+    const owner = destination(newAdvertiser());
+    const copy = destination(newAdvertiser(), { sourceSegmentId: owner.sourceSegmentId });
+    const fine = destination(newAdvertiser());
+    writeConfig(owner, join(folder, '1-owner.json'));
+    writeConfig(copy, join(folder, '2-copy.json'));
+    writeConfig(fine, join(folder, '3-fine.json'));
+    const r = await cli(['schedules', 'apply', '--config', folder, ...queueFlags()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`2-copy\\.json:\\n {2}\\$\\.sourceSegmentId: source segment "${owner.sourceSegmentId}" is already synced to advertiser ${owner.advertiserId}`));
+    expect(r.stderr).toMatch(/nothing was applied$/m);
+    writeFileSync(join(folder, '4-bad.json'), '{"destinationId": "Bad Id"');
+    const r2 = await cli(['schedules', 'apply', '--config', folder, ...queueFlags()]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/4-bad\.json:\n {2}line 1 column \d+: not valid JSON/);
+    expect(r2.stderr).toMatch(/2-copy\.json:\n {2}\$\.sourceSegmentId: /);
+    for (const c of [owner, copy, fine])
+      await expect(client.schedule.getHandle(audienceScheduleId(c.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+    const cadence = await cli(['schedules', 'apply', '--config', join(folder, '3-fine.json'), '--cadence', '10s', ...queueFlags()]);
+    expect(cadence.code).toBe(2);
+    expect(cadence.stderr).toMatch(/--cadence: cadence 10s is shorter than 1m/);
+  });
+
+  it('a tick starts the missing workflow and syncs storage.snapshot; a later tick syncs again; change batches since the snapshot defer it to the cadence', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const people = range(0, 1100);
+    config.storage = { ...config.storage, snapshot: new URL(writeSnapshot(`${config.destinationId}-store.csv`, people)).pathname };
+    const file = writeConfig(config);
+    const scheduleId = audienceScheduleId(config.destinationId);
+    scheduleIds.add(scheduleId);
+    const r = await cli(['schedules', 'apply', '--config', file, ...queueFlags()]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\screated\s/);
+
+    const t1 = await triggerTick(scheduleId);
+    expect(t1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
+    const s1 = await waitForAudienceCycle(client, config.destinationId, 0, { pollMs: 100, timeoutMs: 60_000 });
+    expect(s1.phase).toBe('synced');
+    expect(s1.lastSync).toMatchObject({ kind: 'snapshot', added: 2200 });
+    expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(people));
+
+    // Running: the tick signals it (no second workflow); the same export syncs to no change.
+    const t2 = await triggerTick(scheduleId);
+    expect(t2).toMatchObject({ started: false, cyclesBefore: 1, signalled: true });
+    const s2 = await waitForAudienceCycle(client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
+    expect(s2.lastSync).toMatchObject({ added: 0, removed: 0 });
+    expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(people));
+
+    // A change batch waits for the cadence: an explicit re-sync of the export would undo it.
+    const enters = join(dir, `${config.destinationId}-enters.csv`);
+    writeFileSync(enters, 'email,phone\nlate@example.com,\n');
+    await client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId)).signal(addChangeBatchSignal, { enters: { uri: `file://${enters}` } });
+    const deadline = Date.now() + 10_000;
+    while ((await getAudienceStatus(client, config.destinationId)).pendingBatches === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    const t3 = await triggerTick(scheduleId);
+    expect(t3).toMatchObject({ started: false, cyclesBefore: 2, signalled: false });
+    expect(t3.reason).toMatch(/change batches since the last snapshot/);
+    await new Promise((res) => setTimeout(res, 500));
+    expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ cycles: 2, pendingBatches: 1, currentRunId: null });
   });
 });
