@@ -11,6 +11,7 @@ import {
   addChangeBatchSignal,
   audienceSync,
   audienceSyncStatusQuery,
+  audienceSyncTick,
   healthCheck,
   healthPingSignal,
   healthReleaseSignal,
@@ -148,6 +149,27 @@ export const scenarios: HistoryScenario[] = [
     async run(client, taskQueue) {
       const h = await client.workflow.start(healthCheck, { taskQueue, workflowId: 'healthCheck-plain', args: [{ timer: '200ms' }] });
       await h.result();
+      return h;
+    },
+  },
+  {
+    // What a schedule starts: the tick's activity starts the destination's audienceSync
+    // (idle: this config has no storage.snapshot, so there is nothing to sync yet).
+    name: 'audienceSyncTick-start',
+    async run(client, taskQueue) {
+      const config = {
+        destinationId: 'history-tick',
+        advertiserId: '7000000000000000003',
+        audienceName: 'ttsync history tick',
+        action: 'create' as const,
+        identifiers: { email: 'email' as const },
+        accessToken: 'env:TTSYNC_HISTORY_SCENARIO_TOKEN',
+        sourceSegmentId: 'history-tick-segment',
+      };
+      const h = await client.workflow.start(audienceSyncTick, { taskQueue, workflowId: 'audienceSyncTick-start', args: [{ config, timing: { cadence: '1h' } }] });
+      const r = await h.result();
+      if (!r.started) throw new Error(`tick scenario did not start the audience sync: ${JSON.stringify(r)}`);
+      await client.workflow.getHandle(r.workflowId).terminate('history recorded');
       return h;
     },
   },
