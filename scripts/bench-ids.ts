@@ -9,7 +9,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
-import { IdentifierNormalizer, sha256HexBatch, type IdentifierTarget, type NormalizationOptions } from '../src/identifiers';
+import { IdentifierHasher, IdentifierNormalizer, sha256HexBatch, type IdentifierTarget, type NormalizationOptions } from '../src/identifiers';
 import { SnapshotReader, type SnapshotReadOptions } from '../src/snapshot';
 import { mulberry32 } from '../src/util/prng';
 
@@ -96,29 +96,22 @@ function ours(vals: string[], target: IdentifierTarget, opts: NormalizationOptio
 const BATCH = 8192;
 
 function oursBatch(vals: string[], target: IdentifierTarget, opts: NormalizationOptions): { rate: number; ok: number } {
-  const n = new IdentifierNormalizer(target, opts);
+  const h = new IdentifierHasher(target, opts);
   let ok = 0;
   let sink = 0;
-  let pending: string[] = [];
+  let out: string[] = [];
   const t = process.hrtime.bigint();
   for (let i = 0; i < vals.length; i++) {
-    const o = n.prepare(vals[i]!);
-    if (o === 'hashed') {
-      pending.push(n.normalized!);
-      if (pending.length === BATCH) {
-        const h = sha256HexBatch(pending);
-        for (let j = 0; j < h.length; j++) sink += h[j]!.length;
-        ok += h.length;
-        pending = [];
-      }
-    } else if (o === 'prehashed') {
-      ok++;
-      sink += n.digest.length;
+    const o = h.add(vals[i]!, out);
+    if (o === 'hashed' || o === 'prehashed') ok++;
+    if (out.length === BATCH) {
+      h.flush();
+      for (let j = 0; j < out.length; j++) sink += out[j]!.length;
+      out = [];
     }
   }
-  const h = sha256HexBatch(pending);
-  for (let j = 0; j < h.length; j++) sink += h[j]!.length;
-  ok += h.length;
+  h.flush();
+  for (let j = 0; j < out.length; j++) sink += out[j]!.length;
   const s = seconds(t);
   if (sink !== ok * 64) throw new Error('digest length mismatch');
   return { rate: vals.length / s, ok };

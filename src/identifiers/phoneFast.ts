@@ -1,4 +1,5 @@
-import { Metadata } from 'libphonenumber-js';
+import { Metadata, isSupportedCountry } from 'libphonenumber-js';
+import { INVALID, SLOW, isAsciiSpace } from './asciiRules';
 
 /**
  * A fast path for the two phone shapes that dominate customer files, decided from
@@ -32,6 +33,70 @@ interface MetadataApi {
   metadata: { country_calling_codes: Record<string, string[]>; nonGeographic?: Record<string, unknown> };
 }
 
+/**
+ * An anchored prefix pattern tested on digits in a byte array. Most of the metadata's
+ * patterns (national prefixes, IDD prefixes) are alternatives of fixed digit sequences
+ * such as `0|180020` or `0[09]`: those become digit masks; the rest keep the RegExp,
+ * tested on a string of the digits.
+ */
+interface PrefixTest {
+  /** Per alternative, per position, a bit mask of the digits allowed there; null = use `re`. */
+  alts: Uint16Array[] | null;
+  re: RegExp;
+}
+
+function prefixTest(pattern: string): PrefixTest {
+  const re = new RegExp(`^(?:${pattern})`);
+  if (/[()?*+{}$^]/.test(pattern)) return { alts: null, re };
+  const alts: Uint16Array[] = [];
+  for (const alt of pattern.split('|')) {
+    const masks: number[] = [];
+    let i = 0;
+    while (i < alt.length) {
+      const c = alt[i]!;
+      if (c >= '0' && c <= '9') {
+        masks.push(1 << (c.charCodeAt(0) - 48));
+        i++;
+      } else if (alt.startsWith('\\d', i)) {
+        masks.push(0x3ff);
+        i += 2;
+      } else if (c === '[') {
+        const close = alt.indexOf(']', i);
+        const body = close < 0 ? '' : alt.slice(i + 1, close);
+        if (!/^(?:\d-\d|\d)+$/.test(body)) return { alts: null, re };
+        let m = 0;
+        for (let k = 0; k < body.length; k++) {
+          const lo = body.charCodeAt(k) - 48;
+          if (body[k + 1] === '-') {
+            const hi = body.charCodeAt(k + 2) - 48;
+            for (let x = lo; x <= hi; x++) m |= 1 << x;
+            k += 2;
+          } else m |= 1 << lo;
+        }
+        masks.push(m);
+        i = close + 1;
+      } else return { alts: null, re };
+    }
+    if (masks.length === 0) return { alts: null, re };
+    alts.push(Uint16Array.from(masks));
+  }
+  return { alts, re };
+}
+
+/** Whether the pattern matches at the start of the ASCII digits b[s, e). */
+function prefixMatches(t: PrefixTest, b: Uint8Array, s: number, e: number): boolean {
+  const alts = t.alts;
+  if (alts === null) return t.re.test(Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1'));
+  for (let a = 0; a < alts.length; a++) {
+    const m = alts[a]!;
+    if (m.length > e - s) continue;
+    let k = 0;
+    while (k < m.length && (m[k]! >> (b[s + k]! - 48)) & 1) k++;
+    if (k === m.length) return true;
+  }
+  return false;
+}
+
 interface CallingCodeInfo {
   /**
    * Per national-number length: 1 = possible in every country sharing the code, 0 = in
@@ -41,6 +106,10 @@ interface CallingCodeInfo {
   lengths: Uint8Array | null;
   /** National prefix pattern of the code's main country, anchored; null when it has none. */
   prefix: RegExp | null;
+  /** The calling code. */
+  cc: string;
+  /** `prefix` as a byte-level test. */
+  prefixBytes: PrefixTest | null;
 }
 
 interface CountryInfo {
@@ -48,15 +117,31 @@ interface CountryInfo {
   idd: RegExp;
   prefix: RegExp | null;
   code: CallingCodeInfo;
+  /** The same tests on bytes (fastE164Ascii). */
+  iddBytes: PrefixTest;
+  prefixBytes: PrefixTest | null;
+  callingCodeBytes: Uint8Array;
 }
 
-let tables: { codes: Map<string, CallingCodeInfo>; nonGeographic: Set<string>; countries: Map<string, CountryInfo> } | undefined;
+interface Tables {
+  codes: Map<string, CallingCodeInfo>;
+  nonGeographic: Set<string>;
+  countries: Map<string, CountryInfo>;
+  /**
+   * Calling codes by their numeric value, per digit count (index 1-3): a code, null for
+   * a non-geographic code (the library decides), undefined for no code.
+   */
+  byDigits: Array<Array<CallingCodeInfo | null | undefined>>;
+  resolved: Map<string, CountryInfo | null | undefined>;
+}
+
+let tables: Tables | undefined;
 
 function anchored(pattern: string | undefined): RegExp | null {
   return pattern ? new RegExp(`^(?:${pattern})`) : null;
 }
 
-function build(): NonNullable<typeof tables> {
+function build(): Tables {
   const m = new Metadata() as unknown as MetadataApi;
   const codes = new Map<string, CallingCodeInfo>();
   const countries = new Map<string, CountryInfo>();
@@ -74,21 +159,30 @@ function build(): NonNullable<typeof tables> {
     }
     if (lengths) for (let n = 0; n <= MAX_NATIONAL; n++) lengths[n] = seen[n] === 0 ? 0 : seen[n] === list.length ? 1 : 2;
     m.selectNumberingPlan(cc);
-    codes.set(cc, { lengths, prefix: anchored(m.numberingPlan.nationalPrefixForParsing()) });
+    const p = m.numberingPlan.nationalPrefixForParsing();
+    codes.set(cc, { lengths, prefix: anchored(p), cc, prefixBytes: p ? prefixTest(p) : null });
   }
   for (const [cc, list] of Object.entries(m.metadata.country_calling_codes)) {
     const code = codes.get(cc)!;
     for (const country of list) {
       m.selectNumberingPlan(country);
+      const p = m.numberingPlan.nationalPrefixForParsing();
       countries.set(country, {
         callingCode: cc,
         idd: new RegExp(`^(?:${m.numberingPlan.IDDPrefix()})`),
-        prefix: anchored(m.numberingPlan.nationalPrefixForParsing()),
+        prefix: anchored(p),
         code,
+        iddBytes: prefixTest(m.numberingPlan.IDDPrefix()),
+        prefixBytes: p ? prefixTest(p) : null,
+        callingCodeBytes: Buffer.from(cc, 'latin1'),
       });
     }
   }
-  return { codes, nonGeographic: new Set(Object.keys(m.metadata.nonGeographic ?? {})), countries };
+  const nonGeographic = new Set(Object.keys(m.metadata.nonGeographic ?? {}));
+  const byDigits: Tables['byDigits'] = [[], new Array(10), new Array(100), new Array(1000)];
+  for (const [cc, info] of codes) byDigits[cc.length]![Number(cc)] = info;
+  for (const cc of nonGeographic) byDigits[cc.length]![Number(cc)] = null;
+  return { codes, nonGeographic, countries, byDigits, resolved: new Map() };
 }
 
 /** Digits of `s` from `from` when it holds only ASCII digits and ` .-` separators, else null. */
@@ -147,4 +241,130 @@ export function fastE164(s: string, country: string | undefined): string | null 
   if (d === null || d.length < 4 || d.length > 17) return undefined;
   if (info.idd.test(d) || d.startsWith(info.callingCode) || (info.prefix && info.prefix.test(d))) return undefined;
   return decide(info.callingCode, info.code.lengths, d);
+}
+
+const PLUS = 43;
+
+/** LEADING_FORMAT of phone.ts for ASCII: whitespace, `-`, `.`, `/`, `~`. */
+function isLeadingFormat(c: number): boolean {
+  return isAsciiSpace(c) || c === 45 || c === 46 || c === 47 || c === 126;
+}
+
+function isBracket(c: number): boolean {
+  return c === 40 || c === 41 || c === 91 || c === 93;
+}
+
+/**
+ * parsePhoneE164 + fastE164 of phone.ts over the ASCII bytes src[s, e) (trimmed): writes
+ * E.164 (with the `+` when `plus`, else its digits) to dst at d and returns its length,
+ * or INVALID (invalid_phone), or SLOW where the string path would ask the library (or
+ * meet non-ASCII). `country` is the row's country or the default, as phone.ts gets it.
+ */
+export function fastE164Ascii(src: Uint8Array, s: number, e: number, country: string | undefined, dst: Uint8Array, d: number, plus: boolean): number {
+  // phone.ts first removes brackets; `len` and `lead` are in that bracket-free text.
+  let len = 0;
+  let lead = 0;
+  let first = -1;
+  let second = -1;
+  let firstAt = s;
+  for (let i = s; i < e; i++) {
+    const c = src[i]!;
+    if (c >= 0x80) return SLOW;
+    if (isBracket(c)) continue;
+    if (first < 0) {
+      if (isLeadingFormat(c)) lead++;
+      else {
+        first = c;
+        firstAt = i;
+      }
+    } else if (second < 0) second = c;
+    len++;
+  }
+  const t = (tables ??= build());
+  if (first === PLUS || (first === 48 && second === 48)) {
+    // International: "+" (which must open the text: the string path gives "  +1..." to the
+    // library) or "00" in its place. digits = the calling code and national number.
+    let from: number;
+    if (first === PLUS) {
+      if (lead !== 0 || len < 4 || len > 40) return SLOW;
+      from = firstAt + 1;
+    } else {
+      // "+" + the text after "00".
+      if (len - lead - 1 < 4 || len - lead - 1 > 40) return SLOW;
+      from = firstAt + 1;
+      while (isBracket(src[from]!)) from++;
+      from++;
+    }
+    const o = plus ? d + 1 : d;
+    const n = plainDigitsAscii(src, from, e, dst, o);
+    if (n < 4 || n > 17 || dst[o] === 48) return SLOW;
+    let num = 0;
+    for (let k = 1; k <= 3; k++) {
+      num = num * 10 + dst[o + k - 1]! - 48;
+      const code = t.byDigits[k]![num];
+      if (code === null) return SLOW;
+      if (code === undefined) continue;
+      const national = n - k;
+      if (code.lengths === null || national < 2 || (code.prefixBytes !== null && prefixMatches(code.prefixBytes, dst, o + k, o + n))) return SLOW;
+      const v = code.lengths[national];
+      if (v !== 1) return v === 0 ? INVALID : SLOW;
+      if (n > 15) return INVALID;
+      if (plus) dst[d] = PLUS;
+      return o + n - d;
+    }
+    return SLOW;
+  }
+  if (country === undefined) return INVALID;
+  const info = countryInfo(t, country);
+  if (info === null) return INVALID;
+  if (info === undefined || len < 4 || len > 40 || info.code.lengths === null) return SLOW;
+  const cc = info.callingCodeBytes;
+  const o = (plus ? d + 1 : d) + cc.length;
+  const n = plainDigitsAscii(src, s, e, dst, o);
+  if (n < 4 || n > 17) return SLOW;
+  if (prefixMatches(info.iddBytes, dst, o, o + n) || startsWithBytes(dst, o, n, cc) || (info.prefixBytes !== null && prefixMatches(info.prefixBytes, dst, o, o + n)))
+    return SLOW;
+  const v = info.code.lengths[n];
+  if (v !== 1) return v === 0 ? INVALID : SLOW;
+  if (n + cc.length > 15) return INVALID;
+  if (plus) dst[d] = PLUS;
+  dst.set(cc, o - cc.length);
+  return o + n - d;
+}
+
+/**
+ * phone.ts's `isSupportedCountry(country)` check and the country's tables, remembered per
+ * country string: null = not supported (invalid_phone), undefined = no tables (library).
+ */
+function countryInfo(t: Tables, country: string): CountryInfo | null | undefined {
+  const known = t.resolved.get(country);
+  if (known !== undefined || t.resolved.has(country)) return known;
+  const info = isSupportedCountry(country) ? t.countries.get(country) : null;
+  // Country cells are free text: bound what distinct junk can make us keep.
+  if (t.resolved.size >= 4096) t.resolved.clear();
+  t.resolved.set(country, info);
+  return info;
+}
+
+function startsWithBytes(b: Uint8Array, s: number, n: number, prefix: Uint8Array): boolean {
+  if (n < prefix.length) return false;
+  for (let k = 0; k < prefix.length; k++) if (b[s + k] !== prefix[k]) return false;
+  return true;
+}
+
+/**
+ * plainDigits over bytes, brackets already removed by skipping them: the digits of
+ * src[from, e) written at dst[o..], their count returned; -1 unless every other byte is
+ * one of the separators ` .-`.
+ */
+function plainDigitsAscii(src: Uint8Array, from: number, e: number, dst: Uint8Array, o: number): number {
+  let n = 0;
+  for (let i = from; i < e; i++) {
+    const c = src[i]!;
+    if (c >= 48 && c <= 57) {
+      if (n === 17) return -1;
+      dst[o + n++] = c;
+    } else if (c !== 32 && c !== 45 && c !== 46 && !isBracket(c)) return -1;
+  }
+  return n;
 }

@@ -1,20 +1,48 @@
 /**
- * A small CSV tokenizer (RFC 4180 plus the quirks of real exports: CRLF, `;`/tab
- * delimiters, quotes doubled inside quoted fields, newlines inside quoted fields).
+ * CSV tokenizer (RFC 4180 quoting, LF or CRLF) over UTF-8 bytes: it reports each record's
+ * fields as byte ranges of the input, so a field becomes a string only if someone needs
+ * one (the identifier rules read the bytes themselves; see IdentifierHasher.addBytes).
  *
- * Hand-written rather than a library because the snapshot path must sustain ~1M rows/s on
- * one core, and a line without quotes (nearly every line of an identifier export) is
- * split here with native indexOf calls and one slice per field; general-purpose CSV
- * parsers walk every character through a state machine and allocate a record object
- * per row. Only lines that contain a quote take the character-level path.
- *
- * It works on decoded text chunks and only ever emits complete records; an incomplete
- * trailing record stays in the caller's buffer until more text (or the end) arrives.
+ * One pass per record with a byte-class table: ordinary bytes cost one load and one
+ * compare. Field delimiters and line ends are ASCII, so ranges always cut UTF-8 between
+ * characters. It only ever emits complete records; an incomplete trailing record stays in
+ * the caller's buffer until more input (or the end) arrives.
  */
 
+/** A record's fields: field i is bytes [starts[i], ends[i]) unless texts[i] holds its value. */
+export class CsvFields {
+  starts = new Int32Array(64);
+  ends = new Int32Array(64);
+  /** A quoted field with doubled quotes, unescaped; null when the byte range is the value. */
+  texts: Array<string | null> = [];
+  /**
+   * Nonzero when the field holds `;`, `|` or `[` (outside the delimiter): it may be a
+   * multi-value cell, which the string rules split (flatten.ts).
+   */
+  marks = new Uint8Array(64);
+
+  /** The field's value as a string. */
+  text(buf: Buffer, i: number): string {
+    return this.texts[i] ?? buf.toString('utf8', this.starts[i]!, this.ends[i]!);
+  }
+
+  grow(): void {
+    const n = this.starts.length * 2;
+    const s = new Int32Array(n);
+    s.set(this.starts);
+    const e = new Int32Array(n);
+    e.set(this.ends);
+    const m = new Uint8Array(n);
+    m.set(this.marks);
+    this.starts = s;
+    this.ends = e;
+    this.marks = m;
+  }
+}
+
 export interface CsvRecordSink {
-  /** `fields[0..count)` hold the record's fields (the array is reused: copy what you keep). */
-  record(fields: string[], count: number, line: number): void;
+  /** `fields[0..count)` of `buf` (the object is reused: copy what you keep). */
+  record(buf: Buffer, fields: CsvFields, count: number, line: number): void;
   /** A record that cannot be tokenized; `problem` describes it without quoting content. */
   malformed(line: number, problem: string): void;
 }
@@ -23,176 +51,186 @@ const QUOTE = 34;
 const LF = 10;
 const CR = 13;
 
+const C_DELIM = 1;
+const C_LF = 2;
+const C_QUOTE = 3;
+const C_MARK = 4;
+
 export class CsvTokenizer {
   /** 1-based line on which the next record starts. */
   line: number;
-  private readonly fields: string[] = [];
-  private readonly delimChar: string;
+  private readonly fields = new CsvFields();
+  private readonly classes = new Uint8Array(256);
 
   constructor(
     readonly delimiter: number,
     startLine = 1,
   ) {
     this.line = startLine;
-    this.delimChar = String.fromCharCode(delimiter);
+    for (const c of [59, 124, 91]) this.classes[c] = C_MARK; // ; | [
+    this.classes[delimiter] = C_DELIM;
+    this.classes[LF] = C_LF;
+    this.classes[QUOTE] = C_QUOTE;
   }
 
   /**
-   * Tokenizes complete records of `text` from index 0. With `final` false, stops before
-   * a record whose end is not in `text` and returns its start index (the caller keeps
-   * text.slice(index)); with `final` true, the rest of the text is the last record.
+   * Tokenizes complete records of buf[start, end). With `final` false, stops before a
+   * record whose end is not there and returns its start (the caller keeps the bytes from
+   * it); with `final` true, the rest is the last record. Returns where it stopped.
    */
-  push(text: string, final: boolean, sink: CsvRecordSink): number {
-    const n = text.length;
-    // Always pass indexOf a position: on Node 20, `text.indexOf('"')` without one made the
-    // loop ~50x slower in some runs.
-    this.nextQuote = text.indexOf('"', 0);
-    let pos = 0;
+  push(buf: Buffer, start: number, end: number, final: boolean, sink: CsvRecordSink): number {
+    let pos = start;
     // One call per record, not one long loop here: a single call that loops over a
-    // whole piece depends on V8's on-stack replacement to get optimized, and measured
-    // runs stayed in the interpreter (4x slower) about half the time.
-    while (pos < n) {
-      const next = this.nextRecord(text, pos, final, sink);
-      if (next < 0) return pos; // incomplete: wait for more text
+    // whole piece depends on V8's on-stack replacement to get optimized.
+    while (pos < end) {
+      const next = this.nextRecord(buf, pos, end, final, sink);
+      if (next < 0) return pos;
       pos = next;
     }
-    return n;
+    return end;
   }
-
-  private nextQuote = -1;
 
   /** Tokenizes the record at `pos`; returns the index after it, or -1 if it is incomplete. */
-  private nextRecord(text: string, pos: number, final: boolean, sink: CsvRecordSink): number {
-    const n = text.length;
-    let lineEnd = text.indexOf('\n', pos);
-    if (lineEnd < 0) {
-      if (!final) return -1;
-      lineEnd = n;
-    }
-    let q = this.nextQuote;
-    if (q >= 0 && q < pos) this.nextQuote = q = text.indexOf('"', pos);
-    if (q >= 0 && q < lineEnd) return this.quotedRecord(text, pos, final, sink);
-    // Fast path: no quote on this line.
-    let end = lineEnd;
-    if (end > pos && text.charCodeAt(end - 1) === CR) end--;
-    this.line++;
-    if (end === pos) return lineEnd + 1; // blank line: no record
-    const d = this.delimChar;
-    const fields = this.fields;
-    let count = 0;
-    let start = pos;
-    for (;;) {
-      const k = text.indexOf(d, start);
-      if (k < 0 || k >= end) {
-        fields[count++] = text.slice(start, end);
-        break;
-      }
-      fields[count++] = text.slice(start, k);
-      start = k + 1;
-    }
-    sink.record(fields, count, this.line - 1);
-    return lineEnd + 1;
-  }
-
-  /** Character-level path for a record containing quotes. Returns the index after it, or -1 if incomplete. */
-  private quotedRecord(text: string, pos: number, final: boolean, sink: CsvRecordSink): number {
-    const n = text.length;
-    const d = this.delimiter;
-    const fields = this.fields;
+  private nextRecord(buf: Buffer, pos: number, n: number, final: boolean, sink: CsvRecordSink): number {
+    const cls = this.classes;
+    const f = this.fields;
     const startLine = this.line;
     let lines = 0;
     let count = 0;
+    let fieldStart = pos;
+    let mark = 0;
     let i = pos;
     for (;;) {
-      // At the start of a field.
-      if (text.charCodeAt(i) === QUOTE) {
-        let value = '';
-        let j = i + 1;
-        for (;;) {
-          const q = text.indexOf('"', j);
-          if (q < 0) {
-            if (!final) return -1;
-            lines += countNewlines(text, j, n);
-            this.line = startLine + lines + 1;
-            sink.malformed(startLine, 'quoted field is never closed');
-            return n;
-          }
-          lines += countNewlines(text, j, q);
-          if (text.charCodeAt(q + 1) === QUOTE) {
-            value += text.slice(j, q + 1);
-            j = q + 2;
-            continue;
-          }
-          value += text.slice(j, q);
-          i = q + 1;
-          break;
+      if (i >= n) {
+        if (!final) return -1;
+        break;
+      }
+      const k = cls[buf[i]!]!;
+      if (k === 0) {
+        i++;
+        continue;
+      }
+      if (k === C_DELIM) {
+        if (count + 1 >= f.starts.length) f.grow();
+        f.starts[count] = fieldStart;
+        f.ends[count] = i;
+        f.marks[count] = mark;
+        f.texts[count] = null;
+        count++;
+        fieldStart = ++i;
+        mark = 0;
+        continue;
+      }
+      if (k === C_LF) break;
+      if (k === C_MARK) {
+        mark = 1;
+        i++;
+        continue;
+      }
+      // A quote: literal inside an unquoted field (lenient, like most exporters' readers).
+      if (i !== fieldStart) {
+        i++;
+        continue;
+      }
+      const r = this.quoted(buf, i, n, final);
+      if (r === INCOMPLETE) return -1;
+      if (r === NEVER_CLOSED) {
+        lines += countLf(buf, i, n);
+        this.line = startLine + lines + 1;
+        sink.malformed(startLine, 'quoted field is never closed');
+        return n;
+      }
+      lines += this.qLines;
+      // After the closing quote: a delimiter, the line end, or the end of the input.
+      const close = r;
+      const c = close + 1 < n ? buf[close + 1]! : -1;
+      if (c === this.delimiter || c === LF || c === -1 || (c === CR && (close + 2 < n ? buf[close + 2] === LF : close + 2 === n))) {
+        if (c === -1 || (c === CR && close + 2 === n)) {
+          if (!final) return -1;
         }
-        fields[count++] = value;
-        const c = i < n ? text.charCodeAt(i) : -1;
-        if (c === d) {
-          i++;
+        if (count + 1 >= f.starts.length) f.grow();
+        f.starts[count] = fieldStart + 1;
+        f.ends[count] = close;
+        f.marks[count] = this.qMark;
+        f.texts[count] = this.qText;
+        count++;
+        if (c === this.delimiter) {
+          fieldStart = i = close + 2;
+          mark = 0;
           continue;
         }
-        if (c === LF || (c === CR && text.charCodeAt(i + 1) === LF)) {
-          sink.record(fields, count, startLine);
-          i += c === CR ? 2 : 1;
-          this.line = startLine + lines + 1;
-          return i;
-        }
-        if (c === -1 || (c === CR && i + 1 >= n)) {
-          if (!final) return -1;
-          sink.record(fields, count, startLine);
-          this.line = startLine + lines + 1;
-          return n;
-        }
-        // Text after a closing quote: the row cannot be split reliably; skip to the end of its line.
-        return this.skipMalformed(text, i, final, startLine, lines, sink, 'unexpected text after a closing quote');
-      }
-      // Unquoted field: a quote inside it is taken literally (lenient, like most exporters' readers).
-      let k = i;
-      while (k < n) {
-        const c = text.charCodeAt(k);
-        if (c === d || c === LF) break;
-        k++;
-      }
-      if (k >= n && !final) return -1;
-      let end = k;
-      if (k >= n || text.charCodeAt(k) === LF) {
-        if (end > i && text.charCodeAt(end - 1) === CR) end--;
-        fields[count++] = text.slice(i, end);
-        sink.record(fields, count, startLine);
+        sink.record(buf, f, count, startLine);
         this.line = startLine + lines + 1;
-        return k >= n ? n : k + 1;
+        return c === -1 ? n : c === CR ? Math.min(n, close + 3) : close + 2;
       }
-      fields[count++] = text.slice(i, end);
-      i = k + 1;
+      // Text after a closing quote: the row cannot be split reliably; skip to the end of its line.
+      let nl = close + 1;
+      while (nl < n && buf[nl] !== LF) nl++;
+      if (nl >= n && !final) return -1;
+      sink.malformed(startLine, 'unexpected text after a closing quote');
+      this.line = startLine + lines + 1;
+      return nl >= n ? n : nl + 1;
     }
+    // The record ends at i (a LF, or the end of the input).
+    let end = i;
+    if (end > fieldStart && buf[end - 1] === CR) end--;
+    this.line = startLine + lines + 1;
+    if (count === 0 && end === pos) return i + 1; // blank line: no record
+    if (count + 1 >= f.starts.length) f.grow();
+    f.starts[count] = fieldStart;
+    f.ends[count] = end;
+    f.marks[count] = mark;
+    f.texts[count] = null;
+    count++;
+    sink.record(buf, f, count, startLine);
+    return i >= n ? n : i + 1;
   }
 
-  private skipMalformed(
-    text: string,
-    from: number,
-    final: boolean,
-    startLine: number,
-    lines: number,
-    sink: CsvRecordSink,
-    problem: string,
-  ): number {
-    const nl = text.indexOf('\n', from);
-    if (nl < 0 && !final) return -1;
-    sink.malformed(startLine, problem);
-    this.line = startLine + lines + 1;
-    return nl < 0 ? text.length : nl + 1;
+  /** Newlines inside the last quoted field, its unescaped text (or null) and its mark. */
+  private qLines = 0;
+  private qText: string | null = null;
+  private qMark = 0;
+
+  /**
+   * The quoted field opening at `open`: the index of its closing quote (qLines, qText and
+   * qMark describe it), INCOMPLETE when its end is not in the input yet, NEVER_CLOSED.
+   */
+  private quoted(buf: Buffer, open: number, n: number, final: boolean): number {
+    let lines = 0;
+    let mark = 0;
+    let doubled = false;
+    let j = open + 1;
+    for (;;) {
+      if (j >= n) return final ? NEVER_CLOSED : INCOMPLETE;
+      const c = buf[j]!;
+      if (c === QUOTE) {
+        if (j + 1 >= n && !final) return INCOMPLETE; // a doubled quote may follow
+        if (buf[j + 1] === QUOTE && j + 1 < n) {
+          doubled = true;
+          j += 2;
+          continue;
+        }
+        break;
+      }
+      if (c === LF) lines++;
+      // Inside quotes the delimiter is text too, and `;` may then separate values.
+      else if (c === 59 || c === 124 || c === 91) mark = 1;
+      j++;
+    }
+    this.qLines = lines;
+    this.qMark = mark;
+    this.qText = doubled ? buf.toString('utf8', open + 1, j).replace(DOUBLED, '"') : null;
+    return j;
   }
 }
 
-function countNewlines(text: string, from: number, to: number): number {
+const INCOMPLETE = -1;
+const NEVER_CLOSED = -2;
+const DOUBLED = /""/g;
+
+function countLf(b: Buffer, from: number, to: number): number {
   let c = 0;
-  let i = text.indexOf('\n', from);
-  while (i >= 0 && i < to) {
-    c++;
-    i = text.indexOf('\n', i + 1);
-  }
+  for (let i = from; i < to; i++) if (b[i] === LF) c++;
   return c;
 }
 
@@ -202,11 +240,12 @@ function countNewlines(text: string, from: number, to: number): number {
  */
 export function detectDelimiter(headerLine: string, wanted: readonly string[]): ',' | ';' | '\t' {
   const candidates = [',', ';', '\t'] as const;
+  const bytes = Buffer.from(headerLine, 'utf8');
   let best: ',' | ';' | '\t' = ',';
   let bestScore = -1;
   let bestCount = -1;
   for (const c of candidates) {
-    const names = splitHeaderLine(headerLine, c);
+    const names = splitHeaderLine(bytes, c);
     const score = wanted.filter((w) => names.includes(w)).length;
     const count = names.length - 1;
     if (score > bestScore || (score === bestScore && count > bestCount)) {
@@ -218,12 +257,12 @@ export function detectDelimiter(headerLine: string, wanted: readonly string[]): 
   return best;
 }
 
-function splitHeaderLine(line: string, d: string): string[] {
+function splitHeaderLine(line: Buffer, d: string): string[] {
   const out: string[] = [];
   const t = new CsvTokenizer(d.charCodeAt(0));
-  t.push(line, true, {
-    record: (f, count) => {
-      for (let i = 0; i < count; i++) out.push((f[i] ?? '').trim());
+  t.push(line, 0, line.length, true, {
+    record: (buf, f, count) => {
+      for (let i = 0; i < count; i++) out.push(f.text(buf, i).trim());
     },
     malformed: () => undefined,
   });

@@ -1,11 +1,11 @@
-import { digestHex } from '../identifiers/digest';
-import { IdentifierNormalizer, type Outcome } from '../identifiers/normalizer';
-import { sha256HexBatch } from '../identifiers/sha256batch/sha256Batch';
+import { IdentifierHasher } from '../identifiers/hasher';
+import type { Outcome } from '../identifiers/normalizer';
+import { Sha256HexQueue } from '../identifiers/sha256batch/sha256Batch';
 import { isMultiValueCell, jsonArrayValues, splitMultiValueCell } from '../identifiers/flatten';
 import { normalizeCountryCell } from '../identifiers/phone';
 import { targetOfType, type IdentifierType } from '../identifiers/schema';
 import { countOutcome, newTypeCounts, type SnapshotCounts, type TypeCounts } from './counts';
-import { CsvTokenizer, detectDelimiter, type CsvRecordSink } from './csvTokenizer';
+import { CsvTokenizer, detectDelimiter, type CsvFields, type CsvRecordSink } from './csvTokenizer';
 import { SnapshotFormatError } from './errors';
 import type { RejectRecord, RowRejectReason } from './rejects';
 import {
@@ -37,14 +37,11 @@ export interface SnapshotReaderLimits {
 }
 
 /**
- * One type's digests for the batch being built. SHA-256 values are hashed together when
- * the batch is taken (one WebAssembly call per few thousand values instead of one native
- * call each): until then `digests[i]` holds the normalized value for each i in `toHash`.
+ * One type's digests for the batch being built. SHA-256 digests are computed a thousand
+ * at a time (IdentifierHasher, one queue for all types): a slot may hold '' until the
+ * queue runs, which it does before the batch is handed out.
  */
-interface DigestSink extends TypeDigests {
-  toHash: number[];
-  batchSha256: boolean;
-}
+type DigestSink = TypeDigests;
 
 const DEFAULT_MAX_RECORD = 1 << 20;
 const DEFAULT_MAX_PIECE = 1 << 20;
@@ -52,7 +49,7 @@ const DEFAULT_MAX_PIECE = 1 << 20;
 interface ColumnPlan {
   column: string;
   type: IdentifierType;
-  normalizer: IdentifierNormalizer;
+  hasher: IdentifierHasher;
   counts: TypeCounts;
   /** Shared by every column of the same type: this batch's digests of that type. */
   sink: DigestSink;
@@ -83,6 +80,7 @@ export class SnapshotReader {
   private readonly maxRecordChars: number;
   private readonly maxPieceBytes: number;
   private readonly sinks = new Map<IdentifierType, DigestSink>();
+  private readonly queue = new Sha256HexQueue();
   private rejects: RejectRecord[] = [];
   private sawRecord = false;
 
@@ -97,14 +95,14 @@ export class SnapshotReader {
     this.maxRecordChars = limits.maxRecordChars ?? DEFAULT_MAX_RECORD;
     this.maxPieceBytes = limits.maxPieceBytes ?? DEFAULT_MAX_PIECE;
     this.countryColumn = this.opts.mapping.countryColumn;
-    const normalizers = new Map<IdentifierType, IdentifierNormalizer>();
+    const hashers = new Map<IdentifierType, IdentifierHasher>();
     this.plans = this.opts.mapping.identifiers.map((c) => {
-      let n = normalizers.get(c.type);
-      if (!n) normalizers.set(c.type, (n = new IdentifierNormalizer(targetOfType(c.type), this.opts.normalization)));
+      let h = hashers.get(c.type);
+      if (!h) hashers.set(c.type, (h = new IdentifierHasher(targetOfType(c.type), this.opts.normalization, this.queue)));
       const counts = (this.counts.types[c.type] ??= newTypeCounts());
       let sink = this.sinks.get(c.type);
-      if (!sink) this.sinks.set(c.type, (sink = { type: c.type, digests: [], toHash: [], batchSha256: n.hash === 'sha256' }));
-      return { column: c.column, type: c.type, normalizer: n, counts, sink, index: -1 };
+      if (!sink) this.sinks.set(c.type, (sink = { type: c.type, digests: [] }));
+      return { column: c.column, type: c.type, hasher: h, counts, sink, index: -1 };
     });
     this.line = resume?.line ?? 1;
     if (resume) {
@@ -152,14 +150,13 @@ export class SnapshotReader {
         if (tail) pending = Buffer.from(piece.subarray(piece.length - tail));
         this.checkText(body, leftover);
         const bytes = leftover.length ? Buffer.concat([leftover, body]) : body;
-        const rest = this.parse(bytes.toString('utf8'), false);
-        if (rest.length > this.maxRecordChars)
+        const restBytes = this.parse(bytes, false);
+        if (restBytes > this.maxRecordChars && utf16Length(bytes, bytes.length - restBytes, bytes.length) > this.maxRecordChars)
           throw new SnapshotFormatError(
             this.source,
             this.line,
             `a record is longer than ${this.maxRecordChars} characters (a quoted field that is never closed?)`,
           );
-        const restBytes = rest.length ? Buffer.byteLength(rest, 'utf8') : 0;
         // Copied so the piece's buffer is not kept alive by a small tail.
         leftover = Buffer.from(bytes.subarray(bytes.length - restBytes));
         yield this.takeBatch(received - (pending?.length ?? 0) - restBytes);
@@ -167,7 +164,7 @@ export class SnapshotReader {
     }
     if (pending && !(atStart && isBomPrefix(pending)))
       throw new SnapshotFormatError(this.source, this.line + countLfBytes(leftover, leftover.length), 'file ends inside a UTF-8 character: not valid UTF-8 text');
-    this.parse(leftover.toString('utf8'), true);
+    this.parse(leftover, true);
     if (this.opts.format === 'csv' && !this.header)
       throw new SnapshotFormatError(this.source, 1, 'file is empty: a CSV snapshot needs a header row naming its columns');
     yield this.takeBatch(received);
@@ -188,22 +185,25 @@ export class SnapshotReader {
     throw new SnapshotFormatError(this.source, line, problem);
   }
 
-  /** Parses complete records of `text`; returns the unconsumed tail. */
-  private parse(text: string, final: boolean): string {
-    if (this.opts.format === 'ndjson') return this.parseNdjson(text, final);
+  /** Parses complete records of `bytes` (whole UTF-8 characters); returns how many bytes at the end it left. */
+  private parse(bytes: Buffer, final: boolean): number {
+    if (this.opts.format === 'ndjson') {
+      const rest = this.parseNdjson(bytes.toString('utf8'), final);
+      return rest.length ? Buffer.byteLength(rest, 'utf8') : 0;
+    }
     if (!this.tokenizer) {
       // The delimiter is detected from the header's first physical line.
-      const nl = text.indexOf('\n', 0);
-      if (nl < 0 && !final) return text;
-      if (text.length === 0) return '';
-      const d = this.opts.delimiter ?? detectDelimiter(nl < 0 ? text : text.slice(0, nl), this.wantedColumns());
+      const nl = bytes.indexOf(10);
+      if (nl < 0 && !final) return bytes.length;
+      if (bytes.length === 0) return 0;
+      const d = this.opts.delimiter ?? detectDelimiter(bytes.toString('utf8', 0, nl < 0 ? bytes.length : nl), this.wantedColumns());
       this.delimiter = d;
       this.tokenizer = new CsvTokenizer(d.charCodeAt(0), this.line);
     }
     const t = this.tokenizer;
-    const used = t.push(text, final, this.csvSink);
+    const used = t.push(bytes, 0, bytes.length, final, this.csvSink);
     this.line = t.line;
-    return used >= text.length ? '' : text.slice(used);
+    return bytes.length - used;
   }
 
   private wantedColumns(): string[] {
@@ -213,12 +213,14 @@ export class SnapshotReader {
   }
 
   private readonly csvSink: CsvRecordSink = {
-    record: (fields, count, line) => {
+    record: (buf, fields, count, line) => {
       if (!this.header) {
-        this.useHeader(fields.slice(0, count).map((f) => f.trim()), this.delimiter ?? ',', line);
+        const names: string[] = [];
+        for (let i = 0; i < count; i++) names.push(fields.text(buf, i).trim());
+        this.useHeader(names, this.delimiter ?? ',', line);
         return;
       }
-      this.csvRecord(fields, count, line);
+      this.csvRecord(buf, fields, count, line);
     },
     malformed: (line, problem) => {
       if (!this.header) throw new SnapshotFormatError(this.source, line, `header row: ${problem}`);
@@ -250,25 +252,40 @@ export class SnapshotReader {
     if (this.countryColumn) this.countryIndex = find(this.countryColumn, 'country');
   }
 
-  private csvRecord(fields: string[], count: number, line: number): void {
+  private csvRecord(buf: Buffer, fields: CsvFields, count: number, line: number): void {
     const row = ++this.counts.rows;
     const width = this.header!.length;
     if (count > width) {
       for (let i = width; i < count; i++) {
-        if (fields[i]!.trim() !== '') {
+        if (fields.text(buf, i).trim() !== '') {
           this.rowReject(row, line, 'malformed_row', `row has ${count} fields; the header has ${width}`);
           return;
         }
       }
     }
-    const country = this.countryIndex >= 0 && this.countryIndex < count ? normalizeCountryCell(fields[this.countryIndex]) : undefined;
+    const country = this.countryIndex >= 0 && this.countryIndex < count ? countryCell(buf, fields, this.countryIndex) : undefined;
     let present = 0;
-    for (const p of this.plans) {
-      if (p.index >= count) continue;
+    const plans = this.plans;
+    for (let k = 0; k < plans.length; k++) {
+      const p = plans[k]!;
+      const i = p.index;
+      if (i >= count) continue;
       present++;
-      this.cell(p, fields[p.index]!, row, line, country);
+      if (fields.texts[i] === null && fields.marks[i] === 0) this.valueBytes(p, buf, fields.starts[i]!, fields.ends[i]!, row, line, country);
+      else this.cell(p, fields.text(buf, i), row, line, country);
     }
     if (present === 0) this.rowReject(row, line, 'unmapped_column', 'none of the mapped identifier columns is present in this row');
+  }
+
+  /** A single value given as bytes (an unquoted CSV field without multi-value separators). */
+  private valueBytes(p: ColumnPlan, buf: Buffer, start: number, end: number, row: number, line: number, country: string | undefined): void {
+    const outcome = p.hasher.addBytes(buf, start, end, p.sink.digests, country);
+    if (outcome === 'hashed') p.counts.accepted++;
+    else if (outcome === 'prehashed') p.counts.prehashed++;
+    else {
+      countOutcome(p.counts, outcome);
+      if (outcome !== 'empty') this.rejects.push({ row, line, column: p.column, type: p.type, reason: outcome, value: buf.toString('utf8', start, end) });
+    }
   }
 
   private parseNdjson(text: string, final: boolean): string {
@@ -347,19 +364,12 @@ export class SnapshotReader {
   }
 
   private value(p: ColumnPlan, raw: string, row: number, line: number, country: string | undefined): void {
-    const n = p.normalizer;
-    const outcome: Outcome = n.prepare(raw, country);
+    const outcome: Outcome = p.hasher.add(raw, p.sink.digests, country);
     if (outcome === 'hashed') {
-      const sink = p.sink;
-      if (sink.batchSha256) {
-        sink.toHash.push(sink.digests.length);
-        sink.digests.push(n.normalized!);
-      } else sink.digests.push(digestHex(n.hash, n.normalized!));
       p.counts.accepted++;
       return;
     }
     if (outcome === 'prehashed') {
-      p.sink.digests.push(n.digest);
       p.counts.prehashed++;
       return;
     }
@@ -373,12 +383,12 @@ export class SnapshotReader {
   }
 
   private takeBatch(byteOffset: number): SnapshotBatch {
+    this.queue.flush();
     const digests: TypeDigests[] = [];
     for (const sink of this.sinks.values()) {
       if (sink.digests.length === 0) continue;
-      digests.push({ type: sink.type, digests: hashPending(sink) });
+      digests.push({ type: sink.type, digests: sink.digests });
       sink.digests = [];
-      sink.toHash = [];
     }
     const rejects = this.rejects;
     this.rejects = [];
@@ -389,17 +399,36 @@ export class SnapshotReader {
   }
 }
 
-/** The sink's digests with its pending normalized values replaced by their SHA-256. */
-function hashPending(sink: DigestSink): string[] {
-  const { digests, toHash } = sink;
-  if (toHash.length === 0) return digests;
-  // Usually nothing was passed through pre-hashed: every entry is a value to hash.
-  if (toHash.length === digests.length) return sha256HexBatch(digests);
-  const values = new Array<string>(toHash.length);
-  for (let i = 0; i < toHash.length; i++) values[i] = digests[toHash[i]!]!;
-  const hashed = sha256HexBatch(values);
-  for (let i = 0; i < toHash.length; i++) digests[toHash[i]!] = hashed[i]!;
-  return digests;
+/**
+ * normalizeCountryCell of a CSV field. Country cells repeat a few two-letter codes, so
+ * those come from a table instead of a new uppercased string per row.
+ */
+function countryCell(buf: Buffer, f: CsvFields, i: number): string | undefined {
+  const s = f.starts[i]!;
+  if (f.texts[i] === null && f.ends[i]! - s === 2) {
+    const a = (buf[s]! | 32) - 97;
+    const b = (buf[s + 1]! | 32) - 97;
+    if (a >= 0 && a < 26 && b >= 0 && b < 26) return (COUNTRY_CODES ??= twoLetterCodes())[a * 26 + b];
+  }
+  return normalizeCountryCell(f.text(buf, i));
+}
+
+let COUNTRY_CODES: string[] | undefined;
+
+function twoLetterCodes(): string[] {
+  const out: string[] = [];
+  for (let a = 0; a < 26; a++) for (let b = 0; b < 26; b++) out.push(String.fromCharCode(65 + a, 65 + b));
+  return out;
+}
+
+/** UTF-16 length of the UTF-8 text b[s, e): one unit per character, two for 4-byte ones. */
+function utf16Length(b: Buffer, s: number, e: number): number {
+  let n = 0;
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if ((c & 0xc0) !== 0x80) n += c >= 0xf0 ? 2 : 1;
+  }
+  return n;
 }
 
 function isBomPrefix(b: Buffer): boolean {

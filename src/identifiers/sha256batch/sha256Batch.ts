@@ -73,19 +73,27 @@ interface Kernel {
 }
 
 let kernel: Kernel | undefined;
+let compiled: object | undefined;
 const encoder = new TextEncoder();
 
-function loadKernel(): Kernel {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(SHA256_BATCH_WASM);
-  } catch (err) {
-    throw new Error(
-      `${SHA256_BATCH_WASM} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): ` +
-        'run `npm run build`, which compiles src/identifiers/sha256batch/sha256batch.wat',
-    );
+function instantiate(): WasmExports {
+  if (!compiled) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(SHA256_BATCH_WASM);
+    } catch (err) {
+      throw new Error(
+        `${SHA256_BATCH_WASM} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): ` +
+          'run `npm run build`, which compiles src/identifiers/sha256batch/sha256batch.wat',
+      );
+    }
+    compiled = new Wasm.Module(bytes);
   }
-  const ex = new Wasm.Instance(new Wasm.Module(bytes), {}).exports as WasmExports;
+  return new Wasm.Instance(compiled, {}).exports as WasmExports;
+}
+
+function loadKernel(): Kernel {
+  const ex = instantiate();
   const k: Kernel = {
     memory: ex.memory,
     sha256Hex: ex.sha256_hex,
@@ -150,5 +158,127 @@ function hashChunk(values: readonly string[], i: number, j: number, chars: numbe
     const end = Math.min(n, g + DECODE_GROUP);
     const hex = buf.toString('latin1', hexAt + g * 64, hexAt + end * 64);
     for (let m = g; m < end; m++) out[o + m] = hex.slice((m - g) * 64, (m - g) * 64 + 64);
+  }
+}
+
+/** Values per kernel call: the descriptors and hex output of a full queue take 72 KiB. */
+const QUEUE_VALUES = 1024;
+/** Bytes of message data per kernel call (a value may start up to here and run past it). */
+const QUEUE_DATA = 1 << 16;
+
+/**
+ * SHA-256 of values written straight into the kernel's memory, for callers that produce
+ * the bytes themselves (the identifier normalizers write normalized UTF-8 there as they
+ * validate, so no normalized string is ever made). Digests are delivered as lowercase hex
+ * strings into the caller's arrays when the queue runs: when it is full, or on flush().
+ *
+ *     const at = q.reserve(max);          // write up to `max` bytes at q.u8[at..]
+ *     q.commit(len, out, out.push('') - 1); // out[i] receives the digest on the next run
+ *
+ * Each queue owns its own WebAssembly instance (memory), so queues never share state.
+ */
+export class Sha256HexQueue {
+  /** The kernel memory; bytes for a value are written at a reserved address. */
+  u8: Uint8Array;
+  private buf: Buffer;
+  private u32: Uint32Array;
+  private readonly run: (desc: number, n: number, out: number) => void;
+  private readonly desc: number;
+  private readonly hexAt: number;
+  private readonly dataAt: number;
+  private dataEnd: number;
+  private readonly memory: WasmMemory;
+  private readonly slack: number;
+  private n = 0;
+  private pos: number;
+  private readonly outs: Array<string[] | null> = new Array<string[] | null>(QUEUE_VALUES).fill(null);
+  private readonly slots = new Int32Array(QUEUE_VALUES);
+
+  constructor() {
+    if (!LITTLE_ENDIAN) throw new RangeError('Sha256HexQueue needs a little-endian host (use sha256HexBatch)');
+    const ex = instantiate();
+    this.memory = ex.memory;
+    this.run = ex.sha256_hex;
+    this.slack = ex.SLACK.value;
+    this.desc = ex.DATA_START.value;
+    this.hexAt = this.desc + QUEUE_VALUES * 8;
+    this.dataAt = this.hexAt + QUEUE_VALUES * 64;
+    this.dataEnd = this.dataAt + QUEUE_DATA;
+    this.pos = this.dataAt;
+    this.grow(this.dataEnd + 4096 + this.slack);
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.buf = Buffer.from(this.memory.buffer);
+    this.u32 = new Uint32Array(this.memory.buffer);
+  }
+
+  private grow(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.buf = Buffer.from(this.memory.buffer);
+    this.u32 = new Uint32Array(this.memory.buffer);
+  }
+
+  /** Values committed and not yet hashed. */
+  get pending(): number {
+    return this.n;
+  }
+
+  /**
+   * Address in `u8` where the next value's bytes (at most `max`) go. Runs the queue first
+   * when it is full, so digests of earlier values may be delivered by this call.
+   */
+  reserve(max: number): number {
+    if (this.n === QUEUE_VALUES || this.pos + max > this.dataEnd) {
+      this.flush();
+      if (this.pos + max > this.dataEnd) {
+        // One value bigger than the data area: room for it alone.
+        this.dataEnd = this.dataAt + max;
+        this.grow(this.dataEnd + this.slack);
+      }
+    }
+    return this.pos;
+  }
+
+  /** The `len` bytes written at the last reserved address are a value; its digest goes to out[slot]. */
+  commit(len: number, out: string[], slot: number): void {
+    const m = this.n++;
+    const d = (this.desc >>> 2) + 2 * m;
+    this.u32[d] = this.pos;
+    this.u32[d + 1] = len;
+    this.outs[m] = out;
+    this.slots[m] = slot;
+    this.pos += len;
+  }
+
+  /** Bytes of the last reserved value as a latin1 string (ASCII values: the value itself). */
+  latin1At(at: number, len: number): string {
+    return this.buf.toString('latin1', at, at + len);
+  }
+
+  /** UTF-8 text of the bytes at `at` (for values written by encodeInto). */
+  utf8At(at: number, len: number): string {
+    return this.buf.toString('utf8', at, at + len);
+  }
+
+  /** Hashes every committed value and writes its digest into its array. */
+  flush(): void {
+    const n = this.n;
+    if (n === 0) return;
+    this.run(this.desc, n, this.hexAt);
+    const buf = this.buf;
+    const outs = this.outs;
+    const slots = this.slots;
+    for (let g = 0; g < n; g += DECODE_GROUP) {
+      const end = Math.min(n, g + DECODE_GROUP);
+      const hex = buf.toString('latin1', this.hexAt + g * 64, this.hexAt + end * 64);
+      for (let m = g; m < end; m++) {
+        outs[m]![slots[m]!] = hex.slice((m - g) * 64, (m - g) * 64 + 64);
+        outs[m] = null;
+      }
+    }
+    this.n = 0;
+    this.pos = this.dataAt;
   }
 }

@@ -1,0 +1,180 @@
+import { hash } from 'node:crypto';
+import { SLOW, INVALID, ZEROED, copyAscii, emailAscii, isAsciiSpace, maidAscii } from './asciiRules';
+import { MAX_VALUE_BYTES } from './digest';
+import { IdentifierNormalizer, type Outcome } from './normalizer';
+import { fastE164Ascii } from './phoneFast';
+import type { HashAlgorithm, IdentifierKind, IdentifierTarget, NormalizationOptions } from './schema';
+import { Sha256HexQueue } from './sha256batch/sha256Batch';
+
+/**
+ * Normalizes and hashes many values of one identifier target, appending each accepted
+ * value's digest to the caller's array: the product's hot path (snapshot reader, CLI).
+ * Same outcomes and digests as IdentifierNormalizer.process, value by value.
+ *
+ * Why not IdentifierNormalizer + sha256HexBatch: that makes a trimmed string, a
+ * normalized string and a joined string per value, and runs regular expressions. Here an
+ * ASCII value is validated and normalized byte by byte straight into the SHA-256 kernel's
+ * memory (asciiRules.ts), and digests are computed a thousand at a time (Sha256HexQueue).
+ * Everything else (non-ASCII, unusual phone shapes) takes IdentifierNormalizer itself.
+ *
+ * A SHA-256 digest is written into `out` when the queue runs (when full, or on flush()):
+ * until then its slot holds ''. Call flush() before reading the arrays.
+ */
+export class IdentifierHasher {
+  readonly kind: IdentifierKind;
+  readonly hash: HashAlgorithm;
+  /** The string rules: the exact fallback, and the options' validation. */
+  readonly normalizer: IdentifierNormalizer;
+  private readonly queue: Sha256HexQueue | null;
+  private readonly dropPlus: boolean;
+  private readonly phonePlus: boolean;
+  private readonly defaultCountry: string | undefined;
+  /** A string value's chars, as bytes, when they are all ASCII. */
+  private readonly scratch = new Uint8Array(MAX_VALUE_BYTES);
+  /** MD5 targets: where the normalized bytes go instead of the SHA-256 queue. */
+  private md5Bytes: Buffer | null = null;
+  private lastAt = 0;
+  private lastLen = -1;
+  private lastSlow: string | null = null;
+
+  /** `queue` may be shared by several hashers (one kernel run for all their values). */
+  constructor(target: IdentifierTarget, options: NormalizationOptions, queue?: Sha256HexQueue) {
+    this.normalizer = new IdentifierNormalizer(target, options);
+    this.kind = target.kind;
+    this.hash = target.hash;
+    const o = this.normalizer.options;
+    this.dropPlus = o.context === 'audience';
+    this.phonePlus = o.context === 'events' || o.phoneFormat === 'e164';
+    this.defaultCountry = o.defaultCountry;
+    this.queue = target.hash === 'sha256' ? (queue ?? new Sha256HexQueue()) : null;
+  }
+
+  /** Adds one raw value (a string); its digest, if accepted, goes to the end of `out`. */
+  add(raw: string, out: string[], rowCountry?: string): Outcome {
+    const n = raw.length;
+    // Each UTF-16 unit is at least one UTF-8 byte.
+    if (n > MAX_VALUE_BYTES) return this.slow(raw, out, rowCountry);
+    const b = this.scratch;
+    for (let i = 0; i < n; i++) {
+      const c = raw.charCodeAt(i);
+      if (c >= 0x80) return this.slow(raw, out, rowCountry);
+      b[i] = c;
+    }
+    const r = this.fast(b, 0, n, out, rowCountry);
+    return r === null ? this.slow(raw, out, rowCountry) : r;
+  }
+
+  /** Adds one raw value given as its UTF-8 bytes `src[start, end)`. */
+  addBytes(src: Buffer, start: number, end: number, out: string[], rowCountry?: string): Outcome {
+    // The byte length is the value's UTF-8 length: no decoding needed to know it is too long.
+    if (end - start > MAX_VALUE_BYTES) return 'too_long';
+    const r = this.fast(src, start, end, out, rowCountry);
+    return r === null ? this.slow(src.toString('utf8', start, end), out, rowCountry) : r;
+  }
+
+  /** Computes the pending digests into their arrays. */
+  flush(): void {
+    this.queue?.flush();
+  }
+
+  /**
+   * The normalized value of the last add/addBytes that returned 'hashed' (for output
+   * that shows it, like `ttsync ids normalize`); only valid until the next add.
+   */
+  lastNormalized(): string {
+    if (this.lastSlow !== null) return this.lastSlow;
+    if (this.queue !== null) return this.queue.latin1At(this.lastAt, this.lastLen);
+    return this.md5Bytes!.toString('latin1', 0, this.lastLen);
+  }
+
+  /** The ASCII path: an outcome, or null when the string rules must decide. */
+  private fast(src: Uint8Array, start: number, end: number, out: string[], rowCountry: string | undefined): Outcome | null {
+    let s = start;
+    let e = end;
+    while (s < e && isAsciiSpace(src[s]!)) s++;
+    while (e > s && isAsciiSpace(src[e - 1]!)) e--;
+    if (s === e) {
+      // Only ASCII whitespace (a non-ASCII byte would have stopped the trim).
+      return 'empty';
+    }
+    const len = e - s;
+    if ((len === 64 || len === 32) && isHex(src, s, e)) {
+      // Never hash a digest again; a digest of the other kind cannot match anything.
+      if ((len === 64 ? 'sha256' : 'md5') !== this.hash) return 'wrong_hash_kind';
+      out.push(Buffer.from(src.buffer, src.byteOffset + s, len).toString('latin1').toLowerCase());
+      return 'prehashed';
+    }
+    const q = this.queue;
+    let dst: Uint8Array;
+    let at: number;
+    const max = this.kind === 'phone' ? 24 : len;
+    if (q !== null) {
+      at = q.reserve(max);
+      dst = q.u8;
+    } else {
+      dst = this.md5Bytes ??= Buffer.alloc(MAX_VALUE_BYTES + 24);
+      at = 0;
+    }
+    let r: number;
+    switch (this.kind) {
+      case 'email':
+        r = emailAscii(src, s, e, dst, at, this.dropPlus);
+        if (r === INVALID) return 'invalid_email';
+        break;
+      case 'phone':
+        r = fastE164Ascii(src, s, e, rowCountry ?? this.defaultCountry, dst, at, this.phonePlus);
+        if (r === INVALID) return 'invalid_phone';
+        break;
+      case 'maid':
+        r = maidAscii(src, s, e, dst, at);
+        if (r === INVALID) return 'invalid_maid';
+        if (r === ZEROED) return 'zeroed_maid';
+        break;
+      case 'external_id':
+        r = copyAscii(src, s, e, dst, at);
+        break;
+    }
+    if (r === SLOW) return null;
+    this.lastSlow = null;
+    this.lastAt = at;
+    this.lastLen = r;
+    if (q !== null) {
+      q.commit(r, out, out.length);
+      out.push('');
+    } else out.push(hash(this.hash, (dst as Buffer).toString('latin1', 0, r), 'hex'));
+    return 'hashed';
+  }
+
+  /** The string rules, exactly as IdentifierNormalizer.process applies them. */
+  private slow(raw: string, out: string[], rowCountry: string | undefined): Outcome {
+    const n = this.normalizer;
+    const outcome = n.prepare(raw, rowCountry);
+    if (outcome === 'prehashed') out.push(n.digest);
+    else if (outcome === 'hashed') {
+      const v = n.normalized!;
+      this.lastSlow = v;
+      const q = this.queue;
+      if (q === null) {
+        out.push(hash(this.hash, v, 'hex'));
+        return outcome;
+      }
+      // UTF-8 takes at most 3 bytes per UTF-16 unit (a lone surrogate becomes U+FFFD, as
+      // in crypto.hash).
+      const at = q.reserve(3 * v.length);
+      const { written } = encoder.encodeInto(v, q.u8.subarray(at, at + 3 * v.length));
+      q.commit(written, out, out.length);
+      out.push('');
+    }
+    return outcome;
+  }
+}
+
+const encoder = new TextEncoder();
+
+function isHex(b: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
+  }
+  return true;
+}
