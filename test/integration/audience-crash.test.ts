@@ -25,13 +25,14 @@ import { emulatorControl, emulatorFor } from './tiktok-helpers';
  *    the activity's heartbeat with a checkpoint is visible in describe();
  *  - upload: the proxy in front of the emulator holds the 21st upload, and the heartbeat
  *    lists the 20 files before it;
- *  - apply: the proxy forwards the first APPEND to the emulator (applied) and holds the answer.
+ *  - apply: the proxy forwards the create, and later the first APPEND, to the emulator (TikTok
+ *    applies it) and holds the answer.
  * Short heartbeat and call timeouts (timing input) let Temporal notice the dead worker in
  * seconds instead of minutes.
  */
 
 const TOKEN_VAR = 'TTSYNC_TEST_CRASH_TOKEN';
-const TIMING = { cadence: '1h', pollInitial: '100ms', pollMax: '1s', heartbeatTimeout: '2s', tiktokCallTimeout: '3s' };
+const TIMING = { cadence: '1h', pollInitial: '100ms', pollMax: '1s', heartbeatTimeout: '2s', tiktokCallTimeout: '2s' };
 // Small spill parts: prepare checkpoints every ~1,000 rows instead of every 64 MiB.
 const TUNING = { maxBufferBytes: 64 << 10, maxRejectBytes: 8 << 10, checkpointIntervalMs: 60_000, readerPieceBytes: 16 << 10 };
 
@@ -174,6 +175,7 @@ async function waitForHeartbeat<T>(h: WorkflowHandle, type: string, ok: (details
 
 const isUpload = (r: ProxiedRequest): boolean => r.url.includes('/dmp/custom_audience/file/upload/');
 const isUpdate = (r: ProxiedRequest): boolean => r.url.includes('/dmp/custom_audience/update/');
+const isCreate = (r: ProxiedRequest): boolean => r.url.includes('/dmp/custom_audience/create/');
 const jsonOf = (r: ProxiedRequest) => JSON.parse(r.body.toString('utf8')) as { action: string; file_paths: string[] };
 const codeOf = (r: ProxiedRequest): number | undefined => (r.upstream ? (JSON.parse(r.upstream.body) as { code: number }).code : undefined);
 
@@ -235,7 +237,7 @@ describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () =>
     const advertiserId = newAdvertiser();
     const token = await newToken(advertiserId);
     const config = destination(advertiserId);
-    const people = range(0, 30_000);
+    const people = range(0, 20_000);
     const name = `${config.destinationId}-export.csv`;
     const exp = writeExport(name, people);
     const stallAt = Math.floor(exp.size * 0.6);
@@ -250,8 +252,9 @@ describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () =>
       'prepareSnapshot',
       (d) => (d.current?.position?.byteOffset ?? 0) > stallAt / 2,
     );
-    expect((await h.query(audienceSyncStatusQuery)).phase).toBe('preparing');
+    // Killed at once: the heartbeat timeout runs from the last heartbeat the server got.
     await kill(first);
+    expect((await h.query(audienceSyncStatusQuery)).phase).toBe('preparing');
 
     const second = await startChild(token, { TTSYNC_FIXTURE_WATCH: name });
     // The retry reads the export from the checkpoint's byte offset, not from the start.
@@ -281,9 +284,9 @@ describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () =>
 
     const heldUpload = await held;
     const hb = await waitForHeartbeat<{ uri: string; filePath: string }[]>(h, 'uploadCustomerFiles', (d) => d.length === 20);
+    await kill(first);
     expect(new Set(hb.map((u) => u.filePath)).size).toBe(20);
     expect((await h.query(audienceSyncStatusQuery)).phase).toBe('uploading');
-    await kill(first);
     await startChild(token);
 
     const s = await waitForStatus(h, cycleDone);
@@ -299,40 +302,58 @@ describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () =>
     await h.terminate('test done');
   });
 
-  it('killed in the middle of apply, after TikTok applied an APPEND it never confirmed: the retry sends it again; exact audience', async () => {
+  it('killed in the middle of apply, twice: after TikTok created the audience, and after it applied an APPEND, neither confirmed; exact audience, one audience', async () => {
     const advertiserId = newAdvertiser();
     const token = await newToken(advertiserId);
     // 20,000 ids at 180 a file: 112 files; create takes 50, then APPEND 50 and APPEND 12.
     const config = destination(advertiserId, { maxIdsPerFile: 180 });
     const people = range(0, 10_000);
-    const held = proxy.holdNext(isUpdate, 'forward-then-hold');
+    const n0 = proxy.requests.length;
+    const heldCreate = proxy.holdNext(isCreate, 'forward-then-hold');
     const first = await startChild(token);
     const h = await start({ config, snapshot: { uri: writeExport(`${config.destinationId}-export.csv`, people).uri } });
 
-    const firstAppend = await held;
+    // TikTok made the audience; the worker dies before it learns the id.
+    const create = await heldCreate;
+    // Killed at once, well inside the call's start-to-close timeout.
+    await kill(first);
+    expect(codeOf(create)).toBe(0);
+    const createdId = (JSON.parse(create.upstream!.body) as { data: { custom_audience_id: string } }).data.custom_audience_id;
+    const createPaths = (JSON.parse(create.body.toString('utf8')) as { file_paths: string[] }).file_paths;
+    expect(createPaths).toHaveLength(50);
+    expect((await h.query(audienceSyncStatusQuery)).phase).toBe('creating');
+
+    // The retried create finds that audience by name instead of making a second one, and its
+    // first files go in as an APPEND: TikTok applies it, the worker dies before the answer.
+    const heldAppend = proxy.holdNext(isUpdate, 'forward-then-hold');
+    const second = await startChild(token);
+    const firstAppend = await heldAppend;
+    await kill(second);
     expect(jsonOf(firstAppend).action).toBe('APPEND');
     expect(codeOf(firstAppend)).toBe(0);
-    expect((await h.query(audienceSyncStatusQuery)).phase).toBe('appending');
-    const audienceId = (await h.query(audienceSyncStatusQuery)).audienceId!;
-    expect((await emuControl<{ history: { action: string }[] }>('GET', `audiences/${audienceId}?ids=false`)).history.map((e) => e.action)).toEqual([
+    const during = await h.query(audienceSyncStatusQuery);
+    expect(during).toMatchObject({ phase: 'appending', audienceId: createdId });
+    expect((await emuControl<{ history: { action: string }[] }>('GET', `audiences/${createdId}?ids=false`)).history.map((e) => e.action)).toEqual([
       'create',
       'append',
     ]);
-    await kill(first);
     await startChild(token);
 
     const s = await waitForStatus(h, cycleDone);
-    expect(s.audienceId).toBe(audienceId);
+    expect(s.audienceId).toBe(createdId);
     await expectExactSync(s, advertiserId, people);
-    const updates = proxy.requests.filter((r) => r.n >= firstAppend.n && isUpdate(r));
-    const accepted = updates.filter((r) => codeOf(r) === 0).map((r) => jsonOf(r));
-    // The unconfirmed chunk again (set semantics make the repeat harmless), then the last chunk.
+    expect(proxy.requests.filter((r) => r.n > n0 && isCreate(r))).toHaveLength(1);
+    const accepted = proxy.requests.filter((r) => r.n > n0 && isUpdate(r) && codeOf(r) === 0).map((r) => jsonOf(r));
+    // The create's files, the unconfirmed APPEND of them again (set semantics make repeats
+    // harmless), then the other two chunks.
     expect(accepted.map((u) => [u.action, u.file_paths.length])).toEqual([
+      ['APPEND', 50],
       ['APPEND', 50],
       ['APPEND', 50],
       ['APPEND', 12],
     ]);
-    expect(accepted[1]!.file_paths).toEqual(accepted[0]!.file_paths);
+    expect(accepted[0]!.file_paths).toEqual(createPaths);
+    expect(accepted[1]!.file_paths).toEqual(createPaths);
     await h.terminate('test done');
   });
 });
