@@ -144,6 +144,8 @@ export interface DiffShardsInput {
   /** Shards [from, to) of 0..256; several groups let several workers share the diff. */
   from: number;
   to: number;
+  /** For a new, empty audience (recreated): the adds are the whole state after the run, no removes. */
+  resend?: boolean;
 }
 
 export interface TypeTotals {
@@ -415,7 +417,16 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         const group = await diffGroup(
           work,
           stores,
-          { runId: input.runId, prepared, base, syncMode: config.syncMode, from: input.from, to: input.to, ...(deps.diffReadBudgetBytes ? { readBudgetBytes: deps.diffReadBudgetBytes } : {}) },
+          {
+            runId: input.runId,
+            prepared,
+            base,
+            syncMode: config.syncMode,
+            from: input.from,
+            to: input.to,
+            ...(input.resend ? { resend: true } : {}),
+            ...(deps.diffReadBudgetBytes ? { readBudgetBytes: deps.diffReadBudgetBytes } : {}),
+          },
           async (cp) => {
             await Promise.resolve();
             beat(cp);

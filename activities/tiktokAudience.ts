@@ -4,7 +4,7 @@ import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { resolveSecret as defaultResolveSecret } from '../src/config/secrets';
 import { openBlob } from '../src/storage';
-import { TikTokClient, type AudienceAction, type CalculateType, type TikTokEnv } from '../src/tiktok';
+import { TikTokClient, TikTokError, type AudienceAction, type CalculateType, type TikTokEnv } from '../src/tiktok';
 import { ActivityFailureType, mapTikTokFailures } from './tiktokFailure';
 
 /** TikTok allows 500 file paths per audience and recommends under 50 per request. */
@@ -98,6 +98,20 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
     },
 
     /**
+     * Finds the audience of this exact name, never creates one: actions append and replace
+     * feed an audience that already exists. Null when there is none; AmbiguousAudience when
+     * several share the name.
+     */
+    async findCustomAudience(input: TikTokTarget & { name: string }): Promise<{ audienceId: string | null }> {
+      return mapTikTokFailures(async () => {
+        const client = await clientFor(input);
+        const existing = await findAudiencesByName(client, input.advertiserId, input.name);
+        if (existing.length > 1) throw ambiguous(input.advertiserId, input.name, existing);
+        return { audienceId: existing[0] ?? null };
+      });
+    },
+
+    /**
      * Creates the audience with its first files, or finds the one a previous attempt created:
      * TikTok has no idempotency key, and a create that timed out may have succeeded.
      */
@@ -108,13 +122,7 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
         checkFilePaths(input.filePaths);
         const client = await clientFor(input);
         const existing = await findAudiencesByName(client, input.advertiserId, input.name);
-        if (existing.length > 1) {
-          throw ApplicationFailure.create({
-            type: 'AmbiguousAudience',
-            message: `advertiser ${input.advertiserId} has ${existing.length} audiences named "${input.name}" (${existing.join(', ')}); set audienceId in the destination to pick one`,
-            nonRetryable: true,
-          });
-        }
+        if (existing.length > 1) throw ambiguous(input.advertiserId, input.name, existing);
         if (existing[0]) return { audienceId: existing[0], created: false };
         const { audienceId } = await client.createAudience({
           advertiserId: input.advertiserId,
@@ -134,26 +142,26 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
       return mapTikTokFailures(async () => {
         checkFilePaths(input.filePaths);
         const client = await clientFor(input);
-        await client.updateAudience({
-          advertiserId: input.advertiserId,
-          audienceId: input.audienceId,
-          action: input.action,
-          filePaths: input.filePaths,
-        });
+        await client
+          .updateAudience({
+            advertiserId: input.advertiserId,
+            audienceId: input.audienceId,
+            action: input.action,
+            filePaths: input.filePaths,
+          })
+          .catch((err: unknown) => {
+            throw audienceGone(err, input) ?? err;
+          });
       });
     },
 
     async getCustomAudienceStatus(input: TikTokTarget & { audienceId: string }): Promise<AudienceStatus> {
       return mapTikTokFailures(async () => {
         const client = await clientFor(input);
-        const [a] = await client.getAudiences({ advertiserId: input.advertiserId, audienceIds: [input.audienceId], historySize: 1 });
-        if (!a) {
-          throw ApplicationFailure.create({
-            type: 'AudienceNotFound',
-            message: `audience ${input.audienceId} does not exist in advertiser ${input.advertiserId} (deleted in TikTok?)`,
-            nonRetryable: true,
-          });
-        }
+        const [a] = await client.getAudiences({ advertiserId: input.advertiserId, audienceIds: [input.audienceId], historySize: 1 }).catch((err: unknown) => {
+          throw audienceGone(err, input) ?? err;
+        });
+        if (!a) throw notFound(input);
         return {
           audienceId: input.audienceId,
           isValid: a.details.is_valid,
@@ -176,6 +184,33 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
 }
 
 export type TikTokAudienceActivities = ReturnType<typeof createTikTokAudienceActivities>;
+
+function notFound(t: { advertiserId: string; audienceId: string }): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'AudienceNotFound',
+    message: `audience ${t.audienceId} does not exist in advertiser ${t.advertiserId} (deleted in TikTok?)`,
+    nonRetryable: true,
+  });
+}
+
+/**
+ * TikTok answers a call on an audience id that is not (or no longer) in the advertiser with
+ * 40002 "... does not exist" / "invalid audience ID" or 40007 (tiktok-api.md §1.2, §3.4): for
+ * the workflow that is AudienceNotFound (audience_missing), not a bad request.
+ */
+function audienceGone(err: unknown, t: { advertiserId: string; audienceId: string }): ApplicationFailure | undefined {
+  if (!(err instanceof TikTokError)) return undefined;
+  if (err.code === 40007 || (err.code === 40002 && /does not exist|invalid audience id/i.test(err.message))) return notFound(t);
+  return undefined;
+}
+
+function ambiguous(advertiserId: string, name: string, ids: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'AmbiguousAudience',
+    message: `advertiser ${advertiserId} has ${ids.length} audiences named "${name}" (${ids.join(', ')}); set audienceId in the destination to pick one`,
+    nonRetryable: true,
+  });
+}
 
 function checkFilePaths(paths: string[]): void {
   if (paths.length < 1 || paths.length > MAX_FILE_PATHS_PER_CALL) {

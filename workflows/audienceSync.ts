@@ -98,6 +98,10 @@ export type AudienceSyncPhase =
   | 'audience_cap_reached'
   /** The source segment is already synced to another advertiser (the two-advertiser rule). */
   | 'segment_conflict'
+  /** Looking up, by its literal name, the existing audience action append/replace feeds. */
+  | 'finding_audience'
+  /** The audience is gone from TikTok (deleted) or was never there: parked until recreateAudience. */
+  | 'audience_missing'
   | 'error';
 
 export interface LastSync {
@@ -158,6 +162,8 @@ export interface CarriedState {
   /** A snapshot sync asked for and not yet run; no `snapshot` means the config's storage.snapshot. */
   snapshotRequest: SnapshotRequest | null;
   nextRunAtMs: number;
+  /** recreateAudience was signalled and no cycle has completed since. */
+  recreateRequested?: boolean;
 }
 
 /** Plain JSON an operator can paste into the Temporal UI's start form. */
@@ -182,6 +188,11 @@ export const pauseSignal = defineSignal<[]>('pause');
 export const resumeSignal = defineSignal<[]>('resume');
 /** The token was replaced: a workflow parked in reauthorization_required retries its step. */
 export const reauthorizedSignal = defineSignal<[]>('reauthorized');
+/**
+ * The way out of audience_missing: the next cycle creates the audience (or finds one of the
+ * configured literal name) and sends it the whole applied state plus whatever is pending.
+ */
+export const recreateAudienceSignal = defineSignal<[]>('recreateAudience');
 /** Validated by DestinationConfigSchema before it is accepted; applies from the next cycle. */
 export const updateConfigUpdate = defineUpdate<{ destinationId: string; appliesFrom: 'next_cycle' }, [DestinationConfigInput]>('updateConfig');
 
@@ -268,6 +279,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   let snapshotRequest: SnapshotRequest | null = carried?.snapshotRequest ?? null;
   let nextRunAtMs = carried?.nextRunAtMs ?? Date.now() + cadenceMs;
   let reauthorized = false;
+  let recreateRequested = carried?.recreateRequested ?? false;
   if (input.snapshot) snapshotRequest = { snapshot: input.snapshot };
   if (input.changes) {
     pending.push(input.changes);
@@ -306,6 +318,11 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   });
   setHandler(reauthorizedSignal, () => {
     reauthorized = true;
+  });
+  setHandler(recreateAudienceSignal, () => {
+    recreateRequested = true;
+    // Forget the missing audience; an audience a failed recreate cycle made is remembered again.
+    status.audienceId = null;
   });
   setHandler(
     updateConfigUpdate,
@@ -453,7 +470,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
       // The hourly re-sync of storage.snapshot skips an export it has already applied.
       // Re-applying it after change batches would undo them.
       const last = status.appliedSnapshot;
-      if (req.onCadence && last && last.uri === info.uri && last.createdAt === info.createdAt && last.bytes === info.bytes) {
+      if (req.onCadence && !recreateRequested && last && last.uri === info.uri && last.createdAt === info.createdAt && last.bytes === info.bytes) {
         setPhase(phaseBefore);
         return;
       }
@@ -466,10 +483,27 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     const applied = await dataQuick.loadAppliedState({ config: cfg });
     // The manifest names the audience its applied state describes; the carried id covers an
     // audience created by a cycle that failed before its commit (a new create could make a
-    // second audience when the name is a template with the time in it).
-    let audienceId = applied.audienceId ?? cfg.audienceId ?? status.audienceId ?? null;
-    const existedBefore = audienceId !== null;
+    // second audience when the name is a template with the time in it). Recreating, only the
+    // latter counts: the manifest's audience is the one that went missing.
+    const recreating = recreateRequested;
+    let audienceId = recreating ? status.audienceId : (applied.audienceId ?? cfg.audienceId ?? status.audienceId ?? null);
+    let existedBefore = audienceId !== null && !recreating;
     if (audienceId) setAudienceId(audienceId);
+    if (!audienceId && !recreating && cfg.action !== 'create') {
+      // append/replace feed an audience that exists: found by its literal name, never created.
+      setPhase('finding_audience');
+      const name = audienceNameFor(cfg, new Date(Date.now()));
+      const found = await withReauth(() => tiktok.findCustomAudience({ ...target, name }));
+      if (!found.audienceId)
+        throw ApplicationFailure.create({
+          type: FailureTypes.AudienceNotFound,
+          nonRetryable: true,
+          message: `action "${cfg.action}" feeds an existing audience, but advertiser ${cfg.advertiserId} has no audience named "${name}"; nothing was uploaded`,
+        });
+      audienceId = found.audienceId;
+      existedBefore = true;
+      setAudienceId(audienceId);
+    }
     if (!audienceId) {
       setPhase('checking_cap');
       const count = await withReauth(() => tiktok.countCustomAudiences(target));
@@ -496,7 +530,10 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
             batches: req.batches.map((b) => ({ ...(b.enters ? { enters: b.enters } : {}), ...(b.exits ? { exits: b.exits } : {}) })),
           });
     setPhase('diffing');
-    const diffs = await Promise.all(shardGroups(4).map(([from, to]) => dataHeavy.diffShards({ config: cfg, runId, baseVersion: applied.version, from, to })));
+    // Recreating, the new audience gets the whole state after this run, not only its changes.
+    const diffs = await Promise.all(
+      shardGroups(4).map(([from, to]) => dataHeavy.diffShards({ config: cfg, runId, baseVersion: applied.version, from, to, ...(recreating ? { resend: true } : {}) })),
+    );
     const diffUris = diffs.map((d) => d.summaryUri);
     setPhase('building');
     const built = await dataHeavy.buildCustomerFiles({ config: cfg, runId, diffUris });
@@ -579,6 +616,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     // Only now has TikTok accepted every file: the applied state may move on.
     setPhase('committing');
     const committed = await dataQuick.commitAppliedState({ config: cfg, runId, baseVersion: applied.version, audienceId, diffUris });
+    if (recreating) recreateRequested = false;
 
     let final: AudienceStatus | null = null;
     if (audienceId) final = await waitUntilValid(cfg, target, audienceId);
@@ -620,6 +658,15 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
       if (!(err instanceof ActivityFailure) && !(err instanceof ApplicationFailure)) throw err;
       status.lastError = errorOf(err);
       status.advice = null;
+      if (status.lastError.type === FailureTypes.AudienceNotFound) {
+        const gone = status.audienceId;
+        status.advice = gone
+          ? `audience ${gone} no longer exists in advertiser ${cfg.advertiserId} (deleted in TikTok?); ttsync holds every cycle until you signal "recreateAudience": the next cycle then creates the audience again and sends it the whole applied state plus what is pending`
+          : `create the audience in TikTok under its configured name and signal "recreateAudience" (the next cycle finds it by name), or signal "recreateAudience" to let ttsync create it`;
+        log.warn('audience sync parked: audience missing', { destinationId: cfg.destinationId, runId });
+        setPhase('audience_missing');
+        return false;
+      }
       if (status.lastError.type === FailureTypes.SegmentConflict) {
         status.advice = SEGMENT_CONFLICT_ADVICE;
         log.warn('audience sync refused: source segment claimed by another advertiser', { destinationId: cfg.destinationId, runId });
@@ -636,8 +683,12 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
 
   const nextRequest = (): SyncRequest | null => {
     if (status.paused) return null;
+    // Parked: sending to an audience that is gone would fail the same way every time.
+    if (status.phase === 'audience_missing' && !recreateRequested) return null;
     if (flushRequested && pending.length) return { kind: 'changes', batches: [] };
     if (snapshotRequest) return { kind: 'snapshot', ...snapshotRequest };
+    // Nothing new to send: the recreate cycle re-states the applied state alone.
+    if (recreateRequested) return { kind: 'changes', batches: [] };
     return null;
   };
 
@@ -663,7 +714,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     if (req || workflowInfo().continueAsNewSuggested) {
       // Each cycle starts a fresh run, so history stays bounded however long the destination lives.
       await condition(allHandlersFinished);
-      const carriedNext: CarriedState = { status: view(), pending: [...pending], flushRequested, snapshotRequest, nextRunAtMs };
+      const carriedNext: CarriedState = { status: view(), pending: [...pending], flushRequested, snapshotRequest, nextRunAtMs, ...(recreateRequested ? { recreateRequested } : {}) };
       await continueAsNew<typeof audienceSync>({
         config,
         ...(input.queues ? { queues: input.queues } : {}),

@@ -27,6 +27,11 @@ export interface DiffGroupInput {
   readBudgetBytes?: number;
   /** Storage requests in flight (default 8). */
   concurrency?: number;
+  /**
+   * The audience is new and empty (recreated after it went missing in TikTok): every id of
+   * the state after the run is an add, nothing is removed. The state is what it would be anyway.
+   */
+  resend?: boolean;
 }
 
 /**
@@ -143,6 +148,7 @@ export async function diffGroup(
           exits = folded.exits;
           d = diffChanges(inputIds, exits, appliedIds, syncMode, w);
         }
+        if (input.resend) d = { adds: d.state, removes: EMPTY, state: d.state };
         const r: ShardTypeResult = { input: inputIds.length / w, applied: appliedIds.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
         if (exits) r.exits = exits.length / w;
         if (d.adds.length) r.addAt = packers.add.add(d.adds);

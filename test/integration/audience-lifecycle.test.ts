@@ -10,7 +10,16 @@ import type { DestinationConfigInput } from '../../src/config/destination';
 import type { RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
-import { audienceSync, audienceSyncStatusQuery, syncNowSignal, updateConfigUpdate, type AudienceSyncInput, type AudienceSyncStatus } from '../../workflows';
+import {
+  addChangeBatchSignal,
+  audienceSync,
+  audienceSyncStatusQuery,
+  recreateAudienceSignal,
+  syncNowSignal,
+  updateConfigUpdate,
+  type AudienceSyncInput,
+  type AudienceSyncStatus,
+} from '../../workflows';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
 import { testClient, testEnv, uniqueId } from '../helpers/temporal';
 import { emulatorControl, emulatorFor } from './tiktok-helpers';
@@ -18,7 +27,8 @@ import { emulatorControl, emulatorFor } from './tiktok-helpers';
 /*
  * The audience lifecycle beyond one destination's happy path, end to end (dev server,
  * control + data + TikTok workers, the emulator over HTTP, local storage in a temp dir):
- * the two-advertiser rule across destinations; file paths that expire before the edit.
+ * the two-advertiser rule across destinations; file paths that expire before the edit; an
+ * audience deleted in TikTok; append/replace to an audience found by name.
  */
 
 const TOKEN_VAR = 'TTSYNC_TEST_LIFECYCLE_TOKEN';
@@ -53,6 +63,38 @@ async function issueToken(...advertiserIds: string[]): Promise<string> {
   const { access_token } = await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: advertiserIds });
   process.env[TOKEN_VAR] = access_token;
   return access_token;
+}
+
+/** TikTok's own API, as Ads Manager or another tool would use it. */
+async function tiktokApi<T>(token: string, path: string, body: Record<string, unknown> | FormData): Promise<T> {
+  const form = body instanceof FormData;
+  const res = await fetch(`${emu.apiBaseUrl}/${path}`, {
+    method: 'POST',
+    headers: form ? { 'Access-Token': token } : { 'Access-Token': token, 'Content-Type': 'application/json' },
+    body: form ? body : JSON.stringify(body),
+  });
+  const r = (await res.json()) as { code: number; data: T };
+  expect(r.code).toBe(0);
+  return r.data;
+}
+
+/** An audience made outside ttsync, holding people `ids`. */
+async function createAudienceDirect(token: string, advertiserId: string, name: string, ids: number[]): Promise<string> {
+  const content = Buffer.from(expectedDigests(ids).join('\n') + '\n');
+  const form = new FormData();
+  form.set('advertiser_id', advertiserId);
+  form.set('calculate_type', 'EMAIL_SHA256');
+  form.set('file_signature', createHash('md5').update(content).digest('hex'));
+  form.set('file', new Blob([content]), 'outside.csv');
+  const { file_path } = await tiktokApi<{ file_path: string }>(token, 'dmp/custom_audience/file/upload/', form);
+  const made = await tiktokApi<{ custom_audience_id: string }>(token, 'dmp/custom_audience/create/', {
+    advertiser_id: advertiserId,
+    custom_audience_name: name,
+    calculate_type: 'EMAIL_SHA256',
+    file_paths: [file_path],
+  });
+  await control('POST', `audiences/${made.custom_audience_id}/finish-processing`);
+  return made.custom_audience_id;
 }
 
 function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
@@ -200,5 +242,89 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     // The same built file went up twice: the run built one file.
     expect(readdirSync(join(dir, config.destinationId, 'work', 'runs', s2.lastSync!.runId, 'files'))).toHaveLength(1);
     await h.terminate('test done');
+  });
+
+  it('audience deleted in TikTok: audience_missing holds every cycle; recreateAudience sends the whole applied state plus what is pending to a new audience', async () => {
+    const advertiserId = newAdvertiser();
+    const token = await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const h = await start({ config, snapshot: { uri: writeCsv(`${config.destinationId}-1.csv`, range(0, 1100)) } });
+    const s1 = await waitForStatus(h, cycleDone(1));
+    expect(s1.phase).toBe('synced');
+    const gone = s1.audienceId!;
+    await tiktokApi(token, 'dmp/custom_audience/delete/', { advertiser_id: advertiserId, custom_audience_ids: [gone] });
+
+    await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-2.csv`, range(0, 1200)) } });
+    const missing = await waitForStatus(h, cycleDone(2));
+    expect(missing.phase).toBe('audience_missing');
+    expect(missing.lastError?.type).toBe('AudienceNotFound');
+    expect(missing.advice).toContain(`audience ${gone} no longer exists`);
+    expect(missing.advice).toContain('recreateAudience');
+
+    // Parked: neither a new batch nor syncNow starts a cycle (nothing reaches TikTok).
+    const seq = await callSeq();
+    await h.signal(addChangeBatchSignal, { enters: { uri: writeCsv(`${config.destinationId}-enters.csv`, range(1200, 1250)) } });
+    await h.signal(syncNowSignal);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await h.query(audienceSyncStatusQuery)).toMatchObject({ phase: 'audience_missing', cycles: 2, pendingBatches: 1 });
+    expect(await callsSince(seq)).toEqual([]);
+
+    await h.signal(recreateAudienceSignal);
+    const s3 = await waitForStatus(h, (s) => cycleDone(3)(s) && s.pendingBatches === 0);
+    expect(s3.phase).toBe('synced');
+    expect(s3.lastError).toBeNull();
+    expect(s3.audienceId).not.toBeNull();
+    expect(s3.audienceId).not.toBe(gone);
+    // The applied state (the last committed snapshot: 0..1099) plus the batch, all APPENDed.
+    const want = [...range(0, 1100), ...range(1200, 1250)];
+    expect(s3.lastSync).toMatchObject({ kind: 'changes', added: want.length, removed: 0 });
+    expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(want));
+
+    // And on from there as usual: the next snapshot is a diff against the new audience.
+    await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-3.csv`, range(0, 1200)) } });
+    const s4 = await waitForStatus(h, cycleDone(4));
+    expect(s4.phase).toBe('synced');
+    expect(s4.audienceId).toBe(s3.audienceId);
+    expect(s4.lastSync).toMatchObject({ added: 100, removed: 50 });
+    expect(await audienceIds(s4.audienceId!)).toEqual(expectedDigests(range(0, 1200)));
+    await h.terminate('test done');
+  });
+
+  it('append/replace without audienceId find the audience by name and never create one; a missing one parks before any upload', async () => {
+    const advertiserId = newAdvertiser();
+    const token = await issueToken(advertiserId);
+    const name = `outside made ${uniqueId('aud')}`;
+    const existing = await createAudienceDirect(token, advertiserId, name, range(5000, 6000));
+
+    // replace: the found audience ends up equal to the snapshot (its outside members go).
+    const replace = destination(advertiserId, { action: 'replace', audienceName: name });
+    const seq = await callSeq();
+    const hr = await start({ config: replace, snapshot: { uri: writeCsv(`${replace.destinationId}.csv`, range(0, 1100)) } });
+    const sr = await waitForStatus(hr, cycleDone(1));
+    expect(sr.phase).toBe('synced');
+    expect(sr.audienceId).toBe(existing);
+    expect(await audienceIds(existing)).toEqual(expectedDigests(range(0, 1100)));
+    const calls = await callsSince(seq);
+    expect(calls.filter((c) => c.path.includes('custom_audience/create'))).toEqual([]);
+    await hr.terminate('test done');
+
+    // append to a name nobody has: audience_missing, nothing uploaded, no audience created.
+    const append = destination(advertiserId, { action: 'append' });
+    const seq2 = await callSeq();
+    const ha = await start({ config: append, snapshot: { uri: writeCsv(`${append.destinationId}.csv`, range(0, 1100)) } });
+    const sa = await waitForStatus(ha, cycleDone(1));
+    expect(sa.phase).toBe('audience_missing');
+    expect(sa.lastError?.message).toContain(`has no audience named "${String(append.audienceName)}"`);
+    expect(sa.advice).toMatch(/create the audience in TikTok under its configured name/);
+    expect((await callsSince(seq2)).map((c) => c.path).filter((p) => !p.includes('custom_audience/list'))).toEqual([]);
+
+    // The operator makes it in TikTok and signals: found by name, APPENDed (its members stay).
+    const made = await createAudienceDirect(token, advertiserId, String(append.audienceName), range(7000, 8000));
+    await ha.signal(recreateAudienceSignal);
+    await ha.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${append.destinationId}-2.csv`, range(0, 1100)) } });
+    const sa2 = await waitForStatus(ha, (s) => s.currentRunId === null && s.phase === 'synced');
+    expect(sa2.audienceId).toBe(made);
+    expect(await audienceIds(made)).toEqual(expectedDigests([...range(0, 1100), ...range(7000, 8000)]));
+    await ha.terminate('test done');
   });
 });
