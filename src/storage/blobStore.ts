@@ -18,7 +18,7 @@ export interface BlobInfo {
    */
   md5: string | undefined;
   updated: Date;
-  /** When this version of the object was written (GCS timeCreated; local birth time). */
+  /** When this version of the object was written (GCS timeCreated; local mtime: a file rewritten in place keeps its birth time). */
   created: Date;
   /** Changes on every write of the key; the token for `writeIfGeneration`. Decimal string. */
   generation: string;

@@ -386,13 +386,16 @@ function cmp(a: string, b: string): number {
 
 function infoOf(key: string, st: BigIntStats): BlobInfo {
   const updated = new Date(Number(st.mtimeMs));
-  const birth = Number(st.birthtimeMs);
   return {
     key,
     size: Number(st.size),
     md5: undefined,
     updated,
-    created: birth > 0 ? new Date(birth) : updated,
+    // The mtime, not the birth time: an export rewritten in place (truncate and write) keeps
+    // the file's birth time, so a fresh snapshot would look days old and be refused as stale.
+    // The mtime is when these bytes were written (our writes set it to the generation), and a
+    // copy that preserves it (cp -p, rsync -t) keeps the export's own time.
+    created: updated,
     generation: generationOf(st),
   };
 }

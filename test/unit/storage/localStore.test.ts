@@ -96,6 +96,26 @@ describe('local folder adapter specifics', () => {
     expect((await failure(store.write('.ttsync-internal/x', 'x'))).code).toBe('invalid_key');
   });
 
+  it('creation time is the mtime: an export rewritten in place is as new as its last write, not its birth', async () => {
+    const root = freshDir();
+    mkdirSync(root, { recursive: true });
+    const path = join(root, 'export.csv');
+    writeFileSync(path, 'email\nold@example.com\n');
+    const born = statSync(path).birthtimeMs;
+    const store = openBlobStore(root);
+    // Rewritten in place two days later (simulated by the mtime): same inode, same birth time.
+    const later = Date.now() + 2 * 86_400_000;
+    writeFileSync(path, 'email\nnew@example.com\n');
+    utimesSync(path, later / 1000, later / 1000);
+    const st = await store.stat('export.csv');
+    if (born > 0) expect(statSync(path).birthtimeMs).toBe(born);
+    expect(Math.abs(st.created.getTime() - later)).toBeLessThan(1000);
+    // A copy that kept the export's time (cp -p) reports that time.
+    const past = Date.now() - 3 * 86_400_000;
+    utimesSync(path, past / 1000, past / 1000);
+    expect(Math.abs((await store.stat('export.csv')).created.getTime() - past)).toBeLessThan(1000);
+  });
+
   it('treats folders as prefixes, not objects', async () => {
     const dir = freshDir();
     const store = openBlobStore(dir);
