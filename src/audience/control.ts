@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { WorkflowNotFoundError, isGrpcDeadlineError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { InputObject } from '../../activities/audienceData';
 import {
   audienceSync,
@@ -39,6 +39,14 @@ export class AudienceSyncNotFoundError extends Error {
     super(
       `no audience sync workflow for destination "${destinationId}" (workflow id ${audienceSyncWorkflowId(destinationId)}); start one with: ttsync audience sync --config <destination.json>`,
     );
+  }
+}
+
+/** A query or update got no answer: no worker polls the workflow's task queue. */
+export class NoWorkerAnswerError extends Error {
+  override name = 'NoWorkerAnswerError';
+  constructor(workflowId: string, taskQueue: string, ms: number) {
+    super(`no worker answered ${workflowId} within ${Math.round(ms / 1000)}s: is a ttsync worker polling the task queue ${taskQueue}?`);
   }
 }
 
@@ -92,6 +100,8 @@ export interface AudienceSyncRequest {
    * the batches. A destination with nothing to sync is only started (kept alive).
    */
   onCadence?: boolean;
+  /** How long a running workflow's worker has to answer the status query and config update (default 30s). */
+  answerTimeoutMs?: number;
 }
 
 export interface AudienceSyncRequested {
@@ -125,9 +135,22 @@ async function queryStatus(client: Client, workflowId: string, attempts = 20): P
     try {
       return await handle.query(audienceSyncStatusQuery);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || i >= attempts) throw err;
+      if (err instanceof WorkflowNotFoundError || isGrpcDeadlineError(err) || i >= attempts) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+}
+
+/**
+ * Queries and updates are answered by a worker: without one they would wait for as long
+ * as the server lets them. A deadline turns that into an error that names the queue.
+ */
+async function answered<T>(client: Client, desc: WorkflowExecutionDescription, ms: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await client.withDeadline(Date.now() + ms, fn);
+  } catch (err) {
+    if (isGrpcDeadlineError(err)) throw new NoWorkerAnswerError(desc.workflowId, desc.taskQueue, ms);
+    throw err;
   }
 }
 
@@ -146,8 +169,9 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   let cyclesBefore = 0;
   let pendingBatches = 0;
   let batchesSinceSnapshot = false;
+  const answerMs = opts.answerTimeoutMs ?? 30_000;
   if (running) {
-    const status = await queryStatus(client, workflowId);
+    const status = await answered(client, desc, answerMs, () => queryStatus(client, workflowId));
     cyclesBefore = status.cycles;
     pendingBatches = status.pendingBatches;
     batchesSinceSnapshot = pendingBatches > 0 || status.lastSync?.kind === 'changes';
@@ -158,7 +182,7 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
       `nothing to sync for destination "${config.destinationId}": give a snapshot (--snapshot <uri>), or set storage.snapshot in the config (no change batch is pending)`,
     );
   const handle = client.workflow.getHandle(workflowId);
-  if (running && opts.updateConfig !== false) await handle.executeUpdate(updateConfigUpdate, { args: [config] });
+  if (running && opts.updateConfig !== false) await answered(client, desc, answerMs, () => handle.executeUpdate(updateConfigUpdate, { args: [config] }));
 
   const input: AudienceSyncInput = {
     config,
@@ -188,8 +212,9 @@ export async function getAudienceStatus(client: Client, destinationId: string): 
   const desc = await describeOrUndefined(client, workflowId);
   if (!desc) throw new AudienceSyncNotFoundError(destinationId);
   try {
-    return await queryStatus(client, workflowId, isRunning(desc) ? 20 : 1);
+    return await answered(client, desc, 30_000, () => queryStatus(client, workflowId, isRunning(desc) ? 20 : 1));
   } catch (err) {
+    if (err instanceof NoWorkerAnswerError && isRunning(desc)) throw err;
     // A closed run may not answer (e.g. it failed before registering its query handler).
     if (!isRunning(desc)) throw new AudienceSyncClosedError(workflowId, desc.status.name);
     throw err;
@@ -235,7 +260,8 @@ export async function waitForAudienceCycle(client: Client, destinationId: string
   for (;;) {
     let s: AudienceSyncStatus | undefined;
     try {
-      s = await handle.query(audienceSyncStatusQuery);
+      // Bounded: a query nobody answers (worker down) must not stall the wait past timeoutMs.
+      s = await client.withDeadline(Date.now() + Math.min(10_000, Math.max(1_000, deadline - Date.now())), () => handle.query(audienceSyncStatusQuery));
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new AudienceSyncNotFoundError(destinationId);
       // Between runs (continue-as-new) a query can fail; a closed workflow fails it for good.

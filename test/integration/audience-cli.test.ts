@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AudienceSyncNotFoundError,
+  NoWorkerAnswerError,
   getAudienceStatus,
   requestAudienceSync,
   waitForAudienceCycle,
@@ -17,7 +18,7 @@ import type { RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
-import { addChangeBatchSignal, type AudienceSyncTickInput } from '../../workflows';
+import { addChangeBatchSignal, audienceSync, reauthorizedSignal, type AudienceSyncTickInput } from '../../workflows';
 import { audienceScheduleId } from '../../src/temporal/schedules';
 import type { ScheduledSyncResult } from '../../activities/audienceControl';
 import { ScheduleNotFoundError } from '@temporalio/client';
@@ -97,13 +98,16 @@ const cliEnv = (): NodeJS.ProcessEnv => ({ TEMPORAL_ADDRESS: testEnv().TEMPORAL_
  * Runs the compiled CLI without blocking this process: the workers it talks to run here
  * (runCli's spawnSync would freeze them).
  */
-function cli(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], timeoutMs = 90_000, onStderr?: (soFar: string) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...cliEnv() } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -260,6 +264,37 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     expect(r.stderr).toMatch(/ttsync: sync ended in stale_snapshot: snapshot .* older than the readiness window \(1h\); nothing was sent to TikTok/);
     const calls = (await emulatorControl<{ calls: { seq: number; path: string }[] }>(emu, 'GET', `calls?since=${seq}`)).calls;
     expect(calls.filter((c) => c.path.includes('custom_audience'))).toEqual([]);
+  });
+
+  it('sync --wait prints the advice of a park and keeps waiting; the cycle completes after the token is replaced and reauthorized', async () => {
+    const advertiserId = newAdvertiser();
+    const config = destination(advertiserId);
+    delete process.env[TOKEN_VAR];
+    const people = range(0, 1000);
+    let released = false;
+    const release = async (): Promise<void> => {
+      released = true;
+      await issueToken(advertiserId);
+      await client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId)).signal(reauthorizedSignal);
+    };
+    let releasing: Promise<void> | undefined;
+    const r = await cli(['audience', 'sync', '--config', writeConfig(config), '--snapshot', writeSnapshot(`${config.destinationId}.csv`, people), '--wait', ...queueFlags()], 90_000, (err) => {
+      if (!released && err.includes('reauthorization_required: ')) releasing = release();
+    });
+    await releasing;
+    expect(r.stderr).toMatch(new RegExp(`^reauthorization_required: update the secret env:${TOKEN_VAR} with a valid token for advertiser ${advertiserId}, then signal "reauthorized" \\(.*${TOKEN_VAR}.*\\)$`, 'm'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^result\s+synced$/m);
+    expect(r.stdout).toMatch(/^added\s+2000$/m);
+  });
+
+  it('a running workflow whose worker is gone: the request fails with the queue to check instead of hanging', async () => {
+    const config = destination(newAdvertiser());
+    const nobody = uniqueId('nobody-polls');
+    await client.workflow.start(audienceSync, { taskQueue: nobody, workflowId: audienceSyncWorkflowId(config.destinationId), args: [{ config }] });
+    const err = await requestAudienceSync(client, { config, snapshot: { uri: 'file:///tmp/none.csv' }, answerTimeoutMs: 1500 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoWorkerAnswerError);
+    expect((err as Error).message).toBe(`no worker answered ${audienceSyncWorkflowId(config.destinationId)} within 2s: is a ttsync worker polling the task queue ${nobody}?`);
   });
 
   it('bad usage exits 2 with a readable error and starts nothing', async () => {

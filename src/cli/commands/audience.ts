@@ -181,15 +181,18 @@ const BAR = 20;
  * On a terminal, one line redrawn in place; otherwise (a log, a pipe) one line per change
  * of phase, so logs stay readable. Park advice is always printed on a line of its own.
  */
-class ProgressLine {
+export class ProgressLine {
   private lastPhase = '';
+  private lastDone = 0;
   private lastAdvice = '';
   private drawn = false;
-  constructor(private readonly out: NodeJS.WriteStream) {}
+  constructor(private readonly out: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>) {}
 
   show(s: AudienceSyncStatus): void {
     const step = s.phase === 'replacing' ? STEPS.indexOf('appending') : STEPS.indexOf(s.phase);
-    const done = step < 0 ? (s.currentRunId === null ? BAR : 0) : Math.round(((step + 1) / (STEPS.length + 1)) * BAR);
+    // A park (or idle before the cycle starts) keeps the bar where it was; an ended cycle fills it.
+    const done = step >= 0 ? Math.round(((step + 1) / (STEPS.length + 1)) * BAR) : s.currentRunId === null && s.cycles > 0 ? BAR : this.lastDone;
+    this.lastDone = done;
     const counts = [
       s.audienceId ? `audience ${s.audienceId}` : '',
       s.coverNum !== null && s.isValid !== null ? `cover ${s.coverNum}` : '',
