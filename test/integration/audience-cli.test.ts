@@ -301,26 +301,34 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     const advertiserId = newAdvertiser();
     const config = destination(advertiserId);
     const bad = writeConfig({ ...config, advertiserId: '12ab', identifiers: { email: 'emial' } } as unknown as DestinationConfigInput, 'bad.json');
-    const r = await cli(['audience', 'sync', '--config', bad, '--snapshot', '/tmp/x.csv', ...queueFlags()]);
+    const good = writeConfig(config);
+    const runs: string[][] = [
+      ['audience', 'sync', '--config', bad, '--snapshot', '/tmp/x.csv', ...queueFlags()],
+      ['audience', 'sync', '--config', join(dir, 'nope.json'), ...queueFlags()],
+      // No snapshot anywhere: refused before anything reaches Temporal.
+      ['audience', 'sync', '--config', good, ...queueFlags()],
+      ['audience', 'sync', '--config', good, '--json', ...queueFlags()],
+      ['audience', 'sync', '--config', good, '--snapshot', 'http://example.com/x.csv'],
+      ['audience', 'status', config.destinationId],
+    ];
+    const results: Awaited<ReturnType<typeof cli>>[] = [];
+    for (const args of runs) results.push(await cli(args));
+    const [r, missing, none, jsonAlone, http, st] = results;
+    if (!r || !missing || !none || !jsonAlone || !http || !st) throw new Error('a CLI run is missing');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`ttsync: invalid destination config ${bad}:`);
     expect(r.stderr).toMatch(/^ {2}\$\.advertiserId: advertiserId must be digits only$/m);
     expect(r.stderr).toMatch(/^ {2}\$\.identifiers\.email: /m);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    await expect(getAudienceStatus(client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
-
-    const missing = await cli(['audience', 'sync', '--config', join(dir, 'nope.json'), ...queueFlags()]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.json:\n {2}\$: the file does not exist/);
-    // No snapshot anywhere: refused before anything reaches Temporal.
-    const none = await cli(['audience', 'sync', '--config', writeConfig(config), ...queueFlags()]);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/nothing to sync for destination .*--snapshot/);
+    expect(jsonAlone.code).toBe(2);
+    expect(jsonAlone.stderr).toBe('ttsync: --json prints the summary of a finished cycle: use it with --wait\n');
+    expect(http.code).toBe(2);
+    expect(http.stderr).toMatch(/--snapshot.*must be gs:\/\/bucket\/object, file:\/\/\/absolute\/path or a local file path/);
     await expect(getAudienceStatus(client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
-    expect((await cli(['audience', 'sync', '--config', writeConfig(config), '--json', ...queueFlags()])).code).toBe(2);
-    expect((await cli(['audience', 'sync', '--config', writeConfig(config), '--snapshot', 'http://example.com/x.csv'])).code).toBe(2);
-
-    const st = await cli(['audience', 'status', config.destinationId]);
     expect(st.code).toBe(1);
     expect(st.stderr).toContain(`no audience sync workflow for destination "${config.destinationId}"`);
   });
