@@ -30,16 +30,25 @@ export function emailAscii(src: Uint8Array, s: number, e: number, dst: Uint8Arra
   let at = -1;
   let ats = 0;
   let plus = -1;
+  const cls = EMAIL_CLASS;
   for (let i = s; i < e; i++) {
-    let c = src[i]!;
-    if (c >= 0x80) return SLOW;
-    if (c <= 32 && isAsciiSpace(c)) continue;
-    if (c >= 65 && c <= 90) c += 32;
-    else if (c === 64) {
+    const c = src[i]!;
+    const k = cls[c]!;
+    // One table load decides the common byte (copied as is).
+    if (k === E_COPY) {
+      dst[o++] = c;
+      continue;
+    }
+    if (k === E_UPPER) dst[o++] = c + 32;
+    else if (k === E_SPACE) continue;
+    else if (k === E_AT) {
       ats++;
       at = o;
-    } else if (c === 43 && plus < 0 && ats === 0) plus = o;
-    dst[o++] = c;
+      dst[o++] = c;
+    } else if (k === E_PLUS) {
+      if (plus < 0 && ats === 0) plus = o;
+      dst[o++] = c;
+    } else return SLOW;
   }
   if (ats !== 1) return INVALID;
   if (dropPlus && plus >= 0) {
@@ -52,6 +61,24 @@ export function emailAscii(src: Uint8Array, s: number, e: number, dst: Uint8Arra
   if (local < 1 || local > 64 || o - d > 254) return INVALID;
   return asciiDomainOk(dst, at + 1, o) ? o - d : INVALID;
 }
+
+const E_COPY = 0;
+const E_UPPER = 1;
+const E_SPACE = 2;
+const E_AT = 3;
+const E_PLUS = 4;
+const E_SLOW = 5;
+
+/** What the email rule does with each byte. */
+const EMAIL_CLASS = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0x80; c < 256; c++) t[c] = E_SLOW;
+  for (let c = 65; c <= 90; c++) t[c] = E_UPPER;
+  for (const c of [9, 10, 11, 12, 13, 32]) t[c] = E_SPACE;
+  t[64] = E_AT;
+  t[43] = E_PLUS;
+  return t;
+})();
 
 /** ^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$ without a regular expression. */
 function asciiDomainOk(b: Uint8Array, s: number, e: number): boolean {
@@ -78,20 +105,39 @@ export function maidAscii(src: Uint8Array, s: number, e: number, dst: Uint8Array
     for (let i = s; i < e; i++) if (src[i]! >= 0x80) return SLOW;
     return INVALID;
   }
+  if (src[s + 8] !== 45 || src[s + 13] !== 45 || src[s + 18] !== 45 || src[s + 23] !== 45) return asciiOrSlow(src, s, e);
+  const hex = HEX_LOWER;
   let nonZero = 0;
+  let dashes = 0;
   for (let i = 0; i < 36; i++) {
-    let c = src[s + i]!;
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 45) return c >= 0x80 ? SLOW : INVALID;
-    } else if (c >= 48 && c <= 57) nonZero |= c - 48;
-    else {
-      c |= 32;
-      if (c < 97 || c > 102) return src[s + i]! >= 0x80 ? SLOW : INVALID;
-      nonZero = 1;
+    const c = src[s + i]!;
+    const h = hex[c]!;
+    if (h === 0) {
+      if (c !== 45) return asciiOrSlow(src, s, e);
+      dashes++;
+      dst[d + i] = 45;
+    } else {
+      nonZero |= h ^ 48;
+      dst[d + i] = h;
     }
-    dst[d + i] = c;
   }
+  // The four dashes are where they belong (checked above), so a fifth is misplaced.
+  if (dashes !== 4) return INVALID;
   return nonZero === 0 ? ZEROED : 36;
+}
+
+/** Lowercase hex digit per byte (0 for anything else). */
+const HEX_LOWER = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 48; c <= 57; c++) t[c] = c;
+  for (let c = 97; c <= 102; c++) t[c] = c;
+  for (let c = 65; c <= 70; c++) t[c] = c + 32;
+  return t;
+})();
+
+function asciiOrSlow(src: Uint8Array, s: number, e: number): number {
+  for (let i = s; i < e; i++) if (src[i]! >= 0x80) return SLOW;
+  return INVALID;
 }
 
 /** External ID: trimmed, unchanged (IDs are case-sensitive). */

@@ -45,10 +45,30 @@ function check(c: Case, inputs: Array<[raw: string, rowCountry?: string]>): void
     const normB = gotB === 'hashed' ? fromBytes.lastNormalized() : null;
     if (gotB !== wantB || normB !== wantNormB) mismatches.push(`bytes ${JSON.stringify(raw)} ${country ?? ''}: want ${wantB} ${JSON.stringify(wantNormB)}, got ${gotB} ${JSON.stringify(normB)}`);
   }
+  // addAll over runs of values with the same row country (it takes one for all).
+  const fromBatch = new IdentifierHasher(c.target, c.options, queue);
+  const outA: string[] = [];
+  const outcomesA: string[] = [];
+  const raws = inputs.map(([v]) => v);
+  for (let i = 0; i < inputs.length; ) {
+    let j = i;
+    while (j < inputs.length && inputs[j]![1] === inputs[i]![1]) j++;
+    fromBatch.addAll(
+      raws,
+      i,
+      j,
+      outA,
+      outcomesA as Parameters<IdentifierHasher['addAll']>[4],
+      inputs[i]![1],
+    );
+    i = j;
+  }
   fromString.flush();
   expect(mismatches.slice(0, 10)).toEqual([]);
   expect(outS).toEqual(expected);
   expect(outB).toEqual(expected);
+  expect(outcomesA).toEqual(inputs.map(([v, country]) => ref.process(v, country)));
+  expect(outA).toEqual(expected);
 }
 
 describe('IdentifierHasher gives the string rules\' answer value by value', () => {
