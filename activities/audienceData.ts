@@ -30,6 +30,9 @@ import {
   claimSegment,
   SegmentConflictError,
   batchSet,
+  collectRunGarbage,
+  DEFAULT_KEEP_RUNS,
+  type RunGcResult,
 } from '../src/audience';
 import { columnMappingOf, durationMsOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../src/config/destination';
 import { ConfigError } from '../src/config/temporalEnv';
@@ -487,6 +490,17 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         const config = configOf(input.config);
         const groups = await readGroups(input.diffUris);
         return commitState(workdirOf(config), config.destinationId, input.runId, input.baseVersion, input.audienceId, groups, now());
+      });
+    },
+
+    /**
+     * Deletes the destination's run folders that neither the applied state references nor are
+     * among the last storage.keepRuns (default 3). Run after a commit; idempotent.
+     */
+    async collectRunGarbage(input: { config: DestinationConfigInput }): Promise<RunGcResult> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        return collectRunGarbage(workdirOf(config), config.destinationId, config.storage.keepRuns ?? DEFAULT_KEEP_RUNS);
       });
     },
 

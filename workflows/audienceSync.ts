@@ -244,6 +244,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...TIKTOK_ACTIVITY_NON_RETRYABLE] };
   // Quick data-plane calls (stat, manifest read/write) do not heartbeat.
   const dataQuick = proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry });
+  const dataHousekeeping = proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
   // Streaming work heartbeats its progress; a lost worker is noticed within heartbeatTimeout
   // and the retry resumes from the last heartbeat.
   const dataHeavy = proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout: dataHeartbeatMs, retry });
@@ -617,6 +618,16 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     setPhase('committing');
     const committed = await dataQuick.commitAppliedState({ config: cfg, runId, baseVersion: applied.version, audienceId, diffUris });
     if (recreating) recreateRequested = false;
+    // Old run folders go once a commit no longer needs them. Housekeeping: a failure is logged,
+    // never fails the cycle (the next commit collects what is left).
+    if (patched('run-gc')) {
+      try {
+        await dataHousekeeping.collectRunGarbage({ config: cfg });
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        log.warn('run folder garbage collection failed', { destinationId: cfg.destinationId, runId, type: failureTypeOf(err) });
+      }
+    }
 
     let final: AudienceStatus | null = null;
     if (audienceId) final = await waitUntilValid(cfg, target, audienceId);

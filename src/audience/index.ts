@@ -11,3 +11,4 @@ export * from './diffRun';
 export * from './buildFiles';
 export * from './appliedState';
 export * from './segmentClaims';
+export * from './runGc';

@@ -330,6 +330,11 @@ export const DestinationConfigSchema = z
           .optional(),
         /** Where shards, upload files, rejects and manifests go; default: the worker's local data folder. */
         workdir: storageUri('workdir folder').optional(),
+        /**
+         * Run folders (spill, diff, customer files, rejects) kept after each commit besides
+         * those the applied state needs; older ones are deleted. Default 3.
+         */
+        keepRuns: z.number().int('must be a whole number of runs').min(0, 'must be 0-1000').max(1000, 'must be 0-1000').optional(),
       })
       .strict()
       .default({}),

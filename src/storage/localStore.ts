@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type BigIntStats } from 'node:fs';
-import { link, mkdir, open, opendir, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, opendir, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -165,7 +165,12 @@ export class LocalBlobStore implements BlobStore {
   private async publish(tmp: string, path: string, key: string): Promise<void> {
     try {
       await mkdir(dirname(path), { recursive: true });
-      await rename(tmp, path);
+      // A delete of the folder's last object may remove the folder between mkdir and rename.
+      await rename(tmp, path).catch(async (err: unknown) => {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+        await mkdir(dirname(path), { recursive: true });
+        await rename(tmp, path);
+      });
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       const code = errnoOf(err);
@@ -375,6 +380,15 @@ export class LocalBlobStore implements BlobStore {
       const mapped = this.fail(err, key, 'delete');
       if (mapped.code === 'not_found' && options.ignoreNotFound) return;
       throw mapped;
+    }
+    // Folders exist only while they hold objects, as prefixes do in GCS: deleting a run's
+    // objects leaves no tree of empty folders behind. rmdir refuses a folder that is not empty.
+    for (let dir = dirname(path); dir !== this.root && dir.startsWith(this.root); dir = dirname(dir)) {
+      if (!(await rmdir(dir).then(
+        () => true,
+        () => false,
+      )))
+        break;
     }
   }
 }

@@ -218,6 +218,35 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     await h2.terminate('test done');
   });
 
+  it('run folders: after each commit only those the applied state references and the last storage.keepRuns stay', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    config.storage = { ...config.storage, keepRuns: 1 };
+    const runs = (): string[] => readdirSync(join(dir, config.destinationId, 'work', 'runs')).sort();
+    const h = await start({ config, snapshot: { uri: writeCsv(`${config.destinationId}-1.csv`, range(0, 1100)) } });
+    const s1 = await waitForStatus(h, cycleDone(1));
+    expect(s1.phase).toBe('synced');
+    // A small change: most shards of the new state are still run 1's lists, so run 1 stays.
+    await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-2.csv`, range(0, 1110)) } });
+    const s2 = await waitForStatus(h, cycleDone(2));
+    expect(s2.phase).toBe('synced');
+    expect(runs()).toEqual([s1.lastSync!.runId, s2.lastSync!.runId].sort());
+    // Everyone replaced: runs 1 and 2 hold nothing the state needs and are not the last one.
+    await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-3.csv`, range(3000, 4100)) } });
+    const s3 = await waitForStatus(h, cycleDone(3));
+    expect(s3.phase).toBe('synced');
+    expect(runs()).toEqual([s3.lastSync!.runId]);
+    expect(existsSync(new URL(s3.lastSync!.rejectsUris[0]!))).toBe(true);
+    expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(range(3000, 4100)));
+    // The applied state still reads: the next diff against it is exact.
+    await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-4.csv`, range(3000, 4200)) } });
+    const s4 = await waitForStatus(h, cycleDone(4));
+    expect(s4.lastSync).toMatchObject({ added: 100, removed: 0 });
+    expect(await audienceIds(s4.audienceId!)).toEqual(expectedDigests(range(3000, 4200)));
+    await h.terminate('test done');
+  });
+
   it('file paths expire during a long processing wait: the unsent files are uploaded again and the edit retried, nothing rebuilt', async () => {
     const advertiserId = newAdvertiser();
     await issueToken(advertiserId);

@@ -1,0 +1,67 @@
+import type { BlobStore } from '../storage';
+import { readAppliedState } from './appliedState';
+import { RunIdSchema } from './layout';
+import type { Manifest } from './schemas';
+
+/** Run folders a destination keeps beyond the ones its applied state needs (storage.keepRuns). */
+export const DEFAULT_KEEP_RUNS = 3;
+
+export interface RunGcResult {
+  keptRuns: number;
+  deletedRuns: number;
+  deletedObjects: number;
+}
+
+/**
+ * The run folders of the workdir (`runs/<runId>/...`) the manifest's lists live in. Manifests
+ * hold absolute URIs, and an unchanged shard keeps pointing at the run that last changed it,
+ * so the applied state can need runs far older than the last few.
+ */
+export function runsReferencedBy(work: BlobStore, manifest: Manifest): Set<string> {
+  const runs = new Set<string>([manifest.runId]);
+  const base = `${work.uri}runs/`;
+  for (const t of Object.values(manifest.types))
+    for (const ref of Object.values(t?.shards ?? {})) {
+      if (!ref.uri.startsWith(base)) continue;
+      const runId = decodeURIComponent(ref.uri.slice(base.length).split('/')[0] ?? '');
+      if (RunIdSchema.safeParse(runId).success) runs.add(runId);
+    }
+  return runs;
+}
+
+/**
+ * Deletes the destination's old run folders: keeps every run the applied state (CURRENT's
+ * manifest) references plus the `keepRuns` most recently written, deletes the rest. Only run
+ * ids of this destination (`<destinationId>.<cycle>.<run>`, see cycleRunId) are touched, so
+ * destinations sharing a workdir never collect each other's runs. Run by the destination's
+ * one workflow after its commit, when none of its runs is in flight. Idempotent: a repeat,
+ * or a retry after a crash halfway, deletes what is left and nothing else. Without an applied
+ * state nothing is deleted.
+ */
+export async function collectRunGarbage(work: BlobStore, destinationId: string, keepRuns: number): Promise<RunGcResult> {
+  const cur = await readAppliedState(work, destinationId);
+  if (!cur.manifest) return { keptRuns: 0, deletedRuns: 0, deletedObjects: 0 };
+  const needed = runsReferencedBy(work, cur.manifest);
+  const runs = new Map<string, { keys: string[]; newest: number }>();
+  const prefix = `runs/${destinationId}.`;
+  for await (const o of work.list(prefix)) {
+    const runId = o.key.slice('runs/'.length).split('/')[0]!;
+    const r = runs.get(runId) ?? { keys: [], newest: 0 };
+    r.keys.push(o.key);
+    r.newest = Math.max(r.newest, o.updated.getTime());
+    runs.set(runId, r);
+  }
+  const byAge = [...runs.entries()].sort(([a, x], [b, y]) => y.newest - x.newest || (a < b ? 1 : -1));
+  const keep = new Set([...needed, ...byAge.slice(0, Math.max(0, keepRuns)).map(([id]) => id)]);
+  let deletedRuns = 0;
+  let deletedObjects = 0;
+  for (const [runId, r] of byAge) {
+    if (keep.has(runId)) continue;
+    for (const key of r.keys) {
+      await work.delete(key, { ignoreNotFound: true });
+      deletedObjects += 1;
+    }
+    deletedRuns += 1;
+  }
+  return { keptRuns: byAge.length - deletedRuns, deletedRuns, deletedObjects };
+}
