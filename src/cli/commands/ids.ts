@@ -3,9 +3,7 @@ import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   CountryCodeSchema,
-  IdentifierNormalizer,
-  digestHex,
-  sha256HexBatch,
+  IdentifierHasher,
   type HashAlgorithm,
   type Outcome,
   type IdentifierContext,
@@ -54,7 +52,7 @@ export function registerIdsCommand(program: Command): void {
       const kind = TYPE_KINDS[opts.type]!;
       if (opts.hash === 'md5' && kind !== 'maid')
         throw new UsageError(`--hash md5 is only for mobile advertising IDs; ${opts.type} is SHA-256 only`);
-      const normalizer = new IdentifierNormalizer(
+      const normalizer = new IdentifierHasher(
         { kind, hash: opts.hash },
         { context: opts.context, defaultCountry: opts.country, phoneFormat: opts.phoneFormat },
       );
@@ -79,7 +77,7 @@ const HASH_BATCH = 1024;
 export async function normalizeStream(
   input: AsyncIterable<Buffer | string>,
   out: Writable,
-  normalizer: IdentifierNormalizer,
+  normalizer: IdentifierHasher,
 ): Promise<void> {
   const decoder = new StringDecoder('utf8');
   let rest = '';
@@ -152,47 +150,45 @@ function drained(out: Writable): Promise<void> {
 }
 
 /**
- * Lines normalized one by one whose SHA-256 digests are then computed in one call
- * (sha256HexBatch) instead of one native hash call per line; `render` returns their JSON
- * lines in input order.
+ * Lines normalized one by one (IdentifierHasher: SHA-256 digests computed a thousand at a
+ * time, not one native hash call per line); `render` returns their JSON lines in input order.
  */
 class LineBatch {
   size = 0;
   private inputs: string[] = [];
   private outcomes: Outcome[] = [];
-  /** Per line: the normalized value ('hashed'), the digest ('prehashed'), else null. */
-  private values: Array<string | null> = [];
-  private toHash: string[] = [];
+  /** Per 'hashed' line: the normalized value. */
+  private normalized: string[] = [];
+  /** Per 'hashed' or 'prehashed' line: its digest (filled by the hasher's flush). */
+  private digests: string[] = [];
 
-  constructor(private readonly n: IdentifierNormalizer) {}
+  constructor(private readonly n: IdentifierHasher) {}
 
   add(text: string, start: number, end: number): void {
     if (end > start && text.charCodeAt(end - 1) === 13) end--;
     const input = text.slice(start, end);
-    const n = this.n;
-    const outcome = n.prepare(input);
+    const outcome = this.n.add(input, this.digests);
     this.inputs.push(input);
     this.outcomes.push(outcome);
-    if (outcome === 'hashed') {
-      this.values.push(n.normalized);
-      this.toHash.push(n.normalized!);
-    } else this.values.push(outcome === 'prehashed' ? n.digest : null);
+    if (outcome === 'hashed') this.normalized.push(this.n.lastNormalized());
     this.size++;
   }
 
   render(): string {
-    const hashes = this.n.hash === 'sha256' ? sha256HexBatch(this.toHash) : this.toHash.map((v) => digestHex(this.n.hash, v));
+    this.n.flush();
+    const digests = this.digests;
     let out = '';
     let h = 0;
+    let v = 0;
     for (let i = 0; i < this.size; i++) {
       const q = JSON.stringify(this.inputs[i]);
       const outcome = this.outcomes[i]!;
       switch (outcome) {
         case 'hashed':
-          out += `{"input":${q},"normalized":${JSON.stringify(this.values[i])},"hash":"${hashes[h++]!}","prehashed":false,"error":null}\n`;
+          out += `{"input":${q},"normalized":${JSON.stringify(this.normalized[v++])},"hash":"${digests[h++]!}","prehashed":false,"error":null}\n`;
           break;
         case 'prehashed':
-          out += `{"input":${q},"normalized":null,"hash":"${this.values[i]!}","prehashed":true,"error":null}\n`;
+          out += `{"input":${q},"normalized":null,"hash":"${digests[h++]!}","prehashed":true,"error":null}\n`;
           break;
         case 'empty':
           out += `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":null}\n`;
@@ -204,8 +200,8 @@ class LineBatch {
     this.size = 0;
     this.inputs = [];
     this.outcomes = [];
-    this.values = [];
-    this.toHash = [];
+    this.normalized = [];
+    this.digests = [];
     return out;
   }
 }
