@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import { durationMs, type DestinationConfig } from '../config/destination';
 import { audienceSyncTick, type AudienceSyncTickInput } from '../../workflows';
+import { SearchAttributeKeys } from './searchAttributes';
 import { TaskQueues } from './taskQueues';
 
 /*
@@ -15,7 +16,7 @@ import { TaskQueues } from './taskQueues';
 export const SCHEDULE_ID_PREFIX = 'audience-sync-schedule:';
 const FINGERPRINT_MEMO = 'ttsyncScheduleFingerprint';
 /** Bump when what apply writes changes shape, so existing schedules are rewritten once. */
-const FORMAT = 1;
+const FORMAT = 2;
 const MIN_CADENCE_MS = 60_000;
 
 export const audienceScheduleId = (destinationId: string): string => `${SCHEDULE_ID_PREFIX}${destinationId}`;
@@ -68,6 +69,12 @@ function fingerprint(input: AudienceSyncTickInput, cadence: string): string {
 function scheduleParts(config: DestinationConfig, opts: ScheduleApplyOptions) {
   const every = cadenceMs(opts.cadence);
   const input = tickInput(config, opts);
+  // Ops find a destination's schedule and its ticks like its sync workflow: DestinationId = "…".
+  const typedSearchAttributes = [
+    { key: SearchAttributeKeys.DestinationId, value: config.destinationId },
+    { key: SearchAttributeKeys.AdvertiserId, value: config.advertiserId },
+    { key: SearchAttributeKeys.Lifecycle, value: 'audience_sync_schedule' },
+  ];
   const action: ScheduleOptionsStartWorkflowAction<typeof audienceSyncTick> = {
     type: 'startWorkflow',
     workflowType: audienceSyncTick,
@@ -75,12 +82,14 @@ function scheduleParts(config: DestinationConfig, opts: ScheduleApplyOptions) {
     taskQueue: input.taskQueue ?? TaskQueues.control,
     args: [input],
     memo: { [FINGERPRINT_MEMO]: fingerprint(input, opts.cadence) },
+    typedSearchAttributes,
     // A tick is one signal; one that cannot finish in minutes is stuck, and the next tick comes anyway.
     workflowExecutionTimeout: '10m',
   };
   return {
     spec: { intervals: [{ every }] },
     action,
+    typedSearchAttributes,
     // SKIP: never two ticks at once. Catch up at most one cadence after an outage.
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: every },
   };
