@@ -131,3 +131,23 @@ export async function claimSegment(registry: BlobStore, claimant: SegmentClaiman
     }
   }
 }
+
+/**
+ * Removes a destination's claim (a destination retired, or moved to another segment), so the
+ * segment can go to another advertiser. Returns false when there was no such claim.
+ * Compare-and-swap like claimSegment; an operator command, never called by a sync.
+ */
+export async function releaseSegmentClaim(registry: BlobStore, sourceSegmentId: string, destinationId: string): Promise<boolean> {
+  const key = segmentClaimKey(sourceSegmentId);
+  for (let attempt = 1; ; attempt++) {
+    const { claims: record, generation } = await readClaims(registry, key);
+    const rest = (record?.claims ?? []).filter((c) => c.destinationId !== destinationId);
+    if (!record || rest.length === record.claims.length) return false;
+    try {
+      await registry.writeIfGeneration(key, JSON.stringify({ ...record, claims: rest }, null, 1), generation, { contentType: 'application/json' });
+      return true;
+    } catch (err) {
+      if (!isStorageError(err, 'precondition_failed') || attempt >= 10) throw err;
+    }
+  }
+}

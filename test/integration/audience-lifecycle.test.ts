@@ -255,10 +255,11 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     const s1 = await waitForStatus(h, cycleDone(1));
     expect(s1.phase).toBe('synced');
 
-    // Someone else's edit keeps the audience processing for 9 s: longer than the file TTL.
+    // Someone else's edit keeps the audience processing for 12 s: the files this cycle uploads
+    // in its first seconds are past their 4 s when the edit may go.
     const audience = emu.state.audiences.get(s1.audienceId!);
     expect(audience).toBeDefined();
-    audience!.processingUntil = Date.now() + 9000;
+    audience!.processingUntil = Date.now() + 12_000;
     const seq = await callSeq();
     await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-2.csv`, range(0, 1300)) } });
     const s2 = await waitForStatus(h, cycleDone(2));

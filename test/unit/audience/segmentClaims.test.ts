@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SegmentConflictError, claimSegment, segmentClaimKey } from '../../../src/audience';
+import { SegmentConflictError, claimSegment, releaseSegmentClaim, segmentClaimKey } from '../../../src/audience';
 import type { SegmentClaimant } from '../../../src/config/destination';
 import { LocalBlobStore } from '../../../src/storage';
 
@@ -35,6 +35,15 @@ describe('segment claim registry', () => {
     expect((refused as SegmentConflictError).owner).toEqual({ destinationId: 'a', advertiserId: '111' });
     // Refused claims are not recorded; a separate copy with its own name is.
     expect(await claimSegment(r, claimant('b', '222', { separateCopy: true }), at)).toMatchObject({ written: true, owner: { destinationId: 'a' } });
+  });
+
+  it('a released claim lets the segment go to another advertiser', async () => {
+    const r = registry();
+    await claimSegment(r, claimant('old', '111'), at);
+    await expect(claimSegment(r, claimant('new', '222'), at)).rejects.toBeInstanceOf(SegmentConflictError);
+    expect(await releaseSegmentClaim(r, 'segment/with spaces & slashes', 'old')).toBe(true);
+    expect(await releaseSegmentClaim(r, 'segment/with spaces & slashes', 'old')).toBe(false);
+    expect(await claimSegment(r, claimant('new', '222'), at)).toMatchObject({ written: true, owner: { destinationId: 'new', advertiserId: '222' } });
   });
 
   it('a later owner cannot push out an earlier separate copy that has the same name', async () => {
