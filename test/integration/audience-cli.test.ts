@@ -410,13 +410,13 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
 
     // b leaves the folder: kept and listed without --prune, deleted with it (the list is eventually consistent).
     rmSync(join(folder, 'b.json'));
-    let pruned: ApplyOut | undefined;
-    for (let i = 0; i < 50 && !pruned; i++) {
-      const out = await apply('--cadence', '2h');
-      if (out.changes.some((c) => c.destinationId === b.destinationId)) pruned = out;
-      else await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(pruned!.changes.find((c) => c.destinationId === b.destinationId)).toMatchObject({ outcome: 'kept', note: 'not in the config set; --prune deletes it' });
+    const listed = async (): Promise<boolean> => {
+      for await (const sc of client.schedule.list()) if (sc.scheduleId === audienceScheduleId(b.destinationId)) return true;
+      return false;
+    };
+    for (let i = 0; i < 100 && !(await listed()); i++) await new Promise((r) => setTimeout(r, 100));
+    const pruned = await apply('--cadence', '2h');
+    expect(pruned.changes.find((c) => c.destinationId === b.destinationId)).toMatchObject({ outcome: 'kept', note: 'not in the config set; --prune deletes it' });
     expect(outcomes(await apply('--cadence', '2h', '--prune'))).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'deleted' });
     await expect(client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   });
