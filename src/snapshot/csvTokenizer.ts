@@ -101,15 +101,13 @@ export class CsvTokenizer {
     let mark = 0;
     let i = pos;
     for (;;) {
+      // Ordinary bytes: a tight loop of one table load each.
+      while (i < n && cls[buf[i]!] === 0) i++;
       if (i >= n) {
         if (!final) return -1;
         break;
       }
       const k = cls[buf[i]!]!;
-      if (k === 0) {
-        i++;
-        continue;
-      }
       if (k === C_DELIM) {
         if (count + 1 >= f.starts.length) f.grow();
         f.starts[count] = fieldStart;
