@@ -22,8 +22,11 @@ import { TaskQueues } from '../temporal/taskQueues';
  * never identifiers or tokens.
  */
 
-/** A cycle ended in one of these; the phase says how (segment_conflict: another advertiser claims the segment). */
-export const END_PHASES = ['synced', 'too_small_to_target', 'stale_snapshot', 'audience_cap_reached', 'segment_conflict', 'error'] as const satisfies readonly AudienceSyncPhase[];
+/**
+ * A cycle ended in one of these; the phase says how (segment_conflict: another advertiser
+ * claims the segment; audience_missing: the audience is gone from TikTok).
+ */
+export const END_PHASES = ['synced', 'too_small_to_target', 'stale_snapshot', 'audience_cap_reached', 'segment_conflict', 'audience_missing', 'error'] as const satisfies readonly AudienceSyncPhase[];
 /** Ended well: the audience holds the snapshot (too_small_to_target is synced, just not targetable yet). */
 export const SUCCESS_PHASES: readonly AudienceSyncPhase[] = ['synced', 'too_small_to_target'];
 /**
@@ -31,7 +34,7 @@ export const SUCCESS_PHASES: readonly AudienceSyncPhase[] = ['synced', 'too_smal
  * TikTok (processing past maxProcessingWait; it keeps polling). A waiter reports these with
  * their advice and keeps waiting: the cycle resumes by itself once the cause is fixed.
  */
-export const PARK_PHASES = ['reauthorization_required', 'processing_overdue'] as const satisfies readonly AudienceSyncPhase[];
+export const PARK_PHASES = ['reauthorization_required', 'processing_overdue', 'audience_missing'] as const satisfies readonly AudienceSyncPhase[];
 
 export class AudienceSyncNotFoundError extends Error {
   override name = 'AudienceSyncNotFoundError';
@@ -113,6 +116,8 @@ export interface AudienceSyncRequested {
   /** False when an onCadence request sent no sync signal; `reason` says why. */
   signalled: boolean;
   reason?: string;
+  /** The running workflow will not start the requested cycle until an operator acts (paused, audience_missing). */
+  heldBy?: string;
 }
 
 function isRunning(d: WorkflowExecutionDescription): boolean {
@@ -169,12 +174,15 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   let cyclesBefore = 0;
   let pendingBatches = 0;
   let batchesSinceSnapshot = false;
+  let heldBy: string | undefined;
   const answerMs = opts.answerTimeoutMs ?? 30_000;
   if (running) {
     const status = await answered(client, desc, answerMs, () => queryStatus(client, workflowId));
     cyclesBefore = status.cycles;
     pendingBatches = status.pendingBatches;
     batchesSinceSnapshot = pendingBatches > 0 || status.lastSync?.kind === 'changes';
+    if (status.paused) heldBy = 'the workflow is paused: signal "resume" to let it sync';
+    else if (status.phase === 'audience_missing') heldBy = `audience_missing: ${status.advice ?? 'signal "recreateAudience"'}`;
   }
   const nothingToSync = !opts.snapshot && !config.storage.snapshot && pendingBatches === 0;
   if (nothingToSync && !opts.onCadence)
@@ -190,7 +198,7 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
     ...(opts.timing ? { timing: opts.timing } : {}),
   };
   const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput] };
-  const result = { workflowId, started: !running, cyclesBefore };
+  const result = { workflowId, started: !running, cyclesBefore, ...(heldBy ? { heldBy } : {}) };
   if (opts.onCadence && !opts.snapshot) {
     if (running && nothingToSync) return { ...result, signalled: false, reason: 'running, nothing to sync (no storage.snapshot, no pending change batch)' };
     if (running && config.storage.snapshot && batchesSinceSnapshot)

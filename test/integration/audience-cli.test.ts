@@ -18,7 +18,7 @@ import type { RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
-import { addChangeBatchSignal, audienceSync, reauthorizedSignal, type AudienceSyncTickInput } from '../../workflows';
+import { addChangeBatchSignal, audienceSync, pauseSignal, reauthorizedSignal, resumeSignal, type AudienceSyncTickInput } from '../../workflows';
 import { audienceScheduleId } from '../../src/temporal/schedules';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import type { ScheduledSyncResult } from '../../activities/audienceControl';
@@ -179,6 +179,18 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
     expect(s2.lastSync).toMatchObject({ added: 200, removed: 200 });
     expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(second));
     expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ phase: 'synced', cycles: 2 });
+
+    // Paused: the request is queued and says it is held; resume lets it run.
+    const h = client.workflow.getHandle(r1.workflowId);
+    await h.signal(pauseSignal);
+    const r3 = await requestAudienceSync(client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-3.csv`, first) }, taskQueue, queues, timing });
+    expect(r3).toMatchObject({ started: false, cyclesBefore: 2, heldBy: 'the workflow is paused: signal "resume" to let it sync' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ cycles: 2, paused: true });
+    await h.signal(resumeSignal);
+    const s3 = await waitForAudienceCycle(client, config.destinationId, r3.cyclesBefore, { pollMs: 50 });
+    expect(s3).toMatchObject({ phase: 'synced', cycles: 3, paused: false });
+    expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(first));
 
     // No snapshot and no storage.snapshot: refused before anything is signalled.
     await expect(requestAudienceSync(client, { config, taskQueue, queues, timing })).rejects.toThrow(/nothing to sync .*--snapshot/);

@@ -117,7 +117,8 @@ export function registerAudienceCommand(program: Command): void {
           if (err instanceof NothingToSyncError) throw new UsageError(err.message);
           throw err;
         }
-        const { workflowId, started, cyclesBefore } = requested;
+        const { workflowId, started, cyclesBefore, heldBy } = requested;
+        if (heldBy) process.stderr.write(`note: the sync is queued but held until you act; ${heldBy}\n`);
         if (!opts.wait) {
           process.stdout.write(
             `${started ? 'started' : 'signalled'} ${workflowId}\n` +
@@ -164,6 +165,7 @@ export function registerAudienceCommand(program: Command): void {
 const STEPS: readonly AudienceSyncPhase[] = [
   'inspecting',
   'loading_state',
+  'finding_audience',
   'checking_cap',
   'preparing',
   'diffing',
