@@ -107,6 +107,8 @@ describe('destination config', () => {
     ['retention 0', { retentionDays: 0 }, '$.retentionDays: must be 1-365 days'],
     ['retention 366', { retentionDays: 366 }, '$.retentionDays: must be 1-365 days'],
     ['retention 1.5', { retentionDays: 1.5 }, '$.retentionDays: must be a whole number of days'],
+    ['keepRuns negative', { storage: { keepRuns: -1 } }, '$.storage.keepRuns: must be 0-1000'],
+    ['keepRuns 2.5', { storage: { keepRuns: 2.5 } }, '$.storage.keepRuns: must be a whole number of runs'],
     ['unknown action', { action: 'upsert' }, '$.action: Invalid option: expected one of "create"|"append"|"replace"'],
     ['slug with capitals', { destinationId: 'VIP_Buyers' }, '$.destinationId: must be a slug: 1-64 lowercase letters, digits and "-", not starting or ending with "-"'],
     ['unknown identifier type', { identifiers: { email: 'mail' } }, '$.identifiers.email: Invalid option: expected one of "email"|"phone"|"maid"|"idfa"|"gaid"|"external_id"'],
