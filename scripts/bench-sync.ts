@@ -4,12 +4,13 @@
 //   npm run bench:sync -- --rows 2e5 --churn 0.01        smaller
 //   npm run bench:sync -- --rows 1e6 --no-churn --processing-delay 500ms --timeout 20m --keep
 // The data + TikTok worker runs in its own child process, one per scenario, so its peak RSS
-// (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The control
-// worker (workflows), the emulator and the client run here. TEMPORAL_ADDRESS uses that server
-// (unique task queues) instead of starting a throwaway dev server.
+// (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The emulator
+// runs in a process of its own (`ttsync emulator`); the control worker (workflows) and the
+// client run here. TEMPORAL_ADDRESS uses that server (unique task queues) instead of starting
+// a throwaway in-memory dev server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,9 +23,13 @@ import { requestAudienceSync, waitForAudienceCycle } from '../src/audience/contr
 import type { DestinationConfigInput } from '../src/config/destination';
 import { parseTemporalEnv } from '../src/config/temporalEnv';
 import { churned, SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from '../src/demo/synthetic';
-import { parseDuration, startEmulator, type RunningEmulator } from '../src/emulator';
+import { emulatorAudience, seedAdvertiserToken } from '../src/demo/emulatorControl';
+import { parseDuration } from '../src/emulator';
+import { emulatorAnswers } from '../src/emulator/ensure';
+import { PROJECT_ROOT } from '../src/paths';
+import { spawnTied } from '../src/process/spawnTied';
 import { openBlobStore } from '../src/storage';
-import { startDevServer, type DevServer } from '../src/temporal/devServer';
+import { freePort, startDevServer, stopChild, type DevServer } from '../src/temporal/devServer';
 import { installRuntimeLogging } from '../src/temporal/logging';
 import { resolveTemporalCli } from '../src/temporal/toolchain';
 import { createWorkers, type RunningWorkers } from '../src/worker';
@@ -234,21 +239,32 @@ async function main(): Promise<void> {
     let address = process.env.TEMPORAL_ADDRESS;
     if (!address) {
       const t0 = performance.now();
-      const server: DevServer = await startDevServer({ cliPath: resolveTemporalCli(), port: 0 });
+      const server: DevServer = await startDevServer({ cliPath: resolveTemporalCli(), port: 0, logFile: join(dir, 'temporal.log') });
       cleanups.push(() => server.stop());
       address = server.address;
       console.log(`temporal dev server ${address} (in memory, ${Math.round(performance.now() - t0)} ms)`);
     } else console.log(`temporal: ${address} (TEMPORAL_ADDRESS)`);
 
-    const emu: RunningEmulator = await startEmulator({ processingDelay: opts.processingDelayMs });
-    cleanups.push(() => emu.close());
-    const seed = (): void => {
-      emu.state.ensureAdvertiser(ADVERTISER);
-      process.env[TOKEN_VAR] = emu.control.issueToken([ADVERTISER]);
+    // The emulator runs in its own process (the ttsync emulator command): it holds every id
+    // it receives, and parsing GBs of uploads must not slow the control worker here.
+    const emuPort = await freePort();
+    const emuUrl = `http://127.0.0.1:${emuPort}`;
+    const emuLog = openSync(join(dir, 'emulator.log'), 'a');
+    const emuChild = spawnTied(process.execPath, [join(PROJECT_ROOT, 'bin', 'ttsync.js'), 'emulator', '--port', String(emuPort), '--processing-delay', `${opts.processingDelayMs}ms`], {
+      output: emuLog,
+    });
+    closeSync(emuLog);
+    cleanups.push(() => stopChild(emuChild, 10_000));
+    for (let i = 0; !(await emulatorAnswers(emuUrl)); i++) {
+      if (i > 100 || emuChild.exitCode !== null) throw new Error(`the emulator did not start; see ${join(dir, 'emulator.log')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const seed = async (): Promise<void> => {
+      process.env[TOKEN_VAR] = await seedAdvertiserToken(emuUrl, ADVERTISER, 'ttsync bench');
     };
-    seed();
+    await seed();
     // The TikTok worker reads these from its environment (the child inherits them).
-    process.env.TIKTOK_API_BASE_URL = emu.apiBaseUrl;
+    process.env.TIKTOK_API_BASE_URL = `${emuUrl}/open_api/v1.3`;
 
     const stamp = Date.now().toString(36);
     const taskQueue = `bench-control-${stamp}`;
@@ -291,8 +307,9 @@ async function main(): Promise<void> {
       }
       if (lastDestination && lastDestination !== sc.destinationId) {
         // The emulator keeps every id it received in memory: forget the previous audience.
-        emu.control.reset();
-        seed();
+        const res = await fetch(`${emuUrl}/_emulator/reset`, { method: 'POST' });
+        if (!res.ok) throw new Error(`emulator reset: HTTP ${res.status}`);
+        await seed();
       }
       lastDestination = sc.destinationId;
       const snapPath = join(dir, `${sc.destinationId}-${sc.spec.exitEvery ? 'churn' : 'first'}.csv`);
@@ -352,7 +369,7 @@ async function main(): Promise<void> {
           throw new Error(`${sc.name}: the cycle ended in ${status.phase}: ${status.lastError?.message ?? ''}`);
         const ids = Object.values(last.appliedCounts).reduce((a, b) => a + b, 0);
         const hist = firstRun ? await cycleHistories(client, workflowId, firstRun) : { runs: 0, events: 0, bytes: 0 };
-        const audience = emu.control.audience(status.audienceId ?? '', false);
+        const audience = status.audienceId ? await emulatorAudience(emuUrl, status.audienceId) : undefined;
         const peak = Math.max(hwm, childMax, rss.peak);
         const phases = [...rss.byPhase.entries()]
           .filter(([p]) => p !== 'done' && p !== 'starting')
