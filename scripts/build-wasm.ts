@@ -4,9 +4,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import wabt from 'wabt';
 import { PROJECT_ROOT } from '../src/paths';
-import { SHA256_BATCH_WASM } from '../src/identifiers/sha256batch/wasmPath';
+import { ASCII_RULES_WASM, SHA256_BATCH_WASM } from '../src/identifiers/sha256batch/wasmPath';
 
-const SOURCES: Array<[source: string, out: string]> = [[join(PROJECT_ROOT, 'src', 'identifiers', 'sha256batch', 'sha256batch.wat'), SHA256_BATCH_WASM]];
+const SOURCES: Array<[source: string, out: string]> = [
+  [join(PROJECT_ROOT, 'src', 'identifiers', 'sha256batch', 'sha256batch.wat'), SHA256_BATCH_WASM],
+  [join(PROJECT_ROOT, 'src', 'identifiers', 'asciiRules.wat'), ASCII_RULES_WASM],
+];
 
 async function main(): Promise<void> {
   const w = await wabt();

@@ -88,6 +88,22 @@ export class IdentifierHasher {
         continue;
       }
       const joined = values.slice(i, j).join('');
+      const q = this.queue;
+      if (q !== null && (this.kind === 'email' || this.kind === 'maid' || this.kind === 'external_id')) {
+        // Straight into the kernel's memory, normalized where it lies (asciiRules.wat).
+        const at = q.stage();
+        if (encoder.encodeInto(joined, q.u8.subarray(at, at + 3 * chars)).written === chars) {
+          let p = at;
+          for (let m = i; m < j; m++) {
+            const len = values[m]!.length;
+            const r = len > MAX_VALUE_BYTES ? null : this.inMemory(q, p, p + len, out, true);
+            outcomes.push(r === null ? this.slow(values[m]!, out, rowCountry) : r);
+            p += len;
+          }
+          i = j;
+          continue;
+        }
+      }
       const big = (this.joinBytes ??= new Uint8Array(3 * JOIN_CHARS));
       if (encoder.encodeInto(joined, big).written !== chars) {
         // Not all ASCII: value by value (add() sends the non-ASCII ones to the string rules).
@@ -113,6 +129,22 @@ export class IdentifierHasher {
     return r === null ? this.slow(src.toString('utf8', start, end), out, rowCountry) : r;
   }
 
+  /**
+   * addBytes for bytes staged in this hasher's queue (Sha256HexQueue.stage): the value is
+   * q.u8[start, end), left intact. Email, MAID and external ID rules run in WebAssembly.
+   */
+  addStaged(start: number, end: number, out: string[], rowCountry?: string): Outcome {
+    if (end - start > MAX_VALUE_BYTES) return 'too_long';
+    const q = this.queue!;
+    const r = this.kind === 'phone' ? this.fast(q.u8, start, end, out, rowCountry) : this.inMemory(q, start, end, out, false);
+    return r === null ? this.slow(q.utf8At(start, end - start), out, rowCountry) : r;
+  }
+
+  /** The queue's staged bytes can be given to addStaged (SHA-256 targets only). */
+  get sharesQueue(): boolean {
+    return this.queue !== null;
+  }
+
   /** Computes the pending digests into their arrays. */
   flush(): void {
     this.queue?.flush();
@@ -128,6 +160,48 @@ export class IdentifierHasher {
     return this.md5Bytes!.toString('latin1', 0, this.lastLen);
   }
 
+  /**
+   * The rules in WebAssembly (asciiRules.wat) for an email, MAID or external ID whose
+   * bytes are in the queue's memory at [start, end). `inPlace`: the bytes are a staged
+   * copy the rules may overwrite (the value is committed where it lies); otherwise they
+   * are the caller's (a file piece) and stay intact for its rejects. An outcome, or null
+   * when the string rules decide.
+   */
+  private inMemory(q: Sha256HexQueue, start: number, end: number, out: string[], inPlace: boolean): Outcome | null {
+    const b = q.u8;
+    let s = start;
+    let e = end;
+    while (s < e && isAsciiSpace(b[s]!)) s++;
+    while (e > s && isAsciiSpace(b[e - 1]!)) e--;
+    if (s === e) return 'empty';
+    const len = e - s;
+    if ((len === 64 || len === 32) && isHex(b, s, e)) return this.prehashed(b, s, len, out);
+    if (this.kind === 'external_id') {
+      // Trim only: the bytes are the normalized value, wherever they lie.
+      if (q.rules.ascii(s, e) === 0) return null;
+      q.commitAt(s, len, out, out.length);
+      out.push('');
+      return 'hashed';
+    }
+    const d = inPlace ? s : q.reserve(len);
+    const r = this.kind === 'email' ? q.rules.email(s, e, d, this.dropPlus ? 1 : 0) : q.rules.maid(s, e, d);
+    if (r < 0) return r === INVALID ? 'invalid_email' : r === ZEROED ? 'zeroed_maid' : null;
+    if (inPlace) q.commitAt(d, r, out, out.length);
+    else q.commit(r, out, out.length);
+    out.push('');
+    this.lastSlow = null;
+    this.lastAt = d;
+    this.lastLen = r;
+    return 'hashed';
+  }
+
+  private prehashed(b: Uint8Array, s: number, len: number, out: string[]): Outcome {
+    // Never hash a digest again; a digest of the other kind cannot match anything.
+    if ((len === 64 ? 'sha256' : 'md5') !== this.hash) return 'wrong_hash_kind';
+    out.push(Buffer.from(b.buffer, b.byteOffset + s, len).toString('latin1').toLowerCase());
+    return 'prehashed';
+  }
+
   /** The ASCII path: an outcome, or null when the string rules must decide. */
   private fast(src: Uint8Array, start: number, end: number, out: string[], rowCountry: string | undefined): Outcome | null {
     let s = start;
@@ -139,12 +213,7 @@ export class IdentifierHasher {
       return 'empty';
     }
     const len = e - s;
-    if ((len === 64 || len === 32) && isHex(src, s, e)) {
-      // Never hash a digest again; a digest of the other kind cannot match anything.
-      if ((len === 64 ? 'sha256' : 'md5') !== this.hash) return 'wrong_hash_kind';
-      out.push(Buffer.from(src.buffer, src.byteOffset + s, len).toString('latin1').toLowerCase());
-      return 'prehashed';
-    }
+    if ((len === 64 || len === 32) && isHex(src, s, e)) return this.prehashed(src, s, len, out);
     const q = this.queue;
     let dst: Uint8Array;
     let at: number;

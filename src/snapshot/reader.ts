@@ -50,6 +50,8 @@ interface ColumnPlan {
   column: string;
   type: IdentifierType;
   hasher: IdentifierHasher;
+  /** The hasher works on this reader's queue, where CSV pieces are staged. */
+  staged: boolean;
   counts: TypeCounts;
   /** Shared by every column of the same type: this batch's digests of that type. */
   sink: DigestSink;
@@ -102,7 +104,7 @@ export class SnapshotReader {
       const counts = (this.counts.types[c.type] ??= newTypeCounts());
       let sink = this.sinks.get(c.type);
       if (!sink) this.sinks.set(c.type, (sink = { type: c.type, digests: [] }));
-      return { column: c.column, type: c.type, hasher: h, counts, sink, index: -1 };
+      return { column: c.column, type: c.type, hasher: h, staged: h.sharesQueue, counts, sink, index: -1 };
     });
     this.line = resume?.line ?? 1;
     if (resume) {
@@ -149,7 +151,7 @@ export class SnapshotReader {
         const body = tail ? piece.subarray(0, piece.length - tail) : piece;
         if (tail) pending = Buffer.from(piece.subarray(piece.length - tail));
         this.checkText(body, leftover);
-        const bytes = leftover.length ? Buffer.concat([leftover, body]) : body;
+        const bytes = this.stage(leftover, body);
         const restBytes = this.parse(bytes, false);
         if (restBytes > this.maxRecordChars && utf16Length(bytes, bytes.length - restBytes, bytes.length) > this.maxRecordChars)
           throw new SnapshotFormatError(
@@ -164,11 +166,27 @@ export class SnapshotReader {
     }
     if (pending && !(atStart && isBomPrefix(pending)))
       throw new SnapshotFormatError(this.source, this.line + countLfBytes(leftover, leftover.length), 'file ends inside a UTF-8 character: not valid UTF-8 text');
-    this.parse(leftover, true);
+    this.parse(this.stage(leftover, Buffer.alloc(0)), true);
     if (this.opts.format === 'csv' && !this.header)
       throw new SnapshotFormatError(this.source, 1, 'file is empty: a CSV snapshot needs a header row naming its columns');
     yield this.takeBatch(received);
     return this.counts;
+  }
+
+  /**
+   * The bytes to parse, copied into the hashing kernel's memory: the identifier rules then
+   * read them in place (IdentifierHasher.addBytes) instead of through JavaScript loops.
+   * Valid until the next call; a CSV piece's digests are all computed before it (the queue
+   * runs when a batch is taken).
+   */
+  private stage(leftover: Buffer, body: Buffer): Buffer {
+    if (this.opts.format !== 'csv') return leftover.length ? Buffer.concat([leftover, body]) : body;
+    const n = leftover.length + body.length;
+    const at = this.queue.stage(n);
+    const bytes = this.queue.bufferAt(at, n);
+    bytes.set(leftover, 0);
+    bytes.set(body, leftover.length);
+    return bytes;
   }
 
   /** Fails fast on bytes that are not UTF-8 text (binary files, other encodings). */
@@ -279,7 +297,11 @@ export class SnapshotReader {
 
   /** A single value given as bytes (an unquoted CSV field without multi-value separators). */
   private valueBytes(p: ColumnPlan, buf: Buffer, start: number, end: number, row: number, line: number, country: string | undefined): void {
-    const outcome = p.hasher.addBytes(buf, start, end, p.sink.digests, country);
+    // The piece is staged in the hasher's queue (stage()): its address there is its offset.
+    const base = buf.byteOffset;
+    const outcome = p.staged
+      ? p.hasher.addStaged(base + start, base + end, p.sink.digests, country)
+      : p.hasher.addBytes(buf, start, end, p.sink.digests, country);
     if (outcome === 'hashed') p.counts.accepted++;
     else if (outcome === 'prehashed') p.counts.prehashed++;
     else {

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SHA256_BATCH_WASM } from './wasmPath';
+import { ASCII_RULES_WASM, SHA256_BATCH_WASM } from './wasmPath';
 
 /**
  * SHA-256 of many strings at once, through the SIMD WebAssembly kernel of sha256batch.wat.
@@ -74,6 +74,30 @@ interface Kernel {
 
 let kernel: Kernel | undefined;
 let compiled: object | undefined;
+let compiledRules: object | undefined;
+
+interface RulesExports {
+  email: (s: number, e: number, d: number, dropPlus: number) => number;
+  maid: (s: number, e: number, d: number) => number;
+  ascii: (s: number, e: number) => number;
+}
+
+/** The email and MAID rules (asciiRules.wat) on a kernel instance's memory. */
+function instantiateRules(memory: WasmMemory): RulesExports {
+  if (!compiledRules) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(ASCII_RULES_WASM);
+    } catch (err) {
+      throw new Error(
+        `${ASCII_RULES_WASM} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): ` +
+          'run `npm run build`, which compiles src/identifiers/asciiRules.wat',
+      );
+    }
+    compiledRules = new Wasm.Module(bytes);
+  }
+  return new Wasm.Instance(compiledRules, { kernel: { memory } }).exports as RulesExports;
+}
 const encoder = new TextEncoder();
 
 function instantiate(): WasmExports {
@@ -165,6 +189,13 @@ function hashChunk(values: readonly string[], i: number, j: number, chars: numbe
 const QUEUE_VALUES = 1024;
 /** Bytes of message data per kernel call (a value may start up to here and run past it). */
 const QUEUE_DATA = 1 << 16;
+/** Bytes a producer may stage at once (stage()): a thousand values encoded in one call. */
+export const QUEUE_STAGE = 3 << 15;
+/**
+ * Most bytes one value may reserve: a normalized identifier (raw values over 1 KiB are
+ * rejected before, and UTF-8 of what NFC and lowercasing make of 1 KiB stays below this).
+ */
+const MAX_RESERVE = 16384;
 
 /**
  * SHA-256 of values written straight into the kernel's memory, for callers that produce
@@ -185,8 +216,11 @@ export class Sha256HexQueue {
   private readonly run: (desc: number, n: number, out: number) => void;
   private readonly desc: number;
   private readonly hexAt: number;
+  private readonly stageAt: number;
+  /** The email and MAID rules, in place on this memory (asciiRules.wat). */
+  readonly rules: RulesExports;
   private readonly dataAt: number;
-  private dataEnd: number;
+  private readonly dataEnd: number;
   private readonly memory: WasmMemory;
   private readonly slack: number;
   private n = 0;
@@ -204,11 +238,43 @@ export class Sha256HexQueue {
     this.hexAt = this.desc + QUEUE_VALUES * 8;
     this.dataAt = this.hexAt + QUEUE_VALUES * 64;
     this.dataEnd = this.dataAt + QUEUE_DATA;
+    // The staging area comes last: it grows with what is staged.
+    this.stageAt = this.dataEnd + MAX_RESERVE + this.slack;
     this.pos = this.dataAt;
-    this.grow(this.dataEnd + 4096 + this.slack);
+    this.grow(this.stageAt + QUEUE_STAGE + this.slack);
     this.u8 = new Uint8Array(this.memory.buffer);
     this.buf = Buffer.from(this.memory.buffer);
     this.u32 = new Uint32Array(this.memory.buffer);
+    this.rules = instantiateRules(this.memory);
+  }
+
+  /**
+   * Address of a staging area of QUEUE_STAGE bytes where a producer may put many values'
+   * bytes and commit them where they lie (commitAt). Runs the queue first, as values
+   * committed from the last staging must be hashed before it is overwritten.
+   */
+  stage(bytes = QUEUE_STAGE): number {
+    this.flush();
+    this.grow(this.stageAt + bytes + this.slack);
+    return this.stageAt;
+  }
+
+  /** A Buffer over `len` bytes of the memory at `at` (valid until the next stage()). */
+  bufferAt(at: number, len: number): Buffer {
+    return Buffer.from(this.memory.buffer, at, len);
+  }
+
+
+
+  /** Like commit, for a value lying at `at` (in the staging area). */
+  commitAt(at: number, len: number, out: string[], slot: number): void {
+    if (this.n === QUEUE_VALUES) this.flush();
+    const m = this.n++;
+    const d = (this.desc >>> 2) + 2 * m;
+    this.u32[d] = at;
+    this.u32[d + 1] = len;
+    this.outs[m] = out;
+    this.slots[m] = slot;
   }
 
   private grow(bytes: number): void {
@@ -230,14 +296,8 @@ export class Sha256HexQueue {
    * when it is full, so digests of earlier values may be delivered by this call.
    */
   reserve(max: number): number {
-    if (this.n === QUEUE_VALUES || this.pos + max > this.dataEnd) {
-      this.flush();
-      if (this.pos + max > this.dataEnd) {
-        // One value bigger than the data area: room for it alone.
-        this.dataEnd = this.dataAt + max;
-        this.grow(this.dataEnd + this.slack);
-      }
-    }
+    if (max > MAX_RESERVE) throw new RangeError(`Sha256HexQueue.reserve: ${max} bytes is more than one value may take (${MAX_RESERVE})`);
+    if (this.n === QUEUE_VALUES || this.pos + max > this.dataEnd) this.flush();
     return this.pos;
   }
 

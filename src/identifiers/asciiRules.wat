@@ -1,0 +1,159 @@
+;; The email and MAID rules of asciiRules.ts on bytes already in the SHA-256 kernel's
+;; memory (it imports that memory): IdentifierHasher stages a thousand strings (or the
+;; snapshot reader a piece of the file) there at once and normalizes each value from
+;; where it lies into where the kernel reads it, so no JavaScript loop touches the bytes.
+;; Same contract as asciiRules.ts: src [$s, $e) is the trimmed value, the normalized value
+;; is written from $d ($d = $s: in place), and each function returns its length, or -1
+;; (SLOW: let the string rules decide), -2 (INVALID) or -3 (ZEROED).
+;; test/unit/identifiers/hasher.test.ts compares them with the string rules value by value.
+;;
+;; Tables (data below, in a gap the kernel does not use): [2048, 2304) the email class of
+;; each byte (0 copy, 1 A-Z, 2 ASCII whitespace, 3 "@", 4 "+", 5 non-ASCII); [2304, 2560)
+;; the lowercase hex digit of each byte (0 for anything else).
+(module
+  (import "kernel" "memory" (memory 1))
+
+  ;; Email: remove whitespace, lowercase, drop a "+suffix" of the local part when $drop,
+  ;; then: one "@", local part 1-64, whole at most 254, domain labels of [a-z0-9-] not
+  ;; starting or ending with "-", at least one dot, final label at least two letters.
+  (func (export "email") (param $s i32) (param $e i32) (param $d i32) (param $drop i32) (result i32)
+    (local $i i32) (local $o i32) (local $c i32) (local $k i32)
+    (local $at i32) (local $ats i32) (local $plus i32)
+    (local $lab i32) (local $dots i32) (local $letters i32)
+    (local.set $i (local.get $s))
+    (local.set $o (local.get $d))
+    (local.set $at (i32.const -1))
+    (local.set $plus (i32.const -1))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $e)))
+        (local.set $c (i32.load8_u (local.get $i)))
+        (local.set $k (i32.load8_u offset=2048 (local.get $c)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (if (i32.eqz (local.get $k))
+          (then
+            (i32.store8 (local.get $o) (local.get $c))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $next)))
+        (if (i32.eq (local.get $k) (i32.const 1))
+          (then
+            (i32.store8 (local.get $o) (i32.add (local.get $c) (i32.const 32)))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $next)))
+        (br_if $next (i32.eq (local.get $k) (i32.const 2)))
+        (if (i32.eq (local.get $k) (i32.const 3))
+          (then
+            (local.set $ats (i32.add (local.get $ats) (i32.const 1)))
+            (local.set $at (local.get $o))
+            (i32.store8 (local.get $o) (local.get $c))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $next)))
+        (if (i32.eq (local.get $k) (i32.const 4))
+          (then
+            (if (i32.and (i32.lt_s (local.get $plus) (i32.const 0)) (i32.eqz (local.get $ats)))
+              (then (local.set $plus (local.get $o))))
+            (i32.store8 (local.get $o) (local.get $c))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $next)))
+        (return (i32.const -1))))
+    (if (i32.ne (local.get $ats) (i32.const 1)) (then (return (i32.const -2))))
+    (if (i32.and (i32.ne (local.get $drop) (i32.const 0)) (i32.ge_s (local.get $plus) (i32.const 0)))
+      (then
+        ;; Move "@domain" down over "+suffix".
+        (local.set $i (local.get $at))
+        (block $moved
+          (loop $move
+            (br_if $moved (i32.ge_u (local.get $i) (local.get $o)))
+            (i32.store8 (i32.add (local.get $plus) (i32.sub (local.get $i) (local.get $at))) (i32.load8_u (local.get $i)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $move)))
+        (local.set $o (i32.sub (local.get $o) (i32.sub (local.get $at) (local.get $plus))))
+        (local.set $at (local.get $plus))))
+    (if (i32.lt_s (i32.sub (local.get $at) (local.get $d)) (i32.const 1)) (then (return (i32.const -2))))
+    (if (i32.gt_s (i32.sub (local.get $at) (local.get $d)) (i32.const 64)) (then (return (i32.const -2))))
+    (if (i32.gt_s (i32.sub (local.get $o) (local.get $d)) (i32.const 254)) (then (return (i32.const -2))))
+    ;; The domain: ^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$
+    (local.set $lab (i32.add (local.get $at) (i32.const 1)))
+    (local.set $letters (i32.const 1))
+    (local.set $i (local.get $lab))
+    (block $bad
+      (block $end
+        (loop $d
+          (br_if $end (i32.ge_u (local.get $i) (local.get $o)))
+          (local.set $c (i32.load8_u (local.get $i)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          ;; a-z
+          (br_if $d (i32.lt_u (i32.sub (local.get $c) (i32.const 97)) (i32.const 26)))
+          (if (i32.eq (local.get $c) (i32.const 46))
+            (then
+              ;; "." at $i - 1 ends a label [$lab, $i - 1): not empty, no "-" at either end.
+              (br_if $bad (i32.eq (i32.sub (local.get $i) (i32.const 1)) (local.get $lab)))
+              (br_if $bad (i32.eq (i32.load8_u (local.get $lab)) (i32.const 45)))
+              (br_if $bad (i32.eq (i32.load8_u (i32.sub (local.get $i) (i32.const 2))) (i32.const 45)))
+              (local.set $dots (i32.add (local.get $dots) (i32.const 1)))
+              (local.set $lab (local.get $i))
+              (local.set $letters (i32.const 1))
+              (br $d)))
+          (br_if $bad (i32.eqz (i32.or (i32.lt_u (i32.sub (local.get $c) (i32.const 48)) (i32.const 10)) (i32.eq (local.get $c) (i32.const 45)))))
+          (local.set $letters (i32.const 0))
+          (br $d)))
+      (br_if $bad (i32.eqz (local.get $dots)))
+      (br_if $bad (i32.eqz (local.get $letters)))
+      (br_if $bad (i32.lt_s (i32.sub (local.get $o) (local.get $lab)) (i32.const 2)))
+      (return (i32.sub (local.get $o) (local.get $d))))
+    (i32.const -2))
+
+  ;; MAID: a UUID (8-4-4-4-12 hex, any case), lowercased; the all-zero ID is ZEROED.
+  ;; Anything else is left to the string rules (-1): rare in real files.
+  (func (export "maid") (param $s i32) (param $e i32) (param $d i32) (result i32)
+    (local $i i32) (local $c i32) (local $h i32) (local $dashes i32) (local $nonzero i32)
+    (if (i32.ne (i32.sub (local.get $e) (local.get $s)) (i32.const 36)) (then (return (i32.const -1))))
+    (if (i32.ne (i32.load8_u offset=8 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
+    (if (i32.ne (i32.load8_u offset=13 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
+    (if (i32.ne (i32.load8_u offset=18 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
+    (if (i32.ne (i32.load8_u offset=23 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
+    (local.set $i (local.get $s))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $e)))
+        (local.set $c (i32.load8_u (local.get $i)))
+        (local.set $h (i32.load8_u offset=2304 (local.get $c)))
+        (if (i32.eqz (local.get $h))
+          (then
+            (if (i32.ne (local.get $c) (i32.const 45)) (then (return (i32.const -1))))
+            (local.set $dashes (i32.add (local.get $dashes) (i32.const 1)))
+            (i32.store8 (i32.add (local.get $d) (i32.sub (local.get $i) (local.get $s))) (i32.const 45)))
+          (else
+            (local.set $nonzero (i32.or (local.get $nonzero) (i32.xor (local.get $h) (i32.const 48))))
+            (i32.store8 (i32.add (local.get $d) (i32.sub (local.get $i) (local.get $s))) (local.get $h))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (if (i32.ne (local.get $dashes) (i32.const 4)) (then (return (i32.const -1))))
+    (if (i32.eqz (local.get $nonzero)) (then (return (i32.const -3))))
+    (i32.const 36))
+
+  ;; 1 when every byte of [$s, $e) is ASCII (the external ID rule only trims: no copy needed).
+  (func (export "ascii") (param $s i32) (param $e i32) (result i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $s) (local.get $e)))
+        (if (i32.ge_u (i32.load8_u (local.get $s)) (i32.const 128)) (then (return (i32.const 0))))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $next)))
+    (i32.const 1))
+
+  ;; Email classes: 0 copy; 1 A-Z; 2 TAB LF VT FF CR space; 3 "@"; 4 "+"; 5 >= 0x80.
+  (data (i32.const 2048)
+    "\00\00\00\00\00\00\00\00\00\02\02\02\02\02\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "\02\00\00\00\00\00\00\00\00\00\00\04\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "\03\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\01\00\00\00\00\00"
+    "\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00"
+    "\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05"
+    "\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05"
+    "\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05"
+    "\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05\05")
+  ;; Lowercase hex digit per byte: "0"-"9" and "a"-"f" themselves, "A"-"F" lowercased.
+  (data (i32.const 2352) "0123456789")
+  (data (i32.const 2369) "abcdef")
+  (data (i32.const 2401) "abcdef")
+)
