@@ -47,6 +47,16 @@ export interface CsvRecordSink {
   malformed(line: number, problem: string): void;
 }
 
+/**
+ * Finds plain records (no quotes, a line end in the input) in WebAssembly, for input
+ * staged in its memory (Sha256HexQueue.scanCsv): the byte loop is the tokenizer's cost.
+ */
+export interface CsvScanner {
+  scanCsv(p: number, n: number, delimiter: number): number;
+  scanOut(): Uint32Array;
+  readonly scanIndex: number;
+}
+
 const QUOTE = 34;
 const LF = 10;
 const CR = 13;
@@ -65,6 +75,8 @@ export class CsvTokenizer {
   constructor(
     readonly delimiter: number,
     startLine = 1,
+    /** Set when every buffer pushed lies in the scanner's memory (its byteOffset is its address there). */
+    private readonly scanner: CsvScanner | null = null,
   ) {
     this.line = startLine;
     for (const c of [59, 124, 91]) this.classes[c] = C_MARK; // ; | [
@@ -80,14 +92,49 @@ export class CsvTokenizer {
    */
   push(buf: Buffer, start: number, end: number, final: boolean, sink: CsvRecordSink): number {
     let pos = start;
+    const scanner = this.scanner;
     // One call per record, not one long loop here: a single call that loops over a
     // whole piece depends on V8's on-stack replacement to get optimized.
     while (pos < end) {
+      if (scanner !== null) {
+        const base = buf.byteOffset;
+        const found = scanner.scanCsv(base + pos, base + end, this.delimiter);
+        if (found > 0) {
+          pos = this.scanned(scanner, buf, found, sink);
+          continue;
+        }
+      }
       const next = this.nextRecord(buf, pos, end, final, sink);
       if (next < 0) return pos;
       pos = next;
     }
     return end;
+  }
+
+  /** Emits the `found` records the scanner wrote; returns the index after the last one. */
+  private scanned(scanner: CsvScanner, buf: Buffer, found: number, sink: CsvRecordSink): number {
+    const base = buf.byteOffset;
+    const v = scanner.scanOut();
+    const f = this.fields;
+    let k = scanner.scanIndex;
+    let pos = 0;
+    for (let r = 0; r < found; r++) {
+      pos = v[k]! - base;
+      const count = v[k + 1]!;
+      k += 2;
+      const line = this.line++;
+      if (count === 0) continue; // blank line: no record
+      while (count + 1 >= f.starts.length) f.grow();
+      for (let i = 0; i < count; i++) {
+        f.starts[i] = v[k]! - base;
+        f.ends[i] = v[k + 1]! - base;
+        f.marks[i] = v[k + 2]!;
+        f.texts[i] = null;
+        k += 3;
+      }
+      sink.record(buf, f, count, line);
+    }
+    return pos;
   }
 
   /** Tokenizes the record at `pos`; returns the index after it, or -1 if it is incomplete. */

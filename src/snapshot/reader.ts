@@ -113,7 +113,7 @@ export class SnapshotReader {
         if (!resume.header) throw new RangeError('resuming a CSV snapshot needs the header from the saved position');
         const d = resume.delimiter ?? this.opts.delimiter ?? ',';
         this.useHeader(resume.header, d, 1);
-        this.tokenizer = new CsvTokenizer(d.charCodeAt(0), this.line);
+        this.tokenizer = new CsvTokenizer(d.charCodeAt(0), this.line, this.queue);
       }
       this.sawRecord = true;
     }
@@ -216,7 +216,7 @@ export class SnapshotReader {
       if (bytes.length === 0) return 0;
       const d = this.opts.delimiter ?? detectDelimiter(bytes.toString('utf8', 0, nl < 0 ? bytes.length : nl), this.wantedColumns());
       this.delimiter = d;
-      this.tokenizer = new CsvTokenizer(d.charCodeAt(0), this.line);
+      this.tokenizer = new CsvTokenizer(d.charCodeAt(0), this.line, this.queue);
     }
     const t = this.tokenizer;
     const used = t.push(bytes, 0, bytes.length, final, this.csvSink);

@@ -80,6 +80,7 @@ interface RulesExports {
   email: (s: number, e: number, d: number, dropPlus: number) => number;
   maid: (s: number, e: number, d: number) => number;
   ascii: (s: number, e: number) => number;
+  scan: (p: number, n: number, delim: number, out: number, outEnd: number) => number;
 }
 
 /** The email and MAID rules (asciiRules.wat) on a kernel instance's memory. */
@@ -196,6 +197,8 @@ export const QUEUE_STAGE = 3 << 15;
  * rejected before, and UTF-8 of what NFC and lowercasing make of 1 KiB stays below this).
  */
 const MAX_RESERVE = 16384;
+/** Output room of one scanCsv call (a few hundred records). */
+const SCAN_BYTES = 1 << 15;
 
 /**
  * SHA-256 of values written straight into the kernel's memory, for callers that produce
@@ -217,6 +220,8 @@ export class Sha256HexQueue {
   private readonly desc: number;
   private readonly hexAt: number;
   private readonly stageAt: number;
+  /** Where scanCsv writes record boundaries. */
+  private readonly scanAt: number;
   /** The email and MAID rules, in place on this memory (asciiRules.wat). */
   readonly rules: RulesExports;
   private readonly dataAt: number;
@@ -238,8 +243,9 @@ export class Sha256HexQueue {
     this.hexAt = this.desc + QUEUE_VALUES * 8;
     this.dataAt = this.hexAt + QUEUE_VALUES * 64;
     this.dataEnd = this.dataAt + QUEUE_DATA;
+    this.scanAt = this.dataEnd + MAX_RESERVE + this.slack;
     // The staging area comes last: it grows with what is staged.
-    this.stageAt = this.dataEnd + MAX_RESERVE + this.slack;
+    this.stageAt = this.scanAt + SCAN_BYTES;
     this.pos = this.dataAt;
     this.grow(this.stageAt + QUEUE_STAGE + this.slack);
     this.u8 = new Uint8Array(this.memory.buffer);
@@ -257,6 +263,23 @@ export class Sha256HexQueue {
     this.flush();
     this.grow(this.stageAt + bytes + this.slack);
     return this.stageAt;
+  }
+
+  /**
+   * Plain CSV records of staged bytes [p, n) (asciiRules.wat `scan`): how many were found.
+   * Their boundaries are in scanOut() from scanIndex (layout in the .wat).
+   */
+  scanCsv(p: number, n: number, delimiter: number): number {
+    return this.rules.scan(p, n, delimiter, this.scanAt, this.scanAt + SCAN_BYTES);
+  }
+
+  /** The memory as u32 words, where scanCsv's output starts at scanIndex. */
+  scanOut(): Uint32Array {
+    return this.u32;
+  }
+
+  get scanIndex(): number {
+    return this.scanAt >>> 2;
   }
 
   /** A Buffer over `len` bytes of the memory at `at` (valid until the next stage()). */
