@@ -152,6 +152,8 @@
   (func (export "scan") (param $p i32) (param $n i32) (param $delim i32) (param $out i32) (param $outEnd i32) (result i32)
     (local $recs i32) (local $i i32) (local $c i32) (local $fs i32) (local $cnt i32)
     (local $mark i32) (local $w i32) (local $end i32)
+    (local $v v128) (local $d v128) (local $bits i32)
+    (local.set $d (i8x16.splat (local.get $delim)))
     (block $stop
       (loop $record
         (br_if $stop (i32.ge_u (local.get $p) (local.get $n)))
@@ -164,6 +166,25 @@
         (local.set $w (i32.add (local.get $out) (i32.const 8)))
         (block $eol
           (loop $byte
+            ;; 16 bytes at a time to the next byte that matters: LF, quote, delimiter, ; | [
+            (if (i32.le_u (i32.add (local.get $i) (i32.const 16)) (local.get $n))
+              (then
+                (local.set $v (v128.load (local.get $i)))
+                (local.set $bits
+                  (i8x16.bitmask
+                    (v128.or
+                      (v128.or
+                        (v128.or (i8x16.eq (local.get $v) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))
+                                 (i8x16.eq (local.get $v) (v128.const i8x16 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34)))
+                        (v128.or (i8x16.eq (local.get $v) (local.get $d))
+                                 (i8x16.eq (local.get $v) (v128.const i8x16 59 59 59 59 59 59 59 59 59 59 59 59 59 59 59 59))))
+                      (v128.or (i8x16.eq (local.get $v) (v128.const i8x16 124 124 124 124 124 124 124 124 124 124 124 124 124 124 124 124))
+                               (i8x16.eq (local.get $v) (v128.const i8x16 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91 91))))))
+                (if (i32.eqz (local.get $bits))
+                  (then
+                    (local.set $i (i32.add (local.get $i) (i32.const 16)))
+                    (br $byte)))
+                (local.set $i (i32.add (local.get $i) (i32.ctz (local.get $bits))))))
             (br_if $stop (i32.ge_u (local.get $i) (local.get $n)))
             (local.set $c (i32.load8_u (local.get $i)))
             (br_if $eol (i32.eq (local.get $c) (i32.const 10)))
