@@ -55,7 +55,7 @@ function rejectsExpected(people: number): Record<string, number> {
 }
 
 beforeAll(async () => {
-  emu = await emulatorFor({ processingDelay: 300 });
+  emu = await emulatorFor({ processingDelay: 150 });
   dir = mkdtempSync(join(tmpdir(), 'ttsync-demo-'));
   client = await testClient();
   const env = testEnv();
@@ -93,7 +93,7 @@ const demo = (destinationId: string, people?: number): Promise<DemoResult> =>
     ...(people ? { people } : {}),
     taskQueue,
     queues,
-    timing: { cadence: '1h', pollInitial: '100ms', pollMax: '500ms' },
+    timing: { cadence: '1h', pollInitial: '50ms', pollMax: '300ms' },
     cycleTimeoutMs: 60_000,
   });
 

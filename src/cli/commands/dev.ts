@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { startDevStack, type DevStackOptions } from '../../devStack';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { DATA_DIR } from '../../paths';
@@ -32,7 +32,9 @@ export function registerDevCommand(program: Command): void {
     .option('--no-health-check', 'do not run the start-up health-check workflow')
     .option('--emulator-port <port>', 'TikTok API emulator port on 127.0.0.1', parsePort, 8787)
     .option('--no-emulator', 'do not run the TikTok API emulator')
-    .option('--emulator-processing-delay <duration>', 'how long an audience processes after each edit in the emulator (e.g. 500ms, 2s, 1m)', duration, 2_000)
+    .addOption(
+      new Option('--emulator-processing-delay <duration>', 'how long an audience processes after each edit in the emulator (e.g. 500ms, 2s, 1m)').argParser(duration).default(2_000, '2s'),
+    )
     .option('--demo', 'once the stack is up, run `ttsync demo` on it (a synthetic audience synced twice), then keep running')
     .option('--demo-people <n>', 'people in the demo\'s first snapshot', parsePeople, DEMO_DEFAULTS.people)
     .action(async ({ demo, demoPeople, ...opts }: DevOpts) => {
