@@ -337,6 +337,18 @@ export function fastE164Ascii(src: Uint8Array, s: number, e: number, country: st
  * country string: null = not supported (invalid_phone), undefined = no tables (library).
  */
 function countryInfo(t: Tables, country: string): CountryInfo | null | undefined {
+  // Usually the same country (the destination default) value after value.
+  if (country === lastCountry) return lastInfo;
+  const info = resolveCountry(t, country);
+  lastCountry = country;
+  lastInfo = info;
+  return info;
+}
+
+let lastCountry: string | undefined;
+let lastInfo: CountryInfo | null | undefined;
+
+function resolveCountry(t: Tables, country: string): CountryInfo | null | undefined {
   const known = t.resolved.get(country);
   if (known !== undefined || t.resolved.has(country)) return known;
   const info = isSupportedCountry(country) ? t.countries.get(country) : null;
