@@ -103,34 +103,59 @@
       (return (i32.sub (local.get $o) (local.get $d))))
     (i32.const -2))
 
-  ;; MAID: a UUID (8-4-4-4-12 hex, any case), lowercased; the all-zero ID is ZEROED.
-  ;; Anything else is left to the string rules (-1): rare in real files.
+;; MAID: a UUID (8-4-4-4-12 hex, any case), lowercased; the all-zero ID is ZEROED.
+  ;; Anything else is left to the string rules (-1): rare in real files. SIMD: bytes
+  ;; [0, 16), [16, 32) and [32, 36) are each checked and lowercased in one pass.
   (func (export "maid") (param $s i32) (param $e i32) (param $d i32) (result i32)
-    (local $i i32) (local $c i32) (local $h i32) (local $dashes i32) (local $nonzero i32)
+    (local $v v128) (local $lower v128) (local $alpha v128) (local $ok v128) (local $zero v128)
+    (local $k i32)
     (if (i32.ne (i32.sub (local.get $e) (local.get $s)) (i32.const 36)) (then (return (i32.const -1))))
     (if (i32.ne (i32.load8_u offset=8 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
     (if (i32.ne (i32.load8_u offset=13 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
     (if (i32.ne (i32.load8_u offset=18 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
     (if (i32.ne (i32.load8_u offset=23 (local.get $s)) (i32.const 45)) (then (return (i32.const -1))))
-    (local.set $i (local.get $s))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $e)))
-        (local.set $c (i32.load8_u (local.get $i)))
-        (local.set $h (i32.load8_u offset=2304 (local.get $c)))
-        (if (i32.eqz (local.get $h))
-          (then
-            (if (i32.ne (local.get $c) (i32.const 45)) (then (return (i32.const -1))))
-            (local.set $dashes (i32.add (local.get $dashes) (i32.const 1)))
-            (i32.store8 (i32.add (local.get $d) (i32.sub (local.get $i) (local.get $s))) (i32.const 45)))
-          (else
-            (local.set $nonzero (i32.or (local.get $nonzero) (i32.xor (local.get $h) (i32.const 48))))
-            (i32.store8 (i32.add (local.get $d) (i32.sub (local.get $i) (local.get $s))) (local.get $h))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $next)))
-    (if (i32.ne (local.get $dashes) (i32.const 4)) (then (return (i32.const -1))))
-    (if (i32.eqz (local.get $nonzero)) (then (return (i32.const -3))))
+    ;; Dashes: exactly the four above (16 + 16 + 4 bytes; lanes past 36 count as dashes).
+    (local.set $zero (v128.const i8x16 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1 -1))
+    (local.set $k (i32.const 0))
+    (loop $part
+      (if (i32.lt_u (local.get $k) (i32.const 32))
+        (then (local.set $v (v128.load (i32.add (local.get $s) (local.get $k)))))
+        (else
+          (local.set $v
+            (v128.or (v128.load32_zero (i32.add (local.get $s) (i32.const 32)))
+                     (v128.const i8x16 0 0 0 0 45 45 45 45 45 45 45 45 45 45 45 45)))))
+      (local.set $lower (v128.or (local.get $v) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32)))
+      ;; a-f after lowercasing (from a-f or A-F)
+      (local.set $alpha (i8x16.lt_u (i8x16.sub (local.get $lower) (v128.const i8x16 97 97 97 97 97 97 97 97 97 97 97 97 97 97 97 97))
+                                     (v128.const i8x16 6 6 6 6 6 6 6 6 6 6 6 6 6 6 6 6)))
+      (local.set $ok
+        (v128.or (local.get $alpha)
+          (v128.or (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                               (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))
+                   (i8x16.eq (local.get $v) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45)))))
+      (if (i32.eqz (i8x16.all_true (local.get $ok))) (then (return (i32.const -1))))
+      (local.set $zero
+        (v128.and (local.get $zero)
+          (v128.or (i8x16.eq (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                   (i8x16.eq (local.get $v) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45)))))
+      (local.set $v (v128.bitselect (local.get $lower) (local.get $v) (local.get $alpha)))
+      (if (i32.lt_u (local.get $k) (i32.const 32))
+        (then (v128.store (i32.add (local.get $d) (local.get $k)) (local.get $v)))
+        (else (v128.store32_lane 0 (i32.add (local.get $d) (i32.const 32)) (local.get $v))))
+      ;; Dashes anywhere but the four places are wrong: count them in this part.
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
+      (br_if $part (i32.lt_u (local.get $k) (i32.const 48))))
+    (if (i32.ne (call $dashes (local.get $s)) (i32.const 4)) (then (return (i32.const -1))))
+    (if (i8x16.all_true (local.get $zero)) (then (return (i32.const -3))))
     (i32.const 36))
+
+  ;; Dashes among the 36 bytes at $s.
+  (func $dashes (param $s i32) (result i32)
+    (i32.add
+      (i32.add
+        (i32.popcnt (i8x16.bitmask (i8x16.eq (v128.load (local.get $s)) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))))
+        (i32.popcnt (i8x16.bitmask (i8x16.eq (v128.load offset=16 (local.get $s)) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45)))))
+      (i32.popcnt (i8x16.bitmask (i8x16.eq (v128.load32_zero offset=32 (local.get $s)) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))))))
 
   ;; 1 when every byte of [$s, $e) is ASCII (the external ID rule only trims: no copy needed).
   (func (export "ascii") (param $s i32) (param $e i32) (result i32)
