@@ -148,20 +148,6 @@ describe('ttsync demo on the dev server with the TikTok emulator', { timeout: 90
     expect(text).not.toContain(token);
   });
 
-  it('a second demo run of the same destination ends the first workflow and starts from scratch in a new audience', async () => {
-    const destinationId = uniqueId('demo');
-    const first = await demo(destinationId, 2_000);
-    const firstRun = (await client.workflow.getHandle(audienceSyncWorkflowId(destinationId)).describe()).runId;
-    const again = await demo(destinationId, 2_000);
-    expect((await client.workflow.getHandle(audienceSyncWorkflowId(destinationId), firstRun).describe()).status.name).toBe('TERMINATED');
-    expect(again.audienceId).not.toBe(first.audienceId);
-    const d1 = digestsOf(again.syncs[0]!.snapshot.spec);
-    // Not a diff against the previous run's state: the whole first snapshot is added again.
-    expect(again.syncs[0]!.summary).toMatchObject({ added: d1.size, removed: 0 });
-    expect(again.syncs[0]!.status.cycles).toBe(1);
-    expect(again.emulatorSize).toBe(digestsOf(again.syncs[1]!.snapshot.spec).size);
-  });
-
   it('bad usage exits 2 with one line', () => {
     const few = runCli(['demo', '--people', '12']);
     expect(few.code).toBe(2);
