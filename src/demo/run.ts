@@ -2,10 +2,11 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { cycleSummary, isSuccess, requestAudienceSync, waitForAudienceCycle, type AudienceCycleSummary } from '../audience/control';
+import { cycleSummary, getAudienceStatus, isSuccess, requestAudienceSync, waitForAudienceCycle, type AudienceCycleSummary } from '../audience/control';
 import type { DestinationConfigInput } from '../config/destination';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
 import type { AudienceSyncStatus, AudienceSyncTiming } from '../../workflows';
+import { TikTokClient } from '../tiktok';
 import { emulatorAudience, seedAdvertiserToken } from './emulatorControl';
 import { SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, churned, expectedValues, peopleOf, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from './synthetic';
 
@@ -93,17 +94,24 @@ export function workflowUrl(uiUrl: string, namespace: string, workflowId: string
 /** UTC seconds, digits and one hyphen, so each demo run's audience name is new. */
 const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
-/** A previous demo run of this destination is ended: this one starts from an empty workdir. */
-async function endPreviousRun(client: Client, workflowId: string): Promise<boolean> {
-  const handle = client.workflow.getHandle(workflowId);
+/**
+ * A previous demo run of this destination is ended, so this one starts from an empty
+ * workdir; returns the audience it had made, if any.
+ */
+async function endPreviousRun(client: Client, destinationId: string): Promise<{ ended: boolean; audienceId: string | null }> {
+  const handle = client.workflow.getHandle(audienceSyncWorkflowId(destinationId));
   try {
-    if ((await handle.describe()).status.name !== 'RUNNING') return false;
-    await handle.terminate('a new demo run starts from scratch');
-    return true;
+    if ((await handle.describe()).status.name !== 'RUNNING') return { ended: false, audienceId: null };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (err instanceof WorkflowNotFoundError) return { ended: false, audienceId: null };
     throw err;
   }
+  const audienceId = await getAudienceStatus(client, destinationId).then(
+    (s) => s.audienceId,
+    () => null,
+  );
+  await handle.terminate('a new demo run starts from scratch');
+  return { ended: true, audienceId };
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
@@ -114,7 +122,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const people = opts.people ?? DEMO_DEFAULTS.people;
   if (!Number.isSafeInteger(people) || people < 1) throw new Error(`people must be a positive whole number, not ${people}`);
 
-  if (await endPreviousRun(opts.client, workflowId)) log(`ended the previous demo run of ${workflowId}`);
+  const previous = await endPreviousRun(opts.client, destinationId);
+  if (previous.ended) log(`ended the previous demo run of ${workflowId}`);
   const snapshotsDir = join(opts.dir, 'snapshots');
   const workdir = join(opts.dir, 'work');
   await rm(snapshotsDir, { recursive: true, force: true });
@@ -127,6 +136,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const tokenFile = join(opts.dir, 'tiktok-access-token');
   await writeFile(tokenFile, `${token}\n`, { mode: 0o600 });
   await chmod(tokenFile, 0o600);
+  if (previous.audienceId) {
+    // Its audience goes too (through the API, as an operator would), so repeated demos do not
+    // pile up audiences in the emulator's saved state.
+    const tiktok = new TikTokClient({ accessToken: token, env: { TIKTOK_API_BASE_URL: `${opts.emulatorUrl.replace(/\/+$/, '')}/open_api/v1.3` } });
+    await tiktok.deleteAudiences({ advertiserId, audienceIds: [previous.audienceId] }).then(
+      () => log(`deleted the previous demo audience ${previous.audienceId}`),
+      (err: unknown) => log(`could not delete the previous demo audience ${previous.audienceId}: ${(err as Error).message}`),
+    );
+  }
 
   const audienceName = `ttsync demo ${stamp(new Date())}`;
   const config: DestinationConfigInput = {

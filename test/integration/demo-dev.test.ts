@@ -75,6 +75,10 @@ describe('ttsync dev --demo (scripts/start)', { timeout: 120_000 }, () => {
       expect(again.stdout).toContain(`added ${first?.[1]} ids, removed 0 ids`);
       const audience2 = /audience (\d+) "/.exec(again.stdout);
       expect(audience2?.[1]).not.toBe(audience1?.[1]);
+      // The previous demo's audience was deleted through the API.
+      expect(again.stderr).toContain(`[demo] deleted the previous demo audience ${audience1?.[1]}`);
+      expect((await fetch(`http://127.0.0.1:${emulatorPort}/_emulator/audiences/${audience1?.[1]}?ids=false`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${emulatorPort}/_emulator/audiences/${audience2?.[1]}?ids=false`)).status).toBe(200);
 
       child.kill('SIGINT');
       expect(await exitOf(child)).toBe(0);
