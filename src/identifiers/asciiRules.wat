@@ -19,13 +19,32 @@
   (func (export "email") (param $s i32) (param $e i32) (param $d i32) (param $drop i32) (result i32)
     (local $i i32) (local $o i32) (local $c i32) (local $k i32)
     (local $at i32) (local $ats i32) (local $plus i32)
-    (local $lab i32) (local $dots i32) (local $letters i32)
+    (local $lab i32) (local $dots i32) (local $letters i32) (local $v v128)
     (local.set $i (local.get $s))
     (local.set $o (local.get $d))
     (local.set $at (i32.const -1))
     (local.set $plus (i32.const -1))
     (block $done
       (loop $next
+        ;; 16 bytes at a time while none is whitespace, "@", "+" or non-ASCII: copied with
+        ;; A-Z lowercased. (Written at $o <= $i, after the load: safe in place.)
+        (if (i32.le_u (i32.add (local.get $i) (i32.const 16)) (local.get $e))
+          (then
+            (local.set $v (v128.load (local.get $i)))
+            (if (i32.eqz (i8x16.bitmask
+                  (v128.or
+                    (v128.or (i8x16.lt_s (local.get $v) (v128.const i8x16 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33))
+                             (i8x16.eq (local.get $v) (v128.const i8x16 64 64 64 64 64 64 64 64 64 64 64 64 64 64 64 64)))
+                    (i8x16.eq (local.get $v) (v128.const i8x16 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43)))))
+              (then
+                (v128.store (local.get $o)
+                  (i8x16.add (local.get $v)
+                    (v128.and (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 65 65 65 65 65 65 65 65 65 65 65 65 65 65 65 65))
+                                          (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
+                              (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))))
+                (local.set $i (i32.add (local.get $i) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (br $next)))))
         (br_if $done (i32.ge_u (local.get $i) (local.get $e)))
         (local.set $c (i32.load8_u (local.get $i)))
         (local.set $k (i32.load8_u offset=2048 (local.get $c)))
