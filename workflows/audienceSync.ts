@@ -180,8 +180,13 @@ export interface AudienceSyncInput {
 }
 
 export const audienceSyncStatusQuery = defineQuery<AudienceSyncStatus>('audienceSyncStatus');
-/** Run a cycle now: the given snapshot, else flush pending batches and re-sync storage.snapshot. */
-export const syncNowSignal = defineSignal<[{ snapshot?: InputObject }?]>('syncNow');
+/**
+ * Run a cycle now: the given snapshot, else flush pending batches and re-sync storage.snapshot.
+ * `onCadence` (a schedule tick) asks for what the cadence timer does: flush pending batches and
+ * re-sync storage.snapshot only if the export changed, so a tick can never undo change batches
+ * by re-applying an old export.
+ */
+export const syncNowSignal = defineSignal<[{ snapshot?: InputObject; onCadence?: boolean }?]>('syncNow');
 export const snapshotLandedSignal = defineSignal<[{ snapshot: InputObject }]>('snapshotLanded');
 export const addChangeBatchSignal = defineSignal<[ChangeBatch]>('addChangeBatch');
 export const pauseSignal = defineSignal<[]>('pause');
@@ -291,6 +296,10 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   setHandler(audienceSyncStatusQuery, view);
   setHandler(syncNowSignal, (req) => {
     if (pending.length) flushRequested = true;
+    if (req?.onCadence && !req.snapshot) {
+      if (config.storage.snapshot && !snapshotRequest) snapshotRequest = { onCadence: true };
+      return;
+    }
     if (req?.snapshot) snapshotRequest = { snapshot: req.snapshot };
     // Asked for explicitly: runs even if the snapshot has not changed since the last sync.
     else if (config.storage.snapshot) snapshotRequest = snapshotRequest?.snapshot ? { snapshot: snapshotRequest.snapshot } : {};

@@ -96,11 +96,10 @@ export interface AudienceSyncRequest {
    */
   updateConfig?: boolean;
   /**
-   * Asked for by a schedule, not a person. A running workflow that has change batches
-   * pending, or applied some since its last snapshot, is not sent syncNow when the config
-   * names a storage.snapshot: an explicit sync re-applies that export even if unchanged and
-   * would undo the batches. Its own cadence timer re-syncs only a new export and flushes
-   * the batches. A destination with nothing to sync is only started (kept alive).
+   * Asked for by a schedule, not a person: the workflow is started when missing and does what
+   * its cadence timer does (flushes pending batches, re-syncs storage.snapshot only when the
+   * export changed), so a tick never re-applies an old export over change batches. A
+   * destination with nothing to sync is only started (kept alive for change batches).
    */
   onCadence?: boolean;
   /** How long a running workflow's worker has to answer the status query and config update (default 30s). */
@@ -113,9 +112,8 @@ export interface AudienceSyncRequested {
   started: boolean;
   /** status.cycles before the request (0 when it was not running): the requested cycle is numbered above it. */
   cyclesBefore: number;
-  /** False when an onCadence request sent no sync signal; `reason` says why. */
+  /** True once the sync signal is sent (an onCadence one may run no cycle: nothing changed). */
   signalled: boolean;
-  reason?: string;
   /** The running workflow will not start the requested cycle until an operator acts (paused, audience_missing). */
   heldBy?: string;
 }
@@ -173,14 +171,12 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   const running = desc !== undefined && isRunning(desc);
   let cyclesBefore = 0;
   let pendingBatches = 0;
-  let batchesSinceSnapshot = false;
   let heldBy: string | undefined;
   const answerMs = opts.answerTimeoutMs ?? 30_000;
   if (running) {
     const status = await answered(client, desc, answerMs, () => queryStatus(client, workflowId));
     cyclesBefore = status.cycles;
     pendingBatches = status.pendingBatches;
-    batchesSinceSnapshot = pendingBatches > 0 || status.lastSync?.kind === 'changes';
     if (status.paused) heldBy = 'the workflow is paused: signal "resume" to let it sync';
     else if (status.phase === 'audience_missing') heldBy = `audience_missing: ${status.advice ?? 'signal "recreateAudience"'}`;
   }
@@ -200,14 +196,10 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput] };
   const result = { workflowId, started: !running, cyclesBefore, ...(heldBy ? { heldBy } : {}) };
   if (opts.onCadence && !opts.snapshot) {
-    if (running && nothingToSync) return { ...result, signalled: false, reason: 'running, nothing to sync (no storage.snapshot, no pending change batch)' };
-    if (running && config.storage.snapshot && batchesSinceSnapshot)
-      return { ...result, signalled: false, reason: "change batches since the last snapshot: left to the workflow's cadence, which re-syncs only a new export" };
-    if (!running && nothingToSync) {
-      // Keep the one writer alive for change batches; there is nothing to sync yet.
-      await client.workflow.start(audienceSync, { ...common, workflowIdConflictPolicy: 'USE_EXISTING' });
-      return { ...result, signalled: false, reason: 'started; nothing to sync yet (no storage.snapshot)' };
-    }
+    // The workflow applies the cadence rules itself, in the same step as its own timer:
+    // flush pending batches, re-sync storage.snapshot only when the export changed.
+    await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{ onCadence: true }] });
+    return { ...result, signalled: true };
   }
   if (opts.snapshot) await client.workflow.signalWithStart(audienceSync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot }] });
   else await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{}] });

@@ -458,18 +458,20 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     expect(cadence.stderr).toMatch(/--cadence: cadence 10s is shorter than 1m/);
   });
 
-  it('a tick starts the missing workflow and syncs storage.snapshot; a later tick syncs again; change batches since the snapshot defer it to the cadence', async () => {
+  it('a tick starts the missing workflow and syncs storage.snapshot; later ticks do what the cadence does: skip an unchanged export, sync a changed one, flush change batches without re-applying the export', async () => {
     const advertiserId = newAdvertiser();
     await issueToken(advertiserId);
     const config = destination(advertiserId);
     const people = range(0, 1100);
-    config.storage = { ...config.storage, snapshot: new URL(writeSnapshot(`${config.destinationId}-store.csv`, people)).pathname };
+    const exportName = `${config.destinationId}-store.csv`;
+    config.storage = { ...config.storage, snapshot: new URL(writeSnapshot(exportName, people)).pathname };
     const file = writeConfig(config);
     const scheduleId = audienceScheduleId(config.destinationId);
     scheduleIds.add(scheduleId);
     const r = await cli(['schedules', 'apply', '--config', file, ...queueFlags()]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\screated\s/);
+    const handle = client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId));
 
     const t1 = await triggerTick(scheduleId);
     expect(t1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
@@ -478,23 +480,41 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     expect(s1.lastSync).toMatchObject({ kind: 'snapshot', added: 2200 });
     expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(people));
 
-    // Running: the tick signals it (no second workflow); the same export syncs to no change.
+    const seqAfterFirst = Math.max(0, ...(await emulatorControl<{ calls: { seq: number }[] }>(emu, 'GET', 'calls')).calls.map((c) => c.seq));
+    // Running, export unchanged: the tick reaches the workflow (no second one), whose check
+    // finds the export already applied and sends nothing.
     const t2 = await triggerTick(scheduleId);
     expect(t2).toMatchObject({ started: false, cyclesBefore: 1, signalled: true });
     const s2 = await waitForAudienceCycle(client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
-    expect(s2.lastSync).toMatchObject({ added: 0, removed: 0 });
-    expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(people));
+    expect(s2).toMatchObject({ phase: 'synced', cycles: 2 });
+    expect(s2.lastSync?.runId).toBe(s1.lastSync?.runId);
+    const since = (await emulatorControl<{ calls: { path: string }[] }>(emu, 'GET', `calls?since=${seqAfterFirst}`)).calls;
+    expect(since.filter((c) => /customer_file|custom_audience\/(create|update)/.test(c.path))).toEqual([]);
 
-    // A change batch waits for the cadence: an explicit re-sync of the export would undo it.
+    // The export changes: the next tick syncs it, sending only the new people.
+    const grown = range(0, 1150);
+    writeSnapshot(exportName, grown);
+    const t3 = await triggerTick(scheduleId);
+    expect(t3).toMatchObject({ started: false, cyclesBefore: 2, signalled: true });
+    const s3 = await waitForAudienceCycle(client, config.destinationId, 2, { pollMs: 100, timeoutMs: 60_000 });
+    expect(s3.lastSync).toMatchObject({ kind: 'snapshot', added: 100, removed: 0 });
+    expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(grown));
+
+    // A change batch: the tick flushes it and does not re-apply the unchanged export (which would undo it).
     const enters = join(dir, `${config.destinationId}-enters.csv`);
     writeFileSync(enters, 'email,phone\nlate@example.com,\n');
-    await client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId)).signal(addChangeBatchSignal, { enters: { uri: `file://${enters}` } });
+    await handle.signal(addChangeBatchSignal, { enters: { uri: `file://${enters}` } });
     const deadline = Date.now() + 10_000;
     while ((await getAudienceStatus(client, config.destinationId)).pendingBatches === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
-    const t3 = await triggerTick(scheduleId);
-    expect(t3).toMatchObject({ started: false, cyclesBefore: 2, signalled: false });
-    expect(t3.reason).toMatch(/change batches since the last snapshot/);
-    await new Promise((res) => setTimeout(res, 500));
-    expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ cycles: 2, pendingBatches: 1, currentRunId: null });
+    const t4 = await triggerTick(scheduleId);
+    expect(t4).toMatchObject({ started: false, cyclesBefore: 3, signalled: true });
+    const s4 = await waitForAudienceCycle(client, config.destinationId, 3, { pollMs: 100, timeoutMs: 60_000 });
+    expect(s4.lastSync).toMatchObject({ kind: 'changes', added: 1, removed: 0 });
+    // The same tick also asked for the export check, as the timer does: it finds the export
+    // applied and leaves the batch in place.
+    const s5 = await waitForAudienceCycle(client, config.destinationId, 4, { pollMs: 100, timeoutMs: 60_000 });
+    expect(s5).toMatchObject({ phase: 'synced', cycles: 5, pendingBatches: 0 });
+    expect(s5.lastSync?.runId).toBe(s4.lastSync?.runId);
+    expect(await audienceIds(s1.audienceId!)).toEqual([...expectedDigests(grown), sha('late@example.com')].sort());
   });
 });
