@@ -181,13 +181,15 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
     expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ phase: 'synced', cycles: 2 });
 
     // Paused: the request is queued and says it is held; resume lets it run.
-    const h = client.workflow.getHandle(r1.workflowId);
-    await h.signal(pauseSignal);
+    // Paused and resumed from the CLI, as an operator does.
+    const paused = await cli(['audience', 'pause', config.destinationId]);
+    expect(paused).toMatchObject({ code: 0, stdout: `pause: signalled ${r1.workflowId} (phase was synced)\n` });
     const r3 = await requestAudienceSync(client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-3.csv`, first) }, taskQueue, queues, timing });
     expect(r3).toMatchObject({ started: false, cyclesBefore: 2, heldBy: 'the workflow is paused: signal "resume" to let it sync' });
     await new Promise((r) => setTimeout(r, 300));
     expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ cycles: 2, paused: true });
-    await h.signal(resumeSignal);
+    const resumed = await cli(['audience', 'resume', config.destinationId]);
+    expect(resumed.code).toBe(0);
     const s3 = await waitForAudienceCycle(client, config.destinationId, r3.cyclesBefore, { pollMs: 50 });
     expect(s3).toMatchObject({ phase: 'synced', cycles: 3, paused: false });
     expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(first));
@@ -345,6 +347,10 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     await expect(getAudienceStatus(client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
     expect(st.code).toBe(1);
     expect(st.stderr).toContain(`no audience sync workflow for destination "${config.destinationId}"`);
+    // A control signal to a destination without a workflow is an error, not a signal to nothing.
+    const recreate = await cli(['audience', 'recreate', config.destinationId]);
+    expect(recreate.code).toBe(1);
+    expect(recreate.stderr).toContain(`no audience sync workflow for destination "${config.destinationId}"`);
   });
 });
 

@@ -2,7 +2,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { InputObject } from '../../../activities/audienceData';
-import type { AudienceSyncPhase, AudienceSyncStatus, AudienceSyncTiming } from '../../../workflows';
+import { pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming } from '../../../workflows';
+import { audienceSyncWorkflowId } from '../../../workflows/audienceSyncPlan';
 import {
   NothingToSyncError,
   cycleSummary,
@@ -159,7 +160,33 @@ export function registerAudienceCommand(program: Command): void {
         await client.connection.close();
       }
     });
+
+  for (const c of CONTROL_SIGNALS) {
+    audience
+      .command(c.command)
+      .description(c.description)
+      .argument('<destinationId>', 'the destination id of the config')
+      .action(async (destinationId: string) => {
+        const client = await connectClient();
+        try {
+          // Checked first, so a typo in the id is an error rather than a signal to nothing.
+          const before = await getAudienceStatus(client, destinationId);
+          await client.workflow.getHandle(audienceSyncWorkflowId(destinationId)).signal(c.signal);
+          process.stdout.write(`${c.command}: signalled ${audienceSyncWorkflowId(destinationId)} (phase was ${before.phase})\n`);
+        } finally {
+          await client.connection.close();
+        }
+      });
+  }
 }
+
+/** Operator controls without arguments, one CLI command each (the UI can send the same signals). */
+const CONTROL_SIGNALS = [
+  { command: 'pause', signal: pauseSignal, description: 'Pause the sync: no cycle starts until resume (one in progress finishes)' },
+  { command: 'resume', signal: resumeSignal, description: 'Resume a paused sync' },
+  { command: 'reauthorized', signal: reauthorizedSignal, description: 'Tell a sync parked in reauthorization_required that its token secret was replaced' },
+  { command: 'recreate', signal: recreateAudienceSignal, description: 'Let a sync parked in audience_missing create the audience again and send it the whole applied state' },
+] as const;
 
 /** The steps of a cycle in order; the bar shows how far along the current phase is. */
 const STEPS: readonly AudienceSyncPhase[] = [
