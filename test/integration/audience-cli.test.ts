@@ -18,7 +18,7 @@ import type { RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
-import { addChangeBatchSignal, audienceSync, pauseSignal, reauthorizedSignal, resumeSignal, type AudienceSyncTickInput } from '../../workflows';
+import { addChangeBatchSignal, audienceSync, reauthorizedSignal, type AudienceSyncTickInput } from '../../workflows';
 import { audienceScheduleId } from '../../src/temporal/schedules';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import type { ScheduledSyncResult } from '../../activities/audienceControl';
