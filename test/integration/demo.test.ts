@@ -8,7 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo, type DemoResult } from '../../src/demo/run';
 import { formatDemoSummary } from '../../src/demo/summary';
-import { expectedValues, peopleOf, type SyntheticSpec } from '../../src/demo/synthetic';
+import { expectedValues, peopleOf, personLine, type SyntheticSpec } from '../../src/demo/synthetic';
 import type { RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
@@ -44,6 +44,27 @@ function digestsOf(spec: SyntheticSpec): Set<string> {
     for (const x of [v.email, v.phone, v.maid]) if (x !== null) out.add(sha(x));
   }
   return out;
+}
+
+/** Every run of the workflow (continue-as-new makes one per cycle), decoded payloads included, as text. */
+async function historiesText(workflowId: string, minRuns: number): Promise<string> {
+  const runIds: string[] = [];
+  for (const deadline = Date.now() + 20_000; ; ) {
+    runIds.length = 0;
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.push(w.runId);
+    if (runIds.length >= minRuns) break;
+    if (Date.now() > deadline) throw new Error(`only ${runIds.length} runs of ${workflowId} are listed`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  const parts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
+    else if (typeof v === 'string') parts.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  for (const runId of runIds) walk(await client.workflow.getHandle(workflowId, runId).fetchHistory());
+  return parts.join('\n');
 }
 
 const minus = (a: Set<string>, b: Set<string>): number => [...a].filter((x) => !b.has(x)).length;
@@ -146,6 +167,29 @@ describe('ttsync demo on the dev server with the TikTok emulator', { timeout: 90
     // The token lives in a file the worker reads; it is not in the summary.
     const token = readFileSync(join(r.dir, 'tiktok-access-token'), 'utf8').trim();
     expect(text).not.toContain(token);
+
+    // Privacy: no history of any run of the workflow holds a person's email, phone or MAID
+    // (raw as exported or normalized) or the token.
+    const histories = await historiesText(workflowId, 3);
+    expect(histories).toContain('"destinationId"');
+    expect(histories).not.toContain(token);
+    const personal = new Set<string>();
+    const sample: string[] = [];
+    for (const spec of [s1!.snapshot.spec, s2!.snapshot.spec])
+      for (const i of peopleOf(spec)) {
+        const v = expectedValues(i);
+        const raw = personLine(i).trim().split(',');
+        for (const x of [v.email, v.phone, v.phone?.slice(1), v.maid, ...raw]) if (x && x.trim().length >= 8) personal.add(x.trim().toLowerCase());
+        // Raw phones have spaces and brackets, so a sample of them is searched for as they are.
+        if (i % 500 === 0) sample.push(v.email, ...raw.filter((x) => x.trim().length >= 8).map((x) => x.trim()), ...(v.maid ? [v.maid] : []));
+      }
+    expect(personal.size).toBeGreaterThan(150_000);
+    const leaked = histories
+      .toLowerCase()
+      .split(/[\s"',;:{}[\]\\()=<>]+/)
+      .filter((t) => personal.has(t) || personal.has(t.replace(/^\+/, '')));
+    expect(leaked).toEqual([]);
+    for (const v of sample) expect(histories.includes(v), 'a personal value inside a longer history string').toBe(false);
   });
 
   it('bad usage exits 2 with one line', () => {
