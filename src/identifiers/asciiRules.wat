@@ -16,7 +16,7 @@
   ;; Email: remove whitespace, lowercase, drop a "+suffix" of the local part when $drop,
   ;; then: one "@", local part 1-64, whole at most 254, domain labels of [a-z0-9-] not
   ;; starting or ending with "-", at least one dot, final label at least two letters.
-  (func (export "email") (param $s i32) (param $e i32) (param $d i32) (param $drop i32) (result i32)
+  (func $email (export "email") (param $s i32) (param $e i32) (param $d i32) (param $drop i32) (result i32)
     (local $i i32) (local $o i32) (local $c i32) (local $k i32)
     (local $at i32) (local $ats i32) (local $plus i32)
     (local $lab i32) (local $dots i32) (local $letters i32) (local $v v128)
@@ -125,7 +125,7 @@
 ;; MAID: a UUID (8-4-4-4-12 hex, any case), lowercased; the all-zero ID is ZEROED.
   ;; Anything else is left to the string rules (-1): rare in real files. SIMD: bytes
   ;; [0, 16), [16, 32) and [32, 36) are each checked and lowercased in one pass.
-  (func (export "maid") (param $s i32) (param $e i32) (param $d i32) (result i32)
+  (func $maid (export "maid") (param $s i32) (param $e i32) (param $d i32) (result i32)
     (local $v v128) (local $lower v128) (local $alpha v128) (local $ok v128) (local $zero v128)
     (local $k i32)
     (if (i32.ne (i32.sub (local.get $e) (local.get $s)) (i32.const 36)) (then (return (i32.const -1))))
@@ -177,7 +177,7 @@
       (i32.popcnt (i8x16.bitmask (i8x16.eq (v128.load32_zero offset=32 (local.get $s)) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))))))
 
   ;; 1 when every byte of [$s, $e) is ASCII (the external ID rule only trims: no copy needed).
-  (func (export "ascii") (param $s i32) (param $e i32) (result i32)
+  (func $ascii (export "ascii") (param $s i32) (param $e i32) (result i32)
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $s) (local.get $e)))
@@ -270,6 +270,309 @@
         (local.set $p (i32.add (local.get $i) (i32.const 1)))
         (br $record)))
     (local.get $recs))
+
+;; ---------------------------------------------------------------------------------
+  ;; Batches: the rules for many values in one call (a call from JavaScript into
+  ;; WebAssembly costs more than an email rule on a short address). Each value gets a code
+  ;; in codes[m] (i32): >= 0 its descriptor index (desc[k] = address, length of the
+  ;; normalized bytes, ready for sha256_hex), or -1 SLOW (the JavaScript path decides,
+  ;; which includes prehashed values and values over 1 KiB), -2 INVALID, -3 ZEROED,
+  ;; -4 EMPTY (only whitespace), -5 NONE (the record has no such field).
+  ;; Normalized bytes are written one after another from $o (never over the input: full
+  ;; 16-byte stores may spill into the next value's place); an external ID's descriptor
+  ;; points at its input bytes. outPos is where the next value would go.
+  (global $outPos (export "outPos") (mut i32) (i32.const 0))
+  (global $normAt (mut i32) (i32.const 0))
+
+  ;; One value [$s, $e): kind 0 email, 1 MAID, 2 external ID, 3 phone. flags bit 0 drops an
+  ;; email "+suffix", bit 1 keeps a phone's "+". $country: the phone country record
+  ;; (see phone), -1 none (national numbers are INVALID) or 0 (SLOW). Sets $normAt.
+  (func $one (param $kind i32) (param $s i32) (param $e i32) (param $o i32) (param $flags i32) (param $country i32) (result i32)
+    (local $len i32) (local $i i32) (local $c i32)
+    (if (i32.gt_u (i32.sub (local.get $e) (local.get $s)) (i32.const 1024)) (then (return (i32.const -1))))
+    (block $t
+      (loop $l
+        (br_if $t (i32.ge_u (local.get $s) (local.get $e)))
+        (local.set $c (i32.load8_u (local.get $s)))
+        (br_if $t (i32.eqz (i32.or (i32.eq (local.get $c) (i32.const 32)) (i32.lt_u (i32.sub (local.get $c) (i32.const 9)) (i32.const 5)))))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $l)))
+    (block $t
+      (loop $l
+        (br_if $t (i32.ge_u (local.get $s) (local.get $e)))
+        (local.set $c (i32.load8_u (i32.sub (local.get $e) (i32.const 1))))
+        (br_if $t (i32.eqz (i32.or (i32.eq (local.get $c) (i32.const 32)) (i32.lt_u (i32.sub (local.get $c) (i32.const 9)) (i32.const 5)))))
+        (local.set $e (i32.sub (local.get $e) (i32.const 1)))
+        (br $l)))
+    (local.set $len (i32.sub (local.get $e) (local.get $s)))
+    (if (i32.eqz (local.get $len)) (then (return (i32.const -4))))
+    (if (i32.or (i32.eq (local.get $len) (i32.const 32)) (i32.eq (local.get $len) (i32.const 64)))
+      (then
+        ;; All hex: a digest (the JavaScript path passes it through or rejects its kind).
+        (local.set $i (local.get $s))
+        (block $nothex
+          (loop $h
+            (if (i32.ge_u (local.get $i) (local.get $e)) (then (return (i32.const -1))))
+            (br_if $nothex (i32.eqz (i32.load8_u offset=2304 (i32.load8_u (local.get $i)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $h)))))
+    (global.set $normAt (local.get $o))
+    (if (i32.eqz (local.get $kind))
+      (then (return (call $email (local.get $s) (local.get $e) (local.get $o) (i32.and (local.get $flags) (i32.const 1))))))
+    (if (i32.eq (local.get $kind) (i32.const 1))
+      (then (return (call $maid (local.get $s) (local.get $e) (local.get $o)))))
+    (if (i32.eq (local.get $kind) (i32.const 2))
+      (then
+        (if (i32.eqz (call $ascii (local.get $s) (local.get $e))) (then (return (i32.const -1))))
+        (global.set $normAt (local.get $s))
+        (return (local.get $len))))
+    (call $phone (local.get $s) (local.get $e) (local.get $o) (i32.and (local.get $flags) (i32.const 2)) (local.get $country)))
+
+  ;; Records the result of $one for value m: its code, and its descriptor when hashed.
+  ;; Returns the new descriptor count.
+  (func $emit (param $r i32) (param $m i32) (param $codes i32) (param $desc i32) (param $nd i32) (result i32)
+    (if (i32.lt_s (local.get $r) (i32.const 0))
+      (then
+        (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $r))
+        (return (local.get $nd))))
+    (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $nd))
+    (i32.store (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (global.get $normAt))
+    (i32.store offset=4 (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (local.get $r))
+    (if (i32.eq (global.get $normAt) (global.get $outPos))
+      (then (global.set $outPos (i32.add (global.get $outPos) (local.get $r)))))
+    (i32.add (local.get $nd) (i32.const 1)))
+
+  ;; $n values lying one after another from $in, their lengths the u32s at $lens.
+  ;; Descriptors from desc[$nd] (at most $ndMax); returns the descriptor count.
+  (func (export "batch") (param $kind i32) (param $in i32) (param $lens i32) (param $n i32) (param $codes i32)
+        (param $desc i32) (param $nd i32) (param $ndMax i32) (param $o i32) (param $oEnd i32) (param $flags i32) (param $country i32) (result i32)
+    (local $m i32) (local $len i32) (local $r i32)
+    (global.set $outPos (local.get $o))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $m) (local.get $n)))
+        (local.set $len (i32.load (i32.add (local.get $lens) (i32.shl (local.get $m) (i32.const 2)))))
+        (local.set $r (i32.const -1))
+        ;; Room for the longest output (a value of at most 1 KiB, or a phone of 16 digits + "+").
+        (if (i32.and (i32.lt_u (local.get $nd) (local.get $ndMax))
+                     (i32.le_u (i32.add (global.get $outPos) (i32.const 1088)) (local.get $oEnd)))
+          (then
+            (local.set $r (call $one (local.get $kind) (local.get $in) (i32.add (local.get $in) (local.get $len))
+                                     (global.get $outPos) (local.get $flags) (local.get $country)))))
+        (local.set $nd (call $emit (local.get $r) (local.get $m) (local.get $codes) (local.get $desc) (local.get $nd)))
+        (local.set $in (i32.add (local.get $in) (local.get $len)))
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $next)))
+    (local.get $nd))
+
+  ;; Field $col of the $found records that `scan` wrote at $rec (a field with a multi-value
+  ;; mark is SLOW: the JavaScript path splits it). codes[r] per record index r.
+  (func (export "batchScan") (param $kind i32) (param $rec i32) (param $found i32) (param $col i32) (param $codes i32)
+        (param $desc i32) (param $nd i32) (param $ndMax i32) (param $o i32) (param $oEnd i32) (param $flags i32) (param $country i32) (result i32)
+    (local $m i32) (local $cnt i32) (local $f i32) (local $r i32)
+    (global.set $outPos (local.get $o))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $m) (local.get $found)))
+        (local.set $cnt (i32.load offset=4 (local.get $rec)))
+        (local.set $r (i32.const -5))
+        (if (i32.lt_u (local.get $col) (local.get $cnt))
+          (then
+            (local.set $f (i32.add (i32.add (local.get $rec) (i32.const 8)) (i32.mul (local.get $col) (i32.const 12))))
+            (local.set $r (i32.const -1))
+            (if (i32.and (i32.eqz (i32.load offset=8 (local.get $f)))
+                  (i32.and (i32.lt_u (local.get $nd) (local.get $ndMax))
+                           (i32.le_u (i32.add (global.get $outPos) (i32.const 1088)) (local.get $oEnd))))
+              (then
+                (local.set $r (call $one (local.get $kind) (i32.load (local.get $f)) (i32.load offset=4 (local.get $f))
+                                         (global.get $outPos) (local.get $flags) (local.get $country)))))))
+        (local.set $nd (call $emit (local.get $r) (local.get $m) (local.get $codes) (local.get $desc) (local.get $nd)))
+        (local.set $rec (i32.add (local.get $rec) (i32.add (i32.const 8) (i32.mul (local.get $cnt) (i32.const 12)))))
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $next)))
+    (local.get $nd))
+
+  ;; ---------------------------------------------------------------------------------
+  ;; Phone: fastE164Ascii of phoneFast.ts, on tables phoneTables.ts writes from
+  ;; libphonenumber-js's metadata at start-up (so they are the installed library's):
+  ;;   at the address in [2560]: byDigits, 1110 u32 (codes of 1, 2, 3 digits by value, at
+  ;;     index 0, 10, 110): 0 no code, 1 non-geographic (SLOW), else a code record;
+  ;;   code record: u32 has lengths, u32 national prefix test, 18 bytes: per national
+  ;;     length 0 possible nowhere, 1 everywhere, 2 in some countries;
+  ;;   country record: u32 code record, u32 IDD test, u32 national prefix test, u32
+  ;;     calling-code length, its digits;
+  ;;   prefix test: 0 none, 1 not expressible here (SLOW), else u32 alternatives, then per
+  ;;     alternative u32 length and that many u16 digit masks.
+  ;; Same answers as fastE164Ascii wherever it answers here; SLOW sends the value there.
+  (func $bracket (param $c i32) (result i32)
+    (i32.or (i32.or (i32.eq (local.get $c) (i32.const 40)) (i32.eq (local.get $c) (i32.const 41)))
+            (i32.or (i32.eq (local.get $c) (i32.const 91)) (i32.eq (local.get $c) (i32.const 93)))))
+
+  ;; Digits of [$i, $e) written at $o; their count, or -1 for a byte other than a digit,
+  ;; " ", "-", "." or a bracket, or more than 17 digits.
+  (func $digits (param $i i32) (param $e i32) (param $o i32) (result i32)
+    (local $n i32) (local $c i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $e)))
+        (local.set $c (i32.load8_u (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (if (i32.lt_u (i32.sub (local.get $c) (i32.const 48)) (i32.const 10))
+          (then
+            (if (i32.eq (local.get $n) (i32.const 17)) (then (return (i32.const -1))))
+            (i32.store8 (i32.add (local.get $o) (local.get $n)) (local.get $c))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $next)))
+        (br_if $next (i32.or (i32.or (i32.eq (local.get $c) (i32.const 32)) (i32.eq (local.get $c) (i32.const 45)))
+                             (i32.or (i32.eq (local.get $c) (i32.const 46)) (call $bracket (local.get $c)))))
+        (return (i32.const -1))))
+    (local.get $n))
+
+  ;; Prefix test $t on the digits [$s, $e): 1 matches, 0 does not, -1 not decidable here.
+  (func $prefix (param $t i32) (param $s i32) (param $e i32) (result i32)
+    (local $alts i32) (local $len i32) (local $k i32)
+    (if (i32.eqz (local.get $t)) (then (return (i32.const 0))))
+    (if (i32.eq (local.get $t) (i32.const 1)) (then (return (i32.const -1))))
+    (local.set $alts (i32.load (local.get $t)))
+    (local.set $t (i32.add (local.get $t) (i32.const 4)))
+    (block $none
+      (loop $alt
+        (br_if $none (i32.eqz (local.get $alts)))
+        (local.set $alts (i32.sub (local.get $alts) (i32.const 1)))
+        (local.set $len (i32.load (local.get $t)))
+        (local.set $t (i32.add (local.get $t) (i32.const 4)))
+        (if (i32.le_u (local.get $len) (i32.sub (local.get $e) (local.get $s)))
+          (then
+            (local.set $k (i32.const 0))
+            (block $miss
+              (loop $pos
+                (if (i32.ge_u (local.get $k) (local.get $len)) (then (return (i32.const 1))))
+                (br_if $miss (i32.eqz (i32.and (i32.const 1)
+                  (i32.shr_u (i32.load16_u (i32.add (local.get $t) (i32.shl (local.get $k) (i32.const 1))))
+                             (i32.sub (i32.load8_u (i32.add (local.get $s) (local.get $k))) (i32.const 48))))))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $pos)))))
+        (local.set $t (i32.add (local.get $t) (i32.shl (local.get $len) (i32.const 1))))
+        (br $alt)))
+    (i32.const 0))
+
+  (func $phone (param $s i32) (param $e i32) (param $d i32) (param $plus i32) (param $country i32) (result i32)
+    (local $len i32) (local $lead i32) (local $first i32) (local $second i32) (local $firstAt i32)
+    (local $i i32) (local $c i32) (local $from i32) (local $o i32) (local $n i32) (local $num i32)
+    (local $k i32) (local $code i32) (local $national i32) (local $v i32) (local $p i32) (local $cc i32) (local $ccLen i32)
+    (local.set $first (i32.const -1))
+    (local.set $second (i32.const -1))
+    (local.set $firstAt (local.get $s))
+    (local.set $i (local.get $s))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $e)))
+        (local.set $c (i32.load8_u (local.get $i)))
+        (if (i32.ge_u (local.get $c) (i32.const 128)) (then (return (i32.const -1))))
+        (if (i32.eqz (call $bracket (local.get $c)))
+          (then
+            (if (i32.lt_s (local.get $first) (i32.const 0))
+              (then
+                ;; LEADING_FORMAT: ASCII whitespace, "-", ".", "/", "~"
+                (if (i32.or (i32.or (i32.eq (local.get $c) (i32.const 32)) (i32.lt_u (i32.sub (local.get $c) (i32.const 9)) (i32.const 5)))
+                            (i32.or (i32.lt_u (i32.sub (local.get $c) (i32.const 45)) (i32.const 3)) (i32.eq (local.get $c) (i32.const 126))))
+                  (then (local.set $lead (i32.add (local.get $lead) (i32.const 1))))
+                  (else
+                    (local.set $first (local.get $c))
+                    (local.set $firstAt (local.get $i)))))
+              (else
+                (if (i32.lt_s (local.get $second) (i32.const 0)) (then (local.set $second (local.get $c))))))
+            (local.set $len (i32.add (local.get $len) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (if (i32.or (i32.eq (local.get $first) (i32.const 43))
+                (i32.and (i32.eq (local.get $first) (i32.const 48)) (i32.eq (local.get $second) (i32.const 48))))
+      (then
+        (if (i32.eq (local.get $first) (i32.const 43))
+          (then
+            (if (i32.or (i32.ne (local.get $lead) (i32.const 0))
+                        (i32.or (i32.lt_s (local.get $len) (i32.const 4)) (i32.gt_s (local.get $len) (i32.const 40))))
+              (then (return (i32.const -1))))
+            (local.set $from (i32.add (local.get $firstAt) (i32.const 1))))
+          (else
+            (local.set $n (i32.sub (i32.sub (local.get $len) (local.get $lead)) (i32.const 1)))
+            (if (i32.or (i32.lt_s (local.get $n) (i32.const 4)) (i32.gt_s (local.get $n) (i32.const 40)))
+              (then (return (i32.const -1))))
+            (local.set $from (i32.add (local.get $firstAt) (i32.const 1)))
+            (block $b
+              (loop $l
+                (br_if $b (i32.eqz (call $bracket (i32.load8_u (local.get $from)))))
+                (local.set $from (i32.add (local.get $from) (i32.const 1)))
+                (br $l)))
+            (local.set $from (i32.add (local.get $from) (i32.const 1)))))
+        (local.set $o (local.get $d))
+        (if (local.get $plus) (then (local.set $o (i32.add (local.get $d) (i32.const 1)))))
+        (local.set $n (call $digits (local.get $from) (local.get $e) (local.get $o)))
+        (if (i32.or (i32.or (i32.lt_s (local.get $n) (i32.const 4)) (i32.gt_s (local.get $n) (i32.const 17)))
+                    (i32.eq (i32.load8_u (local.get $o)) (i32.const 48)))
+          (then (return (i32.const -1))))
+        (local.set $k (i32.const 1))
+        (local.set $p (i32.load (i32.const 2560)))
+        (loop $kk
+          (local.set $num (i32.sub (i32.add (i32.mul (local.get $num) (i32.const 10)) (i32.load8_u (i32.add (local.get $o) (i32.sub (local.get $k) (i32.const 1))))) (i32.const 48)))
+          ;; byDigits index: k = 1 at 0, k = 2 at 10, k = 3 at 110.
+          (local.set $code (i32.load (i32.add (local.get $p)
+            (i32.shl (i32.add (local.get $num)
+              (select (i32.const 0) (select (i32.const 10) (i32.const 110) (i32.eq (local.get $k) (i32.const 2))) (i32.eq (local.get $k) (i32.const 1))))
+              (i32.const 2)))))
+          (if (i32.eq (local.get $code) (i32.const 1)) (then (return (i32.const -1))))
+          (if (local.get $code)
+            (then
+              (local.set $national (i32.sub (local.get $n) (local.get $k)))
+              (if (i32.or (i32.eqz (i32.load (local.get $code))) (i32.lt_s (local.get $national) (i32.const 2)))
+                (then (return (i32.const -1))))
+              (local.set $v (call $prefix (i32.load offset=4 (local.get $code)) (i32.add (local.get $o) (local.get $k)) (i32.add (local.get $o) (local.get $n))))
+              (if (local.get $v) (then (return (i32.const -1))))
+              (local.set $v (i32.load8_u offset=8 (i32.add (local.get $code) (local.get $national))))
+              (if (i32.ne (local.get $v) (i32.const 1))
+                (then (return (select (i32.const -2) (i32.const -1) (i32.eqz (local.get $v))))))
+              (if (i32.gt_s (local.get $n) (i32.const 15)) (then (return (i32.const -2))))
+              (if (local.get $plus) (then (i32.store8 (local.get $d) (i32.const 43))))
+              (return (i32.sub (i32.add (local.get $o) (local.get $n)) (local.get $d)))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br_if $kk (i32.le_u (local.get $k) (i32.const 3))))
+        (return (i32.const -1))))
+    (if (i32.eq (local.get $country) (i32.const -1)) (then (return (i32.const -2))))
+    (if (i32.eqz (local.get $country)) (then (return (i32.const -1))))
+    (local.set $code (i32.load (local.get $country)))
+    (if (i32.or (i32.or (i32.lt_s (local.get $len) (i32.const 4)) (i32.gt_s (local.get $len) (i32.const 40)))
+                (i32.eqz (i32.load (local.get $code))))
+      (then (return (i32.const -1))))
+    (local.set $ccLen (i32.load offset=12 (local.get $country)))
+    (local.set $cc (i32.add (local.get $country) (i32.const 16)))
+    (local.set $o (i32.add (local.get $d) (local.get $ccLen)))
+    (if (local.get $plus) (then (local.set $o (i32.add (local.get $o) (i32.const 1)))))
+    (local.set $n (call $digits (local.get $s) (local.get $e) (local.get $o)))
+    (if (i32.or (i32.lt_s (local.get $n) (i32.const 4)) (i32.gt_s (local.get $n) (i32.const 17))) (then (return (i32.const -1))))
+    ;; The IDD prefix, the calling code or a national prefix at the start: the library may
+    ;; read it otherwise.
+    (if (call $prefix (i32.load offset=4 (local.get $country)) (local.get $o) (i32.add (local.get $o) (local.get $n))) (then (return (i32.const -1))))
+    (if (i32.ge_u (local.get $n) (local.get $ccLen))
+      (then
+        (local.set $k (i32.const 0))
+        (block $differ
+          (loop $l
+            (if (i32.ge_u (local.get $k) (local.get $ccLen)) (then (return (i32.const -1))))
+            (br_if $differ (i32.ne (i32.load8_u (i32.add (local.get $o) (local.get $k))) (i32.load8_u (i32.add (local.get $cc) (local.get $k)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $l)))))
+    (if (call $prefix (i32.load offset=8 (local.get $country)) (local.get $o) (i32.add (local.get $o) (local.get $n))) (then (return (i32.const -1))))
+    (local.set $v (i32.load8_u offset=8 (i32.add (local.get $code) (local.get $n))))
+    (if (i32.ne (local.get $v) (i32.const 1))
+      (then (return (select (i32.const -2) (i32.const -1) (i32.eqz (local.get $v))))))
+    (if (i32.gt_s (i32.add (local.get $n) (local.get $ccLen)) (i32.const 15)) (then (return (i32.const -2))))
+    (if (local.get $plus) (then (i32.store8 (local.get $d) (i32.const 43))))
+    (local.set $k (i32.const 0))
+    (loop $l
+      (i32.store8 (i32.sub (i32.add (local.get $o) (local.get $k)) (local.get $ccLen)) (i32.load8_u (i32.add (local.get $cc) (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $k) (local.get $ccLen))))
+    (i32.sub (i32.add (local.get $o) (local.get $n)) (local.get $d)))
 
   ;; Email classes: 0 copy; 1 A-Z; 2 TAB LF VT FF CR space; 3 "@"; 4 "+"; 5 >= 0x80.
   (data (i32.const 2048)

@@ -48,6 +48,9 @@ export class IdentifierHasher {
     this.phonePlus = o.context === 'events' || o.phoneFormat === 'e164';
     this.defaultCountry = o.defaultCountry;
     this.queue = target.hash === 'sha256' ? (queue ?? new Sha256HexQueue()) : null;
+    this.kindCode = KIND_CODES[this.kind];
+    this.flags = (this.dropPlus ? 1 : 0) | (this.phonePlus ? 2 : 0);
+    this.invalid = this.kind === 'email' ? 'invalid_email' : this.kind === 'phone' ? 'invalid_phone' : 'invalid_maid';
   }
 
   /** Adds one raw value (a string); its digest, if accepted, goes to the end of `out`. */
@@ -89,17 +92,11 @@ export class IdentifierHasher {
       }
       const joined = values.slice(i, j).join('');
       const q = this.queue;
-      if (q !== null && (this.kind === 'email' || this.kind === 'maid' || this.kind === 'external_id')) {
-        // Straight into the kernel's memory, normalized where it lies (asciiRules.wat).
+      if (q !== null) {
+        // Straight into the kernel's memory; the rules run on all of them in one call.
         const at = q.stage();
         if (encoder.encodeInto(joined, q.u8.subarray(at, at + 3 * chars)).written === chars) {
-          let p = at;
-          for (let m = i; m < j; m++) {
-            const len = values[m]!.length;
-            const r = len > MAX_VALUE_BYTES ? null : this.inMemory(q, p, p + len, out, true);
-            outcomes.push(r === null ? this.slow(values[m]!, out, rowCountry) : r);
-            p += len;
-          }
+          this.batch(q, values, i, j, at, out, outcomes, rowCountry);
           i = j;
           continue;
         }
@@ -120,6 +117,46 @@ export class IdentifierHasher {
       i = j;
     }
   }
+
+  /**
+   * values[i, j), all ASCII, staged one after another at `at`: the rules of asciiRules.wat
+   * (`batch`) and SHA-256 for all of them in two calls. A value they leave to JavaScript
+   * (SLOW: prehashed, non-ASCII, over 1 KiB, unusual phone shapes) takes add().
+   */
+  private batch(q: Sha256HexQueue, values: readonly string[], i: number, j: number, at: number, out: string[], outcomes: Outcome[], rowCountry: string | undefined): void {
+    const n = j - i;
+    const lens = q.scanOut();
+    const l = q.batchLens >>> 2;
+    for (let m = 0; m < n; m++) lens[l + m] = values[i + m]!.length;
+    q.beginBatch();
+    q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(rowCountry ?? this.defaultCountry) : 0);
+    const digests = this.batchDigests;
+    q.hashBatch(digests);
+    const codes = q.i32;
+    const c = q.batchCodes >>> 2;
+    for (let m = 0; m < n; m++) {
+      const code = codes[c + m]!;
+      if (code >= 0) {
+        out.push(digests[code]!);
+        outcomes.push('hashed');
+      } else outcomes.push(this.batchOutcome(code, values[i + m]!, out, rowCountry));
+    }
+  }
+
+  /** The outcome a batch code stands for (asciiRules.wat `batch`); SLOW runs add(). */
+  batchOutcome(code: number, raw: string, out: string[], rowCountry: string | undefined): Outcome {
+    if (code === B_EMPTY) return 'empty';
+    if (code === INVALID) return this.invalid;
+    if (code === ZEROED) return 'zeroed_maid';
+    return this.add(raw, out, rowCountry);
+  }
+
+  /** Digest strings of the last batch, by descriptor index. */
+  readonly batchDigests: string[] = [];
+  /** The rule's kind and flags as asciiRules.wat `batch` takes them. */
+  readonly kindCode: number;
+  readonly flags: number;
+  readonly invalid: Outcome;
 
   /** Adds one raw value given as its UTF-8 bytes `src[start, end)`. */
   addBytes(src: Buffer, start: number, end: number, out: string[], rowCountry?: string): Outcome {
@@ -280,6 +317,11 @@ export class IdentifierHasher {
 }
 
 const encoder = new TextEncoder();
+/** asciiRules.wat's kind numbers and its code for a value of only whitespace. */
+const KIND_CODES: Record<IdentifierKind, number> = { email: 0, maid: 1, external_id: 2, phone: 3 };
+export const B_EMPTY = -4;
+/** batchScan's code for a record without the field. */
+export const B_NONE = -5;
 /** addAll joins at most this many values / characters per native encode. */
 const JOIN_VALUES = 1024;
 const JOIN_CHARS = 1 << 15;

@@ -380,3 +380,82 @@ function plainDigitsAscii(src: Uint8Array, from: number, e: number, dst: Uint8Ar
   }
   return n;
 }
+
+/**
+ * The tables of fastE164Ascii written into WebAssembly memory for the phone rule of
+ * asciiRules.wat (layout documented there), from the same libphonenumber-js metadata:
+ * `u8` from `at`, at most `end`. Returns where each country's record lies, and stores the
+ * byDigits address at [2560] where the rule looks for it.
+ */
+export function writePhoneTables(u8: Uint8Array, at: number, end: number): PhoneTablesImage {
+  const t = (tables ??= build());
+  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+  let p = at;
+  const alloc = (bytes: number): number => {
+    const a = p;
+    p += (bytes + 3) & ~3;
+    if (p > end) throw new RangeError('phone tables do not fit their WebAssembly region');
+    return a;
+  };
+  const tests = new Map<PrefixTest, number>();
+  const test = (x: PrefixTest | null): number => {
+    if (x === null) return 0;
+    if (x.alts === null) return 1;
+    const known = tests.get(x);
+    if (known !== undefined) return known;
+    const a = alloc(4 + x.alts.reduce((n, m) => n + 4 + 2 * m.length, 0));
+    dv.setUint32(a, x.alts.length, true);
+    let q = a + 4;
+    for (const m of x.alts) {
+      dv.setUint32(q, m.length, true);
+      q += 4;
+      for (let k = 0; k < m.length; k++, q += 2) dv.setUint16(q, m[k]!, true);
+    }
+    tests.set(x, a);
+    return a;
+  };
+  const codes = new Map<CallingCodeInfo, number>();
+  const code = (c: CallingCodeInfo): number => {
+    const known = codes.get(c);
+    if (known !== undefined) return known;
+    const a = alloc(8 + MAX_NATIONAL + 1);
+    dv.setUint32(a, c.lengths === null ? 0 : 1, true);
+    dv.setUint32(a + 4, test(c.prefixBytes), true);
+    if (c.lengths !== null) u8.set(c.lengths, a + 8);
+    codes.set(c, a);
+    return a;
+  };
+  const byDigits = alloc(4 * 1110);
+  const base = [0, 0, 10, 110];
+  for (let k = 1; k <= 3; k++) {
+    const row = t.byDigits[k]!;
+    for (let num = 0; num < row.length; num++) {
+      const c = row[num];
+      dv.setUint32(byDigits + 4 * (base[k]! + num), c === undefined ? 0 : c === null ? 1 : code(c), true);
+    }
+  }
+  const countries = new Map<CountryInfo, number>();
+  for (const info of t.countries.values()) {
+    const cc = info.callingCodeBytes;
+    const a = alloc(16 + cc.length);
+    dv.setUint32(a, code(info.code), true);
+    dv.setUint32(a + 4, test(info.iddBytes), true);
+    dv.setUint32(a + 8, test(info.prefixBytes), true);
+    dv.setUint32(a + 12, cc.length, true);
+    u8.set(cc, a + 16);
+    countries.set(info, a);
+  }
+  dv.setUint32(2560, byDigits, true);
+  return {
+    /** The record for a national number's country: -1 invalid_phone, 0 let JavaScript decide. */
+    country(country: string | undefined): number {
+      if (country === undefined) return -1;
+      const info = countryInfo(t, country);
+      return info === null ? -1 : info === undefined ? 0 : (countries.get(info) ?? 0);
+    },
+  };
+}
+
+export interface PhoneTablesImage {
+  country(country: string | undefined): number;
+}

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { writePhoneTables, type PhoneTablesImage } from '../phoneFast';
 import { ASCII_RULES_WASM, SHA256_BATCH_WASM } from './wasmPath';
 
 /**
@@ -80,6 +81,9 @@ interface RulesExports {
   email: (s: number, e: number, d: number, dropPlus: number) => number;
   maid: (s: number, e: number, d: number) => number;
   ascii: (s: number, e: number) => number;
+  batch: (kind: number, inAt: number, lens: number, n: number, codes: number, desc: number, nd: number, ndMax: number, o: number, oEnd: number, flags: number, country: number) => number;
+  batchScan: (kind: number, rec: number, found: number, col: number, codes: number, desc: number, nd: number, ndMax: number, o: number, oEnd: number, flags: number, country: number) => number;
+  outPos: { value: number };
   scan: (p: number, n: number, delim: number, out: number, outEnd: number) => number;
 }
 
@@ -199,6 +203,14 @@ export const QUEUE_STAGE = 3 << 15;
 const MAX_RESERVE = 16384;
 /** Output room of one scanCsv call (a few hundred records). */
 const SCAN_BYTES = 1 << 15;
+/** Descriptors (hashed values) of one batch run (runBatch). */
+export const BATCH_VALUES = 4096;
+/** Code slots of one batch: BATCH_CODE_SETS sets of BATCH_VALUES (a reader's columns). */
+export const BATCH_CODE_SETS = 8;
+/** Normalized bytes of one batch. */
+const BATCH_OUT = 1 << 18;
+/** The phone rule's tables (phoneFast.ts writePhoneTables). */
+const TABLE_BYTES = 1 << 16;
 
 /**
  * SHA-256 of values written straight into the kernel's memory, for callers that produce
@@ -226,6 +238,21 @@ export class Sha256HexQueue {
   readonly rules: RulesExports;
   private readonly dataAt: number;
   private readonly dataEnd: number;
+  private readonly tablesAt: number;
+  private phone: PhoneTablesImage | undefined;
+  /**
+   * Batch regions (asciiRules.wat `batch`, `batchScan`): value lengths (u32), codes (i32,
+   * BATCH_CODE_SETS sets of BATCH_VALUES), descriptors, hex digests, normalized bytes.
+   */
+  readonly batchLens: number;
+  readonly batchCodes: number;
+  private readonly batchDesc: number;
+  private readonly batchHex: number;
+  private readonly batchOut: number;
+  private readonly batchOutEnd: number;
+  /** Descriptors written by the batch calls since beginBatch(). */
+  private batchN = 0;
+  private batchPos = 0;
   private readonly memory: WasmMemory;
   private readonly slack: number;
   private n = 0;
@@ -244,8 +271,15 @@ export class Sha256HexQueue {
     this.dataAt = this.hexAt + QUEUE_VALUES * 64;
     this.dataEnd = this.dataAt + QUEUE_DATA;
     this.scanAt = this.dataEnd + MAX_RESERVE + this.slack;
+    this.tablesAt = this.scanAt + SCAN_BYTES;
+    this.batchLens = this.tablesAt + TABLE_BYTES;
+    this.batchCodes = this.batchLens + 4 * BATCH_VALUES;
+    this.batchDesc = this.batchCodes + 4 * BATCH_VALUES * BATCH_CODE_SETS;
+    this.batchHex = this.batchDesc + 8 * BATCH_VALUES;
+    this.batchOut = this.batchHex + 64 * BATCH_VALUES;
+    this.batchOutEnd = this.batchOut + BATCH_OUT;
     // The staging area comes last: it grows with what is staged.
-    this.stageAt = this.scanAt + SCAN_BYTES;
+    this.stageAt = this.batchOutEnd + this.slack;
     this.pos = this.dataAt;
     this.grow(this.stageAt + QUEUE_STAGE + this.slack);
     this.u8 = new Uint8Array(this.memory.buffer);
@@ -289,6 +323,55 @@ export class Sha256HexQueue {
 
 
 
+  /** The memory as i32 words (batch codes are at batchCodes / 4). */
+  get i32(): Int32Array {
+    return (this.i32View ??= new Int32Array(this.memory.buffer));
+  }
+  private i32View: Int32Array | undefined;
+
+  /** The phone rule's country record for national numbers (see asciiRules.wat `phone`). */
+  phoneCountry(country: string | undefined): number {
+    this.phone ??= writePhoneTables(this.u8, this.tablesAt, this.tablesAt + TABLE_BYTES);
+    return this.phone.country(country);
+  }
+
+  /** Starts a batch: runBatch / runScanBatch calls add to it until hashBatch(). */
+  beginBatch(): void {
+    this.batchN = 0;
+    this.batchPos = this.batchOut;
+  }
+
+  /**
+   * The rules of `kind` (0 email, 1 MAID, 2 external ID, 3 phone) on n values lying one
+   * after another at `inAt`, their lengths already at batchLens; codes from code set `set`.
+   */
+  runBatch(kind: number, inAt: number, n: number, set: number, flags: number, country: number): void {
+    const r = this.rules;
+    this.batchN = r.batch(kind, inAt, this.batchLens, n, this.batchCodes + 4 * BATCH_VALUES * set, this.batchDesc, this.batchN, BATCH_VALUES, this.batchPos, this.batchOutEnd, flags, country);
+    this.batchPos = r.outPos.value;
+  }
+
+  /** runBatch on field `col` of the `found` records scanCsv wrote; codes per record. */
+  runScanBatch(kind: number, found: number, col: number, set: number, flags: number, country: number): void {
+    const r = this.rules;
+    this.batchN = r.batchScan(kind, this.scanAt, found, col, this.batchCodes + 4 * BATCH_VALUES * set, this.batchDesc, this.batchN, BATCH_VALUES, this.batchPos, this.batchOutEnd, flags, country);
+    this.batchPos = r.outPos.value;
+  }
+
+  /** SHA-256 of the batch's values: their hex digests into `into[0, n)`; returns n. */
+  hashBatch(into: string[]): number {
+    const n = this.batchN;
+    if (n === 0) return 0;
+    this.run(this.batchDesc, n, this.batchHex);
+    const buf = this.buf;
+    for (let g = 0; g < n; g += DECODE_GROUP) {
+      const end = Math.min(n, g + DECODE_GROUP);
+      const hex = buf.toString('latin1', this.batchHex + g * 64, this.batchHex + end * 64);
+      for (let m = g; m < end; m++) into[m] = hex.slice((m - g) * 64, (m - g) * 64 + 64);
+    }
+    return n;
+  }
+
   /** Like commit, for a value lying at `at` (in the staging area). */
   commitAt(at: number, len: number, out: string[], slot: number): void {
     if (this.n === QUEUE_VALUES) this.flush();
@@ -307,6 +390,7 @@ export class Sha256HexQueue {
     this.u8 = new Uint8Array(this.memory.buffer);
     this.buf = Buffer.from(this.memory.buffer);
     this.u32 = new Uint32Array(this.memory.buffer);
+    this.i32View = undefined;
   }
 
   /** Values committed and not yet hashed. */
