@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { SLOW, INVALID, ZEROED, copyAscii, emailAscii, isAsciiSpace, maidAscii } from './asciiRules';
 import { MAX_VALUE_BYTES } from './digest';
-import { IdentifierNormalizer, type Outcome } from './normalizer';
+import { IdentifierNormalizer, type Outcome, type ValueRejectReason } from './normalizer';
 import { fastE164Ascii } from './phoneFast';
 import type { HashAlgorithm, IdentifierKind, IdentifierTarget, NormalizationOptions } from './schema';
 import { Sha256HexQueue } from './sha256batch/sha256Batch';
@@ -145,10 +145,15 @@ export class IdentifierHasher {
 
   /** The outcome a batch code stands for (asciiRules.wat `batch`); SLOW runs add(). */
   batchOutcome(code: number, raw: string, out: string[], rowCountry: string | undefined): Outcome {
+    return code === SLOW ? this.add(raw, out, rowCountry) : this.batchOutcomeCode(code);
+  }
+
+  /** The outcome of a batch code other than SLOW or a descriptor. */
+  batchOutcomeCode(code: number): 'empty' | ValueRejectReason {
     if (code === B_EMPTY) return 'empty';
     if (code === INVALID) return this.invalid;
     if (code === ZEROED) return 'zeroed_maid';
-    return this.add(raw, out, rowCountry);
+    throw new RangeError(`unexpected batch code ${code}`);
   }
 
   /** Digest strings of the last batch, by descriptor index. */
@@ -156,7 +161,7 @@ export class IdentifierHasher {
   /** The rule's kind and flags as asciiRules.wat `batch` takes them. */
   readonly kindCode: number;
   readonly flags: number;
-  readonly invalid: Outcome;
+  readonly invalid: ValueRejectReason;
 
   /** Adds one raw value given as its UTF-8 bytes `src[start, end)`. */
   addBytes(src: Buffer, start: number, end: number, out: string[], rowCountry?: string): Outcome {

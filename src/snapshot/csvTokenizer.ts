@@ -41,8 +41,13 @@ export class CsvFields {
 }
 
 export interface CsvRecordSink {
-  /** `fields[0..count)` of `buf` (the object is reused: copy what you keep). */
-  record(buf: Buffer, fields: CsvFields, count: number, line: number): void;
+  /**
+   * `fields[0..count)` of `buf` (the object is reused: copy what you keep). `scanIndex`:
+   * the record's index in the scanner's output (after scanned()), or -1.
+   */
+  record(buf: Buffer, fields: CsvFields, count: number, line: number, scanIndex: number): void;
+  /** The scanner found `found` records; their record() calls follow (scanIndex 0..found-1). */
+  scanned?(found: number): void;
   /** A record that cannot be tokenized; `problem` describes it without quoting content. */
   malformed(line: number, problem: string): void;
 }
@@ -118,6 +123,7 @@ export class CsvTokenizer {
     const f = this.fields;
     let k = scanner.scanIndex;
     let pos = 0;
+    sink.scanned?.(found);
     for (let r = 0; r < found; r++) {
       pos = v[k]! - base;
       const count = v[k + 1]!;
@@ -132,7 +138,7 @@ export class CsvTokenizer {
         f.texts[i] = null;
         k += 3;
       }
-      sink.record(buf, f, count, line);
+      sink.record(buf, f, count, line, r);
     }
     return pos;
   }
@@ -204,7 +210,7 @@ export class CsvTokenizer {
           mark = 0;
           continue;
         }
-        sink.record(buf, f, count, startLine);
+        sink.record(buf, f, count, startLine, -1);
         this.line = startLine + lines + 1;
         return c === -1 ? n : c === CR ? Math.min(n, close + 3) : close + 2;
       }
@@ -227,7 +233,7 @@ export class CsvTokenizer {
     f.marks[count] = mark;
     f.texts[count] = null;
     count++;
-    sink.record(buf, f, count, startLine);
+    sink.record(buf, f, count, startLine, -1);
     return i >= n ? n : i + 1;
   }
 

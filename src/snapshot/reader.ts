@@ -1,6 +1,7 @@
 import { IdentifierHasher } from '../identifiers/hasher';
 import type { Outcome } from '../identifiers/normalizer';
-import { Sha256HexQueue } from '../identifiers/sha256batch/sha256Batch';
+import { BATCH_CODE_SETS, BATCH_VALUES, Sha256HexQueue } from '../identifiers/sha256batch/sha256Batch';
+import { SLOW } from '../identifiers/asciiRules';
 import { isMultiValueCell, jsonArrayValues, splitMultiValueCell } from '../identifiers/flatten';
 import { normalizeCountryCell } from '../identifiers/phone';
 import { targetOfType, type IdentifierType } from '../identifiers/schema';
@@ -57,6 +58,8 @@ interface ColumnPlan {
   sink: DigestSink;
   /** CSV: field index once the header is known. */
   index: number;
+  /** Code set of this column in scan batches (scanBatch), or -1: the per-value path. */
+  set: number;
 }
 
 /**
@@ -83,6 +86,8 @@ export class SnapshotReader {
   private readonly maxPieceBytes: number;
   private readonly sinks = new Map<IdentifierType, DigestSink>();
   private readonly queue = new Sha256HexQueue();
+  /** Where the scan batch's codes start, in i32 words. */
+  private readonly codesAt: number;
   private rejects: RejectRecord[] = [];
   private sawRecord = false;
 
@@ -104,8 +109,15 @@ export class SnapshotReader {
       const counts = (this.counts.types[c.type] ??= newTypeCounts());
       let sink = this.sinks.get(c.type);
       if (!sink) this.sinks.set(c.type, (sink = { type: c.type, digests: [] }));
-      return { column: c.column, type: c.type, hasher: h, staged: h.sharesQueue, counts, sink, index: -1 };
+      return { column: c.column, type: c.type, hasher: h, staged: h.sharesQueue, counts, sink, index: -1, set: -1 };
     });
+    let sets = 0;
+    for (const p of this.plans) {
+      // A row's own country decides its phone: not something the batch knows.
+      if (!p.staged || sets === BATCH_CODE_SETS || (p.hasher.kind === 'phone' && this.countryColumn !== undefined)) continue;
+      p.set = sets++;
+    }
+    this.codesAt = this.queue.batchCodes >>> 2;
     this.line = resume?.line ?? 1;
     if (resume) {
       this.counts.rows = resume.rows;
@@ -231,15 +243,17 @@ export class SnapshotReader {
   }
 
   private readonly csvSink: CsvRecordSink = {
-    record: (buf, fields, count, line) => {
+    record: (buf, fields, count, line, scanIndex) => {
       if (!this.header) {
         const names: string[] = [];
         for (let i = 0; i < count; i++) names.push(fields.text(buf, i).trim());
         this.useHeader(names, this.delimiter ?? ',', line);
+        this.scanBatched = false;
         return;
       }
-      this.csvRecord(buf, fields, count, line);
+      this.csvRecord(buf, fields, count, line, this.scanBatched ? scanIndex : -1);
     },
+    scanned: (found) => this.scanBatch(found),
     malformed: (line, problem) => {
       if (!this.header) throw new SnapshotFormatError(this.source, line, `header row: ${problem}`);
       this.rowReject(++this.counts.rows, line, 'malformed_row', problem);
@@ -270,7 +284,40 @@ export class SnapshotReader {
     if (this.countryColumn) this.countryIndex = find(this.countryColumn, 'country');
   }
 
-  private csvRecord(buf: Buffer, fields: CsvFields, count: number, line: number): void {
+  /**
+   * The rules and SHA-256 for the mapped fields of `found` records the scanner just found,
+   * in WebAssembly, column by column (asciiRules.wat `batchScan`): csvRecord then only
+   * reads each field's code. Columns past BATCH_CODE_SETS, and phones with a country
+   * column (a country per row), take the per-value path.
+   */
+  private scanBatch(found: number): void {
+    this.scanBatched = false;
+    if (!this.header) return;
+    const q = this.queue;
+    q.beginBatch();
+    for (const p of this.plans) {
+      if (p.set < 0 || p.index < 0) continue;
+      const h = p.hasher;
+      const country = h.kind === 'phone' ? q.phoneCountry(this.opts.normalization.defaultCountry) : 0;
+      q.runScanBatch(h.kindCode, found, p.index, p.set, h.flags, country);
+    }
+    q.hashBatch(this.scanDigests);
+    this.scanCodes = q.i32;
+    this.scanBatched = true;
+  }
+
+  private scanBatched = false;
+  private scanCodes: Int32Array = new Int32Array(0);
+  private readonly scanDigests: string[] = [];
+
+  /** A field the scan batch decided (code < 0 and not SLOW): count it, reject it. */
+  private scanOutcome(p: ColumnPlan, code: number, buf: Buffer, start: number, end: number, row: number, line: number): void {
+    const outcome = p.hasher.batchOutcomeCode(code);
+    countOutcome(p.counts, outcome);
+    if (outcome !== 'empty') this.rejects.push({ row, line, column: p.column, type: p.type, reason: outcome, value: buf.toString('utf8', start, end) });
+  }
+
+  private csvRecord(buf: Buffer, fields: CsvFields, count: number, line: number, scanIndex: number): void {
     const row = ++this.counts.rows;
     const width = this.header!.length;
     if (count > width) {
@@ -289,8 +336,21 @@ export class SnapshotReader {
       const i = p.index;
       if (i >= count) continue;
       present++;
-      if (fields.texts[i] === null && fields.marks[i] === 0) this.valueBytes(p, buf, fields.starts[i]!, fields.ends[i]!, row, line, country);
-      else this.cell(p, fields.text(buf, i), row, line, country);
+      if (fields.texts[i] === null && fields.marks[i] === 0) {
+        if (scanIndex >= 0 && p.set >= 0) {
+          const code = this.scanCodes[this.codesAt + p.set * BATCH_VALUES + scanIndex]!;
+          if (code >= 0) {
+            p.sink.digests.push(this.scanDigests[code]!);
+            p.counts.accepted++;
+            continue;
+          }
+          if (code !== SLOW) {
+            this.scanOutcome(p, code, buf, fields.starts[i]!, fields.ends[i]!, row, line);
+            continue;
+          }
+        }
+        this.valueBytes(p, buf, fields.starts[i]!, fields.ends[i]!, row, line, country);
+      } else this.cell(p, fields.text(buf, i), row, line, country);
     }
     if (present === 0) this.rowReject(row, line, 'unmapped_column', 'none of the mapped identifier columns is present in this row');
   }
