@@ -271,7 +271,106 @@
         (br $record)))
     (local.get $recs))
 
-;; ---------------------------------------------------------------------------------
+;; The email rule for the common address: at most 64 bytes, none of them whitespace, a
+  ;; control byte or non-ASCII (-9 otherwise: $email decides). 16 bytes at a time the value
+  ;; is lowercased into $d and each byte class becomes a bit of a 64-bit mask (bit i = byte
+  ;; i); the contract's checks are then a few mask operations. Writes whole 16-byte blocks:
+  ;; $d needs 64 bytes of room. Same answers as $email (the tests compare both paths).
+  (func $emailFast (param $s i32) (param $e i32) (param $d i32) (param $drop i32) (result i32)
+    (local $len i32) (local $k i32) (local $v v128) (local $lv v128) (local $sh i64) (local $valid i32)
+    (local $at64 i64) (local $plus64 i64) (local $dot64 i64) (local $hy64 i64) (local $dg64 i64) (local $ok64 i64)
+    (local $at i32) (local $p i32) (local $local i32) (local $out i32)
+    (local $dm i64) (local $dots i64) (local $ld i32)
+    (local.set $len (i32.sub (local.get $e) (local.get $s)))
+    (if (i32.gt_u (local.get $len) (i32.const 64)) (then (return (i32.const -9))))
+    (loop $block
+      (local.set $v (v128.load (i32.add (local.get $s) (local.get $k))))
+      (local.set $valid (i32.const 0xffff))
+      (if (i32.lt_u (i32.sub (local.get $len) (local.get $k)) (i32.const 16))
+        (then (local.set $valid (i32.sub (i32.shl (i32.const 1) (i32.sub (local.get $len) (local.get $k))) (i32.const 1)))))
+      ;; Bytes < 33 (signed: also >= 0x80): whitespace, controls, non-ASCII.
+      (if (i32.and (local.get $valid)
+            (i8x16.bitmask (i8x16.lt_s (local.get $v) (v128.const i8x16 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33 33))))
+        (then (return (i32.const -9))))
+      (local.set $lv
+        (i8x16.add (local.get $v)
+          (v128.and (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 65 65 65 65 65 65 65 65 65 65 65 65 65 65 65 65))
+                                (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
+                    (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32))))
+      (v128.store (i32.add (local.get $d) (local.get $k)) (local.get $lv))
+      (local.set $sh (i64.extend_i32_u (local.get $k)))
+      (local.set $at64 (i64.or (local.get $at64) (i64.shl (i64.extend_i32_u (i32.and (local.get $valid)
+        (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 64 64 64 64 64 64 64 64 64 64 64 64 64 64 64 64))))) (local.get $sh))))
+      (local.set $plus64 (i64.or (local.get $plus64) (i64.shl (i64.extend_i32_u (i32.and (local.get $valid)
+        (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43 43))))) (local.get $sh))))
+      (local.set $dot64 (i64.or (local.get $dot64) (i64.shl (i64.extend_i32_u (i32.and (local.get $valid)
+        (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46 46))))) (local.get $sh))))
+      (local.set $hy64 (i64.or (local.get $hy64) (i64.shl (i64.extend_i32_u (i32.and (local.get $valid)
+        (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))))) (local.get $sh))))
+      (local.set $dg64 (i64.or (local.get $dg64) (i64.shl (i64.extend_i32_u (i32.and (local.get $valid)
+        (i8x16.bitmask (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                                   (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))))) (local.get $sh))))
+      ;; What a domain may hold: a-z (after lowercasing), 0-9, ".", "-".
+      (local.set $ok64 (i64.or (local.get $ok64) (i64.shl (i64.extend_i32_u (i32.and (local.get $valid)
+        (i8x16.bitmask
+          (v128.or
+            (i8x16.lt_u (i8x16.sub (local.get $lv) (v128.const i8x16 97 97 97 97 97 97 97 97 97 97 97 97 97 97 97 97))
+                        (v128.const i8x16 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26 26))
+            (v128.or
+              (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45 45))
+                          (v128.const i8x16 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2 2))
+              (i8x16.lt_u (i8x16.sub (local.get $v) (v128.const i8x16 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48 48))
+                          (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))))))) (local.get $sh))))
+      (local.set $k (i32.add (local.get $k) (i32.const 16)))
+      (br_if $block (i32.lt_u (local.get $k) (local.get $len))))
+    (if (i64.ne (i64.popcnt (local.get $at64)) (i64.const 1)) (then (return (i32.const -2))))
+    (local.set $at (i32.wrap_i64 (i64.ctz (local.get $at64))))
+    (local.set $local (local.get $at))
+    (local.set $out (local.get $len))
+    ;; The first "+" before the "@".
+    (local.set $plus64 (i64.and (local.get $plus64) (i64.sub (i64.shl (i64.const 1) (i64.extend_i32_u (local.get $at))) (i64.const 1))))
+    (if (i32.and (i32.ne (local.get $drop) (i32.const 0)) (i64.ne (local.get $plus64) (i64.const 0)))
+      (then
+        (local.set $p (i32.wrap_i64 (i64.ctz (local.get $plus64))))
+        ;; "@domain" moved down over "+suffix", 16 bytes at a time upwards (destination below
+        ;; the source: each block is read before anything overwrites it).
+        (local.set $k (local.get $at))
+        (loop $move
+          (v128.store (i32.add (local.get $d) (i32.add (local.get $p) (i32.sub (local.get $k) (local.get $at))))
+                      (v128.load (i32.add (local.get $d) (local.get $k))))
+          (local.set $k (i32.add (local.get $k) (i32.const 16)))
+          (br_if $move (i32.lt_u (local.get $k) (local.get $len))))
+        (local.set $local (local.get $p))
+        (local.set $out (i32.sub (local.get $len) (i32.sub (local.get $at) (local.get $p))))))
+    (if (i32.or (i32.lt_s (local.get $local) (i32.const 1)) (i32.gt_s (local.get $local) (i32.const 64))) (then (return (i32.const -2))))
+    ;; The domain: bytes (at, len) of the input.
+    (local.set $dm (i64.xor
+      (select (i64.const -1) (i64.sub (i64.shl (i64.const 1) (i64.extend_i32_u (local.get $len))) (i64.const 1)) (i32.eq (local.get $len) (i32.const 64)))
+      (i64.sub (i64.shl (i64.const 2) (i64.extend_i32_u (local.get $at))) (i64.const 1))))
+    (if (i64.ne (i64.and (local.get $dm) (i64.xor (local.get $ok64) (i64.const -1))) (i64.const 0)) (then (return (i32.const -2))))
+    (local.set $dots (i64.and (local.get $dot64) (local.get $dm)))
+    (if (i64.eqz (local.get $dots)) (then (return (i32.const -2))))
+    ;; An empty label: a dot first, or two dots in a row.
+    (if (i64.ne (i64.and (local.get $dots)
+                         (i64.or (i64.shl (i64.const 2) (i64.extend_i32_u (local.get $at))) (i64.shr_u (local.get $dots) (i64.const 1))))
+                (i64.const 0))
+      (then (return (i32.const -2))))
+    ;; A "-" first or last in a label.
+    (if (i64.ne (i64.and (i64.and (local.get $hy64) (local.get $dm))
+                         (i64.or (i64.or (i64.shl (i64.const 2) (i64.extend_i32_u (local.get $at))) (i64.shl (local.get $dots) (i64.const 1)))
+                                 (i64.shr_u (local.get $dots) (i64.const 1))))
+                (i64.const 0))
+      (then (return (i32.const -2))))
+    ;; The final label: at least two letters.
+    (local.set $ld (i32.wrap_i64 (i64.sub (i64.const 63) (i64.clz (local.get $dots)))))
+    (if (i32.lt_s (i32.sub (i32.sub (local.get $len) (local.get $ld)) (i32.const 1)) (i32.const 2)) (then (return (i32.const -2))))
+    (if (i64.ne (i64.and (i64.or (local.get $dg64) (local.get $hy64))
+                         (i64.and (local.get $dm) (i64.xor (i64.sub (i64.shl (i64.const 2) (i64.extend_i32_u (local.get $ld))) (i64.const 1)) (i64.const -1))))
+                (i64.const 0))
+      (then (return (i32.const -2))))
+    (local.get $out))
+
+  ;; ---------------------------------------------------------------------------------
   ;; Batches: the rules for many values in one call (a call from JavaScript into
   ;; WebAssembly costs more than an email rule on a short address). Each value gets a code
   ;; in codes[m] (i32): >= 0 its descriptor index (desc[k] = address, length of the
@@ -318,7 +417,10 @@
             (br $h)))))
     (global.set $normAt (local.get $o))
     (if (i32.eqz (local.get $kind))
-      (then (return (call $email (local.get $s) (local.get $e) (local.get $o) (i32.and (local.get $flags) (i32.const 1))))))
+      (then
+        (local.set $i (call $emailFast (local.get $s) (local.get $e) (local.get $o) (i32.and (local.get $flags) (i32.const 1))))
+        (if (i32.ne (local.get $i) (i32.const -9)) (then (return (local.get $i))))
+        (return (call $email (local.get $s) (local.get $e) (local.get $o) (i32.and (local.get $flags) (i32.const 1))))))
     (if (i32.eq (local.get $kind) (i32.const 1))
       (then (return (call $maid (local.get $s) (local.get $e) (local.get $o)))))
     (if (i32.eq (local.get $kind) (i32.const 2))
