@@ -385,7 +385,7 @@ function plainDigitsAscii(src: Uint8Array, from: number, e: number, dst: Uint8Ar
  * The tables of fastE164Ascii written into WebAssembly memory for the phone rule of
  * asciiRules.wat (layout documented there), from the same libphonenumber-js metadata:
  * `u8` from `at`, at most `end`. Returns where each country's record lies, and stores the
- * byDigits address at [2560] where the rule looks for it.
+ * byDigits and gathering table addresses at [2560] and [2564] where the rule looks for them.
  */
 export function writePhoneTables(u8: Uint8Array, at: number, end: number): PhoneTablesImage {
   const t = (tables ??= build());
@@ -445,7 +445,16 @@ export function writePhoneTables(u8: Uint8Array, at: number, end: number): Phone
     u8.set(cc, a + 16);
     countries.set(info, a);
   }
+  // Digit gathering (asciiRules.wat $gather): per 8-bit mask, its set bits' positions,
+  // then 0x80 (a shuffle index that gives 0).
+  const gather = alloc(256 * 8);
+  for (let mask = 0; mask < 256; mask++) {
+    let k = 0;
+    for (let b = 0; b < 8; b++) if (mask & (1 << b)) u8[gather + 8 * mask + k++] = b;
+    while (k < 8) u8[gather + 8 * mask + k++] = 0x80;
+  }
   dv.setUint32(2560, byDigits, true);
+  dv.setUint32(2564, gather, true);
   return {
     /** The record for a national number's country: -1 invalid_phone, 0 let JavaScript decide. */
     country(country: string | undefined): number {
