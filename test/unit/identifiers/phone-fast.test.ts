@@ -1,5 +1,7 @@
 import { getCountries, getCountryCallingCode, parsePhoneNumber, type CountryCode } from 'libphonenumber-js';
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { IdentifierHasher, type Outcome } from '../../../src/identifiers';
 import { fastE164 } from '../../../src/identifiers/phoneFast';
 
 /** What libphonenumber-js alone answers for the same input (the contract's reference). */
@@ -106,5 +108,69 @@ describe('phone fast path agrees with libphonenumber-js', () => {
     expect(fastE164('0112133734253', 'US')).toBeUndefined(); // IDD prefix
     expect(fastE164('07911 123456', 'GB')).toBeUndefined(); // national prefix
     expect(fastE164('+80012345678', undefined)).toBeUndefined(); // non-geographic code
+  });
+});
+
+/**
+ * Runs IdentifierHasher.addAll (the WebAssembly rules of asciiRules.wat, then the
+ * JavaScript paths for what they leave) and records which values reached the JavaScript
+ * path (add()), so the test knows what WebAssembly decided by itself.
+ */
+function wasmPhones(values: string[], country: CountryCode | undefined, plus: boolean): { outcomes: Outcome[]; digests: string[]; byJs: Set<number> } {
+  const h = new IdentifierHasher({ kind: 'phone', hash: 'sha256' }, plus ? { context: 'events', defaultCountry: country } : { context: 'audience', defaultCountry: country });
+  const byJs = new Set<number>();
+  const add = h.add.bind(h);
+  let at = 0;
+  h.add = (raw, out, rowCountry) => {
+    while (values[at] !== raw) at++;
+    byJs.add(at++);
+    return add(raw, out, rowCountry);
+  };
+  const outcomes: Outcome[] = [];
+  const out: string[] = [];
+  h.addAll(values, 0, values.length, out, outcomes);
+  h.flush();
+  // One digest per accepted value, in order: spread them over the values.
+  const digests: string[] = [];
+  let k = 0;
+  for (const o of outcomes) digests.push(o === 'hashed' ? out[k++]! : '');
+  return { outcomes, digests, byJs };
+}
+
+describe('phone rule in WebAssembly (batches) agrees with libphonenumber-js', () => {
+  it('on random numbers of every country: international, 00, national, with separators and brackets', () => {
+    const r = rng(20261122);
+    let decided = 0;
+    let total = 0;
+    const mismatches: string[] = [];
+    const shapes = (cc: string, national: string): string[] => {
+      const f = format(r, national);
+      return [`+${cc}${f}`, `00${cc}${f}`, f, `(${national.slice(0, 3)}) ${national.slice(3)}`, `+${cc} (${national.slice(0, 2)}) ${national.slice(2)}`, ` -${f}`, `0${f}`];
+    };
+    for (const country of getCountries()) {
+      const cc = getCountryCallingCode(country);
+      const values: string[] = [];
+      for (let len = 2; len <= 14; len++) for (let k = 0; k < 6; k++) values.push(...shapes(cc, digits(r, len)));
+      for (const plus of [false, true]) {
+        const got = wasmPhones(values, country, plus);
+        values.forEach((v, i) => {
+          total++;
+          if (got.byJs.has(i)) return;
+          decided++;
+          // The contract's reference: the library on the value as the string rules give it
+          // (brackets removed, "00" read as "+").
+          let s = v.replace(/[()[\]]/g, '').trim();
+          s = s.replace(/^[-.\s]*00/, '+');
+          const lib = library(s, country);
+          const want = lib === null || lib.length - 1 > 15 ? null : lib;
+          const digest = want === null ? '' : createHash('sha256').update(plus ? want : want.slice(1)).digest('hex');
+          const wantOutcome = want === null ? 'invalid_phone' : 'hashed';
+          if (got.outcomes[i] !== wantOutcome || got.digests[i] !== digest) mismatches.push(`${country} ${JSON.stringify(v)} plus=${plus}: want ${want}, got ${got.outcomes[i]}`);
+        });
+      }
+    }
+    expect(mismatches.slice(0, 20)).toEqual([]);
+    // WebAssembly must carry most of these shapes itself, or it is not worth having.
+    expect(decided / total).toBeGreaterThan(0.5);
   });
 });
