@@ -228,7 +228,10 @@ async function main(): Promise<void> {
     ['external_id', { kind: 'external_id', hash: 'sha256' }, { context: 'events' }],
   ];
   const zero: Rate = { wall: 0, cpu: 0 };
+  // BENCH_ONLY=phone,email runs those hashing cases alone (and no snapshot unless listed: csv).
+  const only = process.env.BENCH_ONLY?.split(',');
   for (const [kind, target, opts] of cases) {
+    if (only && !only.includes(kind)) continue;
     const n = kind === 'phone' ? Math.min(N, Number(process.env.BENCH_PHONE_N ?? N)) : N;
     const vals = values(kind, n, 7);
     // Warm up every path so the JIT has compiled them before timing.
@@ -263,6 +266,7 @@ async function main(): Promise<void> {
     );
   }
 
+  if (only && !only.includes('csv')) return;
   const dir = await mkdtemp(join(tmpdir(), 'ttsync-bench-'));
   try {
     console.log('\nSnapshot read-normalize-hash end to end: file -> SnapshotReader -> digests sharded by first byte, one thread;');

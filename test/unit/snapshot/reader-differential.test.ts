@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IdentifierNormalizer, isMultiValueCell, splitMultiValueCell, targetOfType, type IdentifierType } from '../../../src/identifiers';
 import type { RejectRecord, SnapshotReadOptions } from '../../../src/snapshot';
 import { mulberry32 } from '../../../src/util/prng';
-import { emails, maids, phones, pick, prehashed } from '../identifiers/generators';
+import { emails, externalIds, maids, phones, pick, prehashed } from '../identifiers/generators';
 import { readAll } from './helpers';
 
 // The reader tokenizes bytes and hands byte ranges to the identifier rules. Whatever the
@@ -31,6 +31,7 @@ function build(seed: number, d: string, crlf: boolean): { text: string; expected
     { column: 'email', type: 'EMAIL_SHA256', values: fileSafe([...emails(r, 3000), ...prehashed(r)]) },
     { column: 'phone', type: 'PHONE_SHA256', values: fileSafe(phoneValues.filter((_, i) => i % 5 === 0)) },
     { column: 'idfa', type: 'IDFA_SHA256', values: fileSafe(maids(r, 3000)) },
+    { column: 'external_id', type: 'EXTERNAL_ID_SHA256', values: fileSafe(externalIds(r, 3000)) },
   ];
   const rows: string[][] = [];
   for (let i = 0; i < 4000; i++) {
@@ -102,6 +103,7 @@ const options = (delimiter: ',' | ';' | '\t'): SnapshotReadOptions => ({
       { column: 'email', type: 'EMAIL_SHA256' },
       { column: 'phone', type: 'PHONE_SHA256' },
       { column: 'idfa', type: 'IDFA_SHA256' },
+      { column: 'external_id', type: 'EXTERNAL_ID_SHA256' },
     ],
   },
   normalization: { context: 'audience', defaultCountry: 'US' },
