@@ -437,20 +437,6 @@
     (if (i32.ne (local.get $i) (i32.const -9)) (then (return (local.get $i))))
     (call $phone (local.get $s) (local.get $e) (local.get $o) (i32.and (local.get $flags) (i32.const 2)) (local.get $country)))
 
-  ;; Records the result of $one for value m: its code, and its descriptor when hashed.
-  ;; Returns the new descriptor count.
-  (func $emit (param $r i32) (param $m i32) (param $codes i32) (param $desc i32) (param $nd i32) (result i32)
-    (if (i32.lt_s (local.get $r) (i32.const 0))
-      (then
-        (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $r))
-        (return (local.get $nd))))
-    (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $nd))
-    (i32.store (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (global.get $normAt))
-    (i32.store offset=4 (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (local.get $r))
-    (if (i32.eq (global.get $normAt) (global.get $outPos))
-      (then (global.set $outPos (i32.add (global.get $outPos) (local.get $r)))))
-    (i32.add (local.get $nd) (i32.const 1)))
-
   ;; $n values lying one after another from $in, their lengths the u32s at $lens.
   ;; Descriptors from desc[$nd] (at most $ndMax); returns the descriptor count.
   (func (export "batch") (param $kind i32) (param $in i32) (param $lens i32) (param $n i32) (param $codes i32)
@@ -468,7 +454,16 @@
           (then
             (local.set $r (call $one (local.get $kind) (local.get $in) (i32.add (local.get $in) (local.get $len))
                                      (global.get $outPos) (local.get $flags) (local.get $country)))))
-        (local.set $nd (call $emit (local.get $r) (local.get $m) (local.get $codes) (local.get $desc) (local.get $nd)))
+        (if (i32.lt_s (local.get $r) (i32.const 0))
+          (then (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $r)))
+          (else
+            ;; Hashed: its descriptor. (Written out in both loops: V8 does not inline calls.)
+            (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $nd))
+            (i32.store (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (global.get $normAt))
+            (i32.store offset=4 (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (local.get $r))
+            (if (i32.eq (global.get $normAt) (global.get $outPos))
+              (then (global.set $outPos (i32.add (global.get $outPos) (local.get $r)))))
+            (local.set $nd (i32.add (local.get $nd) (i32.const 1)))))
         (local.set $in (i32.add (local.get $in) (local.get $len)))
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
         (br $next)))
@@ -495,7 +490,16 @@
               (then
                 (local.set $r (call $one (local.get $kind) (i32.load (local.get $f)) (i32.load offset=4 (local.get $f))
                                          (global.get $outPos) (local.get $flags) (local.get $country)))))))
-        (local.set $nd (call $emit (local.get $r) (local.get $m) (local.get $codes) (local.get $desc) (local.get $nd)))
+        (if (i32.lt_s (local.get $r) (i32.const 0))
+          (then (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $r)))
+          (else
+            ;; Hashed: its descriptor. (Written out in both loops: V8 does not inline calls.)
+            (i32.store (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2))) (local.get $nd))
+            (i32.store (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (global.get $normAt))
+            (i32.store offset=4 (i32.add (local.get $desc) (i32.shl (local.get $nd) (i32.const 3))) (local.get $r))
+            (if (i32.eq (global.get $normAt) (global.get $outPos))
+              (then (global.set $outPos (i32.add (global.get $outPos) (local.get $r)))))
+            (local.set $nd (i32.add (local.get $nd) (i32.const 1)))))
         (local.set $rec (i32.add (local.get $rec) (i32.add (i32.const 8) (i32.mul (local.get $cnt) (i32.const 12)))))
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
         (br $next)))

@@ -130,14 +130,21 @@ export class IdentifierHasher {
     for (let m = 0; m < n; m++) lens[l + m] = values[i + m]!.length;
     q.beginBatch();
     q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(rowCountry ?? this.defaultCountry) : 0);
-    const digests = this.batchDigests;
-    q.hashBatch(digests);
+    const nd = q.runHash();
     const codes = q.i32;
     const c = q.batchCodes >>> 2;
+    // Descriptors follow the values' order: each group of 256 digests is decoded once.
+    let group = -1;
+    let hex = '';
     for (let m = 0; m < n; m++) {
       const code = codes[c + m]!;
       if (code >= 0) {
-        out.push(digests[code]!);
+        if (code >>> 8 !== group) {
+          group = code >>> 8;
+          hex = q.hexGroup(group, nd);
+        }
+        const at = (code & 255) * 64;
+        out.push(hex.slice(at, at + 64));
         outcomes.push('hashed');
       } else outcomes.push(this.batchOutcome(code, values[i + m]!, out, rowCountry));
     }
@@ -156,8 +163,6 @@ export class IdentifierHasher {
     throw new RangeError(`unexpected batch code ${code}`);
   }
 
-  /** Digest strings of the last batch, by descriptor index. */
-  readonly batchDigests: string[] = [];
   /** The rule's kind and flags as asciiRules.wat `batch` takes them. */
   readonly kindCode: number;
   readonly flags: number;

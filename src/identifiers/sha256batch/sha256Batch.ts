@@ -358,6 +358,22 @@ export class Sha256HexQueue {
     this.batchPos = r.outPos.value;
   }
 
+  /**
+   * SHA-256 of the batch's values, as hex in the memory: digest k is 64 characters at
+   * hexGroup(k >>> 8) from (k & 255) * 64. Returns how many.
+   */
+  runHash(): number {
+    const n = this.batchN;
+    if (n > 0) this.run(this.batchDesc, n, this.batchHex);
+    return n;
+  }
+
+  /** Digests [256 g, 256 g + 256) of the last runHash() as one string (of n of them). */
+  hexGroup(g: number, n: number): string {
+    const a = this.batchHex + g * DECODE_GROUP * 64;
+    return this.buf.toString('latin1', a, Math.min(a + DECODE_GROUP * 64, this.batchHex + n * 64));
+  }
+
   /** SHA-256 of the batch's values: their hex digests into `into[0, n)`; returns n. */
   hashBatch(into: string[]): number {
     const n = this.batchN;
