@@ -195,19 +195,6 @@
     (v128.store offset=1392 (i32.const 0)
       (v128.bitselect (i32x4.add (v128.load offset=1392 (i32.const 0)) (local.get $h)) (v128.load offset=1392 (i32.const 0)) (local.get $active))))
 
-  ;; 4 state words (one lane's) as 32 lowercase hex characters at $out, big-endian.
-  (func $hex16 (param $v v128) (param $out i32)
-    (local $hi v128) (local $lo v128)
-    (local.set $v (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12 (local.get $v) (local.get $v)))
-    (local.set $hi (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102)
-      (i8x16.shr_u (local.get $v) (i32.const 4))))
-    (local.set $lo (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102)
-      (v128.and (local.get $v) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))))
-    (v128.store offset=0 (local.get $out)
-      (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $hi) (local.get $lo)))
-    (v128.store offset=16 (local.get $out)
-      (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $hi) (local.get $lo))))
-
   (func (export "sha256_hex") (param $desc i32) (param $n i32) (param $out i32)
     (local $i i32) (local $j i32) (local $k i32) (local $blocks i32) (local $nb i32)
     (local $src i32) (local $len i32)
@@ -215,6 +202,7 @@
     (local $l0 i32) (local $l1 i32) (local $l2 i32) (local $l3 i32)
     (local $last v128) (local $bits v128) (local $kv v128)
     (local $r v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $hv v128) (local $hhi v128) (local $hlo v128) (local $ho i32)
     (local.set $i (i32.const 0))
     (block $done
       (loop $group
@@ -450,10 +438,22 @@
         (loop $lane
           (if (i32.lt_u (i32.add (local.get $i) (local.get $j)) (local.get $n))
             (then
-              (call $hex16 (v128.load offset=1408 (i32.shl (local.get $j) (i32.const 6)))
-                (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (local.get $j)) (i32.const 6))))
-              (call $hex16 (v128.load offset=1424 (i32.shl (local.get $j) (i32.const 6)))
-                (i32.add (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (local.get $j)) (i32.const 6))) (i32.const 32)))))
+              ;; 4 state words (one lane's) as 32 lowercase hex characters, big-endian; twice,
+              ;; written out (V8 does not inline WebAssembly calls).
+              (local.set $hv (v128.load offset=1408 (i32.shl (local.get $j) (i32.const 6))))
+              (local.set $ho (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (local.get $j)) (i32.const 6))))
+              (local.set $hv (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12 (local.get $hv) (local.get $hv)))
+              (local.set $hhi (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (i8x16.shr_u (local.get $hv) (i32.const 4))))
+              (local.set $hlo (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (v128.and (local.get $hv) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))))
+              (v128.store offset=0 (local.get $ho) (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $hhi) (local.get $hlo)))
+              (v128.store offset=16 (local.get $ho) (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $hhi) (local.get $hlo)))
+              (local.set $hv (v128.load offset=1424 (i32.shl (local.get $j) (i32.const 6))))
+              (local.set $ho (i32.add (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (local.get $j)) (i32.const 6))) (i32.const 32)))
+              (local.set $hv (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12 (local.get $hv) (local.get $hv)))
+              (local.set $hhi (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (i8x16.shr_u (local.get $hv) (i32.const 4))))
+              (local.set $hlo (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (v128.and (local.get $hv) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))))
+              (v128.store offset=0 (local.get $ho) (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $hhi) (local.get $hlo)))
+              (v128.store offset=16 (local.get $ho) (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $hhi) (local.get $hlo)))))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br_if $lane (i32.lt_u (local.get $j) (i32.const 4))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
