@@ -265,6 +265,10 @@ async function main(): Promise<void> {
     await seed();
     // The TikTok worker reads these from its environment (the child inherits them).
     process.env.TIKTOK_API_BASE_URL = `${emuUrl}/open_api/v1.3`;
+    // TikTok acknowledges an edit and processes it later; the emulator applies it before it
+    // answers, which at 25M ids on a busy machine outlasts the client's 30 s default. A
+    // timed-out APPEND is retried whole, so the bench would measure the emulator, not ttsync.
+    process.env.TIKTOK_TIMEOUT_MS ??= '300000';
 
     const stamp = Date.now().toString(36);
     const taskQueue = `bench-control-${stamp}`;
@@ -287,7 +291,7 @@ async function main(): Promise<void> {
     });
 
     console.log(
-      `emulator processing delay ${opts.processingDelayMs} ms; TikTok QPS ${process.env.TIKTOK_QPS ?? 10}; worker: data + TikTok roles in a child process per scenario; node ${process.version}`,
+      `emulator processing delay ${opts.processingDelayMs} ms; TikTok QPS ${process.env.TIKTOK_QPS ?? 10}, call timeout ${process.env.TIKTOK_TIMEOUT_MS} ms; worker: data + TikTok roles in a child process per scenario; node ${process.version}`,
     );
     const scenarios: Scenario[] = [];
     for (const people of opts.rows) {
