@@ -572,7 +572,8 @@
   ;; The phone rule for a value of at most 16 bytes of digits, " ", "-", ".", brackets and
   ;; at most a leading "+" (-9 otherwise: $phone decides): the byte classes are found 16
   ;; at a time, and the digits gathered with one shuffle per 8 bytes (indices from the
-  ;; table whose address is at [2564]: per 8-bit mask, the positions of its set bits).
+  ;; table whose address is at [2564]: per 8-bit mask, the positions of its set bits; each
+  ;; gathering writes 16 bytes from $o).
   ;; Same steps and answers as $phone.
   (func $phoneFast (param $s i32) (param $e i32) (param $d i32) (param $plus i32) (param $country i32) (result i32)
     (local $len i32) (local $v v128) (local $valid i32) (local $dg i32) (local $sp i32) (local $br i32) (local $pl i32)
@@ -625,20 +626,24 @@
           (if (i32.or (i32.lt_s (local.get $t) (i32.const 4)) (i32.gt_s (local.get $t) (i32.const 40)))
             (then (return (i32.const -1))))
           (local.set $from (i32.add (i32.ctz (local.get $m)) (i32.const 1)))))
-      (return (call $intlTail (local.get $o) (call $gather (local.get $v) (i32.and (local.get $dg) (i32.xor (i32.sub (i32.shl (i32.const 1) (local.get $from)) (i32.const 1)) (i32.const -1))) (local.get $o))
-                    (local.get $d) (local.get $plus))))
+      ;; The digits after $from gathered at $o (the gathering, written out: calls are not inlined).
+      (local.set $f (i32.and (local.get $dg) (i32.xor (i32.sub (i32.shl (i32.const 1) (local.get $from)) (i32.const 1)) (i32.const -1))))
+      (local.set $tab (i32.load (i32.const 2564)))
+      (local.set $lo (i32.and (local.get $f) (i32.const 255)))
+      (v128.store64_lane 0 (local.get $o)
+        (i8x16.swizzle (local.get $v) (v128.load64_zero (i32.add (local.get $tab) (i32.shl (local.get $lo) (i32.const 3))))))
+      (v128.store64_lane 0 (i32.add (local.get $o) (i32.popcnt (local.get $lo)))
+        (i8x16.swizzle (local.get $v)
+          (i8x16.add (v128.load64_zero (i32.add (local.get $tab) (i32.shl (i32.shr_u (local.get $f) (i32.const 8)) (i32.const 3))))
+                     (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8))))
+      (return (call $intlTail (local.get $o) (i32.popcnt (local.get $f)) (local.get $d) (local.get $plus))))
     (if (i32.eq (local.get $country) (i32.const -1)) (then (return (i32.const -2))))
     (if (i32.eqz (local.get $country)) (then (return (i32.const -1))))
     (if (i32.or (i32.or (i32.lt_s (local.get $cnt) (i32.const 4)) (i32.gt_s (local.get $cnt) (i32.const 40)))
                 (i32.eqz (i32.load (i32.load (local.get $country)))))
       (then (return (i32.const -1))))
     (local.set $o (i32.add (local.get $o) (i32.load offset=12 (local.get $country))))
-    (call $natTail (local.get $o) (call $gather (local.get $v) (local.get $dg) (local.get $o)) (local.get $d) (local.get $plus) (local.get $country)))
-
-  ;; The bytes of $v at the set bits of $f (16 bits), in order, stored at $o; their count.
-  ;; Writes 16 bytes from $o.
-  (func $gather (param $v v128) (param $f i32) (param $o i32) (result i32)
-    (local $tab i32) (local $lo i32)
+    (local.set $f (local.get $dg))
     (local.set $tab (i32.load (i32.const 2564)))
     (local.set $lo (i32.and (local.get $f) (i32.const 255)))
     (v128.store64_lane 0 (local.get $o)
@@ -647,7 +652,7 @@
       (i8x16.swizzle (local.get $v)
         (i8x16.add (v128.load64_zero (i32.add (local.get $tab) (i32.shl (i32.shr_u (local.get $f) (i32.const 8)) (i32.const 3))))
                    (v128.const i8x16 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8 8))))
-    (i32.popcnt (local.get $f)))
+    (call $natTail (local.get $o) (i32.popcnt (local.get $f)) (local.get $d) (local.get $plus) (local.get $country)))
 
   (func $phone (param $s i32) (param $e i32) (param $d i32) (param $plus i32) (param $country i32) (result i32)
     (local $len i32) (local $lead i32) (local $first i32) (local $second i32) (local $firstAt i32)

@@ -445,7 +445,7 @@ export function writePhoneTables(u8: Uint8Array, at: number, end: number): Phone
     u8.set(cc, a + 16);
     countries.set(info, a);
   }
-  // Digit gathering (asciiRules.wat $gather): per 8-bit mask, its set bits' positions,
+  // Digit gathering (asciiRules.wat $phoneFast): per 8-bit mask, its set bits' positions,
   // then 0x80 (a shuffle index that gives 0).
   const gather = alloc(256 * 8);
   for (let mask = 0; mask < 256; mask++) {
