@@ -1,11 +1,7 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   AudienceSyncNotFoundError,
   NoWorkerAnswerError,
@@ -14,9 +10,6 @@ import {
   waitForAudienceCycle,
 } from '../../src/audience/control';
 import type { DestinationConfigInput } from '../../src/config/destination';
-import type { RunningEmulator } from '../../src/emulator';
-import { openBlobStore } from '../../src/storage';
-import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
 import { addChangeBatchSignal, audienceSync, reauthorizedSignal, type AudienceSyncTickInput } from '../../workflows';
 import { audienceScheduleId } from '../../src/temporal/schedules';
@@ -25,9 +18,10 @@ import type { ScheduledSyncResult } from '../../activities/audienceControl';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { AudienceSyncStatus } from '../../workflows';
+import { DEFAULT_TIMING, useAudienceHarness } from '../helpers/audienceHarness';
 import { BIN, ROOT } from '../helpers/cli';
-import { testClient, testEnv, uniqueId } from '../helpers/temporal';
-import { emulatorControl, emulatorFor } from './tiktok-helpers';
+import { pad, range, sha, sortedDigests } from '../helpers/syntheticPeople';
+import { testEnv, uniqueId } from '../helpers/temporal';
 
 /*
  * The client side of audience sync (src/audience/control.ts) and the `ttsync audience`
@@ -38,58 +32,42 @@ import { emulatorControl, emulatorFor } from './tiktok-helpers';
  */
 
 const TOKEN_VAR = 'TTSYNC_TEST_AUDIENCE_CLI_TOKEN';
-let emu: RunningEmulator;
-let dir: string;
-let client: Client;
-let workers: RunningWorkers | undefined;
-let native: NativeConnection | undefined;
-const taskQueue = uniqueId('test-control');
-const queues = { data: uniqueId('test-data'), tiktok: uniqueId('test-tiktok') };
-const timing = { cadence: '1h', pollInitial: '100ms', pollMax: '1s' };
+const harness = useAudienceHarness({
+  name: 'cli',
+  emulator: { processingDelay: 300, matchRate: 0.7 },
+  tokenVar: TOKEN_VAR,
+  destinations: { label: 'cli test' },
+});
+const { taskQueue, queues } = harness;
+const { issueToken, newAdvertiser, audienceIds, callSeq, callsSince } = harness;
+const timing = DEFAULT_TIMING;
 const workflowIds: string[] = [];
 const scheduleIds = new Set<string>();
 
-const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
-const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
-const newAdvertiser = (): string => `72${String(randomBytes(6).readUIntBE(0, 6)).padStart(16, '0')}`;
+// Registered after the harness, so it runs while the harness's client is still open.
+afterAll(async () => {
+  for (const id of scheduleIds) await harness.client.schedule.getHandle(id).delete().catch(() => undefined);
+  for (const id of workflowIds) await harness.client.workflow.getHandle(id).terminate('test done').catch(() => undefined);
+});
 
 /** A CSV of people `ids` (email + US phone) plus two bad rows; returns its file:// URI. */
 function writeSnapshot(name: string, ids: number[]): string {
-  const lines = ['email,phone', ...ids.map((i) => ` User${i}@Example.com ,(212) 201-${String(i).padStart(4, '0')}`), 'not-an-email,', ',123'];
-  const path = join(dir, name);
+  const lines = ['email,phone', ...ids.map((i) => ` User${i}@Example.com ,(212) 201-${pad(i, 4)}`), 'not-an-email,', ',123'];
+  const path = join(harness.dir, name);
   writeFileSync(path, lines.join('\n') + '\n');
   return `file://${path}`;
 }
 
-const expectedDigests = (ids: number[]): string[] => ids.flatMap((i) => [sha(`user${i}@example.com`), sha(`1212201${String(i).padStart(4, '0')}`)]).sort();
-
-async function issueToken(advertiserId: string): Promise<void> {
-  const { access_token } = await emulatorControl<{ access_token: string }>(emu, 'POST', 'tokens', { advertiser_ids: [advertiserId] });
-  process.env[TOKEN_VAR] = access_token;
-}
-
-const audienceIds = async (id: string): Promise<string[]> => (await emulatorControl<{ ids: string[] }>(emu, 'GET', `audiences/${id}`)).ids.sort();
+const expectedDigests = (ids: number[]): string[] => sortedDigests(ids.flatMap((i) => [`user${i}@example.com`, `1212201${pad(i, 4)}`]));
 
 function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
-  const destinationId = uniqueId('cli').toLowerCase();
-  workflowIds.push(audienceSyncWorkflowId(destinationId));
-  return {
-    destinationId,
-    advertiserId,
-    audienceName: `ttsync cli test ${destinationId}`,
-    action: 'create',
-    identifiers: { email: 'email', phone: 'phone' },
-    defaultCountry: 'US',
-    accessToken: `env:${TOKEN_VAR}`,
-    sourceSegmentId: `segment-${destinationId}`,
-    maxProcessingWait: '1m',
-    storage: { workdir: join(dir, destinationId, 'work') },
-    ...extra,
-  };
+  const config = harness.destination(advertiserId, extra);
+  workflowIds.push(audienceSyncWorkflowId(config.destinationId));
+  return config;
 }
 
 function writeConfig(config: DestinationConfigInput, name = `${config.destinationId}.json`): string {
-  const path = isAbsolute(name) ? name : join(dir, name);
+  const path = isAbsolute(name) ? name : join(harness.dir, name);
   writeFileSync(path, JSON.stringify(config, null, 2));
   return path;
 }
@@ -121,49 +99,18 @@ function cli(args: string[], timeoutMs = 90_000, onStderr?: (soFar: string) => v
 
 const queueFlags = (): string[] => ['--task-queue', taskQueue, '--data-queue', queues.data, '--tiktok-queue', queues.tiktok, '--poll-initial', '100ms', '--poll-max', '1s'];
 
-beforeAll(async () => {
-  emu = await emulatorFor({ processingDelay: 300, matchRate: 0.7 });
-  dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-cli-'));
-  client = await testClient();
-  const env = testEnv();
-  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  workers = await createWorkers({
-    roles: ['control', 'data', 'tiktok'],
-    env,
-    connection: native,
-    taskQueues: { control: taskQueue, ...queues },
-    shutdownGraceTime: '1s',
-    activityDeps: {
-      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work') },
-      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 5000 } },
-    },
-  });
-});
-
-afterAll(async () => {
-  for (const id of scheduleIds) await client?.schedule.getHandle(id).delete().catch(() => undefined);
-  for (const id of workflowIds) await client?.workflow.getHandle(id).terminate('test done').catch(() => undefined);
-  workers?.shutdown();
-  await workers?.done;
-  await native?.close();
-  await client?.connection.close();
-  await emu?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  delete process.env[TOKEN_VAR];
-});
-
 describe('audience sync control: request, wait, status', { timeout: 120_000 }, () => {
   it('requestAudienceSync starts the one workflow, then signals it; waitForAudienceCycle returns each requested cycle', async () => {
     const advertiserId = newAdvertiser();
     await issueToken(advertiserId);
     const config = destination(advertiserId);
-    await expect(getAudienceStatus(client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
+    await expect(getAudienceStatus(harness.client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
 
     const first = range(0, 1200);
-    const r1 = await requestAudienceSync(client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, first) }, taskQueue, queues, timing });
+    const r1 = await requestAudienceSync(harness.client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, first) }, taskQueue, queues, timing });
     expect(r1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
     const seen: AudienceSyncStatus[] = [];
-    const s1 = await waitForAudienceCycle(client, config.destinationId, r1.cyclesBefore, { pollMs: 50, onStatus: (s) => seen.push(s) });
+    const s1 = await waitForAudienceCycle(harness.client, config.destinationId, r1.cyclesBefore, { pollMs: 50, onStatus: (s) => seen.push(s) });
     expect(s1.phase).toBe('synced');
     expect(s1.cycles).toBe(1);
     expect(s1.lastSync).toMatchObject({ added: 2400, removed: 0, rejected: { invalid_email: 1, invalid_phone: 1 } });
@@ -172,30 +119,30 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
     expect(seen.map((s) => s.phase)).toEqual(expect.arrayContaining(['preparing', 'synced']));
 
     const second = range(100, 1300);
-    const r2 = await requestAudienceSync(client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, second) }, taskQueue, queues, timing });
+    const r2 = await requestAudienceSync(harness.client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, second) }, taskQueue, queues, timing });
     expect(r2).toEqual({ workflowId: r1.workflowId, started: false, cyclesBefore: 1, signalled: true });
-    const s2 = await waitForAudienceCycle(client, config.destinationId, r2.cyclesBefore, { pollMs: 50 });
+    const s2 = await waitForAudienceCycle(harness.client, config.destinationId, r2.cyclesBefore, { pollMs: 50 });
     expect(s2).toMatchObject({ phase: 'synced', cycles: 2, audienceId: s1.audienceId });
     expect(s2.lastSync).toMatchObject({ added: 200, removed: 200 });
     expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(second));
-    expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ phase: 'synced', cycles: 2 });
+    expect(await getAudienceStatus(harness.client, config.destinationId)).toMatchObject({ phase: 'synced', cycles: 2 });
 
     // Paused: the request is queued and says it is held; resume lets it run.
     // Paused and resumed from the CLI, as an operator does.
     const paused = await cli(['audience', 'pause', config.destinationId]);
     expect(paused).toMatchObject({ code: 0, stdout: `pause: signalled ${r1.workflowId} (phase was synced)\n` });
-    const r3 = await requestAudienceSync(client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-3.csv`, first) }, taskQueue, queues, timing });
+    const r3 = await requestAudienceSync(harness.client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-3.csv`, first) }, taskQueue, queues, timing });
     expect(r3).toMatchObject({ started: false, cyclesBefore: 2, heldBy: 'the workflow is paused: signal "resume" to let it sync' });
     await new Promise((r) => setTimeout(r, 300));
-    expect(await getAudienceStatus(client, config.destinationId)).toMatchObject({ cycles: 2, paused: true });
+    expect(await getAudienceStatus(harness.client, config.destinationId)).toMatchObject({ cycles: 2, paused: true });
     const resumed = await cli(['audience', 'resume', config.destinationId]);
     expect(resumed.code).toBe(0);
-    const s3 = await waitForAudienceCycle(client, config.destinationId, r3.cyclesBefore, { pollMs: 50 });
+    const s3 = await waitForAudienceCycle(harness.client, config.destinationId, r3.cyclesBefore, { pollMs: 50 });
     expect(s3).toMatchObject({ phase: 'synced', cycles: 3, paused: false });
     expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(first));
 
     // No snapshot and no storage.snapshot: refused before anything is signalled.
-    await expect(requestAudienceSync(client, { config, taskQueue, queues, timing })).rejects.toThrow(/nothing to sync .*--snapshot/);
+    await expect(requestAudienceSync(harness.client, { config, taskQueue, queues, timing })).rejects.toThrow(/nothing to sync .*--snapshot/);
   });
 });
 
@@ -254,7 +201,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     expect(nw.code).toBe(0);
     expect(nw.stdout).toContain(`signalled ${audienceSyncWorkflowId(config.destinationId)}`);
     expect(nw.stdout).toContain(`ttsync audience status ${config.destinationId}`);
-    const s2 = await waitForAudienceCycle(client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
+    const s2 = await waitForAudienceCycle(harness.client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
     expect(s2.lastSync).toMatchObject({ added: 0, removed: 100 });
     expect(await audienceIds(audienceId)).toEqual(expectedDigests(second));
   });
@@ -270,7 +217,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     expect(small.stdout).toMatch(/^added\s+40$/m);
     expect(small.stdout).toMatch(/^advice\s+audience \d+ matches \d+ TikTok users, fewer than 1000, so it cannot be targeted: send at least 5,000 phones or 10,000 emails$/m);
 
-    const seq = Math.max(0, ...(await emulatorControl<{ calls: { seq: number }[] }>(emu, 'GET', 'calls')).calls.map((c) => c.seq));
+    const seq = await callSeq();
     const uri = writeSnapshot(`${config.destinationId}-old.csv`, range(0, 30));
     const createdAt = new Date(Date.now() - 3 * 3_600_000).toISOString();
     const r = await cli(['audience', 'sync', '--config', file, '--snapshot', uri, '--created-at', createdAt, '--wait', ...queueFlags()]);
@@ -278,7 +225,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     expect(r.stdout).toMatch(/^result\s+stale_snapshot$/m);
     expect(r.stdout).toMatch(/^added\s+-$/m);
     expect(r.stderr).toMatch(/ttsync: sync ended in stale_snapshot: snapshot .* older than the readiness window \(1h\); nothing was sent to TikTok/);
-    const calls = (await emulatorControl<{ calls: { seq: number; path: string }[] }>(emu, 'GET', `calls?since=${seq}`)).calls;
+    const calls = await callsSince(seq);
     expect(calls.filter((c) => c.path.includes('custom_audience'))).toEqual([]);
   });
 
@@ -291,7 +238,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     const release = async (): Promise<void> => {
       released = true;
       await issueToken(advertiserId);
-      await client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId)).signal(reauthorizedSignal);
+      await harness.client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId)).signal(reauthorizedSignal);
     };
     let releasing: Promise<void> | undefined;
     const r = await cli(['audience', 'sync', '--config', writeConfig(config), '--snapshot', writeSnapshot(`${config.destinationId}.csv`, people), '--wait', ...queueFlags()], 90_000, (err) => {
@@ -307,8 +254,8 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
   it('a running workflow whose worker is gone: the request fails with the queue to check instead of hanging', async () => {
     const config = destination(newAdvertiser());
     const nobody = uniqueId('nobody-polls');
-    await client.workflow.start(audienceSync, { taskQueue: nobody, workflowId: audienceSyncWorkflowId(config.destinationId), args: [{ config }] });
-    const err = await requestAudienceSync(client, { config, snapshot: { uri: 'file:///tmp/none.csv' }, answerTimeoutMs: 1500 }).catch((e: unknown) => e);
+    await harness.client.workflow.start(audienceSync, { taskQueue: nobody, workflowId: audienceSyncWorkflowId(config.destinationId), args: [{ config }] });
+    const err = await requestAudienceSync(harness.client, { config, snapshot: { uri: 'file:///tmp/none.csv' }, answerTimeoutMs: 1500 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoWorkerAnswerError);
     expect((err as Error).message).toBe(`no worker answered ${audienceSyncWorkflowId(config.destinationId)} within 2s: is a ttsync worker polling the task queue ${nobody}?`);
   });
@@ -320,7 +267,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     const good = writeConfig(config);
     const runs: string[][] = [
       ['audience', 'sync', '--config', bad, '--snapshot', '/tmp/x.csv', ...queueFlags()],
-      ['audience', 'sync', '--config', join(dir, 'nope.json'), ...queueFlags()],
+      ['audience', 'sync', '--config', join(harness.dir, 'nope.json'), ...queueFlags()],
       // No snapshot anywhere: refused before anything reaches Temporal.
       ['audience', 'sync', '--config', good, ...queueFlags()],
       ['audience', 'sync', '--config', good, '--json', ...queueFlags()],
@@ -344,7 +291,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     expect(jsonAlone.stderr).toBe('ttsync: --json prints the summary of a finished cycle: use it with --wait\n');
     expect(http.code).toBe(2);
     expect(http.stderr).toMatch(/--snapshot.*must be gs:\/\/bucket\/object, file:\/\/\/absolute\/path or a local file path/);
-    await expect(getAudienceStatus(client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
+    await expect(getAudienceStatus(harness.client, config.destinationId)).rejects.toBeInstanceOf(AudienceSyncNotFoundError);
     expect(st.code).toBe(1);
     expect(st.stderr).toContain(`no audience sync workflow for destination "${config.destinationId}"`);
     // A control signal to a destination without a workflow is an error, not a signal to nothing.
@@ -356,7 +303,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
 
 /** Triggers a schedule now and returns what its tick workflow did. */
 async function triggerTick(scheduleId: string): Promise<ScheduledSyncResult> {
-  const handle = client.schedule.getHandle(scheduleId);
+  const handle = harness.client.schedule.getHandle(scheduleId);
   const before = (await handle.describe()).info.numActionsTaken;
   await handle.trigger();
   const deadline = Date.now() + 30_000;
@@ -364,7 +311,7 @@ async function triggerTick(scheduleId: string): Promise<ScheduledSyncResult> {
     const d = await handle.describe();
     const last = d.info.recentActions.at(-1);
     if (d.info.numActionsTaken > before && last) {
-      const wf = client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId);
+      const wf = harness.client.workflow.getHandle(last.action.workflow.workflowId, last.action.workflow.firstExecutionRunId);
       return (await wf.result()) as ScheduledSyncResult;
     }
     if (Date.now() > deadline) throw new Error(`schedule ${scheduleId} took no action after trigger`);
@@ -377,7 +324,7 @@ const outcomes = (out: ApplyOut): Record<string, string> => Object.fromEntries(o
 
 describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeout: 120_000 }, () => {
   it('creates one schedule per destination, then reports unchanged, updated on a change, and prunes only with --prune', async () => {
-    const folder = join(dir, uniqueId('schedules'));
+    const folder = join(harness.dir, uniqueId('schedules'));
     mkdirSync(folder);
     const a = destination(newAdvertiser());
     const b = destination(newAdvertiser());
@@ -393,7 +340,7 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     };
 
     expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'created', [b.destinationId]: 'created' });
-    const d = await client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe();
+    const d = await harness.client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe();
     expect(d.spec.intervals).toMatchObject([{ every: 3_600_000 }]);
     expect(d.policies.overlap).toBe('SKIP');
     expect(d.action.workflowType).toBe('audienceSyncTick');
@@ -419,28 +366,28 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     expect(dry.dryRun).toBe(true);
     expect(outcomes(dry)).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'updated' });
     expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'updated' });
-    const db = await client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe();
+    const db = await harness.client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe();
     expect((db.action.args?.[0] as AudienceSyncTickInput).config).toMatchObject({ retentionDays: 30 });
     expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'unchanged' });
     // A new cadence changes every schedule.
     expect(outcomes(await apply('--cadence', '2h'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
-    expect((await client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe()).spec.intervals).toMatchObject([{ every: 7_200_000 }]);
+    expect((await harness.client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe()).spec.intervals).toMatchObject([{ every: 7_200_000 }]);
 
     // b leaves the folder: kept and listed without --prune, deleted with it (the list is eventually consistent).
     rmSync(join(folder, 'b.json'));
     const listed = async (): Promise<boolean> => {
-      for await (const sc of client.schedule.list()) if (sc.scheduleId === audienceScheduleId(b.destinationId)) return true;
+      for await (const sc of harness.client.schedule.list()) if (sc.scheduleId === audienceScheduleId(b.destinationId)) return true;
       return false;
     };
     for (let i = 0; i < 100 && !(await listed()); i++) await new Promise((r) => setTimeout(r, 100));
     const pruned = await apply('--cadence', '2h');
     expect(pruned.changes.find((c) => c.destinationId === b.destinationId)).toMatchObject({ outcome: 'kept', note: 'not in the config set; --prune deletes it' });
     expect(outcomes(await apply('--cadence', '2h', '--prune'))).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'deleted' });
-    await expect(client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+    await expect(harness.client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   });
 
   it('refuses the whole set, each problem on its own line, when two advertisers share a segment or a config is invalid', async () => {
-    const folder = join(dir, uniqueId('refused'));
+    const folder = join(harness.dir, uniqueId('refused'));
     mkdirSync(folder);
     const owner = destination(newAdvertiser());
     const copy = destination(newAdvertiser(), { sourceSegmentId: owner.sourceSegmentId });
@@ -458,7 +405,7 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     expect(r2.stderr).toMatch(/4-bad\.json:\n {2}line 1 column \d+: not valid JSON/);
     expect(r2.stderr).toMatch(/2-copy\.json:\n {2}\$\.sourceSegmentId: /);
     for (const c of [owner, copy, fine])
-      await expect(client.schedule.getHandle(audienceScheduleId(c.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+      await expect(harness.client.schedule.getHandle(audienceScheduleId(c.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
     const cadence = await cli(['schedules', 'apply', '--config', join(folder, '3-fine.json'), '--cadence', '10s', ...queueFlags()]);
     expect(cadence.code).toBe(2);
     expect(cadence.stderr).toMatch(/--cadence: cadence 10s is shorter than 1m/);
@@ -477,24 +424,24 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     const r = await cli(['schedules', 'apply', '--config', file, ...queueFlags()]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\screated\s/);
-    const handle = client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId));
+    const handle = harness.client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId));
 
     const t1 = await triggerTick(scheduleId);
     expect(t1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
-    const s1 = await waitForAudienceCycle(client, config.destinationId, 0, { pollMs: 100, timeoutMs: 60_000 });
+    const s1 = await waitForAudienceCycle(harness.client, config.destinationId, 0, { pollMs: 100, timeoutMs: 60_000 });
     expect(s1.phase).toBe('synced');
     expect(s1.lastSync).toMatchObject({ kind: 'snapshot', added: 2200 });
     expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(people));
 
-    const seqAfterFirst = Math.max(0, ...(await emulatorControl<{ calls: { seq: number }[] }>(emu, 'GET', 'calls')).calls.map((c) => c.seq));
+    const seqAfterFirst = await callSeq();
     // Running, export unchanged: the tick reaches the workflow (no second one), whose check
     // finds the export already applied and sends nothing.
     const t2 = await triggerTick(scheduleId);
     expect(t2).toMatchObject({ started: false, cyclesBefore: 1, signalled: true });
-    const s2 = await waitForAudienceCycle(client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
+    const s2 = await waitForAudienceCycle(harness.client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
     expect(s2).toMatchObject({ phase: 'synced', cycles: 2 });
     expect(s2.lastSync?.runId).toBe(s1.lastSync?.runId);
-    const since = (await emulatorControl<{ calls: { path: string }[] }>(emu, 'GET', `calls?since=${seqAfterFirst}`)).calls;
+    const since = await callsSince(seqAfterFirst);
     expect(since.filter((c) => /customer_file|custom_audience\/(create|update)/.test(c.path))).toEqual([]);
 
     // The export changes: the next tick syncs it, sending only the new people.
@@ -502,23 +449,23 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     writeSnapshot(exportName, grown);
     const t3 = await triggerTick(scheduleId);
     expect(t3).toMatchObject({ started: false, cyclesBefore: 2, signalled: true });
-    const s3 = await waitForAudienceCycle(client, config.destinationId, 2, { pollMs: 100, timeoutMs: 60_000 });
+    const s3 = await waitForAudienceCycle(harness.client, config.destinationId, 2, { pollMs: 100, timeoutMs: 60_000 });
     expect(s3.lastSync).toMatchObject({ kind: 'snapshot', added: 100, removed: 0 });
     expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(grown));
 
     // A change batch: the tick flushes it and does not re-apply the unchanged export (which would undo it).
-    const enters = join(dir, `${config.destinationId}-enters.csv`);
+    const enters = join(harness.dir, `${config.destinationId}-enters.csv`);
     writeFileSync(enters, 'email,phone\nlate@example.com,\n');
     await handle.signal(addChangeBatchSignal, { enters: { uri: `file://${enters}` } });
     const deadline = Date.now() + 10_000;
-    while ((await getAudienceStatus(client, config.destinationId)).pendingBatches === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    while ((await getAudienceStatus(harness.client, config.destinationId)).pendingBatches === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
     const t4 = await triggerTick(scheduleId);
     expect(t4).toMatchObject({ started: false, cyclesBefore: 3, signalled: true });
-    const s4 = await waitForAudienceCycle(client, config.destinationId, 3, { pollMs: 100, timeoutMs: 60_000 });
+    const s4 = await waitForAudienceCycle(harness.client, config.destinationId, 3, { pollMs: 100, timeoutMs: 60_000 });
     expect(s4.lastSync).toMatchObject({ kind: 'changes', added: 1, removed: 0 });
     // The same tick also asked for the export check, as the timer does: it finds the export
     // applied and leaves the batch in place.
-    const s5 = await waitForAudienceCycle(client, config.destinationId, 4, { pollMs: 100, timeoutMs: 60_000 });
+    const s5 = await waitForAudienceCycle(harness.client, config.destinationId, 4, { pollMs: 100, timeoutMs: 60_000 });
     expect(s5).toMatchObject({ phase: 'synced', cycles: 5, pendingBatches: 0 });
     expect(s5.lastSync?.runId).toBe(s4.lastSync?.runId);
     expect(await audienceIds(s1.audienceId!)).toEqual([...expectedDigests(grown), sha('late@example.com')].sort());

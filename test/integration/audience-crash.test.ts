@@ -1,20 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { NativeConnection } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DestinationConfigInput } from '../../src/config/destination';
-import type { RunningEmulator } from '../../src/emulator';
-import { createWorkers, defaultWorkflowBundlePath, type RunningWorkers } from '../../src/worker';
-import { audienceSync, audienceSyncStatusQuery, type AudienceSyncInput, type AudienceSyncStatus } from '../../workflows';
-import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
+import { defaultWorkflowBundlePath } from '../../src/worker';
+import { audienceSyncStatusQuery, type AudienceSyncStatus } from '../../workflows';
+import { useAudienceHarness } from '../helpers/audienceHarness';
+import { cycleDone, waitForStatus } from '../helpers/audienceStatus';
 import { compileFixture, spawnFixture, type ChildProcessLines } from '../helpers/childWorker';
 import { startHoldingProxy, type HoldingProxy, type ProxiedRequest } from '../helpers/holdingProxy';
-import { testClient, testEnv, uniqueId } from '../helpers/temporal';
-import { emulatorControl, emulatorFor } from './tiktok-helpers';
+import { expectedDigests, person, range } from '../helpers/syntheticPeople';
+import { testEnv } from '../helpers/temporal';
 
 /*
  * A worker killed with SIGKILL in the middle of prepare, of upload and of apply, then
@@ -36,47 +32,39 @@ const TIMING = { cadence: '1h', pollInitial: '100ms', pollMax: '1s', heartbeatTi
 // Small spill parts: prepare checkpoints every ~1,000 rows instead of every 64 MiB.
 const TUNING = { maxBufferBytes: 64 << 10, maxRejectBytes: 8 << 10, checkpointIntervalMs: 60_000, readerPieceBytes: 16 << 10 };
 
-let emu: RunningEmulator;
 let proxy: HoldingProxy;
-let dir: string;
-let client: Client;
-let native: NativeConnection | undefined;
-let control: RunningWorkers | undefined;
 let script: string;
-let taskQueue: string;
-const queues = { data: uniqueId('crash-data'), tiktok: uniqueId('crash-tiktok') };
 const children = new Set<ChildProcessLines>();
+beforeAll(() => {
+  script = compileFixture('audience-worker');
+});
 
-const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
-const pad = (n: number, w: number): string => String(n).padStart(w, '0');
-const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
-
-/** Person i (i < 90,000) as the export has it, and the normalized values TikTok hashes. */
-function person(i: number) {
-  const exchange = 201 + Math.floor(i / 10_000);
-  const line = pad(i % 10_000, 4);
-  return {
-    raw: `Person${i}@Example.ORG,(212) ${exchange}-${line}`,
-    normalized: [`person${i}@example.org`, `1212${exchange}${line}`],
-  };
-}
-
-const expectedDigests = (ids: number[]): string[] => ids.flatMap((i) => person(i).normalized.map(sha)).sort();
+// The child runs the compiled dist/ tree; the workflows run here from the bundle built from
+// the same tree (and start in a second instead of bundling here).
+const harness = useAudienceHarness({
+  name: 'crash',
+  emulator: { processingDelay: 300, matchRate: 0.7 },
+  tokenVar: TOKEN_VAR,
+  controlOnly: { workflowBundlePath: defaultWorkflowBundlePath() },
+  beforeWorkers: async (x) => {
+    proxy = await startHoldingProxy(x.emu.apiBaseUrl);
+  },
+});
+const { control: emuControl, newAdvertiser, destination, audienceIds, queues } = harness;
+// The workflow ends its cycle in 45 s or the test fails with the last status.
+const cycleEnd = (h: WorkflowHandle): Promise<AudienceSyncStatus> => waitForStatus(h, cycleDone(1), 45_000);
+const start = (input: Parameters<typeof harness.start>[0]) => harness.start(input, TIMING);
 
 /** Writes a CSV export of `ids`; bad rows near the start, in the middle and at the end. */
 function writeExport(name: string, ids: number[]): { uri: string; size: number } {
-  const rows = ids.map((i) => person(i).raw);
+  const rows = ids.map((i) => `${person(i).raw.email},${person(i).raw.phone}`);
   rows.splice(10, 0, 'not-an-email,');
   rows.splice(Math.floor(rows.length / 2), 0, '"broken"x,');
   rows.push(',123');
-  const path = join(dir, name);
+  const path = join(harness.dir, name);
   writeFileSync(path, ['email,phone', ...rows].join('\n') + '\n');
   return { uri: `file://${path}`, size: statSync(path).size };
 }
-
-const emuControl = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
-const audienceIds = async (id: string): Promise<string[]> => (await emuControl<{ ids: string[] }>('GET', `audiences/${id}`)).ids.sort();
-const newAdvertiser = (): string => `72${String(randomBytes(6).readUIntBE(0, 6)).padStart(16, '0')}`;
 
 interface EmulatorState {
   files: { path: string; advertiserId: string }[];
@@ -84,25 +72,9 @@ interface EmulatorState {
 }
 const emulatorState = (): Promise<EmulatorState> => emuControl<EmulatorState>('GET', 'state');
 
+/** A token for the advertiser, given only to the child worker (this process runs no activity). */
 async function newToken(advertiserId: string): Promise<string> {
   return (await emuControl<{ access_token: string }>('POST', 'tokens', { advertiser_ids: [advertiserId] })).access_token;
-}
-
-function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
-  const destinationId = uniqueId('crash').toLowerCase();
-  return {
-    destinationId,
-    advertiserId,
-    audienceName: `ttsync crash ${destinationId}`,
-    action: 'create',
-    identifiers: { email: 'email', phone: 'phone' },
-    defaultCountry: 'US',
-    accessToken: `env:${TOKEN_VAR}`,
-    sourceSegmentId: `segment-${destinationId}`,
-    maxProcessingWait: '1m',
-    storage: { workdir: join(dir, destinationId, 'work') },
-    ...extra,
-  };
 }
 
 /** A data + TikTok worker process for this advertiser's token. */
@@ -128,30 +100,6 @@ async function kill(child: ChildProcessLines): Promise<void> {
   await child.stop('SIGKILL');
   children.delete(child);
 }
-
-async function start(input: Omit<AudienceSyncInput, 'queues' | 'timing'>): Promise<WorkflowHandle<typeof audienceSync>> {
-  const workflowId = audienceSyncWorkflowId(input.config.destinationId);
-  await client.workflow.start(audienceSync, { taskQueue, workflowId, args: [{ ...input, queues, timing: TIMING }] });
-  return client.workflow.getHandle(workflowId);
-}
-
-async function waitForStatus(h: WorkflowHandle, done: (s: AudienceSyncStatus) => boolean, timeoutMs = 45_000): Promise<AudienceSyncStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: AudienceSyncStatus | undefined;
-  for (;;) {
-    try {
-      last = await h.query(audienceSyncStatusQuery);
-      if (done(last)) return last;
-    } catch (err) {
-      // A query can land between a run's end and its continue-as-new successor's first task.
-      if (Date.now() > deadline) throw err;
-    }
-    if (Date.now() > deadline) throw new Error(`status did not reach the expected state; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const cycleDone = (s: AudienceSyncStatus): boolean => s.cycles >= 1 && s.currentRunId === null;
 
 /**
  * Polls describe() until the pending activity `type` has heartbeat details that `ok` accepts;
@@ -196,40 +144,14 @@ async function expectExactSync(s: AudienceSyncStatus, advertiserId: string, peop
   expect(audiences.map((a) => a.audience_id)).toEqual([s.audienceId]);
 }
 
-beforeAll(async () => {
-  script = compileFixture('audience-worker');
-  emu = await emulatorFor({ processingDelay: 300, matchRate: 0.7 });
-  proxy = await startHoldingProxy(emu.apiBaseUrl);
-  dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-crash-'));
-  client = await testClient();
-  taskQueue = uniqueId('crash-control');
-  const env = testEnv();
-  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  // The child runs the compiled dist/ tree; the workflows run from the bundle built from the
-  // same tree (and start in a second instead of bundling here).
-  control = await createWorkers({
-    roles: ['control'],
-    env,
-    connection: native,
-    taskQueues: { control: taskQueue, ...queues },
-    shutdownGraceTime: '1s',
-    workflowBundlePath: defaultWorkflowBundlePath(),
-  });
-});
-
 afterEach(async () => {
   for (const c of [...children]) await kill(c);
 });
 
+// Registered after the harness, so it runs before the harness stops the control worker.
 afterAll(async () => {
   for (const c of [...children]) await kill(c);
-  control?.shutdown();
-  await control?.done;
-  await native?.close();
-  await client?.connection.close();
   await proxy?.close();
-  await emu?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () => {
@@ -261,7 +183,7 @@ describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () =>
     const resumedAt = Number((await second.waitForLine(/^read \S+ (\d+)$/))[1]);
     expect(resumedAt).toBeGreaterThanOrEqual(hb.current!.position!.byteOffset);
     expect(resumedAt).toBeLessThanOrEqual(stallAt);
-    const s = await waitForStatus(h, cycleDone);
+    const s = await cycleEnd(h);
     await expectExactSync(s, advertiserId, people);
     expect(second.lines.filter((l) => l.startsWith('read '))).toHaveLength(1);
     // Each bad row is in the rejects file once: none lost before the checkpoint, none repeated after it.
@@ -289,7 +211,7 @@ describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () =>
     expect((await h.query(audienceSyncStatusQuery)).phase).toBe('uploading');
     await startChild(token);
 
-    const s = await waitForStatus(h, cycleDone);
+    const s = await cycleEnd(h);
     await expectExactSync(s, advertiserId, people);
     const files = s.lastSync!.files;
     expect(files).toBe(40);
@@ -339,7 +261,7 @@ describe('audience sync survives a SIGKILLed worker', { timeout: 60_000 }, () =>
     ]);
     await startChild(token);
 
-    const s = await waitForStatus(h, cycleDone);
+    const s = await cycleEnd(h);
     expect(s.audienceId).toBe(createdId);
     await expectExactSync(s, advertiserId, people);
     expect(proxy.requests.filter((r) => r.n > n0 && isCreate(r))).toHaveLength(1);

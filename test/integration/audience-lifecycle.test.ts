@@ -1,28 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { segmentClaimKey } from '../../src/audience';
-import type { DestinationConfigInput } from '../../src/config/destination';
-import type { RunningEmulator } from '../../src/emulator';
-import { openBlobStore } from '../../src/storage';
-import { createWorkers, type RunningWorkers } from '../../src/worker';
-import {
-  addChangeBatchSignal,
-  audienceSync,
-  audienceSyncStatusQuery,
-  recreateAudienceSignal,
-  syncNowSignal,
-  updateConfigUpdate,
-  type AudienceSyncInput,
-  type AudienceSyncStatus,
-} from '../../workflows';
-import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
-import { testClient, testEnv, uniqueId } from '../helpers/temporal';
-import { emulatorControl, emulatorFor } from './tiktok-helpers';
+import { addChangeBatchSignal, audienceSyncStatusQuery, recreateAudienceSignal, syncNowSignal, updateConfigUpdate } from '../../workflows';
+import { useAudienceHarness } from '../helpers/audienceHarness';
+import { cycleDone, waitForStatus } from '../helpers/audienceStatus';
+import { range, sortedDigests } from '../helpers/syntheticPeople';
+import { uniqueId } from '../helpers/temporal';
 
 /*
  * The audience lifecycle beyond one destination's happy path, end to end (dev server,
@@ -31,44 +16,30 @@ import { emulatorControl, emulatorFor } from './tiktok-helpers';
  * audience deleted in TikTok; append/replace to an audience found by name.
  */
 
-const TOKEN_VAR = 'TTSYNC_TEST_LIFECYCLE_TOKEN';
-let emu: RunningEmulator;
-let dir: string;
-let client: Client;
-let workers: RunningWorkers | undefined;
-let native: NativeConnection | undefined;
-const taskQueue = uniqueId('test-lifecycle');
-const queues = { data: uniqueId('test-lifecycle-data'), tiktok: uniqueId('test-lifecycle-tiktok') };
+const harness = useAudienceHarness({
+  name: 'life',
+  // File paths live 4 s here (TikTok: 24 h), so a processing wait can outlive them.
+  emulator: { processingDelay: 300, matchRate: 1, fileTtl: '4s' },
+  tokenVar: 'TTSYNC_TEST_LIFECYCLE_TOKEN',
+  destinations: { label: 'lifecycle', identifiers: { identifiers: { email: 'email' } } },
+  segmentRegistry: true,
+});
+const { control, issueToken, newAdvertiser, destination, start, audienceIds, callSeq, callsSince } = harness;
 
-const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
-const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
 const email = (i: number): string => `member${i}@example.net`;
-const expectedDigests = (ids: number[]): string[] => ids.map((i) => sha(email(i))).sort();
+const expectedDigests = (ids: number[]): string[] => sortedDigests(ids.map(email));
 
 /** A one-column CSV export of people `ids`; returns its file:// URI. */
 function writeCsv(name: string, ids: number[]): string {
-  const path = join(dir, name);
+  const path = join(harness.dir, name);
   writeFileSync(path, ['email', ...ids.map(email)].join('\n') + '\n');
   return `file://${path}`;
-}
-
-const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
-const audienceIds = async (id: string): Promise<string[]> => (await control<{ ids: string[] }>('GET', `audiences/${id}`)).ids.sort();
-const callSeq = async (): Promise<number> => Math.max(0, ...(await control<{ calls: { seq: number }[] }>('GET', 'calls')).calls.map((c) => c.seq));
-const callsSince = async (seq: number) => (await control<{ calls: { seq: number; path: string; code: number | null }[] }>('GET', `calls?since=${seq}`)).calls;
-const newAdvertiser = (): string => `72${String(randomBytes(6).readUIntBE(0, 6)).padStart(16, '0')}`;
-
-/** One token for every advertiser a test uses, in the variable the destinations name. */
-async function issueToken(...advertiserIds: string[]): Promise<string> {
-  const { access_token } = await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: advertiserIds });
-  process.env[TOKEN_VAR] = access_token;
-  return access_token;
 }
 
 /** TikTok's own API, as Ads Manager or another tool would use it. */
 async function tiktokApi<T>(token: string, path: string, body: Record<string, unknown> | FormData): Promise<T> {
   const form = body instanceof FormData;
-  const res = await fetch(`${emu.apiBaseUrl}/${path}`, {
+  const res = await fetch(`${harness.emu.apiBaseUrl}/${path}`, {
     method: 'POST',
     headers: form ? { 'Access-Token': token } : { 'Access-Token': token, 'Content-Type': 'application/json' },
     body: form ? body : JSON.stringify(body),
@@ -96,76 +67,6 @@ async function createAudienceDirect(token: string, advertiserId: string, name: s
   await control('POST', `audiences/${made.custom_audience_id}/finish-processing`);
   return made.custom_audience_id;
 }
-
-function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
-  const destinationId = uniqueId('life').toLowerCase();
-  return {
-    destinationId,
-    advertiserId,
-    audienceName: `ttsync lifecycle ${destinationId}`,
-    action: 'create',
-    identifiers: { email: 'email' },
-    accessToken: `env:${TOKEN_VAR}`,
-    sourceSegmentId: `segment-${destinationId}`,
-    maxProcessingWait: '1m',
-    storage: { workdir: join(dir, destinationId, 'work') },
-    ...extra,
-  };
-}
-
-async function start(input: Omit<AudienceSyncInput, 'queues' | 'timing'>): Promise<WorkflowHandle<typeof audienceSync>> {
-  const workflowId = audienceSyncWorkflowId(input.config.destinationId);
-  await client.workflow.start(audienceSync, { taskQueue, workflowId, args: [{ ...input, queues, timing: { cadence: '1h', pollInitial: '100ms', pollMax: '1s' } }] });
-  return client.workflow.getHandle(workflowId);
-}
-
-async function waitForStatus(h: WorkflowHandle, done: (s: AudienceSyncStatus) => boolean, timeoutMs = 60_000): Promise<AudienceSyncStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: AudienceSyncStatus | undefined;
-  for (;;) {
-    try {
-      last = await h.query(audienceSyncStatusQuery);
-      if (done(last)) return last;
-    } catch (err) {
-      // A query can land between a run's end and its continue-as-new successor's first task.
-      if (Date.now() > deadline) throw err;
-    }
-    if (Date.now() > deadline) throw new Error(`status did not reach the expected state; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const cycleDone = (n: number) => (s: AudienceSyncStatus) => s.cycles >= n && s.currentRunId === null;
-
-beforeAll(async () => {
-  // File paths live 4 s here (TikTok: 24 h), so a processing wait can outlive them.
-  emu = await emulatorFor({ processingDelay: 300, matchRate: 1, fileTtl: '4s' });
-  dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-lifecycle-'));
-  client = await testClient();
-  const env = testEnv();
-  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  workers = await createWorkers({
-    env,
-    connection: native,
-    roles: ['control', 'data', 'tiktok'],
-    taskQueues: { control: taskQueue, ...queues },
-    shutdownGraceTime: '1s',
-    activityDeps: {
-      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work'), segmentRegistry: join(dir, 'registry') },
-      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 5000 } },
-    },
-  });
-});
-
-afterAll(async () => {
-  workers?.shutdown();
-  await workers?.done;
-  await native?.close();
-  await client?.connection.close();
-  await emu?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  delete process.env[TOKEN_VAR];
-});
 
 describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { timeout: 120_000 }, () => {
   it('two advertisers, one segment: the second destination is refused before any TikTok call; a separate copy with its own name syncs', async () => {
@@ -206,14 +107,14 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     expect(await audienceIds(copied.audienceId!)).toEqual(expectedDigests(range(0, 1100)));
 
     // The registry holds both claims, owner first; the owner's later cycles still pass.
-    const registry = JSON.parse(readFileSync(join(dir, 'registry', segmentClaimKey(segment)), 'utf8')) as { claims: { destinationId: string; advertiserId: string; separateCopy: boolean }[] };
+    const registry = JSON.parse(readFileSync(join(harness.dir, 'registry', segmentClaimKey(segment)), 'utf8')) as { claims: { destinationId: string; advertiserId: string; separateCopy: boolean }[] };
     expect(registry.claims.map((c) => [c.destinationId, c.advertiserId, c.separateCopy])).toEqual([
       [owner.destinationId, adv1, false],
       [second.destinationId, adv2, true],
     ]);
     await ho.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${owner.destinationId}-2.csv`, range(0, 1200)) } });
     expect((await waitForStatus(ho, cycleDone(2))).phase).toBe('synced');
-    expect(existsSync(join(dir, 'registry'))).toBe(true);
+    expect(existsSync(join(harness.dir, 'registry'))).toBe(true);
     await ho.terminate('test done');
     await h2.terminate('test done');
   });
@@ -223,7 +124,7 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     await issueToken(advertiserId);
     const config = destination(advertiserId);
     config.storage = { ...config.storage, keepRuns: 1 };
-    const runs = (): string[] => readdirSync(join(dir, config.destinationId, 'work', 'runs')).sort();
+    const runs = (): string[] => readdirSync(join(harness.dir, config.destinationId, 'work', 'runs')).sort();
     const h = await start({ config, snapshot: { uri: writeCsv(`${config.destinationId}-1.csv`, range(0, 1100)) } });
     const s1 = await waitForStatus(h, cycleDone(1));
     expect(s1.phase).toBe('synced');
@@ -257,7 +158,7 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
 
     // Someone else's edit keeps the audience processing for 12 s: the files this cycle uploads
     // in its first seconds are past their 4 s when the edit may go.
-    const audience = emu.state.audiences.get(s1.audienceId!);
+    const audience = harness.emu.state.audiences.get(s1.audienceId!);
     expect(audience).toBeDefined();
     audience!.processingUntil = Date.now() + 12_000;
     const seq = await callSeq();
@@ -270,7 +171,7 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     const calls = (await callsSince(seq)).filter((c) => c.path.includes('file/upload') || c.path.includes('custom_audience/update'));
     expect(calls.map((c) => `${c.path.includes('upload') ? 'upload' : 'update'}:${c.code}`)).toEqual(['upload:0', 'update:40910', 'upload:0', 'update:0']);
     // The same built file went up twice: the run built one file.
-    expect(readdirSync(join(dir, config.destinationId, 'work', 'runs', s2.lastSync!.runId, 'files'))).toHaveLength(1);
+    expect(readdirSync(join(harness.dir, config.destinationId, 'work', 'runs', s2.lastSync!.runId, 'files'))).toHaveLength(1);
     await h.terminate('test done');
   });
 

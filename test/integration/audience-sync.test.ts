@@ -1,19 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { DestinationConfigInput } from '../../src/config/destination';
-import type { RunningEmulator } from '../../src/emulator';
-import { openBlobStore } from '../../src/storage';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import {
-  audienceSync,
   addChangeBatchSignal,
   audienceSyncStatusQuery,
   pauseSignal,
@@ -22,14 +17,12 @@ import {
   syncNowSignal,
   snapshotLandedSignal,
   updateConfigUpdate,
-  type AudienceSyncInput,
-  type AudienceSyncStatus,
 } from '../../workflows';
-import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
-import { NativeConnection } from '@temporalio/worker';
-import { createWorkers, type RunningWorkers } from '../../src/worker';
-import { testClient, testEnv, uniqueId } from '../helpers/temporal';
-import { emulatorFor, emulatorControl } from './tiktok-helpers';
+import { useAudienceHarness } from '../helpers/audienceHarness';
+import { cycleDone, waitForStatus } from '../helpers/audienceStatus';
+import { expectedDigests, person, range } from '../helpers/syntheticPeople';
+import { uniqueId } from '../helpers/temporal';
+import { decodedText, runHistories } from '../helpers/workflowHistory';
 
 /*
  * The audience sync workflow end to end: real dev server, control + data + TikTok workers
@@ -38,28 +31,28 @@ import { emulatorFor, emulatorControl } from './tiktok-helpers';
  */
 
 const TOKEN_VAR = 'TTSYNC_TEST_SYNC_TOKEN';
-let emu: RunningEmulator;
-let dir: string;
-let client: Client;
-const started: { workflowId: string; firstRunId: string }[] = [];
+
+/*
+ * The workers reach the emulator through this pass-through proxy, so a test can act as
+ * another editor (Ads Manager) at the exact moment between the workflow's status poll and
+ * its edit. Closed after the harness stops the workers (after hooks run in reverse order).
+ */
+let proxy: Server | undefined;
+let proxyBaseUrl: string;
+let beforeUpdate: ((body: { custom_audience_id: string }) => Promise<void>) | undefined;
+afterAll(() => new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r())));
+
+const harness = useAudienceHarness({
+  name: 'sync',
+  emulator: { processingDelay: 300, matchRate: 0.7 },
+  tokenVar: TOKEN_VAR,
+  advertiserPrefix: '71',
+  destinations: { label: 'test' },
+  beforeWorkers: startProxy,
+  tiktokApiBaseUrl: () => proxyBaseUrl,
+});
+const { control, issueToken, newAdvertiser, destination, start, audienceIds, callSeq, callsSince } = harness;
 const rawValues = new Set<string>();
-const tokens: string[] = [];
-
-const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
-const pad = (n: number, w: number): string => String(n).padStart(w, '0');
-const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
-
-/** Person i as an export has it, and the normalized values TikTok hashes. */
-function person(i: number) {
-  return {
-    raw: { email: ` Person${i}@Example.ORG `, phone: `(212) 201-${pad(i, 4)}` },
-    normalized: { email: `person${i}@example.org`, phone: `1212201${pad(i, 4)}` },
-  };
-}
-
-function expectedDigests(ids: number[]): string[] {
-  return ids.flatMap((i) => [sha(person(i).normalized.email), sha(person(i).normalized.phone)]).sort();
-}
 
 const BAD_ROWS = [
   { row: 'not-an-email,', reason: 'invalid_email' },
@@ -67,113 +60,29 @@ const BAD_ROWS = [
   { row: '"broken"x,', reason: 'malformed_row' },
 ];
 
-/** Writes a CSV snapshot of people `ids` plus the bad rows; returns its file:// URI. */
+/** Writes a CSV snapshot of people `ids` (emails padded with spaces) plus the bad rows; returns its file:// URI. */
 function writeSnapshot(name: string, ids: number[]): string {
   const lines = ['email,phone'];
   for (const i of ids) {
     const p = person(i);
-    lines.push(`${p.raw.email},${p.raw.phone}`);
-    for (const v of [...Object.values(p.raw), ...Object.values(p.normalized)]) rawValues.add(v.trim());
+    lines.push(` ${p.raw.email} ,${p.raw.phone}`);
+    for (const v of [...Object.values(p.raw), ...p.normalized]) rawValues.add(v);
   }
   for (const b of BAD_ROWS) lines.push(b.row);
-  const path = join(dir, name);
+  const path = join(harness.dir, name);
   writeFileSync(path, lines.join('\n') + '\n');
   return `file://${path}`;
 }
 
-const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
-
-async function issueToken(advertiserId: string): Promise<string> {
-  const { access_token } = await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: [advertiserId] });
-  tokens.push(access_token);
-  process.env[TOKEN_VAR] = access_token;
-  return access_token;
-}
-
-const audienceIds = async (id: string): Promise<string[]> => (await control<{ ids: string[] }>('GET', `audiences/${id}`)).ids.sort();
-const callSeq = async (): Promise<number> => Math.max(0, ...(await control<{ calls: { seq: number }[] }>('GET', 'calls')).calls.map((c) => c.seq));
-const callsSince = async (seq: number) =>
-  (await control<{ calls: { seq: number; path: string; code: number | null }[] }>('GET', `calls?since=${seq}`)).calls;
-
-function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
-  const destinationId = uniqueId('sync').toLowerCase();
-  return {
-    destinationId,
-    advertiserId,
-    audienceName: `ttsync test ${destinationId}`,
-    action: 'create',
-    identifiers: { email: 'email', phone: 'phone' },
-    defaultCountry: 'US',
-    accessToken: `env:${TOKEN_VAR}`,
-    sourceSegmentId: `segment-${destinationId}`,
-    maxProcessingWait: '1m',
-    storage: { workdir: join(dir, destinationId, 'work') },
-    ...extra,
-  };
-}
-
-const newAdvertiser = (): string => `71${String(randomBytes(6).readUIntBE(0, 6)).padStart(16, '0')}`;
-
-async function start(input: Omit<AudienceSyncInput, 'queues' | 'timing'>): Promise<WorkflowHandle<typeof audienceSync>> {
-  const workflowId = audienceSyncWorkflowId(input.config.destinationId);
-  const h = await client.workflow.start(audienceSync, {
-    taskQueue,
-    workflowId,
-    args: [{ ...input, queues, timing: { cadence: '1h', pollInitial: '100ms', pollMax: '1s' } }],
-  });
-  started.push({ workflowId, firstRunId: h.firstExecutionRunId });
-  return client.workflow.getHandle(workflowId);
-}
-
-/** Polls the status query until `done` holds (the handle follows continue-as-new). */
-async function waitForStatus(h: WorkflowHandle, done: (s: AudienceSyncStatus) => boolean, timeoutMs = 45_000): Promise<AudienceSyncStatus> {
-  const deadline = Date.now() + timeoutMs;
-  let last: AudienceSyncStatus | undefined;
-  for (;;) {
-    try {
-      last = await h.query(audienceSyncStatusQuery);
-      if (done(last)) return last;
-    } catch (err) {
-      // A query can land between a run's end and its continue-as-new successor's first task.
-      if (Date.now() > deadline) throw err;
-    }
-    if (Date.now() > deadline) throw new Error(`status did not reach the expected state; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const cycleDone = (n: number) => (s: AudienceSyncStatus) => s.cycles >= n && s.currentRunId === null;
-
 /** Every run of a workflow (following continue-as-new) as decoded text: strings and payload bytes. */
 async function historiesText(workflowId: string, firstRunId: string): Promise<{ runs: number; text: string }> {
   const parts: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
-    else if (typeof v === 'string') parts.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  let runs = 0;
-  for (let runId: string | undefined = firstRunId; runId; ) {
-    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    runs++;
-    walk(history);
-    const last: temporal.api.history.v1.IHistoryEvent | undefined = history.events?.at(-1);
-    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
-  }
-  return { runs, text: parts.join('\n') };
+  for await (const history of runHistories(harness.client, workflowId, firstRunId)) parts.push(decodedText(history));
+  return { runs: parts.length, text: parts.join('\n') };
 }
 
-/*
- * The workers reach the emulator through this pass-through proxy, so a test can act as
- * another editor (Ads Manager) at the exact moment between the workflow's status poll and
- * its edit.
- */
-let proxy: Server | undefined;
-let proxyBaseUrl: string;
-let beforeUpdate: ((body: { custom_audience_id: string }) => Promise<void>) | undefined;
-
 async function startProxy(): Promise<void> {
+
   proxy = createServer((req, res) => {
     void (async () => {
       const chunks: Buffer[] = [];
@@ -189,7 +98,7 @@ async function startProxy(): Promise<void> {
         const v = req.headers[h];
         if (typeof v === 'string') headers[h] = v;
       }
-      const upstream = await fetch(`${emu.url}${req.url}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
+      const upstream = await fetch(`${harness.emu.url}${req.url}`, { method: req.method, headers, ...(body.length ? { body } : {}) });
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
       res.end(Buffer.from(await upstream.arrayBuffer()));
     })().catch((err: unknown) => {
@@ -198,7 +107,7 @@ async function startProxy(): Promise<void> {
     });
   });
   await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
-  proxyBaseUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}${new URL(emu.apiBaseUrl).pathname}`;
+  proxyBaseUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}${new URL(harness.emu.apiBaseUrl).pathname}`;
 }
 
 /** An edit by someone else (file upload + APPEND straight to the emulator): the audience processes again. */
@@ -209,13 +118,13 @@ async function externalAppend(token: string, advertiserId: string, audienceId: s
   form.set('calculate_type', 'MULTIPLE_TYPES');
   form.set('file_signature', createHash('md5').update(content).digest('hex'));
   form.set('file', new Blob([content]), 'other-editor.csv');
-  const up = (await (await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/file/upload/`, { method: 'POST', headers: { 'Access-Token': token }, body: form })).json()) as {
+  const up = (await (await fetch(`${harness.emu.apiBaseUrl}/dmp/custom_audience/file/upload/`, { method: 'POST', headers: { 'Access-Token': token }, body: form })).json()) as {
     code: number;
     data: { file_path: string };
   };
   expect(up.code).toBe(0);
   const r = (await (
-    await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/update/`, {
+    await fetch(`${harness.emu.apiBaseUrl}/dmp/custom_audience/update/`, {
       method: 'POST',
       headers: { 'Access-Token': token, 'Content-Type': 'application/json' },
       body: JSON.stringify({ advertiser_id: advertiserId, custom_audience_id: audienceId, action: 'APPEND', file_paths: [up.data.file_path] }),
@@ -223,43 +132,6 @@ async function externalAppend(token: string, advertiserId: string, audienceId: s
   ).json()) as { code: number };
   expect(r.code).toBe(0);
 }
-
-let workers: RunningWorkers | undefined;
-let native: NativeConnection | undefined;
-let taskQueue: string;
-const queues = { data: uniqueId('test-data'), tiktok: uniqueId('test-tiktok') };
-
-beforeAll(async () => {
-  emu = await emulatorFor({ processingDelay: 300, matchRate: 0.7 });
-  dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-sync-'));
-  client = await testClient();
-  await startProxy();
-  // One set of workers (control, data, TikTok) on unique queues for the file: bundling the
-  // workflows once keeps the file fast.
-  taskQueue = uniqueId('test-control');
-  const env = testEnv();
-  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  workers = await createWorkers({ ...workerConfig(), env, connection: native, taskQueues: { control: taskQueue, ...queues }, shutdownGraceTime: '1s' });
-});
-
-afterAll(async () => {
-  workers?.shutdown();
-  await workers?.done;
-  await native?.close();
-  await client?.connection.close();
-  await emu?.close();
-  await new Promise((r) => (proxy ? proxy.close(r) : r(undefined)));
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  delete process.env[TOKEN_VAR];
-});
-
-const workerConfig = () => ({
-  roles: ['control', 'data', 'tiktok'] as ('control' | 'data' | 'tiktok')[],
-  activityDeps: {
-    audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work') },
-    tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: proxyBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 5000 } },
-  },
-});
 
 // Several cycles per test, each with processing waits: generous room for a loaded 2-core CI.
 describe('audience sync workflow on the dev server, TikTok emulator over HTTP', { timeout: 120_000 }, () => {
@@ -389,7 +261,7 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     expect(s2.lastSync?.runId).toBe(parked.currentRunId);
     expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(second));
     // Nothing was prepared twice: one data-plane run folder per cycle.
-    expect(readdirSync(join(dir, config.destinationId, 'work', 'runs')).length).toBe(2);
+    expect(readdirSync(join(harness.dir, config.destinationId, 'work', 'runs')).length).toBe(2);
 
     // A secret that cannot be resolved parks the same way; `resume` also releases it.
     delete process.env[TOKEN_VAR];
@@ -484,20 +356,13 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
   it('cadence: the timer syncs storage.snapshot, skips an export it already applied, flushes small batches, and picks up a new export', async () => {
     const advertiserId = newAdvertiser();
     await issueToken(advertiserId);
-    const current = join(dir, `${uniqueId('current')}.csv`);
+    const current = join(harness.dir, `${uniqueId('current')}.csv`);
     // Exports land by rename, as a writer that never exposes a half-written file does.
     const land = (ids: number[]) => renameSync(writeSnapshot(`${uniqueId('export')}.csv`, ids).slice('file://'.length), current);
     land(range(0, 1200));
     const config = destination(advertiserId, { storage: { snapshot: `file://${current}` } });
-    config.storage = { ...config.storage, workdir: join(dir, config.destinationId, 'work') };
-    const workflowId = audienceSyncWorkflowId(config.destinationId);
-    const first = await client.workflow.start(audienceSync, {
-      taskQueue,
-      workflowId,
-      args: [{ config, queues, timing: { cadence: '1500ms', pollInitial: '100ms', pollMax: '1s' } }],
-    });
-    started.push({ workflowId, firstRunId: first.firstExecutionRunId });
-    const h = client.workflow.getHandle(workflowId);
+    config.storage = { ...config.storage, workdir: join(harness.dir, config.destinationId, 'work') };
+    const h = await start({ config }, { cadence: '1500ms', pollInitial: '100ms', pollMax: '1s' });
     const s1 = await waitForStatus(h, (s) => cycleDone(1)(s) && s.lastSync !== null);
     expect(s1.lastSync).toMatchObject({ kind: 'snapshot', added: 2400 });
     expect(await audienceIds(s1.audienceId!)).toEqual(expectedDigests(range(0, 1200)));
@@ -569,12 +434,12 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     form.set('calculate_type', 'EMAIL_SHA256');
     form.set('file_signature', createHash('md5').update(content).digest('hex'));
     form.set('file', new Blob([content]), 'cap.csv');
-    const up = (await (await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/file/upload/`, { method: 'POST', headers: { 'Access-Token': token }, body: form })).json()) as {
+    const up = (await (await fetch(`${harness.emu.apiBaseUrl}/dmp/custom_audience/file/upload/`, { method: 'POST', headers: { 'Access-Token': token }, body: form })).json()) as {
       data: { file_path: string };
     };
     for (let i = 0; i < 400; i++) {
       const r = (await (
-        await fetch(`${emu.apiBaseUrl}/dmp/custom_audience/create/`, {
+        await fetch(`${harness.emu.apiBaseUrl}/dmp/custom_audience/create/`, {
           method: 'POST',
           headers: { 'Access-Token': token, 'Content-Type': 'application/json' },
           body: JSON.stringify({ advertiser_id: advertiserId, custom_audience_name: `filler ${i}`, calculate_type: 'EMAIL_SHA256', file_paths: [up.data.file_path] }),
@@ -593,17 +458,17 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
   });
 
   it('privacy: no history of any run contains a raw email, phone or token', async () => {
-    expect(started.length).toBeGreaterThanOrEqual(10);
+    expect(harness.started.length).toBeGreaterThanOrEqual(10);
     expect(rawValues.size).toBeGreaterThan(1000);
     let runs = 0;
-    for (const { workflowId: id, firstRunId } of started) {
+    for (const { workflowId: id, firstRunId } of harness.started) {
       const { runs: n, text } = await historiesText(id, firstRunId);
       runs += n;
       // Payloads were decoded (JSON input visible), so the search below sees their contents.
       expect(text).toContain('"destinationId"');
       for (const v of rawValues) if (text.includes(v)) throw new Error(`history of ${id} contains the personal value ${v}`);
-      for (const t of tokens) expect(text.includes(t), `history of ${id} contains a token`).toBe(false);
+      for (const t of harness.tokens) expect(text.includes(t), `history of ${id} contains a token`).toBe(false);
     }
-    expect(runs).toBeGreaterThan(started.length);
+    expect(runs).toBeGreaterThan(harness.started.length);
   });
 });

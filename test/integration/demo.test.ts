@@ -1,21 +1,16 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runDemo, type DemoResult } from '../../src/demo/run';
 import { formatDemoSummary } from '../../src/demo/summary';
 import { expectedValues, peopleOf, personLine, type SyntheticSpec } from '../../src/demo/synthetic';
-import type { RunningEmulator } from '../../src/emulator';
-import { openBlobStore } from '../../src/storage';
-import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
+import { useAudienceHarness } from '../helpers/audienceHarness';
 import { runCli } from '../helpers/cli';
-import { testClient, testEnv, uniqueId } from '../helpers/temporal';
-import { emulatorControl, emulatorFor } from './tiktok-helpers';
+import { sha } from '../helpers/syntheticPeople';
+import { testEnv, uniqueId } from '../helpers/temporal';
+import { decodedText } from '../helpers/workflowHistory';
 
 /*
  * The quickstart demo end to end on the test dev server: real workers on unique queues, its
@@ -27,15 +22,7 @@ import { emulatorControl, emulatorFor } from './tiktok-helpers';
 const REASONS = ['invalid_email', 'invalid_phone', 'invalid_maid', 'zeroed_maid', 'malformed_row', 'too_long'];
 const UI = 'http://127.0.0.1:8233';
 
-let emu: RunningEmulator;
-let dir: string;
-let client: Client;
-let workers: RunningWorkers | undefined;
-let native: NativeConnection | undefined;
-const taskQueue = uniqueId('test-demo-control');
-const queues = { data: uniqueId('test-demo-data'), tiktok: uniqueId('test-demo-tiktok') };
-
-const sha = (v: string): string => createHash('sha256').update(v).digest('hex');
+const harness = useAudienceHarness({ name: 'demo', emulator: { processingDelay: 150 }, tiktokTimeoutMs: 10_000 });
 
 function digestsOf(spec: SyntheticSpec): Set<string> {
   const out = new Set<string>();
@@ -51,20 +38,14 @@ async function historiesText(workflowId: string, minRuns: number): Promise<strin
   const runIds: string[] = [];
   for (const deadline = Date.now() + 20_000; ; ) {
     runIds.length = 0;
-    for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.push(w.runId);
+    for await (const w of harness.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.push(w.runId);
     if (runIds.length >= minRuns) break;
     if (Date.now() > deadline) throw new Error(`only ${runIds.length} runs of ${workflowId} are listed`);
     await new Promise((res) => setTimeout(res, 200));
   }
-  const parts: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('utf8'));
-    else if (typeof v === 'string') parts.push(v);
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-  };
-  for (const runId of runIds) walk(await client.workflow.getHandle(workflowId, runId).fetchHistory());
-  return parts.join('\n');
+  const texts: string[] = [];
+  for (const runId of runIds) texts.push(decodedText(await harness.client.workflow.getHandle(workflowId, runId).fetchHistory()));
+  return texts.join('\n');
 }
 
 const minus = (a: Set<string>, b: Set<string>): number => [...a].filter((x) => !b.has(x)).length;
@@ -75,45 +56,17 @@ function rejectsExpected(people: number): Record<string, number> {
   return out;
 }
 
-beforeAll(async () => {
-  emu = await emulatorFor({ processingDelay: 150 });
-  dir = mkdtempSync(join(tmpdir(), 'ttsync-demo-'));
-  client = await testClient();
-  const env = testEnv();
-  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  workers = await createWorkers({
-    env,
-    connection: native,
-    roles: ['control', 'data', 'tiktok'],
-    taskQueues: { control: taskQueue, ...queues },
-    shutdownGraceTime: '1s',
-    activityDeps: {
-      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: join(dir, 'default-work') },
-      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 2, TIKTOK_TIMEOUT_MS: 10_000 } },
-    },
-  });
-});
-
-afterAll(async () => {
-  workers?.shutdown();
-  await workers?.done;
-  await native?.close();
-  await client?.connection.close();
-  await emu?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
 const demo = (destinationId: string, people?: number): Promise<DemoResult> =>
   runDemo({
-    client,
+    client: harness.client,
     namespace: testEnv().TEMPORAL_NAMESPACE,
-    emulatorUrl: emu.url,
-    dir: join(dir, destinationId),
+    emulatorUrl: harness.emu.url,
+    dir: join(harness.dir, destinationId),
     uiUrl: UI,
     destinationId,
     ...(people ? { people } : {}),
-    taskQueue,
-    queues,
+    taskQueue: harness.taskQueue,
+    queues: harness.queues,
     timing: { cadence: '1h', pollInitial: '50ms', pollMax: '300ms' },
     cycleTimeoutMs: 60_000,
   });
@@ -138,7 +91,7 @@ describe('ttsync demo on the dev server with the TikTok emulator', { timeout: 90
     expect(minus(d2, d1)).toBeGreaterThan(0);
     expect(minus(d1, d2)).toBeGreaterThan(0);
 
-    const audience = await emulatorControl<{ ids: string[]; size: number; cover_num: number; name: string }>(emu, 'GET', `audiences/${r.audienceId}`);
+    const audience = await harness.control<{ ids: string[]; size: number; cover_num: number; name: string }>('GET', `audiences/${r.audienceId}`);
     expect(audience.ids.sort()).toEqual([...d2].sort());
     expect(r.emulatorSize).toBe(d2.size);
     expect(r.coverNum).toBe(audience.cover_num);
