@@ -38,3 +38,21 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+export type SpawnedCli = ReturnType<typeof spawnCli>;
+
+/** Waits until the spawned CLI's output matches `re`; fails with the output if it exits first or time runs out. */
+export async function waitForOutput(child: SpawnedCli, re: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = re.exec(child.output());
+    if (m) return m;
+    if (child.exitCode !== null) throw new Error(`ttsync exited early:\n${child.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${child.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The spawned CLI's exit code, once it has exited. */
+export const exitOf = (child: SpawnedCli): Promise<number | null> =>
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((res) => child.once('exit', res));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, portOpen } from '../../src/temporal/devServer';
-import { pidAlive, runCli, spawnCli } from '../helpers/cli';
+import { exitOf, pidAlive, runCli, spawnCli, waitForOutput } from '../helpers/cli';
 
 /*
  * What scripts/start runs: `ttsync dev --demo` on its own ports and data dir (the real
@@ -13,20 +13,6 @@ import { pidAlive, runCli, spawnCli } from '../helpers/cli';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-async function waitForOutput(child: ReturnType<typeof spawnCli>, re: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = re.exec(child.output());
-    if (m) return m;
-    if (child.exitCode !== null) throw new Error(`ttsync dev exited early:\n${child.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${child.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const exitOf = (child: ReturnType<typeof spawnCli>): Promise<number | null> =>
-  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((res) => child.once('exit', res));
 
 const num = (s: string | undefined): number => Number((s ?? '').replace(/,/g, ''));
 

@@ -3,26 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, portOpen, temporalAnswers } from '../../src/temporal/devServer';
-import { pidAlive, spawnCli } from '../helpers/cli';
+import { exitOf, pidAlive, spawnCli, waitForOutput } from '../helpers/cli';
 import { testEnv } from '../helpers/temporal';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-async function waitForOutput(child: ReturnType<typeof spawnCli>, re: RegExp, timeoutMs = 90_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = re.exec(child.output());
-    if (m) return m;
-    if (child.exitCode !== null) throw new Error(`ttsync dev exited early:\n${child.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${child.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function exitOf(child: ReturnType<typeof spawnCli>): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((res) => child.once('exit', res));
-}
 
 describe('ttsync dev (the local stack)', () => {
   it('serves the Temporal UI listing its workflows, and Ctrl-C leaves no process behind', async () => {
