@@ -93,17 +93,24 @@ interface Rate {
 
 /**
  * A full garbage collection before each timed run (untimed), whichever code runs next:
- * V8 marks the old generation on helper threads, whose CPU time process.cpuUsage counts,
- * so without it the garbage of one run (the baseline makes a Hash object per value) is
- * partly paid by the next. Each run still pays for collecting what it allocates itself.
+ * V8 marks and sweeps the old generation on helper threads, whose CPU time
+ * process.cpuUsage counts, so without it the garbage of one run (the baseline makes a Hash
+ * object per value) is partly paid by the next. Each run still pays for collecting what
+ * it allocates itself.
  */
 const collect: () => void = (() => {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
 })();
 
-function timed(n: number, body: () => void): Rate {
+/** collect(), then a pause for V8's helper threads to finish sweeping what it freed. */
+async function settle(): Promise<void> {
   collect();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+
+async function timed(n: number, body: () => void): Promise<Rate> {
+  await settle();
   startCpu();
   const t = process.hrtime.bigint();
   body();
@@ -115,20 +122,20 @@ function best(a: Rate, b: Rate): Rate {
   return { wall: Math.max(a.wall, b.wall), cpu: Math.max(a.cpu, b.cpu) };
 }
 
-function baseline(vals: string[]): Rate {
+async function baseline(vals: string[]): Promise<Rate> {
   let sink = 0;
-  const r = timed(vals.length, () => {
+  const r = await timed(vals.length, () => {
     for (let i = 0; i < vals.length; i++) sink += createHash('sha256').update(vals[i]!.trim().toLowerCase()).digest('hex').length;
   });
   if (sink === 0) throw new Error('unreachable');
   return r;
 }
 
-function ours(vals: string[], target: IdentifierTarget, opts: NormalizationOptions): { rate: Rate; ok: number } {
+async function ours(vals: string[], target: IdentifierTarget, opts: NormalizationOptions): Promise<{ rate: Rate; ok: number }> {
   const n = new IdentifierNormalizer(target, opts);
   let ok = 0;
   let sink = 0;
-  const rate = timed(vals.length, () => {
+  const rate = await timed(vals.length, () => {
     for (let i = 0; i < vals.length; i++) {
       const o = n.process(vals[i]!);
       if (o === 'hashed' || o === 'prehashed') {
@@ -145,11 +152,11 @@ function ours(vals: string[], target: IdentifierTarget, opts: NormalizationOptio
 const BATCH = 8192;
 
 /** What the product runs: IdentifierHasher (normalize + validate into the kernel's memory, SHA-256 a thousand at a time). */
-function oursBatch(vals: string[], target: IdentifierTarget, opts: NormalizationOptions): { rate: Rate; ok: number } {
+async function oursBatch(vals: string[], target: IdentifierTarget, opts: NormalizationOptions): Promise<{ rate: Rate; ok: number }> {
   const h = new IdentifierHasher(target, opts);
   let ok = 0;
   let sink = 0;
-  const rate = timed(vals.length, () => {
+  const rate = await timed(vals.length, () => {
     for (let i = 0; i < vals.length; i += BATCH) {
       const out: string[] = [];
       const outcomes: Outcome[] = [];
@@ -164,9 +171,9 @@ function oursBatch(vals: string[], target: IdentifierTarget, opts: Normalization
 }
 
 /** The batch hasher alone on already-normalized values, BATCH per call. */
-function batchFloor(vals: string[]): Rate {
+async function batchFloor(vals: string[]): Promise<Rate> {
   let sink = 0;
-  const r = timed(vals.length, () => {
+  const r = await timed(vals.length, () => {
     for (let i = 0; i < vals.length; i += BATCH) {
       const h = sha256HexBatch(vals, i, Math.min(vals.length, i + BATCH));
       for (let j = 0; j < h.length; j++) sink += h[j]!.length;
@@ -177,9 +184,9 @@ function batchFloor(vals: string[]): Rate {
 }
 
 /** The floor of any per-value native hash: crypto.hash alone on already-normalized values. */
-function hashFloor(vals: string[]): Rate {
+async function hashFloor(vals: string[]): Promise<Rate> {
   let sink = 0;
-  const r = timed(vals.length, () => {
+  const r = await timed(vals.length, () => {
     for (let i = 0; i < vals.length; i++) sink += hash('sha256', vals[i]!, 'hex').length;
   });
   if (sink === 0) throw new Error('unreachable');
@@ -209,7 +216,7 @@ async function readCsv(file: string, options: SnapshotReadOptions): Promise<{ ra
   const shards = new Uint32Array(256);
   let digests = 0;
   let heap = 0;
-  collect();
+  await settle();
   startCpu();
   const t = process.hrtime.bigint();
   for await (const batch of reader.read(createReadStream(file, { highWaterMark: 1 << 20 }))) {
@@ -251,27 +258,27 @@ async function main(): Promise<void> {
     const vals = values(kind, n, 7);
     // Warm up every path so the JIT has compiled them before timing.
     const warm = vals.slice(0, Math.min(50_000, n));
-    baseline(warm);
-    ours(warm, target, opts);
-    oursBatch(warm, target, opts);
-    batchFloor(warm);
-    hashFloor(warm);
+    await baseline(warm);
+    await ours(warm, target, opts);
+    await oursBatch(warm, target, opts);
+    await batchFloor(warm);
+    await hashFloor(warm);
     let b = zero;
     let o = { rate: zero, ok: 0 };
     let ob = { rate: zero, ok: 0 };
     let floor = zero;
     let bfloor = zero;
     for (let round = 0; round < ROUNDS; round++) {
-      b = best(b, baseline(vals));
-      const rb = oursBatch(vals, target, opts);
+      b = best(b, await baseline(vals));
+      const rb = await oursBatch(vals, target, opts);
       ob = { rate: best(ob.rate, rb.rate), ok: rb.ok };
       // The per-value path runs libphonenumber-js on every phone (~10 µs each): one round.
       if (kind !== 'phone' || round === 0) {
-        const r = ours(vals, target, opts);
+        const r = await ours(vals, target, opts);
         o = { rate: best(o.rate, r.rate), ok: r.ok };
       }
-      floor = best(floor, hashFloor(vals));
-      bfloor = best(bfloor, batchFloor(vals));
+      floor = best(floor, await hashFloor(vals));
+      bfloor = best(bfloor, await batchFloor(vals));
     }
     if (ob.ok !== o.ok) throw new Error('IdentifierHasher and IdentifierNormalizer accepted different counts');
     const x = (a: Rate) => `${(a.cpu / b.cpu).toFixed(2)}x [${(a.wall / b.wall).toFixed(2)}x]`;
