@@ -34,6 +34,7 @@ import {
   audienceSyncWorkflowId,
   chunks,
   cycleRunId,
+  initialAudienceSyncStatus,
   msOf,
   nextPollDelay,
   rejectedByReason,
@@ -263,23 +264,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   const tiktokUpload = proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: '2h', heartbeatTimeout: uploadHeartbeatMs, retry });
 
   const carried = input.carried;
-  const status: AudienceSyncStatus = carried?.status ?? {
-    destinationId: config.destinationId,
-    advertiserId: config.advertiserId,
-    phase: 'idle',
-    audienceId: config.audienceId ?? null,
-    paused: false,
-    cycles: 0,
-    currentRunId: null,
-    lastSync: null,
-    appliedSnapshot: null,
-    isValid: null,
-    coverNum: null,
-    advice: null,
-    nextRunAt: '',
-    lastError: null,
-    pendingBatches: 0,
-  };
+  const status: AudienceSyncStatus = carried?.status ?? initialAudienceSyncStatus(config);
   const pending: ChangeBatch[] = [...(carried?.pending ?? [])];
   let flushRequested = carried?.flushRequested ?? false;
   let snapshotRequest: SnapshotRequest | null = carried?.snapshotRequest ?? null;

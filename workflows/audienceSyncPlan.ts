@@ -1,6 +1,7 @@
 import type { DestinationConfig } from '../src/config/destination';
 import { durationMs, identifierTypeFor } from '../src/config/destination';
 import type { CalculateType } from '../src/tiktok/types';
+import type { AudienceSyncStatus } from './audienceSync';
 import { TikTokErrorType, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../src/tiktok/errorTypes';
 
 /*
@@ -185,4 +186,25 @@ export function rejectedByReason(
 /** The identifier of one sync cycle: names its data-plane folder, unique across destinations and executions. */
 export function cycleRunId(destinationId: string, cycle: number, temporalRunId: string): string {
   return `${destinationId}.${String(cycle).padStart(6, '0')}.${temporalRunId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
+}
+
+/** A destination's status before its first cycle. */
+export function initialAudienceSyncStatus(ids: { destinationId: string; advertiserId: string; audienceId?: string | undefined }): AudienceSyncStatus {
+  return {
+    destinationId: ids.destinationId,
+    advertiserId: ids.advertiserId,
+    phase: 'idle',
+    audienceId: ids.audienceId ?? null,
+    paused: false,
+    cycles: 0,
+    currentRunId: null,
+    lastSync: null,
+    appliedSnapshot: null,
+    isValid: null,
+    coverNum: null,
+    advice: null,
+    nextRunAt: '',
+    lastError: null,
+    pendingBatches: 0,
+  };
 }

@@ -1,25 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ProgressLine } from '../../src/cli/commands/audience';
 import type { AudienceSyncPhase, AudienceSyncStatus } from '../../workflows';
+import { initialAudienceSyncStatus } from '../../workflows/audienceSyncPlan';
 
 /* The progress display of `ttsync audience sync --wait`, on a terminal and in a log. */
 
 const status = (phase: AudienceSyncPhase, extra: Partial<AudienceSyncStatus> = {}): AudienceSyncStatus => ({
-  destinationId: 'd1',
-  advertiserId: '1',
+  ...initialAudienceSyncStatus({ destinationId: 'd1', advertiserId: '1' }),
   phase,
-  audienceId: null,
-  paused: false,
   cycles: 1,
   currentRunId: 'run',
-  lastSync: null,
-  appliedSnapshot: null,
-  isValid: null,
-  coverNum: null,
-  advice: null,
-  nextRunAt: '',
-  lastError: null,
-  pendingBatches: 0,
   ...extra,
 });
 
