@@ -91,20 +91,20 @@ interface RulesExports {
 /** The email and MAID rules (asciiRules.wat) on a kernel instance's memory. */
 function instantiateRules(memory: WasmMemory): RulesExports {
   if (!compiledRules) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(ASCII_RULES_WASM);
-    } catch (err) {
-      throw new Error(
-        `${ASCII_RULES_WASM} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): ` +
-          'run `npm run build`, which compiles src/identifiers/asciiRules.wat',
-      );
-    }
-    compiledRules = compileOptimized(bytes);
+    compiledRules = compileOptimized(readWasm(ASCII_RULES_WASM, 'src/identifiers/asciiRules.wat'));
   }
   return new Wasm.Instance(compiledRules, { kernel: { memory } }).exports as RulesExports;
 }
 const encoder = new TextEncoder();
+
+/** A built module's bytes; a missing build says how to make it rather than failing obscurely. */
+function readWasm(path: string, source: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${path} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): run \`npm run build\`, which compiles ${source}`);
+  }
+}
 
 /**
  * Compiles with V8's optimizing tier for every function at once. By default (dynamic
@@ -126,16 +126,7 @@ function compileOptimized(bytes: Uint8Array): object {
 
 function instantiate(): WasmExports {
   if (!compiled) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(SHA256_BATCH_WASM);
-    } catch (err) {
-      throw new Error(
-        `${SHA256_BATCH_WASM} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): ` +
-          'run `npm run build`, which compiles src/identifiers/sha256batch/sha256batch.wat',
-      );
-    }
-    compiled = compileOptimized(bytes);
+    compiled = compileOptimized(readWasm(SHA256_BATCH_WASM, 'src/identifiers/sha256batch/sha256batch.wat'));
   }
   return new Wasm.Instance(compiled, {}).exports as WasmExports;
 }
