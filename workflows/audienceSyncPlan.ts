@@ -1,5 +1,5 @@
 import type { DestinationConfig } from '../src/config/destination';
-import { durationMs, identifierTypeFor } from '../src/config/destination';
+import { calculateTypeOf, durationMs, identifierTypeFor } from '../src/config/destination';
 import type { CalculateType } from '../src/tiktok/types';
 import type { AudienceSyncStatus } from './audienceSync';
 import { TikTokErrorType, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../src/tiktok/errorTypes';
@@ -77,27 +77,6 @@ export const TIKTOK_ACTIVITY_NON_RETRYABLE: readonly string[] = [
 /** Failures an operator fixes by giving ttsync a working token; the workflow parks on them. */
 export const REAUTHORIZATION_FAILURES: readonly string[] = [FailureTypes.ReauthorizationRequired, FailureTypes.SecretUnavailable];
 
-/** TikTok's calculate_type for one of the identifier engine's types (AAID is TikTok's GAID). */
-export function calculateTypeOfIdentifier(type: string): CalculateType {
-  switch (type) {
-    case 'AAID_SHA256':
-      return 'GAID_SHA256';
-    case 'AAID_MD5':
-      return 'GAID_MD5';
-    case 'EMAIL_SHA256':
-    case 'PHONE_SHA256':
-    case 'IDFA_SHA256':
-    case 'IDFA_MD5':
-    case 'GAID_SHA256':
-    case 'GAID_MD5':
-    case 'MAID_SHA256':
-    case 'MAID_MD5':
-      return type;
-    default:
-      throw new RangeError(`${type} has no TikTok customer-file calculate_type`);
-  }
-}
-
 /**
  * The audience's calculate_type. TikTok requires every file of an audience to use the
  * audience's encryption type, so it is fixed by the destination's mapping, not by the files
@@ -109,7 +88,7 @@ export function audienceCalculateType(config: Pick<DestinationConfig, 'identifie
   const types = new Set<CalculateType>();
   for (const column of Object.values(config.identifiers)) {
     const t = identifierTypeFor(column, config.maidHash);
-    if (t !== undefined) types.add(calculateTypeOfIdentifier(t));
+    if (t !== undefined) types.add(calculateTypeOf(t));
   }
   const [only, ...rest] = [...types];
   if (only === undefined) throw new RangeError('the destination maps no identifier TikTok audiences can carry');

@@ -1,26 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { IdentifierType } from '../identifiers/schema';
-import type { CalculateType } from '../tiktok/types';
 
 export type FileAction = 'APPEND' | 'REMOVE';
 
-/**
- * TikTok's calculate_type for a file of one identifier type (tiktok-api.md §3.1). AAID is
- * Android's advertising id, which TikTok's file upload calls GAID. External ids have no
- * customer-file type (the destination schema refuses them before this point).
- */
-export function calculateTypeOf(type: IdentifierType): CalculateType {
-  switch (type) {
-    case 'AAID_SHA256':
-      return 'GAID_SHA256';
-    case 'AAID_MD5':
-      return 'GAID_MD5';
-    case 'EXTERNAL_ID_SHA256':
-      throw new RangeError('EXTERNAL_ID_SHA256 has no TikTok customer-file calculate_type');
-    default:
-      return type;
-  }
-}
+export { calculateTypeOf } from '../config/destination';
 
 /**
  * The header row of a single-type customer file, in the Help Center's spelling

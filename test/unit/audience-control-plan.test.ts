@@ -15,7 +15,6 @@ import {
   TIKTOK_NON_RETRYABLE,
   audienceCalculateType,
   audienceSyncWorkflowId,
-  calculateTypeOfIdentifier,
   chunks,
   cycleRunId,
   msOf,
@@ -53,13 +52,12 @@ describe('audience sync control plane: pure decisions', () => {
     expect(MAX_FILE_PATHS_PER_CALL).toBe(ACTIVITY_MAX_PATHS);
   });
 
-  it('maps identifier types to calculate_type like the data plane does', () => {
+  it('maps identifier types to calculate_type with the data plane\'s mapping (AAID is GAID, external ids have none)', () => {
     for (const t of IdentifierTypeSchema.options) {
-      if (t === 'EXTERNAL_ID_SHA256') {
-        expect(() => calculateTypeOfIdentifier(t)).toThrow(RangeError);
-        expect(() => calculateTypeOf(t)).toThrow(RangeError);
-      } else expect(calculateTypeOfIdentifier(t)).toBe(calculateTypeOf(t));
+      if (t === 'EXTERNAL_ID_SHA256') expect(() => calculateTypeOf(t)).toThrow(RangeError);
+      else expect(calculateTypeOf(t)).toBe(t.replace(/^AAID_/, 'GAID_'));
     }
+    expect(audienceCalculateType(config({ a: 'gaid' }, 'md5'))).toBe('GAID_MD5');
   });
 
   it('one mapped identifier type: the audience and its files use that type', () => {
