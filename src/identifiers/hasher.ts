@@ -4,7 +4,7 @@ import { MAX_VALUE_BYTES } from './digest';
 import { IdentifierNormalizer, type Outcome, type ValueRejectReason } from './normalizer';
 import { fastE164Ascii } from './phoneFast';
 import type { HashAlgorithm, IdentifierKind, IdentifierTarget, NormalizationOptions } from './schema';
-import { Sha256HexQueue } from './sha256batch/sha256Batch';
+import { MAX_CHUNK_CHARS, Sha256HexQueue, chunkEnd } from './sha256batch/sha256Batch';
 
 /**
  * Normalizes and hashes many values of one identifier target, appending each accepted
@@ -76,14 +76,7 @@ export class IdentifierHasher {
   addAll(values: readonly string[], start: number, end: number, out: string[], outcomes: Outcome[], rowCountry?: string): void {
     let i = start;
     while (i < end) {
-      let j = i;
-      let chars = 0;
-      while (j < end && j - i < JOIN_VALUES) {
-        const len = values[j]!.length;
-        if (chars + len > JOIN_CHARS) break;
-        chars += len;
-        j++;
-      }
+      const j = chunkEnd(values, i, end);
       if (j === i) {
         // One value longer than a whole group (so, too long): the string rules say why.
         outcomes.push(this.slow(values[i]!, out, rowCountry));
@@ -91,6 +84,7 @@ export class IdentifierHasher {
         continue;
       }
       const joined = values.slice(i, j).join('');
+      const chars = joined.length;
       const q = this.queue;
       if (q !== null) {
         // Straight into the kernel's memory; the rules run on all of them in one call.
@@ -101,7 +95,7 @@ export class IdentifierHasher {
           continue;
         }
       }
-      const big = (this.joinBytes ??= new Uint8Array(3 * JOIN_CHARS));
+      const big = (this.joinBytes ??= new Uint8Array(3 * MAX_CHUNK_CHARS));
       if (encoder.encodeInto(joined, big).written !== chars) {
         // Not all ASCII: value by value (add() sends the non-ASCII ones to the string rules).
         for (let m = i; m < j; m++) outcomes.push(this.add(values[m]!, out, rowCountry));
@@ -332,9 +326,6 @@ const KIND_CODES: Record<IdentifierKind, number> = { email: 0, maid: 1, external
 export const B_EMPTY = -4;
 /** batchScan's code for a record without the field. */
 export const B_NONE = -5;
-/** addAll joins at most this many values / characters per native encode. */
-const JOIN_VALUES = 1024;
-const JOIN_CHARS = 1 << 15;
 
 function isHex(b: Uint8Array, s: number, e: number): boolean {
   for (let i = s; i < e; i++) {

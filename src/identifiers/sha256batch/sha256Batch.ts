@@ -23,15 +23,10 @@ export function sha256HexBatch(values: readonly string[], start = 0, end = value
   let i = start;
   while (i < end) {
     // Chunks bound the kernel's memory and keep its working set in cache.
-    let j = i;
-    let chars = 0;
-    while (j < end && j - i < MAX_CHUNK_VALUES) {
-      const len = values[j]!.length;
-      if (chars > 0 && chars + len > MAX_CHUNK_CHARS) break;
-      chars += len;
-      j++;
-    }
-    hashChunk(values, i, j, chars, out, i - start);
+    let j = chunkEnd(values, i, end);
+    // A value longer than a whole chunk is hashed on its own.
+    if (j === i) j = i + 1;
+    hashChunk(values, i, j, chunkChars, out, i - start);
     i = j;
   }
   return out;
@@ -40,7 +35,28 @@ export function sha256HexBatch(values: readonly string[], start = 0, end = value
 // Chunks small enough that the joined input and the decoded hex stay ordinary heap strings:
 // V8 puts strings over ~128 KiB in large-object space, measured ~3x slower to make here.
 const MAX_CHUNK_VALUES = 1024;
-const MAX_CHUNK_CHARS = 1 << 15;
+export const MAX_CHUNK_CHARS = 1 << 15;
+
+/** Characters in the chunk chunkEnd last measured (a module variable: no object per chunk). */
+let chunkChars = 0;
+
+/**
+ * The end of the chunk of values[start, end) that starts at `start`: at most MAX_CHUNK_VALUES
+ * values and MAX_CHUNK_CHARS characters (measured into chunkChars). Returns `start` when the
+ * first value alone is longer than a chunk.
+ */
+export function chunkEnd(values: readonly string[], start: number, end: number): number {
+  let j = start;
+  let chars = 0;
+  while (j < end && j - start < MAX_CHUNK_VALUES) {
+    const len = values[j]!.length;
+    if (chars + len > MAX_CHUNK_CHARS) break;
+    chars += len;
+    j++;
+  }
+  chunkChars = j === start && start < end ? values[start]!.length : chars;
+  return j;
+}
 /** Digests decoded per latin1 string (16 KiB), each digest then a slice of it. */
 const DECODE_GROUP = 256;
 const PAGE = 65536;
