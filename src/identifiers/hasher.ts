@@ -3,8 +3,8 @@ import { SLOW, INVALID, ZEROED, copyAscii, emailAscii, isAsciiSpace, maidAscii }
 import { MAX_VALUE_BYTES } from './digest';
 import { IdentifierNormalizer, type Outcome, type ValueRejectReason } from './normalizer';
 import { fastE164Ascii } from './phoneFast';
-import type { HashAlgorithm, IdentifierKind, IdentifierTarget, NormalizationOptions } from './schema';
-import { MAX_CHUNK_CHARS, Sha256HexQueue, chunkEnd } from './sha256batch/sha256Batch';
+import { RejectReasonSchema, type HashAlgorithm, type IdentifierKind, type IdentifierTarget, type NormalizationOptions } from './schema';
+import { MAX_CHUNK_CHARS, MAX_CHUNK_VALUES, Sha256HexQueue, chunkEnd } from './sha256batch/sha256Batch';
 
 /**
  * Normalizes and hashes many values of one identifier target, appending each accepted
@@ -69,84 +69,125 @@ export class IdentifierHasher {
   }
 
   /**
-   * Adds values[start, end) (strings), pushing each one's outcome to `outcomes`. Same as
-   * add() per value; cheaper per value, because a thousand strings become bytes in one
-   * native call (join + encodeInto) instead of a character loop each.
+   * Adds values[start, end) (strings), pushing each one's outcome to `outcomes` and each
+   * accepted value's digest to `out`: add() per value, with digests delivered at once (no
+   * flush needed). Runs on hashBatch; a caller that can take digests as bytes should too.
    */
   addAll(values: readonly string[], start: number, end: number, out: string[], outcomes: Outcome[], rowCountry?: string): void {
     let i = start;
     while (i < end) {
-      const j = chunkEnd(values, i, end);
-      if (j === i) {
-        // One value longer than a whole group (so, too long): the string rules say why.
-        outcomes.push(this.slow(values[i]!, out, rowCountry));
-        i++;
-        continue;
+      const b = this.hashBatch(values, i, end, rowCountry);
+      const codes = b.codes;
+      const w = b.width;
+      // Each group of 256 digests becomes one latin1 string; a digest is a slice of it.
+      let group = -1;
+      let hex = '';
+      for (let m = 0; m < b.count; m++) {
+        const code = codes[m]!;
+        if (code >= 0) {
+          const k = code & DIGEST_INDEX;
+          if (k >>> 8 !== group) {
+            group = k >>> 8;
+            hex = digestGroup(b, group);
+          }
+          const at = (k & 255) * w;
+          out.push(hex.slice(at, at + w));
+          outcomes.push(code === k ? 'hashed' : 'prehashed');
+        } else outcomes.push(this.outcomeOf(code));
       }
-      const joined = values.slice(i, j).join('');
-      const chars = joined.length;
-      const q = this.queue;
-      if (q !== null) {
-        // Straight into the kernel's memory; the rules run on all of them in one call.
-        const at = q.stage();
-        if (encoder.encodeInto(joined, q.u8.subarray(at, at + 3 * chars)).written === chars) {
-          this.batch(q, values, i, j, at, out, outcomes, rowCountry);
-          i = j;
-          continue;
-        }
-      }
-      const big = (this.joinBytes ??= new Uint8Array(3 * MAX_CHUNK_CHARS));
-      if (encoder.encodeInto(joined, big).written !== chars) {
-        // Not all ASCII: value by value (add() sends the non-ASCII ones to the string rules).
-        for (let m = i; m < j; m++) outcomes.push(this.add(values[m]!, out, rowCountry));
-      } else {
-        let p = 0;
-        for (let m = i; m < j; m++) {
-          const len = values[m]!.length;
-          const r = len > MAX_VALUE_BYTES ? null : this.fast(big, p, p + len, out, rowCountry);
-          outcomes.push(r === null ? this.slow(values[m]!, out, rowCountry) : r);
-          p += len;
-        }
-      }
-      i = j;
+      i += b.count;
     }
   }
 
   /**
-   * values[i, j), all ASCII, staged one after another at `at`: the rules of asciiRules.wat
-   * (`batch`) and SHA-256 for all of them in two calls. A value they leave to JavaScript
-   * (SLOW: prehashed, non-ASCII, over 1 KiB, unusual phone shapes) takes add().
+   * Normalizes and hashes values[start, ...) up to `end`, as many as one kernel call takes
+   * (about a thousand), and returns their results without a string per value: a code per
+   * value and the digests as hex bytes back to back (see DigestBatch). The batch is valid
+   * until the next call on this hasher. Same outcomes and digests as add(), value by value.
+   *
+   * Why: a JavaScript string per digest (decode, slice, push) costs about as much as the
+   * rules of the value; consumers that write digests out (files, request bodies) want bytes.
    */
-  private batch(q: Sha256HexQueue, values: readonly string[], i: number, j: number, at: number, out: string[], outcomes: Outcome[], rowCountry: string | undefined): void {
-    const n = j - i;
-    const lens = q.scanOut();
-    const l = q.batchLens >>> 2;
-    for (let m = 0; m < n; m++) lens[l + m] = values[i + m]!.length;
-    q.beginBatch();
-    q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(rowCountry ?? this.defaultCountry) : 0);
-    const nd = q.runHash();
-    const codes = q.i32;
-    const c = q.batchCodes >>> 2;
-    // Descriptors follow the values' order: each group of 256 digests is decoded once.
-    let group = -1;
-    let hex = '';
-    for (let m = 0; m < n; m++) {
-      const code = codes[c + m]!;
-      if (code >= 0) {
-        if (code >>> 8 !== group) {
-          group = code >>> 8;
-          hex = q.hexGroup(group, nd);
-        }
-        const at = (code & 255) * 64;
-        out.push(hex.slice(at, at + 64));
-        outcomes.push('hashed');
-      } else outcomes.push(this.batchOutcome(code, values[i + m]!, out, rowCountry));
+  hashBatch(values: readonly string[], start: number, end: number, rowCountry?: string): DigestBatch {
+    const q = this.queue;
+    let j = chunkEnd(values, start, end);
+    if (q === null || j === start) {
+      // MD5 (no kernel), or one value longer than a whole chunk (too long: the string rules say why).
+      if (j === start) j = start + 1;
+      return this.slowBatch(values, start, j, rowCountry);
     }
+    const n = j - start;
+    const joined = values.slice(start, j).join('');
+    const chars = joined.length;
+    // Straight into the kernel's memory; the rules run on all of them in one call.
+    const at = q.stage();
+    const codes = q.batchCodesView(n);
+    q.beginBatch();
+    if (encoder.encodeInto(joined, q.u8.subarray(at, at + 3 * chars)).written === chars) {
+      const lens = q.scanOut();
+      const l = q.batchLens >>> 2;
+      for (let m = 0; m < n; m++) lens[l + m] = values[start + m]!.length;
+      q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(rowCountry ?? this.defaultCountry) : 0);
+    } else {
+      // Not all ASCII: every value takes add() (which sends the non-ASCII ones to the string rules).
+      codes.fill(SLOW);
+    }
+    let slow = 0;
+    for (let m = 0; m < n; m++) if (codes[m] === SLOW) slow++;
+    let nd: number;
+    if (slow === 0) nd = q.runHash();
+    else {
+      // Rare (prehashed, non-ASCII, unusual phone shapes): add() through the queue, whose
+      // digests are then copied after the batch's own.
+      const tmp: string[] = [];
+      for (let m = 0; m < n; m++) if (codes[m] === SLOW) codes[m] = this.slowCode(this.add(values[start + m]!, tmp, rowCountry), tmp.length - 1);
+      nd = q.runHash();
+      q.flush();
+      for (let m = 0; m < n; m++) {
+        const c = codes[m]!;
+        if (c >= 0 || c > SLOW_DIGEST) continue;
+        const k = SLOW_DIGEST - c;
+        q.writeBatchHex(nd + (k & DIGEST_INDEX), tmp[k & DIGEST_INDEX]!);
+        codes[m] = (nd + (k & DIGEST_INDEX)) | (k & PREHASHED);
+      }
+      nd += tmp.length;
+    }
+    return { count: n, codes, hex: q.batchHexView(nd), digests: nd, width: 64 };
   }
 
-  /** The outcome a batch code stands for (asciiRules.wat `batch`); SLOW runs add(). */
-  batchOutcome(code: number, raw: string, out: string[], rowCountry: string | undefined): Outcome {
-    return code === SLOW ? this.add(raw, out, rowCountry) : this.batchOutcomeCode(code);
+  /** hashBatch by add() per value, into this hasher's own arrays (MD5; an overlong value). */
+  private slowBatch(values: readonly string[], start: number, j: number, rowCountry: string | undefined): DigestBatch {
+    const n = j - start;
+    const w = this.hash === 'md5' ? 32 : 64;
+    const tmp: string[] = [];
+    const codes = (this.ownCodes ??= new Int32Array(MAX_CHUNK_VALUES)).subarray(0, n);
+    for (let m = 0; m < n; m++) {
+      const c = this.slowCode(this.add(values[start + m]!, tmp, rowCountry), tmp.length - 1);
+      codes[m] = c <= SLOW_DIGEST ? SLOW_DIGEST - c : c;
+    }
+    this.flush();
+    const hex = (this.ownHex ??= Buffer.alloc(MAX_CHUNK_VALUES * 64));
+    for (let k = 0; k < tmp.length; k++) hex.write(tmp[k]!, k * w, 'latin1');
+    return { count: n, codes, hex: hex.subarray(0, tmp.length * w), digests: tmp.length, width: w };
+  }
+
+  private ownCodes: Int32Array | undefined;
+  private ownHex: Buffer | undefined;
+
+  /**
+   * The code of an add() outcome in a batch being built: a digest's position `k` in the
+   * temporary array (encoded below SLOW_DIGEST, PREHASHED when passed through), or the
+   * outcome's own negative code.
+   */
+  private slowCode(o: Outcome, k: number): number {
+    if (o === 'hashed') return SLOW_DIGEST - k;
+    if (o === 'prehashed') return SLOW_DIGEST - (k | PREHASHED);
+    return codeOfOutcome(o);
+  }
+
+  /** The outcome of a negative code of a DigestBatch. */
+  outcomeOf(code: number): Outcome {
+    return code <= OUTCOME_BASE ? OUTCOMES[OUTCOME_BASE - code]! : this.batchOutcomeCode(code);
   }
 
   /** The outcome of a batch code other than SLOW or a descriptor. */
@@ -326,6 +367,45 @@ const KIND_CODES: Record<IdentifierKind, number> = { email: 0, maid: 1, external
 export const B_EMPTY = -4;
 /** batchScan's code for a record without the field. */
 export const B_NONE = -5;
+
+/**
+ * Results of IdentifierHasher.hashBatch: `count` values, no string per value. The arrays
+ * are views of the hasher's memory, valid until its next call.
+ */
+export interface DigestBatch {
+  count: number;
+  /**
+   * Per value: >= 0, its digest is number `code & DIGEST_INDEX` in `hex` (PREHASHED set
+   * when the value was a digest already, passed through); < 0, it has none, and
+   * IdentifierHasher.outcomeOf(code) says why ('empty' or a reject reason).
+   */
+  codes: Int32Array;
+  /** Lowercase hex digests back to back, `width` bytes each (64 SHA-256, 32 MD5). */
+  hex: Buffer;
+  /** Digests in `hex`. */
+  digests: number;
+  width: number;
+}
+export const DIGEST_INDEX = 0x3fffffff;
+export const PREHASHED = 0x40000000;
+
+/** Digests [256 g, 256 g + 256) of a batch as one latin1 string (one decode for 256 values). */
+export function digestGroup(b: DigestBatch, g: number): string {
+  const a = g * 256 * b.width;
+  return b.hex.toString('latin1', a, Math.min(a + 256 * b.width, b.digests * b.width));
+}
+
+/** Codes of the outcomes add() decides in JavaScript ('empty' and every reason), below the kernel's codes. */
+const OUTCOME_BASE = -16;
+const OUTCOMES: Outcome[] = ['empty', ...RejectReasonSchema.options.filter((r): r is ValueRejectReason => r !== 'unmapped_column')];
+const OUTCOME_CODES = new Map<Outcome, number>(OUTCOMES.map((o, i) => [o, OUTCOME_BASE - i]));
+function codeOfOutcome(o: Outcome): number {
+  const c = OUTCOME_CODES.get(o);
+  if (c === undefined) throw new RangeError(`no batch code for outcome ${o}`);
+  return c;
+}
+/** While a batch is built: a digest add() delivered to the temporary array (see slowCode). */
+const SLOW_DIGEST = -(1 << 20);
 
 function isHex(b: Uint8Array, s: number, e: number): boolean {
   for (let i = s; i < e; i++) {

@@ -34,7 +34,7 @@ export function sha256HexBatch(values: readonly string[], start = 0, end = value
 
 // Chunks small enough that the joined input and the decoded hex stay ordinary heap strings:
 // V8 puts strings over ~128 KiB in large-object space, measured ~3x slower to make here.
-const MAX_CHUNK_VALUES = 1024;
+export const MAX_CHUNK_VALUES = 1024;
 export const MAX_CHUNK_CHARS = 1 << 15;
 
 /** Characters in the chunk chunkEnd last measured (a module variable: no object per chunk). */
@@ -385,8 +385,8 @@ export class Sha256HexQueue {
   }
 
   /**
-   * SHA-256 of the batch's values, as hex in the memory: digest k is 64 characters at
-   * hexGroup(k >>> 8) from (k & 255) * 64. Returns how many.
+   * SHA-256 of the batch's values, as hex in the memory (batchHexView): digest k is the 64
+   * bytes from 64 k. Returns how many.
    */
   runHash(): number {
     const n = this.batchN;
@@ -394,10 +394,21 @@ export class Sha256HexQueue {
     return n;
   }
 
-  /** Digests [256 g, 256 g + 256) of the last runHash() as one string (of n of them). */
-  hexGroup(g: number, n: number): string {
-    const a = this.batchHex + g * DECODE_GROUP * 64;
-    return this.buf.toString('latin1', a, Math.min(a + DECODE_GROUP * 64, this.batchHex + n * 64));
+  /** Codes of the first `n` values of the last runBatch (code set 0), as a view. */
+  batchCodesView(n: number): Int32Array {
+    const c = this.batchCodes >>> 2;
+    return this.i32.subarray(c, c + n);
+  }
+
+  /** The hex digests [0, n) of the last runHash (and writeBatchHex), as a view. */
+  batchHexView(n: number): Buffer {
+    return this.buf.subarray(this.batchHex, this.batchHex + 64 * n);
+  }
+
+  /** Puts a hex digest (64 characters) at index k of the batch's digests. */
+  writeBatchHex(k: number, hex: string): void {
+    if (k >= BATCH_VALUES) throw new RangeError(`batch digest ${k} is past the ${BATCH_VALUES} a batch holds`);
+    this.buf.write(hex, this.batchHex + 64 * k, 64, 'latin1');
   }
 
   /** SHA-256 of the batch's values: their hex digests into `into[0, n)`; returns n. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DIGEST_INDEX, PREHASHED } from '../../../src/identifiers/hasher';
 import {
   IdentifierHasher,
   IdentifierNormalizer,
@@ -79,6 +80,33 @@ function checkAddAll(c: Case, queue: Sha256HexQueue, inputs: Array<[raw: string,
   const wrong = outcomes.flatMap((o, i) => (o === wantOutcomes[i] ? [] : [`${JSON.stringify(raws[i])}: want ${wantOutcomes[i]}, got ${o}`]));
   expect(wrong.slice(0, 10)).toEqual([]);
   expect(out).toEqual(expected);
+
+  // hashBatch: the same answers as codes and hex bytes, read straight from each batch.
+  const bOutcomes: Outcome[] = [];
+  const bDigests: string[] = [];
+  for (let i = 0; i < inputs.length; ) {
+    let j = i;
+    while (j < inputs.length && inputs[j]![1] === inputs[i]![1]) j++;
+    for (let k = i; k < j; ) {
+      const b = h.hashBatch(raws, k, j, inputs[i]![1]);
+      expect(b.count).toBeGreaterThan(0);
+      expect(b.hex.length).toBe(b.digests * b.width);
+      for (let m = 0; m < b.count; m++) {
+        const code = b.codes[m]!;
+        if (code < 0) {
+          bOutcomes.push(h.outcomeOf(code));
+          continue;
+        }
+        const d = code & DIGEST_INDEX;
+        bOutcomes.push(code & PREHASHED ? 'prehashed' : 'hashed');
+        bDigests.push(b.hex.toString('latin1', d * b.width, (d + 1) * b.width));
+      }
+      k += b.count;
+    }
+    i = j;
+  }
+  expect(bOutcomes).toEqual(wantOutcomes);
+  expect(bDigests).toEqual(expected);
 }
 
 describe('IdentifierHasher gives the string rules\' answer value by value', () => {
