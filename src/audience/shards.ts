@@ -1,3 +1,4 @@
+import { DigestList } from '../identifiers/digestList';
 /**
  * Digests are uniform, so their first two hex characters split them into 256 shards of
  * even size: one shard of a 10M-row snapshot is ~40k ids per type and fits in memory,
@@ -16,6 +17,16 @@ export function shardOf(digest: string): number {
   if (!(a < 128 && b < 128)) return -1;
   const hi = HEX_VALUE[a]!;
   const lo = HEX_VALUE[b]!;
+  return hi < 0 || lo < 0 ? -1 : (hi << 4) | lo;
+}
+
+/** shardOf for the digest whose hex bytes start at `at` of `b`. */
+function shardOfBytes(b: Uint8Array, at: number): number {
+  const x = b[at]!;
+  const y = b[at + 1]!;
+  if (!(x < 128 && y < 128)) return -1;
+  const hi = HEX_VALUE[x]!;
+  const lo = HEX_VALUE[y]!;
   return hi < 0 || lo < 0 ? -1 : (hi << 4) | lo;
 }
 
@@ -64,30 +75,61 @@ export class ShardBuffer {
   }
 
   /** Adds digests of type number `t`; throws on a value that is not a lowercase hex digest start. */
-  add(t: number, digests: readonly string[]): void {
+  add(t: number, digests: readonly string[] | DigestList): void {
+    if (digests instanceof DigestList) {
+      this.addList(t, digests);
+      return;
+    }
     const T = this.typeCount;
     for (let i = 0; i < digests.length; i++) {
       const d = digests[i]!;
       const s = shardOf(d);
       if (s < 0 || d.length > 128) throw new RangeError('a digest to shard is not lowercase hex');
       const slot = s * T + t;
-      const list = this.slots[slot]!;
-      let buf = list[list.length - 1];
-      let pos = this.fill[slot]!;
       const need = d.length + 1;
-      if (buf === undefined || pos + need > buf.length) {
-        buf = Buffer.allocUnsafe(CHUNK);
-        list.push(buf);
-        // The previous chunk keeps only its filled part (its length is recorded on take).
-        if (list.length > 1) list[list.length - 2] = list[list.length - 2]!.subarray(0, pos);
-        pos = 0;
-      }
+      const buf = this.room(slot, need);
+      const pos = this.fill[slot]!;
       buf.write(d, pos, 'latin1');
       buf[pos + d.length] = 10;
       this.fill[slot] = pos + need;
       this.bytes += need;
     }
     this.ids += digests.length;
+  }
+
+  /** add() for digests as bytes (the snapshot reader's): copied, never made strings. */
+  private addList(t: number, list: DigestList): void {
+    const T = this.typeCount;
+    const src = list.bytes;
+    const w = list.width;
+    const need = w + 1;
+    for (let i = 0; i < list.length; i++) {
+      const a = i * w;
+      const s = shardOfBytes(src, a);
+      if (s < 0) throw new RangeError('a digest to shard is not lowercase hex');
+      const slot = s * T + t;
+      const buf = this.room(slot, need);
+      const pos = this.fill[slot]!;
+      src.copy(buf, pos, a, a + w);
+      buf[pos + w] = 10;
+      this.fill[slot] = pos + need;
+    }
+    this.bytes += need * list.length;
+    this.ids += list.length;
+  }
+
+  /** The chunk of `slot` with room for `need` more bytes (from fill[slot]), starting one if needed. */
+  private room(slot: number, need: number): Buffer {
+    const list = this.slots[slot]!;
+    const buf = list[list.length - 1];
+    const pos = this.fill[slot]!;
+    if (buf !== undefined && pos + need <= buf.length) return buf;
+    const next = Buffer.allocUnsafe(CHUNK);
+    list.push(next);
+    // The previous chunk keeps only its filled part (its length is recorded on take).
+    if (list.length > 1) list[list.length - 2] = list[list.length - 2]!.subarray(0, pos);
+    this.fill[slot] = 0;
+    return next;
   }
 
   /** Hands out the buffered digests in (shard, type) order and empties the buffer. */

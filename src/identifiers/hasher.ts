@@ -1,10 +1,11 @@
 import { hash } from 'node:crypto';
 import { SLOW, INVALID, ZEROED, copyAscii, emailAscii, isAsciiSpace, maidAscii } from './asciiRules';
 import { MAX_VALUE_BYTES } from './digest';
+import type { DigestOut } from './digestList';
 import { IdentifierNormalizer, type Outcome, type ValueRejectReason } from './normalizer';
 import { fastE164Ascii } from './phoneFast';
 import { RejectReasonSchema, type HashAlgorithm, type IdentifierKind, type IdentifierTarget, type NormalizationOptions } from './schema';
-import { MAX_CHUNK_CHARS, MAX_CHUNK_VALUES, Sha256HexQueue, chunkEnd } from './sha256batch/sha256Batch';
+import { MAX_CHUNK_VALUES, Sha256HexQueue, chunkEnd } from './sha256batch/sha256Batch';
 
 /**
  * Normalizes and hashes many values of one identifier target, appending each accepted
@@ -33,7 +34,6 @@ export class IdentifierHasher {
   private readonly scratch = new Uint8Array(MAX_VALUE_BYTES);
   /** MD5 targets: where the normalized bytes go instead of the SHA-256 queue. */
   private md5Bytes: Buffer | null = null;
-  private joinBytes: Uint8Array | null = null;
   private lastAt = 0;
   private lastLen = -1;
   private lastSlow: string | null = null;
@@ -54,7 +54,7 @@ export class IdentifierHasher {
   }
 
   /** Adds one raw value (a string); its digest, if accepted, goes to the end of `out`. */
-  add(raw: string, out: string[], rowCountry?: string): Outcome {
+  add(raw: string, out: DigestOut, rowCountry?: string): Outcome {
     const n = raw.length;
     // Each UTF-16 unit is at least one UTF-8 byte.
     if (n > MAX_VALUE_BYTES) return this.slow(raw, out, rowCountry);
@@ -204,7 +204,7 @@ export class IdentifierHasher {
   readonly invalid: ValueRejectReason;
 
   /** Adds one raw value given as its UTF-8 bytes `src[start, end)`. */
-  addBytes(src: Buffer, start: number, end: number, out: string[], rowCountry?: string): Outcome {
+  addBytes(src: Buffer, start: number, end: number, out: DigestOut, rowCountry?: string): Outcome {
     // The byte length is the value's UTF-8 length: no decoding needed to know it is too long.
     if (end - start > MAX_VALUE_BYTES) return 'too_long';
     const r = this.fast(src, start, end, out, rowCountry);
@@ -215,7 +215,7 @@ export class IdentifierHasher {
    * addBytes for bytes staged in this hasher's queue (Sha256HexQueue.stage): the value is
    * q.u8[start, end), left intact. Email, MAID and external ID rules run in WebAssembly.
    */
-  addStaged(start: number, end: number, out: string[], rowCountry?: string): Outcome {
+  addStaged(start: number, end: number, out: DigestOut, rowCountry?: string): Outcome {
     if (end - start > MAX_VALUE_BYTES) return 'too_long';
     const q = this.queue!;
     const r = this.kind === 'phone' ? this.fast(q.u8, start, end, out, rowCountry) : this.inMemory(q, start, end, out, false);
@@ -249,7 +249,7 @@ export class IdentifierHasher {
    * are the caller's (a file piece) and stay intact for its rejects. An outcome, or null
    * when the string rules decide.
    */
-  private inMemory(q: Sha256HexQueue, start: number, end: number, out: string[], inPlace: boolean): Outcome | null {
+  private inMemory(q: Sha256HexQueue, start: number, end: number, out: DigestOut, inPlace: boolean): Outcome | null {
     const b = q.u8;
     let s = start;
     let e = end;
@@ -277,7 +277,7 @@ export class IdentifierHasher {
     return 'hashed';
   }
 
-  private prehashed(b: Uint8Array, s: number, len: number, out: string[]): Outcome {
+  private prehashed(b: Uint8Array, s: number, len: number, out: DigestOut): Outcome {
     // Never hash a digest again; a digest of the other kind cannot match anything.
     if ((len === 64 ? 'sha256' : 'md5') !== this.hash) return 'wrong_hash_kind';
     out.push(Buffer.from(b.buffer, b.byteOffset + s, len).toString('latin1').toLowerCase());
@@ -285,7 +285,7 @@ export class IdentifierHasher {
   }
 
   /** The ASCII path: an outcome, or null when the string rules must decide. */
-  private fast(src: Uint8Array, start: number, end: number, out: string[], rowCountry: string | undefined): Outcome | null {
+  private fast(src: Uint8Array, start: number, end: number, out: DigestOut, rowCountry: string | undefined): Outcome | null {
     let s = start;
     let e = end;
     while (s < e && isAsciiSpace(src[s]!)) s++;
@@ -338,7 +338,7 @@ export class IdentifierHasher {
   }
 
   /** The string rules, exactly as IdentifierNormalizer.process applies them. */
-  private slow(raw: string, out: string[], rowCountry: string | undefined): Outcome {
+  private slow(raw: string, out: DigestOut, rowCountry: string | undefined): Outcome {
     const n = this.normalizer;
     const outcome = n.prepare(raw, rowCountry);
     if (outcome === 'prehashed') out.push(n.digest);

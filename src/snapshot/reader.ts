@@ -1,3 +1,4 @@
+import { DigestList } from '../identifiers/digestList';
 import { IdentifierHasher } from '../identifiers/hasher';
 import type { Outcome } from '../identifiers/normalizer';
 import { BATCH_CODE_SETS, BATCH_VALUES, Sha256HexQueue } from '../identifiers/sha256batch/sha256Batch';
@@ -17,10 +18,13 @@ import {
 } from './schema';
 import { firstInvalidUtf8, incompleteTailLength, isValidUtf8 } from './utf8';
 
-/** Digests of one identifier type found in one batch, in file order. */
+/**
+ * Digests of one identifier type found in one batch, in file order, as hex bytes. The
+ * list's memory is reused two batches later: consume (copy) it before asking for more.
+ */
 export interface TypeDigests {
   type: IdentifierType;
-  digests: string[];
+  digests: DigestList;
 }
 
 /** What one step of reading produced; `position` is where to resume after it. */
@@ -42,7 +46,9 @@ export interface SnapshotReaderLimits {
  * at a time (IdentifierHasher, one queue for all types): a slot may hold '' until the
  * queue runs, which it does before the batch is handed out.
  */
-type DigestSink = TypeDigests;
+interface DigestSink extends TypeDigests {
+  spare: DigestList;
+}
 
 const DEFAULT_MAX_RECORD = 1 << 20;
 const DEFAULT_MAX_PIECE = 1 << 20;
@@ -108,7 +114,7 @@ export class SnapshotReader {
       if (!h) hashers.set(c.type, (h = new IdentifierHasher(targetOfType(c.type), this.opts.normalization, this.queue)));
       const counts = (this.counts.types[c.type] ??= newTypeCounts());
       let sink = this.sinks.get(c.type);
-      if (!sink) this.sinks.set(c.type, (sink = { type: c.type, digests: [] }));
+      if (!sink) this.sinks.set(c.type, (sink = { type: c.type, digests: new DigestList(hexWidth(c.type)), spare: new DigestList(hexWidth(c.type)) }));
       return { column: c.column, type: c.type, hasher: h, staged: h.sharesQueue, counts, sink, index: -1, set: -1 };
     });
     let sets = 0;
@@ -301,14 +307,16 @@ export class SnapshotReader {
       const country = h.kind === 'phone' ? q.phoneCountry(this.opts.normalization.defaultCountry) : 0;
       q.runScanBatch(h.kindCode, found, p.index, p.set, h.flags, country);
     }
-    q.hashBatch(this.scanDigests);
+    q.runHash();
     this.scanCodes = q.i32;
+    this.scanWords = q.words;
     this.scanBatched = true;
   }
 
   private scanBatched = false;
   private scanCodes: Int32Array = new Int32Array(0);
-  private readonly scanDigests: string[] = [];
+  /** The kernel memory, where the scan batch's hex digests are (Sha256HexQueue.batchHexAt). */
+  private scanWords: Uint32Array = new Uint32Array(0);
 
   /** A field the scan batch decided (code < 0 and not SLOW): count it, reject it. */
   private scanOutcome(p: ColumnPlan, code: number, buf: Buffer, start: number, end: number, row: number, line: number): void {
@@ -340,7 +348,7 @@ export class SnapshotReader {
         if (scanIndex >= 0 && p.set >= 0) {
           const code = this.scanCodes[this.codesAt + p.set * BATCH_VALUES + scanIndex]!;
           if (code >= 0) {
-            p.sink.digests.push(this.scanDigests[code]!);
+            p.sink.digests.pushWords(this.scanWords, this.queue.batchHexAt + 64 * code);
             p.counts.accepted++;
             continue;
           }
@@ -468,9 +476,14 @@ export class SnapshotReader {
     this.queue.flush();
     const digests: TypeDigests[] = [];
     for (const sink of this.sinks.values()) {
-      if (sink.digests.length === 0) continue;
-      digests.push({ type: sink.type, digests: sink.digests });
-      sink.digests = [];
+      const list = sink.digests;
+      if (list.length === 0) continue;
+      digests.push({ type: sink.type, digests: list });
+      // Two lists per type, alternating: fresh memory per batch (megabytes outside the JS
+      // heap) made V8 collect far more often. The batch before stays valid meanwhile.
+      sink.digests = sink.spare;
+      sink.spare = list;
+      sink.digests.clear();
     }
     const rejects = this.rejects;
     this.rejects = [];
@@ -479,6 +492,11 @@ export class SnapshotReader {
     if (this.delimiter) position.delimiter = this.delimiter;
     return { digests, rejects, position };
   }
+}
+
+/** Hex characters of a digest of this type (MD5 MAIDs 32, everything else SHA-256, 64). */
+function hexWidth(type: IdentifierType): number {
+  return targetOfType(type).hash === 'md5' ? 32 : 64;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import type { DigestOut } from '../digestList';
 import { writePhoneTables, type PhoneTablesImage } from '../phoneFast';
 import { ASCII_RULES_WASM, SHA256_BATCH_WASM } from './wasmPath';
 
@@ -283,7 +284,7 @@ export class Sha256HexQueue {
   private readonly slack: number;
   private n = 0;
   private pos: number;
-  private readonly outs: Array<string[] | null> = new Array<string[] | null>(QUEUE_VALUES).fill(null);
+  private readonly outs: Array<DigestOut | null> = new Array<DigestOut | null>(QUEUE_VALUES).fill(null);
   private readonly slots = new Int32Array(QUEUE_VALUES);
 
   constructor() {
@@ -349,6 +350,16 @@ export class Sha256HexQueue {
 
 
 
+  /** The memory as u32 words (valid until the next stage()). */
+  get words(): Uint32Array {
+    return this.u32;
+  }
+
+  /** Where runHash writes digest k: 64 hex bytes at batchHexAt + 64 k. */
+  get batchHexAt(): number {
+    return this.batchHex;
+  }
+
   /** The memory as i32 words (batch codes are at batchCodes / 4). */
   get i32(): Int32Array {
     return (this.i32View ??= new Int32Array(this.memory.buffer));
@@ -411,22 +422,8 @@ export class Sha256HexQueue {
     this.buf.write(hex, this.batchHex + 64 * k, 64, 'latin1');
   }
 
-  /** SHA-256 of the batch's values: their hex digests into `into[0, n)`; returns n. */
-  hashBatch(into: string[]): number {
-    const n = this.batchN;
-    if (n === 0) return 0;
-    this.run(this.batchDesc, n, this.batchHex);
-    const buf = this.buf;
-    for (let g = 0; g < n; g += DECODE_GROUP) {
-      const end = Math.min(n, g + DECODE_GROUP);
-      const hex = buf.toString('latin1', this.batchHex + g * 64, this.batchHex + end * 64);
-      for (let m = g; m < end; m++) into[m] = hex.slice((m - g) * 64, (m - g) * 64 + 64);
-    }
-    return n;
-  }
-
   /** Like commit, for a value lying at `at` (in the staging area). */
-  commitAt(at: number, len: number, out: string[], slot: number): void {
+  commitAt(at: number, len: number, out: DigestOut, slot: number): void {
     if (this.n === QUEUE_VALUES) this.flush();
     const m = this.n++;
     const d = (this.desc >>> 2) + 2 * m;
@@ -462,7 +459,7 @@ export class Sha256HexQueue {
   }
 
   /** The `len` bytes written at the last reserved address are a value; its digest goes to out[slot]. */
-  commit(len: number, out: string[], slot: number): void {
+  commit(len: number, out: DigestOut, slot: number): void {
     const m = this.n++;
     const d = (this.desc >>> 2) + 2 * m;
     this.u32[d] = this.pos;
@@ -482,7 +479,7 @@ export class Sha256HexQueue {
     return this.buf.toString('utf8', at, at + len);
   }
 
-  /** Hashes every committed value and writes its digest into its array. */
+  /** Hashes every committed value and writes its digest into its array or list. */
   flush(): void {
     const n = this.n;
     if (n === 0) return;
@@ -492,13 +489,19 @@ export class Sha256HexQueue {
     const slots = this.slots;
     for (let g = 0; g < n; g += DECODE_GROUP) {
       const end = Math.min(n, g + DECODE_GROUP);
-      const hex = buf.toString('latin1', this.hexAt + g * 64, this.hexAt + end * 64);
+      // Decoded only for string arrays; a DigestList takes the bytes.
+      let hex: string | null = null;
       for (let m = g; m < end; m++) {
-        outs[m]![slots[m]!] = hex.slice((m - g) * 64, (m - g) * 64 + 64);
+        const o = outs[m]!;
+        if (Array.isArray(o)) {
+          hex ??= buf.toString('latin1', this.hexAt + g * 64, this.hexAt + end * 64);
+          o[slots[m]!] = hex.slice((m - g) * 64, (m - g) * 64 + 64);
+        } else o.setFrom(slots[m]!, this.u32, this.hexAt + m * 64);
         outs[m] = null;
       }
     }
     this.n = 0;
     this.pos = this.dataAt;
   }
+
 }

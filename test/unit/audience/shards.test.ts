@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { linesOf, shardName, shardNumber, shardOf, ShardBuffer, SHARD_COUNT } from '../../../src/audience';
+import { DigestList } from '../../../src/identifiers/digestList';
 import { digests } from './helpers';
+
+function listOf(ds: string[]): DigestList {
+  const l = new DigestList(ds[0]!.length, 16);
+  for (const d of ds) l.push(d);
+  return l;
+}
 
 describe('shards', () => {
   it('takes the shard from the first two hex characters', () => {
@@ -22,13 +29,15 @@ describe('shards', () => {
     expect(Math.max(...counts)).toBeLessThan(1300);
   });
 
-  it('ShardBuffer lays out every (shard, type) slot in order with exact offsets', () => {
+  it.each(['strings', 'digest lists'])('ShardBuffer lays out every (shard, type) slot in order with exact offsets, from %s', (form) => {
     const email = digests(3000, 'e');
     const maid = digests(2000, 'm').map((d) => d.slice(0, 32)); // MD5-width lines
     const buf = new ShardBuffer(2);
-    buf.add(0, email.slice(0, 1000));
-    buf.add(1, maid);
-    buf.add(0, email.slice(1000));
+    // The reader hands digests over as bytes (DigestList); the same bytes must come out.
+    const as = (ds: string[]): string[] | DigestList => (form === 'strings' ? ds : listOf(ds));
+    buf.add(0, as(email.slice(0, 1000)));
+    buf.add(1, as(maid));
+    buf.add(0, as(email.slice(1000)));
     expect(buf.ids).toBe(5000);
     expect(buf.bytes).toBe(3000 * 65 + 2000 * 33);
     const part = buf.take();
@@ -50,5 +59,6 @@ describe('shards', () => {
   it('refuses values that are not lowercase hex digests', () => {
     const buf = new ShardBuffer(1);
     expect(() => buf.add(0, ['ZZ' + 'a'.repeat(62)])).toThrow(/not lowercase hex/);
+    expect(() => buf.add(0, listOf(['0a' + 'b'.repeat(62), 'aZ' + 'a'.repeat(62)]))).toThrow(/not lowercase hex/);
   });
 });
