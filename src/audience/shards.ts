@@ -12,21 +12,19 @@ for (let i = 0; i < 6; i++) HEX_VALUE[97 + i] = 10 + i;
 
 /** Shard number (0-255) of a lowercase hex digest; -1 if it does not start with two lowercase hex digits. */
 export function shardOf(digest: string): number {
-  const a = digest.charCodeAt(0);
-  const b = digest.charCodeAt(1);
-  if (!(a < 128 && b < 128)) return -1;
-  const hi = HEX_VALUE[a]!;
-  const lo = HEX_VALUE[b]!;
-  return hi < 0 || lo < 0 ? -1 : (hi << 4) | lo;
+  return shardOfPair(digest.charCodeAt(0), digest.charCodeAt(1));
 }
 
 /** shardOf for the digest whose hex bytes start at `at` of `b`. */
 function shardOfBytes(b: Uint8Array, at: number): number {
-  const x = b[at]!;
-  const y = b[at + 1]!;
-  if (!(x < 128 && y < 128)) return -1;
-  const hi = HEX_VALUE[x]!;
-  const lo = HEX_VALUE[y]!;
+  return shardOfPair(b[at]!, b[at + 1]!);
+}
+
+/** The shard of a digest starting with these two character codes; -1 if not lowercase hex. */
+function shardOfPair(a: number, b: number): number {
+  if (!(a < 128 && b < 128)) return -1;
+  const hi = HEX_VALUE[a]!;
+  const lo = HEX_VALUE[b]!;
   return hi < 0 || lo < 0 ? -1 : (hi << 4) | lo;
 }
 
