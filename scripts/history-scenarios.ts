@@ -6,6 +6,7 @@ import { NativeConnection } from '@temporalio/worker';
 import type { TemporalEnv } from '../src/config/temporalEnv';
 import { startEmulator } from '../src/emulator';
 import { openBlobStore } from '../src/storage';
+import { TikTokClient } from '../src/tiktok';
 import { createWorkers } from '../src/worker';
 import {
   addChangeBatchSignal,
@@ -17,6 +18,8 @@ import {
   healthReleaseSignal,
   healthStatusQuery,
   reauthorizedSignal,
+  recreateAudienceSignal,
+  syncNowSignal,
 } from '../workflows';
 
 /**
@@ -45,7 +48,19 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise
  * of their own; the recorded run is the first one (it ends in continue-as-new). Without the
  * token at start it also covers reauthorization_required: parked, then the signal.
  */
-async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: { tokenAtStart: boolean }): Promise<WorkflowHandle> {
+interface AudienceScenarioOptions {
+  tokenAtStart: boolean;
+  /**
+   * Go on past the first run and record a later one. 'missing': the second run, where the
+   * carried-over batch and one more flush in one cycle (flush-all-batches) against an
+   * audience deleted in TikTok, which parks the destination in audience_missing. 'recreate':
+   * the third run, where recreateAudience sends the applied state and the batches to a new
+   * audience.
+   */
+  record?: 'missing' | 'recreate';
+}
+
+async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
   const advertiserId = '7000000000000000001';
   const tokenVar = 'TTSYNC_HISTORY_SCENARIO_TOKEN';
   const emu = await startEmulator({ processingDelay: 300, rateLimits: { default: { qps: 10_000, qpm: 1_000_000 } } });
@@ -111,8 +126,41 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     });
     const s = await status();
     if (s?.phase !== 'synced' && s?.phase !== 'too_small_to_target') throw new Error(`audience sync scenario ended in ${JSON.stringify(s)}`);
+    if (!opts.record) {
+      await h.terminate('history recorded');
+      return client.workflow.getHandle(h.workflowId, h.firstExecutionRunId);
+    }
+    // Run 2 holds the carried-over batch; one more, then the audience goes away in TikTok.
+    const runAfter = async (previous: string): Promise<string> => {
+      let id = previous;
+      await until(async () => (id = (await h.describe()).runId) !== previous);
+      return id;
+    };
+    const run2 = await runAfter(h.firstExecutionRunId);
+    writeFileSync(join(dir, 'exits.csv'), 'email,phone\nuser1@example.com,\n');
+    await h.signal(addChangeBatchSignal, { exits: { uri: `file://${join(dir, 'exits.csv')}` } });
+    await until(async () => (await status())?.pendingBatches === 2);
+    const tiktok = new TikTokClient({ accessToken: token, env: { TIKTOK_API_BASE_URL: emu.apiBaseUrl } });
+    await tiktok.deleteAudiences({ advertiserId, audienceIds: [s.audienceId!] });
+    await h.signal(syncNowSignal);
+    await until(async () => {
+      const m = await status();
+      return m?.phase === 'audience_missing' && m.cycles >= 2 && m.currentRunId === null;
+    });
+    const run3 = await runAfter(run2);
+    if (opts.record === 'missing') {
+      await h.terminate('history recorded');
+      return client.workflow.getHandle(h.workflowId, run2);
+    }
+    await h.signal(recreateAudienceSignal);
+    await until(async () => {
+      const r = await status();
+      return r !== undefined && r.cycles >= 3 && r.currentRunId === null && r.pendingBatches === 0;
+    });
+    const r = await status();
+    if (r?.phase !== 'synced' || r.audienceId === s.audienceId) throw new Error(`recreate scenario ended in ${JSON.stringify(r)}`);
     await h.terminate('history recorded');
-    return client.workflow.getHandle(h.workflowId, h.firstExecutionRunId);
+    return client.workflow.getHandle(h.workflowId, run3);
   } finally {
     workers.shutdown();
     await workers.done;
@@ -127,6 +175,14 @@ export const scenarios: HistoryScenario[] = [
   {
     name: 'audienceSync-reauthorization',
     run: (client, taskQueue, ctx) => audienceScenario('audienceSync-reauthorization', client, taskQueue, ctx, { tokenAtStart: false }),
+  },
+  {
+    name: 'audienceSync-batches-missing',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-batches-missing', client, taskQueue, ctx, { tokenAtStart: true, record: 'missing' }),
+  },
+  {
+    name: 'audienceSync-recreate',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-recreate', client, taskQueue, ctx, { tokenAtStart: true, record: 'recreate' }),
   },
   {
     name: 'healthCheck-signals',
