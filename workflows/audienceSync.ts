@@ -153,6 +153,23 @@ export interface AudienceSyncStatus {
   nextRunAt: string;
   lastError: SyncError | null;
   pendingBatches: number;
+  /**
+   * The last requests (syncNow / snapshotLanded with a requestId) whose cycle has finished,
+   * oldest first, at most ANSWERED_KEEP: a client waiting on its own request looks for its id
+   * here instead of guessing from the cycle count (a cadence cycle may start in between).
+   * Absent in runs of older code.
+   */
+  answered?: AnsweredRequest[];
+}
+
+/** Answered requests kept in status (enough for every client waiting at once on one destination). */
+const ANSWERED_KEEP = 20;
+
+export interface AnsweredRequest {
+  requestId: string;
+  /** The cycle that ran it (status.cycles at its end) and whether it succeeded. */
+  cycle: number;
+  ok: boolean;
 }
 
 /** What continue-as-new carries to the next run. */
@@ -165,6 +182,8 @@ export interface CarriedState {
   nextRunAtMs: number;
   /** recreateAudience was signalled and no cycle has completed since. */
   recreateRequested?: boolean;
+  /** Request ids the next flush of change batches answers. */
+  flushRequestIds?: string[];
 }
 
 /** Plain JSON an operator can paste into the Temporal UI's start form. */
@@ -187,8 +206,9 @@ export const audienceSyncStatusQuery = defineQuery<AudienceSyncStatus>('audience
  * re-sync storage.snapshot only if the export changed, so a tick can never undo change batches
  * by re-applying an old export.
  */
-export const syncNowSignal = defineSignal<[{ snapshot?: InputObject; onCadence?: boolean }?]>('syncNow');
-export const snapshotLandedSignal = defineSignal<[{ snapshot: InputObject }]>('snapshotLanded');
+export const syncNowSignal = defineSignal<[{ snapshot?: InputObject; onCadence?: boolean; requestId?: string }?]>('syncNow');
+/** `requestId`, on this and syncNow: the caller's name for the request, listed in status.answered once its cycle ends. */
+export const snapshotLandedSignal = defineSignal<[{ snapshot: InputObject; requestId?: string }]>('snapshotLanded');
 export const addChangeBatchSignal = defineSignal<[ChangeBatch]>('addChangeBatch');
 export const pauseSignal = defineSignal<[]>('pause');
 export const resumeSignal = defineSignal<[]>('resume');
@@ -206,10 +226,12 @@ export const updateConfigUpdate = defineUpdate<{ destinationId: string; appliesF
 export interface SnapshotRequest {
   snapshot?: InputObject;
   onCadence?: boolean;
+  /** Requests this sync answers (a superseded snapshot's requests included). */
+  requestIds?: string[];
 }
 
 /** `batches`: the pending change batches this cycle applies, in order (all of them, in one cycle). */
-type SyncRequest = ({ kind: 'snapshot' } & SnapshotRequest) | { kind: 'changes'; batches: ChangeBatch[] };
+type SyncRequest = ({ kind: 'snapshot' } & SnapshotRequest) | { kind: 'changes'; batches: ChangeBatch[]; requestIds?: string[] };
 
 function configProblems(input: unknown): { config: DestinationConfig } | { message: string } {
   const r = DestinationConfigSchema.safeParse(input);
@@ -271,34 +293,62 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   let nextRunAtMs = carried?.nextRunAtMs ?? Date.now() + cadenceMs;
   let reauthorized = false;
   let recreateRequested = carried?.recreateRequested ?? false;
+  const flushRequestIds: string[] = [...(carried?.flushRequestIds ?? [])];
   if (input.snapshot) snapshotRequest = { snapshot: input.snapshot };
   if (input.changes) {
     pending.push(input.changes);
     flushRequested = true;
   }
 
-  const view = (): AudienceSyncStatus => ({ ...status, pendingBatches: pending.length, nextRunAt: new Date(nextRunAtMs).toISOString() });
+  // `answered` always present from this code on: its absence tells a client the worker is older.
+  const view = (): AudienceSyncStatus => ({ ...status, pendingBatches: pending.length, nextRunAt: new Date(nextRunAtMs).toISOString(), answered: status.answered ?? [] });
+
+  /**
+   * A request is answered by the last of the cycles it set going: the snapshot sync if one
+   * is waiting (change batches flush before it), else the flush of pending batches.
+   */
+  function awaitLastCycle(requestId: string | undefined): void {
+    if (requestId === undefined) return;
+    if (snapshotRequest) (snapshotRequest.requestIds ??= []).push(requestId);
+    else if (pending.length) flushRequestIds.push(requestId);
+    else answer([requestId], false);
+  }
+
+  function answer(ids: readonly string[] | undefined, ok: boolean): void {
+    if (!ids?.length) return;
+    const list = (status.answered ??= []);
+    for (const requestId of ids) list.push({ requestId, cycle: status.cycles, ok });
+    list.splice(0, Math.max(0, list.length - ANSWERED_KEEP));
+  }
   setHandler(audienceSyncStatusQuery, view);
   setHandler(syncNowSignal, (req) => {
     if (pending.length) flushRequested = true;
     if (req?.onCadence && !req.snapshot) {
       if (config.storage.snapshot && !snapshotRequest) snapshotRequest = { onCadence: true };
+      awaitLastCycle(req.requestId);
       return;
     }
-    if (req?.snapshot) snapshotRequest = { snapshot: req.snapshot };
+    const ids = snapshotRequest?.requestIds;
+    if (req?.snapshot) snapshotRequest = { snapshot: req.snapshot, ...(ids ? { requestIds: ids } : {}) };
     // Asked for explicitly: runs even if the snapshot has not changed since the last sync.
-    else if (config.storage.snapshot) snapshotRequest = snapshotRequest?.snapshot ? { snapshot: snapshotRequest.snapshot } : {};
-    else if (!pending.length && !snapshotRequest)
+    else if (config.storage.snapshot) snapshotRequest = { ...(snapshotRequest?.snapshot ? { snapshot: snapshotRequest.snapshot } : {}), ...(ids ? { requestIds: ids } : {}) };
+    else if (!pending.length && !snapshotRequest) {
       status.lastError = {
         at: new Date(Date.now()).toISOString(),
         phase: status.phase,
         type: 'NothingToSync',
         message: 'syncNow without a snapshot: the config names no storage.snapshot and no change batch is pending',
       };
+      if (req?.requestId) answer([req.requestId], false);
+      return;
+    }
+    awaitLastCycle(req?.requestId);
   });
   setHandler(snapshotLandedSignal, (req) => {
-    // The newest full snapshot supersedes one that is still waiting.
-    snapshotRequest = { snapshot: req.snapshot };
+    // The newest full snapshot supersedes one that is still waiting (and answers its requests).
+    const ids = snapshotRequest?.requestIds;
+    snapshotRequest = { snapshot: req.snapshot, ...(ids ? { requestIds: ids } : {}) };
+    awaitLastCycle(req.requestId);
   });
   setHandler(addChangeBatchSignal, (batch) => {
     pending.push(batch);
@@ -709,9 +759,13 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
         // Every pending batch in one cycle: one prepare, one diff, one processing wait.
         // (Runs from before the patch took one batch per cycle; their replay must too.)
         req.batches = pending.splice(0, patched('flush-all-batches') ? pending.length : 1);
-        if (!pending.length) flushRequested = false;
+        if (!pending.length) {
+          flushRequested = false;
+          req.requestIds = flushRequestIds.splice(0);
+        }
       } else snapshotRequest = null;
       const ok = await runCycle(req);
+      answer(req.requestIds, ok);
       // Batches apply in order, so a failed one goes back to the head of the queue and
       // runs again at the next cadence or syncNow (status shows the error meanwhile).
       if (!ok && req.kind === 'changes') pending.unshift(...req.batches);
@@ -719,7 +773,15 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     if (req || workflowInfo().continueAsNewSuggested) {
       // Each cycle starts a fresh run, so history stays bounded however long the destination lives.
       await condition(allHandlersFinished);
-      const carriedNext: CarriedState = { status: view(), pending: [...pending], flushRequested, snapshotRequest, nextRunAtMs, ...(recreateRequested ? { recreateRequested } : {}) };
+      const carriedNext: CarriedState = {
+        status: view(),
+        pending: [...pending],
+        flushRequested,
+        snapshotRequest,
+        nextRunAtMs,
+        ...(recreateRequested ? { recreateRequested } : {}),
+        ...(flushRequestIds.length ? { flushRequestIds: [...flushRequestIds] } : {}),
+      };
       await continueAsNew<typeof audienceSync>({
         config,
         ...(input.queues ? { queues: input.queues } : {}),

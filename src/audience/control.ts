@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, isGrpcDeadlineError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { InputObject } from '../../activities/audienceData';
 import {
@@ -104,6 +105,8 @@ export interface AudienceSyncRequest {
   onCadence?: boolean;
   /** How long a running workflow's worker has to answer the status query and config update (default 30s). */
   answerTimeoutMs?: number;
+  /** Names this request in status.answered once its cycle ends (default: a new random id). */
+  requestId?: string;
 }
 
 export interface AudienceSyncRequested {
@@ -116,6 +119,11 @@ export interface AudienceSyncRequested {
   signalled: boolean;
   /** The running workflow will not start the requested cycle until an operator acts (paused, audience_missing). */
   heldBy?: string;
+  /**
+   * The request's id: give it to waitForAudienceCycle (status.answered lists it when its
+   * cycle ends). None for onCadence requests: nobody waits on a tick, which may run nothing.
+   */
+  requestId?: string;
 }
 
 function isRunning(d: WorkflowExecutionDescription): boolean {
@@ -159,9 +167,9 @@ async function answered<T>(client: Client, desc: WorkflowExecutionDescription, m
 
 /**
  * Starts the destination's workflow or signals the running one: signalWithStart keeps it to
- * one writer per destination whoever asks. Note: cyclesBefore is read just before the signal;
- * should the workflow's own cadence start a cycle in between, a waiter sees that cycle end
- * first (its status is then that cycle's, and the requested one follows it).
+ * one writer per destination whoever asks. The signal carries a request id, which the
+ * workflow lists in status.answered when the cycle that ran the request ends: a waiter
+ * given it cannot mistake a cadence cycle that started just before the signal for its own.
  */
 export async function requestAudienceSync(client: Client, opts: AudienceSyncRequest): Promise<AudienceSyncRequested> {
   // Validated here too, so a bad file is reported before anything reaches Temporal.
@@ -201,9 +209,10 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
     await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{ onCadence: true }] });
     return { ...result, signalled: true };
   }
-  if (opts.snapshot) await client.workflow.signalWithStart(audienceSync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot }] });
-  else await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{}] });
-  return { ...result, signalled: true };
+  const requestId = opts.requestId ?? randomUUID();
+  if (opts.snapshot) await client.workflow.signalWithStart(audienceSync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot, requestId }] });
+  else await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{ requestId }] });
+  return { ...result, signalled: true, requestId };
 }
 
 /** The status of a destination's sync workflow; AudienceSyncNotFoundError when there is none. */
@@ -227,11 +236,19 @@ export interface WaitOptions {
   pollMs?: number;
   /** Give up after this long (AudienceWaitTimeoutError; the workflow keeps running). Default: no limit. */
   timeoutMs?: number;
+  /** The request to wait for (AudienceSyncRequested.requestId): done when status.answered lists it. */
+  requestId?: string;
 }
 
-/** True once a cycle numbered above `afterCycles` has finished. */
-export function cycleFinished(s: AudienceSyncStatus, afterCycles: number): boolean {
-  return s.cycles > afterCycles && s.currentRunId === null;
+/**
+ * True once the request has been answered and no cycle runs: status.answered lists
+ * `requestId` (from workers that keep the list), else (older workers, or no id) a cycle
+ * numbered above `afterCycles` has finished.
+ */
+export function cycleFinished(s: AudienceSyncStatus, afterCycles: number, requestId?: string): boolean {
+  if (s.currentRunId !== null) return false;
+  if (requestId !== undefined && s.answered) return s.answered.some((a) => a.requestId === requestId);
+  return s.cycles > afterCycles;
 }
 
 export function isParked(s: AudienceSyncStatus): boolean {
@@ -243,8 +260,9 @@ export function isSuccess(s: AudienceSyncStatus): boolean {
 }
 
 /**
- * Polls the status query until a cycle numbered above `afterCycles` has finished and returns
- * that status (its phase is one of END_PHASES). Parks (reauthorization_required,
+ * Polls the status query until the request `opts.requestId` has been answered (or, without
+ * it or from older workers, a cycle numbered above `afterCycles` has finished) and no cycle
+ * runs, and returns that status (its phase is one of END_PHASES). Parks (reauthorization_required,
  * processing_overdue) and a paused workflow only reach onStatus, with their advice: the
  * cycle continues once they clear, so waiting on is right; timeoutMs bounds the wait.
  * Follows continue-as-new (the handle has no run id); fails when the workflow closes.
@@ -276,7 +294,7 @@ export async function waitForAudienceCycle(client: Client, destinationId: string
         opts.onStatus?.(s);
       }
       last = s;
-      if (cycleFinished(s, afterCycles)) return s;
+      if (cycleFinished(s, afterCycles, opts.requestId)) return s;
     }
     // A closed run still answers queries; check now and then that it is still running.
     if (Date.now() - lastDescribe > 5_000) {

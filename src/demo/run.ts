@@ -178,6 +178,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     });
     if (n === 0) log(`workflow ${workflowId}: ${workflowUrl(opts.uiUrl, opts.namespace, workflowId)}`);
     const status = await waitForAudienceCycle(opts.client, destinationId, req.cyclesBefore, {
+      requestId: req.requestId,
       pollMs: 250,
       timeoutMs: opts.cycleTimeoutMs ?? DEMO_DEFAULTS.cycleTimeoutMs,
       onStatus: (s) => {

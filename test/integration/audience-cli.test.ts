@@ -5,13 +5,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   AudienceSyncNotFoundError,
   NoWorkerAnswerError,
+  cycleFinished,
   getAudienceStatus,
   requestAudienceSync,
   waitForAudienceCycle,
 } from '../../src/audience/control';
 import type { DestinationConfigInput } from '../../src/config/destination';
 import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
-import { addChangeBatchSignal, audienceSync, reauthorizedSignal, type AudienceSyncTickInput } from '../../workflows';
+import { addChangeBatchSignal, audienceSync, pauseSignal, reauthorizedSignal, resumeSignal, syncNowSignal, type AudienceSyncTickInput } from '../../workflows';
 import { audienceScheduleId } from '../../src/temporal/schedules';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import type { ScheduledSyncResult } from '../../activities/audienceControl';
@@ -19,6 +20,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import type { AudienceSyncStatus } from '../../workflows';
 import { DEFAULT_TIMING, useAudienceHarness } from '../helpers/audienceHarness';
+import { waitForStatus } from '../helpers/audienceStatus';
 import { BIN, ROOT } from '../helpers/cli';
 import { pad, range, sha, sortedDigests } from '../helpers/syntheticPeople';
 import { testEnv, uniqueId } from '../helpers/temporal';
@@ -108,9 +110,9 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
 
     const first = range(0, 1200);
     const r1 = await requestAudienceSync(harness.client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, first) }, taskQueue, queues, timing });
-    expect(r1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
+    expect(r1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true, requestId: expect.any(String) });
     const seen: AudienceSyncStatus[] = [];
-    const s1 = await waitForAudienceCycle(harness.client, config.destinationId, r1.cyclesBefore, { pollMs: 50, onStatus: (s) => seen.push(s) });
+    const s1 = await waitForAudienceCycle(harness.client, config.destinationId, r1.cyclesBefore, { requestId: r1.requestId, pollMs: 50, onStatus: (s) => seen.push(s) });
     expect(s1.phase).toBe('synced');
     expect(s1.cycles).toBe(1);
     expect(s1.lastSync).toMatchObject({ added: 2400, removed: 0, rejected: { invalid_email: 1, invalid_phone: 1 } });
@@ -120,8 +122,9 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
 
     const second = range(100, 1300);
     const r2 = await requestAudienceSync(harness.client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, second) }, taskQueue, queues, timing });
-    expect(r2).toEqual({ workflowId: r1.workflowId, started: false, cyclesBefore: 1, signalled: true });
-    const s2 = await waitForAudienceCycle(harness.client, config.destinationId, r2.cyclesBefore, { pollMs: 50 });
+    expect(r2).toEqual({ workflowId: r1.workflowId, started: false, cyclesBefore: 1, signalled: true, requestId: expect.any(String) });
+    expect(r2.requestId).not.toBe(r1.requestId);
+    const s2 = await waitForAudienceCycle(harness.client, config.destinationId, r2.cyclesBefore, { requestId: r2.requestId, pollMs: 50 });
     expect(s2).toMatchObject({ phase: 'synced', cycles: 2, audienceId: s1.audienceId });
     expect(s2.lastSync).toMatchObject({ added: 200, removed: 200 });
     expect(await audienceIds(s2.audienceId!)).toEqual(expectedDigests(second));
@@ -137,12 +140,51 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
     expect(await getAudienceStatus(harness.client, config.destinationId)).toMatchObject({ cycles: 2, paused: true });
     const resumed = await cli(['audience', 'resume', config.destinationId]);
     expect(resumed.code).toBe(0);
-    const s3 = await waitForAudienceCycle(harness.client, config.destinationId, r3.cyclesBefore, { pollMs: 50 });
+    const s3 = await waitForAudienceCycle(harness.client, config.destinationId, r3.cyclesBefore, { requestId: r3.requestId, pollMs: 50 });
     expect(s3).toMatchObject({ phase: 'synced', cycles: 3, paused: false });
     expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(first));
 
     // No snapshot and no storage.snapshot: refused before anything is signalled.
     await expect(requestAudienceSync(harness.client, { config, taskQueue, queues, timing })).rejects.toThrow(/nothing to sync .*--snapshot/);
+    expect(s3.answered!.map((a) => [a.requestId, a.cycle, a.ok])).toEqual([
+      [r1.requestId, 1, true],
+      [r2.requestId, 2, true],
+      [r3.requestId, 3, true],
+    ]);
+  });
+
+  it('a waiter gets the cycle that ran its own request, not one that started just before its signal', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const r1 = await requestAudienceSync(harness.client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, range(0, 1100)) }, taskQueue, queues, timing });
+    const s1 = await waitForAudienceCycle(harness.client, config.destinationId, r1.cyclesBefore, { requestId: r1.requestId, pollMs: 50 });
+    expect(s1).toMatchObject({ phase: 'synced', cycles: 1 });
+
+    // The race: a client reads cycles = 1, then another cycle starts (a cadence cycle; here a
+    // signal without a request id), then the client's own request arrives while it runs.
+    const h = harness.client.workflow.getHandle(r1.workflowId);
+    await h.signal(syncNowSignal, { snapshot: { uri: writeSnapshot(`${config.destinationId}-2.csv`, range(0, 1200)) } });
+    await waitForStatus(h, (s) => s.cycles === 2 && s.currentRunId !== null);
+    // Paused, so the workflow holds between the two cycles, where the cycle-count rule alone would stop.
+    await h.signal(pauseSignal);
+    const mine = writeSnapshot(`${config.destinationId}-3.csv`, range(100, 1300));
+    const r3 = await requestAudienceSync(harness.client, { config, snapshot: { uri: mine }, taskQueue, queues, timing });
+    const waiting = waitForAudienceCycle(harness.client, config.destinationId, s1.cycles, { requestId: r3.requestId, pollMs: 50 });
+    const between = await waitForStatus(h, (s) => s.cycles === 2 && s.currentRunId === null);
+    expect(cycleFinished(between, s1.cycles)).toBe(true);
+    expect(cycleFinished(between, s1.cycles, r3.requestId)).toBe(false);
+    expect(between.appliedSnapshot?.uri).not.toBe(mine);
+    await new Promise((r) => setTimeout(r, 300));
+    await h.signal(resumeSignal);
+    const s3 = await waiting;
+    expect(s3).toMatchObject({ phase: 'synced', cycles: 3 });
+    expect(s3.appliedSnapshot?.uri).toBe(mine);
+    expect(s3.answered!.at(-1)).toEqual({ requestId: r3.requestId, cycle: 3, ok: true });
+    expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(range(100, 1300)));
+    // Statuses from workers older than request ids (no `answered`): the cycle count decides.
+    expect(cycleFinished({ ...s3, answered: undefined }, 2, r3.requestId)).toBe(true);
+    expect(cycleFinished({ ...s3, answered: undefined }, 3, r3.requestId)).toBe(false);
   });
 });
 

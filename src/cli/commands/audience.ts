@@ -118,7 +118,7 @@ export function registerAudienceCommand(program: Command): void {
           if (err instanceof NothingToSyncError) throw new UsageError(err.message);
           throw err;
         }
-        const { workflowId, started, cyclesBefore, heldBy } = requested;
+        const { workflowId, started, cyclesBefore, heldBy, requestId } = requested;
         if (heldBy) process.stderr.write(`note: the sync is queued but held until you act; ${heldBy}\n`);
         if (!opts.wait) {
           process.stdout.write(
@@ -128,10 +128,11 @@ export function registerAudienceCommand(program: Command): void {
           return;
         }
         const progress = new ProgressLine(process.stderr);
-        process.stderr.write(`${started ? 'started' : 'signalled'} ${workflowId}; waiting for cycle ${cyclesBefore + 1}\n`);
+        process.stderr.write(`${started ? 'started' : 'signalled'} ${workflowId}; waiting for the cycle that runs request ${requestId}\n`);
         let final: AudienceSyncStatus;
         try {
           final = await waitForAudienceCycle(client, config.destinationId, cyclesBefore, {
+            requestId,
             onStatus: (s) => progress.show(s),
             ...(opts.timeout ? { timeoutMs: durationMs(opts.timeout) ?? 0 } : {}),
           });
