@@ -74,6 +74,6 @@ export class ListPacker {
   /** Writes the object if any list was added. */
   async flush(): Promise<void> {
     if (this.size === 0) return;
-    await this.work.write(this.key, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks), { contentType: 'text/plain' });
+    await this.work.write(this.key, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks), { contentType: 'text/plain', md5: false });
   }
 }

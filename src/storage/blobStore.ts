@@ -28,13 +28,22 @@ export interface WriteResult {
   key: string;
   /** Bytes written, counted while streaming. */
   size: number;
-  /** Lowercase hex MD5 of the bytes written, computed while streaming and checked against the backend. */
+  /**
+   * Lowercase hex MD5 of the bytes written, computed while streaming and checked against the
+   * backend; '' when the write asked for none (WriteOptions.md5 false) and the store had none.
+   */
   md5: string;
   generation: string;
 }
 
 export interface WriteOptions {
   contentType?: string;
+  /**
+   * false: the caller will not read WriteResult.md5 (working data: spill parts, digest
+   * lists), so a store that hashes only to report it (local) skips the hashing, ~1 s of CPU
+   * per GB. GCS still sends and checks it (the check guards the upload).
+   */
+  md5?: boolean;
   /** GCS only: force (true) or forbid (false) a resumable upload instead of choosing by size. */
   resumable?: boolean;
 }

@@ -110,7 +110,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   /** Writes `data` to a fresh temporary file with generation > `above`; returns its path. */
-  private async writeTemp(key: string, data: WriteSource, above: bigint): Promise<{ tmp: string; size: number; md5: string; generation: string }> {
+  private async writeTemp(key: string, data: WriteSource, above: bigint, md5 = true): Promise<{ tmp: string; size: number; md5: string; generation: string }> {
     if (!this.swept) {
       this.swept = true;
       await this.sweepInternal();
@@ -120,9 +120,11 @@ export class LocalBlobStore implements BlobStore {
     try {
       await mkdir(dirname(tmp), { recursive: true });
       handle = await open(tmp, 'wx');
-      const tally = new ByteTally();
+      const tally = md5 ? new ByteTally() : null;
+      let size = 0;
       for await (const chunk of chunksOf(data)) {
-        tally.add(chunk);
+        tally?.add(chunk);
+        size += chunk.length;
         let offset = 0;
         while (offset < chunk.length) offset += (await handle.write(chunk, offset)).bytesWritten;
       }
@@ -137,7 +139,7 @@ export class LocalBlobStore implements BlobStore {
       const generation = generationOf(st);
       if (BigInt(generation) <= above)
         throw new StorageError('io', `cannot write ${this.uriOf(key)}: the filesystem under ${this.root} does not keep microsecond file times, which local generations need`, { uri: this.uriOf(key) });
-      return { tmp, size: tally.size, md5: tally.md5Hex(), generation };
+      return { tmp, size, md5: tally?.md5Hex() ?? '', generation };
     } catch (err) {
       await handle?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
@@ -193,9 +195,9 @@ export class LocalBlobStore implements BlobStore {
     await handle.close().catch(() => undefined);
   }
 
-  async write(key: string, data: WriteSource, _options: WriteOptions = {}): Promise<WriteResult> {
+  async write(key: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
     const path = this.pathOf(key);
-    const t = await this.writeTemp(key, data, 0n);
+    const t = await this.writeTemp(key, data, 0n, options.md5 !== false);
     await this.publish(t.tmp, path, key);
     return { key, size: t.size, md5: t.md5, generation: t.generation };
   }

@@ -79,6 +79,17 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
       expect(await keysOf(store)).toEqual(['out/file.csv']);
     });
 
+    it('skips the MD5 only when asked to (md5: false) and a store has none of its own; the bytes are the same', async () => {
+      const store = await fresh();
+      const body = Buffer.from('a,b\n1,2\n');
+      const w = await store.write('dir/nomd5.csv', body, { md5: false });
+      expect(w.size).toBe(body.length);
+      expect(['', md5(body)]).toContain(w.md5);
+      expect(await store.readBuffer('dir/nomd5.csv')).toEqual(body);
+      expect(await store.md5Of('dir/nomd5.csv')).toBe(md5(body));
+      expect((await store.write('dir/withmd5.csv', body)).md5).toBe(md5(body));
+    });
+
     it('stores an empty object', async () => {
       const store = await fresh();
       const w = await store.write('empty.txt', Buffer.alloc(0));
