@@ -124,7 +124,7 @@ export class IdentifierHasher {
     const codes = q.batchCodesView(n);
     q.beginBatch();
     if (encoder.encodeInto(joined, q.u8.subarray(at, at + 3 * chars)).written === chars) {
-      const lens = q.scanOut();
+      const lens = q.words;
       const l = q.batchLens >>> 2;
       for (let m = 0; m < n; m++) lens[l + m] = values[start + m]!.length;
       q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(rowCountry ?? this.defaultCountry) : 0);

@@ -334,9 +334,9 @@ export class Sha256HexQueue {
     return this.rules.scan(p, n, delimiter, this.scanAt, this.scanAt + SCAN_BYTES);
   }
 
-  /** The memory as u32 words, where scanCsv's output starts at scanIndex. */
+  /** The memory as u32 words, where scanCsv's output starts at scanIndex (the tokenizer's view of `words`). */
   scanOut(): Uint32Array {
-    return this.u32;
+    return this.words;
   }
 
   get scanIndex(): number {
@@ -347,8 +347,6 @@ export class Sha256HexQueue {
   bufferAt(at: number, len: number): Buffer {
     return Buffer.from(this.memory.buffer, at, len);
   }
-
-
 
   /** The memory as u32 words (valid until the next stage()). */
   get words(): Uint32Array {
@@ -503,5 +501,4 @@ export class Sha256HexQueue {
     this.n = 0;
     this.pos = this.dataAt;
   }
-
 }
