@@ -1,6 +1,6 @@
 import type { BlobStore } from '../storage';
 import { readAppliedState } from './appliedState';
-import { RunIdSchema } from './layout';
+import { RunIdSchema, layout } from './layout';
 import type { Manifest } from './schemas';
 
 /** Run folders a destination keeps beyond the ones its applied state needs (storage.keepRuns). */
@@ -10,6 +10,8 @@ export interface RunGcResult {
   keptRuns: number;
   deletedRuns: number;
   deletedObjects: number;
+  /** Old manifests deleted (audiences/<destinationId>/manifests/), counted in deletedObjects too. */
+  deletedManifests: number;
 }
 
 /**
@@ -37,10 +39,13 @@ export function runsReferencedBy(work: BlobStore, manifest: Manifest): Set<strin
  * one workflow after its commit, when none of its runs is in flight. Idempotent: a repeat,
  * or a retry after a crash halfway, deletes what is left and nothing else. Without an applied
  * state nothing is deleted.
+ *
+ * Old manifests go too: the applied one, any newer one (a cycle that never committed), and
+ * the `keepRuns` before it stay; older ones point at run folders deleted long ago.
  */
 export async function collectRunGarbage(work: BlobStore, destinationId: string, keepRuns: number): Promise<RunGcResult> {
   const cur = await readAppliedState(work, destinationId);
-  if (!cur.manifest) return { keptRuns: 0, deletedRuns: 0, deletedObjects: 0 };
+  if (!cur.manifest) return { keptRuns: 0, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 };
   const needed = runsReferencedBy(work, cur.manifest);
   const runs = new Map<string, { keys: string[]; newest: number }>();
   const prefix = `runs/${destinationId}.`;
@@ -63,5 +68,15 @@ export async function collectRunGarbage(work: BlobStore, destinationId: string, 
     }
     deletedRuns += 1;
   }
-  return { keptRuns: byAge.length - deletedRuns, deletedRuns, deletedObjects };
+  // Versions sort by their zero-padded sequence number (versionOf).
+  const manifestDir = layout.manifest(destinationId, '');
+  const older: string[] = [];
+  for await (const o of work.list(manifestDir.slice(0, manifestDir.lastIndexOf('/') + 1))) {
+    const version = o.key.slice(o.key.lastIndexOf('/') + 1).replace(/\.json$/, '');
+    if (version < cur.manifest.version) older.push(o.key);
+  }
+  older.sort();
+  const stale = older.slice(0, Math.max(0, older.length - Math.max(0, keepRuns)));
+  for (const key of stale) await work.delete(key, { ignoreNotFound: true });
+  return { keptRuns: byAge.length - deletedRuns, deletedRuns, deletedObjects: deletedObjects + stale.length, deletedManifests: stale.length };
 }

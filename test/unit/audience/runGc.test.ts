@@ -46,9 +46,9 @@ describe('garbage collection of run folders', () => {
     const manifest = ManifestSchema.parse(JSON.parse((await work.readBuffer(layout.manifest('dest', `00000006-${run(6)}`))).toString('utf8')));
     // The gs:// list of another store is not this workdir's run 2.
     expect([...runsReferencedBy(work, manifest)].sort()).toEqual([run(1), run(4), run(6)]);
-    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 3, deletedObjects: 9 });
+    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 3, deletedObjects: 9, deletedManifests: 0 });
     expect(readdirSync(join(root, 'runs')).sort()).toEqual(['c-2', 'destination-two.000001.x', run(1), run(4), run(6)].sort());
-    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 0, deletedObjects: 0 });
+    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
     expect(existsSync(join(root, 'runs', run(6), 'files', 'append-EMAIL_SHA256-0001.csv'))).toBe(true);
   });
 
@@ -58,6 +58,19 @@ describe('garbage collection of run folders', () => {
     expect(readdirSync(join(dir, 'b', 'runs')).filter((r) => r.startsWith('dest.')).sort()).toEqual([run(1), run(4), run(5), run(6)]);
     const empty = new LocalBlobStore(join(dir, 'c'));
     await empty.write(`runs/${run(1)}/prepared.json`, '{}');
-    expect(await collectRunGarbage(empty, 'dest', 0)).toEqual({ keptRuns: 0, deletedRuns: 0, deletedObjects: 0 });
+    expect(await collectRunGarbage(empty, 'dest', 0)).toEqual({ keptRuns: 0, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
+  });
+
+  it('deletes old manifests: keeps the applied one, newer ones (never committed) and keepRuns before it', async () => {
+    const root = join(dir, 'd');
+    const work = await fixture(root);
+    // Manifests of runs 1..5 before the applied one (run 6), and one of a run 7 that never committed.
+    for (const n of [1, 2, 3, 4, 5, 7]) await work.write(layout.manifest('dest', `0000000${n}-${run(n)}`), '{}');
+    await work.write(layout.manifest('destination-two', `00000001-${run(1)}`), '{}');
+    expect(await collectRunGarbage(work, 'dest', 2)).toMatchObject({ deletedManifests: 3 });
+    const left = (d: string) => readdirSync(join(root, 'audiences', d, 'manifests')).sort();
+    expect(left('dest')).toEqual([`00000004-${run(4)}.json`, `00000005-${run(5)}.json`, `00000006-${run(6)}.json`, `00000007-${run(7)}.json`]);
+    expect(left('destination-two')).toEqual([`00000001-${run(1)}.json`]);
+    expect(await collectRunGarbage(work, 'dest', 2)).toMatchObject({ deletedManifests: 0 });
   });
 });
