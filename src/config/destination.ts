@@ -352,7 +352,8 @@ export const DestinationConfigSchema = z
         workdir: storageUri('workdir folder').optional(),
         /**
          * Run folders (spill, diff, customer files, rejects) kept after each commit besides
-         * those the applied state needs; older ones are deleted. Default 3.
+         * those the applied state needs, and manifests kept before the applied one; older
+         * ones are deleted. Default 3.
          */
         keepRuns: z.number().int('must be a whole number of runs').min(0, 'must be 0-1000').max(1000, 'must be 0-1000').optional(),
       })
