@@ -26,6 +26,15 @@ export class CsvFields {
     return this.texts[i] ?? buf.toString('utf8', this.starts[i]!, this.ends[i]!);
   }
 
+  /** Field i spans bytes [start, end) (`text`: its unescaped value when it is not that range). */
+  set(i: number, start: number, end: number, mark: number, text: string | null): void {
+    if (i + 1 >= this.starts.length) this.grow();
+    this.starts[i] = start;
+    this.ends[i] = end;
+    this.marks[i] = mark;
+    this.texts[i] = text;
+  }
+
   grow(): void {
     const n = this.starts.length * 2;
     const s = new Int32Array(n);
@@ -162,12 +171,7 @@ export class CsvTokenizer {
       }
       const k = cls[buf[i]!]!;
       if (k === C_DELIM) {
-        if (count + 1 >= f.starts.length) f.grow();
-        f.starts[count] = fieldStart;
-        f.ends[count] = i;
-        f.marks[count] = mark;
-        f.texts[count] = null;
-        count++;
+        f.set(count++, fieldStart, i, mark, null);
         fieldStart = ++i;
         mark = 0;
         continue;
@@ -199,12 +203,7 @@ export class CsvTokenizer {
         if (c === -1 || (c === CR && close + 2 === n)) {
           if (!final) return -1;
         }
-        if (count + 1 >= f.starts.length) f.grow();
-        f.starts[count] = fieldStart + 1;
-        f.ends[count] = close;
-        f.marks[count] = this.qMark;
-        f.texts[count] = this.qText;
-        count++;
+        f.set(count++, fieldStart + 1, close, this.qMark, this.qText);
         if (c === this.delimiter) {
           fieldStart = i = close + 2;
           mark = 0;
@@ -227,12 +226,7 @@ export class CsvTokenizer {
     if (end > fieldStart && buf[end - 1] === CR) end--;
     this.line = startLine + lines + 1;
     if (count === 0 && end === pos) return i + 1; // blank line: no record
-    if (count + 1 >= f.starts.length) f.grow();
-    f.starts[count] = fieldStart;
-    f.ends[count] = end;
-    f.marks[count] = mark;
-    f.texts[count] = null;
-    count++;
+    f.set(count++, fieldStart, end, mark, null);
     sink.record(buf, f, count, startLine, -1);
     return i >= n ? n : i + 1;
   }
