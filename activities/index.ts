@@ -1,7 +1,7 @@
-import { createAudienceControlActivities, type AudienceControlDeps } from './audienceControl';
-import { createAudienceDataActivities, defaultAudienceDataDeps, type AudienceDataDeps } from './audienceData';
+import { createAudienceControlActivities, type AudienceControlDeps } from './audience-sync/control';
+import { createAudienceDataActivities, defaultAudienceDataDeps, type AudienceDataDeps } from './audience-sync/data';
 import { createHealthActivities, type HealthDeps } from './health';
-import { createTikTokAudienceActivities, type TikTokAudienceDeps } from './tiktokAudience';
+import { createTikTokAudienceActivities, type TikTokAudienceDeps } from './audience-sync/tiktok';
 
 export interface ActivityDeps {
   health: HealthDeps;
@@ -25,6 +25,6 @@ export function createActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
-export type { AudienceDataActivities } from './audienceData';
-export type { TikTokAudienceActivities } from './tiktokAudience';
-export type { AudienceControlActivities } from './audienceControl';
+export type { AudienceDataActivities } from './audience-sync/data';
+export type { TikTokAudienceActivities } from './audience-sync/tiktok';
+export type { AudienceControlActivities } from './audience-sync/control';

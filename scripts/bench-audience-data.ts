@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createAudienceDataActivities, type AudienceDataActivities } from '../activities/audienceData';
-import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } from '../src/config/destination';
+import { createAudienceDataActivities, type AudienceDataActivities } from '../activities/audience-sync/data';
+import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } from '../src/audience-sync/config';
 import { SnapshotReader } from '../src/snapshot';
 import { openBlobStore } from '../src/storage';
 

@@ -1,4 +1,4 @@
 // Every workflow type and its message definitions. Clients import definitions from here.
 export * from './healthCheck';
-export * from './audienceSync';
-export * from './audienceSyncTick';
+export * from './audience-sync/audienceSync';
+export * from './audience-sync/tick';

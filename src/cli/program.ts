@@ -7,7 +7,7 @@ import { registerHealthCommand } from './commands/health';
 import { registerIdsCommand } from './commands/ids';
 import { registerReplayCommand } from './commands/replay';
 import { registerWorkerCommand } from './commands/worker';
-import { registerAudienceCommand } from './commands/audience';
+import { registerAudienceCommand } from '../audience-sync/cli';
 import { registerSchedulesCommand } from './commands/schedules';
 
 /** Exit codes: 0 ok, 1 the command failed, 2 bad usage (flag, argument). */

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { SecretRefSchema } from './destination';
+import { SecretRefSchema } from '../audience-sync/config';
 
 /**
  * Resolves secret references (`env:NAME`, `file:/path`) inside activities. Errors name the

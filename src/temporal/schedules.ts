@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
-import { durationMs, type DestinationConfig } from '../config/destination';
+import { durationMs, type DestinationConfig } from '../audience-sync/config';
 import { audienceSyncTick, type AudienceSyncTickInput } from '../../workflows';
 import { SearchAttributeKeys } from './searchAttributes';
 import { TaskQueues } from './taskQueues';

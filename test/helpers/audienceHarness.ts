@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
-import type { DestinationConfigInput } from '../../src/config/destination';
+import type { DestinationConfigInput } from '../../src/audience-sync/config';
 import type { EmulatorOptionsInput, RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import type { TaskQueueRole } from '../../src/temporal/taskQueues';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSync, type AudienceSyncInput } from '../../workflows';
-import { audienceSyncWorkflowId } from '../../workflows/audienceSyncPlan';
-import { emulatorControl, emulatorFor } from '../integration/tiktok-helpers';
+import { audienceSyncWorkflowId } from '../../workflows/audience-sync/plan';
+import { emulatorControl, emulatorFor } from '../integration/tiktok/helpers';
 import { testClient, testEnv, uniqueId } from './temporal';
 
 /*

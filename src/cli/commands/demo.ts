@@ -1,8 +1,8 @@
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
-import { DEMO_DEFAULTS, runDemo } from '../../demo/run';
-import { formatDemoSummary } from '../../demo/summary';
+import { DEMO_DEFAULTS, runDemo } from '../../audience-sync/demo/run';
+import { formatDemoSummary } from '../../audience-sync/demo/summary';
 import { parseTemporalEnv } from '../../config/temporalEnv';
 import { connectClient } from '../../temporal/connection';
 import { DATA_DIR } from '../../paths';

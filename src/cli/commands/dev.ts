@@ -6,7 +6,7 @@ import { DATA_DIR } from '../../paths';
 import { parseDuration } from '../../emulator';
 import { connectClient } from '../../temporal/connection';
 import { parseTemporalEnv } from '../../config/temporalEnv';
-import { DEMO_DEFAULTS } from '../../demo/run';
+import { DEMO_DEFAULTS } from '../../audience-sync/demo/run';
 import { parsePort, UsageError } from '../program';
 import { parsePeople, runDemoAndPrint } from './demo';
 

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { DestinationConfigSetError, loadDestinationConfigs } from '../../config/destinationFile';
+import { DestinationConfigSetError, loadDestinationConfigs } from '../../audience-sync/configFile';
 import { connectClient } from '../../temporal/connection';
 import { applyAudienceSchedules, cadenceMs } from '../../temporal/schedules';
 import { UsageError } from '../program';
-import { addQueueOptions, parseDuration } from './audience';
+import { addQueueOptions, parseDuration } from '../../audience-sync/cli';
 
 interface ApplyOpts {
   config: string;

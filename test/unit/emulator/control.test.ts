@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureEmulator, parseFaultSpec, startEmulator, type RunningEmulator } from '../../../src/emulator';
-import { ADVERTISER, digests, emulatorFor, fileOf, raw, uploadForm } from '../../integration/tiktok-helpers';
+import { ADVERTISER, digests, emulatorFor, fileOf, raw, uploadForm } from '../../integration/tiktok/helpers';
 
 const running: RunningEmulator[] = [];
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningEmulator } from '../../../src/emulator';
-import { ADVERTISER, OTHER_ADVERTISER, digests, emulatorFor, fileOf, raw, sleep, uploadForm } from '../../integration/tiktok-helpers';
+import { ADVERTISER, OTHER_ADVERTISER, digests, emulatorFor, fileOf, raw, sleep, uploadForm } from '../../integration/tiktok/helpers';
 
 let emu: RunningEmulator;
 let token: string;

@@ -1,0 +1,532 @@
+import { join } from 'node:path';
+import { ApplicationFailure, CancelledFailure, Context, activityInfo, heartbeat } from '@temporalio/activity';
+import { ZodError } from 'zod';
+import {
+  AudienceDataError,
+  AudienceDataErrorTypes,
+  DEFAULT_PREPARE_TUNING,
+  DiffGroupSchema,
+  ListIntegrityError,
+  ManifestSchema,
+  NON_RETRYABLE_AUDIENCE_DATA_ERRORS,
+  PreparedRunSchema,
+  Stores,
+  buildFiles,
+  commitAppliedState as commitState,
+  diffGroup,
+  layout,
+  prepareSet,
+  readAppliedState,
+  type BuiltFile,
+  type DiffCheckpoint,
+  type DiffGroup,
+  type InputSet,
+  type PrepareTuning,
+  type PreparedRun,
+  type SetCheckpoint,
+  type SetResult,
+  type StoreOpener,
+  type CommitResult,
+  claimSegment,
+  SegmentConflictError,
+  batchSet,
+  collectRunGarbage,
+  DEFAULT_KEEP_RUNS,
+  type RunGcResult,
+} from '../../src/audience-sync';
+import { columnMappingOf, durationMsOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../../src/audience-sync/config';
+import { ConfigError } from '../../src/config/temporalEnv';
+import type { IdentifierType } from '../../src/identifiers/schema';
+import { DATA_DIR } from '../../src/paths';
+import { SnapshotFormatError, type CsvDelimiter, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
+import { StorageError, openBlobStore, type BlobStore } from '../../src/storage';
+
+export { AudienceDataErrorTypes, NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../src/audience-sync';
+
+/** The failure type of a claim the two-advertiser rule refuses (workflows/audienceSyncPlan names it too). */
+export const SEGMENT_CONFLICT = 'SegmentConflict';
+
+export interface SegmentClaimResult {
+  written: boolean;
+  owner: { destinationId: string; advertiserId: string };
+  registryUri: string;
+}
+
+export interface AudienceDataDeps {
+  /** Opens a store for a folder URI (the worker decides GCS endpoint and credentials). */
+  openStore: StoreOpener;
+  now?: () => Date;
+  /** Workdir when the destination names none (default: the local data folder). */
+  defaultWorkdir?: string;
+  tuning?: Partial<PrepareTuning>;
+  /** Bytes of spill data diff reads at once. */
+  diffReadBudgetBytes?: number;
+  /**
+   * Folder of the segment claim registry (the two-advertiser rule). One per deployment, shared
+   * by every worker: default the default workdir's store (TTSYNC_SEGMENT_REGISTRY in production).
+   */
+  segmentRegistry?: string;
+}
+
+export function defaultAudienceDataDeps(): AudienceDataDeps {
+  const registry = process.env.TTSYNC_SEGMENT_REGISTRY?.trim();
+  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: join(DATA_DIR, 'work'), ...(registry ? { segmentRegistry: registry } : {}) };
+}
+
+/** A snapshot or change file and how to read it; format from the name when not given. */
+export interface InputObject {
+  uri: string;
+  format?: SnapshotFormat;
+  delimiter?: CsvDelimiter;
+  /** ISO time the export was made, when the storage creation time is not it. */
+  createdAt?: string;
+}
+
+export interface PrepareSnapshotInput {
+  config: DestinationConfigInput;
+  runId: string;
+  /** Default: the destination's storage.snapshot. */
+  snapshot?: InputObject;
+}
+
+export interface ChangeBatchFiles {
+  enters?: InputObject;
+  exits?: InputObject;
+}
+
+export interface PrepareChangeBatchInput {
+  config: DestinationConfigInput;
+  runId: string;
+  /**
+   * Pending change batches in the order they came, applied in ONE run (a later enter or exit
+   * of the same id wins). An empty list prepares nothing: the run re-states the applied state.
+   */
+  batches?: ChangeBatchFiles[];
+  /** One batch, as workflows started before `batches` send it. */
+  enters?: InputObject;
+  exits?: InputObject;
+}
+
+/** What prepare made of one input object; counts only, never values. */
+export interface PreparedInput {
+  uri: string;
+  rows: number;
+  counts: SnapshotCounts;
+  rejected: number;
+  rejectsUri: string;
+  bytes: number;
+  createdAt: string;
+}
+
+export interface PrepareResult {
+  runId: string;
+  preparedUri: string;
+  kind: 'snapshot' | 'changes';
+  snapshot?: PreparedInput;
+  /** Per change batch, in order. */
+  changes?: { enters?: PreparedInput; exits?: PreparedInput }[];
+  /** Batch 0 again (the one batch of a single-batch run; results of older workers have only these). */
+  enters?: PreparedInput;
+  exits?: PreparedInput;
+}
+
+export interface SnapshotInfo {
+  uri: string;
+  bytes: number;
+  createdAt: string;
+  ageMs: number;
+  /** Older than the destination's readinessWindow: do not sync, ask for a fresh export. */
+  stale: boolean;
+}
+
+export interface DiffShardsInput {
+  config: DestinationConfigInput;
+  runId: string;
+  /** The applied-state version loadAppliedState returned (null: none yet). */
+  baseVersion: string | null;
+  /** Shards [from, to) of 0..256; several groups let several workers share the diff. */
+  from: number;
+  to: number;
+  /** For a new, empty audience (recreated): the adds are the whole state after the run, no removes. */
+  resend?: boolean;
+}
+
+export interface TypeTotals {
+  input: number;
+  applied: number;
+  adds: number;
+  removes: number;
+  state: number;
+}
+
+export interface DiffShardsResult {
+  summaryUri: string;
+  from: number;
+  to: number;
+  totals: Partial<Record<IdentifierType, TypeTotals>>;
+}
+
+export interface BuildFilesInput {
+  config: DestinationConfigInput;
+  runId: string;
+  /** Every diff group's summaryUri (together they must cover all 256 shards). */
+  diffUris: string[];
+  /** Write a header row naming the identifier (default true; see customerFiles.headerOf). */
+  header?: boolean;
+}
+
+export interface BuildFilesResult {
+  files: BuiltFile[];
+  appendIds: number;
+  removeIds: number;
+  bytes: number;
+}
+
+export interface CommitInput {
+  config: DestinationConfigInput;
+  runId: string;
+  baseVersion: string | null;
+  audienceId: string | null;
+  diffUris: string[];
+}
+
+export interface AppliedStateSummary {
+  version: string | null;
+  manifestUri: string | null;
+  audienceId: string | null;
+  counts: Partial<Record<IdentifierType, number>>;
+  total: number;
+}
+
+interface PrepareHeartbeat {
+  /** Final checkpoints of the inputs already read (change batches read enters, then exits). */
+  finished: SetCheckpoint[];
+  current: SetCheckpoint | null;
+}
+
+function formatOf(obj: InputObject): SnapshotFormat {
+  if (obj.format) return obj.format;
+  const name = obj.uri.toLowerCase().replace(/\.gz$/, '');
+  if (/\.(csv|tsv|txt)$/.test(name)) return 'csv';
+  if (/\.(ndjson|jsonl|json)$/.test(name)) return 'ndjson';
+  throw new AudienceDataError(AudienceDataErrorTypes.badConfig, `cannot tell the format of ${obj.uri} from its name: give format "csv" or "ndjson"`);
+}
+
+/** Maps any error to the ApplicationFailure type workflows' retry policies name. */
+export function toFailure(err: unknown): Error {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
+  if (err instanceof SegmentConflictError)
+    return ApplicationFailure.create({ type: SEGMENT_CONFLICT, message: err.message, nonRetryable: true, details: err.owner ? [err.owner] : [] });
+  const fail = (type: string, message: string, cause: unknown): ApplicationFailure =>
+    ApplicationFailure.create({
+      type,
+      message,
+      nonRetryable: (NON_RETRYABLE_AUDIENCE_DATA_ERRORS as readonly string[]).includes(type),
+      cause: cause instanceof Error ? cause : undefined,
+    });
+  if (err instanceof AudienceDataError) return fail(err.type, err.message, err);
+  if (err instanceof ListIntegrityError) return fail(AudienceDataErrorTypes.corruptData, err.message, err);
+  if (err instanceof SnapshotFormatError) return fail(AudienceDataErrorTypes.unreadableSnapshot, err.message, err);
+  if (err instanceof ConfigError) return fail(AudienceDataErrorTypes.badConfig, err.message, err);
+  if (err instanceof ZodError) return fail(AudienceDataErrorTypes.badConfig, `invalid input: ${err.issues.map((i) => `${i.path.join('.') || '$'}: ${i.message}`).join('; ')}`, err);
+  if (err instanceof StorageError) {
+    switch (err.code) {
+      case 'not_found':
+      case 'bucket_not_found':
+        return fail(AudienceDataErrorTypes.missingObject, err.message, err);
+      case 'permission':
+      case 'bad_uri':
+      case 'invalid_key':
+        return fail(AudienceDataErrorTypes.storageAccess, err.message, err);
+      default:
+        return fail(AudienceDataErrorTypes.storageUnavailable, err.message, err);
+    }
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * The audience data plane on the data task queue: prepare (snapshot or change batch),
+ * diff per shard group, build customer files, and the applied-state manifest. Inputs and
+ * results hold URIs, counts and file digests only; identifiers stay in storage.
+ */
+export function createAudienceDataActivities(deps: AudienceDataDeps) {
+  const now = deps.now ?? (() => new Date());
+  const tuning: PrepareTuning = { ...DEFAULT_PREPARE_TUNING, ...deps.tuning };
+  const stores = new Stores(deps.openStore);
+
+  const configOf = (input: DestinationConfigInput): DestinationConfig => parseDestinationConfig(input, 'destination config');
+  const workdirOf = (c: DestinationConfig): BlobStore => stores.folder(c.storage.workdir ?? deps.defaultWorkdir ?? join(DATA_DIR, 'work'));
+  const readOptionsOf = (c: DestinationConfig, obj: InputObject): SnapshotReadOptions => ({
+    format: formatOf(obj),
+    ...(obj.delimiter ? { delimiter: obj.delimiter } : {}),
+    mapping: columnMappingOf(c),
+    normalization: { context: 'audience', phoneFormat: c.phoneFormat, ...(c.defaultCountry ? { defaultCountry: c.defaultCountry } : {}) },
+  });
+  const typesOf = (c: DestinationConfig): IdentifierType[] => [...new Set(columnMappingOf(c).identifiers.map((i) => i.type))].sort();
+
+  /** Heartbeats `details` and stops if the activity was cancelled (cancellation arrives through heartbeats). */
+  const beat = (details: unknown): void => {
+    heartbeat(details);
+    if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('activity cancelled');
+  };
+
+  async function wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toFailure(err);
+    }
+  }
+
+  async function prepare(config: DestinationConfig, runId: string, inputs: [InputSet, InputObject][], kind: PreparedRun['kind'], batches?: number): Promise<PrepareResult> {
+    const work = workdirOf(config);
+    const types = typesOf(config);
+    const saved = activityInfo().heartbeatDetails as PrepareHeartbeat | undefined;
+    const finished: SetCheckpoint[] = [...(saved?.finished ?? [])];
+    // Re-sent between checkpoints for liveness; never empty after a resume, or a crash
+    // before the next checkpoint would lose the one we resumed from.
+    let details: PrepareHeartbeat = saved ?? { finished: [], current: null };
+    const results: SetResult[] = [];
+    const readOptions = inputs.map(([, obj]) => readOptionsOf(config, obj));
+    for (const [i, [set, obj]] of inputs.entries()) {
+      const { store, key } = stores.object(obj.uri);
+      const resume = finished.find((f) => f.set === set) ?? (saved?.current?.set === set ? saved.current : undefined);
+      const r = await prepareSet(
+        work,
+        runId,
+        set,
+        { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) },
+        readOptions[i]!,
+        types,
+        tuning,
+        {
+          checkpoint: async (cp) => {
+            await Promise.resolve();
+            details = { finished: [...finished], current: cp };
+            beat(details);
+          },
+          tick: () => heartbeat(details),
+        },
+        resume,
+      );
+      results.push(r);
+      // The final checkpoint, so a retry after this point only re-lists this input's parts.
+      if (!finished.some((f) => f.set === set)) finished.push(r.checkpoint);
+    }
+    const prepared: PreparedRun = {
+      schema: 1,
+      runId,
+      kind,
+      types,
+      sets: Object.fromEntries(results.map((r) => [r.set, r.parts])),
+      ...(batches !== undefined ? { batches } : {}),
+    };
+    const key = layout.prepared(runId);
+    await work.write(key, JSON.stringify(prepared), { contentType: 'application/json' });
+    const out: PrepareResult = { runId, preparedUri: work.uriOf(key), kind };
+    if (batches !== undefined) out.changes = Array.from({ length: batches }, () => ({}));
+    for (const [i, r] of results.entries()) {
+      const p: PreparedInput = {
+        uri: inputs[i]![1].uri,
+        rows: r.counts.rows,
+        counts: r.counts,
+        rejected: r.rejects,
+        rejectsUri: r.rejectsUri,
+        bytes: r.bytes,
+        createdAt: r.createdAt,
+      };
+      if (r.set === 'snapshot') out.snapshot = p;
+      else {
+        const [half, index] = r.set.split('-') as ['enters' | 'exits', string | undefined];
+        const slot = out.changes?.[index === undefined ? 0 : Number(index)];
+        if (slot) slot[half] = p;
+        if (index === undefined) out[half] = p;
+      }
+    }
+    return out;
+  }
+
+  async function readJson(work: BlobStore, key: string): Promise<unknown> {
+    return JSON.parse((await work.readBuffer(key)).toString('utf8')) as unknown;
+  }
+
+  async function readGroups(uris: string[]): Promise<DiffGroup[]> {
+    if (uris.length === 0) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, 'no diff group summaries given');
+    const groups: DiffGroup[] = [];
+    for (const uri of uris) groups.push(DiffGroupSchema.parse(JSON.parse((await stores.read(uri)).toString('utf8'))));
+    return groups;
+  }
+
+  const registryOf = (): BlobStore => stores.folder(deps.segmentRegistry ?? deps.defaultWorkdir ?? join(DATA_DIR, 'work'));
+
+  return {
+    /**
+     * The two-advertiser rule, before any TikTok call of a cycle: claims the destination's
+     * source segment in the registry, or fails with SegmentConflict. Idempotent and cheap
+     * (one read when the claim is already there).
+     */
+    async claimSourceSegment(input: { config: DestinationConfigInput }): Promise<SegmentClaimResult> {
+      return wrap(async () => claimSegment(registryOf(), configOf(input.config), now()));
+    },
+
+    /** Size and age of a snapshot before any heavy work: a stale snapshot is not synced. */
+    async inspectSnapshot(input: { config: DestinationConfigInput; snapshot?: InputObject }): Promise<SnapshotInfo> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const obj = input.snapshot ?? (config.storage.snapshot ? { uri: config.storage.snapshot } : undefined);
+        if (!obj) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, 'no snapshot given and the destination config names no storage.snapshot');
+        const { store, key } = stores.object(obj.uri);
+        const info = await store.stat(key);
+        const createdAt = obj.createdAt ?? info.created.toISOString();
+        const ageMs = now().getTime() - new Date(createdAt).getTime();
+        return { uri: obj.uri, bytes: info.size, createdAt, ageMs, stale: ageMs > durationMsOf(config.readinessWindow) };
+      });
+    },
+
+    /** Reads a full snapshot into spill parts and rejects; resumes from its last heartbeat. */
+    async prepareSnapshot(input: PrepareSnapshotInput): Promise<PrepareResult> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const obj = input.snapshot ?? (config.storage.snapshot ? { uri: config.storage.snapshot } : undefined);
+        if (!obj) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, 'no snapshot given and the destination config names no storage.snapshot');
+        return prepare(config, input.runId, [['snapshot', obj]], 'snapshot');
+      });
+    },
+
+    /** Reads pending change batches (each an enters file and/or an exits file) the same way, in one run. */
+    async prepareChangeBatch(input: PrepareChangeBatchInput): Promise<PrepareResult> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const batches: ChangeBatchFiles[] = input.batches ?? [{ ...(input.enters ? { enters: input.enters } : {}), ...(input.exits ? { exits: input.exits } : {}) }];
+        const inputs: [InputSet, InputObject][] = [];
+        for (const [i, b] of batches.entries()) {
+          if (!b.enters && !b.exits) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, `change batch ${i + 1} of ${batches.length} needs an enters file, an exits file, or both`);
+          if (b.enters) inputs.push([batchSet('enters', i), b.enters]);
+          if (b.exits) inputs.push([batchSet('exits', i), b.exits]);
+        }
+        return prepare(config, input.runId, inputs, 'changes', batches.length);
+      });
+    },
+
+    /** Diffs shards [from, to) against the applied state `baseVersion`; writes adds, removes and the new state lists. */
+    async diffShards(input: DiffShardsInput): Promise<DiffShardsResult> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const work = workdirOf(config);
+        const prepared = PreparedRunSchema.parse(await readJson(work, layout.prepared(input.runId)));
+        const base = input.baseVersion === null ? null : ManifestSchema.parse(await readJson(work, layout.manifest(config.destinationId, input.baseVersion)));
+        const saved = activityInfo().heartbeatDetails as DiffCheckpoint | undefined;
+        const group = await diffGroup(
+          work,
+          stores,
+          {
+            runId: input.runId,
+            prepared,
+            base,
+            syncMode: config.syncMode,
+            from: input.from,
+            to: input.to,
+            ...(input.resend ? { resend: true } : {}),
+            ...(deps.diffReadBudgetBytes ? { readBudgetBytes: deps.diffReadBudgetBytes } : {}),
+          },
+          async (cp) => {
+            await Promise.resolve();
+            beat(cp);
+          },
+          saved,
+        );
+        const key = layout.diffGroup(input.runId, input.from, input.to);
+        await work.write(key, JSON.stringify(group), { contentType: 'application/json' });
+        const totals: Partial<Record<IdentifierType, TypeTotals>> = {};
+        for (const byType of Object.values(group.shards))
+          for (const [t, r] of Object.entries(byType)) {
+            if (!r) continue;
+            const x = (totals[t as IdentifierType] ??= { input: 0, applied: 0, adds: 0, removes: 0, state: 0 });
+            x.input += r.input;
+            x.applied += r.applied;
+            x.adds += r.adds;
+            x.removes += r.removes;
+            x.state += r.state;
+          }
+        return { summaryUri: work.uriOf(key), from: input.from, to: input.to, totals };
+      });
+    },
+
+    /** Packs the diff's adds and removes into TikTok customer files (≤ maxIdsPerFile ids, ≤ fileSizeCapBytes each). */
+    async buildCustomerFiles(input: BuildFilesInput): Promise<BuildFilesResult> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const work = workdirOf(config);
+        const groups = await readGroups(input.diffUris);
+        const saved = activityInfo().heartbeatDetails as { files: BuiltFile[] } | undefined;
+        const files = await buildFiles(
+          work,
+          stores,
+          input.runId,
+          groups,
+          { maxIds: config.maxIdsPerFile, maxBytes: config.fileSizeCapBytes, header: input.header ?? true },
+          async (built) => {
+            await Promise.resolve();
+            beat({ files: built });
+          },
+          saved?.files ?? [],
+        );
+        let appendIds = 0;
+        let removeIds = 0;
+        let bytes = 0;
+        for (const f of files) {
+          if (f.action === 'APPEND') appendIds += f.ids;
+          else removeIds += f.ids;
+          bytes += f.bytes;
+        }
+        return { files, appendIds, removeIds, bytes };
+      });
+    },
+
+    /** Makes this run's diff the applied state (after TikTok accepted every file). Idempotent per run. */
+    async commitAppliedState(input: CommitInput): Promise<CommitResult> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const groups = await readGroups(input.diffUris);
+        return commitState(workdirOf(config), config.destinationId, input.runId, input.baseVersion, input.audienceId, groups, now());
+      });
+    },
+
+    /**
+     * Deletes the destination's run folders that neither the applied state references nor are
+     * among the last storage.keepRuns (default 3). Run after a commit; idempotent.
+     */
+    async collectRunGarbage(input: { config: DestinationConfigInput }): Promise<RunGcResult> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        return collectRunGarbage(workdirOf(config), config.destinationId, config.storage.keepRuns ?? DEFAULT_KEEP_RUNS);
+      });
+    },
+
+    /** The applied state CURRENT points to; version null before the first commit. */
+    async loadAppliedState(input: { config: DestinationConfigInput }): Promise<AppliedStateSummary> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const work = workdirOf(config);
+        const cur = await readAppliedState(work, config.destinationId);
+        const counts: Partial<Record<IdentifierType, number>> = {};
+        let total = 0;
+        for (const [t, v] of Object.entries(cur.manifest?.types ?? {}))
+          if (v) {
+            counts[t as IdentifierType] = v.count;
+            total += v.count;
+          }
+        return {
+          version: cur.pointer?.version ?? null,
+          manifestUri: cur.pointer ? work.uriOf(cur.pointer.manifestKey) : null,
+          audienceId: cur.manifest?.audienceId ?? null,
+          counts,
+          total,
+        };
+      });
+    },
+  };
+}
+
+export type AudienceDataActivities = ReturnType<typeof createAudienceDataActivities>;

@@ -1,0 +1,232 @@
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { resolveSecret as defaultResolveSecret } from '../../src/config/secrets';
+import { openBlob } from '../../src/storage';
+import { TikTokClient, TikTokError, type AudienceAction, type CalculateType, type TikTokEnv } from '../../src/tiktok';
+import { ActivityFailureType, mapTikTokFailures } from '../../src/tiktok/activityFailure';
+
+/** TikTok allows 500 file paths per audience and recommends under 50 per request. */
+export const MAX_FILE_PATHS_PER_CALL = 50;
+
+/** Who we act for. Only a reference to the token travels in workflow payloads. */
+export interface TikTokTarget {
+  advertiserId: string;
+  /** e.g. `env:TIKTOK_ACCESS_TOKEN`; resolved inside the activity on every call. */
+  accessTokenRef: string;
+  /** Selects the per-app rate-limit bucket. */
+  appId?: string;
+}
+
+export interface CustomerFileRef {
+  uri: string;
+  calculateType: CalculateType;
+  /** MD5 recorded when the file was built; the upload is refused if the bytes changed since. */
+  md5: string;
+}
+
+export interface UploadedFile {
+  uri: string;
+  filePath: string;
+}
+
+export interface AudienceStatus {
+  audienceId: string;
+  /** False while TikTok processes the audience (no edit may be sent then) or once expired. */
+  isValid: boolean;
+  coverNum: number | null;
+  message: string | null;
+  errorMessage: string | null;
+}
+
+export interface TikTokAudienceDeps {
+  resolveSecret?: (ref: string) => Promise<string>;
+  /** Reads a built customer file; defaults to the storage adapters by URI. */
+  readFile?: (uri: string) => Promise<Buffer>;
+  tiktokEnv?: Partial<TikTokEnv>;
+}
+
+export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
+  const resolve = deps.resolveSecret ?? ((ref: string) => defaultResolveSecret(ref));
+  const readFile =
+    deps.readFile ??
+    (async (uri: string) => {
+      const { store, key } = openBlob(uri);
+      return store.readBuffer(key);
+    });
+
+  async function clientFor(t: TikTokTarget): Promise<TikTokClient> {
+    // Resolved per call, never cached: a rotated token takes effect on the next attempt.
+    const accessToken = await resolve(t.accessTokenRef);
+    return new TikTokClient({ accessToken, appId: t.appId, env: deps.tiktokEnv });
+  }
+
+  return {
+    /**
+     * Uploads built customer files and returns their TikTok file paths. Heartbeats after each
+     * file, and a retry skips the files its previous attempt already uploaded.
+     */
+    async uploadCustomerFiles(input: TikTokTarget & { files: CustomerFileRef[] }): Promise<UploadedFile[]> {
+      return mapTikTokFailures(async () => {
+        const client = await clientFor(input);
+        const done = new Map<string, string>(
+          ((activityInfo().heartbeatDetails as UploadedFile[] | undefined) ?? []).map((u) => [u.uri, u.filePath]),
+        );
+        for (const f of input.files) {
+          if (done.has(f.uri)) continue;
+          const content = await readFile(f.uri);
+          const md5 = createHash('md5').update(content).digest('hex');
+          if (md5 !== f.md5) {
+            throw ApplicationFailure.create({
+              type: ActivityFailureType.FileIntegrity,
+              message: `customer file ${f.uri} changed since it was built (MD5 ${md5}, expected ${f.md5}); rebuild it`,
+              nonRetryable: true,
+            });
+          }
+          const { filePath } = await client.uploadAudienceFile({
+            advertiserId: input.advertiserId,
+            calculateType: f.calculateType,
+            fileName: basename(f.uri),
+            content,
+          });
+          done.set(f.uri, filePath);
+          heartbeat([...done].map(([uri, p]) => ({ uri, filePath: p })));
+        }
+        return input.files.map((f) => ({ uri: f.uri, filePath: done.get(f.uri) as string }));
+      });
+    },
+
+    /**
+     * Finds the audience of this exact name, never creates one: actions append and replace
+     * feed an audience that already exists. Null when there is none; AmbiguousAudience when
+     * several share the name.
+     */
+    async findCustomAudience(input: TikTokTarget & { name: string }): Promise<{ audienceId: string | null }> {
+      return mapTikTokFailures(async () => {
+        const client = await clientFor(input);
+        const existing = await findAudiencesByName(client, input.advertiserId, input.name);
+        if (existing.length > 1) throw ambiguous(input.advertiserId, input.name, existing);
+        return { audienceId: existing[0] ?? null };
+      });
+    },
+
+    /**
+     * Creates the audience with its first files, or finds the one a previous attempt created:
+     * TikTok has no idempotency key, and a create that timed out may have succeeded.
+     */
+    async createCustomAudience(
+      input: TikTokTarget & { name: string; calculateType: CalculateType; filePaths: string[]; retentionDays?: number },
+    ): Promise<{ audienceId: string; created: boolean }> {
+      return mapTikTokFailures(async () => {
+        checkFilePaths(input.filePaths);
+        const client = await clientFor(input);
+        const existing = await findAudiencesByName(client, input.advertiserId, input.name);
+        if (existing.length > 1) throw ambiguous(input.advertiserId, input.name, existing);
+        if (existing[0]) return { audienceId: existing[0], created: false };
+        const { audienceId } = await client.createAudience({
+          advertiserId: input.advertiserId,
+          name: input.name,
+          calculateType: input.calculateType,
+          filePaths: input.filePaths,
+          retentionInDays: input.retentionDays,
+        });
+        return { audienceId, created: true };
+      });
+    },
+
+    /** APPEND or REMOVE (or REPLACE) at most 50 files. Set semantics make a repeat harmless. */
+    async updateCustomAudience(
+      input: TikTokTarget & { audienceId: string; action: AudienceAction; filePaths: string[] },
+    ): Promise<void> {
+      return mapTikTokFailures(async () => {
+        checkFilePaths(input.filePaths);
+        const client = await clientFor(input);
+        await client
+          .updateAudience({
+            advertiserId: input.advertiserId,
+            audienceId: input.audienceId,
+            action: input.action,
+            filePaths: input.filePaths,
+          })
+          .catch((err: unknown) => {
+            throw audienceGone(err, input) ?? err;
+          });
+      });
+    },
+
+    async getCustomAudienceStatus(input: TikTokTarget & { audienceId: string }): Promise<AudienceStatus> {
+      return mapTikTokFailures(async () => {
+        const client = await clientFor(input);
+        const [a] = await client.getAudiences({ advertiserId: input.advertiserId, audienceIds: [input.audienceId], historySize: 1 }).catch((err: unknown) => {
+          throw audienceGone(err, input) ?? err;
+        });
+        if (!a) throw notFound(input);
+        return {
+          audienceId: input.audienceId,
+          isValid: a.details.is_valid,
+          coverNum: a.details.cover_num ?? null,
+          message: a.details.msg ?? null,
+          errorMessage: a.details.error_msg ?? null,
+        };
+      });
+    },
+
+    /** For the 400-audiences-per-advertiser cap, checked before anything is uploaded. */
+    async countCustomAudiences(input: TikTokTarget): Promise<number> {
+      return mapTikTokFailures(async () => {
+        const client = await clientFor(input);
+        const { pageInfo } = await client.listAudiences({ advertiserId: input.advertiserId, page: 1, pageSize: 1 });
+        return pageInfo.total_number;
+      });
+    },
+  };
+}
+
+export type TikTokAudienceActivities = ReturnType<typeof createTikTokAudienceActivities>;
+
+function notFound(t: { advertiserId: string; audienceId: string }): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'AudienceNotFound',
+    message: `audience ${t.audienceId} does not exist in advertiser ${t.advertiserId} (deleted in TikTok?)`,
+    nonRetryable: true,
+  });
+}
+
+/**
+ * TikTok answers a call on an audience id that is not (or no longer) in the advertiser with
+ * 40002 "... does not exist" / "invalid audience ID" or 40007 (tiktok-api.md §1.2, §3.4): for
+ * the workflow that is AudienceNotFound (audience_missing), not a bad request.
+ */
+function audienceGone(err: unknown, t: { advertiserId: string; audienceId: string }): ApplicationFailure | undefined {
+  if (!(err instanceof TikTokError)) return undefined;
+  if (err.code === 40007 || (err.code === 40002 && /does not exist|invalid audience id/i.test(err.message))) return notFound(t);
+  return undefined;
+}
+
+function ambiguous(advertiserId: string, name: string, ids: string[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'AmbiguousAudience',
+    message: `advertiser ${advertiserId} has ${ids.length} audiences named "${name}" (${ids.join(', ')}); set audienceId in the destination to pick one`,
+    nonRetryable: true,
+  });
+}
+
+function checkFilePaths(paths: string[]): void {
+  if (paths.length < 1 || paths.length > MAX_FILE_PATHS_PER_CALL) {
+    throw ApplicationFailure.create({
+      type: 'InvalidRequest',
+      message: `an audience call takes 1 to ${MAX_FILE_PATHS_PER_CALL} file paths, got ${paths.length}`,
+      nonRetryable: true,
+    });
+  }
+}
+
+async function findAudiencesByName(client: TikTokClient, advertiserId: string, name: string): Promise<string[]> {
+  const found: string[] = [];
+  for (let page = 1; ; page++) {
+    const { audiences, pageInfo } = await client.listAudiences({ advertiserId, page, pageSize: 100 });
+    for (const a of audiences) if (a.name === name) found.push(a.audience_id);
+    if (page >= pageInfo.total_page) return found;
+  }
+}

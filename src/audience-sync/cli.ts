@@ -1,0 +1,305 @@
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { InputObject } from '../../activities/audience-sync/data';
+import { pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming } from '../../workflows';
+import { audienceSyncWorkflowId } from '../../workflows/audience-sync/plan';
+import {
+  NothingToSyncError,
+  cycleSummary,
+  getAudienceStatus,
+  isParked,
+  requestAudienceSync,
+  waitForAudienceCycle,
+  type AudienceCycleSummary,
+} from './client';
+import { DestinationConfigError, durationMs } from './config';
+import { loadDestinationConfigFile } from './configFile';
+import { connectClient } from '../temporal/connection';
+import { TaskQueues } from '../temporal/taskQueues';
+import { UsageError } from '../cli/program';
+
+/*
+ * `ttsync audience sync|status`: the operator's way to run and follow the ONE sync workflow
+ * of a destination. Only ids, counts, phases and URIs are printed, never identifiers or the
+ * token (the token is resolved by the TikTok activities from the config's secret reference).
+ */
+
+export function parseDuration(value: string): string {
+  const ms = durationMs(value);
+  if (ms === undefined || ms <= 0) throw new InvalidArgumentError('must be a duration such as "1h", "30m", "45s" or "500ms"');
+  return value;
+}
+
+/** A snapshot argument as the workers read it: gs://, file:// or a local path made absolute. */
+export function snapshotUri(value: string): string {
+  if (/^gs:\/\/[^/]+\/.+/.test(value) || value.startsWith('file:///')) return value;
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(value)) throw new InvalidArgumentError('must be gs://bucket/object, file:///absolute/path or a local file path');
+  return pathToFileURL(isAbsolute(value) ? value : resolve(value)).href;
+}
+
+function isoTime(value: string): string {
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t)) throw new InvalidArgumentError('must be an ISO 8601 time such as 2026-11-21T04:00:00Z');
+  return new Date(t).toISOString();
+}
+
+/** Control and activity queues, shared by every command that may start the workflow. */
+export function addQueueOptions(cmd: Command): Command {
+  return cmd
+    .option('--task-queue <name>', 'control task queue the workflow runs on', TaskQueues.control)
+    .option('--data-queue <name>', 'task queue of the data-plane activities', TaskQueues.data)
+    .option('--tiktok-queue <name>', 'task queue of the TikTok activities', TaskQueues.tiktok);
+}
+
+interface SyncOpts {
+  config: string;
+  snapshot?: string;
+  format?: 'csv' | 'ndjson';
+  createdAt?: string;
+  wait?: boolean;
+  json?: boolean;
+  timeout?: string;
+  taskQueue: string;
+  dataQueue: string;
+  tiktokQueue: string;
+  cadence?: string;
+  pollInitial?: string;
+  pollMax?: string;
+}
+
+export function registerAudienceCommand(program: Command): void {
+  const audience = program.command('audience').description('Sync a destination audience to TikTok and follow it');
+
+  addQueueOptions(
+    audience
+      .command('sync')
+      .description('Start the destination\'s sync workflow, or signal the running one, to sync a snapshot now')
+      .requiredOption('--config <file>', 'destination config (JSON)')
+      .option('--snapshot <uri>', "snapshot to sync (gs://, file:// or a path); default the config's storage.snapshot", snapshotUri)
+      .addOption(new Option('--format <format>', 'snapshot format (default: from the file name)').choices(['csv', 'ndjson']))
+      .option('--created-at <iso-time>', 'when the export was made, if the storage creation time is not it (checked against readinessWindow)', isoTime)
+      .option('--wait', 'follow the cycle to its end with a progress line, then print a summary')
+      .option('--json', 'with --wait: print the summary as one JSON object')
+      .option('--timeout <duration>', 'with --wait: stop waiting after this long (the sync goes on)', parseDuration),
+  )
+    .option('--cadence <duration>', 'when the workflow is started: how often it re-syncs storage.snapshot and flushes change batches (default 1h)', parseDuration)
+    .option('--poll-initial <duration>', 'when started: first TikTok processing poll delay (default 30s)', parseDuration)
+    .option('--poll-max <duration>', 'when started: longest processing poll delay (default 30m)', parseDuration)
+    .action(async (opts: SyncOpts) => {
+      if (opts.json && !opts.wait) throw new UsageError('--json prints the summary of a finished cycle: use it with --wait');
+      if (opts.createdAt && !opts.snapshot) throw new UsageError('--created-at describes --snapshot: give both');
+      if (opts.timeout && !opts.wait) throw new UsageError('--timeout bounds --wait: use it with --wait');
+      let config;
+      try {
+        config = await loadDestinationConfigFile(opts.config);
+      } catch (err) {
+        if (err instanceof DestinationConfigError) throw new UsageError(err.message);
+        throw err;
+      }
+      const snapshot: InputObject | undefined = opts.snapshot ? { uri: opts.snapshot, ...(opts.format ? { format: opts.format } : {}), ...(opts.createdAt ? { createdAt: opts.createdAt } : {}) } : undefined;
+      const timing: AudienceSyncTiming = {
+        ...(opts.cadence ? { cadence: opts.cadence } : {}),
+        ...(opts.pollInitial ? { pollInitial: opts.pollInitial } : {}),
+        ...(opts.pollMax ? { pollMax: opts.pollMax } : {}),
+      };
+      const client = await connectClient();
+      try {
+        let requested;
+        try {
+          requested = await requestAudienceSync(client, {
+            config,
+            ...(snapshot ? { snapshot } : {}),
+            taskQueue: opts.taskQueue,
+            queues: { data: opts.dataQueue, tiktok: opts.tiktokQueue },
+            ...(Object.keys(timing).length ? { timing } : {}),
+          });
+        } catch (err) {
+          if (err instanceof NothingToSyncError) throw new UsageError(err.message);
+          throw err;
+        }
+        const { workflowId, started, cyclesBefore, heldBy, requestId } = requested;
+        if (heldBy) process.stderr.write(`note: the sync is queued but held until you act; ${heldBy}\n`);
+        if (!opts.wait) {
+          process.stdout.write(
+            `${started ? 'started' : 'signalled'} ${workflowId}\n` +
+              `follow it: ttsync audience status ${config.destinationId}   (or wait: ttsync audience sync --config ${opts.config} --wait)\n`,
+          );
+          return;
+        }
+        const progress = new ProgressLine(process.stderr);
+        process.stderr.write(`${started ? 'started' : 'signalled'} ${workflowId}; waiting for the cycle that runs request ${requestId}\n`);
+        let final: AudienceSyncStatus;
+        try {
+          final = await waitForAudienceCycle(client, config.destinationId, cyclesBefore, {
+            requestId,
+            onStatus: (s) => progress.show(s),
+            ...(opts.timeout ? { timeoutMs: durationMs(opts.timeout) ?? 0 } : {}),
+          });
+        } finally {
+          progress.end();
+        }
+        const summary = cycleSummary(final);
+        process.stdout.write(opts.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+        if (!summary.ok) throw new Error(`sync ended in ${summary.phase}: ${summary.error?.message ?? 'see the summary'}`);
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  audience
+    .command('status')
+    .description("Show the status of a destination's sync workflow")
+    .argument('<destinationId>', 'the destination id of the config')
+    .option('--json', 'print the status as one JSON object')
+    .action(async (destinationId: string, opts: { json?: boolean }) => {
+      const client = await connectClient();
+      try {
+        const s = await getAudienceStatus(client, destinationId);
+        process.stdout.write(opts.json ? JSON.stringify(s) + '\n' : formatStatus(s));
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  for (const c of CONTROL_SIGNALS) {
+    audience
+      .command(c.command)
+      .description(c.description)
+      .argument('<destinationId>', 'the destination id of the config')
+      .action(async (destinationId: string) => {
+        const client = await connectClient();
+        try {
+          // Checked first, so a typo in the id is an error rather than a signal to nothing.
+          const before = await getAudienceStatus(client, destinationId);
+          await client.workflow.getHandle(audienceSyncWorkflowId(destinationId)).signal(c.signal);
+          process.stdout.write(`${c.command}: signalled ${audienceSyncWorkflowId(destinationId)} (phase was ${before.phase})\n`);
+        } finally {
+          await client.connection.close();
+        }
+      });
+  }
+}
+
+/** Operator controls without arguments, one CLI command each (the UI can send the same signals). */
+const CONTROL_SIGNALS = [
+  { command: 'pause', signal: pauseSignal, description: 'Pause the sync: no cycle starts until resume (one in progress finishes)' },
+  { command: 'resume', signal: resumeSignal, description: 'Resume a paused sync' },
+  { command: 'reauthorized', signal: reauthorizedSignal, description: 'Tell a sync parked in reauthorization_required that its token secret was replaced' },
+  { command: 'recreate', signal: recreateAudienceSignal, description: 'Let a sync parked in audience_missing create the audience again and send it the whole applied state' },
+] as const;
+
+/** The steps of a cycle in order; the bar shows how far along the current phase is. */
+const STEPS: readonly AudienceSyncPhase[] = [
+  'inspecting',
+  'loading_state',
+  'finding_audience',
+  'checking_cap',
+  'preparing',
+  'diffing',
+  'building',
+  'uploading',
+  'creating',
+  'waiting_for_processing',
+  'appending',
+  'removing',
+  'committing',
+];
+const BAR = 20;
+
+/**
+ * On a terminal, one line redrawn in place; otherwise (a log, a pipe) one line per change
+ * of phase, so logs stay readable. Park advice is always printed on a line of its own.
+ */
+export class ProgressLine {
+  private lastPhase = '';
+  private lastDone = 0;
+  private lastAdvice = '';
+  private drawn = false;
+  constructor(private readonly out: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>) {}
+
+  show(s: AudienceSyncStatus): void {
+    const step = s.phase === 'replacing' ? STEPS.indexOf('appending') : STEPS.indexOf(s.phase);
+    // A park (or idle before the cycle starts) keeps the bar where it was; an ended cycle fills it.
+    const done = step >= 0 ? Math.round(((step + 1) / (STEPS.length + 1)) * BAR) : s.currentRunId === null && s.cycles > 0 ? BAR : this.lastDone;
+    this.lastDone = done;
+    const counts = [
+      s.audienceId ? `audience ${s.audienceId}` : '',
+      s.coverNum !== null && s.isValid !== null ? `cover ${s.coverNum}` : '',
+      s.paused ? 'PAUSED (signal resume)' : '',
+    ].filter(Boolean);
+    const text = `[${'#'.repeat(done)}${'.'.repeat(BAR - done)}] ${s.phase}${counts.length ? `  ${counts.join('  ')}` : ''}`;
+    if (this.out.isTTY) {
+      this.out.write(`\r\x1b[2K${text}`);
+      this.drawn = true;
+    } else if (s.phase !== this.lastPhase) this.out.write(`${text}\n`);
+    this.lastPhase = s.phase;
+    const advice = isParked(s) || s.paused ? (s.advice ?? (s.paused ? 'the workflow is paused: signal resume to continue' : '')) : '';
+    if (advice && advice !== this.lastAdvice) {
+      this.out.write(`${this.drawn ? '\n' : ''}${s.phase}: ${advice}${s.lastError ? ` (${s.lastError.message})` : ''}\n`);
+      this.drawn = false;
+    }
+    this.lastAdvice = advice;
+  }
+
+  end(): void {
+    if (this.drawn) this.out.write('\n');
+    this.drawn = false;
+  }
+}
+
+const fmtBytes = (n: number): string => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+const fmtRejected = (r: Record<string, number>): string =>
+  Object.keys(r).length
+    ? Object.entries(r)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')
+    : 'none';
+
+function rows(pairs: [string, string | number | boolean | null | undefined][]): string {
+  const shown = pairs.filter(([, v]) => v !== undefined);
+  const w = Math.max(...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${k.padEnd(w)}  ${v === null ? '-' : String(v)}`).join('\n') + '\n';
+}
+
+export function formatSummary(s: AudienceCycleSummary): string {
+  return rows([
+    ['destination', s.destinationId],
+    ['workflow', `${s.workflowId} (cycle ${s.cycle})`],
+    ['result', s.phase],
+    ['audience_id', s.audienceId],
+    ['added', s.added],
+    ['removed', s.removed],
+    ['rejected', fmtRejected(s.rejected)],
+    ['files', s.files === null ? null : `${s.files} (${fmtBytes(s.bytes ?? 0)})`],
+    ['is_valid', s.isValid],
+    ['cover_num', s.coverNum],
+    ...s.rejectsUris.map((u, i): [string, string] => [i === 0 ? 'rejects' : '', u]),
+    ['advice', s.advice ?? undefined],
+    ['error', s.error ? `${s.error.type ? `${s.error.type}: ` : ''}${s.error.message}` : undefined],
+  ]);
+}
+
+export function formatStatus(s: AudienceSyncStatus): string {
+  const last = s.lastSync;
+  return rows([
+    ['destination', s.destinationId],
+    ['advertiser', s.advertiserId],
+    ['phase', s.phase + (s.paused ? ' (paused)' : '')],
+    ['audience_id', s.audienceId],
+    ['cycles', s.cycles],
+    ['running', s.currentRunId ?? 'no cycle running'],
+    ['is_valid', s.isValid],
+    ['cover_num', s.coverNum],
+    ['pending_batches', s.pendingBatches],
+    ['next_run_at', s.nextRunAt],
+    ['applied_snapshot', s.appliedSnapshot ? `${s.appliedSnapshot.uri} (created ${s.appliedSnapshot.createdAt})` : null],
+    [
+      'last_sync',
+      last ? `${last.kind} ${last.runId} at ${last.finishedAt}: added ${last.added}, removed ${last.removed}, rejected ${fmtRejected(last.rejected)}, ${last.files} files (${fmtBytes(last.bytes)})` : null,
+    ],
+    ...(last?.rejectsUris ?? []).map((u, i): [string, string] => [i === 0 ? 'rejects' : '', u]),
+    ['last_error', s.lastError ? `${s.lastError.at} in ${s.lastError.phase}: ${s.lastError.type ? `${s.lastError.type}: ` : ''}${s.lastError.message}` : null],
+    ['advice', s.advice ?? undefined],
+  ]);
+}

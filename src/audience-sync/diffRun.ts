@@ -1,0 +1,177 @@
+import type { IdentifierType } from '../identifiers/schema';
+import type { BlobStore } from '../storage';
+import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff, type SyncMode } from './diff';
+import { isSortedUniqueLines, sortUniqueLines } from './digestLists';
+import { AudienceDataError, AudienceDataErrorTypes } from './failures';
+import { batchSet, layout, type InputSet } from './layout';
+import { lineWidth, ListPacker, readLists } from './listStore';
+import { mapLimit } from './pool';
+import type { DiffGroup, Manifest, PreparedRun, ShardTypeResult } from './schemas';
+import { SHARD_COUNT, shardName } from './shards';
+import type { Stores } from './stores';
+
+export interface DiffCheckpoint {
+  /** Next shard to diff; shards before it are in `shards`. */
+  next: number;
+  shards: DiffGroup['shards'];
+}
+
+export interface DiffGroupInput {
+  runId: string;
+  prepared: PreparedRun;
+  base: Manifest | null;
+  syncMode: SyncMode;
+  from: number;
+  to: number;
+  /** Spill bytes handled per step (several shards per step while they fit); bounds memory. */
+  readBudgetBytes?: number;
+  /** Storage requests in flight (default 8). */
+  concurrency?: number;
+  /**
+   * The audience is new and empty (recreated after it went missing in TikTok): every id of
+   * the state after the run is an add, nothing is removed. The state is what it would be anyway.
+   */
+  resend?: boolean;
+}
+
+/**
+ * Diffs shards [from, to) of a prepared run against the applied state. Per step (a run
+ * of shards whose spill bytes fit the budget): reads each spill part's byte range of
+ * those shards, sorts and dedupes each shard, merges it with the applied list, and writes
+ * the adds, removes and new state (the sorted, deduplicated input shard in mirror mode)
+ * as one object per kind. Outputs depend
+ * only on the inputs, so a retried or resumed group rewrites identical bytes; the
+ * checkpoint moves only after a step's objects are stored.
+ */
+export async function diffGroup(
+  work: BlobStore,
+  stores: Stores,
+  input: DiffGroupInput,
+  onProgress: (cp: DiffCheckpoint) => Promise<void>,
+  resume?: DiffCheckpoint,
+): Promise<DiffGroup> {
+  const { runId, prepared, base, syncMode, from, to } = input;
+  if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= SHARD_COUNT))
+    throw new AudienceDataError(AudienceDataErrorTypes.badConfig, `shard range [${from}, ${to}) is not within [0, ${SHARD_COUNT})`);
+  const budget = input.readBudgetBytes ?? 16 << 20;
+  const concurrency = input.concurrency ?? 8;
+  const T = prepared.types.length;
+  const types = [...new Set<IdentifierType>([...prepared.types, ...(Object.keys(base?.types ?? {}) as IdentifierType[])])].sort();
+  const cp: DiffCheckpoint = resume && resume.next >= from && resume.next <= to ? structuredClone(resume) : { next: from, shards: {} };
+  const batchCount = prepared.kind === 'snapshot' ? 0 : (prepared.batches ?? 1);
+  const batchSets = Array.from({ length: batchCount }, (_, i) => ({ enters: batchSet('enters', i), exits: batchSet('exits', i) }));
+  const sets: InputSet[] = prepared.kind === 'snapshot' ? ['snapshot'] : batchSets.flatMap((b) => [b.enters, b.exits]);
+  const parts = sets.flatMap((set) => (prepared.sets[set] ?? []).map((part) => ({ set, part })));
+
+  while (cp.next < to) {
+    const s0 = cp.next;
+    let s1 = s0 + 1;
+    while (s1 < to && spillBytes(parts, T, s0, s1 + 1) <= budget) s1++;
+
+    // The input: each part's range of these shards, split per (set, shard, type).
+    const gathered = new Map<string, Buffer[]>();
+    const ranges = await readLists(
+      stores,
+      parts.map(({ part }) => ({ uri: work.uriOf(part.key), start: part.offsets[s0 * T]!, bytes: part.offsets[s1 * T]! - part.offsets[s0 * T]! })),
+      Number.MAX_SAFE_INTEGER,
+      concurrency,
+    );
+    for (const [r, { set, part }] of parts.entries()) {
+      const bytes = ranges[r]!;
+      const start = part.offsets[s0 * T]!;
+      for (let s = s0; s < s1; s++)
+        for (let t = 0; t < T; t++) {
+          const a = part.offsets[s * T + t]! - start;
+          const b = part.offsets[s * T + t + 1]! - start;
+          if (b <= a) continue;
+          const k = `${set}/${s}/${prepared.types[t]}`;
+          const list = gathered.get(k);
+          if (list) list.push(bytes.subarray(a, b));
+          else gathered.set(k, [bytes.subarray(a, b)]);
+        }
+    }
+
+    // The applied lists of these shards, read with as few requests as their layout allows.
+    const wanted = types.flatMap((type) => Array.from({ length: s1 - s0 }, (_, k) => ({ type, s: s0 + k })));
+    const refs = wanted.map(({ type, s }) => base?.types[type]?.shards[shardName(s)]);
+    const present = refs.flatMap((ref, i) => (ref ? [{ i, ref, type: wanted[i]!.type }] : []));
+    const appliedBytes = await readLists(
+      stores,
+      present.map(({ ref, type }) => ({ uri: ref.uri, start: ref.start, bytes: ref.count * lineWidth(type) })),
+      budget,
+      concurrency,
+    );
+    const applied = new Map<string, Buffer>();
+    for (const [j, { i, ref, type }] of present.entries()) {
+      const ids = appliedBytes[j]!;
+      let ok = false;
+      try {
+        ok = isSortedUniqueLines(ids, lineWidth(type));
+      } catch {
+        ok = false;
+      }
+      if (!ok)
+        throw new AudienceDataError(
+          AudienceDataErrorTypes.corruptData,
+          `${ref.uri}: an applied-state list of manifest ${base?.version ?? '?'} at byte ${ref.start} is not ${ref.count} sorted ${type} lines; it was altered outside ttsync`,
+        );
+      applied.set(`${wanted[i]!.s}/${type}`, ids);
+    }
+
+    const packers = {
+      add: new ListPacker(work, layout.diffLists(runId, s0, s1, 'add')),
+      remove: new ListPacker(work, layout.diffLists(runId, s0, s1, 'remove')),
+      state: new ListPacker(work, layout.diffLists(runId, s0, s1, 'state')),
+    };
+    for (const type of types) {
+      const w = lineWidth(type);
+      for (let s = s0; s < s1; s++) {
+        const xx = shardName(s);
+        const appliedIds = applied.get(`${s}/${type}`) ?? EMPTY;
+        const appliedRef = base?.types[type]?.shards[xx];
+        const take = (set: InputSet): Buffer => {
+          const pieces = gathered.get(`${set}/${s}/${type}`);
+          if (!pieces) return EMPTY;
+          gathered.delete(`${set}/${s}/${type}`);
+          return sortUniqueLines(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), w);
+        };
+        let d: ShardDiff;
+        let inputIds: Buffer;
+        let exits: Buffer | undefined;
+        if (prepared.kind === 'snapshot') {
+          inputIds = take('snapshot');
+          d = diffSnapshot(inputIds, appliedIds, syncMode, w);
+        } else {
+          // Several pending batches in one run: folded in order, the last word on an id wins.
+          const folded = foldChangeBatches(batchSets.map((b) => ({ enters: take(b.enters), exits: take(b.exits) })), w);
+          inputIds = folded.enters;
+          exits = folded.exits;
+          d = diffChanges(inputIds, exits, appliedIds, syncMode, w);
+        }
+        if (input.resend) d = { adds: d.state, removes: EMPTY, state: d.state };
+        const r: ShardTypeResult = { input: inputIds.length / w, applied: appliedIds.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
+        if (exits) r.exits = exits.length / w;
+        if (d.adds.length) r.addAt = packers.add.add(d.adds);
+        if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
+        if (d.state.length) {
+          // An unchanged shard keeps pointing at the applied list instead of a copy.
+          const unchanged = appliedRef && d.state.length === appliedIds.length && !d.adds.length && !d.removes.length;
+          r.stateAt = unchanged ? { uri: appliedRef.uri, start: appliedRef.start } : packers.state.add(d.state);
+        }
+        ((cp.shards[xx] ??= {}) as Partial<Record<IdentifierType, ShardTypeResult>>)[type] = r;
+      }
+    }
+    await mapLimit(Object.values(packers), 4, (p) => p.flush());
+    cp.next = s1;
+    await onProgress(cp);
+  }
+  return { schema: 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function spillBytes(parts: { part: { offsets: number[] } }[], T: number, s0: number, s1: number): number {
+  let n = 0;
+  for (const { part } of parts) n += part.offsets[s1 * T]! - part.offsets[s0 * T]!;
+  return n;
+}

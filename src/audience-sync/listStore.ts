@@ -1,0 +1,79 @@
+import type { IdentifierType } from '../identifiers/schema';
+import type { BlobStore } from '../storage';
+import { digestWidth, type ListRef } from './customerFiles';
+import { AudienceDataError, AudienceDataErrorTypes } from './failures';
+import { mapLimit } from './pool';
+import type { Stores } from './stores';
+
+/** Bytes of one line of a type's lists ("digest\n"). */
+export function lineWidth(type: IdentifierType): number {
+  return digestWidth(type) + 1;
+}
+
+/** Reads `bytes` bytes at `start` of the object at `uri`; a short read is corrupt data. */
+export async function readRange(stores: Stores, uri: string, start: number, bytes: number): Promise<Buffer> {
+  if (bytes === 0) return Buffer.alloc(0);
+  const { store, key } = stores.object(uri);
+  const stream = await store.openRead(key, { start, end: start + bytes - 1 });
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (buf.length !== bytes)
+    throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${uri}: read ${buf.length} bytes at ${start}, expected ${bytes}; the object is shorter than its summary says`);
+  return buf;
+}
+
+/**
+ * Reads many lists with few requests: lists adjacent in the same object are read as one
+ * range (up to `maxSpan` bytes), several ranges at a time.
+ */
+export async function readLists(stores: Stores, refs: readonly { uri: string; start: number; bytes: number }[], maxSpan: number, concurrency: number): Promise<Buffer[]> {
+  const order = refs.map((_, i) => i).sort((a, b) => {
+    const x = refs[a]!;
+    const y = refs[b]!;
+    return x.uri < y.uri ? -1 : x.uri > y.uri ? 1 : x.start - y.start;
+  });
+  const spans: { uri: string; start: number; end: number; members: number[] }[] = [];
+  for (const i of order) {
+    const r = refs[i]!;
+    const last = spans[spans.length - 1];
+    if (last && last.uri === r.uri && r.start >= last.start && r.start <= last.end && Math.max(last.end, r.start + r.bytes) - last.start <= maxSpan) {
+      last.end = Math.max(last.end, r.start + r.bytes);
+      last.members.push(i);
+    } else spans.push({ uri: r.uri, start: r.start, end: r.start + r.bytes, members: [i] });
+  }
+  const out = new Array<Buffer>(refs.length);
+  await mapLimit(spans, concurrency, async (span) => {
+    const buf = await readRange(stores, span.uri, span.start, span.end - span.start);
+    for (const i of span.members) {
+      const r = refs[i]!;
+      out[i] = buf.subarray(r.start - span.start, r.start - span.start + r.bytes);
+    }
+  });
+  return out;
+}
+
+/** Collects lists into one object: each `add` returns where the list will be. */
+export class ListPacker {
+  private readonly chunks: Buffer[] = [];
+  size = 0;
+  constructor(
+    private readonly work: BlobStore,
+    readonly key: string,
+  ) {}
+
+  /** `lines`: a digest list (whole lines); kept by reference until flush. */
+  add(lines: Buffer): Omit<ListRef, 'count'> {
+    const start = this.size;
+    const b = lines;
+    if (b.length) this.chunks.push(b);
+    this.size += b.length;
+    return { uri: this.work.uriOf(this.key), start };
+  }
+
+  /** Writes the object if any list was added. */
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    await this.work.write(this.key, this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks), { contentType: 'text/plain', md5: false });
+  }
+}

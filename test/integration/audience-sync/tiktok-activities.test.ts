@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTikTokAudienceActivities, type CustomerFileRef, type TikTokTarget } from '../../../activities/audience-sync/tiktok';
+import type { RunningEmulator } from '../../../src/emulator';
+import { ADVERTISER, digests, emulatorFor, fileOf, emulatorControl } from '../tiktok/helpers';
+
+let emu: RunningEmulator;
+let dir: string;
+let token: string;
+const TOKEN_VAR = 'TTSYNC_TEST_AUDIENCE_TOKEN';
+
+const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
+
+const acts = () =>
+  createTikTokAudienceActivities({
+    tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 1, TIKTOK_TIMEOUT_MS: 5000 },
+  });
+
+const target = (): TikTokTarget => ({ advertiserId: ADVERTISER, accessTokenRef: `env:${TOKEN_VAR}`, appId: 'audience-activities-test' });
+
+function customerFile(name: string, ids: string[]): CustomerFileRef {
+  const content = fileOf(ids);
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return { uri: `file://${path}`, calculateType: 'EMAIL_SHA256', md5: createHash('md5').update(content).digest('hex') };
+}
+
+/** MockActivityEnvironment.run with the activity's own types (its generic infers unknown). */
+function run<A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> {
+  return env.run(fn, input) as Promise<R>;
+}
+
+async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
+beforeAll(async () => {
+  // Processing lasts until a test ends it (finish-processing), so no assertion races the clock.
+  emu = await emulatorFor({ processingDelay: 600_000, matchRate: 0.5 });
+  dir = mkdtempSync(join(tmpdir(), 'ttsync-audience-acts-'));
+});
+afterAll(async () => {
+  await emu.close();
+  rmSync(dir, { recursive: true, force: true });
+  delete process.env[TOKEN_VAR];
+});
+beforeEach(async () => {
+  await control('POST', 'reset');
+  await control('POST', 'faults', {});
+  token = (await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: [ADVERTISER] })).access_token;
+  process.env[TOKEN_VAR] = token;
+});
+
+describe('TikTok audience activities against the emulator over HTTP', () => {
+  it('uploads, creates (once), waits out processing, appends and removes: the audience holds the exact set', async () => {
+    const env = new MockActivityEnvironment();
+    const a = acts();
+    const first = digests(1500);
+    const enters = digests(300);
+    const exits = first.slice(0, 200);
+
+    const [up1] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('first.csv', first)] });
+    expect(up1?.filePath).toMatch(/^.{16}$/);
+    const created = await run(env, a.createCustomAudience, {
+      ...target(),
+      name: 'ttsync activities test',
+      calculateType: 'EMAIL_SHA256',
+      filePaths: [up1!.filePath],
+    });
+    expect(created.created).toBe(true);
+    // A retried create (e.g. after a timeout) finds the audience instead of making a second one.
+    const again = await run(env, a.createCustomAudience, {
+      ...target(),
+      name: 'ttsync activities test',
+      calculateType: 'EMAIL_SHA256',
+      filePaths: [up1!.filePath],
+    });
+    expect(again).toEqual({ audienceId: created.audienceId, created: false });
+    expect(await run(env, a.countCustomAudiences, target())).toBe(1);
+
+    const processing = await run(env, a.getCustomAudienceStatus, { ...target(), audienceId: created.audienceId });
+    expect(processing.isValid).toBe(false);
+
+    const [up2] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('enters.csv', enters)] });
+    const busy = await failureOf(
+      run(env, a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'APPEND', filePaths: [up2!.filePath] }),
+    );
+    expect(busy.type).toBe('AudienceBusy');
+    expect(busy.nonRetryable).toBe(false);
+
+    await control('POST', `audiences/${created.audienceId}/finish-processing`);
+    const status = await run(env, a.getCustomAudienceStatus, { ...target(), audienceId: created.audienceId });
+    expect(status.isValid).toBe(true);
+    expect(status.coverNum).toBeGreaterThan(0);
+    expect(status.coverNum).toBeLessThan(1500);
+
+    await run(env, a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'APPEND', filePaths: [up2!.filePath] });
+    await control('POST', `audiences/${created.audienceId}/finish-processing`);
+    const [up3] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('exits.csv', exits)] });
+    await run(env, a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'REMOVE', filePaths: [up3!.filePath] });
+
+    const held = await control<{ ids: string[] }>('GET', `audiences/${created.audienceId}`);
+    const expected = new Set([...first.filter((d) => !exits.includes(d)), ...enters]);
+    expect(new Set(held.ids)).toEqual(expected);
+  });
+
+  it('resumes an upload from its heartbeat: files already uploaded are not sent again', async () => {
+    const a = acts();
+    const files = [customerFile('a.csv', digests(10)), customerFile('b.csv', digests(10)), customerFile('c.csv', digests(10))];
+    const beats: unknown[] = [];
+    const env1 = new MockActivityEnvironment();
+    env1.on('heartbeat', (d: unknown) => beats.push(d));
+    const firstTwo = await run(env1, a.uploadCustomerFiles, { ...target(), files: files.slice(0, 2) });
+    expect(beats.at(-1)).toEqual(firstTwo);
+
+    const before = (await control<{ calls: { path: string }[] }>('GET', 'calls')).calls.filter((c) => c.path.includes('file/upload')).length;
+    const env2 = new MockActivityEnvironment({ heartbeatDetails: beats.at(-1) });
+    const all = await run(env2, a.uploadCustomerFiles, { ...target(), files });
+    const after = (await control<{ calls: { path: string }[] }>('GET', 'calls')).calls.filter((c) => c.path.includes('file/upload')).length;
+    expect(after - before).toBe(1);
+    expect(all.slice(0, 2)).toEqual(firstTwo);
+    expect(all[2]?.filePath).toMatch(/^.{16}$/);
+  });
+
+  it('refuses a file whose bytes changed since it was built', async () => {
+    const f = customerFile('changed.csv', digests(5));
+    writeFileSync(f.uri.slice('file://'.length), fileOf(digests(5)));
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().uploadCustomerFiles, { ...target(), files: [f] }));
+    expect(err.type).toBe('FileIntegrity');
+    expect(err.nonRetryable).toBe(true);
+  });
+
+  it('maps a revoked token to a non-retryable ReauthorizationRequired that does not carry the token', async () => {
+    await control('POST', 'tokens/revoke', { access_token: token });
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
+    expect(err.type).toBe('ReauthorizationRequired');
+    expect(err.nonRetryable).toBe(true);
+    expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain(token);
+  });
+
+  it('maps an unset token variable to a non-retryable SecretUnavailable that names the variable', async () => {
+    delete process.env[TOKEN_VAR];
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
+    expect(err.type).toBe('SecretUnavailable');
+    expect(err.nonRetryable).toBe(true);
+    expect(err.message).toContain(TOKEN_VAR);
+  });
+
+  it('maps injected throttling to a retryable Throttled with a back-off floor', async () => {
+    await control('POST', 'faults', { throttle: 1, seed: 1 });
+    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
+    expect(err.type).toBe('Throttled');
+    expect(err.nonRetryable).toBe(false);
+    expect(err.nextRetryDelay).toBeDefined();
+  });
+
+  it('refuses more than 50 file paths in one call', async () => {
+    const paths = Array.from({ length: 51 }, (_, i) => `p${String(i).padStart(15, '0')}`);
+    const err = await failureOf(
+      run(new MockActivityEnvironment(), acts().updateCustomAudience, { ...target(), audienceId: '1', action: 'APPEND', filePaths: paths }),
+    );
+    expect(err.type).toBe('InvalidRequest');
+    expect(err.message).toMatch(/1 to 50 file paths, got 51/);
+  });
+});

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../../src/audience-sync';
+import { calculateTypeOf } from '../../../src/audience-sync/customerFiles';
+import { DestinationConfigSchema, type DestinationConfigInput } from '../../../src/audience-sync/config';
+import { IdentifierTypeSchema } from '../../../src/identifiers/schema';
+import { ActivityFailureType } from '../../../src/tiktok/activityFailure';
+import { MAX_FILE_PATHS_PER_CALL as ACTIVITY_MAX_PATHS } from '../../../activities/audience-sync/tiktok';
+import { ALL_TIKTOK_ERROR_TYPES, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../../src/tiktok/errorTypes';
+import {
+  DATA_NON_RETRYABLE,
+  FailureTypes,
+  MAX_FILE_PATHS_PER_CALL,
+  REAUTHORIZATION_FAILURES,
+  TIKTOK_ACTIVITY_NON_RETRYABLE,
+  TIKTOK_NON_RETRYABLE,
+  audienceCalculateType,
+  audienceSyncWorkflowId,
+  chunks,
+  cycleRunId,
+  msOf,
+  nextPollDelay,
+  rejectedByReason,
+  shardGroups,
+  shouldFlushNow,
+  uploadCalculateType,
+} from '../../../workflows/audience-sync/plan';
+import { RunIdSchema } from '../../../src/audience-sync/layout';
+
+const config = (identifiers: DestinationConfigInput['identifiers'], maidHash?: 'sha256' | 'md5') =>
+  DestinationConfigSchema.parse({
+    destinationId: 'd1',
+    advertiserId: '7000000000000000001',
+    audienceName: 'Control plane test',
+    action: 'create',
+    identifiers,
+    accessToken: 'env:T',
+    sourceSegmentId: 's',
+    ...(maidHash ? { maidHash } : {}),
+  });
+
+describe('audience sync control plane: pure decisions', () => {
+  it('repeats the failure type names of the activities exactly (workflows cannot import them at run time)', () => {
+    expect([...TIKTOK_NON_RETRYABLE].sort()).toEqual([...TIKTOK_NON_RETRYABLE_ERROR_TYPES].sort());
+    expect([...DATA_NON_RETRYABLE].sort()).toEqual([...NON_RETRYABLE_AUDIENCE_DATA_ERRORS].sort());
+    for (const t of ALL_TIKTOK_ERROR_TYPES) expect(FailureTypes[t]).toBe(t);
+    for (const t of Object.values(ActivityFailureType)) expect(FailureTypes[t]).toBe(t);
+    expect(REAUTHORIZATION_FAILURES).toEqual(['ReauthorizationRequired', 'SecretUnavailable']);
+    // Every non-retryable type is named; the ones the workflow waits out or retries are not.
+    for (const t of [...TIKTOK_NON_RETRYABLE_ERROR_TYPES, ...NON_RETRYABLE_AUDIENCE_DATA_ERRORS, 'SecretUnavailable', 'FileIntegrity', 'AmbiguousAudience', 'AudienceNotFound'])
+      expect(TIKTOK_ACTIVITY_NON_RETRYABLE).toContain(t);
+    for (const t of ['Throttled', 'Transient', 'AudienceBusy', 'StorageUnavailable']) expect(TIKTOK_ACTIVITY_NON_RETRYABLE).not.toContain(t);
+    expect(MAX_FILE_PATHS_PER_CALL).toBe(ACTIVITY_MAX_PATHS);
+  });
+
+  it('maps identifier types to calculate_type with the data plane\'s mapping (AAID is GAID, external ids have none)', () => {
+    for (const t of IdentifierTypeSchema.options) {
+      if (t === 'EXTERNAL_ID_SHA256') expect(() => calculateTypeOf(t)).toThrow(RangeError);
+      else expect(calculateTypeOf(t)).toBe(t.replace(/^AAID_/, 'GAID_'));
+    }
+    expect(audienceCalculateType(config({ a: 'gaid' }, 'md5'))).toBe('GAID_MD5');
+  });
+
+  it('one mapped identifier type: the audience and its files use that type', () => {
+    expect(audienceCalculateType(config({ email: 'email' }))).toBe('EMAIL_SHA256');
+    expect(audienceCalculateType(config({ e1: 'email', e2: 'email' }))).toBe('EMAIL_SHA256');
+    expect(audienceCalculateType(config({ m: 'maid' }, 'md5'))).toBe('MAID_MD5');
+    expect(audienceCalculateType(config({ g: 'gaid' }))).toBe('GAID_SHA256');
+    expect(uploadCalculateType('EMAIL_SHA256', 'EMAIL_SHA256')).toBe('EMAIL_SHA256');
+  });
+
+  it('several identifier types: a MULTIPLE_TYPES audience, every file uploaded as MULTIPLE_TYPES', () => {
+    const t = audienceCalculateType(config({ email: 'email', phone: 'phone' }));
+    expect(t).toBe('MULTIPLE_TYPES');
+    expect(audienceCalculateType(config({ idfa: 'idfa', gaid: 'gaid' }))).toBe('MULTIPLE_TYPES');
+    for (const f of ['EMAIL_SHA256', 'PHONE_SHA256', 'IDFA_MD5'] as const) expect(uploadCalculateType(t, f)).toBe('MULTIPLE_TYPES');
+  });
+
+  it('chunks file paths by 50 in order', () => {
+    const paths = Array.from({ length: 123 }, (_, i) => `p${i}`);
+    const c = chunks(paths);
+    expect(c.map((x) => x.length)).toEqual([50, 50, 23]);
+    expect(c.flat()).toEqual(paths);
+    expect(chunks([])).toEqual([]);
+    expect(() => chunks(paths, 0)).toThrow(RangeError);
+  });
+
+  it('4 shard groups of 64 cover 0..256 exactly once', () => {
+    expect(shardGroups()).toEqual([
+      [0, 64],
+      [64, 128],
+      [128, 192],
+      [192, 256],
+    ]);
+    const g3 = shardGroups(3);
+    expect(g3[0]![0]).toBe(0);
+    expect(g3.at(-1)![1]).toBe(256);
+    for (let i = 1; i < g3.length; i++) expect(g3[i]![0]).toBe(g3[i - 1]![1]);
+  });
+
+  it('processing poll backoff doubles up to the cap', () => {
+    const seq = [100];
+    for (let i = 0; i < 6; i++) seq.push(nextPollDelay(seq.at(-1)!, 1000));
+    expect(seq).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
+    expect(msOf(undefined, '30m')).toBe(1_800_000);
+    expect(msOf('100ms', '30s')).toBe(100);
+    expect(() => msOf('soon', '1h')).toThrow(/invalid duration/);
+  });
+
+  it('pending change batches flush at once at 500,000 users or 250 MB; unannounced sizes wait for the timer', () => {
+    expect(shouldFlushNow([{ users: 499_999 }])).toBe(false);
+    expect(shouldFlushNow([{ users: 300_000 }, { users: 200_000 }])).toBe(true);
+    expect(shouldFlushNow([{ bytes: 250 * 1024 * 1024 }])).toBe(true);
+    expect(shouldFlushNow([{}, {}])).toBe(false);
+  });
+
+  it('sums rejected rows and values by reason', () => {
+    const counts = (rowsRejected: Record<string, number>, types: Record<string, Record<string, number>>) => ({
+      counts: { rowsRejected, types: Object.fromEntries(Object.entries(types).map(([t, rejected]) => [t, { rejected }])) },
+    });
+    expect(
+      rejectedByReason([
+        counts({ malformed_row: 1 }, { EMAIL_SHA256: { invalid_email: 2 }, PHONE_SHA256: { invalid_phone: 1 } }),
+        undefined,
+        counts({}, { EMAIL_SHA256: { invalid_email: 1 } }),
+      ]),
+    ).toEqual({ malformed_row: 1, invalid_email: 3, invalid_phone: 1 });
+  });
+
+  it('cycle run ids are valid data-plane run ids, distinct per destination, cycle and execution', () => {
+    const a = cycleRunId('shop-vips-long-destination-name-'.padEnd(64, 'x'), 12, '0f4b2c1e-8d8a-4c4f-9e0b-1234567890ab');
+    expect(RunIdSchema.safeParse(a).success).toBe(true);
+    expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('d', 2, 'r1'));
+    expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('d', 1, 'r2'));
+    expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('e', 1, 'r1'));
+    expect(audienceSyncWorkflowId('shop-vips')).toBe('audience-sync:shop-vips');
+  });
+});

@@ -1,0 +1,76 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ManifestSchema, collectRunGarbage, layout, runsReferencedBy, type Manifest, type Pointer } from '../../../src/audience-sync';
+import { LocalBlobStore } from '../../../src/storage';
+
+const dir = mkdtempSync(join(tmpdir(), 'ttsync-rungc-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const run = (n: number): string => `dest.${String(n).padStart(6, '0')}.r${n}`;
+
+/** Runs 1..6 of `dest` written oldest first, one of another destination, and an applied state of run 6 that still points into runs 1 and 4. */
+async function fixture(root: string): Promise<LocalBlobStore> {
+  const work = new LocalBlobStore(root);
+  await work.write('runs/destination-two.000001.x/prepared.json', '{}');
+  await work.write('runs/c-2/prepared.json', '{}');
+  for (let n = 1; n <= 6; n++) {
+    await work.write(`runs/${run(n)}/prepared.json`, '{}');
+    await work.write(`runs/${run(n)}/diff/000-064.state`, 'x\n');
+    await work.write(`runs/${run(n)}/files/append-EMAIL_SHA256-0001.csv`, 'x\n');
+  }
+  const state = (n: number) => ({ uri: work.uriOf(`runs/${run(n)}/diff/000-064.state`), start: 0, count: 1 });
+  const manifest: Manifest = {
+    schema: 1,
+    destinationId: 'dest',
+    version: `00000006-${run(6)}`,
+    seq: 6,
+    runId: run(6),
+    baseVersion: null,
+    audienceId: '1',
+    committedAt: new Date().toISOString(),
+    types: { EMAIL_SHA256: { count: 3, shards: { '00': state(1), '01': state(4), '02': { uri: 'gs://elsewhere/runs/dest.000002.r2/x', start: 0, count: 1 } } } },
+  };
+  const manifestKey = layout.manifest('dest', manifest.version);
+  await work.write(manifestKey, JSON.stringify(manifest));
+  const pointer: Pointer = { schema: 1, version: manifest.version, runId: manifest.runId, manifestKey };
+  await work.write(layout.current('dest'), JSON.stringify(pointer));
+  return work;
+}
+
+describe('garbage collection of run folders', () => {
+  it('keeps the runs the applied state references and the last N; deletes the rest, folders included; a repeat deletes nothing', async () => {
+    const root = join(dir, 'a');
+    const work = await fixture(root);
+    const manifest = ManifestSchema.parse(JSON.parse((await work.readBuffer(layout.manifest('dest', `00000006-${run(6)}`))).toString('utf8')));
+    // The gs:// list of another store is not this workdir's run 2.
+    expect([...runsReferencedBy(work, manifest)].sort()).toEqual([run(1), run(4), run(6)]);
+    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 3, deletedObjects: 9, deletedManifests: 0 });
+    expect(readdirSync(join(root, 'runs')).sort()).toEqual(['c-2', 'destination-two.000001.x', run(1), run(4), run(6)].sort());
+    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
+    expect(existsSync(join(root, 'runs', run(6), 'files', 'append-EMAIL_SHA256-0001.csv'))).toBe(true);
+  });
+
+  it('keepRuns counts the most recently written runs; without an applied state nothing is deleted', async () => {
+    const work = await fixture(join(dir, 'b'));
+    expect(await collectRunGarbage(work, 'dest', 2)).toMatchObject({ keptRuns: 4, deletedRuns: 2 });
+    expect(readdirSync(join(dir, 'b', 'runs')).filter((r) => r.startsWith('dest.')).sort()).toEqual([run(1), run(4), run(5), run(6)]);
+    const empty = new LocalBlobStore(join(dir, 'c'));
+    await empty.write(`runs/${run(1)}/prepared.json`, '{}');
+    expect(await collectRunGarbage(empty, 'dest', 0)).toEqual({ keptRuns: 0, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
+  });
+
+  it('deletes old manifests: keeps the applied one, newer ones (never committed) and keepRuns before it', async () => {
+    const root = join(dir, 'd');
+    const work = await fixture(root);
+    // Manifests of runs 1..5 before the applied one (run 6), and one of a run 7 that never committed.
+    for (const n of [1, 2, 3, 4, 5, 7]) await work.write(layout.manifest('dest', `0000000${n}-${run(n)}`), '{}');
+    await work.write(layout.manifest('destination-two', `00000001-${run(1)}`), '{}');
+    expect(await collectRunGarbage(work, 'dest', 2)).toMatchObject({ deletedManifests: 3 });
+    const left = (d: string) => readdirSync(join(root, 'audiences', d, 'manifests')).sort();
+    expect(left('dest')).toEqual([`00000004-${run(4)}.json`, `00000005-${run(5)}.json`, `00000006-${run(6)}.json`, `00000007-${run(7)}.json`]);
+    expect(left('destination-two')).toEqual([`00000001-${run(1)}.json`]);
+    expect(await collectRunGarbage(work, 'dest', 2)).toMatchObject({ deletedManifests: 0 });
+  });
+});
