@@ -1,30 +1,21 @@
-import { createAudienceControlActivities, type AudienceControlDeps } from './audience-sync/control';
-import { createAudienceDataActivities, defaultAudienceDataDeps, type AudienceDataDeps } from './audience-sync/data';
+import { composeActivities } from '../src/temporal/composeActivities';
+import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createHealthActivities, type HealthDeps } from './health';
-import { createTikTokAudienceActivities, type TikTokAudienceDeps } from './audience-sync/tiktok';
 
-export interface ActivityDeps {
+export interface ActivityDeps extends AudienceSyncActivityDeps {
   health: HealthDeps;
-  /** Storage opener and clock of the audience data plane; default: stores by URI, local data folder. */
-  audienceData?: AudienceDataDeps;
-  /** Secret resolution, file reads and TikTok settings; default: env/file secrets, stores by URI, TIKTOK_* env. */
-  tiktokAudience?: TikTokAudienceDeps;
-  /** The Temporal client schedule ticks signal the audience sync workflows with (the worker supplies one). */
-  audienceControl?: AudienceControlDeps;
 }
 
-/** Every activity the worker registers, composed from the per-area factories. */
+/**
+ * Every activity the worker registers, one group per lifecycle; two groups defining the
+ * same activity name fail here, at worker start, instead of one silently replacing the other.
+ */
 export function createActivities(deps: ActivityDeps) {
-  return {
-    ...createHealthActivities(deps.health),
-    ...createAudienceDataActivities(deps.audienceData ?? defaultAudienceDataDeps()),
-    ...createTikTokAudienceActivities(deps.tiktokAudience),
-    ...createAudienceControlActivities(deps.audienceControl),
-  };
+  return composeActivities({
+    health: createHealthActivities(deps.health),
+    'audience-sync': createAudienceSyncActivities(deps),
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
-export type { AudienceDataActivities } from './audience-sync/data';
-export type { TikTokAudienceActivities } from './audience-sync/tiktok';
-export type { AudienceControlActivities } from './audience-sync/control';

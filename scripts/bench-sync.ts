@@ -33,8 +33,8 @@ import { freePort, startDevServer, stopChild, type DevServer } from '../src/temp
 import { installRuntimeLogging } from '../src/temporal/logging';
 import { resolveTemporalCli } from '../src/temporal/toolchain';
 import { createWorkers, type RunningWorkers } from '../src/worker';
-import type { AudienceSyncStatus } from '../workflows';
-import { audienceSyncWorkflowId } from '../workflows/audience-sync/plan';
+import type { AudienceSyncStatus } from '../src/audience-sync/messages';
+import { WorkflowIds } from '../src/temporal/workflowIds';
 
 const ADVERTISER = '7000000000000000001';
 const TOKEN_VAR = 'TTSYNC_BENCH_TIKTOK_TOKEN';
@@ -333,7 +333,7 @@ async function main(): Promise<void> {
         maxProcessingWait: '1h',
         storage: { workdir: join(dir, sc.destinationId, 'work') },
       };
-      const workflowId = audienceSyncWorkflowId(sc.destinationId);
+      const workflowId = WorkflowIds.audienceSync(sc.destinationId);
       current = startWorkerChild(address, { queues, workdir: join(dir, 'default-work') });
       await current.ready;
       const pid = current.proc.pid!;

@@ -8,19 +8,9 @@ import { startEmulator } from '../src/emulator';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
 import { createWorkers } from '../src/worker';
-import {
-  addChangeBatchSignal,
-  audienceSync,
-  audienceSyncStatusQuery,
-  audienceSyncTick,
-  healthCheck,
-  healthPingSignal,
-  healthReleaseSignal,
-  healthStatusQuery,
-  reauthorizedSignal,
-  recreateAudienceSignal,
-  syncNowSignal,
-} from '../workflows';
+import { addChangeBatchSignal, audienceSyncStatusQuery, reauthorizedSignal, recreateAudienceSignal, syncNowSignal } from '../src/audience-sync/messages';
+import { audienceSync, audienceSyncTick, healthCheck } from '../workflows/index';
+import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
 /**
  * One canonical run per scenario, recorded into test/histories/<name>.json. Each should

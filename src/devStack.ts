@@ -6,7 +6,7 @@ import { ensureSearchAttributes } from './temporal/ensureSearchAttributes';
 import { resolveTemporalCli } from './temporal/toolchain';
 import { createWorkers, type RunningWorkers } from './worker';
 import { TaskQueues } from './temporal/taskQueues';
-import { healthCheck } from '../workflows';
+import { healthCheck } from '../workflows/index';
 import { ensureEmulator, type EnsuredEmulator } from './emulator/ensure';
 import type { ChildProcess } from 'node:child_process';
 

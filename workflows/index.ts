@@ -1,4 +1,6 @@
-// Every workflow type and its message definitions. Clients import definitions from here.
-export * from './healthCheck';
-export * from './audience-sync/audienceSync';
-export * from './audience-sync/tick';
+// The workflow bundle's entry: every workflow type, and nothing else (every function exported
+// here is registered as a workflow type). Clients take message definitions from each
+// lifecycle's src/<lifecycle>/messages.ts.
+export { healthCheck } from './healthCheck';
+export { audienceSync } from './audience-sync/audienceSync';
+export { audienceSyncTick } from './audience-sync/tick';

@@ -35,11 +35,12 @@ import {
   type RunGcResult,
 } from '../../src/audience-sync';
 import { columnMappingOf, durationMsOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../../src/audience-sync/config';
-import { ConfigError } from '../../src/config/temporalEnv';
+import { ConfigError } from '../../src/config/errors';
 import type { IdentifierType } from '../../src/identifiers/schema';
 import { DATA_DIR } from '../../src/paths';
-import { SnapshotFormatError, type CsvDelimiter, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
+import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
 import { StorageError, openBlobStore, type BlobStore } from '../../src/storage';
+import type { InputObject } from '../../src/audience-sync/messages';
 
 export { AudienceDataErrorTypes, NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../src/audience-sync';
 
@@ -73,14 +74,6 @@ export function defaultAudienceDataDeps(): AudienceDataDeps {
   return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: join(DATA_DIR, 'work'), ...(registry ? { segmentRegistry: registry } : {}) };
 }
 
-/** A snapshot or change file and how to read it; format from the name when not given. */
-export interface InputObject {
-  uri: string;
-  format?: SnapshotFormat;
-  delimiter?: CsvDelimiter;
-  /** ISO time the export was made, when the storage creation time is not it. */
-  createdAt?: string;
-}
 
 export interface PrepareSnapshotInput {
   config: DestinationConfigInput;

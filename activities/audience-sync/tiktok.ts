@@ -5,7 +5,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { resolveSecret as defaultResolveSecret } from '../../src/config/secrets';
 import { openBlob } from '../../src/storage';
 import { TikTokClient, TikTokError, type AudienceAction, type CalculateType, type TikTokEnv } from '../../src/tiktok';
-import { ActivityFailureType, mapTikTokFailures } from '../../src/tiktok/activityFailure';
+import { mapTikTokFailures } from '../../src/tiktok/activityFailure';
+import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 
 /** TikTok allows 500 file paths per audience and recommends under 50 per request. */
 export const MAX_FILE_PATHS_PER_CALL = 50;
@@ -79,7 +80,7 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
           const md5 = createHash('md5').update(content).digest('hex');
           if (md5 !== f.md5) {
             throw ApplicationFailure.create({
-              type: ActivityFailureType.FileIntegrity,
+              type: AudienceSyncFailureType.FileIntegrity,
               message: `customer file ${f.uri} changed since it was built (MD5 ${md5}, expected ${f.md5}); rebuild it`,
               nonRetryable: true,
             });
@@ -187,7 +188,7 @@ export type TikTokAudienceActivities = ReturnType<typeof createTikTokAudienceAct
 
 function notFound(t: { advertiserId: string; audienceId: string }): ApplicationFailure {
   return ApplicationFailure.create({
-    type: 'AudienceNotFound',
+    type: AudienceSyncFailureType.AudienceNotFound,
     message: `audience ${t.audienceId} does not exist in advertiser ${t.advertiserId} (deleted in TikTok?)`,
     nonRetryable: true,
   });
@@ -206,7 +207,7 @@ function audienceGone(err: unknown, t: { advertiserId: string; audienceId: strin
 
 function ambiguous(advertiserId: string, name: string, ids: string[]): ApplicationFailure {
   return ApplicationFailure.create({
-    type: 'AmbiguousAudience',
+    type: AudienceSyncFailureType.AmbiguousAudience,
     message: `advertiser ${advertiserId} has ${ids.length} audiences named "${name}" (${ids.join(', ')}); set audienceId in the destination to pick one`,
     nonRetryable: true,
   });
@@ -215,7 +216,7 @@ function ambiguous(advertiserId: string, name: string, ids: string[]): Applicati
 function checkFilePaths(paths: string[]): void {
   if (paths.length < 1 || paths.length > MAX_FILE_PATHS_PER_CALL) {
     throw ApplicationFailure.create({
-      type: 'InvalidRequest',
+      type: AudienceSyncFailureType.InvalidRequest,
       message: `an audience call takes 1 to ${MAX_FILE_PATHS_PER_CALL} file paths, got ${paths.length}`,
       nonRetryable: true,
     });

@@ -1,9 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { InputObject } from '../../activities/audience-sync/data';
-import { pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming } from '../../workflows';
-import { audienceSyncWorkflowId } from '../../workflows/audience-sync/plan';
+import type { InputObject } from './messages';
+import { pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming } from './messages';
+import { WorkflowIds } from '../temporal/workflowIds';
 import {
   NothingToSyncError,
   cycleSummary,
@@ -17,7 +17,7 @@ import { DestinationConfigError, durationMs } from './config';
 import { loadDestinationConfigFile } from './configFile';
 import { connectClient } from '../temporal/connection';
 import { TaskQueues } from '../temporal/taskQueues';
-import { UsageError } from '../cli/program';
+import { UsageError } from '../config/errors';
 
 /*
  * `ttsync audience sync|status`: the operator's way to run and follow the ONE sync workflow
@@ -172,8 +172,8 @@ export function registerAudienceCommand(program: Command): void {
         try {
           // Checked first, so a typo in the id is an error rather than a signal to nothing.
           const before = await getAudienceStatus(client, destinationId);
-          await client.workflow.getHandle(audienceSyncWorkflowId(destinationId)).signal(c.signal);
-          process.stdout.write(`${c.command}: signalled ${audienceSyncWorkflowId(destinationId)} (phase was ${before.phase})\n`);
+          await client.workflow.getHandle(WorkflowIds.audienceSync(destinationId)).signal(c.signal);
+          process.stdout.write(`${c.command}: signalled ${WorkflowIds.audienceSync(destinationId)} (phase was ${before.phase})\n`);
         } finally {
           await client.connection.close();
         }

@@ -1,18 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, isGrpcDeadlineError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
-import type { InputObject } from '../../activities/audience-sync/data';
 import {
-  audienceSync,
-  audienceSyncStatusQuery,
-  snapshotLandedSignal,
-  syncNowSignal,
-  updateConfigUpdate,
-  type AudienceSyncInput,
-  type AudienceSyncPhase,
-  type AudienceSyncStatus,
-  type AudienceSyncTiming,
-} from '../../workflows';
-import { audienceSyncWorkflowId } from '../../workflows/audience-sync/plan';
+  AudienceSyncWorkflowType,
+  audienceSyncStatusQuery, snapshotLandedSignal, syncNowSignal, updateConfigUpdate, type AudienceSyncInput, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming,
+  type AudienceSyncWorkflow,
+  type InputObject,
+  type SnapshotLandedArgs,
+  type SyncNowArgs,
+} from './messages';
+import { WorkflowIds } from '../temporal/workflowIds';
 import { parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from './config';
 import { TaskQueues } from '../temporal/taskQueues';
 
@@ -41,7 +37,7 @@ export class AudienceSyncNotFoundError extends Error {
   override name = 'AudienceSyncNotFoundError';
   constructor(readonly destinationId: string) {
     super(
-      `no audience sync workflow for destination "${destinationId}" (workflow id ${audienceSyncWorkflowId(destinationId)}); start one with: ttsync audience sync --config <destination.json>`,
+      `no audience sync workflow for destination "${destinationId}" (workflow id ${WorkflowIds.audienceSync(destinationId)}); start one with: ttsync audience sync --config <destination.json>`,
     );
   }
 }
@@ -174,7 +170,7 @@ async function answered<T>(client: Client, desc: WorkflowExecutionDescription, m
 export async function requestAudienceSync(client: Client, opts: AudienceSyncRequest): Promise<AudienceSyncRequested> {
   // Validated here too, so a bad file is reported before anything reaches Temporal.
   const config = parseDestinationConfig(opts.config, 'config');
-  const workflowId = audienceSyncWorkflowId(config.destinationId);
+  const workflowId = WorkflowIds.audienceSync(config.destinationId);
   const desc = await describeOrUndefined(client, workflowId);
   const running = desc !== undefined && isRunning(desc);
   let cyclesBefore = 0;
@@ -206,18 +202,18 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   if (opts.onCadence && !opts.snapshot) {
     // The workflow applies the cadence rules itself, in the same step as its own timer:
     // flush pending batches, re-sync storage.snapshot only when the export changed.
-    await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{ onCadence: true }] });
+    await client.workflow.signalWithStart<AudienceSyncWorkflow, SyncNowArgs>(AudienceSyncWorkflowType.sync, { ...common, signal: syncNowSignal, signalArgs: [{ onCadence: true }] });
     return { ...result, signalled: true };
   }
   const requestId = opts.requestId ?? randomUUID();
-  if (opts.snapshot) await client.workflow.signalWithStart(audienceSync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot, requestId }] });
-  else await client.workflow.signalWithStart(audienceSync, { ...common, signal: syncNowSignal, signalArgs: [{ requestId }] });
+  if (opts.snapshot) await client.workflow.signalWithStart<AudienceSyncWorkflow, SnapshotLandedArgs>(AudienceSyncWorkflowType.sync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot, requestId }] });
+  else await client.workflow.signalWithStart<AudienceSyncWorkflow, SyncNowArgs>(AudienceSyncWorkflowType.sync, { ...common, signal: syncNowSignal, signalArgs: [{ requestId }] });
   return { ...result, signalled: true, requestId };
 }
 
 /** The status of a destination's sync workflow; AudienceSyncNotFoundError when there is none. */
 export async function getAudienceStatus(client: Client, destinationId: string): Promise<AudienceSyncStatus> {
-  const workflowId = audienceSyncWorkflowId(destinationId);
+  const workflowId = WorkflowIds.audienceSync(destinationId);
   const desc = await describeOrUndefined(client, workflowId);
   if (!desc) throw new AudienceSyncNotFoundError(destinationId);
   try {
@@ -268,7 +264,7 @@ export function isSuccess(s: AudienceSyncStatus): boolean {
  * Follows continue-as-new (the handle has no run id); fails when the workflow closes.
  */
 export async function waitForAudienceCycle(client: Client, destinationId: string, afterCycles: number, opts: WaitOptions = {}): Promise<AudienceSyncStatus> {
-  const workflowId = audienceSyncWorkflowId(destinationId);
+  const workflowId = WorkflowIds.audienceSync(destinationId);
   const handle = client.workflow.getHandle(workflowId);
   const pollMs = opts.pollMs ?? 500;
   const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : Infinity;
@@ -336,7 +332,7 @@ export function cycleSummary(s: AudienceSyncStatus): AudienceCycleSummary {
   const sync = ok ? s.lastSync : null;
   return {
     destinationId: s.destinationId,
-    workflowId: audienceSyncWorkflowId(s.destinationId),
+    workflowId: WorkflowIds.audienceSync(s.destinationId),
     ok,
     phase: s.phase,
     cycle: s.cycles,

@@ -9,7 +9,7 @@ import {
   type IdentifierType,
 } from '../identifiers/schema';
 import type { CalculateType } from '../tiktok/types';
-import { ConfigError } from '../config/temporalEnv';
+import { ConfigError } from '../config/errors';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.

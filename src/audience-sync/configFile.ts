@@ -1,5 +1,6 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError } from '../config/errors';
 import { DestinationConfigError, parseDestinationJson, segmentConflicts, type ConfigProblem, type DestinationConfig } from './config';
 
 /*
@@ -25,7 +26,7 @@ export interface LoadedDestination {
 }
 
 /** Every problem in every file, so one run shows them all. */
-export class DestinationConfigSetError extends Error {
+export class DestinationConfigSetError extends ConfigError {
   override name = 'DestinationConfigSetError';
   constructor(readonly errors: DestinationConfigError[]) {
     super(errors.map((e) => e.message).join('\n'));

@@ -1,3 +1,11 @@
+import { TIKTOK_NON_RETRYABLE_ERROR_TYPES, TikTokActivityFailureType, TikTokErrorType } from '../tiktok/errorTypes';
+
+/*
+ * Every failure type audience sync raises or names, by name: the one list that its workflow
+ * (retry policies, parks), its activities and its CLI share. Pure and import-free but for
+ * the kernel's TikTok names, so the workflow bundle can take it.
+ */
+
 /**
  * ApplicationFailure types of the audience data activities. Workflows name the
  * non-retryable ones in `retry.nonRetryableErrorTypes` (the activities also mark them
@@ -42,3 +50,35 @@ export class AudienceDataError extends Error {
     super(message);
   }
 }
+
+/** Failure types of the audience sync control plane and its TikTok steps, beside the data plane's. */
+export const AudienceSyncFailureType = {
+  ...TikTokErrorType,
+  ...TikTokActivityFailureType,
+  /** The workflow input, a config update or a scheduled config is not a valid destination. */
+  InvalidConfig: 'InvalidConfig',
+  /** The running workflow refused the config a schedule tick sent (another destination or advertiser). */
+  ConfigUpdateRefused: 'ConfigUpdateRefused',
+  /** A built file's bytes no longer match the MD5 recorded when it was built. */
+  FileIntegrity: 'FileIntegrity',
+  /** Several audiences carry the literal name append/replace feeds: ttsync will not guess. */
+  AmbiguousAudience: 'AmbiguousAudience',
+  /** The audience is gone from TikTok, or append/replace found none of its name. */
+  AudienceNotFound: 'AudienceNotFound',
+  /** The source segment is claimed by a destination of another advertiser. */
+  SegmentConflict: 'SegmentConflict',
+  /** An upload answered without the file path of one of its files. */
+  UploadIncomplete: 'UploadIncomplete',
+} as const;
+
+/** What the data activities' and TikTok activities' retry policy must not retry: retrying cannot fix these. */
+export const AUDIENCE_SYNC_NON_RETRYABLE: readonly string[] = [
+  ...TIKTOK_NON_RETRYABLE_ERROR_TYPES,
+  AudienceSyncFailureType.SecretUnavailable,
+  AudienceSyncFailureType.FileIntegrity,
+  AudienceSyncFailureType.AmbiguousAudience,
+  AudienceSyncFailureType.AudienceNotFound,
+  AudienceSyncFailureType.SegmentConflict,
+  AudienceSyncFailureType.FilePathExpired,
+  ...NON_RETRYABLE_AUDIENCE_DATA_ERRORS,
+];

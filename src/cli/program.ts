@@ -1,4 +1,5 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { UsageError } from '../config/errors';
+import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version';
 import { registerDemoCommand } from './commands/demo';
 import { registerDevCommand } from './commands/dev';
@@ -55,13 +56,3 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-/** A usage problem found after parsing (e.g. mutually exclusive flags): exit 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-export function parsePort(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
-  return n;
-}

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError, formatZodIssues } from './errors';
 
 /**
  * How ttsync reaches Temporal. Read from the environment so the same binary serves the
@@ -27,16 +28,6 @@ export const TemporalEnvSchema = z
 
 export type TemporalEnv = z.infer<typeof TemporalEnvSchema>;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-/** Formats zod issues as one line per problem, naming the offending key. */
-export function formatZodIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
-}
 
 export function parseTemporalEnv(env: NodeJS.ProcessEnv = process.env): TemporalEnv {
   const r = TemporalEnvSchema.safeParse(env);

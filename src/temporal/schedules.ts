@@ -1,43 +1,65 @@
 import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
-import { durationMs, type DestinationConfig } from '../audience-sync/config';
-import { audienceSyncTick, type AudienceSyncTickInput } from '../../workflows';
-import { SearchAttributeKeys } from './searchAttributes';
+import type { SearchAttributePair } from '@temporalio/common';
+import { durationMs } from '../audience-sync/config';
 import { TaskQueues } from './taskQueues';
 
 /*
- * One Temporal Schedule per audience destination. The Schedule starts the short
- * audienceSyncTick workflow every cadence, which signalWithStarts the destination's one
- * long-running audienceSync. A fingerprint of everything apply sets is kept in the
- * action's memo, so applying the same configs again is a no-op ("unchanged") and any change
- * is one update, without comparing the server's normalized description field by field.
+ * `ttsync schedules apply` for every lifecycle: each lifecycle plugs in a ScheduleSource that
+ * turns its configs into planned Schedules, and this module creates, updates and prunes them
+ * idempotently. A Schedule always starts a short tick workflow, never a single writer
+ * directly (Temporal suffixes a scheduled workflow's id with its time, and a writer's id
+ * must stay derived). A fingerprint of everything apply sets is kept in the action's memo,
+ * so applying the same configs again is a no-op ("unchanged") and any change is one update,
+ * without comparing the server's normalized description field by field.
  */
 
-export const SCHEDULE_ID_PREFIX = 'audience-sync-schedule:';
 const FINGERPRINT_MEMO = 'ttsyncScheduleFingerprint';
 /** Bump when what apply writes changes shape, so existing schedules are rewritten once. */
 const FORMAT = 2;
 const MIN_CADENCE_MS = 60_000;
 
-export const audienceScheduleId = (destinationId: string): string => `${SCHEDULE_ID_PREFIX}${destinationId}`;
-export const audienceTickWorkflowId = (destinationId: string): string => `audience-sync-tick:${destinationId}`;
-
 export interface ScheduleApplyOptions {
-  /** How often the tick runs, e.g. "1h" (also the workflow's own cadence when the tick starts it). */
+  /** How often the tick runs, e.g. "1h" (also the writer's own cadence when the tick starts it). */
   cadence: string;
-  /** Control queue of the tick and of the audience workflow (default ttsync-control). */
+  /** Control queue of the tick and of the workflow it starts (default ttsync-control). */
   taskQueue?: string;
   queues?: { data?: string; tiktok?: string };
-  /** Processing poll timing of an audience workflow a tick starts. */
+  /** Processing poll timing of a workflow a tick starts. */
   poll?: { initial?: string; max?: string };
   dryRun?: boolean;
-  /** Delete audience schedules of this control queue whose destination is not in the set. */
+  /** Delete this source's schedules of this control queue whose subject is not in the set. */
   prune?: boolean;
+}
+
+/** One Schedule as a lifecycle wants it. */
+export interface PlannedSchedule {
+  /** What the schedule keeps going (a destination id, an account id), for the report. */
+  subject: string;
+  scheduleId: string;
+  /** A tick workflow type. */
+  workflowType: string;
+  workflowId: string;
+  /** The tick's one argument; fingerprinted with the cadence. */
+  input: unknown;
+  typedSearchAttributes: SearchAttributePair[];
+}
+
+/** What a lifecycle plugs into `schedules apply`. */
+export interface ScheduleSource<Config> {
+  /** The lifecycle's name (the --lifecycle value). */
+  lifecycle: string;
+  /** Prefix of every schedule id of this source: prune looks only at these. */
+  idPrefix: string;
+  /** Every config of a file or folder, validated as a set; throws a readable error listing every problem. */
+  load(path: string): Promise<Config[]>;
+  plan(config: Config, opts: ScheduleApplyOptions): PlannedSchedule;
 }
 
 export type ScheduleOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'kept';
 
 export interface ScheduleChange {
+  /** The subject (for audience sync, the destination id). */
   destinationId: string;
   scheduleId: string;
   outcome: ScheduleOutcome;
@@ -49,67 +71,51 @@ export interface ScheduleChange {
 export function cadenceMs(cadence: string): number {
   const ms = durationMs(cadence);
   if (ms === undefined || ms <= 0) throw new RangeError(`invalid cadence ${JSON.stringify(cadence)}: use a duration such as "1h", "30m" or "1d"`);
-  if (ms < MIN_CADENCE_MS) throw new RangeError(`cadence ${cadence} is shorter than 1m; an audience sync cycle alone takes minutes`);
+  if (ms < MIN_CADENCE_MS) throw new RangeError(`cadence ${cadence} is shorter than 1m; a sync cycle alone takes minutes`);
   return ms;
 }
 
-function tickInput(config: DestinationConfig, opts: ScheduleApplyOptions): AudienceSyncTickInput {
-  return {
-    config,
-    taskQueue: opts.taskQueue ?? TaskQueues.control,
-    ...(opts.queues ? { queues: opts.queues } : {}),
-    timing: { cadence: opts.cadence, ...(opts.poll?.initial ? { pollInitial: opts.poll.initial } : {}), ...(opts.poll?.max ? { pollMax: opts.poll.max } : {}) },
-  };
-}
-
-function fingerprint(input: AudienceSyncTickInput, cadence: string): string {
+function fingerprint(input: unknown, cadence: string): string {
   return createHash('sha256').update(JSON.stringify({ FORMAT, cadence, input })).digest('hex');
 }
 
-function scheduleParts(config: DestinationConfig, opts: ScheduleApplyOptions) {
+function scheduleParts(planned: PlannedSchedule, opts: ScheduleApplyOptions) {
   const every = cadenceMs(opts.cadence);
-  const input = tickInput(config, opts);
-  // Ops find a destination's schedule and its ticks like its sync workflow: DestinationId = "…".
-  const typedSearchAttributes = [
-    { key: SearchAttributeKeys.DestinationId, value: config.destinationId },
-    { key: SearchAttributeKeys.AdvertiserId, value: config.advertiserId },
-    { key: SearchAttributeKeys.Lifecycle, value: 'audience_sync_schedule' },
-  ];
-  const action: ScheduleOptionsStartWorkflowAction<typeof audienceSyncTick> = {
+  const action: ScheduleOptionsStartWorkflowAction<(input: unknown) => Promise<unknown>> = {
     type: 'startWorkflow',
-    workflowType: audienceSyncTick,
-    workflowId: audienceTickWorkflowId(config.destinationId),
-    taskQueue: input.taskQueue ?? TaskQueues.control,
-    args: [input],
-    memo: { [FINGERPRINT_MEMO]: fingerprint(input, opts.cadence) },
-    typedSearchAttributes,
+    workflowType: planned.workflowType,
+    workflowId: planned.workflowId,
+    taskQueue: opts.taskQueue ?? TaskQueues.control,
+    args: [planned.input],
+    memo: { [FINGERPRINT_MEMO]: fingerprint(planned.input, opts.cadence) },
+    typedSearchAttributes: planned.typedSearchAttributes,
     // A tick is one signal; one that cannot finish in minutes is stuck, and the next tick comes anyway.
     workflowExecutionTimeout: '10m',
   };
   return {
     spec: { intervals: [{ every }] },
     action,
-    typedSearchAttributes,
+    typedSearchAttributes: planned.typedSearchAttributes,
     // SKIP: never two ticks at once. Catch up at most one cadence after an outage.
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: every },
   };
 }
 
-/**
- * Creates or updates one schedule per destination, idempotently. The configs must already
- * be validated as a set (loadDestinationConfigs: schema, unique ids, two-advertiser rule).
- */
-export async function applyAudienceSchedules(client: Client, configs: readonly DestinationConfig[], opts: ScheduleApplyOptions): Promise<ScheduleChange[]> {
+/** Creates or updates one schedule per config, idempotently; the configs come validated as a set from source.load. */
+export async function applySchedules<Config>(client: Client, source: ScheduleSource<Config>, configs: readonly Config[], opts: ScheduleApplyOptions): Promise<ScheduleChange[]> {
   // Every schedule is built (and the cadence checked) before the first one is written.
-  const planned = configs.map((config) => ({ config, scheduleId: audienceScheduleId(config.destinationId), parts: scheduleParts(config, opts) }));
+  const planned = configs.map((config) => {
+    const p = source.plan(config, opts);
+    return { subject: p.subject, scheduleId: p.scheduleId, parts: scheduleParts(p, opts) };
+  });
   const changes: ScheduleChange[] = [];
-  for (const { config, scheduleId, parts } of planned) {
+  for (const { subject, scheduleId, parts } of planned) {
     const handle = client.schedule.getHandle(scheduleId);
     const current = await handle.describe().catch((err: unknown) => {
       if (err instanceof ScheduleNotFoundError) return undefined;
       throw err;
     });
-    const base = { destinationId: config.destinationId, scheduleId };
+    const base = { destinationId: subject, scheduleId };
     if (!current) {
       if (!opts.dryRun) {
         try {
@@ -135,16 +141,16 @@ export async function applyAudienceSchedules(client: Client, configs: readonly D
   const wanted = new Set(planned.map((p) => p.scheduleId));
   const taskQueue = opts.taskQueue ?? TaskQueues.control;
   for await (const summary of client.schedule.list()) {
-    if (!summary.scheduleId.startsWith(SCHEDULE_ID_PREFIX) || wanted.has(summary.scheduleId)) continue;
+    if (!summary.scheduleId.startsWith(source.idPrefix) || wanted.has(summary.scheduleId)) continue;
     const handle = client.schedule.getHandle(summary.scheduleId);
     const desc = await handle.describe().catch(() => undefined);
     // Only schedules of this deployment (control queue) are this apply's to prune.
     if (!desc || desc.action.taskQueue !== taskQueue) continue;
-    const destinationId = summary.scheduleId.slice(SCHEDULE_ID_PREFIX.length);
+    const subject = summary.scheduleId.slice(source.idPrefix.length);
     if (opts.prune) {
       if (!opts.dryRun) await handle.delete();
-      changes.push({ destinationId, scheduleId: summary.scheduleId, outcome: 'deleted' });
-    } else changes.push({ destinationId, scheduleId: summary.scheduleId, outcome: 'kept', note: 'not in the config set; --prune deletes it' });
+      changes.push({ destinationId: subject, scheduleId: summary.scheduleId, outcome: 'deleted' });
+    } else changes.push({ destinationId: subject, scheduleId: summary.scheduleId, outcome: 'kept', note: 'not in the config set; --prune deletes it' });
   }
   return changes;
 }

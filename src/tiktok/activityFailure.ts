@@ -1,16 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { SecretError } from '../config/secrets';
 import { TikTokError, TIKTOK_NON_RETRYABLE_ERROR_TYPES, TikTokErrorType } from './index';
-
-/** Failure types of our own, beside TikTok's six classes, that workflows can name. */
-export const ActivityFailureType = {
-  /** The token reference cannot be resolved (unset variable, missing file): an operator must fix it. */
-  SecretUnavailable: 'SecretUnavailable',
-  /** A built file's bytes no longer match the MD5 recorded when it was built. */
-  FileIntegrity: 'FileIntegrity',
-  /** A file path is past TikTok's 24 h (40910): the workflow uploads the file again, no rebuild. */
-  FilePathExpired: 'FilePathExpired',
-} as const;
+import { TikTokActivityFailureType as ActivityFailureType } from './errorTypes';
 
 /** TikTok's code for a file path past its lifetime. */
 const FILE_EXPIRED_CODE = 40910;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, formatZodIssues } from '../config/temporalEnv';
+import { ConfigError, formatZodIssues } from '../config/errors';
 
 export const TIKTOK_PRODUCTION_BASE_URL = 'https://business-api.tiktok.com/open_api/v1.3';
 

@@ -28,3 +28,17 @@ export const TIKTOK_NON_RETRYABLE_ERROR_TYPES: readonly TikTokErrorTypeName[] = 
   TikTokErrorType.PermissionDenied,
   TikTokErrorType.InvalidRequest,
 ];
+
+/**
+ * Failure types of the kernel's TikTok activities beside TikTok's own classes, named by
+ * workflows' retry policies (src/tiktok/activityFailure.ts raises them).
+ */
+export const TikTokActivityFailureType = {
+  /** The token reference cannot be resolved (unset variable, missing file): an operator must fix it. */
+  SecretUnavailable: 'SecretUnavailable',
+  /** A file path is past TikTok's 24 h (40910): the caller uploads the file again, no rebuild. */
+  FilePathExpired: 'FilePathExpired',
+} as const;
+
+/** Failures an operator fixes by giving ttsync a working token: workflows park on them. */
+export const REAUTHORIZATION_FAILURES: readonly string[] = [TikTokErrorType.ReauthorizationRequired, TikTokActivityFailureType.SecretUnavailable];

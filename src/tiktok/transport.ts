@@ -10,7 +10,7 @@ import {
 import { TikTokErrorType, type TikTokErrorTypeName } from './errorTypes';
 import type { AppRateLimiters, RateBucket } from './rateLimiter';
 import { EnvelopeSchema } from './schemas';
-import { formatZodIssues } from '../config/temporalEnv';
+import { formatZodIssues } from '../config/errors';
 
 export interface RetryPolicy {
   /** Total attempts including the first; 1 = never retry in the client. */

@@ -10,8 +10,9 @@ import type { EmulatorOptionsInput, RunningEmulator } from '../../src/emulator';
 import { openBlobStore } from '../../src/storage';
 import type { TaskQueueRole } from '../../src/temporal/taskQueues';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
-import { audienceSync, type AudienceSyncInput } from '../../workflows';
-import { audienceSyncWorkflowId } from '../../workflows/audience-sync/plan';
+import { audienceSync } from '../../workflows/index';
+import { type AudienceSyncInput } from '../../src/audience-sync/messages';
+import { WorkflowIds } from '../../src/temporal/workflowIds';
 import { emulatorControl, emulatorFor } from '../integration/tiktok/helpers';
 import { testClient, testEnv, uniqueId } from './temporal';
 
@@ -136,7 +137,7 @@ export function useAudienceHarness(opts: AudienceHarnessOptions): AudienceHarnes
       };
     },
     start: async (input: Omit<AudienceSyncInput, 'queues' | 'timing'>, timing: AudienceSyncInput['timing'] = DEFAULT_TIMING) => {
-      const workflowId = audienceSyncWorkflowId(input.config.destinationId);
+      const workflowId = WorkflowIds.audienceSync(input.config.destinationId);
       const first = await h.client.workflow.start(audienceSync, { taskQueue: h.taskQueue, workflowId, args: [{ ...input, queues: h.queues, timing }] });
       h.started.push({ workflowId, firstRunId: first.firstExecutionRunId });
       return h.client.workflow.getHandle<typeof audienceSync>(workflowId);

@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { audienceSyncStatusQuery, type AudienceSyncStatus } from '../../workflows';
+import { audienceSyncStatusQuery, type AudienceSyncStatus } from '../../src/audience-sync/messages';
 
 /** Polls the audienceSyncStatus query until `done` holds (a handle without a run id follows continue-as-new). */
 export async function waitForStatus(h: WorkflowHandle, done: (s: AudienceSyncStatus) => boolean, timeoutMs = 60_000): Promise<AudienceSyncStatus> {

@@ -1,21 +1,13 @@
 import type { DestinationConfig } from '../../src/audience-sync/config';
 import { calculateTypeOf, durationMs, identifierTypeFor } from '../../src/audience-sync/config';
-import type { CalculateType } from '../../src/tiktok/types';
-import type { AudienceSyncStatus } from './audienceSync';
-import { TikTokErrorType, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../src/tiktok/errorTypes';
+import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
+import type { AudienceSyncPhase } from '../../src/audience-sync/messages';
+import type { AudienceAction, CalculateType } from '../../src/tiktok/types';
 
 /*
  * Pure decisions of the audience sync control plane, kept out of the workflow body so unit
  * tests can pin them down. Workflow-safe: no Node built-ins, no I/O, no clock.
  */
-
-/**
- * The one workflow of a destination: a fixed id makes Temporal refuse a second writer.
- * (Not re-exported from workflows/index.ts: every function exported there is a workflow type.)
- */
-export function audienceSyncWorkflowId(destinationId: string): string {
-  return `audience-sync:${destinationId}`;
-}
 
 /** TikTok takes at most 50 file paths per create/update call (it allows 500, recommends < 50). */
 export const MAX_FILE_PATHS_PER_CALL = 50;
@@ -31,51 +23,8 @@ export const SEGMENT_CONFLICT_ADVICE =
 /** TikTok's cap of custom audiences per advertiser. */
 export const AUDIENCE_CAP = 400;
 
-/*
- * Failure types, by name. TikTok's classes come from src/tiktok/errorTypes (pure constants);
- * activities/ and src/audience pull in Node code, so their names are repeated here and
- * test/unit/audience-control-plan checks they equal ActivityFailureType and
- * NON_RETRYABLE_AUDIENCE_DATA_ERRORS.
- */
-export const FailureTypes = {
-  ...TikTokErrorType,
-  SecretUnavailable: 'SecretUnavailable',
-  FileIntegrity: 'FileIntegrity',
-  AmbiguousAudience: 'AmbiguousAudience',
-  AudienceNotFound: 'AudienceNotFound',
-  /** The source segment is claimed by a destination of another advertiser (activities/audienceData SEGMENT_CONFLICT). */
-  SegmentConflict: 'SegmentConflict',
-  FilePathExpired: 'FilePathExpired',
-} as const;
-
 /** Re-uploads of expired file paths per cycle; past it the cycle fails instead of looping. */
 export const MAX_REUPLOADS = 5;
-
-export const TIKTOK_NON_RETRYABLE: readonly string[] = TIKTOK_NON_RETRYABLE_ERROR_TYPES;
-
-export const DATA_NON_RETRYABLE: readonly string[] = [
-  'AudienceDataBadConfig',
-  'SnapshotUnreadable',
-  'StorageObjectMissing',
-  'StorageAccessDenied',
-  'AudienceDataCorrupt',
-  'AppliedStateConflict',
-];
-
-/** What the TikTok activities' retry policy must not retry: retrying cannot fix these. */
-export const TIKTOK_ACTIVITY_NON_RETRYABLE: readonly string[] = [
-  ...TIKTOK_NON_RETRYABLE,
-  FailureTypes.SecretUnavailable,
-  FailureTypes.FileIntegrity,
-  FailureTypes.AmbiguousAudience,
-  FailureTypes.AudienceNotFound,
-  FailureTypes.SegmentConflict,
-  FailureTypes.FilePathExpired,
-  ...DATA_NON_RETRYABLE,
-];
-
-/** Failures an operator fixes by giving ttsync a working token; the workflow parks on them. */
-export const REAUTHORIZATION_FAILURES: readonly string[] = [FailureTypes.ReauthorizationRequired, FailureTypes.SecretUnavailable];
 
 /**
  * The audience's calculate_type. TikTok requires every file of an audience to use the
@@ -167,23 +116,68 @@ export function cycleRunId(destinationId: string, cycle: number, temporalRunId: 
   return `${destinationId}.${String(cycle).padStart(6, '0')}.${temporalRunId.replace(/[^A-Za-z0-9]/g, '').slice(0, 32)}`;
 }
 
-/** A destination's status before its first cycle. */
-export function initialAudienceSyncStatus(ids: { destinationId: string; advertiserId: string; audienceId?: string | undefined }): AudienceSyncStatus {
-  return {
-    destinationId: ids.destinationId,
-    advertiserId: ids.advertiserId,
-    phase: 'idle',
-    audienceId: ids.audienceId ?? null,
-    paused: false,
-    cycles: 0,
-    currentRunId: null,
-    lastSync: null,
-    appliedSnapshot: null,
-    isValid: null,
-    coverNum: null,
-    advice: null,
-    nextRunAt: '',
-    lastError: null,
-    pendingBatches: 0,
-  };
+
+/** The phase an edit shows while it runs. */
+export function editPhase(action: AudienceAction): AudienceSyncPhase {
+  return action === 'REMOVE' ? 'removing' : action === 'REPLACE' ? 'replacing' : 'appending';
+}
+
+/** What sendFiles needs of a built file. */
+export interface BuiltFileRef {
+  uri: string;
+  md5: string;
+  calculateType: CalculateType;
+  action: 'APPEND' | 'REMOVE';
+  ids: number;
+  bytes: number;
+}
+
+export interface EditStep {
+  action: AudienceAction | 'CREATE';
+  files: readonly BuiltFileRef[];
+}
+
+/**
+ * The calls that use file paths, in order, at most MAX_FILE_PATHS_PER_CALL files each: the
+ * create (with the first chunk of adds) when there is no audience yet, the adds (the first
+ * as REPLACE when asked), then the removes.
+ */
+export function editSteps(p: { appendFiles: readonly BuiltFileRef[]; removeFiles: readonly BuiltFileRef[]; create: boolean; replaceFirst: boolean }): EditStep[] {
+  const steps: EditStep[] = [];
+  const appendChunks = chunks(p.appendFiles);
+  if (p.create) steps.push({ action: 'CREATE', files: appendChunks.shift() ?? [] });
+  for (const [i, files] of appendChunks.entries()) steps.push({ action: p.replaceFirst && i === 0 ? 'REPLACE' : 'APPEND', files });
+  for (const files of chunks(p.removeFiles)) steps.push({ action: 'REMOVE', files });
+  return steps;
+}
+
+/** The cadence's re-sync skips an export it has already applied (same uri, creation time and size). */
+export function snapshotUnchanged(applied: { uri: string; createdAt: string; bytes: number } | null, now: { uri: string; createdAt: string; bytes: number }): boolean {
+  return applied !== null && applied.uri === now.uri && applied.createdAt === now.createdAt && applied.bytes === now.bytes;
+}
+
+/**
+ * Failures a cycle parks on instead of ending in `error`: the phase, and the advice that
+ * tells the operator the way out. null: an ordinary error.
+ */
+export function parkOf(type: string | null, at: { audienceId: string | null; advertiserId: string }): { phase: AudienceSyncPhase; advice: string } | null {
+  if (type === AudienceSyncFailureType.AudienceNotFound)
+    return {
+      phase: 'audience_missing',
+      advice: at.audienceId
+        ? `audience ${at.audienceId} no longer exists in advertiser ${at.advertiserId} (deleted in TikTok?); ttsync holds every cycle until you signal "recreateAudience": the next cycle then creates the audience again and sends it the whole applied state plus what is pending`
+        : `create the audience in TikTok under its configured name and signal "recreateAudience" (the next cycle finds it by name), or signal "recreateAudience" to let ttsync create it`,
+    };
+  if (type === AudienceSyncFailureType.SegmentConflict) return { phase: 'segment_conflict', advice: SEGMENT_CONFLICT_ADVICE };
+  return null;
+}
+
+/** A finished sync: synced, or too small for TikTok to target (with what to send). */
+export function targetability(audienceId: string | null, final: { coverNum: number | null } | null): { phase: AudienceSyncPhase; advice: string | null } {
+  if (final && (final.coverNum ?? 0) < MIN_TARGETABLE)
+    return {
+      phase: 'too_small_to_target',
+      advice: `audience ${audienceId} matches ${final.coverNum ?? 0} TikTok users, fewer than ${MIN_TARGETABLE}, so it cannot be targeted: ${TOO_SMALL_ADVICE}`,
+    };
+  return { phase: 'synced', advice: null };
 }

@@ -4,8 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { cycleSummary, getAudienceStatus, isSuccess, requestAudienceSync, waitForAudienceCycle, type AudienceCycleSummary } from '../client';
 import type { DestinationConfigInput } from '../config';
-import { audienceSyncWorkflowId } from '../../../workflows/audience-sync/plan';
-import type { AudienceSyncStatus, AudienceSyncTiming } from '../../../workflows';
+import { WorkflowIds } from '../../temporal/workflowIds';
+import type { AudienceSyncStatus, AudienceSyncTiming } from '../messages';
 import { TikTokClient } from '../../tiktok';
 import { emulatorAudience, seedAdvertiserToken } from './emulatorControl';
 import { SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, churned, expectedValues, peopleOf, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from './synthetic';
@@ -99,7 +99,7 @@ const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(
  * workdir; returns the audience it had made, if any.
  */
 async function endPreviousRun(client: Client, destinationId: string): Promise<{ ended: boolean; audienceId: string | null }> {
-  const handle = client.workflow.getHandle(audienceSyncWorkflowId(destinationId));
+  const handle = client.workflow.getHandle(WorkflowIds.audienceSync(destinationId));
   try {
     if ((await handle.describe()).status.name !== 'RUNNING') return { ended: false, audienceId: null };
   } catch (err) {
@@ -118,7 +118,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const log = opts.log ?? (() => undefined);
   const destinationId = opts.destinationId ?? DEMO_DEFAULTS.destinationId;
   const advertiserId = opts.advertiserId ?? DEMO_DEFAULTS.advertiserId;
-  const workflowId = audienceSyncWorkflowId(destinationId);
+  const workflowId = WorkflowIds.audienceSync(destinationId);
   const people = opts.people ?? DEMO_DEFAULTS.people;
   if (!Number.isSafeInteger(people) || people < 1) throw new Error(`people must be a positive whole number, not ${people}`);
 

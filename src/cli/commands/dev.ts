@@ -7,7 +7,8 @@ import { parseDuration } from '../../emulator';
 import { connectClient } from '../../temporal/connection';
 import { parseTemporalEnv } from '../../config/temporalEnv';
 import { DEMO_DEFAULTS } from '../../audience-sync/demo/run';
-import { parsePort, UsageError } from '../program';
+import { UsageError } from '../../config/errors';
+import { parsePort } from '../../config/flags';
 import { parsePeople, runDemoAndPrint } from './demo';
 
 type DevOpts = Omit<DevStackOptions, 'log'> & { demo: boolean; demoPeople: number };

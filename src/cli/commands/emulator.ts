@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { parseDuration, parseFaultSpec, startEmulator, type Faults } from '../../emulator';
-import { parsePort } from '../program';
+import { parsePort } from '../../config/flags';
 
 interface EmulatorOpts {
   port: number;

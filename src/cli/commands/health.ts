@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { connectClient } from '../../temporal/connection';
 import { TaskQueues } from '../../temporal/taskQueues';
-import { healthCheck } from '../../../workflows';
+import { healthCheck } from '../../../workflows/index';
 
 export function registerHealthCommand(program: Command): void {
   program

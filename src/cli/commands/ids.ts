@@ -10,7 +10,7 @@ import {
   type IdentifierKind,
   type PhoneFormat,
 } from '../../identifiers';
-import { UsageError } from '../program';
+import { UsageError } from '../../config/errors';
 
 /** `--type` names users know; IDFA, GAID and AAID follow the MAID rule. */
 const TYPE_KINDS: Readonly<Record<string, IdentifierKind>> = {

@@ -3,7 +3,7 @@ import { connectClient } from '../../temporal/connection';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { fetchHistory, loadHistoryFile, replayAll, type NamedHistory } from '../../temporal/replay';
 import { workflowSource } from '../../worker';
-import { UsageError } from '../program';
+import { UsageError } from '../../config/errors';
 
 interface ReplayOpts {
   workflowId?: string;

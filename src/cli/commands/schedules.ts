@@ -1,12 +1,17 @@
-import { Command } from 'commander';
-import { DestinationConfigSetError, loadDestinationConfigs } from '../../audience-sync/configFile';
-import { connectClient } from '../../temporal/connection';
-import { applyAudienceSchedules, cadenceMs } from '../../temporal/schedules';
-import { UsageError } from '../program';
+import { Command, Option } from 'commander';
 import { addQueueOptions, parseDuration } from '../../audience-sync/cli';
+import { audienceSyncSchedules } from '../../audience-sync/schedules';
+import { ConfigError, UsageError } from '../../config/errors';
+import { connectClient } from '../../temporal/connection';
+import { applySchedules, cadenceMs, type ScheduleSource } from '../../temporal/schedules';
+
+/** Each lifecycle's Schedules, by its name: the lifecycles that run on a cadence plug in here. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; apply only passes them through
+const SOURCES: Record<string, ScheduleSource<any>> = { [audienceSyncSchedules.lifecycle]: audienceSyncSchedules };
 
 interface ApplyOpts {
   config: string;
+  lifecycle: string;
   cadence: string;
   dryRun?: boolean;
   prune?: boolean;
@@ -19,15 +24,16 @@ interface ApplyOpts {
 }
 
 export function registerSchedulesCommand(program: Command): void {
-  const schedules = program.command('schedules').description('Temporal Schedules that keep destinations in sync');
+  const schedules = program.command('schedules').description("Temporal Schedules that keep each lifecycle's work going");
   addQueueOptions(
     schedules
       .command('apply')
       .description(
-        'Create or update one schedule per destination config (a file, or every *.json of a folder): every cadence it starts the ' +
-          "destination's sync workflow if missing and asks it to sync. The whole set is checked first; any problem applies nothing.",
+        'Create or update one schedule per config (a file, or every *.json of a folder): every cadence it starts a short tick workflow that ' +
+          "starts the config's workflow if missing and asks it to run. The whole set is checked first; any problem applies nothing.",
       )
-      .requiredOption('--config <file-or-dir>', 'destination config file, or a folder of them')
+      .requiredOption('--config <file-or-dir>', 'config file, or a folder of them')
+      .addOption(new Option('--lifecycle <name>', 'which lifecycle the configs are for').choices(Object.keys(SOURCES)).default(audienceSyncSchedules.lifecycle))
       .option('--cadence <duration>', 'how often each destination syncs (at least 1m)', parseDuration, '1h')
       .option('--dry-run', 'print what would change, change nothing')
       .option('--prune', 'delete audience schedules of this task queue whose destination is not in the set (default: kept and listed)')
@@ -41,19 +47,21 @@ export function registerSchedulesCommand(program: Command): void {
       } catch (err) {
         throw new UsageError(`--cadence: ${(err as Error).message}`);
       }
-      let loaded;
+      const source = SOURCES[opts.lifecycle]!;
+      let configs: unknown[];
       try {
-        loaded = await loadDestinationConfigs(opts.config);
+        configs = await source.load(opts.config);
       } catch (err) {
         // Every problem of every file, one per line; nothing has been applied.
-        if (err instanceof DestinationConfigSetError) throw new UsageError(`${err.message}\nnothing was applied`);
+        if (err instanceof ConfigError) throw new UsageError(`${err.message}\nnothing was applied`);
         throw err;
       }
       const client = await connectClient();
       try {
-        const changes = await applyAudienceSchedules(
+        const changes = await applySchedules(
           client,
-          loaded.map((l) => l.config),
+          source,
+          configs,
           {
             cadence: opts.cadence,
             taskQueue: opts.taskQueue,

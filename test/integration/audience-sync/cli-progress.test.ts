@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProgressLine } from '../../../src/audience-sync/cli';
-import type { AudienceSyncPhase, AudienceSyncStatus } from '../../../workflows';
-import { initialAudienceSyncStatus } from '../../../workflows/audience-sync/plan';
+import type { AudienceSyncPhase, AudienceSyncStatus } from '../../../src/audience-sync/messages';
+import { initialAudienceSyncStatus } from '../../../src/audience-sync/messages';
 
 /* The progress display of `ttsync audience sync --wait`, on a terminal and in a log. */
 

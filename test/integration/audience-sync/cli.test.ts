@@ -11,14 +11,16 @@ import {
   waitForAudienceCycle,
 } from '../../../src/audience-sync/client';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
-import { audienceSyncWorkflowId } from '../../../workflows/audience-sync/plan';
-import { addChangeBatchSignal, audienceSync, pauseSignal, reauthorizedSignal, resumeSignal, syncNowSignal, type AudienceSyncTickInput } from '../../../workflows';
-import { audienceScheduleId } from '../../../src/temporal/schedules';
+import { WorkflowIds } from '../../../src/temporal/workflowIds';
+import { addChangeBatchSignal, pauseSignal, reauthorizedSignal, resumeSignal, syncNowSignal } from '../../../src/audience-sync/messages';
+import { audienceSync } from '../../../workflows/index';
+import { type AudienceSyncTickInput } from '../../../src/audience-sync/messages';
+import { ScheduleIds } from '../../../src/temporal/workflowIds';
 import { SearchAttributeKeys } from '../../../src/temporal/searchAttributes';
 import type { ScheduledSyncResult } from '../../../activities/audience-sync/control';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
-import type { AudienceSyncStatus } from '../../../workflows';
+import type { AudienceSyncStatus } from '../../../src/audience-sync/messages';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
 import { waitForStatus } from '../../helpers/audienceStatus';
 import { BIN, ROOT } from '../../helpers/cli';
@@ -64,7 +66,7 @@ const expectedDigests = (ids: number[]): string[] => sortedDigests(ids.flatMap((
 
 function destination(advertiserId: string, extra: Partial<DestinationConfigInput> = {}): DestinationConfigInput {
   const config = harness.destination(advertiserId, extra);
-  workflowIds.push(audienceSyncWorkflowId(config.destinationId));
+  workflowIds.push(WorkflowIds.audienceSync(config.destinationId));
   return config;
 }
 
@@ -110,7 +112,7 @@ describe('audience sync control: request, wait, status', { timeout: 120_000 }, (
 
     const first = range(0, 1200);
     const r1 = await requestAudienceSync(harness.client, { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, first) }, taskQueue, queues, timing });
-    expect(r1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true, requestId: expect.any(String) });
+    expect(r1).toEqual({ workflowId: WorkflowIds.audienceSync(config.destinationId), started: true, cyclesBefore: 0, signalled: true, requestId: expect.any(String) });
     const seen: AudienceSyncStatus[] = [];
     const s1 = await waitForAudienceCycle(harness.client, config.destinationId, r1.cyclesBefore, { requestId: r1.requestId, pollMs: 50, onStatus: (s) => seen.push(s) });
     expect(s1.phase).toBe('synced');
@@ -241,7 +243,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     const second = range(50, 1100);
     const nw = await cli(['audience', 'sync', '--config', file, '--snapshot', writeSnapshot(`${config.destinationId}-2.csv`, second), ...queueFlags()]);
     expect(nw.code).toBe(0);
-    expect(nw.stdout).toContain(`signalled ${audienceSyncWorkflowId(config.destinationId)}`);
+    expect(nw.stdout).toContain(`signalled ${WorkflowIds.audienceSync(config.destinationId)}`);
     expect(nw.stdout).toContain(`ttsync audience status ${config.destinationId}`);
     const s2 = await waitForAudienceCycle(harness.client, config.destinationId, 1, { pollMs: 100, timeoutMs: 60_000 });
     expect(s2.lastSync).toMatchObject({ added: 0, removed: 100 });
@@ -280,7 +282,7 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     const release = async (): Promise<void> => {
       released = true;
       await issueToken(advertiserId);
-      await harness.client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId)).signal(reauthorizedSignal);
+      await harness.client.workflow.getHandle(WorkflowIds.audienceSync(config.destinationId)).signal(reauthorizedSignal);
     };
     let releasing: Promise<void> | undefined;
     const r = await cli(['audience', 'sync', '--config', writeConfig(config), '--snapshot', writeSnapshot(`${config.destinationId}.csv`, people), '--wait', ...queueFlags()], 90_000, (err) => {
@@ -296,10 +298,10 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
   it('a running workflow whose worker is gone: the request fails with the queue to check instead of hanging', async () => {
     const config = destination(newAdvertiser());
     const nobody = uniqueId('nobody-polls');
-    await harness.client.workflow.start(audienceSync, { taskQueue: nobody, workflowId: audienceSyncWorkflowId(config.destinationId), args: [{ config }] });
+    await harness.client.workflow.start(audienceSync, { taskQueue: nobody, workflowId: WorkflowIds.audienceSync(config.destinationId), args: [{ config }] });
     const err = await requestAudienceSync(harness.client, { config, snapshot: { uri: 'file:///tmp/none.csv' }, answerTimeoutMs: 1500 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NoWorkerAnswerError);
-    expect((err as Error).message).toBe(`no worker answered ${audienceSyncWorkflowId(config.destinationId)} within 2s: is a ttsync worker polling the task queue ${nobody}?`);
+    expect((err as Error).message).toBe(`no worker answered ${WorkflowIds.audienceSync(config.destinationId)} within 2s: is a ttsync worker polling the task queue ${nobody}?`);
   });
 
   it('bad usage exits 2 with a readable error and starts nothing', async () => {
@@ -373,7 +375,7 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     await issueToken(a.advertiserId);
     writeConfig(a, join(folder, 'a.json'));
     writeConfig(b, join(folder, 'b.json'));
-    for (const c of [a, b]) scheduleIds.add(audienceScheduleId(c.destinationId));
+    for (const c of [a, b]) scheduleIds.add(ScheduleIds.audienceSync(c.destinationId));
     const apply = async (...extra: string[]): Promise<ApplyOut> => {
       const r = await cli(['schedules', 'apply', '--config', folder, '--json', ...queueFlags(), ...extra]);
       expect(r.stderr).toBe('');
@@ -382,7 +384,7 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     };
 
     expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'created', [b.destinationId]: 'created' });
-    const d = await harness.client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe();
+    const d = await harness.client.schedule.getHandle(ScheduleIds.audienceSync(a.destinationId)).describe();
     expect(d.spec.intervals).toMatchObject([{ every: 3_600_000 }]);
     expect(d.policies.overlap).toBe('SKIP');
     expect(d.action.workflowType).toBe('audienceSyncTick');
@@ -408,24 +410,24 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     expect(dry.dryRun).toBe(true);
     expect(outcomes(dry)).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'updated' });
     expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'updated' });
-    const db = await harness.client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe();
+    const db = await harness.client.schedule.getHandle(ScheduleIds.audienceSync(b.destinationId)).describe();
     expect((db.action.args?.[0] as AudienceSyncTickInput).config).toMatchObject({ retentionDays: 30 });
     expect(outcomes(await apply())).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'unchanged' });
     // A new cadence changes every schedule.
     expect(outcomes(await apply('--cadence', '2h'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
-    expect((await harness.client.schedule.getHandle(audienceScheduleId(a.destinationId)).describe()).spec.intervals).toMatchObject([{ every: 7_200_000 }]);
+    expect((await harness.client.schedule.getHandle(ScheduleIds.audienceSync(a.destinationId)).describe()).spec.intervals).toMatchObject([{ every: 7_200_000 }]);
 
     // b leaves the folder: kept and listed without --prune, deleted with it (the list is eventually consistent).
     rmSync(join(folder, 'b.json'));
     const listed = async (): Promise<boolean> => {
-      for await (const sc of harness.client.schedule.list()) if (sc.scheduleId === audienceScheduleId(b.destinationId)) return true;
+      for await (const sc of harness.client.schedule.list()) if (sc.scheduleId === ScheduleIds.audienceSync(b.destinationId)) return true;
       return false;
     };
     for (let i = 0; i < 100 && !(await listed()); i++) await new Promise((r) => setTimeout(r, 100));
     const pruned = await apply('--cadence', '2h');
     expect(pruned.changes.find((c) => c.destinationId === b.destinationId)).toMatchObject({ outcome: 'kept', note: 'not in the config set; --prune deletes it' });
     expect(outcomes(await apply('--cadence', '2h', '--prune'))).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'deleted' });
-    await expect(harness.client.schedule.getHandle(audienceScheduleId(b.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+    await expect(harness.client.schedule.getHandle(ScheduleIds.audienceSync(b.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
   });
 
   it('refuses the whole set, each problem on its own line, when two advertisers share a segment or a config is invalid', async () => {
@@ -447,7 +449,7 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     expect(r2.stderr).toMatch(/4-bad\.json:\n {2}line 1 column \d+: not valid JSON/);
     expect(r2.stderr).toMatch(/2-copy\.json:\n {2}\$\.sourceSegmentId: /);
     for (const c of [owner, copy, fine])
-      await expect(harness.client.schedule.getHandle(audienceScheduleId(c.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
+      await expect(harness.client.schedule.getHandle(ScheduleIds.audienceSync(c.destinationId)).describe()).rejects.toBeInstanceOf(ScheduleNotFoundError);
     const cadence = await cli(['schedules', 'apply', '--config', join(folder, '3-fine.json'), '--cadence', '10s', ...queueFlags()]);
     expect(cadence.code).toBe(2);
     expect(cadence.stderr).toMatch(/--cadence: cadence 10s is shorter than 1m/);
@@ -461,15 +463,15 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     const exportName = `${config.destinationId}-store.csv`;
     config.storage = { ...config.storage, snapshot: new URL(writeSnapshot(exportName, people)).pathname };
     const file = writeConfig(config);
-    const scheduleId = audienceScheduleId(config.destinationId);
+    const scheduleId = ScheduleIds.audienceSync(config.destinationId);
     scheduleIds.add(scheduleId);
     const r = await cli(['schedules', 'apply', '--config', file, ...queueFlags()]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/\screated\s/);
-    const handle = harness.client.workflow.getHandle(audienceSyncWorkflowId(config.destinationId));
+    const handle = harness.client.workflow.getHandle(WorkflowIds.audienceSync(config.destinationId));
 
     const t1 = await triggerTick(scheduleId);
-    expect(t1).toEqual({ workflowId: audienceSyncWorkflowId(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
+    expect(t1).toEqual({ workflowId: WorkflowIds.audienceSync(config.destinationId), started: true, cyclesBefore: 0, signalled: true });
     const s1 = await waitForAudienceCycle(harness.client, config.destinationId, 0, { pollMs: 100, timeoutMs: 60_000 });
     expect(s1.phase).toBe('synced');
     expect(s1.lastSync).toMatchObject({ kind: 'snapshot', added: 2200 });

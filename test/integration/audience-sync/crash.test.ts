@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultWorkflowBundlePath } from '../../../src/worker';
-import { audienceSyncStatusQuery, type AudienceSyncStatus } from '../../../workflows';
+import { audienceSyncStatusQuery, type AudienceSyncStatus } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { compileFixture, spawnFixture, type ChildProcessLines } from '../../helpers/childWorker';

@@ -8,14 +8,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  AudienceDataErrorTypes,
-  createAudienceDataActivities,
-  type AudienceDataActivities,
-  type AudienceDataDeps,
-  type DiffShardsResult,
-  type PrepareResult,
-} from '../../../activities/audience-sync/data';
+import { AudienceDataErrorTypes, createAudienceDataActivities, type AudienceDataActivities, type AudienceDataDeps, type DiffShardsResult, type PrepareResult } from '../../../activities/audience-sync/data';
 import type { BuiltFile } from '../../../src/audience-sync';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { createGcsClient, openBlob, openBlobStore, type BlobStore } from '../../../src/storage';

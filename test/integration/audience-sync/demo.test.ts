@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { runDemo, type DemoResult } from '../../../src/audience-sync/demo/run';
 import { formatDemoSummary } from '../../../src/audience-sync/demo/summary';
 import { expectedValues, peopleOf, personLine, type SyntheticSpec } from '../../../src/audience-sync/demo/synthetic';
-import { audienceSyncWorkflowId } from '../../../workflows/audience-sync/plan';
+import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { runCli } from '../../helpers/cli';
 import { sha } from '../../helpers/syntheticPeople';
@@ -107,7 +107,7 @@ describe('ttsync demo on the dev server with the TikTok emulator', { timeout: 90
     expect(statSync(s2!.snapshot.path).size).toBe(s2!.snapshot.bytes);
 
     const text = formatDemoSummary(r);
-    const workflowId = audienceSyncWorkflowId(destinationId);
+    const workflowId = WorkflowIds.audienceSync(destinationId);
     expect(r.workflowUrl).toBe(`${UI}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
     expect(text).toContain(r.workflowUrl);
     expect(text).toContain(`${d2.size.toLocaleString('en-US')} ids (equal to the valid ids of the last snapshot)`);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { snapshotLandedSignal } from '../../../workflows';
+import { snapshotLandedSignal } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { expectedDigests, person, range } from '../../helpers/syntheticPeople';

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { segmentClaimKey } from '../../../src/audience-sync';
-import { addChangeBatchSignal, audienceSyncStatusQuery, recreateAudienceSignal, syncNowSignal, updateConfigUpdate } from '../../../workflows';
+import { addChangeBatchSignal, audienceSyncStatusQuery, recreateAudienceSignal, syncNowSignal, updateConfigUpdate } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { range, sortedDigests } from '../../helpers/syntheticPeople';

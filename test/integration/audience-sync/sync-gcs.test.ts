@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGcsClient } from '../../../src/storage';
-import { snapshotLandedSignal } from '../../../workflows';
+import { snapshotLandedSignal } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { startFakeGcs, type FakeGcs } from '../../helpers/fakeGcs';

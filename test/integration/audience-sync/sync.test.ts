@@ -8,16 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { SearchAttributeKeys } from '../../../src/temporal/searchAttributes';
-import {
-  addChangeBatchSignal,
-  audienceSyncStatusQuery,
-  pauseSignal,
-  reauthorizedSignal,
-  resumeSignal,
-  syncNowSignal,
-  snapshotLandedSignal,
-  updateConfigUpdate,
-} from '../../../workflows';
+import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, resumeSignal, syncNowSignal, snapshotLandedSignal, updateConfigUpdate } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { expectedDigests, person, range } from '../../helpers/syntheticPeople';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { healthCheck, healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../../../workflows';
+import { healthCheck } from '../../../workflows/index';
+import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../../../workflows/healthCheck';
 import { testClient, uniqueId, withWorkers } from '../../helpers/temporal';
 
 async function waitFor<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {

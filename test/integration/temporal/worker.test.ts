@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { msToTs } from '@temporalio/common/lib/time';
 import { createWorkers, defaultWorkflowBundlePath, workflowSource } from '../../../src/worker';
-import { healthCheck } from '../../../workflows';
+import { healthCheck } from '../../../workflows/index';
 import { MissingSearchAttributesError, SEARCH_ATTRIBUTE_NAMES } from '../../../src/temporal/searchAttributes';
 import { testClient, testEnv, uniqueId, withWorkers } from '../../helpers/temporal';
 

@@ -1,29 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../../src/audience-sync';
 import { calculateTypeOf } from '../../../src/audience-sync/customerFiles';
 import { DestinationConfigSchema, type DestinationConfigInput } from '../../../src/audience-sync/config';
 import { IdentifierTypeSchema } from '../../../src/identifiers/schema';
-import { ActivityFailureType } from '../../../src/tiktok/activityFailure';
-import { MAX_FILE_PATHS_PER_CALL as ACTIVITY_MAX_PATHS } from '../../../activities/audience-sync/tiktok';
-import { ALL_TIKTOK_ERROR_TYPES, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../../src/tiktok/errorTypes';
-import {
-  DATA_NON_RETRYABLE,
-  FailureTypes,
-  MAX_FILE_PATHS_PER_CALL,
-  REAUTHORIZATION_FAILURES,
-  TIKTOK_ACTIVITY_NON_RETRYABLE,
-  TIKTOK_NON_RETRYABLE,
-  audienceCalculateType,
-  audienceSyncWorkflowId,
-  chunks,
-  cycleRunId,
-  msOf,
-  nextPollDelay,
-  rejectedByReason,
-  shardGroups,
-  shouldFlushNow,
-  uploadCalculateType,
-} from '../../../workflows/audience-sync/plan';
+import { ALL_TIKTOK_ERROR_TYPES, REAUTHORIZATION_FAILURES, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../../src/tiktok/errorTypes';
+import { NON_RETRYABLE_AUDIENCE_DATA_ERRORS, AudienceSyncFailureType, AUDIENCE_SYNC_NON_RETRYABLE } from '../../../src/audience-sync/failures';
+import { audienceCalculateType, chunks, cycleRunId, msOf, nextPollDelay, rejectedByReason, shardGroups, shouldFlushNow, uploadCalculateType } from '../../../workflows/audience-sync/plan';
+import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { RunIdSchema } from '../../../src/audience-sync/layout';
 
 const config = (identifiers: DestinationConfigInput['identifiers'], maidHash?: 'sha256' | 'md5') =>
@@ -39,17 +21,13 @@ const config = (identifiers: DestinationConfigInput['identifiers'], maidHash?: '
   });
 
 describe('audience sync control plane: pure decisions', () => {
-  it('repeats the failure type names of the activities exactly (workflows cannot import them at run time)', () => {
-    expect([...TIKTOK_NON_RETRYABLE].sort()).toEqual([...TIKTOK_NON_RETRYABLE_ERROR_TYPES].sort());
-    expect([...DATA_NON_RETRYABLE].sort()).toEqual([...NON_RETRYABLE_AUDIENCE_DATA_ERRORS].sort());
-    for (const t of ALL_TIKTOK_ERROR_TYPES) expect(FailureTypes[t]).toBe(t);
-    for (const t of Object.values(ActivityFailureType)) expect(FailureTypes[t]).toBe(t);
+  it('names every failure type the workflow acts on, and never retries what retrying cannot fix', () => {
+    for (const t of ALL_TIKTOK_ERROR_TYPES) expect(AudienceSyncFailureType[t]).toBe(t);
     expect(REAUTHORIZATION_FAILURES).toEqual(['ReauthorizationRequired', 'SecretUnavailable']);
     // Every non-retryable type is named; the ones the workflow waits out or retries are not.
     for (const t of [...TIKTOK_NON_RETRYABLE_ERROR_TYPES, ...NON_RETRYABLE_AUDIENCE_DATA_ERRORS, 'SecretUnavailable', 'FileIntegrity', 'AmbiguousAudience', 'AudienceNotFound'])
-      expect(TIKTOK_ACTIVITY_NON_RETRYABLE).toContain(t);
-    for (const t of ['Throttled', 'Transient', 'AudienceBusy', 'StorageUnavailable']) expect(TIKTOK_ACTIVITY_NON_RETRYABLE).not.toContain(t);
-    expect(MAX_FILE_PATHS_PER_CALL).toBe(ACTIVITY_MAX_PATHS);
+      expect(AUDIENCE_SYNC_NON_RETRYABLE).toContain(t);
+    for (const t of ['Throttled', 'Transient', 'AudienceBusy', 'StorageUnavailable']) expect(AUDIENCE_SYNC_NON_RETRYABLE).not.toContain(t);
   });
 
   it('maps identifier types to calculate_type with the data plane\'s mapping (AAID is GAID, external ids have none)', () => {
@@ -132,6 +110,6 @@ describe('audience sync control plane: pure decisions', () => {
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('d', 2, 'r1'));
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('d', 1, 'r2'));
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('e', 1, 'r1'));
-    expect(audienceSyncWorkflowId('shop-vips')).toBe('audience-sync:shop-vips');
+    expect(WorkflowIds.audienceSync('shop-vips')).toBe('audience-sync:shop-vips');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/config/temporalEnv';
+import { ConfigError } from '../../../src/config/errors';
 import {
   SlidingWindowLimiter,
   TIKTOK_PRODUCTION_BASE_URL,

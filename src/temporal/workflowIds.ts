@@ -1,0 +1,25 @@
+/*
+ * The shared contracts of the lifecycles: every workflow id and Schedule id, derived from
+ * what the workflow writes to. A lifecycle's single writer has exactly one id per remote
+ * object, so Temporal itself refuses a second writer, and the writer checks its own id
+ * (an operator can type any id into the UI). Other lifecycles reach a workflow by these
+ * ids alone. Pure: workflows import it.
+ */
+
+/** The lifecycles, by the one name each uses for its folders. */
+export const LIFECYCLES = ['audience-sync', 'events-export', 'san-migration', 'usage-report', 'retention'] as const;
+export type Lifecycle = (typeof LIFECYCLES)[number];
+
+export const WorkflowIds = {
+  /** The one writer of a destination's TikTok audience. */
+  audienceSync: (destinationId: string): string => `audience-sync:${destinationId}`,
+  /** What a destination's Schedule starts each cadence (Temporal suffixes it with the tick's time). */
+  audienceSyncTick: (destinationId: string): string => `audience-sync-tick:${destinationId}`,
+} as const;
+
+export const ScheduleIds = {
+  /** Prefix of every audience sync Schedule id (`schedules apply --prune` finds them by it). */
+  audienceSyncPrefix: 'audience-sync-schedule:',
+  audienceSync: (destinationId: string): string => `audience-sync-schedule:${destinationId}`,
+} as const;
+

@@ -1,0 +1,175 @@
+import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import type { AudienceDataActivities } from '../../activities/audience-sync/data';
+import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
+import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
+import { AUDIENCE_SYNC_NON_RETRYABLE, AudienceSyncFailureType } from '../../src/audience-sync/failures';
+import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncError } from '../../src/audience-sync/messages';
+import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
+import { TaskQueues } from '../../src/temporal/taskQueues';
+import { REAUTHORIZATION_FAILURES } from '../../src/tiktok/errorTypes';
+import { msOf } from './plan';
+import type { SyncRequests } from './requests';
+
+/*
+ * What every step of an audience sync cycle shares: the destination's config, its status
+ * and pending requests, the activity stubs, and the few moves every step makes (set the
+ * phase, remember the audience, park for a new token).
+ */
+
+export interface Timing {
+  cadenceMs: number;
+  pollInitialMs: number;
+  pollMaxMs: number;
+  dataHeartbeatMs: number;
+  uploadHeartbeatMs: number;
+  tiktokCallMs: number;
+}
+
+/** The config, or a readable list of its problems. */
+export function configProblems(input: unknown): { config: DestinationConfig } | { message: string } {
+  const r = DestinationConfigSchema.safeParse(input);
+  if (r.success) return { config: r.data };
+  return { message: `invalid destination config: ${problemsOf(r.error).map((p) => `${p.path}: ${p.message}`).join('; ')}` };
+}
+
+/** The workflow input's config and timing; bad input fails the run at once, since retrying the same JSON cannot make it valid. */
+export function checkedInput(input: AudienceSyncInput): { config: DestinationConfig; timing: Timing } {
+  const checked = configProblems(input?.config);
+  if ('message' in checked) throw ApplicationFailure.nonRetryable(checked.message, AudienceSyncFailureType.InvalidConfig);
+  return { config: checked.config, timing: timingOf(input.timing) };
+}
+
+function timingOf(t: AudienceSyncTiming | undefined): Timing {
+  try {
+    return {
+      cadenceMs: msOf(t?.cadence, '1h'),
+      pollInitialMs: msOf(t?.pollInitial, '30s'),
+      pollMaxMs: msOf(t?.pollMax, '30m'),
+      dataHeartbeatMs: msOf(t?.heartbeatTimeout, '2m'),
+      uploadHeartbeatMs: msOf(t?.heartbeatTimeout, '5m'),
+      tiktokCallMs: msOf(t?.tiktokCallTimeout, '5m'),
+    };
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`invalid timing: ${(err as Error).message}`, AudienceSyncFailureType.InvalidConfig);
+  }
+}
+
+/** The activity stubs, one per retry/timeout profile. */
+function activitiesOf(input: AudienceSyncInput, timing: Timing) {
+  const queues = { data: input.queues?.data ?? TaskQueues.data, tiktok: input.queues?.tiktok ?? TaskQueues.tiktok };
+  const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...AUDIENCE_SYNC_NON_RETRYABLE] };
+  return {
+    // Quick data-plane calls (stat, manifest read/write) do not heartbeat.
+    dataQuick: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry }),
+    dataHousekeeping: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } }),
+    // Streaming work heartbeats its progress; a lost worker is noticed within heartbeatTimeout
+    // and the retry resumes from the last heartbeat.
+    dataHeavy: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout: timing.dataHeartbeatMs, retry }),
+    tiktok: proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: timing.tiktokCallMs, retry }),
+    // AudienceBusy is the workflow's to handle: wait on durable timers until editable, then edit again.
+    tiktokEdit: proxyActivities<TikTokAudienceActivities>({
+      taskQueue: queues.tiktok,
+      startToCloseTimeout: timing.tiktokCallMs,
+      retry: { ...retry, nonRetryableErrorTypes: [...retry.nonRetryableErrorTypes, AudienceSyncFailureType.AudienceBusy] },
+    }),
+    tiktokUpload: proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: '2h', heartbeatTimeout: timing.uploadHeartbeatMs, retry }),
+  };
+}
+
+/** The ApplicationFailure type behind an activity failure, if any. */
+export function failureTypeOf(err: unknown): string | null {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.type ?? null;
+  if (err instanceof ApplicationFailure) return err.type ?? null;
+  return null;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof ActivityFailure) return `${err.activityType ?? 'activity'}: ${err.cause?.message ?? err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class SyncContext {
+  readonly acts: ReturnType<typeof activitiesOf>;
+  /** The token was replaced (reauthorized or resume) since the workflow parked. */
+  reauthorized = false;
+  private syncState = '';
+
+  constructor(
+    public config: DestinationConfig,
+    readonly timing: Timing,
+    readonly requests: SyncRequests,
+    input: AudienceSyncInput,
+  ) {
+    this.acts = activitiesOf(input, timing);
+  }
+
+  get status() {
+    return this.requests.status;
+  }
+
+  /** Publishes the destination's search attributes (and its phase) for the UI's filters. */
+  publish(): void {
+    const attrs = [
+      { key: SearchAttributeKeys.DestinationId, value: this.config.destinationId },
+      { key: SearchAttributeKeys.AdvertiserId, value: this.config.advertiserId },
+      { key: SearchAttributeKeys.Lifecycle, value: 'audience_sync' },
+    ];
+    upsertSearchAttributes(this.status.audienceId ? [...attrs, { key: SearchAttributeKeys.AudienceId, value: this.status.audienceId }] : attrs);
+    this.setPhase(this.status.phase);
+  }
+
+  setPhase(phase: AudienceSyncPhase): void {
+    this.status.phase = phase;
+    if (phase === this.syncState) return;
+    this.syncState = phase;
+    upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: phase }]);
+  }
+
+  setAudienceId(id: string): void {
+    if (this.status.audienceId === id) return;
+    this.status.audienceId = id;
+    upsertSearchAttributes([{ key: SearchAttributeKeys.AudienceId, value: id }]);
+  }
+
+  errorOf(err: unknown): SyncError {
+    return { at: new Date(Date.now()).toISOString(), phase: this.status.phase, type: failureTypeOf(err), message: messageOf(err) };
+  }
+
+  /** Records a stop that is not a failure (stale snapshot, cap reached) with its advice. */
+  stop(phase: AudienceSyncPhase, type: string, message: string, advice: string): void {
+    this.status.lastError = { at: new Date(Date.now()).toISOString(), phase, type, message };
+    this.status.advice = advice;
+    this.setPhase(phase);
+  }
+
+  target(cfg: DestinationConfig): TikTokTarget {
+    return { advertiserId: cfg.advertiserId, accessTokenRef: cfg.accessToken, ...(cfg.appId ? { appId: cfg.appId } : {}) };
+  }
+
+  /**
+   * Runs a TikTok step; on an expired or revoked token (or an unresolvable secret) parks in
+   * reauthorization_required until signalled, then runs the same step again. Nothing is
+   * lost: the data plane's results stay in storage and APPEND/REMOVE are set operations.
+   */
+  async withReauth<T>(step: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await step();
+      } catch (err) {
+        const type = failureTypeOf(err);
+        if (type === null || !REAUTHORIZATION_FAILURES.includes(type)) throw err;
+        const was = this.status.phase;
+        this.status.lastError = this.errorOf(err);
+        this.status.advice = `update the secret ${this.config.accessToken} with a valid token for advertiser ${this.config.advertiserId}, then signal "reauthorized"`;
+        this.setPhase('reauthorization_required');
+        log.warn('audience sync parked: reauthorization required', { destinationId: this.config.destinationId, type });
+        this.reauthorized = false;
+        await condition(() => this.reauthorized);
+        this.reauthorized = false;
+        this.status.lastError = null;
+        this.status.advice = null;
+        this.setPhase(was);
+      }
+    }
+  }
+}

@@ -1,0 +1,305 @@
+import { ActivityFailure, ApplicationFailure, log, patched, workflowInfo } from '@temporalio/workflow';
+import type { AppliedStateSummary, BuildFilesResult, PrepareResult } from '../../activities/audience-sync/data';
+import type { AudienceStatus, TikTokTarget } from '../../activities/audience-sync/tiktok';
+import { audienceNameFor, type DestinationConfig } from '../../src/audience-sync/config';
+import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
+import type { SyncRequest } from '../../src/audience-sync/messages';
+import { failureTypeOf, type SyncContext } from './context';
+import { edit, waitUntilValid } from './processing';
+import { AUDIENCE_CAP, MAX_REUPLOADS, audienceCalculateType, cycleRunId, editSteps, parkOf, rejectedByReason, shardGroups, snapshotUnchanged, targetability, uploadCalculateType, type BuiltFileRef, type EditStep } from './plan';
+
+/*
+ * One sync cycle of a destination, as named steps: inspect the snapshot, resolve the
+ * audience, prepare-diff-build on the data queue, send the files to TikTok, commit the
+ * applied state, wait for TikTok and record the result. Any step may throw: runCycle turns
+ * the failure into status (error, or a park that waits for an operator).
+ */
+
+/** Runs one cycle; false when it failed (recorded in status). */
+export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<boolean> {
+  const { status } = ctx;
+  status.cycles += 1;
+  const cfg = ctx.config;
+  const runId = cycleRunId(cfg.destinationId, status.cycles, workflowInfo().runId);
+  status.currentRunId = runId;
+  try {
+    await cycle(ctx, cfg, runId, req);
+    return true;
+  } catch (err) {
+    // A failed step fails the cycle, not the destination: record it and wait for the next
+    // trigger. Anything that is not a failure (a bug) fails the workflow task instead, so
+    // a fixed deployment can carry on from here.
+    if (!(err instanceof ActivityFailure) && !(err instanceof ApplicationFailure)) throw err;
+    status.lastError = ctx.errorOf(err);
+    const park = parkOf(status.lastError.type, { audienceId: status.audienceId, advertiserId: cfg.advertiserId });
+    status.advice = park?.advice ?? null;
+    if (park) log.warn(`audience sync parked: ${park.phase}`, { destinationId: cfg.destinationId, runId });
+    else log.error('audience sync cycle failed', { destinationId: cfg.destinationId, runId, type: status.lastError.type });
+    ctx.setPhase(park?.phase ?? 'error');
+    return false;
+  } finally {
+    status.currentRunId = null;
+  }
+}
+
+async function cycle(ctx: SyncContext, cfg: DestinationConfig, runId: string, req: SyncRequest): Promise<void> {
+  const target = ctx.target(cfg);
+  if (req.kind === 'snapshot' && !(await snapshotWorthSyncing(ctx, cfg, req))) return;
+  // The two-advertiser rule, before any TikTok call, whichever way the workflow was started.
+  if (patched('segment-claim')) await ctx.acts.dataQuick.claimSourceSegment({ config: cfg });
+  const audience = await resolveAudience(ctx, cfg, target);
+  if (!audience) return;
+  const { prepared, diffUris, built } = await prepareDiffBuild(ctx, cfg, runId, req, audience);
+  const sent = await sendFiles(ctx, cfg, target, runId, req, audience, built);
+  const committed = await commit(ctx, cfg, runId, audience, sent.audienceId, diffUris);
+  const final = sent.audienceId ? await waitUntilValid(ctx, cfg, target, sent.audienceId) : null;
+  recordSync(ctx, runId, req, prepared, built, sent, committed.counts, final);
+}
+
+/**
+ * A snapshot sync goes ahead unless the export is older than the readiness window, or it is
+ * the cadence's re-sync of an export already applied: re-applying it after change batches
+ * would undo them.
+ */
+async function snapshotWorthSyncing(ctx: SyncContext, cfg: DestinationConfig, req: Extract<SyncRequest, { kind: 'snapshot' }>): Promise<boolean> {
+  const phaseBefore = ctx.status.phase;
+  ctx.setPhase('inspecting');
+  const info = await ctx.acts.dataQuick.inspectSnapshot({ config: cfg, ...(req.snapshot ? { snapshot: req.snapshot } : {}) });
+  if (info.stale) {
+    ctx.stop(
+      'stale_snapshot',
+      'StaleSnapshot',
+      `snapshot ${info.uri} was created ${info.createdAt}, older than the readiness window (${cfg.readinessWindow}); nothing was sent to TikTok`,
+      'export a fresh snapshot and signal snapshotLanded (or syncNow)',
+    );
+    return false;
+  }
+  if (req.onCadence && !ctx.requests.recreateRequested && snapshotUnchanged(ctx.status.appliedSnapshot, info)) {
+    ctx.setPhase(phaseBefore);
+    return false;
+  }
+  return true;
+}
+
+interface ResolvedAudience {
+  applied: AppliedStateSummary;
+  /** null: the cycle creates it. */
+  audienceId: string | null;
+  existedBefore: boolean;
+  /** recreateAudience asked for this cycle: the new audience gets the whole applied state. */
+  recreating: boolean;
+}
+
+/**
+ * The audience this cycle writes: the one the applied state names, the configured one, the
+ * one a failed cycle created, or (append/replace) the one of the literal name. null when a
+ * new audience would pass TikTok's cap (the cycle stops, nothing uploaded).
+ */
+async function resolveAudience(ctx: SyncContext, cfg: DestinationConfig, target: TikTokTarget): Promise<ResolvedAudience | null> {
+  const { status } = ctx;
+  ctx.setPhase('loading_state');
+  const applied = await ctx.acts.dataQuick.loadAppliedState({ config: cfg });
+  // The manifest names the audience its applied state describes; the carried id covers an
+  // audience created by a cycle that failed before its commit (a new create could make a
+  // second audience when the name is a template with the time in it). Recreating, only the
+  // latter counts: the manifest's audience is the one that went missing.
+  const recreating = ctx.requests.recreateRequested;
+  let audienceId = recreating ? status.audienceId : (applied.audienceId ?? cfg.audienceId ?? status.audienceId ?? null);
+  let existedBefore = audienceId !== null && !recreating;
+  if (audienceId) ctx.setAudienceId(audienceId);
+  if (!audienceId && !recreating && cfg.action !== 'create') {
+    // append/replace feed an audience that exists: found by its literal name, never created.
+    ctx.setPhase('finding_audience');
+    const name = audienceNameFor(cfg, new Date(Date.now()));
+    const found = await ctx.withReauth(() => ctx.acts.tiktok.findCustomAudience({ ...target, name }));
+    if (!found.audienceId)
+      throw ApplicationFailure.create({
+        type: AudienceSyncFailureType.AudienceNotFound,
+        nonRetryable: true,
+        message: `action "${cfg.action}" feeds an existing audience, but advertiser ${cfg.advertiserId} has no audience named "${name}"; nothing was uploaded`,
+      });
+    audienceId = found.audienceId;
+    existedBefore = true;
+    ctx.setAudienceId(audienceId);
+  }
+  if (!audienceId) {
+    ctx.setPhase('checking_cap');
+    const count = await ctx.withReauth(() => ctx.acts.tiktok.countCustomAudiences(target));
+    if (count >= AUDIENCE_CAP) {
+      ctx.stop(
+        'audience_cap_reached',
+        'AudienceCapReached',
+        `advertiser ${cfg.advertiserId} already has ${count} custom audiences, TikTok's cap is ${AUDIENCE_CAP}; nothing was uploaded`,
+        'delete unused audiences in TikTok, or set audienceId to feed an existing audience',
+      );
+      return null;
+    }
+  }
+  return { applied, audienceId, existedBefore, recreating };
+}
+
+/** The data plane: hash the input, diff it against the applied state in shard groups, pack customer files. */
+async function prepareDiffBuild(ctx: SyncContext, cfg: DestinationConfig, runId: string, req: SyncRequest, audience: ResolvedAudience) {
+  const { dataHeavy } = ctx.acts;
+  ctx.setPhase('preparing');
+  const prepared: PrepareResult =
+    req.kind === 'snapshot'
+      ? await dataHeavy.prepareSnapshot({ config: cfg, runId, ...(req.snapshot ? { snapshot: req.snapshot } : {}) })
+      : await dataHeavy.prepareChangeBatch({
+          config: cfg,
+          runId,
+          batches: req.batches.map((b) => ({ ...(b.enters ? { enters: b.enters } : {}), ...(b.exits ? { exits: b.exits } : {}) })),
+        });
+  ctx.setPhase('diffing');
+  // Recreating, the new audience gets the whole state after this run, not only its changes.
+  const diffs = await Promise.all(
+    shardGroups(4).map(([from, to]) =>
+      dataHeavy.diffShards({ config: cfg, runId, baseVersion: audience.applied.version, from, to, ...(audience.recreating ? { resend: true } : {}) }),
+    ),
+  );
+  const diffUris = diffs.map((d) => d.summaryUri);
+  ctx.setPhase('building');
+  const built = await dataHeavy.buildCustomerFiles({ config: cfg, runId, diffUris });
+  return { prepared, diffUris, built };
+}
+
+interface SentFiles {
+  audienceId: string | null;
+  files: readonly BuiltFileRef[];
+  removed: number;
+}
+
+/**
+ * Uploads the files and runs the create/APPEND/REPLACE/REMOVE calls in order, each after
+ * TikTok finished processing the last. TikTok's file paths last 24 hours; a long processing
+ * wait or reauthorization park can outlive them: the files not sent yet (uploaded together,
+ * so they expire together) are uploaded again and the call runs again from the same built
+ * files: nothing is rebuilt.
+ */
+async function sendFiles(
+  ctx: SyncContext,
+  cfg: DestinationConfig,
+  target: TikTokTarget,
+  runId: string,
+  req: SyncRequest,
+  audience: ResolvedAudience,
+  built: BuildFilesResult,
+): Promise<SentFiles> {
+  let audienceId = audience.audienceId;
+  const appendFiles = built.files.filter((f) => f.action === 'APPEND');
+  const removeFiles = cfg.syncMode === 'mirror' ? built.files.filter((f) => f.action === 'REMOVE') : [];
+  const toSend = [...appendFiles, ...removeFiles];
+  const sent = (): SentFiles => ({ audienceId, files: toSend, removed: removeFiles.reduce((n, f) => n + f.ids, 0) });
+  if (!toSend.length || (!audienceId && !appendFiles.length)) return sent();
+
+  const audienceType = audienceCalculateType(cfg);
+  const pathOf = new Map<string, string>();
+  const upload = async (files: readonly BuiltFileRef[]): Promise<void> => {
+    ctx.setPhase('uploading');
+    const uploaded = await ctx.withReauth(() =>
+      ctx.acts.tiktokUpload.uploadCustomerFiles({
+        ...target,
+        files: files.map((f) => ({ uri: f.uri, md5: f.md5, calculateType: uploadCalculateType(audienceType, f.calculateType) })),
+      }),
+    );
+    for (const u of uploaded) pathOf.set(u.uri, u.filePath);
+  };
+  const paths = (files: readonly BuiltFileRef[]): string[] =>
+    files.map((f) => {
+      const p = pathOf.get(f.uri);
+      if (p === undefined) throw ApplicationFailure.create({ type: AudienceSyncFailureType.UploadIncomplete, message: `upload returned no file path for ${f.uri}` });
+      return p;
+    });
+  await upload(toSend);
+  // action "replace" on an audience ttsync has never written: its first edit replaces
+  // whatever TikTok holds, so the audience ends up equal to the snapshot.
+  const replaceFirst = cfg.action === 'replace' && audience.applied.version === null && audience.existedBefore && req.kind === 'snapshot';
+  const steps: EditStep[] = editSteps({ appendFiles, removeFiles, create: !audienceId, replaceFirst });
+  let reuploads = 0;
+  const withPaths = async (i: number, call: (filePaths: string[]) => Promise<void>): Promise<void> => {
+    for (;;) {
+      try {
+        return await call(paths(steps[i]!.files));
+      } catch (err) {
+        if (failureTypeOf(err) !== AudienceSyncFailureType.FilePathExpired || reuploads >= MAX_REUPLOADS) throw err;
+        reuploads += 1;
+        log.warn('file paths expired before use: uploading the unsent files again', { destinationId: cfg.destinationId, runId, reuploads });
+        await upload(steps.slice(i).flatMap((s) => s.files));
+      }
+    }
+  };
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    if (step.action === 'CREATE') {
+      await withPaths(i, async (filePaths) => {
+        ctx.setPhase('creating');
+        const name = audienceNameFor(cfg, new Date(Date.now()));
+        const created = await ctx.withReauth(() =>
+          ctx.acts.tiktok.createCustomAudience({ ...target, name, calculateType: audienceType, filePaths, ...(cfg.retentionDays ? { retentionDays: cfg.retentionDays } : {}) }),
+        );
+        audienceId = created.audienceId;
+        ctx.setAudienceId(audienceId);
+        // Found rather than created (a retried create, or an audience of that name): its
+        // first files were not added by the create, so they go in as an APPEND.
+        if (!created.created) steps.splice(i + 1, 0, { action: 'APPEND', files: step.files });
+      });
+    } else {
+      const id = audienceId;
+      const action = step.action;
+      if (id === null) throw ApplicationFailure.create({ type: AudienceSyncFailureType.AudienceNotFound, message: 'no audience to edit' });
+      await withPaths(i, (filePaths) => edit(ctx, cfg, target, id, action, filePaths));
+    }
+  }
+  return sent();
+}
+
+/** Only now has TikTok accepted every file: the applied state may move on. */
+async function commit(ctx: SyncContext, cfg: DestinationConfig, runId: string, audience: ResolvedAudience, audienceId: string | null, diffUris: string[]) {
+  ctx.setPhase('committing');
+  const committed = await ctx.acts.dataQuick.commitAppliedState({ config: cfg, runId, baseVersion: audience.applied.version, audienceId, diffUris });
+  if (audience.recreating) ctx.requests.recreateRequested = false;
+  // Old run folders go once a commit no longer needs them. Housekeeping: a failure is logged,
+  // never fails the cycle (the next commit collects what is left).
+  if (patched('run-gc')) {
+    try {
+      await ctx.acts.dataHousekeeping.collectRunGarbage({ config: cfg });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      log.warn('run folder garbage collection failed', { destinationId: cfg.destinationId, runId, type: failureTypeOf(err) });
+    }
+  }
+  return committed;
+}
+
+/** The cycle's summary in status, and whether the audience can be targeted. */
+function recordSync(
+  ctx: SyncContext,
+  runId: string,
+  req: SyncRequest,
+  prepared: PrepareResult,
+  built: BuildFilesResult,
+  sent: SentFiles,
+  counts: Partial<Record<string, number>>,
+  final: AudienceStatus | null,
+): void {
+  const { status } = ctx;
+  const inputs = [prepared.snapshot, ...(prepared.changes ?? [{ enters: prepared.enters, exits: prepared.exits }]).flatMap((b) => [b.enters, b.exits])];
+  status.lastSync = {
+    runId,
+    kind: req.kind,
+    ...(prepared.snapshot ? { snapshot: { uri: prepared.snapshot.uri, createdAt: prepared.snapshot.createdAt, bytes: prepared.snapshot.bytes } } : {}),
+    added: built.appendIds,
+    removed: sent.removed,
+    rejected: rejectedByReason(inputs),
+    rejectsUris: inputs.flatMap((i) => (i ? [i.rejectsUri] : [])),
+    files: sent.files.length,
+    bytes: sent.files.reduce((n, f) => n + f.bytes, 0),
+    appliedCounts: Object.fromEntries(Object.entries(counts).map(([t, n]) => [t, n ?? 0])),
+    finishedAt: new Date(Date.now()).toISOString(),
+  };
+  if (status.lastSync.snapshot) status.appliedSnapshot = status.lastSync.snapshot;
+  status.lastError = null;
+  const verdict = targetability(sent.audienceId, final);
+  status.advice = verdict.advice;
+  ctx.setPhase(verdict.phase);
+}
