@@ -35,7 +35,7 @@ export default tseslint.config(
               message: 'Workflows import activities as types only (import type …); call them through proxyActivities.',
             },
             {
-              regex: '(^|/)src/(?!config/|temporal/searchAttributes$|temporal/taskQueues$|tiktok/errorTypes$)',
+              regex: '(^|/)src/(?!config/|temporal/searchAttributes$|temporal/taskQueues$|temporal/workflowIds$|tiktok/errorTypes$|audience-sync/(config|failures|messages)$)',
               allowTypeImports: true,
               message: 'Workflows may import only pure modules of src/ (config, search attributes, task queues, TikTok error type names).',
             },
