@@ -29,6 +29,11 @@ import {
   type CommitResult,
   claimSegment,
   SegmentConflictError,
+  AudienceConflictError,
+  AudienceSyncFailureType,
+  takeAudienceLeases,
+  releaseAudienceLease,
+  type AudienceRef,
   batchSet,
   collectRunGarbage,
   DEFAULT_KEEP_RUNS,
@@ -41,11 +46,10 @@ import { DATA_DIR } from '../../src/paths';
 import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
 import { StorageError, openBlobStore, type BlobStore } from '../../src/storage';
 import type { InputObject } from '../../src/audience-sync/messages';
+import { defaultRegistryUri } from '../../src/audience-sync/release';
 
 export { AudienceDataErrorTypes, NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../src/audience-sync';
 
-/** The failure type of a claim the two-advertiser rule refuses (workflows/audienceSyncPlan names it too). */
-export const SEGMENT_CONFLICT = 'SegmentConflict';
 
 export interface SegmentClaimResult {
   written: boolean;
@@ -70,8 +74,7 @@ export interface AudienceDataDeps {
 }
 
 export function defaultAudienceDataDeps(): AudienceDataDeps {
-  const registry = process.env.TTSYNC_SEGMENT_REGISTRY?.trim();
-  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: join(DATA_DIR, 'work'), ...(registry ? { segmentRegistry: registry } : {}) };
+  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: join(DATA_DIR, 'work'), segmentRegistry: defaultRegistryUri() };
 }
 
 
@@ -209,7 +212,9 @@ function formatOf(obj: InputObject): SnapshotFormat {
 export function toFailure(err: unknown): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (err instanceof SegmentConflictError)
-    return ApplicationFailure.create({ type: SEGMENT_CONFLICT, message: err.message, nonRetryable: true, details: err.owner ? [err.owner] : [] });
+    return ApplicationFailure.create({ type: AudienceSyncFailureType.SegmentConflict, message: err.message, nonRetryable: true, details: err.owner ? [err.owner] : [] });
+  if (err instanceof AudienceConflictError)
+    return ApplicationFailure.create({ type: AudienceSyncFailureType.AudienceConflict, message: err.message, nonRetryable: true, details: [err.lease.holder] });
   const fail = (type: string, message: string, cause: unknown): ApplicationFailure =>
     ApplicationFailure.create({
       type,
@@ -361,6 +366,21 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
      */
     async claimSourceSegment(input: { config: DestinationConfigInput }): Promise<SegmentClaimResult> {
       return wrap(async () => claimSegment(registryOf(), configOf(input.config), now()));
+    },
+
+    /**
+     * The writer lease on the audience this destination is about to write (its id, and its
+     * literal name for append/replace), before any upload; `release` drops this
+     * destination's leases on an audience it no longer writes (recreateAudience made a new one).
+     */
+    async claimAudienceLease(input: { config: DestinationConfigInput; audiences: AudienceRef[]; release?: AudienceRef[] }): Promise<{ written: number; registryUris: string[] }> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const registry = registryOf();
+        const taken = await takeAudienceLeases(registry, { advertiserId: config.advertiserId, destinationId: config.destinationId, audiences: input.audiences }, now());
+        for (const audience of input.release ?? []) await releaseAudienceLease(registry, config.advertiserId, audience, config.destinationId);
+        return taken;
+      });
     },
 
     /** Size and age of a snapshot before any heavy work: a stale snapshot is not synced. */

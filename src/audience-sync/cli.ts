@@ -18,6 +18,8 @@ import { loadDestinationConfigFile } from './configFile';
 import { connectClient } from '../temporal/connection';
 import { TaskQueues } from '../temporal/taskQueues';
 import { UsageError } from '../config/errors';
+import { openBlobStore } from '../storage';
+import { DestinationStillRunningError, defaultRegistryUri, formatReleased, releaseDestination } from './release';
 
 /*
  * `ttsync audience sync|status`: the operator's way to run and follow the ONE sync workflow
@@ -157,6 +159,24 @@ export function registerAudienceCommand(program: Command): void {
       try {
         const s = await getAudienceStatus(client, destinationId);
         process.stdout.write(opts.json ? JSON.stringify(s) + '\n' : formatStatus(s));
+      } finally {
+        await client.connection.close();
+      }
+    });
+
+  audience
+    .command('release')
+    .description("Release a retired destination's writer leases on TikTok audiences and its source segment claim, so another destination may take them")
+    .argument('<destinationId>', 'the destination id of the retired config')
+    .option('--registry <uri>', 'the registry folder every worker shares (default: TTSYNC_SEGMENT_REGISTRY, else the local default workdir)')
+    .action(async (destinationId: string, opts: { registry?: string }) => {
+      const client = await connectClient();
+      try {
+        const released = await releaseDestination(client, openBlobStore(opts.registry ?? defaultRegistryUri()), destinationId);
+        process.stdout.write(formatReleased(destinationId, released));
+      } catch (err) {
+        if (err instanceof DestinationStillRunningError) throw new UsageError(err.message);
+        throw err;
       } finally {
         await client.connection.close();
       }

@@ -23,7 +23,7 @@ import { TaskQueues } from '../temporal/taskQueues';
  * A cycle ended in one of these; the phase says how (segment_conflict: another advertiser
  * claims the segment; audience_missing: the audience is gone from TikTok).
  */
-export const END_PHASES = ['synced', 'too_small_to_target', 'stale_snapshot', 'audience_cap_reached', 'segment_conflict', 'audience_missing', 'error'] as const satisfies readonly AudienceSyncPhase[];
+export const END_PHASES = ['synced', 'too_small_to_target', 'stale_snapshot', 'audience_cap_reached', 'segment_conflict', 'audience_missing', 'audience_conflict', 'error'] as const satisfies readonly AudienceSyncPhase[];
 /** Ended well: the audience holds the snapshot (too_small_to_target is synced, just not targetable yet). */
 export const SUCCESS_PHASES: readonly AudienceSyncPhase[] = ['synced', 'too_small_to_target'];
 /**

@@ -69,6 +69,10 @@ export const AudienceSyncFailureType = {
   SegmentConflict: 'SegmentConflict',
   /** An upload answered without the file path of one of its files. */
   UploadIncomplete: 'UploadIncomplete',
+  /** Another destination holds the writer lease on the audience (audienceLeases.ts). */
+  AudienceConflict: 'AudienceConflict',
+  /** The workflow runs under an id that is not the one derived from its destination. */
+  WrongWorkflowId: 'WrongWorkflowId',
 } as const;
 
 /** What the data activities' and TikTok activities' retry policy must not retry: retrying cannot fix these. */
@@ -79,6 +83,7 @@ export const AUDIENCE_SYNC_NON_RETRYABLE: readonly string[] = [
   AudienceSyncFailureType.AmbiguousAudience,
   AudienceSyncFailureType.AudienceNotFound,
   AudienceSyncFailureType.SegmentConflict,
+  AudienceSyncFailureType.AudienceConflict,
   AudienceSyncFailureType.FilePathExpired,
   ...NON_RETRYABLE_AUDIENCE_DATA_ERRORS,
 ];

@@ -11,4 +11,5 @@ export * from './diffRun';
 export * from './buildFiles';
 export * from './appliedState';
 export * from './segmentClaims';
+export * from './audienceLeases';
 export * from './runGc';

@@ -85,6 +85,8 @@ export const AUDIENCE_SYNC_PHASES = [
   'segment_conflict',
   /** The audience is gone from TikTok (deleted) or was never there: parked until recreateAudience. */
   'audience_missing',
+  /** Another destination holds the writer lease on the audience: nothing was sent. */
+  'audience_conflict',
   'error',
 ] as const;
 

@@ -1,4 +1,5 @@
-import { allHandlersFinished, condition, continueAsNew, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import {
   addChangeBatchSignal,
   audienceSyncStatusQuery,
@@ -27,6 +28,8 @@ import { SyncRequests } from './requests';
  */
 export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   const { config, timing } = checkedInput(input);
+  // The id is what makes this the one writer; runs from before the check replay without it.
+  if (patched('derived-workflow-id')) checkWorkflowId(config.destinationId);
   const status = input.carried?.status ?? initialAudienceSyncStatus(config);
   const requests: SyncRequests = new SyncRequests(status, input.carried, Date.now(), timing.cadenceMs, (): boolean => Boolean(ctx.config.storage.snapshot));
   const ctx: SyncContext = new SyncContext(config, timing, requests, input);
@@ -50,6 +53,21 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     }
     await condition(() => requests.next() !== null || workflowInfo().continueAsNewSuggested, requests.msUntilCadence(Date.now()));
   }
+}
+
+/**
+ * Fails the run, before any activity, when its workflow id is not the destination's: a
+ * second workflow under another id would be a second writer of the same audience.
+ */
+function checkWorkflowId(destinationId: string): void {
+  const expected = WorkflowIds.audienceSync(destinationId);
+  const actual = workflowInfo().workflowId;
+  if (actual === expected) return;
+  throw ApplicationFailure.nonRetryable(
+    `audienceSync for destination "${destinationId}" must run as workflow id "${expected}", not "${actual}": one workflow per destination is what keeps one writer per TikTok audience. ` +
+      `Start it with: ttsync audience sync --config <destination.json> (or temporal workflow start --type audienceSync --workflow-id ${expected} …)`,
+    AudienceSyncFailureType.WrongWorkflowId,
+  );
 }
 
 function setMessageHandlers(ctx: SyncContext): void {

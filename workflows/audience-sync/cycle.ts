@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { AppliedStateSummary, BuildFilesResult, PrepareResult } from '../../activities/audience-sync/data';
 import type { AudienceStatus, TikTokTarget } from '../../activities/audience-sync/tiktok';
+import type { AudienceRef } from '../../src/audience-sync/audienceLeases';
 import { audienceNameFor, type DestinationConfig } from '../../src/audience-sync/config';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { SyncRequest } from '../../src/audience-sync/messages';
@@ -31,7 +32,7 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
     // a fixed deployment can carry on from here.
     if (!(err instanceof ActivityFailure) && !(err instanceof ApplicationFailure)) throw err;
     status.lastError = ctx.errorOf(err);
-    const park = parkOf(status.lastError.type, { audienceId: status.audienceId, advertiserId: cfg.advertiserId });
+    const park = parkOf(status.lastError.type, { audienceId: status.audienceId, advertiserId: cfg.advertiserId, holder: leaseHolderOf(err) });
     status.advice = park?.advice ?? null;
     if (park) log.warn(`audience sync parked: ${park.phase}`, { destinationId: cfg.destinationId, runId });
     else log.error('audience sync cycle failed', { destinationId: cfg.destinationId, runId, type: status.lastError.type });
@@ -107,6 +108,9 @@ async function resolveAudience(ctx: SyncContext, cfg: DestinationConfig, target:
   let audienceId = recreating ? status.audienceId : (applied.audienceId ?? cfg.audienceId ?? status.audienceId ?? null);
   let existedBefore = audienceId !== null && !recreating;
   if (audienceId) ctx.setAudienceId(audienceId);
+  // The writer lease, before any TikTok call: an audience another destination writes is not touched.
+  const literalName = cfg.action !== 'create' && typeof cfg.audienceName === 'string' ? cfg.audienceName : null;
+  await leaseAudience(ctx, cfg, [...(audienceId ? [{ kind: 'id' as const, value: audienceId }] : []), ...(literalName ? [{ kind: 'name' as const, value: literalName }] : [])]);
   if (!audienceId && !recreating && cfg.action !== 'create') {
     // append/replace feed an audience that exists: found by its literal name, never created.
     ctx.setPhase('finding_audience');
@@ -121,6 +125,7 @@ async function resolveAudience(ctx: SyncContext, cfg: DestinationConfig, target:
     audienceId = found.audienceId;
     existedBefore = true;
     ctx.setAudienceId(audienceId);
+    await leaseAudience(ctx, cfg, [{ kind: 'id', value: audienceId }]);
   }
   if (!audienceId) {
     ctx.setPhase('checking_cap');
@@ -239,6 +244,9 @@ async function sendFiles(
         );
         audienceId = created.audienceId;
         ctx.setAudienceId(audienceId);
+        // A recreated audience takes over the lease of the one that went missing.
+        const gone = audience.recreating ? audience.applied.audienceId : null;
+        await leaseAudience(ctx, cfg, [{ kind: 'id', value: audienceId }], gone && gone !== audienceId ? [{ kind: 'id', value: gone }] : []);
         // Found rather than created (a retried create, or an audience of that name): its
         // first files were not added by the create, so they go in as an APPEND.
         if (!created.created) steps.splice(i + 1, 0, { action: 'APPEND', files: step.files });
@@ -251,6 +259,23 @@ async function sendFiles(
     }
   }
   return sent();
+}
+
+/**
+ * Takes (or confirms) this destination's writer lease on an audience; AudienceConflict when
+ * another destination holds it. Runs from before the lease had none; their replay must not.
+ */
+async function leaseAudience(ctx: SyncContext, cfg: DestinationConfig, audiences: AudienceRef[], release: AudienceRef[] = []): Promise<void> {
+  if (!audiences.length || !patched('audience-lease')) return;
+  await ctx.acts.dataQuick.claimAudienceLease({ config: cfg, audiences, ...(release.length ? { release } : {}) });
+}
+
+/** The lease holder an AudienceConflict names, for the advice. */
+function leaseHolderOf(err: unknown): { destinationId: string; workflowId: string } | undefined {
+  const failure = err instanceof ActivityFailure ? err.cause : err;
+  if (!(failure instanceof ApplicationFailure) || failure.type !== AudienceSyncFailureType.AudienceConflict) return undefined;
+  const d = failure.details?.[0] as { destinationId?: unknown; workflowId?: unknown } | undefined;
+  return typeof d?.destinationId === 'string' && typeof d.workflowId === 'string' ? { destinationId: d.destinationId, workflowId: d.workflowId } : undefined;
 }
 
 /** Only now has TikTok accepted every file: the applied state may move on. */

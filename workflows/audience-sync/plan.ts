@@ -160,7 +160,10 @@ export function snapshotUnchanged(applied: { uri: string; createdAt: string; byt
  * Failures a cycle parks on instead of ending in `error`: the phase, and the advice that
  * tells the operator the way out. null: an ordinary error.
  */
-export function parkOf(type: string | null, at: { audienceId: string | null; advertiserId: string }): { phase: AudienceSyncPhase; advice: string } | null {
+export function parkOf(
+  type: string | null,
+  at: { audienceId: string | null; advertiserId: string; holder?: { destinationId: string; workflowId: string } | undefined },
+): { phase: AudienceSyncPhase; advice: string } | null {
   if (type === AudienceSyncFailureType.AudienceNotFound)
     return {
       phase: 'audience_missing',
@@ -169,6 +172,14 @@ export function parkOf(type: string | null, at: { audienceId: string | null; adv
         : `create the audience in TikTok under its configured name and signal "recreateAudience" (the next cycle finds it by name), or signal "recreateAudience" to let ttsync create it`,
     };
   if (type === AudienceSyncFailureType.SegmentConflict) return { phase: 'segment_conflict', advice: SEGMENT_CONFLICT_ADVICE };
+  if (type === AudienceSyncFailureType.AudienceConflict) {
+    const holder = at.holder ? `destination "${at.holder.destinationId}" (workflow ${at.holder.workflowId})` : 'another destination';
+    const release = at.holder ? `ttsync audience release ${at.holder.destinationId}` : 'ttsync audience release <its destinationId>';
+    return {
+      phase: 'audience_conflict',
+      advice: `${holder} writes this audience, and two writers would undo each other; nothing was sent. If that destination is retired, run "${release}" and sync this one again; otherwise give this destination an audience of its own (updateConfig)`,
+    };
+  }
   return null;
 }
 

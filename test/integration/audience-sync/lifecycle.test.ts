@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { segmentClaimKey } from '../../../src/audience-sync';
 import { addChangeBatchSignal, audienceSyncStatusQuery, recreateAudienceSignal, syncNowSignal, updateConfigUpdate } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
+import { createAudienceDirect, tiktokApi } from '../../helpers/tiktokDirect';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { range, sortedDigests } from '../../helpers/syntheticPeople';
 import { uniqueId } from '../../helpers/temporal';
@@ -24,7 +24,7 @@ const harness = useAudienceHarness({
   destinations: { label: 'lifecycle', identifiers: { identifiers: { email: 'email' } } },
   segmentRegistry: true,
 });
-const { control, issueToken, newAdvertiser, destination, start, audienceIds, callSeq, callsSince } = harness;
+const { issueToken, newAdvertiser, destination, start, audienceIds, callSeq, callsSince } = harness;
 
 const email = (i: number): string => `member${i}@example.net`;
 const expectedDigests = (ids: number[]): string[] => sortedDigests(ids.map(email));
@@ -34,38 +34,6 @@ function writeCsv(name: string, ids: number[]): string {
   const path = join(harness.dir, name);
   writeFileSync(path, ['email', ...ids.map(email)].join('\n') + '\n');
   return `file://${path}`;
-}
-
-/** TikTok's own API, as Ads Manager or another tool would use it. */
-async function tiktokApi<T>(token: string, path: string, body: Record<string, unknown> | FormData): Promise<T> {
-  const form = body instanceof FormData;
-  const res = await fetch(`${harness.emu.apiBaseUrl}/${path}`, {
-    method: 'POST',
-    headers: form ? { 'Access-Token': token } : { 'Access-Token': token, 'Content-Type': 'application/json' },
-    body: form ? body : JSON.stringify(body),
-  });
-  const r = (await res.json()) as { code: number; data: T };
-  expect(r.code).toBe(0);
-  return r.data;
-}
-
-/** An audience made outside ttsync, holding people `ids`. */
-async function createAudienceDirect(token: string, advertiserId: string, name: string, ids: number[]): Promise<string> {
-  const content = Buffer.from(expectedDigests(ids).join('\n') + '\n');
-  const form = new FormData();
-  form.set('advertiser_id', advertiserId);
-  form.set('calculate_type', 'EMAIL_SHA256');
-  form.set('file_signature', createHash('md5').update(content).digest('hex'));
-  form.set('file', new Blob([content]), 'outside.csv');
-  const { file_path } = await tiktokApi<{ file_path: string }>(token, 'dmp/custom_audience/file/upload/', form);
-  const made = await tiktokApi<{ custom_audience_id: string }>(token, 'dmp/custom_audience/create/', {
-    advertiser_id: advertiserId,
-    custom_audience_name: name,
-    calculate_type: 'EMAIL_SHA256',
-    file_paths: [file_path],
-  });
-  await control('POST', `audiences/${made.custom_audience_id}/finish-processing`);
-  return made.custom_audience_id;
 }
 
 describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { timeout: 120_000 }, () => {
@@ -183,7 +151,7 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     const s1 = await waitForStatus(h, cycleDone(1));
     expect(s1.phase).toBe('synced');
     const gone = s1.audienceId!;
-    await tiktokApi(token, 'dmp/custom_audience/delete/', { advertiser_id: advertiserId, custom_audience_ids: [gone] });
+    await tiktokApi(harness.emu, token, 'dmp/custom_audience/delete/', { advertiser_id: advertiserId, custom_audience_ids: [gone] });
 
     await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-2.csv`, range(0, 1200)) } });
     const missing = await waitForStatus(h, cycleDone(2));
@@ -225,7 +193,7 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     const advertiserId = newAdvertiser();
     const token = await issueToken(advertiserId);
     const name = `outside made ${uniqueId('aud')}`;
-    const existing = await createAudienceDirect(token, advertiserId, name, range(5000, 6000));
+    const existing = await createAudienceDirect(harness.emu, token, advertiserId, name, expectedDigests(range(5000, 6000)));
 
     // replace: the found audience ends up equal to the snapshot (its outside members go).
     const replace = destination(advertiserId, { action: 'replace', audienceName: name });
@@ -250,7 +218,7 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     expect((await callsSince(seq2)).map((c) => c.path).filter((p) => !p.includes('custom_audience/list'))).toEqual([]);
 
     // The operator makes it in TikTok and signals: found by name, APPENDed (its members stay).
-    const made = await createAudienceDirect(token, advertiserId, String(append.audienceName), range(7000, 8000));
+    const made = await createAudienceDirect(harness.emu, token, advertiserId, String(append.audienceName), expectedDigests(range(7000, 8000)));
     await ha.signal(recreateAudienceSignal);
     await ha.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${append.destinationId}-2.csv`, range(0, 1100)) } });
     const sa2 = await waitForStatus(ha, (s) => s.currentRunId === null && s.phase === 'synced');

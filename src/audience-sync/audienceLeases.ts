@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ABSENT_GENERATION, isStorageError, type BlobStore } from '../storage';
+import { WorkflowIds } from '../temporal/workflowIds';
+import { AudienceDataError, AudienceDataErrorTypes } from './failures';
+
+/*
+ * Exactly one writer per TikTok audience, across destinations: TikTok rejects edits while an
+ * audience processes, and two writers would undo each other's APPEND and REMOVE. The
+ * workflow id makes one destination one writer; this lease makes one audience one
+ * destination, whatever ids and names two configs carry.
+ *
+ * One JSON object per audience in the deployment's registry (beside the segment claims),
+ * `audiences/<sha256 of advertiser, kind and value>.json`, written by compare-and-swap so two
+ * destinations reaching for one audience at once cannot both win. An audience is known by its
+ * id once TikTok gave one, and by its literal name before that for append/replace
+ * destinations (which find it by name): both keys are leased.
+ */
+
+export const AudienceRefSchema = z.object({
+  kind: z.enum(['id', 'name']),
+  value: z.string().min(1),
+});
+export type AudienceRef = z.infer<typeof AudienceRefSchema>;
+
+export const AudienceLeaseSchema = z.object({
+  schema: z.literal(1),
+  advertiserId: z.string(),
+  audience: AudienceRefSchema,
+  /** The destination that writes the audience, and its workflow. */
+  holder: z.object({ destinationId: z.string(), workflowId: z.string() }),
+  takenAt: z.string(),
+});
+export type AudienceLease = z.infer<typeof AudienceLeaseSchema>;
+
+export const AUDIENCE_LEASE_PREFIX = 'audiences/';
+
+/** The registry key of an audience: names are free text, keys must not be. */
+export function audienceLeaseKey(advertiserId: string, audience: AudienceRef): string {
+  const digest = createHash('sha256').update(`${advertiserId}\n${audience.kind}\n${audience.value}`, 'utf8').digest('hex');
+  return `${AUDIENCE_LEASE_PREFIX}${digest}.json`;
+}
+
+export const describeAudience = (a: AudienceRef): string => (a.kind === 'id' ? `audience ${a.value}` : `the audience named "${a.value}"`);
+
+/** Another destination holds the audience: nothing was written. */
+export class AudienceConflictError extends Error {
+  override name = 'AudienceConflictError';
+  constructor(
+    readonly lease: AudienceLease,
+    readonly claimant: string,
+  ) {
+    super(
+      `destination "${claimant}" cannot write ${describeAudience(lease.audience)} of advertiser ${lease.advertiserId}: destination "${lease.holder.destinationId}" (workflow ${lease.holder.workflowId}) writes it since ${lease.takenAt}, and two writers would undo each other`,
+    );
+  }
+}
+
+async function readLease(registry: BlobStore, key: string): Promise<{ lease: AudienceLease | null; generation: string }> {
+  let before;
+  try {
+    before = await registry.stat(key);
+  } catch (err) {
+    if (isStorageError(err, 'not_found')) return { lease: null, generation: ABSENT_GENERATION };
+    throw err;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse((await registry.readBuffer(key)).toString('utf8'));
+  } catch (err) {
+    if (isStorageError(err, 'not_found')) return { lease: null, generation: ABSENT_GENERATION };
+    throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${registry.uriOf(key)} is not valid JSON`);
+  }
+  const r = AudienceLeaseSchema.safeParse(value);
+  if (!r.success) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${registry.uriOf(key)} does not match its schema: ${r.error.message}`);
+  // A writer between stat and read makes the generation stale: the CAS write then loses and we read again.
+  return { lease: r.data, generation: before.generation };
+}
+
+export interface LeaseClaim {
+  advertiserId: string;
+  destinationId: string;
+  audiences: readonly AudienceRef[];
+}
+
+/**
+ * Takes (or confirms) the lease on every given key of one audience, or throws
+ * AudienceConflictError naming the holder. Idempotent: leases already held cost one read
+ * each and no write. Keys are taken in order; a conflict on a later key leaves the earlier
+ * ones held, which is harmless (they name the same audience) and released with the rest.
+ */
+export async function takeAudienceLeases(registry: BlobStore, claim: LeaseClaim, now: Date): Promise<{ written: number; registryUris: string[] }> {
+  let written = 0;
+  const registryUris: string[] = [];
+  for (const audience of claim.audiences) {
+    const key = audienceLeaseKey(claim.advertiserId, audience);
+    registryUris.push(registry.uriOf(key));
+    for (let attempt = 1; ; attempt++) {
+      const { lease, generation } = await readLease(registry, key);
+      if (lease && lease.holder.destinationId !== claim.destinationId) throw new AudienceConflictError(lease, claim.destinationId);
+      if (lease) break;
+      const body: AudienceLease = {
+        schema: 1,
+        advertiserId: claim.advertiserId,
+        audience,
+        holder: { destinationId: claim.destinationId, workflowId: WorkflowIds.audienceSync(claim.destinationId) },
+        takenAt: now.toISOString(),
+      };
+      try {
+        await registry.writeIfGeneration(key, JSON.stringify(body, null, 1), generation, { contentType: 'application/json' });
+        written += 1;
+        break;
+      } catch (err) {
+        // Another destination took it at the same moment: decide again on what it wrote.
+        if (!isStorageError(err, 'precondition_failed') || attempt >= 10) throw err;
+      }
+    }
+  }
+  return { written, registryUris };
+}
+
+/** Every lease a destination holds. */
+export async function leasesHeldBy(registry: BlobStore, destinationId: string): Promise<{ key: string; lease: AudienceLease }[]> {
+  const out: { key: string; lease: AudienceLease }[] = [];
+  for await (const info of registry.list(AUDIENCE_LEASE_PREFIX)) {
+    const { lease } = await readLease(registry, info.key);
+    if (lease?.holder.destinationId === destinationId) out.push({ key: info.key, lease });
+  }
+  return out;
+}
+
+/**
+ * Drops a destination's lease on one audience (the audience is gone, or the destination is
+ * retired). Leases of other holders are never touched. True when one was dropped.
+ */
+export async function releaseAudienceLease(registry: BlobStore, advertiserId: string, audience: AudienceRef, destinationId: string): Promise<boolean> {
+  const key = audienceLeaseKey(advertiserId, audience);
+  const { lease } = await readLease(registry, key);
+  if (!lease || lease.holder.destinationId !== destinationId) return false;
+  await registry.delete(key, { ignoreNotFound: true });
+  return true;
+}
