@@ -32,7 +32,7 @@ export const KERNEL = [
 ];
 
 /** The app layer: may import anything in src/, and nothing but the app layer imports it. */
-export const APP = ['src/cli', 'src/worker', 'src/devStack'];
+export const APP = ['src/cli', 'src/worker'];
 
 /** The TikTok emulator: its own part; only src/cli, test/ and scripts/ import it. */
 export const EMULATOR = 'src/emulator';
@@ -54,6 +54,8 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/tiktok/types.ts',
   'src/tiktok/limits.ts',
   'src/config/duration.ts',
+  'src/config/errors.ts',
+  'src/config/secretRef.ts',
   'src/audience-sync/config.ts',
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',
@@ -71,12 +73,12 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 
 const MESSAGES = {
   lifecycle: 'Lifecycles are independent: a lifecycle never imports another lifecycle (src/, workflows/ or activities/ of it).',
-  kernel: 'The kernel imports no lifecycle, no workflows/ or activities/, no app layer (src/cli, src/worker, src/devStack) and no src/emulator, not even types.',
+  kernel: 'The kernel imports no lifecycle, no workflows/ or activities/, no app layer (src/cli, src/worker) and no src/emulator, not even types.',
   logic: "A lifecycle's src/ imports no workflows/ or activities/, not even types: signals, queries and status types live in src/<lifecycle>/messages.ts.",
   workflowSafe: 'Workflows import as values only the workflow-safe modules of src/ (WORKFLOW_SAFE_MODULES in eslint.config.mjs); anything else in src/ as types only (import type …).',
   activities: 'Workflows import activities as types only (import type …); call them through proxyActivities.',
   emulator: 'Only src/cli, test/ and scripts/ import src/emulator.',
-  app: 'The app layer (src/cli, src/worker, src/devStack) is on top: nothing outside it imports it.',
+  app: 'The app layer (src/cli, src/worker) is on top: nothing outside it imports it.',
   builtins: 'Workflows are deterministic: no Node built-ins.',
 };
 
@@ -199,7 +201,7 @@ function boundaryBlocks(group, part, opts = {}) {
  * first the catch-alls per area, then kernel and lifecycle groups.
  */
 const boundaries = [
-  ...boundaryBlocks('src', 'src', { ignores: ['src/cli/**', 'src/emulator/**', 'src/worker.ts', 'src/devStack.ts'] }),
+  ...boundaryBlocks('src', 'src', { ignores: ['src/cli/**', 'src/emulator/**', 'src/worker.ts'] }),
   ...boundaryBlocks('workflows', 'workflows'),
   ...boundaryBlocks('activities', 'activities'),
   ...KERNEL.flatMap((part) => boundaryBlocks('kernel', part)),
@@ -208,9 +210,9 @@ const boundaries = [
     ...boundaryBlocks('lifecycleWorkflows', `workflows/${lc}`, { lc }),
     ...boundaryBlocks('lifecycleActivities', `activities/${lc}`, { lc }),
   ]),
-  // src/worker.ts and src/devStack.ts (app layer): only the emulator rule applies.
+  // src/worker.ts (app layer): only the emulator rule applies.
   {
-    files: ['src/worker.ts', 'src/devStack.ts'],
+    files: ['src/worker.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [forbid('src', 0, [EMULATOR], MESSAGES.emulator)] }] },
   },
 ];

@@ -10,6 +10,7 @@ import {
 } from '../identifiers/schema';
 import type { CalculateType } from '../tiktok/types';
 import { ConfigError } from '../config/errors';
+import { SecretRefSchema } from '../config/secretRef';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
@@ -267,14 +268,6 @@ export function calculateTypeOf(type: IdentifierType): CalculateType {
 // ---------------------------------------------------------------------------------------
 // Secrets and storage references
 
-/**
- * Where the access token lives, never the token itself: `env:NAME` or `file:/abs/path`.
- * Messages never echo the value, in case someone pasted a token here.
- */
-export const SecretRefSchema = z.string().refine((s) => /^env:[A-Za-z_][A-Za-z0-9_]*$/.test(s) || /^file:(\/\/\/|\/(?!\/))[^\0]*[^/\0]$/.test(s), {
-  message: 'must be a secret reference such as "env:TIKTOK_ACCESS_TOKEN" or "file:/run/secrets/tiktok_token", never the token itself',
-});
-export type SecretRef = z.infer<typeof SecretRefSchema>;
 
 const GS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](\/.*)?$/;
 /**

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { SecretRefSchema } from '../audience-sync/config';
+import { SecretRefSchema } from './secretRef';
 
 /**
  * Resolves secret references (`env:NAME`, `file:/path`) inside activities. Errors name the

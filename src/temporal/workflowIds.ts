@@ -6,10 +6,6 @@
  * ids alone. Pure: workflows import it.
  */
 
-/** The lifecycles, by the one name each uses for its folders. */
-export const LIFECYCLES = ['audience-sync', 'events-export', 'san-migration', 'usage-report', 'retention'] as const;
-export type Lifecycle = (typeof LIFECYCLES)[number];
-
 export const WorkflowIds = {
   /** The one writer of a destination's TikTok audience. */
   audienceSync: (destinationId: string): string => `audience-sync:${destinationId}`,

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startDevStack, type DevStackOptions } from '../../devStack';
+import { startDevStack, type DevStackOptions } from '../devStack';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { DATA_DIR } from '../../paths';
 import { parseDuration } from '../../emulator';

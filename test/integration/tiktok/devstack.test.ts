@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startDevStack } from '../../../src/devStack';
+import { startDevStack } from '../../../src/cli/devStack';
 import { startEmulator } from '../../../src/emulator';
 import { freePort } from '../../../src/temporal/devServer';
 import { testEnv } from '../../helpers/temporal';

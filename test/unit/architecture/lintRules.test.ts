@@ -88,7 +88,7 @@ describe('import boundaries', () => {
     ['src/identifiers/sha256batch/probe.ts', "import { x } from '../../cli/program';", RULE.kernel],
     ['src/tiktok/probe.ts', "import { x } from '../emulator';", RULE.kernel],
     ['src/version.ts', "import { x } from './worker';", RULE.kernel],
-    ['src/paths.ts', "import type { X } from './devStack';", RULE.kernel],
+    ['src/paths.ts', "import type { X } from './cli/devStack';", RULE.kernel],
     // 3. a lifecycle's logic imports no workflows/ or activities/, not even types
     ['src/audience-sync/probe.ts', "import type { X } from '../../workflows/audience-sync/x';", RULE.logic],
     ['src/audience-sync/probe.ts', "import { x } from '../../activities/audience-sync/data';", RULE.logic],
@@ -101,7 +101,7 @@ describe('import boundaries', () => {
     ['workflows/audience-sync/probe.ts', "import { x } from '../../src/temporal';", RULE.workflowSafe],
     ['workflows/audience-sync/probe.ts', "import { x } from '../../activities/audience-sync/data';", RULE.activities],
     // 5. only src/cli, test/ and scripts/ import the emulator (types included)
-    ['src/devStack.ts', "import { x } from './emulator/ensure';", RULE.emulator],
+    ['src/paths.ts', "import { x } from './emulator/ensure';", RULE.emulator],
     ['src/worker.ts', "import type { X } from './emulator';", RULE.emulator],
     ['src/audience-sync/demo/probe.ts', "import { x } from '../../emulator/control';", RULE.emulator],
     ['activities/probe.ts', "import { x } from '../src/emulator';", RULE.emulator],
@@ -142,7 +142,7 @@ describe('import boundaries', () => {
     ['activities/index.ts', "import { x } from './audience-sync/control';\nimport { y } from './health';"],
     // the app layer and the emulator's own users
     ['src/cli/commands/probe.ts', "import { x } from '../../emulator';\nimport { y } from '../../audience-sync/cli';\nimport { z } from '../../worker';"],
-    ['src/worker.ts', "import { x } from '../activities';\nimport { y } from './audience-sync/client';\nimport { z } from './devStack';"],
+    ['src/worker.ts', "import { x } from '../activities';\nimport { y } from './audience-sync/client';\nimport { z } from './cli/devStack';"],
     ['src/emulator/probe.ts', "import { x } from './server';\nimport { y } from '../tiktok/types';"],
     ['test/unit/emulator/probe.ts', "import { x } from '../../../src/emulator';"],
     ['scripts/probe.ts', "import { x } from '../src/emulator/control';"],

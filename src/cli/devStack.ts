@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { parseTemporalEnv } from './config/temporalEnv';
-import { startDevServer, temporalAnswers, portOpen, stopChild, type DevServer } from './temporal/devServer';
-import { ensureSearchAttributes } from './temporal/ensureSearchAttributes';
-import { resolveTemporalCli } from './temporal/toolchain';
-import { createWorkers, type RunningWorkers } from './worker';
-import { TaskQueues } from './temporal/taskQueues';
-import { healthCheck } from '../workflows/index';
-import { ensureEmulator, type EnsuredEmulator } from './emulator/ensure';
+import { parseTemporalEnv } from '../config/temporalEnv';
+import { startDevServer, temporalAnswers, portOpen, stopChild, type DevServer } from '../temporal/devServer';
+import { ensureSearchAttributes } from '../temporal/ensureSearchAttributes';
+import { resolveTemporalCli } from '../temporal/toolchain';
+import { createWorkers, type RunningWorkers } from '../worker';
+import { TaskQueues } from '../temporal/taskQueues';
+import { healthCheck } from '../../workflows/index';
+import { ensureEmulator, type EnsuredEmulator } from '../emulator/ensure';
 import type { ChildProcess } from 'node:child_process';
 
 export interface DevStackOptions {
