@@ -7,6 +7,7 @@ import type { TemporalEnv } from '../src/config/temporalEnv';
 import { startEmulator } from '../src/emulator';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
+import { WorkflowIds } from '../src/temporal/workflowIds';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, reauthorizedSignal, recreateAudienceSignal, syncNowSignal } from '../src/audience-sync/messages';
 import { audienceSync, audienceSyncTick, healthCheck } from '../workflows/index';
@@ -51,6 +52,8 @@ interface AudienceScenarioOptions {
 }
 
 async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
+  // Recorded under the destination's own id, as every real run is (the workflow checks it).
+  const destinationId = name.toLowerCase();
   const advertiserId = '7000000000000000001';
   const tokenVar = 'TTSYNC_HISTORY_SCENARIO_TOKEN';
   const emu = await startEmulator({ processingDelay: 300, rateLimits: { default: { qps: 10_000, qpm: 1_000_000 } } });
@@ -81,11 +84,11 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     writeFileSync(join(dir, 'enters.csv'), 'email,phone\nlate@example.com,\n');
     const h = await client.workflow.start(audienceSync, {
       taskQueue,
-      workflowId: name,
+      workflowId: WorkflowIds.audienceSync(destinationId),
       args: [
         {
           config: {
-            destinationId: 'history-first-sync',
+            destinationId,
             advertiserId,
             audienceName: 'ttsync history scenario',
             action: 'create',

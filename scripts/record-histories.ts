@@ -30,11 +30,12 @@ async function main(): Promise<void> {
   const workers = await createWorkers({ env, connection: native, roles: ['control'], taskQueues: { control: taskQueue } });
   try {
     for (const s of scenarios.filter((x) => !only.length || only.includes(x.name))) {
-      // A fixed workflow id keeps the file name stable; a fresh server avoids id clashes.
+      // The file is named for the scenario and keeps the run's workflow id, which replay needs:
+      // the single writers check it. A fresh server avoids id clashes.
       const handle = await s.run(client, taskQueue, { env });
       const out = join(PROJECT_ROOT, 'test', 'histories', `${s.name}.json`);
       const history = await handle.fetchHistory();
-      writeFileSync(out, serializeHistory(history));
+      writeFileSync(out, serializeHistory(history, handle.workflowId));
       process.stderr.write(`recorded ${out} (${history.events?.length ?? 0} events)\n`);
     }
   } finally {

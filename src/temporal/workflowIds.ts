@@ -13,6 +13,17 @@ export const WorkflowIds = {
   audienceSyncTick: (destinationId: string): string => `audience-sync-tick:${destinationId}`,
 } as const;
 
+/**
+ * The id a single writer must run under, read from its workflow type and input; undefined
+ * for workflows whose id is free (ticks, health checks). Replay uses it for histories that
+ * do not carry their id (`temporal workflow show --output json`).
+ */
+export function writerIdOf(workflowType: string, input: unknown): string | undefined {
+  const config = (input as { config?: { destinationId?: unknown } } | null)?.config;
+  if (workflowType === 'audienceSync' && typeof config?.destinationId === 'string') return WorkflowIds.audienceSync(config.destinationId);
+  return undefined;
+}
+
 export const ScheduleIds = {
   /** Prefix of every audience sync Schedule id (`schedules apply --prune` finds them by it). */
   audienceSyncPrefix: 'audience-sync-schedule:',

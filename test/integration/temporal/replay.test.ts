@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as workflows from '../../../workflows';
@@ -41,6 +42,30 @@ describe('replay of saved histories against the current workflow code', () => {
     for (const o of outcomes) {
       expect(o.ok).toBe(false);
       expect(o.error).toMatch(/DeterminismViolation|[Nn]ondetermin/);
+    }
+  });
+
+  it('replays an audience sync under the workflow id it was recorded with, and the id check holds in replay', async () => {
+    const recorded = loadHistoryFile(join(HISTORIES, 'audienceSync-first-sync.json'));
+    expect(recorded.workflowId).toBe('audience-sync:audiencesync-first-sync');
+    const [own] = await replayAll({ workflowsPath: workflowsPath() }, [recorded]);
+    expect(own?.ok).toBe(true);
+    // The same events under another id: the workflow refuses to be a second writer, which the history does not show.
+    const [other] = await replayAll({ workflowsPath: workflowsPath() }, [{ ...recorded, workflowId: 'audience-sync:someone-else' }]);
+    expect(other?.ok).toBe(false);
+  });
+
+  it('takes a writer\'s id from its input when the file carries none (temporal workflow show --output json)', async () => {
+    const { workflowId: _id, ...plain } = JSON.parse(readFileSync(join(HISTORIES, 'audienceSync-first-sync.json'), 'utf8')) as Record<string, unknown>;
+    const dir = mkdtempSync(join(tmpdir(), 'ttsync-replay-'));
+    try {
+      const file = join(dir, 'downloaded.json');
+      writeFileSync(file, JSON.stringify(plain));
+      const loaded = loadHistoryFile(file);
+      expect(loaded.workflowId).toBe('audience-sync:audiencesync-first-sync');
+      expect((await replayAll({ workflowsPath: workflowsPath() }, [loaded]))[0]?.ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
