@@ -691,7 +691,9 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     if (status.lastSync.snapshot) status.appliedSnapshot = status.lastSync.snapshot;
     status.lastError = null;
     status.advice = null;
-    if (final && (final.coverNum ?? 0) < MIN_TARGETABLE) {
+    // cover_num is optional in TikTok's answer: unknown is not "too small" (runs from before the patch read it as 0).
+    const coverUnknown = final?.coverNum === null && patched('unknown-cover-num-is-not-too-small');
+    if (final && !coverUnknown && (final.coverNum ?? 0) < MIN_TARGETABLE) {
       status.advice = `audience ${audienceId} matches ${final.coverNum ?? 0} TikTok users, fewer than ${MIN_TARGETABLE}, so it cannot be targeted: ${TOO_SMALL_ADVICE}`;
       setPhase('too_small_to_target');
     } else setPhase('synced');
@@ -721,6 +723,11 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
         log.warn('audience sync parked: audience missing', { destinationId: cfg.destinationId, runId });
         setPhase('audience_missing');
         return false;
+      }
+      if (status.lastError.type === FailureTypes.UnexpectedResponse) {
+        const failure = err instanceof ActivityFailure ? err.cause : err;
+        const endpoint = failure instanceof ApplicationFailure ? (failure.details?.[0] as { endpoint?: string } | undefined)?.endpoint : undefined;
+        status.advice = `TikTok's answer to ${endpoint ?? 'a TikTok call'} lacked a field ttsync needs (see lastError); ttsync retries at the next cycle; if it persists, report the request_id in lastError to TikTok support`;
       }
       if (status.lastError.type === FailureTypes.SegmentConflict) {
         status.advice = SEGMENT_CONFLICT_ADVICE;
