@@ -234,9 +234,11 @@ export function describeIssues(error: z.ZodError, prefix: readonly string[]): { 
   const parts = error.issues.slice(0, 5).map((i) => {
     const path = [...prefix, ...i.path.map(String)].join('.') || '(root)';
     let problem = i.message;
-    if (i.code === 'invalid_type') {
-      if (!('input' in i) || i.input === undefined) problem = 'missing';
-      else if (i.input === null) problem = `null, expected ${i.expected}`;
+    // Ids are unions (string or number): their issue is invalid_union, not invalid_type.
+    if (i.code === 'invalid_type' || i.code === 'invalid_union') {
+      const input = 'input' in i ? i.input : undefined;
+      if (input === undefined) problem = 'missing';
+      else if (input === null) problem = i.code === 'invalid_type' ? `null, expected ${i.expected}` : 'null';
     }
     return { path, text: `${path}: ${problem}` };
   });
