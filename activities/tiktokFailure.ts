@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { SecretError } from '../src/config/secrets';
 import { TikTokError, TIKTOK_NON_RETRYABLE_ERROR_TYPES, TikTokErrorType } from '../src/tiktok';
 
-/** Failure types of our own, beside TikTok's six classes, that workflows can name. */
+/** Failure types of our own, beside TikTok's classes (errorTypes.ts), that workflows can name. */
 export const ActivityFailureType = {
   /** The token reference cannot be resolved (unset variable, missing file): an operator must fix it. */
   SecretUnavailable: 'SecretUnavailable',
