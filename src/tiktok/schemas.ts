@@ -31,8 +31,7 @@ export type Envelope = z.infer<typeof EnvelopeSchema>;
 export const PageInfoSchema = z.looseObject({
   page: z.number().int().nullish(),
   page_size: z.number().int().nullish(),
-  /** countCustomAudiences: the 400-audience cap check. */
-  total_number: z.number().int(),
+  total_number: z.number().int().nullish(),
   /** Every paging loop stops on it; guessing the end could miss an audience or loop forever. */
   total_page: z.number().int(),
 });
@@ -115,7 +114,8 @@ export const AudienceListDataSchema = z.looseObject({
     // be the audience sought, and guessing "not it" would create a duplicate.
     AudienceSchema.extend({ audience_id: id, name: z.string() }),
   ),
-  page_info: PageInfoSchema,
+  // countCustomAudiences reads it for the 400-audience cap check, before anything is uploaded.
+  page_info: PageInfoSchema.extend({ total_number: z.number().int() }),
 });
 
 /** History is returned to callers but ttsync decides nothing on it: every field may be missing. */

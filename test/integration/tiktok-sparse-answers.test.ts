@@ -177,6 +177,24 @@ describe('answers lacking what ttsync reads', () => {
     }
   });
 
+  it('report rows: a requested dimension is needed, a metric without value counts as 0', async () => {
+    let rows: unknown[] = [];
+    const tiktok = await fakeTikTok(() => ({ code: 0, message: 'OK', request_id: 'REQ-R', data: { list: rows, page_info: { total_page: 1 } } }));
+    try {
+      const c = new TikTokClient({ accessToken: FAKE_TOKEN, appId: 'report', env: { TIKTOK_API_BASE_URL: tiktok.base, TIKTOK_QPS: 1000, TIKTOK_UNEXPECTED_RESPONSE_ATTEMPTS: 1 } });
+      const ask = () => c.dailySpend({ advertiserId: ADVERTISER, level: 'AUCTION_CAMPAIGN', startDate: '2026-11-01', endDate: '2026-11-01' });
+      rows = [{ dimensions: { campaign_id: 17, stat_time_day: '2026-11-01 00:00:00', extra: { x: 1 } }, metrics: { impressions: '-', spend: null, clicks: 'n/a' } }];
+      expect(await ask()).toEqual([{ id: '17', day: '2026-11-01', impressions: 0, spend: 0 }]);
+      rows = [{ dimensions: { campaign_id: '17' }, metrics: {} }];
+      const err = await rejection(ask());
+      expect(err).toBeInstanceOf(UnexpectedResponse);
+      expect((err as UnexpectedResponse).jsonPath).toBe('data.list.0.dimensions.stat_time_day');
+      expect(err.requestId).toBe('REQ-R');
+    } finally {
+      await tiktok.close();
+    }
+  });
+
   it('an absent or null descriptive field is no failure: a null message, a null history, null cover_num', async () => {
     const tiktok = await fakeTikTok(() => ({
       code: 0,
