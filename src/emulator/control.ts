@@ -24,7 +24,10 @@ const ConfigSchema = z.object({
   rateLimits: z
     .object({ default: RateLimitSchema.optional(), events: RateLimitSchema.optional(), segment: RateLimitSchema.optional() })
     .optional(),
+  sparseAnswers: z.boolean().optional(),
 });
+
+const SparseAnswersSchema = z.object({ enabled: z.boolean() });
 
 class ControlError extends Error {
   constructor(
@@ -86,11 +89,18 @@ export class EmulatorControl {
     if (c.matchRate !== undefined) o.matchRate = c.matchRate;
     if (c.populationSeed !== undefined) o.populationSeed = c.populationSeed;
     if (c.minAudienceSize !== undefined) o.minAudienceSize = c.minAudienceSize;
+    if (c.sparseAnswers !== undefined) o.sparseAnswers = c.sparseAnswers;
     if (c.rateLimits) {
       o.rateLimits = { ...o.rateLimits, ...c.rateLimits } as typeof o.rateLimits;
       this.s.limits.configure(o.rateLimits);
     }
     this.s.population.configure(o.matchRate, o.populationSeed);
+  }
+
+  /** Sparse answers on or off (see sparse.ts); takes effect with the next request. */
+  setSparseAnswers(enabled: boolean): { enabled: boolean } {
+    this.s.opts.sparseAnswers = enabled;
+    return { enabled };
   }
 
   /** Ends an audience's processing now (the next edit is accepted). */
@@ -220,6 +230,10 @@ export class EmulatorControl {
           return send(200, this.s.faults.config);
         case 'POST /faults':
           return send(200, this.setFaults(body as FaultsInput));
+        case 'GET /sparse-answers':
+          return send(200, { enabled: this.s.opts.sparseAnswers });
+        case 'POST /sparse-answers':
+          return send(200, this.setSparseAnswers(SparseAnswersSchema.parse(body).enabled));
         case 'GET /config':
           return send(200, { ...this.s.opts, apps: Object.keys(this.s.opts.apps) });
         case 'POST /config':

@@ -71,6 +71,11 @@ export const EmulatorOptionsSchema = z.object({
   matchRate: share.default(0.7),
   /** Mixed into the population test so different runs can model different populations. */
   populationSeed: z.number().int().default(0),
+  /**
+   * Sparse answers (sparse.ts): fields TikTok does not always send are dropped or null, and
+   * every object gains an unknown field. For checking that a client reads only what it can count on.
+   */
+  sparseAnswers: z.boolean().default(false),
   faults: FaultsSchema.default({ throttle: 0, error: 0, http503: 0, drop: 0, latency: 0, latencyShare: 1, seed: 1 }),
   stateFile: z.string().min(1).optional(),
   /** Per app. Basic tier (digest §7): 10 QPS / 600 QPM; events 1,000 QPS; segment 10,000 QPS. */

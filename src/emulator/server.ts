@@ -19,6 +19,7 @@ import type { EmulatorOptions } from './options';
 import { Population } from './population';
 import { RateLimits, type Bucket } from './rateLimits';
 import { integratedReport } from './report';
+import { sparseAnswer } from './sparse';
 import type { CallOutcome, EmulatorState } from './state';
 
 export const API_PREFIX = '/open_api/v1.3/';
@@ -163,8 +164,9 @@ export class EmulatorServer {
     if (st.calls.length > this.opts.callLogLimit) st.calls.splice(0, st.calls.length - this.opts.callLogLimit);
   }
 
-  private envelope(res: ServerResponse, code: number, message: string, data: unknown, rid: string): void {
-    const body = JSON.stringify({ code, message, request_id: rid, data: data ?? {} });
+  private envelope(res: ServerResponse, rel: string, code: number, message: string, data: unknown, rid: string): void {
+    const answer = { code, message, request_id: rid, data: data ?? {} };
+    const body = JSON.stringify(this.opts.sparseAnswers ? sparseAnswer(rel, answer) : answer);
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
@@ -220,7 +222,7 @@ export class EmulatorServer {
 
     const finish = (code: number, message: string, data: unknown, outcome: CallOutcome, added = 0) => {
       if (route.multipart) req.resume();
-      this.envelope(res, code, message, data, rid);
+      this.envelope(res, rel, code, message, data, rid);
       this.log(method, rel, appId, t0, outcome, 200, code, rid, added);
     };
 

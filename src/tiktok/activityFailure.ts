@@ -22,7 +22,10 @@ export function toActivityFailure(err: unknown): unknown {
     return ApplicationFailure.create({
       type: err.type,
       message: err.message,
-      nonRetryable: (TIKTOK_NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(err.type),
+      // UnexpectedResponse was already retried in the client (TIKTOK_UNEXPECTED_RESPONSE_ATTEMPTS):
+      // more attempts now would only repeat the same answer, so the cycle fails and the
+      // next cycle tries again.
+      nonRetryable: (TIKTOK_NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(err.type) || err.type === TikTokErrorType.UnexpectedResponse,
       nextRetryDelay: err.type === TikTokErrorType.Throttled ? THROTTLE_RETRY_DELAY_MS : undefined,
       details: [err.toJSON()],
     });

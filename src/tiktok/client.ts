@@ -12,9 +12,9 @@ import {
   AuthorizedAdvertisersDataSchema,
   EmptyDataSchema,
   FileUploadDataSchema,
-  ReportDataSchema,
   SegmentAudienceDataSchema,
   UserInfoDataSchema,
+  reportDataSchema,
   type ReportRow,
 } from './schemas';
 import { Transport, type CallSpec, type RetryInfo, type RetryPolicy } from './transport';
@@ -59,7 +59,13 @@ export class TikTokClient {
         timeoutMs: env.TIKTOK_TIMEOUT_MS,
         uploadTimeoutMs: env.TIKTOK_UPLOAD_TIMEOUT_MS,
         limiters,
-        retry: { maxAttempts: env.TIKTOK_MAX_ATTEMPTS, initialDelayMs: 500, maxDelayMs: 30_000, ...options.retry },
+        retry: {
+          maxAttempts: env.TIKTOK_MAX_ATTEMPTS,
+          unexpectedResponseAttempts: env.TIKTOK_UNEXPECTED_RESPONSE_ATTEMPTS,
+          initialDelayMs: 500,
+          maxDelayMs: 30_000,
+          ...options.retry,
+        },
         onRetry: options.onRetry,
         fetch: options.fetch,
       },
@@ -362,7 +368,7 @@ export class TikTokClient {
       auth: true,
       bucket: 'default',
       idempotent: true,
-      schema: ReportDataSchema,
+      schema: reportDataSchema(req.dimensions, req.metrics),
     });
     return { rows: d.list, pageInfo: d.page_info };
   }
@@ -398,8 +404,10 @@ export class TikTokClient {
 }
 
 function parseSpendRow(r: ReportRow, idDim: string) {
-  const num = (v: unknown) => (v === null || v === undefined || v === '' ? 0 : Number(v));
+  // "-" and null are TikTok's "no value" (digest §10.2): nothing delivered, nothing spent.
+  const num = (v: string | number | null | undefined) => (v === null || v === undefined || v === '' || v === '-' ? 0 : Number(v));
   return {
+    // Both dimensions were requested, so the schema has made them present.
     id: r.dimensions[idDim] ?? '',
     // stat_time_day comes as "YYYY-MM-DD 00:00:00".
     day: (r.dimensions.stat_time_day ?? '').slice(0, 10),

@@ -27,6 +27,8 @@ export const TikTokEnvSchema = z.object({
   TIKTOK_UPLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),
   /** In-client attempts for Throttled/Transient before the error goes up (Temporal retries further). */
   TIKTOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(3),
+  /** In-client attempts for an answer that lacks what ttsync reads (UnexpectedResponse); then the cycle fails. */
+  TIKTOK_UNEXPECTED_RESPONSE_ATTEMPTS: z.coerce.number().int().min(1).default(3),
 });
 
 export type TikTokEnv = z.infer<typeof TikTokEnvSchema>;

@@ -16,6 +16,13 @@ export const TikTokErrorType = {
   PermissionDenied: 'PermissionDenied',
   /** Everything else: the request itself is wrong; retrying cannot help. */
   InvalidRequest: 'InvalidRequest',
+  /**
+   * A 200 whose body is not JSON, not an envelope, or lacks a field ttsync reads: TikTok's
+   * side (or something in between), not the caller's. The client retries it a few times
+   * (idempotent calls only); after that the activity fails non-retryably and the cycle
+   * ends in error, to be tried again at the next cycle.
+   */
+  UnexpectedResponse: 'UnexpectedResponse',
 } as const;
 
 export type TikTokErrorTypeName = (typeof TikTokErrorType)[keyof typeof TikTokErrorType];

@@ -11,8 +11,15 @@ export interface TikTokErrorInit {
   endpoint: string;
 }
 
+export interface UnexpectedResponseInit extends TikTokErrorInit {
+  /** Where in the body the first problem is, e.g. `data.list.0.audience_id`; `(root)` for the body itself. */
+  jsonPath: string;
+  /** The request path as sent, e.g. `/open_api/v1.3/dmp/custom_audience/get/` (defaults to endpoint). */
+  requestPath?: string;
+}
+
 /**
- * Base of the six classes. Carries only what is safe to log or put in a workflow payload:
+ * Base of the seven classes. Carries only what is safe to log or put in a workflow payload:
  * code, message, request_id, HTTP status and path: never headers, bodies or the token.
  */
 export abstract class TikTokError extends Error {
@@ -23,9 +30,9 @@ export abstract class TikTokError extends Error {
   readonly httpStatus: number | null;
   readonly endpoint: string;
 
-  constructor(init: TikTokErrorInit) {
+  constructor(init: TikTokErrorInit, message?: string) {
     const where = init.code !== null ? `code ${init.code}` : init.httpStatus !== null ? `HTTP ${init.httpStatus}` : 'network';
-    super(`TikTok ${init.endpoint}: ${where}: ${init.tiktokMessage}${init.requestId ? ` (request_id ${init.requestId})` : ''}`);
+    super(message ?? `TikTok ${init.endpoint}: ${where}: ${init.tiktokMessage}${init.requestId ? ` (request_id ${init.requestId})` : ''}`);
     this.code = init.code;
     this.tiktokMessage = init.tiktokMessage;
     this.requestId = init.requestId;
@@ -71,7 +78,28 @@ export class InvalidRequest extends TikTokError {
   readonly type = TikTokErrorType.InvalidRequest;
 }
 
-const CLASSES = { Throttled, Transient, AudienceBusy, ReauthorizationRequired, PermissionDenied, InvalidRequest } as const;
+/**
+ * TikTok answered, but not in a shape ttsync can use. Its message names the request path,
+ * the request_id (what TikTok support asks for) and the JSON path of the problem.
+ */
+export class UnexpectedResponse extends TikTokError {
+  override name = TikTokErrorType.UnexpectedResponse;
+  readonly type = TikTokErrorType.UnexpectedResponse;
+  readonly jsonPath: string;
+
+  constructor(init: TikTokErrorInit & Partial<Pick<UnexpectedResponseInit, 'jsonPath' | 'requestPath'>>) {
+    const jsonPath = init.jsonPath ?? '(root)';
+    const rid = init.requestId ? ` (request_id ${init.requestId})` : '';
+    super(init, `TikTok answered ${init.requestPath ?? init.endpoint} with an unexpected shape${rid}: ${init.tiktokMessage}`);
+    this.jsonPath = jsonPath;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), jsonPath: this.jsonPath };
+  }
+}
+
+const CLASSES = { Throttled, Transient, AudienceBusy, ReauthorizationRequired, PermissionDenied, InvalidRequest, UnexpectedResponse } as const;
 
 export function createTikTokError(type: TikTokErrorTypeName, init: TikTokErrorInit): TikTokError {
   return new CLASSES[type](init);

@@ -2,24 +2,37 @@ import { z } from 'zod';
 
 /**
  * Response shapes of the endpoints ttsync uses (one schema per concept; types derive from
- * them). Objects are loose: TikTok adds fields over time and extra fields must not break us.
+ * them). The rule: a field is required only where ttsync's code reads it and cannot do
+ * without it (README "Response fields ttsync needs"). Everything else is nullish or left to
+ * the loose objects, because TikTok adds, drops and nulls descriptive fields at will, and
+ * one such field must not stop a sync. A required field that is missing makes the call fail
+ * as UnexpectedResponse (transport.ts).
  * Ids are strings in v1.3; numbers are accepted and turned into strings because older
  * responses used them.
  */
 const id = z.union([z.string(), z.number()]).transform(String);
+/** Read but optional: null and absent both mean "not given". */
+const optionalString = z.string().nullish();
+const optionalBool = z.boolean().nullish();
 
 export const EnvelopeSchema = z.looseObject({
+  /** The one field that decides success or failure: without it nothing can be concluded. */
   code: z.number().int(),
-  message: z.string().default(''),
-  request_id: z.string().optional(),
+  // Shown in errors and trackEvents' result; a missing message is an empty one.
+  message: z
+    .string()
+    .nullish()
+    .transform((m) => m ?? ''),
+  request_id: optionalString,
   data: z.unknown().optional(),
 });
 export type Envelope = z.infer<typeof EnvelopeSchema>;
 
 export const PageInfoSchema = z.looseObject({
-  page: z.number().int(),
-  page_size: z.number().int(),
-  total_number: z.number().int(),
+  page: z.number().int().nullish(),
+  page_size: z.number().int().nullish(),
+  total_number: z.number().int().nullish(),
+  /** Every paging loop stops on it; guessing the end could miss an audience or loop forever. */
   total_page: z.number().int(),
 });
 export type PageInfo = z.infer<typeof PageInfoSchema>;
@@ -28,75 +41,103 @@ export const EmptyDataSchema = z.unknown();
 
 export const AccessTokenDataSchema = z.looseObject({
   access_token: z.string().min(1),
-  advertiser_ids: z.array(id).default([]),
-  scope: z.array(z.union([z.number(), z.string()])).default([]),
+  // Absent with return_advertiser_ids=false (digest §13.3): then nothing is known, not an error.
+  advertiser_ids: z
+    .array(id)
+    .nullish()
+    .transform((v) => v ?? []),
+  scope: z
+    .array(z.union([z.number(), z.string()]))
+    .nullish()
+    .transform((v) => v ?? []),
 });
 
 export const AuthorizedAdvertisersDataSchema = z.looseObject({
-  list: z.array(z.looseObject({ advertiser_id: id, advertiser_name: z.string().nullish() })),
+  list: z.array(z.looseObject({ advertiser_id: id, advertiser_name: optionalString })),
 });
 
 export const AdvertiserInfoDataSchema = z.looseObject({
   list: z.array(
     z.looseObject({
       advertiser_id: id,
-      name: z.string().nullish(),
-      currency: z.string().nullish(),
-      timezone: z.string().nullish(),
-      status: z.string().nullish(),
+      name: optionalString,
+      currency: optionalString,
+      timezone: optionalString,
+      status: optionalString,
     }),
   ),
 });
 
+/** getUserInfo is a token check: code 0 is the answer, every field is informational. */
 export const UserInfoDataSchema = z.looseObject({
-  core_user_id: id.optional(),
-  display_name: z.string().nullish(),
-  email: z.string().nullish(),
+  core_user_id: id.nullish(),
+  display_name: optionalString,
+  email: optionalString,
   create_time: z.number().nullish(),
 });
 
 export const FileUploadDataSchema = z.looseObject({ file_path: z.string().min(1) });
 
+/** The new audience's id: without it the create cannot be followed (the next cycle finds it by name). */
 export const AudienceCreateDataSchema = z.looseObject({ custom_audience_id: id });
 
+/**
+ * An audience as list and get describe it. Nothing is required here: each endpoint's schema
+ * below requires what its readers use.
+ */
 export const AudienceSchema = z.looseObject({
-  audience_id: id,
-  name: z.string(),
-  audience_type: z.string().nullish(),
-  type: z.string().nullish(),
-  audience_sub_type: z.string().nullish(),
-  calculate_type: z.string().nullish(),
+  audience_id: id.nullish(),
+  name: optionalString,
+  audience_type: optionalString,
+  type: optionalString,
+  audience_sub_type: optionalString,
+  calculate_type: optionalString,
+  /**
+   * Matched users; informational (status, "too small" advice). Absent or null = unknown
+   * (null in AudienceStatus), never a failure: TikTok fills it in only after processing.
+   */
   cover_num: z.number().int().nullish(),
-  is_valid: z.boolean(),
-  is_expiring: z.boolean().nullish(),
-  is_creator: z.boolean().nullish(),
-  shared: z.boolean().nullish(),
-  msg: z.string().nullish(),
-  error_msg: z.string().nullish(),
-  create_time: z.string().nullish(),
-  expired_time: z.string().nullish(),
+  is_valid: optionalBool,
+  is_expiring: optionalBool,
+  is_creator: optionalBool,
+  shared: optionalBool,
+  msg: optionalString,
+  error_msg: optionalString,
+  create_time: optionalString,
+  expired_time: optionalString,
 });
 export type Audience = z.infer<typeof AudienceSchema>;
 
 export const AudienceListDataSchema = z.looseObject({
-  list: z.array(AudienceSchema),
-  page_info: PageInfoSchema,
+  list: z.array(
+    // findAudiencesByName matches on name and returns the id: an entry without either could
+    // be the audience sought, and guessing "not it" would create a duplicate.
+    AudienceSchema.extend({ audience_id: id, name: z.string() }),
+  ),
+  // countCustomAudiences reads it for the 400-audience cap check, before anything is uploaded.
+  page_info: PageInfoSchema.extend({ total_number: z.number().int() }),
 });
 
+/** History is returned to callers but ttsync decides nothing on it: every field may be missing. */
 export const AudienceHistoryEntrySchema = z.looseObject({
-  opt_time: z.string(),
-  action: z.string(),
-  action_detail: z.string().nullish(),
-  editor: z.string().nullish(),
-  msg: z.string().nullish(),
+  opt_time: optionalString,
+  action: optionalString,
+  action_detail: optionalString,
+  editor: optionalString,
+  msg: optionalString,
 });
 export type AudienceHistoryEntry = z.infer<typeof AudienceHistoryEntrySchema>;
 
 export const AudienceGetDataSchema = z.looseObject({
   list: z.array(
     z.looseObject({
-      audience_details: AudienceSchema,
-      audience_history: z.array(AudienceHistoryEntrySchema).default([]),
+      // is_valid is the one readiness signal (digest §3.4): no edit may be sent while it is
+      // false, so a missing one cannot be read as either value.
+      audience_details: AudienceSchema.extend({ is_valid: z.boolean() }),
+      audience_history: z
+        .array(AudienceHistoryEntrySchema)
+        .nullish()
+        .transform((h) => h ?? []),
     }),
   ),
 });
@@ -104,13 +145,28 @@ export const AudienceGetDataSchema = z.looseObject({
 export const SegmentAudienceDataSchema = z.looseObject({ audience_id: id });
 
 /** `report/integrated/get/` rows: dimension values and metric values both arrive as strings (or numbers). */
-export const ReportRowSchema = z.looseObject({
-  dimensions: z.record(z.string(), z.union([z.string(), z.number()]).transform(String)),
-  metrics: z.record(z.string(), z.union([z.string(), z.number(), z.null()])),
-});
-export type ReportRow = z.infer<typeof ReportRowSchema>;
+export interface ReportRow {
+  dimensions: Record<string, string>;
+  /** null: TikTok gave no value (null, `"-"` is passed through as is). */
+  metrics: Record<string, string | number | null>;
+}
 
-export const ReportDataSchema = z.looseObject({
-  list: z.array(ReportRowSchema),
-  page_info: PageInfoSchema,
-});
+const dimensionValue = z.union([z.string(), z.number()]).transform(String);
+// The digest (§10.2) shows metrics as strings, numbers and null; absent is read as null.
+const metricValue = z
+  .union([z.string(), z.number()])
+  .nullish()
+  .transform((v) => v ?? null);
+
+/**
+ * The report answer for the columns asked for: every requested dimension is required (a row
+ * without its campaign or day cannot be attributed), requested metrics may be null. Other
+ * keys of `dimensions`/`metrics` are dropped (z.object strips), so the row type stays exact.
+ */
+export function reportDataSchema(dimensions: readonly string[], metrics: readonly string[]): z.ZodType<{ list: ReportRow[]; page_info: PageInfo }> {
+  const row = z.looseObject({
+    dimensions: z.object(Object.fromEntries(dimensions.map((d) => [d, dimensionValue]))),
+    metrics: z.object(Object.fromEntries(metrics.map((m) => [m, metricValue]))),
+  });
+  return z.looseObject({ list: z.array(row), page_info: PageInfoSchema });
+}

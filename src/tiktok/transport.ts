@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import {
   TikTokError,
+  UnexpectedResponse,
   classifyCode,
   classifyHttpStatus,
   createTikTokError,
@@ -10,11 +11,15 @@ import {
 import { TikTokErrorType, type TikTokErrorTypeName } from './errorTypes';
 import type { AppRateLimiters, RateBucket } from './rateLimiter';
 import { EnvelopeSchema } from './schemas';
-import { formatZodIssues } from '../config/errors';
 
 export interface RetryPolicy {
   /** Total attempts including the first; 1 = never retry in the client. */
   maxAttempts: number;
+  /**
+   * Total attempts for an UnexpectedResponse (idempotent calls only). Kept apart from
+   * maxAttempts: a shape TikTok got wrong once is usually wrong again, so a few are enough.
+   */
+  unexpectedResponseAttempts: number;
   initialDelayMs: number;
   maxDelayMs: number;
 }
@@ -97,15 +102,18 @@ export class Transport {
   }
 
   async call<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
-    const { maxAttempts, initialDelayMs, maxDelayMs } = this.opts.retry;
+    const { maxAttempts, unexpectedResponseAttempts, initialDelayMs, maxDelayMs } = this.opts.retry;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.once(spec);
       } catch (err) {
         if (!(err instanceof TikTokError)) throw err;
+        // An odd answer to a create may still mean the audience exists: only the next
+        // cycle (which lists by name first) may try a non-idempotent call again.
+        const unexpected = err.type === TikTokErrorType.UnexpectedResponse && spec.idempotent;
         const retryable =
-          err.type === TikTokErrorType.Throttled || (err.type === TikTokErrorType.Transient && spec.idempotent);
-        if (!retryable || attempt >= maxAttempts) throw err;
+          err.type === TikTokErrorType.Throttled || (err.type === TikTokErrorType.Transient && spec.idempotent) || unexpected;
+        if (!retryable || attempt >= (unexpected ? unexpectedResponseAttempts : maxAttempts)) throw err;
         // Full jitter; throttles wait at least a second ("retry in the next second").
         const cap = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
         const floor = err.type === TikTokErrorType.Throttled ? Math.min(1000, maxDelayMs) : 0;
@@ -171,38 +179,71 @@ export class Transport {
         tiktokMessage: `HTTP ${res.status} ${res.statusText}`.trim(),
       });
     }
+    // Past this point TikTok (or something in between) answered 200: whatever is wrong with
+    // the body is not the caller's fault, hence UnexpectedResponse, never InvalidRequest.
+    const unexpected = (jsonPath: string, problem: string, requestId: string | null = null, code: number | null = null) =>
+      new UnexpectedResponse({
+        code,
+        requestId,
+        httpStatus: res.status,
+        endpoint,
+        jsonPath,
+        requestPath: requestPathOf(url),
+        tiktokMessage: this.scrub(problem),
+      });
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
       // A 200 that is not JSON comes from something in between (gateway, captive proxy).
-      throw this.fail(TikTokErrorType.Transient, { ...base, httpStatus: res.status, tiktokMessage: 'response is not JSON' });
+      throw unexpected('(root)', 'response is not JSON');
     }
-    const env = EnvelopeSchema.safeParse(raw);
+    const env = EnvelopeSchema.safeParse(raw, { reportInput: true });
     if (!env.success) {
-      throw this.fail(TikTokErrorType.Transient, {
-        ...base,
-        httpStatus: res.status,
-        tiktokMessage: `response is not a TikTok envelope: ${formatZodIssues(env.error)}`,
-      });
+      const p = describeIssues(env.error, []);
+      throw unexpected(p.jsonPath, `not a TikTok envelope: ${p.text}`);
     }
     const { code, message } = env.data;
     const requestId = env.data.request_id ?? null;
     if (!isSuccessCode(code)) {
       throw this.fail(classifyCode(code, message), { code, requestId, httpStatus: res.status, endpoint, tiktokMessage: message });
     }
-    const data = spec.schema.safeParse(env.data.data ?? {});
+    // `data: null` is how some endpoints say "nothing" (digest §14); schemas decide what they need.
+    const data = spec.schema.safeParse(env.data.data ?? {}, { reportInput: true });
     if (!data.success) {
-      throw this.fail(TikTokErrorType.InvalidRequest, {
-        code,
-        requestId,
-        httpStatus: res.status,
-        endpoint,
-        tiktokMessage: `response data does not match the expected shape: ${formatZodIssues(data.error)}`,
-      });
+      const p = describeIssues(data.error, ['data']);
+      throw unexpected(p.jsonPath, p.text, requestId, code);
     }
     return { data: data.data, code, message, requestId };
   }
+}
+
+function requestPathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Zod issues as `a.b.0.c: missing` (the common case: a field TikTok left out), or zod's own
+ * text for anything else. Values are never quoted: a body may carry personal data.
+ */
+export function describeIssues(error: z.ZodError, prefix: readonly string[]): { jsonPath: string; text: string } {
+  const parts = error.issues.slice(0, 5).map((i) => {
+    const path = [...prefix, ...i.path.map(String)].join('.') || '(root)';
+    let problem = i.message;
+    // Ids are unions (string or number): their issue is invalid_union, not invalid_type.
+    if (i.code === 'invalid_type' || i.code === 'invalid_union') {
+      const input = 'input' in i ? i.input : undefined;
+      if (input === undefined) problem = 'missing';
+      else if (input === null) problem = i.code === 'invalid_type' ? `null, expected ${i.expected}` : 'null';
+    }
+    return { path, text: `${path}: ${problem}` };
+  });
+  const more = error.issues.length > parts.length ? `; and ${error.issues.length - parts.length} more` : '';
+  return { jsonPath: parts[0]?.path ?? '(root)', text: parts.map((p) => p.text).join('; ') + more };
 }
 
 function describeNetworkError(err: unknown, timeoutMs: number): string {

@@ -7,7 +7,7 @@ import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { SyncRequest } from '../../src/audience-sync/messages';
 import { failureTypeOf, type SyncContext } from './context';
 import { edit, waitUntilValid } from './processing';
-import { AUDIENCE_CAP, MAX_REUPLOADS, audienceCalculateType, cycleRunId, editSteps, parkOf, rejectedByReason, shardGroups, snapshotUnchanged, targetability, uploadCalculateType, type BuiltFileRef, type EditStep } from './plan';
+import { AUDIENCE_CAP, MAX_REUPLOADS, audienceCalculateType, cycleRunId, editSteps, failedCycle, rejectedByReason, shardGroups, snapshotUnchanged, targetability, uploadCalculateType, type BuiltFileRef, type EditStep } from './plan';
 
 /*
  * One sync cycle of a destination, as named steps: inspect the snapshot, resolve the
@@ -32,11 +32,17 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
     // a fixed deployment can carry on from here.
     if (!(err instanceof ActivityFailure) && !(err instanceof ApplicationFailure)) throw err;
     status.lastError = ctx.errorOf(err);
-    const park = parkOf(status.lastError.type, { audienceId: status.audienceId, advertiserId: cfg.advertiserId, holder: leaseHolderOf(err) });
-    status.advice = park?.advice ?? null;
-    if (park) log.warn(`audience sync parked: ${park.phase}`, { destinationId: cfg.destinationId, runId });
+    const details = failureDetailOf(err);
+    const ended = failedCycle(status.lastError.type, {
+      audienceId: status.audienceId,
+      advertiserId: cfg.advertiserId,
+      holder: typeof details.destinationId === 'string' && typeof details.workflowId === 'string' ? { destinationId: details.destinationId, workflowId: details.workflowId } : undefined,
+      endpoint: typeof details.endpoint === 'string' ? details.endpoint : undefined,
+    });
+    status.advice = ended.advice;
+    if (ended.parked) log.warn(`audience sync parked: ${ended.phase}`, { destinationId: cfg.destinationId, runId });
     else log.error('audience sync cycle failed', { destinationId: cfg.destinationId, runId, type: status.lastError.type });
-    ctx.setPhase(park?.phase ?? 'error');
+    ctx.setPhase(ended.phase);
     return false;
   } finally {
     status.currentRunId = null;
@@ -270,12 +276,11 @@ async function leaseAudience(ctx: SyncContext, cfg: DestinationConfig, audiences
   await ctx.acts.dataQuick.claimAudienceLease({ config: cfg, audiences, ...(release.length ? { release } : {}) });
 }
 
-/** The lease holder an AudienceConflict names, for the advice. */
-function leaseHolderOf(err: unknown): { destinationId: string; workflowId: string } | undefined {
+/** The first detail of the failure behind an activity failure (an AudienceConflict's holder, an UnexpectedResponse's endpoint). */
+function failureDetailOf(err: unknown): Record<string, unknown> {
   const failure = err instanceof ActivityFailure ? err.cause : err;
-  if (!(failure instanceof ApplicationFailure) || failure.type !== AudienceSyncFailureType.AudienceConflict) return undefined;
-  const d = failure.details?.[0] as { destinationId?: unknown; workflowId?: unknown } | undefined;
-  return typeof d?.destinationId === 'string' && typeof d.workflowId === 'string' ? { destinationId: d.destinationId, workflowId: d.workflowId } : undefined;
+  const d: unknown = failure instanceof ApplicationFailure ? failure.details?.[0] : undefined;
+  return typeof d === 'object' && d !== null ? (d as Record<string, unknown>) : {};
 }
 
 /** Only now has TikTok accepted every file: the applied state may move on. */
@@ -324,7 +329,9 @@ function recordSync(
   };
   if (status.lastSync.snapshot) status.appliedSnapshot = status.lastSync.snapshot;
   status.lastError = null;
-  const verdict = targetability(sent.audienceId, final);
+  // cover_num is optional in TikTok's answer: unknown is not "too small" (runs from before the patch read it as 0).
+  const unknownIsSmall = final?.coverNum === null && !patched('unknown-cover-num-is-not-too-small');
+  const verdict = targetability(sent.audienceId, final, unknownIsSmall);
   status.advice = verdict.advice;
   ctx.setPhase(verdict.phase);
 }

@@ -156,14 +156,31 @@ export function snapshotUnchanged(applied: { uri: string; createdAt: string; byt
   return applied !== null && applied.uri === now.uri && applied.createdAt === now.createdAt && applied.bytes === now.bytes;
 }
 
+/** What a failure's details tell beyond its type (the lease holder, the TikTok endpoint). */
+export interface FailureFacts {
+  audienceId: string | null;
+  advertiserId: string;
+  holder?: { destinationId: string; workflowId: string } | undefined;
+  endpoint?: string | undefined;
+}
+
 /**
- * Failures a cycle parks on instead of ending in `error`: the phase, and the advice that
- * tells the operator the way out. null: an ordinary error.
+ * Where a failed cycle ends: a park (audience_missing, segment_conflict, audience_conflict)
+ * that waits for an operator, or `error`; with the advice that tells the way out, if any.
  */
-export function parkOf(
-  type: string | null,
-  at: { audienceId: string | null; advertiserId: string; holder?: { destinationId: string; workflowId: string } | undefined },
-): { phase: AudienceSyncPhase; advice: string } | null {
+export function failedCycle(type: string | null, at: FailureFacts): { phase: AudienceSyncPhase; advice: string | null; parked: boolean } {
+  const park = parkOf(type, at);
+  if (park) return { ...park, parked: true };
+  if (type === AudienceSyncFailureType.UnexpectedResponse)
+    return {
+      phase: 'error',
+      advice: `TikTok's answer to ${at.endpoint ?? 'a TikTok call'} lacked a field ttsync needs (see lastError); ttsync retries at the next cycle; if it persists, report the request_id in lastError to TikTok support`,
+      parked: false,
+    };
+  return { phase: 'error', advice: null, parked: false };
+}
+
+function parkOf(type: string | null, at: FailureFacts): { phase: AudienceSyncPhase; advice: string } | null {
   if (type === AudienceSyncFailureType.AudienceNotFound)
     return {
       phase: 'audience_missing',
@@ -183,9 +200,12 @@ export function parkOf(
   return null;
 }
 
-/** A finished sync: synced, or too small for TikTok to target (with what to send). */
-export function targetability(audienceId: string | null, final: { coverNum: number | null } | null): { phase: AudienceSyncPhase; advice: string | null } {
-  if (final && (final.coverNum ?? 0) < MIN_TARGETABLE)
+/**
+ * A finished sync: synced, or too small for TikTok to target (with what to send).
+ * `unknownIsSmall`: runs from before cover_num became optional read an absent one as 0.
+ */
+export function targetability(audienceId: string | null, final: { coverNum: number | null } | null, unknownIsSmall = false): { phase: AudienceSyncPhase; advice: string | null } {
+  if (final && (final.coverNum !== null || unknownIsSmall) && (final.coverNum ?? 0) < MIN_TARGETABLE)
     return {
       phase: 'too_small_to_target',
       advice: `audience ${audienceId} matches ${final.coverNum ?? 0} TikTok users, fewer than ${MIN_TARGETABLE}, so it cannot be targeted: ${TOO_SMALL_ADVICE}`,

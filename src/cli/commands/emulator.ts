@@ -17,6 +17,7 @@ interface EmulatorOpts {
   qpm: number;
   eventsQps: number;
   fileTtl: number;
+  sparseAnswers: boolean;
 }
 
 const duration = (v: string) => {
@@ -67,6 +68,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--qpm <n>', 'per-app QPM limit (non-events endpoints)', positive, 600)
     .option('--events-qps <n>', 'per-app QPS limit of event/track', positive, 1000)
     .option('--file-ttl <duration>', 'how long an uploaded file_path stays usable', duration, 86_400_000)
+    .option('--sparse-answers', 'drop or null every answer field TikTok does not always send, and add unknown fields (client robustness check)', false)
     .action(async (opts: EmulatorOpts) => {
       const log = (line: string) => process.stderr.write(`[emulator] ${line}\n`);
       const token = opts.token ?? process.env.TTSYNC_EMULATOR_TOKEN;
@@ -79,6 +81,7 @@ export function registerEmulatorCommand(program: Command): void {
         stateFile: opts.stateFile,
         apps: { [opts.appId]: opts.appSecret },
         fileTtl: opts.fileTtl,
+        sparseAnswers: opts.sparseAnswers,
         rateLimits: {
           default: { qps: opts.qps, qpm: opts.qpm },
           events: { qps: opts.eventsQps, qpm: opts.eventsQps * 600 },
@@ -94,6 +97,7 @@ export function registerEmulatorCommand(program: Command): void {
       log(`TikTok API emulator on ${emu.url}; point ttsync at TIKTOK_API_BASE_URL=${emu.apiBaseUrl}`);
       log(`inspect: ${emu.url}/_emulator/state  seed a token: POST ${emu.url}/_emulator/tokens {"advertiser_ids":["…"]}`);
       if (opts.stateFile) log(`state file: ${opts.stateFile}`);
+      if (opts.sparseAnswers) log('sparse answers: fields TikTok does not always send are dropped or null (POST /_emulator/sparse-answers {"enabled":false} to stop)');
       await new Promise<void>((done) => {
         const onSignal = (sig: NodeJS.Signals) => {
           log(`${sig}: stopping`);

@@ -134,7 +134,7 @@ describe('responses outside the contract', () => {
     expect(err.httpStatus).toBe(404);
   });
 
-  it('a 200 that is not JSON is Transient; an upstream echoing the token never gets it into the error', async () => {
+  it('a 200 that is not JSON is UnexpectedResponse; an upstream echoing the token never gets it into the error', async () => {
     const secret = 'ECHOED-token-5f2b9c';
     const upstream = createServer((req, res) => {
       if (req.url?.startsWith('/html/')) {
@@ -151,7 +151,8 @@ describe('responses outside the contract', () => {
       const html = await classOf(
         new TikTokClient({ accessToken: secret, appId: 'echo', env: { TIKTOK_API_BASE_URL: `${base}/html`, TIKTOK_QPS: 1000 } }).getUserInfo(),
       );
-      expect(html.type).toBe('Transient');
+      expect(html.type).toBe('UnexpectedResponse');
+      expect(html.message).toBe('TikTok answered /html/user/info/ with an unexpected shape: response is not JSON');
       const echoed = await classOf(
         new TikTokClient({ accessToken: secret, appId: 'echo', env: { TIKTOK_API_BASE_URL: base, TIKTOK_QPS: 1000 } }).getUserInfo(),
       );

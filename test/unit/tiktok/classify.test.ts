@@ -8,6 +8,9 @@ import {
   classifyHttpStatus,
   createTikTokError,
   isSuccessCode,
+  InvalidRequest,
+  TikTokError,
+  UnexpectedResponse,
 } from '../../../src/tiktok';
 
 describe('classifyCode', () => {
@@ -84,6 +87,24 @@ describe('classifyCode', () => {
 });
 
 describe('error objects', () => {
+  it('UnexpectedResponse names the request path, request_id and JSON path in a readable message', () => {
+    const e = new UnexpectedResponse({
+      code: 0,
+      requestId: 'RID1',
+      httpStatus: 200,
+      endpoint: 'dmp/custom_audience/get/',
+      requestPath: '/open_api/v1.3/dmp/custom_audience/get/',
+      jsonPath: 'data.list.0.audience_id',
+      tiktokMessage: 'data.list.0.audience_id: missing',
+    });
+    expect(e.message).toBe(
+      'TikTok answered /open_api/v1.3/dmp/custom_audience/get/ with an unexpected shape (request_id RID1): data.list.0.audience_id: missing',
+    );
+    expect(e).toBeInstanceOf(TikTokError);
+    expect(e).not.toBeInstanceOf(InvalidRequest);
+    expect(e.toJSON()).toMatchObject({ type: 'UnexpectedResponse', endpoint: 'dmp/custom_audience/get/', requestId: 'RID1', jsonPath: 'data.list.0.audience_id' });
+  });
+
   it('name = class name = type, and the names are exported for retry policies', () => {
     for (const type of ALL_TIKTOK_ERROR_TYPES) {
       const e = createTikTokError(type, { code: 1, tiktokMessage: 'm', requestId: 'r', httpStatus: 200, endpoint: 'x/' });
@@ -98,8 +119,11 @@ describe('error objects', () => {
         requestId: 'r',
         httpStatus: 200,
         endpoint: 'x/',
+        // Only UnexpectedResponse says where in the body the problem is; none given here.
+        ...(type === 'UnexpectedResponse' ? { jsonPath: '(root)' } : {}),
       });
     }
+    // UnexpectedResponse is not here: the client retries it a few times before giving up.
     expect(TIKTOK_NON_RETRYABLE_ERROR_TYPES).toEqual([
       TikTokErrorType.ReauthorizationRequired,
       TikTokErrorType.PermissionDenied,
