@@ -3,8 +3,21 @@ import { z } from 'zod';
 import { issueAuthCode, issueToken } from './auth';
 import { audienceView } from './audiences';
 import { FaultsSchema, parseDuration, RateLimitSchema, type Faults, type FaultsInput } from './options';
-import type { EmulatorServer } from './server';
-import type { AudienceRec } from './state';
+import type { FaultInjector } from './faults';
+import type { EmulatorOptions } from './options';
+import type { Population } from './population';
+import type { RateLimits } from './rateLimits';
+import type { AudienceRec, EmulatorState } from './state';
+
+/** What the control endpoints steer: the server's state and knobs (the server implements it). */
+export interface ControlledServer {
+  readonly state: EmulatorState;
+  readonly opts: EmulatorOptions;
+  readonly population: Population;
+  readonly limits: RateLimits;
+  readonly faults: FaultInjector;
+  markDirty(): void;
+}
 
 /** Fingerprint instead of the token itself: enough to tell tokens apart in the state view. */
 const fingerprint = (t: string) => `${t.slice(0, 4)}…(${t.length})`;
@@ -43,7 +56,7 @@ class ControlError extends Error {
  * /_emulator/ (see README). Nothing here is part of TikTok's API.
  */
 export class EmulatorControl {
-  constructor(private readonly s: EmulatorServer) {}
+  constructor(private readonly s: ControlledServer) {}
 
   private get state() {
     return this.s.state;

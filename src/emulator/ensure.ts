@@ -1,4 +1,5 @@
-import { startEmulator, type EmulatorOptionsInput } from './index';
+import type { EmulatorOptionsInput } from './options';
+import { startEmulator } from './start';
 
 export interface EnsuredEmulator {
   url: string;
