@@ -34,7 +34,8 @@ import {
   DEFAULT_KEEP_RUNS,
   type RunGcResult,
 } from '../../src/audience-sync';
-import { columnMappingOf, durationMsOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../../src/audience-sync/config';
+import { columnMappingOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../../src/audience-sync/config';
+import { durationMsOf } from '../../src/config/duration';
 import { ConfigError } from '../../src/config/temporalEnv';
 import type { IdentifierType } from '../../src/identifiers/schema';
 import { DATA_DIR } from '../../src/paths';

@@ -10,45 +10,13 @@ import {
 } from '../identifiers/schema';
 import type { CalculateType } from '../tiktok/types';
 import { ConfigError } from '../config/temporalEnv';
+import { DurationSchema, durationMs } from '../config/duration';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
  * This module is pure (no Node built-ins) because workflows validate their input with it;
  * reading a config file lives in destinationFile.ts, resolving secrets in secrets.ts.
  */
-
-// ---------------------------------------------------------------------------------------
-// Durations
-
-const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
-const UNIT_MS = [86_400_000, 3_600_000, 60_000, 1_000, 1] as const;
-
-/** "36h", "2d", "1h30m", "45s", "500ms" → milliseconds; undefined if not such a string. */
-export function durationMs(text: string): number | undefined {
-  const m = DURATION.exec(text);
-  if (!m || text === '') return undefined;
-  let total = 0;
-  for (let i = 0; i < UNIT_MS.length; i++) {
-    const part = m[i + 1];
-    if (part !== undefined) total += Number(part) * (UNIT_MS[i] ?? 0);
-  }
-  return total;
-}
-
-const MAX_DURATION_MS = 365 * 86_400_000;
-
-/**
- * A duration written as a string (Temporal's UI and JSON configs carry strings; a bare
- * number would leave the unit to guesswork). Kept as the string so a parsed config is
- * still valid input for the next parse (workflow input, continue-as-new).
- */
-export const DurationSchema = z.string().superRefine((s, ctx) => {
-  const ms = durationMs(s);
-  if (ms === undefined)
-    ctx.addIssue({ code: 'custom', message: `must be a duration such as "36h", "2d", "1h30m", "45s" or "500ms" (units d, h, m, s, ms, largest first)` });
-  else if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
-  else if (ms > MAX_DURATION_MS) ctx.addIssue({ code: 'custom', message: 'must be at most 365d' });
-});
 
 // ---------------------------------------------------------------------------------------
 // Audience names and naming templates
@@ -413,12 +381,6 @@ export function audienceNameFor(config: DestinationConfig, now: Date): string {
     },
     now,
   );
-}
-
-export function durationMsOf(value: string): number {
-  const ms = durationMs(value);
-  if (ms === undefined) throw new ConfigError(`invalid duration ${JSON.stringify(value)}`);
-  return ms;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import { EmulatorState } from './state';
 export {
   EmulatorOptionsSchema,
   parseFaultSpec,
-  parseDuration,
   type EmulatorOptions,
   type EmulatorOptionsInput,
   type Faults,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
-import { durationMs, type DestinationConfig } from '../audience-sync/config';
+import type { DestinationConfig } from '../audience-sync/config';
+import { durationMs } from '../config/duration';
 import { audienceSyncTick, type AudienceSyncTickInput } from '../../workflows';
 import { SearchAttributeKeys } from './searchAttributes';
 import { TaskQueues } from './taskQueues';

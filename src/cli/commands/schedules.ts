@@ -3,7 +3,8 @@ import { DestinationConfigSetError, loadDestinationConfigs } from '../../audienc
 import { connectClient } from '../../temporal/connection';
 import { applyAudienceSchedules, cadenceMs } from '../../temporal/schedules';
 import { UsageError } from '../program';
-import { addQueueOptions, parseDuration } from '../../audience-sync/cli';
+import { addQueueOptions } from '../../audience-sync/cli';
+import { durationTextFlag } from '../../config/durationFlag';
 
 interface ApplyOpts {
   config: string;
@@ -28,13 +29,13 @@ export function registerSchedulesCommand(program: Command): void {
           "destination's sync workflow if missing and asks it to sync. The whole set is checked first; any problem applies nothing.",
       )
       .requiredOption('--config <file-or-dir>', 'destination config file, or a folder of them')
-      .option('--cadence <duration>', 'how often each destination syncs (at least 1m)', parseDuration, '1h')
+      .option('--cadence <duration>', 'how often each destination syncs (at least 1m)', durationTextFlag, '1h')
       .option('--dry-run', 'print what would change, change nothing')
       .option('--prune', 'delete audience schedules of this task queue whose destination is not in the set (default: kept and listed)')
       .option('--json', 'print the changes as one JSON object'),
   )
-    .option('--poll-initial <duration>', 'first TikTok processing poll delay of a workflow a tick starts', parseDuration)
-    .option('--poll-max <duration>', 'longest processing poll delay of a workflow a tick starts', parseDuration)
+    .option('--poll-initial <duration>', 'first TikTok processing poll delay of a workflow a tick starts', durationTextFlag)
+    .option('--poll-max <duration>', 'longest processing poll delay of a workflow a tick starts', durationTextFlag)
     .action(async (opts: ApplyOpts) => {
       try {
         cadenceMs(opts.cadence);
