@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { InputObject } from '../../activities/audience-sync/data';
@@ -16,6 +16,7 @@ import {
 import { DestinationConfigError } from './config';
 import { durationMs } from '../config/duration';
 import { durationTextFlag } from '../config/durationFlag';
+import { storageUriFormOf, storageUriProblem } from '../storage/uriSyntax';
 import { loadDestinationConfigFile } from './configFile';
 import { connectClient } from '../temporal/connection';
 import { TaskQueues } from '../temporal/taskQueues';
@@ -29,9 +30,9 @@ import { UsageError } from '../cli/program';
 
 /** A snapshot argument as the workers read it: gs://, file:// or a local path made absolute. */
 export function snapshotUri(value: string): string {
-  if (/^gs:\/\/[^/]+\/.+/.test(value) || value.startsWith('file:///')) return value;
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(value)) throw new InvalidArgumentError('must be gs://bucket/object, file:///absolute/path or a local file path');
-  return pathToFileURL(isAbsolute(value) ? value : resolve(value)).href;
+  const problem = storageUriProblem(value, { object: true, relativePaths: true });
+  if (problem) throw new InvalidArgumentError(`must be gs://bucket/object, file:///absolute/path or a local file path (${problem.why})`);
+  return storageUriFormOf(value) === 'path' ? pathToFileURL(resolve(value)).href : value;
 }
 
 function isoTime(value: string): string {

@@ -11,6 +11,7 @@ import {
 import type { CalculateType } from '../tiktok/types';
 import { ConfigError } from '../config/temporalEnv';
 import { DurationSchema, durationMs } from '../config/duration';
+import { storageUriProblem } from '../storage/uriSyntax';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
@@ -244,14 +245,24 @@ export const SecretRefSchema = z.string().refine((s) => /^env:[A-Za-z_][A-Za-z0-
 });
 export type SecretRef = z.infer<typeof SecretRefSchema>;
 
-const GS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](\/.*)?$/;
 /**
- * A storage location as src/storage accepts it (checked here without Node built-ins so
- * workflows can validate; src/storage/uri.ts has the full parser).
+ * A storage location as src/storage opens it, absolute because a worker has no working
+ * folder to resolve it against. `object`: a file, not a folder or a bucket.
  */
-const storageUri = (what: string) =>
-  z.string().refine((s) => GS_URI.test(s) || /^file:\/\/\//.test(s) || s.startsWith('/'), {
-    message: `must be a ${what} URI: gs://bucket/path, file:///absolute/path or an absolute path`,
+const storageUri = (what: string, opts: { object?: boolean } = {}) =>
+  z.string().superRefine((s, ctx) => {
+    const problem = storageUriProblem(s, opts);
+    if (!problem) return;
+    const forms = 'gs://bucket/path, file:///absolute/path or an absolute path';
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        problem.kind === 'form'
+          ? `must be a ${what} URI: ${forms}`
+          : problem.kind === 'gs_name'
+            ? `must be a ${what} URI (${forms}): ${problem.why}`
+            : 'must name an object (a file), not a folder or a bucket',
+    });
   });
 
 // ---------------------------------------------------------------------------------------
@@ -313,9 +324,7 @@ export const DestinationConfigSchema = z
     storage: z
       .object({
         /** The default snapshot to sync (a CSV or NDJSON object); a sync request may name another. */
-        snapshot: storageUri('snapshot object')
-          .refine((u) => !u.endsWith('/') && !/^gs:\/\/[^/]+$/.test(u), { message: 'must name an object (a file), not a folder or a bucket' })
-          .optional(),
+        snapshot: storageUri('snapshot object', { object: true }).optional(),
         /** Where shards, upload files, rejects and manifests go; default: the worker's local data folder. */
         workdir: storageUri('workdir folder').optional(),
         /**
