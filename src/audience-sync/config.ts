@@ -8,7 +8,6 @@ import {
   type HashAlgorithm,
   type IdentifierType,
 } from '../identifiers/schema';
-import type { CalculateType } from '../tiktok/types';
 import { ConfigError } from '../config/temporalEnv';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
@@ -211,25 +210,6 @@ export function identifierTypeFor(type: ColumnType, maidHash: HashAlgorithm): Id
       return `GAID_${h}`;
     case 'external_id':
       return undefined;
-  }
-}
-
-/**
- * TikTok's calculate_type for a file of one identifier type (tiktok-api.md §3.1). AAID is
- * Android's advertising id, which TikTok's file upload calls GAID. External ids have no
- * customer-file type (the destination schema refuses them before this point). Here, not in
- * the data plane, because the workflow derives the audience's type from the same mapping.
- */
-export function calculateTypeOf(type: IdentifierType): CalculateType {
-  switch (type) {
-    case 'AAID_SHA256':
-      return 'GAID_SHA256';
-    case 'AAID_MD5':
-      return 'GAID_MD5';
-    case 'EXTERNAL_ID_SHA256':
-      throw new RangeError('EXTERNAL_ID_SHA256 has no TikTok customer-file calculate_type');
-    default:
-      return type;
   }
 }
 

@@ -1,7 +1,7 @@
 import type { DestinationConfig } from '../../src/audience-sync/config';
-import { calculateTypeOf, identifierTypeFor } from '../../src/audience-sync/config';
+import { identifierTypeFor } from '../../src/audience-sync/config';
 import { durationMs } from '../../src/config/duration';
-import type { CalculateType } from '../../src/tiktok/types';
+import { calculateTypeOf, type CalculateType } from '../../src/tiktok/types';
 import type { AudienceSyncStatus } from './audienceSync';
 import { TikTokErrorType, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../src/tiktok/errorTypes';
 

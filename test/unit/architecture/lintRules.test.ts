@@ -39,8 +39,9 @@ describe('workflow determinism lint rules', () => {
       "import { SearchAttributeKeys } from '../src/temporal/searchAttributes';",
       "import { TaskQueues } from '../src/temporal/taskQueues';",
       "import { TikTokErrorType } from '../src/tiktok/errorTypes';",
+      "import { calculateTypeOf } from '../src/tiktok/types';",
       'export type A = HealthActivities;',
-      'export const x = [sleep, SearchAttributeKeys, TaskQueues, TikTokErrorType];',
+      'export const x = [sleep, SearchAttributeKeys, TaskQueues, TikTokErrorType, calculateTypeOf];',
     ].join('\n');
     expect(await violations(ok)).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../../src/audience-sync';
-import { calculateTypeOf } from '../../../src/audience-sync/customerFiles';
+import { calculateTypeOf } from '../../../src/tiktok/types';
 import { DestinationConfigSchema, type DestinationConfigInput } from '../../../src/audience-sync/config';
 import { IdentifierTypeSchema } from '../../../src/identifiers/schema';
 import { ActivityFailureType } from '../../../src/tiktok/activityFailure';
