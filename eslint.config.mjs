@@ -35,9 +35,9 @@ export default tseslint.config(
               message: 'Workflows import activities as types only (import type …); call them through proxyActivities.',
             },
             {
-              regex: '(^|/)src/(?!config/|temporal/searchAttributes$|temporal/taskQueues$|tiktok/errorTypes$|tiktok/types$)',
+              regex: '(^|/)src/(?!config/|temporal/searchAttributes$|temporal/taskQueues$|tiktok/errorTypes$|tiktok/types$|tiktok/limits$)',
               allowTypeImports: true,
-              message: 'Workflows may import only pure modules of src/ (config, search attributes, task queues, TikTok error type names and request types).',
+              message: 'Workflows may import only pure modules of src/ (config, search attributes, task queues, TikTok error type names, request types and limits).',
             },
           ],
         },

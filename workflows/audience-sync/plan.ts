@@ -2,6 +2,7 @@ import type { DestinationConfig } from '../../src/audience-sync/config';
 import { identifierTypeFor } from '../../src/audience-sync/config';
 import { durationMs } from '../../src/config/duration';
 import { calculateTypeOf, type CalculateType } from '../../src/tiktok/types';
+import { MAX_FILE_PATHS_PER_CALL } from '../../src/tiktok/limits';
 import type { AudienceSyncStatus } from './audienceSync';
 import { TikTokErrorType, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../src/tiktok/errorTypes';
 
@@ -18,8 +19,6 @@ export function audienceSyncWorkflowId(destinationId: string): string {
   return `audience-sync:${destinationId}`;
 }
 
-/** TikTok takes at most 50 file paths per create/update call (it allows 500, recommends < 50). */
-export const MAX_FILE_PATHS_PER_CALL = 50;
 /** Pending change batches flush at once from this many users (Lytics' threshold)... */
 export const FLUSH_USERS = 500_000;
 /** ...or this many bytes of input. */

@@ -4,12 +4,10 @@ import { calculateTypeOf } from '../../../src/tiktok/types';
 import { DestinationConfigSchema, type DestinationConfigInput } from '../../../src/audience-sync/config';
 import { IdentifierTypeSchema } from '../../../src/identifiers/schema';
 import { ActivityFailureType } from '../../../src/tiktok/activityFailure';
-import { MAX_FILE_PATHS_PER_CALL as ACTIVITY_MAX_PATHS } from '../../../activities/audience-sync/tiktok';
 import { ALL_TIKTOK_ERROR_TYPES, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../../src/tiktok/errorTypes';
 import {
   DATA_NON_RETRYABLE,
   FailureTypes,
-  MAX_FILE_PATHS_PER_CALL,
   REAUTHORIZATION_FAILURES,
   TIKTOK_ACTIVITY_NON_RETRYABLE,
   TIKTOK_NON_RETRYABLE,
@@ -49,7 +47,6 @@ describe('audience sync control plane: pure decisions', () => {
     for (const t of [...TIKTOK_NON_RETRYABLE_ERROR_TYPES, ...NON_RETRYABLE_AUDIENCE_DATA_ERRORS, 'SecretUnavailable', 'FileIntegrity', 'AmbiguousAudience', 'AudienceNotFound'])
       expect(TIKTOK_ACTIVITY_NON_RETRYABLE).toContain(t);
     for (const t of ['Throttled', 'Transient', 'AudienceBusy', 'StorageUnavailable']) expect(TIKTOK_ACTIVITY_NON_RETRYABLE).not.toContain(t);
-    expect(MAX_FILE_PATHS_PER_CALL).toBe(ACTIVITY_MAX_PATHS);
   });
 
   it('maps identifier types to calculate_type with the data plane\'s mapping (AAID is GAID, external ids have none)', () => {
