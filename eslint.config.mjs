@@ -56,6 +56,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/config/duration.ts',
   'src/config/errors.ts',
   'src/config/secretRef.ts',
+  'src/storage/uriSyntax.ts',
   'src/audience-sync/config.ts',
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',

@@ -24,7 +24,7 @@ import type { DestinationConfigInput } from '../src/audience-sync/config';
 import { parseTemporalEnv } from '../src/config/temporalEnv';
 import { churned, SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from '../src/audience-sync/demo/synthetic';
 import { emulatorAudience, seedAdvertiserToken } from '../src/audience-sync/demo/emulatorControl';
-import { parseDuration } from '../src/emulator';
+import { durationMsOf } from '../src/config/duration';
 import { emulatorAnswers } from '../src/emulator/ensure';
 import { PROJECT_ROOT } from '../src/paths';
 import { spawnTied } from '../src/process/spawnTied';
@@ -113,8 +113,8 @@ function parseOptions(): Options {
   return {
     rows: [...new Set(rows)].sort((a, b) => a - b),
     churn,
-    processingDelayMs: parseDuration(values['processing-delay']),
-    deadline: Date.now() + parseDuration(values.timeout),
+    processingDelayMs: durationMsOf(values['processing-delay']),
+    deadline: Date.now() + durationMsOf(values.timeout),
     keep: values.keep,
   };
 }

@@ -39,12 +39,13 @@ import {
   DEFAULT_KEEP_RUNS,
   type RunGcResult,
 } from '../../src/audience-sync';
-import { columnMappingOf, durationMsOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../../src/audience-sync/config';
+import { columnMappingOf, parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from '../../src/audience-sync/config';
+import { durationMsOf } from '../../src/config/duration';
 import { ConfigError } from '../../src/config/errors';
 import type { IdentifierType } from '../../src/identifiers/schema';
 import { DATA_DIR } from '../../src/paths';
 import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
-import { StorageError, openBlobStore, type BlobStore } from '../../src/storage';
+import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 import type { InputObject } from '../../src/audience-sync/messages';
 import { defaultRegistryUri } from '../../src/audience-sync/release';
 
@@ -223,7 +224,7 @@ export function toFailure(err: unknown): Error {
       cause: cause instanceof Error ? cause : undefined,
     });
   if (err instanceof AudienceDataError) return fail(err.type, err.message, err);
-  if (err instanceof ListIntegrityError) return fail(AudienceDataErrorTypes.corruptData, err.message, err);
+  if (err instanceof ListIntegrityError || err instanceof StoredJsonError) return fail(AudienceDataErrorTypes.corruptData, err.message, err);
   if (err instanceof SnapshotFormatError) return fail(AudienceDataErrorTypes.unreadableSnapshot, err.message, err);
   if (err instanceof ConfigError) return fail(AudienceDataErrorTypes.badConfig, err.message, err);
   if (err instanceof ZodError) return fail(AudienceDataErrorTypes.badConfig, `invalid input: ${err.issues.map((i) => `${i.path.join('.') || '$'}: ${i.message}`).join('; ')}`, err);
@@ -345,14 +346,13 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     return out;
   }
 
-  async function readJson(work: BlobStore, key: string): Promise<unknown> {
-    return JSON.parse((await work.readBuffer(key)).toString('utf8')) as unknown;
-  }
-
   async function readGroups(uris: string[]): Promise<DiffGroup[]> {
     if (uris.length === 0) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, 'no diff group summaries given');
     const groups: DiffGroup[] = [];
-    for (const uri of uris) groups.push(DiffGroupSchema.parse(JSON.parse((await stores.read(uri)).toString('utf8'))));
+    for (const uri of uris) {
+      const { store, key } = stores.object(uri);
+      groups.push(await readJsonObject(store, key, DiffGroupSchema));
+    }
     return groups;
   }
 
@@ -427,8 +427,8 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       return wrap(async () => {
         const config = configOf(input.config);
         const work = workdirOf(config);
-        const prepared = PreparedRunSchema.parse(await readJson(work, layout.prepared(input.runId)));
-        const base = input.baseVersion === null ? null : ManifestSchema.parse(await readJson(work, layout.manifest(config.destinationId, input.baseVersion)));
+        const prepared = await readJsonObject(work, layout.prepared(input.runId), PreparedRunSchema);
+        const base = input.baseVersion === null ? null : await readJsonObject(work, layout.manifest(config.destinationId, input.baseVersion), ManifestSchema);
         const saved = activityInfo().heartbeatDetails as DiffCheckpoint | undefined;
         const group = await diffGroup(
           work,

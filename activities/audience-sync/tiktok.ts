@@ -6,10 +6,8 @@ import { resolveSecret as defaultResolveSecret } from '../../src/config/secrets'
 import { openBlob } from '../../src/storage';
 import { TikTokClient, TikTokError, type AudienceAction, type CalculateType, type TikTokEnv } from '../../src/tiktok';
 import { mapTikTokFailures } from '../../src/tiktok/activityFailure';
+import { MAX_FILE_PATHS_PER_CALL } from '../../src/tiktok/limits';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
-
-/** TikTok allows 500 file paths per audience and recommends under 50 per request. */
-export const MAX_FILE_PATHS_PER_CALL = 50;
 
 /** Who we act for. Only a reference to the token travels in workflow payloads. */
 export interface TikTokTarget {

@@ -1,5 +1,5 @@
 import type { IdentifierType } from '../identifiers/schema';
-import { ABSENT_GENERATION, isStorageError, StorageError, type BlobStore } from '../storage';
+import { ABSENT_GENERATION, isStorageError, parseStoredJson, readJsonObject, StorageError, type BlobStore } from '../storage';
 import { checkCoverage } from './buildFiles';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout, RunIdSchema } from './layout';
@@ -36,23 +36,11 @@ export async function readAppliedState(work: BlobStore, destinationId: string): 
     if (isStorageError(err, 'not_found')) return { pointer: null, generation: ABSENT_GENERATION, manifest: null };
     throw err;
   }
-  const pointer = parseJson(PointerSchema, raw, work.uriOf(key));
-  const manifest = parseJson(ManifestSchema, await work.readBuffer(pointer.manifestKey), work.uriOf(pointer.manifestKey));
+  const pointer = parseStoredJson(raw, PointerSchema, work.uriOf(key));
+  const manifest = await readJsonObject(work, pointer.manifestKey, ManifestSchema);
   if (manifest.version !== pointer.version)
     throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${work.uriOf(key)} points to version ${pointer.version} but ${pointer.manifestKey} is version ${manifest.version}`);
   return { pointer, generation, manifest };
-}
-
-function parseJson<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }, raw: Buffer, uri: string): T {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${uri} is not valid JSON`);
-  }
-  const r = schema.safeParse(value);
-  if (!r.success) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${uri} does not match its schema: ${r.error.message}`);
-  return r.data;
 }
 
 export function versionOf(seq: number, runId: string): string {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ABSENT_GENERATION, isStorageError, type BlobStore } from '../storage';
+import { isStorageError, readJsonForUpdate, type BlobStore } from '../storage';
 import { WorkflowIds } from '../temporal/workflowIds';
-import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 
 /*
  * Exactly one writer per TikTok audience, across destinations: TikTok rejects edits while an
@@ -57,24 +56,8 @@ export class AudienceConflictError extends Error {
 }
 
 async function readLease(registry: BlobStore, key: string): Promise<{ lease: AudienceLease | null; generation: string }> {
-  let before;
-  try {
-    before = await registry.stat(key);
-  } catch (err) {
-    if (isStorageError(err, 'not_found')) return { lease: null, generation: ABSENT_GENERATION };
-    throw err;
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse((await registry.readBuffer(key)).toString('utf8'));
-  } catch (err) {
-    if (isStorageError(err, 'not_found')) return { lease: null, generation: ABSENT_GENERATION };
-    throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${registry.uriOf(key)} is not valid JSON`);
-  }
-  const r = AudienceLeaseSchema.safeParse(value);
-  if (!r.success) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${registry.uriOf(key)} does not match its schema: ${r.error.message}`);
-  // A writer between stat and read makes the generation stale: the CAS write then loses and we read again.
-  return { lease: r.data, generation: before.generation };
+  const { value, generation } = await readJsonForUpdate(registry, key, AudienceLeaseSchema);
+  return { lease: value, generation };
 }
 
 export interface LeaseClaim {

@@ -1,7 +1,7 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
-import type { CalculateType } from '../tiktok/types';
-import { calculateTypeOf, coalesce, customerFileBytes, digestWidth, ListCursor, newTally, planFiles, type FileAction, type FileLimits, type ListRef } from './customerFiles';
+import { calculateTypeOf, type CalculateType } from '../tiktok/types';
+import { coalesce, customerFileBytes, digestWidth, ListCursor, newTally, planFiles, type FileAction, type FileLimits, type ListRef } from './customerFiles';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
 import { readRange } from './listStore';

@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { InputObject } from './messages';
@@ -13,7 +13,10 @@ import {
   waitForAudienceCycle,
   type AudienceCycleSummary,
 } from './client';
-import { DestinationConfigError, durationMs } from './config';
+import { DestinationConfigError } from './config';
+import { durationMs } from '../config/duration';
+import { durationTextFlag } from '../config/durationFlag';
+import { storageUriFormOf, storageUriProblem } from '../storage/uriSyntax';
 import { loadDestinationConfigFile } from './configFile';
 import { connectClient } from '../temporal/connection';
 import { TaskQueues } from '../temporal/taskQueues';
@@ -27,17 +30,11 @@ import { DestinationStillRunningError, defaultRegistryUri, formatReleased, relea
  * token (the token is resolved by the TikTok activities from the config's secret reference).
  */
 
-export function parseDuration(value: string): string {
-  const ms = durationMs(value);
-  if (ms === undefined || ms <= 0) throw new InvalidArgumentError('must be a duration such as "1h", "30m", "45s" or "500ms"');
-  return value;
-}
-
 /** A snapshot argument as the workers read it: gs://, file:// or a local path made absolute. */
 export function snapshotUri(value: string): string {
-  if (/^gs:\/\/[^/]+\/.+/.test(value) || value.startsWith('file:///')) return value;
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(value)) throw new InvalidArgumentError('must be gs://bucket/object, file:///absolute/path or a local file path');
-  return pathToFileURL(isAbsolute(value) ? value : resolve(value)).href;
+  const problem = storageUriProblem(value, { object: true, relativePaths: true });
+  if (problem) throw new InvalidArgumentError(`must be gs://bucket/object, file:///absolute/path or a local file path (${problem.why})`);
+  return storageUriFormOf(value) === 'path' ? pathToFileURL(resolve(value)).href : value;
 }
 
 function isoTime(value: string): string {
@@ -83,11 +80,11 @@ export function registerAudienceCommand(program: Command): void {
       .option('--created-at <iso-time>', 'when the export was made, if the storage creation time is not it (checked against readinessWindow)', isoTime)
       .option('--wait', 'follow the cycle to its end with a progress line, then print a summary')
       .option('--json', 'with --wait: print the summary as one JSON object')
-      .option('--timeout <duration>', 'with --wait: stop waiting after this long (the sync goes on)', parseDuration),
+      .option('--timeout <duration>', 'with --wait: stop waiting after this long (the sync goes on)', durationTextFlag),
   )
-    .option('--cadence <duration>', 'when the workflow is started: how often it re-syncs storage.snapshot and flushes change batches (default 1h)', parseDuration)
-    .option('--poll-initial <duration>', 'when started: first TikTok processing poll delay (default 30s)', parseDuration)
-    .option('--poll-max <duration>', 'when started: longest processing poll delay (default 30m)', parseDuration)
+    .option('--cadence <duration>', 'when the workflow is started: how often it re-syncs storage.snapshot and flushes change batches (default 1h)', durationTextFlag)
+    .option('--poll-initial <duration>', 'when started: first TikTok processing poll delay (default 30s)', durationTextFlag)
+    .option('--poll-max <duration>', 'when started: longest processing poll delay (default 30m)', durationTextFlag)
     .action(async (opts: SyncOpts) => {
       if (opts.json && !opts.wait) throw new UsageError('--json prints the summary of a finished cycle: use it with --wait');
       if (opts.createdAt && !opts.snapshot) throw new UsageError('--created-at describes --snapshot: give both');

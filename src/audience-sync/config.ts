@@ -8,48 +8,16 @@ import {
   type HashAlgorithm,
   type IdentifierType,
 } from '../identifiers/schema';
-import type { CalculateType } from '../tiktok/types';
 import { ConfigError } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
+import { DurationSchema, durationMs } from '../config/duration';
+import { storageUriProblem } from '../storage/uriSyntax';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
  * This module is pure (no Node built-ins) because workflows validate their input with it;
  * reading a config file lives in destinationFile.ts, resolving secrets in secrets.ts.
  */
-
-// ---------------------------------------------------------------------------------------
-// Durations
-
-const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
-const UNIT_MS = [86_400_000, 3_600_000, 60_000, 1_000, 1] as const;
-
-/** "36h", "2d", "1h30m", "45s", "500ms" → milliseconds; undefined if not such a string. */
-export function durationMs(text: string): number | undefined {
-  const m = DURATION.exec(text);
-  if (!m || text === '') return undefined;
-  let total = 0;
-  for (let i = 0; i < UNIT_MS.length; i++) {
-    const part = m[i + 1];
-    if (part !== undefined) total += Number(part) * (UNIT_MS[i] ?? 0);
-  }
-  return total;
-}
-
-const MAX_DURATION_MS = 365 * 86_400_000;
-
-/**
- * A duration written as a string (Temporal's UI and JSON configs carry strings; a bare
- * number would leave the unit to guesswork). Kept as the string so a parsed config is
- * still valid input for the next parse (workflow input, continue-as-new).
- */
-export const DurationSchema = z.string().superRefine((s, ctx) => {
-  const ms = durationMs(s);
-  if (ms === undefined)
-    ctx.addIssue({ code: 'custom', message: `must be a duration such as "36h", "2d", "1h30m", "45s" or "500ms" (units d, h, m, s, ms, largest first)` });
-  else if (ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
-  else if (ms > MAX_DURATION_MS) ctx.addIssue({ code: 'custom', message: 'must be at most 365d' });
-});
 
 // ---------------------------------------------------------------------------------------
 // Audience names and naming templates
@@ -246,37 +214,28 @@ export function identifierTypeFor(type: ColumnType, maidHash: HashAlgorithm): Id
   }
 }
 
-/**
- * TikTok's calculate_type for a file of one identifier type (tiktok-api.md §3.1). AAID is
- * Android's advertising id, which TikTok's file upload calls GAID. External ids have no
- * customer-file type (the destination schema refuses them before this point). Here, not in
- * the data plane, because the workflow derives the audience's type from the same mapping.
- */
-export function calculateTypeOf(type: IdentifierType): CalculateType {
-  switch (type) {
-    case 'AAID_SHA256':
-      return 'GAID_SHA256';
-    case 'AAID_MD5':
-      return 'GAID_MD5';
-    case 'EXTERNAL_ID_SHA256':
-      throw new RangeError('EXTERNAL_ID_SHA256 has no TikTok customer-file calculate_type');
-    default:
-      return type;
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // Secrets and storage references
 
 
-const GS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](\/.*)?$/;
 /**
- * A storage location as src/storage accepts it (checked here without Node built-ins so
- * workflows can validate; src/storage/uri.ts has the full parser).
+ * A storage location as src/storage opens it, absolute because a worker has no working
+ * folder to resolve it against. `object`: a file, not a folder or a bucket.
  */
-const storageUri = (what: string) =>
-  z.string().refine((s) => GS_URI.test(s) || /^file:\/\/\//.test(s) || s.startsWith('/'), {
-    message: `must be a ${what} URI: gs://bucket/path, file:///absolute/path or an absolute path`,
+const storageUri = (what: string, opts: { object?: boolean } = {}) =>
+  z.string().superRefine((s, ctx) => {
+    const problem = storageUriProblem(s, opts);
+    if (!problem) return;
+    const forms = 'gs://bucket/path, file:///absolute/path or an absolute path';
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        problem.kind === 'form'
+          ? `must be a ${what} URI: ${forms}`
+          : problem.kind === 'gs_name'
+            ? `must be a ${what} URI (${forms}): ${problem.why}`
+            : 'must name an object (a file), not a folder or a bucket',
+    });
   });
 
 // ---------------------------------------------------------------------------------------
@@ -338,9 +297,7 @@ export const DestinationConfigSchema = z
     storage: z
       .object({
         /** The default snapshot to sync (a CSV or NDJSON object); a sync request may name another. */
-        snapshot: storageUri('snapshot object')
-          .refine((u) => !u.endsWith('/') && !/^gs:\/\/[^/]+$/.test(u), { message: 'must name an object (a file), not a folder or a bucket' })
-          .optional(),
+        snapshot: storageUri('snapshot object', { object: true }).optional(),
         /** Where shards, upload files, rejects and manifests go; default: the worker's local data folder. */
         workdir: storageUri('workdir folder').optional(),
         /**
@@ -406,12 +363,6 @@ export function audienceNameFor(config: DestinationConfig, now: Date): string {
     },
     now,
   );
-}
-
-export function durationMsOf(value: string): number {
-  const ms = durationMs(value);
-  if (ms === undefined) throw new ConfigError(`invalid duration ${JSON.stringify(value)}`);
-  return ms;
 }
 
 // ---------------------------------------------------------------------------------------

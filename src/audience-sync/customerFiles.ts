@@ -3,8 +3,6 @@ import type { IdentifierType } from '../identifiers/schema';
 
 export type FileAction = 'APPEND' | 'REMOVE';
 
-export { calculateTypeOf } from './config';
-
 /**
  * The header row of a single-type customer file, in the Help Center's spelling
  * (tiktok-api.md §3.1): Email_SHA256, Phone_SHA256, MAID_SHA256 / MAID_MD5 (IDFA and GAID

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { IdentifierType } from '../identifiers/schema';
 import { SnapshotReader, rejectsToCsv, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
-import type { BlobStore } from '../storage';
+import { readJsonObject, type BlobStore } from '../storage';
 import { layout, type InputSet } from './layout';
 import { SpillPartSchema, type SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
@@ -152,8 +152,7 @@ export async function prepareSet(
 
   const parts: SpillPart[] = [];
   for (const seq of cp.spillParts) {
-    const key = layout.spillIndex(runId, set, seq);
-    parts.push(SpillPartSchema.parse(JSON.parse((await work.readBuffer(key)).toString('utf8'))));
+    parts.push(await readJsonObject(work, layout.spillIndex(runId, set, seq), SpillPartSchema));
   }
   const rejectsKey = layout.rejects(runId, set);
   const rejectParts = cp.rejectParts;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DATA_DIR } from '../paths';
-import type { BlobStore } from '../storage';
+import { readJsonForUpdate, type BlobStore } from '../storage';
 import { WorkflowIds } from '../temporal/workflowIds';
 import { describeAudience, leasesHeldBy, type AudienceRef } from './audienceLeases';
 import { SegmentClaimsSchema, releaseSegmentClaim } from './segmentClaims';
@@ -43,9 +43,9 @@ export async function releaseDestination(client: Client, registry: BlobStore, de
     out.leases.push({ advertiserId: lease.advertiserId, audience: lease.audience, uri: registry.uriOf(key) });
   }
   for await (const info of registry.list('segments/')) {
-    const parsed = SegmentClaimsSchema.safeParse(JSON.parse((await registry.readBuffer(info.key)).toString('utf8')));
-    if (!parsed.success || !parsed.data.claims.some((c) => c.destinationId === destinationId)) continue;
-    if (await releaseSegmentClaim(registry, parsed.data.sourceSegmentId, destinationId)) out.segments.push({ sourceSegmentId: parsed.data.sourceSegmentId, uri: registry.uriOf(info.key) });
+    const { value: record } = await readJsonForUpdate(registry, info.key, SegmentClaimsSchema);
+    if (!record?.claims.some((c) => c.destinationId === destinationId)) continue;
+    if (await releaseSegmentClaim(registry, record.sourceSegmentId, destinationId)) out.segments.push({ sourceSegmentId: record.sourceSegmentId, uri: registry.uriOf(info.key) });
   }
   return out;
 }

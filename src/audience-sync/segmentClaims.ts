@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DestinationConfigSchema, segmentConflicts, type SegmentClaimant } from './config';
-import { ABSENT_GENERATION, isStorageError, type BlobStore } from '../storage';
-import { AudienceDataError, AudienceDataErrorTypes } from './failures';
+import { isStorageError, readJsonForUpdate, type BlobStore } from '../storage';
 
 /*
  * The two-advertiser rule, durably: TikTok refuses one source segment in two ad accounts, so
@@ -67,24 +66,8 @@ function ownerOf(claims: readonly SegmentClaim[]): { destinationId: string; adve
 }
 
 async function readClaims(registry: BlobStore, key: string): Promise<{ claims: SegmentClaims | null; generation: string }> {
-  let before;
-  try {
-    before = await registry.stat(key);
-  } catch (err) {
-    if (isStorageError(err, 'not_found')) return { claims: null, generation: ABSENT_GENERATION };
-    throw err;
-  }
-  const raw = await registry.readBuffer(key);
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${registry.uriOf(key)} is not valid JSON`);
-  }
-  const r = SegmentClaimsSchema.safeParse(value);
-  if (!r.success) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${registry.uriOf(key)} does not match its schema: ${r.error.message}`);
-  // A writer between stat and read makes the generation stale: the CAS write then loses and we read again.
-  return { claims: r.data, generation: before.generation };
+  const { value, generation } = await readJsonForUpdate(registry, key, SegmentClaimsSchema);
+  return { claims: value, generation };
 }
 
 /**

@@ -21,9 +21,4 @@ export class Stores {
     const { location, key } = splitObjectUri(uri);
     return { store: this.folder(location.uri), key };
   }
-
-  read(uri: string): Promise<Buffer> {
-    const { store, key } = this.object(uri);
-    return store.readBuffer(key);
-  }
 }

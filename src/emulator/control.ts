@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { issueAuthCode, issueToken } from './auth';
 import { audienceView } from './audiences';
-import { FaultsSchema, parseDuration, RateLimitSchema, type Faults, type FaultsInput } from './options';
+import { EmulatorDurationSchema, FaultsSchema, RateLimitSchema, type Faults, type FaultsInput } from './options';
 import type { FaultInjector } from './faults';
 import type { EmulatorOptions } from './options';
 import type { Population } from './population';
@@ -30,7 +30,7 @@ const SeedAuthSchema = z.object({
 });
 
 const ConfigSchema = z.object({
-  processingDelay: z.union([z.number().nonnegative(), z.string()]).optional(),
+  processingDelay: EmulatorDurationSchema.optional(),
   matchRate: z.number().min(0).max(1).optional(),
   populationSeed: z.number().int().optional(),
   minAudienceSize: z.number().int().nonnegative().optional(),
@@ -98,7 +98,7 @@ export class EmulatorControl {
   configure(input: z.input<typeof ConfigSchema>): void {
     const c = ConfigSchema.parse(input);
     const o = this.s.opts;
-    if (c.processingDelay !== undefined) o.processingDelay = parseDuration(c.processingDelay);
+    if (c.processingDelay !== undefined) o.processingDelay = c.processingDelay;
     if (c.matchRate !== undefined) o.matchRate = c.matchRate;
     if (c.populationSeed !== undefined) o.populationSeed = c.populationSeed;
     if (c.minAudienceSize !== undefined) o.minAudienceSize = c.minAudienceSize;

@@ -2,7 +2,6 @@
 export {
   EmulatorOptionsSchema,
   parseFaultSpec,
-  parseDuration,
   type EmulatorOptions,
   type EmulatorOptionsInput,
   type Faults,

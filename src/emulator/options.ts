@@ -1,22 +1,19 @@
 import { z } from 'zod';
+import { durationMs, durationProblem } from '../config/duration';
 
-/** "1500", "1500ms", "2s", "5m", "1h", "7d" → milliseconds. */
-export function parseDuration(v: string | number): number {
+/**
+ * An emulator duration in milliseconds. Programmatic callers (tests, the control API's
+ * JSON) may pass a number, which is milliseconds; a string is read with ttsync's one
+ * duration grammar, so "1500" without a unit is refused (write "1500ms").
+ */
+export const EmulatorDurationSchema = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') return v;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) throw new Error(`not a duration: "${v}" (use e.g. 500ms, 5s, 2m, 1h, 7d)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 'ms';
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!);
-}
-
-const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  const ms = durationMs(v);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: durationProblem(v) ?? 'not a duration' });
     return z.NEVER;
   }
+  return ms;
 });
 const share = z.number().min(0).max(1);
 
@@ -32,7 +29,7 @@ export const FaultsSchema = z
     /** The socket is destroyed without a response (the client sees a reset). */
     drop: share.default(0),
     /** Added delay (ms) for the share `latencyShare` of requests. */
-    latency: duration.default(0),
+    latency: EmulatorDurationSchema.default(0),
     latencyShare: share.default(1),
     /** PRNG seed: the same request sequence gets the same faults. */
     seed: z.number().int().default(1),
@@ -66,7 +63,7 @@ export const EmulatorOptionsSchema = z.object({
   port: z.number().int().min(0).max(65535).default(0),
   host: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
   /** How long a created/edited audience reports is_valid=false and refuses edits (real: 1–48 h). */
-  processingDelay: duration.default(2000),
+  processingDelay: EmulatorDurationSchema.default(2000),
   /** Share of uploaded digests that belong to the emulated TikTok population (cover_num). */
   matchRate: share.default(0.7),
   /** Mixed into the population test so different runs can model different populations. */
@@ -88,8 +85,8 @@ export const EmulatorOptionsSchema = z.object({
     .default({ default: { qps: 10, qpm: 600 }, events: { qps: 1000, qpm: 600_000 }, segment: { qps: 10_000, qpm: 600_000 } }),
   /** Apps that may exchange auth codes: app_id → secret. */
   apps: z.record(z.string(), z.string()).default({ 'emulator-app': 'emulator-secret' }),
-  authCodeTtl: duration.default(3_600_000),
-  fileTtl: duration.default(86_400_000),
+  authCodeTtl: EmulatorDurationSchema.default(3_600_000),
+  fileTtl: EmulatorDurationSchema.default(86_400_000),
   /** 50 MB per file (Treasure Data; digest §3.1). */
   maxFileBytes: z.number().int().positive().default(50 * 1024 * 1024),
   maxFilesPerAudience: z.number().int().positive().default(500),
@@ -100,8 +97,8 @@ export const EmulatorOptionsSchema = z.object({
   /** UNCONFIRMED batch cap for segment/mapping. */
   segmentMaxRows: z.number().int().positive().default(10_000),
   /** UNCONFIRMED for web/app; 28 days is documented for offline. */
-  eventMaxAge: duration.default(7 * 86_400_000),
-  offlineEventMaxAge: duration.default(28 * 86_400_000),
+  eventMaxAge: EmulatorDurationSchema.default(7 * 86_400_000),
+  offlineEventMaxAge: EmulatorDurationSchema.default(28 * 86_400_000),
   /** Synthetic campaigns per advertiser for report/integrated/get/. */
   campaignsPerAdvertiser: z.number().int().min(1).max(100).default(3),
   /** Call log and event store caps (oldest dropped; counters stay exact). */

@@ -23,7 +23,7 @@ export type IdentifierKind = z.infer<typeof IdentifierKindSchema>;
  * EXTERNAL_ID_SHA256 (ttsync's name for the Events API `user.external_id` field, which
  * has no customer-file type). Email and phone exist only as SHA-256 on TikTok.
  */
-export const IdentifierTypeSchema = z.enum([
+export const IDENTIFIER_TYPES = [
   'EMAIL_SHA256',
   'PHONE_SHA256',
   'IDFA_SHA256',
@@ -35,7 +35,8 @@ export const IdentifierTypeSchema = z.enum([
   'MAID_SHA256',
   'MAID_MD5',
   'EXTERNAL_ID_SHA256',
-]);
+] as const;
+export const IdentifierTypeSchema = z.enum(IDENTIFIER_TYPES);
 export type IdentifierType = z.infer<typeof IdentifierTypeSchema>;
 
 export interface IdentifierTarget {

@@ -5,3 +5,4 @@ export { LocalBlobStore } from './localStore';
 export { openBlob, openBlobStore, storeFor, type OpenStoreOptions } from './open';
 export { parseStorageUri, splitObjectUri, type StorageLocation } from './uri';
 export { readAll } from './bytes';
+export { StoredJsonError, parseStoredJson, readJsonForUpdate, readJsonObject } from './json';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
-import { durationMs } from '../audience-sync/config';
+import { durationMs } from '../config/duration';
 import { TaskQueues } from './taskQueues';
 
 /*

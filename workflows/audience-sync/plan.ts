@@ -1,16 +1,16 @@
 import type { DestinationConfig } from '../../src/audience-sync/config';
-import { calculateTypeOf, durationMs, identifierTypeFor } from '../../src/audience-sync/config';
+import { identifierTypeFor } from '../../src/audience-sync/config';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { AudienceSyncPhase } from '../../src/audience-sync/messages';
-import type { AudienceAction, CalculateType } from '../../src/tiktok/types';
+import { durationMs } from '../../src/config/duration';
+import { MAX_FILE_PATHS_PER_CALL } from '../../src/tiktok/limits';
+import { calculateTypeOf, type AudienceAction, type CalculateType } from '../../src/tiktok/types';
 
 /*
  * Pure decisions of the audience sync control plane, kept out of the workflow body so unit
  * tests can pin them down. Workflow-safe: no Node built-ins, no I/O, no clock.
  */
 
-/** TikTok takes at most 50 file paths per create/update call (it allows 500, recommends < 50). */
-export const MAX_FILE_PATHS_PER_CALL = 50;
 /** Pending change batches flush at once from this many users (Lytics' threshold)... */
 export const FLUSH_USERS = 500_000;
 /** ...or this many bytes of input. */

@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { startDevStack, type DevStackOptions } from '../devStack';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { DATA_DIR } from '../../paths';
-import { parseDuration } from '../../emulator';
+import { durationFlag } from '../../config/durationFlag';
 import { connectClient } from '../../temporal/connection';
 import { parseTemporalEnv } from '../../config/temporalEnv';
 import { DEMO_DEFAULTS } from '../../audience-sync/demo/run';
@@ -12,14 +12,6 @@ import { parsePort } from '../../config/flags';
 import { parsePeople, runDemoAndPrint } from './demo';
 
 type DevOpts = Omit<DevStackOptions, 'log'> & { demo: boolean; demoPeople: number };
-
-const duration = (v: string): number => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-};
 
 export function registerDevCommand(program: Command): void {
   program
@@ -34,7 +26,7 @@ export function registerDevCommand(program: Command): void {
     .option('--emulator-port <port>', 'TikTok API emulator port on 127.0.0.1', parsePort, 8787)
     .option('--no-emulator', 'do not run the TikTok API emulator')
     .addOption(
-      new Option('--emulator-processing-delay <duration>', 'how long an audience processes after each edit in the emulator (e.g. 500ms, 2s, 1m)').argParser(duration).default(2_000, '2s'),
+      new Option('--emulator-processing-delay <duration>', 'how long an audience processes after each edit in the emulator (e.g. 500ms, 2s, 1m)').argParser(durationFlag).default(2_000, '2s'),
     )
     .option('--demo', 'once the stack is up, run `ttsync demo` on it (a synthetic audience synced twice), then keep running')
     .option('--demo-people <n>', 'people in the demo\'s first snapshot', parsePeople, DEMO_DEFAULTS.people)

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { parseDuration, parseFaultSpec, startEmulator, type Faults } from '../../emulator';
+import { parseFaultSpec, startEmulator, type Faults } from '../../emulator';
+import { durationFlag } from '../../config/durationFlag';
 import { parsePort } from '../../config/flags';
 
 interface EmulatorOpts {
@@ -20,13 +21,6 @@ interface EmulatorOpts {
   sparseAnswers: boolean;
 }
 
-const duration = (v: string) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-};
 const share = (v: string) => {
   const n = Number(v);
   if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number from 0 to 1');
@@ -55,7 +49,7 @@ export function registerEmulatorCommand(program: Command): void {
     .command('emulator')
     .description('Run the TikTok Business API emulator (loopback only) for dry runs; see src/emulator/README.md')
     .option('--port <port>', 'port on 127.0.0.1', parsePort, 8787)
-    .option('--processing-delay <duration>', 'how long an audience stays is_valid=false after create/edit (e.g. 30s, 5m)', duration, 10_000)
+    .option('--processing-delay <duration>', 'how long an audience stays is_valid=false after create/edit (e.g. 30s, 5m)', durationFlag, 10_000)
     .option('--match-rate <share>', 'share of uploaded ids that match emulated TikTok users (cover_num)', share, 0.7)
     .option('--population-seed <n>', 'seed of the emulated user population', integer, 0)
     .option('--faults <spec>', 'inject faults, e.g. throttle=0.1,error=0.05,http503=0.01,drop=0.01,latency=200ms,latencyShare=0.2,seed=7', faults)
@@ -67,7 +61,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--qps <n>', 'per-app QPS limit (non-events endpoints)', positive, 10)
     .option('--qpm <n>', 'per-app QPM limit (non-events endpoints)', positive, 600)
     .option('--events-qps <n>', 'per-app QPS limit of event/track', positive, 1000)
-    .option('--file-ttl <duration>', 'how long an uploaded file_path stays usable', duration, 86_400_000)
+    .option('--file-ttl <duration>', 'how long an uploaded file_path stays usable', durationFlag, 86_400_000)
     .option('--sparse-answers', 'drop or null every answer field TikTok does not always send, and add unknown fields (client robustness check)', false)
     .action(async (opts: EmulatorOpts) => {
       const log = (line: string) => process.stderr.write(`[emulator] ${line}\n`);

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
-import { addQueueOptions, parseDuration } from '../../audience-sync/cli';
+import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncSchedules } from '../../audience-sync/schedules';
+import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient } from '../../temporal/connection';
 import { applySchedules, cadenceMs, type ScheduleSource } from '../../temporal/schedules';
@@ -34,13 +35,13 @@ export function registerSchedulesCommand(program: Command): void {
       )
       .requiredOption('--config <file-or-dir>', 'config file, or a folder of them')
       .addOption(new Option('--lifecycle <name>', 'which lifecycle the configs are for').choices(Object.keys(SOURCES)).default(audienceSyncSchedules.lifecycle))
-      .option('--cadence <duration>', 'how often each destination syncs (at least 1m)', parseDuration, '1h')
+      .option('--cadence <duration>', 'how often each destination syncs (at least 1m)', durationTextFlag, '1h')
       .option('--dry-run', 'print what would change, change nothing')
       .option('--prune', 'delete audience schedules of this task queue whose destination is not in the set (default: kept and listed)')
       .option('--json', 'print the changes as one JSON object'),
   )
-    .option('--poll-initial <duration>', 'first TikTok processing poll delay of a workflow a tick starts', parseDuration)
-    .option('--poll-max <duration>', 'longest processing poll delay of a workflow a tick starts', parseDuration)
+    .option('--poll-initial <duration>', 'first TikTok processing poll delay of a workflow a tick starts', durationTextFlag)
+    .option('--poll-max <duration>', 'longest processing poll delay of a workflow a tick starts', durationTextFlag)
     .action(async (opts: ApplyOpts) => {
       try {
         cadenceMs(opts.cadence);

@@ -26,6 +26,7 @@ import { waitForStatus } from '../../helpers/audienceStatus';
 import { BIN, ROOT } from '../../helpers/cli';
 import { pad, range, sha, sortedDigests } from '../../helpers/syntheticPeople';
 import { testEnv, uniqueId } from '../../helpers/temporal';
+import { rejectionOf } from '../../helpers/rejection';
 
 /*
  * The client side of audience sync (src/audience/control.ts) and the `ttsync audience`
@@ -299,9 +300,8 @@ describe('ttsync audience sync|status (CLI process)', { timeout: 120_000 }, () =
     const config = destination(newAdvertiser());
     const nobody = uniqueId('nobody-polls');
     await harness.client.workflow.start(audienceSync, { taskQueue: nobody, workflowId: WorkflowIds.audienceSync(config.destinationId), args: [{ config }] });
-    const err = await requestAudienceSync(harness.client, { config, snapshot: { uri: 'file:///tmp/none.csv' }, answerTimeoutMs: 1500 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NoWorkerAnswerError);
-    expect((err as Error).message).toBe(`no worker answered ${WorkflowIds.audienceSync(config.destinationId)} within 2s: is a ttsync worker polling the task queue ${nobody}?`);
+    const err = await rejectionOf(requestAudienceSync(harness.client, { config, snapshot: { uri: 'file:///tmp/none.csv' }, answerTimeoutMs: 1500 }), NoWorkerAnswerError);
+    expect(err.message).toBe(`no worker answered ${WorkflowIds.audienceSync(config.destinationId)} within 2s: is a ttsync worker polling the task queue ${nobody}?`);
   });
 
   it('bad usage exits 2 with a readable error and starts nothing', async () => {

@@ -13,6 +13,7 @@ import type { BuiltFile } from '../../../src/audience-sync';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { createGcsClient, openBlob, openBlobStore, type BlobStore } from '../../../src/storage';
 import { startFakeGcs, type FakeGcs } from '../../helpers/fakeGcs';
+import { rejectionOf } from '../../helpers/rejection';
 
 /*
  * The data plane's activities run in MockActivityEnvironment (real activity context:
@@ -287,8 +288,7 @@ for (const backend of backends) {
         if ((d as { current: unknown } | undefined)?.current) beats.push(d);
         if (beats.length === 3) env.cancel();
       });
-      const err = await env.run(acts.prepareSnapshot, { config, runId: 'resumed', snapshot: { uri } }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(CancelledFailure);
+      await rejectionOf(env.run(acts.prepareSnapshot, { config, runId: 'resumed', snapshot: { uri } }), CancelledFailure);
       const saved = beats[2] as { current: { spillParts: number[]; seq: number; position: { byteOffset: number } } };
       expect(saved.current.position.byteOffset).toBeGreaterThan(0);
       // Junk where the next part would go (a write after the checkpoint): it must not count.
@@ -358,7 +358,7 @@ for (const backend of backends) {
         beats.push(d);
         if (beats.length === 3) env.cancel();
       });
-      expect(await env.run(small.diffShards, input).catch((e: unknown) => e)).toBeInstanceOf(CancelledFailure);
+      await rejectionOf(env.run(small.diffShards, input), CancelledFailure);
       const saved = beats[2]!;
       expect(saved.next).toBeGreaterThan(0);
       expect(saved.next).toBeLessThan(256);
@@ -386,14 +386,14 @@ for (const backend of backends) {
 
     it('fails without retry on a missing snapshot, a binary file, and a bad config', async () => {
       const config = configFor(`${ctx.workdir}/errors`);
-      const missing = await run(acts.prepareSnapshot, [{ config, runId: 'e-1', snapshot: { uri: `${ctx.workdir}/nope.csv` } }]).catch((e: unknown) => e);
+      const missing = await rejectionOf(run(acts.prepareSnapshot, [{ config, runId: 'e-1', snapshot: { uri: `${ctx.workdir}/nope.csv` } }]), ApplicationFailure);
       expect(missing).toMatchObject({ type: AudienceDataErrorTypes.missingObject, nonRetryable: true });
       const bin = await ctx.put('binary.csv', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0xff, 0xfe, 10]));
-      const binary = await run(acts.prepareSnapshot, [{ config, runId: 'e-2', snapshot: { uri: bin } }]).catch((e: unknown) => e);
+      const binary = await rejectionOf(run(acts.prepareSnapshot, [{ config, runId: 'e-2', snapshot: { uri: bin } }]), ApplicationFailure);
       expect(binary).toMatchObject({ type: AudienceDataErrorTypes.unreadableSnapshot, nonRetryable: true });
-      const bad = await run(acts.prepareSnapshot, [{ config: { ...config, advertiserId: 'abc' }, runId: 'e-3', snapshot: { uri: bin } }]).catch((e: unknown) => e);
+      const bad = await rejectionOf(run(acts.prepareSnapshot, [{ config: { ...config, advertiserId: 'abc' }, runId: 'e-3', snapshot: { uri: bin } }]), ApplicationFailure);
       expect(bad).toMatchObject({ type: AudienceDataErrorTypes.badConfig, nonRetryable: true });
-      expect((bad as Error).message).toMatch(/advertiserId/);
+      expect(bad.message).toMatch(/advertiserId/);
     });
   });
 }

@@ -14,6 +14,7 @@ import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { expectedDigests, person, range } from '../../helpers/syntheticPeople';
 import { uniqueId } from '../../helpers/temporal';
 import { decodedText, runHistories } from '../../helpers/workflowHistory';
+import { rejectionOf } from '../../helpers/rejection';
 
 /*
  * The audience sync workflow end to end: real dev server, control + data + TikTok workers
@@ -181,12 +182,8 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
 
     // Config updates are validated before they are accepted.
     const rejected = async (next: DestinationConfigInput): Promise<string> => {
-      const e = await h.executeUpdate(updateConfigUpdate, { args: [next] }).then(
-        () => undefined,
-        (x: unknown) => x,
-      );
-      expect(e).toBeInstanceOf(WorkflowUpdateFailedError);
-      return (e as WorkflowUpdateFailedError).cause?.message ?? '';
+      const e = await rejectionOf(h.executeUpdate(updateConfigUpdate, { args: [next] }), WorkflowUpdateFailedError);
+      return e.cause?.message ?? '';
     };
     expect(await rejected({ ...config, advertiserId: 'not digits' })).toMatch(/\$\.advertiserId: advertiserId must be digits only/);
     expect(await rejected({ ...config, advertiserId: '123456' })).toMatch(/advertiserId cannot change/);
@@ -274,12 +271,7 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     await issueToken(advertiserId);
     const bad = { ...destination(advertiserId), advertiserId: '12ab' };
     const hb = await start({ config: bad });
-    const err = await hb.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const cause = (err as WorkflowFailedError).cause;
+    const cause = (await rejectionOf(hb.result(), WorkflowFailedError)).cause;
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect((cause as ApplicationFailure).type).toBe('InvalidConfig');
     expect((cause as ApplicationFailure).nonRetryable).toBe(true);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTikTokAudienceActivities, type CustomerFileRef, type TikTokTarget } from '../../../activities/audience-sync/tiktok';
 import type { RunningEmulator } from '../../../src/emulator';
 import { ADVERTISER, digests, emulatorFor, fileOf, emulatorControl } from '../tiktok/helpers';
+import { rejectionOf } from '../../helpers/rejection';
 
 let emu: RunningEmulator;
 let dir: string;
@@ -33,15 +34,6 @@ function customerFile(name: string, ids: string[]): CustomerFileRef {
 /** MockActivityEnvironment.run with the activity's own types (its generic infers unknown). */
 function run<A, R>(env: MockActivityEnvironment, fn: (input: A) => Promise<R>, input: A): Promise<R> {
   return env.run(fn, input) as Promise<R>;
-}
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
 }
 
 beforeAll(async () => {
@@ -95,8 +87,9 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
     expect(processing.isValid).toBe(false);
 
     const [up2] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('enters.csv', enters)] });
-    const busy = await failureOf(
+    const busy = await rejectionOf(
       run(env, a.updateCustomAudience, { ...target(), audienceId: created.audienceId, action: 'APPEND', filePaths: [up2!.filePath] }),
+      ApplicationFailure,
     );
     expect(busy.type).toBe('AudienceBusy');
     expect(busy.nonRetryable).toBe(false);
@@ -141,14 +134,14 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
   it('refuses a file whose bytes changed since it was built', async () => {
     const f = customerFile('changed.csv', digests(5));
     writeFileSync(f.uri.slice('file://'.length), fileOf(digests(5)));
-    const err = await failureOf(run(new MockActivityEnvironment(), acts().uploadCustomerFiles, { ...target(), files: [f] }));
+    const err = await rejectionOf(run(new MockActivityEnvironment(), acts().uploadCustomerFiles, { ...target(), files: [f] }), ApplicationFailure);
     expect(err.type).toBe('FileIntegrity');
     expect(err.nonRetryable).toBe(true);
   });
 
   it('maps a revoked token to a non-retryable ReauthorizationRequired that does not carry the token', async () => {
     await control('POST', 'tokens/revoke', { access_token: token });
-    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
+    const err = await rejectionOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()), ApplicationFailure);
     expect(err.type).toBe('ReauthorizationRequired');
     expect(err.nonRetryable).toBe(true);
     expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain(token);
@@ -156,7 +149,7 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
 
   it('maps an unset token variable to a non-retryable SecretUnavailable that names the variable', async () => {
     delete process.env[TOKEN_VAR];
-    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
+    const err = await rejectionOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()), ApplicationFailure);
     expect(err.type).toBe('SecretUnavailable');
     expect(err.nonRetryable).toBe(true);
     expect(err.message).toContain(TOKEN_VAR);
@@ -164,7 +157,7 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
 
   it('maps injected throttling to a retryable Throttled with a back-off floor', async () => {
     await control('POST', 'faults', { throttle: 1, seed: 1 });
-    const err = await failureOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()));
+    const err = await rejectionOf(run(new MockActivityEnvironment(), acts().countCustomAudiences, target()), ApplicationFailure);
     expect(err.type).toBe('Throttled');
     expect(err.nonRetryable).toBe(false);
     expect(err.nextRetryDelay).toBeDefined();
@@ -172,8 +165,9 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
 
   it('refuses more than 50 file paths in one call', async () => {
     const paths = Array.from({ length: 51 }, (_, i) => `p${String(i).padStart(15, '0')}`);
-    const err = await failureOf(
+    const err = await rejectionOf(
       run(new MockActivityEnvironment(), acts().updateCustomAudience, { ...target(), audienceId: '1', action: 'APPEND', filePaths: paths }),
+      ApplicationFailure,
     );
     expect(err.type).toBe('InvalidRequest');
     expect(err.message).toMatch(/1 to 50 file paths, got 51/);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ABSENT_GENERATION, GcsBlobStore, StorageError, createGcsClient, openBlob, openBlobStore, readAll, type BlobStore } from '../../../src/storage';
 import { startFakeGcs, startRecordingProxy, type FakeGcs } from '../../helpers/fakeGcs';
 import { blobStoreContract } from '../../unit/storage/blobStoreContract';
+import { rejectionOf } from '../../helpers/rejection';
 
 let gcs: FakeGcs;
 const BUCKET = 'ttsync-contract';
@@ -26,15 +27,6 @@ function gcsStore(prefix: string, extra: Record<string, unknown> = {}): BlobStor
 
 // Each test gets its own prefix in one bucket: isolation without a bucket per test.
 blobStoreContract('GCS via fake-gcs-server', async () => gcsStore(`contract/t${++n}`));
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StorageError);
-  return err as StorageError;
-}
 
 describe('GCS adapter specifics', () => {
   it('is selected by gs:// URIs and keeps objects under the prefix', async () => {
@@ -93,7 +85,7 @@ describe('GCS adapter specifics', () => {
     const store = gcsStore(`cas/t${++n}`);
     const g1 = await store.writeIfGeneration('applied/pointer.json', '{"version":1}', ABSENT_GENERATION);
     const g2 = await store.writeIfGeneration('applied/pointer.json', '{"version":2}', g1.generation);
-    const err = await failure(store.writeIfGeneration('applied/pointer.json', '{"version":"late"}', g1.generation));
+    const err = await rejectionOf(store.writeIfGeneration('applied/pointer.json', '{"version":"late"}', g1.generation), StorageError);
     expect(err.code).toBe('precondition_failed');
     expect(err.message).toBe(`gs://${BUCKET}/cas/t${n}/applied/pointer.json changed: it is now at generation ${g2.generation}`);
     expect((await store.readBuffer('applied/pointer.json')).toString()).toBe('{"version":2}');
@@ -109,7 +101,7 @@ describe('GCS adapter specifics', () => {
       expect((await store.readBuffer('pointer')).toString()).toBe('v1');
       expect((await store.stat('pointer')).generation).toBe(g1.generation);
       // A different writer with the same bytes from the same generation is still refused.
-      expect((await failure(gcsStore(`lost/t${n}`).writeIfGeneration('pointer', 'v1', ABSENT_GENERATION))).code).toBe('precondition_failed');
+      expect((await rejectionOf(gcsStore(`lost/t${n}`).writeIfGeneration('pointer', 'v1', ABSENT_GENERATION), StorageError)).code).toBe('precondition_failed');
     } finally {
       await proxy.stop();
     }
@@ -130,7 +122,7 @@ describe('GCS adapter specifics', () => {
       for await (const _ of store.list()) void _;
     }];
     for (const call of calls) {
-      const err = await failure(call());
+      const err = await rejectionOf(call(), StorageError);
       expect(err.code).toBe('bucket_not_found');
       expect(err.message).toContain('the bucket gs://no-such-bucket-here does not exist');
     }
@@ -138,7 +130,7 @@ describe('GCS adapter specifics', () => {
 
   it('reports an unreachable endpoint as unavailable (retryable)', async () => {
     const store = openBlobStore(`gs://${BUCKET}/x`, { gcs: { apiEndpoint: 'http://127.0.0.1:9', projectId: 'test', maxRetries: 0 } });
-    const err = await failure(store.stat('a'));
+    const err = await rejectionOf(store.stat('a'), StorageError);
     expect(err.code).toBe('unavailable');
     expect(err.retryable).toBe(true);
   });
@@ -154,12 +146,12 @@ describe('GCS adapter specifics', () => {
     });
     try {
       const store = gcsStore(`errors/t${++n}`, { apiEndpoint: proxy.endpoint, maxRetries: 0 });
-      const denied = await failure(store.stat('denied'));
+      const denied = await rejectionOf(store.stat('denied'), StorageError);
       expect(denied.code).toBe('permission');
       expect(denied.message).toContain(`not allowed to stat gs://${BUCKET}/errors/t${n}/denied (HTTP 403: caller does not have storage.objects.get access)`);
       expect(denied.retryable).toBe(false);
-      expect((await failure(store.stat('nokey'))).code).toBe('permission');
-      const busy = await failure(store.stat('busy'));
+      expect((await rejectionOf(store.stat('nokey'), StorageError)).code).toBe('permission');
+      const busy = await rejectionOf(store.stat('busy'), StorageError);
       expect(busy.code).toBe('unavailable');
       expect(busy.retryable).toBe(true);
     } finally {

@@ -28,7 +28,7 @@ async function runEmulator(port: number, stateFile: string, work: (baseUrl: stri
     '--state-file',
     stateFile,
     '--processing-delay',
-    '0',
+    '0ms',
   ], { TTSYNC_EMULATOR_TOKEN: 'cli-test-token-0001' });
   try {
     await expect.poll(() => child.output(), { timeout: 30_000 }).toMatch(/TIKTOK_API_BASE_URL=(\S+)/);

@@ -11,21 +11,13 @@ import {
   type TikTokClient,
 } from '../../../src/tiktok';
 import { ADVERTISER, OTHER_ADVERTISER, clientFor, digests, emulatorFor, fileOf, sleep, emulatorControl } from './helpers';
+import { rejectionOf } from '../../helpers/rejection';
 
 let emu: RunningEmulator;
 let token: string;
 let client: TikTokClient;
 
 const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(emu, method, path, body);
-
-async function rejection(p: Promise<unknown>): Promise<TikTokError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TikTokError);
-  return err as TikTokError;
-}
 
 beforeAll(async () => {
   emu = await emulatorFor({ processingDelay: 300, matchRate: 0.6 });
@@ -65,12 +57,12 @@ describe('auth', () => {
     expect(got.advertiserIds).toEqual([ADVERTISER, OTHER_ADVERTISER]);
     expect(got.accessToken).toMatch(/^[0-9a-f]{40}$/);
 
-    const again = await rejection(anon.exchangeAuthCode({ appId: 'emulator-app', secret: 'emulator-secret', authCode: auth_code }));
+    const again = await rejectionOf(anon.exchangeAuthCode({ appId: 'emulator-app', secret: 'emulator-secret', authCode: auth_code }), TikTokError);
     expect(again).toBeInstanceOf(ReauthorizationRequired);
     expect(again.code).toBe(40110);
     expect(again.requestId).toMatch(/^\d{14}[0-9A-F]{10}$/);
 
-    const badSecret = await rejection(anon.exchangeAuthCode({ appId: 'emulator-app', secret: 'nope', authCode: auth_code }));
+    const badSecret = await rejectionOf(anon.exchangeAuthCode({ appId: 'emulator-app', secret: 'nope', authCode: auth_code }), TikTokError);
     expect(badSecret).toBeInstanceOf(InvalidRequest);
     expect(badSecret.code).toBe(40101);
 
@@ -83,24 +75,24 @@ describe('auth', () => {
     const [info] = await client.getAdvertiserInfo([ADVERTISER]);
     expect(info?.advertiser_id).toBe(ADVERTISER);
     expect((await client.getUserInfo()).display_name).toBeTruthy();
-    const denied = await rejection(client.getAdvertiserInfo([OTHER_ADVERTISER]));
+    const denied = await rejectionOf(client.getAdvertiserInfo([OTHER_ADVERTISER]), TikTokError);
     expect(denied).toBeInstanceOf(PermissionDenied);
     expect(denied.code).toBe(40001);
   });
 
   it('a revoked or unknown token needs re-authorization (40105)', async () => {
     await control('POST', 'tokens/revoke', { access_token: token });
-    const err = await rejection(client.getUserInfo());
+    const err = await rejectionOf(client.getUserInfo(), TikTokError);
     expect(err).toBeInstanceOf(ReauthorizationRequired);
     expect(err.code).toBe(40105);
-    const unknown = await rejection(clientFor(emu, 'f'.repeat(40)).getUserInfo());
+    const unknown = await rejectionOf(clientFor(emu, 'f'.repeat(40)).getUserInfo(), TikTokError);
     expect(unknown.code).toBe(40105);
   });
 
   it('never exposes the access token in errors, JSON or inspect output', async () => {
     const secretToken = 'SECRET-token-value-0123456789';
     const c = clientFor(emu, secretToken);
-    const err = await rejection(c.getUserInfo());
+    const err = await rejectionOf(c.getUserInfo(), TikTokError);
     for (const text of [
       JSON.stringify(c),
       inspect(c, { depth: 10, showHidden: true }),
@@ -131,7 +123,7 @@ describe('customer-file audiences', () => {
     const [fresh] = await client.getAudiences({ advertiserId: ADVERTISER, audienceIds: [audienceId] });
     expect(fresh?.details).toMatchObject({ audience_id: audienceId, is_valid: false, cover_num: 0, calculate_type: 'EMAIL_SHA256' });
 
-    const busy = await rejection(client.updateAudience({ advertiserId: ADVERTISER, audienceId, action: 'APPEND', filePaths: [p1] }));
+    const busy = await rejectionOf(client.updateAudience({ advertiserId: ADVERTISER, audienceId, action: 'APPEND', filePaths: [p1] }), TikTokError);
     expect(busy).toBeInstanceOf(AudienceBusy);
     expect(busy.code).toBe(40002);
     expect(busy.tiktokMessage).toMatch(/^Audience is not editable/);
@@ -158,15 +150,16 @@ describe('customer-file audiences', () => {
     expect(new Set(await emulatorIds(audienceId))).toEqual(new Set(replacement));
     await waitValid(audienceId);
 
-    const tooSmall = await rejection(
+    const tooSmall = await rejectionOf(
       client.updateAudience({ advertiserId: ADVERTISER, audienceId, action: 'REMOVE', filePaths: [await upload(replacement.slice(0, 201))] }),
+      TikTokError,
     );
     expect(tooSmall).toBeInstanceOf(InvalidRequest);
     expect(tooSmall.code).toBe(40002);
     expect(tooSmall.tiktokMessage).toMatch(/below the minimum of 1000/);
     expect(await emulatorIds(audienceId)).toHaveLength(1200);
 
-    const noAction = await rejection(client.updateAudience({ advertiserId: ADVERTISER, audienceId, filePaths: [p1] }));
+    const noAction = await rejectionOf(client.updateAudience({ advertiserId: ADVERTISER, audienceId, filePaths: [p1] }), TikTokError);
     expect(noAction).toBeInstanceOf(InvalidRequest);
     expect(noAction.tiktokMessage).toMatch(/action .* is required/);
     await client.updateAudience({ advertiserId: ADVERTISER, audienceId, name: 'VIP buyers (renamed)' });
@@ -191,7 +184,7 @@ describe('customer-file audiences', () => {
 
     await client.deleteAudiences({ advertiserId: ADVERTISER, audienceIds: [ids[0]!, ids[2]!] });
     expect((await client.listAudiences({ advertiserId: ADVERTISER })).audiences.map((a) => a.audience_id)).toEqual([ids[1]]);
-    const gone = await rejection(client.getAudiences({ advertiserId: ADVERTISER, audienceIds: [ids[0]!] }));
+    const gone = await rejectionOf(client.getAudiences({ advertiserId: ADVERTISER, audienceIds: [ids[0]!] }), TikTokError);
     expect(gone).toBeInstanceOf(InvalidRequest);
   });
 
@@ -227,7 +220,7 @@ describe('segment API', () => {
     const [a] = await client.getAudiences({ advertiserId: ADVERTISER, audienceIds: [audienceId] });
     expect(a?.details).toMatchObject({ type: 'Partner', calculate_type: 'MULTIPLE_TYPES' });
 
-    const bad = await rejection(
+    const bad = await rejectionOf(
       client.segmentMapping({
         advertiserIds: [ADVERTISER],
         action: 'add',
@@ -235,6 +228,7 @@ describe('segment API', () => {
         users: [{ EMAIL_SHA256: emails[0] }],
         audienceIds: ['123'],
       }),
+      TikTokError,
     );
     expect(bad).toBeInstanceOf(InvalidRequest);
     expect(bad.tiktokMessage).toBe('Parameter error: invalid audience ID');
@@ -270,23 +264,26 @@ describe('events API', () => {
       ['e3', 'Purchase', false],
     ]);
 
-    const bad = await rejection(
+    const bad = await rejectionOf(
       client.trackEvents({ eventSource: 'web', eventSourceId: 'PIXEL1', data: [{ ...ev('e4'), user: { email: 'alice@example.com' } }] }),
+      TikTokError,
     );
     expect(bad).toBeInstanceOf(InvalidRequest);
     expect(bad.code).toBe(40002);
     expect(bad.tiktokMessage).toBe('data.0.user.email: must be a lowercase SHA-256 hex digest.');
 
-    const tooMany = await rejection(
+    const tooMany = await rejectionOf(
       client.trackEvents({ eventSource: 'web', eventSourceId: 'PIXEL1', data: Array.from({ length: 1001 }, (_, i) => ev(`x${i}`)) }),
+      TikTokError,
     );
     expect(tooMany).toBeInstanceOf(InvalidRequest);
   });
 
   it('refuses a pixel owned by an advertiser the token lacks (PermissionDenied)', async () => {
     await control('POST', 'event-sources', { event_source_id: 'PIXEL2', advertiser_id: OTHER_ADVERTISER });
-    const err = await rejection(
+    const err = await rejectionOf(
       client.trackEvents({ eventSource: 'web', eventSourceId: 'PIXEL2', data: [{ event: 'Purchase', event_time: Math.floor(Date.now() / 1000) }] }),
+      TikTokError,
     );
     expect(err).toBeInstanceOf(PermissionDenied);
     expect(err.tiktokMessage).toMatch(/No permission to operate pixel code: PIXEL2/);
@@ -320,8 +317,9 @@ describe('reporting', () => {
         spend: sum.reduce((s, x) => s + x.spendCents, 0) / 100,
       },
     ]);
-    const tooLong = await rejection(
+    const tooLong = await rejectionOf(
       client.dailySpend({ advertiserId: ADVERTISER, level: 'AUCTION_CAMPAIGN', startDate: '2026-01-01', endDate: '2026-03-01' }),
+      TikTokError,
     );
     expect(tooLong).toBeInstanceOf(InvalidRequest);
   });

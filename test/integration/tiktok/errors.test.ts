@@ -13,6 +13,7 @@ import {
   type TikTokErrorTypeName,
 } from '../../../src/tiktok';
 import { ADVERTISER, clientFor, digests, emulatorFor, fileOf } from './helpers';
+import { rejectionOf } from '../../helpers/rejection';
 
 let emu: RunningEmulator;
 let token: string;
@@ -32,15 +33,6 @@ beforeEach(() => {
   token = emu.control.issueToken([ADVERTISER]);
 });
 
-async function classOf(p: Promise<unknown>): Promise<TikTokError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TikTokError);
-  return err as TikTokError;
-}
-
 const outcomes = () => emu.state.calls.map((c) => c.outcome);
 
 describe('every failure maps to exactly one class', () => {
@@ -53,7 +45,7 @@ describe('every failure maps to exactly one class', () => {
   for (const [name, faults, type, code, status] of cases) {
     it(`${name} → ${type}`, async () => {
       emu.control.setFaults(faults);
-      const err = await classOf(clientFor(emu, token).getUserInfo());
+      const err = await rejectionOf(clientFor(emu, token).getUserInfo(), TikTokError);
       expect(err.type).toBe(type);
       expect(err.name).toBe(type);
       expect(err.code).toBe(code);
@@ -65,7 +57,7 @@ describe('every failure maps to exactly one class', () => {
   it('a response slower than the timeout → Transient', async () => {
     emu.control.setFaults({ latency: 400 });
     const c = clientFor(emu, token, { env: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_TIMEOUT_MS: 100, TIKTOK_QPS: 1000 } });
-    const err = await classOf(c.getUserInfo());
+    const err = await rejectionOf(c.getUserInfo(), TikTokError);
     expect(err).toBeInstanceOf(Transient);
     expect(err.tiktokMessage).toMatch(/no response within 100 ms/);
     // The emulator finishes the abandoned request later; let it land in this test's log.
@@ -106,7 +98,7 @@ describe('client behaviour', () => {
       .filePath;
     emu.control.setFaults({ error: 1 });
     const before = emu.state.calls.length;
-    const err = await classOf(c.createAudience({ advertiserId: ADVERTISER, name: 'x', calculateType: 'EMAIL_SHA256', filePaths: [path] }));
+    const err = await rejectionOf(c.createAudience({ advertiserId: ADVERTISER, name: 'x', calculateType: 'EMAIL_SHA256', filePaths: [path] }), TikTokError);
     expect(err).toBeInstanceOf(Transient);
     expect(emu.state.calls.length - before).toBe(1);
 
@@ -129,7 +121,7 @@ describe('client behaviour', () => {
 describe('responses outside the contract', () => {
   it('a wrong base path (HTTP 404) is InvalidRequest', async () => {
     const c = clientFor(emu, token, { env: { TIKTOK_API_BASE_URL: `${emu.url}/open_api/v9`, TIKTOK_QPS: 1000 } });
-    const err = await classOf(c.getUserInfo());
+    const err = await rejectionOf(c.getUserInfo(), TikTokError);
     expect(err.type).toBe('InvalidRequest');
     expect(err.httpStatus).toBe(404);
   });
@@ -148,13 +140,15 @@ describe('responses outside the contract', () => {
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
     try {
-      const html = await classOf(
+      const html = await rejectionOf(
         new TikTokClient({ accessToken: secret, appId: 'echo', env: { TIKTOK_API_BASE_URL: `${base}/html`, TIKTOK_QPS: 1000 } }).getUserInfo(),
+        TikTokError,
       );
       expect(html.type).toBe('UnexpectedResponse');
       expect(html.message).toBe('TikTok answered /html/user/info/ with an unexpected shape: response is not JSON');
-      const echoed = await classOf(
+      const echoed = await rejectionOf(
         new TikTokClient({ accessToken: secret, appId: 'echo', env: { TIKTOK_API_BASE_URL: base, TIKTOK_QPS: 1000 } }).getUserInfo(),
+        TikTokError,
       );
       expect(echoed.type).toBe('ReauthorizationRequired');
       expect(echoed.tiktokMessage).toBe('token [redacted] is bad');

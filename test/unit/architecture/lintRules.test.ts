@@ -40,8 +40,9 @@ describe('workflow determinism lint rules', () => {
       "import { SearchAttributeKeys } from '../src/temporal/searchAttributes';",
       "import { TaskQueues } from '../src/temporal/taskQueues';",
       "import { TikTokErrorType } from '../src/tiktok/errorTypes';",
+      "import { calculateTypeOf } from '../src/tiktok/types';",
       'export type A = HealthActivities;',
-      'export const x = [sleep, SearchAttributeKeys, TaskQueues, TikTokErrorType];',
+      'export const x = [sleep, SearchAttributeKeys, TaskQueues, TikTokErrorType, calculateTypeOf];',
     ].join('\n');
     expect(await violations(ok)).toEqual([]);
   });
@@ -101,7 +102,7 @@ describe('import boundaries', () => {
     ['workflows/audience-sync/probe.ts', "import { x } from '../../src/temporal';", RULE.workflowSafe],
     ['workflows/audience-sync/probe.ts', "import { x } from '../../activities/audience-sync/data';", RULE.activities],
     // 5. only src/cli, test/ and scripts/ import the emulator (types included)
-    ['src/paths.ts', "import { x } from './emulator/ensure';", RULE.emulator],
+    ['src/worker.ts', "import { x } from './emulator/ensure';", RULE.emulator],
     ['src/worker.ts', "import type { X } from './emulator';", RULE.emulator],
     ['src/audience-sync/demo/probe.ts', "import { x } from '../../emulator/control';", RULE.emulator],
     ['activities/probe.ts', "import { x } from '../src/emulator';", RULE.emulator],

@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildFiles,
-  calculateTypeOf,
   headerOf,
   idsPerFile,
   planFiles,
@@ -52,11 +51,7 @@ describe('file plan', () => {
     expect(planFiles('EMAIL_SHA256', 0, { maxIds: 10, maxBytes: 1e6, header: true })).toEqual([]);
   });
 
-  it('names TikTok calculate types and Help Center headers', () => {
-    expect(calculateTypeOf('EMAIL_SHA256')).toBe('EMAIL_SHA256');
-    expect(calculateTypeOf('AAID_MD5')).toBe('GAID_MD5');
-    expect(calculateTypeOf('IDFA_SHA256')).toBe('IDFA_SHA256');
-    expect(() => calculateTypeOf('EXTERNAL_ID_SHA256')).toThrow();
+  it('names Help Center headers', () => {
     expect(headerOf('PHONE_SHA256')).toBe('Phone_SHA256');
     expect(headerOf('GAID_MD5')).toBe('MAID_MD5');
     expect(headerOf('IDFA_SHA256')).toBe('MAID_SHA256');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DestinationConfigError } from '../../../src/audience-sync/config';
 import { DestinationConfigSetError, loadDestinationConfigFile, loadDestinationConfigs } from '../../../src/audience-sync/configFile';
+import { rejectionOf } from '../../helpers/rejection';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsync-destfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,15 +27,6 @@ function write(name: string, content: unknown): string {
   return path;
 }
 
-async function error(p: Promise<unknown>): Promise<Error> {
-  return p.then(
-    () => {
-      throw new Error('accepted');
-    },
-    (e: unknown) => e as Error,
-  );
-}
-
 describe('loading destination configs from files', () => {
   it('loads a valid file', async () => {
     expect((await loadDestinationConfigFile(write('ok.json', valid()))).destinationId).toBe('vip');
@@ -42,8 +34,7 @@ describe('loading destination configs from files', () => {
 
   it('names the file and the JSON path of every problem', async () => {
     const path = write('bad.json', valid({ advertiserId: 'abc', identifiers: { 'e-mail': 'mail' } }));
-    const err = await error(loadDestinationConfigFile(path));
-    expect(err).toBeInstanceOf(DestinationConfigError);
+    const err = await rejectionOf(loadDestinationConfigFile(path), DestinationConfigError);
     expect(err.message).toBe(
       `invalid destination config ${path}:\n` +
         '  $.advertiserId: advertiserId must be digits only\n' +
@@ -53,9 +44,9 @@ describe('loading destination configs from files', () => {
 
   it('reports a missing file and broken JSON readably', async () => {
     const missing = join(dir, 'missing.json');
-    expect((await error(loadDestinationConfigFile(missing))).message).toBe(`invalid destination config ${missing}:\n  $: the file does not exist`);
+    expect((await rejectionOf(loadDestinationConfigFile(missing), DestinationConfigError)).message).toBe(`invalid destination config ${missing}:\n  $: the file does not exist`);
     const broken = write('broken.json', '{\n  "destinationId": "vip"\n  "advertiserId": "1"\n}');
-    expect((await error(loadDestinationConfigFile(broken))).message).toMatch(new RegExp(`^invalid destination config ${broken}:\\n {2}line 3 column 3: not valid JSON: `));
+    expect((await rejectionOf(loadDestinationConfigFile(broken), DestinationConfigError)).message).toMatch(new RegExp(`^invalid destination config ${broken}:\\n {2}line 3 column 3: not valid JSON: `));
   });
 
   it('loads a folder of configs and checks them together', async () => {
@@ -70,14 +61,13 @@ describe('loading destination configs from files', () => {
     const b = write('set-clash/b.json', valid({ destinationId: 'a', advertiserId: '111', audienceName: 'Another name' }));
     const c = write('set-clash/c.json', valid({ destinationId: 'c', advertiserId: '222', audienceName: 'Copy for UK' }));
     const d = write('set-clash/d.json', valid({ destinationId: 'd', retentionDays: 0 }));
-    const err = await error(loadDestinationConfigs(clash));
-    expect(err).toBeInstanceOf(DestinationConfigSetError);
-    const messages = (err as DestinationConfigSetError).errors.map((e) => e.message);
+    const err = await rejectionOf(loadDestinationConfigs(clash), DestinationConfigSetError);
+    const messages = err.errors.map((e) => e.message);
     expect(messages).toEqual([
       `invalid destination config ${d}:\n  $.retentionDays: must be 1-365 days`,
       `invalid destination config ${b}:\n  $.destinationId: "a" is already used by ${a}`,
       `invalid destination config ${c}:\n  $.sourceSegmentId: source segment "seg-1" is already synced to advertiser 111 by destination "a"; TikTok refuses one segment in two ad accounts. Set separateCopy: true and give this copy its own audienceName`,
     ]);
-    expect((await error(loadDestinationConfigs(join(dir, 'nothing-here')))).message).toContain('no such file or folder');
+    expect((await rejectionOf(loadDestinationConfigs(join(dir, 'nothing-here')), DestinationConfigSetError)).message).toContain('no such file or folder');
   });
 });

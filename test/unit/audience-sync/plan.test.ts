@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calculateTypeOf } from '../../../src/audience-sync/customerFiles';
+import { calculateTypeOf } from '../../../src/tiktok/types';
 import { DestinationConfigSchema, type DestinationConfigInput } from '../../../src/audience-sync/config';
 import { IdentifierTypeSchema } from '../../../src/identifiers/schema';
 import { ALL_TIKTOK_ERROR_TYPES, REAUTHORIZATION_FAILURES, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../../src/tiktok/errorTypes';

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentConflictError, claimSegment, releaseSegmentClaim, segmentClaimKey } from '../../../src/audience-sync';
 import type { SegmentClaimant } from '../../../src/audience-sync/config';
 import { LocalBlobStore } from '../../../src/storage';
+import { rejectionOf } from '../../helpers/rejection';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsync-claims-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,10 +30,9 @@ describe('segment claim registry', () => {
     expect(await claimSegment(r, claimant('a', '111'), at)).toMatchObject({ written: false });
     expect((await r.stat(segmentClaimKey('segment/with spaces & slashes'))).generation).toBe(gen);
     expect(await claimSegment(r, claimant('a2', '111'), at)).toMatchObject({ written: true, owner: { destinationId: 'a' } });
-    const refused = await claimSegment(r, claimant('b', '222'), at).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(SegmentConflictError);
-    expect((refused as SegmentConflictError).message).toContain('already synced to advertiser 111 by destination "a"');
-    expect((refused as SegmentConflictError).owner).toEqual({ destinationId: 'a', advertiserId: '111' });
+    const refused = await rejectionOf(claimSegment(r, claimant('b', '222'), at), SegmentConflictError);
+    expect(refused.message).toContain('already synced to advertiser 111 by destination "a"');
+    expect(refused.owner).toEqual({ destinationId: 'a', advertiserId: '111' });
     // Refused claims are not recorded; a separate copy with its own name is.
     expect(await claimSegment(r, claimant('b', '222', { separateCopy: true }), at)).toMatchObject({ written: true, owner: { destinationId: 'a' } });
   });
@@ -49,9 +49,8 @@ describe('segment claim registry', () => {
   it('a later owner cannot push out an earlier separate copy that has the same name', async () => {
     const r = registry();
     await claimSegment(r, claimant('copy', '222', { separateCopy: true, audienceName: 'shared name here' }), at);
-    const e = await claimSegment(r, claimant('late', '111', { audienceName: 'shared name here' }), at).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(SegmentConflictError);
-    expect((e as Error).message).toMatch(/destination "copy" claimed it first/);
+    const e = await rejectionOf(claimSegment(r, claimant('late', '111', { audienceName: 'shared name here' }), at), SegmentConflictError);
+    expect(e.message).toMatch(/destination "copy" claimed it first/);
     expect(await claimSegment(r, claimant('late', '111'), at)).toMatchObject({ written: true });
   });
 

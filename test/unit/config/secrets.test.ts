@@ -3,20 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SecretError, resolveSecret } from '../../../src/config/secrets';
+import { rejectionOf } from '../../helpers/rejection';
 
 const dir = mkdtempSync(join(tmpdir(), 'ttsync-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const TOKEN = 'act.9c1f0e2d3b4a59687766554433221100ffeeddcc';
 
 async function refusal(ref: string, env: NodeJS.ProcessEnv = {}): Promise<SecretError> {
-  const err = await resolveSecret(ref, { env }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SecretError);
+  const err = await rejectionOf(resolveSecret(ref, { env }), SecretError);
   // Whatever went wrong, the token never appears in the error.
   expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(TOKEN);
-  return err as SecretError;
+  return err;
 }
 
 describe('secret references', () => {

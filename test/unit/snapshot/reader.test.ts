@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { RejectsCsvWriter, SnapshotFormatError, SnapshotReader, type SnapshotReadOptions } from '../../../src/snapshot';
 import { H, csvOptions, readAll } from './helpers';
+import { rejectionOf } from '../../helpers/rejection';
 
 const BASIC = 'email,phone,idfa\na@x.com,(213) 373-4253,5f3a2b18-9c4d-4e7f-b8e2-17d3a1e69b25\nb@y.com,+49 30 123456,7A3CBEA0-BDF5-11E4-8DFC-AA07A5B093DB\n';
 
@@ -173,13 +174,7 @@ describe('SnapshotReader: NDJSON', () => {
 
 describe('SnapshotReader: files that are not what they claim', () => {
   async function failure(data: Buffer | string, options: SnapshotReadOptions, source = 'people.csv'): Promise<SnapshotFormatError> {
-    try {
-      await readAll(data, options, 1 << 16, source);
-    } catch (e) {
-      expect(e).toBeInstanceOf(SnapshotFormatError);
-      return e as SnapshotFormatError;
-    }
-    throw new Error('expected a SnapshotFormatError');
+    return rejectionOf(readAll(data, options, 1 << 16, source), SnapshotFormatError);
   }
 
   it('binary data (NUL bytes) fails fast naming the file and line', async () => {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ABSENT_GENERATION, StorageError, readAll, type BlobStore } from '../../../src/storage';
+import { rejectionOf } from '../../helpers/rejection';
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
 
@@ -9,15 +10,6 @@ async function keysOf(store: BlobStore, prefix?: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const info of store.list(prefix)) keys.push(info.key);
   return keys;
-}
-
-async function rejection(p: Promise<unknown>): Promise<StorageError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, 'expected the call to fail').toBeInstanceOf(StorageError);
-  return err as StorageError;
 }
 
 /**
@@ -72,7 +64,7 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
           yield Buffer.alloc(300 * 1024, 0x61);
           throw new Error('source broke');
         }
-        const err = await rejection(store.write('out/file.csv', Readable.from(failing()), resumable ? { resumable } : {}));
+        const err = await rejectionOf(store.write('out/file.csv', Readable.from(failing()), resumable ? { resumable } : {}), StorageError);
         expect(err.message).toContain('source broke');
         expect((await store.readBuffer('out/file.csv')).toString()).toBe('old complete content');
       }
@@ -120,7 +112,7 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
       const store = await fresh();
       const calls = [() => store.openRead('nope/x.csv'), () => store.readBuffer('nope/x.csv'), () => store.stat('nope/x.csv'), () => store.md5Of('nope/x.csv'), () => store.delete('nope/x.csv')];
       for (const call of calls) {
-        const err = await rejection(call());
+        const err = await rejectionOf(call(), StorageError);
         expect(err.code).toBe('not_found');
         expect(err.message).toContain('nope/x.csv');
         expect(err.retryable).toBe(false);
@@ -157,7 +149,7 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
     it('refuses keys that escape the store or are not object names', async () => {
       const store = await fresh();
       for (const key of ['../x', 'a/../../x', '/abs', 'a//b', 'dir/', '', 'a\\b', './x']) {
-        const err = await rejection(store.write(key, 'x'));
+        const err = await rejectionOf(store.write(key, 'x'), StorageError);
         expect(err.code, key).toBe('invalid_key');
       }
     });
@@ -169,7 +161,7 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
         expect(g1.md5).toBe(md5('{"v":1}'));
         expect((await store.stat('state/pointer.json')).generation).toBe(g1.generation);
 
-        const again = await rejection(store.writeIfGeneration('state/pointer.json', '{"v":"other"}', ABSENT_GENERATION));
+        const again = await rejectionOf(store.writeIfGeneration('state/pointer.json', '{"v":"other"}', ABSENT_GENERATION), StorageError);
         expect(again.code).toBe('precondition_failed');
         expect(again.message).toContain(`generation ${g1.generation}`);
 
@@ -178,7 +170,7 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
         expect((await store.readBuffer('state/pointer.json')).toString()).toBe('{"v":2}');
 
         // A writer still holding g1 loses and changes nothing.
-        const stale = await rejection(store.writeIfGeneration('state/pointer.json', '{"v":"zombie"}', g1.generation));
+        const stale = await rejectionOf(store.writeIfGeneration('state/pointer.json', '{"v":"zombie"}', g1.generation), StorageError);
         expect(stale.code).toBe('precondition_failed');
         expect(stale.retryable).toBe(false);
         expect((await store.readBuffer('state/pointer.json')).toString()).toBe('{"v":2}');
@@ -189,15 +181,15 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
         const store = await fresh();
         const g1 = await store.writeIfGeneration('p', 'one', ABSENT_GENERATION);
         await store.writeIfGeneration('p', 'two', g1.generation);
-        expect((await rejection(store.writeIfGeneration('p', 'two', g1.generation))).code).toBe('precondition_failed');
-        expect((await rejection(store.writeIfGeneration('p', 'one', ABSENT_GENERATION))).code).toBe('precondition_failed');
+        expect((await rejectionOf(store.writeIfGeneration('p', 'two', g1.generation), StorageError)).code).toBe('precondition_failed');
+        expect((await rejectionOf(store.writeIfGeneration('p', 'one', ABSENT_GENERATION), StorageError)).code).toBe('precondition_failed');
       });
 
       it('fails when the object it expects is gone', async () => {
         const store = await fresh();
         const g1 = await store.writeIfGeneration('p', 'one', ABSENT_GENERATION);
         await store.delete('p');
-        const err = await rejection(store.writeIfGeneration('p', 'two', g1.generation));
+        const err = await rejectionOf(store.writeIfGeneration('p', 'two', g1.generation), StorageError);
         expect(err.code).toBe('precondition_failed');
         expect(err.message).toContain('no longer exists');
       });
@@ -244,7 +236,7 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
 
       it('refuses a generation that is not a number', async () => {
         const store = await fresh();
-        expect((await rejection(store.writeIfGeneration('p', 'x', 'latest'))).code).toBe('precondition_failed');
+        expect((await rejectionOf(store.writeIfGeneration('p', 'x', 'latest'), StorageError)).code).toBe('precondition_failed');
       });
     });
   });

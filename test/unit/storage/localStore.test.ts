@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ABSENT_GENERATION, LocalBlobStore, StorageError, openBlob, openBlobStore, type BlobStore } from '../../../src/storage';
 import { secondsOf } from '../../../src/storage/localStore';
 import { blobStoreContract } from './blobStoreContract';
+import { rejectionOf } from '../../helpers/rejection';
 
 const base = mkdtempSync(join(tmpdir(), 'ttsync-localstore-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -15,15 +16,6 @@ let n = 0;
 const freshDir = (): string => join(base, `s${++n}`);
 
 blobStoreContract('local folder', async () => openBlobStore(freshDir()));
-
-async function failure(p: Promise<unknown>): Promise<StorageError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StorageError);
-  return err as StorageError;
-}
 
 describe('local folder adapter specifics', () => {
   it('is selected by file:// URIs and plain paths, rooted at the folder', () => {
@@ -60,11 +52,8 @@ describe('local folder adapter specifics', () => {
       yield Buffer.alloc(1 << 20, 0x61);
       throw new Error('source broke');
     }
-    const err = await store.write('out/file.csv', Readable.from(failing())).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
-    expect(err?.message).toContain('source broke');
+    const err = await rejectionOf(store.write('out/file.csv', Readable.from(failing())), Error);
+    expect(err.message).toContain('source broke');
     expect((await store.readBuffer('out/file.csv')).toString()).toBe('old complete content');
     expect(readdirSync(join(dir, 'out'))).toEqual(['file.csv']);
     expect(readdirSync(join(dir, '.ttsync-internal', 'tmp'))).toEqual([]);
@@ -93,7 +82,7 @@ describe('local folder adapter specifics', () => {
     const keys: string[] = [];
     for await (const i of store.list()) keys.push(i.key);
     expect(keys).toEqual(['m/pointer']);
-    expect((await failure(store.write('.ttsync-internal/x', 'x'))).code).toBe('invalid_key');
+    expect((await rejectionOf(store.write('.ttsync-internal/x', 'x'), StorageError)).code).toBe('invalid_key');
   });
 
   it('creation time is the mtime: an export rewritten in place is as new as its last write, not its birth', async () => {
@@ -120,10 +109,10 @@ describe('local folder adapter specifics', () => {
     const dir = freshDir();
     const store = openBlobStore(dir);
     await store.write('a/b', 'x');
-    expect((await failure(store.stat('a'))).code).toBe('not_found');
-    expect((await failure(store.openRead('a'))).code).toBe('not_found');
+    expect((await rejectionOf(store.stat('a'), StorageError)).code).toBe('not_found');
+    expect((await rejectionOf(store.openRead('a'), StorageError)).code).toBe('not_found');
     expect(await store.exists('a')).toBe(false);
-    const clash = await failure(store.write('a', 'y'));
+    const clash = await rejectionOf(store.write('a', 'y'), StorageError);
     expect(clash.code).toBe('invalid_key');
     expect(clash.message).toContain('folder');
   });
@@ -147,7 +136,7 @@ describe('local folder adapter specifics', () => {
       const g1 = await store.writeIfGeneration('ptr', 'v1', ABSENT_GENERATION);
       crashAfterClaim(dir, 'ptr', g1.generation, 'v2-from-crashed-writer', BigInt(g1.generation) + 10n);
 
-      const err = await failure(store.writeIfGeneration('ptr', 'v2-mine', g1.generation));
+      const err = await rejectionOf(store.writeIfGeneration('ptr', 'v2-mine', g1.generation), StorageError);
       expect(err.code).toBe('precondition_failed');
       // The key is not stuck: the crashed writer's complete bytes were published...
       expect((await store.readBuffer('ptr')).toString()).toBe('v2-from-crashed-writer');
@@ -167,7 +156,7 @@ describe('local folder adapter specifics', () => {
       const g1 = await store.writeIfGeneration('ptr', 'v1', ABSENT_GENERATION);
       const g2 = await store.writeIfGeneration('ptr', 'v2', g1.generation);
       // A late writer still holding g1 finds the tombstone of g1 and loses without effect.
-      const err = await failure(store.writeIfGeneration('ptr', 'late', g1.generation));
+      const err = await rejectionOf(store.writeIfGeneration('ptr', 'late', g1.generation), StorageError);
       expect(err.code).toBe('precondition_failed');
       expect((await store.readBuffer('ptr')).toString()).toBe('v2');
       expect((await store.stat('ptr')).generation).toBe(g2.generation);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { StorageError, parseStorageUri, splitObjectUri } from '../../../src/storage';
 import { emulatorEndpoint } from '../../../src/storage/gcsStore';
+import { gsLocationOf, gsObjectOf, storageUriFormOf, storageUriProblem } from '../../../src/storage/uriSyntax';
 
 function badUri(uri: string): string {
   try {
@@ -50,6 +51,44 @@ describe('storage URIs', () => {
     expect(splitObjectUri('file:///s.csv')).toMatchObject({ location: { root: '/' }, key: 's.csv' });
     expect(() => splitObjectUri('gs://b-1')).toThrow(/names a bucket, not an object/);
     expect(() => splitObjectUri('gs://b-1/dir/')).toThrow(/names a folder/);
+  });
+
+  it('checks a URI without Node by the rules the parser opens it with', () => {
+    // Every URI the pure check accepts, the parser opens; every one it refuses for its
+    // bucket or prefix, the parser refuses for the same reason.
+    for (const uri of ['gs://my-bucket', 'gs://my-bucket/a/b/', 'gs://my.bucket_1/a/s.csv', 'file:///var/data/x', '/abs/path']) {
+      expect(storageUriProblem(uri), uri).toBeUndefined();
+      expect(() => parseStorageUri(uri, '/work')).not.toThrow();
+    }
+    for (const uri of ['gs://UPPER/x', 'gs://ab/x', 'gs://bucket//x', 'gs://bucket/a/../b', 'gs://a..b/x']) {
+      const problem = storageUriProblem(uri);
+      expect(problem?.kind, uri).toBe('gs_name');
+      expect(badUri(uri)).toBe(`invalid storage URI ${JSON.stringify(uri)}: ${problem?.why}`);
+    }
+    expect(storageUriProblem('s3://bucket/x')).toEqual({ kind: 'form', why: 'the scheme "s3://" is not supported (use gs://bucket/prefix, file:///absolute/path or a folder path)' });
+    expect(storageUriProblem('')).toEqual({ kind: 'form', why: 'it is empty' });
+    expect(storageUriProblem('file://otherhost/x')).toEqual({ kind: 'form', why: 'a file URL must be file:///absolute/path' });
+    // Relative paths need a working folder: refused unless the caller resolves them.
+    expect(storageUriProblem('data/s.csv')).toEqual({ kind: 'form', why: 'it is a relative path' });
+    expect(storageUriProblem('data/s.csv', { relativePaths: true })).toBeUndefined();
+  });
+
+  it('tells objects from folders and buckets', () => {
+    expect(storageUriProblem('gs://b-1/dir/s.csv', { object: true })).toBeUndefined();
+    expect(storageUriProblem('/data/s.csv', { object: true })).toBeUndefined();
+    expect(storageUriProblem('gs://b-1', { object: true })).toEqual({ kind: 'not_object', why: 'it names a bucket, not an object' });
+    // A trailing "/" is a folder first, as splitObjectUri says it.
+    expect(storageUriProblem('gs://b-1/', { object: true })).toEqual({ kind: 'not_object', why: 'it names a folder (trailing "/")' });
+    expect(() => splitObjectUri('gs://b-1/')).toThrow('invalid object URI "gs://b-1/": it names a folder (trailing "/")');
+    expect(storageUriProblem('gs://b-1/dir/', { object: true })).toEqual({ kind: 'not_object', why: 'it names a folder (trailing "/")' });
+    expect(storageUriProblem('file:///data/dir/', { object: true })).toEqual({ kind: 'not_object', why: 'it names a folder (trailing "/")' });
+  });
+
+  it('names the form and parses gs:// parts alone', () => {
+    expect(['gs://b-1/x', 'file:///x', '/x', 'x'].map(storageUriFormOf)).toEqual(['gs', 'file', 'path', 'path']);
+    expect(storageUriFormOf('https://x/y')).toMatchObject({ kind: 'form' });
+    expect(gsLocationOf('gs://b-1/a/b')).toEqual({ kind: 'gs', bucket: 'b-1', prefix: 'a/b/', uri: 'gs://b-1/a/b/' });
+    expect(gsObjectOf('gs://b-1/a/s.csv')).toEqual({ location: { kind: 'gs', bucket: 'b-1', prefix: 'a/', uri: 'gs://b-1/a/' }, key: 's.csv' });
   });
 
   it('normalizes STORAGE_EMULATOR_HOST spellings to one endpoint', () => {
