@@ -16,7 +16,7 @@ import { storageUriProblem } from '../storage/uriSyntax';
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
  * This module is pure (no Node built-ins) because workflows validate their input with it;
- * reading a config file lives in destinationFile.ts, resolving secrets in secrets.ts.
+ * reading a config file lives in configFile.ts, resolving secrets in src/config/secrets.ts.
  */
 
 // ---------------------------------------------------------------------------------------
@@ -457,7 +457,7 @@ export type SegmentClaimant = Pick<DestinationConfig, 'destinationId' | 'adverti
  * TikTok refuses the same segment in two ad accounts, so a source segment may feed one
  * advertiser; a destination in another advertiser is accepted only as `separateCopy: true`
  * with a name of its own. The owner is the first destination in `configs` that is not a
- * separate copy, so the claim registry (src/audience/segmentClaims.ts) passes claims in the
+ * separate copy, so the claim registry (segmentClaims.ts) passes claims in the
  * order they were made. Returns one problem per offending destination.
  */
 export function segmentConflicts(configs: readonly SegmentClaimant[]): { destinationId: string; message: string }[] {

@@ -4,7 +4,7 @@ import { ConfigError } from '../config/errors';
 import { DestinationConfigError, parseDestinationJson, segmentConflicts, type ConfigProblem, type DestinationConfig } from './config';
 
 /*
- * Reading destination configs from disk. Separate from destination.ts because workflows
+ * Reading destination configs from disk. Separate from config.ts because workflows
  * import that module to validate their input and may not pull in Node built-ins.
  */
 

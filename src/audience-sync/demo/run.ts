@@ -15,7 +15,7 @@ import { SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, churned, expectedValues, 
  * audienceSync workflow, on whatever stack the client, the emulator URL and the queues name
  * (`ttsync dev --demo` runs it on the dev stack it starts; tests on theirs). Two snapshots:
  * a first sync, then one with people leaving and entering. It drives the workflow through
- * src/audience/control (signalWithStart + status polling), exactly as the CLI does.
+ * src/audience-sync/client (signalWithStart + status polling), exactly as the CLI does.
  */
 
 export const DEMO_DEFAULTS = {

@@ -29,7 +29,7 @@ import { testEnv, uniqueId } from '../../helpers/temporal';
 import { rejectionOf } from '../../helpers/rejection';
 
 /*
- * The client side of audience sync (src/audience/control.ts) and the `ttsync audience`
+ * The client side of audience sync (src/audience-sync/client.ts) and the `ttsync audience`
  * commands, as a user runs them: the CLI is a separate process talking to the real dev
  * server; the workers run here (control, data, TikTok on unique queues) and call the TikTok
  * emulator over HTTP. The token lives only in this process's environment, where the
