@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { InputObject } from './messages';
-import { pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming } from './messages';
+import { CYCLE_STEPS, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming, type InputObject } from './messages';
 import { WorkflowIds } from '../temporal/workflowIds';
 import {
   NothingToSyncError,
@@ -206,22 +205,8 @@ const CONTROL_SIGNALS = [
   { command: 'recreate', signal: recreateAudienceSignal, description: 'Let a sync parked in audience_missing create the audience again and send it the whole applied state' },
 ] as const;
 
-/** The steps of a cycle in order; the bar shows how far along the current phase is. */
-const STEPS: readonly AudienceSyncPhase[] = [
-  'inspecting',
-  'loading_state',
-  'finding_audience',
-  'checking_cap',
-  'preparing',
-  'diffing',
-  'building',
-  'uploading',
-  'creating',
-  'waiting_for_processing',
-  'appending',
-  'removing',
-  'committing',
-];
+/** The steps of a cycle in the order it runs them; the bar shows how far along the current phase is. */
+const STEPS: readonly AudienceSyncPhase[] = CYCLE_STEPS;
 const BAR = 20;
 
 /**
