@@ -4,7 +4,23 @@ import { DestinationConfigSchema, type DestinationConfigInput } from '../../../s
 import { IdentifierTypeSchema } from '../../../src/identifiers/schema';
 import { ALL_TIKTOK_ERROR_TYPES, REAUTHORIZATION_FAILURES, TIKTOK_NON_RETRYABLE_ERROR_TYPES } from '../../../src/tiktok/errorTypes';
 import { NON_RETRYABLE_AUDIENCE_DATA_ERRORS, AudienceSyncFailureType, AUDIENCE_SYNC_NON_RETRYABLE } from '../../../src/audience-sync/failures';
-import { audienceCalculateType, chunks, cycleRunId, msOf, nextPollDelay, rejectedByReason, shardGroups, shouldFlushNow, uploadCalculateType } from '../../../workflows/audience-sync/plan';
+import {
+  audienceCalculateType,
+  chunks,
+  cycleRunId,
+  editPhase,
+  editSteps,
+  failedCycle,
+  msOf,
+  nextPollDelay,
+  rejectedByReason,
+  shardGroups,
+  shouldFlushNow,
+  snapshotUnchanged,
+  targetability,
+  uploadCalculateType,
+  type BuiltFileRef,
+} from '../../../workflows/audience-sync/plan';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { RunIdSchema } from '../../../src/audience-sync/layout';
 
@@ -111,5 +127,66 @@ describe('audience sync control plane: pure decisions', () => {
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('d', 1, 'r2'));
     expect(cycleRunId('d', 1, 'r1')).not.toBe(cycleRunId('e', 1, 'r1'));
     expect(WorkflowIds.audienceSync('shop-vips')).toBe('audience-sync:shop-vips');
+  });
+
+  const file = (n: number, action: 'APPEND' | 'REMOVE'): BuiltFileRef => ({ uri: `f${action}${n}`, md5: 'm', calculateType: 'EMAIL_SHA256', action, ids: 1, bytes: 1 });
+  const files = (count: number, action: 'APPEND' | 'REMOVE'): BuiltFileRef[] => Array.from({ length: count }, (_, i) => file(i, action));
+  const shape = (steps: ReturnType<typeof editSteps>) => steps.map((s) => `${s.action}:${s.files.length}`);
+
+  it('edit steps: create with the first 50 adds, the other adds, then removes, 50 files a call', () => {
+    expect(shape(editSteps({ appendFiles: files(120, 'APPEND'), removeFiles: files(51, 'REMOVE'), create: true, replaceFirst: false }))).toEqual([
+      'CREATE:50',
+      'APPEND:50',
+      'APPEND:20',
+      'REMOVE:50',
+      'REMOVE:1',
+    ]);
+    // An existing audience: no create; replace makes the first edit a REPLACE and only that one.
+    expect(shape(editSteps({ appendFiles: files(60, 'APPEND'), removeFiles: [], create: false, replaceFirst: true }))).toEqual(['REPLACE:50', 'APPEND:10']);
+    // A first sync with nothing to add still creates the audience (with no files).
+    expect(shape(editSteps({ appendFiles: [], removeFiles: [], create: true, replaceFirst: false }))).toEqual(['CREATE:0']);
+    // Order is kept inside the chunks: every file once.
+    const adds = files(75, 'APPEND');
+    expect(editSteps({ appendFiles: adds, removeFiles: [], create: false, replaceFirst: false }).flatMap((s) => s.files)).toEqual(adds);
+    expect([editPhase('APPEND'), editPhase('REPLACE'), editPhase('REMOVE')]).toEqual(['appending', 'replacing', 'removing']);
+  });
+
+  it('the cadence skips an export only when uri, creation time and size are all the applied ones', () => {
+    const applied = { uri: 'gs://b/x.csv', createdAt: '2026-12-01T00:00:00Z', bytes: 10 };
+    expect(snapshotUnchanged(applied, { ...applied })).toBe(true);
+    expect(snapshotUnchanged(null, applied)).toBe(false);
+    expect(snapshotUnchanged(applied, { ...applied, createdAt: '2026-12-02T00:00:00Z' })).toBe(false);
+    expect(snapshotUnchanged(applied, { ...applied, bytes: 11 })).toBe(false);
+    expect(snapshotUnchanged(applied, { ...applied, uri: 'gs://b/y.csv' })).toBe(false);
+  });
+
+  it('a failed cycle parks on a missing audience, a segment claimed elsewhere or a leased audience, each with its way out', () => {
+    const at = { audienceId: '71', advertiserId: '70' };
+    const missing = failedCycle('AudienceNotFound', at);
+    expect(missing).toMatchObject({ phase: 'audience_missing', parked: true });
+    expect(missing.advice).toContain('audience 71 no longer exists in advertiser 70');
+    expect(failedCycle('AudienceNotFound', { ...at, audienceId: null }).advice).toContain('create the audience in TikTok under its configured name');
+    expect(failedCycle('SegmentConflict', at)).toMatchObject({ phase: 'segment_conflict', parked: true });
+    const conflict = failedCycle('AudienceConflict', { ...at, holder: { destinationId: 'first', workflowId: 'audience-sync:first' } });
+    expect(conflict).toMatchObject({ phase: 'audience_conflict', parked: true });
+    expect(conflict.advice).toContain('destination "first" (workflow audience-sync:first) writes this audience');
+    expect(conflict.advice).toContain('ttsync audience release first');
+    // An answer TikTok sent without a field ttsync needs: an error (the next cycle retries), with advice naming the endpoint.
+    const odd = failedCycle('UnexpectedResponse', { ...at, endpoint: '/open_api/v1.3/dmp/custom_audience/get/' });
+    expect(odd).toMatchObject({ phase: 'error', parked: false });
+    expect(odd.advice).toContain('/open_api/v1.3/dmp/custom_audience/get/');
+    expect(failedCycle('InvalidRequest', at)).toEqual({ phase: 'error', advice: null, parked: false });
+    expect(failedCycle(null, at)).toEqual({ phase: 'error', advice: null, parked: false });
+  });
+
+  it('a finished sync under 1,000 matched users is too small to target; an unknown cover_num is not', () => {
+    expect(targetability('71', { coverNum: 999 })).toMatchObject({ phase: 'too_small_to_target' });
+    expect(targetability('71', { coverNum: 999 }).advice).toContain('audience 71 matches 999 TikTok users');
+    expect(targetability('71', { coverNum: 1000 })).toEqual({ phase: 'synced', advice: null });
+    expect(targetability('71', { coverNum: null })).toEqual({ phase: 'synced', advice: null });
+    // Runs from before cover_num was optional read an absent one as 0.
+    expect(targetability('71', { coverNum: null }, true)).toMatchObject({ phase: 'too_small_to_target' });
+    // Nothing was sent and no audience exists: nothing to judge.
+    expect(targetability(null, null)).toEqual({ phase: 'synced', advice: null });
   });
 });
