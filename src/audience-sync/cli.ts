@@ -216,14 +216,20 @@ const BAR = 20;
 export class ProgressLine {
   private lastPhase = '';
   private lastDone = 0;
+  private runId: string | null = null;
   private lastAdvice = '';
   private drawn = false;
   constructor(private readonly out: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>) {}
 
   show(s: AudienceSyncStatus): void {
     const step = s.phase === 'replacing' ? STEPS.indexOf('appending') : STEPS.indexOf(s.phase);
+    // A new cycle starts the bar again; within one it never moves back (the wait for TikTok
+    // after the commit is the cycle's last step, though it comes earlier in STEPS).
+    if (s.currentRunId !== null && s.currentRunId !== this.runId) this.lastDone = 0;
+    if (s.currentRunId !== null) this.runId = s.currentRunId;
     // A park (or idle before the cycle starts) keeps the bar where it was; an ended cycle fills it.
-    const done = step >= 0 ? Math.round(((step + 1) / (STEPS.length + 1)) * BAR) : s.currentRunId === null && s.cycles > 0 ? BAR : this.lastDone;
+    const at = step >= 0 ? Math.round(((step + 1) / (STEPS.length + 1)) * BAR) : s.currentRunId === null && s.cycles > 0 ? BAR : this.lastDone;
+    const done = Math.max(at, this.lastDone);
     this.lastDone = done;
     const counts = [
       s.audienceId ? `audience ${s.audienceId}` : '',

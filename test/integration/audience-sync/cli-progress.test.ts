@@ -61,4 +61,19 @@ describe('audience sync progress line', () => {
     expect([...bars].sort((a, b) => a - b)).toEqual(bars);
     expect(bars.at(-1)).toBe(20);
   });
+
+  it('the wait for TikTok after the commit does not move the bar back; the next cycle starts it again', () => {
+    const s = sink(false);
+    const p = new ProgressLine(s.stream);
+    for (const st of [
+      status('committing'),
+      status('waiting_for_processing'),
+      status('synced', { currentRunId: null }),
+      status('inspecting', { cycles: 2, currentRunId: 'run2' }),
+    ])
+      p.show(st);
+    const bars = s.text().trimEnd().split('\n').flatMap((l) => /^\[(#*)\.*\]/.exec(l)?.[1]?.length ?? []);
+    // committing is step 13 of 13 (19 of 20 marks), the wait keeps it, synced fills it, a new cycle restarts at its first step.
+    expect(bars).toEqual([19, 19, 20, 1]);
+  });
 });
