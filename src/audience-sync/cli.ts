@@ -66,8 +66,9 @@ interface SyncOpts {
   pollMax?: string;
 }
 
-export function registerAudienceCommand(program: Command): void {
-  const audience = program.command('audience').description('Sync a destination audience to TikTok and follow it');
+export function registerAudienceCommand(program: Command, summary: string): void {
+  const audience = program.command('audience')
+    .description(summary);
 
   addQueueOptions(
     audience

@@ -61,7 +61,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     const logFile = join(opts.dataDir, 'temporal.log');
     const t0 = Date.now();
     server = await startDevServer({
-      cliPath: resolveTemporalCli(),
+      cliPath: resolveTemporalCli(process.env, 'newer'),
       ip: opts.ip,
       port: opts.port,
       uiPort: opts.uiPort,

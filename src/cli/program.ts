@@ -1,20 +1,16 @@
 import { UsageError } from '../config/errors';
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version';
-import { registerDemoCommand } from './commands/demo';
-import { registerDevCommand } from './commands/dev';
-import { registerEmulatorCommand } from './commands/emulator';
-import { registerHealthCommand } from './commands/health';
-import { registerIdsCommand } from './commands/ids';
-import { registerReplayCommand } from './commands/replay';
-import { registerWorkerCommand } from './commands/worker';
-import { registerAudienceCommand } from '../audience-sync/cli';
-import { registerSchedulesCommand } from './commands/schedules';
+import { COMMANDS, type CommandName } from './commands/table';
 
 /** Exit codes: 0 ok, 1 the command failed, 2 bad usage (flag, argument). */
 export const EXIT_USAGE = 2;
 
-export function buildProgram(): Command {
+/**
+ * The program for these arguments. Only the module of the command being run is loaded; for
+ * the top-level help (or an unknown command) every command is listed from its summary alone.
+ */
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('ttsync')
     .description('Durable TikTok data pipelines on Temporal')
     .version(VERSION)
@@ -23,20 +19,19 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
 
-  registerDevCommand(program);
-  registerDemoCommand(program);
-  registerWorkerCommand(program);
-  registerReplayCommand(program);
-  registerHealthCommand(program);
-  registerEmulatorCommand(program);
-  registerIdsCommand(program);
-  registerAudienceCommand(program);
-  registerSchedulesCommand(program);
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  // `ttsync help audience` is about the command after "help".
+  const wanted = words[0] === 'help' ? words[1] : words[0];
+  const names = Object.keys(COMMANDS) as CommandName[];
+  for (const name of names) {
+    if (name === wanted) (await COMMANDS[name].load())(program, COMMANDS[name].summary);
+    else program.command(name).description(COMMANDS[name].summary);
+  }
   return program;
 }
 
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -44,8 +44,36 @@ export class ToolchainError extends Error {
   override name = 'ToolchainError';
 }
 
-/** TEMPORAL_CLI, then the cache, then PATH; each only when it is the pinned version. */
-export function resolveTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
+/** The `temporal server start-dev` flags devServer.ts passes: a newer CLI must still take them all. */
+export const DEV_SERVER_FLAGS = ['--ip', '--port', '--namespace', '--log-level', '--log-format', '--headless', '--ui-port', '--ui-ip', '--db-filename', '--search-attribute'];
+
+/** a >= b for dotted numeric versions. */
+export function versionAtLeast(a: string, b: string): boolean {
+  const [x, y] = [a, b].map((v) => v.split('.').map(Number));
+  for (let i = 0; i < Math.max(x!.length, y!.length); i++) {
+    const d = (x![i] ?? 0) - (y![i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}
+
+/** The dev-server flags `path` does not know, by its own help (undefined: it cannot say). */
+export function missingDevServerFlags(path: string): string[] | undefined {
+  try {
+    const help = execFileSync(path, ['server', 'start-dev', '--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15_000 });
+    return DEV_SERVER_FLAGS.filter((f) => !new RegExp(`${f}\\b`).test(help));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * TEMPORAL_CLI, then the cache, then PATH. `pinned` (tests, replay, benchmarks): only the
+ * pinned version, whose UI the browser test knows. `newer` (`ttsync dev`): any version from
+ * the pin on whose dev server takes every flag ttsync passes, so a newer `temporal` already
+ * installed spares the minutes of building one.
+ */
+export function resolveTemporalCli(env: NodeJS.ProcessEnv = process.env, accept: 'pinned' | 'newer' = 'pinned'): string {
   const tried: string[] = [];
   const candidates = [env.TEMPORAL_CLI, cachedTemporalPath(env), onPath('temporal')].filter(
     (p): p is string => Boolean(p),
@@ -53,12 +81,19 @@ export function resolveTemporalCli(env: NodeJS.ProcessEnv = process.env): string
   for (const p of candidates) {
     const v = temporalVersionOf(p);
     if (v === TEMPORAL_CLI_VERSION) return p;
+    if (v && accept === 'newer' && versionAtLeast(v, TEMPORAL_CLI_VERSION)) {
+      const missing = missingDevServerFlags(p);
+      if (missing?.length === 0) return p;
+      tried.push(`${p} (version ${v}, ${missing ? `its dev server lacks ${missing.join(' ')}` : 'its dev server help did not answer'})`);
+      continue;
+    }
     tried.push(`${p} (${v ? `version ${v}` : 'not runnable'})`);
   }
+  const wanted = accept === 'newer' ? `${TEMPORAL_CLI_VERSION} or newer` : TEMPORAL_CLI_VERSION;
   throw new ToolchainError(
-    `no Temporal CLI ${TEMPORAL_CLI_VERSION} found` +
+    `no Temporal CLI ${wanted} found` +
       (tried.length ? `; tried ${tried.join(', ')}` : '') +
-      '. Run scripts/bootstrap to build it, or set TEMPORAL_CLI to a temporal binary of that version.',
+      `. Run scripts/bootstrap to build ${TEMPORAL_CLI_VERSION}, or set TEMPORAL_CLI to a temporal binary of ${accept === 'newer' ? 'that version or newer' : 'that version'}.`,
   );
 }
 

@@ -40,12 +40,10 @@ export async function runDemoAndPrint(client: Client, o: DemoCliOptions): Promis
   process.stdout.write(formatDemoSummary(result) + '\n');
 }
 
-export function registerDemoCommand(program: Command): void {
+export function registerDemoCommand(program: Command, summary: string): void {
   program
     .command('demo')
-    .description(
-      'Sync a synthetic audience (emails, phones, MAIDs, some invalid rows) to the TikTok emulator through the audienceSync workflow, twice (then with churn), and print what happened. Needs a running stack: ttsync dev (or ttsync dev --demo)',
-    )
+    .description(summary)
     .option('--people <n>', 'people in the first snapshot', parsePeople, DEMO_DEFAULTS.people)
     .option('--emulator-url <url>', "the TikTok emulator the stack's workers use", 'http://127.0.0.1:8787')
     .option('--ui-url <url>', 'Temporal Web UI, for the links printed', 'http://127.0.0.1:8233')

@@ -13,10 +13,10 @@ import { parsePeople, runDemoAndPrint } from './demo';
 
 type DevOpts = Omit<DevStackOptions, 'log'> & { demo: boolean; demoPeople: number };
 
-export function registerDevCommand(program: Command): void {
+export function registerDevCommand(program: Command, summary: string): void {
   program
     .command('dev')
-    .description('Run the local stack: Temporal dev server with its Web UI, and a worker. Ctrl-C stops all of it')
+    .description(summary)
     .option('--ip <ip>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'Temporal gRPC port', parsePort, 7233)
     .option('--ui-port <port>', 'Temporal Web UI port', parsePort, 8233)

@@ -44,10 +44,10 @@ const faults = (v: string) => {
 };
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-export function registerEmulatorCommand(program: Command): void {
+export function registerEmulatorCommand(program: Command, summary: string): void {
   program
     .command('emulator')
-    .description('Run the TikTok Business API emulator (loopback only) for dry runs; see src/emulator/README.md')
+    .description(summary)
     .option('--port <port>', 'port on 127.0.0.1', parsePort, 8787)
     .option('--processing-delay <duration>', 'how long an audience stays is_valid=false after create/edit (e.g. 30s, 5m)', durationFlag, 10_000)
     .option('--match-rate <share>', 'share of uploaded ids that match emulated TikTok users (cover_num)', share, 0.7)

@@ -3,10 +3,10 @@ import { connectClient } from '../../temporal/connection';
 import { TaskQueues } from '../../temporal/taskQueues';
 import { healthCheck } from '../../../workflows/index';
 
-export function registerHealthCommand(program: Command): void {
+export function registerHealthCommand(program: Command, summary: string): void {
   program
     .command('health')
-    .description('Run the healthCheck workflow on the cluster (a worker must be running) and print its result')
+    .description(summary)
     .option('--timer <duration>', 'timer the workflow sleeps on', '1s')
     .option('--task-queue <name>', 'control task queue', TaskQueues.control)
     .action(async (opts: { timer: string; taskQueue: string }) => {

@@ -31,8 +31,9 @@ interface NormalizeOpts {
   phoneFormat: PhoneFormat;
 }
 
-export function registerIdsCommand(program: Command): void {
-  const ids = program.command('ids').description('Check identifiers the way ttsync sends them to TikTok');
+export function registerIdsCommand(program: Command, summary: string): void {
+  const ids = program.command('ids')
+    .description(summary);
   ids
     .command('normalize')
     .description(
@@ -124,8 +125,12 @@ export async function normalizeStream(
       if (closed) return flush();
     }
     rest = text.slice(pos);
-    // Every complete line of a chunk is answered before the next chunk is awaited.
+    // Every complete line of a chunk is answered, and written, before the next chunk is
+    // awaited: a person typing lines (or a slow producer) sees each answer at once, while a
+    // fast pipe still gets one write per input chunk.
     buf += lines.render();
+    await flush();
+    if (closed) return;
   }
   rest += decoder.end();
   if (rest.length > 0) lines.add(rest, 0, rest.length);

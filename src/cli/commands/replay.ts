@@ -12,10 +12,10 @@ interface ReplayOpts {
   bundle?: string;
 }
 
-export function registerReplayCommand(program: Command): void {
+export function registerReplayCommand(program: Command, summary: string): void {
   program
     .command('replay')
-    .description('Replay workflow histories against the current workflow code; fails on non-determinism')
+    .description(summary)
     .option('--workflow-id <id>', 'fetch this workflow\'s history from the server (TEMPORAL_ADDRESS)')
     .option('--run-id <id>', 'with --workflow-id: a specific run (default: the latest)')
     .option('--file <path...>', 'saved history JSON files (ttsync or `temporal workflow show --output json`)')

@@ -24,8 +24,9 @@ interface ApplyOpts {
   pollMax?: string;
 }
 
-export function registerSchedulesCommand(program: Command): void {
-  const schedules = program.command('schedules').description("Temporal Schedules that keep each lifecycle's work going");
+export function registerSchedulesCommand(program: Command, summary: string): void {
+  const schedules = program.command('schedules')
+    .description(summary);
   addQueueOptions(
     schedules
       .command('apply')

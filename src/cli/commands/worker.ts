@@ -10,10 +10,10 @@ function parseRoles(value: string): TaskQueueRole[] {
   return roles as TaskQueueRole[];
 }
 
-export function registerWorkerCommand(program: Command): void {
+export function registerWorkerCommand(program: Command, summary: string): void {
   program
     .command('worker')
-    .description('Run a worker against the Temporal cluster named by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE')
+    .description(summary)
     .option('--roles <list>', `task queue roles to poll (${ALL_TASK_QUEUE_ROLES.join(',')})`, parseRoles)
     .option('--shutdown-grace <duration>', 'time in-flight activities get after SIGINT/SIGTERM', '30s')
     .option('--bundle <path>', 'prebuilt workflow bundle (default in production: dist/workflow-bundle.js)')

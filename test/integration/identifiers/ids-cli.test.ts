@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, runCli } from '../../helpers/cli';
+import { BIN, ROOT, exitOf, runCli, spawnCli, waitForOutput } from '../../helpers/cli';
 
 // scripts/test builds dist/ before vitest; when this file runs alone after an edit, rebuild.
 function newestMtime(dir: string): number {
@@ -105,6 +105,20 @@ describe('ttsync ids normalize', () => {
   it('too_long values are rejected', () => {
     const r = normalize(['--type', 'external_id', '--context', 'events'], `${'x'.repeat(1025)}\n`);
     expect(r.objects[0]!.error).toBe('too_long');
+  });
+
+  it('answers each line as it arrives, before the input ends (a person typing, a slow producer)', async () => {
+    const child = spawnCli(['ids', 'normalize', '--type', 'email', '--context', 'audience']);
+    try {
+      child.stdin?.write(' Jane.Doe@Example.com \n');
+      // stdin stays open: the answer must come anyway.
+      const m = await waitForOutput(child, /"normalized":"jane\.doe@example\.com"/, 20_000);
+      expect(m).not.toBeNull();
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.stdin?.end();
+    }
+    expect(await exitOf(child)).toBe(0);
   });
 
   it('empty input gives empty output and exit 0', () => {

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAKE_GCS_VERSION, TEMPORAL_CLI_VERSION, cachedTemporalPath, resolveTemporalCli } from '../../../src/temporal/toolchain';
+import { DEV_SERVER_FLAGS, FAKE_GCS_VERSION, TEMPORAL_CLI_VERSION, cachedTemporalPath, resolveTemporalCli, versionAtLeast } from '../../../src/temporal/toolchain';
 
 const bootstrap = readFileSync(join(__dirname, '..', '..', '..', 'scripts', 'bootstrap'), 'utf8');
 
@@ -17,5 +18,29 @@ describe('toolchain pins', () => {
     expect(() => resolveTemporalCli({ TEMPORAL_CLI: '/bin/true', TTSYNC_CACHE_DIR: '/nonexistent', PATH: '' })).toThrow(
       /no Temporal CLI 1\.5\.1 found; tried \/bin\/true \(not runnable\)/,
     );
+  });
+
+  it('ttsync dev takes a newer Temporal CLI whose dev server knows its flags; tests keep the pin', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsync-toolchain-'));
+    // A stand-in `temporal`: its version, and the dev server flags its help lists.
+    const fake = (name: string, version: string, flags: readonly string[]): string => {
+      const path = join(dir, name);
+      writeFileSync(path, `#!/bin/sh\nif [ "$1" = --version ]; then echo "temporal version ${version} (Server 1.30.0, UI 2.43.0)"; else printf '%s\\n' ${flags.map((f) => `"  ${f} string"`).join(' ')}; fi\n`);
+      chmodSync(path, 0o755);
+      return path;
+    };
+    try {
+      const env = (cli: string) => ({ TEMPORAL_CLI: cli, TTSYNC_CACHE_DIR: '/nonexistent', PATH: '' });
+      const newer = fake('newer', '1.6.2', DEV_SERVER_FLAGS);
+      expect(resolveTemporalCli(env(newer), 'newer')).toBe(newer);
+      expect(() => resolveTemporalCli(env(newer))).toThrow(/no Temporal CLI 1\.5\.1 found; tried .*newer \(version 1\.6\.2\)/);
+      const lacking = fake('lacking', '2.0.0', DEV_SERVER_FLAGS.filter((f) => f !== '--search-attribute'));
+      expect(() => resolveTemporalCli(env(lacking), 'newer')).toThrow(/version 2\.0\.0, its dev server lacks --search-attribute/);
+      const older = fake('older', '1.4.9', DEV_SERVER_FLAGS);
+      expect(() => resolveTemporalCli(env(older), 'newer')).toThrow(/no Temporal CLI 1\.5\.1 or newer found; tried .*older \(version 1\.4\.9\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect([versionAtLeast('1.5.1', '1.5.1'), versionAtLeast('1.10.0', '1.5.1'), versionAtLeast('1.5.0', '1.5.1'), versionAtLeast('2.0', '1.5.1')]).toEqual([true, true, false, true]);
   });
 });

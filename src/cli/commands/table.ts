@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+
+/*
+ * Every top-level command: its one-line summary and how to load it. The program loads only
+ * the module of the command it runs (a command's modules pull in the Temporal SDK, storage
+ * clients and more), so `ttsync --help` and `ttsync ids normalize` start at once. Import-free
+ * but for types, so reading this table costs nothing.
+ */
+
+export interface CommandEntry {
+  summary: string;
+  /** The command's module, loaded only when it runs; it registers the command under this summary. */
+  load(): Promise<(program: Command, summary: string) => void>;
+}
+
+export const COMMANDS = {
+  dev: {
+    summary: 'Run the local stack: Temporal dev server with its Web UI, and a worker. Ctrl-C stops all of it',
+    load: async () => (await import('./dev.js')).registerDevCommand,
+  },
+  demo: {
+    summary: 'Sync a synthetic audience (emails, phones, MAIDs, some invalid rows) to the TikTok emulator through the audienceSync workflow, twice (then with churn), and print what happened. Needs a running stack: ttsync dev (or ttsync dev --demo)',
+    load: async () => (await import('./demo.js')).registerDemoCommand,
+  },
+  worker: {
+    summary: 'Run a worker against the Temporal cluster named by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE',
+    load: async () => (await import('./worker.js')).registerWorkerCommand,
+  },
+  replay: {
+    summary: 'Replay workflow histories against the current workflow code; fails on non-determinism',
+    load: async () => (await import('./replay.js')).registerReplayCommand,
+  },
+  health: {
+    summary: 'Run the healthCheck workflow on the cluster (a worker must be running) and print its result',
+    load: async () => (await import('./health.js')).registerHealthCommand,
+  },
+  emulator: {
+    summary: 'Run the TikTok Business API emulator (loopback only) for dry runs; see src/emulator/README.md',
+    load: async () => (await import('./emulator.js')).registerEmulatorCommand,
+  },
+  ids: {
+    summary: 'Check identifiers the way ttsync sends them to TikTok',
+    load: async () => (await import('./ids.js')).registerIdsCommand,
+  },
+  audience: {
+    summary: 'Sync a destination audience to TikTok and follow it',
+    load: async () => (await import('../../audience-sync/cli.js')).registerAudienceCommand,
+  },
+  schedules: {
+    summary: "Temporal Schedules that keep each lifecycle's work going",
+    load: async () => (await import('./schedules.js')).registerSchedulesCommand,
+  },
+} satisfies Record<string, CommandEntry>;
+
+export type CommandName = keyof typeof COMMANDS;
