@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { segmentClaimKey } from '../../../src/audience-sync';
+import { leasesHeldBy, segmentClaimKey } from '../../../src/audience-sync';
+import { openBlobStore } from '../../../src/storage';
 import { addChangeBatchSignal, audienceSyncStatusQuery, recreateAudienceSignal, syncNowSignal, updateConfigUpdate } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { createAudienceDirect, tiktokApi } from '../../helpers/tiktokDirect';
@@ -178,6 +179,9 @@ describe('audience lifecycle on the dev server, TikTok emulator over HTTP', { ti
     const want = [...range(0, 1100), ...range(1200, 1250)];
     expect(s3.lastSync).toMatchObject({ kind: 'changes', added: want.length, removed: 0 });
     expect(await audienceIds(s3.audienceId!)).toEqual(expectedDigests(want));
+    // The writer lease moved with it: the new audience is this destination's, the gone one nobody's.
+    const leases = await leasesHeldBy(openBlobStore(join(harness.dir, 'registry')), config.destinationId);
+    expect(leases.map((l) => l.lease.audience)).toEqual([{ kind: 'id', value: s3.audienceId }]);
 
     // And on from there as usual: the next snapshot is a diff against the new audience.
     await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-3.csv`, range(0, 1200)) } });
