@@ -2,7 +2,7 @@ import type { RejectSample } from '../snapshot';
 import { connectClient } from '../temporal/connection';
 import type { DestinationConfig } from './config';
 import type { InputObject } from './messages';
-import { readPreviewRejects, runAudiencePreview } from './previewClient';
+import { nothingToPreview, readPreviewRejects, runAudiencePreview } from './previewClient';
 import type { AudienceSyncPreviewResult } from './previewMessages';
 
 /*
@@ -27,6 +27,8 @@ export interface DryRunOptions {
 export type DryRunReport = AudienceSyncPreviewResult & { rejectsSample: RejectSample[] | null };
 
 export async function dryRun(opts: DryRunOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<void> {
+  // Before connecting: a config error is the operator's to fix whether or not Temporal is up.
+  if (!opts.snapshot && !opts.config.storage.snapshot) throw nothingToPreview(opts.config.destinationId);
   const client = await connectClient();
   let result: AudienceSyncPreviewResult;
   try {

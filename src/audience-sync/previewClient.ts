@@ -63,8 +63,7 @@ export interface AudiencePreviewRequest {
  */
 export async function runAudiencePreview(client: Client, opts: AudiencePreviewRequest): Promise<AudienceSyncPreviewResult> {
   const config = parseDestinationConfig(opts.config, 'config');
-  if (!opts.snapshot && !config.storage.snapshot)
-    throw new NothingToSyncError(`nothing to preview for destination "${config.destinationId}": give a snapshot (--snapshot <uri>), or set storage.snapshot in the config`);
+  if (!opts.snapshot && !config.storage.snapshot) throw nothingToPreview(config.destinationId);
   const workflowId = WorkflowIds.audienceSyncPreview(config.destinationId);
   const input: AudienceSyncPreviewInput = {
     config,
@@ -98,6 +97,10 @@ export async function runAudiencePreview(client: Client, opts: AudiencePreviewRe
   } finally {
     if (timer) clearTimeout(timer);
   }
+}
+
+export function nothingToPreview(destinationId: string): NothingToSyncError {
+  return new NothingToSyncError(`nothing to preview for destination "${destinationId}": give a snapshot (--snapshot <uri>), or set storage.snapshot in the config`);
 }
 
 /** The innermost message, with the activity that failed. */

@@ -242,6 +242,9 @@ describe('ttsync audience sync --dry-run', { timeout: 180_000 }, () => {
     expect(JSON.parse(stale.stdout)).toMatchObject({ stop: { phase: 'stale_snapshot' }, added: 0, removed: 0, runId: null });
     expect(stale.stderr).toMatch(/ttsync: a sync would stop in stale_snapshot: snapshot .* older than the readiness window \(1h\)/);
 
+    const noSnapshot = await cli(['audience', 'sync', '--config', writeConfig({ ...config, destinationId: `${config.destinationId}-none` }), '--dry-run']);
+    expect(noSnapshot.code).toBe(2);
+    expect(noSnapshot.stderr).toMatch(/^ttsync: nothing to preview for destination ".*-none": give a snapshot/);
     const both = await cli(['audience', 'sync', '--config', file, '--dry-run', '--wait']);
     expect(both).toMatchObject({ code: 2, stderr: 'ttsync: --dry-run always waits for its counts: drop --wait\n' });
   });
