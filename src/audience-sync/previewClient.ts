@@ -90,6 +90,8 @@ export async function runAudiencePreview(client: Client, opts: AudiencePreviewRe
     const result = handle.result();
     if (opts.timeoutMs === undefined) return await result;
     const ms = opts.timeoutMs;
+    // Past the timeout nobody awaits the result; closing the connection must not make it an unhandled rejection.
+    result.catch(() => undefined);
     return await Promise.race([result, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new PreviewTimeoutError(workflowId, ms)), ms)))]);
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw new PreviewFailedError(`dry run ${workflowId} failed: ${causeOf(err)}`);
