@@ -9,6 +9,7 @@ import { AudienceSyncWorkflowType } from '../../../src/audience-sync/messages';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
 import { BIN, ROOT } from '../../helpers/cli';
+import { decodedText } from '../../helpers/workflowHistory';
 import { person, range, sha } from '../../helpers/syntheticPeople';
 import { testEnv, uniqueId } from '../../helpers/temporal';
 
@@ -151,6 +152,13 @@ describe('ttsync audience sync --dry-run', { timeout: 180_000 }, () => {
     const previewRuns = runFolders(workdir);
     expect(previewRuns).toHaveLength(1);
     expect(previewRuns[0]).not.toBe(report.runId);
+
+    // Its history holds counts and URIs: no value of the snapshot, no digest, no token.
+    const history = decodedText(await harness.client.workflow.getHandle(WorkflowIds.audienceSyncPreview(config.destinationId)).fetchHistory());
+    expect(history).toContain('"destinationId"');
+    const personal = [...people.flatMap((i) => [person(i).raw.email, ...person(i).normalized]), ...allDigests(people), 'not-an-email'];
+    for (const v of personal) if (history.includes(v)) throw new Error(`the dry run's history contains the personal value ${v}`);
+    for (const t of harness.tokens) expect(history.includes(t)).toBe(false);
 
     // The real sync that follows sends exactly that.
     const seq = await callSeq();
