@@ -10,7 +10,7 @@ import { TikTokClient } from '../src/tiktok';
 import { WorkflowIds } from '../src/temporal/workflowIds';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, reauthorizedSignal, recreateAudienceSignal, syncNowSignal } from '../src/audience-sync/messages';
-import { audienceSync, audienceSyncTick, healthCheck } from '../workflows/index';
+import { audienceSync, audienceSyncPreview, audienceSyncTick, healthCheck } from '../workflows/index';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
 /**
@@ -163,6 +163,62 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
   }
 }
 
+/**
+ * A dry run of a destination before its first sync: inspect, load the (empty) applied state,
+ * begin the preview run, prepare, the 4 diff groups, and the trim of its run folder. Only a
+ * data worker runs here: the preview makes no TikTok call.
+ */
+async function previewScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle> {
+  const destinationId = name.toLowerCase();
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
+  const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
+  const queues = { data: `${taskQueue}-data`, tiktok: `${taskQueue}-tiktok` };
+  const workers = await createWorkers({
+    env: ctx.env,
+    connection: native,
+    roles: ['data'],
+    taskQueues: queues,
+    skipSearchAttributeCheck: true,
+    shutdownGraceTime: '1s',
+    activityDeps: { audienceData: { openStore: (uri) => openBlobStore(uri), defaultWorkdir: join(dir, 'work') } },
+  });
+  try {
+    const rows = ['email,phone'];
+    for (let i = 0; i < 1200; i++) rows.push(`user${i}@example.com,(212) 201-${String(i).padStart(4, '0')}`);
+    rows.push('not-an-email,', ',123');
+    writeFileSync(join(dir, 'snapshot.csv'), rows.join('\n') + '\n');
+    const h = await client.workflow.start(audienceSyncPreview, {
+      taskQueue,
+      workflowId: WorkflowIds.audienceSyncPreview(destinationId),
+      args: [
+        {
+          config: {
+            destinationId,
+            advertiserId: '7000000000000000004',
+            audienceName: 'ttsync history preview',
+            action: 'create',
+            identifiers: { email: 'email', phone: 'phone' },
+            defaultCountry: 'US',
+            accessToken: 'env:TTSYNC_HISTORY_SCENARIO_TOKEN',
+            sourceSegmentId: 'history-preview-segment',
+            storage: { workdir: `file://${join(dir, 'work')}` },
+          },
+          snapshot: { uri: `file://${join(dir, 'snapshot.csv')}` },
+          queues,
+        },
+      ],
+    });
+    const r = await h.result();
+    if (r.added !== 2400 || r.removed !== 0 || r.rejected.invalid_email !== 1) throw new Error(`preview scenario returned ${JSON.stringify(r)}`);
+    return h;
+  } finally {
+    workers.shutdown();
+    await workers.done;
+    await native.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const scenarios: HistoryScenario[] = [
   { name: 'audienceSync-first-sync', run: (client, taskQueue, ctx) => audienceScenario('audienceSync-first-sync', client, taskQueue, ctx, { tokenAtStart: true }) },
   {
@@ -177,6 +233,7 @@ export const scenarios: HistoryScenario[] = [
     name: 'audienceSync-recreate',
     run: (client, taskQueue, ctx) => audienceScenario('audienceSync-recreate', client, taskQueue, ctx, { tokenAtStart: true, record: 'recreate' }),
   },
+  { name: 'audienceSyncPreview-first-sync', run: (client, taskQueue, ctx) => previewScenario('audienceSyncPreview-first-sync', client, taskQueue, ctx) },
   {
     name: 'healthCheck-signals',
     async run(client, taskQueue) {

@@ -48,6 +48,7 @@ import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type Sna
 import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 import type { InputObject } from '../../src/audience-sync/messages';
 import { defaultRegistryUri } from '../../src/audience-sync/release';
+import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audience-sync/previewRuns';
 
 export { AudienceDataErrorTypes, NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../src/audience-sync';
 
@@ -514,6 +515,29 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       return wrap(async () => {
         const config = configOf(input.config);
         return collectRunGarbage(workdirOf(config), config.destinationId, config.storage.keepRuns ?? DEFAULT_KEEP_RUNS);
+      });
+    },
+
+    /**
+     * A dry run's run folder: a run id in the preview namespace (never a writer's, never
+     * collected by the writer, never committed), after deleting what the destination's
+     * earlier previews left. One preview per destination runs at a time (its workflow id).
+     */
+    async beginPreviewRun(input: { config: DestinationConfigInput; workflowRunId: string }): Promise<{ runId: string; deletedObjects: number }> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const runId = previewRunId(config.destinationId, input.workflowRunId);
+        const { deletedObjects } = await discardPreviewRuns(workdirOf(config), config.destinationId, runId);
+        return { runId, deletedObjects };
+      });
+    },
+
+    /** After a dry run: deletes its run folder but its rejects files (the CLI samples them; the next preview deletes them). */
+    async endPreviewRun(input: { config: DestinationConfigInput; runId: string }): Promise<{ deletedObjects: number }> {
+      return wrap(async () => {
+        const config = configOf(input.config);
+        const { deletedObjects } = await trimPreviewRun(workdirOf(config), config.destinationId, input.runId);
+        return { deletedObjects };
       });
     },
 

@@ -22,6 +22,7 @@ import { TaskQueues } from '../temporal/taskQueues';
 import { UsageError } from '../config/errors';
 import { openBlobStore } from '../storage';
 import { DestinationStillRunningError, defaultRegistryUri, formatReleased, releaseDestination } from './release';
+import { dryRun } from './previewCli';
 
 /*
  * `ttsync audience sync|status`: the operator's way to run and follow the ONE sync workflow
@@ -64,6 +65,7 @@ interface SyncOpts {
   cadence?: string;
   pollInitial?: string;
   pollMax?: string;
+  dryRun?: boolean;
 }
 
 export function registerAudienceCommand(program: Command, summary: string): void {
@@ -79,16 +81,18 @@ export function registerAudienceCommand(program: Command, summary: string): void
       .addOption(new Option('--format <format>', 'snapshot format (default: from the file name)').choices(['csv', 'ndjson']))
       .option('--created-at <iso-time>', 'when the export was made, if the storage creation time is not it (checked against readinessWindow)', isoTime)
       .option('--wait', 'follow the cycle to its end with a progress line, then print a summary')
-      .option('--json', 'with --wait: print the summary as one JSON object')
-      .option('--timeout <duration>', 'with --wait: stop waiting after this long (the sync goes on)', durationTextFlag),
+      .option('--dry-run', 'preview: print what a sync of the snapshot would add, remove and reject (a sample of the rejects too), with no TikTok call and no commit')
+      .option('--json', 'with --wait or --dry-run: print the summary as one JSON object')
+      .option('--timeout <duration>', 'with --wait or --dry-run: stop waiting after this long (the sync or dry run goes on)', durationTextFlag),
   )
     .option('--cadence <duration>', 'when the workflow is started: how often it re-syncs storage.snapshot and flushes change batches (default 1h)', durationTextFlag)
     .option('--poll-initial <duration>', 'when started: first TikTok processing poll delay (default 30s)', durationTextFlag)
     .option('--poll-max <duration>', 'when started: longest processing poll delay (default 30m)', durationTextFlag)
     .action(async (opts: SyncOpts) => {
-      if (opts.json && !opts.wait) throw new UsageError('--json prints the summary of a finished cycle: use it with --wait');
+      if (opts.dryRun && opts.wait) throw new UsageError('--dry-run always waits for its counts: drop --wait');
+      if (opts.json && !opts.wait && !opts.dryRun) throw new UsageError('--json prints the summary of a finished cycle: use it with --wait');
       if (opts.createdAt && !opts.snapshot) throw new UsageError('--created-at describes --snapshot: give both');
-      if (opts.timeout && !opts.wait) throw new UsageError('--timeout bounds --wait: use it with --wait');
+      if (opts.timeout && !opts.wait && !opts.dryRun) throw new UsageError('--timeout bounds --wait: use it with --wait');
       let config;
       try {
         config = await loadDestinationConfigFile(opts.config);
@@ -97,6 +101,22 @@ export function registerAudienceCommand(program: Command, summary: string): void
         throw err;
       }
       const snapshot: InputObject | undefined = opts.snapshot ? { uri: opts.snapshot, ...(opts.format ? { format: opts.format } : {}), ...(opts.createdAt ? { createdAt: opts.createdAt } : {}) } : undefined;
+      if (opts.dryRun) {
+        try {
+          await dryRun({
+            config,
+            ...(snapshot ? { snapshot } : {}),
+            taskQueue: opts.taskQueue,
+            queues: { data: opts.dataQueue, tiktok: opts.tiktokQueue },
+            ...(opts.json ? { json: true } : {}),
+            ...(opts.timeout ? { timeoutMs: durationMs(opts.timeout) ?? 0 } : {}),
+          });
+        } catch (err) {
+          if (err instanceof NothingToSyncError) throw new UsageError(err.message);
+          throw err;
+        }
+        return;
+      }
       const timing: AudienceSyncTiming = {
         ...(opts.cadence ? { cadence: opts.cadence } : {}),
         ...(opts.pollInitial ? { pollInitial: opts.pollInitial } : {}),

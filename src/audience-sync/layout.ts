@@ -16,6 +16,7 @@ import { z } from 'zod';
  *        deduplicated shards). Summaries and manifests locate each list by offset.
  *   runs/<runId>/diff/groups/<from>-<to>.json   one diff activity's summary
  *   runs/<runId>/files/<action>-<type>-<nnnn>.csv   customer files for TikTok
+ *   (a dry run's runId is preview_<destinationId>.<run>: see previewRuns.ts)
  *   audiences/<destinationId>/manifests/<version>.json
  *   audiences/<destinationId>/CURRENT
  */

@@ -10,7 +10,7 @@ import type { DestinationConfigInput } from './config';
  */
 
 /** The workflow type names (what `temporal workflow start --type` takes). */
-export const AudienceSyncWorkflowType = { sync: 'audienceSync', tick: 'audienceSyncTick' } as const;
+export const AudienceSyncWorkflowType = { sync: 'audienceSync', tick: 'audienceSyncTick', preview: 'audienceSyncPreview' } as const;
 
 /** The writer's signature, for typed client calls by type name (the client never imports workflow code). */
 export type AudienceSyncWorkflow = (input: AudienceSyncInput) => Promise<void>;

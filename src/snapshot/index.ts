@@ -4,3 +4,4 @@ export * from './counts';
 export * from './rejects';
 export { SnapshotReader, type SnapshotBatch, type TypeDigests, type SnapshotReaderLimits } from './reader';
 export { CsvTokenizer, detectDelimiter, type CsvRecordSink } from './csvTokenizer';
+export { readRejectsSample, type RejectSample } from './rejectsSample';

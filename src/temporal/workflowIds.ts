@@ -11,16 +11,24 @@ export const WorkflowIds = {
   audienceSync: (destinationId: string): string => `audience-sync:${destinationId}`,
   /** What a destination's Schedule starts each cadence (Temporal suffixes it with the tick's time). */
   audienceSyncTick: (destinationId: string): string => `audience-sync-tick:${destinationId}`,
+  /**
+   * A destination's dry run (`ttsync audience sync --dry-run`): not a writer (it sends nothing
+   * and commits nothing), but one at a time per destination, so Temporal refuses a second.
+   */
+  audienceSyncPreview: (destinationId: string): string => `audience-sync-preview:${destinationId}`,
 } as const;
 
 /**
- * The id a single writer must run under, read from its workflow type and input; undefined
- * for workflows whose id is free (ticks, health checks). Replay uses it for histories that
- * do not carry their id (`temporal workflow show --output json`).
+ * The id a single writer (or a one-at-a-time workflow such as the dry run) must run under,
+ * read from its workflow type and input; undefined for workflows whose id is free (ticks,
+ * health checks). Replay uses it for histories that do not carry their id
+ * (`temporal workflow show --output json`).
  */
 export function writerIdOf(workflowType: string, input: unknown): string | undefined {
   const config = (input as { config?: { destinationId?: unknown } } | null)?.config;
-  if (workflowType === 'audienceSync' && typeof config?.destinationId === 'string') return WorkflowIds.audienceSync(config.destinationId);
+  if (typeof config?.destinationId !== 'string') return undefined;
+  if (workflowType === 'audienceSync') return WorkflowIds.audienceSync(config.destinationId);
+  if (workflowType === 'audienceSyncPreview') return WorkflowIds.audienceSyncPreview(config.destinationId);
   return undefined;
 }
 

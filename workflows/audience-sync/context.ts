@@ -54,8 +54,8 @@ function timingOf(t: AudienceSyncTiming | undefined): Timing {
   }
 }
 
-/** The activity stubs, one per retry/timeout profile. */
-function activitiesOf(input: AudienceSyncInput, timing: Timing) {
+/** The activity stubs, one per retry/timeout profile (the dry run takes its data ones from here too). */
+export function activitiesOf(input: AudienceSyncInput, timing: Timing) {
   const queues = { data: input.queues?.data ?? TaskQueues.data, tiktok: input.queues?.tiktok ?? TaskQueues.tiktok };
   const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...AUDIENCE_SYNC_NON_RETRYABLE] };
   return {

@@ -6,8 +6,9 @@ import { audienceNameFor, type DestinationConfig } from '../../src/audience-sync
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { SyncRequest } from '../../src/audience-sync/messages';
 import { failureTypeOf, type SyncContext } from './context';
+import { prepareAndDiff } from './dataPlane';
 import { edit, waitUntilValid } from './processing';
-import { AUDIENCE_CAP, MAX_REUPLOADS, audienceCalculateType, cycleRunId, editSteps, failedCycle, rejectedByReason, shardGroups, snapshotUnchanged, targetability, uploadCalculateType, type BuiltFileRef, type EditStep } from './plan';
+import { AUDIENCE_CAP, MAX_REUPLOADS, audienceCalculateType, cycleRunId, editSteps, failedCycle, rejectedByReason, snapshotUnchanged, targetability, uploadCalculateType, type BuiltFileRef, type EditStep } from './plan';
 
 /*
  * One sync cycle of a destination, as named steps: inspect the snapshot, resolve the
@@ -149,25 +150,11 @@ async function resolveAudience(ctx: SyncContext, cfg: DestinationConfig, target:
   return { applied, audienceId, existedBefore, recreating };
 }
 
-/** The data plane: hash the input, diff it against the applied state in shard groups, pack customer files. */
+/** The data plane: hash the input, diff it against the applied state in shard groups (shared with the dry run), pack customer files. */
 async function prepareDiffBuild(ctx: SyncContext, cfg: DestinationConfig, runId: string, req: SyncRequest, audience: ResolvedAudience) {
   const { dataHeavy } = ctx.acts;
-  ctx.setPhase('preparing');
-  const prepared: PrepareResult =
-    req.kind === 'snapshot'
-      ? await dataHeavy.prepareSnapshot({ config: cfg, runId, ...(req.snapshot ? { snapshot: req.snapshot } : {}) })
-      : await dataHeavy.prepareChangeBatch({
-          config: cfg,
-          runId,
-          batches: req.batches.map((b) => ({ ...(b.enters ? { enters: b.enters } : {}), ...(b.exits ? { exits: b.exits } : {}) })),
-        });
-  ctx.setPhase('diffing');
   // Recreating, the new audience gets the whole state after this run, not only its changes.
-  const diffs = await Promise.all(
-    shardGroups(4).map(([from, to]) =>
-      dataHeavy.diffShards({ config: cfg, runId, baseVersion: audience.applied.version, from, to, ...(audience.recreating ? { resend: true } : {}) }),
-    ),
-  );
+  const { prepared, diffs } = await prepareAndDiff(dataHeavy, cfg, runId, req, { version: audience.applied.version, resend: audience.recreating }, (phase) => ctx.setPhase(phase));
   const diffUris = diffs.map((d) => d.summaryUri);
   ctx.setPhase('building');
   const built = await dataHeavy.buildCustomerFiles({ config: cfg, runId, diffUris });
