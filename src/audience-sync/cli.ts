@@ -288,6 +288,22 @@ export function formatSummary(s: AudienceCycleSummary): string {
   ]);
 }
 
+const fmtIds = (ids: readonly string[]): string => (ids.length ? ` [request ${ids.join(', ')}]` : '');
+
+/** The requests waiting for a cycle, and what holds them; undefined from workers that do not list them. */
+function fmtQueued(s: AudienceSyncStatus): string | undefined {
+  const q = s.queued;
+  if (!q) return undefined;
+  const parts = [
+    ...(q.snapshot ? [`snapshot ${q.snapshot.uri ?? "(the config's storage.snapshot)"}${q.snapshot.onCadence ? ' (cadence re-sync, skipped if unchanged)' : ''}${fmtIds(q.snapshot.requestIds)}`] : []),
+    ...(q.batches ? [`${q.batches} change batch${q.batches === 1 ? '' : 'es'} (${q.flushRequested ? 'flush asked' : 'flush at the cadence'})${fmtIds(q.flushRequestIds)}`] : []),
+    ...(q.recreate ? ['recreate the audience'] : []),
+  ];
+  if (!parts.length) return 'nothing';
+  const held = s.paused ? ' (held: paused, signal resume)' : s.phase === 'audience_missing' && !q.recreate ? ' (held: audience_missing, signal recreate)' : '';
+  return parts.join('; ') + held;
+}
+
 export function formatStatus(s: AudienceSyncStatus): string {
   const last = s.lastSync;
   return rows([
@@ -300,6 +316,7 @@ export function formatStatus(s: AudienceSyncStatus): string {
     ['is_valid', s.isValid],
     ['cover_num', s.coverNum],
     ['pending_batches', s.pendingBatches],
+    ['queued', fmtQueued(s)],
     ['next_run_at', s.nextRunAt],
     ['applied_snapshot', s.appliedSnapshot ? `${s.appliedSnapshot.uri} (created ${s.appliedSnapshot.createdAt})` : null],
     [

@@ -78,10 +78,12 @@ function setMessageHandlers(ctx: SyncContext): void {
   setHandler(addChangeBatchSignal, (batch) => requests.addChangeBatch(batch));
   setHandler(pauseSignal, () => {
     status.paused = true;
+    ctx.showSyncState();
   });
   setHandler(resumeSignal, () => {
     status.paused = false;
     ctx.reauthorized = true;
+    ctx.showSyncState();
   });
   setHandler(reauthorizedSignal, () => {
     ctx.reauthorized = true;

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AudienceDataActivities } from '../../activities/audience-sync/data';
 import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
 import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
@@ -149,9 +149,22 @@ export class SyncContext {
 
   setPhase(phase: AudienceSyncPhase): void {
     this.status.phase = phase;
-    if (phase === this.syncState) return;
-    this.syncState = phase;
-    upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: phase }]);
+    this.showSyncState();
+  }
+
+  /**
+   * Publishes SyncState: the phase, or `paused` while paused with no cycle running (held:
+   * nothing starts until resume), so a filter finds paused destinations. Call it when the
+   * phase, `paused` or the running cycle changes. Runs from before `paused` was shown
+   * upserted nothing on pause or resume; patched only where the two differ, so their
+   * histories replay.
+   */
+  showSyncState(): void {
+    const held = this.status.paused && this.status.currentRunId === null && patched('sync-state-paused');
+    const state = held ? 'paused' : this.status.phase;
+    if (state === this.syncState) return;
+    this.syncState = state;
+    upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: state }]);
   }
 
   setAudienceId(id: string): void {

@@ -46,6 +46,8 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
     return false;
   } finally {
     status.currentRunId = null;
+    // Paused during the cycle: now that it has ended, nothing runs until resume.
+    ctx.showSyncState();
   }
 }
 
