@@ -217,7 +217,7 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
     ...(opts.queues ? { queues: opts.queues } : {}),
     ...(opts.timing ? { timing: opts.timing } : {}),
   };
-  const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput] };
+  const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput], ...startMetadata(config) };
   const result = { workflowId, started: !running, cyclesBefore, ...(heldBy ? { heldBy } : {}) };
   if (opts.onCadence && !opts.snapshot) {
     // The workflow applies the cadence rules itself, in the same step as its own timer:
@@ -229,6 +229,22 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   if (opts.snapshot) await client.workflow.signalWithStart<AudienceSyncWorkflow, SnapshotLandedArgs>(AudienceSyncWorkflowType.sync, { ...common, signal: snapshotLandedSignal, signalArgs: [{ snapshot: opts.snapshot, requestId }] });
   else await client.workflow.signalWithStart<AudienceSyncWorkflow, SyncNowArgs>(AudienceSyncWorkflowType.sync, { ...common, signal: syncNowSignal, signalArgs: [{ requestId }] });
   return { ...result, signalled: true, requestId };
+}
+
+/**
+ * What the Temporal UI shows at the top of the workflow's page (user metadata of the start;
+ * the workflow's own current details show its phase and last sync). Ids and names only.
+ */
+export function startMetadata(config: DestinationConfig): { staticSummary: string; staticDetails: string } {
+  const name = typeof config.audienceName === 'string' ? `"${config.audienceName}"` : `template "${config.audienceName.template}"`;
+  return {
+    staticSummary: `TikTok audience sync: destination ${config.destinationId} → advertiser ${config.advertiserId}`,
+    staticDetails: [
+      `Audience ${config.audienceId ?? name} (action ${config.action}, ${config.syncMode}), source segment ${config.sourceSegmentId}`,
+      ...(config.storage.snapshot ? [`Snapshot ${config.storage.snapshot}`] : []),
+      `Status: \`ttsync audience status ${config.destinationId}\` (query audienceSyncStatus)`,
+    ].join('\n\n'),
+  };
 }
 
 /** A destination's workflow as `audience status` reads it: the running one's status, or how the last run ended. */

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AudienceDataActivities } from '../../activities/audience-sync/data';
 import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
 import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
@@ -7,7 +7,7 @@ import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncErro
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
 import { REAUTHORIZATION_FAILURES } from '../../src/tiktok/errorTypes';
-import { msOf } from './plan';
+import { currentDetailsOf, msOf } from './plan';
 import type { SyncRequests } from './requests';
 
 /*
@@ -162,15 +162,23 @@ export class SyncContext {
   showSyncState(): void {
     const held = this.status.paused && this.status.currentRunId === null && patched('sync-state-paused');
     const state = held ? 'paused' : this.status.phase;
-    if (state === this.syncState) return;
-    this.syncState = state;
-    upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: state }]);
+    if (state !== this.syncState) {
+      this.syncState = state;
+      upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: state }]);
+    }
+    this.showDetails();
+  }
+
+  /** Refreshes the current details the UI shows on the workflow's page (user metadata, read by query: no command, replay-safe). */
+  showDetails(): void {
+    setCurrentDetails(currentDetailsOf(this.requests.view()));
   }
 
   setAudienceId(id: string): void {
     if (this.status.audienceId === id) return;
     this.status.audienceId = id;
     upsertSearchAttributes([{ key: SearchAttributeKeys.AudienceId, value: id }]);
+    this.showDetails();
   }
 
   errorOf(err: unknown): SyncError {
