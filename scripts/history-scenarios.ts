@@ -9,7 +9,7 @@ import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
 import { WorkflowIds } from '../src/temporal/workflowIds';
 import { createWorkers } from '../src/worker';
-import { addChangeBatchSignal, audienceSyncStatusQuery, reauthorizedSignal, recreateAudienceSignal, syncNowSignal } from '../src/audience-sync/messages';
+import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
 import { audienceSync, audienceSyncPreview, audienceSyncTick, healthCheck } from '../workflows/index';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
@@ -46,9 +46,11 @@ interface AudienceScenarioOptions {
    * carried-over batch and one more flush in one cycle (flush-all-batches) against an
    * audience deleted in TikTok, which parks the destination in audience_missing. 'recreate':
    * the third run, where recreateAudience sends the applied state and the batches to a new
-   * audience.
+   * audience. 'paused': paused during the first cycle (SyncState paused once it ends), the
+   * second run starts paused (SyncState paused), a snapshot is queued behind the pause,
+   * resume runs it, and a pause during that cycle shows once it ends.
    */
-  record?: 'missing' | 'recreate';
+  record?: 'missing' | 'recreate' | 'paused';
 }
 
 async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
@@ -113,6 +115,7 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     }
     await until(async () => (await status())?.phase === 'waiting_for_processing');
     await h.signal(addChangeBatchSignal, { enters: { uri: `file://${join(dir, 'enters.csv')}` } });
+    if (opts.record === 'paused') await h.signal(pauseSignal);
     await until(async () => {
       const s = await status();
       return s !== undefined && s.cycles >= 1 && s.currentRunId === null;
@@ -130,6 +133,23 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
       return id;
     };
     const run2 = await runAfter(h.firstExecutionRunId);
+    if (opts.record === 'paused') {
+      const more = ['email,phone'];
+      for (let i = 100; i < 1300; i++) more.push(`user${i}@example.com,(212) 201-${String(i).padStart(4, '0')}`);
+      writeFileSync(join(dir, 'snapshot2.csv'), more.join('\n') + '\n');
+      await h.signal(snapshotLandedSignal, { snapshot: { uri: `file://${join(dir, 'snapshot2.csv')}` }, requestId: 'history-paused' });
+      await until(async () => (await status())?.queued?.snapshot?.requestIds.includes('history-paused') === true);
+      await h.signal(resumeSignal);
+      await until(async () => (await status())?.currentRunId != null);
+      await h.signal(pauseSignal);
+      await until(async () => {
+        const m = await status();
+        return m !== undefined && m.cycles >= 2 && m.currentRunId === null && m.paused;
+      });
+      await runAfter(run2);
+      await h.terminate('history recorded');
+      return client.workflow.getHandle(h.workflowId, run2);
+    }
     writeFileSync(join(dir, 'exits.csv'), 'email,phone\nuser1@example.com,\n');
     await h.signal(addChangeBatchSignal, { exits: { uri: `file://${join(dir, 'exits.csv')}` } });
     await until(async () => (await status())?.pendingBatches === 2);
@@ -234,6 +254,10 @@ export const scenarios: HistoryScenario[] = [
     run: (client, taskQueue, ctx) => audienceScenario('audienceSync-recreate', client, taskQueue, ctx, { tokenAtStart: true, record: 'recreate' }),
   },
   { name: 'audienceSyncPreview-first-sync', run: (client, taskQueue, ctx) => previewScenario('audienceSyncPreview-first-sync', client, taskQueue, ctx) },
+  {
+    name: 'audienceSync-paused',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-paused', client, taskQueue, ctx, { tokenAtStart: true, record: 'paused' }),
+  },
   {
     name: 'healthCheck-signals',
     async run(client, taskQueue) {

@@ -2,15 +2,17 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CYCLE_STEPS, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming, type InputObject } from './messages';
-import { WorkflowIds } from '../temporal/workflowIds';
+import { WorkflowIds, destinationIdOfWorkflowId } from '../temporal/workflowIds';
 import {
   NothingToSyncError,
   cycleSummary,
   getAudienceStatus,
   isParked,
+  readAudienceSync,
   requestAudienceSync,
   waitForAudienceCycle,
   type AudienceCycleSummary,
+  type AudienceSyncClosure,
 } from './client';
 import { DestinationConfigError } from './config';
 import { durationMs } from '../config/duration';
@@ -41,6 +43,21 @@ function isoTime(value: string): string {
   const t = Date.parse(value);
   if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t)) throw new InvalidArgumentError('must be an ISO 8601 time such as 2026-11-21T04:00:00Z');
   return new Date(t).toISOString();
+}
+
+const DESTINATION_ARG = 'the destination id of the config, or its workflow id audience-sync:<destinationId>';
+
+/** A destination argument: its id, or the workflow id an operator copied from the UI (`audience-sync:<destinationId>`). */
+export function destinationArg(value: string): string {
+  const v = value.trim();
+  const fromWorkflowId = destinationIdOfWorkflowId(v);
+  if (fromWorkflowId !== undefined) {
+    if (!fromWorkflowId) throw new InvalidArgumentError(`"${v}" names no destination: give audience-sync:<destinationId> or the destination id`);
+    return fromWorkflowId;
+  }
+  if (v.includes(':'))
+    throw new InvalidArgumentError(`"${v}" is not a destination id or an audience sync workflow id (audience-sync:<destinationId>); a schedule's or tick's id ends in the destination id`);
+  return v;
 }
 
 /** Control and activity queues, shared by every command that may start the workflow. */
@@ -168,14 +185,20 @@ export function registerAudienceCommand(program: Command, summary: string): void
 
   audience
     .command('status')
-    .description("Show the status of a destination's sync workflow")
-    .argument('<destinationId>', 'the destination id of the config')
-    .option('--json', 'print the status as one JSON object')
+    .description("Show the status of a destination's sync workflow, or how it ended (failure type and message) when it no longer runs (exit 1 then)")
+    .argument('<destinationId>', DESTINATION_ARG, destinationArg)
+    .option('--json', 'print the status as one JSON object (a workflow that ended: {running: false, executionStatus, failure, ...})')
     .action(async (destinationId: string, opts: { json?: boolean }) => {
       const client = await connectClient();
       try {
-        const s = await getAudienceStatus(client, destinationId);
-        process.stdout.write(opts.json ? JSON.stringify(s) + '\n' : formatStatus(s));
+        const state = await readAudienceSync(client, destinationId);
+        if (state.running) {
+          process.stdout.write(opts.json ? JSON.stringify(state.status) + '\n' : formatStatus(state.status));
+          return;
+        }
+        const c = state.closure;
+        process.stdout.write(opts.json ? JSON.stringify({ destinationId, running: false, ...c }) + '\n' : formatClosure(destinationId, c));
+        throw new Error(`${c.workflowId} is ${c.executionStatus.toLowerCase()}, not running`);
       } finally {
         await client.connection.close();
       }
@@ -184,7 +207,7 @@ export function registerAudienceCommand(program: Command, summary: string): void
   audience
     .command('release')
     .description("Release a retired destination's writer leases on TikTok audiences and its source segment claim, so another destination may take them")
-    .argument('<destinationId>', 'the destination id of the retired config')
+    .argument('<destinationId>', 'the destination id of the retired config (or its workflow id audience-sync:<destinationId>)', destinationArg)
     .option('--registry <uri>', 'the registry folder every worker shares (default: TTSYNC_SEGMENT_REGISTRY, else the local default workdir)')
     .action(async (destinationId: string, opts: { registry?: string }) => {
       const client = await connectClient();
@@ -203,7 +226,7 @@ export function registerAudienceCommand(program: Command, summary: string): void
     audience
       .command(c.command)
       .description(c.description)
-      .argument('<destinationId>', 'the destination id of the config')
+      .argument('<destinationId>', DESTINATION_ARG, destinationArg)
       .action(async (destinationId: string) => {
         const client = await connectClient();
         try {
@@ -309,6 +332,37 @@ export function formatSummary(s: AudienceCycleSummary): string {
   ]);
 }
 
+const fmtIds = (ids: readonly string[]): string => (ids.length ? ` [request ${ids.join(', ')}]` : '');
+
+/** The requests waiting for a cycle, and what holds them; undefined from workers that do not list them. */
+function fmtQueued(s: AudienceSyncStatus): string | undefined {
+  const q = s.queued;
+  if (!q) return undefined;
+  const parts = [
+    ...(q.snapshot ? [`snapshot ${q.snapshot.uri ?? "(the config's storage.snapshot)"}${q.snapshot.onCadence ? ' (cadence re-sync, skipped if unchanged)' : ''}${fmtIds(q.snapshot.requestIds)}`] : []),
+    ...(q.batches ? [`${q.batches} change batch${q.batches === 1 ? '' : 'es'} (${q.flushRequested ? 'flush asked' : 'flush at the cadence'})${fmtIds(q.flushRequestIds)}`] : []),
+    ...(q.recreate ? ['recreate the audience'] : []),
+  ];
+  if (!parts.length) return 'nothing';
+  const held = s.paused ? ' (held: paused, signal resume)' : s.phase === 'audience_missing' && !q.recreate ? ' (held: audience_missing, signal recreate)' : '';
+  return parts.join('; ') + held;
+}
+
+/** A workflow that no longer runs: how it ended, and the last status it answers if any. */
+export function formatClosure(destinationId: string, c: AudienceSyncClosure): string {
+  const last = c.lastStatus;
+  return rows([
+    ['destination', destinationId],
+    ['workflow', `${c.workflowId} (run ${c.runId})`],
+    ['state', `${c.executionStatus.toLowerCase()}${c.closedAt ? ` at ${c.closedAt}` : ''}, not running`],
+    ['failure', c.failure ? `${c.failure.type ? `${c.failure.type}: ` : ''}${c.failure.message}` : undefined],
+    ['last_phase', last ? `${last.phase}${last.paused ? ' (paused)' : ''} after ${last.cycles} cycle${last.cycles === 1 ? '' : 's'}` : undefined],
+    ['audience_id', last ? last.audienceId : undefined],
+    ['last_error', last?.lastError ? `${last.lastError.at} in ${last.lastError.phase}: ${last.lastError.type ? `${last.lastError.type}: ` : ''}${last.lastError.message}` : undefined],
+    ['advice', `${c.executionStatus === 'FAILED' ? 'fix what the failure names, then start' : 'start'} it again: ttsync audience sync --config <destination.json>`],
+  ]);
+}
+
 export function formatStatus(s: AudienceSyncStatus): string {
   const last = s.lastSync;
   return rows([
@@ -321,6 +375,7 @@ export function formatStatus(s: AudienceSyncStatus): string {
     ['is_valid', s.isValid],
     ['cover_num', s.coverNum],
     ['pending_batches', s.pendingBatches],
+    ['queued', fmtQueued(s)],
     ['next_run_at', s.nextRunAt],
     ['applied_snapshot', s.appliedSnapshot ? `${s.appliedSnapshot.uri} (created ${s.appliedSnapshot.createdAt})` : null],
     [

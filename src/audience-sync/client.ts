@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, isGrpcDeadlineError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { WorkflowContinuedAsNewError, WorkflowFailedError, WorkflowNotFoundError, isGrpcDeadlineError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import {
   AudienceSyncWorkflowType,
   audienceSyncStatusQuery, snapshotLandedSignal, syncNowSignal, updateConfigUpdate, type AudienceSyncInput, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming,
@@ -54,14 +55,33 @@ export class NothingToSyncError extends Error {
   override name = 'NothingToSyncError';
 }
 
+/** How a destination's workflow ended: what `audience status` shows of a run that is not running. */
+export interface AudienceSyncClosure {
+  workflowId: string;
+  runId: string;
+  /** Temporal's execution status: FAILED, TERMINATED, TIMED_OUT, CANCELED, COMPLETED. */
+  executionStatus: string;
+  closedAt: string | null;
+  /**
+   * Why it ended, from its close event: the failure's type (an ApplicationFailure's type such
+   * as InvalidConfig or WrongWorkflowId; TerminatedFailure, TimeoutFailure, CancelledFailure)
+   * and message (a terminate's reason). null when it completed.
+   */
+  failure: { type: string | null; message: string } | null;
+  /** The status the closed run still answers (a worker replays it), when it had one: its last phase and counts. */
+  lastStatus: AudienceSyncStatus | null;
+}
+
 /** The workflow ended (failed, terminated, ...) instead of running its cycle. */
 export class AudienceSyncClosedError extends Error {
   override name = 'AudienceSyncClosedError';
   constructor(
     readonly workflowId: string,
     readonly workflowStatus: string,
+    readonly closure?: AudienceSyncClosure,
   ) {
-    super(`audience sync workflow ${workflowId} is ${workflowStatus.toLowerCase()}, not running; start it again with: ttsync audience sync --config <destination.json>`);
+    const why = closure?.failure ? `: ${closure.failure.type ? `${closure.failure.type}: ` : ''}${closure.failure.message}` : '';
+    super(`audience sync workflow ${workflowId} is ${workflowStatus.toLowerCase()}, not running${why}; start it again with: ttsync audience sync --config <destination.json>`);
   }
 }
 
@@ -197,7 +217,7 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
     ...(opts.queues ? { queues: opts.queues } : {}),
     ...(opts.timing ? { timing: opts.timing } : {}),
   };
-  const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput] };
+  const common = { workflowId, taskQueue: opts.taskQueue ?? TaskQueues.control, args: [input] as [AudienceSyncInput], ...startMetadata(config) };
   const result = { workflowId, started: !running, cyclesBefore, ...(heldBy ? { heldBy } : {}) };
   if (opts.onCadence && !opts.snapshot) {
     // The workflow applies the cadence rules itself, in the same step as its own timer:
@@ -211,19 +231,83 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
   return { ...result, signalled: true, requestId };
 }
 
-/** The status of a destination's sync workflow; AudienceSyncNotFoundError when there is none. */
-export async function getAudienceStatus(client: Client, destinationId: string): Promise<AudienceSyncStatus> {
+/**
+ * What the Temporal UI shows at the top of the workflow's page (user metadata of the start;
+ * the workflow's own current details show its phase and last sync). Ids and names only.
+ */
+export function startMetadata(config: DestinationConfig): { staticSummary: string; staticDetails: string } {
+  const name = typeof config.audienceName === 'string' ? `"${config.audienceName}"` : `template "${config.audienceName.template}"`;
+  return {
+    staticSummary: `TikTok audience sync: destination ${config.destinationId} → advertiser ${config.advertiserId}`,
+    staticDetails: [
+      `Audience ${config.audienceId ?? name} (action ${config.action}, ${config.syncMode}), source segment ${config.sourceSegmentId}`,
+      ...(config.storage.snapshot ? [`Snapshot ${config.storage.snapshot}`] : []),
+      `Status: \`ttsync audience status ${config.destinationId}\` (query audienceSyncStatus)`,
+    ].join('\n\n'),
+  };
+}
+
+/** A destination's workflow as `audience status` reads it: the running one's status, or how the last run ended. */
+export type AudienceSyncState = { running: true; workflowId: string; status: AudienceSyncStatus } | { running: false; workflowId: string; closure: AudienceSyncClosure };
+
+/**
+ * The status of a destination's sync workflow, or how its last run ended (failure type and
+ * message from the close event); AudienceSyncNotFoundError when there is none.
+ */
+export async function readAudienceSync(client: Client, destinationId: string): Promise<AudienceSyncState> {
   const workflowId = WorkflowIds.audienceSync(destinationId);
   const desc = await describeOrUndefined(client, workflowId);
   if (!desc) throw new AudienceSyncNotFoundError(destinationId);
+  if (!isRunning(desc)) return { running: false, workflowId, closure: await closureOf(client, desc) };
+  return { running: true, workflowId, status: await answered(client, desc, 30_000, () => queryStatus(client, workflowId)) };
+}
+
+/** The status of a destination's running sync workflow; AudienceSyncNotFoundError when there is none, AudienceSyncClosedError (with why) when it ended. */
+export async function getAudienceStatus(client: Client, destinationId: string): Promise<AudienceSyncStatus> {
+  const state = await readAudienceSync(client, destinationId);
+  if (!state.running) throw new AudienceSyncClosedError(state.workflowId, state.closure.executionStatus, state.closure);
+  return state.status;
+}
+
+/** How long a closed run may take to answer its status (a worker replays its history); none answers without a worker. */
+const CLOSED_QUERY_MS = 5_000;
+
+/**
+ * How a closed run ended: its close event's failure, read through result() of that very run
+ * (it returns at once: the run is closed), and the last status it answers, if any. A run that
+ * failed on its input never set its query handler: lastStatus is null then.
+ */
+async function closureOf(client: Client, desc: WorkflowExecutionDescription): Promise<AudienceSyncClosure> {
+  const handle = client.workflow.getHandle(desc.workflowId, desc.runId, { followRuns: false });
+  let failure: AudienceSyncClosure['failure'] = null;
   try {
-    return await answered(client, desc, 30_000, () => queryStatus(client, workflowId, isRunning(desc) ? 20 : 1));
+    await client.withDeadline(Date.now() + 10_000, () => handle.result());
   } catch (err) {
-    if (err instanceof NoWorkerAnswerError && isRunning(desc)) throw err;
-    // A closed run may not answer (e.g. it failed before registering its query handler).
-    if (!isRunning(desc)) throw new AudienceSyncClosedError(workflowId, desc.status.name);
-    throw err;
+    if (err instanceof WorkflowFailedError) failure = failureOf(err.cause) ?? { type: null, message: err.message };
+    else if (err instanceof WorkflowContinuedAsNewError) failure = null;
+    else failure = { type: null, message: `the close event could not be read: ${(err as Error).message ?? String(err)}` };
   }
+  let lastStatus: AudienceSyncStatus | null = null;
+  try {
+    lastStatus = await client.withDeadline(Date.now() + CLOSED_QUERY_MS, () => handle.query(audienceSyncStatusQuery));
+  } catch {
+    // Failed before its query handler existed, or no worker to replay it: the close event says enough.
+  }
+  return {
+    workflowId: desc.workflowId,
+    runId: desc.runId,
+    executionStatus: desc.status.name,
+    closedAt: desc.closeTime ? desc.closeTime.toISOString() : null,
+    failure,
+    lastStatus,
+  };
+}
+
+/** A workflow failure's type and message: an ApplicationFailure's own type, else the failure's class (TerminatedFailure, TimeoutFailure, ...). */
+function failureOf(cause: Error | undefined): { type: string | null; message: string } | null {
+  if (!cause) return null;
+  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
+  return { type: cause.name || null, message: cause.message };
 }
 
 export interface WaitOptions {
@@ -281,7 +365,7 @@ export async function waitForAudienceCycle(client: Client, destinationId: string
       // Between runs (continue-as-new) a query can fail; a closed workflow fails it for good.
       const desc = await describeOrUndefined(client, workflowId);
       if (!desc) throw new AudienceSyncNotFoundError(destinationId);
-      if (!isRunning(desc) && desc.status.name !== 'CONTINUED_AS_NEW') throw new AudienceSyncClosedError(workflowId, desc.status.name);
+      if (!isRunning(desc) && desc.status.name !== 'CONTINUED_AS_NEW') throw new AudienceSyncClosedError(workflowId, desc.status.name, await closureOf(client, desc));
     }
     if (s) {
       const key = JSON.stringify([s.phase, s.cycles, s.currentRunId, s.paused, s.advice, s.isValid, s.coverNum, s.lastError?.message]);
@@ -296,7 +380,7 @@ export async function waitForAudienceCycle(client: Client, destinationId: string
     if (Date.now() - lastDescribe > 5_000) {
       lastDescribe = Date.now();
       const desc = await describeOrUndefined(client, workflowId);
-      if (desc && !isRunning(desc)) throw new AudienceSyncClosedError(workflowId, desc.status.name);
+      if (desc && !isRunning(desc)) throw new AudienceSyncClosedError(workflowId, desc.status.name, await closureOf(client, desc));
     }
     if (Date.now() + pollMs > deadline) throw new AudienceWaitTimeoutError(workflowId, last, opts.timeoutMs ?? 0);
     await new Promise((r) => setTimeout(r, pollMs));

@@ -147,6 +147,28 @@ export interface AudienceSyncStatus {
    * Absent in runs of older code.
    */
   answered?: AnsweredRequest[];
+  /**
+   * What the workflow has been asked to do and has not run yet (ids and URIs only): held
+   * while paused or parked, waiting for the cadence, or next in line. Absent in runs of older code.
+   */
+  queued?: QueuedRequests;
+}
+
+/** Requests waiting for a cycle, as status shows them. */
+export interface QueuedRequests {
+  /**
+   * A snapshot sync waiting: its uri (none: the config's storage.snapshot), `onCadence` when
+   * only the cadence asked for it (skipped if the export is unchanged), the requests it answers.
+   */
+  snapshot?: { uri?: string; onCadence?: boolean; requestIds: string[] };
+  /** Change batches waiting (as pendingBatches). */
+  batches: number;
+  /** The batches flush at the next chance (syncNow, size threshold) instead of at the cadence. */
+  flushRequested: boolean;
+  /** Requests the flush of the batches answers. */
+  flushRequestIds: string[];
+  /** recreateAudience was signalled and its cycle has not run yet. */
+  recreate?: boolean;
 }
 
 /** Answered requests kept in status (enough for every client waiting at once on one destination). */

@@ -19,6 +19,16 @@ export const WorkflowIds = {
 } as const;
 
 /**
+ * The destination id inside an audience sync workflow id (`audience-sync:<destinationId>`),
+ * so operators may type either; undefined for any other id. Destination ids are slugs
+ * without ":", so the prefix is unambiguous.
+ */
+export function destinationIdOfWorkflowId(workflowId: string): string | undefined {
+  const prefix = WorkflowIds.audienceSync('');
+  return workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : undefined;
+}
+
+/**
  * The id a single writer (or a one-at-a-time workflow such as the dry run) must run under,
  * read from its workflow type and input; undefined for workflows whose id is free (ticks,
  * health checks). Replay uses it for histories that do not carry their id

@@ -39,6 +39,7 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
 
   for (;;) {
     requests.onCadence(Date.now());
+    ctx.showDetails();
     // Runs from before the patch took one change batch per cycle; their replay must too.
     const req = requests.take(() => patched('flush-all-batches'));
     if (req) requests.finish(req, await runCycle(ctx, req));
@@ -51,7 +52,8 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
         carried: requests.carry(),
       });
     }
-    await condition(() => requests.next() !== null || workflowInfo().continueAsNewSuggested, requests.msUntilCadence(Date.now()));
+    // The timer's summary (user metadata, not compared on replay) names it in the UI's event history.
+    await condition(() => requests.next() !== null || workflowInfo().continueAsNewSuggested, requests.msUntilCadence(Date.now()), { summary: 'cadence: the next scheduled sync, unless a request comes first' });
   }
 }
 
@@ -73,20 +75,35 @@ function checkWorkflowId(destinationId: string): void {
 function setMessageHandlers(ctx: SyncContext): void {
   const { requests, status } = ctx;
   setHandler(audienceSyncStatusQuery, () => requests.view());
-  setHandler(syncNowSignal, (req) => requests.syncNow(req, new Date(Date.now()).toISOString()));
-  setHandler(snapshotLandedSignal, (req) => requests.snapshotLanded(req));
-  setHandler(addChangeBatchSignal, (batch) => requests.addChangeBatch(batch));
+  // Each request shows in the UI's current details at once (queued, or its NothingToSync error).
+  setHandler(syncNowSignal, (req) => {
+    requests.syncNow(req, new Date(Date.now()).toISOString());
+    ctx.showDetails();
+  });
+  setHandler(snapshotLandedSignal, (req) => {
+    requests.snapshotLanded(req);
+    ctx.showDetails();
+  });
+  setHandler(addChangeBatchSignal, (batch) => {
+    requests.addChangeBatch(batch);
+    ctx.showDetails();
+  });
   setHandler(pauseSignal, () => {
     status.paused = true;
+    ctx.showSyncState();
   });
   setHandler(resumeSignal, () => {
     status.paused = false;
     ctx.reauthorized = true;
+    ctx.showSyncState();
   });
   setHandler(reauthorizedSignal, () => {
     ctx.reauthorized = true;
   });
-  setHandler(recreateAudienceSignal, () => requests.recreate());
+  setHandler(recreateAudienceSignal, () => {
+    requests.recreate();
+    ctx.showDetails();
+  });
   setHandler(
     updateConfigUpdate,
     (next) => {

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, log, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AudienceDataActivities } from '../../activities/audience-sync/data';
 import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
 import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
@@ -7,7 +7,7 @@ import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncErro
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
 import { REAUTHORIZATION_FAILURES } from '../../src/tiktok/errorTypes';
-import { msOf } from './plan';
+import { currentDetailsOf, msOf } from './plan';
 import type { SyncRequests } from './requests';
 
 /*
@@ -32,9 +32,38 @@ export function configProblems(input: unknown): { config: DestinationConfig } | 
   return { message: `invalid destination config: ${problemsOf(r.error).map((p) => `${p.path}: ${p.message}`).join('; ')}` };
 }
 
+/** What the workflow input looks like, for messages about input of another shape (people paste it into the UI). */
+export const EXPECTED_INPUT_EXAMPLE = '{"config": {"destinationId": "vip-buyers", "advertiserId": "…", …the destination config…}, "snapshot": {"uri": "gs://acme-exports/vip.csv"}}';
+
+/** Keys only a destination config has at its top level: input made of them is a config pasted without its wrapper. */
+const CONFIG_KEYS = ['destinationId', 'advertiserId', 'audienceName', 'identifiers', 'accessToken', 'sourceSegmentId', 'storage'];
+
+/**
+ * What is wrong with the input's shape itself (not an object, no "config"), in words that
+ * show the shape expected; null when it has a config to check.
+ */
+export function inputShapeProblem(input: unknown): string | null {
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    return `invalid workflow input: expected a JSON object ${EXPECTED_INPUT_EXAMPLE}, got ${input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input}`;
+  if ('config' in input) {
+    const config: unknown = input.config;
+    if (typeof config === 'object' && config !== null && !Array.isArray(config)) return null;
+    return `invalid workflow input: "config" must be the destination config object, got ${config === null ? 'null' : Array.isArray(config) ? 'an array' : typeof config}; expected ${EXPECTED_INPUT_EXAMPLE}`;
+  }
+  const keys = Object.keys(input);
+  if (keys.some((k) => CONFIG_KEYS.includes(k)))
+    return (
+      `invalid workflow input: it looks like a destination config on its own; wrap it as {"config": {...}, "snapshot": {"uri": ...}} ` +
+      `(snapshot optional: without it the config's storage.snapshot syncs), e.g. ${EXPECTED_INPUT_EXAMPLE}`
+    );
+  return `invalid workflow input: "config" is missing (the input has ${keys.length ? keys.map((k) => `"${k}"`).join(', ') : 'no keys'}); expected ${EXPECTED_INPUT_EXAMPLE}`;
+}
+
 /** The workflow input's config and timing; bad input fails the run at once, since retrying the same JSON cannot make it valid. */
 export function checkedInput(input: AudienceSyncInput): { config: DestinationConfig; timing: Timing } {
-  const checked = configProblems(input?.config);
+  const shape = inputShapeProblem(input);
+  if (shape !== null) throw ApplicationFailure.nonRetryable(shape, AudienceSyncFailureType.InvalidConfig);
+  const checked = configProblems(input.config);
   if ('message' in checked) throw ApplicationFailure.nonRetryable(checked.message, AudienceSyncFailureType.InvalidConfig);
   return { config: checked.config, timing: timingOf(input.timing) };
 }
@@ -120,15 +149,36 @@ export class SyncContext {
 
   setPhase(phase: AudienceSyncPhase): void {
     this.status.phase = phase;
-    if (phase === this.syncState) return;
-    this.syncState = phase;
-    upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: phase }]);
+    this.showSyncState();
+  }
+
+  /**
+   * Publishes SyncState: the phase, or `paused` while paused with no cycle running (held:
+   * nothing starts until resume), so a filter finds paused destinations. Call it when the
+   * phase, `paused` or the running cycle changes. Runs from before `paused` was shown
+   * upserted nothing on pause or resume; patched only where the two differ, so their
+   * histories replay.
+   */
+  showSyncState(): void {
+    const held = this.status.paused && this.status.currentRunId === null && patched('sync-state-paused');
+    const state = held ? 'paused' : this.status.phase;
+    if (state !== this.syncState) {
+      this.syncState = state;
+      upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: state }]);
+    }
+    this.showDetails();
+  }
+
+  /** Refreshes the current details the UI shows on the workflow's page (user metadata, read by query: no command, replay-safe). */
+  showDetails(): void {
+    setCurrentDetails(currentDetailsOf(this.requests.view()));
   }
 
   setAudienceId(id: string): void {
     if (this.status.audienceId === id) return;
     this.status.audienceId = id;
     upsertSearchAttributes([{ key: SearchAttributeKeys.AudienceId, value: id }]);
+    this.showDetails();
   }
 
   errorOf(err: unknown): SyncError {

@@ -41,12 +41,14 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
       endpoint: typeof details.endpoint === 'string' ? details.endpoint : undefined,
     });
     status.advice = ended.advice;
-    if (ended.parked) log.warn(`audience sync parked: ${ended.phase}`, { destinationId: cfg.destinationId, runId });
-    else log.error('audience sync cycle failed', { destinationId: cfg.destinationId, runId, type: status.lastError.type });
+    if (ended.parked) log.warn(`audience sync parked: ${ended.phase}`, { destinationId: cfg.destinationId, cycleId: runId });
+    else log.error('audience sync cycle failed', { destinationId: cfg.destinationId, cycleId: runId, type: status.lastError.type, message: status.lastError.message });
     ctx.setPhase(ended.phase);
     return false;
   } finally {
     status.currentRunId = null;
+    // Paused during the cycle: now that it has ended, nothing runs until resume.
+    ctx.showSyncState();
   }
 }
 
@@ -221,7 +223,7 @@ async function sendFiles(
       } catch (err) {
         if (failureTypeOf(err) !== AudienceSyncFailureType.FilePathExpired || reuploads >= MAX_REUPLOADS) throw err;
         reuploads += 1;
-        log.warn('file paths expired before use: uploading the unsent files again', { destinationId: cfg.destinationId, runId, reuploads });
+        log.warn('file paths expired before use: uploading the unsent files again', { destinationId: cfg.destinationId, cycleId: runId, reuploads });
         await upload(steps.slice(i).flatMap((s) => s.files));
       }
     }
@@ -282,7 +284,7 @@ async function commit(ctx: SyncContext, cfg: DestinationConfig, runId: string, a
       await ctx.acts.dataHousekeeping.collectRunGarbage({ config: cfg });
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
-      log.warn('run folder garbage collection failed', { destinationId: cfg.destinationId, runId, type: failureTypeOf(err) });
+      log.warn('run folder garbage collection failed', { destinationId: cfg.destinationId, cycleId: runId, type: failureTypeOf(err) });
     }
   }
   return committed;

@@ -1,7 +1,7 @@
 import type { DestinationConfig } from '../../src/audience-sync/config';
 import { identifierTypeFor } from '../../src/audience-sync/config';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
-import type { AudienceSyncPhase } from '../../src/audience-sync/messages';
+import type { AudienceSyncPhase, AudienceSyncStatus } from '../../src/audience-sync/messages';
 import { durationMs } from '../../src/config/duration';
 import { MAX_FILE_PATHS_PER_CALL } from '../../src/tiktok/limits';
 import { calculateTypeOf, type AudienceAction, type CalculateType } from '../../src/tiktok/types';
@@ -211,4 +211,32 @@ export function targetability(audienceId: string | null, final: { coverNum: numb
       advice: `audience ${audienceId} matches ${final.coverNum ?? 0} TikTok users, fewer than ${MIN_TARGETABLE}, so it cannot be targeted: ${TOO_SMALL_ADVICE}`,
     };
   return { phase: 'synced', advice: null };
+}
+
+/**
+ * The workflow's current details (Temporal user metadata, shown on its page in the UI
+ * without a query): a few lines of markdown with the phase, the audience, the last sync's
+ * counts, what is queued and the last error. Ids, counts and URIs only, never identifiers.
+ */
+export function currentDetailsOf(s: AudienceSyncStatus): string {
+  const state = s.paused ? (s.currentRunId ? `${s.phase} (pausing: the running cycle finishes)` : `paused (${s.phase})`) : s.phase;
+  const lines = [`**${state}** · destination ${s.destinationId} · advertiser ${s.advertiserId} · audience ${s.audienceId ?? 'none yet'} · cycle ${s.cycles}`];
+  if (s.currentRunId) lines.push(`Running cycle \`${s.currentRunId}\``);
+  const last = s.lastSync;
+  if (last) {
+    const rejected = Object.values(last.rejected).reduce((n, v) => n + v, 0);
+    lines.push(`Last sync ${last.finishedAt} (${last.kind}): +${last.added} / -${last.removed}, ${rejected} rejected, ${last.files} files`);
+  }
+  if (s.isValid !== null || s.coverNum !== null) lines.push(`is_valid ${String(s.isValid)} · cover_num ${s.coverNum ?? 'unknown'}`);
+  const q = s.queued;
+  const queued = [
+    ...(q?.snapshot ? [`snapshot ${q.snapshot.uri ?? '(storage.snapshot)'}${q.snapshot.onCadence ? ' if changed' : ''}`] : []),
+    ...(q?.batches ? [`${q.batches} change batch${q.batches === 1 ? '' : 'es'}`] : []),
+    ...(q?.recreate ? ['recreate'] : []),
+  ];
+  if (queued.length) lines.push(`Queued: ${queued.join(', ')}`);
+  if (s.lastError) lines.push(`Last error (${s.lastError.phase}): ${s.lastError.type ? `${s.lastError.type}: ` : ''}${s.lastError.message}`);
+  if (s.advice) lines.push(`Advice: ${s.advice}`);
+  if (s.nextRunAt) lines.push(`Next cadence ${s.nextRunAt}`);
+  return lines.join('\n\n');
 }

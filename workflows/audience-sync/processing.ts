@@ -44,7 +44,7 @@ export async function waitUntilValid(ctx: SyncContext, cfg: DestinationConfig, t
     }
     if (overdue) ctx.setPhase('processing_overdue');
     else if (status.phase !== 'waiting_for_processing') ctx.setPhase('waiting_for_processing');
-    await sleep(delay);
+    await sleep(delay, { summary: `TikTok is processing audience ${audienceId}: poll again` });
     delay = nextPollDelay(delay, ctx.timing.pollMaxMs);
   }
 }

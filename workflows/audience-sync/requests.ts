@@ -4,6 +4,7 @@ import {
   type CarriedState,
   type ChangeBatch,
   type InputObject,
+  type QueuedRequests,
   type SnapshotRequest,
   type SyncRequest,
 } from '../../src/audience-sync/messages';
@@ -52,9 +53,38 @@ export class SyncRequests {
     }
   }
 
-  /** The status as the query shows it. `answered` always present: its absence tells a client the worker is older. */
+  /**
+   * The status as the query shows it. `answered` and `queued` always present: their absence
+   * tells a client the worker is older.
+   */
   view(): AudienceSyncStatus {
-    return { ...this.status, pendingBatches: this.pending.length, nextRunAt: new Date(this.nextRunAtMs).toISOString(), answered: this.status.answered ?? [] };
+    return { ...this.carriedStatus(), queued: this.queued() };
+  }
+
+  /** What is waiting for a cycle: ids and URIs only. */
+  queued(): QueuedRequests {
+    const s = this.snapshotRequest;
+    return {
+      ...(s
+        ? {
+            snapshot: {
+              ...(s.snapshot ? { uri: s.snapshot.uri } : {}),
+              ...(s.onCadence ? { onCadence: true } : {}),
+              requestIds: [...(s.requestIds ?? [])],
+            },
+          }
+        : {}),
+      batches: this.pending.length,
+      flushRequested: this.flushRequested && this.pending.length > 0,
+      flushRequestIds: [...this.flushRequestIds],
+      ...(this.recreateRequested ? { recreate: true } : {}),
+    };
+  }
+
+  /** The status continue-as-new carries: `queued` is left out, the queue itself is carried beside it. */
+  private carriedStatus(): AudienceSyncStatus {
+    const { queued: _shownOnly, ...status } = this.status;
+    return { ...status, pendingBatches: this.pending.length, nextRunAt: new Date(this.nextRunAtMs).toISOString(), answered: this.status.answered ?? [] };
   }
 
   /** syncNow; `nowIso` stamps the NothingToSync error when there is nothing to run. */
@@ -155,7 +185,7 @@ export class SyncRequests {
   /** What continue-as-new carries to the next run. */
   carry(): CarriedState {
     return {
-      status: this.view(),
+      status: this.carriedStatus(),
       pending: [...this.pending],
       flushRequested: this.flushRequested,
       snapshotRequest: this.snapshotRequest,

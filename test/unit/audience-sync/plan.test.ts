@@ -1,3 +1,4 @@
+import { initialAudienceSyncStatus } from '../../../src/audience-sync/messages';
 import { describe, expect, it } from 'vitest';
 import { calculateTypeOf } from '../../../src/tiktok/types';
 import { DestinationConfigSchema, type DestinationConfigInput } from '../../../src/audience-sync/config';
@@ -7,6 +8,7 @@ import { NON_RETRYABLE_AUDIENCE_DATA_ERRORS, AudienceSyncFailureType, AUDIENCE_S
 import {
   audienceCalculateType,
   chunks,
+  currentDetailsOf,
   cycleRunId,
   editPhase,
   editSteps,
@@ -188,5 +190,34 @@ describe('audience sync control plane: pure decisions', () => {
     expect(targetability('71', { coverNum: null }, true)).toMatchObject({ phase: 'too_small_to_target' });
     // Nothing was sent and no audience exists: nothing to judge.
     expect(targetability(null, null)).toEqual({ phase: 'synced', advice: null });
+  });
+});
+
+describe('the current details the UI shows on the workflow page', () => {
+  const base = { ...initialAudienceSyncStatus({ destinationId: 'vip', advertiserId: '70' }), nextRunAt: '2026-12-03T10:00:00.000Z' };
+
+  it('phase, audience, last sync counts and the next cadence, as markdown paragraphs', () => {
+    const text = currentDetailsOf({
+      ...base,
+      phase: 'synced',
+      audienceId: '555',
+      cycles: 3,
+      isValid: true,
+      coverNum: 4200,
+      lastSync: { runId: 'c3', kind: 'snapshot', added: 1200, removed: 7, rejected: { invalid_email: 2, invalid_phone: 1 }, rejectsUris: [], files: 2, bytes: 10, appliedCounts: {}, finishedAt: '2026-12-03T09:00:00.000Z' },
+    });
+    expect(text.split('\n\n')).toEqual([
+      '**synced** · destination vip · advertiser 70 · audience 555 · cycle 3',
+      'Last sync 2026-12-03T09:00:00.000Z (snapshot): +1200 / -7, 3 rejected, 2 files',
+      'is_valid true · cover_num 4200',
+      'Next cadence 2026-12-03T10:00:00.000Z',
+    ]);
+  });
+
+  it('a paused workflow says so, with what is queued behind it', () => {
+    const text = currentDetailsOf({ ...base, phase: 'synced', paused: true, queued: { snapshot: { uri: 'gs://b/s.csv', requestIds: ['r1'] }, batches: 2, flushRequested: true, flushRequestIds: [] } });
+    expect(text).toContain('**paused (synced)**');
+    expect(text).toContain('Queued: snapshot gs://b/s.csv, 2 change batches');
+    expect(currentDetailsOf({ ...base, phase: 'uploading', paused: true, currentRunId: 'c1' })).toContain('**uploading (pausing: the running cycle finishes)**');
   });
 });

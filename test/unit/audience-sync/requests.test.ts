@@ -130,4 +130,34 @@ describe('the audience sync request queue', () => {
     for (let i = 0; i < 25; i++) q.syncNow({ requestId: `r${i}` }, 'now');
     expect(q.view().answered?.map((a) => a.requestId)).toEqual(Array.from({ length: 20 }, (_, i) => `r${i + 5}`));
   });
+
+  it('status lists what waits for a cycle: held while paused, gone once taken', () => {
+    const q = queue({ storageSnapshot: true, status: { paused: true } });
+    expect(q.view().queued).toEqual({ batches: 0, flushRequested: false, flushRequestIds: [] });
+    q.addChangeBatch({ enters: snap('e1') });
+    q.syncNow({ requestId: 'r-now' }, 'now');
+    q.snapshotLanded({ snapshot: snap('s2'), requestId: 'r-snap' });
+    // Paused: nothing runs, and status says what is waiting (ids and URIs only).
+    expect(q.next()).toBeNull();
+    expect(q.view()).toMatchObject({
+      pendingBatches: 1,
+      queued: { snapshot: { uri: snap('s2').uri, requestIds: ['r-now', 'r-snap'] }, batches: 1, flushRequested: true, flushRequestIds: [] },
+    });
+    q.recreate();
+    expect(q.view().queued?.recreate).toBe(true);
+    q.status.paused = false;
+    q.finish(q.take(all)!, true);
+    expect(q.view().queued).toMatchObject({ batches: 0, flushRequested: false, snapshot: { uri: snap('s2').uri } });
+    q.finish(q.take(all)!, true);
+    expect(q.view().queued?.snapshot).toBeUndefined();
+  });
+
+  it('the cadence\'s own snapshot re-sync shows as onCadence; continue-as-new carries the queue, not its view', () => {
+    const q = queue({ storageSnapshot: true });
+    q.onCadence(T0 + HOUR);
+    expect(q.view().queued?.snapshot).toEqual({ onCadence: true, requestIds: [] });
+    const carried = q.carry();
+    expect(carried.status.queued).toBeUndefined();
+    expect(carried.snapshotRequest).toEqual({ onCadence: true });
+  });
 });
