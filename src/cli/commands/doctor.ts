@@ -141,11 +141,15 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       } catch (err) {
         return fail((err as Error).message, 'fix the TEMPORAL_* variables (the workers read the same ones)');
       }
-      const connecting = (opts.connect ?? (() => connectClient(env)))();
-      // One that connects after the timeout is still closed.
-      const client = await connecting.catch((err: unknown) => {
-        throw new Error(`cannot reach Temporal at ${env.TEMPORAL_ADDRESS}: ${(err as Error).message}`);
-      });
+      let client: Client;
+      try {
+        client = await (opts.connect ?? (() => connectClient(env)))();
+      } catch (err) {
+        return fail(
+          `cannot reach Temporal at ${env.TEMPORAL_ADDRESS}: ${(err as Error).message}`,
+          'check TEMPORAL_ADDRESS, the TLS settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY) and the network path; the workers read the same variables',
+        );
+      }
       temporal = { client, namespace: client.options.namespace };
       return ok(`connected to ${env.TEMPORAL_ADDRESS}, namespace "${temporal.namespace}"`);
     },
