@@ -324,7 +324,11 @@ function leaseCheck(c: DestinationConfig, ctx: DoctorContext): DoctorCheck {
         if (lease) mine.push(describeAudience(ref));
       }
       if (mine.length) return ok(`this destination holds the writer lease on ${mine.join(' and ')}`);
-      if (!refs.length) return ok('no other destination can hold the audience this one creates');
+      if (!refs.length) {
+        // A create destination leases its audience once TikTok gave it an id; no other destination can know that id before.
+        const held = (await leasesHeldBy(registry, c.destinationId)).filter((h) => h.lease.advertiserId === c.advertiserId).map((h) => describeAudience(h.lease.audience));
+        return ok(held.length ? `this destination holds the writer lease on ${held.join(' and ')}` : 'no lease yet: the audience this destination creates is leased to it when TikTok gives its id');
+      }
       return ok(`no other destination writes ${refs.map(describeAudience).join(' or ')}`);
     },
   };

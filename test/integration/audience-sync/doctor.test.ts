@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { msToTs } from '@temporalio/common/lib/time';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
@@ -108,22 +108,13 @@ function doctor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Doctor> {
 /** Every FAIL of a run, as `subject/check`. */
 const failures = (d: Doctor): string[] => d.run.results.filter((r) => r.status === 'fail').map((r) => `${r.subject}/${r.check}`);
 
-/** Every object under the registry, for "the doctor wrote nothing there". */
-function registryFiles(): string[] {
+/** Every object of a store (a registry, a workdir), for "the doctor left nothing there". */
+async function objectsOf(uri: string): Promise<string[]> {
   const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name));
-      else out.push(relative(registryDir(), join(dir, e.name)));
-    }
-  };
-  try {
-    walk(registryDir());
-  } catch {
-    /* no registry yet */
-  }
+  for await (const info of openBlobStore(uri).list()) out.push(info.key);
   return out.sort();
 }
+const registryFiles = (): Promise<string[]> => objectsOf(registryDir());
 
 async function healthyDestination(extra: Partial<DestinationConfigInput> = {}): Promise<{ config: DestinationConfigInput; path: string }> {
   const advertiserId = newAdvertiser();
@@ -142,7 +133,7 @@ async function applySchedule(config: DestinationConfigInput, q = queues): Promis
 describe('ttsync doctor', { timeout: 120_000 }, () => {
   it('all ok: exit 0; a missing schedule is info, and a fail only with --expect-schedules; a schedule on other queues fails', async () => {
     const { config, path } = await healthyDestination();
-    const before = registryFiles();
+    const before = await registryFiles();
 
     const first = await doctor(['--config', path]);
     expect(failures(first), first.stdout).toEqual([]);
@@ -153,8 +144,8 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     expect(first.check('audience').message).toMatch(/has 0 of 400 custom audiences/);
     expect(first.check('schedule')).toMatchObject({ status: 'info', message: expect.stringContaining(`no schedule ${ScheduleIds.audienceSync(config.destinationId)}`) });
     // Read-only: no claim, no lease, no probe left behind.
-    expect(registryFiles()).toEqual(before);
-    expect(readdirSync(config.storage!.workdir!).filter((f) => f !== 'doctor')).toEqual([]);
+    expect(await registryFiles()).toEqual(before);
+    expect(await objectsOf(config.storage!.workdir!)).toEqual([]);
 
     const expecting = await doctor(['--config', path, '--expect-schedules']);
     expect(expecting.code).toBe(1);
@@ -257,7 +248,7 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     await clientFor(harness.emu, process.env[TOKEN_VAR]).createSegmentAudience({ advertiserId, name });
     await takeAudienceLeases(registry, { advertiserId, destinationId: 'doctor-holder', audiences: [{ kind: 'name', value: name }] }, new Date());
     const config = harness.destination(advertiserId, { sourceSegmentId: segment, action: 'append', audienceName: name });
-    const before = registryFiles();
+    const before = await registryFiles();
 
     const d = await doctor(['--config', writeConfig(config)]);
     expect(d.code).toBe(1);
@@ -267,7 +258,7 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     expect(d.check('audience-lease')).toMatchObject({ status: 'fail', message: expect.stringContaining(`the audience named "${name}" of advertiser ${advertiserId} is written by destination "doctor-holder"`) });
     expect(d.check('audience-lease').advice).toContain('ttsync audience release doctor-holder');
     expect(failures(d).sort()).toEqual([`${config.destinationId}/audience-lease`, `${config.destinationId}/segment-claim`]);
-    expect(registryFiles()).toEqual(before);
+    expect(await registryFiles()).toEqual(before);
   });
 
   it('unwritable storage: a workdir under a file is a storage FAIL; an unreachable registry fails the registry and skips the conflict checks', async () => {
