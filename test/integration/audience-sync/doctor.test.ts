@@ -158,6 +158,13 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     expect(scheduled.code, scheduled.stdout).toBe(0);
     expect(scheduled.check('schedule')).toMatchObject({ status: 'ok', message: expect.stringContaining(`starts audienceSyncTick on "${taskQueue}"`) });
 
+    // A paused schedule is a warning: the run still exits 0.
+    await harness.client.schedule.getHandle(ScheduleIds.audienceSync(config.destinationId)).pause('doctor test');
+    const paused = await doctor(['--config', path, '--expect-schedules']);
+    expect(paused.code, paused.stdout).toBe(0);
+    expect(paused.check('schedule')).toMatchObject({ status: 'warn', message: expect.stringContaining('is paused (doctor test)'), advice: expect.stringContaining('--unpause') });
+    expect(paused.run).toMatchObject({ ok: true, counts: { warn: 1, fail: 0 } });
+
     // The same schedule applied for other activity queues: its syncs would wait for workers that are not there.
     await applySchedule(config, { data: 'elsewhere-data', tiktok: queues.tiktok });
     const stale = await doctor(['--config', path]);
@@ -326,6 +333,16 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     } finally {
       await harness.control('POST', 'faults', { latency: 0, latencyShare: 0 });
     }
+  });
+
+  it('append to an audience id TikTok does not have: audience FAIL; a storage.snapshot not there yet: warn', async () => {
+    const snapshot = join(harness.dir, `not-exported-yet-${randomBytes(3).toString('hex')}.csv`);
+    const { config, path } = await healthyDestination({ action: 'append', audienceId: '1234567890123', storage: { workdir: join(harness.dir, 'append-work'), snapshot } });
+    const d = await doctor(['--config', path]);
+    expect(d.code).toBe(1);
+    expect(d.check('audience')).toMatchObject({ status: 'fail', message: `audience 1234567890123 does not exist in advertiser ${config.advertiserId}` });
+    expect(d.check('snapshot')).toMatchObject({ status: 'warn', message: `storage.snapshot ${snapshot} does not exist (yet)` });
+    expect(failures(d)).toEqual([`${config.destinationId}/audience`]);
   });
 
   it('a folder of configs: every destination checked, invalid configs exit 2 and check nothing', async () => {
