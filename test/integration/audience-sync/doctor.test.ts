@@ -241,6 +241,12 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     expect(full.code).toBe(1);
     expect(full.check('audience')).toMatchObject({ status: 'fail', message: expect.stringContaining('has 400 of 400 custom audiences: the cap is reached') });
     expect(full.check('audience').advice).toMatch(/delete audiences/);
+    // A destination whose audience exists (it holds its lease) needs no new slot: only a recreate would fail.
+    await takeAudienceLeases(openBlobStore(registryDir()), { advertiserId: config.advertiserId, destinationId: config.destinationId, audiences: [{ kind: 'id', value: '7777777777' }] }, new Date());
+    const own = await doctor(['--config', path]);
+    expect(own.code, own.stdout).toBe(0);
+    expect(own.check('audience')).toMatchObject({ status: 'warn', message: expect.stringContaining("this destination's audience 7777777777 exists, but recreating it would fail") });
+    expect(own.check('audience-lease')).toMatchObject({ status: 'ok', message: 'this destination holds the writer lease on audience 7777777777' });
   });
 
   it('a segment claimed for another advertiser, and an audience leased by another destination: FAIL each, nothing written', async () => {
