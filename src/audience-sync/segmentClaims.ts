@@ -65,6 +65,34 @@ function ownerOf(claims: readonly SegmentClaim[]): { destinationId: string; adve
   return o ? { destinationId: o.destinationId, advertiserId: o.advertiserId } : null;
 }
 
+/**
+ * Why `entry` may not join the claims `existing` of segment `sourceSegmentId` (replacing the
+ * claimant's own entry in place), or null: the claim is refused when it would make ANY claim
+ * conflict that did not before. Pure; claimSegment writes, `ttsync doctor` only asks.
+ */
+export function claimProblem(existing: readonly SegmentClaim[], entry: SegmentClaim, sourceSegmentId: string): string | null {
+  const mine = existing.find((c) => c.destinationId === entry.destinationId);
+  const next = mine ? existing.map((c) => (c === mine ? entry : c)) : [...existing, entry];
+  const withSegment = (cs: readonly SegmentClaim[]) => cs.map((c) => ({ ...c, sourceSegmentId }));
+  const before = new Set(segmentConflicts(withSegment(existing.filter((c) => c !== mine))).map((p) => p.destinationId));
+  const added = segmentConflicts(withSegment(next)).filter((p) => !before.has(p.destinationId));
+  const problem = added.find((p) => p.destinationId === entry.destinationId) ?? added[0];
+  if (!problem) return null;
+  return problem.destinationId === entry.destinationId
+    ? problem.message
+    : `destination "${entry.destinationId}" cannot claim segment "${sourceSegmentId}": destination "${problem.destinationId}" claimed it first and would conflict: ${problem.message}`;
+}
+
+/** The destination that owns a segment's claims: the first that is not a separate copy. */
+export function segmentOwner(claims: readonly SegmentClaim[]): { destinationId: string; advertiserId: string } | null {
+  return ownerOf(claims);
+}
+
+/** The claims on a segment, read only (null when nobody claimed it). */
+export async function readSegmentClaims(registry: BlobStore, sourceSegmentId: string): Promise<SegmentClaims | null> {
+  return (await readClaims(registry, segmentClaimKey(sourceSegmentId))).claims;
+}
+
 async function readClaims(registry: BlobStore, key: string): Promise<{ claims: SegmentClaims | null; generation: string }> {
   const { value, generation } = await readJsonForUpdate(registry, key, SegmentClaimsSchema);
   return { claims: value, generation };
@@ -91,17 +119,8 @@ export async function claimSegment(registry: BlobStore, claimant: SegmentClaiman
       claimedAt: mine?.claimedAt ?? now.toISOString(),
     };
     const next = mine ? existing.map((c) => (c === mine ? entry : c)) : [...existing, entry];
-    const withSegment = (cs: readonly SegmentClaim[]) => cs.map((c) => ({ ...c, sourceSegmentId: claimant.sourceSegmentId }));
-    const before = new Set(segmentConflicts(withSegment(existing.filter((c) => c !== mine))).map((p) => p.destinationId));
-    const added = segmentConflicts(withSegment(next)).filter((p) => !before.has(p.destinationId));
-    const problem = added.find((p) => p.destinationId === claimant.destinationId) ?? added[0];
-    if (problem) {
-      const message =
-        problem.destinationId === claimant.destinationId
-          ? problem.message
-          : `destination "${claimant.destinationId}" cannot claim segment "${claimant.sourceSegmentId}": destination "${problem.destinationId}" claimed it first and would conflict: ${problem.message}`;
-      throw new SegmentConflictError(message, ownerOf(existing));
-    }
+    const problem = claimProblem(existing, entry, claimant.sourceSegmentId);
+    if (problem) throw new SegmentConflictError(problem, ownerOf(existing));
     const owner = ownerOf(next) ?? { destinationId: entry.destinationId, advertiserId: entry.advertiserId };
     if (mine && sameClaim(mine, entry)) return { written: false, owner, registryUri: registry.uriOf(key) };
     const body: SegmentClaims = { schema: 1, sourceSegmentId: claimant.sourceSegmentId, claims: next };

@@ -8,3 +8,6 @@
  * activity refuses more, so both read it here.
  */
 export const MAX_FILE_PATHS_PER_CALL = 50;
+
+/** Custom audiences per advertiser (customer-file and partner together): a create beyond it is refused. */
+export const CUSTOM_AUDIENCE_CAP = 400;

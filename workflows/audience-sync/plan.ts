@@ -3,7 +3,7 @@ import { identifierTypeFor } from '../../src/audience-sync/config';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { AudienceSyncPhase, AudienceSyncStatus } from '../../src/audience-sync/messages';
 import { durationMs } from '../../src/config/duration';
-import { MAX_FILE_PATHS_PER_CALL } from '../../src/tiktok/limits';
+import { CUSTOM_AUDIENCE_CAP, MAX_FILE_PATHS_PER_CALL } from '../../src/tiktok/limits';
 import { calculateTypeOf, type AudienceAction, type CalculateType } from '../../src/tiktok/types';
 
 /*
@@ -20,8 +20,8 @@ export const MIN_TARGETABLE = 1000;
 export const TOO_SMALL_ADVICE = 'send at least 5,000 phones or 10,000 emails';
 export const SEGMENT_CONFLICT_ADVICE =
   'TikTok refuses one segment in two ad accounts: to sync it here as well, set separateCopy: true and give this destination an audienceName of its own (updateConfig), then syncNow; or release the other destination\'s claim in the segment registry (segments/<sha256 of the segment id>.json under TTSYNC_SEGMENT_REGISTRY) if it no longer syncs';
-/** TikTok's cap of custom audiences per advertiser. */
-export const AUDIENCE_CAP = 400;
+/** TikTok's cap of custom audiences per advertiser (`ttsync doctor` reads the same one). */
+export const AUDIENCE_CAP = CUSTOM_AUDIENCE_CAP;
 
 /** Re-uploads of expired file paths per cycle; past it the cycle fails instead of looping. */
 export const MAX_REUPLOADS = 5;

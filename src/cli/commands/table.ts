@@ -50,6 +50,10 @@ export const COMMANDS = {
     summary: "Temporal Schedules that keep each lifecycle's work going",
     load: async () => (await import('./schedules.js')).registerSchedulesCommand,
   },
+  doctor: {
+    summary: "Check the deployment and each config the way the vendors' troubleshooting lists do (Temporal, workers, token, advertiser, audience cap, conflicts, storage, schedules); read-only",
+    load: async () => (await import('./doctor.js')).registerDoctorCommand,
+  },
 } satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;
