@@ -120,8 +120,10 @@ async function resolveAudience(ctx: SyncContext, cfg: DestinationConfig, target:
   // The writer lease, before any TikTok call: an audience another destination writes is not touched.
   const literalName = cfg.action !== 'create' && typeof cfg.audienceName === 'string' ? cfg.audienceName : null;
   await leaseAudience(ctx, cfg, [...(audienceId ? [{ kind: 'id' as const, value: audienceId }] : []), ...(literalName ? [{ kind: 'name' as const, value: literalName }] : [])]);
-  if (!audienceId && !recreating && cfg.action !== 'create') {
-    // append/replace feed an audience that exists: found by its literal name, never created.
+  // append/replace feed an audience that exists: found by its literal name, never created,
+  // also when recreating (runs from before the patch skipped the lookup then, and reported
+  // `synced` with no audience).
+  if (!audienceId && cfg.action !== 'create' && (!recreating || patched('recreate-finds-by-name'))) {
     ctx.setPhase('finding_audience');
     const name = audienceNameFor(cfg, new Date(Date.now()));
     const found = await ctx.withReauth(() => ctx.acts.tiktok.findCustomAudience({ ...target, name }));
