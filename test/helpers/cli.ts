@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { testEnv } from './temporal';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'ttsync.js');
@@ -56,3 +57,30 @@ export async function waitForOutput(child: SpawnedCli, re: RegExp, timeoutMs = 9
 /** The spawned CLI's exit code, once it has exited. */
 export const exitOf = (child: SpawnedCli): Promise<number | null> =>
   child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((res) => child.once('exit', res));
+
+/**
+ * Runs the compiled CLI against the test dev server without blocking this process: the
+ * workers it talks to run here, and runCli's spawnSync would freeze them.
+ */
+export function cliAgainstTestServer(
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onStderr?: (soFar: string) => void } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: testEnv().TEMPORAL_NAMESPACE, ...opts.env };
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      opts.onStderr?.(stderr);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

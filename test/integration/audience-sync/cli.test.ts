@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,9 +22,9 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import type { AudienceSyncStatus } from '../../../src/audience-sync/messages';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
 import { waitForStatus } from '../../helpers/audienceStatus';
-import { BIN, ROOT } from '../../helpers/cli';
+import { cliAgainstTestServer } from '../../helpers/cli';
 import { pad, range, sha, sortedDigests } from '../../helpers/syntheticPeople';
-import { testEnv, uniqueId } from '../../helpers/temporal';
+import { uniqueId } from '../../helpers/temporal';
 import { rejectionOf } from '../../helpers/rejection';
 
 /*
@@ -77,30 +76,8 @@ function writeConfig(config: DestinationConfigInput, name = `${config.destinatio
   return path;
 }
 
-/** The CLI against this file's dev server and queues. */
-const cliEnv = (): NodeJS.ProcessEnv => ({ TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: testEnv().TEMPORAL_NAMESPACE });
-/**
- * Runs the compiled CLI without blocking this process: the workers it talks to run here
- * (runCli's spawnSync would freeze them).
- */
-function cli(args: string[], timeoutMs = 90_000, onStderr?: (soFar: string) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...cliEnv() } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      onStderr?.(stderr);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], timeoutMs?: number, onStderr?: (soFar: string) => void) =>
+  cliAgainstTestServer(args, { ...(timeoutMs ? { timeoutMs } : {}), ...(onStderr ? { onStderr } : {}) });
 
 const queueFlags = (): string[] => ['--task-queue', taskQueue, '--data-queue', queues.data, '--tiktok-queue', queues.tiktok, '--poll-initial', '100ms', '--poll-max', '1s'];
 

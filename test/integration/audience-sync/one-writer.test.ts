@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
@@ -9,9 +8,8 @@ import { audienceSync } from '../../../workflows/index';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { createAudienceDirect } from '../../helpers/tiktokDirect';
-import { BIN, ROOT } from '../../helpers/cli';
+import { cliAgainstTestServer } from '../../helpers/cli';
 import { range, sortedDigests } from '../../helpers/syntheticPeople';
-import { testEnv } from '../../helpers/temporal';
 
 /*
  * Exactly one writer per TikTok audience, whatever an operator types: a workflow under an id
@@ -44,18 +42,7 @@ async function audienceRecord(audienceId: string): Promise<{ ids: string[]; hist
   return { ids: [...a.ids].sort(), history: a.history };
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: testEnv().TEMPORAL_NAMESPACE };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => cliAgainstTestServer(args);
 
 describe('one writer per TikTok audience', { timeout: 120_000 }, () => {
   it('a workflow started under another id fails at once and leaves the live audience as it was', async () => {

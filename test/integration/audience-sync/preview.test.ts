@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,10 +7,10 @@ import type { DryRunReport } from '../../../src/audience-sync/previewCli';
 import { AudienceSyncWorkflowType } from '../../../src/audience-sync/messages';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
-import { BIN, ROOT } from '../../helpers/cli';
+import { cliAgainstTestServer } from '../../helpers/cli';
 import { decodedText } from '../../helpers/workflowHistory';
 import { person, range, sha } from '../../helpers/syntheticPeople';
-import { testEnv, uniqueId } from '../../helpers/temporal';
+import { uniqueId } from '../../helpers/temporal';
 
 /*
  * `ttsync audience sync --dry-run` as an operator runs it: the CLI is a separate process
@@ -64,23 +63,7 @@ const allDigests = (ids: number[]): string[] => {
   return [...d.EMAIL_SHA256, ...d.PHONE_SHA256].sort();
 };
 
-/** The compiled CLI, without blocking this process (its workers run here). */
-function cli(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: testEnv().TEMPORAL_NAMESPACE };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], timeoutMs?: number) => cliAgainstTestServer(args, { ...(timeoutMs ? { timeoutMs } : {}) });
 
 const queueFlags = (): string[] => ['--task-queue', taskQueue, '--data-queue', queues.data, '--tiktok-queue', queues.tiktok, '--poll-initial', '100ms', '--poll-max', '1s'];
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -11,9 +10,8 @@ import { SearchAttributeKeys } from '../../../src/temporal/searchAttributes';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
-import { BIN, ROOT } from '../../helpers/cli';
+import { cliAgainstTestServer } from '../../helpers/cli';
 import { pad, range } from '../../helpers/syntheticPeople';
-import { testEnv } from '../../helpers/temporal';
 
 /*
  * Issue 12, "every state visible": what an operator sees of a destination in every state,
@@ -43,23 +41,7 @@ function writeSnapshot(name: string, ids: number[]): string {
   return `file://${path}`;
 }
 
-/** The compiled CLI, without blocking this process (the workers it talks to run here). */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: testEnv().TEMPORAL_NAMESPACE };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => cliAgainstTestServer(args, { timeoutMs: 60_000 });
 
 /** Visibility is eventually consistent: polls a list query until it finds `workflowId` (or not, with `present` false). */
 async function listed(query: string, workflowId: string, present = true, timeoutMs = 20_000): Promise<void> {
