@@ -12,7 +12,7 @@ import { loadDestinationConfigs } from './configFile';
 import type { AudienceSyncTickInput } from './messages';
 import { defaultRegistryUri } from './release';
 import { audienceSyncSchedules } from './schedules';
-import { claimProblem, readSegmentClaims, segmentOwner, type SegmentClaim } from './segmentClaims';
+import { claimEntryOf, claimProblem, readSegmentClaims, segmentOwner } from './segmentClaims';
 
 /*
  * Audience sync's part of `ttsync doctor`: per destination, what its vendors' troubleshooting
@@ -275,14 +275,7 @@ function segmentCheck(c: DestinationConfig, ctx: DoctorContext): DoctorCheck {
     async run() {
       const record = await readSegmentClaims(openBlobStore(registryUriOf(ctx)), c.sourceSegmentId);
       const claims = record?.claims ?? [];
-      const mine = claims.find((x) => x.destinationId === c.destinationId);
-      const entry: SegmentClaim = {
-        destinationId: c.destinationId,
-        advertiserId: c.advertiserId,
-        separateCopy: c.separateCopy,
-        audienceName: c.audienceName,
-        claimedAt: mine?.claimedAt ?? new Date().toISOString(),
-      };
+      const { mine, entry } = claimEntryOf(claims, c, new Date());
       const problem = claimProblem(claims, entry, c.sourceSegmentId);
       if (problem) {
         const owner = segmentOwner(claims);

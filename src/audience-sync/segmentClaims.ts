@@ -105,19 +105,27 @@ async function readClaims(registry: BlobStore, key: string): Promise<{ claims: S
  * its place in the order. A newcomer is refused when it would make ANY claim conflict, so an
  * earlier claimant is never pushed out by a later one.
  */
-export async function claimSegment(registry: BlobStore, claimant: SegmentClaimant, now: Date): Promise<ClaimResult> {
-  const key = segmentClaimKey(claimant.sourceSegmentId);
-  for (let attempt = 1; ; attempt++) {
-    const { claims: record, generation } = await readClaims(registry, key);
-    const existing = record?.claims ?? [];
-    const mine = existing.find((c) => c.destinationId === claimant.destinationId);
-    const entry: SegmentClaim = {
+/** The claim a claimant would hold: its existing one (keeping its time and place) or a new one. */
+export function claimEntryOf(existing: readonly SegmentClaim[], claimant: SegmentClaimant, now: Date): { mine: SegmentClaim | undefined; entry: SegmentClaim } {
+  const mine = existing.find((c) => c.destinationId === claimant.destinationId);
+  return {
+    mine,
+    entry: {
       destinationId: claimant.destinationId,
       advertiserId: claimant.advertiserId,
       separateCopy: claimant.separateCopy,
       audienceName: claimant.audienceName,
       claimedAt: mine?.claimedAt ?? now.toISOString(),
-    };
+    },
+  };
+}
+
+export async function claimSegment(registry: BlobStore, claimant: SegmentClaimant, now: Date): Promise<ClaimResult> {
+  const key = segmentClaimKey(claimant.sourceSegmentId);
+  for (let attempt = 1; ; attempt++) {
+    const { claims: record, generation } = await readClaims(registry, key);
+    const existing = record?.claims ?? [];
+    const { mine, entry } = claimEntryOf(existing, claimant, now);
     const next = mine ? existing.map((c) => (c === mine ? entry : c)) : [...existing, entry];
     const problem = claimProblem(existing, entry, claimant.sourceSegmentId);
     if (problem) throw new SegmentConflictError(problem, ownerOf(existing));
