@@ -13,8 +13,9 @@ import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSync } from '../../workflows/index';
 import { type AudienceSyncInput } from '../../src/audience-sync/messages';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
+import type { TemporalEnv } from '../../src/config/temporalEnv';
 import { emulatorControl, emulatorFor } from '../integration/tiktok/helpers';
-import { testClient, testEnv, uniqueId } from './temporal';
+import { temporalClient, testEnv, uniqueId } from './temporal';
 
 /*
  * The setup every audience sync integration test shares: its own TikTok emulator, a temp
@@ -62,6 +63,8 @@ export interface AudienceHarnessOptions {
   segmentRegistry?: boolean;
   /** Only the control worker here (the data and TikTok activities run elsewhere), from the prebuilt bundle when given. */
   controlOnly?: { workflowBundlePath: string };
+  /** Another Temporal server than the run's shared one (read in beforeAll, e.g. one the file started with the Web UI). */
+  temporal?: () => TemporalEnv;
 }
 
 export interface AudienceHarness {
@@ -150,9 +153,9 @@ export function useAudienceHarness(opts: AudienceHarnessOptions): AudienceHarnes
   beforeAll(async () => {
     emu = await emulatorFor(opts.emulator);
     dir = mkdtempSync(join(tmpdir(), `ttsync-${opts.name}-`));
-    client = await testClient();
+    const env = opts.temporal?.() ?? testEnv();
+    client = await temporalClient(env);
     await opts.beforeWorkers?.(h);
-    const env = testEnv();
     native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
     const roles: TaskQueueRole[] = opts.controlOnly ? ['control'] : ['control', 'data', 'tiktok'];
     workers = await createWorkers({

@@ -14,7 +14,11 @@ export function uniqueId(prefix: string): string {
 }
 
 export async function testClient(): Promise<Client> {
-  const env = testEnv();
+  return temporalClient(testEnv());
+}
+
+/** A client of the server `env` names. */
+export async function temporalClient(env: TemporalEnv): Promise<Client> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
 }

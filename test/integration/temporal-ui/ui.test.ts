@@ -1,0 +1,382 @@
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import type { DestinationConfigInput } from '../../../src/audience-sync/config';
+import { AudienceSyncWorkflowType } from '../../../src/audience-sync/messages';
+import { parseTemporalEnv } from '../../../src/config/temporalEnv';
+import { PROJECT_ROOT } from '../../../src/paths';
+import { freePort, startDevServer, type DevServer } from '../../../src/temporal/devServer';
+import { resolveTemporalCli } from '../../../src/temporal/toolchain';
+import { WorkflowIds } from '../../../src/temporal/workflowIds';
+import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
+import { person, range } from '../../helpers/syntheticPeople';
+
+/*
+ * The Temporal Web UI, used as an operator uses it: headless Chromium (Debian's package,
+ * which scripts/bootstrap installs; playwright-core drives it, it never downloads a browser)
+ * against a dev server of this file's own that serves the UI, with real ttsync workers on
+ * unique queues and the TikTok emulator. Through the UI alone the test starts an audience
+ * sync from the start-workflow form, reads its status in the Queries tab, pauses and resumes
+ * it with "Send a Signal", finds it by its SyncState search attribute in the workflow list's
+ * query box, and starts bad inputs whose failure it reads on the workflow page.
+ *
+ * Selectors are roles, labels and the UI's data-testid attributes of Temporal UI 2.42.1 (the
+ * one Temporal CLI 1.5.1 serves); the test checks that version first. Every wait is on a
+ * condition of the page, so a loaded 2-core machine only makes it slower. A failed step
+ * leaves a screenshot, the page's accessibility tree and the server log under
+ * .data/test-artifacts/ui/.
+ */
+
+const CHROMIUM = process.env.TTSYNC_CHROMIUM ?? '/usr/bin/chromium';
+/** The flags that keep Chromium off the network it cannot reach here (and off the GPU it does not have). */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const UI_VERSION = '2.42.1';
+const ARTIFACTS = join(PROJECT_ROOT, '.data', 'test-artifacts', 'ui');
+const NAMESPACE = 'default';
+/** Longest wait for one condition of the page (the UI's first load and the first cycle are the slow ones). */
+const WAIT_MS = 120_000;
+const STEP_MS = 300_000;
+const PEOPLE = 600; // an email and a phone each: 1,200 ids, above the 1,000 a targetable audience needs
+
+let server: DevServer | undefined;
+let logDir: string | undefined;
+beforeAll(async () => {
+  rmSync(ARTIFACTS, { recursive: true, force: true });
+  logDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-temporal-'));
+  server = await startDevServer({
+    cliPath: resolveTemporalCli(),
+    namespace: NAMESPACE,
+    uiPort: await freePort(),
+    logFile: join(logDir, 'temporal.log'),
+    readyTimeoutMs: WAIT_MS,
+  });
+}, STEP_MS);
+afterAll(async () => {
+  await server?.stop();
+  if (logDir) rmSync(logDir, { recursive: true, force: true });
+});
+
+// Registered after the server's hooks: its workers connect to that server and stop before it.
+const harness = useAudienceHarness({
+  name: 'ui',
+  emulator: { processingDelay: 200, matchRate: 1 },
+  tokenVar: 'TTSYNC_TEST_UI_TOKEN',
+  temporal: () => parseTemporalEnv({ TEMPORAL_ADDRESS: ready(server).address, TEMPORAL_NAMESPACE: NAMESPACE }),
+});
+
+let context: BrowserContext | undefined;
+let profileDir: string | undefined;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: run scripts/bootstrap, which installs Debian's chromium (apt-get install -y chromium)`);
+  }
+  profileDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+  });
+  context.setDefaultTimeout(WAIT_MS);
+  context.setDefaultNavigationTimeout(WAIT_MS);
+}, STEP_MS);
+afterAll(async () => {
+  await context?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+});
+
+function ready<T>(v: T | undefined): T {
+  if (v === undefined) throw new Error('used before beforeAll set it up');
+  return v;
+}
+
+/** The page of the running step; a step that fails leaves its picture in ARTIFACTS. */
+async function stepPage(step: string): Promise<Page> {
+  const page = await ready(context).newPage();
+  onTestFailed(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const base = join(ARTIFACTS, step);
+    await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => undefined);
+    const tree = await page
+      .locator('body')
+      .ariaSnapshot()
+      .catch((err: unknown) => String(err));
+    writeFileSync(`${base}.txt`, `${page.url()}\n\n${tree}\n`);
+    if (logDir && existsSync(join(logDir, 'temporal.log'))) copyFileSync(join(logDir, 'temporal.log'), join(ARTIFACTS, 'temporal.log'));
+    process.stderr.write(`[ui test] step "${step}" failed: screenshot and page tree in ${base}.png / .txt\n`);
+  });
+  return page;
+}
+
+/** Probes until `probe` returns a value; a probe that throws counts as "not yet". */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not within ${timeoutMs} ms` + (last ? `; last error: ${last instanceof Error ? last.message : String(last)}` : ''));
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const uiUrl = (path: string): string => `${ready(ready(server).uiUrl)}/namespaces/${NAMESPACE}/${path}`;
+
+/** The workflow's page; without a run id the UI opens its latest run (each cycle continues as new). */
+async function openWorkflow(page: Page, workflowId: string): Promise<void> {
+  await page.goto(uiUrl(`workflows/${encodeURIComponent(workflowId)}`));
+  await page.getByRole('heading', { level: 1, name: workflowId }).waitFor();
+}
+
+const WORKFLOW_STATUSES = ['Running', 'Completed', 'Failed', 'Continued as New', 'Terminated', 'Canceled', 'Timed Out'];
+
+/** The status badge beside the workflow id: Running, Failed, Continued as New, ... */
+async function workflowStatus(page: Page): Promise<string> {
+  const main = page.getByRole('main');
+  const badge = WORKFLOW_STATUSES.map((s) => main.getByText(s, { exact: true }))
+    .reduce((a, b) => a.or(b))
+    .filter({ visible: true })
+    .first();
+  return (await badge.innerText()).trim();
+}
+
+/** Fills the UI's start-workflow form and submits it; ends on the new workflow's page. */
+async function startFromForm(page: Page, workflowId: string, input: unknown): Promise<void> {
+  await page.goto(uiUrl('workflows'));
+  await page.getByRole('button', { name: 'Start Workflow' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Start a Workflow' }).waitFor();
+  // Typed field by field, leaving each with Tab as a person does (the form reads a field when it is left).
+  for (const [label, value] of [
+    ['Workflow ID', workflowId],
+    ['Task Queue', harness.taskQueue],
+    ['Workflow Type', AudienceSyncWorkflowType.sync],
+  ] as const) {
+    const field = page.getByRole('textbox', { name: label });
+    await field.fill(value);
+    await field.press('Tab');
+  }
+  // The form looks the queue up: our worker polls it.
+  await page.getByRole('status').getByText('Task Queue is Active').waitFor();
+  // Input > Data is a JSON editor (CodeMirror); the text goes in as a paste would.
+  await page.locator('[role=textbox][data-language=json][contenteditable=true]').click();
+  await page.keyboard.insertText(JSON.stringify(input, null, 2));
+  await page.getByTestId('start-workflow-button').click();
+  await page.getByRole('link', { name: 'Workflow started successfully' }).click();
+  await page.getByRole('heading', { level: 1, name: workflowId }).waitFor();
+}
+
+interface ShownStatus {
+  phase: string;
+  paused: boolean;
+  cycles: number;
+  currentRunId: string | null;
+  audienceId: string | null;
+  coverNum: number | null;
+  lastError: unknown;
+}
+
+/** Runs the audienceSyncStatus query in the Queries tab of the workflow's latest run and reads the answer off the page. */
+async function queryStatus(page: Page, workflowId: string): Promise<ShownStatus> {
+  await openWorkflow(page, workflowId);
+  await page.getByRole('tab', { name: 'Queries' }).click();
+  await expect.poll(() => page.getByRole('textbox', { name: 'Query Type' }).inputValue(), { timeout: WAIT_MS }).toBe('audienceSyncStatus');
+  await page.getByRole('button', { name: 'Run Query' }).click();
+  const answer = page.getByTestId('query-result').getByRole('textbox');
+  await answer.getByText('"phase"').waitFor();
+  const text = await answer.innerText();
+  // The answer is pretty-printed JSON; top-level fields are the lines indented by two spaces.
+  const field = (name: string): unknown => {
+    const m = text.match(new RegExp(`^ {2}"${name}": (.*?),?$`, 'm'));
+    if (!m?.[1]) throw new Error(`the query answer has no top-level "${name}":\n${text}`);
+    return JSON.parse(m[1]) as unknown;
+  };
+  return {
+    phase: field('phase') as string,
+    paused: field('paused') as boolean,
+    cycles: field('cycles') as number,
+    currentRunId: field('currentRunId') as string | null,
+    audienceId: field('audienceId') as string | null,
+    coverNum: field('coverNum') as number | null,
+    lastError: field('lastError'),
+  };
+}
+
+/** More Actions > Send a Signal to the latest run; true once the UI says it was signaled. */
+async function sendSignal(page: Page, workflowId: string, signal: string): Promise<true | undefined> {
+  await openWorkflow(page, workflowId);
+  if ((await workflowStatus(page)) !== 'Running') return undefined; // between a run and the one it continued as
+  await page.getByRole('button', { name: 'More Actions' }).click();
+  // The menu is rendered twice (wide and narrow layouts); the visible one is the one to click.
+  await page.getByRole('menuitem', { name: 'Send a Signal' }).and(page.locator(':visible')).click();
+  const dialog = page.getByRole('dialog', { name: 'Send a Signal' });
+  await dialog.getByRole('button', { name: 'Select a signal' }).click();
+  await dialog.getByRole('option', { name: signal, exact: true }).click();
+  await dialog.getByRole('button', { name: 'Submit' }).click();
+  await page.getByRole('log').getByText('Workflow signaled.').waitFor({ timeout: 20_000 });
+  return true;
+}
+
+/** The rows (workflow id and status) the workflow list shows for a query typed into its query box. */
+async function searchWorkflows(page: Page, query: string): Promise<{ workflowId: string; status: string }[]> {
+  await page.goto(uiUrl('workflows'));
+  await page.getByRole('button', { name: 'Add Filter' }).waitFor();
+  const box = page.getByRole('searchbox', { name: 'Enter a query' });
+  // The raw query box is behind the </> toggle (the UI remembers it open between visits).
+  if (!(await box.isVisible())) await page.getByTestId('toggle-manual-query').click();
+  await box.fill(query);
+  // The list and its count come from the UI server's API; the page shows them once both answered.
+  const answered = (path: string) =>
+    page.waitForResponse((r) => {
+      const url = new URL(r.url());
+      return url.pathname.endsWith(`/namespaces/${NAMESPACE}/${path}`) && (url.searchParams.get('query') ?? '').startsWith(query) && r.ok();
+    });
+  const loaded = Promise.all([answered('workflows'), answered('workflow-count')]);
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await loaded;
+  await page.getByRole('table', { name: 'Workflows' }).waitFor();
+  const rows = page.getByTestId('workflows-summary-configurable-table-row');
+  // Then the table and the count in the heading agree (a handful of runs: one page).
+  const shownCount = async () => Number((await page.getByTestId('workflow-count').innerText()).replace(/\D/g, ''));
+  await expect.poll(async () => (await shownCount()) === (await rows.count()), { timeout: WAIT_MS }).toBe(true);
+  const out: { workflowId: string; status: string }[] = [];
+  for (const row of await rows.all()) {
+    const texts = (await row.getByTestId('workflows-summary-table-body-cell').allInnerTexts()).map((t) => t.trim());
+    // Columns: Status, Workflow ID, Run ID, Type, Start, End.
+    out.push({ status: texts[0] ?? '', workflowId: texts[1] ?? '' });
+  }
+  return out;
+}
+
+/** The failure the workflow page shows in its Result panel once the run has failed. */
+async function failureShown(page: Page, workflowId: string): Promise<string> {
+  return until(`${workflowId} shown as Failed`, async () => {
+    await openWorkflow(page, workflowId);
+    if ((await workflowStatus(page)) !== 'Failed') return undefined;
+    const result = page
+      .getByTestId('input-and-result')
+      .locator('div')
+      .filter({ has: page.getByRole('heading', { name: 'Result', exact: true }) })
+      .getByRole('textbox');
+    await result.getByText('"failure"').waitFor();
+    return result.innerText();
+  });
+}
+
+describe('the Temporal Web UI, driven as an operator drives it', () => {
+  let destination: DestinationConfigInput | undefined;
+  let workflowId = '';
+
+  it('serves the UI version whose pages this test knows', async () => {
+    const page = await stepPage('ui-version');
+    await page.goto(uiUrl('workflows'));
+    const nav = page.getByRole('navigation', { name: 'Primary' });
+    await expect.poll(() => nav.textContent(), { timeout: WAIT_MS }).toMatch(/Version \d/);
+    expect(await nav.textContent(), `the selectors here are those of Temporal UI ${UI_VERSION} (Temporal CLI 1.5.1)`).toContain(`Version ${UI_VERSION}`);
+  }, STEP_MS);
+
+  it('starts an audience sync from the start-workflow form', async () => {
+    const page = await stepPage('start-from-form');
+    const advertiserId = harness.newAdvertiser();
+    await harness.issueToken(advertiserId);
+    destination = harness.destination(advertiserId);
+    const snapshot = join(harness.dir, 'people.csv');
+    writeFileSync(snapshot, ['email,phone', ...range(0, PEOPLE).map((i) => `${person(i).raw.email},${person(i).raw.phone}`)].join('\n') + '\n');
+    workflowId = WorkflowIds.audienceSync(destination.destinationId);
+    await startFromForm(page, workflowId, {
+      config: destination,
+      snapshot: { uri: `file://${snapshot}` },
+      queues: harness.queues,
+      timing: DEFAULT_TIMING,
+    });
+    expect(await workflowStatus(page)).toBe('Running');
+    // The page names the type and queue the form was given.
+    await page.getByRole('link', { name: AudienceSyncWorkflowType.sync, exact: true }).waitFor();
+    await page.getByRole('link', { name: harness.taskQueue, exact: true }).waitFor();
+  }, STEP_MS);
+
+  it('shows phase synced in the Queries tab', async () => {
+    const page = await stepPage('status-query');
+    expect(workflowId, 'the sync was started from the form').not.toBe('');
+    const status = await until('audienceSyncStatus shows the first cycle synced', async () => {
+      const s = await queryStatus(page, workflowId);
+      return s.cycles >= 1 && s.currentRunId === null ? s : undefined;
+    });
+    expect(status).toMatchObject({ phase: 'synced', paused: false, lastError: null });
+    expect(status.coverNum).toBeGreaterThanOrEqual(1000);
+    // What the page showed is what TikTok (the emulator) holds.
+    expect(await harness.audienceIds(ready(status.audienceId ?? undefined))).toHaveLength(2 * PEOPLE);
+  }, STEP_MS);
+
+  it('pauses and resumes it with Send a Signal', async () => {
+    const page = await stepPage('pause-resume');
+    expect(workflowId, 'the sync was started from the form').not.toBe('');
+    for (const [signal, paused] of [
+      ['pause', true],
+      ['resume', false],
+    ] as const) {
+      await until(`signal ${signal} sent`, () => sendSignal(page, workflowId, signal));
+      const s = await until(`status shows paused ${paused}`, async () => {
+        const st = await queryStatus(page, workflowId);
+        return st.paused === paused ? st : undefined;
+      });
+      expect(s.phase).toBe('synced');
+    }
+  }, STEP_MS);
+
+  it('shows why a start with a bad config failed on the workflow page', async () => {
+    const page = await stepPage('bad-config');
+    const advertiserId = harness.newAdvertiser();
+    // A config the schema refuses: the workflow fails at once, naming each problem's JSON path.
+    const bad = { ...harness.destination(advertiserId), advertiserId: 'not-digits', syncMode: 'sometimes' };
+    const badId = WorkflowIds.audienceSync(bad.destinationId);
+    await startFromForm(page, badId, { config: bad, queues: harness.queues, timing: DEFAULT_TIMING });
+    const shown = await failureShown(page, badId);
+    expect(shown).toContain('InvalidConfig');
+    expect(shown).toContain('invalid destination config');
+    expect(shown).toContain('advertiserId');
+    expect(shown).toContain('syncMode');
+
+    // The config pasted without its {"config": ...} wrapper.
+    const bare = harness.destination(advertiserId);
+    const bareId = WorkflowIds.audienceSync(bare.destinationId);
+    await startFromForm(page, bareId, bare);
+    const shownBare = await failureShown(page, bareId);
+    expect(shownBare).toContain('InvalidConfig');
+    expect(shownBare).toContain('invalid destination config');
+  }, STEP_MS);
+
+  it('finds it by SyncState and DestinationId in the workflow list', async () => {
+    const page = await stepPage('search');
+    const destinationId = ready(destination).destinationId;
+    const query = `SyncState="synced" AND DestinationId="${destinationId}"`;
+    // The list holds other workflows too: the failed starts of the step before.
+    const all = `WorkflowType="${AudienceSyncWorkflowType.sync}"`;
+    await until('the list shows the two failed starts', async () => ((await searchWorkflows(page, all)).filter((r) => r.status === 'Failed').length === 2 ? true : undefined));
+    // The list is indexed a moment after the workflow upserts its attributes: search until it shows.
+    const rows = await until(`the list shows ${workflowId} for ${query}`, async () => {
+      const r = await searchWorkflows(page, query);
+      return r.some((x) => x.status === 'Running') ? r : undefined;
+    });
+    // Only this destination's runs: the one running now, and those it continued as new from.
+    expect(rows.map((r) => r.workflowId)).toEqual(rows.map(() => workflowId));
+    expect(rows.filter((r) => r.status === 'Running')).toHaveLength(1);
+    // Another state finds nothing of it.
+    expect(await searchWorkflows(page, `SyncState="error" AND DestinationId="${destinationId}"`)).toEqual([]);
+  }, STEP_MS);
+});
