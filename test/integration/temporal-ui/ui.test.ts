@@ -358,7 +358,9 @@ describe('the Temporal Web UI, driven as an operator drives it', () => {
     await startFromForm(page, bareId, bare);
     const shownBare = await failureShown(page, bareId);
     expect(shownBare).toContain('InvalidConfig');
-    expect(shownBare).toContain('invalid destination config');
+    // Named as a config without its wrapper, with the shape the input must have.
+    expect(shownBare).toContain('it looks like a destination config on its own');
+    expect(shownBare).toContain('wrap it as {');
   }, STEP_MS);
 
   it('finds it by SyncState and DestinationId in the workflow list', async () => {
