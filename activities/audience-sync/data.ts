@@ -50,7 +50,6 @@ import type { InputObject } from '../../src/audience-sync/messages';
 import { defaultRegistryUri } from '../../src/audience-sync/release';
 import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audience-sync/previewRuns';
 
-export { AudienceDataErrorTypes, NON_RETRYABLE_AUDIENCE_DATA_ERRORS } from '../../src/audience-sync';
 
 
 export interface SegmentClaimResult {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { DATA_DIR } from '../paths';
 import { readJsonForUpdate, type BlobStore } from '../storage';
 import { WorkflowIds } from '../temporal/workflowIds';
@@ -32,7 +32,12 @@ export async function releaseDestination(client: Client, registry: BlobStore, de
     .getHandle(workflowId)
     .describe()
     .then((d) => d.status.name)
-    .catch(() => null);
+    // Only "no such workflow" means it does not run; an unreachable server must not let a
+    // release go ahead while the destination may still be writing.
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    });
   if (status === 'RUNNING')
     throw new DestinationStillRunningError(
       `${workflowId} is still running and would take its leases back at its next cycle: end it first (temporal workflow terminate --workflow-id ${workflowId} --reason retired), then release`,
