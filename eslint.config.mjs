@@ -60,6 +60,9 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/audience-sync/config.ts',
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',
+  'src/events-export/config.ts',
+  'src/events-export/failures.ts',
+  'src/events-export/messages.ts',
   'src/identifiers/schema.ts',
 ];
 
