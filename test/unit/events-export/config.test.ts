@@ -35,7 +35,7 @@ describe('events destination config', () => {
     expect(problems({ ...web, eventSourceId: '1616318632825' })).toEqual([{ path: '$.eventSourceId', message: expect.stringContaining('pixel code') }]);
     expect(problems({ ...web, source: 'offline', eventSourceId: 'A1T8T4UYGVIQA8ORZMX9' })).toEqual([{ path: '$.eventSourceId', message: expect.stringContaining('offline event set id') }]);
     expect(problems({ ...web, source: 'app', eventSourceId: 'abc' })[0]?.path).toBe('$.eventSourceId');
-    expect(problems({ ...web, eventSourceId: 7123456789012345678 })[0]).toEqual({ path: '$.eventSourceId', message: expect.stringContaining('quote it') });
+    expect(problems({ ...web, eventSourceId: 1616318632825 })[0]).toEqual({ path: '$.eventSourceId', message: expect.stringContaining('quote it') });
     expect(parseEventsConfig({ ...web, source: 'offline', eventSourceId: '1616318632825' }).source).toBe('offline');
   });
 
