@@ -63,6 +63,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/events-export/config.ts',
   'src/events-export/failures.ts',
   'src/events-export/messages.ts',
+  'src/events-export/layout.ts',
   'src/identifiers/schema.ts',
 ];
 
