@@ -1,8 +1,9 @@
 import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
+import { createEventsExportActivities, type EventsExportActivityDeps } from './events-export';
 import { createHealthActivities, type HealthDeps } from './health';
 
-export interface ActivityDeps extends AudienceSyncActivityDeps {
+export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActivityDeps {
   health: HealthDeps;
 }
 
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
   return composeActivities({
     health: createHealthActivities(deps.health),
     'audience-sync': createAudienceSyncActivities(deps),
+    'events-export': createEventsExportActivities(deps),
   });
 }
 

@@ -6,7 +6,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { parseTemporalEnv, type TemporalEnv } from './config/temporalEnv';
 import { connectClient, connectNative } from './temporal/connection';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
-import { TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
+import { EVENTS_TASK_QUEUE, TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
 import { VERSION } from './version';
 
@@ -23,6 +23,13 @@ export interface WorkerConfig {
   /** Skip the search-attribute check (only for servers that forbid the operator API). */
   skipSearchAttributeCheck?: boolean;
   connection?: NativeConnection;
+  /**
+   * The Events API queue, polled with the `tiktok` role (default ttsync-events), and the
+   * activities per second the Temporal server lets that queue start across all workers
+   * (default TTSYNC_EVENTS_ACTIVITIES_PER_SECOND, else 40: each sends up to 20 requests, so
+   * 40/s stays within TikTok's 1,000 requests per second per app).
+   */
+  events?: { taskQueue?: string; activitiesPerSecond?: number };
   /** Dependencies of the data-plane and TikTok activities (tests point them at the emulator and temp dirs). */
   activityDeps?: Omit<ActivityDeps, 'health'>;
 }
@@ -72,8 +79,10 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   }
   const connection = cfg.connection ?? (await connectNative(env));
   // Schedule ticks signal the audience sync workflows through the worker's own connection.
-  const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) };
-  const activities = createActivities({ ...cfg.activityDeps, audienceControl, health: { version: VERSION } });
+  const temporalClient = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const audienceControl = cfg.activityDeps?.audienceControl ?? { client: temporalClient };
+  const eventsControl = cfg.activityDeps?.eventsControl ?? { client: temporalClient };
+  const activities = createActivities({ ...cfg.activityDeps, audienceControl, eventsControl, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};
@@ -90,6 +99,21 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
         ...(role === 'control' ? source : {}),
         activities,
         shutdownGraceTime,
+      }),
+    );
+  }
+  if (roles.includes('tiktok')) {
+    const perSecond = cfg.events?.activitiesPerSecond ?? Number(process.env.TTSYNC_EVENTS_ACTIVITIES_PER_SECOND ?? 40);
+    if (!(perSecond > 0)) throw new Error('TTSYNC_EVENTS_ACTIVITIES_PER_SECOND must be a positive number');
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: env.TEMPORAL_NAMESPACE,
+        taskQueue: cfg.events?.taskQueue ?? EVENTS_TASK_QUEUE,
+        activities,
+        shutdownGraceTime,
+        // Enforced by the server across every worker polling the queue: the cluster-wide limit.
+        maxTaskQueueActivitiesPerSecond: perSecond,
       }),
     );
   }

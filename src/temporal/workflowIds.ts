@@ -16,7 +16,17 @@ export const WorkflowIds = {
    * and commits nothing), but one at a time per destination, so Temporal refuses a second.
    */
   audienceSyncPreview: (destinationId: string): string => `audience-sync-preview:${destinationId}`,
+  /** The one sender of an events destination's events (one ledger, one order of runs). */
+  eventsExport: (destinationId: string): string => `events-export:${destinationId}`,
+  /** What an events destination's Schedule starts each cadence. */
+  eventsExportTick: (destinationId: string): string => `events-export-tick:${destinationId}`,
 } as const;
+
+/** The destination id inside an events export workflow id (`events-export:<destinationId>`); undefined for any other id. */
+export function destinationIdOfEventsWorkflowId(workflowId: string): string | undefined {
+  const prefix = WorkflowIds.eventsExport('');
+  return workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : undefined;
+}
 
 /**
  * The destination id inside an audience sync workflow id (`audience-sync:<destinationId>`),
@@ -39,6 +49,7 @@ export function writerIdOf(workflowType: string, input: unknown): string | undef
   if (typeof config?.destinationId !== 'string') return undefined;
   if (workflowType === 'audienceSync') return WorkflowIds.audienceSync(config.destinationId);
   if (workflowType === 'audienceSyncPreview') return WorkflowIds.audienceSyncPreview(config.destinationId);
+  if (workflowType === 'eventsExport') return WorkflowIds.eventsExport(config.destinationId);
   return undefined;
 }
 
@@ -46,5 +57,7 @@ export const ScheduleIds = {
   /** Prefix of every audience sync Schedule id (`schedules apply --prune` finds them by it). */
   audienceSyncPrefix: 'audience-sync-schedule:',
   audienceSync: (destinationId: string): string => `audience-sync-schedule:${destinationId}`,
+  eventsExportPrefix: 'events-export-schedule:',
+  eventsExport: (destinationId: string): string => `events-export-schedule:${destinationId}`,
 } as const;
 
