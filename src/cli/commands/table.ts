@@ -46,6 +46,10 @@ export const COMMANDS = {
     summary: 'Sync a destination audience to TikTok and follow it',
     load: async () => (await import('../../audience-sync/cli.js')).registerAudienceCommand,
   },
+  events: {
+    summary: 'Export events to the TikTok Events API (event files or audience enters/exits) and follow them',
+    load: async () => (await import('../../events-export/cli.js')).registerEventsCommand,
+  },
   schedules: {
     summary: "Temporal Schedules that keep each lifecycle's work going",
     load: async () => (await import('./schedules.js')).registerSchedulesCommand,

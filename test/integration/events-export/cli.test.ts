@@ -1,0 +1,65 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { EventsDestinationConfigInput } from '../../../src/events-export/config';
+import { cliAgainstTestServer } from '../../helpers/cli';
+import { useEventsHarness } from '../../helpers/eventsHarness';
+
+/*
+ * `ttsync events export|status` as an operator runs them: the compiled CLI against the test
+ * dev server, the workers of this file on unique queues, the emulator over HTTP.
+ */
+
+const h = useEventsHarness({ name: 'events-cli' });
+const ADV = '7100000000000000002';
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+describe('ttsync events', () => {
+  it('exports a file with --wait --json and shows the status', { timeout: 120_000 }, async () => {
+    const pixel = randomBytes(10).toString('hex').toUpperCase();
+    await h.sourceToken(pixel, ADV, 'TTSYNC_TEST_CLI_EVENTS_TOKEN');
+    const destinationId = `cli-${Date.now().toString(36)}`;
+    const config: EventsDestinationConfigInput = {
+      destinationId,
+      source: 'web',
+      eventSourceId: pixel,
+      accessToken: 'env:TTSYNC_TEST_CLI_EVENTS_TOKEN',
+      input: { kind: 'files' },
+      event: { standard: 'AddToCart' },
+      eventTimeField: 'ts',
+      identifiers: { email: 'email' },
+    };
+    const cfgPath = join(h.dir, 'events.json');
+    writeFileSync(cfgPath, JSON.stringify(config));
+    const csv = join(h.dir, 'cart.csv');
+    const ts = new Date(Date.now() - 60_000).toISOString();
+    writeFileSync(csv, `ts,email\n${ts},a@example.com\n${ts},b@example.com\n${ts},broken\n`);
+    const queues = ['--task-queue', h.taskQueue, '--data-queue', h.queues.data, '--events-queue', h.queues.events];
+    const r = await cliAgainstTestServer(['events', 'export', '--config', cfgPath, '--file', csv, '--wait', '--json', ...queues]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(summary).toMatchObject({ destinationId, ok: true, phase: 'exported', sent: 2, rejected: { invalid_email: 1 }, batches: 1, requests: 1, error: null });
+    expect((summary.rejectsUris as string[])[0]).toMatch(/^file:\/\/.*rejects\.csv$/);
+    expect(r.stdout).not.toContain('a@example.com');
+    const inspected = await h.source(pixel);
+    expect(inspected.events.map((e) => (e.payload.user as { email: string[] }).email[0]).sort()).toEqual([sha('a@example.com'), sha('b@example.com')].sort());
+
+    const st = await cliAgainstTestServer(['events', 'status', `events-export:${destinationId}`, '--json']);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ destinationId, phase: 'exported', runs: 1, lastRun: { sent: 2 } });
+    const text = await cliAgainstTestServer(['events', 'status', destinationId]);
+    expect(text.stdout).toContain(`destination ${destinationId} (web ${pixel}): exported`);
+    h.started.push(`events-export:${destinationId}`);
+  });
+
+  it('refuses a bad config naming the file and the JSON path, and starts nothing', async () => {
+    const cfgPath = join(h.dir, 'bad.json');
+    writeFileSync(cfgPath, JSON.stringify({ destinationId: 'bad-one', source: 'offline', eventSourceId: 'A1T8T4UYGVIQA8ORZMX9', accessToken: 'env:X', input: { kind: 'files' }, event: { custom: 'Mine' }, eventTimeField: 'ts', identifiers: { email: 'email' } }));
+    const r = await cliAgainstTestServer(['events', 'export', '--config', cfgPath, '--file', join(h.dir, 'x.csv')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(cfgPath);
+    expect(r.stderr).toContain('$.eventSourceId');
+    expect(r.stderr).toContain('$.event.custom');
+  });
+});
