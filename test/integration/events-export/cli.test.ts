@@ -53,6 +53,41 @@ describe('ttsync events', () => {
     h.started.push(`events-export:${destinationId}`);
   });
 
+  it('applies a Schedule whose tick exports the config\'s input through the one workflow', { timeout: 120_000 }, async () => {
+    const pixel = randomBytes(10).toString('hex').toUpperCase();
+    await h.sourceToken(pixel, ADV, 'TTSYNC_TEST_SCHEDULED_EVENTS_TOKEN');
+    const destinationId = `sched-${Date.now().toString(36)}`;
+    const csv = join(h.dir, 'scheduled.csv');
+    writeFileSync(csv, `ts,email\n${new Date(Date.now() - 60_000).toISOString()},s@example.com\n`);
+    const cfgPath = join(h.dir, 'scheduled.json');
+    writeFileSync(
+      cfgPath,
+      JSON.stringify({ destinationId, source: 'web', eventSourceId: pixel, accessToken: 'env:TTSYNC_TEST_SCHEDULED_EVENTS_TOKEN', input: { kind: 'files', uri: `file://${csv}` }, event: { standard: 'Search' }, eventTimeField: 'ts', identifiers: { email: 'email' } }),
+    );
+    const queues = ['--task-queue', h.taskQueue, '--data-queue', h.queues.data, '--events-queue', h.queues.events];
+    const applied = await cliAgainstTestServer(['schedules', 'apply', '--lifecycle', 'events-export', '--config', cfgPath, '--cadence', '1h', '--json', ...queues]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(JSON.parse(applied.stdout).changes).toEqual([{ destinationId, scheduleId: `events-export-schedule:${destinationId}`, outcome: 'created' }]);
+    const again = await cliAgainstTestServer(['schedules', 'apply', '--lifecycle', 'events-export', '--config', cfgPath, '--cadence', '1h', '--json', ...queues]);
+    expect(JSON.parse(again.stdout).changes[0].outcome).toBe('unchanged');
+    const schedule = h.client.schedule.getHandle(`events-export-schedule:${destinationId}`);
+    try {
+      await schedule.trigger();
+      h.started.push(`events-export:${destinationId}`);
+      for (let i = 0; ; i++) {
+        const inspected = await h.source(pixel);
+        if (inspected.received === 1) {
+          expect((inspected.events[0]!.payload.user as { email: string[] }).email).toEqual([sha('s@example.com')]);
+          break;
+        }
+        if (i > 300) throw new Error('the scheduled export did not arrive');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await schedule.delete();
+    }
+  });
+
   it('refuses a bad config naming the file and the JSON path, and starts nothing', async () => {
     const cfgPath = join(h.dir, 'bad.json');
     writeFileSync(cfgPath, JSON.stringify({ destinationId: 'bad-one', source: 'offline', eventSourceId: 'A1T8T4UYGVIQA8ORZMX9', accessToken: 'env:X', input: { kind: 'files' }, event: { custom: 'Mine' }, eventTimeField: 'ts', identifiers: { email: 'email' } }));
