@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { snapshotLandedSignal, type AudienceSyncStatus } from '../../../src/audience-sync/messages';
+import { addChangeBatchSignal, snapshotLandedSignal, type AudienceSyncStatus } from '../../../src/audience-sync/messages';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { useAudienceHarness, type EmulatorCall } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
@@ -145,11 +145,16 @@ describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault',
       failedRunId = first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? '';
       expect(failedRunId).not.toBe('');
 
+      // A request the waiting run received (a change batch, held for the cadence): the reset
+      // ends that run, and the batch must be in the new one.
+      await handle.signal(addChangeBatchSignal, { enters: { uri: writeSnapshot(`${run0Id(handle)}-enters.csv`.replace(/:/g, '_'), range(5000, 5010)) } });
+      await waitForStatus(handle, (st) => st.pendingBatches === 1);
+
       await fixFault();
       const r = await rerunCli([run0Id(handle), '--json']);
       expect(r.code, r.stderr).toBe(0);
       const out = JSON.parse(r.stdout) as Record<string, unknown>;
-      expect(out).toMatchObject({ action: 'reset', resetTo: 'last-good', fromRunId: failedRunId, terminatedRunId: waitingRunId, lifecycle: 'audience-sync', workflowType: 'audienceSync' });
+      expect(out).toMatchObject({ action: 'reset', resetTo: 'last-good', fromRunId: failedRunId, terminatedRunId: waitingRunId, lifecycle: 'audience-sync', workflowType: 'audienceSync', signalsCarried: 1 });
       expect(out.failure).toMatch(/^activity updateCustomAudience failed: PermissionDenied: /);
       expect(out.url).toBe(`http://127.0.0.1:8233/namespaces/${testEnv().TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(run0Id(handle))}/${String(out.newRunId)}/history`);
       // The point is the workflow task that scheduled the refused REMOVE.
@@ -160,6 +165,8 @@ describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault',
     });
     expect(run.status.lastError).toBeNull();
     expect(run.status.lastSync).toMatchObject({ added: 400, removed: 200 });
+    // The waiting run's change batch was carried to the new run (it waits for the cadence).
+    expect(run.status.pendingBatches).toBe(1);
     // Same audience as the clean run, and the digests expected from the snapshot itself.
     expect(await audienceIds(run.status.audienceId!)).toEqual(expectedDigests(SECOND));
     expect(await audienceIds(run.status.audienceId!)).toEqual(await audienceIds(clean.status.audienceId!));
