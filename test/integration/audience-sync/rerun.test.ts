@@ -6,11 +6,11 @@ import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
 import { addChangeBatchSignal, snapshotLandedSignal, type AudienceSyncStatus } from '../../../src/audience-sync/messages';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
-import { useAudienceHarness, type EmulatorCall } from '../../helpers/audienceHarness';
+import { DEFAULT_TIMING, useAudienceHarness, type EmulatorCall } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { BIN, ROOT } from '../../helpers/cli';
 import { expectedDigests, person, range } from '../../helpers/syntheticPeople';
-import { testEnv } from '../../helpers/temporal';
+import { testEnv, uniqueId } from '../../helpers/temporal';
 
 /*
  * `ttsync rerun` of an audience sync cycle that failed on an injected TikTok fault. Each
@@ -207,6 +207,31 @@ describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault',
     // The reapplied snapshotLanded signal ran the cycle whole again: its APPEND went twice,
     // a set operation that changes nothing (append:0 the second time); the REMOVE once.
     expect(await audienceOps(run.status.audienceId!)).toEqual(['create:2400', 'append:400', 'append:0', 'remove:200']);
+  });
+
+  it('a sync started under a free id (it fails with WrongWorkflowId) is started again under audience-sync:<destinationId>, once', async () => {
+    const advertiserId = newAdvertiser();
+    await issueToken(advertiserId);
+    const config = destination(advertiserId);
+    const wrongId = uniqueId('typed-in-the-ui');
+    const input = { config, snapshot: { uri: writeSnapshot(`${config.destinationId}-1.csv`, FIRST) }, queues: harness.queues, timing: DEFAULT_TIMING };
+    const wrong = await harness.client.workflow.start('audienceSync', { taskQueue: harness.taskQueue, workflowId: wrongId, args: [input] });
+    await expect(wrong.result()).rejects.toThrow();
+    expect((await wrong.describe()).status.name).toBe('FAILED');
+
+    const r = await rerunCli([wrongId, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const ownId = WorkflowIds.audienceSync(config.destinationId);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(out).toMatchObject({ action: 'restarted', workflowId: ownId, fromWorkflowId: wrongId, fromRunId: wrong.firstExecutionRunId });
+    expect(out.failure).toMatch(/^the run failed: WrongWorkflowId: /);
+    const s = await waitForStatus(harness.client.workflow.getHandle(ownId), cycleDone(1), 90_000);
+    expect(s.phase).toBe('synced');
+    expect(await audienceIds(s.audienceId!)).toEqual(expectedDigests(FIRST));
+    // Again: the destination's workflow is open now, and a second would be a second writer.
+    const again = await rerunCli([wrongId]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/rerun refused: audience-sync:\S+ already has an open run: .*second writer; nothing was started/);
   });
 
   it('refuses what is not a failed run, or a failed run that later runs have moved past; nothing changes', async () => {
