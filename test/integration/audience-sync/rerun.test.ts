@@ -5,6 +5,8 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
 import { addChangeBatchSignal, snapshotLandedSignal, type AudienceSyncStatus } from '../../../src/audience-sync/messages';
+import { runAudiencePreview } from '../../../src/audience-sync/previewClient';
+import type { AudienceSyncPreviewResult } from '../../../src/audience-sync/previewMessages';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { DEFAULT_TIMING, useAudienceHarness, type EmulatorCall } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
@@ -232,6 +234,22 @@ describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault',
     const again = await rerunCli([wrongId]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/rerun refused: audience-sync:\S+ already has an open run: .*second writer; nothing was started/);
+  });
+
+  it('a dry run that failed (its snapshot was not there yet) runs again from its start once the file is there', async () => {
+    const config = destination(newAdvertiser());
+    const uri = `file://${join(harness.dir, `${config.destinationId}-late.csv`)}`;
+    await expect(runAudiencePreview(harness.client, { config, snapshot: { uri }, taskQueue: harness.taskQueue, queues: harness.queues })).rejects.toThrow(/failed: inspectSnapshot: ENOENT/);
+    writeSnapshot(`${config.destinationId}-late.csv`, FIRST);
+    const previewId = WorkflowIds.audienceSyncPreview(config.destinationId);
+    const r = await rerunCli([previewId, '--reset-to', 'last-good']);
+    expect(r.code, r.stderr).toBe(0);
+    // A failed dry run trims its run folder: only its start is a point to go back to.
+    expect(r.stdout).toMatch(new RegExp(`^reset ${previewId} run \\S+ to event \\d+ \\(start: the first workflow task`, 'm'));
+    expect(r.stdout).toMatch(/^note: audienceSyncPreview allows only reset to start, so start instead of last-good$/m);
+    expect(r.stdout).toMatch(new RegExp(`^new run (\\S+): http://127\\.0\\.0\\.1:8233/namespaces/\\S+/workflows/${encodeURIComponent(previewId)}/\\1/history$`, 'm'));
+    const result = (await harness.client.workflow.getHandle(previewId).result()) as AudienceSyncPreviewResult;
+    expect(result).toMatchObject({ added: 2400, removed: 0, rows: 1200, stop: null });
   });
 
   it('refuses what is not a failed run, or a failed run that later runs have moved past; nothing changes', async () => {
