@@ -1,7 +1,7 @@
 import type { RerunSource } from '../temporal/rerun';
 import { SearchAttributeKeys } from '../temporal/searchAttributes';
 import { writerIdOf } from '../temporal/workflowIds';
-import { AudienceSyncWorkflowType } from './messages';
+import { AudienceSyncWorkflowType, CYCLE_STEPS } from './messages';
 
 /*
  * Audience sync's part of `ttsync rerun`. A failed cycle does not fail the writer: the cycle
@@ -61,6 +61,8 @@ export const audienceSyncRerun: RerunSource = {
     if (RERUNNABLE.has(state)) return { kind: 'previous-run-failed', state };
     const advice = parkedAdvice(state, destination);
     if (advice) return { kind: 'refuse', message: `${run.workflowId} is in ${state}, not a failed cycle: ${advice}` };
+    if ((CYCLE_STEPS as readonly string[]).includes(state) || state === 'replacing')
+      return { kind: 'refuse', message: `${run.workflowId} is running a cycle now (SyncState ${state}); a failed step is retried by Temporal or ends the cycle: re-run it once it has ended in error` };
     return {
       kind: 'refuse',
       message: `${run.workflowId} is running and its last cycle did not fail (SyncState ${state}); nothing to re-run. For a new cycle now: ttsync audience sync --config <destination.json>`,

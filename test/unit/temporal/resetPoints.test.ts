@@ -9,21 +9,26 @@ import { firstFailure, lastGoodPoint, missingSignals, signalsAfter, startPoint, 
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 const T = temporal.api.enums.v1.EventType;
+/** Event ids are int64 (Long) in the types; plain numbers here, as Number() reads both. */
+const ev = (o: object): Event => o as Event;
 
-const started = (id: number): Event => ({ eventId: id, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED });
-const wftCompleted = (id: number): Event => ({ eventId: id, eventType: T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED });
-const scheduled = (id: number, name: string, wft: number): Event => ({
+const started = (id: number): Event => ev({ eventId: id, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED });
+const wftCompleted = (id: number): Event => ev({ eventId: id, eventType: T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED });
+const scheduled = (id: number, name: string, wft: number): Event =>
+  ev({
   eventId: id,
   eventType: T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
   activityTaskScheduledEventAttributes: { activityType: { name }, workflowTaskCompletedEventId: wft },
 });
-const completed = (id: number, sched: number): Event => ({ eventId: id, eventType: T.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, activityTaskCompletedEventAttributes: { scheduledEventId: sched } });
-const failed = (id: number, sched: number, type: string, message: string): Event => ({
+const completed = (id: number, sched: number): Event => ev({ eventId: id, eventType: T.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, activityTaskCompletedEventAttributes: { scheduledEventId: sched } });
+const failed = (id: number, sched: number, type: string, message: string): Event =>
+  ev({
   eventId: id,
   eventType: T.EVENT_TYPE_ACTIVITY_TASK_FAILED,
   activityTaskFailedEventAttributes: { scheduledEventId: sched, failure: { message: 'Activity task failed', cause: { message, applicationFailureInfo: { type } } } },
 });
-const signaled = (id: number, name: string, data: string): Event => ({
+const signaled = (id: number, name: string, data: string): Event =>
+  ev({
   eventId: id,
   eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
   workflowExecutionSignaledEventAttributes: { signalName: name, input: { payloads: [{ data: Buffer.from(data) }] } },
@@ -60,7 +65,7 @@ describe('reset points', () => {
     const events: Event[] = [
       ...CYCLE.slice(0, 7),
       wftCompleted(12),
-      { eventId: 13, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, workflowExecutionFailedEventAttributes: { failure: { message: 'no audience', applicationFailureInfo: { type: 'AudienceNotFound' } } } },
+      ev({ eventId: 13, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, workflowExecutionFailedEventAttributes: { failure: { message: 'no audience', applicationFailureInfo: { type: 'AudienceNotFound' } } } }),
     ];
     const failure = firstFailure(events)!;
     expect(failure).toEqual({ eventId: 13, summary: 'the run failed: AudienceNotFound: no audience' });
@@ -68,7 +73,7 @@ describe('reset points', () => {
   });
 
   it('a run that failed before any activity goes back to its start; a run without a completed task has no point', () => {
-    const events: Event[] = [started(1), wftCompleted(4), { eventId: 5, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, workflowExecutionFailedEventAttributes: { failure: { message: 'bad' } } }];
+    const events: Event[] = [started(1), wftCompleted(4), ev({ eventId: 5, eventType: T.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, workflowExecutionFailedEventAttributes: { failure: { message: 'bad' } } })];
     expect(lastGoodPoint(events, firstFailure(events)!)).toMatchObject({ to: 'last-good', eventId: 4 });
     expect(startPoint([started(1)])).toBeNull();
     expect(firstFailure(CYCLE.slice(0, 11))).toBeNull();
