@@ -265,6 +265,15 @@ describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault',
     expect(moved.stderr).toMatch(/rerun refused: run \S+ is not the run before the current one .*nothing was changed/);
     const after = await harness.client.workflow.getHandle(rerunOf.workflowId).describe();
     expect({ runId: after.runId, status: after.status.name }).toEqual({ runId: before.runId, status: 'RUNNING' });
+    // No such workflow; a workflow type no lifecycle re-runs.
+    const none = await rerunCli([uniqueId('no-such-workflow')]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/rerun refused: no workflow no-such-workflow-\S+ in namespace "[^"]+"/);
+    const health = await harness.client.workflow.start('healthCheck', { taskQueue: harness.taskQueue, workflowId: uniqueId('health'), args: [{ timer: '10ms' }] });
+    await health.result();
+    const unknown = await rerunCli([health.workflowId, '--json']);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout)).toEqual({ refused: expect.stringMatching(/^ttsync does not know how to re-run workflows of type healthCheck \(it re-runs audienceSync, audienceSyncTick, audienceSyncPreview\)/) });
   });
 });
 
