@@ -2,9 +2,12 @@ import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createEventsExportActivities, type EventsExportActivityDeps } from './events-export';
 import { createHealthActivities, type HealthDeps } from './health';
+import { createNoticeActivities, type NoticeActivityDeps } from './notices';
 
 export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActivityDeps {
   health: HealthDeps;
+  /** The notices outbox and its adapters (kernel, every lifecycle posts through it); default from the worker's env. */
+  notices?: NoticeActivityDeps;
 }
 
 /**
@@ -14,6 +17,7 @@ export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActi
 export function createActivities(deps: ActivityDeps) {
   return composeActivities({
     health: createHealthActivities(deps.health),
+    notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
     'events-export': createEventsExportActivities(deps),
   });
@@ -21,3 +25,4 @@ export function createActivities(deps: ActivityDeps) {
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
+export type { NoticeActivities } from './notices';
