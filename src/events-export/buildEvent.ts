@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { IdentifierNormalizer, normalizeCountryCell, splitMultiValueCell, isMultiValueCell, type Outcome } from '../identifiers';
 import type { TrackedEvent } from '../tiktok/types';
 import { maxEventAgeMs, standardEventsOf, type EventsDestinationConfig } from './config';
@@ -58,7 +58,7 @@ const ID_PREFIX = 'ttsync-event-id/v1';
  * the same id, wherever the file lives, so a re-sent row is deduplicated by TikTok.
  */
 export function fileEventId(eventSourceId: string, rowDigest: string): string {
-  return createHash('sha256').update(`${ID_PREFIX}\u0000file\u0000${eventSourceId}\u0000${rowDigest}`).digest('hex').slice(0, 32);
+  return hash('sha256', `${ID_PREFIX}\u0000file\u0000${eventSourceId}\u0000${rowDigest}`, 'hex').slice(0, 32);
 }
 
 /**
@@ -67,10 +67,7 @@ export function fileEventId(eventSourceId: string, rowDigest: string): string {
  * snapshots, hence a new id.
  */
 export function changeEventId(eventSourceId: string, previousDigest: string, currentDigest: string, key: string, change: 'enter' | 'exit'): string {
-  return createHash('sha256')
-    .update(`${ID_PREFIX}\u0000change\u0000${eventSourceId}\u0000${previousDigest}\u0000${currentDigest}\u0000${change}\u0000${key}`)
-    .digest('hex')
-    .slice(0, 32);
+  return hash('sha256', `${ID_PREFIX}\u0000change\u0000${eventSourceId}\u0000${previousDigest}\u0000${currentDigest}\u0000${change}\u0000${key}`, 'hex').slice(0, 32);
 }
 
 const asText = (v: unknown): string | undefined => {

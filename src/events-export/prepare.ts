@@ -6,7 +6,7 @@ import { readJsonObject } from '../storage/json';
 import type { TrackedEvent } from '../tiktok/types';
 import { EventBuilder, type EventReject, type RowOrigin } from './buildEvent';
 import type { EventsDestinationConfig } from './config';
-import { formatOf, isMalformed, readRows, type InputRow, type MalformedRow, type RowFormat } from './rows';
+import { formatOf, isMalformed, readRowChunks, type InputRow, type MalformedRow, type RowFormat } from './rows';
 import { runLayout, type RunLayout } from './layout';
 
 /*
@@ -61,6 +61,8 @@ export interface PrepareDeps {
 /** Batches, rejects and the counts of one run, written as the rows stream by. */
 class RunWriter {
   private pending: string[] = [];
+  /** Batch writes in flight: the next batch is built while the last ones are written. */
+  private writes: Promise<unknown>[] = [];
   private rejectRows: unknown[][] = [];
   private rejectsStarted = false;
   private rejectsChunks: string[] = [];
@@ -73,10 +75,11 @@ class RunWriter {
     private readonly layout: RunLayout,
   ) {}
 
-  async event(e: TrackedEvent): Promise<void> {
+  /** A promise only when a batch was cut (so the caller awaits once per 1,000 events, not per row). */
+  event(e: TrackedEvent): Promise<void> | undefined {
     this.pending.push(JSON.stringify(e));
     this.events++;
-    if (this.pending.length >= MAX_EVENTS_PER_BATCH) await this.flush();
+    return this.pending.length >= MAX_EVENTS_PER_BATCH ? this.flush() : undefined;
   }
 
   reject(r: { row: number; line: number; change?: string }, rej: Pick<EventReject, 'field' | 'column' | 'reason' | 'detail' | 'value'>): void {
@@ -93,14 +96,19 @@ class RunWriter {
 
   async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    await this.work.write(this.layout.batchKey(this.batches), `${this.pending.join('\n')}\n`, { contentType: 'application/x-ndjson', md5: false });
+    const write = this.work.write(this.layout.batchKey(this.batches), `${this.pending.join('\n')}\n`, { contentType: 'application/x-ndjson', md5: false });
+    // Awaited below or in finish(); a failure surfaces there, never as an unhandled rejection.
+    write.catch(() => undefined);
+    this.writes.push(write);
     this.batches++;
     this.pending = [];
+    if (this.writes.length >= 4) await this.writes.shift();
   }
 
   /** Writes what is left; returns the rejects URI (null when none). */
   async finish(): Promise<string | null> {
     await this.flush();
+    await Promise.all(this.writes.splice(0));
     if (this.rejectRows.length) this.spillRejects();
     if (!this.rejectsStarted) return null;
     // Rejects are a small share of a run; held in text until now so one object is written once.
@@ -140,15 +148,19 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
   if (c.input.kind === 'files') {
     const format = formatOf(req.input.uri, req.input.format ?? c.input.format);
     const { store, key } = deps.openInput(req.input.uri);
-    for await (const r of readRows(await store.openRead(key), format, wanted)) {
-      tick();
-      if (isMalformed(r)) {
-        malformed(r);
-        continue;
+    for await (const chunk of readRowChunks(await store.openRead(key), format, wanted)) {
+      for (const r of chunk) {
+        tick();
+        if (isMalformed(r)) {
+          malformed(r);
+          continue;
+        }
+        const out = builder.build(r.cells, { kind: 'file', rowDigest: r.digest }, clock);
+        if ('event' in out) {
+          const cut = writer.event(out.event);
+          if (cut) await cut;
+        } else writer.reject(r, out.reject);
       }
-      const out = builder.build(r.cells, { kind: 'file', rowDigest: r.digest }, clock);
-      if ('event' in out) await writer.event(out.event);
-      else writer.reject(r, out.reject);
     }
     const rejectsUri = await writer.finish();
     manifest = { format: 1, runId: req.runId, input: req.input, kind: 'files', rows, events: writer.events, batches: writer.batches, rejected: writer.rejected, rejectsUri };
@@ -171,18 +183,19 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
     }
     const prevKeys = new Set<string>();
     if (previous) {
-      for await (const r of readRows(await previous.store.openRead(previous.key), previous.format, wanted)) {
-        if (isMalformed(r)) continue;
-        const k = keyOf(r);
-        if (k !== undefined) prevKeys.add(k);
-      }
+      for await (const chunk of readRowChunks(await previous.store.openRead(previous.key), previous.format, wanted))
+        for (const r of chunk) {
+          if (isMalformed(r)) continue;
+          const k = keyOf(r);
+          if (k !== undefined) prevKeys.add(k);
+        }
     }
     const sendEnters = trigger.on.includes('enter') && (previous !== null || trigger.baseline === 'enter');
     const base = { previousDigest: previous?.digest ?? '', currentDigest, detectedAtMs: req.detectedAtMs };
     const curKeys = new Set<string>();
     let enters = 0;
     let exits = 0;
-    for await (const r of readRows(await deps.work.openRead(layout.snapshotKey(format)), format, wanted)) {
+    for await (const r of rowsOf(await deps.work.openRead(layout.snapshotKey(format)), format, wanted)) {
       tick();
       if (isMalformed(r)) {
         malformed(r, 'enter');
@@ -208,7 +221,7 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
     }
     if (previous) {
       const seen = new Set<string>();
-      for await (const r of readRows(await previous.store.openRead(previous.key), previous.format, wanted)) {
+      for await (const r of rowsOf(await previous.store.openRead(previous.key), previous.format, wanted)) {
         if (isMalformed(r)) continue;
         const k = keyOf(r);
         if (k === undefined || curKeys.has(k) || seen.has(k)) continue;
@@ -239,6 +252,11 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
   }
   await deps.work.write(layout.manifestKey, JSON.stringify(manifest), { contentType: 'application/json' });
   return manifest;
+}
+
+/** Rows one by one (trigger diffs: fewer rows, clearer code than the chunked file loop). */
+async function* rowsOf(source: AsyncIterable<Uint8Array | string>, format: RowFormat, wanted: readonly string[]): AsyncGenerator<InputRow | MalformedRow> {
+  for await (const chunk of readRowChunks(source, format, wanted)) yield* chunk;
 }
 
 /** The events of batch i, as stored. */

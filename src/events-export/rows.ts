@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CsvTokenizer, detectDelimiter, type CsvRecordSink } from '../snapshot/csvTokenizer';
 import { EventsDataError, EventsExportFailureType } from './failures';
 
@@ -46,11 +46,15 @@ const LF = 10;
 
 /** Reads rows; `wanted` are the mapped columns (they pick the CSV delimiter). */
 export async function* readRows(source: AsyncIterable<Uint8Array | string>, format: RowFormat, wanted: readonly string[]): AsyncGenerator<InputRow | MalformedRow> {
-  if (format === 'ndjson') yield* readNdjson(source);
-  else yield* readCsv(source, wanted);
+  for await (const chunk of readRowChunks(source, format, wanted)) yield* chunk;
 }
 
-async function* readNdjson(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<InputRow | MalformedRow> {
+/** The rows of each piece of input at once: one await per piece, not per row. */
+export function readRowChunks(source: AsyncIterable<Uint8Array | string>, format: RowFormat, wanted: readonly string[]): AsyncGenerator<Array<InputRow | MalformedRow>> {
+  return format === 'ndjson' ? readNdjson(source) : readCsv(source, wanted);
+}
+
+async function* readNdjson(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Array<InputRow | MalformedRow>> {
   let rest = '';
   let line = 0;
   let row = 0;
@@ -67,7 +71,7 @@ async function* readNdjson(source: AsyncIterable<Uint8Array | string>): AsyncGen
       return { row, line, malformed: 'the line is not valid JSON' };
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return { row, line, malformed: 'the line is not a JSON object' };
-    return { row, line, cells: v as Record<string, unknown>, digest: createHash('sha256').update(t).digest('hex') };
+    return { row, line, cells: v as Record<string, unknown>, digest: hash('sha256', t, 'hex') };
   };
   for await (const chunk of source) {
     rest += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
@@ -79,16 +83,16 @@ async function* readNdjson(source: AsyncIterable<Uint8Array | string>): AsyncGen
       rest = rest.slice(nl + 1);
       if (r) out.push(r);
     }
-    yield* out;
+    if (out.length) yield out;
   }
   rest += decoder.decode();
   if (rest.length) {
     const r = one(rest);
-    if (r) yield r;
+    if (r) yield [r];
   }
 }
 
-async function* readCsv(source: AsyncIterable<Uint8Array | string>, wanted: readonly string[]): AsyncGenerator<InputRow | MalformedRow> {
+async function* readCsv(source: AsyncIterable<Uint8Array | string>, wanted: readonly string[]): AsyncGenerator<Array<InputRow | MalformedRow>> {
   let buf: Buffer = Buffer.alloc(0);
   let tokenizer: CsvTokenizer | null = null;
   let header: string[] | null = null;
@@ -112,13 +116,14 @@ async function* readCsv(source: AsyncIterable<Uint8Array | string>, wanted: read
         return;
       }
       const cells: Record<string, unknown> = {};
-      const h = createHash('sha256');
+      // The digest is of every cell followed by a NUL, in header order.
+      let content = '';
       for (let i = 0; i < count; i++) {
         const v = f.text(b, i);
         cells[header[i]!] = v;
-        h.update(v).update('\u0000');
+        content += `${v}\u0000`;
       }
-      out.push({ row, line, cells, digest: h.digest('hex') });
+      out.push({ row, line, cells, digest: hash('sha256', content, 'hex') });
     },
     malformed(line, problem) {
       row++;
@@ -138,13 +143,13 @@ async function* readCsv(source: AsyncIterable<Uint8Array | string>, wanted: read
     }
     const stop = tokenizer!.push(buf, 0, buf.length, false, sink);
     buf = buf.subarray(stop);
-    yield* out.splice(0);
+    if (out.length) yield out.splice(0);
   }
   if (first) {
     if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
     tokenizer = new CsvTokenizer(detectDelimiter(buf.toString('utf8'), wanted).charCodeAt(0));
   }
   if (buf.length) tokenizer!.push(buf, 0, buf.length, true, sink);
-  yield* out.splice(0);
+  if (out.length) yield out.splice(0);
   if (header === null) throw new EventsDataError(EventsExportFailureType.InputUnreadable, 'the CSV file is empty: it has no header row');
 }
