@@ -5,6 +5,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { EventsDestinationConfigInput } from '../../../src/events-export/config';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
+import { requestEventsExport, waitForEventsRun } from '../../../src/events-export/client';
+import { eventsExportStatusQuery, eventsPauseSignal, eventsReauthorizedSignal, eventsResumeSignal, inputLandedSignal, type EventsExportStatus } from '../../../src/events-export/messages';
 import { useEventsHarness, type EmulatedEvent } from '../../helpers/eventsHarness';
 import { decodedText } from '../../helpers/workflowHistory';
 
@@ -299,6 +301,63 @@ describe('events export', () => {
     const ids = new Set(inspected.events.filter((e) => !e.deduplicated).map((e) => e.eventId));
     expect(ids.size).toBe(n);
     expect(ids).toEqual(new Set(rows.map((r) => fileEventId(source, r))));
+  });
+
+  it('parks without a token until reauthorized, holds runs while paused, and checks its id and config', { timeout: 120_000 }, async () => {
+    const source = pixel();
+    const envVar = 'TTSYNC_TEST_REAUTH_TOKEN';
+    delete process.env[envVar];
+    const uri = writeCsv('reauth.csv', ['ts', 'email'], [[iso(HOUR), 'reauth@example.com']]);
+    secrets.add('reauth@example.com');
+    const config: EventsDestinationConfigInput = {
+      destinationId: destId('reauth'),
+      source: 'web',
+      eventSourceId: source,
+      accessToken: `env:${envVar}`,
+      input: { kind: 'files' },
+      event: { standard: 'Contact' },
+      eventTimeField: 'ts',
+      identifiers: { email: 'email' },
+    };
+    const req = await requestEventsExport(h.client, { config, input: { uri }, taskQueue: h.taskQueue, queues: h.queues, timing: { cadence: '1h', heartbeatTimeout: '30s' } });
+    const id = WorkflowIds.eventsExport(config.destinationId);
+    h.started.push(id);
+    const handle = h.client.workflow.getHandle(id);
+    const statusOf = () => handle.query(eventsExportStatusQuery);
+    const until = async (ok: (s: EventsExportStatus) => boolean) => {
+      for (let i = 0; ; i++) {
+        const s = await statusOf();
+        if (ok(s)) return s;
+        if (i > 400) throw new Error(`status never matched: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    };
+    const parked = await until((s) => s.phase === 'reauthorization_required');
+    expect(parked.lastError?.type).toBe('SecretUnavailable');
+    expect(parked.advice).toContain('ttsync events reauthorized');
+    const described = await handle.describe();
+    expect(described.searchAttributes).toMatchObject({ Lifecycle: ['events_export'], SyncState: ['reauthorization_required'], DestinationId: [config.destinationId] });
+    secrets.add(await h.sourceToken(source, ADV, envVar));
+    await handle.signal(eventsReauthorizedSignal);
+    const done = await waitForEventsRun(h.client, config.destinationId, req.requestId, { timeoutMs: 60_000, pollMs: 150 });
+    expect(done.status.lastRun).toMatchObject({ sent: 1 });
+
+    // Paused: a landing file waits; resume runs it.
+    await handle.signal(eventsPauseSignal);
+    await handle.signal(inputLandedSignal, { input: { uri }, requestId: 'after-pause' });
+    const held = await until((s) => s.paused && s.queued.length === 1);
+    expect(held.runs).toBe(1);
+    expect((await handle.describe()).searchAttributes.SyncState).toEqual(['paused']);
+    await handle.signal(eventsResumeSignal);
+    const resumed = await waitForEventsRun(h.client, config.destinationId, 'after-pause', { timeoutMs: 60_000, pollMs: 150 });
+    expect(resumed.status).toMatchObject({ runs: 2, paused: false, phase: 'exported' });
+
+    // Another id, or a config the schema refuses: failed before any activity.
+    const wrong = await h.client.workflow.start('eventsExport', { taskQueue: h.taskQueue, workflowId: `not-${id}`, args: [{ config }] });
+    await expect(wrong.result()).rejects.toMatchObject({ cause: { type: 'WrongWorkflowId' } });
+    const badId = destId('bad-cfg');
+    const invalid = await h.client.workflow.start('eventsExport', { taskQueue: h.taskQueue, workflowId: WorkflowIds.eventsExport(badId), args: [{ config: { ...config, destinationId: badId, eventSourceId: '123' } }] });
+    await expect(invalid.result()).rejects.toMatchObject({ cause: { type: 'InvalidConfig', message: expect.stringContaining('$.eventSourceId') } });
   });
 
   it('keeps raw identifiers, event payloads and tokens out of every history (and the check finds a planted one)', { timeout: 120_000 }, async () => {
