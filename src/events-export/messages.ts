@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { CrossLifecycleSignals, type EventsInputLandedPayload } from '../temporal/workflowIds';
 import type { EventsDestinationConfigInput } from './config';
 
 /*
@@ -126,8 +127,9 @@ export interface EventsExportTickInput {
 
 export const eventsExportStatusQuery = defineQuery<EventsExportStatus>('eventsExportStatus');
 /** A new event file or snapshot landed: queued, exported in landing order. */
-export type InputLandedArgs = [{ input: EventsInputObject; requestId?: string }];
-export const inputLandedSignal = defineSignal<InputLandedArgs>('inputLanded');
+export type InputLandedArgs = [EventsInputLandedPayload];
+/** Also what audience syncs send to the events destinations they feed (the kernel's shared contract). */
+export const inputLandedSignal = defineSignal<InputLandedArgs>(CrossLifecycleSignals.eventsInputLanded);
 /** Export the config's default input now (`onCadence`: a schedule tick). */
 export type EventsSyncNowArgs = [{ requestId?: string; onCadence?: boolean }?];
 export const eventsSyncNowSignal = defineSignal<EventsSyncNowArgs>('syncNow');

@@ -61,3 +61,19 @@ export const ScheduleIds = {
   eventsExport: (destinationId: string): string => `events-export-schedule:${destinationId}`,
 } as const;
 
+
+/**
+ * Signals one lifecycle sends to another's workflow, by name (a lifecycle cannot import
+ * another's messages). `eventsInputLanded`: an audience sync tells each events destination it
+ * feeds (its config's notifyEventsDestinations) about the snapshot it just committed, so one
+ * export drives both the audience and its enter/exit events.
+ */
+export const CrossLifecycleSignals = {
+  eventsInputLanded: 'inputLanded',
+} as const;
+
+/** The argument of CrossLifecycleSignals.eventsInputLanded. */
+export interface EventsInputLandedPayload {
+  input: { uri: string; format?: 'csv' | 'ndjson' };
+  requestId?: string;
+}
