@@ -49,6 +49,8 @@ export interface EventsHarness {
   readonly client: Client;
   readonly taskQueue: string;
   readonly queues: { data: string; events: string };
+  /** The TikTok role's own queue (audience calls): nothing here uses it, but `doctor` checks it. */
+  readonly tiktokQueue: string;
   /** Workflow ids started, for history checks. */
   readonly started: string[];
   control<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
@@ -82,6 +84,7 @@ export function useEventsHarness(opts: { name: string; emulator?: EmulatorOption
     },
     taskQueue: uniqueId(`${opts.name}-control`),
     queues: { data: uniqueId(`${opts.name}-data`), events: uniqueId(`${opts.name}-events`) },
+    tiktokQueue: uniqueId(`${opts.name}-tiktok`),
     started: [],
     control: <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => emulatorControl<T>(h.emu, method, path, body),
     sourceToken: async (eventSourceId, advertiserId, envVar) => {
@@ -109,7 +112,7 @@ export function useEventsHarness(opts: { name: string; emulator?: EmulatorOption
       env,
       connection: native,
       roles: ['control', 'data', 'tiktok'],
-      taskQueues: { control: h.taskQueue, data: h.queues.data, tiktok: uniqueId(`${opts.name}-tiktok`) },
+      taskQueues: { control: h.taskQueue, data: h.queues.data, tiktok: h.tiktokQueue },
       events: { taskQueue: h.queues.events, activitiesPerSecond: 200 },
       shutdownGraceTime: '1s',
       activityDeps: {

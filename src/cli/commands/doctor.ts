@@ -2,13 +2,14 @@ import type { Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncDoctor } from '../../audience-sync/doctor';
+import { eventsExportDoctor } from '../../events-export/doctor';
 import { durationMs } from '../../config/duration';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { parseTemporalEnv } from '../../config/temporalEnv';
 import { connectClient } from '../../temporal/connection';
 import { fail, ok, pollersCheck, searchAttributesCheck, type CheckOutcome, type CheckStatus, type DoctorCheck, type DoctorContext, type DoctorSource } from '../../temporal/doctor';
-import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQueues';
+import { ALL_TASK_QUEUE_ROLES, EVENTS_TASK_QUEUE, type TaskQueueRole } from '../../temporal/taskQueues';
 
 /*
  * `ttsync doctor`: every check of the deployment (Temporal connection, namespace search
@@ -21,7 +22,7 @@ import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQue
 
 /** Each lifecycle's checks, by its name. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; the runner only passes them through
-const SOURCES: Record<string, DoctorSource<any>> = { [audienceSyncDoctor.lifecycle]: audienceSyncDoctor };
+const SOURCES: Record<string, DoctorSource<any>> = { [audienceSyncDoctor.lifecycle]: audienceSyncDoctor, [eventsExportDoctor.lifecycle]: eventsExportDoctor };
 
 /** The subject of the checks every config shares. */
 export const DEPLOYMENT = 'deployment';
@@ -113,6 +114,7 @@ export interface DoctorRun {
 
 export interface DoctorOptions {
   queues: Record<TaskQueueRole, string>;
+  eventsQueue?: string;
   expectSchedules: boolean;
   registry?: string;
   timeoutMs: number;
@@ -129,6 +131,7 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       return temporal;
     },
     queues: opts.queues,
+    ...(opts.eventsQueue ? { eventsQueue: opts.eventsQueue } : {}),
     expectSchedules: opts.expectSchedules,
     ...(opts.registry ? { registry: opts.registry } : {}),
   };
@@ -209,6 +212,7 @@ interface DoctorOpts {
   taskQueue: string;
   dataQueue: string;
   tiktokQueue: string;
+  eventsQueue: string;
 }
 
 export function registerDoctorCommand(program: Command, summary: string): void {
@@ -221,7 +225,8 @@ export function registerDoctorCommand(program: Command, summary: string): void {
       .option('--json', 'print the results as one JSON object')
       .option('--expect-schedules', "a config without its Schedule is a failure (default: info; for deployments that run `schedules apply`)")
       .option('--registry <uri>', 'the registry folder every worker shares (default: TTSYNC_SEGMENT_REGISTRY, else the local default workdir)')
-      .option('--timeout <duration>', 'how long each check may take', durationTextFlag, DEFAULT_TIMEOUT),
+      .option('--timeout <duration>', 'how long each check may take', durationTextFlag, DEFAULT_TIMEOUT)
+      .option('--events-queue <name>', 'task queue of the Events API activities (events-export)', EVENTS_TASK_QUEUE),
   ).action(async (opts: DoctorOpts) => {
     const source = SOURCES[opts.lifecycle]!;
     let configs: unknown[];
@@ -235,6 +240,7 @@ export function registerDoctorCommand(program: Command, summary: string): void {
     if (timeoutMs <= 0) throw new UsageError('--timeout must be longer than 0');
     const run = await runDoctor(source, configs, {
       queues: { control: opts.taskQueue, data: opts.dataQueue, tiktok: opts.tiktokQueue },
+      eventsQueue: opts.eventsQueue,
       expectSchedules: Boolean(opts.expectSchedules),
       ...(opts.registry ? { registry: opts.registry } : {}),
       timeoutMs,

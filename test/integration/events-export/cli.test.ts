@@ -88,6 +88,29 @@ describe('ttsync events', () => {
     }
   });
 
+  it('doctor checks an events destination: the events queue, token, workdir, input and schedule', { timeout: 120_000 }, async () => {
+    const destinationId = `doc-${Date.now().toString(36)}`;
+    const cfgPath = join(h.dir, 'doctor.json');
+    const missing = join(h.dir, 'not-yet.csv');
+    writeFileSync(
+      cfgPath,
+      JSON.stringify({ destinationId, source: 'offline', eventSourceId: '1616318632825', accessToken: 'env:TTSYNC_TEST_DOCTOR_TOKEN', input: { kind: 'files', uri: `file://${missing}` }, event: { standard: 'Purchase' }, eventTimeField: 'ts', identifiers: { email: 'email' }, storage: { workdir: join(h.dir, 'doctor-work') } }),
+    );
+    const queues = ['--task-queue', h.taskQueue, '--data-queue', h.queues.data, '--tiktok-queue', h.tiktokQueue, '--events-queue', h.queues.events];
+    const run = async (env: NodeJS.ProcessEnv) => {
+      const r = await cliAgainstTestServer(['doctor', '--lifecycle', 'events-export', '--config', cfgPath, '--json', ...queues], { env });
+      const out = JSON.parse(r.stdout) as { ok: boolean; results: Array<{ subject: string; check: string; status: string; message: string }> };
+      return { code: r.code, out, status: Object.fromEntries(out.results.map((x) => [`${x.subject}/${x.check}`, x.status])) };
+    };
+    const bad = await run({ TTSYNC_TEST_DOCTOR_TOKEN: '' });
+    expect(bad.code).toBe(1);
+    expect(bad.status).toMatchObject({ 'deployment/poller-events': 'ok', [`${destinationId}/token`]: 'fail', [`${destinationId}/storage`]: 'ok', [`${destinationId}/input`]: 'warn', [`${destinationId}/schedule`]: 'info' });
+    const good = await run({ TTSYNC_TEST_DOCTOR_TOKEN: 'a-token-value-for-the-doctor' });
+    expect(good.code).toBe(0);
+    expect(good.status[`${destinationId}/token`]).toBe('ok');
+    expect(JSON.stringify(good.out)).not.toContain('a-token-value-for-the-doctor');
+  });
+
   it('refuses a bad config naming the file and the JSON path, and starts nothing', async () => {
     const cfgPath = join(h.dir, 'bad.json');
     writeFileSync(cfgPath, JSON.stringify({ destinationId: 'bad-one', source: 'offline', eventSourceId: 'A1T8T4UYGVIQA8ORZMX9', accessToken: 'env:X', input: { kind: 'files' }, event: { custom: 'Mine' }, eventTimeField: 'ts', identifiers: { email: 'email' } }));
