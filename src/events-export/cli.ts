@@ -170,7 +170,7 @@ export function registerEventsCommand(program: Command, summary: string): void {
         });
         const summary = runSummary(status, ok);
         process.stdout.write(opts.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
-        if (!ok) process.exitCode = 1;
+        if (!ok) throw new Error(`the export run ended in ${summary.phase}: ${summary.error?.message ?? 'see the summary'}`);
       } finally {
         await client.connection.close();
       }

@@ -111,6 +111,32 @@ describe('ttsync events', () => {
     expect(JSON.stringify(good.out)).not.toContain('a-token-value-for-the-doctor');
   });
 
+  it('ttsync rerun resets a run that failed on a missing file once the file is there', { timeout: 120_000 }, async () => {
+    const pixel = randomBytes(10).toString('hex').toUpperCase();
+    await h.sourceToken(pixel, ADV, 'TTSYNC_TEST_RERUN_EVENTS_TOKEN');
+    const destinationId = `rerun-${Date.now().toString(36)}`;
+    const cfgPath = join(h.dir, 'rerun.json');
+    const late = join(h.dir, 'late.csv');
+    writeFileSync(cfgPath, JSON.stringify({ destinationId, source: 'web', eventSourceId: pixel, accessToken: 'env:TTSYNC_TEST_RERUN_EVENTS_TOKEN', input: { kind: 'files' }, event: { standard: 'Lead' }, eventTimeField: 'ts', identifiers: { email: 'email' } }));
+    const queues = ['--task-queue', h.taskQueue, '--data-queue', h.queues.data, '--events-queue', h.queues.events];
+    const failed = await cliAgainstTestServer(['events', 'export', '--config', cfgPath, '--file', late, '--wait', '--json', ...queues]);
+    h.started.push(`events-export:${destinationId}`);
+    expect(failed.code).toBe(1);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ ok: false, phase: 'error', error: { type: 'StorageObjectMissing' } });
+    writeFileSync(late, `ts,email\n${new Date(Date.now() - 60_000).toISOString()},late@example.com\n`);
+    const r = await cliAgainstTestServer(['rerun', `events-export:${destinationId}`, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    for (let i = 0; ; i++) {
+      const inspected = await h.source(pixel);
+      if (inspected.received === 1) {
+        expect((inspected.events[0]!.payload.user as { email: string[] }).email).toEqual([sha('late@example.com')]);
+        break;
+      }
+      if (i > 300) throw new Error(`the re-run did not send the event: ${r.stdout}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  });
+
   it('refuses a bad config naming the file and the JSON path, and starts nothing', async () => {
     const cfgPath = join(h.dir, 'bad.json');
     writeFileSync(cfgPath, JSON.stringify({ destinationId: 'bad-one', source: 'offline', eventSourceId: 'A1T8T4UYGVIQA8ORZMX9', accessToken: 'env:X', input: { kind: 'files' }, event: { custom: 'Mine' }, eventTimeField: 'ts', identifiers: { email: 'email' } }));
