@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
 import { parseEventsConfig, type EventsDestinationConfig, type EventsDestinationConfigInput } from '../../src/events-export/config';
 import type { EventsInputObject } from '../../src/events-export/messages';
-import { prepareRun, type PreparedRun } from '../../src/events-export/prepare';
+import { deleteOldRuns, prepareRun, type PreparedRun } from '../../src/events-export/prepare';
 import { DATA_DIR } from '../../src/paths';
 import { openBlob, openBlobStore, type BlobStore } from '../../src/storage';
 import { toEventsFailure } from './failure';
@@ -56,6 +56,16 @@ export function createEventsDataActivities(deps: EventsDataDeps = {}) {
             },
           },
         );
+      } catch (err) {
+        throw toEventsFailure(err);
+      }
+    },
+
+    /** Housekeeping after a finished run: all run folders but the newest `keep` and the baseline's go. */
+    async deleteOldEventsRuns(input: { config: EventsDestinationConfigInput; keep: number; alsoKeep: string[] }): Promise<{ deleted: string[] }> {
+      try {
+        const config = parseEventsConfig(input.config, 'events destination config');
+        return { deleted: await deleteOldRuns(openStore(workdirOf(config, deps)), config.destinationId, input.keep, input.alsoKeep) };
       } catch (err) {
         throw toEventsFailure(err);
       }

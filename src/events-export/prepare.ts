@@ -7,7 +7,7 @@ import type { TrackedEvent } from '../tiktok/types';
 import { EventBuilder, type EventReject, type RowOrigin } from './buildEvent';
 import type { EventsDestinationConfig } from './config';
 import { formatOf, isMalformed, readRowChunks, type InputRow, type MalformedRow, type RowFormat } from './rows';
-import { runLayout, type RunLayout } from './layout';
+import { RUNS_PREFIX, runLayout, type RunLayout } from './layout';
 
 /*
  * The data plane of one export run: the input read row by row, each row built into an event
@@ -266,4 +266,25 @@ export async function readBatch(work: BlobStore, layout: RunLayout, index: numbe
     .split('\n')
     .filter((l) => l.length > 0)
     .map((l) => JSON.parse(l) as TrackedEvent);
+}
+
+/**
+ * Deletes the run folders of a destination but the newest `keep` and those named in
+ * `alsoKeep` (the trigger baseline's run, whose snapshot copy the next diff reads). Returns
+ * the run ids deleted. Run folders hold batches of personal data: they go once no retry or
+ * resume can need them (a finished run's ledger has acknowledged every batch).
+ */
+export async function deleteOldRuns(work: BlobStore, destinationId: string, keep: number, alsoKeep: readonly string[]): Promise<string[]> {
+  const prefix = `${RUNS_PREFIX}${destinationId}.`;
+  const byRun = new Map<string, string[]>();
+  for await (const o of work.list(prefix)) {
+    const runId = o.key.slice(RUNS_PREFIX.length).split('/')[0]!;
+    // Another destination whose id extends this one's ("web" and "web-2") is not ours.
+    if (!/^\d{6,}$/.test(runId.slice(destinationId.length + 1))) continue;
+    byRun.set(runId, [...(byRun.get(runId) ?? []), o.key]);
+  }
+  const runs = [...byRun.keys()].sort();
+  const doomed = runs.slice(0, Math.max(0, runs.length - keep)).filter((r) => !alsoKeep.includes(r));
+  for (const r of doomed) for (const key of byRun.get(r) ?? []) await work.delete(key, { ignoreNotFound: true });
+  return doomed;
 }

@@ -35,7 +35,7 @@ import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { EVENTS_TASK_QUEUE, TaskQueues } from '../../src/temporal/taskQueues';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
 import { REAUTHORIZATION_FAILURES } from '../../src/tiktok/errorTypes';
-import { NO_TOTALS, SENDING_LANES, addTotals, rejectedByReason, runLine, sendRanges, type RangeTotals } from './plan';
+import { KEEP_RUNS, NO_TOTALS, SENDING_LANES, addTotals, rejectedByReason, runLine, sendRanges, type RangeTotals } from './plan';
 
 /*
  * ONE long-running workflow per events destination (id events-export:<destinationId>): the
@@ -73,6 +73,7 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
   const queues = { data: input.queues?.data ?? TaskQueues.data, events: input.queues?.events ?? EVENTS_TASK_QUEUE };
   const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...EVENTS_EXPORT_NON_RETRYABLE] };
   const data = proxyActivities<EventsDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout, retry });
+  const housekeeping = proxyActivities<EventsDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
   // Throttling and 5xx are retried here after the client's own attempts, for as long as it takes.
   const events = proxyActivities<EventsTikTokActivities>({ taskQueue: queues.events, startToCloseTimeout: '1h', heartbeatTimeout, retry });
 
@@ -241,6 +242,14 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
     answer(req, true);
     log.info('events run finished', { runId, sent: totals.sent, batches: prepared.batches });
     setPhase('exported');
+    // Batch files hold personal data: a finished run's go once newer runs exist. The baseline's
+    // run keeps its snapshot copy for the next diff. Housekeeping never fails the run.
+    const baselineRun = status.baseline ? /events-runs\/([^/]+)\//.exec(status.baseline.uri)?.[1] : undefined;
+    try {
+      await housekeeping.deleteOldEventsRuns({ config: input.config, keep: KEEP_RUNS, alsoKeep: baselineRun ? [baselineRun] : [] });
+    } catch (err) {
+      log.warn('old events runs not deleted', { runId, error: failureOf(err).message });
+    }
   }
 
   const runnable = (): boolean => !status.paused && queue.length > 0 && !queue[0]!.held;

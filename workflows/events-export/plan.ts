@@ -9,6 +9,8 @@ import type { LastEventsRun } from '../../src/events-export/messages';
 export const BATCHES_PER_ACTIVITY = 20;
 /** Sending activities of one run in flight at once (the task queue's rate limit caps them further). */
 export const SENDING_LANES = 4;
+/** Finished run folders kept (with their batches, ledger and rejects) for inspection; older ones are deleted. */
+export const KEEP_RUNS = 3;
 
 export function sendRanges(batches: number, per = BATCHES_PER_ACTIVITY): Array<{ from: number; to: number }> {
   const out: Array<{ from: number; to: number }> = [];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseEventsConfig, type EventsDestinationConfigInput } from '../../../src/events-export/config';
 import { runLayout } from '../../../src/events-export/layout';
-import { prepareRun, readBatch } from '../../../src/events-export/prepare';
+import { deleteOldRuns, prepareRun, readBatch } from '../../../src/events-export/prepare';
 import { sendRange, type SendDeps } from '../../../src/events-export/send';
 import { LocalBlobStore, openBlob } from '../../../src/storage';
 import { InvalidRequest, Throttled } from '../../../src/tiktok';
@@ -154,5 +154,19 @@ describe('send', () => {
     await expect(sendRange({ runId: 'web-a.000001', from: 0, to: 1, eventSource: 'web', eventSourceId: 'A1T8T4UYGVIQA8ORZMX9' }, { work, track: refuseAll, retries: () => 0, now: () => new Date(NOW) })).rejects.toMatchObject({
       type: 'EventsRequestRejected',
     });
+  });
+});
+
+describe('old runs', () => {
+  it('deletes all run folders but the newest and the baseline, and never another destination', async () => {
+    const work = new LocalBlobStore(join(dir, 'gc'));
+    for (const run of ['web-a.000001', 'web-a.000002', 'web-a.000003', 'web-a.000004', 'web-a.000005', 'web-a-2.000001']) {
+      await work.write(`events-runs/${run}/manifest.json`, '{}');
+      await work.write(`events-runs/${run}/batches/000000.ndjson`, '{}\n');
+    }
+    expect(await deleteOldRuns(work, 'web-a', 2, ['web-a.000001'])).toEqual(['web-a.000002', 'web-a.000003']);
+    const left: string[] = [];
+    for await (const o of work.list('events-runs/')) left.push(o.key.split('/')[1]!);
+    expect([...new Set(left)].sort()).toEqual(['web-a-2.000001', 'web-a.000001', 'web-a.000004', 'web-a.000005']);
   });
 });
