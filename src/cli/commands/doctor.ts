@@ -104,6 +104,9 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
+/** The address, and the profile it came from when one did. */
+const where = (s: TemporalSettings): string => (s.source === 'environment' ? s.address : `${s.address} (${s.source})`);
+
 export interface DoctorRun {
   ok: boolean;
   counts: Record<CheckStatus, number>;
@@ -145,12 +148,12 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
         client = await (opts.connect ?? (() => connectClient(settings)))();
       } catch (err) {
         return fail(
-          `cannot reach Temporal at ${settings.address} (${settings.source}): ${(err as Error).message}`,
+          `cannot reach Temporal at ${where(settings)}: ${(err as Error).message}`,
           'check TEMPORAL_ADDRESS (or the profile\'s address), the TLS settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY) and the network path; the workers read the same settings',
         );
       }
       temporal = { client, namespace: client.options.namespace };
-      return ok(`connected to ${settings.address} (${settings.source}), namespace "${temporal.namespace}"`);
+      return ok(`connected to ${where(settings)}, namespace "${temporal.namespace}"`);
     },
   };
   try {

@@ -190,4 +190,29 @@ describe('worker metrics on Prometheus', { timeout: 180_000 }, () => {
       activityType: 'createCustomAudience',
     });
   });
+
+  it('TTSYNC_METRICS_ADDRESS does what the flag does; a bad or taken address stops the worker with a clear message', async () => {
+    const port = await freePort();
+    const env = { TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: namespace, TTSYNC_WORKFLOW_BUNDLE: defaultWorkflowBundlePath() };
+    const viaEnv = spawnCli(['worker', '--roles', 'data', '--shutdown-grace', '1s'], { ...env, TTSYNC_METRICS_ADDRESS: `127.0.0.1:${port}` });
+    try {
+      await waitForOutput(viaEnv, /polling ttsync-data on /);
+      const samples = parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      expect(sumOf(samples, 'temporal_worker_start', { namespace, task_queue: 'ttsync-data' })).toBe(1);
+
+      // The same port again: Core cannot bind it, and says so with the address.
+      const taken = spawnCli(['worker', '--roles', 'data', '--metrics', `127.0.0.1:${port}`], env);
+      expect(await exitOf(taken)).toBe(1);
+      expect(taken.output()).toMatch(new RegExp(`ttsync: cannot serve metrics on 127\\.0\\.0\\.1:${port}: .*[Aa]ddress already in use`));
+    } finally {
+      viaEnv.kill('SIGTERM');
+      await exitOf(viaEnv);
+    }
+    const badFlag = spawnCli(['worker', '--metrics', '9464'], env);
+    expect(await exitOf(badFlag)).toBe(2);
+    expect(badFlag.output()).toContain('must be host:port, e.g. 127.0.0.1:9464 (got "9464")');
+    const badEnv = spawnCli(['worker'], { ...env, TTSYNC_METRICS_ADDRESS: 'localhost' });
+    expect(await exitOf(badEnv)).toBe(2);
+    expect(badEnv.output()).toContain('ttsync: TTSYNC_METRICS_ADDRESS must be host:port, e.g. 127.0.0.1:9464 (got "localhost")');
+  });
 });

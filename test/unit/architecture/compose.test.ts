@@ -19,6 +19,7 @@ interface Service {
   entrypoint?: string[];
   environment?: Record<string, string>;
   ports?: string[];
+  expose?: string[];
   depends_on?: Record<string, { condition: string }>;
   profiles?: string[];
   network_mode?: string;
@@ -75,8 +76,11 @@ describe('docker-compose.yml (the production-like topology for users)', () => {
     for (const name of Object.keys(env)) {
       if (name.startsWith('TEMPORAL_')) expect(temporalKeys, name).toContain(name);
       else if (name.startsWith('TIKTOK_')) expect(tiktokKeys, name).toContain(name);
-      else expect(['NODE_ENV', 'TTSYNC_DATA_DIR'], name).toContain(name);
+      else expect(['NODE_ENV', 'TTSYNC_DATA_DIR', 'TTSYNC_METRICS_ADDRESS'], name).toContain(name);
     }
+    // Metrics for a Prometheus on the compose network, on the port the container exposes.
+    expect(env.TTSYNC_METRICS_ADDRESS).toBe('0.0.0.0:9464');
+    expect(w.expose).toEqual(['9464']);
   });
 
   it('offers the TikTok emulator as an opt-in profile reachable from the worker', () => {
