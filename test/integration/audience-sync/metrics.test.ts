@@ -68,7 +68,8 @@ const control = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promi
 beforeAll(async () => {
   client = await testClient();
   namespace = await freshNamespace(client, 'metrics-ns');
-  emu = await emulatorFor({ processingDelay: 300 });
+  // Processing lasts until the test ends it, so the scrape during the wait races nothing.
+  emu = await emulatorFor({ processingDelay: 600_000 });
   // TikTok's rate limits, now and then: each throttled request is counted, and retried.
   await control('POST', 'faults', { throttle: 0.15, seed: 11 });
   dir = mkdtempSync(join(tmpdir(), 'ttsync-metrics-'));
@@ -127,10 +128,29 @@ describe('worker metrics on Prometheus', { timeout: 180_000 }, () => {
     const callsBefore = (await control<{ calls: EmulatorCall[] }>('GET', 'calls')).calls.length;
     expect(callsBefore).toBe(0);
 
-    const sync = await cliAgainstTestServer(
+    const syncing = cliAgainstTestServer(
       ['audience', 'sync', '--config', configPath, '--snapshot', snapshot, '--wait', '--json', '--poll-initial', '100ms', '--poll-max', '1s', '--timeout', '2m'],
       { env: { TEMPORAL_NAMESPACE: namespace }, timeoutMs: 150_000 },
     );
+
+    // During the sync: the audience is created and TikTok is processing it. The endpoint shows
+    // the phase now, the create, and no ids yet (a cycle's counts are recorded when it ends).
+    const dest = { destination_id: destinationId, lifecycle: 'audience_sync' };
+    let during: Sample[] = [];
+    for (const deadline = Date.now() + 120_000; ; ) {
+      during = parsePrometheus(await (await fetch(metricsUrl)).text());
+      if (sumOf(during, 'ttsync_lifecycle_phase', { ...dest, phase: 'waiting_for_processing' }) === 1) break;
+      if (Date.now() > deadline) throw new Error(`the phase never showed waiting_for_processing; ttsync samples: ${JSON.stringify(during.filter((x) => x.name.startsWith('ttsync_lifecycle')))}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(sumOf(during, 'ttsync_tiktok_requests', { endpoint: 'dmp/custom_audience/create/', code: '0' })).toBe(1);
+    expect(sumOf(during, 'ttsync_ids_synced', dest)).toBe(0);
+    expect(sumOf(during, 'ttsync_lifecycle_phase', { ...dest, phase: 'creating' })).toBe(0);
+    const created = (await control<{ audiences: { audience_id: string; advertiser_id: string }[] }>('GET', 'state')).audiences.filter((a) => a.advertiser_id === advertiserId);
+    expect(created).toHaveLength(1);
+    await control('POST', `audiences/${created[0]!.audience_id}/finish-processing`);
+
+    const sync = await syncing;
     expect(sync.code, sync.stderr).toBe(0);
     const summary = JSON.parse(sync.stdout) as { phase: string; audienceId: string; added: number; removed: number; rejected: Record<string, number> };
     expect(summary.phase).toBe('synced');
@@ -145,7 +165,6 @@ describe('worker metrics on Prometheus', { timeout: 180_000 }, () => {
 
     // The workflow's counters reach the exporter when its activation completes; the status the
     // CLI read came after, but the scrape waits for the numbers rather than assuming it.
-    const dest = { destination_id: destinationId, lifecycle: 'audience_sync' };
     let samples: Sample[] = [];
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -170,8 +189,9 @@ describe('worker metrics on Prometheus', { timeout: 180_000 }, () => {
     expect(sumOf(samples, 'ttsync_tiktok_requests', { code: '40100', outcome: 'Throttled' })).toBe(throttled);
     expect(logged['dmp/custom_audience/create/ 0']).toBe(1);
 
-    // The processing waits before each edit and the final check, and the phase: synced now, the phases it went through left at 0.
-    expect(sumOf(samples, 'ttsync_processing_wait_count', dest)).toBeGreaterThanOrEqual(1);
+    // One processing wait (a new audience created with every file: no edit, only the final
+    // check); and the phase: synced now, the phases it went through left at 0.
+    expect(sumOf(samples, 'ttsync_processing_wait_count', dest)).toBe(1);
     const phases = Object.fromEntries(samples.filter((s) => s.name === 'ttsync_lifecycle_phase' && s.labels.destination_id === destinationId).map((s) => [s.labels.phase, s.value]));
     expect(phases).toMatchObject({ synced: 1, inspecting: 0, preparing: 0, uploading: 0, committing: 0 });
     expect(Object.values(phases).filter((v) => v === 1)).toHaveLength(1);
