@@ -110,6 +110,7 @@ export function installRuntimeLogging(level?: LogLevel, coreLevel: LogLevel = 'W
                 bindAddress: telemetry.metricsAddress,
                 histogramBucketOverrides: {
                   [TikTokMetricNames.latency]: TIKTOK_LATENCY_BUCKETS_MS,
+                  [TikTokMetricNames.rateLimitWait]: TIKTOK_LATENCY_BUCKETS_MS,
                   [LifecycleMetricNames.processingWait]: PROCESSING_WAIT_BUCKETS_MS,
                 },
               },

@@ -13,6 +13,8 @@ export const TikTokMetricNames = {
   latency: 'ttsync_tiktok_request_latency',
   /** Requests TikTok refused for its rate limits (40100, HTTP 429), by endpoint. */
   throttles: 'ttsync_tiktok_throttles',
+  /** Milliseconds a request waited for ttsync's own per-app rate limiter before it was sent, by endpoint. */
+  rateLimitWait: 'ttsync_tiktok_rate_limit_wait',
 } as const;
 
 /** One request as the transport saw it. No request data: endpoint, code and time only. */
@@ -24,6 +26,8 @@ export interface TikTokCallRecord {
   /** `ok`, or the error type the answer was classified as (`Throttled`, `Transient`, …). */
   outcome: string;
   latencyMs: number;
+  /** Time spent in ttsync's own rate limiter before sending. */
+  queuedMs: number;
 }
 
 export type TikTokCallObserver = (call: TikTokCallRecord) => void;
@@ -33,10 +37,12 @@ export function tiktokCallMetrics(meter: MetricMeter): TikTokCallObserver {
   const requests = meter.createCounter(TikTokMetricNames.requests, 'requests', 'TikTok API requests sent, by endpoint, code and outcome');
   const latency = meter.createHistogram(TikTokMetricNames.latency, 'float', 'ms', 'TikTok API request latency in milliseconds, by endpoint, code and outcome');
   const throttles = meter.createCounter(TikTokMetricNames.throttles, 'requests', 'TikTok API requests refused for rate limits, by endpoint');
+  const queued = meter.createHistogram(TikTokMetricNames.rateLimitWait, 'float', 'ms', "Milliseconds a TikTok request waited for ttsync's own rate limiter, by endpoint");
   return (call) => {
     const tags: MetricTags = { endpoint: call.endpoint, code: call.code, outcome: call.outcome };
     requests.add(1, tags);
     latency.record(call.latencyMs, tags);
+    queued.record(call.queuedMs, { endpoint: call.endpoint });
     if (call.outcome === 'Throttled') throttles.add(1, { endpoint: call.endpoint });
   };
 }

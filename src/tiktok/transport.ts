@@ -131,17 +131,19 @@ export class Transport {
   private async observed<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
     const onCall = this.opts.onCall;
     if (!onCall) return this.once(spec);
+    const startedAt = performance.now();
     let sentAt: number | undefined;
     const sent = () => (sentAt = performance.now());
     try {
       const r = await this.once(spec, sent);
-      onCall({ endpoint: spec.path, code: String(r.code), outcome: 'ok', latencyMs: performance.now() - (sentAt ?? performance.now()) });
+      const at = sentAt ?? startedAt;
+      onCall({ endpoint: spec.path, code: String(r.code), outcome: 'ok', latencyMs: performance.now() - at, queuedMs: at - startedAt });
       return r;
     } catch (err) {
       if (sentAt !== undefined) {
         const e = err instanceof TikTokError ? err : undefined;
         const code = e?.code !== null && e?.code !== undefined ? String(e.code) : e?.httpStatus ? `http_${e.httpStatus}` : 'network';
-        onCall({ endpoint: spec.path, code, outcome: e?.type ?? 'error', latencyMs: performance.now() - sentAt });
+        onCall({ endpoint: spec.path, code, outcome: e?.type ?? 'error', latencyMs: performance.now() - sentAt, queuedMs: sentAt - startedAt });
       }
       throw err;
     }

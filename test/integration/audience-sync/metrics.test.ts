@@ -184,6 +184,7 @@ describe('worker metrics on Prometheus', { timeout: 180_000 }, () => {
     const requestSamples = samples.filter((s) => s.name === 'ttsync_tiktok_requests');
     expect(byEndpointAndCode(requestSamples.map((s) => ({ endpoint: s.labels.endpoint!, code: s.labels.code!, n: s.value })))).toEqual(logged);
     expect(sumOf(samples, 'ttsync_tiktok_request_latency_count')).toBe(calls.length);
+    expect(sumOf(samples, 'ttsync_tiktok_rate_limit_wait_count')).toBe(calls.length);
     expect(throttled).toBeGreaterThan(0);
     expect(sumOf(samples, 'ttsync_tiktok_throttles')).toBe(throttled);
     expect(sumOf(samples, 'ttsync_tiktok_requests', { code: '40100', outcome: 'Throttled' })).toBe(throttled);

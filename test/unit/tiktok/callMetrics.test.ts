@@ -58,6 +58,9 @@ describe('TikTok call metrics', () => {
     const latencies = seen.filter((s) => s.name === TikTokMetricNames.latency);
     expect(latencies.map((s) => s.tags)).toEqual(requests.map((s) => s.tags));
     expect(latencies.every((s) => s.value >= 0)).toBe(true);
+    const queued = seen.filter((s) => s.name === TikTokMetricNames.rateLimitWait);
+    expect(queued.map((s) => s.tags)).toEqual([0, 1, 2].map(() => ({ endpoint: 'dmp/custom_audience/get/' })));
+    expect(queued.every((s) => s.value >= 0)).toBe(true);
     expect(seen.filter((s) => s.name === TikTokMetricNames.throttles).map((s) => [s.value, s.tags])).toEqual([[1, { endpoint: 'dmp/custom_audience/get/' }]]);
   }, 20_000);
 
