@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { platform } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
+import { loadClientConfig, loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { ConfigError } from '../config/errors';
 
@@ -142,7 +142,9 @@ export function loadTemporalSettings(opts: LoadTemporalSettingsOptions = {}): Te
     );
   }
   let profile: ClientConfigProfile;
+  let inFile = false;
   try {
+    if (data !== undefined) inFile = (profileName ?? 'default') in loadClientConfig({ configSource: { data } }).profiles;
     profile = loadClientConfigProfile({
       ...(data !== undefined ? { configSource: { data } } : { disableFile: true }),
       ...(profileName ? { profile: profileName } : {}),
@@ -158,7 +160,9 @@ export function loadTemporalSettings(opts: LoadTemporalSettingsOptions = {}): Te
     const at = line !== undefined ? `line ${line}${column !== undefined ? `, column ${column}` : ''}: ` : '';
     throw new ConfigError(`cannot read the Temporal config file ${file}: ${at}${msg.split('\n')[0]}`);
   }
-  const where = data !== undefined ? `profile "${profileName ?? 'default'}" of ${file}` : undefined;
+  const where = inFile ? `profile "${profileName ?? 'default'}" of ${file}` : undefined;
+  // Variables set over a profile, by name only (one may hold a key).
+  const over = TEMPORAL_ENV_VARIABLES.filter((v) => v !== 'TEMPORAL_CONFIG_FILE' && v !== 'TEMPORAL_PROFILE' && env[v] !== undefined);
   const of = (key: string, variable: string) => `${variable}${where ? ` or tls.${key} of ${where}` : ''}`;
   if (profile.tls) {
     profile.tls = {
@@ -178,7 +182,8 @@ export function loadTemporalSettings(opts: LoadTemporalSettingsOptions = {}): Te
   if (connectionOptions.tls !== undefined) connection.tls = connectionOptions.tls;
   if (connectionOptions.apiKey !== undefined) connection.apiKey = connectionOptions.apiKey;
   if (connectionOptions.metadata && Object.keys(connectionOptions.metadata).length) connection.metadata = connectionOptions.metadata;
-  return { address, namespace: namespace ?? DEFAULT_NAMESPACE, connection, source: where ?? 'environment' };
+  const source = where ? `${where}${over.length ? `, with ${over.join(', ')}` : ''}` : 'environment';
+  return { address, namespace: namespace ?? DEFAULT_NAMESPACE, connection, source };
 }
 
 /**

@@ -49,7 +49,14 @@ describe('Temporal connection settings, as the temporal CLI reads them', () => {
   it('uses the profile "default" without TEMPORAL_PROFILE, and the variables win over the profile', () => {
     const file = toml('default.toml', '[profile.default]\naddress = "profile-host:7233"\nnamespace = "from-profile"\n');
     expect(load({ TEMPORAL_CONFIG_FILE: file })).toMatchObject({ address: 'profile-host:7233', namespace: 'from-profile' });
-    expect(load({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_ADDRESS: 'env-host:7233' })).toMatchObject({ address: 'env-host:7233', namespace: 'from-profile' });
+    expect(load({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_ADDRESS: 'env-host:7233' })).toMatchObject({
+      address: 'env-host:7233',
+      namespace: 'from-profile',
+      source: `profile "default" of ${file}, with TEMPORAL_ADDRESS`,
+    });
+    // A file without the default profile: the variables alone, and the source says so.
+    const other = toml('other.toml', '[profile.prod]\naddress = "prod:7233"\n');
+    expect(load({ TEMPORAL_CONFIG_FILE: other })).toMatchObject({ address: '127.0.0.1:7233', source: 'environment' });
   });
 
   it('finds the default file where the SDK does ($XDG_CONFIG_HOME/temporalio/temporal.toml)', () => {
