@@ -306,8 +306,9 @@ describe('the Temporal Web UI, driven as an operator drives it', () => {
     });
     expect(await workflowStatus(page)).toBe('Running');
     // The page names the type and queue the form was given.
-    await page.getByRole('link', { name: AudienceSyncWorkflowType.sync, exact: true }).waitFor();
-    await page.getByRole('link', { name: harness.taskQueue, exact: true }).waitFor();
+    // The queue is linked twice once a pending activity shows (summary and activity row).
+    await page.getByRole('link', { name: AudienceSyncWorkflowType.sync, exact: true }).first().waitFor();
+    await page.getByRole('link', { name: harness.taskQueue, exact: true }).first().waitFor();
   }, STEP_MS);
 
   it('shows phase synced in the Queries tab', async () => {
