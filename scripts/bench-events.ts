@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { parseTemporalEnv } from '../src/config/temporalEnv';
+import { DEFAULT_ADDRESS, localTemporalSettings } from '../src/temporal/connection';
 import { durationMsOf } from '../src/config/duration';
 import { emulatorAnswers } from '../src/emulator/ensure';
 import { EventBuilder } from '../src/events-export/buildEvent';
@@ -46,10 +46,10 @@ interface ChildEnv {
 async function workerChild(): Promise<void> {
   installRuntimeLogging('WARN');
   const cfg = JSON.parse(process.env.TTSYNC_BENCH_CHILD ?? '{}') as ChildEnv;
-  const env = parseTemporalEnv();
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const temporal = localTemporalSettings(process.env.TEMPORAL_ADDRESS ?? DEFAULT_ADDRESS, process.env.TEMPORAL_NAMESPACE || undefined);
+  const connection = await NativeConnection.connect({ address: temporal.address });
   const workers = await createWorkers({
-    env,
+    temporal,
     connection,
     roles: ['data', 'tiktok'],
     taskQueues: { data: cfg.queues.data, tiktok: cfg.queues.tiktok },
@@ -142,9 +142,10 @@ async function main(): Promise<void> {
     const queues = { data: `bench-events-data-${stamp}`, tiktok: `bench-events-tiktok-${stamp}`, events: `bench-events-events-${stamp}` };
     const connection = await Connection.connect({ address });
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: parseTemporalEnv().TEMPORAL_NAMESPACE });
+    const temporal = localTemporalSettings(address, process.env.TEMPORAL_NAMESPACE || undefined);
+    const client = new Client({ connection, namespace: temporal.namespace });
     const native = await NativeConnection.connect({ address });
-    const control = await createWorkers({ env: parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address }), connection: native, roles: ['control'], taskQueues: { control: taskQueue }, shutdownGraceTime: '1s' });
+    const control = await createWorkers({ temporal, connection: native, roles: ['control'], taskQueues: { control: taskQueue }, shutdownGraceTime: '1s' });
     cleanups.push(async () => {
       control.shutdown();
       await control.done;

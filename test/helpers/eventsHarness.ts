@@ -12,7 +12,7 @@ import { WorkflowIds } from '../../src/temporal/workflowIds';
 import type { TikTokEnv } from '../../src/tiktok';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { emulatorControl, emulatorFor } from '../integration/tiktok/helpers';
-import { temporalClient, testEnv, uniqueId } from './temporal';
+import { temporalClient, testTemporal, uniqueId } from './temporal';
 
 /*
  * The setup every events export integration test shares: its own TikTok emulator, a temp
@@ -105,11 +105,11 @@ export function useEventsHarness(opts: { name: string; emulator?: EmulatorOption
   beforeAll(async () => {
     emu = await emulatorFor(opts.emulator ?? {});
     dir = mkdtempSync(join(tmpdir(), `ttsync-${opts.name}-`));
-    const env = testEnv();
-    client = await temporalClient(env);
-    native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+    const temporal = testTemporal();
+    client = await temporalClient(temporal);
+    native = await NativeConnection.connect({ address: temporal.address });
     workers = await createWorkers({
-      env,
+      temporal,
       connection: native,
       roles: ['control', 'data', 'tiktok'],
       taskQueues: { control: h.taskQueue, data: h.queues.data, tiktok: h.tiktokQueue },

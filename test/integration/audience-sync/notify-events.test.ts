@@ -8,7 +8,7 @@ import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
-import { testEnv, uniqueId } from '../../helpers/temporal';
+import { testTemporal, uniqueId } from '../../helpers/temporal';
 
 /*
  * An audience destination that names an events destination: each snapshot it commits is
@@ -26,9 +26,9 @@ let eventsWorker: RunningWorkers | undefined;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
 beforeAll(async () => {
-  native = await NativeConnection.connect({ address: testEnv().TEMPORAL_ADDRESS });
+  native = await NativeConnection.connect({ address: testTemporal().address });
   eventsWorker = await createWorkers({
-    env: testEnv(),
+    temporal: testTemporal(),
     connection: native,
     roles: ['tiktok'],
     taskQueues: { tiktok: uniqueId('notify-tiktok') },

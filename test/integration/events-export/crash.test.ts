@@ -12,7 +12,7 @@ import { requestEventsExport, waitForEventsRun } from '../../../src/events-expor
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { createWorkers, defaultWorkflowBundlePath, type RunningWorkers } from '../../../src/worker';
 import { compileFixture, spawnFixture, type ChildProcessLines } from '../../helpers/childWorker';
-import { temporalClient, testEnv, uniqueId } from '../../helpers/temporal';
+import { temporalClient, testEnv, testTemporal, uniqueId } from '../../helpers/temporal';
 import { emulatorControl, emulatorFor } from '../tiktok/helpers';
 
 /*
@@ -42,10 +42,10 @@ beforeAll(async () => {
   script = compileFixture('events-worker');
   emu = await emulatorFor({ eventLogLimit: 400_000 });
   dir = mkdtempSync(join(tmpdir(), 'ttsync-events-crash-'));
-  const env = testEnv();
-  client = await temporalClient(env);
-  native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  control = await createWorkers({ env, connection: native, roles: ['control'], taskQueues: { control: taskQueue }, workflowBundlePath: defaultWorkflowBundlePath(), shutdownGraceTime: '1s' });
+  const temporal = testTemporal();
+  client = await temporalClient(temporal);
+  native = await NativeConnection.connect({ address: temporal.address });
+  control = await createWorkers({ temporal, connection: native, roles: ['control'], taskQueues: { control: taskQueue }, workflowBundlePath: defaultWorkflowBundlePath(), shutdownGraceTime: '1s' });
 });
 
 afterAll(async () => {
@@ -61,8 +61,7 @@ afterAll(async () => {
 
 async function worker(): Promise<ChildProcessLines> {
   const c = await spawnFixture(script, {
-    TEMPORAL_ADDRESS: testEnv().TEMPORAL_ADDRESS,
-    TEMPORAL_NAMESPACE: testEnv().TEMPORAL_NAMESPACE,
+    ...testEnv(),
     TTSYNC_FIXTURE_QUEUES: JSON.stringify(queues),
     TTSYNC_FIXTURE_WORKDIR: join(dir, 'work'),
     TTSYNC_FIXTURE_API: emu.apiBaseUrl,
