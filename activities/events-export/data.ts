@@ -25,6 +25,8 @@ export interface PrepareEventsRunInput {
   previous?: EventsInputObject | null;
   /** When the workflow found the change (ms): the time of trigger events without a time column. */
   detectedAtMs: number;
+  /** A scheduled re-export: skip the input if its MD5 is still this one. */
+  unchangedMd5?: string;
 }
 
 /** The workdir URI of a destination, as its runs' URIs are built from. */
@@ -45,7 +47,7 @@ export function createEventsDataActivities(deps: EventsDataDeps = {}) {
       try {
         const config = parseEventsConfig(input.config, 'events destination config');
         return await prepareRun(
-          { config, runId: input.runId, input: input.input, previous: input.previous ?? null, detectedAtMs: input.detectedAtMs },
+          { config, runId: input.runId, input: input.input, previous: input.previous ?? null, detectedAtMs: input.detectedAtMs, ...(input.unchangedMd5 ? { unchangedMd5: input.unchangedMd5 } : {}) },
           {
             work: openStore(workdirOf(config, deps)),
             openInput: openObject,

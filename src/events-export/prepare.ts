@@ -35,6 +35,10 @@ export const PreparedRunSchema = z.object({
   changes: z.object({ enters: z.number().int(), exits: z.number().int(), baseline: z.boolean() }).optional(),
   /** Audience triggers: this snapshot's copy in the run folder, the next run's baseline. */
   snapshotCopy: z.object({ uri: z.string(), format: z.enum(['csv', 'ndjson']) }).optional(),
+  /** MD5 of the input's bytes: a scheduled re-export of an unchanged input is skipped by it. */
+  inputMd5: z.string().optional(),
+  /** The input had the MD5 the request named: nothing was read, built or written. */
+  unchanged: z.boolean().optional(),
 });
 export type PreparedRun = z.infer<typeof PreparedRunSchema>;
 
@@ -46,6 +50,11 @@ export interface PrepareRequest {
   previous?: { uri: string; format?: RowFormat } | null;
   /** When the change was found: the time of trigger events without a time column. */
   detectedAtMs: number;
+  /**
+   * A scheduled re-export: the MD5 of the input the last run exported. The same bytes again
+   * are skipped (their events were sent; past TikTok's 48 h dedup window they would count twice).
+   */
+  unchangedMd5?: string;
 }
 
 export interface PrepareDeps {
@@ -130,6 +139,12 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
   const layout = runLayout(req.runId);
   const done = await readManifest(deps.work, layout);
   if (done) return done;
+  const c0 = req.config;
+  if (req.unchangedMd5) {
+    const { store, key } = deps.openInput(req.input.uri);
+    if ((await store.md5Of(key)) === req.unchangedMd5)
+      return { format: 1, runId: req.runId, input: req.input, kind: c0.input.kind, rows: 0, events: 0, batches: 0, rejected: {}, rejectsUri: null, inputMd5: req.unchangedMd5, unchanged: true };
+  }
 
   const builder = new EventBuilder(req.config);
   const writer = new RunWriter(deps.work, layout);
@@ -148,6 +163,7 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
   if (c.input.kind === 'files') {
     const format = formatOf(req.input.uri, req.input.format ?? c.input.format);
     const { store, key } = deps.openInput(req.input.uri);
+    const inputMd5 = await store.md5Of(key);
     for await (const chunk of readRowChunks(await store.openRead(key), format, wanted)) {
       for (const r of chunk) {
         tick();
@@ -163,7 +179,7 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
       }
     }
     const rejectsUri = await writer.finish();
-    manifest = { format: 1, runId: req.runId, input: req.input, kind: 'files', rows, events: writer.events, batches: writer.batches, rejected: writer.rejected, rejectsUri };
+    manifest = { format: 1, runId: req.runId, input: req.input, kind: 'files', rows, events: writer.events, batches: writer.batches, rejected: writer.rejected, rejectsUri, inputMd5 };
   } else {
     const trigger = c.input;
     const format = formatOf(req.input.uri, req.input.format ?? trigger.format);
@@ -248,6 +264,7 @@ export async function prepareRun(req: PrepareRequest, deps: PrepareDeps): Promis
       rejectsUri,
       changes: { enters, exits, baseline: previous === null },
       snapshotCopy: { uri: deps.work.uriOf(layout.snapshotKey(format)), format },
+      inputMd5: currentDigest,
     };
   }
   await deps.work.write(layout.manifestKey, JSON.stringify(manifest), { contentType: 'application/json' });

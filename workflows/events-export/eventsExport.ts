@@ -187,6 +187,8 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
         input: obj,
         previous: config.input.kind === 'audienceTrigger' ? status.baseline : null,
         detectedAtMs: Date.now(),
+        // Only the schedule's re-export of the same object may be skipped: a person who asks gets a run.
+        ...(req.onCadence && status.lastInput?.uri === obj.uri ? { unchangedMd5: status.lastInput.md5 } : {}),
       });
     } catch (err) {
       // A bad input stays bad: the run ends in error and the next input goes ahead.
@@ -194,6 +196,14 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
       status.currentRunId = null;
       answer(req, false);
       setPhase('error');
+      return;
+    }
+    if (prepared.unchanged) {
+      log.info('scheduled export skipped: the input has not changed since the last run', { runId, uri: obj.uri });
+      status.runs--;
+      status.currentRunId = null;
+      answer(req, true);
+      setPhase(status.lastRun ? 'exported' : 'idle');
       return;
     }
     setPhase('sending');
@@ -219,6 +229,7 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
       return;
     }
     if (prepared.snapshotCopy) status.baseline = prepared.snapshotCopy;
+    if (prepared.inputMd5) status.lastInput = { uri: obj.uri, md5: prepared.inputMd5 };
     status.lastRun = {
       runId,
       input: obj,

@@ -83,6 +83,24 @@ describe('ttsync events', () => {
         if (i > 300) throw new Error('the scheduled export did not arrive');
         await new Promise((r) => setTimeout(r, 200));
       }
+      // The schedule again, the file unchanged: skipped (past TikTok's 48 h window it would count twice).
+      const status = () => h.client.workflow.getHandle(`events-export:${destinationId}`).query<{ runs: number; answered: unknown[]; lastInput?: { uri: string } }>('eventsExportStatus');
+      const answeredAfter = async (n: number) => {
+        for (let i = 0; ; i++) {
+          const s = await status();
+          if (s.answered.length >= n) return s;
+          if (i > 300) throw new Error(`the tick was not answered: ${JSON.stringify(s)}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
+      await answeredAfter(1);
+      await schedule.trigger();
+      expect(await answeredAfter(2)).toMatchObject({ runs: 1, lastInput: { uri: `file://${csv}` } });
+      expect((await h.source(pixel)).received).toBe(1);
+      writeFileSync(csv, `ts,email\n${new Date(Date.now() - 30_000).toISOString()},t@example.com\n`);
+      await schedule.trigger();
+      expect(await answeredAfter(3)).toMatchObject({ runs: 2 });
+      expect((await h.source(pixel)).received).toBe(2);
     } finally {
       await schedule.delete();
     }
