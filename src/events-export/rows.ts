@@ -1,4 +1,6 @@
 import { hash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
+import { incompleteTailLength } from '../snapshot/utf8';
 import { CsvTokenizer, detectDelimiter, type CsvRecordSink } from '../snapshot/csvTokenizer';
 import { EventsDataError, EventsExportFailureType } from './failures';
 
@@ -51,7 +53,30 @@ export async function* readRows(source: AsyncIterable<Uint8Array | string>, form
 
 /** The rows of each piece of input at once: one await per piece, not per row. */
 export function readRowChunks(source: AsyncIterable<Uint8Array | string>, format: RowFormat, wanted: readonly string[]): AsyncGenerator<Array<InputRow | MalformedRow>> {
-  return format === 'ndjson' ? readNdjson(source) : readCsv(source, wanted);
+  const text = utf8Only(source);
+  return format === 'ndjson' ? readNdjson(text) : readCsv(text, wanted);
+}
+
+/**
+ * Refuses input that is not UTF-8 text (a gzip or a spreadsheet uploaded by mistake) instead
+ * of turning it into thousands of malformed rows; a character split across pieces waits
+ * for the next piece.
+ */
+async function* utf8Only(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array | string> {
+  let carry: Buffer = Buffer.alloc(0);
+  for await (const chunk of source) {
+    if (typeof chunk === 'string') {
+      yield chunk;
+      continue;
+    }
+    const buf = carry.length ? Buffer.concat([carry, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const keep = incompleteTailLength(buf);
+    const body = buf.subarray(0, buf.length - keep);
+    if (!isUtf8(body)) throw new EventsDataError(EventsExportFailureType.InputUnreadable, 'the input is not UTF-8 text (a compressed or binary file?): export it as CSV or NDJSON in UTF-8');
+    carry = Buffer.from(buf.subarray(buf.length - keep));
+    if (body.length) yield body;
+  }
+  if (carry.length) throw new EventsDataError(EventsExportFailureType.InputUnreadable, 'the input ends in the middle of a UTF-8 character: it is truncated or not UTF-8');
 }
 
 async function* readNdjson(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Array<InputRow | MalformedRow>> {

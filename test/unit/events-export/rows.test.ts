@@ -44,6 +44,17 @@ describe('event rows', () => {
     ]);
   });
 
+  it('refuses input that is not UTF-8 text, and keeps characters split across pieces', async () => {
+    await expect(all('ts,email\n\x00\x01', 'csv')).resolves.toHaveLength(1);
+    const gzip = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x0a]);
+    const read = async () => {
+      for await (const r of readRows((async function* () { yield gzip; })(), 'csv', [])) void r;
+    };
+    await expect(read()).rejects.toThrow(/not UTF-8 text/);
+    const rows = await all('ts,name\n1,Zoë Ünal 日本\n', 'csv', 1);
+    expect(rows[0]).toMatchObject({ cells: { name: 'Zoë Ünal 日本' } });
+  });
+
   it('tells the format from the name, or asks for it', () => {
     expect(formatOf('gs://b/x.CSV')).toBe('csv');
     expect(formatOf('file:///x.jsonl')).toBe('ndjson');
