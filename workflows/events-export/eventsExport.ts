@@ -211,14 +211,21 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
     try {
       const ranges = sendRanges(prepared.batches);
       let next = 0;
+      // The first failure stops the lanes from taking new ranges, and the run waits for the
+      // ranges in flight to end, so no activity is left running behind a held run.
+      let failure: { err: unknown } | undefined;
       const lane = async (): Promise<void> => {
-        while (next < ranges.length) {
+        while (!failure && next < ranges.length) {
           const r = ranges[next++]!;
-          const t = await withReauth(() => events.sendEventBatches({ config: input.config, runId, from: r.from, to: r.to }));
-          totals = addTotals(totals, t);
+          try {
+            totals = addTotals(totals, await withReauth(() => events.sendEventBatches({ config: input.config, runId, from: r.from, to: r.to })));
+          } catch (err) {
+            failure ??= { err };
+          }
         }
       };
       await Promise.all(Array.from({ length: Math.min(SENDING_LANES, ranges.length) }, lane));
+      if (failure) throw failure.err;
     } catch (err) {
       // Held with its run id: the next trigger resumes it, and the ledger skips what TikTok acknowledged.
       fail('sending', err);
