@@ -14,6 +14,7 @@ import { audienceSyncRerun } from '../src/audience-sync/rerun';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
 import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck } from '../workflows/index';
+import { createNoticeService } from '../src/notices';
 import { eventsExportStatusQuery, eventsReauthorizedSignal, inputLandedSignal, eventsPauseSignal, eventsResumeSignal } from '../src/events-export/messages';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
@@ -286,7 +287,11 @@ async function eventsScenario(name: string, client: Client, taskQueue: string, c
     events: { taskQueue: queues.events },
     skipSearchAttributeCheck: true,
     shutdownGraceTime: '1s',
-    activityDeps: { eventsExport: { defaultWorkdir: join(dir, 'work'), tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_TIMEOUT_MS: 5000 } } },
+    activityDeps: {
+      eventsExport: { defaultWorkdir: join(dir, 'work'), tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_TIMEOUT_MS: 5000 } },
+      // The park posts an alert: to an outbox in the scenario's temp dir, routed nowhere.
+      notices: { service: () => createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: 'http://127.0.0.1:8233', namespace: ctx.temporal.namespace }) },
+    },
   });
   try {
     const now = Date.now();

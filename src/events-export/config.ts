@@ -4,6 +4,7 @@ import { ConfigError, zodProblems, type ConfigProblem } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
+import { NoticeRouteSchema } from '../notices/schema';
 
 /*
  * The events destination: one TikTok event source (a pixel, an app, an offline event set or
@@ -192,6 +193,8 @@ export const EventsDestinationConfigSchema = z
     /** Oldest event_time accepted. Offline: at most 28d (documented); web/app: 7d by default (UNCONFIRMED). */
     maxEventAge: DurationSchema.optional(),
     partnerName: z.string().min(1).max(100).optional(),
+    /** Who hears when a run ends in error or waits for a token (and when that clears); default: the deployment's route. */
+    alerts: NoticeRouteSchema.optional(),
     storage: z
       .object({
         /** Where batches, ledgers and rejects go; default: the worker's local data folder. */

@@ -90,6 +90,8 @@ export interface EventsExportStatus {
   lastError: EventsExportError | null;
   /** Inputs waiting for a run, oldest first (URIs only). */
   queued: string[];
+  /** The state an alert announced and no run has cleared yet (error, reauthorization_required). */
+  alerting?: { state: string; run: number } | null;
   /** The last input exported and the MD5 of its bytes: a scheduled re-export of the same bytes is skipped. Absent before the first run. */
   lastInput?: { uri: string; md5: string };
   answered: AnsweredEventsRequest[];

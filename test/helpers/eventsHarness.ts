@@ -11,6 +11,8 @@ import type { EventsExportStatus, EventsInputObject } from '../../src/events-exp
 import { WorkflowIds } from '../../src/temporal/workflowIds';
 import type { TikTokEnv } from '../../src/tiktok';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
+import { createNoticeService, NoticeOutbox } from '../../src/notices';
+import { openBlobStore } from '../../src/storage';
 import { emulatorControl, emulatorFor } from '../integration/tiktok/helpers';
 import { temporalClient, testTemporal, uniqueId } from './temporal';
 
@@ -57,6 +59,8 @@ export interface EventsHarness {
   /** The token of one event source, put in the env var `envVar`. */
   sourceToken(eventSourceId: string, advertiserId: string, envVar: string): Promise<string>;
   source(eventSourceId: string): Promise<SourceInspection>;
+  /** The notices outbox the workers post alerts to (no route: kept, sent nowhere). */
+  outbox(): NoticeOutbox;
   /** Requests an export (starting the workflow when missing) and waits for its run. */
   exportAndWait(config: EventsDestinationConfigInput, input?: EventsInputObject, timeoutMs?: number): Promise<{ status: EventsExportStatus; ok: boolean }>;
 }
@@ -94,6 +98,7 @@ export function useEventsHarness(opts: { name: string; emulator?: EmulatorOption
       return access_token;
     },
     source: (id) => h.control<SourceInspection>('GET', `event-sources/${encodeURIComponent(id)}`),
+    outbox: () => new NoticeOutbox(openBlobStore(join(h.dir, 'notices'))),
     exportAndWait: async (config, input, timeoutMs = 90_000) => {
       const r = await requestEventsExport(h.client, { config, ...(input ? { input } : {}), taskQueue: h.taskQueue, queues: h.queues, timing: { cadence: '1h', heartbeatTimeout: '30s' } });
       const id = WorkflowIds.eventsExport(config.destinationId);
@@ -116,6 +121,7 @@ export function useEventsHarness(opts: { name: string; emulator?: EmulatorOption
       events: { taskQueue: h.queues.events, activitiesPerSecond: 200 },
       shutdownGraceTime: '1s',
       activityDeps: {
+        notices: { service: () => createNoticeService({ storeUri: join(h.dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: 'http://127.0.0.1:8233', namespace: temporal.namespace }) },
         eventsExport: {
           defaultWorkdir: join(dir, 'work'),
           tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_EVENTS_QPS: 1000, TIKTOK_MAX_ATTEMPTS: 3, TIKTOK_TIMEOUT_MS: 5000, ...opts.tiktokEnv },

@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { EventsDataActivities, EventsTikTokActivities } from '../../activities/events-export';
+import type { NoticeActivities } from '../../activities';
 import { durationMs } from '../../src/config/duration';
 import { EventsConfigError, parseEventsConfig, type EventsDestinationConfig } from '../../src/events-export/config';
 import { EVENTS_EXPORT_NON_RETRYABLE, EventsExportFailureType } from '../../src/events-export/failures';
@@ -73,6 +74,7 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
   const queues = { data: input.queues?.data ?? TaskQueues.data, events: input.queues?.events ?? EVENTS_TASK_QUEUE };
   const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...EVENTS_EXPORT_NON_RETRYABLE] };
   const data = proxyActivities<EventsDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout, retry });
+  const notices = proxyActivities<NoticeActivities>({ taskQueue: queues.data, startToCloseTimeout: '2m', retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 } });
   const housekeeping = proxyActivities<EventsDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
   // Throttling and 5xx are retried here after the client's own attempts, for as long as it takes.
   const events = proxyActivities<EventsTikTokActivities>({ taskQueue: queues.events, startToCloseTimeout: '1h', heartbeatTimeout, retry });
@@ -143,6 +145,33 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
     status.lastError = { at: new Date(Date.now()).toISOString(), phase, type: f.type, message: f.message };
   };
 
+  /**
+   * Tells the destination's contacts (config alerts, else the deployment's route) that it
+   * entered a state that needs a person, or that the state cleared. The key is derived from
+   * the destination, the state and the run, so a retried or replayed post is the same notice.
+   * An alert that cannot be posted is logged; it never fails or holds the export.
+   */
+  async function alert(state: string, event: 'entered' | 'cleared', text: string): Promise<void> {
+    const run = event === 'cleared' ? (status.alerting?.run ?? status.runs) : status.runs;
+    try {
+      await notices.postNotice({
+        key: `events-export:${config.destinationId}:${state}:${event}:${run}`,
+        ...(config.alerts ? { route: config.alerts } : {}),
+        subject: event === 'entered' ? `ttsync events export ${config.destinationId}: ${state}` : `ttsync events export ${config.destinationId}: ${state} cleared`,
+        text,
+        metadata: { lifecycle: 'events_export', subjectId: config.destinationId, state, event, workflowId: workflowInfo().workflowId },
+      });
+    } catch (err) {
+      log.warn('events alert not posted', { state, event, error: failureOf(err).message });
+    }
+    status.alerting = event === 'entered' ? { state, run } : null;
+  }
+
+  const lastErrorText = (): string => {
+    const e = status.lastError;
+    return e ? `${e.type ?? 'Error'}: ${e.message}` : '';
+  };
+
   /** Runs a step; a token problem parks it until `reauthorized` (or `resume`), then the same step runs again. */
   async function withReauth<T>(step: () => Promise<T>): Promise<T> {
     for (;;) {
@@ -156,6 +185,7 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
         status.advice = `the events token was refused (${f.type}): replace the secret behind ${config.accessToken}, then run: ttsync events reauthorized ${config.destinationId} (or signal "reauthorized")`;
         setPhase('reauthorization_required');
         reauthorized = false;
+        await alert('reauthorization_required', 'entered', `${status.advice}\n\nTikTok's answer: ${f.message}`);
         await condition(() => reauthorized);
         status.advice = null;
         setPhase(before);
@@ -196,6 +226,7 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
       status.currentRunId = null;
       answer(req, false);
       setPhase('error');
+      await alert('error', 'entered', `run ${runId} could not read ${obj.uri}: ${lastErrorText()}\nThe next input runs as usual.`);
       return;
     }
     if (prepared.unchanged) {
@@ -233,6 +264,7 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
       status.advice = `the run ${runId} stopped while sending; fix the cause, then run: ttsync events export --config <events.json> (or signal "syncNow") to resume it`;
       queue.unshift({ ...req, held: true });
       setPhase('error');
+      await alert('error', 'entered', `run ${runId} stopped while sending: ${lastErrorText()}\n${status.advice}`);
       return;
     }
     if (prepared.snapshotCopy) status.baseline = prepared.snapshotCopy;
@@ -260,6 +292,7 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
     answer(req, true);
     log.info('events run finished', { runId, sent: totals.sent, batches: prepared.batches });
     setPhase('exported');
+    if (status.alerting) await alert(status.alerting.state, 'cleared', `run ${runId} exported ${totals.sent} events: the destination is working again.`);
     // Batch files hold personal data: a finished run's go once newer runs exist. The baseline's
     // run keeps its snapshot copy for the next diff. Housekeeping never fails the run.
     const baselineRun = status.baseline ? /events-runs\/([^/]+)\//.exec(status.baseline.uri)?.[1] : undefined;

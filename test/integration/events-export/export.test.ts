@@ -341,6 +341,12 @@ describe('events export', () => {
     await handle.signal(eventsReauthorizedSignal);
     const done = await waitForEventsRun(h.client, config.destinationId, req.requestId, { timeoutMs: 60_000, pollMs: 150 });
     expect(done.status.lastRun).toMatchObject({ sent: 1 });
+    // The park and its end went to the notices outbox, keyed by destination, state and run.
+    const entered = await h.outbox().get(`events-export:${config.destinationId}:reauthorization_required:entered:1`);
+    expect(entered).toMatchObject({ subject: `ttsync events export ${config.destinationId}: reauthorization_required`, metadata: { lifecycle: 'events_export', subjectId: config.destinationId, event: 'entered', workflowId: id } });
+    expect(entered!.text).toContain('ttsync events reauthorized');
+    expect(await h.outbox().get(`events-export:${config.destinationId}:reauthorization_required:cleared:1`)).toMatchObject({ metadata: { event: 'cleared' } });
+    expect(done.status.alerting ?? null).toBeNull();
 
     // Paused: a landing file waits; resume runs it.
     await handle.signal(eventsPauseSignal);
