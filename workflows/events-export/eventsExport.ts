@@ -249,7 +249,9 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
         while (!failure && next < ranges.length) {
           const r = ranges[next++]!;
           try {
-            totals = addTotals(totals, await withReauth(() => events.sendEventBatches({ config: input.config, runId, from: r.from, to: r.to })));
+            // Await first, then add: lanes finish in any order, and `totals` must be read after each one's await.
+            const t = await withReauth(() => events.sendEventBatches({ config: input.config, runId, from: r.from, to: r.to }));
+            totals = addTotals(totals, t);
           } catch (err) {
             failure ??= { err };
           }
