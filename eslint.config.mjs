@@ -61,6 +61,11 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',
   'src/identifiers/schema.ts',
+  'src/san-migration/model.ts',
+  'src/san-migration/failures.ts',
+  'src/san-migration/messages.ts',
+  'src/san-migration/plan.ts',
+  'src/san-migration/status.ts',
 ];
 
 /**
