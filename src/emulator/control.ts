@@ -239,6 +239,15 @@ export class EmulatorControl {
           this.s.markDirty();
           return send(200, { ok: true });
         }
+        case 'POST /campaigns': {
+          // A test pauses (or deletes) a synthetic campaign, as its advertiser would in Ads Manager.
+          const b = z.object({ advertiser_id: z.string().min(1), campaign_id: z.string().min(1), operation_status: z.enum(['ENABLE', 'DISABLE', 'DELETE']) }).parse(body);
+          this.state.campaignStatus.set(`${b.advertiser_id}/${b.campaign_id}`, b.operation_status);
+          this.s.markDirty();
+          return send(200, { ok: true });
+        }
+        case 'GET /status-changes':
+          return send(200, { statusChanges: this.state.statusChanges });
         case 'GET /faults':
           return send(200, this.s.faults.config);
         case 'POST /faults':

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { OperationStatus, StatusChangeRec } from './adStructure';
 import { DigestSet } from './digestSet';
 
 export interface TokenRec {
@@ -127,6 +128,10 @@ export class EmulatorState {
   eventDedup = new Set<string>();
   events: EventRec[] = [];
   calls: CallRec[] = [];
+  /** Statuses tests set on synthetic campaigns (`<advertiserId>/<campaignId>`); ENABLE when absent. */
+  campaignStatus = new Map<string, OperationStatus>();
+  /** Every call of a status-changing endpoint, with its body: a migration must make none. */
+  statusChanges: StatusChangeRec[] = [];
   counters = {
     calls: 0,
     byOutcome: {} as Partial<Record<CallOutcome, number>>,
@@ -148,6 +153,8 @@ export class EmulatorState {
     this.eventDedup.clear();
     this.events = [];
     this.calls = [];
+    this.campaignStatus.clear();
+    this.statusChanges = [];
     this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0 };
     this.nextAudienceSeq = 1;
     this.nextFileSeq = 1;
@@ -190,6 +197,8 @@ export class EmulatorState {
       eventSources: [...this.eventSources],
       eventDedup: [...this.eventDedup],
       events: this.events,
+      campaignStatus: [...this.campaignStatus],
+      statusChanges: this.statusChanges,
       counters: this.counters,
       nextAudienceSeq: this.nextAudienceSeq,
       nextFileSeq: this.nextFileSeq,
@@ -221,6 +230,8 @@ export class EmulatorState {
       eventSources: Array<[string, string]>;
       eventDedup: string[];
       events: EventRec[];
+      campaignStatus?: Array<[string, OperationStatus]>;
+      statusChanges?: StatusChangeRec[];
       counters: EmulatorState['counters'];
       nextAudienceSeq: number;
       nextFileSeq: number;
@@ -243,6 +254,8 @@ export class EmulatorState {
     this.eventSources = new Map(meta.eventSources);
     this.eventDedup = new Set(meta.eventDedup);
     this.events = meta.events;
+    this.campaignStatus = new Map(meta.campaignStatus ?? []);
+    this.statusChanges = meta.statusChanges ?? [];
     this.counters = meta.counters;
     this.nextAudienceSeq = meta.nextAudienceSeq;
     this.nextFileSeq = meta.nextFileSeq;
