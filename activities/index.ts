@@ -1,9 +1,12 @@
 import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createHealthActivities, type HealthDeps } from './health';
+import { createSanMigrationActivities, type SanMigrationActivityDeps } from './san-migration';
 
 export interface ActivityDeps extends AudienceSyncActivityDeps {
   health: HealthDeps;
+  /** SAN migration's stores, secrets and TikTok settings; default TTSYNC_SAN_STORE and the TIKTOK_* env. */
+  sanMigration?: SanMigrationActivityDeps;
 }
 
 /**
@@ -14,8 +17,10 @@ export function createActivities(deps: ActivityDeps) {
   return composeActivities({
     health: createHealthActivities(deps.health),
     'audience-sync': createAudienceSyncActivities(deps),
+    'san-migration': createSanMigrationActivities(deps.sanMigration),
   });
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
+export type { SanMigrationActivities } from './san-migration';
