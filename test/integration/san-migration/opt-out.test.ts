@@ -1,0 +1,95 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyProgram, importAccounts, recordDecision } from '../../../src/san-migration/client';
+import { readStoredNotices } from '../../../src/san-migration/notices';
+import { WorkflowIds } from '../../../src/temporal/workflowIds';
+import { account, app, program, startSanWorld, waitForStatus, type SanWorld } from './harness';
+import { rejectionOf } from '../../helpers/rejection';
+
+/*
+ * The seed's update of February 14, compressed to seconds: opt-out mode. One account opts
+ * out in time, one tries after the deadline and is refused with the deadline named, one does
+ * nothing and is provisioned. Then a program switched mid-way from opt-in to opt-out re-plans
+ * running workflows, keeping the decisions it allows.
+ */
+
+const ADV = ['7000000000000000201', '7000000000000000202', '7000000000000000203', '7000000000000000204', '7000000000000000205'];
+let w: SanWorld;
+
+beforeAll(async () => {
+  w = await startSanWorld('optout', ADV);
+}, 120_000);
+afterAll(async () => {
+  await w?.close();
+});
+
+describe('opt-out program', () => {
+  it('opts out before the deadline / refused after it, naming the deadline / does nothing and is provisioned', async () => {
+    await importAccounts(w.stores.config, [
+      account('acct-d', ADV[0]!, [app('d-android', 'android', '7200000000000000201')]),
+      account('acct-e', ADV[1]!, [app('e-ios', 'ios', '7200000000000000202')]),
+      account('acct-f', ADV[2]!, [app('f-android', 'android', '7200000000000000203'), app('f-ios', 'ios', '7200000000000000204')]),
+    ]);
+    const p = program({ programId: 'tiktok-san', revision: 'optout-1', mode: 'opt_out', deadlineIn: 12, provisioningIn: 14, targetIn: 60, reminderOffsets: ['5s'] });
+    await applyProgram(w.client, w.stores.config, p, w.queues);
+
+    const d = await recordDecision(w.client, 'acct-d', 'opt_out', { by: 'ceo@acct-d.example' }, w.queues);
+    expect(d).toMatchObject({ noop: false, decision: { kind: 'opt_out', sentence: p.sentences.optOut } });
+    const dFinal = await waitForStatus(w, 'acct-d', (s) => s.phase === 'opted_out', 'opted_out');
+    expect(dFinal.apps.map((a) => a.state)).toEqual(['opted_out']);
+    expect(dFinal.finalNote).toContain('legacy integration stays untouched');
+    // Its workflow ended with that status, and the legacy integration is as it was.
+    expect(await w.client.workflow.getHandle(WorkflowIds.sanMigration('acct-d')).result()).toMatchObject({ phase: 'opted_out' });
+    expect((await w.stores.config.getAccount('acct-d'))!.value.apps[0]).toMatchObject({ active: 'legacy' });
+    expect((await w.stores.config.getAccount('acct-d'))!.value.apps[0]!.san).toBeUndefined();
+
+    // E waits past the deadline (D's settling comes after it), then tries: refused, naming it.
+    const err = await rejectionOf(recordDecision(w.client, 'acct-e', 'opt_out', { by: 'late@acct-e.example' }, w.queues), WorkflowUpdateFailedError);
+    expect(err.cause?.message).toContain(`the decision deadline of program tiktok-san was ${p.decisionDeadline}`);
+    expect((await w.stores.config.getAccount('acct-e'))!.value.decision).toBeUndefined();
+
+    // E and F are provisioned (enrolled unless they opted out), both apps of F.
+    const f = await waitForStatus(w, 'acct-f', (s) => s.phase === 'awaiting_cutover', 'provisioning');
+    expect(f.apps.map((a) => a.state)).toEqual(['provisioned', 'provisioned']);
+    expect(f.decision).toBeNull();
+    const e = await waitForStatus(w, 'acct-e', (s) => s.phase === 'awaiting_cutover', 'provisioning');
+    expect(e.decision).toBeNull();
+    expect((await w.stores.config.getAccount('acct-f'))!.value.apps.map((a) => a.san?.source)).toEqual(['provisioned', 'provisioned']);
+
+    // Reminders in opt-out mode carry the opt-out sentence; D, who answered early, got none.
+    const notices = await readStoredNotices(w.stores.files);
+    const fReminder = notices.find((n) => n.key === `san-migration/acct-f/reminder/${p.decisionDeadline}/5s`)!;
+    expect(fReminder.text).toContain(p.sentences.optOut);
+    expect(notices.filter((n) => n.key.startsWith('san-migration/acct-d/reminder/'))).toEqual([]);
+
+    // Provisioning again (a program re-applied) writes nothing new: the same SAN integrations.
+    const before = (await w.stores.config.getAccount('acct-f'))!;
+    await applyProgram(w.client, w.stores.config, p, w.queues);
+    await waitForStatus(w, 'acct-f', (s) => s.phase === 'awaiting_cutover', 'awaiting cutover again');
+    expect((await w.stores.config.getAccount('acct-f'))!.version).toBe(before.version);
+  }, 240_000);
+
+  it('a program switched from opt-in to opt-out mid-way re-plans running workflows and keeps the decisions it allows', async () => {
+    const store = w.stores.config;
+    await importAccounts(store, [account('acct-g', ADV[3]!, [app('g-android', 'android', '7200000000000000205')]), account('acct-h', ADV[4]!, [app('h-ios', 'ios', '7200000000000000206')])]);
+    // Program apply reaches every account of the store; D, E and F keep what they decided and got.
+    const first = program({ programId: 'tiktok-san', revision: 'switch-1', mode: 'opt_in', deadlineIn: 3600, provisioningIn: 3700, targetIn: 7200 });
+    await applyProgram(w.client, store, first, w.queues);
+    // H says no under opt-in: a no-op there, recorded.
+    const h = await recordDecision(w.client, 'acct-h', 'opt_out', { by: 'cmo@acct-h.example' }, w.queues);
+    expect(h.noop).toBe(true);
+    const g0 = await waitForStatus(w, 'acct-g', (s) => s.program.revision === 'switch-1' && s.next !== null, 'first program');
+    expect(g0.next).toMatchObject({ at: expect.any(String) });
+    expect(Date.parse(g0.next!.at)).toBeGreaterThan(Date.now() + 60_000);
+
+    // The update: opt-out, deadline in seconds. G's sleeping timer moves; H's opt-out now counts.
+    const second = program({ programId: 'tiktok-san', revision: 'switch-2', mode: 'opt_out', deadlineIn: 5, provisioningIn: 7, targetIn: 60, reminderOffsets: ['3s'] });
+    await applyProgram(w.client, store, second, w.queues);
+    const g = await waitForStatus(w, 'acct-g', (s) => s.phase === 'awaiting_cutover', 'provisioned under the new program');
+    expect(g.program.revision).toBe('switch-2');
+    expect(g.apps.map((a) => a.state)).toEqual(['provisioned']);
+    const hFinal = await waitForStatus(w, 'acct-h', (s) => s.phase === 'opted_out', 'opted out under the new program');
+    expect(hFinal.decision).toMatchObject({ kind: 'opt_out', by: 'cmo@acct-h.example', programRevision: 'switch-1' });
+    expect((await store.getAccount('acct-h'))!.value.apps[0]!.san).toBeUndefined();
+  }, 240_000);
+});
