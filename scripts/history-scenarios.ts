@@ -11,6 +11,7 @@ import { WorkflowIds } from '../src/temporal/workflowIds';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
 import { audienceSync, audienceSyncPreview, audienceSyncTick, healthCheck } from '../workflows/index';
+import { sanMigrationScenario } from './san-history-scenario';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
 /**
@@ -303,4 +304,5 @@ export const scenarios: HistoryScenario[] = [
       return h;
     },
   },
+  { name: 'sanMigration-lifecycle', run: (client, taskQueue, ctx) => sanMigrationScenario(client, taskQueue, ctx) },
 ];

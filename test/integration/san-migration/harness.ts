@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { expect } from 'vitest';
 import type { RunningEmulator } from '../../../src/emulator';
-import { AccountSchema, ProgramSchema, type Account, type AccountInput, type ProgramInput } from '../../../src/san-migration/model';
+import { AccountSchema, ProgramSchema, type Account, type AccountInput, type Program, type ProgramInput } from '../../../src/san-migration/model';
 import type { SanMigrationStatus } from '../../../src/san-migration/messages';
 import { readStatus, type SanQueues } from '../../../src/san-migration/client';
 import { openSanStores, type SanStores } from '../../../src/san-migration/stores';
@@ -88,7 +88,7 @@ export function account(accountId: string, advertiserId: string, apps: AccountIn
 export const app = (appId: string, platform: 'android' | 'ios', tiktokAppId: string) => ({ appId, platform, storeAppId: platform === 'ios' ? 'id1234567890' : `com.example.${appId.replace(/-/g, '')}`, tiktokAppId, legacy: LEGACY[platform] });
 
 /** A program whose dates are seconds from now: `at(s)` is now + s seconds. */
-export function program(p: Omit<ProgramInput, 'decisionDeadline' | 'provisioningDate' | 'targetCompletionDate' | 'sentences'> & { deadlineIn: number; provisioningIn: number; targetIn: number }): ProgramInput {
+export function program(p: Omit<ProgramInput, 'decisionDeadline' | 'provisioningDate' | 'targetCompletionDate' | 'sentences'> & { deadlineIn: number; provisioningIn: number; targetIn: number }): Program {
   const at = (s: number) => new Date(Date.now() + s * 1000).toISOString();
   const { deadlineIn, provisioningIn, targetIn, ...rest } = p;
   return ProgramSchema.parse({

@@ -4,6 +4,8 @@ import { markSelfConfigured } from '../../../src/san-migration/provision';
 import { readStoredNotices } from '../../../src/san-migration/notices';
 import { SAN_NETWORK_NAME } from '../../../src/san-migration/model';
 import { openBlob } from '../../../src/storage';
+import { WorkflowIds } from '../../../src/temporal/workflowIds';
+import { decodedText } from '../../helpers/workflowHistory';
 import { account, app, program, startSanWorld, waitForStatus, type SanWorld } from './harness';
 
 /*
@@ -115,5 +117,13 @@ describe('opt-in program', () => {
     const calls = (await fetch(`${w.emu.url}/_emulator/calls`).then((r) => r.json())) as { calls: { path: string }[] };
     expect(calls.calls.some((x) => x.path === 'campaign/get/')).toBe(true);
     expect(calls.calls.filter((x) => /status\/update|\/update\/$/.test(x.path))).toEqual([]);
+
+    // No token and no contact address in any history: the activities read them from the secret and the store.
+    for (const id of ['acct-a', 'acct-b', 'acct-c']) {
+      const text = decodedText(await w.client.workflow.getHandle(WorkflowIds.sanMigration(id)).fetchHistory());
+      expect(text).toContain(id);
+      expect(text).not.toContain(w.token);
+      expect(text).not.toContain(`ua@${id}.example`);
+    }
   }, 240_000);
 });
