@@ -1,4 +1,5 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyProgram, importAccounts, recordDecision } from '../../../src/san-migration/client';
 import { readStoredNotices } from '../../../src/san-migration/notices';
@@ -92,4 +93,14 @@ describe('opt-out program', () => {
     expect(hFinal.decision).toMatchObject({ kind: 'opt_out', by: 'cmo@acct-h.example', programRevision: 'switch-1' });
     expect((await store.getAccount('acct-h'))!.value.apps[0]!.san).toBeUndefined();
   }, 240_000);
+
+  it('refuses to run under any id but san-migration:<accountId>, before any activity', async () => {
+    const h = await w.client.workflow.start('sanMigration', { taskQueue: w.queues.taskQueue, workflowId: `stray-${Date.now()}`, args: [{ accountId: 'acct-d', activityQueue: w.queues.activityQueue }] });
+    const err = await rejectionOf(h.result(), WorkflowFailedError);
+    expect(err.cause).toBeInstanceOf(ApplicationFailure);
+    expect((err.cause as ApplicationFailure).type).toBe('WrongWorkflowId');
+    expect(err.cause?.message).toContain('must run as workflow id "san-migration:acct-d"');
+    const history = await h.fetchHistory();
+    expect(history.events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  }, 60_000);
 });
