@@ -143,24 +143,23 @@ export async function readStatus(client: Client, accountId: string): Promise<{ r
 }
 
 export interface SanReport {
-  accounts: { accountId: string; phase: MigrationPhase | 'not_started' | string; running: boolean }[];
+  accounts: { accountId: string; phase: MigrationPhase | 'not_started' | 'unknown'; running: boolean; error?: string }[];
   counts: Record<string, number>;
 }
 
-/** Every imported account's phase (from the MigrationState search attribute), and counts per phase. */
+/**
+ * Every imported account's phase, read from its workflow (the query of a running one, the
+ * result of an ended one: exact, where the MigrationState search attribute may lag), and
+ * counts per phase. Accounts without a workflow are `not_started`.
+ */
 export async function report(client: Client, store: PartnerConfigStore): Promise<SanReport> {
-  const latest = new Map<string, { phase: string; running: boolean; start: number }>();
-  for await (const wf of client.workflow.list({ query: `WorkflowType = "${SanMigrationWorkflowType.migration}"` })) {
-    const accountId = wf.workflowId.slice(WorkflowIds.sanMigration('').length);
-    const phase = (wf.searchAttributes?.MigrationState as string[] | undefined)?.[0] ?? (wf.status.name === 'RUNNING' ? 'starting' : wf.status.name.toLowerCase());
-    const start = wf.startTime.getTime();
-    const prev = latest.get(accountId);
-    if (!prev || prev.start < start) latest.set(accountId, { phase, running: wf.status.name === 'RUNNING', start });
+  const accounts: SanReport['accounts'] = [];
+  for (const accountId of await store.listAccountIds()) {
+    const r = await readStatus(client, accountId).catch((err: unknown) => ({ error: err as Error }));
+    if (r === null) accounts.push({ accountId, phase: 'not_started', running: false });
+    else if ('error' in r) accounts.push({ accountId, phase: 'unknown', running: false, error: r.error.message });
+    else accounts.push({ accountId, phase: r.status.phase, running: r.running });
   }
-  const accounts = (await store.listAccountIds()).map((accountId) => {
-    const l = latest.get(accountId);
-    return { accountId, phase: l?.phase ?? 'not_started', running: l?.running ?? false };
-  });
   const counts: Record<string, number> = {};
   for (const a of accounts) counts[a.phase] = (counts[a.phase] ?? 0) + 1;
   return { accounts, counts };

@@ -46,6 +46,10 @@ export const COMMANDS = {
     summary: 'Sync a destination audience to TikTok and follow it',
     load: async () => (await import('../../audience-sync/cli.js')).registerAudienceCommand,
   },
+  san: {
+    summary: "Migrate MMP accounts to TikTok's SAN integration: import accounts, apply the program, record decisions and cutovers, follow each account",
+    load: async () => (await import('../../san-migration/cli.js')).registerSanCommand,
+  },
   schedules: {
     summary: "Temporal Schedules that keep each lifecycle's work going",
     load: async () => (await import('./schedules.js')).registerSchedulesCommand,
