@@ -1,6 +1,6 @@
 import { ApiError, field, optInt, paramError, reqString, requireAdvertiser, type Ctx } from './context';
 import { campaignIds } from './report';
-import { tiktokTime } from './state';
+import { tiktokTime, type OperationStatus } from './state';
 
 /*
  * Campaigns and ad groups (digest §11): read-only, with their statuses, so a migration can
@@ -14,14 +14,6 @@ import { tiktokTime } from './state';
  * UNCONFIRMED beyond the digest: the exact secondary_status TikTok shows for a campaign
  * paused by its advertiser (the emulator says CAMPAIGN_STATUS_DISABLE / ADGROUP_STATUS_CAMPAIGN_DISABLE).
  */
-
-export type OperationStatus = 'ENABLE' | 'DISABLE' | 'DELETE';
-
-export interface StatusChangeRec {
-  at: string;
-  path: string;
-  body: Record<string, unknown>;
-}
 
 const ADGROUPS_PER_CAMPAIGN = 2;
 

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { OperationStatus, StatusChangeRec } from './adStructure';
 import { DigestSet } from './digestSet';
 
 export interface TokenRec {
@@ -41,6 +40,16 @@ export interface FileRec {
   bytes: number;
   createdAt: number;
   expiresAt: number;
+}
+
+/** A campaign's switch as its advertiser sets it (campaign/get shows DELETE as DISABLE + CAMPAIGN_STATUS_DELETE). */
+export type OperationStatus = 'ENABLE' | 'DISABLE' | 'DELETE';
+
+/** One call of a status-changing endpoint (adStructure.ts), kept with its body. */
+export interface StatusChangeRec {
+  at: string;
+  path: string;
+  body: Record<string, unknown>;
 }
 
 export interface HistoryEntry {

@@ -50,6 +50,10 @@ export const COMMANDS = {
     summary: "Migrate MMP accounts to TikTok's SAN integration: import accounts, apply the program, record decisions and cutovers, follow each account",
     load: async () => (await import('../../san-migration/cli.js')).registerSanCommand,
   },
+  links: {
+    summary: "TikTok tracking links of an MMP's app: click-through and view-through URLs with TikTok's macros",
+    load: async () => (await import('../../san-migration/linksCli.js')).registerLinksCommand,
+  },
   schedules: {
     summary: "Temporal Schedules that keep each lifecycle's work going",
     load: async () => (await import('./schedules.js')).registerSchedulesCommand,

@@ -89,4 +89,22 @@ describe('ttsync san', () => {
     expect(a.stderr).toContain(`${accounts}: $[0].advertiserId`);
     expect(a.stderr).toContain(`${accounts}: $[0].contacts: an account needs at least one contact`);
   }, 60_000);
+
+  it('links create: the imported app through the template, with and without re-engagement', async () => {
+    const template = join(__dirname, '..', '..', 'fixtures', 'san-migration', 'links-appsflyer-like.json');
+    const links = (args: string[]) => cliAgainstTestServer(['links', 'create', ...args], { env });
+    const r = await links(['--app', 'cli-a-ios', '--template', template, '--json']);
+    expect(r.code).toBe(0);
+    const l = JSON.parse(r.stdout) as { accountId: string; clickThroughUrl: string; viewThroughUrl: string; reengagement: boolean };
+    expect(l).toMatchObject({ accountId: 'cli-a', reengagement: false });
+    expect(l.clickThroughUrl).toBe(
+      'https://app.mmp.example/id1234567890?pid=tiktokglobal_int&c=__CAMPAIGN_NAME__&af_c_id=__CAMPAIGN_ID__&af_adset=__AID_NAME__&af_adset_id=__AID__&af_ad=__CID_NAME__&af_ad_id=__CID__&af_channel=__PLACEMENT__&clickid=__CALLBACK_PARAM__&idfa=__IDFA__&af_ip=__IP__&af_ua=__UA__&af_lang=__SL__&af_click_lookback=7d',
+    );
+    const re = await links(['--app', 'cli-a-ios', '--template', template, '--reengagement']);
+    expect(re.code).toBe(0);
+    expect(re.stdout).toMatch(/^click-through: https:\/\/app\.mmp\.example\/id1234567890\?.*&is_retargeting=true\nview-through: {2}https:\/\/impression\.mmp\.example\/id1234567890\?.*&af_viewthrough_lookback=1d&is_retargeting=true\n$/);
+    const missing = await links(['--app', 'nope', '--template', template]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no app nope in the partner-config store');
+  }, 60_000);
 });
