@@ -2,11 +2,14 @@ import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createSanMigrationActivities, type SanMigrationActivityDeps } from './san-migration';
+import { createNoticeActivities, type NoticeActivityDeps } from './notices';
 
 export interface ActivityDeps extends AudienceSyncActivityDeps {
   health: HealthDeps;
   /** SAN migration's stores, secrets and TikTok settings; default TTSYNC_SAN_STORE and the TIKTOK_* env. */
   sanMigration?: SanMigrationActivityDeps;
+  /** The notices outbox and its adapters (kernel, every lifecycle posts through it); default from the worker's env. */
+  notices?: NoticeActivityDeps;
 }
 
 /**
@@ -16,6 +19,7 @@ export interface ActivityDeps extends AudienceSyncActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return composeActivities({
     health: createHealthActivities(deps.health),
+    notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
     'san-migration': createSanMigrationActivities(deps.sanMigration),
   });
@@ -24,3 +28,4 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
 export type { SanMigrationActivities } from './san-migration';
+export type { NoticeActivities } from './notices';

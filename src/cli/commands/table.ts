@@ -62,6 +62,10 @@ export const COMMANDS = {
     summary: "Check the deployment and each config the way the vendors' troubleshooting lists do (Temporal, workers, token, advertiser, audience cap, conflicts, storage, schedules); read-only",
     load: async () => (await import('./doctor.js')).registerDoctorCommand,
   },
+  rerun: {
+    summary: 'Re-run a failed run after its cause was fixed (Temporal reset, or its input started again); prints what it did and the new run\'s UI link',
+    load: async () => (await import('./rerun.js')).registerRerunCommand,
+  },
 } satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;
