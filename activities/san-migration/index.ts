@@ -7,13 +7,17 @@ import { writeBiMapping } from '../../src/san-migration/biMapping';
 import { SanMigrationError, SanMigrationFailureType } from '../../src/san-migration/failures';
 import type { AccountSummary, DecisionRecord, NoticeKind } from '../../src/san-migration/messages';
 import { SAN_NETWORK_NAME, type Account, type Program } from '../../src/san-migration/model';
-import { composeNotice, type NoticeFacts } from '../../src/san-migration/notices';
+import { SanNoticeError, composeNotice, kernelNoticeWriter, type NoticeFacts, type SanNoticeWriter } from '../../src/san-migration/notices';
+import { createNoticeService } from '../../src/notices';
+import { NoticeFailureType } from '../../src/notices/failures';
 import { cutOverInStore, provisionAccount, recordDecision, summaryOf, type ProvisionOutcome } from '../../src/san-migration/provision';
 import { openSanStores, type SanStores } from '../../src/san-migration/stores';
 
 export interface SanMigrationActivityDeps {
-  /** The partner-config store, the mapping files' folder and the notice outbox; default TTSYNC_SAN_STORE. */
+  /** The partner-config store and the mapping files' folder; default TTSYNC_SAN_STORE. */
   sanStores?: SanStores;
+  /** Where notices go; default the kernel's notices outbox from the worker's env (TTSYNC_NOTICES, TTSYNC_SMTP_URL, …). */
+  notices?: SanNoticeWriter;
   resolveSecret?: (ref: string) => Promise<string>;
   tiktokEnv?: Partial<TikTokEnv>;
   now?: () => Date;
@@ -38,6 +42,9 @@ export interface NoticeRequest {
   accountId: string;
   kind: NoticeKind;
   key: string;
+  /** The workflow it is about: the notice links to its Temporal UI page. */
+  workflowId?: string;
+  appId?: string;
   route: 'contacts' | 'operators';
   facts: NoticeFacts;
 }
@@ -45,6 +52,8 @@ export interface NoticeRequest {
 export function createSanMigrationActivities(deps: SanMigrationActivityDeps = {}) {
   let opened: SanStores | undefined = deps.sanStores;
   const stores = (): SanStores => (opened ??= openSanStores());
+  // Built at the first notice: a worker whose notice settings are wrong still runs the rest.
+  const notices: SanNoticeWriter = deps.notices ?? kernelNoticeWriter(() => createNoticeService());
   const now = deps.now ?? (() => new Date());
   const resolve = deps.resolveSecret ?? ((ref: string) => defaultResolveSecret(ref));
 
@@ -113,10 +122,19 @@ export function createSanMigrationActivities(deps: SanMigrationActivityDeps = {}
         const acct = await account(input.accountId);
         const { subject, text } = composeNotice(input.kind, input.facts, acct);
         try {
-          return await stores().notices({ key: input.key, route: input.route === 'contacts' ? { email: acct.contacts.map((c) => c.email) } : 'operators', subject, text });
+          return await notices({
+            key: input.key,
+            route: input.route === 'contacts' ? { email: acct.contacts.map((c) => c.email) } : 'operators',
+            subject,
+            text,
+            metadata: { accountId: input.accountId, kind: input.kind, ...(input.appId ? { appId: input.appId } : {}), ...(input.workflowId ? { workflowId: input.workflowId } : {}) },
+          });
         } catch (err) {
-          if (err instanceof StorageError) throw err;
-          throw ApplicationFailure.create({ type: SanMigrationFailureType.NoticeFailed, message: `notice ${input.key}: ${(err as Error).message}` });
+          if (!(err instanceof SanNoticeError)) throw err;
+          // The notice is in the outbox unless it was invalid; an undeliverable one waits there for the sweeper.
+          if (err.kind === 'invalid') throw ApplicationFailure.create({ type: NoticeFailureType.InvalidNotice, message: err.message, nonRetryable: true });
+          if (err.kind === 'permanent') throw ApplicationFailure.create({ type: NoticeFailureType.NoticeUndeliverable, message: err.message, nonRetryable: true });
+          throw ApplicationFailure.create({ type: NoticeFailureType.NoticeDeliveryUnavailable, message: err.message });
         }
       });
     },

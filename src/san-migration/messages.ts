@@ -118,7 +118,7 @@ export interface NoticeRecord {
   appId?: string;
 }
 
-export type AlertKind = 'short_notice' | 'paused_campaigns' | 'campaign_check_failed' | 'needs_app_id' | 'target_missed' | 'program_refused';
+export type AlertKind = 'short_notice' | 'paused_campaigns' | 'campaign_check_failed' | 'needs_app_id' | 'target_missed' | 'program_refused' | 'notice_failed';
 
 export interface AlertRecord {
   kind: AlertKind;

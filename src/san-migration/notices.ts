@@ -1,19 +1,17 @@
-import { createHash } from 'node:crypto';
-import { ABSENT_GENERATION, isStorageError, readJsonObject, type BlobStore } from '../storage';
-import { z } from 'zod';
+import { InvalidNoticeError, NoticeDeliveryError, NoticeKeyConflictError, postNotice, type NoticeServiceDeps } from '../notices';
 import type { Account } from './model';
 import type { NoticeKind } from './messages';
 
 /*
  * Notices of the migration: reminders, provisioning, cutover notices to the advertiser's
  * contacts; short-notice, paused-campaign and target-date alerts to operators. They leave
- * through a narrow port (write once under an idempotency key, then deliver), so the kernel's
- * notice outbox can take over delivery without the workflow changing. The embedded writer
- * keeps each notice as one JSON object in storage, written once by compare-and-swap on
- * absence: a retried activity finds its notice there and writes nothing twice.
+ * through a narrow port (write once under an idempotency key, then deliver), whose default
+ * is the kernel's notices outbox (src/notices: SMTP and webhook adapters, a sweeper for what
+ * could not be delivered). The activity resolves the contacts' addresses from the store, so
+ * they never enter workflow history.
  */
 
-/** Where a notice goes: the account's contacts (addresses from the store), or the deployment's operators. */
+/** Where a notice goes: the account's contacts (addresses from the store), or the deployment's operators (its default route). */
 export type SanNoticeRoute = { email: string[] } | 'operators';
 
 export interface SanNotice {
@@ -22,6 +20,7 @@ export interface SanNotice {
   route: SanNoticeRoute;
   subject: string;
   text: string;
+  metadata: { accountId: string; kind: NoticeKind; appId?: string; workflowId?: string };
 }
 
 export interface NoticeWritten {
@@ -30,41 +29,45 @@ export interface NoticeWritten {
   created: boolean;
 }
 
-/** The port: hands one notice to the outbox. */
+/** The port: hands one notice to the outbox (written once, then delivered). */
 export type SanNoticeWriter = (notice: SanNotice) => Promise<NoticeWritten>;
 
-export const StoredSanNoticeSchema = z.object({
-  key: z.string().min(1),
-  route: z.union([z.object({ email: z.array(z.string()) }), z.literal('operators')]),
-  subject: z.string(),
-  text: z.string(),
-  createdAt: z.string(),
-});
-export type StoredSanNotice = z.infer<typeof StoredSanNoticeSchema>;
-
-export const SAN_NOTICES_PREFIX = 'san-notices/';
-export const noticeObjectKey = (key: string): string => `${SAN_NOTICES_PREFIX}${createHash('sha256').update(key, 'utf8').digest('hex')}.json`;
-
-/** The embedded outbox: notices kept in storage, for the kernel's delivery (or an operator) to pick up. */
-export function storageNoticeWriter(store: BlobStore, now: () => Date = () => new Date()): SanNoticeWriter {
-  return async (n) => {
-    const objectKey = noticeObjectKey(n.key);
-    const body: StoredSanNotice = { ...n, createdAt: now().toISOString() };
-    try {
-      await store.writeIfGeneration(objectKey, JSON.stringify(body, null, 1), ABSENT_GENERATION, { contentType: 'application/json' });
-      return { uri: store.uriOf(objectKey), created: true };
-    } catch (err) {
-      if (!isStorageError(err, 'precondition_failed')) throw err;
-      return { uri: store.uriOf(objectKey), created: false };
-    }
-  };
+/** Why a notice could not be handed over: `permanent` will not change by trying again. */
+export class SanNoticeError extends Error {
+  override name = 'SanNoticeError';
+  constructor(
+    readonly kind: 'invalid' | 'permanent' | 'transient',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-/** Every notice of the embedded outbox (tests, `san status` of what went out). */
-export async function readStoredNotices(store: BlobStore): Promise<StoredSanNotice[]> {
-  const out: StoredSanNotice[] = [];
-  for await (const info of store.list(SAN_NOTICES_PREFIX)) out.push(await readJsonObject(store, info.key, StoredSanNoticeSchema));
-  return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.key.localeCompare(b.key));
+/** The port on the kernel's outbox: contacts by email, operators by the deployment's default route. */
+export function kernelNoticeWriter(service: NoticeServiceDeps | (() => NoticeServiceDeps)): SanNoticeWriter {
+  let deps: NoticeServiceDeps | undefined;
+  return async (n) => {
+    deps ??= typeof service === 'function' ? service() : service;
+    try {
+      const posted = await postNotice(deps, {
+        key: n.key,
+        ...(n.route === 'operators' ? {} : { route: { email: n.route.email } }),
+        subject: n.subject,
+        text: n.text,
+        metadata: {
+          lifecycle: 'san_migration',
+          subjectId: n.metadata.appId ? `${n.metadata.accountId}/${n.metadata.appId}` : n.metadata.accountId,
+          event: n.metadata.kind,
+          ...(n.metadata.workflowId ? { workflowId: n.metadata.workflowId } : {}),
+        },
+      });
+      return { uri: posted.uri, created: posted.created };
+    } catch (err) {
+      if (err instanceof InvalidNoticeError || err instanceof NoticeKeyConflictError) throw new SanNoticeError('invalid', err.message);
+      if (err instanceof NoticeDeliveryError) throw new SanNoticeError(err.kind === 'permanent' ? 'permanent' : 'transient', err.message);
+      throw err;
+    }
+  };
 }
 
 /** What the workflow knows and a notice says: ids, dates, sentences, never an address. */

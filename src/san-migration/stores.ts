@@ -2,14 +2,14 @@ import { join } from 'node:path';
 import { openBlobStore, type BlobStore, type OpenStoreOptions } from '../storage';
 import { DATA_DIR } from '../paths';
 import { BlobPartnerConfigStore, type PartnerConfigStore } from './partnerConfig';
-import { storageNoticeWriter, type SanNoticeWriter } from './notices';
 
 /*
  * Where SAN migration keeps its documents: one folder (local or gs://) per deployment,
  * TTSYNC_SAN_STORE, shared by every worker and the CLI; default the local data folder.
  *   accounts/<accountId>.json, program.json   the partner-config store (embedded default)
  *   bi-mappings/<accountId>/<appId>.<time>.csv  network renames at cutover
- *   san-notices/<sha256 of key>.json            the embedded notice outbox
+ *   link-template.json                          the MMP's tracking link template (ttsync links create)
+ * Notices go through the kernel's outbox (TTSYNC_NOTICES).
  */
 
 export function defaultSanStoreUri(env: NodeJS.ProcessEnv = process.env): string {
@@ -18,12 +18,11 @@ export function defaultSanStoreUri(env: NodeJS.ProcessEnv = process.env): string
 
 export interface SanStores {
   config: PartnerConfigStore;
-  /** BI mapping files (and, embedded, notices). */
+  /** BI mapping files and the link template. */
   files: BlobStore;
-  notices: SanNoticeWriter;
 }
 
 export function openSanStores(uri: string = defaultSanStoreUri(), options: OpenStoreOptions = {}): SanStores {
   const files = openBlobStore(uri, options);
-  return { config: new BlobPartnerConfigStore(files), files, notices: storageNoticeWriter(files) };
+  return { config: new BlobPartnerConfigStore(files), files };
 }

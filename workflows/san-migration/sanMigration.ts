@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { NoticeRequest, SanMigrationActivities } from '../../activities/san-migration';
 import { SAN_MIGRATION_NON_RETRYABLE, SanMigrationFailureType } from '../../src/san-migration/failures';
+import { NOTICE_NON_RETRYABLE } from '../../src/notices/failures';
 import {
   FINAL_PHASES,
   announceCutoverUpdate,
@@ -67,6 +68,14 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
     taskQueue: queue,
     startToCloseTimeout: '2m',
     retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes: [...SAN_MIGRATION_NON_RETRYABLE] },
+  });
+
+  // A notice is written to the outbox on the first attempt; one that cannot be delivered
+  // waits there for the sweeper, so after a few tries the migration goes on with an alert.
+  const noticeActs = proxyActivities<SanMigrationActivities>({
+    taskQueue: queue,
+    startToCloseTimeout: '2m',
+    retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: [...SAN_MIGRATION_NON_RETRYABLE, ...NOTICE_NON_RETRYABLE] },
   });
 
   let status: SanMigrationStatus | undefined = input.carried;
@@ -148,7 +157,12 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
   async function notify(s: SanMigrationStatus, kind: NoticeKind, route: NoticeRequest['route'], what: string, facts: NoticeRequest['facts'], appId?: string): Promise<void> {
     const key = `san-migration/${accountId}/${kind}/${what}`;
     if (s.notices.some((n) => n.key === key)) return;
-    await acts.sendSanNotice({ accountId, kind, key, route, facts });
+    try {
+      await noticeActs.sendSanNotice({ accountId, kind, key, route, facts, workflowId: workflowInfo().workflowId, ...(appId ? { appId } : {}) });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      alert(s, { kind: 'notice_failed', ...(appId ? { appId } : {}), message: `notice ${key} (${kind} to ${route}) not delivered: ${err.cause?.message ?? err.message}; it waits in the outbox for the sweeper unless it was invalid` });
+    }
     s.notices.push({ kind, route, key, at: new Date(Date.now()).toISOString(), ...(appId ? { appId } : {}) });
   }
 
@@ -226,7 +240,7 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
           alert(s, { kind: 'needs_app_id', appId: a.appId, message: a.advice ?? NEEDS_APP_ID_ADVICE(a.appId) });
           await notify(s, 'needs_app_id', 'operators', `${a.appId}/${s.program.provisioningDate}`, { ...factsOf(s), appId: a.appId, advice: a.advice }, a.appId);
         }
-        if (provisioned.length) await notify(s, 'provisioned', 'contacts', `${s.program.provisioningDate}/${provisioned.join(',')}`, { ...factsOf(s), appIds: provisioned, noticeDays: s.program.noticeDays });
+        if (provisioned.length) await notify(s, 'provisioned', 'contacts', `${s.program.provisioningDate}/${provisioned.join('+')}`, { ...factsOf(s), appIds: provisioned, noticeDays: s.program.noticeDays });
         return;
       }
       case 'cutover': {
@@ -258,7 +272,7 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
       s.lastCampaignCheck = { at: new Date(Date.now()).toISOString(), campaigns: r.campaigns, paused: r.pausedCampaignIds.length, pausedCampaignIds: r.pausedCampaignIds };
       if (r.pausedCampaignIds.length) {
         alert(s, { kind: 'paused_campaigns', message: `paused campaigns found: ${r.pausedCampaignIds.join(', ')} (ttsync never pauses campaigns; TikTok moves them over running)` });
-        await notify(s, 'paused_campaigns', 'operators', `${s.phase}/${r.pausedCampaignIds.join(',')}`, { ...factsOf(s), pausedCampaignIds: r.pausedCampaignIds });
+        await notify(s, 'paused_campaigns', 'operators', `${s.phase}/${r.pausedCampaignIds.join('+')}`, { ...factsOf(s), pausedCampaignIds: r.pausedCampaignIds });
       }
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;

@@ -11,6 +11,10 @@ import { readStatus, type SanQueues } from '../../../src/san-migration/client';
 import { openSanStores, type SanStores } from '../../../src/san-migration/stores';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { emulatorFor } from '../tiktok/helpers';
+import { createNoticeService, type NoticeOutbox } from '../../../src/notices';
+import { openBlobStore } from '../../../src/storage';
+import { kernelNoticeWriter } from '../../../src/san-migration/notices';
+import { startMailpit, type Mailpit } from '../../helpers/mailpit';
 import { temporalClient, testEnv, uniqueId } from '../../helpers/temporal';
 
 /*
@@ -27,6 +31,9 @@ export interface SanWorld {
   queues: Required<SanQueues>;
   workers: RunningWorkers;
   dir: string;
+  /** Where the notices were delivered (SMTP), and the kernel outbox that holds them. */
+  mailpit: Mailpit;
+  outbox: NoticeOutbox;
   close(): Promise<void>;
 }
 
@@ -35,6 +42,12 @@ export async function startSanWorld(name: string, advertisers: string[]): Promis
   const emu = await emulatorFor({ campaignsPerAdvertiser: 3 });
   const token = emu.control.issueToken(advertisers);
   const stores = openSanStores(join(dir, 'san'));
+  const mailpit = await startMailpit();
+  const noticeStore = openBlobStore(join(dir, 'notices'));
+  const noticeService = createNoticeService(
+    { storeUri: noticeStore.uri, defaultRoute: { email: [OPERATORS] }, smtp: { url: mailpit.smtpUrl, from: 'ttsync <ttsync@mmp.example>' }, uiBaseUrl: 'http://127.0.0.1:8233', namespace: 'default' },
+    { openStore: () => noticeStore },
+  );
   const env = testEnv();
   const client = await temporalClient(env);
   const queue = uniqueId(`test-san-${name}`);
@@ -48,6 +61,7 @@ export async function startSanWorld(name: string, advertisers: string[]): Promis
     activityDeps: {
       sanMigration: {
         sanStores: stores,
+        notices: kernelNoticeWriter(noticeService),
         // The account's reference names a secret; the test's resolver hands the emulator's token.
         resolveSecret: async (ref) => {
           if (ref !== 'env:SAN_TEST_TOKEN') throw new Error(`unexpected secret ${ref}`);
@@ -65,16 +79,22 @@ export async function startSanWorld(name: string, advertisers: string[]): Promis
     queues: { taskQueue: queue, activityQueue: queue },
     workers,
     dir,
+    mailpit,
+    outbox: noticeService.outbox,
     async close() {
       workers.shutdown();
       await workers.done;
       await connection.close();
       await client.connection.close();
       await emu.close();
+      await mailpit.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
+
+/** The deployment's default notice route: the MMP's operators. */
+export const OPERATORS = 'ops@mmp.example';
 
 export const LEGACY = {
   android: { trackerLinks: { clickUrl: 'https://track.mmp.example/click?c=__CAMPAIGN_ID__' }, eventMapping: [{ partnerEvent: 'purchase', tiktokEvent: 'Purchase' }, { partnerEvent: 'signup', tiktokEvent: 'Registration' }], fraudPostbacks: true, networkName: 'TikTok for Business – Android' },

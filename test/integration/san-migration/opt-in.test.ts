@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announceCutover, applyProgram, importAccounts, recordDecision } from '../../../src/san-migration/client';
 import { markSelfConfigured } from '../../../src/san-migration/provision';
-import { readStoredNotices } from '../../../src/san-migration/notices';
+import { noticeMessageId } from '../../../src/notices';
 import { SAN_NETWORK_NAME } from '../../../src/san-migration/model';
 import { openBlob } from '../../../src/storage';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { decodedText } from '../../helpers/workflowHistory';
-import { account, app, program, startSanWorld, waitForStatus, type SanWorld } from './harness';
+import { OPERATORS, account, app, program, startSanWorld, waitForStatus, type SanWorld } from './harness';
 
 /*
  * The seed's first program, compressed to seconds by its dates: opt-in, reminders before the
@@ -83,7 +83,7 @@ describe('opt-in program', () => {
     const at = new Date(Date.now() + 3_000).toISOString();
     const accepted = await announceCutover(w.client, 'acct-a', { appId: 'a-android', at }, w.queues);
     expect(accepted).toMatchObject({ appId: 'a-android', at, shortNotice: true });
-    const cut = await waitForStatus(w, 'acct-a', (s) => s.apps[0]!.state === 'cut_over', 'cutover');
+    const cut = await waitForStatus(w, 'acct-a', (s) => s.notices.some((n) => n.kind === 'cut_over'), 'cutover');
     expect(cut.apps[0]).toMatchObject({ state: 'cut_over', cutAt: at, networkName: SAN_NETWORK_NAME, cutover: { at, shortNotice: true } });
     expect(cut.alerts.map((x) => x.kind)).toContain('short_notice');
     expect(cut.notices.map((n) => [n.kind, n.route])).toEqual(expect.arrayContaining([['cutover_notice', 'contacts'], ['short_notice', 'operators'], ['cut_over', 'contacts']]));
@@ -95,21 +95,40 @@ describe('opt-in program', () => {
     expect((await store.readBuffer(key)).toString('utf8')).toBe(`old_network_name,new_network_name,app_id,platform,effective_time\nTikTok for Business – Android,TikTok for Business – SAN,a-android,android,${at}\n`);
 
     // The target date flags what is still on legacy: the app without an App ID.
-    const flagged = await waitForStatus(w, 'acct-a', (s) => s.targetCheckedFor !== null, 'target check', 60_000);
+    const flagged = await waitForStatus(w, 'acct-a', (s) => s.notices.some((n) => n.kind === 'target_missed'), 'target check', 60_000);
     expect(flagged.apps.map((x) => [x.appId, x.targetMissed])).toEqual([
       ['a-android', false],
       ['a-ios', true],
     ]);
 
-    // Notices went out once each, to the right people; none carries a campaign status change.
-    const notices = await readStoredNotices(w.stores.files);
-    const reminders = notices.filter((n) => n.key.startsWith('san-migration/acct-b/reminder/'));
-    expect(reminders).toHaveLength(2);
-    expect(reminders[0]!.route).toEqual({ email: ['ua@acct-b.example'] });
-    expect(reminders[0]!.text).toContain(p.sentences.optIn);
-    expect(reminders[0]!.text).toContain(p.decisionDeadline);
-    const short = notices.find((n) => n.key.startsWith('san-migration/acct-a/short_notice/'))!;
-    expect(short.route).toBe('operators');
+    // Notices: each written once to the outbox and delivered over SMTP (Mailpit), under a
+    // Message-ID derived from its key; contacts get the sentence, operators the alerts.
+    const reminderKeys = [`san-migration/acct-b/reminder/${p.decisionDeadline}/11s`, `san-migration/acct-b/reminder/${p.decisionDeadline}/6s`];
+    for (const key of reminderKeys) {
+      const n = (await w.outbox.get(key))!;
+      expect(n.route).toEqual({ email: ['ua@acct-b.example'] });
+      expect(n.text).toContain(p.sentences.optIn);
+      expect(n.text).toContain(p.decisionDeadline);
+    }
+    const cFlaggedFirst = await waitForStatus(w, 'acct-c', (s) => s.notices.some((n) => n.kind === 'target_missed'), 'target check of C');
+    const mails = await w.mailpit.list();
+    expect(new Set(mails.map((m) => m.MessageID)).size).toBe(mails.length);
+    const byId = new Map(mails.map((m) => [`<${m.MessageID}>`, m]));
+    for (const key of reminderKeys) expect(byId.get(noticeMessageId(key))?.To.map((t) => t.Address)).toEqual(['ua@acct-b.example']);
+    const shortKey = cut.notices.find((n) => n.kind === 'short_notice')!.key;
+    const shortMail = byId.get(noticeMessageId(shortKey))!;
+    expect(shortMail.To.map((t) => t.Address)).toEqual([OPERATORS]);
+    expect(shortMail.Subject).toContain('short notice: acct-a app a-android');
+    const cutoverMail = byId.get(noticeMessageId(cut.notices.find((n) => n.kind === 'cutover_notice')!.key))!;
+    expect(cutoverMail.To.map((t) => t.Address)).toEqual(['ua@acct-a.example']);
+    expect((await w.mailpit.message(cutoverMail.ID)).Text).toContain('"TikTok for Business – SAN" instead of "TikTok for Business – Android"');
+    // Every notice the workflows recorded arrived, and nothing else did.
+    // C's self-configured app is not cut over either: flagged too, at the same date.
+    const cFlagged = cFlaggedFirst;
+    expect(cFlagged.apps.map((x) => [x.state, x.targetMissed])).toEqual([['self_configured', true]]);
+    const recorded = [...b.notices, ...flagged.notices, ...cFlagged.notices].map((n) => noticeMessageId(n.key));
+    expect(recorded.filter((id) => !byId.has(id))).toEqual([]);
+    expect(mails).toHaveLength(recorded.length);
 
     // Never a status change: neither the dedicated log nor the call log has one.
     const changes = (await fetch(`${w.emu.url}/_emulator/status-changes`).then((r) => r.json())) as { statusChanges: unknown[] };

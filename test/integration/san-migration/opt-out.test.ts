@@ -2,7 +2,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyProgram, importAccounts, recordDecision } from '../../../src/san-migration/client';
-import { readStoredNotices } from '../../../src/san-migration/notices';
+import { noticeMessageId } from '../../../src/notices';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { account, app, program, startSanWorld, waitForStatus, type SanWorld } from './harness';
 import { rejectionOf } from '../../helpers/rejection';
@@ -58,10 +58,12 @@ describe('opt-out program', () => {
     expect((await w.stores.config.getAccount('acct-f'))!.value.apps.map((a) => a.san?.source)).toEqual(['provisioned', 'provisioned']);
 
     // Reminders in opt-out mode carry the opt-out sentence; D, who answered early, got none.
-    const notices = await readStoredNotices(w.stores.files);
-    const fReminder = notices.find((n) => n.key === `san-migration/acct-f/reminder/${p.decisionDeadline}/5s`)!;
-    expect(fReminder.text).toContain(p.sentences.optOut);
-    expect(notices.filter((n) => n.key.startsWith('san-migration/acct-d/reminder/'))).toEqual([]);
+    const fKey = `san-migration/acct-f/reminder/${p.decisionDeadline}/5s`;
+    expect((await w.outbox.get(fKey))!.text).toContain(p.sentences.optOut);
+    expect(await w.outbox.get(`san-migration/acct-d/reminder/${p.decisionDeadline}/5s`)).toBeNull();
+    const fMail = (await w.mailpit.list()).find((m) => `<${m.MessageID}>` === noticeMessageId(fKey))!;
+    expect(fMail.To.map((t) => t.Address)).toEqual(['ua@acct-f.example']);
+    expect((await w.mailpit.message(fMail.ID)).Text).toContain(p.sentences.optOut);
 
     // Provisioning again (a program re-applied) writes nothing new: the same SAN integrations.
     const before = (await w.stores.config.getAccount('acct-f'))!;
