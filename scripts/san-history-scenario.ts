@@ -34,7 +34,15 @@ export async function sanMigrationScenario(client: Client, taskQueue: string, ct
     taskQueues: { tiktok: activityQueue },
     skipSearchAttributeCheck: true,
     shutdownGraceTime: '1s',
-    activityDeps: { sanMigration: { sanStores: stores, resolveSecret: async () => token, tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000 } } },
+    activityDeps: {
+      sanMigration: {
+        sanStores: stores,
+        // Notices are the outbox's business (its own tests deliver them); here each is taken as written.
+        notices: async (n) => ({ uri: `memory:${n.key}`, created: true }),
+        resolveSecret: async () => token,
+        tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000 },
+      },
+    },
   });
   const q = { taskQueue, activityQueue };
   const at = (s: number) => new Date(Date.now() + s * 1000).toISOString();
