@@ -19,6 +19,8 @@ export interface SanMigrationInput {
   program?: ProgramInput;
   /** Task queue of the activities that touch storage, TikTok and notices (default ttsync-tiktok). */
   activityQueue?: string;
+  /** Steps (reminder, provisioning, cutover…) per run before continuing as new; default 20. History stays short over months. */
+  stepsPerRun?: number;
   /** What a previous run (continue-as-new) knew. */
   carried?: SanMigrationStatus;
 }

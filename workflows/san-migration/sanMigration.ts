@@ -51,7 +51,7 @@ import { WorkflowIds } from '../../src/temporal/workflowIds';
  * contacts' addresses and the token stay in the partner-config store and the secret.
  */
 
-/** Steps per run before continuing as new: the history of months stays short. */
+/** Steps per run before continuing as new (input.stepsPerRun): the history of months stays short. */
 const STEPS_PER_RUN = 20;
 
 export async function sanMigration(input: SanMigrationInput): Promise<SanMigrationStatus> {
@@ -201,9 +201,14 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
       if (!wake && !refresh && !pendingProgram) return s;
       continue;
     }
-    if (steps >= STEPS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (steps >= (input.stepsPerRun ?? STEPS_PER_RUN) || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof sanMigration>({ accountId, ...(input.activityQueue ? { activityQueue: input.activityQueue } : {}), carried: s });
+      await continueAsNew<typeof sanMigration>({
+        accountId,
+        ...(input.activityQueue ? { activityQueue: input.activityQueue } : {}),
+        ...(input.stepsPerRun ? { stepsPerRun: input.stepsPerRun } : {}),
+        carried: s,
+      });
     }
     const timeout = plan.wakeAt === null ? undefined : Math.max(1, plan.wakeAt - Date.now());
     await condition(() => wake || refresh || pendingProgram !== undefined, timeout);

@@ -5,6 +5,9 @@ import { applyProgram, importAccounts, recordDecision } from '../../../src/san-m
 import { noticeMessageId } from '../../../src/notices';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { account, app, program, startSanWorld, waitForStatus, type SanWorld } from './harness';
+import { runHistories } from '../../helpers/workflowHistory';
+import { announceCutover } from '../../../src/san-migration/client';
+import type { SanMigrationWorkflow } from '../../../src/san-migration/messages';
 import { rejectionOf } from '../../helpers/rejection';
 
 /*
@@ -14,7 +17,7 @@ import { rejectionOf } from '../../helpers/rejection';
  * running workflows, keeping the decisions it allows.
  */
 
-const ADV = ['7000000000000000201', '7000000000000000202', '7000000000000000203', '7000000000000000204', '7000000000000000205'];
+const ADV = ['7000000000000000201', '7000000000000000202', '7000000000000000203', '7000000000000000204', '7000000000000000205', '7000000000000000206'];
 let w: SanWorld;
 
 beforeAll(async () => {
@@ -105,4 +108,28 @@ describe('opt-out program', () => {
     const history = await h.fetchHistory();
     expect(history.events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
   }, 60_000);
+
+  it('continues as new after its steps, carrying decision, notices and app states into the next run', async () => {
+    await importAccounts(w.stores.config, [account('acct-k', ADV[5]!, [app('k-android', 'android', '7200000000000000207')])]);
+    const p = program({ programId: 'tiktok-san', revision: 'can-1', mode: 'opt_out', deadlineIn: 4, provisioningIn: 5, targetIn: 600, reminderOffsets: ['3s'], noticeDays: 7 / 86_400 });
+    // One step per run: the provisioning ends the first run (a reminder before the decision, if
+    // the machine is slow, one more), the cutover is in the last, which completes.
+    const h = await w.client.workflow.start<SanMigrationWorkflow>('sanMigration', {
+      taskQueue: w.queues.taskQueue,
+      workflowId: WorkflowIds.sanMigration('acct-k'),
+      args: [{ accountId: 'acct-k', program: p, activityQueue: w.queues.activityQueue, stepsPerRun: 1 }],
+    });
+    await recordDecision(w.client, 'acct-k', 'opt_in', { by: 'ops@acct-k.example' }, w.queues);
+    await waitForStatus(w, 'acct-k', (s) => s.phase === 'awaiting_cutover', 'provisioned');
+    await announceCutover(w.client, 'acct-k', { appId: 'k-android', at: new Date(Date.now() + 1000).toISOString() }, w.queues);
+    const done = await h.result();
+    expect(done).toMatchObject({ phase: 'completed', decision: { kind: 'opt_in', by: 'ops@acct-k.example' }, apps: [{ state: 'cut_over' }] });
+    expect(done.notices.map((n) => n.kind).filter((k) => k !== 'reminder')).toEqual(['provisioned', 'cutover_notice', 'short_notice', 'cut_over']);
+    let runs = 0;
+    for await (const history of runHistories(w.client, h.workflowId, h.firstExecutionRunId)) {
+      runs++;
+      expect(history.events!.length).toBeLessThan(100);
+    }
+    expect(runs).toBeGreaterThanOrEqual(2);
+  }, 120_000);
 });
