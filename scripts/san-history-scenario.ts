@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { TemporalEnv } from '../src/config/temporalEnv';
+import type { TemporalSettings } from '../src/temporal/connection';
 import { startEmulator } from '../src/emulator';
 import { announceCutover, applyProgram, importAccounts, readStatus, recordDecision } from '../src/san-migration/client';
 import { AccountSchema, ProgramSchema } from '../src/san-migration/model';
@@ -19,16 +19,16 @@ import { createWorkers } from '../src/worker';
  * the target date flagging the other, its cutover, and the end (completed). Activities run
  * on a queue of their own, against an in-process emulator and a temp store.
  */
-export async function sanMigrationScenario(client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle> {
+export async function sanMigrationScenario(client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle> {
   const advertiserId = '7000000000000000301';
   const emu = await startEmulator({ rateLimits: { default: { qps: 10_000, qpm: 1_000_000 } } });
   const token = emu.control.issueToken([advertiserId]);
   const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-san-'));
   const stores = openSanStores(join(dir, 'san'));
   const activityQueue = `${taskQueue}-san`;
-  const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
   const workers = await createWorkers({
-    env: ctx.env,
+    temporal: ctx.temporal,
     connection: native,
     roles: ['tiktok'],
     taskQueues: { tiktok: activityQueue },

@@ -15,7 +15,7 @@ import { createNoticeService, type NoticeOutbox } from '../../../src/notices';
 import { openBlobStore } from '../../../src/storage';
 import { kernelNoticeWriter } from '../../../src/san-migration/notices';
 import { startMailpit, type Mailpit } from '../../helpers/mailpit';
-import { temporalClient, testEnv, uniqueId } from '../../helpers/temporal';
+import { temporalClient, testTemporal, uniqueId } from '../../helpers/temporal';
 
 /*
  * One SAN migration test world: its own emulator, partner-config store (a temp folder),
@@ -48,12 +48,12 @@ export async function startSanWorld(name: string, advertisers: string[]): Promis
     { storeUri: noticeStore.uri, defaultRoute: { email: [OPERATORS] }, smtp: { url: mailpit.smtpUrl, from: 'ttsync <ttsync@mmp.example>' }, uiBaseUrl: 'http://127.0.0.1:8233', namespace: 'default' },
     { openStore: () => noticeStore },
   );
-  const env = testEnv();
-  const client = await temporalClient(env);
+  const temporal = testTemporal();
+  const client = await temporalClient(temporal);
   const queue = uniqueId(`test-san-${name}`);
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect({ address: temporal.address });
   const workers = await createWorkers({
-    env,
+    temporal,
     connection,
     roles: ['control'],
     taskQueues: { control: queue },
