@@ -8,6 +8,8 @@ import { account, app, program, startSanWorld, waitForStatus, type SanWorld } fr
 import { runHistories } from '../../helpers/workflowHistory';
 import { announceCutover } from '../../../src/san-migration/client';
 import type { SanMigrationWorkflow } from '../../../src/san-migration/messages';
+import { sanMigrationRerun } from '../../../src/san-migration/rerun';
+import { rerun, RerunRefused } from '../../../src/temporal/rerun';
 import { rejectionOf } from '../../helpers/rejection';
 
 /*
@@ -17,7 +19,7 @@ import { rejectionOf } from '../../helpers/rejection';
  * running workflows, keeping the decisions it allows.
  */
 
-const ADV = ['7000000000000000201', '7000000000000000202', '7000000000000000203', '7000000000000000204', '7000000000000000205', '7000000000000000206'];
+const ADV = ['7000000000000000201', '7000000000000000202', '7000000000000000203', '7000000000000000204', '7000000000000000205', '7000000000000000206', '7000000000000000207'];
 let w: SanWorld;
 
 beforeAll(async () => {
@@ -131,5 +133,25 @@ describe('opt-out program', () => {
       expect(history.events!.length).toBeLessThan(100);
     }
     expect(runs).toBeGreaterThanOrEqual(2);
+  }, 120_000);
+
+  it('a run failed on a missing account re-runs from its failed step once the account is imported (ttsync rerun)', async () => {
+    const p = program({ programId: 'tiktok-san', revision: 'rerun-1', mode: 'opt_out', deadlineIn: 3600, provisioningIn: 3700, targetIn: 7200 });
+    const h = await w.client.workflow.start<SanMigrationWorkflow>('sanMigration', {
+      taskQueue: w.queues.taskQueue,
+      workflowId: WorkflowIds.sanMigration('acct-z'),
+      args: [{ accountId: 'acct-z', program: p, activityQueue: w.queues.activityQueue }],
+    });
+    const failed = await rejectionOf(h.result(), WorkflowFailedError);
+    expect(String((failed.cause as Error & { cause?: Error })?.cause?.message)).toContain('account acct-z is not in the partner-config store');
+    await importAccounts(w.stores.config, [account('acct-z', ADV[6]!, [app('z-ios', 'ios', '7200000000000000208')])]);
+    const r = await rerun(w.client, [sanMigrationRerun], { workflowId: h.workflowId, uiUrl: 'http://127.0.0.1:8233' });
+    expect(r).toMatchObject({ action: 'reset', resetTo: 'last-good', lifecycle: 'san-migration', fromRunId: h.firstExecutionRunId });
+    const s = await waitForStatus(w, 'acct-z', (x) => x.phase === 'awaiting_decision' && x.next !== null, 'running again');
+    expect(s.apps.map((a) => a.appId)).toEqual(['z-ios']);
+    // Running, it has nothing to re-run: refused with what to do instead.
+    const refused = await rejectionOf(rerun(w.client, [sanMigrationRerun], { workflowId: h.workflowId, uiUrl: 'http://127.0.0.1:8233' }), RerunRefused);
+    expect(refused.message).toContain('has nothing to re-run');
+    await w.client.workflow.getHandle(h.workflowId).terminate('test over');
   }, 120_000);
 });
