@@ -107,4 +107,29 @@ describe('ttsync san', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no app nope in the partner-config store');
   }, 60_000);
+
+  it('doctor --lifecycle san-migration: store, program, imported accounts, App IDs, token, campaigns, workflow', async () => {
+    const file = join(w.dir, 'doctor-accounts.json');
+    writeFileSync(file, JSON.stringify([account('cli-a', ADV[0]!, [app('cli-a-ios', 'ios', '7200000000000000401')]), account('cli-b', ADV[1]!, [app('cli-b-android', 'android', 'N/A')]), account('cli-new', ADV[0]!, [app('cli-new-ios', 'ios', '7200000000000000409')])]));
+    const campaigns = (await fetch(`${w.emu.apiBaseUrl}/campaign/get/?advertiser_id=${ADV[1]}`, { headers: { 'Access-Token': w.token } }).then((r) => r.json())) as { data: { list: { campaign_id: string }[] } };
+    await fetch(`${w.emu.url}/_emulator/campaigns`, { method: 'POST', body: JSON.stringify({ advertiser_id: ADV[1], campaign_id: campaigns.data.list[0]!.campaign_id, operation_status: 'DISABLE' }) });
+    const q = w.queues.taskQueue;
+    const r = await cliAgainstTestServer(['doctor', '--lifecycle', 'san-migration', '--config', file, '--json', '--task-queue', q, '--data-queue', q, '--tiktok-queue', q], {
+      env: { ...env, TIKTOK_API_BASE_URL: w.emu.apiBaseUrl, SAN_TEST_TOKEN: w.token },
+    });
+    const run = JSON.parse(r.stdout) as { results: { subject: string; check: string; status: string; message: string; advice?: string }[] };
+    const got = (subject: string, check: string) => run.results.find((x) => x.subject === subject && x.check === check);
+    expect(got('deployment', 'san-store')).toMatchObject({ status: 'ok', message: expect.stringContaining('(TTSYNC_SAN_STORE) can be written and read') });
+    expect(got('deployment', 'san-program')).toMatchObject({ status: 'ok', message: expect.stringContaining('program tiktok-san revision cli-1: opt_in') });
+    expect(got('cli-a', 'imported')).toMatchObject({ status: 'ok', message: expect.stringContaining('decision opt_in by cto@cli-a.example') });
+    expect(got('cli-a', 'token')).toMatchObject({ status: 'ok' });
+    expect(got('cli-a', 'campaigns')).toMatchObject({ status: 'ok', message: '3 campaigns, none paused' });
+    // The first test terminated it: the doctor says so and how to go on.
+    expect(got('cli-a', 'workflow')).toMatchObject({ status: 'fail', advice: expect.stringContaining('ttsync rerun san-migration:cli-a') });
+    expect(got('cli-b', 'app-ids')).toMatchObject({ status: 'warn', message: expect.stringContaining('cli-b-android') });
+    expect(got('cli-b', 'campaigns')).toMatchObject({ status: 'warn', message: expect.stringContaining(`1 of 3 campaigns are paused: ${campaigns.data.list[0]!.campaign_id}`) });
+    expect(got('cli-new', 'imported')).toMatchObject({ status: 'fail', advice: expect.stringContaining('ttsync san import') });
+    expect(got('cli-new', 'workflow')).toMatchObject({ status: 'info', message: 'san-migration:cli-new not started' });
+    expect(r.code).toBe(1);
+  }, 90_000);
 });
