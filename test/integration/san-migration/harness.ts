@@ -11,7 +11,7 @@ import { readStatus, type SanQueues } from '../../../src/san-migration/client';
 import { openSanStores, type SanStores } from '../../../src/san-migration/stores';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { emulatorFor } from '../tiktok/helpers';
-import { createNoticeService, type NoticeOutbox } from '../../../src/notices';
+import { createNoticeService, type NoticeChannel, type NoticeOutbox } from '../../../src/notices';
 import { openBlobStore } from '../../../src/storage';
 import { kernelNoticeWriter } from '../../../src/san-migration/notices';
 import { startMailpit, type Mailpit } from '../../helpers/mailpit';
@@ -37,7 +37,12 @@ export interface SanWorld {
   close(): Promise<void>;
 }
 
-export async function startSanWorld(name: string, advertisers: string[]): Promise<SanWorld> {
+export interface SanWorldOptions {
+  /** Wraps the SMTP adapter (a test makes it fail at a chosen moment). */
+  wrapEmail?: (real: NoticeChannel) => NoticeChannel;
+}
+
+export async function startSanWorld(name: string, advertisers: string[], opts: SanWorldOptions = {}): Promise<SanWorld> {
   const dir = mkdtempSync(join(tmpdir(), `ttsync-san-${name}-`));
   const emu = await emulatorFor({ campaignsPerAdvertiser: 3 });
   const token = emu.control.issueToken(advertisers);
@@ -46,7 +51,7 @@ export async function startSanWorld(name: string, advertisers: string[]): Promis
   const noticeStore = openBlobStore(join(dir, 'notices'));
   const noticeService = createNoticeService(
     { storeUri: noticeStore.uri, defaultRoute: { email: [OPERATORS] }, smtp: { url: mailpit.smtpUrl, from: 'ttsync <ttsync@mmp.example>' }, uiBaseUrl: 'http://127.0.0.1:8233', namespace: 'default' },
-    { openStore: () => noticeStore },
+    { openStore: () => noticeStore, ...(opts.wrapEmail ? { channels: (built) => ({ ...built, email: opts.wrapEmail!(built.email!) }) } : {}) },
   );
   const temporal = testTemporal();
   const client = await temporalClient(temporal);
