@@ -19,6 +19,11 @@ export interface SanMigrationInput {
   program?: ProgramInput;
   /** Task queue of the activities that touch storage, TikTok and notices (default ttsync-tiktok). */
   activityQueue?: string;
+  /**
+   * How long one activity attempt may take before Temporal tries again on another worker
+   * (default 2m): a worker that died mid-notice is noticed after it.
+   */
+  activityTimeout?: string;
   /** Steps (reminder, provisioning, cutover…) per run before continuing as new; default 20. History stays short over months. */
   stepsPerRun?: number;
   /** What a previous run (continue-as-new) knew. */

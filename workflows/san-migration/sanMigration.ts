@@ -34,6 +34,7 @@ import { ProgramSchema, SAN_NETWORK_NAME, type DecisionKind, type Program, type 
 import { acceptCutover, cutOver, decide, finalNoteOf, flagTargetMissed, planNext, settledApps, type Step } from '../../src/san-migration/plan';
 import { NEEDS_APP_ID_ADVICE, initialStatus, mergeAccount } from '../../src/san-migration/status';
 import { formatZodIssues } from '../../src/config/errors';
+import { durationMs, durationProblem } from '../../src/config/duration';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
@@ -58,15 +59,16 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
   const accountId = checkedAccountId(input);
   checkWorkflowId(accountId);
   const queue = input.activityQueue ?? TaskQueues.tiktok;
+  const activityTimeout = checkedActivityTimeout(input.activityTimeout);
   const acts = proxyActivities<SanMigrationActivities>({
     taskQueue: queue,
-    startToCloseTimeout: '2m',
+    startToCloseTimeout: activityTimeout,
     retry: { initialInterval: '2s', maximumInterval: '5m', nonRetryableErrorTypes: [...SAN_MIGRATION_NON_RETRYABLE] },
   });
   // Reading campaigns is a check, not a step the migration waits on: a few tries, then an alert.
   const campaignReads = proxyActivities<SanMigrationActivities>({
     taskQueue: queue,
-    startToCloseTimeout: '2m',
+    startToCloseTimeout: activityTimeout,
     retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3, nonRetryableErrorTypes: [...SAN_MIGRATION_NON_RETRYABLE] },
   });
 
@@ -74,7 +76,7 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
   // waits there for the sweeper, so after a few tries the migration goes on with an alert.
   const noticeActs = proxyActivities<SanMigrationActivities>({
     taskQueue: queue,
-    startToCloseTimeout: '2m',
+    startToCloseTimeout: activityTimeout,
     retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: [...SAN_MIGRATION_NON_RETRYABLE, ...NOTICE_NON_RETRYABLE] },
   });
 
@@ -207,6 +209,7 @@ export async function sanMigration(input: SanMigrationInput): Promise<SanMigrati
         accountId,
         ...(input.activityQueue ? { activityQueue: input.activityQueue } : {}),
         ...(input.stepsPerRun ? { stepsPerRun: input.stepsPerRun } : {}),
+        ...(input.activityTimeout ? { activityTimeout: input.activityTimeout } : {}),
         carried: s,
       });
     }
@@ -326,6 +329,14 @@ function checkedAccountId(input: SanMigrationInput): string {
   if (!input || typeof input.accountId !== 'string' || !input.accountId)
     throw ApplicationFailure.nonRetryable('sanMigration input must be {"accountId": "<account>"} (optionally with "program"): start it with ttsync san program apply', SanMigrationFailureType.InvalidProgram);
   return input.accountId;
+}
+
+/** Milliseconds (Temporal reads "1h30m" otherwise than ttsync's durations do). */
+function checkedActivityTimeout(text: string | undefined): number {
+  if (text === undefined) return 120_000;
+  const ms = durationMs(text);
+  if (ms === undefined || ms <= 0) throw ApplicationFailure.nonRetryable(`activityTimeout: ${durationProblem(text) ?? 'must be longer than zero'}`, SanMigrationFailureType.InvalidProgram);
+  return ms;
 }
 
 function parsedProgram(p: ProgramInput): Program {
