@@ -38,6 +38,10 @@ export const COMMANDS = {
     summary: 'Run the TikTok Business API emulator (loopback only) for dry runs; see src/emulator/README.md',
     load: async () => (await import('./emulator.js')).registerEmulatorCommand,
   },
+  auth: {
+    summary: 'Connect ttsync to TikTok: the browser OAuth for the advertiser token (with a role check per ad account), and Events API tokens proved by a test event; tokens stored in 0600 files',
+    load: async () => (await import('./auth.js')).registerAuthCommand,
+  },
   ids: {
     summary: 'Check identifiers the way ttsync sends them to TikTok',
     load: async () => (await import('./ids.js')).registerIdsCommand,
