@@ -36,7 +36,7 @@ export const ROLE_ADVICE =
   'authorize the app again while signed in as a TikTok user who holds Ad Account Operator or Ad Account Admin on this ad account (a Business Center admin grants it in the ad account\'s member permissions), and keep every permission the consent page asks for selected';
 
 export const UNVERIFIED_ADVICE =
-  'TikTok shows a user\'s role only for ad accounts in a Business Center the user belongs to: make sure the authorizing user is an Ad Account Operator or Admin there (analysts can read but not write audiences)';
+  'make sure the user who authorized holds one of them on this ad account: an analyst can read it but not write audiences, and no read tells them apart';
 
 export type RoleVerdict = 'ok' | 'insufficient' | 'unverified';
 

@@ -172,7 +172,7 @@ function print(r: ConnectResult, json: boolean): void {
         lines.push(`${label}: ${a.message}: ok`);
         break;
       case 'unverified':
-        lines.push(`${label}: ${a.message}; ${ROLE_REQUIREMENT}: ${UNVERIFIED_ADVICE}`);
+        lines.push(`${label}: ${a.message}. ${ROLE_REQUIREMENT}: ${UNVERIFIED_ADVICE}`);
         break;
       case 'insufficient':
         lines.push(`${label}: ${a.message}: REFUSED (${ROLE_REQUIREMENT})`);
