@@ -179,15 +179,23 @@ export async function listenForRedirect(target: RedirectTarget, state: string, t
   try {
     for (const address of addresses) {
       const s = createServer(handle);
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(target.port, address, () => {
-          s.off('error', reject);
-          resolve();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(target.port, address, () => {
+            s.off('error', reject);
+            resolve();
+          });
         });
-      });
+        servers.push(s);
+      } catch (err) {
+        // `localhost` may name an IPv6 address this machine cannot bind; the others serve.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (addresses.length > 1 && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT')) continue;
+        throw err;
+      }
     }
+    if (!servers.length) throw Object.assign(new Error('no address to listen on'), { code: 'EADDRNOTAVAIL' });
   } catch (err) {
     await closeAll();
     const e = err as NodeJS.ErrnoException;
