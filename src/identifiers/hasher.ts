@@ -243,6 +243,18 @@ export class IdentifierHasher {
   }
 
   /**
+   * Copies the normalized bytes of the last add/addBytes that returned 'hashed' into `dst`
+   * at `at` and returns their length, or -1 when the string rules made that value (then
+   * lastNormalized() has it). For output written as bytes: no string per value.
+   */
+  copyLastNormalized(dst: Uint8Array, at: number): number {
+    if (this.lastSlow !== null) return -1;
+    const src = this.queue !== null ? this.queue.u8 : this.md5Bytes!;
+    dst.set(src.subarray(this.lastAt, this.lastAt + this.lastLen), at);
+    return this.lastLen;
+  }
+
+  /**
    * The rules in WebAssembly (asciiRules.wat) for an email, MAID or external ID whose
    * bytes are in the queue's memory at [start, end). `inPlace`: the bytes are a staged
    * copy the rules may overwrite (the value is committed where it lies); otherwise they

@@ -1,9 +1,9 @@
-import { StringDecoder } from 'node:string_decoder';
 import type { Writable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   CountryCodeSchema,
   IdentifierHasher,
+  MAX_VALUE_BYTES,
   type HashAlgorithm,
   type Outcome,
   type IdentifierContext,
@@ -11,6 +11,7 @@ import {
   type PhoneFormat,
 } from '../../identifiers';
 import { UsageError } from '../../config/errors';
+import { DigestList } from '../../identifiers/digestList';
 
 /** `--type` names users know; IDFA, GAID and AAID follow the MAID rule. */
 const TYPE_KINDS: Readonly<Record<string, IdentifierKind>> = {
@@ -67,26 +68,31 @@ function parseCountry(value: string): string {
   return r.data;
 }
 
-const FLUSH_AT = 1 << 16;
-/** Lines normalized before their SHA-256 digests are computed together. */
-const HASH_BATCH = 1024;
+/** Output bytes gathered before a write (and the room kept for one more line). */
+const FLUSH_AT = 1 << 17;
+const OUT_CAP = FLUSH_AT + (1 << 16);
 
 /**
- * The `ids normalize` loop: stdin chunks are split into lines, each line becomes one JSON
- * object, and output goes out in ~64 KiB writes (not one write per line) with backpressure.
+ * The `ids normalize` loop, on bytes: stdin chunks are cut into lines at their newline
+ * bytes, each line is normalized and hashed from its bytes, and its JSON line is written
+ * straight into an output buffer; a chunk's lines go out in one write, with backpressure.
+ *
+ * Why bytes: at a few hundred thousand lines the strings dominated (a string per input,
+ * per normalized value and per digest, JSON.stringify twice, one concatenated output
+ * string), in time and in garbage collection. A line of printable ASCII without `"` or `\`
+ * is its own JSON string body, so its bytes are copied as they are; every other line takes
+ * the string path (JSON.stringify), so the output bytes are the same either way.
  */
 export async function normalizeStream(
   input: AsyncIterable<Buffer | string>,
   out: Writable,
   normalizer: IdentifierHasher,
 ): Promise<void> {
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
+  let rest: Buffer | null = null;
   let first = true;
-  let buf = '';
   let closed = false;
   let failure: Error | undefined;
-  const lines = new LineBatch(normalizer);
+  const lines = new JsonLines(normalizer);
   // A reader that went away (`| head`) is not an error: stop quietly. Other write errors
   // fail the command (exit 1) once the current write returns.
   out.on('error', (err: NodeJS.ErrnoException) => {
@@ -95,49 +101,62 @@ export async function normalizeStream(
   });
   const flush = async (): Promise<void> => {
     if (failure) throw failure;
-    if (buf.length === 0 || closed) return;
-    const ok = out.write(buf);
-    buf = '';
-    if (!ok && !closed) await drained(out);
+    const bytes = lines.take();
+    if (bytes === null || closed) return;
+    if (!out.write(bytes) && !closed) await drained(out);
   };
-  for await (const chunk of input) {
-    // Lines are cut from the decoded chunk itself; only a line spanning chunks is
-    // concatenated (V8 searches a concatenated "cons" string character by character).
-    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-    if (first && text.length > 0) {
+  for await (const piece of input) {
+    let chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
+    if (first) {
+      if (rest !== null) {
+        chunk = Buffer.concat([rest, chunk]);
+        rest = null;
+      }
+      // A byte-order mark is not part of the first value; wait until its 3 bytes can be told.
+      if (chunk.length < 3 && isBomPrefix(chunk, chunk.length)) {
+        rest = chunk;
+        continue;
+      }
       first = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (isBomPrefix(chunk, 3)) chunk = chunk.subarray(3);
     }
-    let nl = text.indexOf('\n', 0);
+    let nl = chunk.indexOf(10);
     if (nl < 0) {
-      rest += text;
+      rest = rest === null ? Buffer.from(chunk) : Buffer.concat([rest, chunk]);
       continue;
     }
-    const head = rest + text.slice(0, nl);
-    rest = '';
-    lines.add(head, 0, head.length);
+    if (rest !== null) {
+      const head = Buffer.concat([rest, chunk.subarray(0, nl)]);
+      rest = null;
+      lines.add(head, 0, head.length);
+    } else lines.add(chunk, 0, nl);
     let pos = nl + 1;
-    for (nl = text.indexOf('\n', pos); nl >= 0; nl = text.indexOf('\n', pos)) {
-      lines.add(text, pos, nl);
+    for (nl = chunk.indexOf(10, pos); nl >= 0; nl = chunk.indexOf(10, pos)) {
+      lines.add(chunk, pos, nl);
       pos = nl + 1;
-      if (lines.size >= HASH_BATCH) buf += lines.render();
-      if (buf.length >= FLUSH_AT) await flush();
+      if (lines.size >= FLUSH_AT) await flush();
       if (closed) return flush();
     }
-    rest = text.slice(pos);
+    // The stream may reuse the chunk's memory: keep a copy of the unfinished line.
+    rest = pos < chunk.length ? Buffer.from(chunk.subarray(pos)) : null;
     // Every complete line of a chunk is answered, and written, before the next chunk is
     // awaited: a person typing lines (or a slow producer) sees each answer at once, while a
     // fast pipe still gets one write per input chunk.
-    buf += lines.render();
     await flush();
     if (closed) return;
   }
-  rest += decoder.end();
-  if (rest.length > 0) lines.add(rest, 0, rest.length);
-  buf += lines.render();
+  if (rest !== null && first && isBomPrefix(rest, 3)) rest = rest.subarray(3);
+  if (rest !== null && rest.length > 0) lines.add(rest, 0, rest.length);
   await flush();
   if (failure) throw failure;
 }
+
+const BOM = [0xef, 0xbb, 0xbf];
+const isBomPrefix = (b: Buffer, n: number): boolean => {
+  if (b.length < n) return false;
+  for (let i = 0; i < n; i++) if (b[i] !== BOM[i]) return false;
+  return true;
+};
 
 /** Resolves on 'drain', or on 'close'/'error' so a vanished reader cannot hang us; leaves no listeners. */
 function drained(out: Writable): Promise<void> {
@@ -154,59 +173,160 @@ function drained(out: Writable): Promise<void> {
   });
 }
 
+const ascii = (s: string): Buffer => Buffer.from(s, 'latin1');
+const INPUT = ascii('{"input":');
+const NORMALIZED = ascii(',"normalized":');
+const HASH = ascii(',"hash":"');
+const HASHED_END = ascii('","prehashed":false,"error":null}\n');
+const PREHASHED_MID = ascii(',"normalized":null,"hash":"');
+const PREHASHED_END = ascii('","prehashed":true,"error":null}\n');
+const EMPTY_END = ascii(',"normalized":null,"hash":null,"prehashed":false,"error":null}\n');
+const ERROR_MID = ascii(',"normalized":null,"hash":null,"prehashed":false,"error":"');
+const ERROR_END = ascii('"}\n');
+
 /**
- * Lines normalized one by one (IdentifierHasher: SHA-256 digests computed a thousand at a
- * time, not one native hash call per line); `render` returns their JSON lines in input order.
+ * JSON lines built as bytes. A digest is not known when its line is written (the hasher
+ * computes about a thousand at once): its 64 (or 32) bytes are left as a hole, filled from
+ * the digest list when the lines are taken.
  */
-class LineBatch {
-  size = 0;
-  private inputs: string[] = [];
-  private outcomes: Outcome[] = [];
-  /** Per 'hashed' line: the normalized value. */
-  private normalized: string[] = [];
-  /** Per 'hashed' or 'prehashed' line: its digest (filled by the hasher's flush). */
-  private digests: string[] = [];
+class JsonLines {
+  private buf = Buffer.allocUnsafe(OUT_CAP);
+  private len = 0;
+  private readonly digests: DigestList;
+  private holes = new Int32Array(4096);
+  private holeDigest = new Int32Array(4096);
+  private nHoles = 0;
+  private readonly errorBytes = new Map<string, Buffer>();
 
-  constructor(private readonly n: IdentifierHasher) {}
-
-  add(text: string, start: number, end: number): void {
-    if (end > start && text.charCodeAt(end - 1) === 13) end--;
-    const input = text.slice(start, end);
-    const outcome = this.n.add(input, this.digests);
-    this.inputs.push(input);
-    this.outcomes.push(outcome);
-    if (outcome === 'hashed') this.normalized.push(this.n.lastNormalized());
-    this.size++;
+  constructor(private readonly n: IdentifierHasher) {
+    this.digests = new DigestList(n.hash === 'md5' ? 32 : 64);
   }
 
-  render(): string {
-    this.n.flush();
-    const digests = this.digests;
-    let out = '';
-    let h = 0;
-    let v = 0;
-    for (let i = 0; i < this.size; i++) {
-      const q = JSON.stringify(this.inputs[i]);
-      const outcome = this.outcomes[i]!;
-      switch (outcome) {
-        case 'hashed':
-          out += `{"input":${q},"normalized":${JSON.stringify(this.normalized[v++])},"hash":"${digests[h++]!}","prehashed":false,"error":null}\n`;
-          break;
-        case 'prehashed':
-          out += `{"input":${q},"normalized":null,"hash":"${digests[h++]!}","prehashed":true,"error":null}\n`;
-          break;
-        case 'empty':
-          out += `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":null}\n`;
-          break;
-        default:
-          out += `{"input":${q},"normalized":null,"hash":null,"prehashed":false,"error":"${outcome}"}\n`;
+  /** Output bytes pending. */
+  get size(): number {
+    return this.len;
+  }
+
+  add(src: Buffer, start: number, end: number): void {
+    if (end > start && src[end - 1] === 13) end--;
+    // Room for the worst line of either path: UTF-8 JSON of the input and of its normalized value.
+    const room = 6 * (end - start) + MAX_NORMALIZED_BYTES + 256;
+    if (this.len + room > this.buf.length) this.grow(this.len + room);
+    const buf = this.buf;
+    let safe = true;
+    for (let i = start; i < end; i++) {
+      const c = src[i]!;
+      if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) {
+        safe = false;
+        break;
       }
     }
-    this.size = 0;
-    this.inputs = [];
-    this.outcomes = [];
-    this.normalized = [];
-    this.digests = [];
+    let outcome: Outcome;
+    let p = this.put(INPUT, this.len);
+    if (safe) {
+      outcome = this.n.addBytes(src, start, end, this.digests);
+      buf[p++] = 0x22;
+      p += src.copy(buf, p, start, end);
+      buf[p++] = 0x22;
+    } else {
+      const raw = src.toString('utf8', start, end);
+      outcome = this.n.add(raw, this.digests);
+      p += buf.write(JSON.stringify(raw), p, 'utf8');
+    }
+    switch (outcome) {
+      case 'hashed': {
+        p = this.put(NORMALIZED, p);
+        const at = p + 1;
+        const k = this.n.copyLastNormalized(buf, at);
+        if (k >= 0 && isJsonSafe(buf, at, at + k)) {
+          buf[p] = 0x22;
+          buf[at + k] = 0x22;
+          p = at + k + 1;
+        } else p += buf.write(JSON.stringify(this.n.lastNormalized()), p, 'utf8');
+        p = this.put(HASH, p);
+        p = this.hole(p);
+        p = this.put(HASHED_END, p);
+        break;
+      }
+      case 'prehashed':
+        p = this.put(PREHASHED_MID, p);
+        p = this.hole(p);
+        p = this.put(PREHASHED_END, p);
+        break;
+      case 'empty':
+        p = this.put(EMPTY_END, p);
+        break;
+      default: {
+        p = this.put(ERROR_MID, p);
+        let e = this.errorBytes.get(outcome);
+        if (e === undefined) this.errorBytes.set(outcome, (e = ascii(outcome)));
+        p = this.put(e, p);
+        p = this.put(ERROR_END, p);
+      }
+    }
+    this.len = p;
+  }
+
+  /** The lines so far, digests filled in, as a buffer now owned by the caller; null when none. */
+  take(): Buffer | null {
+    if (this.len === 0) return null;
+    this.n.flush();
+    const w = this.digests.width;
+    const hex = this.digests.bytes;
+    const buf = this.buf;
+    for (let h = 0; h < this.nHoles; h++) {
+      const from = this.holeDigest[h]! * w;
+      hex.copy(buf, this.holes[h]!, from, from + w);
+    }
+    const out = buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(OUT_CAP);
+    this.len = 0;
+    this.nHoles = 0;
+    this.digests.clear();
     return out;
   }
+
+  // Native copies: a JavaScript loop per byte cost more than everything else together.
+  private put(bytes: Buffer, p: number): number {
+    this.buf.set(bytes, p);
+    return p + bytes.length;
+  }
+
+  /** Leaves room for the digest the last add delivered (the newest in the list). */
+  private hole(p: number): number {
+    if (this.nHoles === this.holes.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.holes = grow(this.holes);
+      this.holeDigest = grow(this.holeDigest);
+    }
+    this.holes[this.nHoles] = p;
+    this.holeDigest[this.nHoles++] = this.digests.length - 1;
+    return p + this.digests.width;
+  }
+
+  private grow(min: number): void {
+    const next = Buffer.allocUnsafe(Math.max(min, 2 * this.buf.length));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+}
+
+/**
+ * Bytes of a normalized value's JSON at most: raw values over MAX_VALUE_BYTES are rejected
+ * first; what NFC and lowercasing make of the rest stays below 16 KiB of UTF-8 (the
+ * hasher's own bound), and JSON escapes (6 bytes for a control character an external id
+ * may keep) of at most MAX_VALUE_BYTES units stay below that too.
+ */
+const MAX_NORMALIZED_BYTES = 16 * MAX_VALUE_BYTES + 2;
+
+function isJsonSafe(b: Buffer, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) {
+    const c = b[i]!;
+    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }

@@ -28,7 +28,7 @@ describe('storeSecret', () => {
 
   it('refuses env: references and values with whitespace, without echoing the value', async () => {
     await expect(storeSecret('env:TOKEN', 'v')).rejects.toBeInstanceOf(SecretError);
-    const e = await storeSecret(`file:${join(dir, 'x')}`, 'two words').catch((err: unknown) => err as Error);
+    const e = (await storeSecret(`file:${join(dir, 'x')}`, 'two words').catch((err: unknown) => err)) as Error;
     expect(e).toBeInstanceOf(SecretError);
     expect(e.message).not.toContain('two words');
   });
