@@ -155,6 +155,34 @@ export class IdentifierHasher {
     return { count: n, codes, hex: q.batchHexView(nd), digests: nd, width: 64 };
   }
 
+  /**
+   * The batch rules and hashes over values given as bytes lying one after another (for
+   * byte producers such as `ttsync ids normalize`): value m is lens[m] bytes of `src`, the
+   * first from `from`. A value may end in ASCII whitespace (its line's newline): every rule
+   * trims it. SHA-256 targets only (sharesQueue); at most MAX_CHUNK_VALUES values.
+   *
+   * Per value, codes[m]: >= 0, digest number k, its hex at hex[64 k, 64 k + 64) and its
+   * normalized bytes where normalizedAt(k) says; SLOW (-1): the batch rules do not decide it
+   * (prehashed, non-ASCII, over 1 KiB, unusual shapes), add() must, with the value as a
+   * string; other negatives: outcomeOf(code). Valid until the next call on this hasher.
+   */
+  bytesBatch(src: Uint8Array, from: number, lens: Uint32Array, n: number): BytesBatch {
+    const q = this.queue;
+    if (q === null || n > MAX_CHUNK_VALUES) throw new RangeError('bytesBatch takes at most MAX_CHUNK_VALUES values of a SHA-256 target');
+    let bytes = 0;
+    for (let m = 0; m < n; m++) bytes += lens[m]!;
+    const at = q.stage(bytes);
+    const u8 = q.u8;
+    u8.set(src.subarray(from, from + bytes), at);
+    const words = q.words;
+    const l = q.batchLens >>> 2;
+    for (let m = 0; m < n; m++) words[l + m] = lens[m]!;
+    q.beginBatch();
+    q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(this.defaultCountry) : 0);
+    const digests = q.runHash();
+    return { count: n, codes: q.batchCodesView(n), hex: q.batchHexView(digests), u8, words, descIndex: q.batchDescAt >>> 2 };
+  }
+
   /** hashBatch by add() per value, into this hasher's own arrays (MD5; an overlong value). */
   private slowBatch(values: readonly string[], start: number, j: number, rowCountry: string | undefined): DigestBatch {
     const n = j - start;
@@ -398,6 +426,19 @@ export interface DigestBatch {
   digests: number;
   width: number;
 }
+/**
+ * Results of IdentifierHasher.bytesBatch; views of the hasher's memory. Normalized bytes of
+ * digest k: u8[words[descIndex + 2 k], + words[descIndex + 2 k + 1]).
+ */
+export interface BytesBatch {
+  count: number;
+  codes: Int32Array;
+  hex: Buffer;
+  u8: Uint8Array;
+  words: Uint32Array;
+  descIndex: number;
+}
+
 export const DIGEST_INDEX = 0x3fffffff;
 export const PREHASHED = 0x40000000;
 

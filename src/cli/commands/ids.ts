@@ -12,6 +12,7 @@ import {
 } from '../../identifiers';
 import { UsageError } from '../../config/errors';
 import { DigestList } from '../../identifiers/digestList';
+import { MAX_CHUNK_VALUES } from '../../identifiers/sha256batch/sha256Batch';
 
 /** `--type` names users know; IDFA, GAID and AAID follow the MAID rule. */
 const TYPE_KINDS: Readonly<Record<string, IdentifierKind>> = {
@@ -68,9 +69,21 @@ function parseCountry(value: string): string {
   return r.data;
 }
 
+/** Lines per call into the batch rules (the hasher's MAX_CHUNK_VALUES). */
+const GROUP = MAX_CHUNK_VALUES;
+/** The batch rules' code for "the string rules decide". */
+const SLOW_CODE = -1;
+
+/** Line [s, e) as the string rules take it: UTF-8, without a final carriage return. */
+function lineString(src: Buffer, s: number, e: number): string {
+  if (e > s && src[e - 1] === 13) e--;
+  return src.toString('utf8', s, e);
+}
+
 /** Output bytes gathered before a write (and the room kept for one more line). */
-const FLUSH_AT = 1 << 17;
-const OUT_CAP = FLUSH_AT + (1 << 16);
+const FLUSH_AT = 1 << 18;
+/** A group's lines (about 300 KiB for 1,024 emails) fit beside a pending FLUSH_AT. */
+const OUT_CAP = 1 << 20;
 
 /**
  * The `ids normalize` loop, on bytes: stdin chunks are cut into lines at their newline
@@ -103,7 +116,11 @@ export async function normalizeStream(
     if (failure) throw failure;
     const bytes = lines.take();
     if (bytes === null || closed) return;
-    if (!out.write(bytes) && !closed) await drained(out);
+    const ok = out.write(bytes);
+    // Nothing left buffered: the stream wrote the bytes already (stdout on a pipe or file
+    // writes synchronously), so the buffer can take the next lines.
+    if (out.writableLength === 0) lines.giveBack(bytes);
+    if (!ok && !closed) await drained(out);
   };
   for await (const piece of input) {
     let chunk = typeof piece === 'string' ? Buffer.from(piece, 'utf8') : piece;
@@ -132,11 +149,14 @@ export async function normalizeStream(
     } else lines.add(chunk, 0, nl);
     let pos = nl + 1;
     for (nl = chunk.indexOf(10, pos); nl >= 0; nl = chunk.indexOf(10, pos)) {
-      lines.add(chunk, pos, nl);
+      // The chunk's lines go to the rules in groups (one WebAssembly call each).
+      const n = lines.queueLine(pos, nl);
       pos = nl + 1;
+      if (n === GROUP) lines.addGroup(chunk);
       if (lines.size >= FLUSH_AT) await flush();
       if (closed) return flush();
     }
+    lines.addGroup(chunk);
     // The stream may reuse the chunk's memory: keep a copy of the unfinished line.
     rest = pos < chunk.length ? Buffer.from(chunk.subarray(pos)) : null;
     // Every complete line of a chunk is answered, and written, before the next chunk is
@@ -190,8 +210,20 @@ const ERROR_END = ascii('"}\n');
  * the digest list when the lines are taken.
  */
 class JsonLines {
-  private buf = Buffer.allocUnsafe(OUT_CAP);
+  private buf: Buffer = Buffer.allocUnsafe(OUT_CAP);
+  private view = viewOf(this.buf);
+  private spare: Buffer | null = null;
   private len = 0;
+  /** Lines of the current chunk waiting for addGroup: [start, end) without the newline. */
+  private readonly starts = new Int32Array(GROUP);
+  private readonly ends = new Int32Array(GROUP);
+  private readonly lens = new Uint32Array(GROUP);
+  private queued = 0;
+  /** Per line of a group that the string rules decide: outcome, normalized value, digest slot. */
+  private readonly slowOutcome: Outcome[] = [];
+  private readonly slowNormalized: Array<string | null> = [];
+  private readonly slowDigest: number[] = [];
+  private readonly slowDigests: string[] = [];
   private readonly digests: DigestList;
   private holes = new Int32Array(4096);
   private holeDigest = new Int32Array(4096);
@@ -222,17 +254,9 @@ class JsonLines {
       }
     }
     let outcome: Outcome;
+    outcome = safe ? this.n.addBytes(src, start, end, this.digests) : this.n.add(src.toString('utf8', start, end), this.digests);
     let p = this.put(INPUT, this.len);
-    if (safe) {
-      outcome = this.n.addBytes(src, start, end, this.digests);
-      buf[p++] = 0x22;
-      p += src.copy(buf, p, start, end);
-      buf[p++] = 0x22;
-    } else {
-      const raw = src.toString('utf8', start, end);
-      outcome = this.n.add(raw, this.digests);
-      p += buf.write(JSON.stringify(raw), p, 'utf8');
-    }
+    p = this.quoted(src, start, end, p);
     switch (outcome) {
       case 'hashed': {
         p = this.put(NORMALIZED, p);
@@ -253,18 +277,143 @@ class JsonLines {
         p = this.hole(p);
         p = this.put(PREHASHED_END, p);
         break;
-      case 'empty':
-        p = this.put(EMPTY_END, p);
-        break;
-      default: {
-        p = this.put(ERROR_MID, p);
-        let e = this.errorBytes.get(outcome);
-        if (e === undefined) this.errorBytes.set(outcome, (e = ascii(outcome)));
-        p = this.put(e, p);
-        p = this.put(ERROR_END, p);
-      }
+      default:
+        p = this.outcomeEnd(outcome, p);
     }
     this.len = p;
+  }
+
+  /** Queues line [start, end) of the chunk for addGroup; returns how many are queued. */
+  queueLine(start: number, end: number): number {
+    this.starts[this.queued] = start;
+    this.ends[this.queued] = end;
+    return ++this.queued;
+  }
+
+  /**
+   * The queued lines of `src`: each line with its newline is one value of a byte batch
+   * (the rules trim the newline away), so a group costs one copy and one call into the
+   * rules; lines the batch rules leave to the string rules take add(). MD5 targets (no
+   * batch kernel) take add() line by line.
+   */
+  addGroup(src: Buffer): void {
+    const n = this.queued;
+    this.queued = 0;
+    if (n === 0) return;
+    const starts = this.starts;
+    const ends = this.ends;
+    if (!this.n.sharesQueue) {
+      for (let m = 0; m < n; m++) this.add(src, starts[m]!, ends[m]!);
+      return;
+    }
+    const lens = this.lens;
+    for (let m = 0; m < n; m++) lens[m] = ends[m]! + 1 - starts[m]!;
+    const b = this.n.bytesBatch(src, starts[0]!, lens, n);
+    const codes = b.codes;
+    // The string rules first, for the few lines the batch rules leave; their digests come with one flush.
+    const slowOutcome = this.slowOutcome;
+    const slowNormalized = this.slowNormalized;
+    const slowDigest = this.slowDigest;
+    const slowDigests = this.slowDigests;
+    slowOutcome.length = slowNormalized.length = slowDigest.length = slowDigests.length = 0;
+    for (let m = 0; m < n; m++) {
+      if (codes[m] !== SLOW_CODE) continue;
+      const o = this.n.add(lineString(src, starts[m]!, ends[m]!), slowDigests);
+      slowOutcome.push(o);
+      slowNormalized.push(o === 'hashed' ? this.n.lastNormalized() : null);
+      slowDigest.push(o === 'hashed' || o === 'prehashed' ? slowDigests.length - 1 : -1);
+    }
+    if (slowOutcome.length) this.n.flush();
+    let buf = this.buf;
+    let out = this.view;
+    const u8 = b.u8;
+    const words = b.words;
+    const memory = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
+    const lineBytes = new DataView(src.buffer, src.byteOffset, src.length);
+    // Digests are 16 aligned words in the kernel's memory (the batch regions are word-aligned).
+    const hexWords = b.hex.byteOffset - u8.byteOffset;
+    if (hexWords % 4 !== 0) throw new RangeError('the batch digests are not word-aligned');
+    let p = this.len;
+    let slow = 0;
+    for (let m = 0; m < n; m++) {
+      const s = starts[m]!;
+      let e = ends[m]!;
+      if (e > s && src[e - 1] === 13) e--;
+      // Room for this line's worst case: its JSON escaped (at most 6 bytes a byte), a
+      // normalized value of the batch rules escaped likewise (at most the line plus a
+      // phone's country code), or the string rules' one, the constant parts and the digest.
+      const room = 12 * (e - s) + 400 + (codes[m] === SLOW_CODE ? 6 * (slowNormalized[slow]?.length ?? 0) : 0);
+      if (p + room > buf.length) {
+        this.len = p;
+        this.grow(p + room);
+        buf = this.buf;
+        out = this.view;
+      }
+      p = this.put(INPUT, p);
+      buf[p] = 0x22;
+      const q = copyJsonSafe(lineBytes, s, e, out, p + 1);
+      if (q >= 0) {
+        buf[q] = 0x22;
+        p = q + 1;
+      } else p += buf.write(JSON.stringify(src.toString('utf8', s, e)), p, 'utf8');
+      const code = codes[m]!;
+      if (code >= 0) {
+        p = this.put(NORMALIZED, p);
+        const d = b.descIndex + 2 * code;
+        const at = words[d]!;
+        buf[p] = 0x22;
+        const r = copyJsonSafe(memory, at, at + words[d + 1]!, out, p + 1);
+        if (r >= 0) {
+          buf[r] = 0x22;
+          p = r + 1;
+        } else p += buf.write(JSON.stringify(Buffer.from(u8.buffer, u8.byteOffset + at, words[d + 1]!).toString('utf8')), p, 'utf8');
+        p = this.put(HASH, p);
+        const h = (hexWords >>> 2) + 16 * code;
+        for (let i = 0; i < 16; i++) out.setUint32(p + 4 * i, words[h + i]!, true);
+        p = this.put(HASHED_END, p + 64);
+      } else if (code === SLOW_CODE) {
+        const o = slowOutcome[slow]!;
+        const norm = slowNormalized[slow];
+        const k = slowDigest[slow++]!;
+        if (o === 'hashed') {
+          p = this.put(NORMALIZED, p);
+          p += buf.write(JSON.stringify(norm), p, 'utf8');
+          p = this.put(HASH, p);
+          p += buf.write(slowDigests[k]!, p, 'latin1');
+          p = this.put(HASHED_END, p);
+        } else if (o === 'prehashed') {
+          p = this.put(PREHASHED_MID, p);
+          p += buf.write(slowDigests[k]!, p, 'latin1');
+          p = this.put(PREHASHED_END, p);
+        } else p = this.outcomeEnd(o, p);
+      } else p = this.outcomeEnd(this.n.outcomeOf(code), p);
+    }
+    this.len = p;
+  }
+
+  /** The JSON string of line [s, e): its own bytes when printable ASCII without `"` or `\`, else JSON.stringify. */
+  private quoted(src: Buffer, s: number, e: number, p: number): number {
+    const buf = this.buf;
+    if (!isJsonSafe(src, s, e)) return p + buf.write(JSON.stringify(src.toString('utf8', s, e)), p, 'utf8');
+    buf[p++] = 0x22;
+    for (let i = s; i < e; i++) buf[p++] = src[i]!;
+    buf[p++] = 0x22;
+    return p;
+  }
+
+  /** The end of a line without a digest: 'empty' or a reject reason. */
+  private outcomeEnd(outcome: Outcome, p: number): number {
+    if (outcome === 'empty') return this.put(EMPTY_END, p);
+    p = this.put(ERROR_MID, p);
+    let e = this.errorBytes.get(outcome);
+    if (e === undefined) this.errorBytes.set(outcome, (e = ascii(outcome)));
+    p = this.put(e, p);
+    return this.put(ERROR_END, p);
+  }
+
+  /** A buffer that take() returned and its reader is done with: the next lines go there. */
+  giveBack(bytes: Buffer): void {
+    if (bytes.byteOffset === 0 && bytes.buffer.byteLength === OUT_CAP) this.spare = Buffer.from(bytes.buffer, 0, OUT_CAP);
   }
 
   /** The lines so far, digests filled in, as a buffer now owned by the caller; null when none. */
@@ -279,7 +428,9 @@ class JsonLines {
       hex.copy(buf, this.holes[h]!, from, from + w);
     }
     const out = buf.subarray(0, this.len);
-    this.buf = Buffer.allocUnsafe(OUT_CAP);
+    this.buf = this.spare ?? Buffer.allocUnsafe(OUT_CAP);
+    this.view = viewOf(this.buf);
+    this.spare = null;
     this.len = 0;
     this.nHoles = 0;
     this.digests.clear();
@@ -312,6 +463,7 @@ class JsonLines {
     const next = Buffer.allocUnsafe(Math.max(min, 2 * this.buf.length));
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
+    this.view = viewOf(next);
   }
 }
 
@@ -323,7 +475,33 @@ class JsonLines {
  */
 const MAX_NORMALIZED_BYTES = 16 * MAX_VALUE_BYTES + 2;
 
-function isJsonSafe(b: Buffer, s: number, e: number): boolean {
+const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length);
+
+/**
+ * Copies bytes [s, e) of `from` to `to` at `p` when they are printable ASCII without `"`
+ * or `\` (their own JSON string body), four at a time; returns the end, or -1 when a byte
+ * needs JSON's escaping (or might: a word test may say so of a harmless word; the caller's
+ * JSON.stringify is right either way).
+ */
+function copyJsonSafe(from: DataView, s: number, e: number, to: DataView, p: number): number {
+  let i = s;
+  for (; i + 4 <= e; i += 4, p += 4) {
+    const w = from.getUint32(i, true);
+    const q = w ^ 0x22222222;
+    const b = w ^ 0x5c5c5c5c;
+    // A byte < 0x20 or >= 0x80, or a zero byte in q or b (a `"` or `\` in w).
+    if ((((w - 0x20202020) | w) & 0x80808080) !== 0 || ((q - 0x01010101) & ~q & 0x80808080) !== 0 || ((b - 0x01010101) & ~b & 0x80808080) !== 0) return -1;
+    to.setUint32(p, w, true);
+  }
+  for (; i < e; i++) {
+    const c = from.getUint8(i);
+    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return -1;
+    to.setUint8(p++, c);
+  }
+  return p;
+}
+
+function isJsonSafe(b: Uint8Array, s: number, e: number): boolean {
   for (let i = s; i < e; i++) {
     const c = b[i]!;
     if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return false;

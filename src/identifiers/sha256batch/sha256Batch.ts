@@ -353,6 +353,11 @@ export class Sha256HexQueue {
     return this.u32;
   }
 
+  /** Where the batch rules write descriptor k: u32 address and length of the normalized bytes at batchDescAt + 8 k. */
+  get batchDescAt(): number {
+    return this.batchDesc;
+  }
+
   /** Where runHash writes digest k: 64 hex bytes at batchHexAt + 64 k. */
   get batchHexAt(): number {
     return this.batchHex;
