@@ -245,16 +245,8 @@ class JsonLines {
     const room = 6 * (end - start) + MAX_NORMALIZED_BYTES + 256;
     if (this.len + room > this.buf.length) this.grow(this.len + room);
     const buf = this.buf;
-    let safe = true;
-    for (let i = start; i < end; i++) {
-      const c = src[i]!;
-      if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) {
-        safe = false;
-        break;
-      }
-    }
-    let outcome: Outcome;
-    outcome = safe ? this.n.addBytes(src, start, end, this.digests) : this.n.add(src.toString('utf8', start, end), this.digests);
+    // The bytes path decides non-ASCII values by the string rules itself (addBytes).
+    const outcome = this.n.addBytes(src, start, end, this.digests);
     let p = this.put(INPUT, this.len);
     p = this.quoted(src, start, end, p);
     switch (outcome) {
