@@ -61,6 +61,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',
   'src/identifiers/schema.ts',
+  'src/identifiers/reasons.ts',
 ];
 
 /**

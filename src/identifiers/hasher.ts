@@ -4,7 +4,8 @@ import { MAX_VALUE_BYTES } from './digest';
 import type { DigestOut } from './digestList';
 import { IdentifierNormalizer, type Outcome, type ValueRejectReason } from './normalizer';
 import { fastE164Ascii } from './phoneFast';
-import { RejectReasonSchema, type HashAlgorithm, type IdentifierKind, type IdentifierTarget, type NormalizationOptions } from './schema';
+import { REJECT_REASONS } from './reasons';
+import type { HashAlgorithm, IdentifierKind, IdentifierTarget, NormalizationOptions } from './schema';
 import { MAX_CHUNK_VALUES, Sha256HexQueue, chunkEnd } from './sha256batch/sha256Batch';
 
 /**
@@ -450,7 +451,7 @@ export function digestGroup(b: DigestBatch, g: number): string {
 
 /** Codes of the outcomes add() decides in JavaScript ('empty' and every reason), below the kernel's codes. */
 const OUTCOME_BASE = -16;
-const OUTCOMES: Outcome[] = ['empty', ...RejectReasonSchema.options.filter((r): r is ValueRejectReason => r !== 'unmapped_column')];
+const OUTCOMES: Outcome[] = ['empty', ...REJECT_REASONS.filter((r): r is ValueRejectReason => r !== 'unmapped_column')];
 const OUTCOME_CODES = new Map<Outcome, number>(OUTCOMES.map((o, i) => [o, OUTCOME_BASE - i]));
 function codeOfOutcome(o: Outcome): number {
   const c = OUTCOME_CODES.get(o);

@@ -1,15 +1,8 @@
 import type { Writable } from 'node:stream';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import {
-  CountryCodeSchema,
-  IdentifierHasher,
-  MAX_VALUE_BYTES,
-  type HashAlgorithm,
-  type Outcome,
-  type IdentifierContext,
-  type IdentifierKind,
-  type PhoneFormat,
-} from '../../identifiers';
+import { Command, Option } from 'commander';
+import { MAX_VALUE_BYTES } from '../../identifiers/digest';
+import { IdentifierHasher } from '../../identifiers/hasher';
+import type { HashAlgorithm, IdentifierContext, IdentifierKind, Outcome, PhoneFormat } from '../../identifiers';
 import { UsageError } from '../../config/errors';
 import { DigestList } from '../../identifiers/digestList';
 import { MAX_CHUNK_VALUES } from '../../identifiers/sha256batch/sha256Batch';
@@ -45,7 +38,7 @@ export function registerIdsCommand(program: Command, summary: string): void {
     .addOption(new Option('--type <type>', 'identifier type').choices(Object.keys(TYPE_KINDS)).makeOptionMandatory())
     .addOption(new Option('--context <context>', 'TikTok surface the digests are for').choices(['audience', 'events']).makeOptionMandatory())
     .addOption(new Option('--hash <algorithm>', 'digest (md5 only for mobile advertising IDs)').choices(['sha256', 'md5']).default('sha256'))
-    .option('--country <code>', 'ISO 3166-1 alpha-2 country for phone numbers without a country code', parseCountry)
+    .option('--country <code>', 'ISO 3166-1 alpha-2 country for phone numbers without a country code')
     .addOption(
       new Option('--phone-format <format>', 'audience phones: E.164 digits without "+" (TikTok customer-file default) or with it')
         .choices(['digits', 'e164'])
@@ -55,17 +48,20 @@ export function registerIdsCommand(program: Command, summary: string): void {
       const kind = TYPE_KINDS[opts.type]!;
       if (opts.hash === 'md5' && kind !== 'maid')
         throw new UsageError(`--hash md5 is only for mobile advertising IDs; ${opts.type} is SHA-256 only`);
+      const country = opts.country === undefined ? undefined : await parseCountry(opts.country);
       const normalizer = new IdentifierHasher(
         { kind, hash: opts.hash },
-        { context: opts.context, defaultCountry: opts.country, phoneFormat: opts.phoneFormat },
+        { context: opts.context, defaultCountry: country, phoneFormat: opts.phoneFormat },
       );
       await normalizeStream(process.stdin, process.stdout, normalizer);
     });
 }
 
-function parseCountry(value: string): string {
+/** The schema (zod, libphonenumber-js) loads only when a country is given: emails start without it. */
+async function parseCountry(value: string): Promise<string> {
+  const { CountryCodeSchema } = await import('../../identifiers/schema.js');
   const r = CountryCodeSchema.safeParse(value);
-  if (!r.success) throw new InvalidArgumentError('must be an ISO 3166-1 alpha-2 country code such as US, GB or DE');
+  if (!r.success) throw new UsageError("option '--country <code>' argument '" + value + "' is invalid. must be an ISO 3166-1 alpha-2 country code such as US, GB or DE");
   return r.data;
 }
 
@@ -341,29 +337,31 @@ class JsonLines {
         buf = this.buf;
         out = this.view;
       }
-      p = this.put(INPUT, p);
-      buf[p] = 0x22;
-      const q = copyJsonSafe(lineBytes, s, e, out, p + 1);
-      if (q >= 0) {
-        buf[q] = 0x22;
-        p = q + 1;
-      } else p += buf.write(JSON.stringify(src.toString('utf8', s, e)), p, 'utf8');
+      // `{"input":"` then the line's bytes; a line that needs escaping takes JSON.stringify
+      // from its opening quote on.
+      p = putWords(out, OPEN_INPUT, p);
+      const q = copyJsonSafe(lineBytes, s, e, out, p);
+      if (q >= 0) p = q;
+      else p = p - 1 + buf.write(JSON.stringify(src.toString('utf8', s, e)), p - 1, 'utf8');
       const code = codes[m]!;
       if (code >= 0) {
-        p = this.put(NORMALIZED, p);
+        p = putWords(out, q >= 0 ? CLOSE_OPEN_NORMALIZED : OPEN_NORMALIZED, p);
         const d = b.descIndex + 2 * code;
         const at = words[d]!;
-        buf[p] = 0x22;
-        const r = copyJsonSafe(memory, at, at + words[d + 1]!, out, p + 1);
-        if (r >= 0) {
-          buf[r] = 0x22;
-          p = r + 1;
-        } else p += buf.write(JSON.stringify(Buffer.from(u8.buffer, u8.byteOffset + at, words[d + 1]!).toString('utf8')), p, 'utf8');
-        p = this.put(HASH, p);
+        const r = copyJsonSafe(memory, at, at + words[d + 1]!, out, p);
+        if (r >= 0) p = putWords(out, CLOSE_OPEN_HASH, r);
+        else {
+          p = p - 1 + buf.write(JSON.stringify(Buffer.from(u8.buffer, u8.byteOffset + at, words[d + 1]!).toString('utf8')), p - 1, 'utf8');
+          p = putWords(out, OPEN_HASH, p);
+        }
         const h = (hexWords >>> 2) + 16 * code;
         for (let i = 0; i < 16; i++) out.setUint32(p + 4 * i, words[h + i]!, true);
-        p = this.put(HASHED_END, p + 64);
-      } else if (code === SLOW_CODE) {
+        p = putWords(out, HASHED_TAIL, p + 64);
+        continue;
+      }
+      // The rarer outcomes write the line's closing quote and go on with the constant parts.
+      if (q >= 0) buf[p++] = 0x22;
+      if (code === SLOW_CODE) {
         const o = slowOutcome[slow]!;
         const norm = slowNormalized[slow];
         const k = slowDigest[slow++]!;
@@ -468,6 +466,34 @@ class JsonLines {
 const MAX_NORMALIZED_BYTES = 16 * MAX_VALUE_BYTES + 2;
 
 const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length);
+
+/** A constant part of the output as little-endian words and its last bytes: written with a few word stores. */
+interface Words {
+  words: Uint32Array;
+  tail: Uint8Array;
+  length: number;
+}
+function wordsOf(text: string): Words {
+  const b = Buffer.from(text, 'latin1');
+  const n = b.length >>> 2;
+  const words = new Uint32Array(n);
+  for (let i = 0; i < n; i++) words[i] = b.readUInt32LE(4 * i);
+  return { words, tail: Uint8Array.from(b.subarray(4 * n)), length: b.length };
+}
+function putWords(to: DataView, c: Words, p: number): number {
+  const w = c.words;
+  for (let i = 0; i < w.length; i++) to.setUint32(p + 4 * i, w[i]!, true);
+  const at = p + 4 * w.length;
+  const t = c.tail;
+  for (let i = 0; i < t.length; i++) to.setUint8(at + i, t[i]!);
+  return p + c.length;
+}
+const OPEN_INPUT = wordsOf('{"input":"');
+const OPEN_NORMALIZED = wordsOf(',"normalized":"');
+const CLOSE_OPEN_NORMALIZED = wordsOf('","normalized":"');
+const OPEN_HASH = wordsOf(',"hash":"');
+const CLOSE_OPEN_HASH = wordsOf('","hash":"');
+const HASHED_TAIL = wordsOf('","prehashed":false,"error":null}\n');
 
 /**
  * Copies bytes [s, e) of `from` to `to` at `p` when they are printable ASCII without `"`
