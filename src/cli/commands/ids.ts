@@ -113,8 +113,8 @@ export async function normalizeStream(
     const bytes = lines.take();
     if (bytes === null || closed) return;
     const ok = out.write(bytes);
-    // Nothing left buffered: the stream wrote the bytes already (stdout on a pipe or file
-    // writes synchronously), so the buffer can take the next lines.
+    // Nothing left buffered: the stream wrote the bytes already (stdout to a file writes
+    // synchronously), so the buffer can take the next lines.
     if (out.writableLength === 0) lines.giveBack(bytes);
     if (!ok && !closed) await drained(out);
   };
@@ -348,7 +348,9 @@ class JsonLines {
         p = putWords(out, q >= 0 ? CLOSE_OPEN_NORMALIZED : OPEN_NORMALIZED, p);
         const d = b.descIndex + 2 * code;
         const at = words[d]!;
-        const r = copyJsonSafe(memory, at, at + words[d + 1]!, out, p);
+        // The batch rules only copy, drop or lowercase a line's bytes (or write digits): the
+        // normalized value of a line that needed no escaping needs none either.
+        const r = q >= 0 ? copyWords(memory, at, at + words[d + 1]!, out, p) : copyJsonSafe(memory, at, at + words[d + 1]!, out, p);
         if (r >= 0) p = putWords(out, CLOSE_OPEN_HASH, r);
         else {
           p = p - 1 + buf.write(JSON.stringify(Buffer.from(u8.buffer, u8.byteOffset + at, words[d + 1]!).toString('utf8')), p - 1, 'utf8');
@@ -516,6 +518,14 @@ function copyJsonSafe(from: DataView, s: number, e: number, to: DataView, p: num
     if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return -1;
     to.setUint8(p++, c);
   }
+  return p;
+}
+
+/** Copies bytes [s, e) of `from` to `to` at `p`, four at a time; returns the end. */
+function copyWords(from: DataView, s: number, e: number, to: DataView, p: number): number {
+  let i = s;
+  for (; i + 4 <= e; i += 4, p += 4) to.setUint32(p, from.getUint32(i, true), true);
+  for (; i < e; i++) to.setUint8(p++, from.getUint8(i));
   return p;
 }
 
