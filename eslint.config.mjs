@@ -29,6 +29,7 @@ export const KERNEL = [
   'src/process',
   'src/paths',
   'src/version',
+  'src/notices',
 ];
 
 /** The app layer: may import anything in src/, and nothing but the app layer imports it. */
@@ -38,7 +39,7 @@ export const APP = ['src/cli', 'src/worker'];
 export const EMULATOR = 'src/emulator';
 
 /** The bundle entry, the health workflow and the composition of activities. */
-export const ROOT_FILES = ['workflows/index', 'workflows/healthCheck', 'activities/index', 'activities/health'];
+export const ROOT_FILES = ['workflows/index', 'workflows/healthCheck', 'activities/index', 'activities/health', 'activities/notices'];
 
 /**
  * The workflow-safe modules: the ONLY files of src/ that workflows/ may import as values.
@@ -50,6 +51,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/temporal/searchAttributes.ts',
   'src/temporal/taskQueues.ts',
   'src/temporal/workflowIds.ts',
+  'src/temporal/lifecycleMetrics.ts',
   'src/tiktok/errorTypes.ts',
   'src/tiktok/types.ts',
   'src/tiktok/limits.ts',
@@ -62,6 +64,8 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/audience-sync/messages.ts',
   'src/identifiers/schema.ts',
   'src/identifiers/reasons.ts',
+  'src/notices/schema.ts',
+  'src/notices/failures.ts',
 ];
 
 /**

@@ -1,9 +1,12 @@
 import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createHealthActivities, type HealthDeps } from './health';
+import { createNoticeActivities, type NoticeActivityDeps } from './notices';
 
 export interface ActivityDeps extends AudienceSyncActivityDeps {
   health: HealthDeps;
+  /** The notices outbox and its adapters (kernel, every lifecycle posts through it); default from the worker's env. */
+  notices?: NoticeActivityDeps;
 }
 
 /**
@@ -13,9 +16,11 @@ export interface ActivityDeps extends AudienceSyncActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return composeActivities({
     health: createHealthActivities(deps.health),
+    notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
   });
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
+export type { NoticeActivities } from './notices';

@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { TemporalEnv } from '../src/config/temporalEnv';
+import type { TemporalSettings } from '../src/temporal/connection';
 import { startEmulator } from '../src/emulator';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
 import { WorkflowIds } from '../src/temporal/workflowIds';
+import { rerun } from '../src/temporal/rerun';
+import { DEFAULT_UI_URL } from '../src/temporal/uiLinks';
+import { audienceSyncRerun } from '../src/audience-sync/rerun';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
 import { audienceSync, audienceSyncPreview, audienceSyncTick, healthCheck } from '../workflows/index';
@@ -19,8 +22,8 @@ import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../wor
  */
 export interface HistoryScenario {
   name: string;
-  /** Returns the handle of the run to record; `ctx.env` lets a scenario start extra workers. */
-  run(client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle>;
+  /** Returns the handle of the run to record; `ctx.temporal` lets a scenario start extra workers. */
+  run(client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle>;
 }
 
 async function until(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -48,25 +51,29 @@ interface AudienceScenarioOptions {
    * the third run, where recreateAudience sends the applied state and the batches to a new
    * audience. 'paused': paused during the first cycle (SyncState paused once it ends), the
    * second run starts paused (SyncState paused), a snapshot is queued behind the pause,
-   * resume runs it, and a pause during that cycle shows once it ends.
+   * resume runs it, and a pause during that cycle shows once it ends. 'rerun': TikTok refuses
+   * the create (40001), the cycle ends in error and the workflow waits; the refusal is lifted
+   * and `ttsync rerun` resets the failed run to the workflow task that scheduled the create;
+   * the reset run (its WorkflowTaskFailed of the reset, then create, commit, continue-as-new)
+   * is recorded.
    */
-  record?: 'missing' | 'recreate' | 'paused';
+  record?: 'missing' | 'recreate' | 'paused' | 'rerun';
 }
 
-async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
+async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
   // Recorded under the destination's own id, as every real run is (the workflow checks it).
   const destinationId = name.toLowerCase();
   const advertiserId = '7000000000000000001';
   const tokenVar = 'TTSYNC_HISTORY_SCENARIO_TOKEN';
   const emu = await startEmulator({ processingDelay: 300, rateLimits: { default: { qps: 10_000, qpm: 1_000_000 } } });
   const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
-  const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
   const queues = { data: `${taskQueue}-data`, tiktok: `${taskQueue}-tiktok` };
   const token = emu.control.issueToken([advertiserId]);
   if (opts.tokenAtStart) process.env[tokenVar] = token;
   else delete process.env[tokenVar];
   const workers = await createWorkers({
-    env: ctx.env,
+    temporal: ctx.temporal,
     connection: native,
     roles: ['data', 'tiktok'],
     taskQueues: queues,
@@ -84,6 +91,7 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     rows.push('not-an-email,', ',123');
     writeFileSync(join(dir, 'snapshot.csv'), rows.join('\n') + '\n');
     writeFileSync(join(dir, 'enters.csv'), 'email,phone\nlate@example.com,\n');
+    if (opts.record === 'rerun') emu.control.setFaults({ rules: [{ endpoint: 'dmp/custom_audience/create/', code: 40001, message: 'No permission to operate advertiser' }] });
     const h = await client.workflow.start(audienceSync, {
       taskQueue,
       workflowId: WorkflowIds.audienceSync(destinationId),
@@ -107,6 +115,20 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
       ],
     });
     const status = () => h.query(audienceSyncStatusQuery).catch(() => undefined);
+    if (opts.record === 'rerun') {
+      await until(async () => {
+        const f = await status();
+        return f?.phase === 'error' && f.currentRunId === null;
+      });
+      emu.control.setFaults({ rules: [] });
+      const reset = await rerun(client, [audienceSyncRerun], { workflowId: h.workflowId, uiUrl: DEFAULT_UI_URL });
+      await until(async () => {
+        const d = await status();
+        return d !== undefined && d.lastError === null && d.currentRunId === null && (d.phase === 'synced' || d.phase === 'too_small_to_target');
+      });
+      await h.terminate('history recorded');
+      return client.workflow.getHandle(h.workflowId, reset.newRunId);
+    }
     if (!opts.tokenAtStart) {
       // The secret is missing: the first TikTok step parks until the operator sets it and signals.
       await until(async () => (await status())?.phase === 'reauthorization_required');
@@ -188,13 +210,13 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
  * begin the preview run, prepare, the 4 diff groups, and the trim of its run folder. Only a
  * data worker runs here: the preview makes no TikTok call.
  */
-async function previewScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle> {
+async function previewScenario(name: string, client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle> {
   const destinationId = name.toLowerCase();
   const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
-  const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
   const queues = { data: `${taskQueue}-data`, tiktok: `${taskQueue}-tiktok` };
   const workers = await createWorkers({
-    env: ctx.env,
+    temporal: ctx.temporal,
     connection: native,
     roles: ['data'],
     taskQueues: queues,
@@ -252,6 +274,10 @@ export const scenarios: HistoryScenario[] = [
   {
     name: 'audienceSync-recreate',
     run: (client, taskQueue, ctx) => audienceScenario('audienceSync-recreate', client, taskQueue, ctx, { tokenAtStart: true, record: 'recreate' }),
+  },
+  {
+    name: 'audienceSync-rerun-reset',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-rerun-reset', client, taskQueue, ctx, { tokenAtStart: true, record: 'rerun' }),
   },
   { name: 'audienceSyncPreview-first-sync', run: (client, taskQueue, ctx) => previewScenario('audienceSyncPreview-first-sync', client, taskQueue, ctx) },
   {

@@ -9,6 +9,8 @@ import { join } from 'node:path';
  */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 export const FAKE_GCS_VERSION = '1.54.0';
+/** The SMTP server with an HTTP API the notice tests send mail to (test/helpers/mailpit.ts). */
+export const MAILPIT_VERSION = '1.33.1';
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TTSYNC_CACHE_DIR) return env.TTSYNC_CACHE_DIR;
@@ -21,6 +23,10 @@ export function cachedTemporalPath(env: NodeJS.ProcessEnv = process.env): string
 
 export function cachedFakeGcsPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheDir(env), 'bin', `fake-gcs-server-${FAKE_GCS_VERSION}`, 'fake-gcs-server');
+}
+
+export function cachedMailpitPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheDir(env), 'bin', `mailpit-${MAILPIT_VERSION}`, 'mailpit');
 }
 
 /** `temporal --version` prints e.g. "temporal version 1.5.1 (Server 1.29.1, UI 2.42.1)". */
@@ -103,5 +109,12 @@ export function resolveFakeGcs(env: NodeJS.ProcessEnv = process.env): string {
   );
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new ToolchainError('fake-gcs-server not found. Run scripts/bootstrap to build it, or set FAKE_GCS_SERVER.');
+  return found;
+}
+
+export function resolveMailpit(env: NodeJS.ProcessEnv = process.env): string {
+  const candidates = [env.MAILPIT, cachedMailpitPath(env), onPath('mailpit')].filter((p): p is string => Boolean(p));
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new ToolchainError(`mailpit not found. Run scripts/bootstrap to build Mailpit ${MAILPIT_VERSION}, or set MAILPIT to a mailpit binary.`);
   return found;
 }

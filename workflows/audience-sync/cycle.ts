@@ -22,7 +22,10 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
   const { status } = ctx;
   status.cycles += 1;
   const cfg = ctx.config;
-  const runId = cycleRunId(cfg.destinationId, status.cycles, workflowInfo().runId);
+  // The run id as first recorded, which a reset keeps: a reset run goes on with the cycle's
+  // data-plane folder (its completed activities wrote there). For a run never reset it is the
+  // run id itself, so the value, and every history, is unchanged.
+  const runId = cycleRunId(cfg.destinationId, status.cycles, workflowInfo().originalExecutionRunId);
   status.currentRunId = runId;
   try {
     await cycle(ctx, cfg, runId, req);
@@ -318,6 +321,9 @@ function recordSync(
     appliedCounts: Object.fromEntries(Object.entries(counts).map(([t, n]) => [t, n ?? 0])),
     finishedAt: new Date(Date.now()).toISOString(),
   };
+  ctx.metrics.idsSynced('added', status.lastSync.added);
+  ctx.metrics.idsSynced('removed', status.lastSync.removed);
+  ctx.metrics.rejected(status.lastSync.rejected);
   if (status.lastSync.snapshot) status.appliedSnapshot = status.lastSync.snapshot;
   status.lastError = null;
   // cover_num is optional in TikTok's answer: unknown is not "too small" (runs from before the patch read it as 0).

@@ -23,7 +23,7 @@ export const COMMANDS = {
     load: async () => (await import('./demo.js')).registerDemoCommand,
   },
   worker: {
-    summary: 'Run a worker against the Temporal cluster named by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE',
+    summary: "Run a worker against the Temporal cluster of the temporal CLI's profile (TEMPORAL_PROFILE) or TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE",
     load: async () => (await import('./worker.js')).registerWorkerCommand,
   },
   replay: {
@@ -57,6 +57,10 @@ export const COMMANDS = {
   doctor: {
     summary: "Check the deployment and each config the way the vendors' troubleshooting lists do (Temporal, workers, token, advertiser, audience cap, conflicts, storage, schedules); read-only",
     load: async () => (await import('./doctor.js')).registerDoctorCommand,
+  },
+  rerun: {
+    summary: 'Re-run a failed run after its cause was fixed (Temporal reset, or its input started again); prints what it did and the new run\'s UI link',
+    load: async () => (await import('./rerun.js')).registerRerunCommand,
   },
 } satisfies Record<string, CommandEntry>;
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEV_SERVER_FLAGS, FAKE_GCS_VERSION, TEMPORAL_CLI_VERSION, cachedTemporalPath, resolveTemporalCli, versionAtLeast } from '../../../src/temporal/toolchain';
+import { DEV_SERVER_FLAGS, FAKE_GCS_VERSION, MAILPIT_VERSION, TEMPORAL_CLI_VERSION, cachedMailpitPath, cachedTemporalPath, resolveTemporalCli, versionAtLeast } from '../../../src/temporal/toolchain';
 
 const bootstrap = readFileSync(join(__dirname, '..', '..', '..', 'scripts', 'bootstrap'), 'utf8');
 
@@ -12,6 +12,9 @@ describe('toolchain pins', () => {
     expect(bootstrap).toContain(`FAKE_GCS_VERSION=${FAKE_GCS_VERSION}`);
     expect(bootstrap).toContain('$CACHE/bin/temporal-$TEMPORAL_VERSION/temporal');
     expect(cachedTemporalPath({ TTSYNC_CACHE_DIR: '/c' })).toBe(`/c/bin/temporal-${TEMPORAL_CLI_VERSION}/temporal`);
+    expect(bootstrap).toContain(`MAILPIT_VERSION=${MAILPIT_VERSION}`);
+    expect(bootstrap).toContain('$CACHE/bin/mailpit-$MAILPIT_VERSION/mailpit');
+    expect(cachedMailpitPath({ TTSYNC_CACHE_DIR: '/c' })).toBe(`/c/bin/mailpit-${MAILPIT_VERSION}/mailpit`);
   });
 
   it('refuses a TEMPORAL_CLI of the wrong version, saying what it tried', () => {
