@@ -167,12 +167,14 @@ export class IdentifierHasher {
    * (prehashed, non-ASCII, over 1 KiB, unusual shapes), add() must, with the value as a
    * string; other negatives: outcomeOf(code). Valid until the next call on this hasher.
    */
-  bytesBatch(src: Uint8Array, from: number, lens: Uint32Array, n: number): BytesBatch {
+  bytesBatch(src: Uint8Array, from: number, lens: Uint32Array, n: number, outRoom = 0): BytesBatch {
     const q = this.queue;
     if (q === null || n > MAX_CHUNK_VALUES) throw new RangeError('bytesBatch takes at most MAX_CHUNK_VALUES values of a SHA-256 target');
     let bytes = 0;
     for (let m = 0; m < n; m++) bytes += lens[m]!;
-    const at = q.stage(bytes);
+    // After the values: 16 bytes that whole-vector reads may touch, then the room asked for (aligned).
+    const outAt = (bytes + 32 + 15) & ~15;
+    const at = q.stage(outAt + outRoom);
     const u8 = q.u8;
     u8.set(src.subarray(from, from + bytes), at);
     const words = q.words;
@@ -181,8 +183,28 @@ export class IdentifierHasher {
     q.beginBatch();
     q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(this.defaultCountry) : 0);
     const digests = q.runHash();
-    return { count: n, codes: q.batchCodesView(n), hex: q.batchHexView(digests), u8, words, descIndex: q.batchDescAt >>> 2 };
+    return { count: n, codes: q.batchCodesView(n), hex: q.batchHexView(digests), u8, words, descIndex: q.batchDescAt >>> 2, inAt: at, outAt: at + outAt, outEnd: at + outAt + outRoom };
   }
+
+  /**
+   * After bytesBatch on lines (`ttsync ids normalize`): the JSON lines of lines [m, n) of
+   * that batch, from line m's value at `inAt`, written by asciiRules.wat `jsonLines` into
+   * the room bytesBatch left ([b.outAt, b.outEnd)). Returns the line it stopped at; jsonEnd
+   * is where its output ends, jsonNextIn that line's value, jsonWhy why it stopped (0 all
+   * done, 1 a line for JavaScript: a code < 0 or bytes JSON must escape, 2 out of room).
+   */
+  jsonLines(b: BytesBatch, inAt: number, m: number): number {
+    const q = this.queue!;
+    const r = q.rules;
+    const stop = r.jsonLines(inAt, q.batchLens, m, b.count, q.batchCodes, q.batchDescAt, q.batchHexAt, b.outAt, b.outEnd);
+    this.jsonEnd = r.jsonPos.value;
+    this.jsonNextIn = r.jsonIn.value;
+    this.jsonWhy = r.jsonWhy.value;
+    return stop;
+  }
+  jsonEnd = 0;
+  jsonNextIn = 0;
+  jsonWhy = 0;
 
   /** hashBatch by add() per value, into this hasher's own arrays (MD5; an overlong value). */
   private slowBatch(values: readonly string[], start: number, j: number, rowCountry: string | undefined): DigestBatch {
@@ -438,6 +460,10 @@ export interface BytesBatch {
   u8: Uint8Array;
   words: Uint32Array;
   descIndex: number;
+  /** Where the values lie in the kernel's memory, and the room for jsonLines' output. */
+  inAt: number;
+  outAt: number;
+  outEnd: number;
 }
 
 export const DIGEST_INDEX = 0x3fffffff;

@@ -65,6 +65,9 @@ async function parseCountry(value: string): Promise<string> {
   return r.data;
 }
 
+/** Room in the kernel's memory for the JSON lines jsonLines writes at once (a group's usual lines fit). */
+const JSON_ROOM = 1 << 18;
+
 /** Lines per call into the batch rules (the hasher's MAX_CHUNK_VALUES). */
 const GROUP = MAX_CHUNK_VALUES;
 /** The batch rules' code for "the string rules decide". */
@@ -296,7 +299,7 @@ class JsonLines {
     }
     const lens = this.lens;
     for (let m = 0; m < n; m++) lens[m] = ends[m]! + 1 - starts[m]!;
-    const b = this.n.bytesBatch(src, starts[0]!, lens, n);
+    const b = this.n.bytesBatch(src, starts[0]!, lens, n, JSON_ROOM);
     const codes = b.codes;
     // The string rules first, for the few lines the batch rules leave; their digests come with one flush.
     const slowOutcome = this.slowOutcome;
@@ -323,20 +326,23 @@ class JsonLines {
     if (hexWords % 4 !== 0) throw new RangeError('the batch digests are not word-aligned');
     let p = this.len;
     let slow = 0;
-    for (let m = 0; m < n; m++) {
+    const room = (bytes: number): void => {
+      if (p + bytes <= buf.length) return;
+      this.len = p;
+      this.grow(p + bytes);
+      buf = this.buf;
+      out = this.view;
+    };
+    // Line m in JavaScript: a line the batch rules left to the string rules, a rejected or
+    // empty one, or one whose bytes JSON must escape.
+    const jsLine = (m: number): void => {
       const s = starts[m]!;
       let e = ends[m]!;
       if (e > s && src[e - 1] === 13) e--;
       // Room for this line's worst case: its JSON escaped (at most 6 bytes a byte), a
       // normalized value of the batch rules escaped likewise (at most the line plus a
       // phone's country code), or the string rules' one, the constant parts and the digest.
-      const room = 12 * (e - s) + 400 + (codes[m] === SLOW_CODE ? 6 * (slowNormalized[slow]?.length ?? 0) : 0);
-      if (p + room > buf.length) {
-        this.len = p;
-        this.grow(p + room);
-        buf = this.buf;
-        out = this.view;
-      }
+      room(12 * (e - s) + 400 + (codes[m] === SLOW_CODE ? 6 * (slowNormalized[slow]?.length ?? 0) : 0));
       // `{"input":"` then the line's bytes; a line that needs escaping takes JSON.stringify
       // from its opening quote on.
       p = putWords(out, OPEN_INPUT, p);
@@ -359,7 +365,7 @@ class JsonLines {
         const h = (hexWords >>> 2) + 16 * code;
         for (let i = 0; i < 16; i++) out.setUint32(p + 4 * i, words[h + i]!, true);
         p = putWords(out, HASHED_TAIL, p + 64);
-        continue;
+        return;
       }
       // The rarer outcomes write the line's closing quote and go on with the constant parts.
       if (q >= 0) buf[p++] = 0x22;
@@ -379,6 +385,28 @@ class JsonLines {
           p = this.put(PREHASHED_END, p);
         } else p = this.outcomeEnd(o, p);
       } else p = this.outcomeEnd(this.n.outcomeOf(code), p);
+    };
+    // The usual lines are written by the WebAssembly rules (jsonLines) into the kernel's
+    // memory, and copied here in one piece; each line they leave is written here, in order.
+    let m = 0;
+    let inAt = b.inAt;
+    while (m < n) {
+      const stop = this.n.jsonLines(b, inAt, m);
+      const end = this.n.jsonEnd;
+      if (end > b.outAt) {
+        room(end - b.outAt);
+        buf.set(u8.subarray(b.outAt, end), p);
+        p += end - b.outAt;
+      }
+      inAt = this.n.jsonNextIn;
+      if (stop >= n) break;
+      if (this.n.jsonWhy === 2 && stop > m) {
+        m = stop;
+        continue;
+      }
+      jsLine(stop);
+      inAt += lens[stop]!;
+      m = stop + 1;
     }
     this.len = p;
   }
