@@ -210,7 +210,6 @@ const ERROR_END = ascii('"}\n');
  */
 class JsonLines {
   private buf: Buffer = Buffer.allocUnsafe(OUT_CAP);
-  private view = viewOf(this.buf);
   private spare: Buffer | null = null;
   private len = 0;
   /** Lines of the current chunk waiting for addGroup: [start, end) without the newline. */
@@ -316,14 +315,8 @@ class JsonLines {
     }
     if (slowOutcome.length) this.n.flush();
     let buf = this.buf;
-    let out = this.view;
     const u8 = b.u8;
     const words = b.words;
-    const memory = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-    const lineBytes = new DataView(src.buffer, src.byteOffset, src.length);
-    // Digests are 16 aligned words in the kernel's memory (the batch regions are word-aligned).
-    const hexWords = b.hex.byteOffset - u8.byteOffset;
-    if (hexWords % 4 !== 0) throw new RangeError('the batch digests are not word-aligned');
     let p = this.len;
     let slow = 0;
     const room = (bytes: number): void => {
@@ -331,7 +324,6 @@ class JsonLines {
       this.len = p;
       this.grow(p + bytes);
       buf = this.buf;
-      out = this.view;
     };
     // Line m in JavaScript: a line the batch rules left to the string rules, a rejected or
     // empty one, or one whose bytes JSON must escape.
@@ -343,32 +335,20 @@ class JsonLines {
       // normalized value of the batch rules escaped likewise (at most the line plus a
       // phone's country code), or the string rules' one, the constant parts and the digest.
       room(12 * (e - s) + 400 + (codes[m] === SLOW_CODE ? 6 * (slowNormalized[slow]?.length ?? 0) : 0));
-      // `{"input":"` then the line's bytes; a line that needs escaping takes JSON.stringify
-      // from its opening quote on.
-      p = putWords(out, OPEN_INPUT, p);
-      const q = copyJsonSafe(lineBytes, s, e, out, p);
-      if (q >= 0) p = q;
-      else p = p - 1 + buf.write(JSON.stringify(src.toString('utf8', s, e)), p - 1, 'utf8');
+      p = this.put(INPUT, p);
+      p = this.quoted(src, s, e, p);
       const code = codes[m]!;
       if (code >= 0) {
-        p = putWords(out, q >= 0 ? CLOSE_OPEN_NORMALIZED : OPEN_NORMALIZED, p);
+        // Hashed by the batch rules, but written here: its bytes need JSON's escaping.
         const d = b.descIndex + 2 * code;
-        const at = words[d]!;
-        // The batch rules only copy, drop or lowercase a line's bytes (or write digits): the
-        // normalized value of a line that needed no escaping needs none either.
-        const r = q >= 0 ? copyWords(memory, at, at + words[d + 1]!, out, p) : copyJsonSafe(memory, at, at + words[d + 1]!, out, p);
-        if (r >= 0) p = putWords(out, CLOSE_OPEN_HASH, r);
-        else {
-          p = p - 1 + buf.write(JSON.stringify(Buffer.from(u8.buffer, u8.byteOffset + at, words[d + 1]!).toString('utf8')), p - 1, 'utf8');
-          p = putWords(out, OPEN_HASH, p);
-        }
-        const h = (hexWords >>> 2) + 16 * code;
-        for (let i = 0; i < 16; i++) out.setUint32(p + 4 * i, words[h + i]!, true);
-        p = putWords(out, HASHED_TAIL, p + 64);
+        const normalized = Buffer.from(u8.buffer, u8.byteOffset + words[d]!, words[d + 1]!).toString('utf8');
+        p = this.put(NORMALIZED, p);
+        p += buf.write(JSON.stringify(normalized), p, 'utf8');
+        p = this.put(HASH, p);
+        buf.set(b.hex.subarray(64 * code, 64 * code + 64), p);
+        p = this.put(HASHED_END, p + 64);
         return;
       }
-      // The rarer outcomes write the line's closing quote and go on with the constant parts.
-      if (q >= 0) buf[p++] = 0x22;
       if (code === SLOW_CODE) {
         const o = slowOutcome[slow]!;
         const norm = slowNormalized[slow];
@@ -449,7 +429,6 @@ class JsonLines {
     }
     const out = buf.subarray(0, this.len);
     this.buf = this.spare ?? Buffer.allocUnsafe(OUT_CAP);
-    this.view = viewOf(this.buf);
     this.spare = null;
     this.len = 0;
     this.nHoles = 0;
@@ -483,7 +462,6 @@ class JsonLines {
     const next = Buffer.allocUnsafe(Math.max(min, 2 * this.buf.length));
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
-    this.view = viewOf(next);
   }
 }
 
@@ -494,68 +472,6 @@ class JsonLines {
  * may keep) of at most MAX_VALUE_BYTES units stay below that too.
  */
 const MAX_NORMALIZED_BYTES = 16 * MAX_VALUE_BYTES + 2;
-
-const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length);
-
-/** A constant part of the output as little-endian words and its last bytes: written with a few word stores. */
-interface Words {
-  words: Uint32Array;
-  tail: Uint8Array;
-  length: number;
-}
-function wordsOf(text: string): Words {
-  const b = Buffer.from(text, 'latin1');
-  const n = b.length >>> 2;
-  const words = new Uint32Array(n);
-  for (let i = 0; i < n; i++) words[i] = b.readUInt32LE(4 * i);
-  return { words, tail: Uint8Array.from(b.subarray(4 * n)), length: b.length };
-}
-function putWords(to: DataView, c: Words, p: number): number {
-  const w = c.words;
-  for (let i = 0; i < w.length; i++) to.setUint32(p + 4 * i, w[i]!, true);
-  const at = p + 4 * w.length;
-  const t = c.tail;
-  for (let i = 0; i < t.length; i++) to.setUint8(at + i, t[i]!);
-  return p + c.length;
-}
-const OPEN_INPUT = wordsOf('{"input":"');
-const OPEN_NORMALIZED = wordsOf(',"normalized":"');
-const CLOSE_OPEN_NORMALIZED = wordsOf('","normalized":"');
-const OPEN_HASH = wordsOf(',"hash":"');
-const CLOSE_OPEN_HASH = wordsOf('","hash":"');
-const HASHED_TAIL = wordsOf('","prehashed":false,"error":null}\n');
-
-/**
- * Copies bytes [s, e) of `from` to `to` at `p` when they are printable ASCII without `"`
- * or `\` (their own JSON string body), four at a time; returns the end, or -1 when a byte
- * needs JSON's escaping (or might: a word test may say so of a harmless word; the caller's
- * JSON.stringify is right either way).
- */
-function copyJsonSafe(from: DataView, s: number, e: number, to: DataView, p: number): number {
-  let i = s;
-  for (; i + 4 <= e; i += 4, p += 4) {
-    const w = from.getUint32(i, true);
-    const q = w ^ 0x22222222;
-    const b = w ^ 0x5c5c5c5c;
-    // A byte < 0x20 or >= 0x80, or a zero byte in q or b (a `"` or `\` in w).
-    if ((((w - 0x20202020) | w) & 0x80808080) !== 0 || ((q - 0x01010101) & ~q & 0x80808080) !== 0 || ((b - 0x01010101) & ~b & 0x80808080) !== 0) return -1;
-    to.setUint32(p, w, true);
-  }
-  for (; i < e; i++) {
-    const c = from.getUint8(i);
-    if (c < 0x20 || c > 0x7f || c === 0x22 || c === 0x5c) return -1;
-    to.setUint8(p++, c);
-  }
-  return p;
-}
-
-/** Copies bytes [s, e) of `from` to `to` at `p`, four at a time; returns the end. */
-function copyWords(from: DataView, s: number, e: number, to: DataView, p: number): number {
-  let i = s;
-  for (; i + 4 <= e; i += 4, p += 4) to.setUint32(p, from.getUint32(i, true), true);
-  for (; i < e; i++) to.setUint8(p++, from.getUint8(i));
-  return p;
-}
 
 function isJsonSafe(b: Uint8Array, s: number, e: number): boolean {
   for (let i = s; i < e; i++) {
