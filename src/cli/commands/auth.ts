@@ -31,9 +31,9 @@ export function registerAuthCommand(program: Command, summary: string): void {
     .requiredOption('--app-secret-ref <ref>', "where the app's secret is: env:NAME or file:/path (never the secret itself)")
     .requiredOption('--redirect-uri <uri>', 'a redirect URI registered for the app, e.g. http://127.0.0.1:8788/callback; ttsync listens on its host, port and path')
     .requiredOption('--token-ref <ref>', 'where to store the token: file:/absolute/path (written with mode 0600)')
-    .option('--advertiser <id>', 'an ad account ttsync will use (repeatable; default: every authorized one); each must have a sufficient role', collect, [])
+    .addOption(new Option('--advertiser <id>', 'an ad account ttsync will use (repeatable); each must have a sufficient role').argParser(collect).default([], 'every authorized one'))
     .option('--auth-url <url>', "TikTok's authorization page (default: TIKTOK_AUTH_URL, else /portal/auth on TIKTOK_API_BASE_URL's host)")
-    .option('--timeout <duration>', 'how long to wait for the redirect', durationFlag, DEFAULT_TIMEOUT_MS)
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the redirect').argParser(durationFlag).default(DEFAULT_TIMEOUT_MS, '10m'))
     .option('--json', 'print the result as one JSON object on stdout (the URL and progress stay on stderr)')
     .action(async (opts: ConnectOpts) => {
       const { connect } = await import('./authConnect.js');
