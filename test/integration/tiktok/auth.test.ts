@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,6 +259,20 @@ describe('ttsync auth connect', () => {
     expect(post.status).toBe(400);
     expect(post.headers.get('location')).toBeNull();
   });
+
+  const lanAddress = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  it.skipIf(!lanAddress)('a redirect URI on a non-loopback address: a warning, and the server listens there', async () => {
+    const redirectUri = `http://${lanAddress}:${await freePort()}/callback`;
+    emu.control.registerApp(APP, { redirectUris: [redirectUri] });
+    const run = ttsync(connectArgs(redirectUri, join(dir, 'lan', 't')));
+    await printedUrl(run);
+    expect(run.stderr()).toContain(`warning: ${lanAddress} is not a loopback address`);
+    // The server answers on that address; a forged redirect ends the run.
+    expect((await fetch(`${redirectUri}?auth_code=x&state=forged`)).status).toBe(400);
+    expect(await run.exit).toBe(1);
+  }, 60_000);
 
   it('port in use: a clear error naming the port, exit 1', async () => {
     const busy: Server = createServer();
