@@ -61,6 +61,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/audience-sync/config.ts',
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',
+  'src/audience-sync/alerts.ts',
   'src/identifiers/schema.ts',
   'src/notices/schema.ts',
   'src/notices/failures.ts',

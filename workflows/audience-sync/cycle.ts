@@ -49,6 +49,7 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
     status.currentRunId = null;
     // Paused during the cycle: now that it has ended, nothing runs until resume.
     ctx.showSyncState();
+    ctx.endCycle();
   }
 }
 
