@@ -54,6 +54,10 @@ export const COMMANDS = {
     summary: "Check the deployment and each config the way the vendors' troubleshooting lists do (Temporal, workers, token, advertiser, audience cap, conflicts, storage, schedules); read-only",
     load: async () => (await import('./doctor.js')).registerDoctorCommand,
   },
+  notices: {
+    summary: 'The notices outbox (alerts and other messages to people): list what waits, and deliver what a mail server or webhook missed',
+    load: async () => (await import('./notices.js')).registerNoticesCommand,
+  },
 } satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;
