@@ -5,10 +5,13 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalEnv } from '../src/config/temporalEnv';
 import { startEmulator } from '../src/emulator';
-import { DEFAULT_UI_URL, createNoticeService } from '../src/notices';
+import { createNoticeService } from '../src/notices';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
 import { WorkflowIds } from '../src/temporal/workflowIds';
+import { rerun } from '../src/temporal/rerun';
+import { DEFAULT_UI_URL } from '../src/temporal/uiLinks';
+import { audienceSyncRerun } from '../src/audience-sync/rerun';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
 import { audienceSync, audienceSyncPreview, audienceSyncTick, healthCheck } from '../workflows/index';
@@ -49,9 +52,13 @@ interface AudienceScenarioOptions {
    * the third run, where recreateAudience sends the applied state and the batches to a new
    * audience. 'paused': paused during the first cycle (SyncState paused once it ends), the
    * second run starts paused (SyncState paused), a snapshot is queued behind the pause,
-   * resume runs it, and a pause during that cycle shows once it ends.
+   * resume runs it, and a pause during that cycle shows once it ends. 'rerun': TikTok refuses
+   * the create (40001), the cycle ends in error and the workflow waits; the refusal is lifted
+   * and `ttsync rerun` resets the failed run to the workflow task that scheduled the create;
+   * the reset run (its WorkflowTaskFailed of the reset, then create, commit, continue-as-new)
+   * is recorded.
    */
-  record?: 'missing' | 'recreate' | 'paused';
+  record?: 'missing' | 'recreate' | 'paused' | 'rerun';
 }
 
 async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
@@ -87,6 +94,7 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     rows.push('not-an-email,', ',123');
     writeFileSync(join(dir, 'snapshot.csv'), rows.join('\n') + '\n');
     writeFileSync(join(dir, 'enters.csv'), 'email,phone\nlate@example.com,\n');
+    if (opts.record === 'rerun') emu.control.setFaults({ rules: [{ endpoint: 'dmp/custom_audience/create/', code: 40001, message: 'No permission to operate advertiser' }] });
     const h = await client.workflow.start(audienceSync, {
       taskQueue,
       workflowId: WorkflowIds.audienceSync(destinationId),
@@ -110,6 +118,20 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
       ],
     });
     const status = () => h.query(audienceSyncStatusQuery).catch(() => undefined);
+    if (opts.record === 'rerun') {
+      await until(async () => {
+        const f = await status();
+        return f?.phase === 'error' && f.currentRunId === null;
+      });
+      emu.control.setFaults({ rules: [] });
+      const reset = await rerun(client, [audienceSyncRerun], { workflowId: h.workflowId, uiUrl: DEFAULT_UI_URL });
+      await until(async () => {
+        const d = await status();
+        return d !== undefined && d.lastError === null && d.currentRunId === null && (d.phase === 'synced' || d.phase === 'too_small_to_target');
+      });
+      await h.terminate('history recorded');
+      return client.workflow.getHandle(h.workflowId, reset.newRunId);
+    }
     if (!opts.tokenAtStart) {
       // The secret is missing: the first TikTok step parks until the operator sets it and signals.
       await until(async () => (await status())?.phase === 'reauthorization_required');
@@ -255,6 +277,10 @@ export const scenarios: HistoryScenario[] = [
   {
     name: 'audienceSync-recreate',
     run: (client, taskQueue, ctx) => audienceScenario('audienceSync-recreate', client, taskQueue, ctx, { tokenAtStart: true, record: 'recreate' }),
+  },
+  {
+    name: 'audienceSync-rerun-reset',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-rerun-reset', client, taskQueue, ctx, { tokenAtStart: true, record: 'rerun' }),
   },
   { name: 'audienceSyncPreview-first-sync', run: (client, taskQueue, ctx) => previewScenario('audienceSyncPreview-first-sync', client, taskQueue, ctx) },
   {

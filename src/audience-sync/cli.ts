@@ -385,5 +385,7 @@ export function formatStatus(s: AudienceSyncStatus): string {
     ...(last?.rejectsUris ?? []).map((u, i): [string, string] => [i === 0 ? 'rejects' : '', u]),
     ['last_error', s.lastError ? `${s.lastError.at} in ${s.lastError.phase}: ${s.lastError.type ? `${s.lastError.type}: ` : ''}${s.lastError.message}` : null],
     ['advice', s.advice ?? undefined],
+    // A failed cycle can go on from its failed step once its cause is fixed (src/audience-sync/rerun.ts).
+    ['rerun', s.phase === 'error' && !s.paused && s.currentRunId === null ? `once the cause is fixed: ttsync rerun ${WorkflowIds.audienceSync(s.destinationId)} (the failed cycle goes on from the step that failed)` : undefined],
   ]);
 }

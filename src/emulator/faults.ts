@@ -1,4 +1,4 @@
-import type { Faults } from './options';
+import type { FaultRule, Faults } from './options';
 import { mulberry32 } from '../util/prng';
 
 export type FaultKind = 'throttle' | 'error' | 'http503' | 'drop' | null;
@@ -18,6 +18,11 @@ export class FaultInjector {
   configure(faults: Faults): void {
     this.faults = faults;
     this.rand = mulberry32(faults.seed);
+  }
+
+  /** The first rule that matches a request to `endpoint` with this JSON body, if any. */
+  ruleFor(endpoint: string, body: Record<string, unknown>): FaultRule | undefined {
+    return this.faults.rules.find((r) => r.endpoint === endpoint && Object.entries(r.match ?? {}).every(([k, v]) => body[k] === v));
   }
 
   /** Two draws per request, always, so the sequence depends only on the request count. */

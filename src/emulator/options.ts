@@ -17,6 +17,22 @@ export const EmulatorDurationSchema = z.union([z.number().nonnegative(), z.strin
 });
 const share = z.number().min(0).max(1);
 
+/**
+ * A deterministic failure: every API request to `endpoint` (whose JSON body has the `match`
+ * values, when given) is answered with `code`, until the rule is removed. For tests and
+ * drills that need one step to fail for sure (the shares below are random and all retryable).
+ */
+export const FaultRuleSchema = z.object({
+  /** The path after /open_api/v1.3/, e.g. `dmp/custom_audience/update/`. */
+  endpoint: z.string().min(1),
+  /** Top-level fields of the request's JSON body, e.g. {"action": "REMOVE"}. */
+  match: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /** The TikTok code answered (HTTP 200), e.g. 40001 (no permission). */
+  code: z.number().int().positive(),
+  message: z.string().default('Injected error.'),
+});
+export type FaultRule = z.infer<typeof FaultRuleSchema>;
+
 /** Injected failures, each a share of API requests (not of /_emulator/ requests). */
 export const FaultsSchema = z
   .object({
@@ -33,6 +49,8 @@ export const FaultsSchema = z
     latencyShare: share.default(1),
     /** PRNG seed: the same request sequence gets the same faults. */
     seed: z.number().int().default(1),
+    /** Deterministic failures (FaultRuleSchema); set with POST /_emulator/faults, `[]` removes them. */
+    rules: z.array(FaultRuleSchema).default([]),
   })
   .refine((f) => f.throttle + f.error + f.http503 + f.drop <= 1, { message: 'fault shares must add up to at most 1' });
 export type Faults = z.infer<typeof FaultsSchema>;
@@ -49,6 +67,7 @@ export function parseFaultSpec(spec: string): Faults {
     const [k, v, ...rest] = part.split('=');
     if (!k || v === undefined || rest.length) throw new Error(`fault "${part}" is not key=value`);
     if (!keys.includes(k)) throw new Error(`unknown fault "${k}" (known: ${keys.join(', ')})`);
+    if (k === 'rules') throw new Error('fault rules are JSON: set them with POST /_emulator/faults {"rules": [...]}');
     raw[k] = k === 'latency' ? v : Number(v);
   }
   const r = FaultsSchema.safeParse(raw);
@@ -73,7 +92,7 @@ export const EmulatorOptionsSchema = z.object({
    * every object gains an unknown field. For checking that a client reads only what it can count on.
    */
   sparseAnswers: z.boolean().default(false),
-  faults: FaultsSchema.default({ throttle: 0, error: 0, http503: 0, drop: 0, latency: 0, latencyShare: 1, seed: 1 }),
+  faults: FaultsSchema.default({ throttle: 0, error: 0, http503: 0, drop: 0, latency: 0, latencyShare: 1, seed: 1, rules: [] }),
   stateFile: z.string().min(1).optional(),
   /** Per app. Basic tier (digest §7): 10 QPS / 600 QPM; events 1,000 QPS; segment 10,000 QPS. */
   rateLimits: z

@@ -257,6 +257,8 @@ export class EmulatorServer {
       case null:
         break;
     }
+    const rule = this.faults.ruleFor(rel, body);
+    if (rule) return finish(rule.code, rule.message, {}, 'injected_rule', fault.latencyMs);
 
     if (route.auth) {
       if (!tokenValue) {

@@ -88,6 +88,7 @@ export type CallOutcome =
   | 'rate_limited'
   | 'injected_throttle'
   | 'injected_error'
+  | 'injected_rule'
   | 'injected_http503'
   | 'injected_drop'
   | 'not_found';

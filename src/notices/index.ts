@@ -33,6 +33,6 @@ export { NoticeOutbox, NoticeKeyConflictError, NOTICES_PREFIX, DELIVERIES_PREFIX
 export { NoticeDeliveryError, type DeliveryReceipt, type LoadedAttachment, type NoticeChannel } from './channel';
 export { SmtpChannel, type SmtpSettings } from './smtp';
 export { WebhookChannel, type WebhookBody } from './webhook';
-export { DEFAULT_UI_URL, noticeSettingsFromEnv, workflowUiUrl, type NoticeSettings } from './settings';
+export { noticeSettingsFromEnv, type NoticeSettings } from './settings';
 export { InvalidNoticeError, MAX_ATTACHMENT_BYTES, deliverStoredNotice, postNotice, storedNoticeOf, sweepNotices, type NoticeServiceDeps, type PostedNotice, type SweepResult } from './post';
 export { createNoticeService, type NoticeServiceOptions } from './service';

@@ -22,7 +22,10 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
   const { status } = ctx;
   status.cycles += 1;
   const cfg = ctx.config;
-  const runId = cycleRunId(cfg.destinationId, status.cycles, workflowInfo().runId);
+  // The run id as first recorded, which a reset keeps: a reset run goes on with the cycle's
+  // data-plane folder (its completed activities wrote there). For a run never reset it is the
+  // run id itself, so the value, and every history, is unchanged.
+  const runId = cycleRunId(cfg.destinationId, status.cycles, workflowInfo().originalExecutionRunId);
   status.currentRunId = runId;
   try {
     await cycle(ctx, cfg, runId, req);

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { cycleSummary, getAudienceStatus, isSuccess, requestAudienceSync, waitForAudienceCycle, type AudienceCycleSummary } from '../client';
 import type { DestinationConfigInput } from '../config';
+import { workflowUiUrl } from '../../temporal/uiLinks';
 import { WorkflowIds } from '../../temporal/workflowIds';
 import type { AudienceSyncStatus, AudienceSyncTiming } from '../messages';
 import { TikTokClient } from '../../tiktok';
@@ -88,7 +89,7 @@ export function expectedIdCount(spec: SyntheticSpec): number {
 }
 
 export function workflowUrl(uiUrl: string, namespace: string, workflowId: string): string {
-  return `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return workflowUiUrl(uiUrl, namespace, workflowId);
 }
 
 /** UTC seconds, digits and one hyphen, so each demo run's audience name is new. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runCli, spawnCli, ROOT } from '../../helpers/cli';
 import { testEnv, withWorkers } from '../../helpers/temporal';
 
-const COMMANDS = ['dev', 'worker', 'replay', 'health'];
+const COMMANDS = ['dev', 'worker', 'replay', 'health', 'rerun'];
 
 describe('ttsync CLI usage', () => {
   it('answers --help on the program and on every command', () => {
@@ -23,6 +23,8 @@ describe('ttsync CLI usage', () => {
     [['dev', '--port', 'seventy'], /port number/],
     [['replay'], /exactly one of --workflow-id or --file/],
     [['nosuchcommand'], /unknown command/],
+    [['rerun'], /missing required argument 'workflowId'/],
+    [['rerun', 'audience-sync:x', '--reset-to', 'middle'], /argument 'middle' is invalid.*last-good, start/],
   ])('rejects %j with a one-line error and exit code 2', (args, message) => {
     const r = runCli(args as string[]);
     expect(r.code).toBe(2);

@@ -37,4 +37,11 @@ describe('audience status and controls: what the operator types and reads', () =
     );
     expect(formatStatus({ ...s, paused: false, queued: { batches: 0, flushRequested: false, flushRequestIds: [] } })).toMatch(/queued +nothing\n/);
   });
+
+  it('a cycle that ended in error names the command that re-runs it; other phases do not', () => {
+    const s = { ...initialAudienceSyncStatus({ destinationId: 'vip-buyers', advertiserId: '70' }), phase: 'error' as const };
+    expect(formatStatus(s)).toMatch(/\nrerun +once the cause is fixed: ttsync rerun audience-sync:vip-buyers \(the failed cycle goes on from the step that failed\)\n$/);
+    expect(formatStatus({ ...s, phase: 'synced' })).not.toContain('ttsync rerun');
+    expect(formatStatus({ ...s, paused: true })).not.toContain('ttsync rerun');
+  });
 });

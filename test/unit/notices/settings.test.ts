@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors';
-import { noticeSettingsFromEnv, workflowUiUrl } from '../../../src/notices/settings';
+import { noticeSettingsFromEnv } from '../../../src/notices/settings';
+import { workflowUiUrl } from '../../../src/temporal/uiLinks';
 
 describe('notice settings from the worker env', () => {
   it('defaults: an outbox under the data folder, no route, no SMTP, the local Web UI', () => {
