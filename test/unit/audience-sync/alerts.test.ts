@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AlertBook, alertNotice, type AlertEvent } from '../../../src/audience-sync/alerts';
+import { DestinationConfigError, parseDestinationConfig } from '../../../src/audience-sync/config';
 import type { AudienceSyncPhase } from '../../../src/audience-sync/messages';
 import { NoticeRequestSchema } from '../../../src/notices/schema';
 
@@ -116,5 +117,42 @@ describe('alert notices', () => {
     // No advice in status: the state's own.
     const [err] = new AlertBook(undefined, 'e2').onCycleEnd('error', T, 1);
     expect(alertNotice(err!, 'e2', { ...facts, advice: null }).text).toContain('Advice: read the last error');
+  });
+});
+
+describe('a destination\'s alert contacts', () => {
+  const base = {
+    destinationId: 'vip-buyers',
+    advertiserId: '7000000000000000001',
+    audienceName: 'VIP buyers',
+    action: 'create',
+    identifiers: { email: 'email' },
+    accessToken: 'env:TIKTOK_ACCESS_TOKEN',
+    sourceSegmentId: 'crm-vip',
+  };
+
+  it('are optional, and take email addresses and a webhook with its token by reference', () => {
+    expect(parseDestinationConfig(base).alerts).toBeUndefined();
+    const alerts = { email: ['ops@example.com'], webhook: { url: 'https://hooks.example.com/x', tokenRef: 'env:HOOK' } };
+    expect(parseDestinationConfig({ ...base, alerts }).alerts).toEqual(alerts);
+  });
+
+  it.each([
+    [{ email: ['not an address'] }, '$.alerts.email[0]: must be an email address'],
+    [{ webhook: { url: 'https://hooks.example.com/x', tokenRef: 'sk_live_abc' } }, '$.alerts.webhook.tokenRef: must be a secret reference'],
+    [{ webhook: { url: 'mailto:ops@example.com' } }, '$.alerts.webhook.url'],
+    [{}, '$.alerts: name at least one of "email"'],
+    [{ slack: '#ops' }, '$.alerts']
+  ])('refuses %j, naming %s', (alerts, path) => {
+    let err: unknown;
+    try {
+      parseDestinationConfig({ ...base, alerts }, 'vip.json');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DestinationConfigError);
+    expect((err as DestinationConfigError).message).toContain('vip.json');
+    expect((err as DestinationConfigError).message).toContain(path);
+    expect((err as DestinationConfigError).message).not.toContain('sk_live_abc');
   });
 });
