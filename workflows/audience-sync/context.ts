@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, metricMeter, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AudienceDataActivities } from '../../activities/audience-sync/data';
 import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
 import type { NoticeActivities } from '../../activities/notices';
@@ -6,6 +6,7 @@ import { alertNotice, type AlertBook, type AlertEvent } from '../../src/audience
 import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
 import { AUDIENCE_SYNC_NON_RETRYABLE, AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncError } from '../../src/audience-sync/messages';
+import { lifecycleMetrics, type LifecycleMetrics } from '../../src/temporal/lifecycleMetrics';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
 import { NOTICE_NON_RETRYABLE } from '../../src/notices/failures';
@@ -132,6 +133,8 @@ function messageOf(err: unknown): string {
 
 export class SyncContext {
   readonly acts: ReturnType<typeof activitiesOf>;
+  /** Metrics on the workflow's meter (no command: replay-safe, and not recorded while replaying). */
+  readonly metrics: LifecycleMetrics;
   /** The token was replaced (reauthorized or resume) since the workflow parked. */
   reauthorized = false;
   private syncState = '';
@@ -147,6 +150,7 @@ export class SyncContext {
     readonly alerts: AlertBook | null = null,
   ) {
     this.acts = activitiesOf(input, timing);
+    this.metrics = lifecycleMetrics(metricMeter, 'audience_sync', { destination_id: config.destinationId });
   }
 
   get status() {
@@ -221,6 +225,7 @@ export class SyncContext {
     const held = this.status.paused && this.status.currentRunId === null && patched('sync-state-paused');
     const state = held ? 'paused' : this.status.phase;
     if (state !== this.syncState) {
+      this.metrics.phaseChanged(this.syncState || null, state);
       this.syncState = state;
       upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: state }]);
     }

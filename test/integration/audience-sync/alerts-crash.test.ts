@@ -66,6 +66,7 @@ async function startChild(token: string, hold?: 'before' | 'after'): Promise<Chi
   const child = await spawnFixture(script, {
     TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS,
     TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE,
+    TEMPORAL_CONFIG_FILE: env.TEMPORAL_CONFIG_FILE,
     TIKTOK_API_BASE_URL: harness.emu.apiBaseUrl,
     TIKTOK_QPS: '1000',
     TIKTOK_MAX_ATTEMPTS: '2',
