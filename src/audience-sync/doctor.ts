@@ -6,6 +6,7 @@ import { isStorageError, openBlob, openBlobStore, readJsonForUpdate, type BlobSt
 import { fail, info, ok, scheduleCheck, warn, type CheckOutcome, type DoctorCheck, type DoctorContext, type DoctorSource } from '../temporal/doctor';
 import { PermissionDenied, ReauthorizationRequired, TIKTOK_PRODUCTION_BASE_URL, TikTokClient, TikTokError, parseTikTokEnv } from '../tiktok';
 import { CUSTOM_AUDIENCE_CAP } from '../tiktok/limits';
+import { alertRouteCheck } from '../notices/doctor';
 import { AudienceLeaseSchema, audienceLeaseKey, describeAudience, leasesHeldBy, type AudienceRef } from './audienceLeases';
 import type { DestinationConfig } from './config';
 import { loadDestinationConfigs } from './configFile';
@@ -365,6 +366,7 @@ export const audienceSyncDoctor: DoctorSource<DestinationConfig> = {
       leaseCheck(c, ctx),
       storageCheck(c),
       ...(c.storage.snapshot ? [snapshotCheck(c.storage.snapshot)] : []),
+      alertRouteCheck(c.alerts),
       scheduleOf(c, ctx),
     ];
   },

@@ -36,3 +36,4 @@ export { WebhookChannel, type WebhookBody } from './webhook';
 export { noticeSettingsFromEnv, type NoticeSettings } from './settings';
 export { InvalidNoticeError, MAX_ATTACHMENT_BYTES, deliverStoredNotice, postNotice, storedNoticeOf, sweepNotices, type NoticeServiceDeps, type PostedNotice, type SweepResult } from './post';
 export { createNoticeService, type NoticeServiceOptions } from './service';
+export { alertRouteCheck, noticesCheck } from './doctor';
