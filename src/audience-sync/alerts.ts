@@ -45,15 +45,36 @@ export interface AlertEvent {
   now?: AudienceSyncPhase;
 }
 
+/** Undelivered alert notices kept for another try; the oldest go first past this (each is still in the outbox). */
+export const MAX_UNSENT = 20;
+
 export class AlertBook {
   readonly epoch: string;
   private seq: number;
   private readonly open: OpenAlert[];
+  private unsent: NoticeRequest[];
 
   constructor(carried: CarriedAlerts | undefined, epoch: string) {
     this.epoch = carried?.epoch ?? epoch;
     this.seq = carried?.seq ?? 0;
     this.open = [...(carried?.open ?? [])];
+    this.unsent = [...(carried?.unsent ?? [])];
+  }
+
+  /**
+   * A notice whose delivery failed for a reason that may pass (receiver down, refused for
+   * now): posted again by takeUnsent() at the next cycle. Its key is kept, so the outbox
+   * delivers only what is missing and receivers see no second copy of what arrived.
+   */
+  failed(notice: NoticeRequest): void {
+    if (this.unsent.some((n) => n.key === notice.key)) return;
+    this.unsent.push(notice);
+    this.unsent.splice(0, Math.max(0, this.unsent.length - MAX_UNSENT));
+  }
+
+  /** The notices to post again now (they come back through failed() if they fail again). */
+  takeUnsent(): NoticeRequest[] {
+    return this.unsent.splice(0);
   }
 
   get openAlerts(): readonly OpenAlert[] {
@@ -82,7 +103,7 @@ export class AlertBook {
   }
 
   carry(): CarriedAlerts {
-    return { epoch: this.epoch, seq: this.seq, open: [...this.open] };
+    return { epoch: this.epoch, seq: this.seq, open: [...this.open], ...(this.unsent.length ? { unsent: [...this.unsent] } : {}) };
   }
 
   private has(state: AudienceSyncPhase): boolean {

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CsvDelimiter, SnapshotFormat } from '../snapshot/schema';
+import type { NoticeRequest } from '../notices/schema';
 import type { DestinationConfigInput } from './config';
 
 /*
@@ -198,6 +199,8 @@ export interface CarriedAlerts {
   epoch: string;
   seq: number;
   open: OpenAlert[];
+  /** Alert notices whose delivery failed (receiver down): posted again from the next cycle on, same keys. */
+  unsent?: NoticeRequest[];
 }
 
 /** What continue-as-new carries to the next run. */

@@ -3,13 +3,14 @@ import type { AudienceDataActivities } from '../../activities/audience-sync/data
 import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
 import type { NoticeActivities } from '../../activities/notices';
 import { alertNotice, type AlertBook, type AlertEvent } from '../../src/audience-sync/alerts';
+import type { NoticeRequest } from '../../src/notices/schema';
 import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
 import { AUDIENCE_SYNC_NON_RETRYABLE, AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncError } from '../../src/audience-sync/messages';
 import { lifecycleMetrics, type LifecycleMetrics } from '../../src/temporal/lifecycleMetrics';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
-import { NOTICE_NON_RETRYABLE } from '../../src/notices/failures';
+import { NOTICE_NON_RETRYABLE, NoticeFailureType } from '../../src/notices/failures';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
 import { REAUTHORIZATION_FAILURES } from '../../src/tiktok/errorTypes';
 import { currentDetailsOf, msOf } from './plan';
@@ -198,15 +199,29 @@ export class SyncContext {
         advice: event.kind === 'entered' ? this.status.advice : null,
       });
       log.info(`alert ${event.kind}: ${event.alert.state}`, { destinationId: this.config.destinationId, key: notice.key });
-      this.posting.push(
-        this.acts.notices.postNotice(notice).then(
-          () => undefined,
-          (err: unknown) => {
-            log.warn('alert notice not delivered; it stays in the notices outbox for the sweeper', { destinationId: this.config.destinationId, key: notice.key, type: failureTypeOf(err), message: messageOf(err) });
-          },
-        ),
-      );
+      this.post(book, notice);
     }
+  }
+
+  /** Alert notices whose delivery failed earlier, posted again (a cycle starts: the receiver may be back). */
+  retryUnsentNotices(): void {
+    const book = this.alerts;
+    if (!book) return;
+    for (const notice of book.takeUnsent()) this.post(book, notice);
+  }
+
+  private post(book: AlertBook, notice: NoticeRequest): void {
+    this.posting.push(
+      this.acts.notices.postNotice(notice).then(
+        () => undefined,
+        (err: unknown) => {
+          const type = failureTypeOf(err);
+          // A notice that is not one (a bug) is not tried again; anything else may pass.
+          if (type !== NoticeFailureType.InvalidNotice) book.failed(notice);
+          log.warn('alert notice not delivered; it stays in the notices outbox and is posted again at the next cycle', { destinationId: this.config.destinationId, key: notice.key, type, message: messageOf(err) });
+        },
+      ),
+    );
   }
 
   /** Waits until every alert notice posted so far has been delivered or given up on. */

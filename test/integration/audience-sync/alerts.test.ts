@@ -161,6 +161,31 @@ describe('alerts: each state that needs a person, entered and cleared, gives one
     await finish(h);
   });
 
+  it('a receiver down when an alert is posted: the next cycle posts it again under the same key, and it arrives once', async () => {
+    const adv = newAdvertiser();
+    await issueToken(adv);
+    const config = destination(adv, { readinessWindow: '1h', alerts: { webhook: { url: `${receiver.url}?outage` } } });
+    const entered = (): string => keyOf(config.destinationId, firstRunOf(config.destinationId), 1, 'stale_snapshot', 'entered');
+    const tries = () => receiver.received.filter((r) => r.headers['idempotency-key'] === entered());
+    // Every attempt of the first cycle's activity (5) meets a receiver that is down.
+    receiver.answerNext(503, 503, 503, 503, 503);
+    const old = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    const h = await start({ config, snapshot: { uri: writeCsv(`${config.destinationId}-old1.csv`, ENOUGH), createdAt: old } });
+    expect((await waitForStatus(h, cycleDone(1))).phase).toBe('stale_snapshot');
+    const deadline = Date.now() + 60_000;
+    while (tries().length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(tries().map((r) => r.status)).toEqual([503, 503, 503, 503, 503]);
+    // The next cycle (stale again: nothing new to announce) posts it again, and now it arrives.
+    await h.signal(syncNowSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-old2.csv`, ENOUGH), createdAt: old } });
+    expect((await waitForStatus(h, cycleDone(2), 90_000)).phase).toBe('stale_snapshot');
+    await waitForArrivals(config.destinationId, 'hooks', 1);
+    expect(tries().map((r) => r.status)).toEqual([503, 503, 503, 503, 503, 204]);
+    await h.signal(snapshotLandedSignal, { snapshot: { uri: writeCsv(`${config.destinationId}-fresh.csv`, ENOUGH) } });
+    expect((await waitForStatus(h, cycleDone(3))).phase).toBe('synced');
+    await expectPair(config.destinationId, 'hooks', 'stale_snapshot', 1, /Advice: export a fresh snapshot/);
+    await finish(h);
+  });
+
   it('error (webhook, the deployment default): a missing export fails two cycles, announced once; a good one clears it', async () => {
     const adv = newAdvertiser();
     await issueToken(adv);

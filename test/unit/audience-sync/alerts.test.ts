@@ -68,6 +68,19 @@ describe('alerts: announced once on entering a state, once on leaving it', () =>
     expect(run(next, [['error'], ['synced'], ['error']])).toEqual([[], ['cleared error#1'], ['entered error#2']]);
   });
 
+  it('undelivered notices are kept (once per key, the newest 20) for the next cycle, and carried across continue-as-new', () => {
+    const book = new AlertBook(undefined, 'run-1');
+    const notice = (i: number) => ({ key: `k/${i}`, subject: 's', text: 't', metadata: { lifecycle: 'audience_sync', subjectId: 'd' } });
+    book.failed(notice(1));
+    book.failed(notice(1));
+    const next = new AlertBook(JSON.parse(JSON.stringify(book.carry())) as ReturnType<AlertBook['carry']>, 'run-2');
+    expect(next.takeUnsent().map((n) => n.key)).toEqual(['k/1']);
+    expect(next.takeUnsent()).toEqual([]);
+    expect('unsent' in next.carry()).toBe(false);
+    for (let i = 0; i < 25; i++) next.failed(notice(i));
+    expect(next.takeUnsent().map((n) => n.key)).toEqual(Array.from({ length: 20 }, (_, i) => `k/${i + 5}`));
+  });
+
   it('idle or an unsettled end (a skipped cadence) clears nothing', () => {
     const book = new AlertBook(undefined, 'run-1');
     run(book, [['stale_snapshot']]);
