@@ -21,8 +21,13 @@
  *   - Failure types: NoticeFailureType (failures.ts). NoticeUndeliverable = a receiver refused
  *     or the deployment lacks the channel; the notice stays in the outbox for the sweeper
  *     (activity `deliverPendingNotices`).
+ *   - A notice whose activity finally failed is still in the outbox; a long-running workflow
+ *     keeps its request and posts it again later (same key: only missing channels are sent),
+ *     as audience sync does (src/audience-sync/alerts.ts AlertBook.failed/takeUnsent).
  *   From the app or a CLI: createNoticeService(settings?) → deps for postNotice(deps, request)
  *     and sweepNotices(deps); noticeSettingsFromEnv() reads the worker env (settings.ts lists it).
+ *   ttsync doctor: noticesCheck() (deployment) and alertRouteCheck(route) (per config) in doctor.ts.
+ *   CLI: ttsync notices list [--pending] | deliver.
  *   Receivers: SMTP Message-ID = noticeMessageId(key) (`<40 hex of sha256(key)@notices.ttsync>`),
  *     header X-Ttsync-Idempotency-Key = key; webhooks get `Idempotency-Key: key` and WebhookBody JSON.
  */
