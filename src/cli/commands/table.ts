@@ -58,6 +58,10 @@ export const COMMANDS = {
     summary: "Check the deployment and each config the way the vendors' troubleshooting lists do (Temporal, workers, token, advertiser, audience cap, conflicts, storage, schedules); read-only",
     load: async () => (await import('./doctor.js')).registerDoctorCommand,
   },
+  notices: {
+    summary: 'The notices outbox (alerts and other messages to people): list what waits, and deliver what a mail server or webhook missed',
+    load: async () => (await import('./notices.js')).registerNoticesCommand,
+  },
   rerun: {
     summary: 'Re-run a failed run after its cause was fixed (Temporal reset, or its input started again); prints what it did and the new run\'s UI link',
     load: async () => (await import('./rerun.js')).registerRerunCommand,
