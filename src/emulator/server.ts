@@ -14,7 +14,9 @@ import {
 } from './audiences';
 import { ApiError, type Body, type Ctx } from './context';
 import { EmulatorControl } from './control';
+import { bcAssets, businessCenters } from './businessCenter';
 import { trackEvents } from './events';
+import { PORTAL_PATH, handlePortal } from './portal';
 import { FaultInjector } from './faults';
 import type { EmulatorOptions } from './options';
 import { Population } from './population';
@@ -89,6 +91,8 @@ export class EmulatorServer {
       ['oauth2/advertiser/get/', r('GET', true, authorizedAdvertisers)],
       ['advertiser/info/', r('GET', true, advertiserInfo)],
       ['user/info/', r('GET', true, userInfo)],
+      ['bc/get/', r('GET', true, businessCenters)],
+      ['bc/asset/get/', r('GET', true, bcAssets)],
       ['dmp/custom_audience/file/upload/', r('POST', true, uploadFile, { multipart: true })],
       ['dmp/custom_audience/create/', r('POST', true, (c) => createAudience(c, pop))],
       ['dmp/custom_audience/update/', r('POST', true, (c) => updateAudience(c, pop))],
@@ -179,6 +183,7 @@ export class EmulatorServer {
     const t0 = performance.now();
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (url.pathname.startsWith('/_emulator/')) return this.control.handle(req, res, url);
+    if (url.pathname === PORTAL_PATH) return handlePortal(this, req, res, url);
 
     const method = req.method ?? 'GET';
     const rel = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length) : undefined;

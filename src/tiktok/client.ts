@@ -14,6 +14,8 @@ import {
   AudienceGetDataSchema,
   AudienceListDataSchema,
   AuthorizedAdvertisersDataSchema,
+  BcAssetsDataSchema,
+  BusinessCentersDataSchema,
   EmptyDataSchema,
   FileUploadDataSchema,
   SegmentAudienceDataSchema,
@@ -150,6 +152,36 @@ export class TikTokClient {
       idempotent: true,
       schema: UserInfoDataSchema,
     });
+  }
+
+  // ---------------------------------------------------------------- Business Center (roles)
+
+  /** One page of the Business Centers the token's user belongs to (page_size 1-50). */
+  async getBusinessCenters(req: { page?: number; pageSize?: number } = {}) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'bc/get/',
+      query: { page: req.page, page_size: req.pageSize },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: BusinessCentersDataSchema,
+    });
+    return { centers: d.list.map((c) => ({ bcId: c.bc_info.bc_id, name: c.bc_info.name ?? null, userRole: c.user_role ?? null })), pageInfo: d.page_info };
+  }
+
+  /** One page of a Business Center's assets of one type, with the user's role on each ad account. */
+  async getBcAssets(req: { bcId: string; assetType?: 'ADVERTISER'; page?: number; pageSize?: number }) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'bc/asset/get/',
+      query: { bc_id: req.bcId, asset_type: req.assetType ?? 'ADVERTISER', page: req.page, page_size: req.pageSize },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: BcAssetsDataSchema,
+    });
+    return { assets: d.list, pageInfo: d.page_info };
   }
 
   // ---------------------------------------------------------------- customer-file audiences

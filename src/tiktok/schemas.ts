@@ -194,3 +194,37 @@ export function reportDataSchema(dimensions: readonly string[], metrics: readonl
   });
   return z.looseObject({ list: z.array(row), page_info: PageInfoSchema });
 }
+
+/**
+ * Business Centers the token's user belongs to (`bc/get/`, digest §13.7). Only the id is
+ * needed: it is what `bc/asset/get/` takes. The user's BC role is informational.
+ */
+export const BusinessCentersDataSchema = z.looseObject({
+  list: z.array(
+    z.looseObject({
+      bc_info: z.looseObject({ bc_id: id, name: optionalString }),
+      user_role: optionalString,
+    }),
+  ),
+  page_info: PageInfoSchema,
+});
+
+/**
+ * Assets of one Business Center (`bc/asset/get/`, digest §13.7). `advertiser_role` is the
+ * token user's permission on the ad account (ADMIN, OPERATOR, ANALYST): the only place
+ * TikTok shows it. Optional: an asset without it leaves the role unverified, never guessed.
+ */
+export const BcAssetsDataSchema = z.looseObject({
+  list: z.array(
+    z.looseObject({
+      asset_id: id,
+      asset_name: optionalString,
+      asset_type: optionalString,
+      relation_type: optionalString,
+      relation_status: optionalString,
+      advertiser_role: optionalString,
+    }),
+  ),
+  page_info: PageInfoSchema,
+});
+export type BcAsset = z.infer<typeof BcAssetsDataSchema>['list'][number];

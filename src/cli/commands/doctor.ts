@@ -7,6 +7,7 @@ import { durationMs } from '../../config/duration';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient, loadTemporalSettings, type TemporalSettings } from '../../temporal/connection';
+import { noticesCheck } from '../../notices/doctor';
 import { fail, ok, pollersCheck, searchAttributesCheck, type CheckOutcome, type CheckStatus, type DoctorCheck, type DoctorContext, type DoctorSource } from '../../temporal/doctor';
 import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQueues';
 
@@ -162,6 +163,7 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       connectCheck,
       searchAttributesCheck(ctx),
       ...ALL_TASK_QUEUE_ROLES.map((role) => pollersCheck(ctx, role)),
+      noticesCheck(),
       ...(source.deploymentChecks?.(configs, ctx) ?? []),
     ];
     const deployment = await runChecks(DEPLOYMENT, deploymentChecks, opts.timeoutMs);
