@@ -40,7 +40,7 @@ describe('opt-in program', () => {
     const pausedId = campaigns.data.list[0]!.campaign_id;
     await fetch(`${w.emu.url}/_emulator/campaigns`, { method: 'POST', body: JSON.stringify({ advertiser_id: ADV.a, campaign_id: pausedId, operation_status: 'DISABLE' }) });
 
-    const p = program({ programId: 'tiktok-san', revision: 'optin-1', mode: 'opt_in', deadlineIn: 14, provisioningIn: 16, targetIn: 40, noticeDays: 7 / 86_400, reminderOffsets: ['11s', '6s'] });
+    const p = program({ programId: 'tiktok-san', revision: 'optin-1', mode: 'opt_in', deadlineIn: 20, provisioningIn: 22, targetIn: 45, noticeDays: 7 / 86_400, reminderOffsets: ['17s', '10s'] });
     const applied = await applyProgram(w.client, w.stores.config, p, w.queues);
     expect(applied.map((x) => x.workflowId)).toEqual(['san-migration:acct-a', 'san-migration:acct-b', 'san-migration:acct-c']);
 
@@ -50,13 +50,13 @@ describe('opt-in program', () => {
     // The decision is in the store, so a later program finds it.
     expect((await w.stores.config.getAccount('acct-a'))!.value.decision).toEqual(a.decision);
 
-    // B does nothing: reminders at 11 s and 6 s before the deadline, then the legacy integration stays.
+    // B does nothing: reminders at 17 s and 10 s before the deadline, then the legacy integration stays.
     const b = await waitForStatus(w, 'acct-b', (s) => s.phase === 'not_enrolled', 'not_enrolled');
     expect(b.apps.map((x) => x.state)).toEqual(['legacy']);
     expect(b.finalNote).toContain('did not opt in');
     expect(b.notices.filter((n) => n.kind === 'reminder').map((n) => n.key)).toEqual([
-      `san-migration/acct-b/reminder/${p.decisionDeadline}/11s`,
-      `san-migration/acct-b/reminder/${p.decisionDeadline}/6s`,
+      `san-migration/acct-b/reminder/${p.decisionDeadline}/17s`,
+      `san-migration/acct-b/reminder/${p.decisionDeadline}/10s`,
     ]);
     expect((await w.stores.config.getAccount('acct-b'))!.value.apps[0]!.san).toBeUndefined();
 
@@ -103,7 +103,7 @@ describe('opt-in program', () => {
 
     // Notices: each written once to the outbox and delivered over SMTP (Mailpit), under a
     // Message-ID derived from its key; contacts get the sentence, operators the alerts.
-    const reminderKeys = [`san-migration/acct-b/reminder/${p.decisionDeadline}/11s`, `san-migration/acct-b/reminder/${p.decisionDeadline}/6s`];
+    const reminderKeys = [`san-migration/acct-b/reminder/${p.decisionDeadline}/17s`, `san-migration/acct-b/reminder/${p.decisionDeadline}/10s`];
     for (const key of reminderKeys) {
       const n = (await w.outbox.get(key))!;
       expect(n.route).toEqual({ email: ['ua@acct-b.example'] });

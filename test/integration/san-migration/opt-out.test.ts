@@ -36,7 +36,7 @@ describe('opt-out program', () => {
       account('acct-e', ADV[1]!, [app('e-ios', 'ios', '7200000000000000202')]),
       account('acct-f', ADV[2]!, [app('f-android', 'android', '7200000000000000203'), app('f-ios', 'ios', '7200000000000000204')]),
     ]);
-    const p = program({ programId: 'tiktok-san', revision: 'optout-1', mode: 'opt_out', deadlineIn: 12, provisioningIn: 14, targetIn: 60, reminderOffsets: ['5s'] });
+    const p = program({ programId: 'tiktok-san', revision: 'optout-1', mode: 'opt_out', deadlineIn: 16, provisioningIn: 18, targetIn: 60, reminderOffsets: ['5s'] });
     await applyProgram(w.client, w.stores.config, p, w.queues);
 
     const d = await recordDecision(w.client, 'acct-d', 'opt_out', { by: 'ceo@acct-d.example' }, w.queues);
@@ -113,7 +113,7 @@ describe('opt-out program', () => {
 
   it('continues as new after its steps, carrying decision, notices and app states into the next run', async () => {
     await importAccounts(w.stores.config, [account('acct-k', ADV[5]!, [app('k-android', 'android', '7200000000000000207')])]);
-    const p = program({ programId: 'tiktok-san', revision: 'can-1', mode: 'opt_out', deadlineIn: 4, provisioningIn: 5, targetIn: 600, reminderOffsets: ['3s'], noticeDays: 7 / 86_400 });
+    const p = program({ programId: 'tiktok-san', revision: 'can-1', mode: 'opt_out', deadlineIn: 8, provisioningIn: 9, targetIn: 600, reminderOffsets: ['3s'], noticeDays: 7 / 86_400 });
     // One step per run: the provisioning ends the first run (a reminder before the decision, if
     // the machine is slow, one more), the cutover is in the last, which completes.
     const h = await w.client.workflow.start<SanMigrationWorkflow>('sanMigration', {
