@@ -7,3 +7,4 @@ export { audienceSyncTick } from './audience-sync/tick';
 export { audienceSyncPreview } from './audience-sync/preview';
 export { eventsExport } from './events-export/eventsExport';
 export { eventsExportTick } from './events-export/tick';
+export { sanMigration } from './san-migration/sanMigration';

@@ -56,6 +56,16 @@ export interface FileRec {
   expiresAt: number;
 }
 
+/** A campaign's switch as its advertiser sets it (campaign/get shows DELETE as DISABLE + CAMPAIGN_STATUS_DELETE). */
+export type OperationStatus = 'ENABLE' | 'DISABLE' | 'DELETE';
+
+/** One call of a status-changing endpoint (adStructure.ts), kept with its body. */
+export interface StatusChangeRec {
+  at: string;
+  path: string;
+  body: Record<string, unknown>;
+}
+
 export interface HistoryEntry {
   opt_time: string;
   action: string;
@@ -144,6 +154,10 @@ export class EmulatorState {
   eventSourceStats = new Map<string, EventSourceStats>();
   events: EventRec[] = [];
   calls: CallRec[] = [];
+  /** Statuses tests set on synthetic campaigns (`<advertiserId>/<campaignId>`); ENABLE when absent. */
+  campaignStatus = new Map<string, OperationStatus>();
+  /** Every call of a status-changing endpoint, with its body: a migration must make none. */
+  statusChanges: StatusChangeRec[] = [];
   counters = {
     calls: 0,
     byOutcome: {} as Partial<Record<CallOutcome, number>>,
@@ -166,6 +180,8 @@ export class EmulatorState {
     this.eventSourceStats.clear();
     this.events = [];
     this.calls = [];
+    this.campaignStatus.clear();
+    this.statusChanges = [];
     this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0 };
     this.nextAudienceSeq = 1;
     this.nextFileSeq = 1;
@@ -209,6 +225,8 @@ export class EmulatorState {
       eventDedup: [...this.eventDedup],
       eventSourceStats: [...this.eventSourceStats],
       events: this.events,
+      campaignStatus: [...this.campaignStatus],
+      statusChanges: this.statusChanges,
       counters: this.counters,
       nextAudienceSeq: this.nextAudienceSeq,
       nextFileSeq: this.nextFileSeq,
@@ -242,6 +260,8 @@ export class EmulatorState {
       eventDedup: Array<string | [string, number]>;
       eventSourceStats?: Array<[string, EventSourceStats]>;
       events: EventRec[];
+      campaignStatus?: Array<[string, OperationStatus]>;
+      statusChanges?: StatusChangeRec[];
       counters: EmulatorState['counters'];
       nextAudienceSeq: number;
       nextFileSeq: number;
@@ -266,6 +286,8 @@ export class EmulatorState {
     this.eventDedup = new Map(meta.eventDedup.map((e) => (typeof e === 'string' ? [e, loadedAt] : e)));
     this.eventSourceStats = new Map(meta.eventSourceStats ?? []);
     this.events = meta.events;
+    this.campaignStatus = new Map(meta.campaignStatus ?? []);
+    this.statusChanges = meta.statusChanges ?? [];
     this.counters = meta.counters;
     this.nextAudienceSeq = meta.nextAudienceSeq;
     this.nextFileSeq = meta.nextFileSeq;

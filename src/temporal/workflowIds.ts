@@ -20,11 +20,19 @@ export const WorkflowIds = {
   eventsExport: (destinationId: string): string => `events-export:${destinationId}`,
   /** What an events destination's Schedule starts each cadence. */
   eventsExportTick: (destinationId: string): string => `events-export-tick:${destinationId}`,
+  /** The one SAN migration workflow of an MMP account: it alone decides and provisions for it. */
+  sanMigration: (accountId: string): string => `san-migration:${accountId}`,
 } as const;
 
 /** The destination id inside an events export workflow id (`events-export:<destinationId>`); undefined for any other id. */
 export function destinationIdOfEventsWorkflowId(workflowId: string): string | undefined {
   const prefix = WorkflowIds.eventsExport('');
+  return workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : undefined;
+}
+
+/** The account id inside a SAN migration workflow id (`san-migration:<accountId>`); undefined for any other id. */
+export function accountIdOfWorkflowId(workflowId: string): string | undefined {
+  const prefix = WorkflowIds.sanMigration('');
   return workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : undefined;
 }
 
@@ -45,6 +53,8 @@ export function destinationIdOfWorkflowId(workflowId: string): string | undefine
  * (`temporal workflow show --output json`).
  */
 export function writerIdOf(workflowType: string, input: unknown): string | undefined {
+  const accountId = (input as { accountId?: unknown } | null)?.accountId;
+  if (workflowType === 'sanMigration' && typeof accountId === 'string') return WorkflowIds.sanMigration(accountId);
   const config = (input as { config?: { destinationId?: unknown } } | null)?.config;
   if (typeof config?.destinationId !== 'string') return undefined;
   if (workflowType === 'audienceSync') return WorkflowIds.audienceSync(config.destinationId);
