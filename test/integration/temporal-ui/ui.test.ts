@@ -394,7 +394,7 @@ describe('the Temporal Web UI, driven as an operator drives it', () => {
   }, STEP_MS);
 });
 
-/** More Actions > Send an Update to the latest run: what the dialog answered, its Success panel or its error's title. */
+/** More Actions > Send an Update to the latest run: whether the workflow accepted it, and what the UI said. */
 async function sendUpdate(page: Page, workflowId: string, update: string, input: unknown): Promise<{ ok: boolean; text: string } | undefined> {
   await openWorkflow(page, workflowId);
   if ((await workflowStatus(page)) !== 'Running') return undefined;
@@ -407,12 +407,12 @@ async function sendUpdate(page: Page, workflowId: string, update: string, input:
   await dialog.locator('[role=textbox][data-language=json][contenteditable=true]').click();
   await page.keyboard.insertText(JSON.stringify(input, null, 2));
   await dialog.getByRole('button', { name: 'Submit' }).click();
-  // The dialog stays open with the outcome: a Success panel with the result, or the failure's message as an error's title.
-  const success = dialog.getByRole('alert').filter({ hasText: 'Success' });
-  const failure = dialog.getByRole('alert').filter({ hasNotText: 'Success' }).filter({ hasNotText: 'In Progress' });
-  await success.or(failure).first().waitFor();
-  if (await success.isVisible()) return { ok: true, text: await success.innerText() };
-  return { ok: false, text: await failure.first().innerText() };
+  // Accepted: the dialog closes and the UI says so. Refused: the dialog stays, the failure's message as its alert's title.
+  const accepted = page.getByRole('log').getByText('Update successful');
+  const refused = dialog.getByRole('alert');
+  await accepted.or(refused).first().waitFor();
+  if (await accepted.isVisible()) return { ok: true, text: await accepted.innerText() };
+  return { ok: false, text: await refused.first().innerText() };
 }
 
 describe('the Temporal Web UI steering a SAN migration', () => {
@@ -482,16 +482,13 @@ describe('the Temporal Web UI steering a SAN migration', () => {
     const page = await stepPage('san-opt-in');
     const answer = await until('the optIn update answered', () => sendUpdate(page, workflowId, 'optIn', { by: OPERATOR, message: 'count us in' }));
     expect(answer.ok, answer.text).toBe(true);
-    // The update's result: the decision recorded, with the program's sentence.
-    expect(answer.text).toContain('opt_in');
-    expect(answer.text).toContain(ready(program).sentences.optIn);
     const shown = await until('the status shows the opt-in', async () => {
       const s = await shownSanStatus(page);
       return s.decisionKind === 'opt_in' ? s : undefined;
     });
     expect(shown).toMatchObject({ phase: 'awaiting_decision', enrolled: true });
     // What the page showed is what the partner-config store holds.
-    expect((await ready(w).stores.config.getAccount(ACCOUNT))?.value.decision).toMatchObject({ kind: 'opt_in', by: OPERATOR, programRevision: 'ui-1' });
+    expect((await ready(w).stores.config.getAccount(ACCOUNT))?.value.decision).toMatchObject({ kind: 'opt_in', by: OPERATOR, sentence: ready(program).sentences.optIn, programRevision: 'ui-1' });
   }, STEP_MS);
 
   it('shows why an opt-out after the opt-in is refused', async () => {
@@ -511,8 +508,9 @@ describe('the Temporal Web UI steering a SAN migration', () => {
     const world = ready(w);
     const wrongId = `san-migration-${ACCOUNT}`;
     await startFromForm(page, wrongId, { accountId: ACCOUNT, activityQueue: world.queues.activityQueue }, { taskQueue: world.queues.taskQueue, workflowType: SanMigrationWorkflowType.migration });
-    const shown = await failureShown(page, wrongId);
-    expect(shown).toContain('WrongWorkflowId');
-    expect(shown).toContain(`must run as workflow id "${workflowId}", not "${wrongId}"`);
+    // The Result panel shows the failure event as JSON.
+    const shown = JSON.parse(await failureShown(page, wrongId)) as { failure: { message: string; applicationFailureInfo: { type: string } } };
+    expect(shown.failure.applicationFailureInfo.type).toBe('WrongWorkflowId');
+    expect(shown.failure.message).toContain(`must run as workflow id "${workflowId}", not "${wrongId}"`);
   }, STEP_MS);
 });
