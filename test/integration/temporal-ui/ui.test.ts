@@ -24,7 +24,11 @@ import { account, app, program as sanProgram, startSanWorld, type SanWorld } fro
  * unique queues and the TikTok emulator. Through the UI alone the test starts an audience
  * sync from the start-workflow form, reads its status in the Queries tab, pauses and resumes
  * it with "Send a Signal", finds it by its SyncState search attribute in the workflow list's
- * query box, and starts bad inputs whose failure it reads on the workflow page.
+ * query box, and starts bad inputs whose failure it reads on the workflow page. Then a SAN
+ * migration: started from the form for an account the partner-config store holds, its phase
+ * and apps read in the Queries tab, an opt-in sent with "Send an Update" (UI 2.42 lists the
+ * workflow's updates), a refused opt-out's message read in the update dialog, and a start
+ * under a wrong workflow id failing with the id it must have.
  *
  * Selectors are roles, labels and the UI's data-testid attributes of Temporal UI 2.42.1 (the
  * one Temporal CLI 1.5.1 serves); the test checks that version first. Every wait is on a
