@@ -411,12 +411,17 @@ async function sendUpdate(page: Page, workflowId: string, update: string, input:
   await dialog.locator('[role=textbox][data-language=json][contenteditable=true]').click();
   await page.keyboard.insertText(JSON.stringify(input, null, 2));
   await dialog.getByRole('button', { name: 'Submit' }).click();
-  // Accepted: the dialog closes and the UI says so. Refused: the dialog stays, the failure's message as its alert's title.
-  const accepted = page.getByRole('log').getByText('Update successful');
-  const refused = dialog.getByRole('alert');
-  await accepted.or(refused).first().waitFor();
-  if (await accepted.isVisible()) return { ok: true, text: await accepted.innerText() };
-  return { ok: false, text: await refused.first().innerText() };
+  // Accepted: the dialog closes and a toast says "Update successful" (gone after a few seconds,
+  // so the closed dialog counts too: only an accepted update closes it). Refused: the dialog
+  // stays, the failure's message as its alert's title; "Update in progress" is an alert too.
+  const toast = page.getByRole('log').getByText('Update successful');
+  const refused = dialog.getByRole('alert').filter({ hasNotText: 'in progress' });
+  return until('the update dialog answered', async () => {
+    if (await refused.first().isVisible()) return { ok: false, text: await refused.first().innerText() };
+    if (await toast.isVisible()) return { ok: true, text: await toast.innerText() };
+    if (!(await dialog.isVisible())) return { ok: true, text: 'dialog closed' };
+    return undefined;
+  });
 }
 
 describe('the Temporal Web UI steering a SAN migration', () => {
