@@ -122,6 +122,8 @@ export interface DoctorOptions {
   timeoutMs: number;
   /** Connects to Temporal (default: from the environment, as every command). */
   connect?: () => Promise<Client>;
+  /** The workers' environment the notices check reads (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The deployment's checks, then each config's; closes what it opened. */
@@ -163,7 +165,7 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       connectCheck,
       searchAttributesCheck(ctx),
       ...ALL_TASK_QUEUE_ROLES.map((role) => pollersCheck(ctx, role)),
-      noticesCheck(),
+      noticesCheck(opts.env),
       ...(source.deploymentChecks?.(configs, ctx) ?? []),
     ];
     const deployment = await runChecks(DEPLOYMENT, deploymentChecks, opts.timeoutMs);
