@@ -151,6 +151,11 @@ export async function startCodecServer(opts: CodecServerOptions): Promise<Runnin
   return {
     url: `http://${host}:${port}`,
     port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // A browser's keep-alive connections would hold close() open.
+        server.closeAllConnections();
+      }),
   };
 }
