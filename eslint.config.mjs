@@ -62,6 +62,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/audience-sync/config.ts',
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',
+  'src/audience-sync/signalPayloads.ts',
   'src/identifiers/schema.ts',
   'src/identifiers/reasons.ts',
   'src/notices/schema.ts',

@@ -50,7 +50,7 @@ function pathsOf(v: Json, base: (string | number)[] = []): (string | number)[][]
 function setAt(v: Json, path: (string | number)[], replace: (old: Json) => Json | undefined): Json {
   if (path.length === 0) return replace(v);
   const [head, ...rest] = path;
-  const copy: Record<string | number, Json> = Array.isArray(v) ? [...v] : { ...(v as object) };
+  const copy = (Array.isArray(v) ? [...(v as Json[])] : { ...(v as object) }) as Record<string | number, Json>;
   const next = setAt(copy[head!], rest, replace);
   if (next === undefined) delete copy[head!];
   else copy[head!] = next;
