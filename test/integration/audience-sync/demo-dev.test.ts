@@ -52,6 +52,12 @@ describe('ttsync dev --demo (scripts/start)', { timeout: 120_000 }, () => {
         workflowExecutionInfo?: { status: string };
       };
       expect(api.workflowExecutionInfo?.status).toBe('WORKFLOW_EXECUTION_STATUS_RUNNING');
+      // The UI decodes through the stack's codec server, which answers the UI's preflight.
+      const codecUrl = /codec server (http:\/\/127\.0\.0\.1:\d+) for the UI/.exec(child.output())?.[1];
+      const settings = JSON.stringify(await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json());
+      expect(codecUrl && settings).toContain(codecUrl);
+      const preflight = await fetch(`${codecUrl}/decode`, { method: 'OPTIONS', headers: { Origin: `http://127.0.0.1:${uiPort}`, 'Access-Control-Request-Method': 'POST' } });
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(`http://127.0.0.1:${uiPort}`);
 
       // The stack is still up: `ttsync demo` runs on it and starts from scratch (cycle 1, a new audience).
       const again = runCli(
