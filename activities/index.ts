@@ -1,10 +1,13 @@
 import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createHealthActivities, type HealthDeps } from './health';
+import { createSanMigrationActivities, type SanMigrationActivityDeps } from './san-migration';
 import { createNoticeActivities, type NoticeActivityDeps } from './notices';
 
 export interface ActivityDeps extends AudienceSyncActivityDeps {
   health: HealthDeps;
+  /** SAN migration's stores, secrets and TikTok settings; default TTSYNC_SAN_STORE and the TIKTOK_* env. */
+  sanMigration?: SanMigrationActivityDeps;
   /** The notices outbox and its adapters (kernel, every lifecycle posts through it); default from the worker's env. */
   notices?: NoticeActivityDeps;
 }
@@ -18,9 +21,11 @@ export function createActivities(deps: ActivityDeps) {
     health: createHealthActivities(deps.health),
     notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
+    'san-migration': createSanMigrationActivities(deps.sanMigration),
   });
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
+export type { SanMigrationActivities } from './san-migration';
 export type { NoticeActivities } from './notices';

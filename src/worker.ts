@@ -5,6 +5,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import type { PayloadCodec } from '@temporalio/common';
 import { connectClient, connectNative, loadTemporalSettings, resolvePayloadCodec, type TemporalSettings } from './temporal/connection';
+import { createNoticeService, noticeSettingsFromEnv } from './notices';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
 import { TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
@@ -82,7 +83,9 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   const connection = cfg.connection ?? (await connectNative(temporal));
   // Schedule ticks signal the audience sync workflows through the worker's own connection.
   const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: temporal.namespace, ...dataConverter }) };
-  const activities = createActivities({ ...cfg.activityDeps, audienceControl, health: { version: VERSION } });
+  // Notice links name the namespace the worker really serves (a TOML profile may set it, not only the env).
+  const notices = cfg.activityDeps?.notices ?? { service: () => createNoticeService(noticeSettingsFromEnv({ ...process.env, TEMPORAL_NAMESPACE: temporal.namespace })) };
+  const activities = createActivities({ ...cfg.activityDeps, audienceControl, notices, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};

@@ -5,3 +5,4 @@ export { healthCheck } from './healthCheck';
 export { audienceSync } from './audience-sync/audienceSync';
 export { audienceSyncTick } from './audience-sync/tick';
 export { audienceSyncPreview } from './audience-sync/preview';
+export { sanMigration } from './san-migration/sanMigration';

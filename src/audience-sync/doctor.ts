@@ -6,6 +6,7 @@ import { isStorageError, openBlob, openBlobStore, readJsonForUpdate, type BlobSt
 import { fail, info, ok, scheduleCheck, warn, type CheckOutcome, type DoctorCheck, type DoctorContext, type DoctorSource } from '../temporal/doctor';
 import { PermissionDenied, ROLE_ADVICE, ROLE_REQUIREMENT, ReauthorizationRequired, TIKTOK_PRODUCTION_BASE_URL, TikTokClient, TikTokError, UNVERIFIED_ADVICE, parseTikTokEnv, readAdvertiserRoles } from '../tiktok';
 import { CUSTOM_AUDIENCE_CAP } from '../tiktok/limits';
+import { alertRouteCheck } from '../notices/doctor';
 import { AudienceLeaseSchema, audienceLeaseKey, describeAudience, leasesHeldBy, type AudienceRef } from './audienceLeases';
 import type { DestinationConfig } from './config';
 import { loadDestinationConfigs } from './configFile';
@@ -390,6 +391,7 @@ export const audienceSyncDoctor: DoctorSource<DestinationConfig> = {
       leaseCheck(c, ctx),
       storageCheck(c),
       ...(c.storage.snapshot ? [snapshotCheck(c.storage.snapshot)] : []),
+      alertRouteCheck(c.alerts),
       scheduleOf(c, ctx),
     ];
   },

@@ -273,6 +273,15 @@ export class EmulatorControl {
           this.s.markDirty();
           return send(200, { ok: true });
         }
+        case 'POST /campaigns': {
+          // A test pauses (or deletes) a synthetic campaign, as its advertiser would in Ads Manager.
+          const b = z.object({ advertiser_id: z.string().min(1), campaign_id: z.string().min(1), operation_status: z.enum(['ENABLE', 'DISABLE', 'DELETE']) }).parse(body);
+          this.state.campaignStatus.set(`${b.advertiser_id}/${b.campaign_id}`, b.operation_status);
+          this.s.markDirty();
+          return send(200, { ok: true });
+        }
+        case 'GET /status-changes':
+          return send(200, { statusChanges: this.state.statusChanges });
         case 'POST /apps': {
           const b = AppSchema.parse(body);
           this.registerApp(b.app_id, { secret: b.secret, redirectUris: b.redirect_uris });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { getAdgroups, getCampaigns, STATUS_CHANGING_PATHS, statusChange } from './adStructure';
 import { checkScope, accessToken, advertiserInfo, authorizedAdvertisers, revokeToken, userInfo } from './auth';
 import {
   createAudience,
@@ -102,6 +103,9 @@ export class EmulatorServer {
       ['segment/mapping/', r('POST', true, (c) => segmentMapping(c, pop), { bucket: 'segment' })],
       ['event/track/', r('POST', true, trackEvents, { bucket: 'events' })],
       ['report/integrated/get/', r('GET', true, integratedReport)],
+      ['campaign/get/', r('GET', true, getCampaigns)],
+      ['adgroup/get/', r('GET', true, getAdgroups)],
+      ...STATUS_CHANGING_PATHS.map((p): [string, Route] => [p, r('POST', true, statusChange(p))]),
     ]);
     this.http = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {

@@ -142,6 +142,30 @@ export const AudienceGetDataSchema = z.looseObject({
   ),
 });
 
+/**
+ * A campaign or ad group as campaign/get and adgroup/get list it (digest §11). A migration
+ * reads the status to find paused campaigns, so the id and operation_status are needed;
+ * secondary_status and names are shown when present.
+ */
+export const CampaignSchema = z.looseObject({
+  campaign_id: id,
+  campaign_name: optionalString,
+  operation_status: z.string(),
+  secondary_status: optionalString,
+});
+export type Campaign = z.infer<typeof CampaignSchema>;
+export const CampaignListDataSchema = z.looseObject({ list: z.array(CampaignSchema), page_info: PageInfoSchema });
+
+export const AdgroupSchema = z.looseObject({
+  adgroup_id: id,
+  campaign_id: id,
+  adgroup_name: optionalString,
+  operation_status: z.string(),
+  secondary_status: optionalString,
+});
+export type Adgroup = z.infer<typeof AdgroupSchema>;
+export const AdgroupListDataSchema = z.looseObject({ list: z.array(AdgroupSchema), page_info: PageInfoSchema });
+
 export const SegmentAudienceDataSchema = z.looseObject({ audience_id: id });
 
 /** `report/integrated/get/` rows: dimension values and metric values both arrive as strings (or numbers). */

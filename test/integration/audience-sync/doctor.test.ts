@@ -95,7 +95,7 @@ function doctor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Doctor> {
         stderr,
         run,
         check: (name, subject) => {
-          const s = subject ?? (['temporal', 'search-attributes', 'poller-control', 'poller-data', 'poller-tiktok', 'tiktok-api', 'registry'].includes(name) ? 'deployment' : subjects[0]);
+          const s = subject ?? (['temporal', 'search-attributes', 'poller-control', 'poller-data', 'poller-tiktok', 'tiktok-api', 'registry', 'notices'].includes(name) ? 'deployment' : subjects[0]);
           const r = run.results.find((x) => x.subject === s && x.check === name);
           if (!r) throw new Error(`no check ${s}/${name} in:\n${stdout}`);
           return r;
@@ -142,6 +142,10 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     expect(first.check('tiktok-api')).toMatchObject({ status: 'info', message: expect.stringContaining(harness.emu.apiBaseUrl) });
     for (const name of ['token', 'advertiser', 'audience', 'segment-claim', 'audience-lease', 'storage']) expect(first.check(name).status, name).toBe('ok');
     expect(first.check('audience').message).toMatch(/has 0 of 400 custom audiences/);
+    // The notices path (its own checks are tested in test/integration/notices/doctor.test.ts): outbox
+    // writable, and without any route this destination's alerts would reach nobody.
+    expect(['ok', 'info']).toContain(first.check('notices').status);
+    expect(first.check('alerts')).toMatchObject({ status: process.env.TTSYNC_NOTICE_EMAIL || process.env.TTSYNC_NOTICE_WEBHOOK ? 'ok' : 'info' });
     expect(first.check('schedule')).toMatchObject({ status: 'info', message: expect.stringContaining(`no schedule ${ScheduleIds.audienceSync(config.destinationId)}`) });
     // Read-only: no claim, no lease, no probe left behind.
     expect(await registryFiles()).toEqual(before);
