@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../../../src/cli/program';
+import { EXIT_USAGE, buildProgram, runCli } from '../../../src/cli/program';
 import { UsageError } from '../../../src/config/errors';
 import { fuzzParams } from '../../helpers/fuzz';
 
@@ -63,6 +63,7 @@ describe('CLI flags, fuzzed', { timeout: 120_000 }, () => {
         VALUE.map((v) => [v]),
       );
       let refused = 0;
+      const refusedArgv: string[][] = [];
       await fc.assert(
         fc.asyncProperty(fc.array(token, { maxLength: 6 }), async (tokens) => {
           const argv = [...base, ...tokens.flat().filter((t) => t !== '--help' && t !== '-h' && t !== '--version' && t !== '-V')];
@@ -72,6 +73,7 @@ describe('CLI flags, fuzzed', { timeout: 120_000 }, () => {
             await program.parseAsync(argv);
           } catch (err) {
             refused += 1;
+            if (refusedArgv.length < 3) refusedArgv.push(argv);
             if (err instanceof UsageError) return;
             expect(err).toBeInstanceOf(CommanderError);
             const code = (err as CommanderError).code;
@@ -81,6 +83,14 @@ describe('CLI flags, fuzzed', { timeout: 120_000 }, () => {
         fuzzParams(150, 3_000),
       );
       expect(refused).toBeGreaterThan(0);
+      // The real program (actions intact) stops those at parsing too, with exit 2.
+      const stderr = process.stderr.write.bind(process.stderr);
+      process.stderr.write = () => true;
+      try {
+        for (const argv of refusedArgv) expect(await runCli(argv)).toBe(EXIT_USAGE);
+      } finally {
+        process.stderr.write = stderr;
+      }
     });
   }
 });
