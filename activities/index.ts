@@ -2,8 +2,9 @@ import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createNoticeActivities, type NoticeActivityDeps } from './notices';
+import { createRetentionActivities, type RetentionActivityDeps } from './retention';
 
-export interface ActivityDeps extends AudienceSyncActivityDeps {
+export interface ActivityDeps extends AudienceSyncActivityDeps, RetentionActivityDeps {
   health: HealthDeps;
   /** The notices outbox and its adapters (kernel, every lifecycle posts through it); default from the worker's env. */
   notices?: NoticeActivityDeps;
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     health: createHealthActivities(deps.health),
     notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
+    retention: createRetentionActivities(deps),
   });
 }
 

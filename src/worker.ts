@@ -73,7 +73,8 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   const connection = cfg.connection ?? (await connectNative(env));
   // Schedule ticks signal the audience sync workflows through the worker's own connection.
   const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) };
-  const activities = createActivities({ ...cfg.activityDeps, audienceControl, health: { version: VERSION } });
+  const retentionControl = cfg.activityDeps?.retentionControl ?? { client: audienceControl.client ?? new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) };
+  const activities = createActivities({ ...cfg.activityDeps, audienceControl, retentionControl, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};

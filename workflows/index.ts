@@ -5,3 +5,5 @@ export { healthCheck } from './healthCheck';
 export { audienceSync } from './audience-sync/audienceSync';
 export { audienceSyncTick } from './audience-sync/tick';
 export { audienceSyncPreview } from './audience-sync/preview';
+export { retention } from './retention/retention';
+export { retentionTick } from './retention/tick';

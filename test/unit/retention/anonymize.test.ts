@@ -110,7 +110,7 @@ describe('NDJSON anonymizer', () => {
 
 describe('needles', () => {
   it('take the longest plain-ASCII run of each name, and give up on names without one', () => {
-    expect(needlesOf([AND, IOS, 'TikTok for Business – SAN']).map(String)).toEqual(['TikTok for Business']);
+    expect(needlesOf([AND, IOS, 'TikTok for Business – SAN'])!.map(String)).toEqual(['TikTok for Business']);
     expect(needlesOf(['ab"c'])).toBeNull();
   });
 });
