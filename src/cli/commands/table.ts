@@ -58,6 +58,10 @@ export const COMMANDS = {
     summary: 'Re-run a failed run after its cause was fixed (Temporal reset, or its input started again); prints what it did and the new run\'s UI link',
     load: async () => (await import('./rerun.js')).registerRerunCommand,
   },
+  retention: {
+    summary: "TikTok's attribution retention policy on a dataset: TikTok user-level data removed 6 months after attribution, those users reported as Organic; run, dry-run, report",
+    load: async () => (await import('../../retention/cli.js')).registerRetentionCommand,
+  },
 } satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;
