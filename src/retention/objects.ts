@@ -26,6 +26,7 @@ export interface ObjectJobHooks {
 }
 
 const PROGRESS_EVERY_MS = 1000;
+const VERIFY_CHUNK = 1 << 20;
 
 /** The cutoff per network, and how far partitions are scanned, for as-of day `asOf`. */
 export function cutoffsOf(config: DatasetConfig, asOf: string): { cutoffs: Record<string, string>; scanUpTo: string } {
@@ -171,7 +172,7 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
   }
 
   // The new version is staged beside the audit, never next to the data users' tools read.
-  const written = await stores.audit.write(stagedKey, output, { contentType: 'application/octet-stream' });
+  const written = await stores.audit.write(stagedKey, output, { contentType: 'application/octet-stream', md5: false });
   const c = anonymizer.counts;
   const oldSha = inHash.digest('hex');
   const newSha = outHash.digest('hex');
@@ -194,7 +195,12 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
     return resultOf(state, partition, 'clean');
   }
 
-  await verifyStaged(stores.audit, stagedKey, config, asOf, c, newSha, written.size, recordsUri, (bytes, rows) => hooks.progress?.({ key, bytes, rows, pass: 'verify' }));
+  const stagedBytes = await stores.audit.readBuffer(stagedKey);
+  const problems = await verifyStaged(stagedBytes, config, asOf, c, newSha, written.size, recordsUri, (bytes, rows) => hooks.progress?.({ key, bytes, rows, pass: 'verify' }));
+  if (problems.length) {
+    await stores.audit.delete(stagedKey, { ignoreNotFound: true });
+    throw new RetentionError(RetentionFailureType.CountMismatch, `${recordsUri}: the new version failed its count check, nothing was replaced: ${problems.join('; ')}`);
+  }
   const staged: ObjectState = {
     ...base,
     phase: 'staged',
@@ -207,7 +213,7 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
     updatedAt: now().toISOString(),
   };
   await writeObjectState(stores.audit, ds, staged);
-  const done = await putInPlace(stores, ds, staged, key, now);
+  const done = await putInPlace(stores, ds, staged, key, now, stagedBytes);
   return resultOf(done, partition, 'anonymized');
 }
 
@@ -229,10 +235,12 @@ function resultOf(s: ObjectState, partition: string, outcome: ObjectResult['outc
   };
 }
 
-/** The staged version read back through the same rules: what the count check compares. */
+/**
+ * The staged version, read back once, through the same rules: what the count check compares.
+ * The same bytes then go in place, so what was checked is what users read.
+ */
 async function verifyStaged(
-  audit: BlobStore,
-  stagedKey: string,
+  bytes: Buffer,
   config: DatasetConfig,
   asOf: string,
   first: AnonymizeCounts,
@@ -240,34 +248,30 @@ async function verifyStaged(
   size: number,
   source: string,
   progress: (bytes: number, rows: number) => void,
-): Promise<void> {
+): Promise<string[]> {
   const check = anonymizerFor(config.records.format, rowPolicyOf(config, asOf), config.records.delimiter, source);
-  const h = createHash('sha256');
-  let bytes = 0;
-  const report = throttle(() => progress(bytes, check.counts.rowsSeen));
-  for await (const chunk of (await audit.openRead(stagedKey)) as AsyncIterable<Buffer>) {
-    h.update(chunk);
-    bytes += chunk.length;
-    check.push(chunk);
+  let at = 0;
+  const report = throttle(() => progress(at, check.counts.rowsSeen));
+  for (; at < bytes.length; at += VERIFY_CHUNK) {
+    check.push(bytes.subarray(at, at + VERIFY_CHUNK));
     report();
+    // Let heartbeats out on a large object.
+    if ((at / VERIFY_CHUNK) % 64 === 63) await new Promise((r) => setImmediate(r));
   }
   check.end();
   const v = check.counts;
   const problems: string[] = [];
-  if (h.digest('hex') !== sha || bytes !== size) problems.push(`the staged bytes differ from those written (${bytes} of ${size} bytes)`);
+  if (createHash('sha256').update(bytes).digest('hex') !== sha || bytes.length !== size) problems.push(`the staged bytes differ from those written (${bytes.length} of ${size} bytes)`);
   if (v.rowsSeen !== first.rowsSeen) problems.push(`rows in ${first.rowsSeen}, rows out ${v.rowsSeen}`);
   if (v.rowsAnonymized !== 0) problems.push(`${v.rowsAnonymized} TikTok rows past the window are left`);
   if (v.tiktokWithinWindow !== first.tiktokWithinWindow) problems.push(`TikTok rows within the window ${first.tiktokWithinWindow} in, ${v.tiktokWithinWindow} out`);
   if (v.unreadableRows !== first.unreadableRows) problems.push(`unreadable rows ${first.unreadableRows} in, ${v.unreadableRows} out`);
-  if (problems.length) {
-    await audit.delete(stagedKey, { ignoreNotFound: true });
-    throw new RetentionError(RetentionFailureType.CountMismatch, `${source}: the new version failed its count check, nothing was replaced: ${problems.join('; ')}`);
-  }
+  return problems;
 }
 
 /** Compare-and-swap the staged version over the generation it was made from; record it; delete the staged copy. */
-async function putInPlace(stores: RetentionStores, ds: string, staged: ObjectState, key: string, now: () => Date): Promise<ObjectState> {
-  const bytes = await stores.audit.readBuffer(staged.stagedKey!);
+async function putInPlace(stores: RetentionStores, ds: string, staged: ObjectState, key: string, now: () => Date, checked?: Buffer): Promise<ObjectState> {
+  const bytes = checked ?? (await stores.audit.readBuffer(staged.stagedKey!));
   let generation: string;
   try {
     generation = (await stores.records.writeIfGeneration(key, bytes, staged.oldGeneration!)).generation;
