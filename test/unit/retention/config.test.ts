@@ -59,6 +59,6 @@ describe('retention dataset config', () => {
     writeFileSync(join(dir, 'a.json'), JSON.stringify(minimal));
     writeFileSync(join(dir, 'b.json'), JSON.stringify(minimal));
     writeFileSync(join(dir, 'c.json'), '{ not json');
-    await expect(loadDatasetConfigs(dir)).rejects.toThrow(/b\.json: datasetId "acme" is also the id of .*a\.json[\s\S]*c\.json:\n  \$: not JSON/);
+    await expect(loadDatasetConfigs(dir)).rejects.toThrow(/b\.json: datasetId "acme" is also the id of .*a\.json[\s\S]*c\.json:\n {2}\$: not JSON/);
   });
 });
