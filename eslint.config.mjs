@@ -51,6 +51,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/temporal/searchAttributes.ts',
   'src/temporal/taskQueues.ts',
   'src/temporal/workflowIds.ts',
+  'src/temporal/lifecycleMetrics.ts',
   'src/tiktok/errorTypes.ts',
   'src/tiktok/types.ts',
   'src/tiktok/limits.ts',

@@ -21,7 +21,7 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
 import { requestAudienceSync, waitForAudienceCycle } from '../src/audience-sync/client';
 import type { DestinationConfigInput } from '../src/audience-sync/config';
-import { parseTemporalEnv } from '../src/config/temporalEnv';
+import { DEFAULT_ADDRESS, localTemporalSettings } from '../src/temporal/connection';
 import { churned, SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from '../src/audience-sync/demo/synthetic';
 import { emulatorAudience, seedAdvertiserToken } from '../src/audience-sync/demo/emulatorControl';
 import { durationMsOf } from '../src/config/duration';
@@ -54,10 +54,11 @@ interface ChildEnv {
 async function workerChild(): Promise<void> {
   installRuntimeLogging('WARN');
   const cfg = JSON.parse(process.env.TTSYNC_BENCH_CHILD ?? '{}') as ChildEnv;
-  const env = parseTemporalEnv();
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  // The benchmark's own server (its parent names it), never a profile.
+  const temporal = localTemporalSettings(process.env.TEMPORAL_ADDRESS ?? DEFAULT_ADDRESS, process.env.TEMPORAL_NAMESPACE || undefined);
+  const connection = await NativeConnection.connect({ address: temporal.address });
   const workers = await createWorkers({
-    env,
+    temporal,
     connection,
     roles: ['data', 'tiktok'],
     taskQueues: cfg.queues,
@@ -275,10 +276,11 @@ async function main(): Promise<void> {
     const queues = { data: `bench-data-${stamp}`, tiktok: `bench-tiktok-${stamp}` };
     const connection = await Connection.connect({ address });
     cleanups.push(() => connection.close());
-    const client = new Client({ connection, namespace: parseTemporalEnv().TEMPORAL_NAMESPACE });
+    const temporal = localTemporalSettings(address, process.env.TEMPORAL_NAMESPACE || undefined);
+    const client = new Client({ connection, namespace: temporal.namespace });
     const native = await NativeConnection.connect({ address });
     const control: RunningWorkers = await createWorkers({
-      env: parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address }),
+      temporal,
       connection: native,
       roles: ['control'],
       taskQueues: { control: taskQueue },

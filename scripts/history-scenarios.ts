@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { TemporalEnv } from '../src/config/temporalEnv';
+import type { TemporalSettings } from '../src/temporal/connection';
 import { startEmulator } from '../src/emulator';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
@@ -24,8 +24,8 @@ import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../wor
  */
 export interface HistoryScenario {
   name: string;
-  /** Returns the handle of the run to record; `ctx.env` lets a scenario start extra workers. */
-  run(client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle>;
+  /** Returns the handle of the run to record; `ctx.temporal` lets a scenario start extra workers. */
+  run(client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle>;
 }
 
 async function until(probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -62,20 +62,20 @@ interface AudienceScenarioOptions {
   record?: 'missing' | 'recreate' | 'paused' | 'rerun';
 }
 
-async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
+async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
   // Recorded under the destination's own id, as every real run is (the workflow checks it).
   const destinationId = name.toLowerCase();
   const advertiserId = '7000000000000000001';
   const tokenVar = 'TTSYNC_HISTORY_SCENARIO_TOKEN';
   const emu = await startEmulator({ processingDelay: 300, rateLimits: { default: { qps: 10_000, qpm: 1_000_000 } } });
   const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
-  const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
   const queues = { data: `${taskQueue}-data`, tiktok: `${taskQueue}-tiktok` };
   const token = emu.control.issueToken([advertiserId]);
   if (opts.tokenAtStart) process.env[tokenVar] = token;
   else delete process.env[tokenVar];
   const workers = await createWorkers({
-    env: ctx.env,
+    temporal: ctx.temporal,
     connection: native,
     roles: ['data', 'tiktok'],
     taskQueues: queues,
@@ -212,13 +212,13 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
  * begin the preview run, prepare, the 4 diff groups, and the trim of its run folder. Only a
  * data worker runs here: the preview makes no TikTok call.
  */
-async function previewScenario(name: string, client: Client, taskQueue: string, ctx: { env: TemporalEnv }): Promise<WorkflowHandle> {
+async function previewScenario(name: string, client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle> {
   const destinationId = name.toLowerCase();
   const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
-  const native = await NativeConnection.connect({ address: ctx.env.TEMPORAL_ADDRESS });
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
   const queues = { data: `${taskQueue}-data`, tiktok: `${taskQueue}-tiktok` };
   const workers = await createWorkers({
-    env: ctx.env,
+    temporal: ctx.temporal,
     connection: native,
     roles: ['data'],
     taskQueues: queues,

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { parseTemporalEnv } from '../src/config/temporalEnv';
+import { localTemporalSettings } from '../src/temporal/connection';
 import { PROJECT_ROOT } from '../src/paths';
 import { startDevServer, type DevServer } from '../src/temporal/devServer';
 import { ensureSearchAttributes } from '../src/temporal/ensureSearchAttributes';
@@ -21,18 +21,19 @@ async function main(): Promise<void> {
     server = await startDevServer({ cliPath: resolveTemporalCli() });
     address = server.address;
   }
-  const env = parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address });
+  // A dev server named by TEMPORAL_ADDRESS, never a profile (which may name a real cluster).
+  const temporal = localTemporalSettings(address, process.env.TEMPORAL_NAMESPACE || undefined);
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
+  const client = new Client({ connection, namespace: temporal.namespace });
+  await ensureSearchAttributes(client, temporal.namespace);
   const taskQueue = `record-histories-${Date.now()}`;
   const native = await NativeConnection.connect({ address });
-  const workers = await createWorkers({ env, connection: native, roles: ['control'], taskQueues: { control: taskQueue } });
+  const workers = await createWorkers({ temporal, connection: native, roles: ['control'], taskQueues: { control: taskQueue } });
   try {
     for (const s of scenarios.filter((x) => !only.length || only.includes(x.name))) {
       // The file is named for the scenario and keeps the run's workflow id, which replay needs:
       // the single writers check it. A fresh server avoids id clashes.
-      const handle = await s.run(client, taskQueue, { env });
+      const handle = await s.run(client, taskQueue, { temporal });
       const out = join(PROJECT_ROOT, 'test', 'histories', `${s.name}.json`);
       const history = await handle.fetchHistory();
       writeFileSync(out, serializeHistory(history, handle.workflowId));

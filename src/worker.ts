@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { parseTemporalEnv, type TemporalEnv } from './config/temporalEnv';
-import { connectClient, connectNative } from './temporal/connection';
+import { connectClient, connectNative, loadTemporalSettings, type TemporalSettings } from './temporal/connection';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
 import { TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
 import { VERSION } from './version';
 
 export interface WorkerConfig {
-  env?: TemporalEnv;
+  /** Where to connect (default: the `temporal` CLI's profile and TEMPORAL_* variables). */
+  temporal?: TemporalSettings;
   /** Which task queues this process polls; all by default. */
   roles?: TaskQueueRole[];
   /** Overrides for task queue names (tests use unique queues). */
@@ -55,25 +55,27 @@ export function workflowSource(cfg: WorkerConfig): Pick<WorkerOptions, 'workflow
 
 export interface RunningWorkers {
   workers: Worker[];
+  /** Where they connected. */
+  temporal: TemporalSettings;
   /** Resolves when every worker has stopped (after shutdown, or a fatal error). */
   done: Promise<void>;
   shutdown(): void;
 }
 
 export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWorkers> {
-  const env = cfg.env ?? parseTemporalEnv();
+  const temporal = cfg.temporal ?? loadTemporalSettings();
   if (!cfg.skipSearchAttributeCheck) {
-    const client = await connectClient(env);
+    const client = await connectClient(temporal);
     try {
-      await assertSearchAttributesRegistered(client.connection.operatorService, env.TEMPORAL_NAMESPACE);
+      await assertSearchAttributesRegistered(client.connection.operatorService, temporal.namespace);
     } finally {
       await client.connection.close();
     }
   }
-  const connection = cfg.connection ?? (await connectNative(env));
+  const connection = cfg.connection ?? (await connectNative(temporal));
   // Schedule ticks signal the audience sync workflows through the worker's own connection.
-  const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) };
-  const retentionControl = cfg.activityDeps?.retentionControl ?? { client: audienceControl.client ?? new Client({ connection, namespace: env.TEMPORAL_NAMESPACE }) };
+  const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: temporal.namespace }) };
+  const retentionControl = cfg.activityDeps?.retentionControl ?? { client: audienceControl.client ?? new Client({ connection, namespace: temporal.namespace }) };
   const activities = createActivities({ ...cfg.activityDeps, audienceControl, retentionControl, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
@@ -85,7 +87,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
     workers.push(
       await Worker.create({
         connection,
-        namespace: env.TEMPORAL_NAMESPACE,
+        namespace: temporal.namespace,
         taskQueue,
         // Workflows run only on the control queue; data and TikTok queues are activity-only.
         ...(role === 'control' ? source : {}),
@@ -100,7 +102,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   // The SDK Runtime may already have begun shutting a worker down on SIGINT/SIGTERM;
   // shutdown() throws unless the worker is RUNNING, so ask only those that still are.
   const shutdown = () => workers.filter((w) => w.getState() === 'RUNNING').forEach((w) => w.shutdown());
-  return { workers, done, shutdown };
+  return { workers, temporal, done, shutdown };
 }
 
 /** Entry for `ttsync worker`: runs until SIGINT/SIGTERM, then drains gracefully. */
@@ -109,7 +111,8 @@ export async function runWorker(cfg: WorkerConfig = {}): Promise<void> {
   // worker: polling stops, in-flight tasks get shutdownGraceTime, then activities are cancelled.
   const running = await createWorkers(cfg);
   const queues = running.workers.map((w) => w.options.taskQueue).join(', ');
-  process.stderr.write(`ttsync worker ${VERSION} polling ${queues}\n`);
+  const t = running.temporal;
+  process.stderr.write(`ttsync worker ${VERSION} polling ${queues} on ${t.address}, namespace ${t.namespace} (${t.source})\n`);
   await running.done;
   process.stderr.write('ttsync worker stopped\n');
 }

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { startDevServer, type DevServer } from '../src/temporal/devServer';
 import { resolveTemporalCli } from '../src/temporal/toolchain';
-import { connectClient } from '../src/temporal/connection';
+import { connectClient, localTemporalSettings } from '../src/temporal/connection';
 import { ensureSearchAttributes } from '../src/temporal/ensureSearchAttributes';
-import { parseTemporalEnv } from '../src/config/temporalEnv';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,7 +21,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let address = process.env.TEMPORAL_ADDRESS;
   const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
   if (address) {
-    const client = await connectClient(parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address }));
+    const client = await connectClient(localTemporalSettings(address, namespace));
     await ensureSearchAttributes(client, namespace);
     await client.connection.close();
     process.stderr.write(`[tests] using the Temporal server at ${address} (TEMPORAL_ADDRESS)\n`);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import { activityInfo, heartbeat } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { Context, activityInfo, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
 import { resolveSecret as defaultResolveSecret } from '../../src/config/secrets';
 import { openBlob } from '../../src/storage';
 import { TikTokClient, TikTokError, type AudienceAction, type CalculateType, type TikTokEnv } from '../../src/tiktok';
@@ -46,6 +46,16 @@ export interface TikTokAudienceDeps {
   tiktokEnv?: Partial<TikTokEnv>;
 }
 
+/** The running activity's meter: its TikTok calls land on the worker's metrics endpoint, tagged with the activity. */
+function activityMeter(): MetricMeter | undefined {
+  try {
+    return Context.current().metricMeter;
+  } catch {
+    // Called outside an activity (a script or test calling the function itself): not measured.
+    return undefined;
+  }
+}
+
 export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
   const resolve = deps.resolveSecret ?? ((ref: string) => defaultResolveSecret(ref));
   const readFile =
@@ -58,7 +68,8 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
   async function clientFor(t: TikTokTarget): Promise<TikTokClient> {
     // Resolved per call, never cached: a rotated token takes effect on the next attempt.
     const accessToken = await resolve(t.accessTokenRef);
-    return new TikTokClient({ accessToken, appId: t.appId, env: deps.tiktokEnv });
+    const meter = activityMeter();
+    return new TikTokClient({ accessToken, appId: t.appId, env: deps.tiktokEnv, ...(meter ? { meter } : {}) });
   }
 
   return {

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { parseTemporalEnv } from '../config/temporalEnv';
+import { connectClient, localTemporalSettings } from '../temporal/connection';
 import { startDevServer, temporalAnswers, portOpen, stopChild, type DevServer } from '../temporal/devServer';
 import { ensureSearchAttributes } from '../temporal/ensureSearchAttributes';
 import { resolveTemporalCli } from '../temporal/toolchain';
@@ -73,10 +72,10 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     opts.log(`temporal: dev server on ${address} (pid ${server.child.pid}, ${Date.now() - t0} ms), db ${dbFile}, log ${logFile}`);
   }
 
-  const env = parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: address });
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const added = await ensureSearchAttributes(client, env.TEMPORAL_NAMESPACE);
+  // Its own server only: never a profile or TEMPORAL_* variable, which may name a real cluster.
+  const temporal = localTemporalSettings(address);
+  const client = await connectClient(temporal);
+  const added = await ensureSearchAttributes(client, temporal.namespace);
   if (added.length) opts.log(`temporal: registered search attributes ${added.join(', ')}`);
   opts.log(`temporal: UI ${uiUrl}`);
 
@@ -95,7 +94,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   }
 
   if (opts.worker) {
-    workers = await createWorkers({ env });
+    workers = await createWorkers({ temporal });
     opts.log(`worker: polling ${workers.workers.map((w) => w.options.taskQueue).join(', ')}`);
     workers.done.catch((err: unknown) => opts.log(`worker: stopped with error ${(err as Error).message}`));
   }
@@ -119,7 +118,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         workers.shutdown();
         await workers.done.catch(() => undefined);
       }
-      await connection.close().catch(() => undefined);
+      await client.connection.close().catch(() => undefined);
       if (emulator?.started) opts.log('tiktok emulator: stopping');
       await emulator?.stop();
       if (server) {

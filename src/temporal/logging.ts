@@ -1,5 +1,7 @@
 import { DefaultLogger, Runtime, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import type { LogLevel } from '@temporalio/common';
+import { TikTokMetricNames } from '../tiktok/metrics';
+import { LifecycleMetricNames } from './lifecycleMetrics';
 
 // Expected on activity-only queues and on every start; they read like faults to ops.
 const BENIGN = [
@@ -70,16 +72,52 @@ function oneLine(entry: LogEntry): void {
   process.stderr.write(formatLogLine(entry));
 }
 
+/** Bucket bounds (ms) for the TikTok latency histogram: Core's default starts at 50 ms, where most API calls end. */
+const TIKTOK_LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000];
+/** Processing waits last seconds to hours. */
+const PROCESSING_WAIT_BUCKETS_MS = [1000, 5000, 30_000, 60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 86_400_000];
+
+export interface RuntimeTelemetry {
+  /**
+   * `host:port` for Core's Prometheus exporter (`/metrics`): the SDK's runtime metrics
+   * (`temporal_*`) and ttsync's own (`ttsync_*`, recorded on the SDK's meters) on one endpoint.
+   */
+  metricsAddress?: string;
+}
+
 /**
- * Installs the SDK runtime with one-line logs at `level` (TTSYNC_LOG_LEVEL overrides).
- * Must run before any worker or native connection is created.
+ * Installs the SDK runtime with one-line logs at `level` (TTSYNC_LOG_LEVEL overrides), and the
+ * Prometheus endpoint when asked. Must run before any worker or native connection is created.
  */
-export function installRuntimeLogging(level?: LogLevel, coreLevel: LogLevel = 'WARN'): void {
+export function installRuntimeLogging(level?: LogLevel, coreLevel: LogLevel = 'WARN', telemetry: RuntimeTelemetry = {}): void {
   const chosen = (process.env.TTSYNC_LOG_LEVEL?.toUpperCase() as LogLevel | undefined) ?? level ?? 'INFO';
+  try {
+    install();
+  } catch (err) {
+    if (!telemetry.metricsAddress) throw err;
+    // Core's own words ("Address already in use") say what; the address says where.
+    throw new Error(`cannot serve metrics on ${telemetry.metricsAddress}: ${(err as Error).message}`);
+  }
+  function install(): void {
   Runtime.install({
     logger: new DefaultLogger(chosen, oneLine),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: coreLevel, other: coreLevel }), forward: {} },
+      ...(telemetry.metricsAddress
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: telemetry.metricsAddress,
+                histogramBucketOverrides: {
+                  [TikTokMetricNames.latency]: TIKTOK_LATENCY_BUCKETS_MS,
+                  [TikTokMetricNames.rateLimitWait]: TIKTOK_LATENCY_BUCKETS_MS,
+                  [LifecycleMetricNames.processingWait]: PROCESSING_WAIT_BUCKETS_MS,
+                },
+              },
+            },
+          }
+        : {}),
     },
   });
+  }
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
 import { parseTikTokEnv, type TikTokEnv } from './config';
 import { InvalidRequest } from './errors';
+import type { MetricMeter } from '@temporalio/common';
+import { tiktokCallMetrics } from './metrics';
 import { appRateLimiters, type AppRateLimiters } from './rateLimiter';
 import {
   AccessTokenDataSchema,
@@ -37,6 +39,8 @@ export interface TikTokClientOptions {
   limiters?: AppRateLimiters;
   retry?: Partial<RetryPolicy>;
   onRetry?: (info: RetryInfo) => void;
+  /** Where each request's count and latency go (ttsync_tiktok_*); a worker's activities pass the SDK's meter. None: not measured. */
+  meter?: MetricMeter;
   fetch?: typeof fetch;
 }
 
@@ -67,6 +71,7 @@ export class TikTokClient {
           ...options.retry,
         },
         onRetry: options.onRetry,
+        ...(options.meter ? { onCall: tiktokCallMetrics(options.meter) } : {}),
         fetch: options.fetch,
       },
       options.accessToken,

@@ -9,6 +9,7 @@ import {
   type TikTokErrorInit,
 } from './errors';
 import { TikTokErrorType, type TikTokErrorTypeName } from './errorTypes';
+import type { TikTokCallObserver } from './metrics';
 import type { AppRateLimiters, RateBucket } from './rateLimiter';
 import { EnvelopeSchema } from './schemas';
 
@@ -40,6 +41,8 @@ export interface TransportOptions {
   retry: RetryPolicy;
   /** Called before each in-client retry (metrics, logs). Receives no request data. */
   onRetry?: (info: RetryInfo) => void;
+  /** Called once per request sent, with its endpoint, code and latency (metrics). Receives no request data. */
+  onCall?: TikTokCallObserver;
   fetch?: typeof fetch;
 }
 
@@ -105,7 +108,7 @@ export class Transport {
     const { maxAttempts, unexpectedResponseAttempts, initialDelayMs, maxDelayMs } = this.opts.retry;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.once(spec);
+        return await this.observed(spec);
       } catch (err) {
         if (!(err instanceof TikTokError)) throw err;
         // An odd answer to a create may still mean the audience exists: only the next
@@ -124,6 +127,28 @@ export class Transport {
     }
   }
 
+  /** One attempt, reported to onCall when a request went out (not when it failed before sending). */
+  private async observed<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
+    const onCall = this.opts.onCall;
+    if (!onCall) return this.once(spec);
+    const startedAt = performance.now();
+    let sentAt: number | undefined;
+    const sent = () => (sentAt = performance.now());
+    try {
+      const r = await this.once(spec, sent);
+      const at = sentAt ?? startedAt;
+      onCall({ endpoint: spec.path, code: String(r.code), outcome: 'ok', latencyMs: performance.now() - at, queuedMs: at - startedAt });
+      return r;
+    } catch (err) {
+      if (sentAt !== undefined) {
+        const e = err instanceof TikTokError ? err : undefined;
+        const code = e?.code !== null && e?.code !== undefined ? String(e.code) : e?.httpStatus ? `http_${e.httpStatus}` : 'network';
+        onCall({ endpoint: spec.path, code, outcome: e?.type ?? 'error', latencyMs: performance.now() - sentAt, queuedMs: sentAt - startedAt });
+      }
+      throw err;
+    }
+  }
+
   private fail(type: TikTokErrorTypeName, init: TikTokErrorInit): TikTokError {
     return createTikTokError(type, { ...init, tiktokMessage: this.scrub(init.tiktokMessage) });
   }
@@ -133,7 +158,7 @@ export class Transport {
     return t ? text.split(t).join('[redacted]') : text;
   }
 
-  private async once<T>(spec: CallSpec<T>): Promise<CallResult<T>> {
+  private async once<T>(spec: CallSpec<T>, sent?: () => void): Promise<CallResult<T>> {
     const endpoint = spec.path;
     const base: Omit<TikTokErrorInit, 'tiktokMessage'> = { code: null, requestId: null, httpStatus: null, endpoint };
     const headers: Record<string, string> = {};
@@ -157,6 +182,7 @@ export class Transport {
     const timeoutMs = spec.form ? this.opts.uploadTimeoutMs : this.opts.timeoutMs;
 
     await this.opts.limiters[spec.bucket].acquire();
+    sent?.();
     let res: Response;
     let text: string;
     try {

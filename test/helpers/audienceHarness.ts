@@ -13,9 +13,9 @@ import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { audienceSync } from '../../workflows/index';
 import { type AudienceSyncInput } from '../../src/audience-sync/messages';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
-import type { TemporalEnv } from '../../src/config/temporalEnv';
+import type { TemporalSettings } from '../../src/temporal/connection';
 import { emulatorControl, emulatorFor } from '../integration/tiktok/helpers';
-import { temporalClient, testEnv, uniqueId } from './temporal';
+import { temporalClient, testTemporal, uniqueId } from './temporal';
 
 /*
  * The setup every audience sync integration test shares: its own TikTok emulator, a temp
@@ -64,7 +64,7 @@ export interface AudienceHarnessOptions {
   /** Only the control worker here (the data and TikTok activities run elsewhere), from the prebuilt bundle when given. */
   controlOnly?: { workflowBundlePath: string };
   /** Another Temporal server than the run's shared one (read in beforeAll, e.g. one the file started with the Web UI). */
-  temporal?: () => TemporalEnv;
+  temporal?: () => TemporalSettings;
 }
 
 export interface AudienceHarness {
@@ -153,13 +153,13 @@ export function useAudienceHarness(opts: AudienceHarnessOptions): AudienceHarnes
   beforeAll(async () => {
     emu = await emulatorFor(opts.emulator);
     dir = mkdtempSync(join(tmpdir(), `ttsync-${opts.name}-`));
-    const env = opts.temporal?.() ?? testEnv();
-    client = await temporalClient(env);
+    const temporal = opts.temporal?.() ?? testTemporal();
+    client = await temporalClient(temporal);
     await opts.beforeWorkers?.(h);
-    native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+    native = await NativeConnection.connect({ address: temporal.address });
     const roles: TaskQueueRole[] = opts.controlOnly ? ['control'] : ['control', 'data', 'tiktok'];
     workers = await createWorkers({
-      env,
+      temporal,
       connection: native,
       roles,
       taskQueues: { control: h.taskQueue, ...h.queues },

@@ -3,10 +3,18 @@ import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createWorkers, type RunningWorkers, type WorkerConfig } from '../../src/worker';
-import { parseTemporalEnv, type TemporalEnv } from '../../src/config/temporalEnv';
+import { localTemporalSettings, type TemporalSettings } from '../../src/temporal/connection';
+import { NO_TEMPORAL_CONFIG_FILE } from './noProfile';
 
-export function testEnv(): TemporalEnv {
-  return parseTemporalEnv({ TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') });
+
+/** The run's shared server, as the variables a child process needs to reach it. */
+export function testEnv(): { TEMPORAL_ADDRESS: string; TEMPORAL_NAMESPACE: string; TEMPORAL_CONFIG_FILE: string } {
+  return { TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace'), TEMPORAL_CONFIG_FILE: NO_TEMPORAL_CONFIG_FILE };
+}
+
+/** The run's shared server, for connections made in this process (no profile is read). */
+export function testTemporal(): TemporalSettings {
+  return localTemporalSettings(inject('temporalAddress'), inject('temporalNamespace'));
 }
 
 export function uniqueId(prefix: string): string {
@@ -14,13 +22,13 @@ export function uniqueId(prefix: string): string {
 }
 
 export async function testClient(): Promise<Client> {
-  return temporalClient(testEnv());
+  return temporalClient(testTemporal());
 }
 
-/** A client of the server `env` names. */
-export async function temporalClient(env: TemporalEnv): Promise<Client> {
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+/** A client of the server `temporal` names. */
+export async function temporalClient(temporal: TemporalSettings): Promise<Client> {
+  const connection = await Connection.connect({ address: temporal.address });
+  return new Client({ connection, namespace: temporal.namespace });
 }
 
 /**
@@ -29,15 +37,15 @@ export async function temporalClient(env: TemporalEnv): Promise<Client> {
  */
 export async function withWorkers<T>(
   fn: (ctx: { taskQueue: string; workers: RunningWorkers }) => Promise<T>,
-  cfg: Omit<WorkerConfig, 'env' | 'connection'> = {},
+  cfg: Omit<WorkerConfig, 'temporal' | 'connection'> = {},
 ): Promise<T> {
-  const env = testEnv();
+  const temporal = testTemporal();
   const taskQueue = uniqueId('test-control');
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect({ address: temporal.address });
   const workers = await createWorkers({
     roles: ['control'],
     ...cfg,
-    env,
+    temporal,
     connection,
     taskQueues: { control: taskQueue, ...cfg.taskQueues },
     shutdownGraceTime: '1s',

@@ -1,9 +1,10 @@
-import { ActivityFailure, ApplicationFailure, condition, log, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, log, metricMeter, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AudienceDataActivities } from '../../activities/audience-sync/data';
 import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
 import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
 import { AUDIENCE_SYNC_NON_RETRYABLE, AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncError } from '../../src/audience-sync/messages';
+import { lifecycleMetrics, type LifecycleMetrics } from '../../src/temporal/lifecycleMetrics';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
 import { REAUTHORIZATION_FAILURES } from '../../src/tiktok/errorTypes';
@@ -119,6 +120,8 @@ function messageOf(err: unknown): string {
 
 export class SyncContext {
   readonly acts: ReturnType<typeof activitiesOf>;
+  /** Metrics on the workflow's meter (no command: replay-safe, and not recorded while replaying). */
+  readonly metrics: LifecycleMetrics;
   /** The token was replaced (reauthorized or resume) since the workflow parked. */
   reauthorized = false;
   private syncState = '';
@@ -130,6 +133,7 @@ export class SyncContext {
     input: AudienceSyncInput,
   ) {
     this.acts = activitiesOf(input, timing);
+    this.metrics = lifecycleMetrics(metricMeter, 'audience_sync', { destination_id: config.destinationId });
   }
 
   get status() {
@@ -163,6 +167,7 @@ export class SyncContext {
     const held = this.status.paused && this.status.currentRunId === null && patched('sync-state-paused');
     const state = held ? 'paused' : this.status.phase;
     if (state !== this.syncState) {
+      this.metrics.phaseChanged(this.syncState || null, state);
       this.syncState = state;
       upsertSearchAttributes([{ key: SearchAttributeKeys.SyncState, value: state }]);
     }

@@ -321,6 +321,9 @@ function recordSync(
     appliedCounts: Object.fromEntries(Object.entries(counts).map(([t, n]) => [t, n ?? 0])),
     finishedAt: new Date(Date.now()).toISOString(),
   };
+  ctx.metrics.idsSynced('added', status.lastSync.added);
+  ctx.metrics.idsSynced('removed', status.lastSync.removed);
+  ctx.metrics.rejected(status.lastSync.rejected);
   if (status.lastSync.snapshot) status.appliedSnapshot = status.lastSync.snapshot;
   status.lastError = null;
   // cover_num is optional in TikTok's answer: unknown is not "too small" (runs from before the patch read it as 0).

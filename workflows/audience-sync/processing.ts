@@ -24,6 +24,7 @@ export async function waitUntilValid(ctx: SyncContext, cfg: DestinationConfig, t
     status.isValid = s.isValid;
     status.coverNum = s.coverNum;
     if (s.isValid) {
+      ctx.metrics.processingWaited(Date.now() - started);
       if (overdue) {
         status.lastError = null;
         status.advice = null;

@@ -3,8 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { Client } from '@temporalio/client';
 import { DEMO_DEFAULTS, runDemo } from '../../audience-sync/demo/run';
 import { formatDemoSummary } from '../../audience-sync/demo/summary';
-import { parseTemporalEnv } from '../../config/temporalEnv';
-import { connectClient } from '../../temporal/connection';
+import { connectClient, loadTemporalSettings } from '../../temporal/connection';
 import { DATA_DIR } from '../../paths';
 
 export const DEMO_PEOPLE_MIN = 1_000;
@@ -49,10 +48,10 @@ export function registerDemoCommand(program: Command, summary: string): void {
     .option('--ui-url <url>', 'Temporal Web UI, for the links printed', 'http://127.0.0.1:8233')
     .option('--data-dir <dir>', 'where the demo folder (<data-dir>/demo: snapshots, token file, workdir) goes', DATA_DIR)
     .action(async (opts: { people: number; emulatorUrl: string; uiUrl: string; dataDir: string }) => {
-      const env = parseTemporalEnv();
-      const client = await connectClient(env);
+      const settings = loadTemporalSettings();
+      const client = await connectClient(settings);
       try {
-        await runDemoAndPrint(client, { ...opts, namespace: env.TEMPORAL_NAMESPACE, log: (line) => process.stderr.write(`[demo] ${line}\n`) });
+        await runDemoAndPrint(client, { ...opts, namespace: settings.namespace, log: (line) => process.stderr.write(`[demo] ${line}\n`) });
       } finally {
         await client.connection.close();
       }

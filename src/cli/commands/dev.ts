@@ -4,8 +4,7 @@ import { startDevStack, type DevStackOptions } from '../devStack';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { DATA_DIR } from '../../paths';
 import { durationFlag } from '../../config/durationFlag';
-import { connectClient } from '../../temporal/connection';
-import { parseTemporalEnv } from '../../config/temporalEnv';
+import { connectClient, localTemporalSettings } from '../../temporal/connection';
 import { DEMO_DEFAULTS } from '../../audience-sync/demo/run';
 import { UsageError } from '../../config/errors';
 import { parsePort } from '../../config/flags';
@@ -48,13 +47,14 @@ export function registerDevCommand(program: Command, summary: string): void {
         process.once('SIGHUP', onSignal);
       });
       if (demo) {
-        const env = parseTemporalEnv({ ...process.env, TEMPORAL_ADDRESS: stack.address });
-        const client = await connectClient(env);
+        // The stack's own server, never a profile: a developer's default profile may name a real cluster.
+        const local = localTemporalSettings(stack.address);
+        const client = await connectClient(local);
         const demoLog = (line: string) => process.stderr.write(`[demo] ${line}\n`);
         // A failed demo leaves the stack up: the UI shows where and why it stopped.
         await Promise.race([
           stopped,
-          runDemoAndPrint(client, { emulatorUrl: `http://127.0.0.1:${opts.emulatorPort}`, dataDir: opts.dataDir, uiUrl: stack.uiUrl, namespace: env.TEMPORAL_NAMESPACE, people: demoPeople, log: demoLog }).then(
+          runDemoAndPrint(client, { emulatorUrl: `http://127.0.0.1:${opts.emulatorPort}`, dataDir: opts.dataDir, uiUrl: stack.uiUrl, namespace: local.namespace, people: demoPeople, log: demoLog }).then(
             () => log(`demo done; the stack keeps running for exploring (${stack.uiUrl}). Ctrl-C stops everything.`),
             (err: unknown) => {
               if (!stopping) log(`demo failed: ${(err as Error).message}; the stack keeps running (${stack.uiUrl}). Ctrl-C stops everything.`);

@@ -5,8 +5,7 @@ import { audienceSyncDoctor } from '../../audience-sync/doctor';
 import { durationMs } from '../../config/duration';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
-import { parseTemporalEnv } from '../../config/temporalEnv';
-import { connectClient } from '../../temporal/connection';
+import { connectClient, loadTemporalSettings, type TemporalSettings } from '../../temporal/connection';
 import { fail, ok, pollersCheck, searchAttributesCheck, type CheckOutcome, type CheckStatus, type DoctorCheck, type DoctorContext, type DoctorSource } from '../../temporal/doctor';
 import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQueues';
 
@@ -105,6 +104,9 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
+/** The address, and the profile it came from when one did. */
+const where = (s: TemporalSettings): string => (s.source === 'environment' ? s.address : `${s.address} (${s.source})`);
+
 export interface DoctorRun {
   ok: boolean;
   counts: Record<CheckStatus, number>;
@@ -135,23 +137,23 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
   const connectCheck: DoctorCheck = {
     name: 'temporal',
     async run() {
-      let env;
+      let settings: TemporalSettings;
       try {
-        env = parseTemporalEnv();
+        settings = loadTemporalSettings();
       } catch (err) {
-        return fail((err as Error).message, 'fix the TEMPORAL_* variables (the workers read the same ones)');
+        return fail((err as Error).message, 'fix the Temporal profile (temporal config) or the TEMPORAL_* variables; the workers read the same ones');
       }
       let client: Client;
       try {
-        client = await (opts.connect ?? (() => connectClient(env)))();
+        client = await (opts.connect ?? (() => connectClient(settings)))();
       } catch (err) {
         return fail(
-          `cannot reach Temporal at ${env.TEMPORAL_ADDRESS}: ${(err as Error).message}`,
-          'check TEMPORAL_ADDRESS, the TLS settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY) and the network path; the workers read the same variables',
+          `cannot reach Temporal at ${where(settings)}: ${(err as Error).message}`,
+          'check TEMPORAL_ADDRESS (or the profile\'s address), the TLS settings (TEMPORAL_TLS_*, TEMPORAL_API_KEY) and the network path; the workers read the same settings',
         );
       }
       temporal = { client, namespace: client.options.namespace };
-      return ok(`connected to ${env.TEMPORAL_ADDRESS}, namespace "${temporal.namespace}"`);
+      return ok(`connected to ${where(settings)}, namespace "${temporal.namespace}"`);
     },
   };
   try {

@@ -23,7 +23,7 @@ export const COMMANDS = {
     load: async () => (await import('./demo.js')).registerDemoCommand,
   },
   worker: {
-    summary: 'Run a worker against the Temporal cluster named by TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE',
+    summary: "Run a worker against the Temporal cluster of the temporal CLI's profile (TEMPORAL_PROFILE) or TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE",
     load: async () => (await import('./worker.js')).registerWorkerCommand,
   },
   replay: {

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { runWorker } from '../../worker';
+import { parseListenAddress } from '../../config/flags';
+import { UsageError } from '../../config/errors';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQueues';
 
@@ -10,6 +12,18 @@ function parseRoles(value: string): TaskQueueRole[] {
   return roles as TaskQueueRole[];
 }
 
+/** The flag wins over TTSYNC_METRICS_ADDRESS, which is checked as the flag is. */
+function metricsAddressOf(flag: string | undefined): string | undefined {
+  if (flag !== undefined) return flag;
+  const env = process.env.TTSYNC_METRICS_ADDRESS;
+  if (!env) return undefined;
+  try {
+    return parseListenAddress(env);
+  } catch (err) {
+    throw new UsageError(`TTSYNC_METRICS_ADDRESS ${(err as Error).message}`);
+  }
+}
+
 export function registerWorkerCommand(program: Command, summary: string): void {
   program
     .command('worker')
@@ -17,8 +31,11 @@ export function registerWorkerCommand(program: Command, summary: string): void {
     .option('--roles <list>', `task queue roles to poll (${ALL_TASK_QUEUE_ROLES.join(',')})`, parseRoles)
     .option('--shutdown-grace <duration>', 'time in-flight activities get after SIGINT/SIGTERM', '30s')
     .option('--bundle <path>', 'prebuilt workflow bundle (default in production: dist/workflow-bundle.js)')
-    .action(async (opts: { roles?: TaskQueueRole[]; shutdownGrace: string; bundle?: string }) => {
-      installRuntimeLogging('INFO');
+    .option('--metrics <host:port>', 'serve Prometheus metrics (the SDK\'s temporal_* and ttsync_*) at http://<host:port>/metrics (env TTSYNC_METRICS_ADDRESS)', parseListenAddress)
+    .action(async (opts: { roles?: TaskQueueRole[]; shutdownGrace: string; bundle?: string; metrics?: string }) => {
+      const metricsAddress = metricsAddressOf(opts.metrics);
+      installRuntimeLogging('INFO', 'WARN', metricsAddress ? { metricsAddress } : {});
+      if (metricsAddress) process.stderr.write(`ttsync worker: metrics on http://${metricsAddress}/metrics\n`);
       await runWorker({ roles: opts.roles, shutdownGraceTime: opts.shutdownGrace, workflowBundlePath: opts.bundle });
     });
 }

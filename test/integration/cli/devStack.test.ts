@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,15 @@ describe('ttsync dev (the local stack)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ttsync-dev-'));
     dirs.push(dataDir);
     const [port, uiPort, emulatorPort] = [await freePort(), await freePort(), await freePort()];
-    const child = spawnCli(['dev', '--port', String(port), '--ui-port', String(uiPort), '--emulator-port', String(emulatorPort), '--data-dir', dataDir]);
+    // A developer's `temporal` CLI profile and variables that name another cluster: the dev
+    // stack reads none of them, it talks to the server it starts.
+    const profile = join(dataDir, 'elsewhere.toml');
+    writeFileSync(profile, '[profile.default]\naddress = "127.0.0.1:1"\nnamespace = "elsewhere"\napi_key = "not-for-dev"\n');
+    const child = spawnCli(['dev', '--port', String(port), '--ui-port', String(uiPort), '--emulator-port', String(emulatorPort), '--data-dir', dataDir], {
+      TEMPORAL_CONFIG_FILE: profile,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      TEMPORAL_NAMESPACE: 'elsewhere',
+    });
     try {
       const serverPid = Number((await waitForOutput(child, /dev server on \S+ \(pid (\d+)/))[1]);
       await waitForOutput(child, /ready\. Temporal UI/);

@@ -39,8 +39,7 @@ afterAll(async () => {
 });
 
 async function child(dataQueue: string, extra: Record<string, string> = {}): Promise<ChildProcessLines> {
-  const env = testEnv();
-  const c = await spawnFixture(script, { TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE, TTSYNC_FIXTURE_DATA_QUEUE: dataQueue, ...extra });
+  const c = await spawnFixture(script, { ...testEnv(), TTSYNC_FIXTURE_DATA_QUEUE: dataQueue, ...extra });
   children.add(c);
   return c;
 }

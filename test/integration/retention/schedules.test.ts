@@ -9,7 +9,7 @@ import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/r
 import { openBlobStore } from '../../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { cliAgainstTestServer } from '../../helpers/cli';
-import { testClient, testEnv, uniqueId } from '../../helpers/temporal';
+import { testClient, testTemporal, uniqueId } from '../../helpers/temporal';
 
 /*
  * `ttsync schedules apply --lifecycle retention`: one daily Schedule per dataset, idempotent;
@@ -24,8 +24,8 @@ const queues = { control: uniqueId('ret-sched-control'), data: uniqueId('ret-sch
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-sched-'));
-  connection = await NativeConnection.connect({ address: testEnv().TEMPORAL_ADDRESS });
-  workers = await createWorkers({ env: testEnv(), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s' });
+  connection = await NativeConnection.connect({ address: testTemporal().address });
+  workers = await createWorkers({ temporal: testTemporal(), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s' });
   client = await testClient();
 }, 120_000);
 afterAll(async () => {

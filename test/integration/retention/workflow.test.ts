@@ -11,7 +11,7 @@ import { openBlobStore } from '../../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { cliAgainstTestServer } from '../../helpers/cli';
 import { dayTotals, expectedAggregate, expectedPartition, parseAggregate, sortRows } from '../../helpers/retentionExpected';
-import { testClient, testEnv, uniqueId } from '../../helpers/temporal';
+import { testClient, testTemporal, uniqueId } from '../../helpers/temporal';
 
 /*
  * The retention workflow end to end on the dev server: `ttsync retention run` over a
@@ -27,8 +27,8 @@ const queues = { control: uniqueId('ret-control'), data: uniqueId('ret-data') };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-wf-'));
-  connection = await NativeConnection.connect({ address: testEnv().TEMPORAL_ADDRESS });
-  workers = await createWorkers({ env: testEnv(), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s' });
+  connection = await NativeConnection.connect({ address: testTemporal().address });
+  workers = await createWorkers({ temporal: testTemporal(), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s' });
   client = await testClient();
 }, 120_000);
 afterAll(async () => {

@@ -5,7 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { AudienceSyncWorkflowType } from '../../../src/audience-sync/messages';
-import { parseTemporalEnv } from '../../../src/config/temporalEnv';
+import { localTemporalSettings } from '../../../src/temporal/connection';
 import { PROJECT_ROOT } from '../../../src/paths';
 import { freePort, startDevServer, type DevServer } from '../../../src/temporal/devServer';
 import { resolveTemporalCli } from '../../../src/temporal/toolchain';
@@ -71,7 +71,7 @@ const harness = useAudienceHarness({
   name: 'ui',
   emulator: { processingDelay: 200, matchRate: 1 },
   tokenVar: 'TTSYNC_TEST_UI_TOKEN',
-  temporal: () => parseTemporalEnv({ TEMPORAL_ADDRESS: ready(server).address, TEMPORAL_NAMESPACE: NAMESPACE }),
+  temporal: () => localTemporalSettings(ready(server).address, NAMESPACE),
 });
 
 let context: BrowserContext | undefined;
@@ -306,8 +306,9 @@ describe('the Temporal Web UI, driven as an operator drives it', () => {
     });
     expect(await workflowStatus(page)).toBe('Running');
     // The page names the type and queue the form was given.
-    await page.getByRole('link', { name: AudienceSyncWorkflowType.sync, exact: true }).waitFor();
-    await page.getByRole('link', { name: harness.taskQueue, exact: true }).waitFor();
+    // The queue is linked twice once a pending activity shows (summary and activity row).
+    await page.getByRole('link', { name: AudienceSyncWorkflowType.sync, exact: true }).first().waitFor();
+    await page.getByRole('link', { name: harness.taskQueue, exact: true }).first().waitFor();
   }, STEP_MS);
 
   it('shows phase synced in the Queries tab', async () => {

@@ -3,7 +3,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { createWorkers, defaultWorkflowBundlePath, workflowSource } from '../../../src/worker';
 import { healthCheck } from '../../../workflows/index';
 import { MissingSearchAttributesError, SEARCH_ATTRIBUTE_NAMES } from '../../../src/temporal/searchAttributes';
-import { testClient, testEnv, uniqueId, withWorkers } from '../../helpers/temporal';
+import { testClient, testTemporal, uniqueId, withWorkers } from '../../helpers/temporal';
 
 describe('worker start-up', () => {
   it('refuses to start on a namespace that lacks the ttsync search attributes, naming them', async () => {
@@ -24,8 +24,7 @@ describe('worker start-up', () => {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    const env = { ...testEnv(), TEMPORAL_NAMESPACE: namespace };
-    const attempt = createWorkers({ env, roles: ['control'] });
+    const attempt = createWorkers({ temporal: { ...testTemporal(), namespace }, roles: ['control'] });
     await expect(attempt).rejects.toBeInstanceOf(MissingSearchAttributesError);
     await expect(attempt).rejects.toThrow(
       new RegExp(`namespace "${namespace}" lacks the search attributes ttsync needs: ${SEARCH_ATTRIBUTE_NAMES.join(', ')}`),
@@ -34,7 +33,7 @@ describe('worker start-up', () => {
   });
 
   it('starts on the dev server, where the search attributes are registered, and drains on shutdown', async () => {
-    const running = await createWorkers({ env: testEnv(), roles: ['control'], taskQueues: { control: uniqueId('tq') } });
+    const running = await createWorkers({ temporal: testTemporal(), roles: ['control'], taskQueues: { control: uniqueId('tq') } });
     expect(running.workers[0]?.getState()).toBe('RUNNING');
     running.shutdown();
     await running.done;

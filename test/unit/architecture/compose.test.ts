@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TemporalEnvSchema } from '../../../src/config/temporalEnv';
+import { TEMPORAL_ENV_VARIABLES } from '../../../src/temporal/connection';
 import { TikTokEnvSchema } from '../../../src/tiktok/config';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../../src/temporal/searchAttributes';
 
@@ -19,6 +19,7 @@ interface Service {
   entrypoint?: string[];
   environment?: Record<string, string>;
   ports?: string[];
+  expose?: string[];
   depends_on?: Record<string, { condition: string }>;
   profiles?: string[];
   network_mode?: string;
@@ -70,13 +71,16 @@ describe('docker-compose.yml (the production-like topology for users)', () => {
     const env = w.environment ?? {};
     expect(env.NODE_ENV).toBe('production');
     expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
-    const temporalKeys = Object.keys(TemporalEnvSchema.shape);
+    const temporalKeys = TEMPORAL_ENV_VARIABLES;
     const tiktokKeys = [...Object.keys(TikTokEnvSchema.shape), 'TIKTOK_ACCESS_TOKEN' /* the destinations' secret reference env:TIKTOK_ACCESS_TOKEN */];
     for (const name of Object.keys(env)) {
       if (name.startsWith('TEMPORAL_')) expect(temporalKeys, name).toContain(name);
       else if (name.startsWith('TIKTOK_')) expect(tiktokKeys, name).toContain(name);
-      else expect(['NODE_ENV', 'TTSYNC_DATA_DIR'], name).toContain(name);
+      else expect(['NODE_ENV', 'TTSYNC_DATA_DIR', 'TTSYNC_METRICS_ADDRESS'], name).toContain(name);
     }
+    // Metrics for a Prometheus on the compose network, on the port the container exposes.
+    expect(env.TTSYNC_METRICS_ADDRESS).toBe('0.0.0.0:9464');
+    expect(w.expose).toEqual(['9464']);
   });
 
   it('offers the TikTok emulator as an opt-in profile reachable from the worker', () => {
