@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncDoctor } from '../../audience-sync/doctor';
+import { retentionDoctor } from '../../retention/doctor';
 import { durationMs } from '../../config/duration';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
@@ -20,7 +21,7 @@ import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQue
 
 /** Each lifecycle's checks, by its name. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; the runner only passes them through
-const SOURCES: Record<string, DoctorSource<any>> = { [audienceSyncDoctor.lifecycle]: audienceSyncDoctor };
+const SOURCES: Record<string, DoctorSource<any>> = { [audienceSyncDoctor.lifecycle]: audienceSyncDoctor, [retentionDoctor.lifecycle]: retentionDoctor };
 
 /** The subject of the checks every config shares. */
 export const DEPLOYMENT = 'deployment';

@@ -73,6 +73,27 @@ describe('retention schedules and CLI usage', { timeout: 180_000 }, () => {
     }
   });
 
+  it('ttsync doctor --lifecycle retention checks the records, the audit folder, what replaced bytes leave behind and the schedule', async () => {
+    const root = join(dir, 'doctor');
+    await generateSyntheticDataset(openBlobStore(root), { start: '2026-01-01', days: 3, rowsPerDay: 5, seed: 4 });
+    const good = join(dir, 'doctor-good.json');
+    writeFileSync(good, JSON.stringify(syntheticDatasetConfig('doctor-good', root, join(root, 'audit'))));
+    const bad = join(dir, 'doctor-bad.json');
+    writeFileSync(bad, JSON.stringify({ ...syntheticDatasetConfig('doctor-bad', root, join(root, 'audit')), records: { uri: join(root, 'records'), format: 'csv', networkColumn: 'media_source' } }));
+    const results = async (file: string) => {
+      const r = await cliAgainstTestServer(['doctor', '--lifecycle', 'retention', '--config', file, '--task-queue', queues.control, '--data-queue', queues.data, '--json']);
+      const out = JSON.parse(r.stdout) as { results: { subject: string; check: string; status: string; message: string }[] };
+      return Object.fromEntries(out.results.filter((x) => x.subject.startsWith('doctor-')).map((x) => [x.check, `${x.status}: ${x.message}`]));
+    };
+    expect(await results(good)).toEqual({
+      records: 'ok: 3 objects in 3 partitions, newest 2026-01-03; its header has network and attribution_time',
+      audit: expect.stringMatching(/^ok: the audit folder .* can be written, read and listed$/),
+      'old-bytes': expect.stringMatching(/^info: .* is a local folder: a replaced file is unlinked/),
+      schedule: expect.stringMatching(/^info: no schedule retention-schedule:doctor-good/),
+    });
+    expect((await results(bad)).records).toMatch(/^fail: .*date(=|%3D)2026-01-03\/part-0000.csv lacks "media_source"/);
+  });
+
   it.each([
     [['retention', 'run'], /required option '--config <file>' not specified/],
     [['retention', 'run', '--config', '/nonexistent.json'], /invalid retention dataset config \/nonexistent.json:\n {2}\$: the file does not exist/],
