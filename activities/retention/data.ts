@@ -23,7 +23,10 @@ export function toRetentionFailure(err: unknown): Error {
   if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const fail = (type: string, message: string, cause: unknown): ApplicationFailure =>
     ApplicationFailure.create({ type, message, nonRetryable: RETENTION_NON_RETRYABLE.includes(type), cause: cause instanceof Error ? cause : undefined });
-  if (err instanceof RetentionError) return fail(err.type, err.message, err);
+  // A RetentionError raised while a store pulled the anonymized stream reaches us wrapped in
+  // the store's StorageError ("cannot write …"): its own type decides, not the write's.
+  const own = retentionErrorIn(err);
+  if (own) return fail(own.type, own.message, own);
   if (err instanceof StoredJsonError) return fail(RetentionFailureType.AuditCorrupt, err.message, err);
   if (err instanceof ConfigError) return fail(RetentionFailureType.InvalidConfig, err.message, err);
   if (err instanceof StorageError) {
@@ -41,6 +44,11 @@ export function toRetentionFailure(err: unknown): Error {
     }
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+function retentionErrorIn(err: unknown): RetentionError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof RetentionError) return e;
+  return undefined;
 }
 
 async function mapped<T>(fn: () => Promise<T>): Promise<T> {

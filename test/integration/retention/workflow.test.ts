@@ -145,6 +145,23 @@ describe('retention workflow', { timeout: 300_000 }, () => {
     expect(readFileSync(join(ds.root, late), 'utf8')).toBe(`event_id,network,attribution_time,idfa,ip,campaign\n900001,Organic,2026-02-09T08:00:00Z,,,\n900002,Meta Ads,2026-02-09T08:00:00Z,KEEP,10.1.1.2,x\n`);
   });
 
+  it('a run that failed on a partition the config does not describe completes with ttsync rerun once the partition is fixed', async () => {
+    const ds = await makeDataset('rerun');
+    const broken = 'records/date=2026-02-01/part-0000.csv';
+    writeFileSync(join(ds.root, broken), ds.partitions.get(broken)!.replace(/^event_id,event_name,network,/, 'event_id,event_name,media_source,'));
+    const failed = await cliAgainstTestServer(['retention', 'run', '--config', ds.configFile, '--as-of', '2026-10-01', '--wait', '--task-queue', queues.control, '--data-queue', queues.data], { timeoutMs: 240_000 });
+    expect(failed.code, failed.stdout + failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/RetentionDatasetUnreadable: .*date(=|%3D)2026-02-01\/part-0000.csv: the header lacks the column "network"/);
+    writeFileSync(join(ds.root, broken), ds.partitions.get(broken)!);
+    const rerun = await cliAgainstTestServer(['rerun', `retention:${ds.datasetId}`, '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const r = JSON.parse(rerun.stdout) as { action: string; newRunId: string };
+    expect(r.action).toBe('reset');
+    const summary = (await client.workflow.getHandle(`retention:${ds.datasetId}`, r.newRunId).result()) as RetentionRunSummary;
+    expect(summary.rowsAnonymized).toBeGreaterThan(0);
+    expectExact(ds, '2026-10-01');
+  });
+
   it('refuses a run under another workflow id (WrongWorkflowId) and a config without its wrapper (InvalidConfig)', async () => {
     const ds = await makeDataset('ids');
     const config = JSON.parse(readFileSync(ds.configFile, 'utf8')) as { datasetId: string };
