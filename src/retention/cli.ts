@@ -12,6 +12,7 @@ import type { DatasetConfig } from './config';
 import { loadDatasetConfigFile } from './configFile';
 import { retentionStatusQuery, type RetentionRunSummary, type RetentionStatus } from './messages';
 import { formatReport, retentionReport } from './report';
+import { generateSyntheticDataset, syntheticDatasetConfig } from './synthetic';
 import { dateToMs } from './window';
 
 /* `ttsync retention run | report | status`. */
@@ -120,6 +121,29 @@ export function registerRetentionCommand(program: Command, summary: string): voi
       const config = await loadConfig(opts.config);
       const report = await retentionReport(openBlobStore(config.audit), config.datasetId, opts.limit);
       process.stdout.write(opts.json ? JSON.stringify(report) + '\n' : formatReport(report));
+    });
+
+  cmd
+    .command('generate')
+    .description('Write a synthetic attribution dataset (installs and purchases, TikTok and other networks, late rows, an aggregate table) and its dataset config, for a demo or a dry run')
+    .requiredOption('--out <folder>', 'where to write it: an absolute folder path, file:///… or gs://bucket/prefix')
+    .option('--dataset-id <id>', 'the datasetId of the config', 'synthetic')
+    .option('--start <date>', 'first partition day', '2026-01-01')
+    .option('--days <n>', 'how many daily partitions (9 months ≈ 273)', (v) => Number(v), 273)
+    .option('--rows-per-day <n>', 'rows in each partition', (v) => Number(v), 1000)
+    .option('--format <csv|ndjson>', 'records format', 'csv')
+    .option('--seed <n>', 'random seed', (v) => Number(v), 17)
+    .action(async (opts: { out: string; datasetId: string; start: string; days: number; rowsPerDay: number; format: string; seed: number }) => {
+      if (dateToMs(opts.start) === undefined) throw new UsageError(`--start: ${JSON.stringify(opts.start)} is not a day YYYY-MM-DD`);
+      if (opts.format !== 'csv' && opts.format !== 'ndjson') throw new UsageError('--format must be csv or ndjson');
+      for (const [flag, v] of [['--days', opts.days], ['--rows-per-day', opts.rowsPerDay], ['--seed', opts.seed]] as const)
+        if (!Number.isInteger(v) || v < 0) throw new UsageError(`${flag} must be a whole number`);
+      const store = openBlobStore(opts.out);
+      const root = store.uri;
+      const config = syntheticDatasetConfig(opts.datasetId, root, `${root}audit/`, opts.format);
+      const gen = await generateSyntheticDataset(store, { start: opts.start, days: opts.days, rowsPerDay: opts.rowsPerDay, format: opts.format, seed: opts.seed });
+      await store.write('dataset.json', JSON.stringify(config, null, 2) + '\n');
+      process.stdout.write(`${gen.rows} rows in ${gen.partitions} partitions (${gen.bytes} bytes) under ${root}records/, aggregates in ${root}aggregates/\nconfig: ${store.uriOf('dataset.json')}\n`);
     });
 
   cmd

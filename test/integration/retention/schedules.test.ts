@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
@@ -9,6 +9,7 @@ import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/r
 import { openBlobStore } from '../../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { cliAgainstTestServer } from '../../helpers/cli';
+import { expectedPartition } from '../../helpers/retentionExpected';
 import { testClient, testTemporal, uniqueId } from '../../helpers/temporal';
 
 /*
@@ -92,6 +93,20 @@ describe('retention schedules and CLI usage', { timeout: 180_000 }, () => {
       schedule: expect.stringMatching(/^info: no schedule retention-schedule:doctor-good/),
     });
     expect((await results(bad)).records).toMatch(/^fail: .*date(=|%3D)2026-01-03\/part-0000.csv lacks "media_source"/);
+  });
+
+  it('ttsync retention generate writes a dataset and its config, which a dry run reads', async () => {
+    const out = join(dir, 'generated');
+    const gen = await cliAgainstTestServer(['retention', 'generate', '--out', out, '--dataset-id', 'generated', '--days', '10', '--rows-per-day', '20']);
+    expect(gen.code, gen.stderr).toBe(0);
+    expect(gen.stdout).toMatch(/^200 rows in 10 partitions/);
+    const config = join(out, 'dataset.json');
+    let expected = 0;
+    for (let d = 1; d <= 10; d++) expected += expectedPartition(readFileSync(join(out, `records/date=2026-01-${String(d).padStart(2, '0')}/part-0000.csv`), 'utf8'), '2026-12-01').anonymized;
+    const dry = await cliAgainstTestServer(['retention', 'run', '--config', config, '--as-of', '2026-12-01', '--dry-run', '--json', '--task-queue', queues.control, '--data-queue', queues.data]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ datasetId: 'generated', dryRun: true, rowsSeen: 200, rowsAnonymized: expected, objectsScanned: 10 });
+    expect(expected).toBeGreaterThan(0);
   });
 
   it.each([
