@@ -1,11 +1,14 @@
 import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
 import { createHealthActivities, type HealthDeps } from './health';
+import { createSanMigrationActivities, type SanMigrationActivityDeps } from './san-migration';
 import { createNoticeActivities, type NoticeActivityDeps } from './notices';
 import { createRetentionActivities, type RetentionActivityDeps } from './retention';
 
 export interface ActivityDeps extends AudienceSyncActivityDeps, RetentionActivityDeps {
   health: HealthDeps;
+  /** SAN migration's stores, secrets and TikTok settings; default TTSYNC_SAN_STORE and the TIKTOK_* env. */
+  sanMigration?: SanMigrationActivityDeps;
   /** The notices outbox and its adapters (kernel, every lifecycle posts through it); default from the worker's env. */
   notices?: NoticeActivityDeps;
 }
@@ -20,9 +23,11 @@ export function createActivities(deps: ActivityDeps) {
     notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
     retention: createRetentionActivities(deps),
+    'san-migration': createSanMigrationActivities(deps.sanMigration),
   });
 }
 
 export type Activities = ReturnType<typeof createActivities>;
 export type { HealthActivities } from './health';
+export type { SanMigrationActivities } from './san-migration';
 export type { NoticeActivities } from './notices';

@@ -5,6 +5,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalSettings } from '../src/temporal/connection';
 import { startEmulator } from '../src/emulator';
+import { createNoticeService } from '../src/notices';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
 import { WorkflowIds } from '../src/temporal/workflowIds';
@@ -16,6 +17,7 @@ import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorize
 import { audienceSync, audienceSyncPreview, audienceSyncTick, healthCheck, retention, retentionTick } from '../workflows/index';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../src/retention/synthetic';
 import type { RetentionRunSummary } from '../src/retention/messages';
+import { sanMigrationScenario } from './san-history-scenario';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
 /**
@@ -84,6 +86,8 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     activityDeps: {
       audienceData: { openStore: (uri) => openBlobStore(uri), defaultWorkdir: join(dir, 'work') },
       tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_TIMEOUT_MS: 5000 } },
+      // Alert notices are kept in the scenario's own outbox, routed nowhere.
+      notices: { service: () => createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: DEFAULT_UI_URL, namespace: ctx.temporal.namespace }) },
     },
   });
   try {
@@ -312,6 +316,12 @@ export const scenarios: HistoryScenario[] = [
   },
   { name: 'audienceSyncPreview-first-sync', run: (client, taskQueue, ctx) => previewScenario('audienceSyncPreview-first-sync', client, taskQueue, ctx) },
   {
+    // With alerts (patched('alerts')): the reauthorization park is announced entered and
+    // cleared by notices posted while the cycle waits.
+    name: 'audienceSync-alerts',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-alerts', client, taskQueue, ctx, { tokenAtStart: false }),
+  },
+  {
     name: 'audienceSync-paused',
     run: (client, taskQueue, ctx) => audienceScenario('audienceSync-paused', client, taskQueue, ctx, { tokenAtStart: true, record: 'paused' }),
   },
@@ -360,4 +370,5 @@ export const scenarios: HistoryScenario[] = [
       return h;
     },
   },
+  { name: 'sanMigration-lifecycle', run: (client, taskQueue, ctx) => sanMigrationScenario(client, taskQueue, ctx) },
 ];

@@ -4,6 +4,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { connectClient, connectNative, loadTemporalSettings, type TemporalSettings } from './temporal/connection';
+import { createNoticeService, noticeSettingsFromEnv } from './notices';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
 import { TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
@@ -76,7 +77,9 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   // Schedule ticks signal the audience sync workflows through the worker's own connection.
   const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: temporal.namespace }) };
   const retentionControl = cfg.activityDeps?.retentionControl ?? { client: audienceControl.client ?? new Client({ connection, namespace: temporal.namespace }) };
-  const activities = createActivities({ ...cfg.activityDeps, audienceControl, retentionControl, health: { version: VERSION } });
+  // Notice links name the namespace the worker really serves (a TOML profile may set it, not only the env).
+  const notices = cfg.activityDeps?.notices ?? { service: () => createNoticeService(noticeSettingsFromEnv({ ...process.env, TEMPORAL_NAMESPACE: temporal.namespace })) };
+  const activities = createActivities({ ...cfg.activityDeps, audienceControl, retentionControl, notices, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};

@@ -7,3 +7,4 @@ export { audienceSyncTick } from './audience-sync/tick';
 export { audienceSyncPreview } from './audience-sync/preview';
 export { retention } from './retention/retention';
 export { retentionTick } from './retention/tick';
+export { sanMigration } from './san-migration/sanMigration';

@@ -12,6 +12,7 @@ import { ConfigError } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
+import { NoticeRouteSchema } from '../notices/schema';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
@@ -287,6 +288,12 @@ export const DestinationConfigSchema = z
     readinessWindow: DurationSchema.default('36h'),
     /** How long to wait for TikTok to finish processing before entering processing_overdue. */
     maxProcessingWait: DurationSchema.default('48h'),
+    /**
+     * Who hears when this destination needs a person (error, stale snapshot, conflicts, …) and
+     * when that clears: `{"email": ["ops@example.com"], "webhook": {"url": …, "tokenRef": "env:…"}}`.
+     * Default: the deployment's route (TTSYNC_NOTICE_EMAIL / TTSYNC_NOTICE_WEBHOOK on the workers).
+     */
+    alerts: NoticeRouteSchema.optional(),
     fileSizeCapBytes: z
       .number()
       .int()

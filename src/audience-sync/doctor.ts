@@ -4,8 +4,9 @@ import { SecretError, resolveSecret } from '../config/secrets';
 import { DATA_DIR } from '../paths';
 import { isStorageError, openBlob, openBlobStore, readJsonForUpdate, type BlobStore } from '../storage';
 import { fail, info, ok, scheduleCheck, warn, type CheckOutcome, type DoctorCheck, type DoctorContext, type DoctorSource } from '../temporal/doctor';
-import { PermissionDenied, ReauthorizationRequired, TIKTOK_PRODUCTION_BASE_URL, TikTokClient, TikTokError, parseTikTokEnv } from '../tiktok';
+import { PermissionDenied, ROLE_ADVICE, ROLE_REQUIREMENT, ReauthorizationRequired, TIKTOK_PRODUCTION_BASE_URL, TikTokClient, TikTokError, UNVERIFIED_ADVICE, parseTikTokEnv, readAdvertiserRoles } from '../tiktok';
 import { CUSTOM_AUDIENCE_CAP } from '../tiktok/limits';
+import { alertRouteCheck } from '../notices/doctor';
 import { AudienceLeaseSchema, audienceLeaseKey, describeAudience, leasesHeldBy, type AudienceRef } from './audienceLeases';
 import type { DestinationConfig } from './config';
 import { loadDestinationConfigs } from './configFile';
@@ -130,6 +131,30 @@ function advertiserCheck(c: DestinationConfig, tiktok: TikTokAccess): DoctorChec
           return ok(`advertiser ${c.advertiserId}${label} is readable with this token`);
         },
         `cannot read advertiser ${c.advertiserId}`,
+      );
+    },
+  };
+}
+
+/**
+ * The token user's role on the advertiser, where TikTok shows it (Business Center). A read of
+ * the advertiser or its audiences proves nothing here: weaker roles read too.
+ */
+function roleCheck(c: DestinationConfig, tiktok: TikTokAccess): DoctorCheck {
+  return {
+    name: 'role',
+    needs: ['advertiser'],
+    async run() {
+      const client = await tiktok.get();
+      return tiktokCall(
+        c,
+        async () => {
+          const [r] = await readAdvertiserRoles(client, [c.advertiserId]);
+          if (!r || r.verdict === 'unverified') return info(`advertiser ${c.advertiserId}: ${r?.message ?? 'role unverified'}`, `${ROLE_REQUIREMENT}; ${UNVERIFIED_ADVICE}`);
+          if (r.verdict === 'insufficient') return fail(`advertiser ${c.advertiserId}: ${r.message}, too weak to write audiences (${ROLE_REQUIREMENT})`, `${ROLE_ADVICE}; then replace the token behind ${c.accessToken}`);
+          return ok(`advertiser ${c.advertiserId}: ${r.message}`);
+        },
+        `cannot read the role on advertiser ${c.advertiserId}`,
       );
     },
   };
@@ -360,11 +385,13 @@ export const audienceSyncDoctor: DoctorSource<DestinationConfig> = {
     return [
       tokenCheck(c, tiktok),
       advertiserCheck(c, tiktok),
+      roleCheck(c, tiktok),
       audienceCheck(c, tiktok, ctx),
       segmentCheck(c, ctx),
       leaseCheck(c, ctx),
       storageCheck(c),
       ...(c.storage.snapshot ? [snapshotCheck(c.storage.snapshot)] : []),
+      alertRouteCheck(c.alerts),
       scheduleOf(c, ctx),
     ];
   },

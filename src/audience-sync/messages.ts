@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CsvDelimiter, SnapshotFormat } from '../snapshot/schema';
+import type { NoticeRequest } from '../notices/schema';
 import type { DestinationConfigInput } from './config';
 
 /*
@@ -48,6 +49,8 @@ export interface AudienceSyncTiming {
   heartbeatTimeout?: string;
   /** Start-to-close timeout of single TikTok calls (default 5m): how soon a call whose worker died is retried. */
   tiktokCallTimeout?: string;
+  /** Start-to-close timeout of posting one alert notice (default 2m): how soon a notice whose worker died is retried. */
+  noticeTimeout?: string;
 }
 
 /**
@@ -181,6 +184,25 @@ export interface AnsweredRequest {
   ok: boolean;
 }
 
+/** An alert announced as entered and not yet as cleared (src/audience-sync/alerts.ts). */
+export interface OpenAlert {
+  state: AudienceSyncPhase;
+  /** The alert's number in this destination's workflow (across continue-as-new): part of its notice keys. */
+  seq: number;
+  /** When it was entered (workflow time, ISO) and in which cycle. */
+  since: string;
+  cycle: number;
+}
+
+/** The alerts continue-as-new carries. `epoch`: the first run's id, so a workflow started anew for the destination never reuses an old one's notice keys. */
+export interface CarriedAlerts {
+  epoch: string;
+  seq: number;
+  open: OpenAlert[];
+  /** Alert notices whose delivery failed (receiver down): posted again from the next cycle on, same keys. */
+  unsent?: NoticeRequest[];
+}
+
 /** What continue-as-new carries to the next run. */
 export interface CarriedState {
   status: AudienceSyncStatus;
@@ -193,6 +215,8 @@ export interface CarriedState {
   recreateRequested?: boolean;
   /** Request ids the next flush of change batches answers. */
   flushRequestIds?: string[];
+  /** Open alerts and the alert numbering (absent in runs from before alerts). */
+  alerts?: CarriedAlerts;
 }
 
 /** Plain JSON an operator can paste into the Temporal UI's start form. */

@@ -42,6 +42,15 @@ const ConfigSchema = z.object({
 
 const SparseAnswersSchema = z.object({ enabled: z.boolean() });
 
+const AppSchema = z.object({
+  app_id: z.string().min(1),
+  secret: z.string().min(1).optional(),
+  redirect_uris: z.array(z.url()).max(10).optional(),
+});
+const PortalSchema = z.object({ advertiser_ids: z.array(z.string().min(1)) });
+/** A role per ad account; null takes the ad account out of the Business Center. */
+const RolesSchema = z.object({ roles: z.record(z.string().min(1), z.string().min(1).nullable()) });
+
 class ControlError extends Error {
   constructor(
     readonly status: number,
@@ -86,6 +95,31 @@ export class EmulatorControl {
     t.revoked = true;
     this.s.markDirty();
     return true;
+  }
+
+  /** Registers an app (or updates its secret and redirect URIs). */
+  registerApp(appId: string, opts: { secret?: string; redirectUris?: string[] } = {}): void {
+    const o = this.s.opts;
+    if (opts.secret !== undefined || o.apps[appId] === undefined) o.apps[appId] = opts.secret ?? o.apps[appId] ?? `${appId}-secret`;
+    if (opts.redirectUris) o.redirectUris[appId] = [...opts.redirectUris];
+  }
+
+  /** The ad accounts the authorization page grants (empty: every advertiser the emulator knows). */
+  setPortalAdvertisers(advertiserIds: string[]): void {
+    for (const id of advertiserIds) this.state.ensureAdvertiser(id);
+    this.s.opts.portalAdvertisers = [...advertiserIds];
+    this.s.markDirty();
+  }
+
+  /** Merges roles into the emulated Business Center; null removes the ad account from it. */
+  setRoles(roles: Record<string, string | null>): Record<string, string> {
+    const next = { ...this.s.opts.advertiserRoles };
+    for (const [id, role] of Object.entries(roles)) {
+      if (role === null) delete next[id];
+      else next[id] = role;
+    }
+    this.s.opts.advertiserRoles = next;
+    return next;
   }
 
   setFaults(input: FaultsInput): Faults {
@@ -239,6 +273,29 @@ export class EmulatorControl {
           this.s.markDirty();
           return send(200, { ok: true });
         }
+        case 'POST /campaigns': {
+          // A test pauses (or deletes) a synthetic campaign, as its advertiser would in Ads Manager.
+          const b = z.object({ advertiser_id: z.string().min(1), campaign_id: z.string().min(1), operation_status: z.enum(['ENABLE', 'DISABLE', 'DELETE']) }).parse(body);
+          this.state.campaignStatus.set(`${b.advertiser_id}/${b.campaign_id}`, b.operation_status);
+          this.s.markDirty();
+          return send(200, { ok: true });
+        }
+        case 'GET /status-changes':
+          return send(200, { statusChanges: this.state.statusChanges });
+        case 'POST /apps': {
+          const b = AppSchema.parse(body);
+          this.registerApp(b.app_id, { secret: b.secret, redirectUris: b.redirect_uris });
+          return send(200, { app_id: b.app_id, redirect_uris: this.s.opts.redirectUris[b.app_id] ?? [] });
+        }
+        case 'POST /portal': {
+          const b = PortalSchema.parse(body);
+          this.setPortalAdvertisers(b.advertiser_ids);
+          return send(200, { advertiser_ids: this.s.opts.portalAdvertisers });
+        }
+        case 'GET /roles':
+          return send(200, { roles: this.s.opts.advertiserRoles });
+        case 'POST /roles':
+          return send(200, { roles: this.setRoles(RolesSchema.parse(body).roles) });
         case 'GET /faults':
           return send(200, this.s.faults.config);
         case 'POST /faults':

@@ -1,5 +1,6 @@
 // The emulator's public surface: what the CLI, tests and scripts use.
 export {
+  DEFAULT_REDIRECT_URIS,
   EmulatorOptionsSchema,
   parseFaultSpec,
   type EmulatorOptions,

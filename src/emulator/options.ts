@@ -17,6 +17,9 @@ export const EmulatorDurationSchema = z.union([z.number().nonnegative(), z.strin
 });
 const share = z.number().min(0).max(1);
 
+/** What `ttsync auth connect` suggests registering (README "Connecting to TikTok"). */
+export const DEFAULT_REDIRECT_URIS = ['http://127.0.0.1:8788/callback', 'http://localhost:8788/callback'];
+
 /**
  * A deterministic failure: every API request to `endpoint` (whose JSON body has the `match`
  * values, when given) is answered with `code`, until the rule is removed. For tests and
@@ -104,6 +107,19 @@ export const EmulatorOptionsSchema = z.object({
     .default({ default: { qps: 10, qpm: 600 }, events: { qps: 1000, qpm: 600_000 }, segment: { qps: 10_000, qpm: 600_000 } }),
   /** Apps that may exchange auth codes: app_id → secret. */
   apps: z.record(z.string(), z.string()).default({ 'emulator-app': 'emulator-secret' }),
+  /**
+   * Redirect URIs registered per app: the authorization page redirects only to one of these,
+   * exactly as written (TikTok: up to 10 per app, localhost allowed; digest §13.1).
+   */
+  redirectUris: z.record(z.string(), z.array(z.string().min(1)).max(10)).default({ 'emulator-app': DEFAULT_REDIRECT_URIS }),
+  /** Ad accounts the emulated signed-in user grants on the authorization page; empty = every advertiser the emulator knows. */
+  portalAdvertisers: z.array(z.string().min(1)).default([]),
+  /**
+   * The signed-in user's role per ad account (ADMIN, OPERATOR, ANALYST), shown by the emulated
+   * Business Center's bc/asset/get/. An ad account not listed is in no Business Center, so
+   * its role cannot be read, as at TikTok.
+   */
+  advertiserRoles: z.record(z.string(), z.string().min(1)).default({}),
   authCodeTtl: EmulatorDurationSchema.default(3_600_000),
   fileTtl: EmulatorDurationSchema.default(86_400_000),
   /** 50 MB per file (Treasure Data; digest §3.1). */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { getAdgroups, getCampaigns, STATUS_CHANGING_PATHS, statusChange } from './adStructure';
 import { checkScope, accessToken, advertiserInfo, authorizedAdvertisers, revokeToken, userInfo } from './auth';
 import {
   createAudience,
@@ -13,7 +14,9 @@ import {
 } from './audiences';
 import { ApiError, type Body, type Ctx } from './context';
 import { EmulatorControl } from './control';
+import { bcAssets, businessCenters } from './businessCenter';
 import { trackEvents } from './events';
+import { PORTAL_PATH, handlePortal } from './portal';
 import { FaultInjector } from './faults';
 import type { EmulatorOptions } from './options';
 import { Population } from './population';
@@ -88,6 +91,8 @@ export class EmulatorServer {
       ['oauth2/advertiser/get/', r('GET', true, authorizedAdvertisers)],
       ['advertiser/info/', r('GET', true, advertiserInfo)],
       ['user/info/', r('GET', true, userInfo)],
+      ['bc/get/', r('GET', true, businessCenters)],
+      ['bc/asset/get/', r('GET', true, bcAssets)],
       ['dmp/custom_audience/file/upload/', r('POST', true, uploadFile, { multipart: true })],
       ['dmp/custom_audience/create/', r('POST', true, (c) => createAudience(c, pop))],
       ['dmp/custom_audience/update/', r('POST', true, (c) => updateAudience(c, pop))],
@@ -98,6 +103,9 @@ export class EmulatorServer {
       ['segment/mapping/', r('POST', true, (c) => segmentMapping(c, pop), { bucket: 'segment' })],
       ['event/track/', r('POST', true, trackEvents, { bucket: 'events' })],
       ['report/integrated/get/', r('GET', true, integratedReport)],
+      ['campaign/get/', r('GET', true, getCampaigns)],
+      ['adgroup/get/', r('GET', true, getAdgroups)],
+      ...STATUS_CHANGING_PATHS.map((p): [string, Route] => [p, r('POST', true, statusChange(p))]),
     ]);
     this.http = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -175,6 +183,7 @@ export class EmulatorServer {
     const t0 = performance.now();
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (url.pathname.startsWith('/_emulator/')) return this.control.handle(req, res, url);
+    if (url.pathname === PORTAL_PATH) return handlePortal(this, req, res, url);
 
     const method = req.method ?? 'GET';
     const rel = url.pathname.startsWith(API_PREFIX) ? url.pathname.slice(API_PREFIX.length) : undefined;

@@ -18,6 +18,10 @@ export const ALWAYS_SENT: Readonly<Record<string, readonly string[]>> = {
   'oauth2/advertiser/get/': ['data.list', 'data.list.*.advertiser_id'],
   // §2.1: the list of the advertisers asked for, by id; the rest are account attributes.
   'advertiser/info/': ['data.list', 'data.list.*.advertiser_id'],
+  // §13.7: the Business Center's id is what bc/asset/get takes; paging as §1.1.
+  'bc/get/': ['data.list', 'data.list.*.bc_info.bc_id', 'data.page_info.page', 'data.page_info.page_size', 'data.page_info.total_number', 'data.page_info.total_page'],
+  // §13.7: assets by id; advertiser_role is not counted on (a client must cope with its absence).
+  'bc/asset/get/': ['data.list', 'data.list.*.asset_id', 'data.page_info.page', 'data.page_info.page_size', 'data.page_info.total_number', 'data.page_info.total_page'],
   // §3.1 "Response: data.file_path".
   'dmp/custom_audience/file/upload/': ['data.file_path'],
   // §3.2 "Response: data.custom_audience_id".

@@ -42,6 +42,16 @@ export interface FileRec {
   expiresAt: number;
 }
 
+/** A campaign's switch as its advertiser sets it (campaign/get shows DELETE as DISABLE + CAMPAIGN_STATUS_DELETE). */
+export type OperationStatus = 'ENABLE' | 'DISABLE' | 'DELETE';
+
+/** One call of a status-changing endpoint (adStructure.ts), kept with its body. */
+export interface StatusChangeRec {
+  at: string;
+  path: string;
+  body: Record<string, unknown>;
+}
+
 export interface HistoryEntry {
   opt_time: string;
   action: string;
@@ -128,6 +138,10 @@ export class EmulatorState {
   eventDedup = new Set<string>();
   events: EventRec[] = [];
   calls: CallRec[] = [];
+  /** Statuses tests set on synthetic campaigns (`<advertiserId>/<campaignId>`); ENABLE when absent. */
+  campaignStatus = new Map<string, OperationStatus>();
+  /** Every call of a status-changing endpoint, with its body: a migration must make none. */
+  statusChanges: StatusChangeRec[] = [];
   counters = {
     calls: 0,
     byOutcome: {} as Partial<Record<CallOutcome, number>>,
@@ -149,6 +163,8 @@ export class EmulatorState {
     this.eventDedup.clear();
     this.events = [];
     this.calls = [];
+    this.campaignStatus.clear();
+    this.statusChanges = [];
     this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0 };
     this.nextAudienceSeq = 1;
     this.nextFileSeq = 1;
@@ -191,6 +207,8 @@ export class EmulatorState {
       eventSources: [...this.eventSources],
       eventDedup: [...this.eventDedup],
       events: this.events,
+      campaignStatus: [...this.campaignStatus],
+      statusChanges: this.statusChanges,
       counters: this.counters,
       nextAudienceSeq: this.nextAudienceSeq,
       nextFileSeq: this.nextFileSeq,
@@ -222,6 +240,8 @@ export class EmulatorState {
       eventSources: Array<[string, string]>;
       eventDedup: string[];
       events: EventRec[];
+      campaignStatus?: Array<[string, OperationStatus]>;
+      statusChanges?: StatusChangeRec[];
       counters: EmulatorState['counters'];
       nextAudienceSeq: number;
       nextFileSeq: number;
@@ -244,6 +264,8 @@ export class EmulatorState {
     this.eventSources = new Map(meta.eventSources);
     this.eventDedup = new Set(meta.eventDedup);
     this.events = meta.events;
+    this.campaignStatus = new Map(meta.campaignStatus ?? []);
+    this.statusChanges = meta.statusChanges ?? [];
     this.counters = meta.counters;
     this.nextAudienceSeq = meta.nextAudienceSeq;
     this.nextFileSeq = meta.nextFileSeq;

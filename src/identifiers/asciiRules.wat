@@ -9,7 +9,8 @@
 ;;
 ;; Tables (data below, in a gap the kernel does not use): [2048, 2304) the email class of
 ;; each byte (0 copy, 1 A-Z, 2 ASCII whitespace, 3 "@", 4 "+", 5 non-ASCII); [2304, 2560)
-;; the lowercase hex digit of each byte (0 for anything else).
+;; the lowercase hex digit of each byte (0 for anything else); [2816, 2912) the constant
+;; parts of jsonLines.
 (module
   (import "kernel" "memory" (memory 1))
 
@@ -783,6 +784,110 @@
       (br_if $l (i32.lt_u (local.get $k) (local.get $ccLen))))
     (i32.sub (i32.add (local.get $o) (local.get $n)) (local.get $d)))
 
+
+  ;; ---------------------------------------------------------------------------------
+  ;; JSON lines of `ttsync ids normalize` (src/cli/commands/ids.ts), after `batch` on lines:
+  ;; value m of the batch is line m and its "\n" (one "\r" before it is not part of the line).
+  ;; From line $m on, each line whose code is a descriptor (>= 0) and whose bytes are
+  ;; printable ASCII without `"` or `\` (so they are their own JSON string) is written from $o:
+  ;;   {"input":"<line>","normalized":"<normalized>","hash":"<digest>","prehashed":false,"error":null}\n
+  ;; The normalized value needs no check: the rules only keep, drop or lowercase the bytes of
+  ;; such a line (or write digits). Stops at the first other line (jsonWhy 1: JavaScript
+  ;; writes it), when a line's worst case no longer fits before $oEnd (jsonWhy 2), or after
+  ;; line $n - 1 (jsonWhy 0); returns the line it stopped at. jsonPos is where the output
+  ;; ends, jsonIn where that line's value starts. Whole-vector stores may write up to 16
+  ;; bytes past a line; the next line writes over them (the room check keeps them before $oEnd).
+  (global $jsonPos (export "jsonPos") (mut i32) (i32.const 0))
+  (global $jsonIn (export "jsonIn") (mut i32) (i32.const 0))
+  (global $jsonWhy (export "jsonWhy") (mut i32) (i32.const 0))
+  (func (export "jsonLines") (param $in i32) (param $lens i32) (param $m i32) (param $n i32) (param $codes i32)
+        (param $desc i32) (param $hex i32) (param $o i32) (param $oEnd i32) (result i32)
+    (local $len i32) (local $e i32) (local $code i32) (local $i i32) (local $p i32) (local $c i32)
+    (local $na i32) (local $nl i32) (local $v v128)
+    (global.set $jsonWhy (i32.const 0))
+    (block $stop
+      (loop $line
+        (br_if $stop (i32.ge_u (local.get $m) (local.get $n)))
+        (local.set $len (i32.load (i32.add (local.get $lens) (i32.shl (local.get $m) (i32.const 2)))))
+        (local.set $e (i32.add (local.get $in) (i32.sub (local.get $len) (i32.const 1))))
+        (if (i32.gt_u (local.get $e) (local.get $in))
+          (then
+            (if (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 13))
+              (then (local.set $e (i32.sub (local.get $e) (i32.const 1)))))))
+        (local.set $code (i32.load (i32.add (local.get $codes) (i32.shl (local.get $m) (i32.const 2)))))
+        (if (i32.lt_s (local.get $code) (i32.const 0))
+          (then (global.set $jsonWhy (i32.const 1)) (br $stop)))
+        (local.set $na (i32.load (i32.add (local.get $desc) (i32.shl (local.get $code) (i32.const 3)))))
+        (local.set $nl (i32.load offset=4 (i32.add (local.get $desc) (i32.shl (local.get $code) (i32.const 3)))))
+        ;; The constant parts (70), the digest (64), the line, the normalized value, and 32 of slack.
+        (if (i32.gt_u (i32.add (i32.add (local.get $o) (i32.const 176)) (i32.add (i32.sub (local.get $e) (local.get $in)) (local.get $nl)))
+                      (local.get $oEnd))
+          (then (global.set $jsonWhy (i32.const 2)) (br $stop)))
+        ;; {"input":"
+        (v128.store (local.get $o) (v128.load (i32.const 2816)))
+        (local.set $p (i32.add (local.get $o) (i32.const 10)))
+        (local.set $i (local.get $in))
+        (block $tail
+          (loop $vec
+            (br_if $tail (i32.gt_u (i32.add (local.get $i) (i32.const 16)) (local.get $e)))
+            (local.set $v (v128.load (local.get $i)))
+            (if (v128.any_true
+                  (v128.or
+                    (v128.or (i8x16.lt_u (local.get $v) (v128.const i8x16 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32 32)) (i8x16.gt_u (local.get $v) (v128.const i8x16 127 127 127 127 127 127 127 127 127 127 127 127 127 127 127 127)))
+                    (v128.or (i8x16.eq (local.get $v) (v128.const i8x16 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34 34)) (i8x16.eq (local.get $v) (v128.const i8x16 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92 92)))))
+              (then (global.set $jsonWhy (i32.const 1)) (br $stop)))
+            (v128.store (local.get $p) (local.get $v))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $vec)))
+        (block $done
+          (loop $byte
+            (br_if $done (i32.ge_u (local.get $i) (local.get $e)))
+            (local.set $c (i32.load8_u (local.get $i)))
+            (if (i32.or (i32.or (i32.lt_u (local.get $c) (i32.const 32)) (i32.gt_u (local.get $c) (i32.const 127)))
+                        (i32.or (i32.eq (local.get $c) (i32.const 34)) (i32.eq (local.get $c) (i32.const 92))))
+              (then (global.set $jsonWhy (i32.const 1)) (br $stop)))
+            (i32.store8 (local.get $p) (local.get $c))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $byte)))
+        ;; ","normalized":"
+        (v128.store (local.get $p) (v128.load (i32.const 2832)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $i (i32.const 0))
+        (block $nd
+          (loop $nv
+            (br_if $nd (i32.ge_u (local.get $i) (local.get $nl)))
+            (v128.store (i32.add (local.get $p) (local.get $i)) (v128.load (i32.add (local.get $na) (local.get $i))))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br $nv)))
+        (local.set $p (i32.add (local.get $p) (local.get $nl)))
+        ;; ","hash":"
+        (v128.store (local.get $p) (v128.load (i32.const 2848)))
+        (local.set $p (i32.add (local.get $p) (i32.const 10)))
+        (local.set $i (i32.add (local.get $hex) (i32.shl (local.get $code) (i32.const 6))))
+        (v128.store (local.get $p) (v128.load (local.get $i)))
+        (v128.store offset=16 (local.get $p) (v128.load offset=16 (local.get $i)))
+        (v128.store offset=32 (local.get $p) (v128.load offset=32 (local.get $i)))
+        (v128.store offset=48 (local.get $p) (v128.load offset=48 (local.get $i)))
+        (local.set $p (i32.add (local.get $p) (i32.const 64)))
+        ;; ","prehashed":false,"error":null}\n
+        (v128.store (local.get $p) (v128.load (i32.const 2864)))
+        (v128.store offset=16 (local.get $p) (v128.load (i32.const 2880)))
+        (v128.store offset=32 (local.get $p) (v128.load (i32.const 2896)))
+        (local.set $o (i32.add (local.get $p) (i32.const 34)))
+        (local.set $in (i32.add (local.get $in) (local.get $len)))
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $line)))
+    (global.set $jsonPos (local.get $o))
+    (global.set $jsonIn (local.get $in))
+    (local.get $m))
+
+  ;; jsonLines' constant parts, 16 bytes apart.
+  (data (i32.const 2816) "{\"input\":\"")
+  (data (i32.const 2832) "\",\"normalized\":\"")
+  (data (i32.const 2848) "\",\"hash\":\"")
+  (data (i32.const 2864) "\",\"prehashed\":false,\"error\":null}\n")
 
   ;; Email classes: 0 copy; 1 A-Z; 2 TAB LF VT FF CR space; 3 "@"; 4 "+"; 5 >= 0x80.
   (data (i32.const 2048)

@@ -4,7 +4,8 @@ import { MAX_VALUE_BYTES } from './digest';
 import type { DigestOut } from './digestList';
 import { IdentifierNormalizer, type Outcome, type ValueRejectReason } from './normalizer';
 import { fastE164Ascii } from './phoneFast';
-import { RejectReasonSchema, type HashAlgorithm, type IdentifierKind, type IdentifierTarget, type NormalizationOptions } from './schema';
+import { REJECT_REASONS } from './reasons';
+import type { HashAlgorithm, IdentifierKind, IdentifierTarget, NormalizationOptions } from './schema';
 import { MAX_CHUNK_VALUES, Sha256HexQueue, chunkEnd } from './sha256batch/sha256Batch';
 
 /**
@@ -155,6 +156,56 @@ export class IdentifierHasher {
     return { count: n, codes, hex: q.batchHexView(nd), digests: nd, width: 64 };
   }
 
+  /**
+   * The batch rules and hashes over values given as bytes lying one after another (for
+   * byte producers such as `ttsync ids normalize`): value m is lens[m] bytes of `src`, the
+   * first from `from`. A value may end in ASCII whitespace (its line's newline): every rule
+   * trims it. SHA-256 targets only (sharesQueue); at most MAX_CHUNK_VALUES values.
+   *
+   * Per value, codes[m]: >= 0, digest number k, its hex at hex[64 k, 64 k + 64) and its
+   * normalized bytes where normalizedAt(k) says; SLOW (-1): the batch rules do not decide it
+   * (prehashed, non-ASCII, over 1 KiB, unusual shapes), add() must, with the value as a
+   * string; other negatives: outcomeOf(code). Valid until the next call on this hasher.
+   */
+  bytesBatch(src: Uint8Array, from: number, lens: Uint32Array, n: number, outRoom = 0): BytesBatch {
+    const q = this.queue;
+    if (q === null || n > MAX_CHUNK_VALUES) throw new RangeError('bytesBatch takes at most MAX_CHUNK_VALUES values of a SHA-256 target');
+    let bytes = 0;
+    for (let m = 0; m < n; m++) bytes += lens[m]!;
+    // After the values: 16 bytes that whole-vector reads may touch, then the room asked for (aligned).
+    const outAt = (bytes + 32 + 15) & ~15;
+    const at = q.stage(outAt + outRoom);
+    const u8 = q.u8;
+    u8.set(src.subarray(from, from + bytes), at);
+    const words = q.words;
+    const l = q.batchLens >>> 2;
+    for (let m = 0; m < n; m++) words[l + m] = lens[m]!;
+    q.beginBatch();
+    q.runBatch(this.kindCode, at, n, 0, this.flags, this.kind === 'phone' ? q.phoneCountry(this.defaultCountry) : 0);
+    const digests = q.runHash();
+    return { count: n, codes: q.batchCodesView(n), hex: q.batchHexView(digests), u8, words, descIndex: q.batchDescAt >>> 2, inAt: at, outAt: at + outAt, outEnd: at + outAt + outRoom };
+  }
+
+  /**
+   * After bytesBatch on lines (`ttsync ids normalize`): the JSON lines of lines [m, n) of
+   * that batch, from line m's value at `inAt`, written by asciiRules.wat `jsonLines` into
+   * the room bytesBatch left ([b.outAt, b.outEnd)). Returns the line it stopped at; jsonEnd
+   * is where its output ends, jsonNextIn that line's value, jsonWhy why it stopped (0 all
+   * done, 1 a line for JavaScript: a code < 0 or bytes JSON must escape, 2 out of room).
+   */
+  jsonLines(b: BytesBatch, inAt: number, m: number): number {
+    const q = this.queue!;
+    const r = q.rules;
+    const stop = r.jsonLines(inAt, q.batchLens, m, b.count, q.batchCodes, q.batchDescAt, q.batchHexAt, b.outAt, b.outEnd);
+    this.jsonEnd = r.jsonPos.value;
+    this.jsonNextIn = r.jsonIn.value;
+    this.jsonWhy = r.jsonWhy.value;
+    return stop;
+  }
+  jsonEnd = 0;
+  jsonNextIn = 0;
+  jsonWhy = 0;
+
   /** hashBatch by add() per value, into this hasher's own arrays (MD5; an overlong value). */
   private slowBatch(values: readonly string[], start: number, j: number, rowCountry: string | undefined): DigestBatch {
     const n = j - start;
@@ -240,6 +291,18 @@ export class IdentifierHasher {
     if (this.lastSlow !== null) return this.lastSlow;
     if (this.queue !== null) return this.queue.latin1At(this.lastAt, this.lastLen);
     return this.md5Bytes!.toString('latin1', 0, this.lastLen);
+  }
+
+  /**
+   * Copies the normalized bytes of the last add/addBytes that returned 'hashed' into `dst`
+   * at `at` and returns their length, or -1 when the string rules made that value (then
+   * lastNormalized() has it). For output written as bytes: no string per value.
+   */
+  copyLastNormalized(dst: Uint8Array, at: number): number {
+    if (this.lastSlow !== null) return -1;
+    const src = this.queue !== null ? this.queue.u8 : this.md5Bytes!;
+    dst.set(src.subarray(this.lastAt, this.lastAt + this.lastLen), at);
+    return this.lastLen;
   }
 
   /**
@@ -386,6 +449,23 @@ export interface DigestBatch {
   digests: number;
   width: number;
 }
+/**
+ * Results of IdentifierHasher.bytesBatch; views of the hasher's memory. Normalized bytes of
+ * digest k: u8[words[descIndex + 2 k], + words[descIndex + 2 k + 1]).
+ */
+export interface BytesBatch {
+  count: number;
+  codes: Int32Array;
+  hex: Buffer;
+  u8: Uint8Array;
+  words: Uint32Array;
+  descIndex: number;
+  /** Where the values lie in the kernel's memory, and the room for jsonLines' output. */
+  inAt: number;
+  outAt: number;
+  outEnd: number;
+}
+
 export const DIGEST_INDEX = 0x3fffffff;
 export const PREHASHED = 0x40000000;
 
@@ -397,7 +477,7 @@ export function digestGroup(b: DigestBatch, g: number): string {
 
 /** Codes of the outcomes add() decides in JavaScript ('empty' and every reason), below the kernel's codes. */
 const OUTCOME_BASE = -16;
-const OUTCOMES: Outcome[] = ['empty', ...RejectReasonSchema.options.filter((r): r is ValueRejectReason => r !== 'unmapped_column')];
+const OUTCOMES: Outcome[] = ['empty', ...REJECT_REASONS.filter((r): r is ValueRejectReason => r !== 'unmapped_column')];
 const OUTCOME_CODES = new Map<Outcome, number>(OUTCOMES.map((o, i) => [o, OUTCOME_BASE - i]));
 function codeOfOutcome(o: Outcome): number {
   const c = OUTCOME_CODES.get(o);

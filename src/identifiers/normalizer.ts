@@ -2,15 +2,35 @@ import { digestHex, isTooLong, prehashedKind } from './digest';
 import { normalizeEmail } from './email';
 import { normalizeMaid } from './maid';
 import { parsePhoneE164 } from './phone';
-import {
-  NormalizationOptionsSchema,
-  type HashAlgorithm,
-  type IdentifierKind,
-  type IdentifierTarget,
-  type NormalizationOptions,
-  type RejectReason,
-  type ResolvedNormalizationOptions,
+import type { CountryCode } from 'libphonenumber-js';
+import { phoneLib } from './lazy';
+import type {
+  HashAlgorithm,
+  IdentifierKind,
+  IdentifierTarget,
+  NormalizationOptions,
+  RejectReason,
+  ResolvedNormalizationOptions,
 } from './schema';
+
+/**
+ * The options as NormalizationOptionsSchema (schema.ts) resolves them, without loading zod:
+ * a normalizer of emails then starts without zod and libphonenumber-js (lazy.ts), which is
+ * most of `ttsync ids normalize`'s start-up. The schema stays the one definition: callers
+ * validate configs and flags with it, and a unit test holds this function to the same
+ * answers, value for value; invalid options throw a RangeError naming the field.
+ */
+export function resolveNormalizationOptions(o: NormalizationOptions): ResolvedNormalizationOptions {
+  const context = o.context;
+  if (context !== 'audience' && context !== 'events') throw new RangeError('invalid normalization options: context must be "audience" or "events"');
+  const phoneFormat = o.phoneFormat === undefined ? 'digits' : o.phoneFormat;
+  if (phoneFormat !== 'digits' && phoneFormat !== 'e164') throw new RangeError('invalid normalization options: phoneFormat must be "digits" or "e164"');
+  if (o.defaultCountry === undefined) return { context, phoneFormat };
+  const country = typeof o.defaultCountry === 'string' ? o.defaultCountry.trim().toUpperCase() : '';
+  if (!/^[A-Z]{2}$/.test(country) || !phoneLib().isSupportedCountry(country))
+    throw new RangeError('invalid normalization options: defaultCountry must be an ISO 3166-1 alpha-2 country code known to libphonenumber-js (e.g. US, GB, DE)');
+  return { context, defaultCountry: country as CountryCode, phoneFormat };
+}
 
 /** A value-level reason; `unmapped_column` applies to whole rows, never to one value. */
 export type ValueRejectReason = Exclude<RejectReason, 'unmapped_column'>;
@@ -36,7 +56,7 @@ export class IdentifierNormalizer {
   constructor(target: IdentifierTarget, options: NormalizationOptions) {
     this.kind = target.kind;
     this.hash = target.hash;
-    this.options = NormalizationOptionsSchema.parse(options);
+    this.options = resolveNormalizationOptions(options);
     if (target.hash === 'md5' && target.kind !== 'maid')
       throw new RangeError(`${target.kind} identifiers are SHA-256 only; MD5 is for mobile advertising IDs`);
     this.phoneWithPlus = this.options.context === 'events' || this.options.phoneFormat === 'e164';

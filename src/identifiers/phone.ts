@@ -1,4 +1,5 @@
-import { isSupportedCountry, parsePhoneNumber, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
+import { phoneLib } from './lazy';
 import { fastE164 } from './phoneFast';
 
 /**
@@ -24,7 +25,7 @@ export function parsePhoneE164(trimmed: string, country: string | undefined): st
     // carrying its own country code wherever the number comes from.
     s = '+' + s.slice(i + 2);
   } else {
-    if (country === undefined || !isSupportedCountry(country)) return null;
+    if (country === undefined || !phoneLib().isSupportedCountry(country)) return null;
     defaultCountry = country;
   }
   const fast = fastE164(s, defaultCountry);
@@ -32,7 +33,7 @@ export function parsePhoneE164(trimmed: string, country: string | undefined): st
   let e164: string;
   try {
     // extract:false = the whole value must be a phone number, not text containing one.
-    const parsed = parsePhoneNumber(s, { defaultCountry, extract: false });
+    const parsed = phoneLib().parsePhoneNumber(s, { defaultCountry, extract: false });
     if (!parsed || !parsed.isPossible()) return null;
     e164 = parsed.number;
   } catch {

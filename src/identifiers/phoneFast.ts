@@ -1,4 +1,4 @@
-import { Metadata, isSupportedCountry } from 'libphonenumber-js';
+import { phoneLib } from './lazy';
 import { INVALID, SLOW, isAsciiSpace } from './asciiRules';
 
 /**
@@ -142,7 +142,7 @@ function anchored(pattern: string | undefined): RegExp | null {
 }
 
 function build(): Tables {
-  const m = new Metadata() as unknown as MetadataApi;
+  const m = new (phoneLib().Metadata)() as unknown as MetadataApi;
   const codes = new Map<string, CallingCodeInfo>();
   const countries = new Map<string, CountryInfo>();
   for (const [cc, list] of Object.entries(m.metadata.country_calling_codes)) {
@@ -351,7 +351,7 @@ let lastInfo: CountryInfo | null | undefined;
 function resolveCountry(t: Tables, country: string): CountryInfo | null | undefined {
   const known = t.resolved.get(country);
   if (known !== undefined || t.resolved.has(country)) return known;
-  const info = isSupportedCountry(country) ? t.countries.get(country) : null;
+  const info = phoneLib().isSupportedCountry(country) ? t.countries.get(country) : null;
   // Country cells are free text: bound what distinct junk can make us keep.
   if (t.resolved.size >= 4096) t.resolved.clear();
   t.resolved.set(country, info);

@@ -1,5 +1,6 @@
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
+import { REJECT_REASONS } from './reasons';
 
 /**
  * The identifier vocabulary shared by every surface that sends people to TikTok
@@ -66,15 +67,7 @@ export function targetOfType(type: IdentifierType): IdentifierTarget {
  * Why a value was rejected (identifiers.md "Reason codes"). `unmapped_column` is a
  * row-level reason: none of the row's identifier columns is present at all.
  */
-export const RejectReasonSchema = z.enum([
-  'invalid_email',
-  'invalid_phone',
-  'invalid_maid',
-  'zeroed_maid',
-  'wrong_hash_kind',
-  'too_long',
-  'unmapped_column',
-]);
+export const RejectReasonSchema = z.enum(REJECT_REASONS);
 export type RejectReason = z.infer<typeof RejectReasonSchema>;
 
 /** ISO 3166-1 alpha-2, any case in config; must be a country libphonenumber-js knows. */

@@ -21,8 +21,13 @@
  *   - Failure types: NoticeFailureType (failures.ts). NoticeUndeliverable = a receiver refused
  *     or the deployment lacks the channel; the notice stays in the outbox for the sweeper
  *     (activity `deliverPendingNotices`).
+ *   - A notice whose activity finally failed is still in the outbox; a long-running workflow
+ *     keeps its request and posts it again later (same key: only missing channels are sent),
+ *     as audience sync does (src/audience-sync/alerts.ts AlertBook.failed/takeUnsent).
  *   From the app or a CLI: createNoticeService(settings?) → deps for postNotice(deps, request)
  *     and sweepNotices(deps); noticeSettingsFromEnv() reads the worker env (settings.ts lists it).
+ *   ttsync doctor: noticesCheck() (deployment) and alertRouteCheck(route) (per config) in doctor.ts.
+ *   CLI: ttsync notices list [--pending] | deliver.
  *   Receivers: SMTP Message-ID = noticeMessageId(key) (`<40 hex of sha256(key)@notices.ttsync>`),
  *     header X-Ttsync-Idempotency-Key = key; webhooks get `Idempotency-Key: key` and WebhookBody JSON.
  */
@@ -33,6 +38,7 @@ export { NoticeOutbox, NoticeKeyConflictError, NOTICES_PREFIX, DELIVERIES_PREFIX
 export { NoticeDeliveryError, type DeliveryReceipt, type LoadedAttachment, type NoticeChannel } from './channel';
 export { SmtpChannel, type SmtpSettings } from './smtp';
 export { WebhookChannel, type WebhookBody } from './webhook';
-export { DEFAULT_UI_URL, noticeSettingsFromEnv, workflowUiUrl, type NoticeSettings } from './settings';
+export { noticeSettingsFromEnv, type NoticeSettings } from './settings';
 export { InvalidNoticeError, MAX_ATTACHMENT_BYTES, deliverStoredNotice, postNotice, storedNoticeOf, sweepNotices, type NoticeServiceDeps, type PostedNotice, type SweepResult } from './post';
 export { createNoticeService, type NoticeServiceOptions } from './service';
+export { alertRouteCheck, noticesCheck } from './doctor';

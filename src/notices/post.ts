@@ -3,7 +3,7 @@ import { isStorageError, type StorageError } from '../storage';
 import { NoticeDeliveryError, type LoadedAttachment, type NoticeChannel } from './channel';
 import { NoticeOutbox } from './outbox';
 import { NoticeRequestSchema, channelsOf, type NoticeChannelName, type NoticeRequest, type NoticeRoute, type StoredNotice } from './schema';
-import { workflowUiUrl } from './settings';
+import { workflowUiUrl } from '../temporal/uiLinks';
 
 /*
  * Posting a notice: validate, write it once to the outbox, then deliver it on every channel

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { ConfigError, formatZodIssues } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DATA_DIR } from '../paths';
+import { DEFAULT_UI_URL } from '../temporal/uiLinks';
 import { NoticeRouteSchema, type NoticeRoute } from './schema';
 import type { SmtpSettings } from './smtp';
 
@@ -29,8 +30,6 @@ export interface NoticeSettings {
   uiBaseUrl: string;
   namespace: string;
 }
-
-export const DEFAULT_UI_URL = 'http://127.0.0.1:8233';
 
 const get = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
   const v = env[name]?.trim();
@@ -75,9 +74,4 @@ export function noticeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Not
     uiBaseUrl,
     namespace: get(env, 'TEMPORAL_NAMESPACE') ?? 'default',
   };
-}
-
-/** The Temporal UI page of a workflow (its newest run). */
-export function workflowUiUrl(uiBaseUrl: string, namespace: string, workflowId: string): string {
-  return `${uiBaseUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }

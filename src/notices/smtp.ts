@@ -35,9 +35,19 @@ export class SmtpChannel implements NoticeChannel {
     private readonly secrets: SecretSources = {},
   ) {}
 
-  async deliver(notice: StoredNotice, attachments: readonly LoadedAttachment[]): Promise<DeliveryReceipt> {
-    const to = notice.route?.email ?? [];
-    if (!to.length) throw new NoticeDeliveryError('permanent', 'email', `notice ${notice.key} names no email addresses`);
+  /** Connects and logs in without sending anything (ttsync doctor); throws NoticeDeliveryError. */
+  async verify(): Promise<void> {
+    const transport = await this.transport();
+    try {
+      await transport.verify();
+    } catch (err) {
+      throw classify(err, this.settings.url);
+    } finally {
+      transport.close();
+    }
+  }
+
+  private async transport() {
     let auth: { user: string; pass: string } | undefined;
     if (this.settings.user !== undefined) {
       try {
@@ -48,13 +58,19 @@ export class SmtpChannel implements NoticeChannel {
       }
     }
     const timeout = this.settings.timeoutMs ?? 30_000;
-    const transport = nodemailer.createTransport({
+    return nodemailer.createTransport({
       url: this.settings.url,
       ...(auth ? { auth } : {}),
       connectionTimeout: timeout,
       greetingTimeout: timeout,
       socketTimeout: timeout,
     } as Parameters<typeof nodemailer.createTransport>[0]);
+  }
+
+  async deliver(notice: StoredNotice, attachments: readonly LoadedAttachment[]): Promise<DeliveryReceipt> {
+    const to = notice.route?.email ?? [];
+    if (!to.length) throw new NoticeDeliveryError('permanent', 'email', `notice ${notice.key} names no email addresses`);
+    const transport = await this.transport();
     const messageId = noticeMessageId(notice.key);
     try {
       const info = await transport.sendMail({

@@ -11,6 +11,8 @@ export const SearchAttributeKeys = {
   AudienceId: defineSearchAttributeKey('AudienceId', SearchAttributeType.KEYWORD),
   Lifecycle: defineSearchAttributeKey('Lifecycle', SearchAttributeType.KEYWORD),
   SyncState: defineSearchAttributeKey('SyncState', SearchAttributeType.KEYWORD),
+  /** A SAN migration account's phase (awaiting_decision … completed, opted_out). */
+  MigrationState: defineSearchAttributeKey('MigrationState', SearchAttributeType.KEYWORD),
 } as const;
 
 export const SEARCH_ATTRIBUTE_NAMES = Object.keys(SearchAttributeKeys) as (keyof typeof SearchAttributeKeys)[];

@@ -22,7 +22,15 @@ export const WorkflowIds = {
   retentionDryRun: (datasetId: string): string => `retention-dry-run:${datasetId}`,
   /** What a dataset's daily Schedule starts (Temporal suffixes it with the tick's time). */
   retentionTick: (datasetId: string): string => `retention-tick:${datasetId}`,
+  /** The one SAN migration workflow of an MMP account: it alone decides and provisions for it. */
+  sanMigration: (accountId: string): string => `san-migration:${accountId}`,
 } as const;
+
+/** The account id inside a SAN migration workflow id (`san-migration:<accountId>`); undefined for any other id. */
+export function accountIdOfWorkflowId(workflowId: string): string | undefined {
+  const prefix = WorkflowIds.sanMigration('');
+  return workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : undefined;
+}
 
 /**
  * The destination id inside an audience sync workflow id (`audience-sync:<destinationId>`),
@@ -42,6 +50,8 @@ export function destinationIdOfWorkflowId(workflowId: string): string | undefine
  */
 export function writerIdOf(workflowType: string, input: unknown): string | undefined {
   if (workflowType === 'retention') return retentionIdOf(input);
+  const accountId = (input as { accountId?: unknown } | null)?.accountId;
+  if (workflowType === 'sanMigration' && typeof accountId === 'string') return WorkflowIds.sanMigration(accountId);
   const config = (input as { config?: { destinationId?: unknown } } | null)?.config;
   if (typeof config?.destinationId !== 'string') return undefined;
   if (workflowType === 'audienceSync') return WorkflowIds.audienceSync(config.destinationId);

@@ -7,11 +7,15 @@ import { tiktokCallMetrics } from './metrics';
 import { appRateLimiters, type AppRateLimiters } from './rateLimiter';
 import {
   AccessTokenDataSchema,
+  AdgroupListDataSchema,
+  CampaignListDataSchema,
   AdvertiserInfoDataSchema,
   AudienceCreateDataSchema,
   AudienceGetDataSchema,
   AudienceListDataSchema,
   AuthorizedAdvertisersDataSchema,
+  BcAssetsDataSchema,
+  BusinessCentersDataSchema,
   EmptyDataSchema,
   FileUploadDataSchema,
   SegmentAudienceDataSchema,
@@ -150,6 +154,36 @@ export class TikTokClient {
     });
   }
 
+  // ---------------------------------------------------------------- Business Center (roles)
+
+  /** One page of the Business Centers the token's user belongs to (page_size 1-50). */
+  async getBusinessCenters(req: { page?: number; pageSize?: number } = {}) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'bc/get/',
+      query: { page: req.page, page_size: req.pageSize },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: BusinessCentersDataSchema,
+    });
+    return { centers: d.list.map((c) => ({ bcId: c.bc_info.bc_id, name: c.bc_info.name ?? null, userRole: c.user_role ?? null })), pageInfo: d.page_info };
+  }
+
+  /** One page of a Business Center's assets of one type, with the user's role on each ad account. */
+  async getBcAssets(req: { bcId: string; assetType?: 'ADVERTISER'; page?: number; pageSize?: number }) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'bc/asset/get/',
+      query: { bc_id: req.bcId, asset_type: req.assetType ?? 'ADVERTISER', page: req.page, page_size: req.pageSize },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: BcAssetsDataSchema,
+    });
+    return { assets: d.list, pageInfo: d.page_info };
+  }
+
   // ---------------------------------------------------------------- customer-file audiences
 
   /** Uploads one customer file; file_signature is the MD5 of exactly these bytes. */
@@ -250,6 +284,44 @@ export class TikTokClient {
       schema: AudienceListDataSchema,
     });
     return { audiences: d.list, pageInfo: d.page_info };
+  }
+
+  /** One page of the advertiser's campaigns (read-only; digest §11.2). `filtering` is TikTok's object form. */
+  async getCampaigns(req: { advertiserId: string; filtering?: Record<string, unknown>; page?: number; pageSize?: number }) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'campaign/get/',
+      query: { advertiser_id: req.advertiserId, filtering: req.filtering, page: req.page, page_size: req.pageSize },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: CampaignListDataSchema,
+    });
+    return { campaigns: d.list, pageInfo: d.page_info };
+  }
+
+  /** Every campaign of the advertiser (all pages of 1,000). */
+  async listAllCampaigns(advertiserId: string, filtering?: Record<string, unknown>) {
+    const all = [];
+    for (let page = 1; ; page++) {
+      const r = await this.getCampaigns({ advertiserId, filtering, page, pageSize: 1000 });
+      all.push(...r.campaigns);
+      if (page >= r.pageInfo.total_page) return all;
+    }
+  }
+
+  /** One page of the advertiser's ad groups (read-only; digest §11.1). */
+  async getAdgroups(req: { advertiserId: string; filtering?: Record<string, unknown>; page?: number; pageSize?: number }) {
+    const d = await this.call({
+      method: 'GET',
+      path: 'adgroup/get/',
+      query: { advertiser_id: req.advertiserId, filtering: req.filtering, page: req.page, page_size: req.pageSize },
+      auth: true,
+      bucket: 'default',
+      idempotent: true,
+      schema: AdgroupListDataSchema,
+    });
+    return { adgroups: d.list, pageInfo: d.page_info };
   }
 
   async getAudiences(req: { advertiserId: string; audienceIds: string[]; historySize?: number }) {

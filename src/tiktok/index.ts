@@ -7,3 +7,5 @@ export * from './types';
 export { TikTokClient, buildSegmentBatch, MAX_EVENTS_PER_REQUEST, type TikTokClientOptions } from './client';
 export { TikTokMetricNames, tiktokCallMetrics, type TikTokCallObserver, type TikTokCallRecord } from './metrics';
 export { encodeQuery, type RetryInfo, type RetryPolicy } from './transport';
+export { readAdvertiserRoles, roleLabel, verdictOf, ROLE_ADVICE, ROLE_REQUIREMENT, UNVERIFIED_ADVICE, type AdvertiserRole, type RoleVerdict } from './roles';
+export { checkEventsToken, MissingTestEventCode, type EventsTokenCheck, type EventsTokenCheckResult, type EventsTokenKind } from './eventsTokenCheck';

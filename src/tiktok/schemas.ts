@@ -142,6 +142,30 @@ export const AudienceGetDataSchema = z.looseObject({
   ),
 });
 
+/**
+ * A campaign or ad group as campaign/get and adgroup/get list it (digest §11). A migration
+ * reads the status to find paused campaigns, so the id and operation_status are needed;
+ * secondary_status and names are shown when present.
+ */
+export const CampaignSchema = z.looseObject({
+  campaign_id: id,
+  campaign_name: optionalString,
+  operation_status: z.string(),
+  secondary_status: optionalString,
+});
+export type Campaign = z.infer<typeof CampaignSchema>;
+export const CampaignListDataSchema = z.looseObject({ list: z.array(CampaignSchema), page_info: PageInfoSchema });
+
+export const AdgroupSchema = z.looseObject({
+  adgroup_id: id,
+  campaign_id: id,
+  adgroup_name: optionalString,
+  operation_status: z.string(),
+  secondary_status: optionalString,
+});
+export type Adgroup = z.infer<typeof AdgroupSchema>;
+export const AdgroupListDataSchema = z.looseObject({ list: z.array(AdgroupSchema), page_info: PageInfoSchema });
+
 export const SegmentAudienceDataSchema = z.looseObject({ audience_id: id });
 
 /** `report/integrated/get/` rows: dimension values and metric values both arrive as strings (or numbers). */
@@ -170,3 +194,37 @@ export function reportDataSchema(dimensions: readonly string[], metrics: readonl
   });
   return z.looseObject({ list: z.array(row), page_info: PageInfoSchema });
 }
+
+/**
+ * Business Centers the token's user belongs to (`bc/get/`, digest §13.7). Only the id is
+ * needed: it is what `bc/asset/get/` takes. The user's BC role is informational.
+ */
+export const BusinessCentersDataSchema = z.looseObject({
+  list: z.array(
+    z.looseObject({
+      bc_info: z.looseObject({ bc_id: id, name: optionalString }),
+      user_role: optionalString,
+    }),
+  ),
+  page_info: PageInfoSchema,
+});
+
+/**
+ * Assets of one Business Center (`bc/asset/get/`, digest §13.7). `advertiser_role` is the
+ * token user's permission on the ad account (ADMIN, OPERATOR, ANALYST): the only place
+ * TikTok shows it. Optional: an asset without it leaves the role unverified, never guessed.
+ */
+export const BcAssetsDataSchema = z.looseObject({
+  list: z.array(
+    z.looseObject({
+      asset_id: id,
+      asset_name: optionalString,
+      asset_type: optionalString,
+      relation_type: optionalString,
+      relation_status: optionalString,
+      advertiser_role: optionalString,
+    }),
+  ),
+  page_info: PageInfoSchema,
+});
+export type BcAsset = z.infer<typeof BcAssetsDataSchema>['list'][number];

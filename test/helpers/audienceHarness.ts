@@ -7,6 +7,9 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll } from 'vitest';
 import type { DestinationConfigInput } from '../../src/audience-sync/config';
 import type { EmulatorOptionsInput, RunningEmulator } from '../../src/emulator';
+import type { NoticeActivityDeps } from '../../activities/notices';
+import { createNoticeService } from '../../src/notices';
+import { DEFAULT_UI_URL } from '../../src/temporal/uiLinks';
 import { openBlobStore } from '../../src/storage';
 import type { TaskQueueRole } from '../../src/temporal/taskQueues';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
@@ -65,6 +68,8 @@ export interface AudienceHarnessOptions {
   controlOnly?: { workflowBundlePath: string };
   /** Another Temporal server than the run's shared one (read in beforeAll, e.g. one the file started with the Web UI). */
   temporal?: () => TemporalSettings;
+  /** The notices outbox and adapters (read after beforeWorkers); default an outbox in <temp dir>/notices with no route. */
+  notices?: () => NoticeActivityDeps;
 }
 
 export interface AudienceHarness {
@@ -180,6 +185,10 @@ export function useAudienceHarness(opts: AudienceHarnessOptions): AudienceHarnes
                   TIKTOK_MAX_ATTEMPTS: 2,
                   TIKTOK_TIMEOUT_MS: opts.tiktokTimeoutMs ?? 5000,
                 },
+              },
+              // Alerts go to the file's own outbox, never to the checkout's .data/.
+              notices: opts.notices?.() ?? {
+                service: () => createNoticeService({ storeUri: join(h.dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: DEFAULT_UI_URL, namespace: temporal.namespace }),
               },
             },
           }),

@@ -13,6 +13,7 @@ import {
   updateConfigUpdate,
   type AudienceSyncInput,
 } from '../../src/audience-sync/messages';
+import { AlertBook } from '../../src/audience-sync/alerts';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
 import { configProblems, checkedInput, SyncContext } from './context';
 import { runCycle } from './cycle';
@@ -32,7 +33,9 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
   if (patched('derived-workflow-id')) checkWorkflowId(config.destinationId);
   const status = input.carried?.status ?? initialAudienceSyncStatus(config);
   const requests: SyncRequests = new SyncRequests(status, input.carried, Date.now(), timing.cadenceMs, (): boolean => Boolean(ctx.config.storage.snapshot));
-  const ctx: SyncContext = new SyncContext(config, timing, requests, input);
+  // Alerts (notices when a person is needed): runs from before them replay without.
+  const alerts = patched('alerts') ? new AlertBook(input.carried?.alerts, workflowInfo().runId) : null;
+  const ctx: SyncContext = new SyncContext(config, timing, requests, input, alerts);
   requests.startWith(input);
   setMessageHandlers(ctx);
   ctx.publish();
@@ -45,11 +48,12 @@ export async function audienceSync(input: AudienceSyncInput): Promise<void> {
     if (req) requests.finish(req, await runCycle(ctx, req));
     if (req || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
+      await ctx.noticesSettled();
       await continueAsNew<typeof audienceSync>({
         config: ctx.config,
         ...(input.queues ? { queues: input.queues } : {}),
         ...(input.timing ? { timing: input.timing } : {}),
-        carried: requests.carry(),
+        carried: { ...requests.carry(), ...(alerts ? { alerts: alerts.carry() } : {}) },
       });
     }
     // The timer's summary (user metadata, not compared on replay) names it in the UI's event history.

@@ -1,12 +1,17 @@
 import { ActivityFailure, ApplicationFailure, condition, log, metricMeter, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes } from '@temporalio/workflow';
 import type { AudienceDataActivities } from '../../activities/audience-sync/data';
 import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/audience-sync/tiktok';
+import type { NoticeActivities } from '../../activities/notices';
+import { alertNotice, type AlertBook, type AlertEvent } from '../../src/audience-sync/alerts';
+import type { NoticeRequest } from '../../src/notices/schema';
 import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
 import { AUDIENCE_SYNC_NON_RETRYABLE, AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncError } from '../../src/audience-sync/messages';
 import { lifecycleMetrics, type LifecycleMetrics } from '../../src/temporal/lifecycleMetrics';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
+import { NOTICE_NON_RETRYABLE, NoticeFailureType } from '../../src/notices/failures';
+import { WorkflowIds } from '../../src/temporal/workflowIds';
 import { REAUTHORIZATION_FAILURES } from '../../src/tiktok/errorTypes';
 import { currentDetailsOf, msOf } from './plan';
 import type { SyncRequests } from './requests';
@@ -24,6 +29,7 @@ export interface Timing {
   dataHeartbeatMs: number;
   uploadHeartbeatMs: number;
   tiktokCallMs: number;
+  noticeMs: number;
 }
 
 /** The config, or a readable list of its problems. */
@@ -78,6 +84,7 @@ function timingOf(t: AudienceSyncTiming | undefined): Timing {
       dataHeartbeatMs: msOf(t?.heartbeatTimeout, '2m'),
       uploadHeartbeatMs: msOf(t?.heartbeatTimeout, '5m'),
       tiktokCallMs: msOf(t?.tiktokCallTimeout, '5m'),
+      noticeMs: msOf(t?.noticeTimeout, '2m'),
     };
   } catch (err) {
     throw ApplicationFailure.nonRetryable(`invalid timing: ${(err as Error).message}`, AudienceSyncFailureType.InvalidConfig);
@@ -103,6 +110,13 @@ export function activitiesOf(input: AudienceSyncInput, timing: Timing) {
       retry: { ...retry, nonRetryableErrorTypes: [...retry.nonRetryableErrorTypes, AudienceSyncFailureType.AudienceBusy] },
     }),
     tiktokUpload: proxyActivities<TikTokAudienceActivities>({ taskQueue: queues.tiktok, startToCloseTimeout: '2h', heartbeatTimeout: timing.uploadHeartbeatMs, retry }),
+    // Alerts: a few attempts, then the notice waits in the outbox for the sweeper, so a mail
+    // server that is down never holds the destination's next cycle for long.
+    notices: proxyActivities<NoticeActivities>({
+      taskQueue: queues.data,
+      startToCloseTimeout: timing.noticeMs,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] },
+    }),
   };
 }
 
@@ -125,12 +139,16 @@ export class SyncContext {
   /** The token was replaced (reauthorized or resume) since the workflow parked. */
   reauthorized = false;
   private syncState = '';
+  /** Alert notices posted and not yet settled: continue-as-new waits for them. */
+  private readonly posting: Promise<void>[] = [];
 
   constructor(
     public config: DestinationConfig,
     readonly timing: Timing,
     readonly requests: SyncRequests,
     input: AudienceSyncInput,
+    /** null in runs from before alerts (their replay must post nothing). */
+    readonly alerts: AlertBook | null = null,
   ) {
     this.acts = activitiesOf(input, timing);
     this.metrics = lifecycleMetrics(metricMeter, 'audience_sync', { destination_id: config.destinationId });
@@ -154,6 +172,61 @@ export class SyncContext {
   setPhase(phase: AudienceSyncPhase): void {
     this.status.phase = phase;
     this.showSyncState();
+    if (this.alerts) this.announce(this.alerts.onPhase(phase, new Date(Date.now()).toISOString(), this.status.cycles));
+  }
+
+  /** A cycle ended: alerts of how it ended open, and those of how earlier ones ended clear. */
+  endCycle(): void {
+    if (this.alerts) this.announce(this.alerts.onCycleEnd(this.status.phase, new Date(Date.now()).toISOString(), this.status.cycles));
+  }
+
+  /**
+   * Posts each alert event as a notice, without waiting: a park (reauthorization) must be
+   * announced while it waits. A notice that could not be delivered is logged; it stays in the
+   * outbox for the sweeper.
+   */
+  private announce(events: AlertEvent[]): void {
+    const book = this.alerts;
+    if (!book) return;
+    for (const event of events) {
+      const notice = alertNotice(event, book.epoch, {
+        destinationId: this.config.destinationId,
+        advertiserId: this.config.advertiserId,
+        audienceId: this.status.audienceId,
+        workflowId: WorkflowIds.audienceSync(this.config.destinationId),
+        route: this.config.alerts,
+        lastError: event.kind === 'entered' ? this.status.lastError : null,
+        advice: event.kind === 'entered' ? this.status.advice : null,
+      });
+      log.info(`alert ${event.kind}: ${event.alert.state}`, { destinationId: this.config.destinationId, key: notice.key });
+      this.post(book, notice);
+    }
+  }
+
+  /** Alert notices whose delivery failed earlier, posted again (a cycle starts: the receiver may be back). */
+  retryUnsentNotices(): void {
+    const book = this.alerts;
+    if (!book) return;
+    for (const notice of book.takeUnsent()) this.post(book, notice);
+  }
+
+  private post(book: AlertBook, notice: NoticeRequest): void {
+    this.posting.push(
+      this.acts.notices.postNotice(notice).then(
+        () => undefined,
+        (err: unknown) => {
+          const type = failureTypeOf(err);
+          // A notice that is not one (a bug) is not tried again; anything else may pass.
+          if (type !== NoticeFailureType.InvalidNotice) book.failed(notice);
+          log.warn('alert notice not delivered; it stays in the notices outbox and is posted again at the next cycle', { destinationId: this.config.destinationId, key: notice.key, type, message: messageOf(err) });
+        },
+      ),
+    );
+  }
+
+  /** Waits until every alert notice posted so far has been delivered or given up on. */
+  async noticesSettled(): Promise<void> {
+    await Promise.all(this.posting);
   }
 
   /**

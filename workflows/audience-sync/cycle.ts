@@ -27,6 +27,7 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
   // run id itself, so the value, and every history, is unchanged.
   const runId = cycleRunId(cfg.destinationId, status.cycles, workflowInfo().originalExecutionRunId);
   status.currentRunId = runId;
+  ctx.retryUnsentNotices();
   try {
     await cycle(ctx, cfg, runId, req);
     return true;
@@ -52,6 +53,7 @@ export async function runCycle(ctx: SyncContext, req: SyncRequest): Promise<bool
     status.currentRunId = null;
     // Paused during the cycle: now that it has ended, nothing runs until resume.
     ctx.showSyncState();
+    ctx.endCycle();
   }
 }
 

@@ -3,10 +3,12 @@ import { Command, Option } from 'commander';
 import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncDoctor } from '../../audience-sync/doctor';
 import { retentionDoctor } from '../../retention/doctor';
+import { sanMigrationDoctor } from '../../san-migration/doctor';
 import { durationMs } from '../../config/duration';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient, loadTemporalSettings, type TemporalSettings } from '../../temporal/connection';
+import { noticesCheck } from '../../notices/doctor';
 import { fail, ok, pollersCheck, searchAttributesCheck, type CheckOutcome, type CheckStatus, type DoctorCheck, type DoctorContext, type DoctorSource } from '../../temporal/doctor';
 import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQueues';
 
@@ -21,7 +23,7 @@ import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQue
 
 /** Each lifecycle's checks, by its name. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; the runner only passes them through
-const SOURCES: Record<string, DoctorSource<any>> = { [audienceSyncDoctor.lifecycle]: audienceSyncDoctor, [retentionDoctor.lifecycle]: retentionDoctor };
+const SOURCES: Record<string, DoctorSource<any>> = { [audienceSyncDoctor.lifecycle]: audienceSyncDoctor, [sanMigrationDoctor.lifecycle]: sanMigrationDoctor, [retentionDoctor.lifecycle]: retentionDoctor };
 
 /** The subject of the checks every config shares. */
 export const DEPLOYMENT = 'deployment';
@@ -162,6 +164,7 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       connectCheck,
       searchAttributesCheck(ctx),
       ...ALL_TASK_QUEUE_ROLES.map((role) => pollersCheck(ctx, role)),
+      noticesCheck(),
       ...(source.deploymentChecks?.(configs, ctx) ?? []),
     ];
     const deployment = await runChecks(DEPLOYMENT, deploymentChecks, opts.timeoutMs);

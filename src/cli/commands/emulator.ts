@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { parseFaultSpec, startEmulator, type Faults } from '../../emulator';
+import { DEFAULT_REDIRECT_URIS, parseFaultSpec, startEmulator, type Faults } from '../../emulator';
 import { durationFlag } from '../../config/durationFlag';
 import { parsePort } from '../../config/flags';
 
@@ -19,6 +19,8 @@ interface EmulatorOpts {
   eventsQps: number;
   fileTtl: number;
   sparseAnswers: boolean;
+  redirectUri: string[];
+  role: Array<[string, string]>;
 }
 
 const share = (v: string) => {
@@ -43,6 +45,11 @@ const faults = (v: string) => {
   }
 };
 const collect = (v: string, prev: string[]) => [...prev, v];
+const collectRole = (v: string, prev: Array<[string, string]>): Array<[string, string]> => {
+  const m = /^([^=\s]+)=([A-Z_]+)$/.exec(v);
+  if (!m) throw new InvalidArgumentError('must be <advertiser id>=<ROLE>, e.g. 7000000000000000001=OPERATOR (ADMIN, OPERATOR or ANALYST)');
+  return [...prev, [m[1]!, m[2]!]];
+};
 
 export function registerEmulatorCommand(program: Command, summary: string): void {
   program
@@ -62,6 +69,8 @@ export function registerEmulatorCommand(program: Command, summary: string): void
     .option('--qpm <n>', 'per-app QPM limit (non-events endpoints)', positive, 600)
     .option('--events-qps <n>', 'per-app QPS limit of event/track', positive, 1000)
     .option('--file-ttl <duration>', 'how long an uploaded file_path stays usable', durationFlag, 86_400_000)
+    .option('--redirect-uri <uri>', `a redirect URI registered for --app-id (repeatable; default ${DEFAULT_REDIRECT_URIS.join(' and ')})`, collect, [])
+    .option('--role <advertiser=ROLE>', "the signed-in user's role on an ad account in the emulated Business Center (ADMIN, OPERATOR, ANALYST; repeatable); ad accounts without one are in no Business Center", collectRole, [])
     .option('--sparse-answers', 'drop or null every answer field TikTok does not always send, and add unknown fields (client robustness check)', false)
     .action(async (opts: EmulatorOpts) => {
       const log = (line: string) => process.stderr.write(`[emulator] ${line}\n`);
@@ -76,6 +85,8 @@ export function registerEmulatorCommand(program: Command, summary: string): void
         apps: { [opts.appId]: opts.appSecret },
         fileTtl: opts.fileTtl,
         sparseAnswers: opts.sparseAnswers,
+        redirectUris: { [opts.appId]: opts.redirectUri.length ? opts.redirectUri : DEFAULT_REDIRECT_URIS },
+        advertiserRoles: Object.fromEntries(opts.role),
         rateLimits: {
           default: { qps: opts.qps, qpm: opts.qpm },
           events: { qps: opts.eventsQps, qpm: opts.eventsQps * 600 },
@@ -90,6 +101,7 @@ export function registerEmulatorCommand(program: Command, summary: string): void
       }
       log(`TikTok API emulator on ${emu.url}; point ttsync at TIKTOK_API_BASE_URL=${emu.apiBaseUrl}`);
       log(`inspect: ${emu.url}/_emulator/state  seed a token: POST ${emu.url}/_emulator/tokens {"advertiser_ids":["…"]}`);
+      log(`OAuth: authorization page ${emu.url}/portal/auth for app ${opts.appId}, redirecting only to ${(emu.options.redirectUris[opts.appId] ?? []).join(', ')}`);
       if (opts.stateFile) log(`state file: ${opts.stateFile}`);
       if (opts.sparseAnswers) log('sparse answers: fields TikTok does not always send are dropped or null (POST /_emulator/sparse-answers {"enabled":false} to stop)');
       await new Promise<void>((done) => {

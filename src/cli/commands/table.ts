@@ -38,6 +38,10 @@ export const COMMANDS = {
     summary: 'Run the TikTok Business API emulator (loopback only) for dry runs; see src/emulator/README.md',
     load: async () => (await import('./emulator.js')).registerEmulatorCommand,
   },
+  auth: {
+    summary: 'Connect ttsync to TikTok: the browser OAuth for the advertiser token (with a role check per ad account), and Events API tokens proved by a test event; tokens stored in 0600 files',
+    load: async () => (await import('./auth.js')).registerAuthCommand,
+  },
   ids: {
     summary: 'Check identifiers the way ttsync sends them to TikTok',
     load: async () => (await import('./ids.js')).registerIdsCommand,
@@ -46,6 +50,14 @@ export const COMMANDS = {
     summary: 'Sync a destination audience to TikTok and follow it',
     load: async () => (await import('../../audience-sync/cli.js')).registerAudienceCommand,
   },
+  san: {
+    summary: "Migrate MMP accounts to TikTok's SAN integration: import accounts, apply the program, record decisions and cutovers, follow each account",
+    load: async () => (await import('../../san-migration/cli.js')).registerSanCommand,
+  },
+  links: {
+    summary: "TikTok tracking links of an MMP's app: click-through and view-through URLs with TikTok's macros",
+    load: async () => (await import('../../san-migration/linksCli.js')).registerLinksCommand,
+  },
   schedules: {
     summary: "Temporal Schedules that keep each lifecycle's work going",
     load: async () => (await import('./schedules.js')).registerSchedulesCommand,
@@ -53,6 +65,10 @@ export const COMMANDS = {
   doctor: {
     summary: "Check the deployment and each config the way the vendors' troubleshooting lists do (Temporal, workers, token, advertiser, audience cap, conflicts, storage, schedules); read-only",
     load: async () => (await import('./doctor.js')).registerDoctorCommand,
+  },
+  notices: {
+    summary: 'The notices outbox (alerts and other messages to people): list what waits, and deliver what a mail server or webhook missed',
+    load: async () => (await import('./notices.js')).registerNoticesCommand,
   },
   rerun: {
     summary: 'Re-run a failed run after its cause was fixed (Temporal reset, or its input started again); prints what it did and the new run\'s UI link',

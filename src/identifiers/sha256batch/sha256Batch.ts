@@ -102,6 +102,10 @@ interface RulesExports {
   batch: (kind: number, inAt: number, lens: number, n: number, codes: number, desc: number, nd: number, ndMax: number, o: number, oEnd: number, flags: number, country: number) => number;
   batchScan: (kind: number, rec: number, found: number, col: number, codes: number, desc: number, nd: number, ndMax: number, o: number, oEnd: number, flags: number, country: number) => number;
   outPos: { value: number };
+  jsonLines: (inAt: number, lens: number, m: number, n: number, codes: number, desc: number, hex: number, o: number, oEnd: number) => number;
+  jsonPos: { value: number };
+  jsonIn: { value: number };
+  jsonWhy: { value: number };
   scan: (p: number, n: number, delim: number, out: number, outEnd: number) => number;
 }
 
@@ -351,6 +355,11 @@ export class Sha256HexQueue {
   /** The memory as u32 words (valid until the next stage()). */
   get words(): Uint32Array {
     return this.u32;
+  }
+
+  /** Where the batch rules write descriptor k: u32 address and length of the normalized bytes at batchDescAt + 8 k. */
+  get batchDescAt(): number {
+    return this.batchDesc;
   }
 
   /** Where runHash writes digest k: 64 hex bytes at batchHexAt + 64 k. */

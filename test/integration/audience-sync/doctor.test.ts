@@ -95,7 +95,7 @@ function doctor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Doctor> {
         stderr,
         run,
         check: (name, subject) => {
-          const s = subject ?? (['temporal', 'search-attributes', 'poller-control', 'poller-data', 'poller-tiktok', 'tiktok-api', 'registry'].includes(name) ? 'deployment' : subjects[0]);
+          const s = subject ?? (['temporal', 'search-attributes', 'poller-control', 'poller-data', 'poller-tiktok', 'tiktok-api', 'registry', 'notices'].includes(name) ? 'deployment' : subjects[0]);
           const r = run.results.find((x) => x.subject === s && x.check === name);
           if (!r) throw new Error(`no check ${s}/${name} in:\n${stdout}`);
           return r;
@@ -142,6 +142,10 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     expect(first.check('tiktok-api')).toMatchObject({ status: 'info', message: expect.stringContaining(harness.emu.apiBaseUrl) });
     for (const name of ['token', 'advertiser', 'audience', 'segment-claim', 'audience-lease', 'storage']) expect(first.check(name).status, name).toBe('ok');
     expect(first.check('audience').message).toMatch(/has 0 of 400 custom audiences/);
+    // The notices path (its own checks are tested in test/integration/notices/doctor.test.ts): outbox
+    // writable, and without any route this destination's alerts would reach nobody.
+    expect(['ok', 'info']).toContain(first.check('notices').status);
+    expect(first.check('alerts')).toMatchObject({ status: process.env.TTSYNC_NOTICE_EMAIL || process.env.TTSYNC_NOTICE_WEBHOOK ? 'ok' : 'info' });
     expect(first.check('schedule')).toMatchObject({ status: 'info', message: expect.stringContaining(`no schedule ${ScheduleIds.audienceSync(config.destinationId)}`) });
     // Read-only: no claim, no lease, no probe left behind.
     expect(await registryFiles()).toEqual(before);
@@ -187,7 +191,9 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     const lines = text.out.trimEnd().split('\n');
     expect(lines.find((l) => / token +FAIL +secret env:TTSYNC_DOCTOR_UNSET_\w+: environment variable \w+ is not set .* => provide the token/.test(l)), text.out).toBeDefined();
     expect(lines.find((l) => / advertiser +skip +not run: token did not pass$/.test(l)), text.out).toBeDefined();
-    expect(lines.at(-1)).toMatch(/^1 problem found: 1 config, \d+ checks: \d+ ok, \d+ info, 0 warn, 1 FAIL, 2 skipped$/);
+    expect(lines.find((l) => / role +skip +not run: advertiser did not pass$/.test(l)), text.out).toBeDefined();
+    // advertiser, role and audience wait on the token.
+    expect(lines.at(-1)).toMatch(/^1 problem found: 1 config, \d+ checks: \d+ ok, \d+ info, 0 warn, 1 FAIL, 3 skipped$/);
   });
 
   it('unset token variable: token FAIL, the TikTok checks skipped', async () => {
@@ -349,6 +355,30 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     expect(d.check('audience')).toMatchObject({ status: 'fail', message: `audience 1234567890123 does not exist in advertiser ${config.advertiserId}` });
     expect(d.check('snapshot')).toMatchObject({ status: 'warn', message: `storage.snapshot ${snapshot} does not exist (yet)` });
     expect(failures(d)).toEqual([`${config.destinationId}/audience`]);
+  });
+
+  it("role: read through the Business Center, Admin ok, Analyst FAIL with the advice; outside any Business Center it is unverified (info), since a read of the advertiser proves no role", async () => {
+    const admin = await healthyDestination();
+    harness.emu.control.setRoles({ [admin.config.advertiserId]: 'ADMIN' });
+    const ok = await doctor(['--config', admin.path]);
+    expect(ok.check('role')).toMatchObject({ status: 'ok', message: expect.stringContaining('role Ad Account Admin (read through Business Center') });
+
+    const analyst = await healthyDestination();
+    harness.emu.control.setRoles({ [analyst.config.advertiserId]: 'ANALYST' });
+    const weak = await doctor(['--config', analyst.path]);
+    expect(weak.code).toBe(1);
+    // The advertiser itself is readable: only the role check can tell.
+    expect(weak.check('advertiser').status).toBe('ok');
+    expect(weak.check('role')).toMatchObject({ status: 'fail', message: expect.stringContaining('role Ad Account Analyst') });
+    expect(weak.check('role').advice).toMatch(/Ad Account Operator or Ad Account Admin/);
+    expect(failures(weak)).toEqual([`${analyst.config.destinationId}/role`]);
+
+    const outside = await healthyDestination();
+    harness.emu.control.setRoles({ [admin.config.advertiserId]: null, [analyst.config.advertiserId]: null });
+    const unverified = await doctor(['--config', outside.path]);
+    expect(unverified.code).toBe(0);
+    expect(unverified.check('role')).toMatchObject({ status: 'info', message: expect.stringContaining('role unverified') });
+    expect(unverified.check('role').advice).toMatch(/Ad Account Operator or Ad Account Admin/);
   });
 
   it('a folder of configs: every destination checked, invalid configs exit 2 and check nothing', async () => {

@@ -114,6 +114,20 @@ function expectFailedOnRemove(s: AudienceSyncStatus, calls: EmulatorCall[]): voi
   expect(calls.filter((c) => c.outcome === 'injected_rule').map((c) => c.path)).toEqual([UPDATE]);
 }
 
+/**
+ * Waits until the failed cycle's run has continued as new (it does once the notices it posted,
+ * its error alert, have settled): the current run is then the idle one, with no failure in
+ * its history.
+ */
+async function idleRunAfterFailure(handle: WorkflowHandle): Promise<void> {
+  for (const deadline = Date.now() + 30_000; ; ) {
+    const events = (await handle.fetchHistory()).events ?? [];
+    if (!events.some((e) => e.eventType === T.EVENT_TYPE_ACTIVITY_TASK_FAILED)) return;
+    if (Date.now() > deadline) throw new Error("the failed cycle's run did not continue as new");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault', { timeout: 240_000 }, () => {
   let clean: Synced;
   /** The destination re-run by `ttsync rerun`, and the run of its failed cycle. */
@@ -140,6 +154,7 @@ describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault',
     const run = await syncBoth(refuseRemoves, async (s, handle) => {
       failedAt.calls = await callsSince(seq0);
       expectFailedOnRemove(s, failedAt.calls);
+      await idleRunAfterFailure(handle);
       const current = await handle.describe();
       waitingRunId = current.runId;
       // The idle run waiting after the failure continued from the failed cycle's run.
@@ -186,6 +201,7 @@ describe('ttsync rerun of an audience sync cycle that failed on a TikTok fault',
     const seq0 = await callSeq();
     const run = await syncBoth(refuseRemoves, async (s, handle) => {
       expectFailedOnRemove(s, await callsSince(seq0));
+      await idleRunAfterFailure(handle);
       const first = (await handle.fetchHistory()).events?.[0];
       const failedRunId = first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? '';
       await fixFault();

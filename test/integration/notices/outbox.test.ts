@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNoticeActivities } from '../../../activities/notices';
 import { NoticeFailureType, NoticeOutbox, createNoticeService, storedNoticeOf, type NoticeRequest, type NoticeServiceDeps, type NoticeSettings } from '../../../src/notices';
 import { createGcsClient, openBlobStore, type BlobStore } from '../../../src/storage';
+import { runCli } from '../../helpers/cli';
 import { startFakeGcs, type FakeGcs } from '../../helpers/fakeGcs';
 import { headerOf, startMailpit, type Mailpit } from '../../helpers/mailpit';
 import { rejectionOf } from '../../helpers/rejection';
@@ -190,5 +191,40 @@ describe.each(stores)('notices outbox on $name', ({ open }) => {
     expect(results.filter((r) => r.created)).toHaveLength(1);
     // All three see the winner's notice, createdAt included.
     expect(new Set(results.map((r) => r.notice.createdAt)).size).toBe(1);
+  });
+});
+
+describe('ttsync notices (the sweeper from the command line, with the worker env)', () => {
+  it('lists the notices still to deliver, delivers them, and refuses settings that cannot work', async () => {
+    const storeUri = join(dir, `cli-outbox-${Date.now()}`);
+    // A worker without SMTP left an email notice undelivered.
+    const noSmtp = createNoticeService({ storeUri, defaultRoute: { email: ['ops@ops.example'] }, smtp: null, uiBaseUrl: 'http://127.0.0.1:8233', namespace: 'default' });
+    const req: NoticeRequest = {
+      key: `audience-sync/cli-dest/${Date.now()}/1-error/entered`,
+      subject: '[ttsync] audience cli-dest: error entered',
+      text: 'Destination cli-dest needs a person.\n',
+      metadata: { lifecycle: 'audience_sync', subjectId: 'cli-dest', state: 'error', event: 'entered' },
+    };
+    await noSmtp.outbox.put(storedNoticeOf(req, noSmtp, new Date()));
+    const env = { TTSYNC_NOTICES: storeUri, TTSYNC_NOTICE_EMAIL: 'ops@ops.example', TTSYNC_SMTP_URL: mailpit.smtpUrl, TTSYNC_SMTP_FROM: 'ttsync <a@ttsync.example>' };
+
+    const listed = runCli(['notices', 'list', '--pending', '--json'], { env });
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown)).toEqual([
+      { key: req.key, subject: req.subject, createdAt: expect.any(String), channels: ['email'], pending: ['email'] },
+    ]);
+    const delivered = runCli(['notices', 'deliver'], { env });
+    expect(delivered.code).toBe(0);
+    expect(delivered.stdout).toContain(`delivered ${req.key}`);
+    expect(delivered.stdout).toContain('1 notice(s)');
+    expect(await mailFor(req.key)).toEqual([expect.objectContaining({ messageId: messageIdOf(req.key), to: ['ops@ops.example'] })]);
+    expect(runCli(['notices', 'list', '--pending', '--json'], { env }).stdout).toBe('');
+    expect(runCli(['notices', 'deliver'], { env }).stdout).not.toContain('delivered audience-sync');
+
+    // A password pasted where a secret reference belongs is refused (exit 2), never echoed.
+    const bad = runCli(['notices', 'deliver'], { env: { ...env, TTSYNC_SMTP_PASSWORD: 'hunter2hunter2' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('TTSYNC_SMTP_PASSWORD must be a secret reference');
+    expect(bad.stderr).not.toContain('hunter2');
   });
 });
