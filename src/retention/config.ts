@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../config/errors';
+import { NoticeRouteSchema } from '../notices/schema';
 import { storageUriProblem } from '../storage/uriSyntax';
 import { DEFAULT_TIKTOK_NETWORKS, ORGANIC_NETWORK } from '../tiktok/networks';
 
@@ -78,6 +79,8 @@ export const DatasetConfigSchema = z
     audit: folderUri('audit folder'),
     /** Objects anonymized at once (each streams one partition object). */
     parallelism: z.number().int().min(1).max(16).default(2),
+    /** Who hears of a failed run (email, webhook); default the workers' TTSYNC_NOTICE_EMAIL / _WEBHOOK. */
+    alerts: NoticeRouteSchema.optional(),
   })
   .superRefine((c, ctx) => {
     for (const name of Object.keys(c.windowMonthsByNetwork))

@@ -1,5 +1,7 @@
 import { ApplicationFailure, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { NoticeActivities } from '../../activities/notices';
 import type { RetentionDataActivities } from '../../activities/retention/data';
+import { NOTICE_NON_RETRYABLE } from '../../src/notices/failures';
 import { DatasetConfigError, parseDatasetConfig, type DatasetConfig } from '../../src/retention/config';
 import { RETENTION_NON_RETRYABLE, RetentionFailureType } from '../../src/retention/failures';
 import { retentionStatusQuery, type AggregateResult, type ObjectResult, type RetentionInput, type RetentionRunSummary, type RetentionStatus } from '../../src/retention/messages';
@@ -51,6 +53,46 @@ export async function retention(input: RetentionInput): Promise<RetentionRunSumm
   const dryRun = input.dryRun === true;
   const asOf = input.asOf ?? msToDate(Date.now());
   if (dateToMs(asOf) === undefined) throw invalid(`asOf must be a day YYYY-MM-DD (UTC), not ${JSON.stringify(asOf)}`);
+  try {
+    return await run(input, config, asOf, dryRun);
+  } catch (err) {
+    if (!dryRun) await alertFailure(config, asOf, err);
+    throw err;
+  }
+}
+
+function describeFailure(err: unknown): string {
+  let e = err as { cause?: unknown; type?: unknown; message?: string; name?: string } | undefined;
+  // An activity's failure is its cause: name the first failure with a type, not "activity task failed".
+  while (e && typeof e.type !== 'string' && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  return `${typeof e?.type === 'string' ? e.type : (e?.name ?? 'Error')}: ${e?.message ?? String(err)}`;
+}
+
+/**
+ * A failed run is announced once, through the notices outbox (idempotent on the run: a
+ * replay or a retry never sends a second one). The data is as the failure left it: every
+ * object old or new, never a mix. A notice that cannot be delivered stays in the outbox.
+ */
+async function alertFailure(config: DatasetConfig, asOf: string, err: unknown): Promise<void> {
+  const { postNotice } = proxyActivities<NoticeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] } });
+  const info = workflowInfo();
+  const workflowId = info.workflowId;
+  try {
+    await postNotice({
+      key: `retention:${config.datasetId}:${info.runId}:failed`,
+      ...(config.alerts ? { route: config.alerts } : {}),
+      subject: `ttsync retention: the run of dataset ${config.datasetId} as of ${asOf} failed`,
+      text:
+        `The TikTok retention run of dataset ${config.datasetId} as of ${asOf} failed: ${describeFailure(err)}\n` +
+        `Each partition is either as it was or fully anonymized (never a mix). Fix the cause, then run: ttsync rerun ${workflowId}`,
+      metadata: { lifecycle: 'retention', subjectId: config.datasetId, state: 'failed', event: 'entered', workflowId },
+    });
+  } catch (noticeErr) {
+    log.warn('retention failure notice not delivered; it stays in the notices outbox', { datasetId: config.datasetId, message: describeFailure(noticeErr) });
+  }
+}
+
+async function run(input: RetentionInput, config: DatasetConfig, asOf: string, dryRun: boolean): Promise<RetentionRunSummary> {
   const startedAt = new Date().toISOString();
   const status: RetentionStatus = { datasetId: config.datasetId, phase: 'starting', asOf, dryRun, progress: { done: 0, total: 0 }, lastRun: null, nextDue: [] };
   setHandler(retentionStatusQuery, () => status);

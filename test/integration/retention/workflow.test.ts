@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retentionStatusQuery, type RetentionRunSummary } from '../../../src/retention/messages';
 import type { RetentionReport } from '../../../src/retention/report';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/retention/synthetic';
+import { NoticeOutbox, createNoticeService } from '../../../src/notices';
 import { openBlobStore } from '../../../src/storage';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { cliAgainstTestServer } from '../../helpers/cli';
@@ -28,7 +29,9 @@ const queues = { control: uniqueId('ret-control'), data: uniqueId('ret-data') };
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-wf-'));
   connection = await NativeConnection.connect({ address: testTemporal().address });
-  workers = await createWorkers({ temporal: testTemporal(), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s' });
+  // Failure notices go to an outbox of this test's own, sent nowhere (no route).
+  const notices = { service: () => createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: 'http://127.0.0.1:8233', namespace: testTemporal().namespace }) };
+  workers = await createWorkers({ temporal: testTemporal(), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s', activityDeps: { notices } });
   client = await testClient();
 }, 120_000);
 afterAll(async () => {
@@ -152,6 +155,12 @@ describe('retention workflow', { timeout: 300_000 }, () => {
     const failed = await cliAgainstTestServer(['retention', 'run', '--config', ds.configFile, '--as-of', '2026-10-01', '--wait', '--task-queue', queues.control, '--data-queue', queues.data], { timeoutMs: 240_000 });
     expect(failed.code, failed.stdout + failed.stderr).toBe(1);
     expect(failed.stderr).toMatch(/RetentionDatasetUnreadable: .*date(=|%3D)2026-02-01\/part-0000.csv: the header lacks the column "network"/);
+    // The failure was announced once, through the notices outbox.
+    const notices = [];
+    for await (const n of new NoticeOutbox(openBlobStore(join(dir, 'notices'))).all()) if (n.metadata.subjectId === ds.datasetId) notices.push(n);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({ subject: `ttsync retention: the run of dataset ${ds.datasetId} as of 2026-10-01 failed`, metadata: { lifecycle: 'retention', state: 'failed', event: 'entered', workflowId: `retention:${ds.datasetId}` } });
+    expect(notices[0]!.text).toMatch(/RetentionDatasetUnreadable: .*the header lacks the column "network"[\s\S]*ttsync rerun retention:/);
     writeFileSync(join(ds.root, broken), ds.partitions.get(broken)!);
     const rerun = await cliAgainstTestServer(['rerun', `retention:${ds.datasetId}`, '--json']);
     expect(rerun.code, rerun.stderr).toBe(0);
