@@ -1,11 +1,12 @@
 import { composeActivities } from '../src/temporal/composeActivities';
 import { createAudienceSyncActivities, type AudienceSyncActivityDeps } from './audience-sync';
+import { createEventsExportActivities, type EventsExportActivityDeps } from './events-export';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createSanMigrationActivities, type SanMigrationActivityDeps } from './san-migration';
 import { createNoticeActivities, type NoticeActivityDeps } from './notices';
 import { createRetentionActivities, type RetentionActivityDeps } from './retention';
 
-export interface ActivityDeps extends AudienceSyncActivityDeps, RetentionActivityDeps {
+export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActivityDeps, RetentionActivityDeps {
   health: HealthDeps;
   /** SAN migration's stores, secrets and TikTok settings; default TTSYNC_SAN_STORE and the TIKTOK_* env. */
   sanMigration?: SanMigrationActivityDeps;
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
     retention: createRetentionActivities(deps),
+    'events-export': createEventsExportActivities(deps),
     'san-migration': createSanMigrationActivities(deps.sanMigration),
   });
 }

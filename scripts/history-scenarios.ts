@@ -14,9 +14,10 @@ import { DEFAULT_UI_URL } from '../src/temporal/uiLinks';
 import { audienceSyncRerun } from '../src/audience-sync/rerun';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
-import { audienceSync, audienceSyncPreview, audienceSyncTick, healthCheck, retention, retentionTick } from '../workflows/index';
+import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck, retention, retentionTick } from '../workflows/index';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../src/retention/synthetic';
 import type { RetentionRunSummary } from '../src/retention/messages';
+import { eventsExportStatusQuery, eventsReauthorizedSignal, inputLandedSignal, eventsPauseSignal, eventsResumeSignal } from '../src/events-export/messages';
 import { sanMigrationScenario } from './san-history-scenario';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
@@ -268,6 +269,91 @@ async function previewScenario(name: string, client: Client, taskQueue: string, 
 }
 
 /**
+ * An events export run against an in-process emulator: the token missing at start (prepare
+ * runs, sending parks in reauthorization_required until the token is set and `reauthorized`
+ * is signalled), a file of three batches with a row refused before sending and an event the
+ * emulator refuses (its batch is split), pause and resume while parked, a second file landing
+ * mid-run (carried over), then continue-as-new. The recorded run is the first one.
+ */
+async function eventsScenario(name: string, client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle> {
+  const destinationId = name.toLowerCase();
+  const tokenVar = 'TTSYNC_HISTORY_EVENTS_TOKEN';
+  const pixel = 'A1T8T4UYGVIQA8ORZMX9';
+  const emu = await startEmulator({ rateLimits: { events: { qps: 10_000, qpm: 1_000_000 } } });
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-events-'));
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
+  const queues = { data: `${taskQueue}-data`, events: `${taskQueue}-events` };
+  delete process.env[tokenVar];
+  const workers = await createWorkers({
+    temporal: ctx.temporal,
+    connection: native,
+    roles: ['data', 'tiktok'],
+    taskQueues: { data: queues.data, tiktok: `${taskQueue}-tiktok` },
+    events: { taskQueue: queues.events },
+    skipSearchAttributeCheck: true,
+    shutdownGraceTime: '1s',
+    activityDeps: {
+      eventsExport: { defaultWorkdir: join(dir, 'work'), tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_TIMEOUT_MS: 5000 } },
+      // The park posts an alert: to an outbox in the scenario's temp dir, routed nowhere.
+      notices: { service: () => createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: 'http://127.0.0.1:8233', namespace: ctx.temporal.namespace }) },
+    },
+  });
+  try {
+    const now = Date.now();
+    const rows = ['ts,email'];
+    for (let i = 0; i < 2500; i++) rows.push(`${new Date(now - (i === 1500 ? 9 : 0) * 86_400_000 - 60_000).toISOString()},user${i}@example.com`);
+    rows.push(`${new Date(now).toISOString()},not-an-email`);
+    writeFileSync(join(dir, 'events.csv'), rows.join('\n') + '\n');
+    writeFileSync(join(dir, 'more.csv'), `ts,email\n${new Date(now - 60_000).toISOString()},more@example.com\n`);
+    const h = await client.workflow.start(eventsExport, {
+      taskQueue,
+      workflowId: WorkflowIds.eventsExport(destinationId),
+      args: [
+        {
+          config: {
+            destinationId,
+            source: 'web',
+            eventSourceId: pixel,
+            accessToken: `env:${tokenVar}`,
+            input: { kind: 'files' },
+            event: { standard: 'Purchase' },
+            eventTimeField: 'ts',
+            identifiers: { email: 'email' },
+            maxEventAge: '10d',
+            storage: { workdir: `file://${join(dir, 'work')}` },
+          },
+          input: { uri: `file://${join(dir, 'events.csv')}` },
+          queues,
+          timing: { cadence: '1h', heartbeatTimeout: '30s' },
+        },
+      ],
+    });
+    await until(async () => (await h.query(eventsExportStatusQuery)).phase === 'reauthorization_required');
+    await h.signal(inputLandedSignal, { input: { uri: `file://${join(dir, 'more.csv')}` }, requestId: 'history-more' });
+    await h.signal(eventsPauseSignal);
+    await h.signal(eventsResumeSignal);
+    process.env[tokenVar] = emu.control.issueToken(['7000000000000000005']);
+    await h.signal(eventsReauthorizedSignal);
+    await until(async () => {
+      const st = await h.query(eventsExportStatusQuery);
+      return st.runs >= 2 && st.answered.some((a) => a.requestId === 'history-more');
+    }, 60_000);
+    const st = await h.query(eventsExportStatusQuery);
+    if (st.phase !== 'exported') throw new Error(`events scenario ended in ${st.phase}: ${JSON.stringify(st.lastError)}`);
+    await h.terminate('history recorded');
+    // The first run: the one with the park, the split and the carried-over file.
+    return client.workflow.getHandle(h.workflowId, h.firstExecutionRunId);
+  } finally {
+    workers.shutdown();
+    await workers.done;
+    await native.close();
+    await emu.close();
+    delete process.env[tokenVar];
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * A retention run over a small synthetic dataset in a temp folder: plan, one anonymize
  * activity per due partition (two lanes), the aggregate move and the audit record. The
  * control worker of the recorder runs the activities too (its queue is the data queue here).
@@ -297,6 +383,27 @@ async function retentionScenario(name: string, client: Client, taskQueue: string
 export const scenarios: HistoryScenario[] = [
   { name: 'retention-first-run', run: (client, taskQueue) => retentionScenario('retention-first-run', client, taskQueue, false) },
   { name: 'retentionTick-start', run: (client, taskQueue) => retentionScenario('retentionTick-start', client, taskQueue, true) },
+  { name: 'eventsExport-reauthorized-file', run: (client, taskQueue, ctx) => eventsScenario('eventsExport-reauthorized-file', client, taskQueue, ctx) },
+  {
+    // What an events Schedule starts: the tick's activity starts the destination's eventsExport.
+    name: 'eventsExportTick-start',
+    async run(client, taskQueue) {
+      const config = {
+        destinationId: 'history-events-tick',
+        source: 'web' as const,
+        eventSourceId: 'A1T8T4UYGVIQA8ORZMX9',
+        accessToken: 'env:TTSYNC_HISTORY_EVENTS_TOKEN',
+        input: { kind: 'files' as const },
+        event: { standard: 'Purchase' },
+        eventTimeField: 'ts',
+        identifiers: { email: 'email' },
+      };
+      const h = await client.workflow.start(eventsExportTick, { taskQueue, workflowId: 'eventsExportTick-start', args: [{ config, timing: { cadence: '1h' } }] });
+      const r = await h.result();
+      await client.workflow.getHandle(r.workflowId).terminate('history recorded');
+      return h;
+    },
+  },
   { name: 'audienceSync-first-sync', run: (client, taskQueue, ctx) => audienceScenario('audienceSync-first-sync', client, taskQueue, ctx, { tokenAtStart: true }) },
   {
     name: 'audienceSync-reauthorization',

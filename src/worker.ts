@@ -6,7 +6,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { connectClient, connectNative, loadTemporalSettings, type TemporalSettings } from './temporal/connection';
 import { createNoticeService, noticeSettingsFromEnv } from './notices';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
-import { TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
+import { EVENTS_TASK_QUEUE, TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
 import { VERSION } from './version';
 
@@ -24,6 +24,13 @@ export interface WorkerConfig {
   /** Skip the search-attribute check (only for servers that forbid the operator API). */
   skipSearchAttributeCheck?: boolean;
   connection?: NativeConnection;
+  /**
+   * The Events API queue, polled with the `tiktok` role (default ttsync-events), and the
+   * activities per second the Temporal server lets that queue start across all workers
+   * (default TTSYNC_EVENTS_ACTIVITIES_PER_SECOND, else 40: each sends up to 20 requests, so
+   * 40/s stays within TikTok's 1,000 requests per second per app).
+   */
+  events?: { taskQueue?: string; activitiesPerSecond?: number };
   /** Dependencies of the data-plane and TikTok activities (tests point them at the emulator and temp dirs). */
   activityDeps?: Omit<ActivityDeps, 'health'>;
 }
@@ -75,11 +82,13 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   }
   const connection = cfg.connection ?? (await connectNative(temporal));
   // Schedule ticks signal the audience sync workflows through the worker's own connection.
-  const audienceControl = cfg.activityDeps?.audienceControl ?? { client: new Client({ connection, namespace: temporal.namespace }) };
-  const retentionControl = cfg.activityDeps?.retentionControl ?? { client: audienceControl.client ?? new Client({ connection, namespace: temporal.namespace }) };
+  const temporalClient = new Client({ connection, namespace: temporal.namespace });
+  const audienceControl = cfg.activityDeps?.audienceControl ?? { client: temporalClient };
+  const eventsControl = cfg.activityDeps?.eventsControl ?? { client: temporalClient };
+  const retentionControl = cfg.activityDeps?.retentionControl ?? { client: temporalClient };
   // Notice links name the namespace the worker really serves (a TOML profile may set it, not only the env).
   const notices = cfg.activityDeps?.notices ?? { service: () => createNoticeService(noticeSettingsFromEnv({ ...process.env, TEMPORAL_NAMESPACE: temporal.namespace })) };
-  const activities = createActivities({ ...cfg.activityDeps, audienceControl, retentionControl, notices, health: { version: VERSION } });
+  const activities = createActivities({ ...cfg.activityDeps, audienceControl, eventsControl, retentionControl, notices, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};
@@ -96,6 +105,21 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
         ...(role === 'control' ? source : {}),
         activities,
         shutdownGraceTime,
+      }),
+    );
+  }
+  if (roles.includes('tiktok')) {
+    const perSecond = cfg.events?.activitiesPerSecond ?? Number(process.env.TTSYNC_EVENTS_ACTIVITIES_PER_SECOND ?? 40);
+    if (!(perSecond > 0)) throw new Error('TTSYNC_EVENTS_ACTIVITIES_PER_SECOND must be a positive number');
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: temporal.namespace,
+        taskQueue: cfg.events?.taskQueue ?? EVENTS_TASK_QUEUE,
+        activities,
+        shutdownGraceTime,
+        // Enforced by the server across every worker polling the queue: the cluster-wide limit.
+        maxTaskQueueActivitiesPerSecond: perSecond,
       }),
     );
   }

@@ -7,4 +7,6 @@ export { audienceSyncTick } from './audience-sync/tick';
 export { audienceSyncPreview } from './audience-sync/preview';
 export { retention } from './retention/retention';
 export { retentionTick } from './retention/tick';
+export { eventsExport } from './events-export/eventsExport';
+export { eventsExportTick } from './events-export/tick';
 export { sanMigration } from './san-migration/sanMigration';

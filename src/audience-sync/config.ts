@@ -282,6 +282,14 @@ export const DestinationConfigSchema = z
     appId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"').optional(),
     /** The upstream segment this audience mirrors; one segment feeds one advertiser unless separateCopy. */
     sourceSegmentId: z.string().min(1).max(200),
+    /**
+     * Events destinations (their destination ids) told about each snapshot this destination
+     * commits: their audience triggers turn its enters and exits into events.
+     */
+    notifyEventsDestinations: z
+      .array(z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'must be an events destination id (a slug)'))
+      .max(20, 'at most 20 events destinations')
+      .optional(),
     /** Allows this segment in a second advertiser account as an independent copy with its own name. */
     separateCopy: z.boolean().default(false),
     /** Snapshots older than this are not synced (status stale_snapshot). */

@@ -220,6 +220,15 @@ export class EmulatorControl {
       const p = url.pathname.replace(/^\/_emulator/, '').replace(/\/+$/, '');
       const q = url.searchParams;
       const key = `${req.method} ${p}`;
+      const sourceMatch = /^\/event-sources\/([^/]+)$/.exec(p);
+      if (sourceMatch && req.method === 'GET') {
+        // One source's inspection: what it received, deduplicated and refused, and its stored events.
+        const id = decodeURIComponent(sourceMatch[1]!);
+        const st = this.state.eventSourceStats.get(id) ?? { received: 0, deduplicated: 0, rejected: 0, rejectedRequests: 0 };
+        const limit = Number(q.get('limit') ?? 100_000);
+        const events = this.state.events.filter((e) => e.eventSourceId === id).slice(-limit);
+        return send(200, { event_source_id: id, advertiser_id: this.state.eventSources.get(id) ?? null, ...st, events });
+      }
       const audienceMatch = /^\/audiences\/([^/]+)(\/finish-processing)?$/.exec(p);
       if (audienceMatch) {
         const id = audienceMatch[1]!;
@@ -266,6 +275,20 @@ export class EmulatorControl {
           const t = z.string().min(1).parse(body.access_token);
           if (!this.revokeToken(t)) throw new ControlError(404, 'no such token');
           return send(200, { ok: true });
+        }
+        case 'GET /event-sources':
+          return send(200, { sources: Object.fromEntries([...this.state.eventSourceStats].map(([id, st]) => [id, { advertiser_id: this.state.eventSources.get(id) ?? null, ...st }])) });
+        case 'POST /event-source-tokens': {
+          // The token of one event source (Events Manager token, or an offline event set's own token).
+          const b = z
+            .object({ event_source_id: z.string().min(1), advertiser_id: z.string().min(1), app_id: z.string().min(1).optional(), access_token: z.string().min(8).optional() })
+            .parse(body);
+          const token = this.issueToken([b.advertiser_id], { appId: b.app_id, scope: ['7224195155857866754'], token: b.access_token });
+          const rec = this.state.tokens.get(token);
+          if (rec) rec.eventSourceIds = [b.event_source_id];
+          this.state.eventSources.set(b.event_source_id, b.advertiser_id);
+          this.s.markDirty();
+          return send(200, { access_token: token });
         }
         case 'POST /event-sources': {
           const src = z.object({ event_source_id: z.string().min(1), advertiser_id: z.string().min(1) }).parse(body);

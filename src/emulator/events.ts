@@ -1,5 +1,5 @@
 import { ApiError, paramError, type Ctx } from './context';
-import type { EventRec } from './state';
+import type { EventRec, EventSourceStats, EmulatorState } from './state';
 
 const SOURCES = ['web', 'app', 'offline', 'crm'] as const;
 /** Standard web/offline/CRM events (digest §5, BUB enum) plus legacy names peers still send. */
@@ -78,6 +78,15 @@ function validateEvent(ctx: Ctx, source: string, e: unknown, i: number): void {
   }
 }
 
+export function sourceStats(state: EmulatorState, sourceId: string): EventSourceStats {
+  let s = state.eventSourceStats.get(sourceId);
+  if (!s) {
+    s = { received: 0, deduplicated: 0, rejected: 0, rejectedRequests: 0 };
+    state.eventSourceStats.set(sourceId, s);
+  }
+  return s;
+}
+
 export function trackEvents(ctx: Ctx): unknown {
   const b = ctx.body;
   const source = b.event_source ?? 'web';
@@ -87,6 +96,11 @@ export function trackEvents(ctx: Ctx): unknown {
   const sourceId = b.event_source_id;
   if (typeof sourceId !== 'string' || !sourceId) throw paramError('event_source_id: Missing data for required field.');
   // Event sources belong to an advertiser; an unseen one is adopted by the token's first advertiser.
+  // An event source's own token (Events Manager, offline event set) works for that source only.
+  const scoped = ctx.token!.eventSourceIds;
+  if (scoped && !scoped.includes(sourceId)) {
+    throw new ApiError(40001, `No permission to operate event source: ${sourceId}. The access token belongs to another event source.`);
+  }
   const owner = ctx.state.eventSources.get(sourceId);
   if (owner !== undefined && !ctx.token!.advertiserIds.includes(owner)) {
     throw new ApiError(
@@ -99,20 +113,36 @@ export function trackEvents(ctx: Ctx): unknown {
   if (b.test_event_code !== undefined && typeof b.test_event_code !== 'string') {
     throw paramError('test_event_code: Not a valid string.');
   }
-  b.data.forEach((e, i) => validateEvent(ctx, source, e, i));
+  try {
+    b.data.forEach((e, i) => validateEvent(ctx, source, e, i));
+  } catch (err) {
+    // Validation is all-or-nothing: every event of the request is refused.
+    const stats = sourceStats(ctx.state, sourceId);
+    stats.rejectedRequests++;
+    stats.rejected += b.data.length;
+    ctx.markDirty();
+    throw err;
+  }
   if (owner === undefined && ctx.token!.advertiserIds[0]) ctx.state.eventSources.set(sourceId, ctx.token!.advertiserIds[0]);
 
   const st = ctx.state;
+  const stats = sourceStats(st, sourceId);
   for (const raw of b.data as Array<Record<string, unknown>>) {
     const eventId = typeof raw.event_id === 'string' ? raw.event_id : null;
     let dedup = false;
     if (eventId !== null) {
       const key = `${sourceId}\u0000${eventId}\u0000${String(raw.event)}`;
-      dedup = st.eventDedup.has(key);
-      st.eventDedup.add(key);
+      // TikTok keeps the first event and drops an identical one within the window after it.
+      const first = st.eventDedup.get(key);
+      dedup = first !== undefined && ctx.now - first < ctx.opts.eventDedupWindow;
+      if (!dedup) st.eventDedup.set(key, ctx.now);
     }
     st.counters.eventsReceived++;
-    if (dedup) st.counters.eventsDeduplicated++;
+    stats.received++;
+    if (dedup) {
+      st.counters.eventsDeduplicated++;
+      stats.deduplicated++;
+    }
     const rec: EventRec = {
       receivedAt: ctx.now,
       eventSource: source,

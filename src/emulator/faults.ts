@@ -26,10 +26,11 @@ export class FaultInjector {
   }
 
   /** Two draws per request, always, so the sequence depends only on the request count. */
-  draw(): { kind: FaultKind; latencyMs: number } {
+  draw(path?: string): { kind: FaultKind; latencyMs: number } {
     const r = this.rand();
     const l = this.rand();
     const f = this.faults;
+    if (f.paths && (path === undefined || !f.paths.includes(path))) return { kind: null, latencyMs: 0 };
     const latencyMs = f.latency > 0 && l < f.latencyShare ? f.latency : 0;
     let edge = f.throttle;
     if (r < edge) return { kind: 'throttle', latencyMs };

@@ -52,6 +52,8 @@ export const FaultsSchema = z
     latencyShare: share.default(1),
     /** PRNG seed: the same request sequence gets the same faults. */
     seed: z.number().int().default(1),
+    /** Only these API paths (e.g. ["event/track/"]) get the random faults above; absent: every path. */
+    paths: z.array(z.string().min(1)).min(1).optional(),
     /** Deterministic failures (FaultRuleSchema); set with POST /_emulator/faults, `[]` removes them. */
     rules: z.array(FaultRuleSchema).default([]),
   })
@@ -71,7 +73,8 @@ export function parseFaultSpec(spec: string): Faults {
     if (!k || v === undefined || rest.length) throw new Error(`fault "${part}" is not key=value`);
     if (!keys.includes(k)) throw new Error(`unknown fault "${k}" (known: ${keys.join(', ')})`);
     if (k === 'rules') throw new Error('fault rules are JSON: set them with POST /_emulator/faults {"rules": [...]}');
-    raw[k] = k === 'latency' ? v : Number(v);
+    // paths=event/track/+dmp/custom_audience/update/ (a "," already separates faults).
+    raw[k] = k === 'latency' ? v : k === 'paths' ? v.split('+').filter(Boolean) : Number(v);
   }
   const r = FaultsSchema.safeParse(raw);
   if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'faults'}: ${i.message}`).join('; '));
@@ -134,6 +137,8 @@ export const EmulatorOptionsSchema = z.object({
   /** UNCONFIRMED for web/app; 28 days is documented for offline. */
   eventMaxAge: EmulatorDurationSchema.default(7 * 86_400_000),
   offlineEventMaxAge: EmulatorDurationSchema.default(28 * 86_400_000),
+  /** An identical (event_source_id, event_id, event) within this time of the first is a duplicate (tiktok-api.md §14: 48 h). */
+  eventDedupWindow: EmulatorDurationSchema.default(48 * 3_600_000),
   /** Synthetic campaigns per advertiser for report/integrated/get/. */
   campaignsPerAdvertiser: z.number().int().min(1).max(100).default(3),
   /** Call log and event store caps (oldest dropped; counters stay exact). */

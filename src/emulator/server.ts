@@ -244,7 +244,7 @@ export class EmulatorServer {
         'rate_limited',
       );
     }
-    const fault = this.faults.draw();
+    const fault = this.faults.draw(rel);
     if (fault.latencyMs) await sleep(fault.latencyMs);
     switch (fault.kind) {
       case 'throttle':

@@ -11,6 +11,20 @@ export interface TokenRec {
   scope: string[];
   revoked: boolean;
   createdAt: number;
+  /**
+   * Set for an event source's own token (Events Manager token of a pixel or app, the token of
+   * an offline event set): it may send events to these sources only.
+   */
+  eventSourceIds?: string[];
+}
+
+/** What one event source received: accepted events, duplicates among them, and refused ones. */
+export interface EventSourceStats {
+  received: number;
+  deduplicated: number;
+  /** Events in requests refused by validation (all-or-nothing: the whole request's events). */
+  rejected: number;
+  rejectedRequests: number;
 }
 
 export interface AuthCodeRec {
@@ -135,7 +149,9 @@ export class EmulatorState {
   audiences = new Map<string, AudienceRec>();
   /** event_source_id → owning advertiser. */
   eventSources = new Map<string, string>();
-  eventDedup = new Set<string>();
+  /** (event_source_id, event_id, event) → when TikTok first received it (ms): the dedup window runs from there. */
+  eventDedup = new Map<string, number>();
+  eventSourceStats = new Map<string, EventSourceStats>();
   events: EventRec[] = [];
   calls: CallRec[] = [];
   /** Statuses tests set on synthetic campaigns (`<advertiserId>/<campaignId>`); ENABLE when absent. */
@@ -161,6 +177,7 @@ export class EmulatorState {
     this.audiences.clear();
     this.eventSources.clear();
     this.eventDedup.clear();
+    this.eventSourceStats.clear();
     this.events = [];
     this.calls = [];
     this.campaignStatus.clear();
@@ -206,6 +223,7 @@ export class EmulatorState {
       audiences: [...this.audiences.values()].map((a) => ({ ...a, ids: blob(a.ids) })),
       eventSources: [...this.eventSources],
       eventDedup: [...this.eventDedup],
+      eventSourceStats: [...this.eventSourceStats],
       events: this.events,
       campaignStatus: [...this.campaignStatus],
       statusChanges: this.statusChanges,
@@ -238,7 +256,9 @@ export class EmulatorState {
       files: Array<Omit<FileRec, 'ids'> & { ids: number }>;
       audiences: Array<Omit<AudienceRec, 'ids'> & { ids: number }>;
       eventSources: Array<[string, string]>;
-      eventDedup: string[];
+      /** [key, first received ms]; files of older emulators hold keys only. */
+      eventDedup: Array<string | [string, number]>;
+      eventSourceStats?: Array<[string, EventSourceStats]>;
       events: EventRec[];
       campaignStatus?: Array<[string, OperationStatus]>;
       statusChanges?: StatusChangeRec[];
@@ -262,7 +282,9 @@ export class EmulatorState {
     for (const f of meta.files) this.files.set(f.path, { ...f, ids: set(f.ids) });
     for (const a of meta.audiences) this.audiences.set(a.id, { ...a, ids: set(a.ids) });
     this.eventSources = new Map(meta.eventSources);
-    this.eventDedup = new Set(meta.eventDedup);
+    const loadedAt = Date.now();
+    this.eventDedup = new Map(meta.eventDedup.map((e) => (typeof e === 'string' ? [e, loadedAt] : e)));
+    this.eventSourceStats = new Map(meta.eventSourceStats ?? []);
     this.events = meta.events;
     this.campaignStatus = new Map(meta.campaignStatus ?? []);
     this.statusChanges = meta.statusChanges ?? [];

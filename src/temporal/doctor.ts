@@ -44,6 +44,8 @@ export interface DoctorContext {
   temporal(): { client: Client; namespace: string };
   /** The queues the deployment's workers poll (--task-queue, --data-queue, --tiktok-queue). */
   queues: Record<TaskQueueRole, string>;
+  /** The Events API queue (--events-queue), polled by the tiktok role's workers; default ttsync-events. */
+  eventsQueue?: string;
   /** A config whose Schedule is missing is a fail, not info (--expect-schedules). */
   expectSchedules: boolean;
   /** The deployment's registry folder URI when given on the command line (a lifecycle has its default). */

@@ -24,7 +24,7 @@ export interface ScheduleApplyOptions {
   cadence: string;
   /** Control queue of the tick and of the workflow it starts (default ttsync-control). */
   taskQueue?: string;
-  queues?: { data?: string; tiktok?: string };
+  queues?: { data?: string; tiktok?: string; events?: string };
   /** Processing poll timing of a workflow a tick starts. */
   poll?: { initial?: string; max?: string };
   dryRun?: boolean;

@@ -22,9 +22,19 @@ export const WorkflowIds = {
   retentionDryRun: (datasetId: string): string => `retention-dry-run:${datasetId}`,
   /** What a dataset's daily Schedule starts (Temporal suffixes it with the tick's time). */
   retentionTick: (datasetId: string): string => `retention-tick:${datasetId}`,
+  /** The one sender of an events destination's events (one ledger, one order of runs). */
+  eventsExport: (destinationId: string): string => `events-export:${destinationId}`,
+  /** What an events destination's Schedule starts each cadence. */
+  eventsExportTick: (destinationId: string): string => `events-export-tick:${destinationId}`,
   /** The one SAN migration workflow of an MMP account: it alone decides and provisions for it. */
   sanMigration: (accountId: string): string => `san-migration:${accountId}`,
 } as const;
+
+/** The destination id inside an events export workflow id (`events-export:<destinationId>`); undefined for any other id. */
+export function destinationIdOfEventsWorkflowId(workflowId: string): string | undefined {
+  const prefix = WorkflowIds.eventsExport('');
+  return workflowId.startsWith(prefix) ? workflowId.slice(prefix.length) : undefined;
+}
 
 /** The account id inside a SAN migration workflow id (`san-migration:<accountId>`); undefined for any other id. */
 export function accountIdOfWorkflowId(workflowId: string): string | undefined {
@@ -56,6 +66,7 @@ export function writerIdOf(workflowType: string, input: unknown): string | undef
   if (typeof config?.destinationId !== 'string') return undefined;
   if (workflowType === 'audienceSync') return WorkflowIds.audienceSync(config.destinationId);
   if (workflowType === 'audienceSyncPreview') return WorkflowIds.audienceSyncPreview(config.destinationId);
+  if (workflowType === 'eventsExport') return WorkflowIds.eventsExport(config.destinationId);
   return undefined;
 }
 
@@ -77,5 +88,23 @@ export const ScheduleIds = {
   /** Prefix of every retention Schedule id (one per dataset, daily). */
   retentionPrefix: 'retention-schedule:',
   retention: (datasetId: string): string => `retention-schedule:${datasetId}`,
+  eventsExportPrefix: 'events-export-schedule:',
+  eventsExport: (destinationId: string): string => `events-export-schedule:${destinationId}`,
 } as const;
 
+
+/**
+ * Signals one lifecycle sends to another's workflow, by name (a lifecycle cannot import
+ * another's messages). `eventsInputLanded`: an audience sync tells each events destination it
+ * feeds (its config's notifyEventsDestinations) about the snapshot it just committed, so one
+ * export drives both the audience and its enter/exit events.
+ */
+export const CrossLifecycleSignals = {
+  eventsInputLanded: 'inputLanded',
+} as const;
+
+/** The argument of CrossLifecycleSignals.eventsInputLanded. */
+export interface EventsInputLandedPayload {
+  input: { uri: string; format?: 'csv' | 'ndjson' };
+  requestId?: string;
+}

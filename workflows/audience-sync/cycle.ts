@@ -1,4 +1,5 @@
-import { ActivityFailure, ApplicationFailure, log, patched, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, getExternalWorkflowHandle, log, patched, workflowInfo } from '@temporalio/workflow';
+import { CrossLifecycleSignals, WorkflowIds, type EventsInputLandedPayload } from '../../src/temporal/workflowIds';
 import type { AppliedStateSummary, BuildFilesResult, PrepareResult } from '../../activities/audience-sync/data';
 import type { AudienceStatus, TikTokTarget } from '../../activities/audience-sync/tiktok';
 import type { AudienceRef } from '../../src/audience-sync/audienceLeases';
@@ -67,8 +68,26 @@ async function cycle(ctx: SyncContext, cfg: DestinationConfig, runId: string, re
   const { prepared, diffUris, built } = await prepareDiffBuild(ctx, cfg, runId, req, audience);
   const sent = await sendFiles(ctx, cfg, target, runId, req, audience, built);
   const committed = await commit(ctx, cfg, runId, audience, sent.audienceId, diffUris);
+  if (prepared.snapshot && cfg.notifyEventsDestinations?.length && patched('notify-events-destinations'))
+    await notifyEventsDestinations(cfg, runId, { uri: prepared.snapshot.uri, ...(req.kind === 'snapshot' && req.snapshot?.format ? { format: req.snapshot.format } : {}) });
   const final = sent.audienceId ? await waitUntilValid(ctx, cfg, target, sent.audienceId) : null;
   recordSync(ctx, runId, req, prepared, built, sent, committed.counts, final);
+}
+
+/**
+ * Tells each events destination this one feeds about the snapshot just committed (its
+ * eventsExport diffs it for enters and exits). A destination whose workflow is not running
+ * is logged and skipped: the audience cycle never fails for it.
+ */
+async function notifyEventsDestinations(cfg: DestinationConfig, runId: string, input: EventsInputLandedPayload['input']): Promise<void> {
+  for (const id of cfg.notifyEventsDestinations ?? []) {
+    const payload: EventsInputLandedPayload = { input, requestId: `audience-sync:${cfg.destinationId}:${runId}` };
+    try {
+      await getExternalWorkflowHandle(WorkflowIds.eventsExport(id)).signal(CrossLifecycleSignals.eventsInputLanded, payload);
+    } catch (err) {
+      log.warn('events destination not notified', { destinationId: cfg.destinationId, eventsDestinationId: id, cycleId: runId, error: (err as Error).message });
+    }
+  }
 }
 
 /**

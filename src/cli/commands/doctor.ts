@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncDoctor } from '../../audience-sync/doctor';
 import { retentionDoctor } from '../../retention/doctor';
+import { eventsExportDoctor } from '../../events-export/doctor';
 import { sanMigrationDoctor } from '../../san-migration/doctor';
 import { durationMs } from '../../config/duration';
 import { durationTextFlag } from '../../config/durationFlag';
@@ -10,7 +11,7 @@ import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient, loadTemporalSettings, type TemporalSettings } from '../../temporal/connection';
 import { noticesCheck } from '../../notices/doctor';
 import { fail, ok, pollersCheck, searchAttributesCheck, type CheckOutcome, type CheckStatus, type DoctorCheck, type DoctorContext, type DoctorSource } from '../../temporal/doctor';
-import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQueues';
+import { ALL_TASK_QUEUE_ROLES, EVENTS_TASK_QUEUE, type TaskQueueRole } from '../../temporal/taskQueues';
 
 /*
  * `ttsync doctor`: every check of the deployment (Temporal connection, namespace search
@@ -23,7 +24,12 @@ import { ALL_TASK_QUEUE_ROLES, type TaskQueueRole } from '../../temporal/taskQue
 
 /** Each lifecycle's checks, by its name. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; the runner only passes them through
-const SOURCES: Record<string, DoctorSource<any>> = { [audienceSyncDoctor.lifecycle]: audienceSyncDoctor, [sanMigrationDoctor.lifecycle]: sanMigrationDoctor, [retentionDoctor.lifecycle]: retentionDoctor };
+const SOURCES: Record<string, DoctorSource<any>> = {
+  [audienceSyncDoctor.lifecycle]: audienceSyncDoctor,
+  [eventsExportDoctor.lifecycle]: eventsExportDoctor,
+  [sanMigrationDoctor.lifecycle]: sanMigrationDoctor,
+  [retentionDoctor.lifecycle]: retentionDoctor,
+};
 
 /** The subject of the checks every config shares. */
 export const DEPLOYMENT = 'deployment';
@@ -118,11 +124,14 @@ export interface DoctorRun {
 
 export interface DoctorOptions {
   queues: Record<TaskQueueRole, string>;
+  eventsQueue?: string;
   expectSchedules: boolean;
   registry?: string;
   timeoutMs: number;
   /** Connects to Temporal (default: from the environment, as every command). */
   connect?: () => Promise<Client>;
+  /** The workers' environment the notices check reads (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** The deployment's checks, then each config's; closes what it opened. */
@@ -134,6 +143,7 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       return temporal;
     },
     queues: opts.queues,
+    ...(opts.eventsQueue ? { eventsQueue: opts.eventsQueue } : {}),
     expectSchedules: opts.expectSchedules,
     ...(opts.registry ? { registry: opts.registry } : {}),
   };
@@ -164,7 +174,7 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       connectCheck,
       searchAttributesCheck(ctx),
       ...ALL_TASK_QUEUE_ROLES.map((role) => pollersCheck(ctx, role)),
-      noticesCheck(),
+      noticesCheck(opts.env),
       ...(source.deploymentChecks?.(configs, ctx) ?? []),
     ];
     const deployment = await runChecks(DEPLOYMENT, deploymentChecks, opts.timeoutMs);
@@ -215,6 +225,7 @@ interface DoctorOpts {
   taskQueue: string;
   dataQueue: string;
   tiktokQueue: string;
+  eventsQueue: string;
 }
 
 export function registerDoctorCommand(program: Command, summary: string): void {
@@ -227,7 +238,8 @@ export function registerDoctorCommand(program: Command, summary: string): void {
       .option('--json', 'print the results as one JSON object')
       .option('--expect-schedules', "a config without its Schedule is a failure (default: info; for deployments that run `schedules apply`)")
       .option('--registry <uri>', 'the registry folder every worker shares (default: TTSYNC_SEGMENT_REGISTRY, else the local default workdir)')
-      .option('--timeout <duration>', 'how long each check may take', durationTextFlag, DEFAULT_TIMEOUT),
+      .option('--timeout <duration>', 'how long each check may take', durationTextFlag, DEFAULT_TIMEOUT)
+      .option('--events-queue <name>', 'task queue of the Events API activities (events-export)', EVENTS_TASK_QUEUE),
   ).action(async (opts: DoctorOpts) => {
     const source = SOURCES[opts.lifecycle]!;
     let configs: unknown[];
@@ -241,6 +253,7 @@ export function registerDoctorCommand(program: Command, summary: string): void {
     if (timeoutMs <= 0) throw new UsageError('--timeout must be longer than 0');
     const run = await runDoctor(source, configs, {
       queues: { control: opts.taskQueue, data: opts.dataQueue, tiktok: opts.tiktokQueue },
+      eventsQueue: opts.eventsQueue,
       expectSchedules: Boolean(opts.expectSchedules),
       ...(opts.registry ? { registry: opts.registry } : {}),
       timeoutMs,

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { audienceSyncRerun } from '../../audience-sync/rerun';
 import { retentionRerun } from '../../retention/rerun';
+import { eventsExportRerun } from '../../events-export/rerun';
 import { sanMigrationRerun } from '../../san-migration/rerun';
 import { connectClient } from '../../temporal/connection';
 import { RESET_TO, type ResetTo } from '../../temporal/resetPoints';
@@ -15,7 +16,7 @@ import { DEFAULT_UI_URL } from '../../temporal/uiLinks';
  */
 
 /** Every lifecycle's rerun rules; a lifecycle adds its own when it lands. */
-const SOURCES: readonly RerunSource[] = [audienceSyncRerun, sanMigrationRerun, retentionRerun];
+const SOURCES: readonly RerunSource[] = [audienceSyncRerun, eventsExportRerun, sanMigrationRerun, retentionRerun];
 
 interface RerunOpts {
   runId?: string;

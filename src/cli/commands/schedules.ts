@@ -2,14 +2,20 @@ import { Command, Option } from 'commander';
 import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncSchedules } from '../../audience-sync/schedules';
 import { retentionSchedules } from '../../retention/schedules';
+import { eventsExportSchedules } from '../../events-export/schedules';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient } from '../../temporal/connection';
+import { EVENTS_TASK_QUEUE } from '../../temporal/taskQueues';
 import { applySchedules, cadenceMs, type ScheduleSource } from '../../temporal/schedules';
 
 /** Each lifecycle's Schedules, by its name: the lifecycles that run on a cadence plug in here. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; apply only passes them through
-const SOURCES: Record<string, ScheduleSource<any>> = { [audienceSyncSchedules.lifecycle]: audienceSyncSchedules, [retentionSchedules.lifecycle]: retentionSchedules };
+const SOURCES: Record<string, ScheduleSource<any>> = {
+  [audienceSyncSchedules.lifecycle]: audienceSyncSchedules,
+  [eventsExportSchedules.lifecycle]: eventsExportSchedules,
+  [retentionSchedules.lifecycle]: retentionSchedules,
+};
 
 interface ApplyOpts {
   config: string;
@@ -21,6 +27,7 @@ interface ApplyOpts {
   taskQueue: string;
   dataQueue: string;
   tiktokQueue: string;
+  eventsQueue: string;
   pollInitial?: string;
   pollMax?: string;
 }
@@ -42,6 +49,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
       .option('--prune', 'delete audience schedules of this task queue whose destination is not in the set (default: kept and listed)')
       .option('--json', 'print the changes as one JSON object'),
   )
+    .option('--events-queue <name>', 'task queue of the Events API activities (events-export)', EVENTS_TASK_QUEUE)
     .option('--poll-initial <duration>', 'first TikTok processing poll delay of a workflow a tick starts', durationTextFlag)
     .option('--poll-max <duration>', 'longest processing poll delay of a workflow a tick starts', durationTextFlag)
     .action(async (opts: ApplyOpts) => {
@@ -69,7 +77,8 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
           {
             cadence,
             taskQueue: opts.taskQueue,
-            queues: { data: opts.dataQueue, tiktok: opts.tiktokQueue },
+            // Only events schedules carry the events queue: audience schedules keep their fingerprint.
+            queues: { data: opts.dataQueue, tiktok: opts.tiktokQueue, ...(opts.lifecycle === eventsExportSchedules.lifecycle ? { events: opts.eventsQueue } : {}) },
             poll: { ...(opts.pollInitial ? { initial: opts.pollInitial } : {}), ...(opts.pollMax ? { max: opts.pollMax } : {}) },
             ...(opts.dryRun ? { dryRun: true } : {}),
             ...(opts.prune ? { prune: true } : {}),

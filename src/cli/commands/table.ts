@@ -50,6 +50,10 @@ export const COMMANDS = {
     summary: 'Sync a destination audience to TikTok and follow it',
     load: async () => (await import('../../audience-sync/cli.js')).registerAudienceCommand,
   },
+  events: {
+    summary: 'Export events to the TikTok Events API (event files or audience enters/exits) and follow them',
+    load: async () => (await import('../../events-export/cli.js')).registerEventsCommand,
+  },
   san: {
     summary: "Migrate MMP accounts to TikTok's SAN integration: import accounts, apply the program, record decisions and cutovers, follow each account",
     load: async () => (await import('../../san-migration/cli.js')).registerSanCommand,

@@ -16,6 +16,7 @@ import { openBlobStore } from '../../../src/storage';
 import { kernelNoticeWriter } from '../../../src/san-migration/notices';
 import { startMailpit, type Mailpit } from '../../helpers/mailpit';
 import { temporalClient, testTemporal, uniqueId } from '../../helpers/temporal';
+import type { TemporalSettings } from '../../../src/temporal/connection';
 
 /*
  * One SAN migration test world: its own emulator, partner-config store (a temp folder),
@@ -40,6 +41,8 @@ export interface SanWorld {
 export interface SanWorldOptions {
   /** Wraps the SMTP adapter (a test makes it fail at a chosen moment). */
   wrapEmail?: (real: NoticeChannel) => NoticeChannel;
+  /** The server the client and workers use; the run's shared one unless a test brings its own (the Web UI test does). */
+  temporal?: () => TemporalSettings;
 }
 
 export async function startSanWorld(name: string, advertisers: string[], opts: SanWorldOptions = {}): Promise<SanWorld> {
@@ -53,7 +56,7 @@ export async function startSanWorld(name: string, advertisers: string[], opts: S
     { storeUri: noticeStore.uri, defaultRoute: { email: [OPERATORS] }, smtp: { url: mailpit.smtpUrl, from: 'ttsync <ttsync@mmp.example>' }, uiBaseUrl: 'http://127.0.0.1:8233', namespace: 'default' },
     { openStore: () => noticeStore, ...(opts.wrapEmail ? { channels: (built) => ({ ...built, email: opts.wrapEmail!(built.email!) }) } : {}) },
   );
-  const temporal = testTemporal();
+  const temporal = opts.temporal?.() ?? testTemporal();
   const client = await temporalClient(temporal);
   const queue = uniqueId(`test-san-${name}`);
   const connection = await NativeConnection.connect({ address: temporal.address });

@@ -12,6 +12,10 @@ import { resolveTemporalCli } from '../../../src/temporal/toolchain';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
 import { person, range } from '../../helpers/syntheticPeople';
+import { importAccounts } from '../../../src/san-migration/client';
+import { SanMigrationWorkflowType } from '../../../src/san-migration/messages';
+import type { Program } from '../../../src/san-migration/model';
+import { account, app, program as sanProgram, startSanWorld, type SanWorld } from '../san-migration/harness';
 
 /*
  * The Temporal Web UI, used as an operator uses it: headless Chromium (Debian's package,
@@ -20,7 +24,11 @@ import { person, range } from '../../helpers/syntheticPeople';
  * unique queues and the TikTok emulator. Through the UI alone the test starts an audience
  * sync from the start-workflow form, reads its status in the Queries tab, pauses and resumes
  * it with "Send a Signal", finds it by its SyncState search attribute in the workflow list's
- * query box, and starts bad inputs whose failure it reads on the workflow page.
+ * query box, and starts bad inputs whose failure it reads on the workflow page. Then a SAN
+ * migration: started from the form for an account the partner-config store holds, its phase
+ * and apps read in the Queries tab, an opt-in sent with "Send an Update" (UI 2.42 lists the
+ * workflow's updates), a refused opt-out's message read in the update dialog, and a start
+ * under a wrong workflow id failing with the id it must have.
  *
  * Selectors are roles, labels and the UI's data-testid attributes of Temporal UI 2.42.1 (the
  * one Temporal CLI 1.5.1 serves); the test checks that version first. Every wait is on a
@@ -41,6 +49,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const UI_VERSION = '2.42.1';
+const SAN_STATUS_QUERY = 'sanMigrationStatus';
 const ARTIFACTS = join(PROJECT_ROOT, '.data', 'test-artifacts', 'ui');
 const NAMESPACE = 'default';
 /** Longest wait for one condition of the page (the UI's first load and the first cycle are the slow ones). */
@@ -157,15 +166,15 @@ async function workflowStatus(page: Page): Promise<string> {
 }
 
 /** Fills the UI's start-workflow form and submits it; ends on the new workflow's page. */
-async function startFromForm(page: Page, workflowId: string, input: unknown): Promise<void> {
+async function startFromForm(page: Page, workflowId: string, input: unknown, as: { taskQueue: string; workflowType: string } = { taskQueue: harness.taskQueue, workflowType: AudienceSyncWorkflowType.sync }): Promise<void> {
   await page.goto(uiUrl('workflows'));
   await page.getByRole('button', { name: 'Start Workflow' }).click();
   await page.getByRole('heading', { level: 1, name: 'Start a Workflow' }).waitFor();
   // Typed field by field, leaving each with Tab as a person does (the form reads a field when it is left).
   for (const [label, value] of [
     ['Workflow ID', workflowId],
-    ['Task Queue', harness.taskQueue],
-    ['Workflow Type', AudienceSyncWorkflowType.sync],
+    ['Task Queue', as.taskQueue],
+    ['Workflow Type', as.workflowType],
   ] as const) {
     const field = page.getByRole('textbox', { name: label });
     await field.fill(value);
@@ -191,15 +200,20 @@ interface ShownStatus {
   lastError: unknown;
 }
 
-/** Runs the audienceSyncStatus query in the Queries tab of the workflow's latest run and reads the answer off the page. */
-async function queryStatus(page: Page, workflowId: string): Promise<ShownStatus> {
+/** Runs `queryType` in the Queries tab of the workflow's latest run; the answer's text once it shows `marker`. */
+async function runQuery(page: Page, workflowId: string, queryType: string, marker: string): Promise<string> {
   await openWorkflow(page, workflowId);
   await page.getByRole('tab', { name: 'Queries' }).click();
-  await expect.poll(() => page.getByRole('textbox', { name: 'Query Type' }).inputValue(), { timeout: WAIT_MS }).toBe('audienceSyncStatus');
+  await expect.poll(() => page.getByRole('textbox', { name: 'Query Type' }).inputValue(), { timeout: WAIT_MS }).toBe(queryType);
   await page.getByRole('button', { name: 'Run Query' }).click();
   const answer = page.getByTestId('query-result').getByRole('textbox');
-  await answer.getByText('"phase"').waitFor();
-  const text = await answer.innerText();
+  await answer.getByText(marker).first().waitFor();
+  return answer.innerText();
+}
+
+/** Runs the audienceSyncStatus query in the Queries tab of the workflow's latest run and reads the answer off the page. */
+async function queryStatus(page: Page, workflowId: string): Promise<ShownStatus> {
+  const text = await runQuery(page, workflowId, 'audienceSyncStatus', '"phase"');
   // The answer is pretty-printed JSON; top-level fields are the lines indented by two spaces.
   const field = (name: string): unknown => {
     const m = text.match(new RegExp(`^ {2}"${name}": (.*?),?$`, 'm'));
@@ -381,5 +395,133 @@ describe('the Temporal Web UI, driven as an operator drives it', () => {
     expect(rows.filter((r) => r.status === 'Running')).toHaveLength(1);
     // Another state finds nothing of it.
     expect(await searchWorkflows(page, `SyncState="error" AND DestinationId="${destinationId}"`)).toEqual([]);
+  }, STEP_MS);
+});
+
+/** More Actions > Send an Update to the latest run: whether the workflow accepted it, and what the UI said. */
+async function sendUpdate(page: Page, workflowId: string, update: string, input: unknown): Promise<{ ok: boolean; text: string } | undefined> {
+  await openWorkflow(page, workflowId);
+  if ((await workflowStatus(page)) !== 'Running') return undefined;
+  await page.getByRole('button', { name: 'More Actions' }).click();
+  await page.getByRole('menuitem', { name: 'Send an Update' }).and(page.locator(':visible')).click();
+  const dialog = page.getByRole('dialog', { name: 'Send an Update' });
+  // The UI lists the updates the workflow declares (its metadata query); the operator picks one.
+  await dialog.getByRole('button', { name: 'Select an Update' }).click();
+  await dialog.getByRole('option', { name: update, exact: true }).click();
+  await dialog.locator('[role=textbox][data-language=json][contenteditable=true]').click();
+  await page.keyboard.insertText(JSON.stringify(input, null, 2));
+  await dialog.getByRole('button', { name: 'Submit' }).click();
+  // Accepted: the dialog closes and a toast says "Update successful" (gone after a few seconds,
+  // so the closed dialog counts too: only an accepted update closes it). Refused: the dialog
+  // stays, the failure's message as its alert's title; "Update in progress" is an alert too.
+  const toast = page.getByRole('log').getByText('Update successful');
+  const refused = dialog.getByRole('alert').filter({ hasNotText: 'in progress' });
+  return until('the update dialog answered', async () => {
+    if (await refused.first().isVisible()) return { ok: false, text: await refused.first().innerText() };
+    if (await toast.isVisible()) return { ok: true, text: await toast.innerText() };
+    if (!(await dialog.isVisible())) return { ok: true, text: 'dialog closed' };
+    return undefined;
+  });
+}
+
+describe('the Temporal Web UI steering a SAN migration', () => {
+  const ACCOUNT = 'acct-ui';
+  const ADVERTISER = '7000000000000000301';
+  const workflowId = WorkflowIds.sanMigration(ACCOUNT);
+  const OPERATOR = 'ops@mmp.example';
+  let w: SanWorld | undefined;
+  let program: Program | undefined;
+
+  // Inside this block: its workers stop before the file's server does.
+  beforeAll(async () => {
+    w = await startSanWorld('ui', [ADVERTISER], { temporal: () => localTemporalSettings(ready(server).address, NAMESPACE) });
+  }, STEP_MS);
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  /** The sanMigrationStatus query's answer as the Queries tab shows it (pretty-printed JSON). */
+  async function shownSanStatus(page: Page): Promise<{ phase: string; enrolled: boolean; decisionKind: string | null; apps: [string, string][] }> {
+    const text = await runQuery(page, workflowId, SAN_STATUS_QUERY, '"phase"');
+    const top = (name: string): string => {
+      const m = text.match(new RegExp(`^ {2}"${name}": (.*?),?$`, 'm'));
+      if (!m?.[1]) throw new Error(`the query answer has no top-level "${name}":\n${text}`);
+      return m[1];
+    };
+    // Each app is an object of the "apps" array: its id, then its state, four spaces deeper than the status.
+    const apps = [...text.matchAll(/^ {6}"appId": "([^"]+)",$[\s\S]*?^ {6}"state": "([^"]+)",?$/gm)].map((m) => [m[1]!, m[2]!] as [string, string]);
+    const decision = top('decision');
+    return {
+      phase: JSON.parse(top('phase')) as string,
+      enrolled: JSON.parse(top('enrolled')) as boolean,
+      decisionKind: decision === 'null' ? null : ((text.match(/^ {4}"kind": "([^"]+)",?$/m)?.[1] ?? '?') as string),
+      apps,
+    };
+  }
+
+  it('starts an account\'s migration from the start-workflow form', async () => {
+    const page = await stepPage('san-start-from-form');
+    const world = ready(w);
+    // What `ttsync san import` and `ttsync san program apply` put in the partner-config store.
+    await importAccounts(world.stores.config, [account(ACCOUNT, ADVERTISER, [app('ui-android', 'android', '7200000000000000301'), app('ui-ios', 'ios', '7200000000000000302')])]);
+    // A deadline well after the steps below, however slow the machine: nothing is due while the test runs.
+    program = sanProgram({ programId: 'tiktok-san', revision: 'ui-1', mode: 'opt_in', deadlineIn: 3_600, provisioningIn: 3_700, targetIn: 7_200, reminderOffsets: ['10s'] });
+    await world.stores.config.putProgram(program, null);
+    // The operator pastes the account and the queue its activities run on; the program comes from the store.
+    await startFromForm(page, workflowId, { accountId: ACCOUNT, activityQueue: world.queues.activityQueue }, { taskQueue: world.queues.taskQueue, workflowType: SanMigrationWorkflowType.migration });
+    expect(await workflowStatus(page)).toBe('Running');
+    await page.getByRole('link', { name: SanMigrationWorkflowType.migration, exact: true }).first().waitFor();
+  }, STEP_MS);
+
+  it('shows the phase and each app\'s state in the Queries tab', async () => {
+    const page = await stepPage('san-status-query');
+    const shown = await until('sanMigrationStatus answers', () => shownSanStatus(page));
+    expect(shown).toEqual({
+      phase: 'awaiting_decision',
+      enrolled: false,
+      decisionKind: null,
+      apps: [
+        ['ui-android', 'legacy'],
+        ['ui-ios', 'legacy'],
+      ],
+    });
+  }, STEP_MS);
+
+  it('records an opt-in with Send an Update and shows it', async () => {
+    const page = await stepPage('san-opt-in');
+    const answer = await until('the optIn update answered', () => sendUpdate(page, workflowId, 'optIn', { by: OPERATOR, message: 'count us in' }));
+    expect(answer.ok, answer.text).toBe(true);
+    const shown = await until('the status shows the opt-in', async () => {
+      const s = await shownSanStatus(page);
+      return s.decisionKind === 'opt_in' ? s : undefined;
+    });
+    expect(shown).toMatchObject({ phase: 'awaiting_decision', enrolled: true });
+    // What the page showed is what the partner-config store holds.
+    expect((await ready(w).stores.config.getAccount(ACCOUNT))?.value.decision).toMatchObject({ kind: 'opt_in', by: OPERATOR, sentence: ready(program).sentences.optIn, programRevision: 'ui-1' });
+  }, STEP_MS);
+
+  it('shows why an opt-out after the opt-in is refused', async () => {
+    const page = await stepPage('san-refused');
+    const answer = await until('the optOut update answered', () => sendUpdate(page, workflowId, 'optOut', { by: OPERATOR }));
+    expect(answer.ok, answer.text).toBe(false);
+    // The validator's message: the program's mode and the decision it would undo.
+    expect(answer.text).toContain('program tiktok-san is in opt-in mode');
+    expect(answer.text).toContain(`already recorded an opt-in (by ${OPERATOR}`);
+    // Refused before it reached history: the account is still enrolled.
+    expect((await shownSanStatus(page)).decisionKind).toBe('opt_in');
+    expect((await ready(w).stores.config.getAccount(ACCOUNT))?.value.decision?.kind).toBe('opt_in');
+  }, STEP_MS);
+
+  it('shows the right workflow id when a migration is started under a wrong one', async () => {
+    const page = await stepPage('san-wrong-id');
+    const world = ready(w);
+    const wrongId = `san-migration-${ACCOUNT}`;
+    await startFromForm(page, wrongId, { accountId: ACCOUNT, activityQueue: world.queues.activityQueue }, { taskQueue: world.queues.taskQueue, workflowType: SanMigrationWorkflowType.migration });
+    const shown = await failureShown(page, wrongId);
+    expect(shown).toMatch(/^ {6}"type": "WrongWorkflowId",?$/m);
+    // The Result panel shows the failure event as JSON, its stack trace unescaped: the message line is read on its own.
+    const message = shown.match(/^ {4}"message": (".*"),?$/m)?.[1];
+    expect(message, shown).toBeDefined();
+    expect(JSON.parse(message!)).toContain(`must run as workflow id "${workflowId}", not "${wrongId}"`);
   }, STEP_MS);
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDoctor, runCheck, runChecks, runDoctor } from '../../../src/cli/commands/doctor';
 import { fail, info, ok, warn, type DoctorCheck, type DoctorSource } from '../../../src/temporal/doctor';
@@ -95,23 +98,27 @@ describe('doctor runner', () => {
       expectSchedules: false,
       timeoutMs: 1000,
       connect: () => Promise.reject(new Error('connection refused')),
+      // The notices check reads the given environment, never the developer's: an outbox in a
+      // fresh folder and a webhook default route need no service to pass.
+      env: { TTSYNC_NOTICES: mkdtempSync(join(tmpdir(), 'doctor-notices-')), TTSYNC_NOTICE_WEBHOOK: 'http://127.0.0.1:9/alerts' },
     });
     expect(run.ok).toBe(false);
     const by = (subject: string, name: string) => run.results.find((r) => r.subject === subject && r.check === name);
     expect(by('deployment', 'temporal')).toMatchObject({ status: 'fail', message: expect.stringMatching(/cannot reach Temporal at .*connection refused/) });
     for (const name of ['search-attributes', 'poller-control', 'poller-data', 'poller-tiktok']) expect(by('deployment', name)?.status).toBe('skip');
     expect(by('deployment', 'shared')?.status).toBe('ok');
+    expect(by('deployment', 'notices')?.status).toBe('ok');
     expect(by('one', 'local')?.status).toBe('ok');
     expect(by('one', 'needs-shared')?.status).toBe('ok');
     expect(by('one', 'needs-temporal')?.status).toBe('skip');
     expect(by('two', 'checks')).toMatchObject({ status: 'fail', message: 'cannot build the checks: cannot plan' });
-    expect(run.counts).toEqual({ ok: 3, info: 0, warn: 0, fail: 2, skip: 5 });
+    expect(run.counts).toEqual({ ok: 4, info: 0, warn: 0, fail: 2, skip: 5 });
 
     const text = formatDoctor(run);
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(run.results.length + 1);
     expect(lines[0]).toMatch(/^deployment +temporal +FAIL +cannot reach Temporal at \S+: connection refused {2}=> check TEMPORAL_ADDRESS/);
     expect(lines.find((l) => l.startsWith('one ') && / local /.test(l))).toMatch(/ ok +one fine$/);
-    expect(lines.at(-1)).toBe('2 problems found: 2 configs, 10 checks: 3 ok, 0 info, 0 warn, 2 FAIL, 5 skipped');
+    expect(lines.at(-1)).toBe('2 problems found: 2 configs, 11 checks: 4 ok, 0 info, 0 warn, 2 FAIL, 5 skipped');
   });
 });
