@@ -16,6 +16,9 @@ import { importAccounts } from '../../../src/san-migration/client';
 import { SanMigrationWorkflowType } from '../../../src/san-migration/messages';
 import type { Program } from '../../../src/san-migration/model';
 import { account, app, program as sanProgram, startSanWorld, type SanWorld } from '../san-migration/harness';
+import type { EventsDestinationConfigInput } from '../../../src/events-export/config';
+import { EventsExportWorkflowType, type EventsExportInput, type EventsExportStatus } from '../../../src/events-export/messages';
+import { useEventsHarness } from '../../helpers/eventsHarness';
 
 /*
  * The Temporal Web UI, used as an operator uses it: headless Chromium (Debian's package,
@@ -28,7 +31,10 @@ import { account, app, program as sanProgram, startSanWorld, type SanWorld } fro
  * migration: started from the form for an account the partner-config store holds, its phase
  * and apps read in the Queries tab, an opt-in sent with "Send an Update" (UI 2.42 lists the
  * workflow's updates), a refused opt-out's message read in the update dialog, and a start
- * under a wrong workflow id failing with the id it must have.
+ * under a wrong workflow id failing with the id it must have. Then an events export: started
+ * from the form with an events file as its input, its last run's counts read in the Queries
+ * tab (equal to those counted here from the file), paused and resumed with "Send a Signal",
+ * and a start under a wrong workflow id failing with the id it must have.
  *
  * Selectors are roles, labels and the UI's data-testid attributes of Temporal UI 2.42.1 (the
  * one Temporal CLI 1.5.1 serves); the test checks that version first. Every wait is on a
@@ -523,5 +529,117 @@ describe('the Temporal Web UI steering a SAN migration', () => {
     const message = shown.match(/^ {4}"message": (".*"),?$/m)?.[1];
     expect(message, shown).toBeDefined();
     expect(JSON.parse(message!)).toContain(`must run as workflow id "${workflowId}", not "${wrongId}"`);
+  }, STEP_MS);
+});
+
+describe('the Temporal Web UI steering an events export', () => {
+  const ADVERTISER = '7100000000000000401';
+  const TOKEN_VAR = 'TTSYNC_TEST_UI_EVENTS_TOKEN';
+  const ROWS = 40;
+  // Inside this block: its workers stop before the file's server does.
+  const ev = useEventsHarness({ name: 'ui-events', temporal: () => localTemporalSettings(ready(server).address, NAMESPACE) });
+  let config: EventsDestinationConfigInput | undefined;
+  let workflowId = '';
+  let expected: { rows: number; good: number; rejected: Record<string, number> } | undefined;
+
+  /** What an operator pastes into the start form: the config, the file that landed, and the queues its activities run on. */
+  const formInput = (c: EventsDestinationConfigInput, uri?: string): EventsExportInput => ({
+    config: c,
+    ...(uri ? { input: { uri } } : {}),
+    queues: ev.queues,
+    timing: { cadence: '1h', heartbeatTimeout: '30s' },
+  });
+
+  /** The eventsExportStatus query's answer as the Queries tab shows it (pretty-printed JSON). */
+  async function shownEventsStatus(page: Page): Promise<EventsExportStatus> {
+    const text = await runQuery(page, workflowId, 'eventsExportStatus', '"phase"');
+    try {
+      return JSON.parse(text) as EventsExportStatus;
+    } catch {
+      throw new Error(`the Queries tab shows no whole JSON status:\n${text}`);
+    }
+  }
+
+  it('starts an events export from the start-workflow form with the file that landed', async () => {
+    const page = await stepPage('events-start-from-form');
+    // A pixel code: 20 upper-case letters and digits, unique per run of the test.
+    const pixel = `UI${Date.now().toString(36).toUpperCase()}`.padEnd(20, '0').slice(0, 20);
+    await ev.sourceToken(pixel, ADVERTISER, TOKEN_VAR);
+    config = {
+      destinationId: `ui-events-${Date.now().toString(36)}`,
+      source: 'web',
+      eventSourceId: pixel,
+      accessToken: `env:${TOKEN_VAR}`,
+      input: { kind: 'files' },
+      event: { standard: 'Purchase' },
+      eventTimeField: 'ts',
+      identifiers: { email: 'email', external_id: 'uid' },
+      properties: { value: 'value', currency: 'currency' },
+      defaultCountry: 'US',
+    };
+    // Every fifth row has an address that is no email, every seventh (of the others) a currency that is no ISO code.
+    const rejected: Record<string, number> = {};
+    const lines = ['ts,email,uid,value,currency'];
+    for (let i = 0; i < ROWS; i++) {
+      const badEmail = i % 5 === 3;
+      const badCurrency = !badEmail && i % 7 === 6;
+      if (badEmail) rejected.invalid_email = (rejected.invalid_email ?? 0) + 1;
+      if (badCurrency) rejected.invalid_currency = (rejected.invalid_currency ?? 0) + 1;
+      const at = new Date(Date.now() - (i + 1) * 60_000).toISOString();
+      lines.push([at, badEmail ? `buyer-${i}-at-example.com` : `buyer-${i}@example.com`, `ui-user-${i}`, `${i + 1}.50`, badCurrency ? 'DOLLARS' : 'USD'].join(','));
+    }
+    const bad = Object.values(rejected).reduce((a, b) => a + b, 0);
+    expected = { rows: ROWS, good: ROWS - bad, rejected };
+    const file = join(ev.dir, 'purchases.csv');
+    writeFileSync(file, lines.join('\n') + '\n');
+    workflowId = WorkflowIds.eventsExport(config.destinationId);
+    ev.started.push(workflowId);
+    await startFromForm(page, workflowId, formInput(config, `file://${file}`), { taskQueue: ev.taskQueue, workflowType: EventsExportWorkflowType.export });
+    await page.getByRole('link', { name: EventsExportWorkflowType.export, exact: true }).first().waitFor();
+    await page.getByRole('link', { name: ev.taskQueue, exact: true }).first().waitFor();
+  }, STEP_MS);
+
+  it('shows the last run\'s counts in the Queries tab, equal to the file\'s', async () => {
+    const page = await stepPage('events-status-query');
+    expect(workflowId, 'the export was started from the form').not.toBe('');
+    const status = await until('eventsExportStatus shows the run exported', async () => {
+      const s = await shownEventsStatus(page);
+      return s.lastRun && s.currentRunId === null ? s : undefined;
+    });
+    const want = ready(expected);
+    expect(status).toMatchObject({ phase: 'exported', paused: false, runs: 1, lastError: null });
+    expect(status.lastRun).toMatchObject({ rows: want.rows, events: want.good, sent: want.good, rejected: want.rejected, ok: true });
+    // What the page showed is what TikTok (the emulator) received.
+    expect(await ev.source(ready(config).eventSourceId)).toMatchObject({ received: want.good, rejected: 0 });
+  }, STEP_MS);
+
+  it('pauses and resumes it with Send a Signal', async () => {
+    const page = await stepPage('events-pause-resume');
+    expect(workflowId, 'the export was started from the form').not.toBe('');
+    for (const [signal, paused] of [
+      ['pause', true],
+      ['resume', false],
+    ] as const) {
+      await until(`signal ${signal} sent`, () => sendSignal(page, workflowId, signal));
+      const s = await until(`status shows paused ${paused}`, async () => {
+        const st = await shownEventsStatus(page);
+        return st.paused === paused ? st : undefined;
+      });
+      // Pausing holds the next run; it leaves the last one as it was.
+      expect(s).toMatchObject({ phase: 'exported', runs: 1 });
+    }
+  }, STEP_MS);
+
+  it('shows the right workflow id when an export is started under a wrong one', async () => {
+    const page = await stepPage('events-wrong-id');
+    const c = ready(config);
+    const wrongId = `events-${c.destinationId}`;
+    await startFromForm(page, wrongId, formInput(c), { taskQueue: ev.taskQueue, workflowType: EventsExportWorkflowType.export });
+    const shown = await failureShown(page, wrongId);
+    expect(shown).toMatch(/^ {6}"type": "WrongWorkflowId",?$/m);
+    // The message line is read on its own (the Result panel shows the stack trace unescaped).
+    const message = shown.match(/^ {4}"message": (".*"),?$/m)?.[1];
+    expect(message, shown).toBeDefined();
+    expect(JSON.parse(message!)).toContain(`must run as workflow id "${WorkflowIds.eventsExport(c.destinationId)}", not "${wrongId}"`);
   }, STEP_MS);
 });
