@@ -66,6 +66,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/events-export/failures.ts',
   'src/events-export/messages.ts',
   'src/events-export/layout.ts',
+  'src/audience-sync/signalPayloads.ts',
   'src/audience-sync/alerts.ts',
   'src/identifiers/schema.ts',
   'src/san-migration/model.ts',

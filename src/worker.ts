@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { connectClient, connectNative, loadTemporalSettings, type TemporalSettings } from './temporal/connection';
+import type { PayloadCodec } from '@temporalio/common';
+import { connectClient, connectNative, loadTemporalSettings, resolvePayloadCodec, type TemporalSettings } from './temporal/connection';
 import { createNoticeService, noticeSettingsFromEnv } from './notices';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
 import { EVENTS_TASK_QUEUE, TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
@@ -33,6 +34,8 @@ export interface WorkerConfig {
   events?: { taskQueue?: string; activitiesPerSecond?: number };
   /** Dependencies of the data-plane and TikTok activities (tests point them at the emulator and temp dirs). */
   activityDeps?: Omit<ActivityDeps, 'health'>;
+  /** Payload encryption (default: TTSYNC_PAYLOAD_KEYS's keys when set; null: none). */
+  payloadCodec?: PayloadCodec | null;
 }
 
 export function workflowsPath(): string {
@@ -68,12 +71,16 @@ export interface RunningWorkers {
   /** Resolves when every worker has stopped (after shutdown, or a fatal error). */
   done: Promise<void>;
   shutdown(): void;
+  /** The key id that encrypts payloads, when encryption is on. */
+  encryption?: string;
 }
 
 export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWorkers> {
   const temporal = cfg.temporal ?? loadTemporalSettings();
+  const codec = await resolvePayloadCodec(cfg.payloadCodec);
+  const dataConverter = codec ? { dataConverter: { payloadCodecs: [codec] } } : {};
   if (!cfg.skipSearchAttributeCheck) {
-    const client = await connectClient(temporal);
+    const client = await connectClient(temporal, { payloadCodec: null });
     try {
       await assertSearchAttributesRegistered(client.connection.operatorService, temporal.namespace);
     } finally {
@@ -82,7 +89,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   }
   const connection = cfg.connection ?? (await connectNative(temporal));
   // Schedule ticks signal the audience sync workflows through the worker's own connection.
-  const temporalClient = new Client({ connection, namespace: temporal.namespace });
+  const temporalClient = new Client({ connection, namespace: temporal.namespace, ...dataConverter });
   const audienceControl = cfg.activityDeps?.audienceControl ?? { client: temporalClient };
   const eventsControl = cfg.activityDeps?.eventsControl ?? { client: temporalClient };
   // Notice links name the namespace the worker really serves (a TOML profile may set it, not only the env).
@@ -104,6 +111,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
         ...(role === 'control' ? source : {}),
         activities,
         shutdownGraceTime,
+        ...dataConverter,
       }),
     );
   }
@@ -119,6 +127,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
         shutdownGraceTime,
         // Enforced by the server across every worker polling the queue: the cluster-wide limit.
         maxTaskQueueActivitiesPerSecond: perSecond,
+        ...dataConverter,
       }),
     );
   }
@@ -128,7 +137,8 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   // The SDK Runtime may already have begun shutting a worker down on SIGINT/SIGTERM;
   // shutdown() throws unless the worker is RUNNING, so ask only those that still are.
   const shutdown = () => workers.filter((w) => w.getState() === 'RUNNING').forEach((w) => w.shutdown());
-  return { workers, temporal, done, shutdown };
+  const encryption = codec && 'encryptingKeyId' in codec ? String(codec.encryptingKeyId) : undefined;
+  return { workers, temporal, done, shutdown, ...(encryption ? { encryption } : {}) };
 }
 
 /** Entry for `ttsync worker`: runs until SIGINT/SIGTERM, then drains gracefully. */
@@ -138,7 +148,7 @@ export async function runWorker(cfg: WorkerConfig = {}): Promise<void> {
   const running = await createWorkers(cfg);
   const queues = running.workers.map((w) => w.options.taskQueue).join(', ');
   const t = running.temporal;
-  process.stderr.write(`ttsync worker ${VERSION} polling ${queues} on ${t.address}, namespace ${t.namespace} (${t.source})\n`);
+  process.stderr.write(`ttsync worker ${VERSION} polling ${queues} on ${t.address}, namespace ${t.namespace} (${t.source})${running.encryption ? `; payloads encrypted with key ${running.encryption}` : ''}\n`);
   await running.done;
   process.stderr.write('ttsync worker stopped\n');
 }

@@ -308,6 +308,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
           tick: () => heartbeat(details),
         },
         resume,
+        config.rejects?.values ?? 'raw',
       );
       results.push(r);
       // The final checkpoint, so a retry after this point only re-lists this input's parts.

@@ -324,6 +324,15 @@ export const DestinationConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * What rejects files keep of each rejected value: raw (default; needed to fix the data),
+     * masked (letters x, digits 9: the shape only) or none. No default written into the
+     * parsed config, so existing configs keep their fingerprint.
+     */
+    rejects: z
+      .object({ values: z.enum(['raw', 'masked', 'none'], { message: 'must be "raw", "masked" or "none"' }).optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((d, ctx) => {

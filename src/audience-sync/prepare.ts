@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { IdentifierType } from '../identifiers/schema';
-import { SnapshotReader, rejectsToCsv, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
+import { SnapshotReader, rejectsToCsv, type RejectValueMode, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
 import { readJsonObject, type BlobStore } from '../storage';
 import { layout, type InputSet } from './layout';
 import { SpillPartSchema, type SpillPart } from './schemas';
@@ -84,6 +84,8 @@ export async function prepareSet(
   tuning: PrepareTuning,
   hooks: PrepareHooks,
   resume?: SetCheckpoint,
+  /** What the rejects file keeps of each value (the destination's rejects.values). */
+  rejectValues: RejectValueMode = 'raw',
 ): Promise<SetResult> {
   const info = await source.store.stat(source.key);
   const now = hooks.now ?? Date.now;
@@ -135,7 +137,7 @@ export async function prepareSet(
       last = batch.position;
       for (const d of batch.digests) buffer.add(typeIndex.get(d.type)!, d.digests);
       if (batch.rejects.length) {
-        const csv = rejectsToCsv(batch.rejects);
+        const csv = rejectsToCsv(batch.rejects, false, rejectValues);
         rejectChunks.push(csv);
         rejectBytes += csv.length;
       }

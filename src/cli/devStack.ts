@@ -8,6 +8,8 @@ import { TaskQueues } from '../temporal/taskQueues';
 import { healthCheck } from '../../workflows/index';
 import { ensureEmulator, type EnsuredEmulator } from '../emulator/ensure';
 import type { ChildProcess } from 'node:child_process';
+import { ensureDevPayloadKey, PAYLOAD_KEYS_VARIABLE, payloadCodecFromEnv } from '../temporal/payloadCodec';
+import { startCodecServer, type RunningCodecServer } from '../temporal/codecServer';
 
 export interface DevStackOptions {
   ip: string;
@@ -22,6 +24,13 @@ export interface DevStackOptions {
   emulatorPort?: number;
   /** How long the emulator keeps an edited audience processing (real TikTok: hours; default 2s). */
   emulatorProcessingDelay?: number;
+  /**
+   * Encrypt payloads with the dev key (kept under dataDir/codec, made on first use) unless
+   * TTSYNC_PAYLOAD_KEYS names keys, and serve the codec on 127.0.0.1:codecPort (a free port
+   * when taken) for the Web UI (--ui-codec-endpoint).
+   */
+  codec?: boolean;
+  codecPort?: number;
   log: (line: string) => void;
 }
 
@@ -50,7 +59,22 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const killChildren = () => children.forEach((c) => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'));
   process.once('exit', killChildren);
 
+  let codecServer: RunningCodecServer | undefined;
+  if (opts.codec) {
+    const key = ensureDevPayloadKey(opts.dataDir);
+    // This process (worker, demo, health check) and its children read the same variable as production.
+    process.env[PAYLOAD_KEYS_VARIABLE] ??= `${key.id}=${key.ref}`;
+    const codec = (await payloadCodecFromEnv())!;
+    const origins = [uiUrl, `http://localhost:${opts.uiPort}`];
+    const serve = (port: number) => startCodecServer({ codec, host: '127.0.0.1', port, origins, log: opts.log });
+    codecServer = await serve(opts.codecPort ?? 0).catch(() => serve(0));
+    opts.log(
+      `codec: payloads encrypted with key ${codec.encryptingKeyId} (${key.created ? 'new dev key' : 'dev key'} ${key.path}); codec server ${codecServer.url} for the UI; other ttsync commands on this stack need ${PAYLOAD_KEYS_VARIABLE}=${process.env[PAYLOAD_KEYS_VARIABLE]}`,
+    );
+  }
+
   if (await temporalAnswers(address)) {
+    if (codecServer) opts.log(`codec: the UI of a reused server decodes only if that server was started with --ui-codec-endpoint ${codecServer.url}`);
     opts.log(`temporal: reusing the server already on ${address}`);
   } else {
     if (await portOpen(opts.ip, opts.uiPort)) {
@@ -67,6 +91,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       dbFile,
       logFile,
       detached: true,
+      ...(codecServer ? { extraArgs: ['--ui-codec-endpoint', codecServer.url] } : {}),
     });
     children.push(server.child);
     opts.log(`temporal: dev server on ${address} (pid ${server.child.pid}, ${Date.now() - t0} ms), db ${dbFile}, log ${logFile}`);
@@ -125,6 +150,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         opts.log('temporal: stopping dev server');
         await stopChild(server.child, 10_000);
       }
+      await codecServer?.close();
       process.removeListener('exit', killChildren);
     })());
   return { address, uiUrl, startedServer: Boolean(server), tiktokApiBaseUrl: emulator?.apiBaseUrl, stop };

@@ -19,7 +19,16 @@ export class SecretError extends Error {
 
 export interface SecretSources {
   env?: NodeJS.ProcessEnv;
+  /** Receives the warning about a secret file others can read (default: once per file on stderr). */
+  warn?: (message: string) => void;
 }
+
+const warnedFiles = new Set<string>();
+const warnOnStderr = (message: string): void => {
+  if (warnedFiles.has(message)) return;
+  warnedFiles.add(message);
+  process.stderr.write(`warning: ${message}\n`);
+};
 
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
@@ -44,6 +53,11 @@ export async function resolveSecret(ref: string, sources: SecretSources = {}): P
   try {
     const st = await stat(path);
     if (st.isDirectory()) throw new SecretError('unreadable', `secret ${ref}: ${path} is a folder, not a file`);
+    if (st.mode & 0o077)
+      // Still used (refusing would stop a running sync), but said: any local user could take it.
+      (sources.warn ?? warnOnStderr)(
+        `secret ${ref}: ${path} is readable or writable by ${st.mode & 0o070 ? 'its group' : ''}${st.mode & 0o070 && st.mode & 0o007 ? ' and ' : ''}${st.mode & 0o007 ? 'other users' : ''} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${path}`,
+      );
     if (st.size > MAX_SECRET_FILE_BYTES) throw new SecretError('malformed', `secret ${ref}: ${path} is ${st.size} bytes, too large for a token (limit ${MAX_SECRET_FILE_BYTES})`);
     text = await readFile(path, 'utf8');
   } catch (err) {

@@ -34,10 +34,27 @@ export interface RejectRecord {
 
 export const REJECTS_CSV_COLUMNS = ['row', 'line', 'column', 'type', 'reason', 'detail', 'value'] as const;
 
+/**
+ * What a rejects file keeps of each rejected value: `raw` (the default: an operator needs it
+ * to fix the data), `masked` (its shape only), or `none` (an empty value column).
+ */
+export const REJECT_VALUE_MODES = ['raw', 'masked', 'none'] as const;
+export type RejectValueMode = (typeof REJECT_VALUE_MODES)[number];
+
+/**
+ * A value's shape without its content: letters become x, digits 9, other characters stay
+ * (`john.doe@example` → `xxxx.xxx@xxxxxxx`), so a missing `@` or a short number still shows.
+ */
+export function maskRejectValue(value: string): string {
+  return value.replace(/\p{L}/gu, 'x').replace(/\p{N}/gu, '9');
+}
+
+const shownValue = (value: string, mode: RejectValueMode): string => (mode === 'raw' ? value : mode === 'masked' ? maskRejectValue(value) : '');
+
 /** CSV text for a batch of rejects (one stringify call per batch, not per record). */
-export function rejectsToCsv(records: readonly RejectRecord[], withHeader = false): string {
+export function rejectsToCsv(records: readonly RejectRecord[], withHeader = false, values: RejectValueMode = 'raw'): string {
   return stringify(
-    records.map((r) => [r.row, r.line, r.column ?? '', r.type ?? '', r.reason, r.detail ?? '', r.value]),
+    records.map((r) => [r.row, r.line, r.column ?? '', r.type ?? '', r.reason, r.detail ?? '', shownValue(r.value, values)]),
     { header: withHeader, columns: withHeader ? [...REJECTS_CSV_COLUMNS] : undefined },
   );
 }

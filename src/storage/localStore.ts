@@ -48,6 +48,14 @@ function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/*
+ * Objects hold raw or hashed identifiers (snapshot copies, rejects, spill, shards, customer
+ * files): only the worker's user may read them. Modes are set at creation (the umask can only
+ * narrow them); folders that existed before keep theirs.
+ */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
 /**
  * The local-folder adapter: the embedded default, one machine (or a shared POSIX mount).
  * Writes go to a temporary file in the store's internal folder, are fsynced, then renamed
@@ -118,8 +126,8 @@ export class LocalBlobStore implements BlobStore {
     const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${randomBytes(6).toString('hex')}`);
     let handle: FileHandle | undefined;
     try {
-      await mkdir(dirname(tmp), { recursive: true });
-      handle = await open(tmp, 'wx');
+      await mkdir(dirname(tmp), { recursive: true, mode: DIR_MODE });
+      handle = await open(tmp, 'wx', FILE_MODE);
       const tally = md5 ? new ByteTally() : null;
       let size = 0;
       for await (const chunk of chunksOf(data)) {
@@ -166,11 +174,11 @@ export class LocalBlobStore implements BlobStore {
 
   private async publish(tmp: string, path: string, key: string): Promise<void> {
     try {
-      await mkdir(dirname(path), { recursive: true });
+      await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
       // A delete of the folder's last object may remove the folder between mkdir and rename.
       await rename(tmp, path).catch(async (err: unknown) => {
         if (errnoOf(err) !== 'ENOENT') throw err;
-        await mkdir(dirname(path), { recursive: true });
+        await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
         await rename(tmp, path);
       });
     } catch (err) {
@@ -242,7 +250,7 @@ export class LocalBlobStore implements BlobStore {
     let pending: string | undefined;
     try {
       if (expectedGeneration === ABSENT_GENERATION) {
-        await mkdir(dirname(path), { recursive: true });
+        await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
         try {
           await link(t.tmp, path);
         } catch (err) {
@@ -256,7 +264,7 @@ export class LocalBlobStore implements BlobStore {
       const casDir = join(this.internalDir, 'cas');
       const marker = join(casDir, base);
       pending = join(casDir, `${base}.${randomBytes(8).toString('hex')}`);
-      await mkdir(casDir, { recursive: true });
+      await mkdir(casDir, { recursive: true, mode: DIR_MODE });
       await link(t.tmp, pending);
       try {
         await link(t.tmp, marker);

@@ -4,7 +4,9 @@ import { isAbsolute, join } from 'node:path';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { loadClientConfig, loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import { ConfigError } from '../config/errors';
+import { payloadCodecFromEnv } from './payloadCodec';
 
 /*
  * How ttsync reaches Temporal: the same TOML profiles (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE)
@@ -194,9 +196,15 @@ export function localTemporalSettings(address: string, namespace: string = DEFAU
   return { address, namespace, connection: { address }, source: 'local dev server' };
 }
 
-export async function connectClient(settings: TemporalSettings = loadTemporalSettings()): Promise<Client> {
+/** Payload encryption for a client or worker: the given codec, none for null, else TTSYNC_PAYLOAD_KEYS's (payloadCodec.ts). */
+export async function resolvePayloadCodec(codec?: PayloadCodec | null): Promise<PayloadCodec | undefined> {
+  return codec === undefined ? payloadCodecFromEnv() : (codec ?? undefined);
+}
+
+export async function connectClient(settings: TemporalSettings = loadTemporalSettings(), opts: { payloadCodec?: PayloadCodec | null } = {}): Promise<Client> {
+  const codec = await resolvePayloadCodec(opts.payloadCodec);
   const connection = await Connection.connect(settings.connection as ConnectionOptions);
-  return new Client({ connection, namespace: settings.namespace });
+  return new Client({ connection, namespace: settings.namespace, ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}) });
 }
 
 export async function connectNative(settings: TemporalSettings = loadTemporalSettings()): Promise<NativeConnection> {

@@ -1,4 +1,5 @@
-import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { signalPayloadProblem } from '../../src/audience-sync/signalPayloads';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import {
   addChangeBatchSignal,
@@ -76,19 +77,35 @@ function checkWorkflowId(destinationId: string): void {
   );
 }
 
+/**
+ * True when a signal's payload is malformed and must be ignored: the UI and the temporal CLI
+ * can send anything. The warning names the signal and the JSON path, never the values. Runs
+ * that received a malformed signal before this check replay as they ran (the patch marker
+ * is written only when one is ignored).
+ */
+function malformed(signal: keyof typeof signalPayloadProblem, payload: unknown): boolean {
+  const problem = signalPayloadProblem[signal](payload);
+  if (problem === undefined || !patched('ignore-malformed-signals')) return false;
+  log.warn(`ignored a malformed ${signal} signal: ${problem}`, { signal, problem });
+  return true;
+}
+
 function setMessageHandlers(ctx: SyncContext): void {
   const { requests, status } = ctx;
   setHandler(audienceSyncStatusQuery, () => requests.view());
   // Each request shows in the UI's current details at once (queued, or its NothingToSync error).
   setHandler(syncNowSignal, (req) => {
+    if (malformed('syncNow', req)) return;
     requests.syncNow(req, new Date(Date.now()).toISOString());
     ctx.showDetails();
   });
   setHandler(snapshotLandedSignal, (req) => {
+    if (malformed('snapshotLanded', req)) return;
     requests.snapshotLanded(req);
     ctx.showDetails();
   });
   setHandler(addChangeBatchSignal, (batch) => {
+    if (malformed('addChangeBatch', batch)) return;
     requests.addChangeBatch(batch);
     ctx.showDetails();
   });

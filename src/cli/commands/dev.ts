@@ -27,6 +27,8 @@ export function registerDevCommand(program: Command, summary: string): void {
     .addOption(
       new Option('--emulator-processing-delay <duration>', 'how long an audience processes after each edit in the emulator (e.g. 500ms, 2s, 1m)').argParser(durationFlag).default(2_000, '2s'),
     )
+    .option('--no-codec', 'store payloads in plaintext (default: encrypted with the dev key under the data dir, decoded in the UI by a codec server)')
+    .option('--codec-port <port>', 'codec server port on 127.0.0.1 (a free one when taken)', parsePort, 8234)
     .option('--demo', 'once the stack is up, run `ttsync demo` on it (a synthetic audience synced twice), then keep running')
     .option('--demo-people <n>', 'people in the demo\'s first snapshot', parsePeople, DEMO_DEFAULTS.people)
     .action(async ({ demo, demoPeople, ...opts }: DevOpts) => {

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { connectClient } from '../../temporal/connection';
+import { payloadCodecFromEnv } from '../../temporal/payloadCodec';
 import { installRuntimeLogging } from '../../temporal/logging';
 import { fetchHistory, loadHistoryFile, replayAll, type NamedHistory } from '../../temporal/replay';
 import { workflowSource } from '../../worker';
@@ -36,7 +37,9 @@ export function registerReplayCommand(program: Command, summary: string): void {
       } else {
         histories = (opts.file ?? []).map(loadHistoryFile);
       }
-      const outcomes = await replayAll(workflowSource({ workflowBundlePath: opts.bundle }), histories);
+      // Encrypted histories need the keys; plaintext ones (saved histories) pass through the codec.
+      const codec = await payloadCodecFromEnv();
+      const outcomes = await replayAll({ ...workflowSource({ workflowBundlePath: opts.bundle }), ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}) }, histories);
       for (const o of outcomes) process.stdout.write(`${o.ok ? 'ok  ' : 'FAIL'} ${o.source}${o.error ? `\n     ${o.error}` : ''}\n`);
       const failed = outcomes.filter((o) => !o.ok).length;
       if (failed) throw new Error(`${failed} of ${outcomes.length} histories failed to replay`);

@@ -78,6 +78,10 @@ export const COMMANDS = {
     summary: 'Re-run a failed run after its cause was fixed (Temporal reset, or its input started again); prints what it did and the new run\'s UI link',
     load: async () => (await import('./rerun.js')).registerRerunCommand,
   },
+  'codec-server': {
+    summary: "Serve Temporal's remote codec (POST /encode, /decode) so the Web UI and the temporal CLI show decrypted payloads to operators; keys from TTSYNC_PAYLOAD_KEYS, bearer token, CORS for the UI",
+    load: async () => (await import('./codecServer.js')).registerCodecServerCommand,
+  },
 } satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;

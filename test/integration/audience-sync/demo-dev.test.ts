@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,9 @@ describe('ttsync dev --demo (scripts/start)', { timeout: 120_000 }, () => {
     );
     try {
       const serverPid = Number((await waitForOutput(child, /dev server on \S+ \(pid (\d+)/))[1]);
+      expect(child.output()).toContain(`TTSYNC_PAYLOAD_KEYS=dev=file:${join(dataDir, 'codec', 'payload-key')}`);
+      expect(statSync(join(dataDir, 'codec', 'payload-key')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(dataDir, 'codec')).mode & 0o777).toBe(0o700);
       const link = `http://127.0.0.1:${uiPort}/namespaces/default/workflows/audience-sync%3Ademo`;
       await waitForOutput(child, /demo done; the stack keeps running/);
       const out = child.output();
@@ -49,11 +52,18 @@ describe('ttsync dev --demo (scripts/start)', { timeout: 120_000 }, () => {
         workflowExecutionInfo?: { status: string };
       };
       expect(api.workflowExecutionInfo?.status).toBe('WORKFLOW_EXECUTION_STATUS_RUNNING');
+      // The UI decodes through the stack's codec server, which answers the UI's preflight.
+      const codecUrl = /codec server (http:\/\/127\.0\.0\.1:\d+) for the UI/.exec(child.output())?.[1];
+      const settings = JSON.stringify(await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json());
+      expect(codecUrl && settings).toContain(codecUrl);
+      const preflight = await fetch(`${codecUrl}/decode`, { method: 'OPTIONS', headers: { Origin: `http://127.0.0.1:${uiPort}`, 'Access-Control-Request-Method': 'POST' } });
+      expect(preflight.headers.get('access-control-allow-origin')).toBe(`http://127.0.0.1:${uiPort}`);
 
       // The stack is still up: `ttsync demo` runs on it and starts from scratch (cycle 1, a new audience).
       const again = runCli(
         ['demo', '--people', '2000', '--emulator-url', `http://127.0.0.1:${emulatorPort}`, '--ui-url', `http://127.0.0.1:${uiPort}`, '--data-dir', dataDir],
-        { env: { TEMPORAL_ADDRESS: `127.0.0.1:${port}` }, timeoutMs: 90_000 },
+        // The stack encrypts payloads with its dev key; other commands on it name the key as dev prints it.
+        { env: { TEMPORAL_ADDRESS: `127.0.0.1:${port}`, TTSYNC_PAYLOAD_KEYS: `dev=file:${join(dataDir, 'codec', 'payload-key')}` }, timeoutMs: 90_000 },
       );
       expect(again.code).toBe(0);
       expect(again.stderr).toContain('[demo] ended the previous demo run of audience-sync:demo');
