@@ -77,6 +77,11 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/identifiers/reasons.ts',
   'src/notices/schema.ts',
   'src/notices/failures.ts',
+  'src/tiktok/networks.ts',
+  'src/retention/config.ts',
+  'src/retention/failures.ts',
+  'src/retention/messages.ts',
+  'src/retention/window.ts',
 ];
 
 /**

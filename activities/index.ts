@@ -4,8 +4,9 @@ import { createEventsExportActivities, type EventsExportActivityDeps } from './e
 import { createHealthActivities, type HealthDeps } from './health';
 import { createSanMigrationActivities, type SanMigrationActivityDeps } from './san-migration';
 import { createNoticeActivities, type NoticeActivityDeps } from './notices';
+import { createRetentionActivities, type RetentionActivityDeps } from './retention';
 
-export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActivityDeps {
+export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActivityDeps, RetentionActivityDeps {
   health: HealthDeps;
   /** SAN migration's stores, secrets and TikTok settings; default TTSYNC_SAN_STORE and the TIKTOK_* env. */
   sanMigration?: SanMigrationActivityDeps;
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     health: createHealthActivities(deps.health),
     notices: createNoticeActivities(deps.notices),
     'audience-sync': createAudienceSyncActivities(deps),
+    retention: createRetentionActivities(deps),
     'events-export': createEventsExportActivities(deps),
     'san-migration': createSanMigrationActivities(deps.sanMigration),
   });

@@ -14,7 +14,9 @@ import { DEFAULT_UI_URL } from '../src/temporal/uiLinks';
 import { audienceSyncRerun } from '../src/audience-sync/rerun';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
-import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck } from '../workflows/index';
+import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck, retention, retentionTick } from '../workflows/index';
+import { generateSyntheticDataset, syntheticDatasetConfig } from '../src/retention/synthetic';
+import type { RetentionRunSummary } from '../src/retention/messages';
 import { eventsExportStatusQuery, eventsReauthorizedSignal, inputLandedSignal, eventsPauseSignal, eventsResumeSignal } from '../src/events-export/messages';
 import { sanMigrationScenario } from './san-history-scenario';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
@@ -351,7 +353,36 @@ async function eventsScenario(name: string, client: Client, taskQueue: string, c
   }
 }
 
+/**
+ * A retention run over a small synthetic dataset in a temp folder: plan, one anonymize
+ * activity per due partition (two lanes), the aggregate move and the audit record. The
+ * control worker of the recorder runs the activities too (its queue is the data queue here).
+ * `tick`: what the daily Schedule starts, recorded after the run it started has ended.
+ */
+async function retentionScenario(name: string, client: Client, taskQueue: string, tick: boolean): Promise<WorkflowHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
+  try {
+    await generateSyntheticDataset(openBlobStore(dir), { start: '2026-01-01', days: 12, rowsPerDay: 20, seed: 3 });
+    const config = { ...syntheticDatasetConfig(name.toLowerCase(), dir, join(dir, 'audit')), parallelism: 2 };
+    if (tick) {
+      const h = await client.workflow.start(retentionTick, { taskQueue, workflowId: `${name}`, args: [{ config, queues: { data: taskQueue } }] });
+      const r = await h.result();
+      if (!r.started) throw new Error(`retention tick scenario did not start a run: ${JSON.stringify(r)}`);
+      await client.workflow.getHandle(r.workflowId).result();
+      return h;
+    }
+    const h = await client.workflow.start(retention, { taskQueue, workflowId: WorkflowIds.retention(config.datasetId), args: [{ config, asOf: '2026-07-05', queues: { data: taskQueue } }] });
+    const r: RetentionRunSummary = await h.result();
+    if (!r.changed || r.objectsScanned !== 12) throw new Error(`retention scenario returned ${JSON.stringify(r)}`);
+    return h;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const scenarios: HistoryScenario[] = [
+  { name: 'retention-first-run', run: (client, taskQueue) => retentionScenario('retention-first-run', client, taskQueue, false) },
+  { name: 'retentionTick-start', run: (client, taskQueue) => retentionScenario('retentionTick-start', client, taskQueue, true) },
   { name: 'eventsExport-reauthorized-file', run: (client, taskQueue, ctx) => eventsScenario('eventsExport-reauthorized-file', client, taskQueue, ctx) },
   {
     // What an events Schedule starts: the tick's activity starts the destination's eventsExport.

@@ -5,6 +5,8 @@ export { healthCheck } from './healthCheck';
 export { audienceSync } from './audience-sync/audienceSync';
 export { audienceSyncTick } from './audience-sync/tick';
 export { audienceSyncPreview } from './audience-sync/preview';
+export { retention } from './retention/retention';
+export { retentionTick } from './retention/tick';
 export { eventsExport } from './events-export/eventsExport';
 export { eventsExportTick } from './events-export/tick';
 export { sanMigration } from './san-migration/sanMigration';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DurationSchema } from '../config/duration';
 import { SecretRefSchema } from '../config/secretRef';
+import { TIKTOK_NETWORK_NAMES } from '../tiktok/networks';
 
 /*
  * What an MMP knows about its TikTok advertisers, one zod schema per concept: the account
@@ -22,8 +23,8 @@ export const InstantSchema = z.iso.datetime({ offset: true, message: 'must be an
 /** TikTok's ids are numeric strings beyond 2^53: always strings. */
 export const AdvertiserIdSchema = z.string().regex(/^\d{1,30}$/, 'must be the advertiser id as a string of digits');
 
-/** The reporting network name TikTok's SAN attributions arrive under, after cutover. */
-export const SAN_NETWORK_NAME = 'TikTok for Business – SAN';
+/** The reporting network name TikTok's SAN attributions arrive under, after cutover (the kernel's, which retention reads too). */
+export const SAN_NETWORK_NAME = TIKTOK_NETWORK_NAMES.san;
 
 /** "N/A": the app has no TikTok App ID (yet), so no SAN integration can be configured for it. */
 export const NO_TIKTOK_APP_ID = 'N/A';

@@ -42,6 +42,8 @@ function generationOf(st: BigIntStats): string {
   return ((st.mtimeNs + 500n) / 1000n).toString();
 }
 
+/** How often a write retries a folder that a concurrent delete removed under it. */
+const PUBLISH_ATTEMPTS = 5;
 const INTERNAL_MAX_AGE_MS = 24 * 3_600_000;
 
 function errnoOf(err: unknown): string | undefined {
@@ -174,13 +176,19 @@ export class LocalBlobStore implements BlobStore {
 
   private async publish(tmp: string, path: string, key: string): Promise<void> {
     try {
-      await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
-      // A delete of the folder's last object may remove the folder between mkdir and rename.
-      await rename(tmp, path).catch(async (err: unknown) => {
-        if (errnoOf(err) !== 'ENOENT') throw err;
-        await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
-        await rename(tmp, path);
-      });
+      // A delete of a folder's last object removes the folder (and empty parents), which can
+      // happen between our mkdir and rename, or inside a recursive mkdir: parallel writers and
+      // deleters under one prefix race that way, so try again a few times before failing.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
+          await rename(tmp, path);
+          break;
+        } catch (err) {
+          if (errnoOf(err) !== 'ENOENT' || attempt >= PUBLISH_ATTEMPTS) throw err;
+          await stat(tmp); // our temp file must still be there: if not, the ENOENT was ours
+        }
+      }
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
       const code = errnoOf(err);

@@ -51,6 +51,8 @@ export interface ScheduleSource<Config> {
   lifecycle: string;
   /** Prefix of every schedule id of this source: prune looks only at these. */
   idPrefix: string;
+  /** The cadence when `--cadence` is not given (default 1h). */
+  defaultCadence?: string;
   /** Every config of a file or folder, validated as a set; throws a readable error listing every problem. */
   load(path: string): Promise<Config[]>;
   plan(config: Config, opts: ScheduleApplyOptions): PlannedSchedule;

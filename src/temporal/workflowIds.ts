@@ -16,6 +16,12 @@ export const WorkflowIds = {
    * and commits nothing), but one at a time per destination, so Temporal refuses a second.
    */
   audienceSyncPreview: (destinationId: string): string => `audience-sync-preview:${destinationId}`,
+  /** The one retention run of an attribution dataset at a time (it rewrites the dataset's partitions). */
+  retention: (datasetId: string): string => `retention:${datasetId}`,
+  /** A dataset's retention dry run: writes nothing, one at a time per dataset. */
+  retentionDryRun: (datasetId: string): string => `retention-dry-run:${datasetId}`,
+  /** What a dataset's daily Schedule starts (Temporal suffixes it with the tick's time). */
+  retentionTick: (datasetId: string): string => `retention-tick:${datasetId}`,
   /** The one sender of an events destination's events (one ledger, one order of runs). */
   eventsExport: (destinationId: string): string => `events-export:${destinationId}`,
   /** What an events destination's Schedule starts each cadence. */
@@ -53,6 +59,7 @@ export function destinationIdOfWorkflowId(workflowId: string): string | undefine
  * (`temporal workflow show --output json`).
  */
 export function writerIdOf(workflowType: string, input: unknown): string | undefined {
+  if (workflowType === 'retention') return retentionIdOf(input);
   const accountId = (input as { accountId?: unknown } | null)?.accountId;
   if (workflowType === 'sanMigration' && typeof accountId === 'string') return WorkflowIds.sanMigration(accountId);
   const config = (input as { config?: { destinationId?: unknown } } | null)?.config;
@@ -63,10 +70,24 @@ export function writerIdOf(workflowType: string, input: unknown): string | undef
   return undefined;
 }
 
+/**
+ * The id a retention run must have: `retention:<datasetId>`, or `retention-dry-run:<datasetId>`
+ * for a dry run; undefined when the input names no dataset. Replay and the workflow's own
+ * id check use it.
+ */
+export function retentionIdOf(input: unknown): string | undefined {
+  const i = input as { config?: { datasetId?: unknown }; dryRun?: unknown } | null;
+  if (typeof i?.config?.datasetId !== 'string') return undefined;
+  return i.dryRun === true ? WorkflowIds.retentionDryRun(i.config.datasetId) : WorkflowIds.retention(i.config.datasetId);
+}
+
 export const ScheduleIds = {
   /** Prefix of every audience sync Schedule id (`schedules apply --prune` finds them by it). */
   audienceSyncPrefix: 'audience-sync-schedule:',
   audienceSync: (destinationId: string): string => `audience-sync-schedule:${destinationId}`,
+  /** Prefix of every retention Schedule id (one per dataset, daily). */
+  retentionPrefix: 'retention-schedule:',
+  retention: (datasetId: string): string => `retention-schedule:${datasetId}`,
   eventsExportPrefix: 'events-export-schedule:',
   eventsExport: (destinationId: string): string => `events-export-schedule:${destinationId}`,
 } as const;

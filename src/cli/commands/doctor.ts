@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { Command, Option } from 'commander';
 import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncDoctor } from '../../audience-sync/doctor';
+import { retentionDoctor } from '../../retention/doctor';
 import { eventsExportDoctor } from '../../events-export/doctor';
 import { sanMigrationDoctor } from '../../san-migration/doctor';
 import { durationMs } from '../../config/duration';
@@ -27,6 +28,7 @@ const SOURCES: Record<string, DoctorSource<any>> = {
   [audienceSyncDoctor.lifecycle]: audienceSyncDoctor,
   [eventsExportDoctor.lifecycle]: eventsExportDoctor,
   [sanMigrationDoctor.lifecycle]: sanMigrationDoctor,
+  [retentionDoctor.lifecycle]: retentionDoctor,
 };
 
 /** The subject of the checks every config shares. */

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { audienceSyncRerun } from '../../audience-sync/rerun';
+import { retentionRerun } from '../../retention/rerun';
 import { eventsExportRerun } from '../../events-export/rerun';
 import { sanMigrationRerun } from '../../san-migration/rerun';
 import { connectClient } from '../../temporal/connection';
@@ -15,7 +16,7 @@ import { DEFAULT_UI_URL } from '../../temporal/uiLinks';
  */
 
 /** Every lifecycle's rerun rules; a lifecycle adds its own when it lands. */
-const SOURCES: readonly RerunSource[] = [audienceSyncRerun, eventsExportRerun, sanMigrationRerun];
+const SOURCES: readonly RerunSource[] = [audienceSyncRerun, eventsExportRerun, sanMigrationRerun, retentionRerun];
 
 interface RerunOpts {
   runId?: string;

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncSchedules } from '../../audience-sync/schedules';
+import { retentionSchedules } from '../../retention/schedules';
 import { eventsExportSchedules } from '../../events-export/schedules';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
@@ -13,12 +14,13 @@ import { applySchedules, cadenceMs, type ScheduleSource } from '../../temporal/s
 const SOURCES: Record<string, ScheduleSource<any>> = {
   [audienceSyncSchedules.lifecycle]: audienceSyncSchedules,
   [eventsExportSchedules.lifecycle]: eventsExportSchedules,
+  [retentionSchedules.lifecycle]: retentionSchedules,
 };
 
 interface ApplyOpts {
   config: string;
   lifecycle: string;
-  cadence: string;
+  cadence?: string;
   dryRun?: boolean;
   prune?: boolean;
   json?: boolean;
@@ -42,7 +44,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
       )
       .requiredOption('--config <file-or-dir>', 'config file, or a folder of them')
       .addOption(new Option('--lifecycle <name>', 'which lifecycle the configs are for').choices(Object.keys(SOURCES)).default(audienceSyncSchedules.lifecycle))
-      .option('--cadence <duration>', 'how often each destination syncs (at least 1m)', durationTextFlag, '1h')
+      .option('--cadence <duration>', 'how often each config runs (at least 1m; default 1h, retention 1d)', durationTextFlag)
       .option('--dry-run', 'print what would change, change nothing')
       .option('--prune', 'delete audience schedules of this task queue whose destination is not in the set (default: kept and listed)')
       .option('--json', 'print the changes as one JSON object'),
@@ -51,12 +53,13 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
     .option('--poll-initial <duration>', 'first TikTok processing poll delay of a workflow a tick starts', durationTextFlag)
     .option('--poll-max <duration>', 'longest processing poll delay of a workflow a tick starts', durationTextFlag)
     .action(async (opts: ApplyOpts) => {
+      const source = SOURCES[opts.lifecycle]!;
+      const cadence = opts.cadence ?? source.defaultCadence ?? '1h';
       try {
-        cadenceMs(opts.cadence);
+        cadenceMs(cadence);
       } catch (err) {
         throw new UsageError(`--cadence: ${(err as Error).message}`);
       }
-      const source = SOURCES[opts.lifecycle]!;
       let configs: unknown[];
       try {
         configs = await source.load(opts.config);
@@ -72,7 +75,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
           source,
           configs,
           {
-            cadence: opts.cadence,
+            cadence,
             taskQueue: opts.taskQueue,
             // Only events schedules carry the events queue: audience schedules keep their fingerprint.
             queues: { data: opts.dataQueue, tiktok: opts.tiktokQueue, ...(opts.lifecycle === eventsExportSchedules.lifecycle ? { events: opts.eventsQueue } : {}) },
@@ -81,7 +84,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
             ...(opts.prune ? { prune: true } : {}),
           },
         );
-        if (opts.json) process.stdout.write(JSON.stringify({ dryRun: Boolean(opts.dryRun), cadence: opts.cadence, changes }) + '\n');
+        if (opts.json) process.stdout.write(JSON.stringify({ dryRun: Boolean(opts.dryRun), cadence, changes }) + '\n');
         else {
           const w = Math.max(0, ...changes.map((c) => c.destinationId.length));
           for (const c of changes)

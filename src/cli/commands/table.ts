@@ -82,6 +82,10 @@ export const COMMANDS = {
     summary: "Serve Temporal's remote codec (POST /encode, /decode) so the Web UI and the temporal CLI show decrypted payloads to operators; keys from TTSYNC_PAYLOAD_KEYS, bearer token, CORS for the UI",
     load: async () => (await import('./codecServer.js')).registerCodecServerCommand,
   },
+  retention: {
+    summary: "TikTok's attribution retention policy on a dataset: TikTok user-level data removed 6 months after attribution, those users reported as Organic; run, dry-run, report",
+    load: async () => (await import('../../retention/cli.js')).registerRetentionCommand,
+  },
 } satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;

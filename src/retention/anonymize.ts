@@ -1,0 +1,345 @@
+import { RetentionError, RetentionFailureType } from './failures';
+import { decideRow, type RowPolicy } from './rowPolicy';
+
+/*
+ * Streaming anonymizers of one partition object. Bytes go in chunk by chunk; what comes out
+ * is the input with only the rows of TikTok networks past their window rewritten: those
+ * rows' cleared fields empty and their network the organic one. Every other byte (other
+ * rows, the header, quoting, line endings, a BOM, a missing final newline) is copied as it
+ * came. Rows that cannot name a TikTok network (none of the policy's needles in their bytes)
+ * are copied without being parsed, which is what makes this fast. Memory: one input chunk
+ * plus the unfinished record carried to the next one.
+ */
+
+export interface AnonymizeCounts {
+  rowsSeen: number;
+  rowsAnonymized: number;
+  tiktokWithinWindow: number;
+  unreadableRows: number;
+  /** The earliest instant a kept TikTok row falls past its window, or null. */
+  nextDueMs: number | null;
+  /** Up to 10 rows kept because they could not be read: record number (header = 1) and why. */
+  unreadableSamples: { record: number; reason: string }[];
+  /** Cleared columns the header lacks (nothing to clear there; listed in the audit). */
+  absentColumns: string[];
+}
+
+export interface Anonymizer {
+  /** The output bytes for `chunk` (possibly empty: a record continues into the next chunk). */
+  push(chunk: Buffer): Buffer;
+  /** The output of the last, unterminated record. */
+  end(): Buffer;
+  readonly counts: AnonymizeCounts;
+}
+
+const NL = 10;
+const CR = 13;
+const QUOTE = 34;
+const EMPTY = Buffer.alloc(0);
+
+function newCounts(): AnonymizeCounts {
+  return { rowsSeen: 0, rowsAnonymized: 0, tiktokWithinWindow: 0, unreadableRows: 0, nextDueMs: null, unreadableSamples: [], absentColumns: [] };
+}
+
+/** Tracks, per needle, its next occurrence in the current buffer, so each buffer is searched once per needle. */
+class NeedleScan {
+  private next: number[] = [];
+  private buf: Buffer = EMPTY;
+  constructor(private readonly needles: Buffer[] | null) {}
+
+  reset(buf: Buffer): void {
+    this.buf = buf;
+    this.next = (this.needles ?? []).map(() => -1);
+  }
+
+  /** Whether any needle starts in [s, e). */
+  any(s: number, e: number): boolean {
+    if (!this.needles) return true;
+    for (let i = 0; i < this.needles.length; i++) {
+      let at = this.next[i]!;
+      if (at < s && at !== Infinity) {
+        const found = this.buf.indexOf(this.needles[i]!, s);
+        at = found === -1 ? Infinity : found;
+        this.next[i] = at;
+      }
+      if (at < e) return true;
+    }
+    return false;
+  }
+}
+
+/** Chunked record splitting shared by both formats. */
+abstract class RecordStream implements Anonymizer {
+  readonly counts = newCounts();
+  protected carry: Buffer | null = null;
+  protected record = 0;
+  protected out: Buffer[] = [];
+  protected runStart = 0;
+
+  push(chunk: Buffer): Buffer {
+    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = null;
+    this.begin(buf);
+    this.out = [];
+    this.runStart = 0;
+    let s = 0;
+    for (;;) {
+      const nl = this.recordEnd(buf, s);
+      if (nl === -1) break;
+      this.handle(buf, s, nl + 1, true);
+      s = nl + 1;
+    }
+    if (s < buf.length) this.carry = Buffer.from(buf.subarray(s));
+    return this.flush(buf, s);
+  }
+
+  end(): Buffer {
+    const buf = this.carry;
+    this.carry = null;
+    if (!buf || buf.length === 0) return EMPTY;
+    this.begin(buf);
+    this.out = [];
+    this.runStart = 0;
+    this.handle(buf, 0, buf.length, false);
+    return this.flush(buf, buf.length);
+  }
+
+  private flush(buf: Buffer, upTo: number): Buffer {
+    if (this.runStart < upTo) this.out.push(buf.subarray(this.runStart, upTo));
+    const out = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    return out;
+  }
+
+  /** Replaces the record [s, e) by `bytes` in the output. */
+  protected replace(buf: Buffer, s: number, e: number, bytes: Buffer): void {
+    if (this.runStart < s) this.out.push(buf.subarray(this.runStart, s));
+    this.out.push(bytes);
+    this.runStart = e;
+  }
+
+  protected noteDue(ms: number): void {
+    this.counts.tiktokWithinWindow++;
+    if (this.counts.nextDueMs === null || ms < this.counts.nextDueMs) this.counts.nextDueMs = ms;
+  }
+
+  protected unreadable(reason: string): void {
+    this.counts.unreadableRows++;
+    if (this.counts.unreadableSamples.length < 10) this.counts.unreadableSamples.push({ record: this.record, reason });
+  }
+
+  /** Where the line ending of record [s, e) starts. */
+  protected contentEnd(buf: Buffer, s: number, e: number, terminated: boolean): number {
+    let ce = terminated ? e - 1 : e;
+    if (ce > s && buf[ce - 1] === CR) ce--;
+    return ce;
+  }
+
+  protected abstract begin(buf: Buffer): void;
+  /** Index of the '\n' that ends the record starting at s, or -1 if it continues past the buffer. */
+  protected abstract recordEnd(buf: Buffer, s: number): number;
+  protected abstract handle(buf: Buffer, s: number, e: number, terminated: boolean): void;
+}
+
+interface Field {
+  start: number;
+  end: number;
+  quoted: boolean;
+}
+
+export class CsvAnonymizer extends RecordStream {
+  private readonly delim: number;
+  private readonly needles: NeedleScan;
+  private nextQuote = -1;
+  private header: string[] | null = null;
+  private netIdx = -1;
+  private timeIdx = -1;
+  private clearIdx = new Set<number>();
+  private organic: Buffer;
+
+  constructor(
+    private readonly policy: RowPolicy,
+    delimiter: string,
+    private readonly source: string,
+  ) {
+    super();
+    this.delim = delimiter.charCodeAt(0);
+    this.needles = new NeedleScan(policy.needles);
+    const o = policy.organic;
+    this.organic = Buffer.from(/["\r\n]/.test(o) || o.includes(delimiter) ? `"${o.replace(/"/g, '""')}"` : o, 'utf8');
+  }
+
+  protected begin(buf: Buffer): void {
+    this.nextQuote = -1;
+    this.needles.reset(buf);
+  }
+
+  protected recordEnd(buf: Buffer, s: number): number {
+    let from = s;
+    let open = false;
+    for (;;) {
+      const nl = buf.indexOf(NL, from);
+      if (nl === -1) return -1;
+      for (;;) {
+        if (this.nextQuote < from && this.nextQuote !== Infinity) {
+          const q = buf.indexOf(QUOTE, from);
+          this.nextQuote = q === -1 ? Infinity : q;
+        }
+        if (this.nextQuote >= nl) break;
+        open = !open;
+        const q = buf.indexOf(QUOTE, this.nextQuote + 1);
+        this.nextQuote = q === -1 ? Infinity : q;
+      }
+      if (!open) return nl;
+      from = nl + 1;
+    }
+  }
+
+  private fields(buf: Buffer, s: number, ce: number): Field[] {
+    const out: Field[] = [];
+    let p = s;
+    for (;;) {
+      if (p < ce && buf[p] === QUOTE) {
+        let q = p + 1;
+        for (;;) {
+          q = buf.indexOf(QUOTE, q);
+          if (q === -1 || q >= ce) {
+            q = ce;
+            break;
+          }
+          if (buf[q + 1] === QUOTE && q + 1 < ce) q += 2;
+          else {
+            q += 1;
+            break;
+          }
+        }
+        // Text after a closing quote belongs to the field up to the next delimiter.
+        let d = buf.indexOf(this.delim, q);
+        if (d === -1 || d > ce) d = ce;
+        out.push({ start: p, end: d, quoted: true });
+        p = d;
+      } else {
+        let d = buf.indexOf(this.delim, p);
+        if (d === -1 || d > ce) d = ce;
+        out.push({ start: p, end: d, quoted: false });
+        p = d;
+      }
+      if (p >= ce) return out;
+      p++; // the delimiter
+    }
+  }
+
+  private value(buf: Buffer, f: Field): string {
+    if (!f.quoted) return buf.toString('utf8', f.start, f.end);
+    let end = f.end;
+    if (end - 1 > f.start && buf[end - 1] === QUOTE) end--;
+    return buf.toString('utf8', f.start + 1, end).replace(/""/g, '"');
+  }
+
+  protected handle(buf: Buffer, s: number, e: number, terminated: boolean): void {
+    this.record++;
+    let start = s;
+    const ce = this.contentEnd(buf, s, e, terminated);
+    if (!this.header) {
+      if (buf[s] === 0xef && buf[s + 1] === 0xbb && buf[s + 2] === 0xbf) start += 3;
+      this.header = this.fields(buf, start, ce).map((f) => this.value(buf, f).trim());
+      this.netIdx = this.header.indexOf(this.policy.networkColumn);
+      this.timeIdx = this.header.indexOf(this.policy.timeColumn);
+      const missing = [this.policy.networkColumn, this.policy.timeColumn].filter((c) => !this.header!.includes(c));
+      if (missing.length)
+        throw new RetentionError(RetentionFailureType.DatasetUnreadable, `${this.source}: the header lacks the column${missing.length > 1 ? 's' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')} (header: ${this.header.slice(0, 30).join(',')})`);
+      for (const c of this.policy.cleared) {
+        const i = this.header.indexOf(c);
+        if (i === -1) this.counts.absentColumns.push(c);
+        else this.clearIdx.add(i);
+      }
+      return;
+    }
+    if (ce === s) return; // a blank line: not a row
+    this.counts.rowsSeen++;
+    if (!this.needles.any(s, e)) return;
+    const fields = this.fields(buf, s, ce);
+    const net = fields[this.netIdx];
+    const time = fields[this.timeIdx];
+    if (!net) return;
+    const decision = decideRow(this.policy, this.value(buf, net), time ? this.value(buf, time) : undefined);
+    if (decision.kind === 'other') return;
+    if (decision.kind === 'unreadable_time') return this.unreadable(time ? 'attribution time is not a time' : 'the row has fewer fields than the header');
+    if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
+    this.counts.rowsAnonymized++;
+    const parts: Buffer[] = [];
+    const delim = Buffer.of(this.delim);
+    fields.forEach((f, i) => {
+      if (i > 0) parts.push(delim);
+      if (i === this.netIdx) parts.push(this.organic);
+      else if (!this.clearIdx.has(i)) parts.push(buf.subarray(f.start, f.end));
+    });
+    parts.push(buf.subarray(ce, e));
+    this.replace(buf, s, e, Buffer.concat(parts));
+  }
+}
+
+const BACKSLASH_U = Buffer.from('\\u', 'latin1');
+
+export class NdjsonAnonymizer extends RecordStream {
+  private readonly needles: NeedleScan;
+  private readonly escapes = new NeedleScan([BACKSLASH_U]);
+
+  constructor(
+    private readonly policy: RowPolicy,
+    private readonly source: string,
+  ) {
+    super();
+    this.needles = new NeedleScan(policy.needles);
+  }
+
+  protected begin(buf: Buffer): void {
+    this.needles.reset(buf);
+    this.escapes.reset(buf);
+  }
+
+  protected recordEnd(buf: Buffer, s: number): number {
+    return buf.indexOf(NL, s);
+  }
+
+  protected handle(buf: Buffer, s: number, e: number, terminated: boolean): void {
+    this.record++;
+    const ce = this.contentEnd(buf, s, e, terminated);
+    let p = s;
+    while (p < ce && (buf[p] === 32 || buf[p] === 9)) p++;
+    if (p === ce) return; // a blank line: not a row
+    this.counts.rowsSeen++;
+    // A writer may escape any character as \uXXXX, so a line with an escape is read in full.
+    if (!this.needles.any(s, e) && !this.escapes.any(s, e)) return;
+    let row: unknown;
+    try {
+      row = JSON.parse(buf.toString('utf8', s, ce));
+    } catch {
+      return this.unreadable('not a JSON line');
+    }
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) return this.unreadable('not a JSON object');
+    const obj = row as Record<string, unknown>;
+    const decision = decideRow(this.policy, obj[this.policy.networkColumn], obj[this.policy.timeColumn]);
+    if (decision.kind === 'other') return;
+    if (decision.kind === 'unreadable_time') return this.unreadable('attribution time is not a time');
+    if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
+    this.counts.rowsAnonymized++;
+    obj[this.policy.networkColumn] = this.policy.organic;
+    for (const c of this.policy.cleared) if (c in obj) obj[c] = '';
+    this.replace(buf, s, e, Buffer.concat([Buffer.from(JSON.stringify(obj), 'utf8'), buf.subarray(ce, e)]));
+  }
+
+  /** `source` names the object in errors. */
+  get name(): string {
+    return this.source;
+  }
+}
+
+export function anonymizerFor(format: 'csv' | 'ndjson', policy: RowPolicy, delimiter: string, source: string): Anonymizer {
+  return format === 'csv' ? new CsvAnonymizer(policy, delimiter, source) : new NdjsonAnonymizer(policy, source);
+}
+
+/** Runs a whole in-memory object through an anonymizer (tests, small objects). */
+export function anonymizeBuffer(a: Anonymizer, data: Buffer): Buffer {
+  return Buffer.concat([a.push(data), a.end()]);
+}

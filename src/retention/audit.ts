@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { isStorageError, readJsonObject, StoredJsonError, type BlobStore } from '../storage';
+import { clearedColumns, type DatasetConfig } from './config';
+import { RetentionError, RetentionFailureType } from './failures';
+
+/*
+ * The audit folder of a dataset (config.audit):
+ *   <datasetId>/objects/<sha256(key)>.json   progress of each partition object (below)
+ *   <datasetId>/staging/<sha256(key)>.<gen>  a new version written and checked, not yet in place
+ *   <datasetId>/runs/<asOf>_<finishedAt>_<runId>.json   one record per run
+ * An object's progress moves clean | staged → replaced; `staged` names the old generation and
+ * both digests, so a run that dies anywhere resumes by comparing the object with them: still
+ * the old generation → put the staged version in place; already the new digest → finish;
+ * anything else → read it again. Never a mix: a version goes in place whole, by a
+ * compare-and-swap on the generation that was read.
+ */
+
+export const OBJECT_STATE_VERSION = 1;
+
+const CountsSchema = z.object({
+  rowsSeen: z.number().int(),
+  rowsAnonymized: z.number().int(),
+  tiktokWithinWindow: z.number().int(),
+  unreadableRows: z.number().int(),
+});
+
+export const ObjectStateSchema = z.object({
+  version: z.literal(OBJECT_STATE_VERSION),
+  key: z.string(),
+  /** Digest of the policy settings that shape the output: a change of them rescans everything. */
+  policy: z.string(),
+  phase: z.enum(['clean', 'staged', 'replaced']),
+  /** The generation the object is at when this record is current (after the replace, the new one). */
+  generation: z.string(),
+  sha256: z.string(),
+  oldGeneration: z.string().optional(),
+  oldSha256: z.string().optional(),
+  newSha256: z.string().optional(),
+  stagedKey: z.string().optional(),
+  counts: CountsSchema,
+  /** When the earliest kept TikTok row falls past its window (ISO), or null. */
+  nextDueAt: z.string().nullable(),
+  unreadableSamples: z.array(z.object({ record: z.number(), reason: z.string() })).default([]),
+  absentColumns: z.array(z.string()).default([]),
+  asOf: z.string(),
+  runId: z.string(),
+  updatedAt: z.string(),
+});
+export type ObjectState = z.output<typeof ObjectStateSchema>;
+
+export const RUN_RECORD_VERSION = 1;
+
+export const RunRecordSchema = z.object({
+  version: z.literal(RUN_RECORD_VERSION),
+  datasetId: z.string(),
+  workflowId: z.string(),
+  runId: z.string(),
+  asOf: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  cutoffs: z.record(z.string(), z.string()),
+  scanUpTo: z.string(),
+  partitions: z.array(z.string()),
+  objectsScanned: z.number(),
+  objectsSkipped: z.number(),
+  objectsChanged: z.number(),
+  rowsSeen: z.number(),
+  rowsAnonymized: z.number(),
+  tiktokWithinWindow: z.number(),
+  unreadableRows: z.number(),
+  changed: z.boolean(),
+  objects: z.array(
+    z.object({
+      key: z.string(),
+      outcome: z.string(),
+      rowsSeen: z.number(),
+      rowsAnonymized: z.number(),
+      oldSha256: z.string(),
+      newSha256: z.string(),
+      oldGeneration: z.string(),
+      newGeneration: z.string(),
+    }),
+  ),
+  aggregates: z.array(
+    z.object({ table: z.string(), key: z.string(), outcome: z.string(), rowsMoved: z.number(), rowsMerged: z.number(), days: z.number(), oldSha256: z.string(), newSha256: z.string() }),
+  ),
+  /** Where replaced bytes may still exist after the run, and until when. */
+  oldBytes: z.string(),
+});
+export type RunRecord = z.output<typeof RunRecordSchema>;
+
+const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex').slice(0, 40);
+
+export const AuditKeys = {
+  object: (datasetId: string, key: string): string => `${datasetId}/objects/${hashKey(key)}.json`,
+  staging: (datasetId: string, key: string, generation: string): string => `${datasetId}/staging/${hashKey(key)}.${generation}`,
+  runsPrefix: (datasetId: string): string => `${datasetId}/runs/`,
+  run: (datasetId: string, asOf: string, finishedAt: string, runId: string): string => `${datasetId}/runs/${asOf}_${finishedAt.replace(/[:.]/g, '')}_${runId}.json`,
+};
+
+/** What shapes an anonymized row: any change to these means every object is read again. */
+export function policyDigest(config: DatasetConfig): string {
+  const r = config.records;
+  const windows = config.tiktokNetworks.map((n) => [n, config.windowMonthsByNetwork[n] ?? config.windowMonths]);
+  return createHash('sha256')
+    .update(JSON.stringify({ format: r.format, delimiter: r.delimiter, network: r.networkColumn, time: r.attributionTimeColumn, timeFormat: r.timeFormat, cleared: clearedColumns(config), windows, organic: config.organicNetwork }))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+function corrupt(err: unknown): never {
+  if (err instanceof StoredJsonError) throw new RetentionError(RetentionFailureType.AuditCorrupt, err.message);
+  throw err;
+}
+
+export async function readObjectState(audit: BlobStore, datasetId: string, key: string): Promise<ObjectState | null> {
+  try {
+    return await readJsonObject(audit, AuditKeys.object(datasetId, key), ObjectStateSchema);
+  } catch (err) {
+    if (isStorageError(err, 'not_found')) return null;
+    return corrupt(err);
+  }
+}
+
+export async function writeObjectState(audit: BlobStore, datasetId: string, state: ObjectState): Promise<void> {
+  await audit.write(AuditKeys.object(datasetId, state.key), JSON.stringify(state, null, 1) + '\n', { contentType: 'application/json' });
+}
+
+/** Whether an object needs no scan on `asOfMs`: same bytes, same policy, and no kept TikTok row due by then. */
+export function isDone(state: ObjectState | null, generation: string, policy: string, asOfMs: number): boolean {
+  if (!state || state.phase === 'staged') return false;
+  if (state.generation !== generation || state.policy !== policy) return false;
+  return state.nextDueAt === null || Date.parse(state.nextDueAt) > asOfMs;
+}
+
+export async function* listRunRecords(audit: BlobStore, datasetId: string): AsyncGenerator<RunRecord> {
+  for await (const info of audit.list(AuditKeys.runsPrefix(datasetId))) {
+    if (!info.key.endsWith('.json')) continue;
+    yield await readJsonObject(audit, info.key, RunRecordSchema).catch(corrupt);
+  }
+}
+
+/** The caveat every run record carries: where the replaced bytes may live on. */
+export function oldBytesNote(recordsUri: string): string {
+  if (recordsUri.startsWith('gs://'))
+    return (
+      'replaced in place by a conditional write; GCS keeps the replaced generation as a soft-deleted object (7 days by default, ' +
+      "the bucket's soft delete policy) and, if Object Versioning is on, as a noncurrent version until a lifecycle rule deletes it: " +
+      'the data is gone only when those expire'
+    );
+  return 'replaced in place by a rename: the old file is unlinked (snapshots or backups of the filesystem keep their own copies)';
+}

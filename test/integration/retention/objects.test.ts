@@ -1,0 +1,161 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { moveAggregateTable } from '../../../src/retention/aggregates';
+import { AuditKeys, readObjectState, writeObjectState } from '../../../src/retention/audit';
+import { parseDatasetConfig, type DatasetConfig } from '../../../src/retention/config';
+import { RetentionError } from '../../../src/retention/failures';
+import { planRetention, processObject, type RetentionStores } from '../../../src/retention/objects';
+import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/retention/synthetic';
+import { createGcsClient, openBlobStore, type BlobStore } from '../../../src/storage';
+import { startFakeGcs, type FakeGcs } from '../../helpers/fakeGcs';
+import { dayTotals, expectedAggregate, expectedPartition, parseAggregate, sortRows } from '../../helpers/retentionExpected';
+
+/*
+ * The object job on both storage adapters, without Temporal: a local folder and a bucket of a
+ * real fake-gcs-server. The expected bytes come from test/helpers/retentionExpected.ts.
+ */
+
+const AS_OF = '2026-10-01';
+let gcs: FakeGcs;
+let dir: string;
+const BUCKET = 'ttsync-retention-objects';
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-objects-'));
+  gcs = await startFakeGcs();
+  await createGcsClient({ apiEndpoint: gcs.endpoint, projectId: 'test' }).createBucket(BUCKET);
+}, 60_000);
+afterAll(async () => {
+  await gcs?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const open = (uri: string): BlobStore => openBlobStore(uri, { gcs: { apiEndpoint: gcs.endpoint, projectId: 'test', maxRetries: 0 } });
+
+async function dataset(root: string, id: string): Promise<{ config: DatasetConfig; stores: RetentionStores; originals: Map<string, string>; agg: string }> {
+  const base = open(root);
+  const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 40, rowsPerDay: 60, seed: 5 });
+  const config = parseDatasetConfig(syntheticDatasetConfig(id, root, `${root.replace(/\/?$/, '/')}audit/`));
+  const originals = new Map<string, string>();
+  for (const k of gen.recordsKeys) originals.set(k.replace(/^records\//, ''), (await base.readBuffer(k)).toString('utf8'));
+  return { config, stores: { records: open(config.records.uri), audit: open(config.audit) }, originals, agg: (await base.readBuffer(gen.aggregateKey)).toString('utf8') };
+}
+
+describe.each([
+  ['a local folder', () => join(dir, 'local')],
+  ['fake-gcs-server', () => `gs://${BUCKET}/ds`],
+])('retention objects in %s', (_name, rootOf) => {
+  it('anonymizes exactly the TikTok rows past the window, keeps every other byte, is idempotent, and moves aggregates with per-day totals kept', { timeout: 120_000 }, async () => {
+    const { config, stores, originals, agg } = await dataset(rootOf(), 'objects');
+    const plan = await planRetention(stores, config, AS_OF);
+    // 2026-10-01 − 6 months: every partition of Jan-Feb (40 days) is due.
+    expect(plan.cutoffs).toEqual({ 'TikTok for Business – Android': '2026-04-01', 'TikTok for Business – iOS': '2026-04-01', 'TikTok for Business – SAN': '2026-04-01' });
+    expect(plan.due.map((d) => d.key)).toEqual([...originals.keys()]);
+    let expectedTotal = 0;
+    for (const { key } of plan.due) {
+      const r = await processObject(stores, { config, key, asOf: AS_OF, dryRun: false, runId: 'run-1' });
+      const want = expectedPartition(originals.get(key)!, AS_OF);
+      expectedTotal += want.anonymized;
+      expect(r.rowsAnonymized, key).toBe(want.anonymized);
+      expect(r.outcome).toBe(want.anonymized ? 'anonymized' : 'clean');
+      expect((await stores.records.readBuffer(key)).toString('utf8')).toBe(want.text);
+      const state = await readObjectState(stores.audit, config.datasetId, key);
+      expect(state).toMatchObject({ phase: want.anonymized ? 'replaced' : 'clean', generation: (await stores.records.stat(key)).generation });
+    }
+    expect(expectedTotal).toBeGreaterThan(500);
+    // Nothing staged is left, and one object per partition.
+    expect(await all(stores.audit, `${config.datasetId}/staging/`)).toEqual([]);
+    expect(await all(stores.records, '')).toEqual([...originals.keys()]);
+
+    // A second plan on the same day finds everything done.
+    const again = await planRetention(stores, config, AS_OF);
+    expect(again.due).toEqual([]);
+    expect(again.skipped).toBe(originals.size);
+    // Forcing a rescan of an anonymized object changes nothing either.
+    const key = plan.due[0]!.key;
+    const before = await stores.records.stat(key);
+    const re = await processObject(stores, { config, key, asOf: AS_OF, dryRun: false, runId: 'run-2' });
+    expect(re).toMatchObject({ outcome: 'clean', rowsAnonymized: 0 });
+    expect((await stores.records.stat(key)).generation).toBe(before.generation);
+
+    // Aggregates: TikTok moved to Organic for days wholly past the window, totals kept.
+    const table = config.aggregates[0]!;
+    const moved = await moveAggregateTable(open(table.uri), table, config, AS_OF, false);
+    expect(moved).toHaveLength(1);
+    const after = parseAggregate((await open(table.uri).readBuffer('installs_by_day.csv')).toString('utf8'));
+    const original = parseAggregate(agg);
+    expect(sortRows(after)).toEqual(expectedAggregate(original, AS_OF));
+    expect(dayTotals(after)).toEqual(dayTotals(original));
+    expect(await moveAggregateTable(open(table.uri), table, config, AS_OF, false)).toEqual([]);
+  });
+
+  it('replaces with a precondition: another writer between the read and the replace is never overwritten', { timeout: 60_000 }, async () => {
+    const { config, stores, originals } = await dataset(`${rootOf()}-cas`, 'cas');
+    const key = [...originals.keys()][0]!;
+    const racing: BlobStore = new Proxy(stores.records, {
+      get(target, prop, receiver) {
+        if (prop === 'writeIfGeneration')
+          return async (k: string, data: Buffer, gen: string) => {
+            await target.write(k, 'network,attribution_time\nsomeone else,2026-01-01\n');
+            return target.writeIfGeneration(k, data, gen);
+          };
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const err = await processObject({ ...stores, records: racing }, { config, key, asOf: AS_OF, dryRun: false, runId: 'r' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetentionError);
+    expect((err as RetentionError).type).toBe('RetentionObjectChanged');
+    expect((await stores.records.readBuffer(key)).toString()).toBe('network,attribution_time\nsomeone else,2026-01-01\n');
+  });
+
+  it('resumes a run that died after staging: the staged version goes in place, or a landed one is recorded', { timeout: 60_000 }, async () => {
+    const { config, stores, originals } = await dataset(`${rootOf()}-resume`, 'resume');
+    const [k1, k2] = [...originals.keys()] as [string, string];
+    // Stage both the way a run does, stopping before the replace: a dry run's digest is the new version's.
+    for (const key of [k1, k2]) {
+      const dry = await processObject(stores, { config, key, asOf: AS_OF, dryRun: true, runId: 'dead' });
+      const info = await stores.records.stat(key);
+      const want = Buffer.from(expectedPartition(originals.get(key)!, AS_OF).text);
+      const stagedKey = AuditKeys.staging(config.datasetId, key, info.generation);
+      await stores.audit.write(stagedKey, want);
+      await writeObjectState(stores.audit, config.datasetId, {
+        version: 1,
+        key,
+        policy: 'x',
+        phase: 'staged',
+        generation: info.generation,
+        sha256: dry.oldSha256,
+        oldGeneration: info.generation,
+        oldSha256: dry.oldSha256,
+        newSha256: dry.newSha256,
+        stagedKey,
+        counts: { rowsSeen: dry.rowsSeen, rowsAnonymized: dry.rowsAnonymized, tiktokWithinWindow: dry.tiktokWithinWindow, unreadableRows: 0 },
+        nextDueAt: null,
+        unreadableSamples: [],
+        absentColumns: [],
+        asOf: AS_OF,
+        runId: 'dead',
+        updatedAt: new Date().toISOString(),
+      });
+    }
+    // k2's replace landed before the crash (its answer was lost): the object holds the new bytes.
+    const staged2 = AuditKeys.staging(config.datasetId, k2, (await stores.records.stat(k2)).generation);
+    await stores.records.write(k2, await stores.audit.readBuffer(staged2));
+    for (const key of [k1, k2]) {
+      const r = await processObject(stores, { config, key, asOf: AS_OF, dryRun: false, runId: 'next' });
+      expect(r.outcome).toBe('resumed');
+      expect((await stores.records.readBuffer(key)).toString()).toBe(expectedPartition(originals.get(key)!, AS_OF).text);
+      expect(await readObjectState(stores.audit, config.datasetId, key)).toMatchObject({ phase: 'replaced', generation: (await stores.records.stat(key)).generation });
+    }
+    expect(await all(stores.audit, `${config.datasetId}/staging/`)).toEqual([]);
+  });
+});
+
+async function all(store: BlobStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const i of store.list(prefix)) keys.push(i.key);
+  return keys;
+}

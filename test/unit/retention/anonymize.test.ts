@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { anonymizeBuffer, anonymizerFor, CsvAnonymizer, NdjsonAnonymizer } from '../../../src/retention/anonymize';
+import { parseDatasetConfig } from '../../../src/retention/config';
+import { needlesOf, rowPolicyOf } from '../../../src/retention/rowPolicy';
+
+const config = (format: 'csv' | 'ndjson', extra: Record<string, unknown> = {}) =>
+  parseDatasetConfig({
+    datasetId: 'unit',
+    records: { uri: '/tmp/records', format, extraUserLevelColumns: ['email_sha'], ...extra },
+    audit: '/tmp/audit',
+  });
+const AND = 'TikTok for Business – Android';
+const IOS = 'TikTok for Business – iOS';
+
+/** Feeds `data` in pieces of `size` bytes, so records and even UTF-8 characters split across chunks. */
+function runChunked(a: ReturnType<typeof anonymizerFor>, data: Buffer, size: number): Buffer {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) out.push(a.push(data.subarray(i, i + size)));
+  out.push(a.end());
+  return Buffer.concat(out);
+}
+
+describe('CSV anonymizer', () => {
+  const header = 'event_id,network,attribution_time,idfa,gaid,ip,campaign,email_sha,revenue';
+  // Rows written by hand; the expected rows below are written by hand too.
+  const input = [
+    '\ufeff' + header,
+    `1,${AND},2026-05-31T10:00:00Z,AAAA-1,,10.0.0.1,"spring, sale",abc,1.50`, // past (as-of 2026-12-01)
+    `2,"${IOS}",2026-06-01T00:00:00Z,BBBB-2,,10.0.0.2,summer,def,"2"`, // exactly 6 months: past
+    `3,${AND},2026-06-01T00:00:01Z,CCCC-3,,10.0.0.3,summer,ghi,3`, // 1 s inside the window: kept
+    `4,Meta Ads,2026-01-01T00:00:00Z,DDDD-4,,10.0.0.4,"multi`,
+    `line",jkl,4`, // another network, embedded newline: kept byte for byte
+    `5,${AND},not-a-time,EEEE-5,,10.0.0.5,x,y,5`, // unreadable time: kept, counted
+    '',
+    `6,${AND},2026-01-02 03:04:05,FFFF-6,,10.0.0.6,"q ""x""",z,6`, // no zone = UTC, past
+  ].join('\r\n');
+  const expected = [
+    '\ufeff' + header,
+    `1,Organic,2026-05-31T10:00:00Z,,,,,,1.50`,
+    `2,Organic,2026-06-01T00:00:00Z,,,,,,"2"`,
+    `3,${AND},2026-06-01T00:00:01Z,CCCC-3,,10.0.0.3,summer,ghi,3`,
+    `4,Meta Ads,2026-01-01T00:00:00Z,DDDD-4,,10.0.0.4,"multi`,
+    `line",jkl,4`,
+    `5,${AND},not-a-time,EEEE-5,,10.0.0.5,x,y,5`,
+    '',
+    `6,Organic,2026-01-02 03:04:05,,,,,,6`,
+  ].join('\r\n');
+
+  for (const size of [1 << 20, 7, 1]) {
+    it(`rewrites only TikTok rows past the window, every other byte kept (chunks of ${size} bytes)`, () => {
+      const a = new CsvAnonymizer(rowPolicyOf(config('csv'), '2026-12-01'), ',', 'test.csv');
+      const out = runChunked(a, Buffer.from(input, 'utf8'), size);
+      expect(out.toString('utf8')).toBe(expected);
+      expect(a.counts).toMatchObject({ rowsSeen: 6, rowsAnonymized: 3, tiktokWithinWindow: 1, unreadableRows: 1 });
+      expect(a.counts.nextDueMs).toBe(Date.parse('2026-12-01T00:00:01Z'));
+      // Record 6: the header is record 1 and record 5 spans two lines.
+      expect(a.counts.unreadableSamples).toEqual([{ record: 6, reason: 'attribution time is not a time' }]);
+      // gaid is cleared but empty already; these columns are not in the header:
+      expect(a.counts.absentColumns).toEqual(['idfv', 'user_agent', 'click_id', 'customer_user_id', 'campaign_id', 'adgroup', 'adgroup_id', 'creative', 'creative_id']);
+    });
+  }
+
+  it('a second pass over its own output changes nothing', () => {
+    const out = anonymizeBuffer(new CsvAnonymizer(rowPolicyOf(config('csv'), '2026-12-01'), ',', 't'), Buffer.from(input));
+    const again = new CsvAnonymizer(rowPolicyOf(config('csv'), '2026-12-01'), ',', 't');
+    expect(anonymizeBuffer(again, out).equals(out)).toBe(true);
+    expect(again.counts.rowsAnonymized).toBe(0);
+  });
+
+  it('a file without a final newline keeps it that way; a header without the network column is a readable error', () => {
+    const a = new CsvAnonymizer(rowPolicyOf(config('csv'), '2026-12-01'), ',', 't');
+    expect(anonymizeBuffer(a, Buffer.from(`network,attribution_time,ip\n${AND},2026-01-01,1.2.3.4`)).toString()).toBe('network,attribution_time,ip\nOrganic,2026-01-01,');
+    const b = new CsvAnonymizer(rowPolicyOf(config('csv'), '2026-12-01'), ',', 'gs://b/date=2026-01-01/x.csv');
+    expect(() => anonymizeBuffer(b, Buffer.from('net,attribution_time\nx,y\n'))).toThrow(/gs:\/\/b\/date=2026-01-01\/x.csv: the header lacks the column "network"/);
+  });
+
+  it('a per-network window and a semicolon delimiter', () => {
+    const cfg = config('csv', { delimiter: ';' });
+    const c = parseDatasetConfig({ ...cfg, windowMonthsByNetwork: { [IOS]: 3 } });
+    const a = new CsvAnonymizer(rowPolicyOf(c, '2026-12-01'), ';', 't');
+    const data = `network;attribution_time;idfa\n${IOS};2026-08-15T00:00:00Z;X\n${AND};2026-08-15T00:00:00Z;Y\n`;
+    expect(anonymizeBuffer(a, Buffer.from(data)).toString()).toBe(`network;attribution_time;idfa\nOrganic;2026-08-15T00:00:00Z;\n${AND};2026-08-15T00:00:00Z;Y\n`);
+  });
+});
+
+describe('NDJSON anonymizer', () => {
+  it('rewrites TikTok rows past the window (escaped names too), keeps other lines byte for byte', () => {
+    const lines = [
+      JSON.stringify({ id: 1, network: AND, attribution_time: '2026-01-01T00:00:00Z', idfa: 'A', ip: '1.1.1.1', campaign: 'c', extra: { n: 1.0 } }),
+      '{"id": 2,  "network": "Meta Ads", "attribution_time": "2026-01-01T00:00:00Z", "idfa": "B"}',
+      '{"id":3,"network":"TikTok for Business \\u2013 iOS","attribution_time":"2026-02-01T00:00:00Z","idfa":"C"}',
+      '{"id":4,"network":"' + AND + '","attribution_time":"2026-11-01T00:00:00Z","idfa":"D"}',
+      '{"id":5,"network":"' + AND + '", broken',
+      '   ',
+    ];
+    const a = new NdjsonAnonymizer(rowPolicyOf(config('ndjson'), '2026-12-01'), 't');
+    const out = runChunked(a, Buffer.from(lines.join('\n') + '\n'), 5).toString('utf8');
+    expect(out.split('\n')).toEqual([
+      '{"id":1,"network":"Organic","attribution_time":"2026-01-01T00:00:00Z","idfa":"","ip":"","campaign":"","extra":{"n":1}}',
+      lines[1],
+      '{"id":3,"network":"Organic","attribution_time":"2026-02-01T00:00:00Z","idfa":""}',
+      lines[3],
+      lines[4],
+      lines[5],
+      '',
+    ]);
+    expect(a.counts).toMatchObject({ rowsSeen: 5, rowsAnonymized: 2, tiktokWithinWindow: 1, unreadableRows: 1 });
+  });
+});
+
+describe('needles', () => {
+  it('take the longest plain-ASCII run of each name, and give up on names without one', () => {
+    expect(needlesOf([AND, IOS, 'TikTok for Business – SAN'])!.map(String)).toEqual(['TikTok for Business']);
+    expect(needlesOf(['ab"c'])).toBeNull();
+  });
+});
