@@ -9,6 +9,7 @@ import { requestEventsExport, waitForEventsRun } from '../../src/events-export/c
 import type { EventsDestinationConfigInput } from '../../src/events-export/config';
 import type { EventsExportStatus, EventsInputObject } from '../../src/events-export/messages';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
+import type { TemporalSettings } from '../../src/temporal/connection';
 import type { TikTokEnv } from '../../src/tiktok';
 import { createWorkers, type RunningWorkers } from '../../src/worker';
 import { createNoticeService, NoticeOutbox } from '../../src/notices';
@@ -65,7 +66,13 @@ export interface EventsHarness {
   exportAndWait(config: EventsDestinationConfigInput, input?: EventsInputObject, timeoutMs?: number): Promise<{ status: EventsExportStatus; ok: boolean }>;
 }
 
-export function useEventsHarness(opts: { name: string; emulator?: EmulatorOptionsInput; tiktokEnv?: Partial<TikTokEnv> }): EventsHarness {
+export function useEventsHarness(opts: {
+  name: string;
+  emulator?: EmulatorOptionsInput;
+  tiktokEnv?: Partial<TikTokEnv>;
+  /** Another dev server than the suite's (the Web UI test runs its own, which serves the UI). */
+  temporal?: () => TemporalSettings;
+}): EventsHarness {
   let emu: RunningEmulator | undefined;
   let dir: string | undefined;
   let client: Client | undefined;
@@ -110,7 +117,7 @@ export function useEventsHarness(opts: { name: string; emulator?: EmulatorOption
   beforeAll(async () => {
     emu = await emulatorFor(opts.emulator ?? {});
     dir = mkdtempSync(join(tmpdir(), `ttsync-${opts.name}-`));
-    const temporal = testTemporal();
+    const temporal = opts.temporal?.() ?? testTemporal();
     client = await temporalClient(temporal);
     native = await NativeConnection.connect({ address: temporal.address });
     workers = await createWorkers({

@@ -1,8 +1,8 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { AudienceSyncWorkflowType } from '../../../src/audience-sync/messages';
 import { localTemporalSettings } from '../../../src/temporal/connection';
@@ -16,6 +16,10 @@ import { importAccounts } from '../../../src/san-migration/client';
 import { SanMigrationWorkflowType } from '../../../src/san-migration/messages';
 import type { Program } from '../../../src/san-migration/model';
 import { account, app, program as sanProgram, startSanWorld, type SanWorld } from '../san-migration/harness';
+import type { EventsDestinationConfigInput } from '../../../src/events-export/config';
+import { EventsExportWorkflowType, type EventsExportInput, type EventsExportStatus } from '../../../src/events-export/messages';
+import { useEventsHarness } from '../../helpers/eventsHarness';
+import { CHROMIUM, CHROMIUM_ARGS, UI_WAIT_MS, stepPage as newStepPage, temporalUi, until, workflowStatus } from '../../helpers/temporalUi';
 
 /*
  * The Temporal Web UI, used as an operator uses it: headless Chromium (Debian's package,
@@ -28,7 +32,10 @@ import { account, app, program as sanProgram, startSanWorld, type SanWorld } fro
  * migration: started from the form for an account the partner-config store holds, its phase
  * and apps read in the Queries tab, an opt-in sent with "Send an Update" (UI 2.42 lists the
  * workflow's updates), a refused opt-out's message read in the update dialog, and a start
- * under a wrong workflow id failing with the id it must have.
+ * under a wrong workflow id failing with the id it must have. Then an events export: started
+ * from the form with an events file as its input, its last run's counts read in the Queries
+ * tab (equal to those counted here from the file), paused and resumed with "Send a Signal",
+ * and a start under a wrong workflow id failing with the id it must have.
  *
  * Selectors are roles, labels and the UI's data-testid attributes of Temporal UI 2.42.1 (the
  * one Temporal CLI 1.5.1 serves); the test checks that version first. Every wait is on a
@@ -37,23 +44,11 @@ import { account, app, program as sanProgram, startSanWorld, type SanWorld } fro
  * .data/test-artifacts/ui/.
  */
 
-const CHROMIUM = process.env.TTSYNC_CHROMIUM ?? '/usr/bin/chromium';
-/** The flags that keep Chromium off the network it cannot reach here (and off the GPU it does not have). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const UI_VERSION = '2.42.1';
 const SAN_STATUS_QUERY = 'sanMigrationStatus';
 const ARTIFACTS = join(PROJECT_ROOT, '.data', 'test-artifacts', 'ui');
 const NAMESPACE = 'default';
-/** Longest wait for one condition of the page (the UI's first load and the first cycle are the slow ones). */
-const WAIT_MS = 120_000;
+const WAIT_MS = UI_WAIT_MS;
 const STEP_MS = 300_000;
 const PEOPLE = 600; // an email and a phone each: 1,200 ids, above the 1,000 a targetable audience needs
 
@@ -110,85 +105,14 @@ function ready<T>(v: T | undefined): T {
 }
 
 /** The page of the running step; a step that fails leaves its picture in ARTIFACTS. */
-async function stepPage(step: string): Promise<Page> {
-  const page = await ready(context).newPage();
-  onTestFailed(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const base = join(ARTIFACTS, step);
-    await page.screenshot({ path: `${base}.png`, fullPage: true }).catch(() => undefined);
-    const tree = await page
-      .locator('body')
-      .ariaSnapshot()
-      .catch((err: unknown) => String(err));
-    writeFileSync(`${base}.txt`, `${page.url()}\n\n${tree}\n`);
-    if (logDir && existsSync(join(logDir, 'temporal.log'))) copyFileSync(join(logDir, 'temporal.log'), join(ARTIFACTS, 'temporal.log'));
-    process.stderr.write(`[ui test] step "${step}" failed: screenshot and page tree in ${base}.png / .txt\n`);
-  });
-  return page;
-}
+const stepPage = (step: string): Promise<Page> => newStepPage(ready(context), step, { dir: ARTIFACTS, serverLog: () => logDir && join(logDir, 'temporal.log') });
 
-/** Probes until `probe` returns a value; a probe that throws counts as "not yet". */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${timeoutMs} ms` + (last ? `; last error: ${last instanceof Error ? last.message : String(last)}` : ''));
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const ui = temporalUi({ baseUrl: () => ready(ready(server).uiUrl), namespace: NAMESPACE });
+const { uiUrl, runQuery, sendSignal, searchWorkflows, failureShown, sendUpdate } = ui;
 
-const uiUrl = (path: string): string => `${ready(ready(server).uiUrl)}/namespaces/${NAMESPACE}/${path}`;
-
-/** The workflow's page; without a run id the UI opens its latest run (each cycle continues as new). */
-async function openWorkflow(page: Page, workflowId: string): Promise<void> {
-  await page.goto(uiUrl(`workflows/${encodeURIComponent(workflowId)}`));
-  await page.getByRole('heading', { level: 1, name: workflowId }).waitFor();
-}
-
-const WORKFLOW_STATUSES = ['Running', 'Completed', 'Failed', 'Continued as New', 'Terminated', 'Canceled', 'Timed Out'];
-
-/** The status badge beside the workflow id: Running, Failed, Continued as New, ... */
-async function workflowStatus(page: Page): Promise<string> {
-  const main = page.getByRole('main');
-  const badge = WORKFLOW_STATUSES.map((s) => main.getByText(s, { exact: true }))
-    .reduce((a, b) => a.or(b))
-    .filter({ visible: true })
-    .first();
-  return (await badge.innerText()).trim();
-}
-
-/** Fills the UI's start-workflow form and submits it; ends on the new workflow's page. */
-async function startFromForm(page: Page, workflowId: string, input: unknown, as: { taskQueue: string; workflowType: string } = { taskQueue: harness.taskQueue, workflowType: AudienceSyncWorkflowType.sync }): Promise<void> {
-  await page.goto(uiUrl('workflows'));
-  await page.getByRole('button', { name: 'Start Workflow' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Start a Workflow' }).waitFor();
-  // Typed field by field, leaving each with Tab as a person does (the form reads a field when it is left).
-  for (const [label, value] of [
-    ['Workflow ID', workflowId],
-    ['Task Queue', as.taskQueue],
-    ['Workflow Type', as.workflowType],
-  ] as const) {
-    const field = page.getByRole('textbox', { name: label });
-    await field.fill(value);
-    await field.press('Tab');
-  }
-  // The form looks the queue up: our worker polls it.
-  await page.getByRole('status').getByText('Task Queue is Active').waitFor();
-  // Input > Data is a JSON editor (CodeMirror); the text goes in as a paste would.
-  await page.locator('[role=textbox][data-language=json][contenteditable=true]').click();
-  await page.keyboard.insertText(JSON.stringify(input, null, 2));
-  await page.getByTestId('start-workflow-button').click();
-  await page.getByRole('link', { name: 'Workflow started successfully' }).click();
-  await page.getByRole('heading', { level: 1, name: workflowId }).waitFor();
-}
+/** The start form; an audience sync on the audience harness's queue unless told otherwise. */
+const startFromForm = (page: Page, workflowId: string, input: unknown, as = { taskQueue: harness.taskQueue, workflowType: AudienceSyncWorkflowType.sync as string }): Promise<void> =>
+  ui.startFromForm(page, workflowId, input, as);
 
 interface ShownStatus {
   phase: string;
@@ -198,17 +122,6 @@ interface ShownStatus {
   audienceId: string | null;
   coverNum: number | null;
   lastError: unknown;
-}
-
-/** Runs `queryType` in the Queries tab of the workflow's latest run; the answer's text once it shows `marker`. */
-async function runQuery(page: Page, workflowId: string, queryType: string, marker: string): Promise<string> {
-  await openWorkflow(page, workflowId);
-  await page.getByRole('tab', { name: 'Queries' }).click();
-  await expect.poll(() => page.getByRole('textbox', { name: 'Query Type' }).inputValue(), { timeout: WAIT_MS }).toBe(queryType);
-  await page.getByRole('button', { name: 'Run Query' }).click();
-  const answer = page.getByTestId('query-result').getByRole('textbox');
-  await answer.getByText(marker).first().waitFor();
-  return answer.innerText();
 }
 
 /** Runs the audienceSyncStatus query in the Queries tab of the workflow's latest run and reads the answer off the page. */
@@ -229,67 +142,6 @@ async function queryStatus(page: Page, workflowId: string): Promise<ShownStatus>
     coverNum: field('coverNum') as number | null,
     lastError: field('lastError'),
   };
-}
-
-/** More Actions > Send a Signal to the latest run; true once the UI says it was signaled. */
-async function sendSignal(page: Page, workflowId: string, signal: string): Promise<true | undefined> {
-  await openWorkflow(page, workflowId);
-  if ((await workflowStatus(page)) !== 'Running') return undefined; // between a run and the one it continued as
-  await page.getByRole('button', { name: 'More Actions' }).click();
-  // The menu is rendered twice (wide and narrow layouts); the visible one is the one to click.
-  await page.getByRole('menuitem', { name: 'Send a Signal' }).and(page.locator(':visible')).click();
-  const dialog = page.getByRole('dialog', { name: 'Send a Signal' });
-  await dialog.getByRole('button', { name: 'Select a signal' }).click();
-  await dialog.getByRole('option', { name: signal, exact: true }).click();
-  await dialog.getByRole('button', { name: 'Submit' }).click();
-  await page.getByRole('log').getByText('Workflow signaled.').waitFor({ timeout: 20_000 });
-  return true;
-}
-
-/** The rows (workflow id and status) the workflow list shows for a query typed into its query box. */
-async function searchWorkflows(page: Page, query: string): Promise<{ workflowId: string; status: string }[]> {
-  await page.goto(uiUrl('workflows'));
-  await page.getByRole('button', { name: 'Add Filter' }).waitFor();
-  const box = page.getByRole('searchbox', { name: 'Enter a query' });
-  // The raw query box is behind the </> toggle (the UI remembers it open between visits).
-  if (!(await box.isVisible())) await page.getByTestId('toggle-manual-query').click();
-  await box.fill(query);
-  // The list and its count come from the UI server's API; the page shows them once both answered.
-  const answered = (path: string) =>
-    page.waitForResponse((r) => {
-      const url = new URL(r.url());
-      return url.pathname.endsWith(`/namespaces/${NAMESPACE}/${path}`) && (url.searchParams.get('query') ?? '').startsWith(query) && r.ok();
-    });
-  const loaded = Promise.all([answered('workflows'), answered('workflow-count')]);
-  await page.getByRole('button', { name: 'Search', exact: true }).click();
-  await loaded;
-  await page.getByRole('table', { name: 'Workflows' }).waitFor();
-  const rows = page.getByTestId('workflows-summary-configurable-table-row');
-  // Then the table and the count in the heading agree (a handful of runs: one page).
-  const shownCount = async () => Number((await page.getByTestId('workflow-count').innerText()).replace(/\D/g, ''));
-  await expect.poll(async () => (await shownCount()) === (await rows.count()), { timeout: WAIT_MS }).toBe(true);
-  const out: { workflowId: string; status: string }[] = [];
-  for (const row of await rows.all()) {
-    const texts = (await row.getByTestId('workflows-summary-table-body-cell').allInnerTexts()).map((t) => t.trim());
-    // Columns: Status, Workflow ID, Run ID, Type, Start, End.
-    out.push({ status: texts[0] ?? '', workflowId: texts[1] ?? '' });
-  }
-  return out;
-}
-
-/** The failure the workflow page shows in its Result panel once the run has failed. */
-async function failureShown(page: Page, workflowId: string): Promise<string> {
-  return until(`${workflowId} shown as Failed`, async () => {
-    await openWorkflow(page, workflowId);
-    if ((await workflowStatus(page)) !== 'Failed') return undefined;
-    const result = page
-      .getByTestId('input-and-result')
-      .locator('div')
-      .filter({ has: page.getByRole('heading', { name: 'Result', exact: true }) })
-      .getByRole('textbox');
-    await result.getByText('"failure"').waitFor();
-    return result.innerText();
-  });
 }
 
 describe('the Temporal Web UI, driven as an operator drives it', () => {
@@ -398,32 +250,6 @@ describe('the Temporal Web UI, driven as an operator drives it', () => {
   }, STEP_MS);
 });
 
-/** More Actions > Send an Update to the latest run: whether the workflow accepted it, and what the UI said. */
-async function sendUpdate(page: Page, workflowId: string, update: string, input: unknown): Promise<{ ok: boolean; text: string } | undefined> {
-  await openWorkflow(page, workflowId);
-  if ((await workflowStatus(page)) !== 'Running') return undefined;
-  await page.getByRole('button', { name: 'More Actions' }).click();
-  await page.getByRole('menuitem', { name: 'Send an Update' }).and(page.locator(':visible')).click();
-  const dialog = page.getByRole('dialog', { name: 'Send an Update' });
-  // The UI lists the updates the workflow declares (its metadata query); the operator picks one.
-  await dialog.getByRole('button', { name: 'Select an Update' }).click();
-  await dialog.getByRole('option', { name: update, exact: true }).click();
-  await dialog.locator('[role=textbox][data-language=json][contenteditable=true]').click();
-  await page.keyboard.insertText(JSON.stringify(input, null, 2));
-  await dialog.getByRole('button', { name: 'Submit' }).click();
-  // Accepted: the dialog closes and a toast says "Update successful" (gone after a few seconds,
-  // so the closed dialog counts too: only an accepted update closes it). Refused: the dialog
-  // stays, the failure's message as its alert's title; "Update in progress" is an alert too.
-  const toast = page.getByRole('log').getByText('Update successful');
-  const refused = dialog.getByRole('alert').filter({ hasNotText: 'in progress' });
-  return until('the update dialog answered', async () => {
-    if (await refused.first().isVisible()) return { ok: false, text: await refused.first().innerText() };
-    if (await toast.isVisible()) return { ok: true, text: await toast.innerText() };
-    if (!(await dialog.isVisible())) return { ok: true, text: 'dialog closed' };
-    return undefined;
-  });
-}
-
 describe('the Temporal Web UI steering a SAN migration', () => {
   const ACCOUNT = 'acct-ui';
   const ADVERTISER = '7000000000000000301';
@@ -523,5 +349,117 @@ describe('the Temporal Web UI steering a SAN migration', () => {
     const message = shown.match(/^ {4}"message": (".*"),?$/m)?.[1];
     expect(message, shown).toBeDefined();
     expect(JSON.parse(message!)).toContain(`must run as workflow id "${workflowId}", not "${wrongId}"`);
+  }, STEP_MS);
+});
+
+describe('the Temporal Web UI steering an events export', () => {
+  const ADVERTISER = '7100000000000000401';
+  const TOKEN_VAR = 'TTSYNC_TEST_UI_EVENTS_TOKEN';
+  const ROWS = 40;
+  // Inside this block: its workers stop before the file's server does.
+  const ev = useEventsHarness({ name: 'ui-events', temporal: () => localTemporalSettings(ready(server).address, NAMESPACE) });
+  let config: EventsDestinationConfigInput | undefined;
+  let workflowId = '';
+  let expected: { rows: number; good: number; rejected: Record<string, number> } | undefined;
+
+  /** What an operator pastes into the start form: the config, the file that landed, and the queues its activities run on. */
+  const formInput = (c: EventsDestinationConfigInput, uri?: string): EventsExportInput => ({
+    config: c,
+    ...(uri ? { input: { uri } } : {}),
+    queues: ev.queues,
+    timing: { cadence: '1h', heartbeatTimeout: '30s' },
+  });
+
+  /** The eventsExportStatus query's answer as the Queries tab shows it (pretty-printed JSON). */
+  async function shownEventsStatus(page: Page): Promise<EventsExportStatus> {
+    const text = await runQuery(page, workflowId, 'eventsExportStatus', '"phase"');
+    try {
+      return JSON.parse(text) as EventsExportStatus;
+    } catch {
+      throw new Error(`the Queries tab shows no whole JSON status:\n${text}`);
+    }
+  }
+
+  it('starts an events export from the start-workflow form with the file that landed', async () => {
+    const page = await stepPage('events-start-from-form');
+    // A pixel code: 20 upper-case letters and digits, unique per run of the test.
+    const pixel = `UI${Date.now().toString(36).toUpperCase()}`.padEnd(20, '0').slice(0, 20);
+    await ev.sourceToken(pixel, ADVERTISER, TOKEN_VAR);
+    config = {
+      destinationId: `ui-events-${Date.now().toString(36)}`,
+      source: 'web',
+      eventSourceId: pixel,
+      accessToken: `env:${TOKEN_VAR}`,
+      input: { kind: 'files' },
+      event: { standard: 'Purchase' },
+      eventTimeField: 'ts',
+      identifiers: { email: 'email', external_id: 'uid' },
+      properties: { value: 'value', currency: 'currency' },
+      defaultCountry: 'US',
+    };
+    // Every fifth row has an address that is no email, every seventh (of the others) a currency that is no ISO code.
+    const rejected: Record<string, number> = {};
+    const lines = ['ts,email,uid,value,currency'];
+    for (let i = 0; i < ROWS; i++) {
+      const badEmail = i % 5 === 3;
+      const badCurrency = !badEmail && i % 7 === 6;
+      if (badEmail) rejected.invalid_email = (rejected.invalid_email ?? 0) + 1;
+      if (badCurrency) rejected.invalid_currency = (rejected.invalid_currency ?? 0) + 1;
+      const at = new Date(Date.now() - (i + 1) * 60_000).toISOString();
+      lines.push([at, badEmail ? `buyer-${i}-at-example.com` : `buyer-${i}@example.com`, `ui-user-${i}`, `${i + 1}.50`, badCurrency ? 'DOLLARS' : 'USD'].join(','));
+    }
+    const bad = Object.values(rejected).reduce((a, b) => a + b, 0);
+    expected = { rows: ROWS, good: ROWS - bad, rejected };
+    const file = join(ev.dir, 'purchases.csv');
+    writeFileSync(file, lines.join('\n') + '\n');
+    workflowId = WorkflowIds.eventsExport(config.destinationId);
+    ev.started.push(workflowId);
+    await startFromForm(page, workflowId, formInput(config, `file://${file}`), { taskQueue: ev.taskQueue, workflowType: EventsExportWorkflowType.export });
+    await page.getByRole('link', { name: EventsExportWorkflowType.export, exact: true }).first().waitFor();
+    await page.getByRole('link', { name: ev.taskQueue, exact: true }).first().waitFor();
+  }, STEP_MS);
+
+  it('shows the last run\'s counts in the Queries tab, equal to the file\'s', async () => {
+    const page = await stepPage('events-status-query');
+    expect(workflowId, 'the export was started from the form').not.toBe('');
+    const status = await until('eventsExportStatus shows the run exported', async () => {
+      const s = await shownEventsStatus(page);
+      return s.lastRun && s.currentRunId === null ? s : undefined;
+    });
+    const want = ready(expected);
+    expect(status).toMatchObject({ phase: 'exported', paused: false, runs: 1, lastError: null });
+    expect(status.lastRun).toMatchObject({ rows: want.rows, events: want.good, sent: want.good, rejected: want.rejected, ok: true });
+    // What the page showed is what TikTok (the emulator) received.
+    expect(await ev.source(ready(config).eventSourceId)).toMatchObject({ received: want.good, rejected: 0 });
+  }, STEP_MS);
+
+  it('pauses and resumes it with Send a Signal', async () => {
+    const page = await stepPage('events-pause-resume');
+    expect(workflowId, 'the export was started from the form').not.toBe('');
+    for (const [signal, paused] of [
+      ['pause', true],
+      ['resume', false],
+    ] as const) {
+      await until(`signal ${signal} sent`, () => sendSignal(page, workflowId, signal));
+      const s = await until(`status shows paused ${paused}`, async () => {
+        const st = await shownEventsStatus(page);
+        return st.paused === paused ? st : undefined;
+      });
+      // Pausing holds the next run; it leaves the last one as it was.
+      expect(s).toMatchObject({ phase: 'exported', runs: 1 });
+    }
+  }, STEP_MS);
+
+  it('shows the right workflow id when an export is started under a wrong one', async () => {
+    const page = await stepPage('events-wrong-id');
+    const c = ready(config);
+    const wrongId = `events-${c.destinationId}`;
+    await startFromForm(page, wrongId, formInput(c), { taskQueue: ev.taskQueue, workflowType: EventsExportWorkflowType.export });
+    const shown = await failureShown(page, wrongId);
+    expect(shown).toMatch(/^ {6}"type": "WrongWorkflowId",?$/m);
+    // The message line is read on its own (the Result panel shows the stack trace unescaped).
+    const message = shown.match(/^ {4}"message": (".*"),?$/m)?.[1];
+    expect(message, shown).toBeDefined();
+    expect(JSON.parse(message!)).toContain(`must run as workflow id "${WorkflowIds.eventsExport(c.destinationId)}", not "${wrongId}"`);
   }, STEP_MS);
 });
