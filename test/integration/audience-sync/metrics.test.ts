@@ -84,7 +84,8 @@ beforeAll(async () => {
     TTSYNC_SEGMENT_REGISTRY: join(dir, 'registry'),
   });
   await waitForOutput(worker, /ttsync worker: metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\n/);
-  await waitForOutput(worker, /polling ttsync-control, ttsync-data, ttsync-tiktok on /);
+  // Every role, and the events queue that the tiktok role polls too.
+  await waitForOutput(worker, /polling ttsync-control, ttsync-data, ttsync-tiktok, ttsync-events on /);
 });
 
 afterAll(async () => {
@@ -198,7 +199,8 @@ describe('worker metrics on Prometheus', { timeout: 180_000 }, () => {
     expect(Object.values(phases).filter((v) => v === 1)).toHaveLength(1);
 
     // The SDK's runtime metrics on the same endpoint, for the same worker.
-    expect(sumOf(samples, 'temporal_worker_start', { namespace })).toBe(3);
+    // One SDK worker per task queue the child polls: its three roles and the events queue.
+    expect(sumOf(samples, 'temporal_worker_start', { namespace })).toBe(4);
     // The cycle ended by continuing as new, and its activities ran on this worker.
     expect(sumOf(samples, 'temporal_workflow_continue_as_new', { namespace, workflow_type: 'audienceSync' })).toBeGreaterThanOrEqual(1);
     expect(sumOf(samples, 'temporal_activity_execution_latency_count', { namespace, activity_type: 'uploadCustomerFiles' })).toBeGreaterThanOrEqual(1);
