@@ -8,7 +8,7 @@ import {
   type HashAlgorithm,
   type IdentifierType,
 } from '../identifiers/schema';
-import { ConfigError } from '../config/errors';
+import { ConfigError, parseJsonText } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
@@ -453,22 +453,9 @@ export function parseDestinationConfig(input: unknown, source = 'input'): Destin
 
 /** Parses JSON text, turning syntax errors into line:column problems. */
 export function parseDestinationJson(text: string, source: string): DestinationConfig {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    const msg = (err as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    let where = '$';
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      const line = before.split('\n').length;
-      const col = before.length - before.lastIndexOf('\n');
-      where = `line ${line} column ${col}`;
-    }
-    throw new DestinationConfigError(source, [{ path: where, message: `not valid JSON: ${msg.replace(/ in JSON at position \d+.*$/, '')}` }]);
-  }
-  return parseDestinationConfig(value, source);
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) throw new DestinationConfigError(source, [parsed.problem]);
+  return parseDestinationConfig(parsed.value, source);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -28,6 +28,22 @@ export interface ConfigProblem {
   message: string;
 }
 
+/** JSON.parse of a person's text; a syntax error becomes the problem at its line and column. */
+export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false; problem: ConfigProblem } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    const msg = (err as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    let where = '$';
+    if (pos) {
+      const before = text.slice(0, Number(pos[1]));
+      where = `line ${before.split('\n').length} column ${before.length - before.lastIndexOf('\n')}`;
+    }
+    return { ok: false, problem: { path: where, message: `not valid JSON: ${msg.replace(/ in JSON at position \d+.*$/, '')}` } };
+  }
+}
+
 /** `$.a.b[0]["odd key"]`: the JSON path of a zod issue, as editors and jq print it. */
 export function jsonPathOf(path: readonly PropertyKey[]): string {
   let out = '$';

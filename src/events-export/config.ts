@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CountryCodeSchema } from '../identifiers/schema';
-import { ConfigError, zodProblems, type ConfigProblem } from '../config/errors';
+import { ConfigError, parseJsonText, zodProblems, type ConfigProblem } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
@@ -264,18 +264,7 @@ export function parseEventsConfig(input: unknown, source = 'input'): EventsDesti
 
 /** Parses JSON text, turning syntax errors into line:column problems. */
 export function parseEventsConfigJson(text: string, source: string): EventsDestinationConfig {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    const msg = (err as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    let where = '$';
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      where = `line ${before.split('\n').length} column ${before.length - before.lastIndexOf('\n')}`;
-    }
-    throw new EventsConfigError(source, [{ path: where, message: `not valid JSON: ${msg.replace(/ in JSON at position \d+.*$/, '')}` }]);
-  }
-  return parseEventsConfig(value, source);
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) throw new EventsConfigError(source, [parsed.problem]);
+  return parseEventsConfig(parsed.value, source);
 }
