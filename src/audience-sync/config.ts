@@ -8,7 +8,7 @@ import {
   type HashAlgorithm,
   type IdentifierType,
 } from '../identifiers/schema';
-import { ConfigError, parseJsonText } from '../config/errors';
+import { ConfigError, parseJsonText, zodProblems, type ConfigProblem } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
@@ -392,11 +392,7 @@ export function audienceNameFor(config: DestinationConfig, now: Date): string {
 // ---------------------------------------------------------------------------------------
 // Errors that name the source and the JSON path
 
-export interface ConfigProblem {
-  /** JSONPath of the offending value, e.g. `$.identifiers["e-mail"]`. */
-  path: string;
-  message: string;
-}
+export type { ConfigProblem };
 
 export class DestinationConfigError extends ConfigError {
   override name = 'DestinationConfigError';
@@ -408,46 +404,10 @@ export class DestinationConfigError extends ConfigError {
   }
 }
 
-export function jsonPath(path: readonly PropertyKey[]): string {
-  let out = '$';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (typeof seg === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(seg)) out += `.${seg}`;
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
-}
-
-/** One problem per line; a union failure reports the branch that got furthest. */
-export function problemsOf(error: z.ZodError): ConfigProblem[] {
-  const out: ConfigProblem[] = [];
-  const visit = (issue: z.core.$ZodIssue, base: readonly PropertyKey[]): void => {
-    const path = [...base, ...issue.path];
-    if (issue.code === 'invalid_union' && issue.errors.length && issue.message === 'Invalid input') {
-      // Pick the branch whose issues went deepest: that is the shape the user meant.
-      const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0] ?? [];
-      for (const sub of best) visit(sub, path);
-      return;
-    }
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: jsonPath([...path, key]), message: 'is not a known setting (check the spelling)' });
-      return;
-    }
-    out.push({ path: jsonPath(path), message: issue.message });
-  };
-  for (const issue of error.issues) visit(issue, []);
-  return out;
-}
-
-function depth(issues: z.core.$ZodIssue[]): number {
-  // A branch that failed on its type at the root is the least likely intent.
-  return Math.max(0, ...issues.map((i) => (i.code === 'invalid_type' && i.path.length === 0 ? -1 : i.path.length + 1)));
-}
-
 /** Validates a destination (e.g. workflow input pasted in the UI). `source` names it in errors. */
 export function parseDestinationConfig(input: unknown, source = 'input'): DestinationConfig {
   const r = DestinationConfigSchema.safeParse(input);
-  if (!r.success) throw new DestinationConfigError(source, problemsOf(r.error));
+  if (!r.success) throw new DestinationConfigError(source, zodProblems(r.error));
   return r.data;
 }
 

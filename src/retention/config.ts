@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../config/errors';
+import { ConfigError, jsonPathOf, type ConfigProblem } from '../config/errors';
 import { NoticeRouteSchema } from '../notices/schema';
 import { storageUriProblem } from '../storage/uriSyntax';
 import { DEFAULT_TIKTOK_NETWORKS, ORGANIC_NETWORK } from '../tiktok/networks';
@@ -104,11 +104,6 @@ export type DatasetConfigInput = z.input<typeof DatasetConfigSchema>;
 export type DatasetConfig = z.output<typeof DatasetConfigSchema>;
 export type AggregateConfig = DatasetConfig['aggregates'][number];
 
-export interface ConfigProblem {
-  path: string;
-  message: string;
-}
-
 export class DatasetConfigError extends ConfigError {
   override name = 'DatasetConfigError';
   constructor(
@@ -119,23 +114,13 @@ export class DatasetConfigError extends ConfigError {
   }
 }
 
-function jsonPath(path: readonly PropertyKey[]): string {
-  let out = '$';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else if (typeof seg === 'string' && /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(seg)) out += `.${seg}`;
-    else out += `[${JSON.stringify(String(seg))}]`;
-  }
-  return out;
-}
-
 export function parseDatasetConfig(input: unknown, source = 'input'): DatasetConfig {
   const r = DatasetConfigSchema.safeParse(input);
   if (r.success) return r.data;
   const problems = r.error.issues.flatMap((i): ConfigProblem[] =>
     i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ path: jsonPath([...i.path, k]), message: 'is not a known setting (check the spelling)' }))
-      : [{ path: jsonPath(i.path), message: i.message }],
+      ? i.keys.map((k) => ({ path: jsonPathOf([...i.path, k]), message: 'is not a known setting (check the spelling)' }))
+      : [{ path: jsonPathOf(i.path), message: i.message }],
   );
   throw new DatasetConfigError(source, problems);
 }

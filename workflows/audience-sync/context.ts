@@ -4,7 +4,8 @@ import type { TikTokAudienceActivities, TikTokTarget } from '../../activities/au
 import type { NoticeActivities } from '../../activities/notices';
 import { alertNotice, type AlertBook, type AlertEvent } from '../../src/audience-sync/alerts';
 import type { NoticeRequest } from '../../src/notices/schema';
-import { DestinationConfigSchema, problemsOf, type DestinationConfig } from '../../src/audience-sync/config';
+import { DestinationConfigSchema, type DestinationConfig } from '../../src/audience-sync/config';
+import { zodProblems } from '../../src/config/errors';
 import { AUDIENCE_SYNC_NON_RETRYABLE, AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import type { AudienceSyncInput, AudienceSyncPhase, AudienceSyncTiming, SyncError } from '../../src/audience-sync/messages';
 import { lifecycleMetrics, type LifecycleMetrics } from '../../src/temporal/lifecycleMetrics';
@@ -36,7 +37,7 @@ export interface Timing {
 export function configProblems(input: unknown): { config: DestinationConfig } | { message: string } {
   const r = DestinationConfigSchema.safeParse(input);
   if (r.success) return { config: r.data };
-  return { message: `invalid destination config: ${problemsOf(r.error).map((p) => `${p.path}: ${p.message}`).join('; ')}` };
+  return { message: `invalid destination config: ${zodProblems(r.error).map((p) => `${p.path}: ${p.message}`).join('; ')}` };
 }
 
 /** What the workflow input looks like, for messages about input of another shape (people paste it into the UI). */
