@@ -36,6 +36,13 @@ export interface WorkerConfig {
   activityDeps?: Omit<ActivityDeps, 'health'>;
   /** Payload encryption (default: TTSYNC_PAYLOAD_KEYS's keys when set; null: none). */
   payloadCodec?: PayloadCodec | null;
+  /**
+   * How this process appears in the history (ActivityTaskStarted, WorkflowTaskStarted) and
+   * in a queue's pollers; default the SDK's `<pid>@<host>`.
+   */
+  identity?: string;
+  /** Activities each task queue of this process runs at once (the SDK's default otherwise): bounds a data worker's memory. */
+  maxConcurrentActivities?: number;
 }
 
 export function workflowsPath(): string {
@@ -100,6 +107,10 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};
 
+  const perProcess = {
+    ...(cfg.identity ? { identity: cfg.identity } : {}),
+    ...(cfg.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: cfg.maxConcurrentActivities } : {}),
+  };
   const workers: Worker[] = [];
   for (const role of roles) {
     const taskQueue = cfg.taskQueues?.[role] ?? TaskQueues[role];
@@ -112,6 +123,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
         ...(role === 'control' ? source : {}),
         activities,
         shutdownGraceTime,
+        ...perProcess,
         ...dataConverter,
       }),
     );
@@ -128,6 +140,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
         shutdownGraceTime,
         // Enforced by the server across every worker polling the queue: the cluster-wide limit.
         maxTaskQueueActivitiesPerSecond: perSecond,
+        ...perProcess,
         ...dataConverter,
       }),
     );
@@ -149,7 +162,7 @@ export async function runWorker(cfg: WorkerConfig = {}): Promise<void> {
   const running = await createWorkers(cfg);
   const queues = running.workers.map((w) => w.options.taskQueue).join(', ');
   const t = running.temporal;
-  process.stderr.write(`ttsync worker ${VERSION} polling ${queues} on ${t.address}, namespace ${t.namespace} (${t.source})${running.encryption ? `; payloads encrypted with key ${running.encryption}` : ''}\n`);
+  process.stderr.write(`ttsync worker ${VERSION}${cfg.identity ? ` (${cfg.identity})` : ''} polling ${queues} on ${t.address}, namespace ${t.namespace} (${t.source})${running.encryption ? `; payloads encrypted with key ${running.encryption}` : ''}\n`);
   await running.done;
   process.stderr.write('ttsync worker stopped\n');
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -117,4 +117,61 @@ export function resolveMailpit(env: NodeJS.ProcessEnv = process.env): string {
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new ToolchainError(`mailpit not found. Run scripts/bootstrap to build Mailpit ${MAILPIT_VERSION}, or set MAILPIT to a mailpit binary.`);
   return found;
+}
+
+/**
+ * The Temporal server of the production topology (scripts/topology), built from its own Go
+ * module with its SQL schema tool. The same server version the pinned CLI embeds, and the
+ * one docker-compose.yml runs (test/unit/architecture/compose.test.ts checks both).
+ */
+export const TEMPORAL_SERVER_VERSION = '1.29.1';
+
+export function cachedTemporalServerPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheDir(env), 'bin', `temporal-server-${TEMPORAL_SERVER_VERSION}`, 'temporal-server');
+}
+
+export function cachedTemporalSqlToolPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(cacheDir(env), 'bin', `temporal-server-${TEMPORAL_SERVER_VERSION}`, 'temporal-sql-tool');
+}
+
+/** `temporal-server --version` prints e.g. "temporal-server version 1.29.1". */
+export function temporalServerVersionOf(path: string): string | undefined {
+  return temporalVersionOf(path);
+}
+
+/** TEMPORAL_SERVER / TEMPORAL_SQL_TOOL, else the cache; the server must be the pinned version. */
+export function resolveTemporalServer(env: NodeJS.ProcessEnv = process.env): { server: string; sqlTool: string } {
+  const server = env.TEMPORAL_SERVER || cachedTemporalServerPath(env);
+  const sqlTool = env.TEMPORAL_SQL_TOOL || cachedTemporalSqlToolPath(env);
+  const v = existsSync(server) ? temporalServerVersionOf(server) : undefined;
+  if (v !== TEMPORAL_SERVER_VERSION) {
+    throw new ToolchainError(
+      `no Temporal server ${TEMPORAL_SERVER_VERSION} at ${server} (${existsSync(server) ? (v ? `version ${v}` : 'not runnable') : 'missing'}). ` +
+        `Run scripts/bootstrap --topology to build it, or set TEMPORAL_SERVER (and TEMPORAL_SQL_TOOL) to prebuilt binaries of that version.`,
+    );
+  }
+  if (!existsSync(sqlTool)) throw new ToolchainError(`temporal-sql-tool not found at ${sqlTool}. Run scripts/bootstrap --topology, or set TEMPORAL_SQL_TOOL.`);
+  return { server, sqlTool };
+}
+
+/**
+ * The folder of PostgreSQL's server programs (initdb, pg_ctl): TTSYNC_PG_BIN, else the newest
+ * of Debian's /usr/lib/postgresql/<major>/bin (they are not on PATH there).
+ */
+export function resolvePostgresBin(env: NodeJS.ProcessEnv = process.env, debianRoot = '/usr/lib/postgresql'): string {
+  if (env.TTSYNC_PG_BIN) {
+    if (!existsSync(join(env.TTSYNC_PG_BIN, 'initdb'))) throw new ToolchainError(`TTSYNC_PG_BIN=${env.TTSYNC_PG_BIN} has no initdb`);
+    return env.TTSYNC_PG_BIN;
+  }
+  const majors = existsSync(debianRoot)
+    ? readdirSync(debianRoot)
+        .filter((d) => /^\d+$/.test(d) && existsSync(join(debianRoot, d, 'bin', 'pg_ctl')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (!majors.length) {
+    throw new ToolchainError(
+      `PostgreSQL's server programs (initdb, pg_ctl) are not installed under ${debianRoot}. Run scripts/bootstrap --topology (it installs Debian's postgresql package), or set TTSYNC_PG_BIN to the folder holding initdb and pg_ctl.`,
+    );
+  }
+  return join(debianRoot, majors[0]!, 'bin');
 }

@@ -82,6 +82,10 @@ export const COMMANDS = {
     summary: "Serve Temporal's remote codec (POST /encode, /decode) so the Web UI and the temporal CLI show decrypted payloads to operators; keys from TTSYNC_PAYLOAD_KEYS, bearer token, CORS for the UI",
     load: async () => (await import('./codecServer.js')).registerCodecServerCommand,
   },
+  cluster: {
+    summary: 'The production topology on this machine: PostgreSQL, the Temporal server on it, fake-gcs-server, the TikTok emulator and N workers (up, down, status, env)',
+    load: async () => (await import('./cluster.js')).registerClusterCommand,
+  },
   retention: {
     summary: "TikTok's attribution retention policy on a dataset: TikTok user-level data removed 6 months after attribution, those users reported as Organic; run, dry-run, report",
     load: async () => (await import('../../retention/cli.js')).registerRetentionCommand,
