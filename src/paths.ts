@@ -12,3 +12,11 @@ function findProjectRoot(start: string): string {
 
 export const PROJECT_ROOT = findProjectRoot(__dirname);
 export const DATA_DIR = process.env.TTSYNC_DATA_DIR ?? join(PROJECT_ROOT, '.data');
+
+/**
+ * The workdir of a destination whose config names none. Every worker must see the same one:
+ * a folder on one machine only works when all workers share it (one process, or a shared
+ * volume); workers that share nothing but Temporal set TTSYNC_WORKDIR to a bucket
+ * (gs://bucket/work), as the production topology does.
+ */
+export const DEFAULT_WORKDIR = process.env.TTSYNC_WORKDIR?.trim() || join(DATA_DIR, 'work');

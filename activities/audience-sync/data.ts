@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure, Context, activityInfo, heartbeat } from '@temporalio/activity';
 import { ZodError } from 'zod';
 import {
@@ -43,7 +42,7 @@ import { columnMappingOf, parseDestinationConfig, type DestinationConfig, type D
 import { durationMsOf } from '../../src/config/duration';
 import { ConfigError } from '../../src/config/errors';
 import type { IdentifierType } from '../../src/identifiers/schema';
-import { DATA_DIR } from '../../src/paths';
+import { DEFAULT_WORKDIR } from '../../src/paths';
 import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
 import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 import type { InputObject } from '../../src/audience-sync/messages';
@@ -75,7 +74,7 @@ export interface AudienceDataDeps {
 }
 
 export function defaultAudienceDataDeps(): AudienceDataDeps {
-  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: join(DATA_DIR, 'work'), segmentRegistry: defaultRegistryUri() };
+  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: DEFAULT_WORKDIR, segmentRegistry: defaultRegistryUri() };
 }
 
 
@@ -255,7 +254,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
   const stores = new Stores(deps.openStore);
 
   const configOf = (input: DestinationConfigInput): DestinationConfig => parseDestinationConfig(input, 'destination config');
-  const workdirOf = (c: DestinationConfig): BlobStore => stores.folder(c.storage.workdir ?? deps.defaultWorkdir ?? join(DATA_DIR, 'work'));
+  const workdirOf = (c: DestinationConfig): BlobStore => stores.folder(c.storage.workdir ?? deps.defaultWorkdir ?? DEFAULT_WORKDIR);
   const readOptionsOf = (c: DestinationConfig, obj: InputObject): SnapshotReadOptions => ({
     format: formatOf(obj),
     ...(obj.delimiter ? { delimiter: obj.delimiter } : {}),
@@ -357,7 +356,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     return groups;
   }
 
-  const registryOf = (): BlobStore => stores.folder(deps.segmentRegistry ?? deps.defaultWorkdir ?? join(DATA_DIR, 'work'));
+  const registryOf = (): BlobStore => stores.folder(deps.segmentRegistry ?? deps.defaultWorkdir ?? DEFAULT_WORKDIR);
 
   return {
     /**

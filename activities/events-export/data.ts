@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { CancelledFailure, Context, heartbeat } from '@temporalio/activity';
 import { parseEventsConfig, type EventsDestinationConfig, type EventsDestinationConfigInput } from '../../src/events-export/config';
 import type { EventsInputObject } from '../../src/events-export/messages';
 import { deleteOldRuns, prepareRun, type PreparedRun } from '../../src/events-export/prepare';
-import { DATA_DIR } from '../../src/paths';
+import { DEFAULT_WORKDIR } from '../../src/paths';
 import { openBlob, openBlobStore, type BlobStore } from '../../src/storage';
 import { toEventsFailure } from './failure';
 
@@ -31,7 +30,7 @@ export interface PrepareEventsRunInput {
 
 /** The workdir URI of a destination, as its runs' URIs are built from. */
 export function workdirOf(c: EventsDestinationConfig, deps: EventsDataDeps): string {
-  return c.storage.workdir ?? deps.defaultWorkdir ?? join(DATA_DIR, 'work');
+  return c.storage.workdir ?? deps.defaultWorkdir ?? DEFAULT_WORKDIR;
 }
 
 /**

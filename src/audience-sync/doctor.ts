@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { SecretError, resolveSecret } from '../config/secrets';
-import { DATA_DIR } from '../paths';
+import { DEFAULT_WORKDIR } from '../paths';
 import { isStorageError, openBlob, openBlobStore, readJsonForUpdate, type BlobStore } from '../storage';
 import { fail, info, ok, scheduleCheck, warn, type CheckOutcome, type DoctorCheck, type DoctorContext, type DoctorSource } from '../temporal/doctor';
 import { PermissionDenied, ROLE_ADVICE, ROLE_REQUIREMENT, ReauthorizationRequired, TIKTOK_PRODUCTION_BASE_URL, TikTokClient, TikTokError, UNVERIFIED_ADVICE, parseTikTokEnv, readAdvertiserRoles } from '../tiktok';
@@ -267,7 +266,7 @@ function storageCheck(c: DestinationConfig): DoctorCheck {
   return {
     name: 'storage',
     async run() {
-      const uri = c.storage.workdir ?? join(DATA_DIR, 'work');
+      const uri = c.storage.workdir ?? DEFAULT_WORKDIR;
       const problem = await probeStore(openBlobStore(uri));
       if (problem)
         return fail(`the workdir ${uri} ${problem}`, 'the data activities write shards, customer files and the applied state there: fix its permissions or credentials (GOOGLE_APPLICATION_CREDENTIALS for gs://), or change storage.workdir');

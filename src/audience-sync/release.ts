@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { DATA_DIR } from '../paths';
+import { DEFAULT_WORKDIR } from '../paths';
 import { readJsonForUpdate, type BlobStore } from '../storage';
 import { WorkflowIds } from '../temporal/workflowIds';
 import { describeAudience, leasesHeldBy, type AudienceRef } from './audienceLeases';
@@ -14,7 +13,7 @@ import { SegmentClaimsSchema, releaseSegmentClaim } from './segmentClaims';
 
 /** The registry every worker shares (TTSYNC_SEGMENT_REGISTRY), or the local default workdir. */
 export function defaultRegistryUri(): string {
-  return process.env.TTSYNC_SEGMENT_REGISTRY?.trim() || join(DATA_DIR, 'work');
+  return process.env.TTSYNC_SEGMENT_REGISTRY?.trim() || DEFAULT_WORKDIR;
 }
 
 export class DestinationStillRunningError extends Error {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { resolveSecret, SecretError } from '../config/secrets';
-import { DATA_DIR } from '../paths';
+import { DEFAULT_WORKDIR } from '../paths';
 import { isStorageError, openBlob, openBlobStore } from '../storage';
 import { fail, info, ok, scheduleCheck, warn, type DoctorCheck, type DoctorContext, type DoctorSource } from '../temporal/doctor';
 import { EVENTS_TASK_QUEUE } from '../temporal/taskQueues';
@@ -65,7 +64,7 @@ function storageCheck(c: EventsDestinationConfig): DoctorCheck {
   return {
     name: 'storage',
     async run() {
-      const uri = c.storage.workdir ?? join(DATA_DIR, 'work');
+      const uri = c.storage.workdir ?? DEFAULT_WORKDIR;
       const store = openBlobStore(uri);
       const key = `${PROBE_PREFIX}events-probe-${Date.now()}-${randomBytes(4).toString('hex')}.txt`;
       try {

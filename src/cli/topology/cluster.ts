@@ -82,19 +82,23 @@ export function clientEnv(s: TopologyState): Record<string, string> {
     TEMPORAL_CONFIG_FILE: NO_PROFILE_CONFIG_FILE,
     STORAGE_EMULATOR_HOST: s.gcs.endpoint,
     GCLOUD_PROJECT: 'ttsync-topology',
+    // Whatever workers share lives in the bucket, never in their own folders: the default
+    // workdir, the segment claim registry (the two-advertiser rule), the notices outbox, SAN's store.
+    TTSYNC_WORKDIR: `gs://${s.gcs.bucket}/work`,
+    TTSYNC_SEGMENT_REGISTRY: `gs://${s.gcs.bucket}/registry`,
+    TTSYNC_NOTICES: `gs://${s.gcs.bucket}/notices`,
+    TTSYNC_SAN_STORE: `gs://${s.gcs.bucket}/san`,
     ...(s.emulator ? { TIKTOK_API_BASE_URL: s.emulator.apiBaseUrl } : {}),
   };
 }
 
-/** The workers' environment: the client's, a private data dir, the shared segment registry in the bucket. */
+/** The workers' environment: the client's (shared stores in the bucket) and a data dir of their own. */
 function workerEnv(s: TopologyState, dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     ...clientEnv(s),
     NODE_ENV: 'production',
     TTSYNC_DATA_DIR: dataDir,
-    // The two-advertiser rule needs ONE registry for every worker: in the bucket, not a local folder.
-    TTSYNC_SEGMENT_REGISTRY: `gs://${s.gcs.bucket}/registry`,
     ...extra,
   };
 }
