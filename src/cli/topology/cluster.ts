@@ -12,7 +12,7 @@ import { SEARCH_ATTRIBUTE_NAMES } from '../../temporal/searchAttributes';
 import { resolveFakeGcs, resolvePostgresBin, resolveTemporalServer, TEMPORAL_SERVER_VERSION } from '../../temporal/toolchain';
 import { alive, startDaemon, stopPid, waitUntil } from './daemon';
 import { clusterRunning, initCluster, postgresPassword, POSTGRES_USER, startCluster, stopCluster, type PostgresPaths } from './postgres';
-import { SERVER_PORT_NAMES, serverConfigText, TEMPORAL_DB, temporalServerConfig, TOPOLOGY_NAMESPACE, type ServerPorts } from './serverConfig';
+import { SERVER_PORT_NAMES, serverConfigText, TEMPORAL_DB, TEMPORAL_SCHEMAS, temporalServerConfig, TOPOLOGY_NAMESPACE, type ServerPorts } from './serverConfig';
 import { PROJECT_ROOT } from '../../paths';
 
 const run = promisify(execFile);
@@ -117,18 +117,15 @@ async function sqlTool(sqlToolPath: string, pg: { port: number; password: string
 
 /** Both databases exist and carry the schema this server version needs (idempotent, like compose's temporal-schema). */
 async function applySchemas(sqlToolPath: string, pg: { port: number; password: string }, log: (l: string) => void): Promise<void> {
-  for (const [db, schema] of [
-    [TEMPORAL_DB.database, 'temporal'],
-    [TEMPORAL_DB.visibilityDatabase, 'visibility'],
-  ] as const) {
+  for (const { database: db, schemaName } of TEMPORAL_SCHEMAS) {
     try {
       await sqlTool(sqlToolPath, pg, db, ['create-database']);
     } catch (err) {
       if (!/already exists/i.test((err as Error).message)) throw err;
     }
     await sqlTool(sqlToolPath, pg, db, ['setup-schema', '-v', '0.0']);
-    await sqlTool(sqlToolPath, pg, db, ['update-schema', '--schema-name', `postgresql/v12/${schema}`]);
-    log(`postgres: database ${db} has the ${schema} schema of Temporal ${TEMPORAL_SERVER_VERSION}`);
+    await sqlTool(sqlToolPath, pg, db, ['update-schema', '--schema-name', schemaName]);
+    log(`postgres: database ${db} has the ${schemaName} schema of Temporal ${TEMPORAL_SERVER_VERSION}`);
   }
 }
 

@@ -8,6 +8,12 @@
 
 export const TEMPORAL_DB = { plugin: 'postgres12', database: 'temporal', visibilityDatabase: 'temporal_visibility', numHistoryShards: 4 } as const;
 
+/** Each database and the schema the SQL tool embeds for it (`update-schema --schema-name`). */
+export const TEMPORAL_SCHEMAS = [
+  { database: TEMPORAL_DB.database, schemaName: 'postgresql/v12/temporal' },
+  { database: TEMPORAL_DB.visibilityDatabase, schemaName: 'postgresql/v12/visibility' },
+] as const;
+
 /** The namespace ttsync runs in, and its retention (docker-compose.yml's temporal-namespace). */
 export const TOPOLOGY_NAMESPACE = { name: 'default', retentionDays: 30 } as const;
 

@@ -5,6 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { TEMPORAL_ENV_VARIABLES } from '../../../src/temporal/connection';
 import { TikTokEnvSchema } from '../../../src/tiktok/config';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../../src/temporal/searchAttributes';
+import { TEMPORAL_SERVER_VERSION } from '../../../src/temporal/toolchain';
+import { clientEnv, type TopologyState } from '../../../src/cli/topology/cluster';
+import { POSTGRES_USER } from '../../../src/cli/topology/postgres';
+import { TEMPORAL_DB, TEMPORAL_SCHEMAS, TOPOLOGY_NAMESPACE, temporalServerConfig, SERVER_PORT_NAMES, type ServerPorts } from '../../../src/cli/topology/serverConfig';
 
 // js-yaml ships no type declarations; this is the one function the test uses.
 const { load } = createRequire(__filename)('js-yaml') as { load(text: string): unknown };
@@ -43,7 +47,6 @@ describe('docker-compose.yml (the production-like topology for users)', () => {
     expect(svc('postgresql').image).toBe('postgres:16');
     expect(svc('temporal-schema').image).toMatch(/^temporalio\/admin-tools:/);
     expect(commandText(svc('temporal-schema'))).toContain('--plugin postgres12');
-    for (const db of ['temporal', 'temporal_visibility']) expect(commandText(svc('temporal-schema'))).toContain(`/schema/postgresql/v12/${db === 'temporal' ? 'temporal' : 'visibility'}/versioned`);
     const temporal = svc('temporal');
     expect(temporal.image).toMatch(/^temporalio\/server:/);
     expect(temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql', POSTGRES_USER: 'temporal', DB_PORT: '5432' });
@@ -76,7 +79,7 @@ describe('docker-compose.yml (the production-like topology for users)', () => {
     for (const name of Object.keys(env)) {
       if (name.startsWith('TEMPORAL_')) expect(temporalKeys, name).toContain(name);
       else if (name.startsWith('TIKTOK_')) expect(tiktokKeys, name).toContain(name);
-      else expect(['NODE_ENV', 'TTSYNC_DATA_DIR', 'TTSYNC_METRICS_ADDRESS'], name).toContain(name);
+      else expect(['NODE_ENV', 'TTSYNC_DATA_DIR', 'TTSYNC_METRICS_ADDRESS', ...SHARED_STORE_VARIABLES], name).toContain(name);
     }
     // Metrics for a Prometheus on the compose network, on the port the container exposes.
     expect(env.TTSYNC_METRICS_ADDRESS).toBe('0.0.0.0:9464');
@@ -94,6 +97,55 @@ describe('docker-compose.yml (the production-like topology for users)', () => {
   it('only names volumes it declares', () => {
     for (const [name, s] of Object.entries(compose.services))
       for (const v of s.volumes ?? []) expect(Object.keys(compose.volumes), `${name}: ${v}`).toContain(v.split(':')[0]);
+  });
+});
+
+// The stores every worker must share, as the topology sets them (a state with made-up values).
+const topologyEnv = clientEnv({ gcs: { endpoint: 'http://127.0.0.1:1', bucket: 'b', pid: 1, logFile: '' }, temporal: { address: 'x:1', namespace: 'default' } } as TopologyState);
+const SHARED_STORE_VARIABLES = Object.keys(topologyEnv).filter((k) => k.startsWith('TTSYNC_'));
+
+describe('docker-compose.yml and scripts/topology (ttsync cluster up) run the same Temporal', () => {
+  it('the same server version, in the server and admin-tools images', () => {
+    expect(svc('temporal').image).toBe(`temporalio/server:\${TEMPORAL_SERVER_VERSION:-${TEMPORAL_SERVER_VERSION}}`);
+    expect(svc('temporal-schema').image).toBe(`temporalio/admin-tools:\${TEMPORAL_ADMIN_TOOLS_VERSION:-${TEMPORAL_SERVER_VERSION}}`);
+    expect(svc('temporal-namespace').image).toBe(svc('temporal-schema').image);
+  });
+
+  it('the same server configuration: what the image renders from compose\'s environment is what the topology writes', () => {
+    const env = svc('temporal').environment ?? {};
+    const ports = Object.fromEntries(SERVER_PORT_NAMES.map((n, i) => [n, 20_000 + i])) as unknown as ServerPorts;
+    const written = temporalServerConfig({ postgres: { host: '127.0.0.1', port: 5432, user: POSTGRES_USER, password: 'p' }, ports }) as {
+      persistence: { numHistoryShards: number; datastores: Record<'default' | 'visibility', { sql: { pluginName: string; databaseName: string; user: string } }> };
+    };
+    // config/docker.yaml of the server module: DB → pluginName, DBNAME / VISIBILITY_DBNAME → databaseName, NUM_HISTORY_SHARDS.
+    expect(env.DB).toBe(written.persistence.datastores.default.sql.pluginName);
+    expect(env.DB).toBe(written.persistence.datastores.visibility.sql.pluginName);
+    expect(env.DBNAME).toBe(written.persistence.datastores.default.sql.databaseName);
+    expect(env.VISIBILITY_DBNAME).toBe(written.persistence.datastores.visibility.sql.databaseName);
+    expect(Number(env.NUM_HISTORY_SHARDS)).toBe(written.persistence.numHistoryShards);
+    expect(env.POSTGRES_USER).toBe(written.persistence.datastores.default.sql.user);
+    expect([env.DB, env.DBNAME, env.VISIBILITY_DBNAME, Number(env.NUM_HISTORY_SHARDS)]).toEqual([TEMPORAL_DB.plugin, TEMPORAL_DB.database, TEMPORAL_DB.visibilityDatabase, TEMPORAL_DB.numHistoryShards]);
+  });
+
+  it('the same schema steps: each database created, set up at 0.0 and updated to the schema the SQL tool embeds', () => {
+    const cmd = commandText(svc('temporal-schema'));
+    expect(cmd).toContain('--plugin postgres12');
+    expect(cmd).toMatch(/for db in temporal temporal_visibility; do\s+sql --db "\$\$db" create-database/);
+    for (const { database, schemaName } of TEMPORAL_SCHEMAS) {
+      expect(cmd).toContain(`sql --db ${database} setup-schema -v 0.0`);
+      expect(cmd).toContain(`sql --db ${database} update-schema --schema-name ${schemaName}`);
+    }
+  });
+
+  it('the same namespace and retention', () => {
+    expect(commandText(svc('temporal-namespace'))).toContain(`temporal operator namespace create --namespace ${TOPOLOGY_NAMESPACE.name} --retention ${TOPOLOGY_NAMESPACE.retentionDays}d`);
+    expect(svc('ttsync-worker').environment?.TEMPORAL_NAMESPACE).toBe(TOPOLOGY_NAMESPACE.name);
+  });
+
+  it('the workers name the same shared stores (the topology puts them in the bucket)', () => {
+    expect(SHARED_STORE_VARIABLES.sort()).toEqual(['TTSYNC_NOTICES', 'TTSYNC_SAN_STORE', 'TTSYNC_SEGMENT_REGISTRY', 'TTSYNC_WORKDIR']);
+    const env = svc('ttsync-worker').environment ?? {};
+    for (const name of SHARED_STORE_VARIABLES) expect(env[name], name).toMatch(new RegExp(`^\\$\\{${name}:-/data/`));
   });
 });
 

@@ -2,7 +2,22 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEV_SERVER_FLAGS, FAKE_GCS_VERSION, MAILPIT_VERSION, TEMPORAL_CLI_VERSION, cachedMailpitPath, cachedTemporalPath, resolveTemporalCli, versionAtLeast } from '../../../src/temporal/toolchain';
+import { mkdirSync } from 'node:fs';
+import {
+  DEV_SERVER_FLAGS,
+  FAKE_GCS_VERSION,
+  MAILPIT_VERSION,
+  TEMPORAL_CLI_VERSION,
+  TEMPORAL_SERVER_VERSION,
+  cachedMailpitPath,
+  cachedTemporalPath,
+  cachedTemporalServerPath,
+  cachedTemporalSqlToolPath,
+  resolvePostgresBin,
+  resolveTemporalCli,
+  resolveTemporalServer,
+  versionAtLeast,
+} from '../../../src/temporal/toolchain';
 
 const bootstrap = readFileSync(join(__dirname, '..', '..', '..', 'scripts', 'bootstrap'), 'utf8');
 
@@ -15,6 +30,30 @@ describe('toolchain pins', () => {
     expect(bootstrap).toContain(`MAILPIT_VERSION=${MAILPIT_VERSION}`);
     expect(bootstrap).toContain('$CACHE/bin/mailpit-$MAILPIT_VERSION/mailpit');
     expect(cachedMailpitPath({ TTSYNC_CACHE_DIR: '/c' })).toBe(`/c/bin/mailpit-${MAILPIT_VERSION}/mailpit`);
+    expect(bootstrap).toContain(`TEMPORAL_SERVER_VERSION=${TEMPORAL_SERVER_VERSION}`);
+    expect(bootstrap).toContain('$CACHE/bin/temporal-server-$TEMPORAL_SERVER_VERSION/temporal-server');
+    expect(bootstrap).toContain('$CACHE/bin/temporal-server-$TEMPORAL_SERVER_VERSION/temporal-sql-tool');
+    expect(bootstrap).toContain('"go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"');
+    expect(cachedTemporalServerPath({ TTSYNC_CACHE_DIR: '/c' })).toBe(`/c/bin/temporal-server-${TEMPORAL_SERVER_VERSION}/temporal-server`);
+    expect(cachedTemporalSqlToolPath({ TTSYNC_CACHE_DIR: '/c' })).toBe(`/c/bin/temporal-server-${TEMPORAL_SERVER_VERSION}/temporal-sql-tool`);
+  });
+
+  it('the topology finds the newest Debian PostgreSQL, or says how to get one; a server of another version is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsync-pg-'));
+    try {
+      expect(() => resolvePostgresBin({}, join(dir, 'none'))).toThrow(/not installed under .*none.*scripts\/bootstrap --topology.*TTSYNC_PG_BIN/);
+      for (const v of ['13', '15', '9']) {
+        mkdirSync(join(dir, v, 'bin'), { recursive: true });
+        writeFileSync(join(dir, v, 'bin', 'pg_ctl'), '');
+      }
+      expect(resolvePostgresBin({}, dir)).toBe(join(dir, '15', 'bin'));
+      expect(() => resolvePostgresBin({ TTSYNC_PG_BIN: join(dir, '13', 'bin') }, dir)).toThrow(/has no initdb/);
+      expect(() => resolveTemporalServer({ TEMPORAL_SERVER: '/bin/true', TTSYNC_CACHE_DIR: dir })).toThrow(
+        new RegExp(`no Temporal server ${TEMPORAL_SERVER_VERSION.replaceAll('.', '\\.')} at /bin/true \\(not runnable\\)`),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a TEMPORAL_CLI of the wrong version, saying what it tried', () => {
