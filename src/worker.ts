@@ -7,7 +7,10 @@ import type { PayloadCodec } from '@temporalio/common';
 import { connectClient, connectNative, loadTemporalSettings, resolvePayloadCodec, type TemporalSettings } from './temporal/connection';
 import { createNoticeService, noticeSettingsFromEnv } from './notices';
 import { assertSearchAttributesRegistered } from './temporal/searchAttributes';
-import { EVENTS_TASK_QUEUE, TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
+import { hostname } from 'node:os';
+import { setProcessWorkerShare } from './tiktok/rateLimiter';
+import { startWorkerShare } from './temporal/workerShare';
+import { EVENTS_TASK_QUEUE, TIKTOK_MEMBERS_TASK_QUEUE, TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
 import { VERSION } from './version';
 
@@ -41,6 +44,8 @@ export interface WorkerConfig {
    * in a queue's pollers; default the SDK's `<pid>@<host>`.
    */
   identity?: string;
+  /** The idle queue whose pollers are the live workers sharing TikTok's limits (TIKTOK_QPS_WORKERS=auto); tests use unique ones. */
+  tiktokMembersTaskQueue?: string;
   /** Activities each task queue of this process runs at once (the SDK's default otherwise): bounds a data worker's memory. */
   maxConcurrentActivities?: number;
 }
@@ -145,7 +150,24 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
       }),
     );
   }
+  let stopShare = () => undefined as void;
+  // TIKTOK_QPS_WORKERS=auto: this process's share of TikTok's per-app limits follows the live worker count.
+  if (roles.includes('tiktok') && process.env.TIKTOK_QPS_WORKERS?.trim() === 'auto') {
+    const share = await startWorkerShare({
+      connection,
+      namespace: temporal.namespace,
+      taskQueue: cfg.tiktokMembersTaskQueue ?? TIKTOK_MEMBERS_TASK_QUEUE,
+      identity: cfg.identity ?? `${process.pid}@${hostname()}`,
+    });
+    setProcessWorkerShare(share);
+    workers.push(share.worker);
+    stopShare = () => {
+      share.stop();
+      setProcessWorkerShare(undefined);
+    };
+  }
   const done = Promise.all(workers.map((w) => w.run())).then(async () => {
+    stopShare();
     if (!cfg.connection) await connection.close();
   });
   // The SDK Runtime may already have begun shutting a worker down on SIGINT/SIGTERM;

@@ -19,3 +19,11 @@ export const ALL_TASK_QUEUE_ROLES = Object.keys(TaskQueues) as TaskQueueRole[];
  * maxTaskQueueActivitiesPerSecond is set on that worker (src/worker.ts).
  */
 export const EVENTS_TASK_QUEUE = 'ttsync-events';
+
+/**
+ * No work ever runs here: with TIKTOK_QPS_WORKERS=auto every process of the `tiktok` role
+ * keeps one idle poller on it, so the server's poller list of this queue is the list of live
+ * processes sharing TikTok's per-app limits (src/temporal/workerShare.ts). A busy process
+ * still polls it, unlike its work queues whose slots may all be taken.
+ */
+export const TIKTOK_MEMBERS_TASK_QUEUE = 'ttsync-tiktok-members';

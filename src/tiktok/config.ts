@@ -8,8 +8,7 @@ const positiveNumber = (def: number) => z.coerce.number().positive().default(def
 /**
  * How ttsync talks to TikTok. QPS values are per app (TikTok counts per app_id); when several
  * workers call TikTok for one app, TIKTOK_QPS_WORKERS splits it so each worker's in-process
- * guard takes its share. The cluster-wide limit is the tiktok task queue's
- * maxTaskQueueActivitiesPerSecond (see src/tiktok/README in rateLimiter.ts).
+ * guard takes its share (see rateLimiter.ts).
  */
 export const TikTokEnvSchema = z.object({
   TIKTOK_API_BASE_URL: z
@@ -21,7 +20,8 @@ export const TikTokEnvSchema = z.object({
   TIKTOK_QPS: positiveNumber(10),
   /** /event/track/ and the pixel/app/offline endpoints: 1,000 QPS at every tier. */
   TIKTOK_EVENTS_QPS: positiveNumber(1000),
-  TIKTOK_QPS_WORKERS: z.coerce.number().int().positive().default(1),
+  /** Worker processes sharing the app's limits: a count, or `auto` (the live workers, as Temporal lists them). */
+  TIKTOK_QPS_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().positive()]).default(1),
   TIKTOK_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** Uploads carry up to 50 MB. */
   TIKTOK_UPLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(300_000),

@@ -1,12 +1,14 @@
 /**
  * Client-side guard against causing 40100 ourselves.
  *
- * TikTok limits per app (QPS, QPM, QPD) and counts every request. One process can enforce
- * that exactly; several workers cannot without coordination. The design:
- *   - cluster-wide: every TikTok-calling activity runs on TaskQueues.tiktok, whose workers set
- *     maxTaskQueueActivitiesPerSecond (the Temporal server enforces it across all workers);
- *   - per worker: this limiter, sized qps / TIKTOK_QPS_WORKERS, so that even activities that
- *     make several calls (paging, retries) cannot push one app over its limit.
+ * TikTok limits per app (QPS, QPM, QPD) and counts every request, whichever worker sends it.
+ * One process enforces that exactly; several share it: each process's limiter takes
+ * qps / N, so that N processes together never exceed qps in any window. N is
+ *   - TIKTOK_QPS_WORKERS=<n>: fixed by the operator (must be at least the real count), or
+ *   - TIKTOK_QPS_WORKERS=auto: the live worker processes, as the Temporal server lists them
+ *     (src/temporal/workerShare.ts): no process to trust, nothing but Temporal to share.
+ * Server-side maxTaskQueueActivitiesPerSecond cannot do this alone: it counts activity starts,
+ * and one activity makes several requests (paging, uploads, in-client retries).
  * Anything implementing RateLimiter (e.g. a Redis-backed one) can be passed to the client.
  */
 export interface RateLimiter {
@@ -63,11 +65,67 @@ export class SlidingWindowLimiter implements RateLimiter {
   }
 }
 
+/**
+ * At most floor(rate) grants in any window of 1 s (+ margin), where the rate may change at
+ * any time (the share of a limit when workers come and go): grants made under the old rate
+ * still count, so a change never lets a burst through. Before `gate` resolves nothing is granted.
+ */
+export class AdjustableWindowLimiter implements RateLimiter {
+  private grants: number[] = [];
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ratePerSecond: () => number,
+    private readonly gate: () => Promise<void> = () => Promise.resolve(),
+    private readonly marginMs = 50,
+  ) {}
+
+  acquire(): Promise<void> {
+    // One waiter at a time, in arrival order.
+    const turn = this.queue.then(() => this.grant());
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async grant(): Promise<void> {
+    await this.gate();
+    for (;;) {
+      const rate = this.ratePerSecond();
+      if (!(rate > 0)) throw new RangeError('rate must be > 0');
+      const limit = Math.max(1, Math.floor(rate));
+      const windowMs = (limit / rate) * 1000 + this.marginMs;
+      const now = performance.now();
+      // Keep a minute of history: a lower rate means a longer window.
+      while (this.grants.length && this.grants[0]! < now - 60_000) this.grants.shift();
+      const inWindow = this.grants.filter((t) => t > now - windowMs);
+      if (inWindow.length < limit) {
+        this.grants.push(now);
+        return;
+      }
+      const wait = inWindow[inWindow.length - limit]! + windowMs - now;
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(wait))));
+    }
+  }
+}
+
+/** How many worker processes share each app's limit now, and when this one may begin to send. */
+export interface WorkerShare {
+  workers(): number;
+  ready(): Promise<void>;
+}
+
+let processShare: WorkerShare | undefined;
+
+/** Set by the worker when TIKTOK_QPS_WORKERS=auto; without it (a CLI command) the process counts as one. */
+export function setProcessWorkerShare(share: WorkerShare | undefined): void {
+  processShare = share;
+}
+
 export interface AppLimiterConfig {
   qps: number;
   eventsQps: number;
-  /** Workers sharing this app's limit; each worker's guard gets 1/workers of it. */
-  workers: number;
+  /** Workers sharing this app's limit (each worker's guard gets 1/workers of it), or 'auto': the live count. */
+  workers: number | 'auto';
 }
 
 export type AppRateLimiters = Record<RateBucket, RateLimiter>;
@@ -82,10 +140,16 @@ export function appRateLimiters(appId: string, cfg: AppLimiterConfig): AppRateLi
   const key = `${appId}\u0000${cfg.qps}\u0000${cfg.eventsQps}\u0000${cfg.workers}`;
   let l = registry.get(key);
   if (!l) {
-    l = {
-      default: new SlidingWindowLimiter(cfg.qps / cfg.workers),
-      events: new SlidingWindowLimiter(cfg.eventsQps / cfg.workers),
-    };
+    if (cfg.workers === 'auto') {
+      const n = () => Math.max(1, processShare?.workers() ?? 1);
+      const gate = () => processShare?.ready() ?? Promise.resolve();
+      l = { default: new AdjustableWindowLimiter(() => cfg.qps / n(), gate), events: new AdjustableWindowLimiter(() => cfg.eventsQps / n(), gate) };
+    } else {
+      l = {
+        default: new SlidingWindowLimiter(cfg.qps / cfg.workers),
+        events: new SlidingWindowLimiter(cfg.eventsQps / cfg.workers),
+      };
+    }
     registry.set(key, l);
   }
   return l;

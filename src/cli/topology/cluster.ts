@@ -99,6 +99,8 @@ function workerEnv(s: TopologyState, dataDir: string, extra: Record<string, stri
     ...clientEnv(s),
     NODE_ENV: 'production',
     TTSYNC_DATA_DIR: dataDir,
+    // TikTok's per-app limits split over the live workers (src/temporal/workerShare.ts).
+    TIKTOK_QPS_WORKERS: 'auto',
     ...extra,
   };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors';
 import {
   SlidingWindowLimiter,
+  AdjustableWindowLimiter,
   TIKTOK_PRODUCTION_BASE_URL,
   TikTokClient,
   buildSegmentBatch,
@@ -75,5 +76,32 @@ describe('SlidingWindowLimiter', () => {
     const l = new SlidingWindowLimiter(0.5, 0);
     expect(l.limit).toBe(1);
     expect(l.windowMs).toBe(2000);
+  });
+});
+
+describe('AdjustableWindowLimiter (a share of the limit that changes as workers come and go)', () => {
+  it('grants nothing before its gate opens, then in order', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const l = new AdjustableWindowLimiter(() => 10, () => gate, 0);
+    const granted: number[] = [];
+    const all = Promise.all([0, 1, 2].map((i) => l.acquire().then(() => granted.push(i))));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(granted).toEqual([]);
+    open();
+    await all;
+    expect(granted).toEqual([0, 1, 2]);
+  });
+
+  it('counts the grants made under the old rate when the rate drops: no burst at the change', async () => {
+    let rate = 4;
+    const l = new AdjustableWindowLimiter(() => rate, undefined, 0);
+    const t0 = performance.now();
+    for (let i = 0; i < 4; i++) await l.acquire();
+    // A second worker joined: this one's share halves. Four grants are in the window already,
+    // so the next waits until only one of them is left in it (the third's window ends).
+    rate = 2;
+    await l.acquire();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(999);
   });
 });

@@ -1,0 +1,91 @@
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import type { WorkerShare } from '../tiktok/rateLimiter';
+
+/*
+ * TikTok's per-app limit shared by however many worker processes run, with nothing but
+ * Temporal in common: each process keeps an idle poller on the members queue, reads the
+ * queue's poller list every `refreshMs`, and takes 1/N of each limit, N being the identities
+ * that polled within `staleMs` (an idle long poll is renewed at least every minute).
+ *   - A process that joins sends nothing until the others have seen it: it waits until the
+ *     list shows itself, then two refreshes and one limiter window more. By then every other
+ *     process has moved to 1/(N+1) and no request of the old share is still in a window.
+ *   - A process that dies stays counted until its last poll is `staleMs` old: the others
+ *     under-use the limit for that long, never over-use it.
+ */
+
+export interface WorkerShareOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  identity: string;
+  refreshMs?: number;
+  staleMs?: number;
+  /** The limiter window the join waits out (1 s + margin). */
+  windowMs?: number;
+}
+
+export interface RunningWorkerShare extends WorkerShare {
+  /** The idle poller: run with the process's other workers, shut down with them. */
+  worker: Worker;
+  stop(): void;
+}
+
+export async function startWorkerShare(opts: WorkerShareOptions): Promise<RunningWorkerShare> {
+  const refreshMs = opts.refreshMs ?? 2_000;
+  const staleMs = opts.staleMs ?? 75_000;
+  const windowMs = opts.windowMs ?? 1_100;
+  const worker = await Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    identity: opts.identity,
+    // Never scheduled: the worker exists for its poller.
+    activities: { tiktokShareMember: () => Promise.resolve() },
+    maxConcurrentActivityTaskPolls: 1,
+    maxConcurrentActivityTaskExecutions: 1,
+  });
+  let count = 1;
+  let openAt: number | undefined;
+  let opened!: () => void;
+  const ready = new Promise<void>((resolve) => (opened = resolve));
+
+  const refresh = async (): Promise<void> => {
+    const res = await opts.connection.workflowService.describeTaskQueue({
+      namespace: opts.namespace,
+      taskQueue: { name: opts.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    });
+    const now = Date.now();
+    const live = new Set<string>();
+    for (const p of res.pollers ?? []) {
+      const at = p.lastAccessTime ? tsToMs(p.lastAccessTime) : 0;
+      if (p.identity && now - at <= staleMs) live.add(p.identity);
+    }
+    const seen = live.has(opts.identity);
+    live.add(opts.identity);
+    count = live.size;
+    if (seen && openAt === undefined) {
+      openAt = now + 2 * refreshMs + windowMs;
+      setTimeout(opened, openAt - now).unref();
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    // A failed read keeps the last count: the server is unreachable for the requests too.
+    refresh().catch(() => undefined).finally(() => {
+      if (timer !== undefined) timer = setTimeout(tick, refreshMs).unref();
+    });
+  };
+  timer = setTimeout(tick, 0).unref();
+  return {
+    worker,
+    workers: () => count,
+    ready: () => ready,
+    stop: () => {
+      clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
