@@ -1,16 +1,18 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import type { WorkerShare } from '../tiktok/rateLimiter';
+import { sharePart, type WorkerShare } from '../tiktok/rateLimiter';
 
 /*
  * TikTok's per-app limit shared by however many worker processes run, with nothing but
  * Temporal in common: each process keeps an idle poller on the members queue, reads the
- * queue's poller list every `refreshMs`, and takes 1/N of each limit, N being the identities
- * that polled within `staleMs` (an idle long poll is renewed at least every minute).
+ * queue's poller list every `refreshMs`, and takes its part of each limit among the N
+ * identities that polled within `staleMs` (an idle long poll is renewed at least every
+ * minute): whole requests per second by rank, adding up to the limit (sharePart). More
+ * processes of the tiktok role than the limit's QPS leave some with no part: keep them fewer.
  *   - A process that joins sends nothing until the others have seen it: it waits until the
  *     list shows itself, then two refreshes and one limiter window more. By then every other
- *     process has moved to 1/(N+1) and no request of the old share is still in a window.
+ *     process has moved to its part among N+1 and no request of the old part is still in a window.
  *   - A process that dies stays counted until its last poll is `staleMs` old: the others
  *     under-use the limit for that long, never over-use it.
  */
@@ -47,6 +49,7 @@ export async function startWorkerShare(opts: WorkerShareOptions): Promise<Runnin
     maxConcurrentActivityTaskExecutions: 1,
   });
   let count = 1;
+  let rank = 0;
   let openAt: number | undefined;
   let opened!: () => void;
   const ready = new Promise<void>((resolve) => (opened = resolve));
@@ -66,6 +69,7 @@ export async function startWorkerShare(opts: WorkerShareOptions): Promise<Runnin
     const seen = live.has(opts.identity);
     live.add(opts.identity);
     count = live.size;
+    rank = [...live].sort().indexOf(opts.identity);
     if (seen && openAt === undefined) {
       openAt = now + 2 * refreshMs + windowMs;
       setTimeout(opened, openAt - now).unref();
@@ -82,6 +86,7 @@ export async function startWorkerShare(opts: WorkerShareOptions): Promise<Runnin
   return {
     worker,
     workers: () => count,
+    budget: (qps: number) => sharePart(qps, count, rank),
     ready: () => ready,
     stop: () => {
       clearTimeout(timer);

@@ -66,19 +66,23 @@ export class SlidingWindowLimiter implements RateLimiter {
 }
 
 /**
- * At most floor(rate) grants in any window of 1 s (+ margin), where the rate may change at
- * any time (the share of a limit when workers come and go): grants made under the old rate
- * still count, so a change never lets a burst through. Before `gate` resolves nothing is granted.
+ * At most `budget()` grants in any window of 1 s (+ margin), where the budget may change at
+ * any time (this process's share of a limit, as workers come and go): grants made under the
+ * old budget still count, so a change never lets a burst through. A budget of 0 grants
+ * nothing until it rises. Before `gate` resolves nothing is granted.
  */
 export class AdjustableWindowLimiter implements RateLimiter {
   private grants: number[] = [];
   private queue: Promise<void> = Promise.resolve();
+  private readonly windowMs: number;
 
   constructor(
-    private readonly ratePerSecond: () => number,
+    private readonly budget: () => number,
     private readonly gate: () => Promise<void> = () => Promise.resolve(),
-    private readonly marginMs = 50,
-  ) {}
+    marginMs = 50,
+  ) {
+    this.windowMs = 1000 + marginMs;
+  }
 
   acquire(): Promise<void> {
     // One waiter at a time, in arrival order.
@@ -90,28 +94,34 @@ export class AdjustableWindowLimiter implements RateLimiter {
   private async grant(): Promise<void> {
     await this.gate();
     for (;;) {
-      const rate = this.ratePerSecond();
-      if (!(rate > 0)) throw new RangeError('rate must be > 0');
-      const limit = Math.max(1, Math.floor(rate));
-      const windowMs = (limit / rate) * 1000 + this.marginMs;
+      const limit = Math.floor(this.budget());
       const now = performance.now();
-      // Keep a minute of history: a lower rate means a longer window.
-      while (this.grants.length && this.grants[0]! < now - 60_000) this.grants.shift();
-      const inWindow = this.grants.filter((t) => t > now - windowMs);
-      if (inWindow.length < limit) {
+      this.grants = this.grants.filter((t) => t > now - this.windowMs);
+      if (limit >= 1 && this.grants.length < limit) {
         this.grants.push(now);
         return;
       }
-      const wait = inWindow[inWindow.length - limit]! + windowMs - now;
+      const wait = limit >= 1 ? this.grants[this.grants.length - limit]! + this.windowMs - now : 500;
       await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(wait))));
     }
   }
 }
 
-/** How many worker processes share each app's limit now, and when this one may begin to send. */
+/**
+ * This process's part of a per-app limit shared by the live worker processes, and when it may
+ * begin to send. Parts are whole requests per second and add up to the limit: with N workers
+ * sorted by identity, the one at rank k gets floor(q/N), plus one when k < q mod N.
+ */
 export interface WorkerShare {
   workers(): number;
+  budget(qps: number): number;
   ready(): Promise<void>;
+}
+
+/** The rank-k part of `qps` among `n` workers (whole requests per second; all parts add up to floor(qps)). */
+export function sharePart(qps: number, n: number, rank: number): number {
+  const q = Math.floor(qps);
+  return Math.floor(q / n) + (rank < q % n ? 1 : 0);
 }
 
 let processShare: WorkerShare | undefined;
@@ -141,9 +151,9 @@ export function appRateLimiters(appId: string, cfg: AppLimiterConfig): AppRateLi
   let l = registry.get(key);
   if (!l) {
     if (cfg.workers === 'auto') {
-      const n = () => Math.max(1, processShare?.workers() ?? 1);
+      const part = (qps: number) => () => processShare?.budget(qps) ?? Math.floor(qps);
       const gate = () => processShare?.ready() ?? Promise.resolve();
-      l = { default: new AdjustableWindowLimiter(() => cfg.qps / n(), gate), events: new AdjustableWindowLimiter(() => cfg.eventsQps / n(), gate) };
+      l = { default: new AdjustableWindowLimiter(part(cfg.qps), gate), events: new AdjustableWindowLimiter(part(cfg.eventsQps), gate) };
     } else {
       l = {
         default: new SlidingWindowLimiter(cfg.qps / cfg.workers),

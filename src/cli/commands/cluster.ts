@@ -32,7 +32,8 @@ export function registerClusterCommand(program: Command, summary: string): void 
     .option('--bucket <name>', 'the bucket workers share (gs://<name>)', 'ttsync')
     .option('--no-emulator', 'no TikTok emulator: workers call TIKTOK_API_BASE_URL (real TikTok by default)')
     .option('--max-activities <n>', "activities each worker queue runs at once (ttsync worker --max-activities)", count)
-    .action(async (opts: { dir: string; workers: number; port: number; bucket: string; emulator: boolean; maxActivities?: number }) => {
+    .option('--tiktok-qps <n>', "the TikTok app's QPS: the workers' TIKTOK_QPS (shared among them) and the emulator's limit", count)
+    .action(async (opts: { dir: string; workers: number; port: number; bucket: string; emulator: boolean; maxActivities?: number; tiktokQps?: number }) => {
       installRuntimeLogging('WARN');
       const { topologyUp, clientEnv } = await import('../topology/cluster.js');
       const dir = resolve(opts.dir);

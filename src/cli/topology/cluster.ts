@@ -39,8 +39,8 @@ export interface TopologyOptions {
   emulator: boolean;
   /** Activities each worker queue runs at once (`ttsync worker --max-activities`). */
   maxActivities?: number;
-  /** Extra environment for the workers (TIKTOK_QPS, …). */
-  workerEnv?: Record<string, string>;
+  /** The app's QPS: the workers' TIKTOK_QPS and the emulator's limit (default: TikTok's Basic tier, 10). */
+  tiktokQps?: number;
   log: (line: string) => void;
 }
 
@@ -274,7 +274,11 @@ export async function topologyUp(opts: TopologyOptions): Promise<TopologyState> 
     if (opts.emulator) {
       const ePort = await freePort();
       const eLog = logs('tiktok-emulator');
-      const ePid = startDaemon(process.execPath, [ttsyncBin(), 'emulator', '--port', String(ePort), '--state-file', join(dir, 'tiktok-emulator.state'), '--processing-delay', '2s'], { logFile: eLog });
+      const ePid = startDaemon(
+        process.execPath,
+        [ttsyncBin(), 'emulator', '--port', String(ePort), '--state-file', join(dir, 'tiktok-emulator.state'), '--processing-delay', '2s', ...(opts.tiktokQps ? ['--qps', String(opts.tiktokQps)] : [])],
+        { logFile: eLog },
+      );
       const url = `http://127.0.0.1:${ePort}`;
       partial.emulator = { url, apiBaseUrl: `${url}/open_api/v1.3`, pid: ePid, logFile: eLog };
       await waitUntil(`TikTok emulator on ${url}`, async () => (await fetch(`${url}/_emulator/state`, { signal: AbortSignal.timeout(2000) })).ok, { timeoutMs: 30_000, pid: ePid, logFile: eLog });
@@ -292,7 +296,7 @@ export async function topologyUp(opts: TopologyOptions): Promise<TopologyState> 
       const args = [ttsyncBin(), 'worker', '--identity', identity, ...(opts.maxActivities ? ['--max-activities', String(opts.maxActivities)] : [])];
       // Truncated per start: the worker's first line says it is polling.
       writeFileSync(wLog, '');
-      const pid = startDaemon(process.execPath, args, { logFile: wLog, env: workerEnv(state, dataDir, opts.workerEnv), cwd: PROJECT_ROOT });
+      const pid = startDaemon(process.execPath, args, { logFile: wLog, env: workerEnv(state, dataDir, opts.tiktokQps ? { TIKTOK_QPS: String(opts.tiktokQps) } : {}), cwd: PROJECT_ROOT });
       state.workers.push({ identity, pid, logFile: wLog, dataDir });
     }
     for (const w of state.workers) {

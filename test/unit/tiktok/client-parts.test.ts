@@ -3,6 +3,7 @@ import { ConfigError } from '../../../src/config/errors';
 import {
   SlidingWindowLimiter,
   AdjustableWindowLimiter,
+  sharePart,
   TIKTOK_PRODUCTION_BASE_URL,
   TikTokClient,
   buildSegmentBatch,
@@ -80,6 +81,15 @@ describe('SlidingWindowLimiter', () => {
 });
 
 describe('AdjustableWindowLimiter (a share of the limit that changes as workers come and go)', () => {
+  it('splits a QPS into whole parts by rank that add up to it', () => {
+    const parts = (q: number, n: number) => Array.from({ length: n }, (_, k) => sharePart(q, n, k));
+    expect(parts(5, 3)).toEqual([2, 2, 1]);
+    expect(parts(10, 4)).toEqual([3, 3, 2, 2]);
+    expect(parts(10, 1)).toEqual([10]);
+    expect(parts(3, 5)).toEqual([1, 1, 1, 0, 0]);
+    for (const [q, n] of [[7, 3], [1000, 7], [9, 9], [10.5, 4]] as const) expect(parts(q, n).reduce((a, b) => a + b, 0)).toBe(Math.floor(q));
+  });
+
   it('grants nothing before its gate opens, then in order', async () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
