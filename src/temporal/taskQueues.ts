@@ -1,7 +1,7 @@
 /**
  * Task queues split work by how it scales: workflows are cheap, data activities are CPU
- * and memory heavy, and TikTok calls share a per-app rate limit that Temporal enforces
- * across every worker through maxTaskQueueActivitiesPerSecond on their own queue.
+ * and memory heavy, and TikTok calls share a per-app rate limit, which the processes of the
+ * tiktok role split among themselves (src/tiktok/rateLimiter.ts, TIKTOK_QPS_WORKERS).
  */
 export const TaskQueues = {
   control: 'ttsync-control',
