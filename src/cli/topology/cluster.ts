@@ -327,9 +327,12 @@ async function stopParts(s: Partial<TopologyState> & { dir: string }, pgPaths: P
   const workers = s.workers ?? [];
   const ended = await Promise.all(workers.map((w) => stopPid(w.pid, 45_000)));
   workers.forEach((w, i) => log(`worker: ${w.identity} ${ended[i]}`));
-  if (s.emulator) log(`tiktok emulator: ${await stopPid(s.emulator.pid, 10_000)}`);
-  if (s.temporal) log(`temporal: server ${await stopPid(s.temporal.pid, 20_000)}`);
-  if (s.gcs) log(`storage: fake-gcs-server ${await stopPid(s.gcs.pid, 10_000)}`);
+  // Then the rest at once (the server drains for several seconds); the database after the server.
+  await Promise.all([
+    s.emulator ? stopPid(s.emulator.pid, 10_000).then((r) => log(`tiktok emulator: ${r}`)) : undefined,
+    s.temporal ? stopPid(s.temporal.pid, 30_000).then((r) => log(`temporal: server ${r}`)) : undefined,
+    s.gcs ? stopPid(s.gcs.pid, 10_000).then((r) => log(`storage: fake-gcs-server ${r}`)) : undefined,
+  ]);
   log(`postgres: ${await stopCluster(pgPaths)}`);
 }
 
