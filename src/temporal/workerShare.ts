@@ -1,7 +1,7 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
-import { sharePart, type WorkerShare } from '../tiktok/rateLimiter';
+import { AUTO_MARGIN_MS, sharePart, type WorkerShare } from '../tiktok/rateLimiter';
 
 /*
  * TikTok's per-app limit shared by however many worker processes run, with nothing but
@@ -24,7 +24,7 @@ export interface WorkerShareOptions {
   identity: string;
   refreshMs?: number;
   staleMs?: number;
-  /** The limiter window the join waits out (1 s + margin). */
+  /** The limiter window the join waits out (default 1 s + the limiter's margin). */
   windowMs?: number;
 }
 
@@ -37,7 +37,7 @@ export interface RunningWorkerShare extends WorkerShare {
 export async function startWorkerShare(opts: WorkerShareOptions): Promise<RunningWorkerShare> {
   const refreshMs = opts.refreshMs ?? 2_000;
   const staleMs = opts.staleMs ?? 75_000;
-  const windowMs = opts.windowMs ?? 1_100;
+  const windowMs = opts.windowMs ?? 1_000 + AUTO_MARGIN_MS;
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

@@ -124,6 +124,9 @@ export function sharePart(qps: number, n: number, rank: number): number {
   return Math.floor(q / n) + (rank < q % n ? 1 : 0);
 }
 
+/** The window margin of TIKTOK_QPS_WORKERS=auto (see appRateLimiters). */
+export const AUTO_MARGIN_MS = 200;
+
 let processShare: WorkerShare | undefined;
 
 /** Set by the worker when TIKTOK_QPS_WORKERS=auto; without it (a CLI command) the process counts as one. */
@@ -153,7 +156,10 @@ export function appRateLimiters(appId: string, cfg: AppLimiterConfig): AppRateLi
     if (cfg.workers === 'auto') {
       const part = (qps: number) => () => processShare?.budget(qps) ?? Math.floor(qps);
       const gate = () => processShare?.ready() ?? Promise.resolve();
-      l = { default: new AdjustableWindowLimiter(part(cfg.qps), gate), events: new AdjustableWindowLimiter(part(cfg.eventsQps), gate) };
+      // Parts add up to the whole limit, so the window's margin is all that absorbs the jitter
+      // between a grant and TikTok receiving the request (event loop, network), in several
+      // processes at once: 200 ms rather than a single process's 50.
+      l = { default: new AdjustableWindowLimiter(part(cfg.qps), gate, AUTO_MARGIN_MS), events: new AdjustableWindowLimiter(part(cfg.eventsQps), gate, AUTO_MARGIN_MS) };
     } else {
       l = {
         default: new SlidingWindowLimiter(cfg.qps / cfg.workers),
