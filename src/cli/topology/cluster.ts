@@ -93,7 +93,7 @@ export function clientEnv(s: TopologyState): Record<string, string> {
 }
 
 /** The workers' environment: the client's (shared stores in the bucket) and a data dir of their own. */
-function workerEnv(s: TopologyState, dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function workerEnv(s: TopologyState, dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     ...clientEnv(s),

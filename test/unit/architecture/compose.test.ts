@@ -6,7 +6,7 @@ import { TEMPORAL_ENV_VARIABLES } from '../../../src/temporal/connection';
 import { TikTokEnvSchema } from '../../../src/tiktok/config';
 import { SEARCH_ATTRIBUTE_NAMES } from '../../../src/temporal/searchAttributes';
 import { TEMPORAL_SERVER_VERSION } from '../../../src/temporal/toolchain';
-import { clientEnv, type TopologyState } from '../../../src/cli/topology/cluster';
+import { clientEnv, workerEnv, type TopologyState } from '../../../src/cli/topology/cluster';
 import { POSTGRES_USER } from '../../../src/cli/topology/postgres';
 import { TEMPORAL_DB, TEMPORAL_SCHEMAS, TOPOLOGY_NAMESPACE, temporalServerConfig, SERVER_PORT_NAMES, type ServerPorts } from '../../../src/cli/topology/serverConfig';
 
@@ -101,7 +101,8 @@ describe('docker-compose.yml (the production-like topology for users)', () => {
 });
 
 // The stores every worker must share, as the topology sets them (a state with made-up values).
-const topologyEnv = clientEnv({ gcs: { endpoint: 'http://127.0.0.1:1', bucket: 'b', pid: 1, logFile: '' }, temporal: { address: 'x:1', namespace: 'default' } } as TopologyState);
+const topologyState = { gcs: { endpoint: 'http://127.0.0.1:1', bucket: 'b', pid: 1, logFile: '' }, temporal: { address: 'x:1', namespace: 'default' } } as TopologyState;
+const topologyEnv = clientEnv(topologyState);
 const SHARED_STORE_VARIABLES = Object.keys(topologyEnv).filter((k) => k.startsWith('TTSYNC_'));
 
 describe('docker-compose.yml and scripts/topology (ttsync cluster up) run the same Temporal', () => {
@@ -140,6 +141,11 @@ describe('docker-compose.yml and scripts/topology (ttsync cluster up) run the sa
   it('the same namespace and retention', () => {
     expect(commandText(svc('temporal-namespace'))).toContain(`temporal operator namespace create --namespace ${TOPOLOGY_NAMESPACE.name} --retention ${TOPOLOGY_NAMESPACE.retentionDays}d`);
     expect(svc('ttsync-worker').environment?.TEMPORAL_NAMESPACE).toBe(TOPOLOGY_NAMESPACE.name);
+  });
+
+  it('the workers split TikTok\'s per-app limit by the live worker count, in both', () => {
+    expect(svc('ttsync-worker').environment?.TIKTOK_QPS_WORKERS).toBe('${TIKTOK_QPS_WORKERS:-auto}');
+    expect(workerEnv(topologyState, '/w').TIKTOK_QPS_WORKERS).toBe('auto');
   });
 
   it('the workers name the same shared stores (the topology puts them in the bucket)', () => {
