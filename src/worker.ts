@@ -158,6 +158,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
       namespace: temporal.namespace,
       taskQueue: cfg.tiktokMembersTaskQueue ?? TIKTOK_MEMBERS_TASK_QUEUE,
       identity: cfg.identity ?? `${process.pid}@${hostname()}`,
+      log: (line) => process.stderr.write(`ttsync worker: ${line}\n`),
     });
     setProcessWorkerShare(share);
     workers.push(share.worker);

@@ -1,5 +1,4 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { AUTO_MARGIN_MS, sharePart, type WorkerShare } from '../tiktok/rateLimiter';
 
@@ -24,6 +23,8 @@ export interface WorkerShareOptions {
   identity: string;
   refreshMs?: number;
   staleMs?: number;
+  /** Told when the count or this process's rank changes, and when it may begin to send. */
+  log?: (line: string) => void;
   /** The limiter window the join waits out (default 1 s + the limiter's margin). */
   windowMs?: number;
 }
@@ -32,6 +33,29 @@ export interface RunningWorkerShare extends WorkerShare {
   /** The idle poller: run with the process's other workers, shut down with them. */
   worker: Worker;
   stop(): void;
+}
+
+/**
+ * The processes sharing the limit, from a poller list: the identities that polled within
+ * `staleMs`, this one always among them; its rank among them sorted; and whether the server
+ * already lists it.
+ */
+export function liveMembers(
+  pollers: readonly { identity?: string | null; lastAccessTime?: { seconds?: { toString(): string } | number | null; nanos?: number | null } | null }[],
+  self: string,
+  nowMs: number,
+  staleMs: number,
+): { count: number; rank: number; seen: boolean } {
+  const live = new Set<string>();
+  for (const p of pollers) {
+    // Seconds come as a Long from the gRPC client: its decimal text reads the same as a number's.
+    const t = p.lastAccessTime;
+    const at = t ? Number(String(t.seconds ?? 0)) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : 0;
+    if (p.identity && nowMs - at <= staleMs) live.add(p.identity);
+  }
+  const seen = live.has(self);
+  live.add(self);
+  return { count: live.size, rank: [...live].sort().indexOf(self), seen };
 }
 
 export async function startWorkerShare(opts: WorkerShareOptions): Promise<RunningWorkerShare> {
@@ -61,18 +85,16 @@ export async function startWorkerShare(opts: WorkerShareOptions): Promise<Runnin
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
     });
     const now = Date.now();
-    const live = new Set<string>();
-    for (const p of res.pollers ?? []) {
-      const at = p.lastAccessTime ? tsToMs(p.lastAccessTime) : 0;
-      if (p.identity && now - at <= staleMs) live.add(p.identity);
-    }
-    const seen = live.has(opts.identity);
-    live.add(opts.identity);
-    count = live.size;
-    rank = [...live].sort().indexOf(opts.identity);
-    if (seen && openAt === undefined) {
+    const m = liveMembers(res.pollers ?? [], opts.identity, now, staleMs);
+    if (m.seen && (m.count !== count || m.rank !== rank)) opts.log?.(`TikTok limits shared by ${m.count} worker process(es); this one is rank ${m.rank}`);
+    count = m.count;
+    rank = m.rank;
+    if (m.seen && openAt === undefined) {
       openAt = now + 2 * refreshMs + windowMs;
-      setTimeout(opened, openAt - now).unref();
+      setTimeout(() => {
+        opts.log?.('TikTok requests may start: every worker has seen this one');
+        opened();
+      }, openAt - now).unref();
     }
   };
   let timer: NodeJS.Timeout | undefined;
