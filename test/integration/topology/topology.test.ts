@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -219,6 +219,8 @@ describe('the production topology (PostgreSQL, Temporal server, fake-gcs-server,
       expect(calls.length).toBeGreaterThan(QPS * 4);
       expect(peak).toBeLessThanOrEqual(QPS);
       expect(calls.filter((c) => c.code === 40100)).toEqual([]);
+      // Each worker took its part among three, as its log says.
+      for (const w of state.workers) expect(readFileSync(w.logFile, 'utf8'), w.identity).toContain('TikTok limits shared by 3 worker process(es)');
       // The calls came from every worker: TikTok activities ran on all three.
       const tiktokWorkers = new Set<string>();
       for (const s of syncs)
