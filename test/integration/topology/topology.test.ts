@@ -11,7 +11,8 @@ import type { TopologyState } from '../../../src/cli/topology/cluster';
 import { audienceSync } from '../../../workflows/index';
 import { DEFAULT_TIMING } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
-import { runCli, pidAlive } from '../../helpers/cli';
+import { runCli } from '../../helpers/cli';
+import { alive } from '../../../src/cli/topology/daemon';
 import { expectedDigests, person, range } from '../../helpers/syntheticPeople';
 import { runHistories } from '../../helpers/workflowHistory';
 
@@ -232,11 +233,25 @@ describe('the production topology (PostgreSQL, Temporal server, fake-gcs-server,
     }
   });
 
-  it('down stops every process of the topology, and status says so', () => {
+  it('refuses a second up on the running folder, reports a dead worker, and down stops every process', async () => {
+    const again = cli(['up', '--workers', '1', '--port', '0']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/is already running \(.*ttsync-worker-1@.* pid \d+/);
+
+    // A worker that died: status names it DOWN and exits 1; down still stops the rest.
+    const dead = state.workers[2]!;
+    process.kill(dead.pid, 'SIGKILL');
+    for (let i = 0; i < 200 && alive(dead.pid); i++) await new Promise((r) => setTimeout(r, 50));
+    const status = cli(['status']);
+    expect(status.code).toBe(1);
+    expect(status.stdout).toMatch(new RegExp(`^DOWN\\s+${dead.identity.replace('.', '\\.')}`, 'm'));
+    expect(status.stdout).toMatch(/^up\s+temporal\s+127\.0\.0\.1:\d+ server 1\.29\.1/m);
+
     const pids = [state.temporal.pid, state.gcs.pid, state.emulator!.pid, ...state.workers.map((w) => w.pid)];
     const down = cli(['down'], 120_000);
     expect(down.code, down.stderr).toBe(0);
-    expect(pids.filter(pidAlive)).toEqual([]);
+    expect(down.stderr).toContain(`worker: ${dead.identity} not running`);
+    expect(pids.filter(alive)).toEqual([]);
     const after = cli(['status']);
     expect(after.code).toBe(1);
     expect(after.stdout).toContain('no topology');
