@@ -31,9 +31,10 @@ export function registerClusterCommand(program: Command, summary: string): void 
     .option('--port <port>', "Temporal's gRPC port on 127.0.0.1 (0: a free one)", portOrZero, 7233)
     .option('--bucket <name>', 'the bucket workers share (gs://<name>)', 'ttsync')
     .option('--no-emulator', 'no TikTok emulator: workers call TIKTOK_API_BASE_URL (real TikTok by default)')
+    .option('--emulator-port <port>', "the TikTok emulator's port on 127.0.0.1 (0: a free one); ttsync demo's default is 8787", portOrZero, 8787)
     .option('--max-activities <n>', "activities each worker queue runs at once (ttsync worker --max-activities)", count)
     .option('--tiktok-qps <n>', "the TikTok app's QPS: the workers' TIKTOK_QPS (shared among them) and the emulator's limit", count)
-    .action(async (opts: { dir: string; workers: number; port: number; bucket: string; emulator: boolean; maxActivities?: number; tiktokQps?: number }) => {
+    .action(async (opts: { dir: string; workers: number; port: number; bucket: string; emulator: boolean; emulatorPort: number; maxActivities?: number; tiktokQps?: number }) => {
       installRuntimeLogging('WARN');
       const { topologyUp, clientEnv } = await import('../topology/cluster.js');
       const dir = resolve(opts.dir);

@@ -37,6 +37,8 @@ export interface TopologyOptions {
   port: number;
   bucket: string;
   emulator: boolean;
+  /** The emulator's port on 127.0.0.1; 0 picks a free one. */
+  emulatorPort?: number;
   /** Activities each worker queue runs at once (`ttsync worker --max-activities`). */
   maxActivities?: number;
   /** The app's QPS: the workers' TIKTOK_QPS and the emulator's limit (default: TikTok's Basic tier, 10). */
@@ -272,7 +274,7 @@ export async function topologyUp(opts: TopologyOptions): Promise<TopologyState> 
 
     // --- TikTok emulator ----------------------------------------------------------------
     if (opts.emulator) {
-      const ePort = await freePort();
+      const ePort = await choosePort(opts.emulatorPort ?? 0, 'TikTok emulator', '--emulator-port');
       const eLog = logs('tiktok-emulator');
       const ePid = startDaemon(
         process.execPath,

@@ -45,7 +45,7 @@ beforeAll(async () => {
   // Searchable by others: PostgreSQL runs as its own user below it when the tests run as root.
   dir = mkdtempSync(join(tmpdir(), 'ttsync-topology-'));
   chmodSync(dir, 0o711);
-  const up = cli(['up', '--workers', '3', '--port', '0', '--max-activities', '1', '--tiktok-qps', String(QPS)]);
+  const up = cli(['up', '--workers', '3', '--port', '0', '--emulator-port', '0', '--max-activities', '1', '--tiktok-qps', String(QPS)]);
   if (up.code !== 0) throw new Error(`cluster up failed (${up.code}):\n${up.stderr}\n${up.stdout}`);
   const status = cli(['status', '--json']);
   expect(status.code, status.stderr).toBe(0);
@@ -234,7 +234,7 @@ describe('the production topology (PostgreSQL, Temporal server, fake-gcs-server,
   });
 
   it('refuses a second up on the running folder, reports a dead worker, and down stops every process', async () => {
-    const again = cli(['up', '--workers', '1', '--port', '0']);
+    const again = cli(['up', '--workers', '1', '--port', '0', '--emulator-port', '0']);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/is already running \(.*ttsync-worker-1@.* pid \d+/);
 
