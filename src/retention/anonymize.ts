@@ -280,10 +280,154 @@ export class CsvAnonymizer extends RecordStream {
 }
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
+const BACKSLASH = 92;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const COLON = 58;
+const COMMA = 44;
+const JSON_SCALAR = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
+const EMPTY_JSON_STRING = Buffer.from('""', 'latin1');
+
+function isJsonSpace(c: number | undefined): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10;
+}
+
+/** Index after the closing quote of the string opening at `p`, or -1. */
+function jsonStringEnd(buf: Buffer, p: number, ce: number): number {
+  let q = p + 1;
+  for (;;) {
+    q = buf.indexOf(QUOTE, q);
+    if (q === -1 || q >= ce) return -1;
+    let b = q - 1;
+    while (buf[b] === BACKSLASH) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    q++;
+  }
+}
+
+/** Index after the value starting at `p`, or -1 when it is not a JSON value. */
+function jsonValueEnd(buf: Buffer, p: number, ce: number): number {
+  const c = buf[p];
+  if (c === QUOTE) return jsonStringEnd(buf, p, ce);
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    // A nested value: its extent by brackets outside strings, its validity by JSON.parse (rare in attribution rows).
+    let depth = 0;
+    for (let q = p; q < ce; q++) {
+      const b = buf[q];
+      if (b === QUOTE) {
+        q = jsonStringEnd(buf, q, ce) - 1;
+        if (q < 0) return -1;
+      } else if (b === OPEN_BRACE || b === OPEN_BRACKET) depth++;
+      else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
+        if (--depth === 0) {
+          try {
+            JSON.parse(buf.toString('utf8', p, q + 1));
+          } catch {
+            return -1;
+          }
+          return q + 1;
+        }
+      }
+    }
+    return -1;
+  }
+  let q = p;
+  while (q < ce) {
+    const b = buf[q];
+    if (b === COMMA || b === CLOSE_BRACE || isJsonSpace(b)) break;
+    q++;
+  }
+  return q > p && JSON_SCALAR.test(buf.toString('latin1', p, q)) ? q : -1;
+}
+
+/** Whether the string [p, end) with a backslash in it is valid JSON (its escapes), by JSON.parse. */
+function escapedStringValid(buf: Buffer, p: number, end: number, nextBackslash: number): boolean {
+  if (nextBackslash === -1 || nextBackslash >= end) return true;
+  try {
+    JSON.parse(buf.toString('utf8', p, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The top-level members of the JSON object in [s, ce) as [keyStart, keyEnd, valueStart,
+ * valueEnd] quadruples (keys with their quotes), or null when the line is not one plain
+ * object. Strings are skipped by their quotes, so a line is read per member, not per byte;
+ * a string with an escape is checked by JSON.parse.
+ */
+function jsonMembers(buf: Buffer, s: number, ce: number): number[] | null {
+  let bs = buf.indexOf(BACKSLASH, s);
+  if (bs >= ce) bs = -1;
+  const escapesOk = (p: number, end: number): boolean => {
+    if (bs !== -1 && bs < p) {
+      bs = buf.indexOf(BACKSLASH, p);
+      if (bs >= ce) bs = -1;
+    }
+    return escapedStringValid(buf, p, end, bs);
+  };
+  let p = s;
+  while (isJsonSpace(buf[p]) && p < ce) p++;
+  if (buf[p] !== OPEN_BRACE) return null;
+  p++;
+  while (isJsonSpace(buf[p]) && p < ce) p++;
+  const out: number[] = [];
+  if (buf[p] === CLOSE_BRACE) p++;
+  else
+    for (;;) {
+      if (buf[p] !== QUOTE) return null;
+      const ke = jsonStringEnd(buf, p, ce);
+      if (ke === -1 || !escapesOk(p, ke)) return null;
+      const ks = p;
+      p = ke;
+      while (isJsonSpace(buf[p]) && p < ce) p++;
+      if (buf[p] !== COLON) return null;
+      p++;
+      while (isJsonSpace(buf[p]) && p < ce) p++;
+      const ve = jsonValueEnd(buf, p, ce);
+      if (ve === -1 || (buf[p] === QUOTE && !escapesOk(p, ve))) return null;
+      out.push(ks, ke, p, ve);
+      p = ve;
+      while (isJsonSpace(buf[p]) && p < ce) p++;
+      if (buf[p] === COMMA) {
+        p++;
+        while (isJsonSpace(buf[p]) && p < ce) p++;
+        continue;
+      }
+      if (buf[p] !== CLOSE_BRACE) return null;
+      p++;
+      break;
+    }
+  while (p < ce && isJsonSpace(buf[p])) p++;
+  return p === ce ? out : null;
+}
+
+/** The JavaScript value of the member value [vs, ve): plain strings decoded, others parsed. */
+function jsonValue(buf: Buffer, vs: number, ve: number): unknown {
+  if (buf[vs] === QUOTE) {
+    const bs = buf.indexOf(BACKSLASH, vs);
+    if (bs === -1 || bs >= ve) return buf.toString('utf8', vs + 1, ve - 1);
+  }
+  return JSON.parse(buf.toString('utf8', vs, ve)) as unknown;
+}
+
+const enum KeyRole {
+  Other,
+  Network,
+  Time,
+  Cleared,
+}
 
 export class NdjsonAnonymizer extends RecordStream {
   private readonly needles: NeedleScan;
   private readonly escapes = new NeedleScan([BACKSLASH_U]);
+  private readonly roles = new Map<string, KeyRole>();
+  /** The keys that matter as a plain JSON writer writes them (quotes included), compared as bytes. */
+  private readonly roleBytes: { bytes: Buffer; role: KeyRole }[] = [];
+  private readonly organicJson: Buffer;
 
   constructor(
     private readonly policy: RowPolicy,
@@ -291,6 +435,26 @@ export class NdjsonAnonymizer extends RecordStream {
   ) {
     super();
     this.needles = new NeedleScan(policy.needles);
+    for (const c of policy.cleared) this.roles.set(c, KeyRole.Cleared);
+    this.roles.set(policy.timeColumn, KeyRole.Time);
+    this.roles.set(policy.networkColumn, KeyRole.Network);
+    for (const [key, role] of this.roles) this.roleBytes.push({ bytes: Buffer.from(JSON.stringify(key), 'utf8'), role });
+    this.organicJson = Buffer.from(JSON.stringify(policy.organic), 'utf8');
+  }
+
+  private roleOf(buf: Buffer, ks: number, ke: number): KeyRole {
+    const len = ke - ks;
+    // A loop in JavaScript: keys are short, and Buffer.compare's call costs more than the bytes.
+    for (const { bytes, role } of this.roleBytes) {
+      if (bytes.length !== len) continue;
+      let i = 1;
+      while (i < len && bytes[i] === buf[ks + i]) i++;
+      if (i === len) return role;
+    }
+    // Written another way (an escape): decoded. Plain keys that matched nothing above are other keys.
+    const bs = buf.indexOf(BACKSLASH, ks);
+    if (bs === -1 || bs >= ke) return KeyRole.Other;
+    return this.roles.get(JSON.parse(buf.toString('utf8', ks, ke)) as string) ?? KeyRole.Other;
   }
 
   protected begin(buf: Buffer): void {
@@ -311,6 +475,47 @@ export class NdjsonAnonymizer extends RecordStream {
     this.counts.rowsSeen++;
     // A writer may escape any character as \uXXXX, so a line with an escape is read in full.
     if (!this.needles.any(s, e) && !this.escapes.any(s, e)) return;
+    const members = jsonMembers(buf, s, ce);
+    if (members) this.spliced(buf, s, e, members);
+    else this.reserialized(buf, s, e, ce);
+  }
+
+  /**
+   * A plain line: the network and time read from their members' bytes, and a rewritten row
+   * changes only the bytes of the network's and the cleared members' values, so every other
+   * byte (spacing, key order, numbers as written) stays. Duplicate keys: the last decides, as
+   * in JSON.parse, and every occurrence is rewritten.
+   */
+  private spliced(buf: Buffer, s: number, e: number, m: number[]): void {
+    let net: unknown;
+    let time: unknown;
+    const roles: KeyRole[] = [];
+    for (let i = 0; i < m.length; i += 4) {
+      const role = this.roleOf(buf, m[i]!, m[i + 1]!);
+      roles.push(role);
+      if (role === KeyRole.Network) net = jsonValue(buf, m[i + 2]!, m[i + 3]!);
+      else if (role === KeyRole.Time) time = jsonValue(buf, m[i + 2]!, m[i + 3]!);
+    }
+    const decision = decideRow(this.policy, net, time);
+    if (decision.kind === 'other') return;
+    if (decision.kind === 'unreadable_time') return this.unreadable('attribution time is not a time');
+    if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
+    this.counts.rowsAnonymized++;
+    const parts: Buffer[] = [];
+    let at = s;
+    for (let i = 0; i < m.length; i += 4) {
+      const role = roles[i / 4];
+      const bytes = role === KeyRole.Network ? this.organicJson : role === KeyRole.Cleared ? EMPTY_JSON_STRING : null;
+      if (!bytes) continue;
+      parts.push(buf.subarray(at, m[i + 2]!), bytes);
+      at = m[i + 3]!;
+    }
+    parts.push(buf.subarray(at, e));
+    this.replace(buf, s, e, Buffer.concat(parts));
+  }
+
+  /** A line the member scan cannot read: parsed whole (so its failure is JSON.parse's), and re-serialized if rewritten. */
+  private reserialized(buf: Buffer, s: number, e: number, ce: number): void {
     let row: unknown;
     try {
       row = JSON.parse(buf.toString('utf8', s, ce));

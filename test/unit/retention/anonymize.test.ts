@@ -108,6 +108,29 @@ describe('NDJSON anonymizer', () => {
   });
 });
 
+describe('NDJSON anonymizer, plain lines', () => {
+  it('changes only the bytes of the network and the cleared values: spacing, key order, numbers as written and nested values stay', () => {
+    const lines = [
+      `{ "id" : 1.0, "network":"${AND}" ,"attribution_time": "2026-01-01T00:00:00Z","idfa":"A","revenue": 2.50e0, "extra": {"ip": "x", "n": [1.0, "}"]}, "ip": null }`,
+      `{"network":"Meta Ads","network":"${AND}","attribution_time":"2026-01-01","campaign":"c","campaign":"d"}`,
+      `{"network":"${AND}","attribution_time":"2026-01-01","idfa":"A", "n": 01}`,
+      `{"network":"${AND}","attribution_time":17}`,
+      `["${AND}"]`,
+    ];
+    const a = new NdjsonAnonymizer(rowPolicyOf(config('ndjson'), '2026-12-01'), 't');
+    const out = runChunked(a, Buffer.from(lines.join('\n')), 7).toString('utf8');
+    expect(out.split('\n')).toEqual([
+      `{ "id" : 1.0, "network":"Organic" ,"attribution_time": "2026-01-01T00:00:00Z","idfa":"","revenue": 2.50e0, "extra": {"ip": "x", "n": [1.0, "}"]}, "ip": "" }`,
+      `{"network":"Organic","network":"Organic","attribution_time":"2026-01-01","campaign":"","campaign":""}`,
+      lines[2], // 01 is no JSON number: read whole, unreadable, kept
+      lines[3], // a number is no ISO time
+      lines[4],
+    ]);
+    expect(a.counts).toMatchObject({ rowsSeen: 5, rowsAnonymized: 2, unreadableRows: 3 });
+    expect(a.counts.unreadableSamples.map((u) => u.reason)).toEqual(['not a JSON line', 'attribution time is not a time', 'not a JSON object']);
+  });
+});
+
 describe('needles', () => {
   it('take the longest plain-ASCII run of each name, and give up on names without one', () => {
     expect(needlesOf([AND, IOS, 'TikTok for Business – SAN'])!.map(String)).toEqual(['TikTok for Business']);
