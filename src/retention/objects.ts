@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isStorageError, type BlobStore, type WriteResult } from '../storage';
 import { anonymizerFor, type AnonymizeCounts, type Anonymizer } from './anonymize';
-import { AuditKeys, isDone, OBJECT_STATE_VERSION, policyDigest, readObjectState, writeObjectState, type ObjectState } from './audit';
+import { isDone, OBJECT_STATE_VERSION, policyDigest, readObjectState, writeObjectState, type ObjectState } from './audit';
 import type { DatasetConfig } from './config';
 import { RetentionError, RetentionFailureType } from './failures';
 import type { ObjectResult, RetentionPlan } from './messages';
