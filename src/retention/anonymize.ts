@@ -73,14 +73,21 @@ abstract class RecordStream implements Anonymizer {
   readonly counts = newCounts();
   protected carry: Buffer | null = null;
   protected record = 0;
-  protected out: Buffer[] = [];
+  /**
+   * The output of a chunk with rewritten rows, written in place: the copied runs and the
+   * rewritten rows' pieces go straight in, so a rewrite makes no small buffers to collect. A
+   * chunk without rewrites is returned as a view of the input, uncopied.
+   */
+  private arena: Buffer | null = null;
+  private pos = 0;
+  /** Where the input not yet in the output starts. */
   protected runStart = 0;
 
   push(chunk: Buffer): Buffer {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
     this.begin(buf);
-    this.out = [];
+    this.arena = null;
     this.runStart = 0;
     let s = 0;
     for (;;) {
@@ -98,24 +105,56 @@ abstract class RecordStream implements Anonymizer {
     this.carry = null;
     if (!buf || buf.length === 0) return EMPTY;
     this.begin(buf);
-    this.out = [];
+    this.arena = null;
     this.runStart = 0;
     this.handle(buf, 0, buf.length, false);
     return this.flush(buf, buf.length);
   }
 
   private flush(buf: Buffer, upTo: number): Buffer {
-    if (this.runStart < upTo) this.out.push(buf.subarray(this.runStart, upTo));
-    const out = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
+    if (!this.arena) return buf.subarray(this.runStart, upTo);
+    this.put(buf, this.runStart, upTo);
+    const out = this.arena.subarray(0, this.pos);
+    this.arena = null;
     return out;
+  }
+
+  /** Starts rewriting the record that begins at `s`: the input before it goes to the output. */
+  protected rewriteFrom(buf: Buffer, s: number): void {
+    if (!this.arena) {
+      // Rewrites rarely grow a row; put() grows the arena when they do.
+      this.arena = Buffer.allocUnsafe(buf.length + 4096);
+      this.pos = 0;
+    }
+    this.put(buf, this.runStart, s);
+  }
+
+  /** Ends rewriting: the input from `e` on is copied again. */
+  protected rewriteTo(e: number): void {
+    this.runStart = e;
+  }
+
+  /** Appends src[a, b) to the output being rewritten. */
+  protected put(src: Buffer, a: number, b: number): void {
+    const n = b - a;
+    if (n <= 0) return;
+    let arena = this.arena!;
+    if (this.pos + n > arena.length) {
+      const grown = Buffer.allocUnsafe(Math.max(arena.length * 2, this.pos + n));
+      arena.copy(grown, 0, 0, this.pos);
+      this.arena = arena = grown;
+    }
+    // A few bytes (a delimiter, a short field) are cheaper copied here than through a native call.
+    if (n <= 16) for (let i = 0; i < n; i++) arena[this.pos + i] = src[a + i]!;
+    else src.copy(arena, this.pos, a, b);
+    this.pos += n;
   }
 
   /** Replaces the record [s, e) by `bytes` in the output. */
   protected replace(buf: Buffer, s: number, e: number, bytes: Buffer): void {
-    if (this.runStart < s) this.out.push(buf.subarray(this.runStart, s));
-    this.out.push(bytes);
-    this.runStart = e;
+    this.rewriteFrom(buf, s);
+    this.put(bytes, 0, bytes.length);
+    this.rewriteTo(e);
   }
 
   protected noteDue(ms: number): void {
@@ -156,6 +195,7 @@ export class CsvAnonymizer extends RecordStream {
   private timeIdx = -1;
   private clearIdx = new Set<number>();
   private organic: Buffer;
+  private readonly delimBytes: Buffer;
 
   constructor(
     private readonly policy: RowPolicy,
@@ -164,6 +204,7 @@ export class CsvAnonymizer extends RecordStream {
   ) {
     super();
     this.delim = delimiter.charCodeAt(0);
+    this.delimBytes = Buffer.of(this.delim);
     this.needles = new NeedleScan(policy.needles);
     const o = policy.organic;
     this.organic = Buffer.from(/["\r\n]/.test(o) || o.includes(delimiter) ? `"${o.replace(/"/g, '""')}"` : o, 'utf8');
@@ -267,15 +308,14 @@ export class CsvAnonymizer extends RecordStream {
     if (decision.kind === 'unreadable_time') return this.unreadable(time ? 'attribution time is not a time' : 'the row has fewer fields than the header');
     if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
     this.counts.rowsAnonymized++;
-    const parts: Buffer[] = [];
-    const delim = Buffer.of(this.delim);
-    fields.forEach((f, i) => {
-      if (i > 0) parts.push(delim);
-      if (i === this.netIdx) parts.push(this.organic);
-      else if (!this.clearIdx.has(i)) parts.push(buf.subarray(f.start, f.end));
-    });
-    parts.push(buf.subarray(ce, e));
-    this.replace(buf, s, e, Buffer.concat(parts));
+    this.rewriteFrom(buf, s);
+    for (let i = 0; i < fields.length; i++) {
+      if (i > 0) this.put(this.delimBytes, 0, 1);
+      if (i === this.netIdx) this.put(this.organic, 0, this.organic.length);
+      else if (!this.clearIdx.has(i)) this.put(buf, fields[i]!.start, fields[i]!.end);
+    }
+    this.put(buf, ce, e);
+    this.rewriteTo(e);
   }
 }
 
@@ -501,17 +541,18 @@ export class NdjsonAnonymizer extends RecordStream {
     if (decision.kind === 'unreadable_time') return this.unreadable('attribution time is not a time');
     if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
     this.counts.rowsAnonymized++;
-    const parts: Buffer[] = [];
+    this.rewriteFrom(buf, s);
     let at = s;
     for (let i = 0; i < m.length; i += 4) {
       const role = roles[i / 4];
       const bytes = role === KeyRole.Network ? this.organicJson : role === KeyRole.Cleared ? EMPTY_JSON_STRING : null;
       if (!bytes) continue;
-      parts.push(buf.subarray(at, m[i + 2]!), bytes);
+      this.put(buf, at, m[i + 2]!);
+      this.put(bytes, 0, bytes.length);
       at = m[i + 3]!;
     }
-    parts.push(buf.subarray(at, e));
-    this.replace(buf, s, e, Buffer.concat(parts));
+    this.put(buf, at, e);
+    this.rewriteTo(e);
   }
 
   /** A line the member scan cannot read: parsed whole (so its failure is JSON.parse's), and re-serialized if rewritten. */

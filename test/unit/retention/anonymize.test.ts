@@ -131,6 +131,23 @@ describe('NDJSON anonymizer, plain lines', () => {
   });
 });
 
+describe('rewritten output longer than its input', () => {
+  it('grows the output as needed when the organic name is longer than the rows it replaces', () => {
+    const organic = `Organic ${'x'.repeat(3000)}`;
+    const base = config('csv');
+    const policy = { ...rowPolicyOf(base, '2026-12-01'), organic };
+    const rows = Array.from({ length: 6 }, (_, i) => `${i},${AND},2026-01-0${i + 1}T00:00:00Z`);
+    const data = Buffer.from(['network_id,network,attribution_time'.replace('network_id', 'event_id'), ...rows].join('\n') + '\n');
+    for (const size of [7, 100, 1 << 20]) {
+      const out = runChunked(new CsvAnonymizer(policy, ',', 't'), data, size).toString('utf8');
+      expect(out).toBe(['event_id,network,attribution_time', ...rows.map((r, i) => `${i},${organic},2026-01-0${i + 1}T00:00:00Z`)].join('\n') + '\n');
+    }
+    const nd = Buffer.from(rows.map((_, i) => `{"network":"${AND}","attribution_time":"2026-01-0${i + 1}"}`).join('\n'));
+    const out = runChunked(new NdjsonAnonymizer({ ...rowPolicyOf(config('ndjson'), '2026-12-01'), organic }, 't'), nd, 1 << 20).toString('utf8');
+    expect(out.split('\n')).toEqual(rows.map((_, i) => `{"network":${JSON.stringify(organic)},"attribution_time":"2026-01-0${i + 1}"}`));
+  });
+});
+
 describe('needles', () => {
   it('take the longest plain-ASCII run of each name, and give up on names without one', () => {
     expect(needlesOf([AND, IOS, 'TikTok for Business – SAN'])!.map(String)).toEqual(['TikTok for Business']);
