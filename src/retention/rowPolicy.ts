@@ -1,5 +1,5 @@
 import { clearedColumns, windowOf, type DatasetConfig } from './config';
-import { cutoffDate, dateToMs, daysInMonth, expiresAt } from './window';
+import { addDays, cutoffDate, dateToMs, dayPastWindow, daysInMonth, expiresAt } from './window';
 
 /*
  * The row-level decision: a row's own network and attribution time decide, whatever its
@@ -31,9 +31,11 @@ export interface RowPolicy {
    */
   needles: Buffer[] | null;
   /**
-   * Per TikTok network, its window and the first instant of its cutoff day: a row before it
-   * is past the window without calendar arithmetic (adding months is monotone in the time),
-   * so only rows from the cutoff day on are computed.
+   * Per TikTok network, its window and the instant before which every row is past it without
+   * calendar arithmetic: the end of the latest day wholly past the window. Adding months is
+   * not monotone in the instant (31 Aug 00:00 + 6 months = 28 Feb 00:00, yet 28 Aug 12:00
+   * lands on 28 Feb 12:00), but the images of whole days' ends are, so rows from that day on
+   * are computed one by one.
    */
   bounds: ReadonlyMap<string, { months: number; pastBefore: number }>;
 }
@@ -53,7 +55,7 @@ export function rowPolicyOf(config: DatasetConfig, asOf: string): RowPolicy {
     needles: needlesOf(config.tiktokNetworks),
     bounds: new Map(
       [...windows].map(([n, months]) => {
-        return [n, { months, pastBefore: dateToMs(cutoffDate(months, asOf))! }] as const;
+        return [n, { months, pastBefore: wholePastUntil(months, asOf) }] as const;
       }),
     ),
   };
@@ -138,6 +140,14 @@ export function parseAttributionTime(text: unknown, format: TimeFormat): number 
     offset = (z[1] === '-' ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0)) * 60_000;
   }
   return day + ((h * 60 + mi) * 60 + s) * 1000 + frac - offset;
+}
+
+/** The first instant after the latest day wholly past a window of `months` on `asOf` (-Infinity: none found near the cutoff). */
+function wholePastUntil(months: number, asOf: string): number {
+  // That day is the cutoff day or, when clamping folds month ends, a few days before it.
+  let d = cutoffDate(months, asOf);
+  for (let i = 0; i < 8; i++, d = addDays(d, -1)) if (dayPastWindow(d, months, asOf)) return dateToMs(d)! + 86_400_000;
+  return -Infinity;
 }
 
 const OTHER: RowDecision = { kind: 'other' };
