@@ -13,7 +13,7 @@ import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
 import { NoticeRouteSchema } from '../notices/schema';
-import { DATA_MARKETPLACE_IDENTIFIER_TYPES, DataMarketplaceSchema } from '../tiktok/dataMarketplace';
+import { DATA_MARKETPLACE_IDENTIFIER_TYPES, DataMarketplaceSchema } from '../marketplace/dataMarketplace';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
@@ -337,7 +337,7 @@ export const DestinationConfigSchema = z
     /**
      * A TikTok Data Marketplace (third-party, "3PD") segment: the buyer's three agreements,
      * reporting contacts, provider, price and currency. Its usage is reported monthly by the
-     * usage-report lifecycle (the contract is the kernel's src/tiktok/dataMarketplace.ts).
+     * usage-report lifecycle (the contract is the kernel's src/marketplace/dataMarketplace.ts).
      */
     dataMarketplace: DataMarketplaceSchema.optional(),
   })

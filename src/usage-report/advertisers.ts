@@ -1,13 +1,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, parseJsonText, zodProblems } from '../config/errors';
-import { ThirdPartyDestinationSchema, UsageReportSettingsSchema, type ThirdPartyDestination } from '../tiktok/dataMarketplace';
+import { ThirdPartyDestinationSchema, UsageReportSettingsSchema, type ThirdPartyDestination } from '../marketplace/dataMarketplace';
 import type { UsageAdvertiser } from './messages';
 
 /*
  * Which advertisers get a usage report, and with what: read from the audience destination
  * configs (a file, or every *.json of a folder), through the kernel's Data Marketplace view of
- * them (src/tiktok/dataMarketplace.ts). Files without `dataMarketplace` are first-party
+ * them (src/marketplace/dataMarketplace.ts). Files without `dataMarketplace` are first-party
  * destinations and are skipped. One report per advertiser covers all its 3PD destinations,
  * so their report settings and token must agree.
  */
