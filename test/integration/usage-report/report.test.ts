@@ -348,6 +348,24 @@ describe('usage report', { timeout: 300_000 }, () => {
     }
   });
 
+  it('ttsync doctor --lifecycle usage-report checks the token, audiences, report folder, daily records, email and Schedules', async () => {
+    const r = await cliAgainstTestServer(['doctor', '--lifecycle', 'usage-report', '--config', join(dir, 'dests'), '--task-queue', queues.control, '--tiktok-queue', queues.tiktok, '--json'], {
+      env: { TTSYNC_DATA_DIR: join(dir, 'store'), TTSYNC_TEST_USAGE_TOKEN: token, TIKTOK_API_BASE_URL: emu.apiBaseUrl, TTSYNC_SMTP_URL: mailpit.smtpUrl },
+    });
+    const out = JSON.parse(r.stdout) as { results: { subject: string; check: string; status: string; message: string }[] };
+    const mine = Object.fromEntries(out.results.filter((x) => x.subject === ADV).map((x) => [x.check, `${x.status}: ${x.message}`]));
+    expect(mine).toEqual({
+      token: expect.stringMatching(new RegExp(`^ok: env:TTSYNC_TEST_USAGE_TOKEN reads the ad groups of advertiser ${ADV} \\(9 ad groups\\)$`)),
+      audiences: `ok: 2 segment(s), each with its audience: acme-data/auto-intenders → ${AUD_A}, globex/new-movers → ${AUD_B}`,
+      storage: expect.stringMatching(/^ok: the report folder .* can be written and read$/),
+      // The daily Schedule's tick of the test before recorded today.
+      'targeting-records': expect.stringMatching(/^ok: targeting recorded on \d{4}-\d{2}-\d{2}$/),
+      delivery: 'ok: email to finance@buyer.example, usage@buyer.example',
+      schedule: expect.stringMatching(new RegExp(`^info: no schedule usage-report-schedule:${ADV} `)),
+      'targeting-schedule': expect.stringMatching(new RegExp(`^info: no schedule usage-report-schedule:${ADV}:targeting `)),
+    });
+  });
+
   it.each([
     [['usage', 'report', '--advertiser', ADV, '--month', '2026-13'], /--month: "2026-13" is not a month YYYY-MM/],
     [['usage', 'report', '--advertiser', '7000000000000000999', '--month', '2026-10'], /--advertiser 7000000000000000999: no destination of .* has dataMarketplace for this advertiser \(3PD advertisers there: 7000000000000000042\)/],
