@@ -10,7 +10,8 @@ import { computeUsage } from '../../src/usage-report/compute';
 import { UsageReportFailureType } from '../../src/usage-report/failures';
 import type { TargetingRecordResult, UsageAdvertiser, WrittenUsageReport } from '../../src/usage-report/messages';
 import { daysOfMonth, monthProblem } from '../../src/usage-report/month';
-import { readTargetingRecords, writeTargetingRecord, writeUsageReport } from '../../src/usage-report/store';
+import { audiencesFromRegistry, readTargetingRecords, writeTargetingRecord, writeUsageReport } from '../../src/usage-report/store';
+import { defaultRegistryUri } from '../../src/storage/registry';
 import { checkTimeZone, dayIn, settleUntil } from '../../src/usage-report/zone';
 
 /*
@@ -22,6 +23,8 @@ import { checkTimeZone, dayIn, settleUntil } from '../../src/usage-report/zone';
 export interface UsageReportDeps {
   /** Report folder of advertisers without dataMarketplace.report.storage (default <data dir>). */
   defaultStorage?: string;
+  /** The deployment registry where audience sync leases audiences (default TTSYNC_SEGMENT_REGISTRY, else the default workdir). */
+  registry?: string;
   openStore?: (uri: string) => BlobStore;
   tiktokEnv?: Partial<TikTokEnv>;
   resolveSecret?: (ref: string) => Promise<string>;
@@ -61,6 +64,17 @@ export function createUsageReportActivities(deps: UsageReportDeps = {}) {
       ...(onCall ? { onRetry: onCall } : {}),
     });
 
+  /** Segments whose config names no audienceId get the one their audience sync leased in the registry. */
+  const resolveAudiences = async (a: UsageAdvertiser): Promise<{ advertiser: UsageAdvertiser; notes: string[] }> => {
+    const missing = a.segments.filter((s) => !s.audienceId).map((s) => s.destinationId);
+    if (!missing.length) return { advertiser: a, notes: [] };
+    const leased = await audiencesFromRegistry(open(deps.registry ?? defaultRegistryUri()), a.advertiserId, missing);
+    const notes = [...leased].map(
+      ([d, l]) => `Destination "${d}" names no audienceId in its config: its audience ${l.audienceId} was taken from the registry lease ${l.uri}${l.others ? ` (the latest of ${l.others + 1} it held)` : ''}.`,
+    );
+    return { advertiser: { ...a, segments: a.segments.map((s) => (s.audienceId || !leased.has(s.destinationId) ? s : { ...s, audienceId: leased.get(s.destinationId)!.audienceId })) }, notes };
+  };
+
   return {
     /** When the month's numbers are taken as final, in the advertiser's time zone (ISO). */
     async usageSettleUntil(input: { advertiser: UsageAdvertiser; month: string; settle?: string }): Promise<{ settleUntil: string }> {
@@ -84,7 +98,8 @@ export function createUsageReportActivities(deps: UsageReportDeps = {}) {
         const client = await clientOf(input.advertiser);
         const adgroups = await client.adgroupTargeting(input.advertiser.advertiserId);
         const written = await writeTargetingRecord(storeOf(input.advertiser), input.advertiser.advertiserId, day, adgroups, now());
-        const audiences = new Set(input.advertiser.segments.flatMap((s) => (s.audienceId ? [s.audienceId] : [])));
+        const { advertiser } = await resolveAudiences(input.advertiser);
+        const audiences = new Set(advertiser.segments.flatMap((s) => (s.audienceId ? [s.audienceId] : [])));
         return { day, uri: written.uri, adgroups: written.kept, usingSegments: adgroups.filter((a) => a.audienceIds.some((id) => audiences.has(id))).length };
       });
     },
@@ -98,7 +113,8 @@ export function createUsageReportActivities(deps: UsageReportDeps = {}) {
       return mapped(async () => {
         const problem = monthProblem(input.month);
         if (problem) throw new RangeError(problem);
-        const a = input.advertiser;
+        const found = await resolveAudiences(input.advertiser);
+        const a = found.advertiser;
         const days = daysOfMonth(input.month);
         const store = storeOf(a);
         const client = await clientOf(a, () => heartbeat({ phase: 'retrying' }));
@@ -120,6 +136,7 @@ export function createUsageReportActivities(deps: UsageReportDeps = {}) {
             })
           : [];
         const computed = computeUsage({ advertiser: a, month: input.month, days, records, current, stats }, readAt.toISOString());
+        computed.notes.push(...found.notes);
         return writeUsageReport(store, { advertiserId: a.advertiserId, month: input.month, days: days.length, workflowId: input.workflowId, runId: input.runId, now: now() }, computed);
       });
     },

@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { DATA_DIR } from '../paths';
 import { readJsonForUpdate, type BlobStore } from '../storage';
 import { WorkflowIds } from '../temporal/workflowIds';
 import { describeAudience, leasesHeldBy, type AudienceRef } from './audienceLeases';
@@ -12,10 +10,7 @@ import { SegmentClaimsSchema, releaseSegmentClaim } from './segmentClaims';
  * and only once its workflow no longer runs (a running one would take them back next cycle).
  */
 
-/** The registry every worker shares (TTSYNC_SEGMENT_REGISTRY), or the local default workdir. */
-export function defaultRegistryUri(): string {
-  return process.env.TTSYNC_SEGMENT_REGISTRY?.trim() || join(DATA_DIR, 'work');
-}
+export { defaultRegistryUri } from '../storage/registry';
 
 export class DestinationStillRunningError extends Error {
   override name = 'DestinationStillRunningError';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { isStorageError, readJsonObject, type BlobStore } from '../storage';
+import { AUDIENCE_LEASE_PREFIX, AudienceLeaseSchema } from '../storage/registry';
 import type { AdgroupTargeting } from '../tiktok/client';
 import { USAGE_CSV_COLUMNS, type UsageComputed } from './compute';
 import type { UsageReportTotals, WrittenUsageReport } from './messages';
@@ -109,4 +110,24 @@ export async function writeUsageReport(
   const jsonKey = UsageKeys.sidecar(meta.advertiserId, meta.month);
   await store.write(jsonKey, JSON.stringify(sidecar, null, 1) + '\n', { contentType: 'application/json' });
   return { csvUri: store.uriOf(csvKey), jsonUri: store.uriOf(jsonKey), csvSha256: sha256, lines: computed.lines.length, totals: computed.totals, recordedDays: computed.recordedDays, notes: computed.notes };
+}
+
+/**
+ * The audience of each 3PD destination whose config names none: the id lease its audience
+ * sync took in the deployment registry (src/storage/registry.ts), the latest one when a
+ * destination recreated its audience. Destinations without one are left as they are.
+ */
+export async function audiencesFromRegistry(registry: BlobStore, advertiserId: string, destinationIds: readonly string[]): Promise<Map<string, { audienceId: string; uri: string; others: number }>> {
+  const out = new Map<string, { audienceId: string; uri: string; others: number; takenAt: string }>();
+  if (destinationIds.length === 0) return out;
+  const wanted = new Set(destinationIds);
+  for await (const info of registry.list(AUDIENCE_LEASE_PREFIX)) {
+    if (!info.key.endsWith('.json')) continue;
+    const lease = await readJsonObject(registry, info.key, AudienceLeaseSchema).catch(() => null);
+    if (!lease || lease.advertiserId !== advertiserId || lease.audience.kind !== 'id' || !wanted.has(lease.holder.destinationId)) continue;
+    const prev = out.get(lease.holder.destinationId);
+    if (!prev || lease.takenAt > prev.takenAt) out.set(lease.holder.destinationId, { audienceId: lease.audience.value, uri: registry.uriOf(info.key), others: (prev ? prev.others + 1 : 0), takenAt: lease.takenAt });
+    else prev.others += 1;
+  }
+  return out;
 }
