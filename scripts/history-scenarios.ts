@@ -5,7 +5,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalSettings } from '../src/temporal/connection';
 import { startEmulator } from '../src/emulator';
-import { createNoticeService } from '../src/notices';
+import { createNoticeService, postNotice } from '../src/notices';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
 import { WorkflowIds } from '../src/temporal/workflowIds';
@@ -14,7 +14,7 @@ import { DEFAULT_UI_URL } from '../src/temporal/uiLinks';
 import { audienceSyncRerun } from '../src/audience-sync/rerun';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
-import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck, retention, retentionTick } from '../workflows/index';
+import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck, noticesSweep, retention, retentionTick } from '../workflows/index';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../src/retention/synthetic';
 import type { RetentionRunSummary } from '../src/retention/messages';
 import { eventsExportStatusQuery, eventsReauthorizedSignal, inputLandedSignal, eventsPauseSignal, eventsResumeSignal } from '../src/events-export/messages';
@@ -381,7 +381,45 @@ async function retentionScenario(name: string, client: Client, taskQueue: string
   }
 }
 
+/**
+ * The notices sweeper over an outbox in a temp folder holding one notice with no route: one
+ * sweep activity on a control worker of its own (whose notices are that outbox).
+ */
+async function noticesSweepScenario(name: string, client: Client, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
+  const taskQueue = `history-notices-${Date.now()}`;
+  const service = () => createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: DEFAULT_UI_URL, namespace: ctx.temporal.namespace });
+  const workers = await createWorkers({
+    temporal: ctx.temporal,
+    connection: native,
+    roles: ['control'],
+    taskQueues: { control: taskQueue },
+    skipSearchAttributeCheck: true,
+    shutdownGraceTime: '1s',
+    activityDeps: { notices: { service } },
+  });
+  try {
+    await postNotice(service(), {
+      key: 'history/notices-sweep/1/failed/entered',
+      subject: 'ttsync history scenario',
+      text: 'kept in the outbox, routed nowhere\n',
+      metadata: { lifecycle: 'retention', subjectId: 'history', state: 'failed', event: 'entered', workflowId: 'retention:history' },
+    });
+    const h = await client.workflow.start(noticesSweep, { taskQueue, workflowId: name });
+    const r = await h.result();
+    if (r.notices !== 1 || r.failed !== 0) throw new Error(`notices sweep scenario returned ${JSON.stringify(r)}`);
+    return h;
+  } finally {
+    workers.shutdown();
+    await workers.done;
+    await native.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const scenarios: HistoryScenario[] = [
+  { name: 'noticesSweep-unrouted', run: (client, _taskQueue, ctx) => noticesSweepScenario('noticesSweep-unrouted', client, ctx) },
   { name: 'retention-first-run', run: (client, taskQueue) => retentionScenario('retention-first-run', client, taskQueue, false) },
   { name: 'retentionTick-start', run: (client, taskQueue) => retentionScenario('retentionTick-start', client, taskQueue, true) },
   { name: 'eventsExport-reauthorized-file', run: (client, taskQueue, ctx) => eventsScenario('eventsExport-reauthorized-file', client, taskQueue, ctx) },

@@ -34,6 +34,11 @@ export const WorkflowIds = {
   usageReportTick: (advertiserId: string): string => `usage-report-tick:${advertiserId}`,
   /** What an advertiser's daily Schedule starts: it records the day's ad group targeting. */
   usageTargetingTick: (advertiserId: string): string => `usage-targeting-tick:${advertiserId}`,
+  /**
+   * The deployment's notices sweeper: one outbox, one sweep at a time, so a notice whose
+   * channel was down is not sent twice by two sweeps.
+   */
+  noticesSweep: (): string => 'notices-sweep',
 } as const;
 
 /** The destination id inside an events export workflow id (`events-export:<destinationId>`); undefined for any other id. */
@@ -108,6 +113,8 @@ export const ScheduleIds = {
   usageReportPrefix: 'usage-report-schedule:',
   usageReport: (advertiserId: string): string => `usage-report-schedule:${advertiserId}`,
   usageTargeting: (advertiserId: string): string => `usage-report-schedule:${advertiserId}:targeting`,
+  /** The deployment's one notices sweeper Schedule (`ttsync notices schedule`). */
+  noticesSweep: (): string => 'notices-sweep-schedule',
 } as const;
 
 
