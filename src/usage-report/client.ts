@@ -3,7 +3,7 @@ import { SearchAttributeKeys } from '../temporal/searchAttributes';
 import { TaskQueues } from '../temporal/taskQueues';
 import { WorkflowIds } from '../temporal/workflowIds';
 import { monthProblem } from './month';
-import { UsageReportWorkflowType, type UsageAdvertiser, type UsageQueues, type UsageReportInput, type UsageReportWorkflow } from './messages';
+import { UsageReportWorkflowType, type UsageAdvertiser, type UsageQueues, type UsageReportInput, type UsageReportWorkflow, type UsageTiming } from './messages';
 
 /*
  * Starting a month's usage report under its one id, usage-report:<advertiserId>:<YYYY-MM>:
@@ -33,6 +33,7 @@ export interface StartUsageReportOptions {
   settle?: string;
   taskQueue?: string;
   queues?: UsageQueues;
+  timing?: UsageTiming;
   /**
    * 'rerun' (default, the CLI): a finished month may be produced again. 'once' (the monthly
    * tick): a month that completed is not started again; a failed one is.
@@ -50,6 +51,7 @@ export async function startUsageReport(client: Client, opts: StartUsageReportOpt
     ...(opts.force ? { force: true } : {}),
     ...(opts.settle ? { settle: opts.settle } : {}),
     ...(opts.queues ? { queues: opts.queues } : {}),
+    ...(opts.timing ? { timing: opts.timing } : {}),
   };
   try {
     return await client.workflow.start<UsageReportWorkflow>(UsageReportWorkflowType.report, {

@@ -47,6 +47,13 @@ export interface UsageAdvertiser {
 export interface UsageQueues {
   /** TikTok reads and report writing (default ttsync-tiktok). */
   tiktok?: string;
+  /** Where the report's notice is posted and delivered (default the workflow's own queue). */
+  notices?: string;
+}
+
+export interface UsageTiming {
+  /** How long one delivery attempt may take before Temporal retries it (default 2m). */
+  noticeTimeout?: string;
 }
 
 export interface UsageReportInput {
@@ -58,6 +65,7 @@ export interface UsageReportInput {
   queues?: UsageQueues;
   /** Overrides the advertiser's settle duration (tests, or an operator who knows the month is final). */
   settle?: string;
+  timing?: UsageTiming;
 }
 
 export interface UsageTotalsLine {

@@ -82,7 +82,11 @@ export async function usageReport(input: UsageReportInput): Promise<UsageReportR
   const route: NoticeRoute | undefined =
     contacts.length || advertiser.webhook ? { ...(contacts.length ? { email: contacts } : {}), ...(advertiser.webhook ? { webhook: advertiser.webhook } : {}) } : undefined;
   const key = usageNoticeKey(advertiser.advertiserId, month, input.force ? info.runId : undefined);
-  const { postNotice } = proxyActivities<NoticeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 10, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] } });
+  const { postNotice } = proxyActivities<NoticeActivities>({
+    ...(input.queues?.notices ? { taskQueue: input.queues.notices } : {}),
+    startToCloseTimeout: input.timing?.noticeTimeout ?? '2m',
+    retry: { maximumAttempts: 10, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] },
+  });
   // The text names the month and the objects only: the same notice whatever a re-run computes,
   // so the month's key never meets other content; the numbers travel in the attached CSV.
   const posted = await postNotice({

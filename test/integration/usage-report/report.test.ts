@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createUsageReportActivities } from '../../../activities/usage-report/report';
+import { startUsageReport } from '../../../src/usage-report/client';
+import { compileFixture, spawnFixture, type ChildProcessLines } from '../../helpers/childWorker';
 import { startEmulator, type RunningEmulator } from '../../../src/emulator';
 import { createNoticeService } from '../../../src/notices';
 import { loadUsageAdvertisers } from '../../../src/usage-report/advertisers';
@@ -373,6 +375,69 @@ describe('usage report', { timeout: 300_000 }, () => {
     const r = await cliAgainstTestServer([...args, '--config', join(dir, 'dests')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+});
+
+/*
+ * A worker SIGKILLed in the middle of delivering the report loses nothing. The notice activity
+ * runs in a child process (test/fixtures/usage-worker.ts) whose delivery hangs at a chosen
+ * point, seen on its stdout, where the test kills it and starts another; the activity's
+ * start-to-close timeout is short, so Temporal retries within seconds of the kill.
+ */
+describe('usage report delivery survives a SIGKILL', { timeout: 180_000 }, () => {
+  const noticesQueue = uniqueId('usage-notices');
+  const children = new Set<ChildProcessLines>();
+  let script: string;
+  beforeAll(() => {
+    script = compileFixture('usage-worker');
+  });
+  // Each case starts with no worker on the notices queue but its own.
+  afterEach(async () => {
+    for (const c of children) await c.stop('SIGKILL');
+    children.clear();
+  });
+  const child = async (hold?: 'before' | 'after'): Promise<ChildProcessLines> => {
+    const env = testEnv();
+    const c = await spawnFixture(script, {
+      TEMPORAL_ADDRESS: env.TEMPORAL_ADDRESS,
+      TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE,
+      TEMPORAL_CONFIG_FILE: env.TEMPORAL_CONFIG_FILE,
+      TTSYNC_FIXTURE_NOTICES_QUEUE: noticesQueue,
+      TTSYNC_NOTICES: join(dir, 'notices'),
+      TTSYNC_SMTP_URL: mailpit.smtpUrl,
+      TTSYNC_SMTP_FROM: 'ttsync reports <reports@ttsync.example>',
+      ...(hold ? { TTSYNC_FIXTURE_HOLD_NOTICE: hold } : {}),
+    });
+    children.add(c);
+    return c;
+  };
+  const kill = async (c: ChildProcessLines) => {
+    await c.stop('SIGKILL');
+    children.delete(c);
+  };
+  const messageIdOf = (key: string) => `<${createHash('sha256').update(key).digest('hex').slice(0, 40)}@notices.ttsync>`;
+  const start = (month: string) =>
+    startUsageReport(client, { advertiser, month, taskQueue: queues.control, queues: { tiktok: queues.tiktok, notices: noticesQueue }, timing: { noticeTimeout: '4s' } });
+
+  it.each([
+    ['before', '2026-06', 1],
+    ['after', '2026-05', 2],
+  ] as const)('killed %s the SMTP server took it: delivered, every copy with the same Message-ID', async (hold, month, copies) => {
+    const key = `usage-report:${ADV}:${month}`;
+    const first = await child(hold);
+    const h = await start(month);
+    const [, seen] = (await first.waitForLine(new RegExp(`^notice-${hold === 'before' ? 'held' : 'sent'} (\\S+)$`), 60_000)) as unknown as [string, string];
+    expect(seen).toBe(key);
+    expect(await mailsFor(month)).toHaveLength(copies - 1);
+    await kill(first);
+    await child();
+    const result = await h.result();
+    // Sent by the retry: nothing lost. Killed after sending, it is sent again (the outbox could not know): the same Message-ID.
+    expect(result.delivery).toBe('sent');
+    const mails = await mailsFor(month);
+    expect(mails).toHaveLength(copies);
+    expect(new Set(mails.map((m) => headerOf(m.headers, 'Message-ID')))).toEqual(new Set([messageIdOf(key)]));
+    expect(readFileSync(join(dir, 'notices', 'deliveries', createHash('sha256').update(key).digest('hex'), 'email.json'), 'utf8')).toContain(messageIdOf(key).slice(1, -1));
   });
 });
 
