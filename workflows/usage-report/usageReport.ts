@@ -40,6 +40,45 @@ function checkInput(input: UsageReportInput): void {
 
 export async function usageReport(input: UsageReportInput): Promise<UsageReportResult> {
   checkInput(input);
+  try {
+    return await run(input);
+  } catch (err) {
+    await alertFailure(input, err);
+    throw err;
+  }
+}
+
+function describeFailure(err: unknown): string {
+  let e = err as { cause?: unknown; type?: unknown; message?: string; name?: string } | undefined;
+  // An activity's failure is its cause: name the first failure with a type, not "activity task failed".
+  while (e && typeof e.type !== 'string' && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  return `${typeof e?.type === 'string' ? e.type : (e?.name ?? 'Error')}: ${e?.message ?? String(err)}`;
+}
+
+/**
+ * A failed report is announced once to the deployment's route (operators, not the reporting
+ * contacts), through the notices outbox, keyed by the run: a replay or retry never sends a
+ * second one. A notice that cannot be delivered stays in the outbox.
+ */
+async function alertFailure(input: UsageReportInput, err: unknown): Promise<void> {
+  const { postNotice } = proxyActivities<NoticeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] } });
+  const { workflowId, runId } = workflowInfo();
+  const { advertiserId } = input.advertiser;
+  try {
+    await postNotice({
+      key: `usage-report:${advertiserId}:${input.month}:${runId}:failed`,
+      subject: `ttsync usage report: the report of advertiser ${advertiserId} for ${input.month} failed`,
+      text:
+        `The TikTok Data Marketplace usage report of advertiser ${advertiserId} for ${input.month} failed: ${describeFailure(err)}\n` +
+        `Fix the cause, then run: ttsync rerun ${workflowId} (the report is written again and its contacts get it once).`,
+      metadata: { lifecycle: 'usage_report', subjectId: `${advertiserId}:${input.month}`, state: 'failed', event: 'entered', workflowId },
+    });
+  } catch (noticeErr) {
+    log.warn('usage report failure notice not delivered; it stays in the notices outbox', { advertiserId, month: input.month, message: describeFailure(noticeErr) });
+  }
+}
+
+async function run(input: UsageReportInput): Promise<UsageReportResult> {
   const { advertiser, month } = input;
   const info = workflowInfo();
   const status: UsageReportStatus = { advertiserId: advertiser.advertiserId, month, phase: 'settling', settleUntil: null, result: null };

@@ -350,6 +350,33 @@ describe('usage report', { timeout: 300_000 }, () => {
     }
   });
 
+  it('a failed report posts an alert to the deployment route; ttsync rerun completes it', async () => {
+    const month = '2026-04';
+    await control('POST', 'faults', { rules: [{ endpoint: 'adgroup/get/', code: 40001, message: 'No permission to operate advertiser.' }] });
+    const h = await startUsageReport(client, { advertiser, month, taskQueue: queues.control, queues: { tiktok: queues.tiktok } });
+    try {
+      await expect(h.result()).rejects.toThrow();
+    } finally {
+      await control('POST', 'faults', { rules: [] });
+    }
+    const alertKey = `usage-report:${ADV}:${month}:${h.firstExecutionRunId}:failed`;
+    const alert = JSON.parse(readFileSync(join(dir, 'notices', 'notices', `${createHash('sha256').update(alertKey).digest('hex')}.json`), 'utf8'));
+    expect(alert).toMatchObject({ key: alertKey, route: null, metadata: { lifecycle: 'usage_report', state: 'failed', workflowId: `usage-report:${ADV}:${month}` } });
+    expect(alert.text).toMatch(/failed: PermissionDenied: .*No permission to operate advertiser[\s\S]*ttsync rerun usage-report:/);
+    expect(await mailsFor(month)).toHaveLength(0);
+
+    const rerun = await cliAgainstTestServer(['rerun', `usage-report:${ADV}:${month}`, '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const r = JSON.parse(rerun.stdout) as { action: string; newRunId: string };
+    const result = (await client.workflow.getHandle(`usage-report:${ADV}:${month}`, r.newRunId).result()) as { delivery: string; lines: number };
+    // No daily records for April: the targeting read now (G2 on B), as in the backfill.
+    expect(result).toMatchObject({ delivery: 'sent', lines: 4 });
+    expect(csvRows(readFileSync(join(dir, 'store', 'reports', 'usage', ADV, `${month}.csv`), 'utf8'))).toEqual(
+      expectedLines(month, () => ({ [G1]: [AUD_A, AUD_B], [G2]: [AUD_B], [G3]: [AUD_A] }), 'report_time'),
+    );
+    expect(await mailsFor(month)).toHaveLength(1);
+  });
+
   it('ttsync doctor --lifecycle usage-report checks the token, audiences, report folder, daily records, email and Schedules', async () => {
     const r = await cliAgainstTestServer(['doctor', '--lifecycle', 'usage-report', '--config', join(dir, 'dests'), '--task-queue', queues.control, '--tiktok-queue', queues.tiktok, '--json'], {
       env: { TTSYNC_DATA_DIR: join(dir, 'store'), TTSYNC_TEST_USAGE_TOKEN: token, TIKTOK_API_BASE_URL: emu.apiBaseUrl, TTSYNC_SMTP_URL: mailpit.smtpUrl },
