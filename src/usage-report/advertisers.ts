@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, parseJsonText, zodProblems } from '../config/errors';
 import { ThirdPartyDestinationSchema, UsageReportSettingsSchema, type ThirdPartyDestination } from '../marketplace/dataMarketplace';
 import type { UsageAdvertiser } from './messages';
+import { checkTimeZone } from './zone';
 
 /*
  * Which advertisers get a usage report, and with what: read from the audience destination
@@ -70,11 +71,17 @@ export function groupByAdvertiser(destinations: readonly ThirdPartyDestination[]
     if (odd.length) {
       errors.push(
         `advertiser ${advertiserId}: its 3PD destinations ${group.map((d) => `"${d.destinationId}"`).join(', ')} share one monthly report, so their accessToken, appId and dataMarketplace.report must be the same; ` +
-          `${odd.map((d) => `"${d.destinationId}"`).join(', ')} differ from "${group[0]!.destinationId}"`,
+          `${odd.map((d) => `"${d.destinationId}"`).join(', ')} ${odd.length === 1 ? 'differs' : 'differ'} from "${group[0]!.destinationId}"`,
       );
       continue;
     }
     const s = first.settings;
+    try {
+      checkTimeZone(s.timeZone);
+    } catch {
+      errors.push(`advertiser ${advertiserId}: dataMarketplace.report.timeZone "${s.timeZone}" is not a time zone this runtime knows (IANA names such as "America/New_York")`);
+      continue;
+    }
     out.push({
       advertiserId,
       accessToken: group[0]!.accessToken,
