@@ -87,13 +87,14 @@ export function createUsageReportActivities(deps: UsageReportDeps = {}) {
     },
 
     /**
-     * Records which audiences each ad group targets and excludes today (the advertiser's day),
-     * or on `day` when given (a test, or an operator replaying a day from records of their own).
+     * Records which audiences each ad group targets and excludes now, as the targeting of the
+     * advertiser's day at `at` (the Schedule's time; default now), or of `day` when given (a
+     * test, or an operator filling a day from records of their own).
      */
-    async usageRecordTargeting(input: { advertiser: UsageAdvertiser; day?: string }): Promise<TargetingRecordResult> {
+    async usageRecordTargeting(input: { advertiser: UsageAdvertiser; day?: string; at?: string }): Promise<TargetingRecordResult> {
       return mapped(async () => {
         checkTimeZone(input.advertiser.timeZone);
-        const day = input.day ?? dayIn(input.advertiser.timeZone, now());
+        const day = input.day ?? dayIn(input.advertiser.timeZone, input.at ? new Date(input.at) : now());
         if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new RangeError(`day ${JSON.stringify(day)} is not YYYY-MM-DD`);
         const client = await clientOf(input.advertiser);
         const adgroups = await client.adgroupTargeting(input.advertiser.advertiserId);

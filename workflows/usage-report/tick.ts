@@ -35,5 +35,6 @@ export async function usageTargetingTick(input: UsageTickInput): Promise<Targeti
     startToCloseTimeout: '5m',
     retry: { initialInterval: '2s', maximumInterval: '1m', maximumAttempts: 10, nonRetryableErrorTypes: [UsageReportFailureType.InvalidConfig] },
   });
-  return usageRecordTargeting({ advertiser: input.advertiser });
+  // The day the Schedule meant (a tick caught up after midnight still records its own day).
+  return usageRecordTargeting({ advertiser: input.advertiser, at: scheduledAt() });
 }
