@@ -7,6 +7,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createUsageReportActivities } from '../../../activities/usage-report/report';
 import { startUsageReport } from '../../../src/usage-report/client';
+import { usageReportStatusQuery } from '../../../src/usage-report/messages';
 import { compileFixture, spawnFixture, type ChildProcessLines } from '../../helpers/childWorker';
 import { startEmulator, type RunningEmulator } from '../../../src/emulator';
 import { createNoticeService } from '../../../src/notices';
@@ -375,6 +376,26 @@ describe('usage report', { timeout: 300_000 }, () => {
       expectedLines(month, () => ({ [G1]: [AUD_A, AUD_B], [G2]: [AUD_B], [G3]: [AUD_A] }), 'report_time'),
     );
     expect(await mailsFor(month)).toHaveLength(1);
+  });
+
+  it('waits for the month to settle: status settling with the settle time, search attributes set', async () => {
+    // A month whose end plus 3 days is still ahead (the machine's clock decides which).
+    const now = new Date();
+    const month = now.toISOString().slice(0, 7);
+    const h = await startUsageReport(client, { advertiser, month, taskQueue: queues.control, queues: { tiktok: queues.tiktok } });
+    try {
+      let status = await h.query(usageReportStatusQuery);
+      for (let i = 0; i < 100 && !status.settleUntil; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await h.query(usageReportStatusQuery);
+      }
+      const [y, m] = month.split('-').map(Number) as [number, number];
+      expect(status).toMatchObject({ advertiserId: ADV, month, phase: 'settling', settleUntil: new Date(Date.UTC(y, m, 4)).toISOString(), result: null });
+      const described = await h.describe();
+      expect(described.searchAttributes).toMatchObject({ Lifecycle: ['usage_report'], AdvertiserId: [ADV], ReportMonth: [month] });
+    } finally {
+      await h.terminate('settle test done');
+    }
   });
 
   it('ttsync doctor --lifecycle usage-report checks the token, audiences, report folder, daily records, email and Schedules', async () => {
