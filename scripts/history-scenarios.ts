@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -382,6 +382,33 @@ async function retentionScenario(name: string, client: Client, taskQueue: string
 }
 
 /**
+ * A run that fails (a partition lacks the network column), then, the partition fixed, the
+ * next run: `failed` records the failed run (its notice and the open alert), `cleared` the
+ * successful one (the open alert read, the cleared notice posted, the alert closed).
+ */
+async function retentionAlertScenario(name: string, client: Client, taskQueue: string, which: 'failed' | 'cleared'): Promise<WorkflowHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
+  try {
+    const gen = await generateSyntheticDataset(openBlobStore(dir), { start: '2026-01-01', days: 6, rowsPerDay: 20, seed: 3 });
+    const config = { ...syntheticDatasetConfig(name.toLowerCase(), dir, join(dir, 'audit')), parallelism: 2 };
+    const broken = join(dir, gen.recordsKeys[2]!);
+    const original = readFileSync(broken, 'utf8');
+    writeFileSync(broken, original.replace(/^event_id,event_name,network,/, 'event_id,event_name,media_source,'));
+    const start = (asOf: string) => client.workflow.start(retention, { taskQueue, workflowId: WorkflowIds.retention(config.datasetId), args: [{ config, asOf, queues: { data: taskQueue } }] });
+    const failed = await start('2026-07-05');
+    if (!(await failed.result().then(() => false, () => true))) throw new Error('retention alert scenario: the first run did not fail');
+    if (which === 'failed') return failed;
+    writeFileSync(broken, original);
+    const ok = await start('2026-07-06');
+    const r: RetentionRunSummary = await ok.result();
+    if (!r.changed) throw new Error(`retention alert scenario returned ${JSON.stringify(r)}`);
+    return ok;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * The notices sweeper over an outbox in a temp folder holding one notice with no route: one
  * sweep activity on a control worker of its own (whose notices are that outbox).
  */
@@ -419,6 +446,8 @@ async function noticesSweepScenario(name: string, client: Client, ctx: { tempora
 }
 
 export const scenarios: HistoryScenario[] = [
+  { name: 'retention-failed-alert', run: (client, taskQueue) => retentionAlertScenario('retention-failed-alert', client, taskQueue, 'failed') },
+  { name: 'retention-alert-cleared', run: (client, taskQueue) => retentionAlertScenario('retention-alert-cleared', client, taskQueue, 'cleared') },
   { name: 'noticesSweep-unrouted', run: (client, _taskQueue, ctx) => noticesSweepScenario('noticesSweep-unrouted', client, ctx) },
   { name: 'retention-first-run', run: (client, taskQueue) => retentionScenario('retention-first-run', client, taskQueue, false) },
   { name: 'retentionTick-start', run: (client, taskQueue) => retentionScenario('retentionTick-start', client, taskQueue, true) },
