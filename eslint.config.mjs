@@ -30,6 +30,7 @@ export const KERNEL = [
   'src/paths',
   'src/version',
   'src/notices',
+  'src/marketplace',
 ];
 
 /** The app layer: may import anything in src/, and nothing but the app layer imports it. */
@@ -78,6 +79,10 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/notices/schema.ts',
   'src/notices/failures.ts',
   'src/tiktok/networks.ts',
+  'src/marketplace/dataMarketplace.ts',
+  'src/usage-report/failures.ts',
+  'src/usage-report/messages.ts',
+  'src/usage-report/month.ts',
   'src/retention/config.ts',
   'src/retention/failures.ts',
   'src/retention/messages.ts',

@@ -5,8 +5,9 @@ import { createHealthActivities, type HealthDeps } from './health';
 import { createSanMigrationActivities, type SanMigrationActivityDeps } from './san-migration';
 import { createNoticeActivities, type NoticeActivityDeps } from './notices';
 import { createRetentionActivities, type RetentionActivityDeps } from './retention';
+import { createUsageReportLifecycleActivities, type UsageReportActivityDeps } from './usage-report';
 
-export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActivityDeps, RetentionActivityDeps {
+export interface ActivityDeps extends AudienceSyncActivityDeps, EventsExportActivityDeps, RetentionActivityDeps, UsageReportActivityDeps {
   health: HealthDeps;
   /** SAN migration's stores, secrets and TikTok settings; default TTSYNC_SAN_STORE and the TIKTOK_* env. */
   sanMigration?: SanMigrationActivityDeps;
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     retention: createRetentionActivities(deps),
     'events-export': createEventsExportActivities(deps),
     'san-migration': createSanMigrationActivities(deps.sanMigration),
+    'usage-report': createUsageReportLifecycleActivities(deps),
   });
 }
 

@@ -19,6 +19,7 @@ import { generateSyntheticDataset, syntheticDatasetConfig } from '../src/retenti
 import type { RetentionRunSummary } from '../src/retention/messages';
 import { eventsExportStatusQuery, eventsReauthorizedSignal, inputLandedSignal, eventsPauseSignal, eventsResumeSignal } from '../src/events-export/messages';
 import { sanMigrationScenario } from './san-history-scenario';
+import { usageScenario } from './usage-history-scenario';
 import { healthPingSignal, healthReleaseSignal, healthStatusQuery } from '../workflows/healthCheck';
 
 /**
@@ -545,4 +546,7 @@ export const scenarios: HistoryScenario[] = [
     },
   },
   { name: 'sanMigration-lifecycle', run: (client, taskQueue, ctx) => sanMigrationScenario(client, taskQueue, ctx) },
+  { name: 'usageReport-month', run: (client, taskQueue, ctx) => usageScenario('report', client, taskQueue, ctx) },
+  { name: 'usageReportTick-start', run: (client, taskQueue, ctx) => usageScenario('monthlyTick', client, taskQueue, ctx) },
+  { name: 'usageTargetingTick-record', run: (client, taskQueue, ctx) => usageScenario('targetingTick', client, taskQueue, ctx) },
 ];

@@ -105,9 +105,10 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   const audienceControl = cfg.activityDeps?.audienceControl ?? { client: temporalClient };
   const eventsControl = cfg.activityDeps?.eventsControl ?? { client: temporalClient };
   const retentionControl = cfg.activityDeps?.retentionControl ?? { client: temporalClient };
+  const usageControl = cfg.activityDeps?.usageControl ?? { client: temporalClient };
   // Notice links name the namespace the worker really serves (a TOML profile may set it, not only the env).
   const notices = cfg.activityDeps?.notices ?? { service: () => createNoticeService(noticeSettingsFromEnv({ ...process.env, TEMPORAL_NAMESPACE: temporal.namespace })) };
-  const activities = createActivities({ ...cfg.activityDeps, audienceControl, eventsControl, retentionControl, notices, health: { version: VERSION } });
+  const activities = createActivities({ ...cfg.activityDeps, audienceControl, eventsControl, retentionControl, usageControl, notices, health: { version: VERSION } });
   const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};

@@ -11,3 +11,5 @@ export { retentionTick } from './retention/tick';
 export { eventsExport } from './events-export/eventsExport';
 export { eventsExportTick } from './events-export/tick';
 export { sanMigration } from './san-migration/sanMigration';
+export { usageReport } from './usage-report/usageReport';
+export { usageReportTick, usageTargetingTick } from './usage-report/tick';

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { isStorageError, readJsonForUpdate, type BlobStore } from '../storage';
+import { AUDIENCE_LEASE_PREFIX, AudienceLeaseSchema, audienceLeaseKey, type AudienceLease, type AudienceRef } from '../storage/registry';
 import { WorkflowIds } from '../temporal/workflowIds';
 
 /*
@@ -16,29 +15,8 @@ import { WorkflowIds } from '../temporal/workflowIds';
  * destinations (which find it by name): both keys are leased.
  */
 
-export const AudienceRefSchema = z.object({
-  kind: z.enum(['id', 'name']),
-  value: z.string().min(1),
-});
-export type AudienceRef = z.infer<typeof AudienceRefSchema>;
-
-export const AudienceLeaseSchema = z.object({
-  schema: z.literal(1),
-  advertiserId: z.string(),
-  audience: AudienceRefSchema,
-  /** The destination that writes the audience, and its workflow. */
-  holder: z.object({ destinationId: z.string(), workflowId: z.string() }),
-  takenAt: z.string(),
-});
-export type AudienceLease = z.infer<typeof AudienceLeaseSchema>;
-
-export const AUDIENCE_LEASE_PREFIX = 'audiences/';
-
-/** The registry key of an audience: names are free text, keys must not be. */
-export function audienceLeaseKey(advertiserId: string, audience: AudienceRef): string {
-  const digest = createHash('sha256').update(`${advertiserId}\n${audience.kind}\n${audience.value}`, 'utf8').digest('hex');
-  return `${AUDIENCE_LEASE_PREFIX}${digest}.json`;
-}
+// The lease format is the registry's (kernel), shared with the lifecycles that read it.
+export { AUDIENCE_LEASE_PREFIX, AudienceLeaseSchema, AudienceRefSchema, audienceLeaseKey, type AudienceLease, type AudienceRef } from '../storage/registry';
 
 export const describeAudience = (a: AudienceRef): string => (a.kind === 'id' ? `audience ${a.value}` : `the audience named "${a.value}"`);
 

@@ -13,6 +13,7 @@ import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
 import { storageUriProblem } from '../storage/uriSyntax';
 import { NoticeRouteSchema } from '../notices/schema';
+import { DATA_MARKETPLACE_IDENTIFIER_TYPES, DataMarketplaceSchema } from '../marketplace/dataMarketplace';
 
 /*
  * The audience destination: one TikTok custom audience fed from one source segment.
@@ -333,9 +334,23 @@ export const DestinationConfigSchema = z
       .object({ values: z.enum(['raw', 'masked', 'none'], { message: 'must be "raw", "masked" or "none"' }).optional() })
       .strict()
       .optional(),
+    /**
+     * A TikTok Data Marketplace (third-party, "3PD") segment: the buyer's three agreements,
+     * reporting contacts, provider, price and currency. Its usage is reported monthly by the
+     * usage-report lifecycle (the contract is the kernel's src/marketplace/dataMarketplace.ts).
+     */
+    dataMarketplace: DataMarketplaceSchema.optional(),
   })
   .strict()
   .superRefine((d, ctx) => {
+    if (d.dataMarketplace)
+      for (const [column, type] of Object.entries(d.identifiers))
+        if (!(DATA_MARKETPLACE_IDENTIFIER_TYPES as readonly string[]).includes(type))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['identifiers', column],
+            message: `a Data Marketplace (dataMarketplace) destination may carry only emails (plaintext or SHA-256) and phone numbers; "${type}" is refused for third-party data`,
+          });
     for (const [column, type] of Object.entries(d.identifiers)) {
       if (type === 'external_id')
         ctx.addIssue({

@@ -1,5 +1,4 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { DEFAULT_WORKDIR } from '../paths';
 import { readJsonForUpdate, type BlobStore } from '../storage';
 import { WorkflowIds } from '../temporal/workflowIds';
 import { describeAudience, leasesHeldBy, type AudienceRef } from './audienceLeases';
@@ -11,10 +10,7 @@ import { SegmentClaimsSchema, releaseSegmentClaim } from './segmentClaims';
  * and only once its workflow no longer runs (a running one would take them back next cycle).
  */
 
-/** The registry every worker shares (TTSYNC_SEGMENT_REGISTRY), or the local default workdir. */
-export function defaultRegistryUri(): string {
-  return process.env.TTSYNC_SEGMENT_REGISTRY?.trim() || DEFAULT_WORKDIR;
-}
+export { defaultRegistryUri } from '../storage/registry';
 
 export class DestinationStillRunningError extends Error {
   override name = 'DestinationStillRunningError';

@@ -1,6 +1,6 @@
 import { ApiError, field, optInt, paramError, reqString, requireAdvertiser, type Ctx } from './context';
-import { campaignIds } from './report';
-import { tiktokTime, type OperationStatus } from './state';
+import { campaignIds, syntheticAdgroupIds } from './report';
+import { tiktokTime, type OperationStatus, type SeededAdgroupRec } from './state';
 
 /*
  * Campaigns and ad groups (digest §11): read-only, with their statuses, so a migration can
@@ -11,15 +11,14 @@ import { tiktokTime, type OperationStatus } from './state';
  *
  * Each advertiser has the same synthetic campaigns as its reports (report.ts), two ad
  * groups per campaign, all ENABLE until a test sets a status (POST /_emulator/campaigns).
+ * A test may also seed campaigns of its own with ad groups that target and exclude
+ * audiences (POST /_emulator/adgroups; the same call again changes their targeting):
+ * a seeded campaign lists only its seeded ad groups.
  * UNCONFIRMED beyond the digest: the exact secondary_status TikTok shows for a campaign
  * paused by its advertiser (the emulator says CAMPAIGN_STATUS_DISABLE / ADGROUP_STATUS_CAMPAIGN_DISABLE).
  */
 
-const ADGROUPS_PER_CAMPAIGN = 2;
-
-export function adgroupIdsOf(campaignId: string): string[] {
-  return Array.from({ length: ADGROUPS_PER_CAMPAIGN }, (_, i) => (BigInt(campaignId) + 1_000_000_000n * BigInt(i + 1)).toString());
-}
+export const adgroupIdsOf = syntheticAdgroupIds;
 
 function campaignStatus(ctx: Ctx, advertiserId: string, campaignId: string): OperationStatus {
   return ctx.state.campaignStatus.get(`${advertiserId}/${campaignId}`) ?? 'ENABLE';
@@ -36,14 +35,21 @@ const ADGROUP_SECONDARY: Record<OperationStatus, string> = {
   DELETE: 'ADGROUP_STATUS_CAMPAIGN_DELETE',
 };
 
+/** The ad groups a test seeded for the advertiser, in seeding order. */
+export function seededAdgroupsOf(ctx: Pick<Ctx, 'state'>, advertiserId: string): SeededAdgroupRec[] {
+  return [...ctx.state.seededAdgroups.values()].filter((a) => a.advertiserId === advertiserId);
+}
+
 function campaignsOf(ctx: Ctx, advertiserId: string) {
   const created = tiktokTime(Date.UTC(2024, 0, 2));
-  return campaignIds(advertiserId, ctx.opts.campaignsPerAdvertiser).map((id) => {
+  const seeded = new Map(seededAdgroupsOf(ctx, advertiserId).map((a) => [a.campaignId, a.campaignName]));
+  const synthetic = campaignIds(advertiserId, ctx.opts.campaignsPerAdvertiser).map((id) => [id, `Emulated campaign ${id.slice(-4)}`] as const);
+  return [...synthetic, ...[...seeded].filter(([id]) => !synthetic.some(([s]) => s === id))].map(([id, name]) => {
     const status = campaignStatus(ctx, advertiserId, id);
     return {
       advertiser_id: advertiserId,
       campaign_id: id,
-      campaign_name: `Emulated campaign ${id.slice(-4)}`,
+      campaign_name: name,
       campaign_type: 'REGULAR_CAMPAIGN',
       objective_type: 'APP_PROMOTION',
       budget: 0,
@@ -103,19 +109,24 @@ export function getAdgroups(ctx: Ctx): unknown {
   const f = filtering(ctx);
   const campaignFilter = idFilter(f, 'campaign_ids');
   const adgroupFilter = idFilter(f, 'adgroup_ids');
+  const seeded = seededAdgroupsOf(ctx, advertiserId);
   const rows = campaignsOf(ctx, advertiserId).flatMap((c) => {
     const status = campaignStatus(ctx, advertiserId, c.campaign_id);
-    return adgroupIdsOf(c.campaign_id).map((id) => ({
+    const own = seeded.filter((a) => a.campaignId === c.campaign_id);
+    const groups = own.length
+      ? own.map((a) => ({ id: a.adgroupId, name: a.adgroupName, audience_ids: [...a.audienceIds], excluded_audience_ids: [...a.excludedAudienceIds] }))
+      : adgroupIdsOf(c.campaign_id).map((id) => ({ id, name: `Emulated ad group ${id.slice(-4)}`, audience_ids: [] as string[], excluded_audience_ids: [] as string[] }));
+    return groups.map(({ id, name, audience_ids, excluded_audience_ids }) => ({
       advertiser_id: advertiserId,
       campaign_id: c.campaign_id,
       campaign_name: c.campaign_name,
       adgroup_id: id,
-      adgroup_name: `Emulated ad group ${id.slice(-4)}`,
+      adgroup_name: name,
       // An ad group keeps its own switch; the campaign's pause shows in secondary_status.
       operation_status: 'ENABLE',
       secondary_status: ADGROUP_SECONDARY[status],
-      audience_ids: [] as string[],
-      excluded_audience_ids: [] as string[],
+      audience_ids,
+      excluded_audience_ids,
       budget: 0,
       budget_mode: 'BUDGET_MODE_INFINITE',
       promotion_type: 'APP_ANDROID',

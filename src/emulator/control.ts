@@ -42,6 +42,24 @@ const ConfigSchema = z.object({
 
 const SparseAnswersSchema = z.object({ enabled: z.boolean() });
 
+const digitsId = z.union([z.string().regex(/^\d{1,30}$/), z.number().int().nonnegative()]).transform(String);
+/** Campaigns and ad groups a test seeds, with targeting; the same ad group again replaces its fields. */
+const SeedAdgroupsSchema = z.object({
+  advertiser_id: z.string().min(1),
+  adgroups: z
+    .array(
+      z.object({
+        campaign_id: digitsId,
+        campaign_name: z.string().min(1).optional(),
+        adgroup_id: digitsId,
+        adgroup_name: z.string().min(1).optional(),
+        audience_ids: z.array(digitsId).default([]),
+        excluded_audience_ids: z.array(digitsId).default([]),
+      }),
+    )
+    .min(1),
+});
+
 const AppSchema = z.object({
   app_id: z.string().min(1),
   secret: z.string().min(1).optional(),
@@ -302,6 +320,29 @@ export class EmulatorControl {
           this.state.campaignStatus.set(`${b.advertiser_id}/${b.campaign_id}`, b.operation_status);
           this.s.markDirty();
           return send(200, { ok: true });
+        }
+        case 'POST /adgroups': {
+          const b = SeedAdgroupsSchema.parse(body);
+          this.state.ensureAdvertiser(b.advertiser_id);
+          for (const a of b.adgroups) {
+            const key = `${b.advertiser_id}/${a.adgroup_id}`;
+            const prev = this.state.seededAdgroups.get(key);
+            const sibling = [...this.state.seededAdgroups.values()].find((x) => x.advertiserId === b.advertiser_id && x.campaignId === a.campaign_id);
+            const campaignName = a.campaign_name ?? sibling?.campaignName ?? `Seeded campaign ${a.campaign_id.slice(-4)}`;
+            // A campaign has one name: naming it through one ad group names it for all.
+            for (const x of this.state.seededAdgroups.values()) if (x.advertiserId === b.advertiser_id && x.campaignId === a.campaign_id) x.campaignName = campaignName;
+            this.state.seededAdgroups.set(key, {
+              advertiserId: b.advertiser_id,
+              campaignId: a.campaign_id,
+              campaignName,
+              adgroupId: a.adgroup_id,
+              adgroupName: a.adgroup_name ?? prev?.adgroupName ?? `Seeded ad group ${a.adgroup_id.slice(-4)}`,
+              audienceIds: a.audience_ids,
+              excludedAudienceIds: a.excluded_audience_ids,
+            });
+          }
+          this.s.markDirty();
+          return send(200, { adgroups: [...this.state.seededAdgroups.values()].filter((a) => a.advertiserId === b.advertiser_id) });
         }
         case 'GET /status-changes':
           return send(200, { statusChanges: this.state.statusChanges });

@@ -6,6 +6,8 @@ export type FaultKind = 'throttle' | 'error' | 'http503' | 'drop' | null;
 
 export class FaultInjector {
   private rand: () => number;
+  /** How often each rule (by index) has applied since the faults were set: `times` counts down on it. */
+  private applied = new Map<number, number>();
 
   constructor(private faults: Faults) {
     this.rand = mulberry32(faults.seed);
@@ -18,11 +20,17 @@ export class FaultInjector {
   configure(faults: Faults): void {
     this.faults = faults;
     this.rand = mulberry32(faults.seed);
+    this.applied.clear();
   }
 
   /** The first rule that matches a request to `endpoint` with this JSON body, if any. */
   ruleFor(endpoint: string, body: Record<string, unknown>): FaultRule | undefined {
-    return this.faults.rules.find((r) => r.endpoint === endpoint && Object.entries(r.match ?? {}).every(([k, v]) => body[k] === v));
+    const i = this.faults.rules.findIndex(
+      (r, idx) => r.endpoint === endpoint && Object.entries(r.match ?? {}).every(([k, v]) => body[k] === v) && (r.times === undefined || (this.applied.get(idx) ?? 0) < r.times),
+    );
+    if (i < 0) return undefined;
+    this.applied.set(i, (this.applied.get(i) ?? 0) + 1);
+    return this.faults.rules[i];
   }
 
   /** Two draws per request, always, so the sequence depends only on the request count. */

@@ -10,6 +10,6 @@ export {
 export { EmulatorState } from './state';
 export { EmulatorControl } from './control';
 export { DigestSet } from './digestSet';
-export { syntheticDay, campaignIds } from './report';
+export { syntheticDay, campaignIds, syntheticAdgroupIds, centsText } from './report';
 export { ensureEmulator, emulatorAnswers, type EnsuredEmulator } from './ensure';
 export { startEmulator, type RunningEmulator } from './start';

@@ -33,6 +33,8 @@ export const FaultRuleSchema = z.object({
   /** The TikTok code answered (HTTP 200), e.g. 40001 (no permission). */
   code: z.number().int().positive(),
   message: z.string().default('Injected error.'),
+  /** Only the first `times` matching requests get it (e.g. a burst of throttling that then clears); absent: every one. */
+  times: z.number().int().positive().optional(),
 });
 export type FaultRule = z.infer<typeof FaultRuleSchema>;
 

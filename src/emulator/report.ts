@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { optInt, optString, paramError, reqString, requireAdvertiser, stringArray, type Ctx } from './context';
+import { field, optInt, optString, paramError, reqString, requireAdvertiser, stringArray, type Ctx } from './context';
 
 const DAY = 86_400_000;
-const LEVELS: Record<string, string> = { AUCTION_ADVERTISER: 'advertiser_id', AUCTION_CAMPAIGN: 'campaign_id' };
+const LEVELS: Record<string, string> = { AUCTION_ADVERTISER: 'advertiser_id', AUCTION_CAMPAIGN: 'campaign_id', AUCTION_ADGROUP: 'adgroup_id' };
 const METRICS = ['impressions', 'spend', 'clicks', 'cpm', 'currency', 'campaign_name', 'advertiser_name'];
 /** TikTok caps a stat_time_day query at 30 days. */
 const MAX_DAYS_WITH_DAY_DIMENSION = 30;
@@ -13,6 +13,43 @@ function uint(...parts: string[]): number {
 
 export function campaignIds(advertiserId: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => (1_700_000_000_000_000_000n + BigInt(uint(advertiserId, 'campaign', String(i)))).toString());
+}
+
+/** The two ad groups of a synthetic campaign (adStructure.ts lists them). */
+export function syntheticAdgroupIds(campaignId: string): string[] {
+  return [1, 2].map((i) => (BigInt(campaignId) + 1_000_000_000n * BigInt(i)).toString());
+}
+
+/** Whole cents as TikTok's decimal text, without a float in between: 123456 → "1234.56". */
+export function centsText(cents: number): string {
+  return `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
+}
+
+/**
+ * The report's `filtering` (TikTok's array form, digest §10.1): ids by IN, and the status
+ * filters (STATUS_ALL and STATUS_NOT_DELETE both show everything here: nothing is deleted
+ * in the report's synthetic figures). Anything else is refused so a client bug shows.
+ */
+function reportFilter(ctx: Ctx): { ids: Map<string, Set<string>> } {
+  const f = field(ctx, 'filtering');
+  const ids = new Map<string, Set<string>>();
+  if (f === undefined || f === null) return { ids };
+  if (!Array.isArray(f)) throw paramError('filtering: Not a valid list.');
+  for (const [i, rule] of f.entries()) {
+    const r = rule as { field_name?: unknown; filter_type?: unknown; filter_value?: unknown };
+    if (typeof r !== 'object' || r === null || typeof r.field_name !== 'string' || typeof r.filter_value !== 'string') throw paramError(`filtering[${i}]: field_name and filter_value (a string) are required.`);
+    if (/_status$/.test(r.field_name)) continue;
+    if (!['adgroup_ids', 'campaign_ids'].includes(r.field_name) || r.filter_type !== 'IN') throw paramError(`filtering[${i}]: the emulator filters adgroup_ids and campaign_ids with IN only.`);
+    let list: unknown;
+    try {
+      list = JSON.parse(r.filter_value);
+    } catch {
+      throw paramError(`filtering[${i}].filter_value: not a JSON array string.`);
+    }
+    if (!Array.isArray(list) || list.length < 1 || list.length > 100) throw paramError(`filtering[${i}].filter_value: Length must be between 1 and 100.`);
+    ids.set(r.field_name.replace(/s$/, ''), new Set(list.map(String)));
+  }
+  return { ids };
 }
 
 /** Deterministic synthetic figures for one campaign and day: same inputs, same numbers, always. */
@@ -61,6 +98,8 @@ export function integratedReport(ctx: Ctx): unknown {
 
   const adv = ctx.state.ensureAdvertiser(advertiserId);
   const campaigns = campaignIds(advertiserId, ctx.opts.campaignsPerAdvertiser);
+  const filter = reportFilter(ctx);
+  if (level === 'AUCTION_ADGROUP') return adgroupReport(ctx, advertiserId, adv.currency, filter.ids, start, days, byDay, metrics, page, pageSize);
   const ids = level === 'AUCTION_CAMPAIGN' ? campaigns : [advertiserId];
   const rows: Array<{ dimensions: Record<string, string>; metrics: Record<string, string> }> = [];
   for (const id of ids) {
@@ -84,6 +123,58 @@ export function integratedReport(ctx: Ctx): unknown {
         currency: adv.currency,
         campaign_name: level === 'AUCTION_CAMPAIGN' ? `Emulated campaign ${id.slice(-4)}` : '-',
         advertiser_name: adv.name,
+      };
+      rows.push({ dimensions, metrics: Object.fromEntries(metrics.map((m) => [m, all[m]!])) });
+    }
+  }
+  return {
+    list: rows.slice((page - 1) * pageSize, page * pageSize),
+    page_info: { page, page_size: pageSize, total_number: rows.length, total_page: Math.max(1, Math.ceil(rows.length / pageSize)) },
+  };
+}
+
+/**
+ * AUCTION_ADGROUP: every ad group of the advertiser, synthetic and seeded (adStructure.ts),
+ * each day's figures from syntheticDay(advertiser, ad group, day), so a test can compute a
+ * usage report from the seed alone. Rows ordered by ad group, then day.
+ */
+function adgroupReport(
+  ctx: Ctx,
+  advertiserId: string,
+  currency: string,
+  ids: Map<string, Set<string>>,
+  start: number,
+  days: number,
+  byDay: boolean,
+  metrics: string[],
+  page: number,
+  pageSize: number,
+): unknown {
+  const groups = [
+    ...campaignIds(advertiserId, ctx.opts.campaignsPerAdvertiser).flatMap((c) => syntheticAdgroupIds(c).map((a) => ({ campaignId: c, adgroupId: a, campaignName: `Emulated campaign ${c.slice(-4)}` }))),
+    ...[...ctx.state.seededAdgroups.values()].filter((a) => a.advertiserId === advertiserId),
+  ].filter((g) => (!ids.get('adgroup_id') || ids.get('adgroup_id')!.has(g.adgroupId)) && (!ids.get('campaign_id') || ids.get('campaign_id')!.has(g.campaignId)));
+  const dayList = Array.from({ length: days }, (_, i) => new Date(start + i * DAY).toISOString().slice(0, 10));
+  const rows: Array<{ dimensions: Record<string, string>; metrics: Record<string, string> }> = [];
+  for (const g of groups) {
+    for (const set of byDay ? dayList.map((d) => [d]) : [dayList]) {
+      let impressions = 0;
+      let cents = 0;
+      for (const d of set) {
+        const s = syntheticDay(advertiserId, g.adgroupId, d);
+        impressions += s.impressions;
+        cents += s.spendCents;
+      }
+      const dimensions: Record<string, string> = { adgroup_id: g.adgroupId };
+      if (byDay) dimensions.stat_time_day = `${set[0]} 00:00:00`;
+      const all: Record<string, string> = {
+        impressions: String(impressions),
+        spend: centsText(cents),
+        clicks: String(Math.floor(impressions / 97)),
+        cpm: impressions ? ((cents / 100 / impressions) * 1000).toFixed(2) : '0.00',
+        currency,
+        campaign_name: g.campaignName,
+        advertiser_name: ctx.state.advertisers.get(advertiserId)?.name ?? '-',
       };
       rows.push({ dimensions, metrics: Object.fromEntries(metrics.map((m) => [m, all[m]!])) });
     }

@@ -66,6 +66,20 @@ export interface StatusChangeRec {
   body: Record<string, unknown>;
 }
 
+/**
+ * An ad group a test seeded (POST /_emulator/adgroups) with its targeting, under a campaign of
+ * its own; synthetic campaigns keep their two untargeted ad groups beside it.
+ */
+export interface SeededAdgroupRec {
+  advertiserId: string;
+  campaignId: string;
+  campaignName: string;
+  adgroupId: string;
+  adgroupName: string;
+  audienceIds: string[];
+  excludedAudienceIds: string[];
+}
+
 export interface HistoryEntry {
   opt_time: string;
   action: string;
@@ -158,6 +172,8 @@ export class EmulatorState {
   campaignStatus = new Map<string, OperationStatus>();
   /** Every call of a status-changing endpoint, with its body: a migration must make none. */
   statusChanges: StatusChangeRec[] = [];
+  /** Seeded ad groups by `<advertiserId>/<adgroupId>`, in seeding order. */
+  seededAdgroups = new Map<string, SeededAdgroupRec>();
   counters = {
     calls: 0,
     byOutcome: {} as Partial<Record<CallOutcome, number>>,
@@ -182,6 +198,7 @@ export class EmulatorState {
     this.calls = [];
     this.campaignStatus.clear();
     this.statusChanges = [];
+    this.seededAdgroups.clear();
     this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0 };
     this.nextAudienceSeq = 1;
     this.nextFileSeq = 1;
@@ -227,6 +244,7 @@ export class EmulatorState {
       events: this.events,
       campaignStatus: [...this.campaignStatus],
       statusChanges: this.statusChanges,
+      seededAdgroups: [...this.seededAdgroups.values()],
       counters: this.counters,
       nextAudienceSeq: this.nextAudienceSeq,
       nextFileSeq: this.nextFileSeq,
@@ -262,6 +280,7 @@ export class EmulatorState {
       events: EventRec[];
       campaignStatus?: Array<[string, OperationStatus]>;
       statusChanges?: StatusChangeRec[];
+      seededAdgroups?: SeededAdgroupRec[];
       counters: EmulatorState['counters'];
       nextAudienceSeq: number;
       nextFileSeq: number;
@@ -288,6 +307,7 @@ export class EmulatorState {
     this.events = meta.events;
     this.campaignStatus = new Map(meta.campaignStatus ?? []);
     this.statusChanges = meta.statusChanges ?? [];
+    for (const a of meta.seededAdgroups ?? []) this.seededAdgroups.set(`${a.advertiserId}/${a.adgroupId}`, a);
     this.counters = meta.counters;
     this.nextAudienceSeq = meta.nextAudienceSeq;
     this.nextFileSeq = meta.nextFileSeq;

@@ -43,10 +43,15 @@ export interface PlannedSchedule {
   /** The tick's one argument; fingerprinted with the cadence. */
   input: unknown;
   typedSearchAttributes: SearchAttributePair[];
+  /**
+   * A calendar instead of the cadence: at `hour:minute` in `timeZone` (IANA), on `dayOfMonth`
+   * of every month, or every day when absent. The cadence is then not used.
+   */
+  calendar?: { dayOfMonth?: number; hour: number; minute: number; timeZone: string };
 }
 
 /** What a lifecycle plugs into `schedules apply`. */
-export interface ScheduleSource<Config> {
+export interface ScheduleSource<Config, Planned extends PlannedSchedule | PlannedSchedule[] = PlannedSchedule> {
   /** The lifecycle's name (the --lifecycle value). */
   lifecycle: string;
   /** Prefix of every schedule id of this source: prune looks only at these. */
@@ -55,7 +60,8 @@ export interface ScheduleSource<Config> {
   defaultCadence?: string;
   /** Every config of a file or folder, validated as a set; throws a readable error listing every problem. */
   load(path: string): Promise<Config[]>;
-  plan(config: Config, opts: ScheduleApplyOptions): PlannedSchedule;
+  /** One Schedule per config, or several (e.g. a monthly and a daily one per advertiser). */
+  plan(config: Config, opts: ScheduleApplyOptions): Planned;
 }
 
 export type ScheduleOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'kept';
@@ -77,23 +83,35 @@ export function cadenceMs(cadence: string): number {
   return ms;
 }
 
-function fingerprint(input: unknown, cadence: string): string {
-  return createHash('sha256').update(JSON.stringify({ FORMAT, cadence, input })).digest('hex');
+function fingerprint(input: unknown, cadence: string, calendar?: PlannedSchedule['calendar']): string {
+  // Without a calendar the object hashed is the one of before calendars: fingerprints stay.
+  return createHash('sha256').update(JSON.stringify(calendar ? { FORMAT, calendar, input } : { FORMAT, cadence, input })).digest('hex');
 }
+
+const DAY_MS = 86_400_000;
 
 function scheduleParts(planned: PlannedSchedule, opts: ScheduleApplyOptions) {
   const every = cadenceMs(opts.cadence);
+  const cal = planned.calendar;
   const action: ScheduleOptionsStartWorkflowAction<(input: unknown) => Promise<unknown>> = {
     type: 'startWorkflow',
     workflowType: planned.workflowType,
     workflowId: planned.workflowId,
     taskQueue: opts.taskQueue ?? TaskQueues.control,
     args: [planned.input],
-    memo: { [FINGERPRINT_MEMO]: fingerprint(planned.input, opts.cadence) },
+    memo: { [FINGERPRINT_MEMO]: fingerprint(planned.input, opts.cadence, cal) },
     typedSearchAttributes: planned.typedSearchAttributes,
     // A tick is one signal; one that cannot finish in minutes is stuck, and the next tick comes anyway.
     workflowExecutionTimeout: '10m',
   };
+  if (cal)
+    return {
+      spec: { calendars: [{ hour: cal.hour, minute: cal.minute, ...(cal.dayOfMonth ? { dayOfMonth: cal.dayOfMonth } : {}) }], timezone: cal.timeZone },
+      action,
+      typedSearchAttributes: planned.typedSearchAttributes,
+      // A monthly action missed during an outage still runs within a week; a daily one within a day.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: cal.dayOfMonth ? 7 * DAY_MS : DAY_MS },
+    };
   return {
     spec: { intervals: [{ every }] },
     action,
@@ -104,11 +122,11 @@ function scheduleParts(planned: PlannedSchedule, opts: ScheduleApplyOptions) {
 }
 
 /** Creates or updates one schedule per config, idempotently; the configs come validated as a set from source.load. */
-export async function applySchedules<Config>(client: Client, source: ScheduleSource<Config>, configs: readonly Config[], opts: ScheduleApplyOptions): Promise<ScheduleChange[]> {
+export async function applySchedules<Config>(client: Client, source: ScheduleSource<Config, PlannedSchedule | PlannedSchedule[]>, configs: readonly Config[], opts: ScheduleApplyOptions): Promise<ScheduleChange[]> {
   // Every schedule is built (and the cadence checked) before the first one is written.
-  const planned = configs.map((config) => {
+  const planned = configs.flatMap((config) => {
     const p = source.plan(config, opts);
-    return { subject: p.subject, scheduleId: p.scheduleId, parts: scheduleParts(p, opts) };
+    return (Array.isArray(p) ? p : [p]).map((one) => ({ subject: one.subject, scheduleId: one.scheduleId, parts: scheduleParts(one, opts) }));
   });
   const changes: ScheduleChange[] = [];
   for (const { subject, scheduleId, parts } of planned) {

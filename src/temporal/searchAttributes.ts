@@ -13,6 +13,8 @@ export const SearchAttributeKeys = {
   SyncState: defineSearchAttributeKey('SyncState', SearchAttributeType.KEYWORD),
   /** A SAN migration account's phase (awaiting_decision … completed, opted_out). */
   MigrationState: defineSearchAttributeKey('MigrationState', SearchAttributeType.KEYWORD),
+  /** The month (YYYY-MM) a Data Marketplace usage report covers. */
+  ReportMonth: defineSearchAttributeKey('ReportMonth', SearchAttributeType.KEYWORD),
 } as const;
 
 export const SEARCH_ATTRIBUTE_NAMES = Object.keys(SearchAttributeKeys) as (keyof typeof SearchAttributeKeys)[];

@@ -28,6 +28,12 @@ export const WorkflowIds = {
   eventsExportTick: (destinationId: string): string => `events-export-tick:${destinationId}`,
   /** The one SAN migration workflow of an MMP account: it alone decides and provisions for it. */
   sanMigration: (accountId: string): string => `san-migration:${accountId}`,
+  /** The one Data Marketplace usage report of an advertiser for a month (YYYY-MM): one report, one delivery. */
+  usageReport: (advertiserId: string, month: string): string => `usage-report:${advertiserId}:${month}`,
+  /** What an advertiser's monthly Schedule starts: it starts the report of the month before. */
+  usageReportTick: (advertiserId: string): string => `usage-report-tick:${advertiserId}`,
+  /** What an advertiser's daily Schedule starts: it records the day's ad group targeting. */
+  usageTargetingTick: (advertiserId: string): string => `usage-targeting-tick:${advertiserId}`,
   /**
    * The deployment's notices sweeper: one outbox, one sweep at a time, so a notice whose
    * channel was down is not sent twice by two sweeps.
@@ -65,6 +71,7 @@ export function destinationIdOfWorkflowId(workflowId: string): string | undefine
  */
 export function writerIdOf(workflowType: string, input: unknown): string | undefined {
   if (workflowType === 'retention') return retentionIdOf(input);
+  if (workflowType === 'usageReport') return usageReportIdOf(input);
   const accountId = (input as { accountId?: unknown } | null)?.accountId;
   if (workflowType === 'sanMigration' && typeof accountId === 'string') return WorkflowIds.sanMigration(accountId);
   const config = (input as { config?: { destinationId?: unknown } } | null)?.config;
@@ -86,6 +93,13 @@ export function retentionIdOf(input: unknown): string | undefined {
   return i.dryRun === true ? WorkflowIds.retentionDryRun(i.config.datasetId) : WorkflowIds.retention(i.config.datasetId);
 }
 
+/** The id a usage report must have, `usage-report:<advertiserId>:<YYYY-MM>`; undefined when the input names neither. */
+export function usageReportIdOf(input: unknown): string | undefined {
+  const i = input as { advertiser?: { advertiserId?: unknown }; month?: unknown } | null;
+  if (typeof i?.advertiser?.advertiserId !== 'string' || typeof i.month !== 'string') return undefined;
+  return WorkflowIds.usageReport(i.advertiser.advertiserId, i.month);
+}
+
 export const ScheduleIds = {
   /** Prefix of every audience sync Schedule id (`schedules apply --prune` finds them by it). */
   audienceSyncPrefix: 'audience-sync-schedule:',
@@ -95,6 +109,10 @@ export const ScheduleIds = {
   retention: (datasetId: string): string => `retention-schedule:${datasetId}`,
   eventsExportPrefix: 'events-export-schedule:',
   eventsExport: (destinationId: string): string => `events-export-schedule:${destinationId}`,
+  /** Prefix of the usage report Schedules: per advertiser, a monthly one and a daily targeting one. */
+  usageReportPrefix: 'usage-report-schedule:',
+  usageReport: (advertiserId: string): string => `usage-report-schedule:${advertiserId}`,
+  usageTargeting: (advertiserId: string): string => `usage-report-schedule:${advertiserId}:targeting`,
   /** The deployment's one notices sweeper Schedule (`ttsync notices schedule`). */
   noticesSweep: (): string => 'notices-sweep-schedule',
 } as const;

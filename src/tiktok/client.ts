@@ -7,6 +7,7 @@ import { tiktokCallMetrics } from './metrics';
 import { appRateLimiters, type AppRateLimiters } from './rateLimiter';
 import {
   AccessTokenDataSchema,
+  AdgroupDayReportDataSchema,
   AdgroupListDataSchema,
   CampaignListDataSchema,
   AdvertiserInfoDataSchema,
@@ -324,6 +325,92 @@ export class TikTokClient {
     return { adgroups: d.list, pageInfo: d.page_info };
   }
 
+  /** Every ad group of the advertiser (all pages of 1,000), deleted ones included when `filtering` asks. */
+  async listAllAdgroups(advertiserId: string, filtering?: Record<string, unknown>) {
+    const all = [];
+    for (let page = 1; ; page++) {
+      const r = await this.getAdgroups({ advertiserId, filtering, page, pageSize: 1000 });
+      all.push(...r.adgroups);
+      if (page >= r.pageInfo.total_page || r.adgroups.length === 0) return all;
+    }
+  }
+
+  /**
+   * Which audiences each ad group targets and excludes now, with campaign names (from the ad
+   * group where TikTok gives it, else from campaign/get). Deleted ad groups are included: a
+   * report covers a month in which they may have run.
+   */
+  async adgroupTargeting(advertiserId: string): Promise<AdgroupTargeting[]> {
+    const adgroups = await this.listAllAdgroups(advertiserId, { primary_status: 'STATUS_ALL' });
+    const missing = adgroups.some((a) => !a.campaign_name);
+    const names = new Map<string, string>();
+    if (missing) for (const c of await this.listAllCampaigns(advertiserId, { primary_status: 'STATUS_ALL' })) names.set(c.campaign_id, c.campaign_name ?? '');
+    return adgroups.map((a) => ({
+      adgroupId: a.adgroup_id,
+      adgroupName: a.adgroup_name ?? '',
+      campaignId: a.campaign_id,
+      campaignName: a.campaign_name ?? names.get(a.campaign_id) ?? '',
+      audienceIds: [...new Set(a.audience_ids)].sort(),
+      excludedAudienceIds: [...new Set([...a.excluded_audience_ids, ...a.exclude_audience_ids])].sort(),
+    }));
+  }
+
+  /**
+   * Impressions and spend per ad group per day (AUCTION_ADGROUP by stat_time_day), exactly:
+   * counts as digit strings, spend as micro-units (src/tiktok/money.ts). The range is pulled
+   * in windows of at most 30 days (TikTok's limit with a day dimension, digest §10.1), every
+   * page of each; `adgroupIds` filters 100 at a time. Days are the advertiser's.
+   */
+  async adgroupDailyStats(req: { advertiserId: string; startDate: string; endDate: string; adgroupIds?: readonly string[]; pageSize?: number; onPage?: () => void }): Promise<AdgroupDayStats[]> {
+    const out: AdgroupDayStats[] = [];
+    const chunks: Array<readonly string[] | undefined> = [];
+    if (req.adgroupIds) for (let i = 0; i < req.adgroupIds.length; i += MAX_REPORT_FILTER_IDS) chunks.push(req.adgroupIds.slice(i, i + MAX_REPORT_FILTER_IDS));
+    else chunks.push(undefined);
+    for (const [startDate, endDate] of reportWindows(req.startDate, req.endDate, MAX_REPORT_DAYS_BY_DAY)) {
+      for (const ids of chunks) {
+        if (ids && ids.length === 0) continue;
+        for (let page = 1; ; page++) {
+          const d = await this.call({
+            method: 'GET',
+            path: 'report/integrated/get/',
+            query: {
+              advertiser_id: req.advertiserId,
+              report_type: 'BASIC',
+              service_type: 'AUCTION',
+              data_level: 'AUCTION_ADGROUP',
+              dimensions: ['adgroup_id', 'stat_time_day'],
+              metrics: ['impressions', 'spend', 'currency'],
+              start_date: startDate,
+              end_date: endDate,
+              // Deleted ad groups spent too (digest §10.1: the default filter hides them).
+              filtering: [
+                { field_name: 'adgroup_status', filter_type: 'IN', filter_value: JSON.stringify(['STATUS_ALL']) },
+                ...(ids ? [{ field_name: 'adgroup_ids', filter_type: 'IN', filter_value: JSON.stringify(ids) }] : []),
+              ],
+              page,
+              page_size: req.pageSize ?? 1000,
+            },
+            auth: true,
+            bucket: 'default',
+            idempotent: true,
+            schema: AdgroupDayReportDataSchema,
+          });
+          for (const r of d.list)
+            out.push({
+              adgroupId: r.dimensions.adgroup_id,
+              day: r.dimensions.stat_time_day.slice(0, 10),
+              impressions: r.metrics.impressions,
+              spendMicros: r.metrics.spend,
+              currency: r.metrics.currency ?? null,
+            });
+          req.onPage?.();
+          if (page >= d.page_info.total_page || d.list.length === 0) break;
+        }
+      }
+    }
+    return out;
+  }
+
   async getAudiences(req: { advertiserId: string; audienceIds: string[]; historySize?: number }) {
     const d = await this.call({
       method: 'GET',
@@ -491,6 +578,47 @@ function parseSpendRow(r: ReportRow, idDim: string) {
     impressions: num(r.metrics.impressions),
     spend: num(r.metrics.spend),
   };
+}
+
+/** TikTok's longest range with stat_time_day (digest §10.1). */
+export const MAX_REPORT_DAYS_BY_DAY = 30;
+/** Ids per report filter (digest §10.1). */
+export const MAX_REPORT_FILTER_IDS = 100;
+
+export interface AdgroupTargeting {
+  adgroupId: string;
+  adgroupName: string;
+  campaignId: string;
+  campaignName: string;
+  /** Sorted, distinct. */
+  audienceIds: string[];
+  excludedAudienceIds: string[];
+}
+
+export interface AdgroupDayStats {
+  adgroupId: string;
+  /** YYYY-MM-DD in the advertiser's time zone. */
+  day: string;
+  /** A whole count as digits. */
+  impressions: string;
+  /** Spend in micro-units of the account currency (exact). */
+  spendMicros: bigint;
+  currency: string | null;
+}
+
+const DAY_MS = 86_400_000;
+
+/** [start, end] inclusive day ranges of at most `maxDays` days covering start..end. */
+export function reportWindows(startDate: string, endDate: string, maxDays: number): Array<[string, string]> {
+  const start = Date.parse(`${startDate}T00:00:00Z`);
+  const end = Date.parse(`${endDate}T00:00:00Z`);
+  if (!Number.isFinite(start) || !Number.isFinite(end)) throw new RangeError(`report range ${startDate}..${endDate}: days must be YYYY-MM-DD`);
+  const out: Array<[string, string]> = [];
+  for (let from = start; from <= end; from += maxDays * DAY_MS) {
+    const to = Math.min(end, from + (maxDays - 1) * DAY_MS);
+    out.push([new Date(from).toISOString().slice(0, 10), new Date(to).toISOString().slice(0, 10)]);
+  }
+  return out;
 }
 
 /** Positional rows for segment/mapping: slot i holds the identifier for idSchema[i], or `{}`. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MICRO_DIGITS, parseMicros } from './money';
 
 /**
  * Response shapes of the endpoints ttsync uses (one schema per concept; types derive from
@@ -156,12 +157,24 @@ export const CampaignSchema = z.looseObject({
 export type Campaign = z.infer<typeof CampaignSchema>;
 export const CampaignListDataSchema = z.looseObject({ list: z.array(CampaignSchema), page_info: PageInfoSchema });
 
+/** Audience ids of an ad group's targeting; absent or null is none (TikTok drops empty fields on request). */
+const idList = z
+  .array(id)
+  .nullish()
+  .transform((v) => v ?? []);
+
 export const AdgroupSchema = z.looseObject({
   adgroup_id: id,
   campaign_id: id,
   adgroup_name: optionalString,
+  campaign_name: optionalString,
   operation_status: z.string(),
   secondary_status: optionalString,
+  /** Audiences the ad group targets (digest §11.1): what a Data Marketplace usage report counts. */
+  audience_ids: idList,
+  /** Audiences it excludes. One SDK spells it exclude_audience_ids; both are read (adgroupTargeting). */
+  excluded_audience_ids: idList,
+  exclude_audience_ids: idList,
 });
 export type Adgroup = z.infer<typeof AdgroupSchema>;
 export const AdgroupListDataSchema = z.looseObject({ list: z.array(AdgroupSchema), page_info: PageInfoSchema });
@@ -194,6 +207,38 @@ export function reportDataSchema(dimensions: readonly string[], metrics: readonl
   });
   return z.looseObject({ list: z.array(row), page_info: PageInfoSchema });
 }
+
+/**
+ * One ad group's day from `report/integrated/get/` at AUCTION_ADGROUP level by stat_time_day,
+ * with money read exactly: `spend` becomes micro-units (src/tiktok/money.ts) here, so a value
+ * that is not a plain decimal fails the call as UnexpectedResponse naming its JSON path.
+ * "-" and null are TikTok's "no value": nothing delivered, nothing spent.
+ */
+const noValue = (v: unknown): boolean => v === null || v === undefined || v === '-' || v === '';
+const countValue = z.union([z.string(), z.number()]).nullish().transform((v, ctx) => {
+  if (noValue(v)) return '0';
+  const t = String(v).trim();
+  if (!/^\d+$/.test(t)) ctx.addIssue({ code: 'custom', message: `not a whole count: ${JSON.stringify(v)}` });
+  return t.replace(/^0+(?=\d)/, '');
+});
+const moneyValue = z.union([z.string(), z.number()]).nullish().transform((v, ctx) => {
+  if (noValue(v)) return 0n;
+  const micros = parseMicros(v as string | number);
+  if (micros === null) {
+    ctx.addIssue({ code: 'custom', message: `not a decimal amount with at most ${MICRO_DIGITS} decimal places: ${JSON.stringify(v)}` });
+    return 0n;
+  }
+  return micros;
+});
+export const AdgroupDayReportDataSchema = z.looseObject({
+  list: z.array(
+    z.looseObject({
+      dimensions: z.looseObject({ adgroup_id: id, stat_time_day: z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'must start with a day YYYY-MM-DD') }),
+      metrics: z.looseObject({ impressions: countValue, spend: moneyValue, currency: optionalString }),
+    }),
+  ),
+  page_info: PageInfoSchema,
+});
 
 /**
  * Business Centers the token's user belongs to (`bc/get/`, digest §13.7). Only the id is

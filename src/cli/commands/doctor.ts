@@ -5,6 +5,7 @@ import { audienceSyncDoctor } from '../../audience-sync/doctor';
 import { retentionDoctor } from '../../retention/doctor';
 import { eventsExportDoctor } from '../../events-export/doctor';
 import { sanMigrationDoctor } from '../../san-migration/doctor';
+import { usageReportDoctor } from '../../usage-report/doctor';
 import { durationMs } from '../../config/duration';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
@@ -29,6 +30,7 @@ const SOURCES: Record<string, DoctorSource<any>> = {
   [eventsExportDoctor.lifecycle]: eventsExportDoctor,
   [sanMigrationDoctor.lifecycle]: sanMigrationDoctor,
   [retentionDoctor.lifecycle]: retentionDoctor,
+  [usageReportDoctor.lifecycle]: usageReportDoctor,
 };
 
 /** The subject of the checks every config shares. */

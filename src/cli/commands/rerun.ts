@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { audienceSyncRerun } from '../../audience-sync/rerun';
 import { retentionRerun } from '../../retention/rerun';
+import { usageReportRerun } from '../../usage-report/rerun';
 import { eventsExportRerun } from '../../events-export/rerun';
 import { sanMigrationRerun } from '../../san-migration/rerun';
 import { connectClient } from '../../temporal/connection';
@@ -16,7 +17,7 @@ import { DEFAULT_UI_URL } from '../../temporal/uiLinks';
  */
 
 /** Every lifecycle's rerun rules; a lifecycle adds its own when it lands. */
-const SOURCES: readonly RerunSource[] = [audienceSyncRerun, eventsExportRerun, sanMigrationRerun, retentionRerun];
+const SOURCES: readonly RerunSource[] = [audienceSyncRerun, eventsExportRerun, sanMigrationRerun, retentionRerun, usageReportRerun];
 
 interface RerunOpts {
   runId?: string;

@@ -3,6 +3,7 @@ import { addQueueOptions } from '../../audience-sync/cli';
 import { audienceSyncSchedules } from '../../audience-sync/schedules';
 import { retentionSchedules } from '../../retention/schedules';
 import { eventsExportSchedules } from '../../events-export/schedules';
+import { usageReportSchedules } from '../../usage-report/schedules';
 import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient } from '../../temporal/connection';
@@ -11,10 +12,11 @@ import { applySchedules, cadenceMs, type ScheduleSource } from '../../temporal/s
 
 /** Each lifecycle's Schedules, by its name: the lifecycles that run on a cadence plug in here. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; apply only passes them through
-const SOURCES: Record<string, ScheduleSource<any>> = {
+const SOURCES: Record<string, ScheduleSource<any, any>> = {
   [audienceSyncSchedules.lifecycle]: audienceSyncSchedules,
   [eventsExportSchedules.lifecycle]: eventsExportSchedules,
   [retentionSchedules.lifecycle]: retentionSchedules,
+  [usageReportSchedules.lifecycle]: usageReportSchedules,
 };
 
 interface ApplyOpts {
@@ -44,7 +46,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
       )
       .requiredOption('--config <file-or-dir>', 'config file, or a folder of them')
       .addOption(new Option('--lifecycle <name>', 'which lifecycle the configs are for').choices(Object.keys(SOURCES)).default(audienceSyncSchedules.lifecycle))
-      .option('--cadence <duration>', 'how often each config runs (at least 1m; default 1h, retention 1d)', durationTextFlag)
+      .option('--cadence <duration>', 'how often each config runs (at least 1m; default 1h, retention 1d; usage-report runs on its calendar instead)', durationTextFlag)
       .option('--dry-run', 'print what would change, change nothing')
       .option('--prune', 'delete audience schedules of this task queue whose destination is not in the set (default: kept and listed)')
       .option('--json', 'print the changes as one JSON object'),

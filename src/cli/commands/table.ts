@@ -90,6 +90,10 @@ export const COMMANDS = {
     summary: "TikTok's attribution retention policy on a dataset: TikTok user-level data removed 6 months after attribution, those users reported as Organic; run, dry-run, report",
     load: async () => (await import('../../retention/cli.js')).registerRetentionCommand,
   },
+  usage: {
+    summary: 'TikTok Data Marketplace (3PD) usage: the monthly report of impressions, amount spent and data cost per segment, campaign and ad group, emailed to the reporting contacts',
+    load: async () => (await import('../../usage-report/cli.js')).registerUsageCommand,
+  },
 } satisfies Record<string, CommandEntry>;
 
 export type CommandName = keyof typeof COMMANDS;

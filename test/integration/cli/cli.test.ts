@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { runCli, spawnCli, ROOT } from '../../helpers/cli';
 import { testEnv, withWorkers } from '../../helpers/temporal';
 
-const COMMANDS = ['dev', 'worker', 'replay', 'health', 'rerun', 'retention', 'cluster'];
+const COMMANDS = ['dev', 'worker', 'replay', 'health', 'rerun', 'retention', 'cluster', 'usage'];
 
 describe('ttsync CLI usage', () => {
   it('answers --help on the program and on every command', () => {
