@@ -98,9 +98,15 @@ describe('doctor runner', () => {
       expectSchedules: false,
       timeoutMs: 1000,
       connect: () => Promise.reject(new Error('connection refused')),
-      // The notices check reads the given environment, never the developer's: an outbox in a
-      // fresh folder and a webhook default route need no service to pass.
-      env: { TTSYNC_NOTICES: mkdtempSync(join(tmpdir(), 'doctor-notices-')), TTSYNC_NOTICE_WEBHOOK: 'http://127.0.0.1:9/alerts' },
+      // The notices and encryption checks read the given environment, never the developer's: an
+      // outbox in a fresh folder and a webhook default route need no service to pass; the
+      // payload key is given inline (env: reference).
+      env: {
+        TTSYNC_NOTICES: mkdtempSync(join(tmpdir(), 'doctor-notices-')),
+        TTSYNC_NOTICE_WEBHOOK: 'http://127.0.0.1:9/alerts',
+        TTSYNC_PAYLOAD_KEYS: 'k1=env:DOCTOR_TEST_KEY',
+        DOCTOR_TEST_KEY: '0'.repeat(64),
+      },
     });
     expect(run.ok).toBe(false);
     const by = (subject: string, name: string) => run.results.find((r) => r.subject === subject && r.check === name);
@@ -108,17 +114,18 @@ describe('doctor runner', () => {
     for (const name of ['search-attributes', 'poller-control', 'poller-data', 'poller-tiktok']) expect(by('deployment', name)?.status).toBe('skip');
     expect(by('deployment', 'shared')?.status).toBe('ok');
     expect(by('deployment', 'notices')?.status).toBe('ok');
+    expect(by('deployment', 'encryption')).toMatchObject({ status: 'ok', message: expect.stringContaining('under key k1') });
     expect(by('one', 'local')?.status).toBe('ok');
     expect(by('one', 'needs-shared')?.status).toBe('ok');
     expect(by('one', 'needs-temporal')?.status).toBe('skip');
     expect(by('two', 'checks')).toMatchObject({ status: 'fail', message: 'cannot build the checks: cannot plan' });
-    expect(run.counts).toEqual({ ok: 4, info: 0, warn: 0, fail: 2, skip: 5 });
+    expect(run.counts).toEqual({ ok: 5, info: 0, warn: 0, fail: 2, skip: 5 });
 
     const text = formatDoctor(run);
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(run.results.length + 1);
     expect(lines[0]).toMatch(/^deployment +temporal +FAIL +cannot reach Temporal at \S+: connection refused {2}=> check TEMPORAL_ADDRESS/);
     expect(lines.find((l) => l.startsWith('one ') && / local /.test(l))).toMatch(/ ok +one fine$/);
-    expect(lines.at(-1)).toBe('2 problems found: 2 configs, 11 checks: 4 ok, 0 info, 0 warn, 2 FAIL, 5 skipped');
+    expect(lines.at(-1)).toBe('2 problems found: 2 configs, 12 checks: 5 ok, 0 info, 0 warn, 2 FAIL, 5 skipped');
   });
 });
