@@ -151,13 +151,14 @@ export async function diffGroup(
         if (input.resend) d = { adds: d.state, removes: EMPTY, state: d.state };
         const r: ShardTypeResult = { input: inputIds.length / w, applied: appliedIds.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
         if (exits) r.exits = exits.length / w;
-        if (d.adds.length) r.addAt = packers.add.add(d.adds);
         if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
         if (d.state.length) {
           // An unchanged shard keeps pointing at the applied list instead of a copy.
           const unchanged = appliedRef && d.state.length === appliedIds.length && !d.adds.length && !d.removes.length;
           r.stateAt = unchanged ? { uri: appliedRef.uri, start: appliedRef.start } : packers.state.add(d.state);
         }
+        // Adds that are the whole new state (a first sync, a resend) are that list, not a copy.
+        if (d.adds.length) r.addAt = d.adds === d.state && r.stateAt ? { ...r.stateAt } : packers.add.add(d.adds);
         ((cp.shards[xx] ??= {}) as Partial<Record<IdentifierType, ShardTypeResult>>)[type] = r;
       }
     }
