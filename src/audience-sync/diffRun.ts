@@ -2,7 +2,7 @@ import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
 import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff, type SyncMode } from './diff';
 import { isSortedUniqueLines } from './digestLists';
-import { isSortedUniqueRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
+import { concatRecords, isSortedUniqueRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, layout, type InputSet } from './layout';
 import { lineWidth, ListPacker, readLists, recordWidth } from './listStore';
@@ -139,7 +139,7 @@ export async function diffGroup(
           const pieces = gathered.get(`${set}/${s}/${type}`);
           if (!pieces) return EMPTY;
           gathered.delete(`${set}/${s}/${type}`);
-          return sortUniqueRecords(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), w);
+          return sortUniqueRecords(concatRecords(pieces), w);
         };
         let d: ShardDiff;
         let inputIds: Buffer;
