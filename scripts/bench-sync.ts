@@ -385,7 +385,9 @@ async function main(): Promise<void> {
       const floor = { wallMs: Math.min(...floors.map((f) => f.wallMs)), cpuMs: Math.min(...floors.map((f) => f.cpuMs)), ids: floors[0]!.ids };
       console.log(`  read+hash floor: ${n(floor.ids)} ids in ${(floor.wallMs / 1000).toFixed(2)} s wall, ${(floor.cpuMs / 1000).toFixed(2)} s CPU`);
       const workflowId = WorkflowIds.audienceSync(sc.destinationId);
-      current = startWorkerChild(address, { queues, workdir: join(dir, 'default-work') });
+      // A default workdir (and so segment registry and audience leases) per destination: the
+      // emulator hands out the same audience ids again after its reset between scenarios.
+      current = startWorkerChild(address, { queues, workdir: join(dir, sc.destinationId, 'default-work') });
       await current.ready;
       const pid = current.proc.pid!;
       const rss = sampleRss(pid);
