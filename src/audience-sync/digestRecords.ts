@@ -76,19 +76,25 @@ export function compareRecords(a: Buffer, i: number, b: Buffer, j: number, w: nu
   return cmp(wordsOf(a).words, i, wordsOf(b).words, j, w >>> 2);
 }
 
-const INDEX_BITS = 2 ** 21;
 
 /*
  * Scratch memory reused across calls (each function is synchronous and copies its result
  * out before returning). Every fresh buffer counts towards V8's external-memory trigger,
  * which runs a full GC per ~64 MiB allocated: temporaries were half of diff's GC time.
  */
-let keyScratch = new Float64Array(0);
+let keyScratch = new Uint32Array(0);
+let orderScratch = new Int32Array(0);
+let countScratch = new Int32Array(0);
 let byteScratch = Buffer.alloc(0);
 
-function keysFor(n: number): Float64Array {
-  if (keyScratch.length < n) keyScratch = new Float64Array(Math.max(n, keyScratch.length * 2));
-  return keyScratch.subarray(0, n);
+function sortScratch(n: number): { keys: Uint32Array; order: Int32Array; counts: Int32Array } {
+  if (keyScratch.length < n) {
+    const size = Math.max(n, keyScratch.length * 2);
+    keyScratch = new Uint32Array(size);
+    orderScratch = new Int32Array(size);
+    countScratch = new Int32Array(size + 1);
+  }
+  return { keys: keyScratch, order: orderScratch, counts: countScratch };
 }
 
 function bytesFor(n: number): Buffer {
@@ -114,44 +120,61 @@ export function concatRecords(pieces: readonly Buffer[]): Buffer {
   return out;
 }
 
+/** Above this many records in one bucket the bucket is sorted by comparison (digests that are not uniform). */
+const SMALL_BUCKET = 48;
+
 /**
- * Sorts records of width `w` and drops duplicates: a Float64Array of (first 4 bytes, index)
- * keys sorts natively, and only records whose first 4 bytes tie (rare: digests are
- * uniform) are compared in full. Lists of 2M records or more sort by comparison.
+ * Sorts records of width `w` and drops duplicates. Digests are uniform, so a bucket sort
+ * on their first 4 bytes puts about one record in each of n buckets (counted, then placed:
+ * linear), and each bucket is put in order by insertion (by comparison if one is large:
+ * inputs that are not uniform stay O(n log n)). Measured on 3M digests in 768 shard lists:
+ * 131-212 ms, against 277-382 ms for a native sort of (prefix, index) keys.
  */
 export function sortUniqueRecords(input: Buffer, w: number): Buffer {
   const n = checkRecords(input, w);
   if (n <= 1) return input.buffer === byteScratch.buffer ? copyOut(input, input.length) : input;
   const q = w >>> 2;
   const { words } = wordsOf(input);
+  const { keys, order, counts } = sortScratch(n);
+  let min = 0xffffffff;
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    const k = be(words[i * q]!);
+    keys[i] = k;
+    if (k < min) min = k;
+    if (k > max) max = k;
+  }
+  const scale = n / (max - min + 1);
+  counts.fill(0, 0, n + 1);
+  for (let i = 0; i < n; i++) counts[Math.floor((keys[i]! - min) * scale) + 1]!++;
+  for (let b = 0; b < n; b++) counts[b + 1]! += counts[b]!;
+  // Placing moves each bucket's start to its end: afterwards bucket b is [counts[b-1], counts[b]).
+  for (let i = 0; i < n; i++) order[counts[Math.floor((keys[i]! - min) * scale)]!++] = i;
+
+  const before = (x: number, y: number): number => (keys[x] !== keys[y] ? (keys[x]! < keys[y]! ? -1 : 1) : cmp(words, x, words, y, q));
   const out = Buffer.allocUnsafeSlow(input.length);
   const ow = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2);
   let written = 0;
-  const emit = (x: number): void => {
-    // Duplicates end up next to each other.
-    if (written > 0 && cmp(words, x, ow, written - 1, q) === 0) return;
-    copyRecord(words, x, ow, written++, q);
-  };
-  if (n >= INDEX_BITS) {
-    const idx = Array.from({ length: n }, (_, i) => i).sort((x, y) => cmp(words, x, words, y, q));
-    for (const x of idx) emit(x);
-    return out.subarray(0, written * w);
-  }
-  const keys = keysFor(n);
-  for (let i = 0; i < n; i++) keys[i] = be(words[i * q]!) * INDEX_BITS + i;
-  keys.sort();
-  for (let i = 0; i < n; ) {
-    const prefix = Math.floor(keys[i]! / INDEX_BITS);
-    let j = i + 1;
-    while (j < n && Math.floor(keys[j]! / INDEX_BITS) === prefix) j++;
-    if (j === i + 1) emit(keys[i]! - prefix * INDEX_BITS);
-    else {
-      const idx: number[] = [];
-      for (let k = i; k < j; k++) idx.push(keys[k]! - prefix * INDEX_BITS);
-      idx.sort((x, y) => cmp(words, x, words, y, q));
-      for (const x of idx) emit(x);
+  let s = 0;
+  for (let b = 0; b < n; b++) {
+    const e = counts[b]!;
+    if (e - s > SMALL_BUCKET) {
+      const sorted = Array.from(order.subarray(s, e)).sort(before);
+      order.set(sorted, s);
+    } else
+      for (let i = s + 1; i < e; i++) {
+        const x = order[i]!;
+        let j = i - 1;
+        for (; j >= s && before(order[j]!, x) > 0; j--) order[j + 1] = order[j]!;
+        order[j + 1] = x;
+      }
+    for (let i = s; i < e; i++) {
+      const x = order[i]!;
+      // Duplicates share a bucket and end up next to each other.
+      if (written > 0 && cmp(words, x, ow, written - 1, q) === 0) continue;
+      copyRecord(words, x, ow, written++, q);
     }
-    i = j;
+    s = e;
   }
   return out.subarray(0, written * w);
 }
