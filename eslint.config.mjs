@@ -38,8 +38,8 @@ export const APP = ['src/cli', 'src/worker'];
 /** The TikTok emulator: its own part; only src/cli, test/ and scripts/ import it. */
 export const EMULATOR = 'src/emulator';
 
-/** The bundle entry, the health workflow and the composition of activities. */
-export const ROOT_FILES = ['workflows/index', 'workflows/healthCheck', 'activities/index', 'activities/health', 'activities/notices'];
+/** The bundle entry, the health workflow, the notices sweeper and the composition of activities (kernel-wide, no lifecycle). */
+export const ROOT_FILES = ['workflows/index', 'workflows/healthCheck', 'workflows/noticesSweep', 'activities/index', 'activities/health', 'activities/notices'];
 
 /**
  * The workflow-safe modules: the ONLY files of src/ that workflows/ may import as values.

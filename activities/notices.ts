@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { log } from '@temporalio/activity';
+import { heartbeat, log } from '@temporalio/activity';
 import { isStorageError } from '../src/storage';
 import {
   InvalidNoticeError,
@@ -53,7 +53,7 @@ export function createNoticeActivities(deps: NoticeActivityDeps = {}) {
     /** The sweeper: delivers every notice in the outbox that a channel of its route has not delivered. */
     async deliverPendingNotices(): Promise<SweepResult> {
       try {
-        return await sweepNotices(svc());
+        return await sweepNotices(svc(), (seen) => heartbeat({ seen }));
       } catch (err) {
         throw toFailure(err);
       }

@@ -1,14 +1,18 @@
 // Retention anonymizer throughput and memory (issue 17). Prints numbers; asserts nothing.
 //   npm run bench:retention                   1M rows over 9 months (273 daily partitions), CSV then NDJSON
 //   BENCH_ROWS=200000 BENCH_FORMATS=csv npm run bench:retention
-// Two measures per format, in one process, one partition at a time (one core):
+// Three measures per format, in one process, one partition at a time (one core):
 //  - anonymizer: the streaming anonymizer alone over every partition's bytes (in memory),
-//  - object job: processObject on the local store, as the activity runs it: read, anonymize,
-//    stage, re-read to check the counts, compare-and-swap in place, progress records.
+//  - object job: processObject on the local store, as the activity runs it: one pass that
+//    reads and hashes the old bytes, anonymizes, hashes and counts the new bytes on their way
+//    into a compare-and-swap write (temporary file, count check, progress record, rename),
+//  - one large partition: every row of the dataset in ONE object, through the same job, and
+//    the process's peak RSS while it runs: memory must not grow with the object.
 // As of 2027-12-01 every partition is past the 6-month window, so every TikTok row (40%) is
 // rewritten: the slow path. Rates are rows per CPU second of this process [and per wall second].
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anonymizerFor } from '../src/retention/anonymize';
@@ -68,7 +72,21 @@ async function main(): Promise<void> {
         `  anonymizer alone: ${fmt(alone.value.rows / alone.cpu)} rows/CPU-s [${fmt(alone.value.rows / alone.wall)} rows/s wall], ${fmt(alone.value.anonymized)} rows rewritten, ${(alone.cpu).toFixed(2)} CPU-s`,
       );
 
+      // The same rows as one partition object, written before the job rewrites the dataset.
+      const largeDir = join(dir, 'large');
+      const largeKey = `date=2026-01-01/part-0000.${format}`;
+      await mkdir(join(largeDir, 'records', 'date=2026-01-01'), { recursive: true });
+      const out = createWriteStream(join(largeDir, 'records', largeKey));
+      for (const [i, key] of gen.recordsKeys.entries()) {
+        let bytes = readFileSync(join(dir, key));
+        if (format === 'csv' && i > 0) bytes = bytes.subarray(bytes.indexOf(10) + 1);
+        if (!out.write(bytes)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'finish');
+
       const stores = { records: openBlobStore(config.records.uri), audit: openBlobStore(config.audit) };
+      peak = process.memoryUsage().rss;
       const job = await timed(async () => {
         const plan = await planRetention(stores, config, AS_OF);
         let rows = 0;
@@ -81,10 +99,22 @@ async function main(): Promise<void> {
         return { rows, anonymized, objects: plan.due.length };
       });
       console.log(
-        `  object job (read, anonymize, stage, verify, swap in place, audit): ${fmt(job.value.rows / job.cpu)} rows/CPU-s [${fmt(job.value.rows / job.wall)} rows/s wall], ` +
-          `${fmt(job.value.anonymized)} rows anonymized in ${job.value.objects} objects, ${job.wall.toFixed(1)} s wall`,
+        `  object job (one pass: read, anonymize, check, conditional write, audit): ${fmt(job.value.rows / job.cpu)} rows/CPU-s [${fmt(job.value.rows / job.wall)} rows/s wall], ` +
+          `${fmt(job.value.anonymized)} rows anonymized in ${job.value.objects} objects, ${job.cpu.toFixed(2)} CPU-s, ${job.wall.toFixed(1)} s wall, peak RSS ${mib(peak)}`,
       );
-      console.log(`  peak RSS: ${mib(peak)} sampled (VmHWM ${mib(vmHwm())}, includes generating the dataset)`);
+
+      const largeConfig = parseDatasetConfig(syntheticDatasetConfig('bench-large', largeDir, join(largeDir, 'audit'), format));
+      const largeStores = { records: openBlobStore(largeConfig.records.uri), audit: openBlobStore(largeConfig.audit) };
+      const largeBytes = (await largeStores.records.stat(largeKey)).size;
+      (globalThis as { gc?: () => void }).gc?.();
+      const before = process.memoryUsage().rss;
+      peak = before;
+      const large = await timed(() => processObject(largeStores, { config: largeConfig, key: largeKey, asOf: AS_OF, dryRun: false, runId: 'bench-large' }));
+      console.log(
+        `  one partition of ${mib(largeBytes)} (${fmt(large.value.rowsSeen)} rows): ${fmt(large.value.rowsSeen / large.cpu)} rows/CPU-s [${fmt(large.value.rowsSeen / large.wall)} rows/s wall], ` +
+          `peak RSS ${mib(peak)} (${mib(peak - before)} above the ${mib(before)} before it)`,
+      );
+      console.log(`  VmHWM ${mib(vmHwm())} (the process's high-water mark, generating the dataset included)`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

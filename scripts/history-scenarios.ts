@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalSettings } from '../src/temporal/connection';
 import { startEmulator } from '../src/emulator';
-import { createNoticeService } from '../src/notices';
+import { createNoticeService, postNotice } from '../src/notices';
 import { openBlobStore } from '../src/storage';
 import { TikTokClient } from '../src/tiktok';
 import { WorkflowIds } from '../src/temporal/workflowIds';
@@ -14,7 +14,7 @@ import { DEFAULT_UI_URL } from '../src/temporal/uiLinks';
 import { audienceSyncRerun } from '../src/audience-sync/rerun';
 import { createWorkers } from '../src/worker';
 import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, recreateAudienceSignal, resumeSignal, snapshotLandedSignal, syncNowSignal } from '../src/audience-sync/messages';
-import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck, retention, retentionTick } from '../workflows/index';
+import { audienceSync, audienceSyncPreview, audienceSyncTick, eventsExport, eventsExportTick, healthCheck, noticesSweep, retention, retentionTick } from '../workflows/index';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../src/retention/synthetic';
 import type { RetentionRunSummary } from '../src/retention/messages';
 import { eventsExportStatusQuery, eventsReauthorizedSignal, inputLandedSignal, eventsPauseSignal, eventsResumeSignal } from '../src/events-export/messages';
@@ -380,7 +380,74 @@ async function retentionScenario(name: string, client: Client, taskQueue: string
   }
 }
 
+/**
+ * A run that fails (a partition lacks the network column), then, the partition fixed, the
+ * next run: `failed` records the failed run (its notice and the open alert), `cleared` the
+ * successful one (the open alert read, the cleared notice posted, the alert closed).
+ */
+async function retentionAlertScenario(name: string, client: Client, taskQueue: string, which: 'failed' | 'cleared'): Promise<WorkflowHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
+  try {
+    const gen = await generateSyntheticDataset(openBlobStore(dir), { start: '2026-01-01', days: 6, rowsPerDay: 20, seed: 3 });
+    const config = { ...syntheticDatasetConfig(name.toLowerCase(), dir, join(dir, 'audit')), parallelism: 2 };
+    const broken = join(dir, gen.recordsKeys[2]!);
+    const original = readFileSync(broken, 'utf8');
+    writeFileSync(broken, original.replace(/^event_id,event_name,network,/, 'event_id,event_name,media_source,'));
+    const start = (asOf: string) => client.workflow.start(retention, { taskQueue, workflowId: WorkflowIds.retention(config.datasetId), args: [{ config, asOf, queues: { data: taskQueue } }] });
+    const failed = await start('2026-07-05');
+    if (!(await failed.result().then(() => false, () => true))) throw new Error('retention alert scenario: the first run did not fail');
+    if (which === 'failed') return failed;
+    writeFileSync(broken, original);
+    const ok = await start('2026-07-06');
+    const r: RetentionRunSummary = await ok.result();
+    if (!r.changed) throw new Error(`retention alert scenario returned ${JSON.stringify(r)}`);
+    return ok;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The notices sweeper over an outbox in a temp folder holding one notice with no route: one
+ * sweep activity on a control worker of its own (whose notices are that outbox).
+ */
+async function noticesSweepScenario(name: string, client: Client, ctx: { temporal: TemporalSettings }): Promise<WorkflowHandle> {
+  const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
+  const native = await NativeConnection.connect({ address: ctx.temporal.address });
+  const taskQueue = `history-notices-${Date.now()}`;
+  const service = () => createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: DEFAULT_UI_URL, namespace: ctx.temporal.namespace });
+  const workers = await createWorkers({
+    temporal: ctx.temporal,
+    connection: native,
+    roles: ['control'],
+    taskQueues: { control: taskQueue },
+    skipSearchAttributeCheck: true,
+    shutdownGraceTime: '1s',
+    activityDeps: { notices: { service } },
+  });
+  try {
+    await postNotice(service(), {
+      key: 'history/notices-sweep/1/failed/entered',
+      subject: 'ttsync history scenario',
+      text: 'kept in the outbox, routed nowhere\n',
+      metadata: { lifecycle: 'retention', subjectId: 'history', state: 'failed', event: 'entered', workflowId: 'retention:history' },
+    });
+    const h = await client.workflow.start(noticesSweep, { taskQueue, workflowId: name });
+    const r = await h.result();
+    if (r.notices !== 1 || r.failed !== 0) throw new Error(`notices sweep scenario returned ${JSON.stringify(r)}`);
+    return h;
+  } finally {
+    workers.shutdown();
+    await workers.done;
+    await native.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const scenarios: HistoryScenario[] = [
+  { name: 'retention-failed-alert', run: (client, taskQueue) => retentionAlertScenario('retention-failed-alert', client, taskQueue, 'failed') },
+  { name: 'retention-alert-cleared', run: (client, taskQueue) => retentionAlertScenario('retention-alert-cleared', client, taskQueue, 'cleared') },
+  { name: 'noticesSweep-unrouted', run: (client, _taskQueue, ctx) => noticesSweepScenario('noticesSweep-unrouted', client, ctx) },
   { name: 'retention-first-run', run: (client, taskQueue) => retentionScenario('retention-first-run', client, taskQueue, false) },
   { name: 'retentionTick-start', run: (client, taskQueue) => retentionScenario('retentionTick-start', client, taskQueue, true) },
   { name: 'eventsExport-reauthorized-file', run: (client, taskQueue, ctx) => eventsScenario('eventsExport-reauthorized-file', client, taskQueue, ctx) },

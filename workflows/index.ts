@@ -2,6 +2,7 @@
 // here is registered as a workflow type). Clients take message definitions from each
 // lifecycle's src/<lifecycle>/messages.ts.
 export { healthCheck } from './healthCheck';
+export { noticesSweep } from './noticesSweep';
 export { audienceSync } from './audience-sync/audienceSync';
 export { audienceSyncTick } from './audience-sync/tick';
 export { audienceSyncPreview } from './audience-sync/preview';

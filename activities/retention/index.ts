@@ -1,4 +1,5 @@
 import { composeActivities } from '../../src/temporal/composeActivities';
+import { createRetentionAlertActivities } from './alerts';
 import { createRetentionControlActivities, type RetentionControlDeps } from './control';
 import { createRetentionDataActivities, type RetentionDataDeps } from './data';
 
@@ -13,8 +14,10 @@ export function createRetentionActivities(deps: RetentionActivityDeps) {
   return composeActivities({
     'retention/data': createRetentionDataActivities(deps.retentionData),
     'retention/control': createRetentionControlActivities(deps.retentionControl),
+    'retention/alerts': createRetentionAlertActivities(deps.retentionData),
   });
 }
 
 export type { RetentionDataActivities } from './data';
 export type { RetentionControlActivities } from './control';
+export type { RetentionAlertActivities } from './alerts';

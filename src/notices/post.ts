@@ -136,10 +136,14 @@ export interface SweepResult {
   failed: { key: string; kind: 'transient' | 'permanent'; message: string }[];
 }
 
-/** Delivers every notice in the outbox that a channel of its route has not delivered yet. */
-export async function sweepNotices(deps: NoticeServiceDeps): Promise<SweepResult> {
+/**
+ * Delivers every notice in the outbox that a channel of its route has not delivered yet.
+ * `onNotice` is called before each one (an activity heartbeats there: an outbox can be long).
+ */
+export async function sweepNotices(deps: NoticeServiceDeps, onNotice?: (seen: number) => void): Promise<SweepResult> {
   const result: SweepResult = { notices: 0, delivered: [], failed: [] };
   for await (const notice of deps.outbox.all()) {
+    onNotice?.(result.notices);
     result.notices += 1;
     try {
       const r = await deliverStoredNotice(deps, notice);

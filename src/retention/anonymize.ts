@@ -73,14 +73,21 @@ abstract class RecordStream implements Anonymizer {
   readonly counts = newCounts();
   protected carry: Buffer | null = null;
   protected record = 0;
-  protected out: Buffer[] = [];
+  /**
+   * The output of a chunk with rewritten rows, written in place: the copied runs and the
+   * rewritten rows' pieces go straight in, so a rewrite makes no small buffers to collect. A
+   * chunk without rewrites is returned as a view of the input, uncopied.
+   */
+  private arena: Buffer | null = null;
+  private pos = 0;
+  /** Where the input not yet in the output starts. */
   protected runStart = 0;
 
   push(chunk: Buffer): Buffer {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
     this.begin(buf);
-    this.out = [];
+    this.arena = null;
     this.runStart = 0;
     let s = 0;
     for (;;) {
@@ -98,24 +105,56 @@ abstract class RecordStream implements Anonymizer {
     this.carry = null;
     if (!buf || buf.length === 0) return EMPTY;
     this.begin(buf);
-    this.out = [];
+    this.arena = null;
     this.runStart = 0;
     this.handle(buf, 0, buf.length, false);
     return this.flush(buf, buf.length);
   }
 
   private flush(buf: Buffer, upTo: number): Buffer {
-    if (this.runStart < upTo) this.out.push(buf.subarray(this.runStart, upTo));
-    const out = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
+    if (!this.arena) return buf.subarray(this.runStart, upTo);
+    this.put(buf, this.runStart, upTo);
+    const out = this.arena.subarray(0, this.pos);
+    this.arena = null;
     return out;
+  }
+
+  /** Starts rewriting the record that begins at `s`: the input before it goes to the output. */
+  protected rewriteFrom(buf: Buffer, s: number): void {
+    if (!this.arena) {
+      // Rewrites rarely grow a row; put() grows the arena when they do.
+      this.arena = Buffer.allocUnsafe(buf.length + 4096);
+      this.pos = 0;
+    }
+    this.put(buf, this.runStart, s);
+  }
+
+  /** Ends rewriting: the input from `e` on is copied again. */
+  protected rewriteTo(e: number): void {
+    this.runStart = e;
+  }
+
+  /** Appends src[a, b) to the output being rewritten. */
+  protected put(src: Buffer, a: number, b: number): void {
+    const n = b - a;
+    if (n <= 0) return;
+    let arena = this.arena!;
+    if (this.pos + n > arena.length) {
+      const grown = Buffer.allocUnsafe(Math.max(arena.length * 2, this.pos + n));
+      arena.copy(grown, 0, 0, this.pos);
+      this.arena = arena = grown;
+    }
+    // A few bytes (a delimiter, a short field) are cheaper copied here than through a native call.
+    if (n <= 16) for (let i = 0; i < n; i++) arena[this.pos + i] = src[a + i]!;
+    else src.copy(arena, this.pos, a, b);
+    this.pos += n;
   }
 
   /** Replaces the record [s, e) by `bytes` in the output. */
   protected replace(buf: Buffer, s: number, e: number, bytes: Buffer): void {
-    if (this.runStart < s) this.out.push(buf.subarray(this.runStart, s));
-    this.out.push(bytes);
-    this.runStart = e;
+    this.rewriteFrom(buf, s);
+    this.put(bytes, 0, bytes.length);
+    this.rewriteTo(e);
   }
 
   protected noteDue(ms: number): void {
@@ -156,6 +195,7 @@ export class CsvAnonymizer extends RecordStream {
   private timeIdx = -1;
   private clearIdx = new Set<number>();
   private organic: Buffer;
+  private readonly delimBytes: Buffer;
 
   constructor(
     private readonly policy: RowPolicy,
@@ -164,6 +204,7 @@ export class CsvAnonymizer extends RecordStream {
   ) {
     super();
     this.delim = delimiter.charCodeAt(0);
+    this.delimBytes = Buffer.of(this.delim);
     this.needles = new NeedleScan(policy.needles);
     const o = policy.organic;
     this.organic = Buffer.from(/["\r\n]/.test(o) || o.includes(delimiter) ? `"${o.replace(/"/g, '""')}"` : o, 'utf8');
@@ -267,23 +308,166 @@ export class CsvAnonymizer extends RecordStream {
     if (decision.kind === 'unreadable_time') return this.unreadable(time ? 'attribution time is not a time' : 'the row has fewer fields than the header');
     if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
     this.counts.rowsAnonymized++;
-    const parts: Buffer[] = [];
-    const delim = Buffer.of(this.delim);
-    fields.forEach((f, i) => {
-      if (i > 0) parts.push(delim);
-      if (i === this.netIdx) parts.push(this.organic);
-      else if (!this.clearIdx.has(i)) parts.push(buf.subarray(f.start, f.end));
-    });
-    parts.push(buf.subarray(ce, e));
-    this.replace(buf, s, e, Buffer.concat(parts));
+    this.rewriteFrom(buf, s);
+    for (let i = 0; i < fields.length; i++) {
+      if (i > 0) this.put(this.delimBytes, 0, 1);
+      if (i === this.netIdx) this.put(this.organic, 0, this.organic.length);
+      else if (!this.clearIdx.has(i)) this.put(buf, fields[i]!.start, fields[i]!.end);
+    }
+    this.put(buf, ce, e);
+    this.rewriteTo(e);
   }
 }
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
+const BACKSLASH = 92;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+const COLON = 58;
+const COMMA = 44;
+const JSON_SCALAR = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
+const EMPTY_JSON_STRING = Buffer.from('""', 'latin1');
+
+function isJsonSpace(c: number | undefined): boolean {
+  return c === 32 || c === 9 || c === 13 || c === 10;
+}
+
+/** Index after the closing quote of the string opening at `p`, or -1. */
+function jsonStringEnd(buf: Buffer, p: number, ce: number): number {
+  let q = p + 1;
+  for (;;) {
+    q = buf.indexOf(QUOTE, q);
+    if (q === -1 || q >= ce) return -1;
+    let b = q - 1;
+    while (buf[b] === BACKSLASH) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    q++;
+  }
+}
+
+/** Index after the value starting at `p`, or -1 when it is not a JSON value. */
+function jsonValueEnd(buf: Buffer, p: number, ce: number): number {
+  const c = buf[p];
+  if (c === QUOTE) return jsonStringEnd(buf, p, ce);
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    // A nested value: its extent by brackets outside strings, its validity by JSON.parse (rare in attribution rows).
+    let depth = 0;
+    for (let q = p; q < ce; q++) {
+      const b = buf[q];
+      if (b === QUOTE) {
+        q = jsonStringEnd(buf, q, ce) - 1;
+        if (q < 0) return -1;
+      } else if (b === OPEN_BRACE || b === OPEN_BRACKET) depth++;
+      else if (b === CLOSE_BRACE || b === CLOSE_BRACKET) {
+        if (--depth === 0) {
+          try {
+            JSON.parse(buf.toString('utf8', p, q + 1));
+          } catch {
+            return -1;
+          }
+          return q + 1;
+        }
+      }
+    }
+    return -1;
+  }
+  let q = p;
+  while (q < ce) {
+    const b = buf[q];
+    if (b === COMMA || b === CLOSE_BRACE || isJsonSpace(b)) break;
+    q++;
+  }
+  return q > p && JSON_SCALAR.test(buf.toString('latin1', p, q)) ? q : -1;
+}
+
+/** Whether the string [p, end) with a backslash in it is valid JSON (its escapes), by JSON.parse. */
+function escapedStringValid(buf: Buffer, p: number, end: number, nextBackslash: number): boolean {
+  if (nextBackslash === -1 || nextBackslash >= end) return true;
+  try {
+    JSON.parse(buf.toString('utf8', p, end));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The top-level members of the JSON object in [s, ce) as [keyStart, keyEnd, valueStart,
+ * valueEnd] quadruples (keys with their quotes), or null when the line is not one plain
+ * object. Strings are skipped by their quotes, so a line is read per member, not per byte;
+ * a string with an escape is checked by JSON.parse.
+ */
+function jsonMembers(buf: Buffer, s: number, ce: number): number[] | null {
+  let bs = buf.indexOf(BACKSLASH, s);
+  if (bs >= ce) bs = -1;
+  const escapesOk = (p: number, end: number): boolean => {
+    if (bs !== -1 && bs < p) {
+      bs = buf.indexOf(BACKSLASH, p);
+      if (bs >= ce) bs = -1;
+    }
+    return escapedStringValid(buf, p, end, bs);
+  };
+  let p = s;
+  while (isJsonSpace(buf[p]) && p < ce) p++;
+  if (buf[p] !== OPEN_BRACE) return null;
+  p++;
+  while (isJsonSpace(buf[p]) && p < ce) p++;
+  const out: number[] = [];
+  if (buf[p] === CLOSE_BRACE) p++;
+  else
+    for (;;) {
+      if (buf[p] !== QUOTE) return null;
+      const ke = jsonStringEnd(buf, p, ce);
+      if (ke === -1 || !escapesOk(p, ke)) return null;
+      const ks = p;
+      p = ke;
+      while (isJsonSpace(buf[p]) && p < ce) p++;
+      if (buf[p] !== COLON) return null;
+      p++;
+      while (isJsonSpace(buf[p]) && p < ce) p++;
+      const ve = jsonValueEnd(buf, p, ce);
+      if (ve === -1 || (buf[p] === QUOTE && !escapesOk(p, ve))) return null;
+      out.push(ks, ke, p, ve);
+      p = ve;
+      while (isJsonSpace(buf[p]) && p < ce) p++;
+      if (buf[p] === COMMA) {
+        p++;
+        while (isJsonSpace(buf[p]) && p < ce) p++;
+        continue;
+      }
+      if (buf[p] !== CLOSE_BRACE) return null;
+      p++;
+      break;
+    }
+  while (p < ce && isJsonSpace(buf[p])) p++;
+  return p === ce ? out : null;
+}
+
+/** The JavaScript value of the member value [vs, ve): plain strings decoded, others parsed. */
+function jsonValue(buf: Buffer, vs: number, ve: number): unknown {
+  if (buf[vs] === QUOTE) {
+    const bs = buf.indexOf(BACKSLASH, vs);
+    if (bs === -1 || bs >= ve) return buf.toString('utf8', vs + 1, ve - 1);
+  }
+  return JSON.parse(buf.toString('utf8', vs, ve)) as unknown;
+}
+
+const enum KeyRole {
+  Other,
+  Network,
+  Time,
+  Cleared,
+}
 
 export class NdjsonAnonymizer extends RecordStream {
   private readonly needles: NeedleScan;
   private readonly escapes = new NeedleScan([BACKSLASH_U]);
+  private readonly roles = new Map<string, KeyRole>();
+  /** The keys that matter as a plain JSON writer writes them (quotes included), compared as bytes. */
+  private readonly roleBytes: { bytes: Buffer; role: KeyRole }[] = [];
+  private readonly organicJson: Buffer;
 
   constructor(
     private readonly policy: RowPolicy,
@@ -291,6 +475,26 @@ export class NdjsonAnonymizer extends RecordStream {
   ) {
     super();
     this.needles = new NeedleScan(policy.needles);
+    for (const c of policy.cleared) this.roles.set(c, KeyRole.Cleared);
+    this.roles.set(policy.timeColumn, KeyRole.Time);
+    this.roles.set(policy.networkColumn, KeyRole.Network);
+    for (const [key, role] of this.roles) this.roleBytes.push({ bytes: Buffer.from(JSON.stringify(key), 'utf8'), role });
+    this.organicJson = Buffer.from(JSON.stringify(policy.organic), 'utf8');
+  }
+
+  private roleOf(buf: Buffer, ks: number, ke: number): KeyRole {
+    const len = ke - ks;
+    // A loop in JavaScript: keys are short, and Buffer.compare's call costs more than the bytes.
+    for (const { bytes, role } of this.roleBytes) {
+      if (bytes.length !== len) continue;
+      let i = 1;
+      while (i < len && bytes[i] === buf[ks + i]) i++;
+      if (i === len) return role;
+    }
+    // Written another way (an escape): decoded. Plain keys that matched nothing above are other keys.
+    const bs = buf.indexOf(BACKSLASH, ks);
+    if (bs === -1 || bs >= ke) return KeyRole.Other;
+    return this.roles.get(JSON.parse(buf.toString('utf8', ks, ke)) as string) ?? KeyRole.Other;
   }
 
   protected begin(buf: Buffer): void {
@@ -311,6 +515,48 @@ export class NdjsonAnonymizer extends RecordStream {
     this.counts.rowsSeen++;
     // A writer may escape any character as \uXXXX, so a line with an escape is read in full.
     if (!this.needles.any(s, e) && !this.escapes.any(s, e)) return;
+    const members = jsonMembers(buf, s, ce);
+    if (members) this.spliced(buf, s, e, members);
+    else this.reserialized(buf, s, e, ce);
+  }
+
+  /**
+   * A plain line: the network and time read from their members' bytes, and a rewritten row
+   * changes only the bytes of the network's and the cleared members' values, so every other
+   * byte (spacing, key order, numbers as written) stays. Duplicate keys: the last decides, as
+   * in JSON.parse, and every occurrence is rewritten.
+   */
+  private spliced(buf: Buffer, s: number, e: number, m: number[]): void {
+    let net: unknown;
+    let time: unknown;
+    const roles: KeyRole[] = [];
+    for (let i = 0; i < m.length; i += 4) {
+      const role = this.roleOf(buf, m[i]!, m[i + 1]!);
+      roles.push(role);
+      if (role === KeyRole.Network) net = jsonValue(buf, m[i + 2]!, m[i + 3]!);
+      else if (role === KeyRole.Time) time = jsonValue(buf, m[i + 2]!, m[i + 3]!);
+    }
+    const decision = decideRow(this.policy, net, time);
+    if (decision.kind === 'other') return;
+    if (decision.kind === 'unreadable_time') return this.unreadable('attribution time is not a time');
+    if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
+    this.counts.rowsAnonymized++;
+    this.rewriteFrom(buf, s);
+    let at = s;
+    for (let i = 0; i < m.length; i += 4) {
+      const role = roles[i / 4];
+      const bytes = role === KeyRole.Network ? this.organicJson : role === KeyRole.Cleared ? EMPTY_JSON_STRING : null;
+      if (!bytes) continue;
+      this.put(buf, at, m[i + 2]!);
+      this.put(bytes, 0, bytes.length);
+      at = m[i + 3]!;
+    }
+    this.put(buf, at, e);
+    this.rewriteTo(e);
+  }
+
+  /** A line the member scan cannot read: parsed whole (so its failure is JSON.parse's), and re-serialized if rewritten. */
+  private reserialized(buf: Buffer, s: number, e: number, ce: number): void {
     let row: unknown;
     try {
       row = JSON.parse(buf.toString('utf8', s, ce));

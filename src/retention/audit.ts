@@ -1,19 +1,23 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { isStorageError, readJsonObject, StoredJsonError, type BlobStore } from '../storage';
+import { ABSENT_GENERATION, isStorageError, readJsonObject, StoredJsonError, type BlobStore } from '../storage';
 import { clearedColumns, type DatasetConfig } from './config';
 import { RetentionError, RetentionFailureType } from './failures';
 
 /*
  * The audit folder of a dataset (config.audit):
  *   <datasetId>/objects/<sha256(key)>.json   progress of each partition object (below)
- *   <datasetId>/staging/<sha256(key)>.<gen>  a new version written and checked, not yet in place
+ *   <datasetId>/staging/<sha256(key)>.<gen>  a checked new version not yet in place (only versions
+ *                                            before the one-pass write made these; still resumed)
  *   <datasetId>/runs/<asOf>_<finishedAt>_<runId>.json   one record per run
- * An object's progress moves clean | staged → replaced; `staged` names the old generation and
- * both digests, so a run that dies anywhere resumes by comparing the object with them: still
- * the old generation → put the staged version in place; already the new digest → finish;
- * anything else → read it again. Never a mix: a version goes in place whole, by a
- * compare-and-swap on the generation that was read.
+ *   <datasetId>/alerts/open.json             the failure announced and not yet cleared (below)
+ * An object's progress moves clean | staged → replaced. `staged` is written once the new
+ * version streamed past its count check, before the store publishes it (the store's temporary
+ * file or unfinished upload holds it until then), and names the old generation and both
+ * digests, so a run that dies anywhere resumes by comparing the object with them: already the
+ * new digest → finish; still the old generation → read it again (a staged copy of an older
+ * version goes in place instead); anything else → read it again. Never a mix: a version goes
+ * in place whole, by a compare-and-swap on the generation that was read.
  */
 
 export const OBJECT_STATE_VERSION = 1;
@@ -96,6 +100,7 @@ export const AuditKeys = {
   object: (datasetId: string, key: string): string => `${datasetId}/objects/${hashKey(key)}.json`,
   staging: (datasetId: string, key: string, generation: string): string => `${datasetId}/staging/${hashKey(key)}.${generation}`,
   runsPrefix: (datasetId: string): string => `${datasetId}/runs/`,
+  openAlert: (datasetId: string): string => `${datasetId}/alerts/open.json`,
   run: (datasetId: string, asOf: string, finishedAt: string, runId: string): string => `${datasetId}/runs/${asOf}_${finishedAt.replace(/[:.]/g, '')}_${runId}.json`,
 };
 
@@ -150,4 +155,45 @@ export function oldBytesNote(recordsUri: string): string {
       'the data is gone only when those expire'
     );
   return 'replaced in place by a rename: the old file is unlinked (snapshots or backups of the filesystem keep their own copies)';
+}
+
+/**
+ * A failure announced and not yet cleared: the first failed run since the last success. The
+ * next successful run announces once that it cleared (its notice key comes from this run id)
+ * and then deletes the record; runs are days apart, so the state lives here, not in a workflow.
+ */
+export const OpenAlertSchema = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  workflowId: z.string(),
+  asOf: z.string(),
+  /** The failure type (e.g. RetentionDatasetUnreadable): no message, which may name rows' values. */
+  failure: z.string(),
+});
+export type OpenAlert = z.output<typeof OpenAlertSchema>;
+
+export async function readOpenAlert(audit: BlobStore, datasetId: string): Promise<OpenAlert | null> {
+  try {
+    return await readJsonObject(audit, AuditKeys.openAlert(datasetId), OpenAlertSchema);
+  } catch (err) {
+    if (isStorageError(err, 'not_found')) return null;
+    return corrupt(err);
+  }
+}
+
+/** Records `alert` unless one is open already (the first failure stays the one to clear); returns the open one. */
+export async function openAlert(audit: BlobStore, datasetId: string, alert: OpenAlert): Promise<OpenAlert> {
+  try {
+    await audit.writeIfGeneration(AuditKeys.openAlert(datasetId), JSON.stringify(alert, null, 1) + '\n', ABSENT_GENERATION, { contentType: 'application/json' });
+    return alert;
+  } catch (err) {
+    if (!isStorageError(err, 'precondition_failed')) throw err;
+    return (await readOpenAlert(audit, datasetId)) ?? alert;
+  }
+}
+
+/** Deletes the open alert if it is still the one of `runId` (a newer failure stays open). */
+export async function closeAlert(audit: BlobStore, datasetId: string, runId: string): Promise<void> {
+  const open = await readOpenAlert(audit, datasetId);
+  if (open?.runId === runId) await audit.delete(AuditKeys.openAlert(datasetId), { ignoreNotFound: true });
 }

@@ -1,8 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { isStorageError, type BlobStore } from '../storage';
-import { anonymizerFor, type AnonymizeCounts } from './anonymize';
-import { AuditKeys, isDone, OBJECT_STATE_VERSION, policyDigest, readObjectState, writeObjectState, type ObjectState } from './audit';
+import { createHash } from 'node:crypto';
+import { isStorageError, type BlobStore, type WriteResult } from '../storage';
+import { anonymizerFor, type AnonymizeCounts, type Anonymizer } from './anonymize';
+import { isDone, OBJECT_STATE_VERSION, policyDigest, readObjectState, writeObjectState, type ObjectState } from './audit';
 import type { DatasetConfig } from './config';
 import { RetentionError, RetentionFailureType } from './failures';
 import type { ObjectResult, RetentionPlan } from './messages';
@@ -21,12 +20,13 @@ export interface RetentionStores {
 
 export interface ObjectJobHooks {
   /** Called about every second of streaming (activities heartbeat here). */
-  progress?(p: { key: string; bytes: number; rows: number; pass: 'anonymize' | 'verify' }): void;
+  progress?(p: { key: string; bytes: number; rows: number }): void;
   now?(): Date;
 }
 
 const PROGRESS_EVERY_MS = 1000;
-const VERIFY_CHUNK = 1 << 20;
+/** Reads are gathered into pieces of this size: fewer, larger steps through the anonymizer, the hashes and the write. */
+const PIECE_BYTES = 1 << 20;
 
 /** The cutoff per network, and how far partitions are scanned, for as-of day `asOf`. */
 export function cutoffsOf(config: DatasetConfig, asOf: string): { cutoffs: Record<string, string>; scanUpTo: string } {
@@ -66,28 +66,24 @@ export async function planRetention(stores: RetentionStores, config: DatasetConf
   return { asOf, cutoffs, scanUpTo, due, skipped, nextDue: [...nextDue].sort() };
 }
 
-/** Streams `source` through the anonymizer; yields the output and hashes both sides. */
-async function* transformed(source: Readable, a: ReturnType<typeof anonymizerFor>, inHash: Hash, outHash: Hash, tick: (bytes: number) => void): AsyncGenerator<Buffer> {
-  let bytes = 0;
-  for await (const chunk of source as AsyncIterable<Buffer>) {
-    inHash.update(chunk);
-    bytes += chunk.length;
-    const out = a.push(chunk);
-    tick(bytes);
-    if (out.length) {
-      outHash.update(out);
-      yield out;
+/** `source` in pieces of at least `size` bytes (the last may be smaller): memory stays at about one piece. */
+async function* pieces(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  for await (const chunk of source) {
+    if (heldBytes === 0 && chunk.length >= size) {
+      yield chunk;
+      continue;
+    }
+    held.push(chunk);
+    heldBytes += chunk.length;
+    if (heldBytes >= size) {
+      yield held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+      held = [];
+      heldBytes = 0;
     }
   }
-  const last = a.end();
-  if (last.length) {
-    outHash.update(last);
-    yield last;
-  }
-}
-
-async function drain(it: AsyncIterable<Buffer>): Promise<void> {
-  for await (const _ of it) void _;
+  if (heldBytes > 0) yield held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
 }
 
 function throttle(fn: () => void): () => void {
@@ -107,6 +103,57 @@ async function sha256Of(store: BlobStore, key: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** Why a replace stopped on purpose: nothing in the object had to change. */
+class NothingToReplace extends Error {}
+
+/**
+ * One pass over an object: the old bytes hashed as they are read, anonymized, the new bytes
+ * hashed and counted again (a second anonymizer reads the output as a reader would) as they
+ * go out. `gate` runs after the last byte went out and before the stream ends, so a store
+ * that publishes only on the end (BlobStore.writeIfGeneration) publishes only what it let through.
+ */
+class ObjectPass {
+  readonly inHash = createHash('sha256');
+  readonly outHash = createHash('sha256');
+  readonly anonymizer: Anonymizer;
+  /** The output read back through the same rules, on the way out: what the count check compares. */
+  readonly check: Anonymizer | null;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(
+    private readonly source: AsyncIterable<Buffer>,
+    make: () => Anonymizer,
+    withCheck: boolean,
+    private readonly tick: () => void,
+  ) {
+    this.anonymizer = make();
+    this.check = withCheck ? make() : null;
+  }
+
+  private emit(out: Buffer): Buffer {
+    this.outHash.update(out);
+    this.bytesOut += out.length;
+    this.check?.push(out);
+    return out;
+  }
+
+  async *run(gate: () => Promise<void> = async () => undefined): AsyncGenerator<Buffer> {
+    for await (const chunk of pieces(this.source, PIECE_BYTES)) {
+      this.inHash.update(chunk);
+      this.bytesIn += chunk.length;
+      const out = this.anonymizer.push(chunk);
+      this.tick();
+      if (out.length) yield this.emit(out);
+    }
+    const last = this.anonymizer.end();
+    if (last.length) this.emit(last);
+    this.check?.end();
+    await gate();
+    if (last.length) yield last;
+  }
+}
+
 export interface ProcessObjectInput {
   config: DatasetConfig;
   key: string;
@@ -117,10 +164,15 @@ export interface ProcessObjectInput {
 }
 
 /**
- * One partition object: read, anonymized into a staged version, checked (rows in = rows out,
- * no TikTok row past the window left, the kept TikTok and unreadable rows unchanged, the
- * digest as written), recorded as staged, put in place by a compare-and-swap on the
- * generation that was read, recorded as replaced, staged copy deleted.
+ * One partition object, in one streaming pass straight into a compare-and-swap on the
+ * generation that was read: the old bytes hashed as they are read, the new ones hashed and
+ * counted as they go out. Before the write's source ends (so before anything is visible)
+ * the counts are checked (rows in = rows out, no TikTok row past the window left, the kept
+ * TikTok and unreadable rows unchanged) and the object is recorded as `staged` with both
+ * digests; then the store publishes, and the record says `replaced`. The store's own
+ * temporary file (locally) or unfinished upload (GCS) is the staged copy: a run that dies
+ * before the publish leaves the old version and is redone, one that dies after it finds the
+ * new digest in place and records it.
  */
 export async function processObject(stores: RetentionStores, input: ProcessObjectInput, hooks: ObjectJobHooks = {}): Promise<ObjectResult> {
   const { config, key, asOf, dryRun, runId } = input;
@@ -142,41 +194,29 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
   }
 
   const rowPolicy = rowPolicyOf(config, asOf);
-  const anonymizer = anonymizerFor(config.records.format, rowPolicy, config.records.delimiter, recordsUri);
-  const inHash = createHash('sha256');
-  const outHash = createHash('sha256');
-  let bytesRead = 0;
-  const report = throttle(() => hooks.progress?.({ key, bytes: bytesRead, rows: anonymizer.counts.rowsSeen, pass: 'anonymize' }));
-  const source = await stores.records.openRead(key);
-  const output = transformed(source, anonymizer, inHash, outHash, (b) => {
-    bytesRead = b;
-    report();
-  });
-  const stagedKey = AuditKeys.staging(ds, key, info.generation);
+  const make = (): Anonymizer => anonymizerFor(config.records.format, rowPolicy, config.records.delimiter, recordsUri);
+  let pass: ObjectPass | undefined = undefined;
+  const report = throttle(() => pass && hooks.progress?.({ key, bytes: pass.bytesIn, rows: pass.anonymizer.counts.rowsSeen }));
+  pass = new ObjectPass((await stores.records.openRead(key)) as AsyncIterable<Buffer>, make, !dryRun, report);
+  const c = pass.anonymizer.counts;
 
   if (dryRun) {
-    await drain(output);
-    const c = anonymizer.counts;
-    const sha = inHash.digest('hex');
+    for await (const _ of pass.run()) void _;
+    const sha = pass.inHash.digest('hex');
     return {
       key,
       partition,
       outcome: c.rowsAnonymized > 0 ? 'would_anonymize' : 'clean',
       ...countsOf(c),
       oldSha256: sha,
-      newSha256: c.rowsAnonymized > 0 ? outHash.digest('hex') : sha,
+      newSha256: c.rowsAnonymized > 0 ? pass.outHash.digest('hex') : sha,
       oldGeneration: info.generation,
       newGeneration: info.generation,
       nextDueAt: c.nextDueMs === null ? null : new Date(c.nextDueMs).toISOString(),
     };
   }
 
-  // The new version is staged beside the audit, never next to the data users' tools read.
-  const written = await stores.audit.write(stagedKey, output, { contentType: 'application/octet-stream', md5: false });
-  const c = anonymizer.counts;
-  const oldSha = inHash.digest('hex');
-  const newSha = outHash.digest('hex');
-  const base = {
+  const base = (): Omit<ObjectState, 'phase' | 'generation' | 'sha256' | 'updatedAt'> => ({
     version: OBJECT_STATE_VERSION,
     key,
     policy,
@@ -186,35 +226,53 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
     absentColumns: c.absentColumns,
     asOf,
     runId,
-  } as const;
-
-  if (c.rowsAnonymized === 0) {
-    await stores.audit.delete(stagedKey, { ignoreNotFound: true });
-    const state: ObjectState = { ...base, phase: 'clean', generation: info.generation, sha256: oldSha, updatedAt: now().toISOString() };
-    await writeObjectState(stores.audit, ds, state);
-    return resultOf(state, partition, 'clean');
-  }
-
-  const stagedBytes = await stores.audit.readBuffer(stagedKey);
-  const problems = await verifyStaged(stagedBytes, config, asOf, c, newSha, written.size, recordsUri, (bytes, rows) => hooks.progress?.({ key, bytes, rows, pass: 'verify' }));
-  if (problems.length) {
-    await stores.audit.delete(stagedKey, { ignoreNotFound: true });
-    throw new RetentionError(RetentionFailureType.CountMismatch, `${recordsUri}: the new version failed its count check, nothing was replaced: ${problems.join('; ')}`);
-  }
-  const staged: ObjectState = {
-    ...base,
-    phase: 'staged',
-    generation: info.generation,
-    sha256: oldSha,
-    oldGeneration: info.generation,
-    oldSha256: oldSha,
-    newSha256: newSha,
-    stagedKey,
-    updatedAt: now().toISOString(),
+  });
+  let staged: ObjectState | undefined;
+  let oldSha = '';
+  const p = pass;
+  const gate = async (): Promise<void> => {
+    oldSha = p.inHash.digest('hex');
+    const problems = countProblems(c, p.check!.counts);
+    if (problems.length) throw new RetentionError(RetentionFailureType.CountMismatch, `${recordsUri}: the new version failed its count check, nothing was replaced: ${problems.join('; ')}`);
+    if (c.rowsAnonymized === 0) throw new NothingToReplace();
+    const newSha = p.outHash.digest('hex');
+    staged = { ...base(), phase: 'staged', generation: info.generation, sha256: oldSha, oldGeneration: info.generation, oldSha256: oldSha, newSha256: newSha, updatedAt: now().toISOString() };
+    await writeObjectState(stores.audit, ds, staged);
   };
-  await writeObjectState(stores.audit, ds, staged);
-  const done = await putInPlace(stores, ds, staged, key, now, stagedBytes);
-  return resultOf(done, partition, 'anonymized');
+
+  let written: WriteResult | null = null;
+  try {
+    written = await stores.records.writeIfGeneration(key, p.run(gate), info.generation, { contentType: config.records.format === 'csv' ? 'text/csv' : 'application/x-ndjson', md5: false });
+  } catch (err) {
+    // An error of ours raised while the store pulled the stream comes back wrapped in the store's.
+    const own = causeOf(err, RetentionError);
+    if (own) throw own;
+    if (!staged) {
+      if (!causeOf(err, NothingToReplace)) throw err;
+      const state: ObjectState = { ...base(), phase: 'clean', generation: info.generation, sha256: oldSha, updatedAt: now().toISOString() };
+      await writeObjectState(stores.audit, ds, state);
+      return resultOf(state, partition, 'clean');
+    }
+    if (!isStorageError(err, 'precondition_failed')) throw err;
+    return resultOf(await landedOrChanged(stores, ds, staged, key, now), partition, 'anonymized');
+  }
+  if (written.size !== p.bytesOut) throw new RetentionError(RetentionFailureType.CountMismatch, `${recordsUri}: ${written.size} bytes were stored of the ${p.bytesOut} checked`);
+  return resultOf(await finish(stores, ds, staged!, written.generation, now), partition, 'anonymized');
+}
+
+function causeOf<T>(err: unknown, type: new (...a: never[]) => T): T | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof type) return e;
+  return undefined;
+}
+
+/** What the count check finds wrong in the output, read as a reader would, against the input. */
+function countProblems(first: AnonymizeCounts, out: AnonymizeCounts): string[] {
+  const problems: string[] = [];
+  if (out.rowsSeen !== first.rowsSeen) problems.push(`rows in ${first.rowsSeen}, rows out ${out.rowsSeen}`);
+  if (out.rowsAnonymized !== 0) problems.push(`${out.rowsAnonymized} TikTok rows past the window are left`);
+  if (out.tiktokWithinWindow !== first.tiktokWithinWindow) problems.push(`TikTok rows within the window ${first.tiktokWithinWindow} in, ${out.tiktokWithinWindow} out`);
+  if (out.unreadableRows !== first.unreadableRows) problems.push(`unreadable rows ${first.unreadableRows} in, ${out.unreadableRows} out`);
+  return problems;
 }
 
 function countsOf(c: AnonymizeCounts) {
@@ -235,71 +293,54 @@ function resultOf(s: ObjectState, partition: string, outcome: ObjectResult['outc
   };
 }
 
-/**
- * The staged version, read back once, through the same rules: what the count check compares.
- * The same bytes then go in place, so what was checked is what users read.
- */
-async function verifyStaged(
-  bytes: Buffer,
-  config: DatasetConfig,
-  asOf: string,
-  first: AnonymizeCounts,
-  sha: string,
-  size: number,
-  source: string,
-  progress: (bytes: number, rows: number) => void,
-): Promise<string[]> {
-  const check = anonymizerFor(config.records.format, rowPolicyOf(config, asOf), config.records.delimiter, source);
-  let at = 0;
-  const report = throttle(() => progress(at, check.counts.rowsSeen));
-  for (; at < bytes.length; at += VERIFY_CHUNK) {
-    check.push(bytes.subarray(at, at + VERIFY_CHUNK));
-    report();
-    // Let heartbeats out on a large object.
-    if ((at / VERIFY_CHUNK) % 64 === 63) await new Promise((r) => setImmediate(r));
-  }
-  check.end();
-  const v = check.counts;
-  const problems: string[] = [];
-  if (createHash('sha256').update(bytes).digest('hex') !== sha || bytes.length !== size) problems.push(`the staged bytes differ from those written (${bytes.length} of ${size} bytes)`);
-  if (v.rowsSeen !== first.rowsSeen) problems.push(`rows in ${first.rowsSeen}, rows out ${v.rowsSeen}`);
-  if (v.rowsAnonymized !== 0) problems.push(`${v.rowsAnonymized} TikTok rows past the window are left`);
-  if (v.tiktokWithinWindow !== first.tiktokWithinWindow) problems.push(`TikTok rows within the window ${first.tiktokWithinWindow} in, ${v.tiktokWithinWindow} out`);
-  if (v.unreadableRows !== first.unreadableRows) problems.push(`unreadable rows ${first.unreadableRows} in, ${v.unreadableRows} out`);
-  return problems;
-}
-
-/** Compare-and-swap the staged version over the generation it was made from; record it; delete the staged copy. */
-async function putInPlace(stores: RetentionStores, ds: string, staged: ObjectState, key: string, now: () => Date, checked?: Buffer): Promise<ObjectState> {
-  const bytes = checked ?? (await stores.audit.readBuffer(staged.stagedKey!));
-  let generation: string;
-  try {
-    generation = (await stores.records.writeIfGeneration(key, bytes, staged.oldGeneration!)).generation;
-  } catch (err) {
-    if (!isStorageError(err, 'precondition_failed')) throw err;
-    // A lost answer to our own write, or another writer: the digest tells which.
-    const info = await stores.records.stat(key);
-    if ((await sha256Of(stores.records, key)) !== staged.newSha256)
-      throw new RetentionError(RetentionFailureType.ObjectChanged, `${stores.records.uriOf(key)} changed while it was anonymized (now generation ${info.generation}); it is read again`);
-    generation = info.generation;
-  }
-  return finish(stores, ds, staged, generation, now);
+/** A refused compare-and-swap: a lost answer to our own write, or another writer. The digest tells which. */
+async function landedOrChanged(stores: RetentionStores, ds: string, staged: ObjectState, key: string, now: () => Date): Promise<ObjectState> {
+  const info = await stores.records.stat(key);
+  if ((await sha256Of(stores.records, key)) !== staged.newSha256)
+    throw new RetentionError(RetentionFailureType.ObjectChanged, `${stores.records.uriOf(key)} changed while it was anonymized (now generation ${info.generation}); it is read again`);
+  return finish(stores, ds, staged, info.generation, now);
 }
 
 async function finish(stores: RetentionStores, ds: string, staged: ObjectState, generation: string, now: () => Date): Promise<ObjectState> {
   const done: ObjectState = { ...staged, phase: 'replaced', generation, sha256: staged.newSha256!, updatedAt: now().toISOString() };
   await writeObjectState(stores.audit, ds, done);
-  await stores.audit.delete(staged.stagedKey!, { ignoreNotFound: true });
+  if (staged.stagedKey) await stores.audit.delete(staged.stagedKey, { ignoreNotFound: true });
   return done;
 }
 
-/** A progress record of a run that died after staging: finish its work if the object allows. */
+/**
+ * A progress record of a run that died after its count check: the new digest already in
+ * place → recorded; still the old generation with a staged copy in the audit folder (what
+ * versions before the one-pass write left) → that copy streamed in place, its digest checked
+ * before the write ends; anything else → null, read again (the old version is whole).
+ */
 async function resume(stores: RetentionStores, ds: string, prior: ObjectState, generation: string, key: string, now: () => Date): Promise<ObjectState | null> {
   if (generation === prior.oldGeneration) {
-    const staged = prior.stagedKey!;
-    if (!(await stores.audit.exists(staged))) return null;
-    if ((await sha256Of(stores.audit, staged)) !== prior.newSha256) return null;
-    return putInPlace(stores, ds, prior, key, now);
+    const stagedKey = prior.stagedKey;
+    if (!stagedKey || !(await stores.audit.exists(stagedKey))) return null;
+    const hash = createHash('sha256');
+    let ok = true;
+    async function* checked(): AsyncGenerator<Buffer> {
+      let held: Buffer | null = null;
+      for await (const chunk of (await stores.audit.openRead(stagedKey!)) as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        if (held) yield held;
+        held = chunk;
+      }
+      if (hash.digest('hex') !== prior.newSha256) {
+        ok = false;
+        throw new NothingToReplace();
+      }
+      if (held) yield held;
+    }
+    try {
+      const written = await stores.records.writeIfGeneration(key, checked(), generation, { md5: false });
+      return await finish(stores, ds, prior, written.generation, now);
+    } catch (err) {
+      if (!ok && causeOf(err, NothingToReplace)) return null;
+      if (!isStorageError(err, 'precondition_failed')) throw err;
+      return landedOrChanged(stores, ds, prior, key, now);
+    }
   }
   if ((await sha256Of(stores.records, key)) === prior.newSha256) return finish(stores, ds, prior, generation, now);
   return null;

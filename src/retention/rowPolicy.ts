@@ -1,5 +1,5 @@
 import { clearedColumns, windowOf, type DatasetConfig } from './config';
-import { dateToMs, expiresAt } from './window';
+import { addDays, cutoffDate, dateToMs, dayPastWindow, daysInMonth, expiresAt } from './window';
 
 /*
  * The row-level decision: a row's own network and attribution time decide, whatever its
@@ -30,6 +30,14 @@ export interface RowPolicy {
    * copied without being parsed. null: some name has no such run; every row is parsed.
    */
   needles: Buffer[] | null;
+  /**
+   * Per TikTok network, its window and the instant before which every row is past it without
+   * calendar arithmetic: the end of the latest day wholly past the window. Adding months is
+   * not monotone in the instant (31 Aug 00:00 + 6 months = 28 Feb 00:00, yet 28 Aug 12:00
+   * lands on 28 Feb 12:00), but the images of whole days' ends are, so rows from that day on
+   * are computed one by one.
+   */
+  bounds: ReadonlyMap<string, { months: number; pastBefore: number }>;
 }
 
 export function rowPolicyOf(config: DatasetConfig, asOf: string): RowPolicy {
@@ -45,6 +53,11 @@ export function rowPolicyOf(config: DatasetConfig, asOf: string): RowPolicy {
     timeColumn: config.records.attributionTimeColumn,
     timeFormat: config.records.timeFormat,
     needles: needlesOf(config.tiktokNetworks),
+    bounds: new Map(
+      [...windows].map(([n, months]) => {
+        return [n, { months, pastBefore: wholePastUntil(months, asOf) }] as const;
+      }),
+    ),
   };
 }
 
@@ -65,8 +78,48 @@ export function needlesOf(names: readonly string[]): Buffer[] | null {
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 
+function digits(t: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = t.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * The shapes writers use most, read without a regular expression: `YYYY-MM-DD`, then
+ * optionally `THH:MM:SS` (or a space), then optionally `Z`. undefined: another shape, for
+ * the full reader.
+ */
+function quickIso(t: string): number | undefined {
+  const len = t.length;
+  if (len !== 10 && len !== 19 && len !== 20) return undefined;
+  if (t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45) return undefined;
+  const y = digits(t, 0, 4);
+  const mo = digits(t, 5, 2);
+  const d = digits(t, 8, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo - 1)) return undefined;
+  let ms = Date.UTC(y, mo - 1, d);
+  if (len === 10) return ms;
+  const sep = t.charCodeAt(10);
+  if ((sep !== 84 && sep !== 32) || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
+  if (len === 20 && t.charCodeAt(19) !== 90 && t.charCodeAt(19) !== 122) return undefined;
+  const h = digits(t, 11, 2);
+  const mi = digits(t, 14, 2);
+  const sec = digits(t, 17, 2);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return undefined;
+  ms += ((h * 60 + mi) * 60 + sec) * 1000;
+  return ms;
+}
+
 /** An attribution time → ms since the epoch (UTC), or undefined when it is not one. A time without a zone is UTC. */
 export function parseAttributionTime(text: unknown, format: TimeFormat): number | undefined {
+  if (format === 'iso' && typeof text === 'string') {
+    const quick = quickIso(text);
+    if (quick !== undefined) return quick;
+  }
   if (format !== 'iso') {
     const n = typeof text === 'number' ? text : typeof text === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(text) ? Number(text) : NaN;
     if (!Number.isFinite(n)) return undefined;
@@ -89,12 +142,26 @@ export function parseAttributionTime(text: unknown, format: TimeFormat): number 
   return day + ((h * 60 + mi) * 60 + s) * 1000 + frac - offset;
 }
 
+/** The first instant after the latest day wholly past a window of `months` on `asOf` (-Infinity: none found near the cutoff). */
+function wholePastUntil(months: number, asOf: string): number {
+  // That day is the cutoff day or, when clamping folds month ends, a few days before it.
+  let d = cutoffDate(months, asOf);
+  for (let i = 0; i < 8; i++, d = addDays(d, -1)) if (dayPastWindow(d, months, asOf)) return dateToMs(d)! + 86_400_000;
+  return -Infinity;
+}
+
+const OTHER: RowDecision = { kind: 'other' };
+const PAST: RowDecision = { kind: 'past_window' };
+const UNREADABLE: RowDecision = { kind: 'unreadable_time' };
+
 export function decideRow(policy: RowPolicy, network: unknown, time: unknown): RowDecision {
-  if (typeof network !== 'string') return { kind: 'other' };
-  const months = policy.windows.get(network.trim());
-  if (months === undefined) return { kind: 'other' };
+  if (typeof network !== 'string') return OTHER;
+  const b = policy.bounds.get(network) ?? policy.bounds.get(network.trim());
+  if (b === undefined) return OTHER;
   const at = parseAttributionTime(time, policy.timeFormat);
-  if (at === undefined) return { kind: 'unreadable_time' };
+  if (at === undefined) return UNREADABLE;
+  if (at < b.pastBefore) return PAST;
+  const months = b.months;
   const exp = expiresAt(at, months);
   return exp <= policy.asOfMs ? { kind: 'past_window' } : { kind: 'within_window', expiresAtMs: exp };
 }

@@ -71,8 +71,12 @@ export interface BlobStore {
    * exist); otherwise throws precondition_failed. Exactly one of several writers from the
    * same generation succeeds, even if they write the same bytes; a retry inside the call
    * after a lost response (GCS) is recognised as the same write.
+   * A stream is written as it comes, in bounded memory (locally a temporary file; on GCS
+   * one request up to the resumable threshold, a resumable upload beyond it), and nothing
+   * becomes visible until the source has ended: a source that throws instead of ending
+   * leaves the object as it was. So a caller can check what it streamed before its end.
    */
-  writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, options?: Omit<WriteOptions, 'resumable'>): Promise<WriteResult>;
+  writeIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options?: Omit<WriteOptions, 'resumable'>): Promise<WriteResult>;
   stat(key: string): Promise<BlobInfo>;
   exists(key: string): Promise<boolean>;
   /** MD5 hex of the stored bytes (from metadata when possible, otherwise by reading them). */

@@ -22,6 +22,7 @@ export async function* chunksOf(data: WriteSource): AsyncGenerator<Buffer> {
 export class ByteTally {
   size = 0;
   private readonly hash: Hash = createHash('md5');
+  private digest: string | undefined;
 
   add(chunk: Buffer): Buffer {
     this.size += chunk.length;
@@ -29,8 +30,9 @@ export class ByteTally {
     return chunk;
   }
 
+  /** The MD5 of what was added; ends the tally (asked again, the same answer). */
   md5Hex(): string {
-    return this.hash.digest('hex');
+    return (this.digest ??= this.hash.digest('hex'));
   }
 }
 

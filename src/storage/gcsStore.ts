@@ -173,8 +173,7 @@ export class GcsBlobStore implements BlobStore {
     return this.checked(file, key, buf.length, md5Hex(buf));
   }
 
-  private async uploadResumable(file: File, key: string, chunks: AsyncIterable<Buffer>, options: WriteOptions): Promise<WriteResult> {
-    const tally = new ByteTally();
+  private async uploadResumable(file: File, key: string, chunks: AsyncIterable<Buffer>, options: WriteOptions, cas?: { ifGenerationMatch: string; writeId: string }, tally = new ByteTally()): Promise<WriteResult> {
     const counting = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         cb(null, tally.add(chunk));
@@ -187,6 +186,7 @@ export class GcsBlobStore implements BlobStore {
         resumable: true,
         chunkSize: this.chunkSize,
         contentType: options.contentType ?? 'application/octet-stream',
+        ...(cas ? { preconditionOpts: { ifGenerationMatch: Number(cas.ifGenerationMatch) }, metadata: { metadata: { [WRITE_ID_KEY]: cas.writeId } } } : {}),
       }),
     );
     return this.checked(file, key, tally.size, tally.md5Hex());
@@ -203,22 +203,57 @@ export class GcsBlobStore implements BlobStore {
   }
 
   /*
-   * Always a simple (single-request) upload with ifGenerationMatch: pointers are small, and
-   * fake-gcs-server 1.54 ignores preconditions on resumable sessions (GCS honours them), so
-   * the path that tests exercise is the path production takes.
+   * A buffer, and a stream that ends within the resumable threshold, go up as one request
+   * with ifGenerationMatch: pointers are small, and fake-gcs-server 1.54 ignores
+   * preconditions on resumable sessions (GCS honours them), so the path that tests of
+   * pointers exercise is the path production takes. A longer stream (a large data object
+   * replaced in place) goes up as a resumable upload whose session carries ifGenerationMatch:
+   * GCS checks it when the upload is finalized, which happens only after the source ended,
+   * and memory stays at one upload chunk.
    * WHY a write id: the client library retries a conditional write whose response was lost;
    * the retry then meets our own first write and gets 412. The id in the object's custom
    * metadata tells "my write landed" apart from "another writer won", even when both wrote
    * the same bytes, so the swap stays exact (no double success).
    */
-  async writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
+  async writeIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
     const file = this.file(key);
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!/^\d+$/.test(expectedGeneration))
       throw new StorageError('precondition_failed', `cannot write ${this.uriOf(key)}: expected generation ${JSON.stringify(expectedGeneration)} is not a generation`, { uri: this.uriOf(key) });
-    const writeId = randomUUID();
+    const cas = { ifGenerationMatch: expectedGeneration, writeId: randomUUID() };
+    // What was sent, for the check after a lost answer.
+    let sent: { size: number; md5: () => string } | undefined;
     try {
-      return await this.uploadSimple(file, key, buf, options, { ifGenerationMatch: expectedGeneration, writeId });
+      if (typeof data === 'string' || data instanceof Uint8Array) {
+        const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        sent = { size: buf.length, md5: () => md5Hex(buf) };
+        return await this.uploadSimple(file, key, buf, options, cas);
+      }
+      const it = chunksOf(data);
+      const head: Buffer[] = [];
+      let headSize = 0;
+      let done = false;
+      while (headSize <= this.threshold) {
+        const next = await it.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        head.push(next.value);
+        headSize += next.value.length;
+      }
+      if (done) {
+        const buf = Buffer.concat(head);
+        sent = { size: buf.length, md5: () => md5Hex(buf) };
+        return await this.uploadSimple(file, key, buf, options, cas);
+      }
+      const tally = new ByteTally();
+      sent = {
+        get size() {
+          return tally.size;
+        },
+        md5: () => tally.md5Hex(),
+      };
+      return await this.uploadResumable(file, key, prepend(head, it), options, cas, tally);
     } catch (err) {
       const mapped = await this.fail(err, key, 'write');
       if (mapped.code !== 'precondition_failed') throw mapped;
@@ -229,7 +264,7 @@ export class GcsBlobStore implements BlobStore {
         const m = await this.fail(statErr, key, 'stat');
         if (m.code !== 'not_found') throw m;
       }
-      if (meta?.metadata?.[WRITE_ID_KEY] === writeId) return this.checked(file, key, buf.length, md5Hex(buf), meta);
+      if (sent && meta?.metadata?.[WRITE_ID_KEY] === cas.writeId) return this.checked(file, key, sent.size, sent.md5(), meta);
       throw new StorageError(
         'precondition_failed',
         `${this.uriOf(key)} changed: ${meta ? `it is now at generation ${String(meta.generation)}` : 'it no longer exists'}`,

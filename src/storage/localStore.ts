@@ -257,12 +257,13 @@ export class LocalBlobStore implements BlobStore {
    * Tombstones and orphans older than a day are swept (sweepInternal). Plain `write` on a
    * CAS-managed key bypasses all this; the manifest pointer is written only through here.
    */
-  async writeIfGeneration(key: string, data: Buffer | string, expectedGeneration: string, _options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
+  async writeIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
     if (!/^\d+$/.test(expectedGeneration))
       throw new StorageError('precondition_failed', `cannot write ${this.uriOf(key)}: expected generation ${JSON.stringify(expectedGeneration)} is not a generation`, { uri: this.uriOf(key) });
     const path = this.pathOf(key);
     const expected = BigInt(expectedGeneration);
-    const t = await this.writeTemp(key, data, expected);
+    // A source that throws before its end fails here: only the temporary file existed.
+    const t = await this.writeTemp(key, data, expected, options.md5 !== false);
     const result: WriteResult = { key, size: t.size, md5: t.md5, generation: t.generation };
     let pending: string | undefined;
     try {

@@ -1,5 +1,6 @@
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { PAYLOAD_KEYS_VARIABLE, payloadCodecFromEnv } from './payloadCodec';
 import { SEARCH_ATTRIBUTE_NAMES } from './searchAttributes';
 import { TaskQueues, type TaskQueueRole } from './taskQueues';
 
@@ -76,6 +77,43 @@ const isNotFound = (err: unknown): boolean => (err as { code?: unknown } | null)
 
 // ---------------------------------------------------------------------------------------
 // The deployment's Temporal checks (read-only: nothing is registered or created)
+
+/**
+ * Payload encryption as this process would apply it: the keys named by TTSYNC_PAYLOAD_KEYS
+ * resolve and a payload round-trips. Off is info, not a warning: ttsync keeps only ids, URIs,
+ * counts and digests in history, so encryption is a second wall, not the first.
+ */
+export function payloadEncryptionCheck(env: NodeJS.ProcessEnv = process.env): DoctorCheck {
+  return {
+    name: 'encryption',
+    async run() {
+      let codec: Awaited<ReturnType<typeof payloadCodecFromEnv>>;
+      try {
+        codec = await payloadCodecFromEnv(env);
+      } catch (err) {
+        return fail(
+          (err as Error).message,
+          `fix ${PAYLOAD_KEYS_VARIABLE} (id=secret reference pairs, newest first): workers, CLI and codec server must all read the same keys, or nothing they start can be read`,
+        );
+      }
+      if (!codec)
+        return info(
+          `payload encryption off (${PAYLOAD_KEYS_VARIABLE} unset): Temporal stores inputs, results and heartbeats as plaintext`,
+          `to encrypt them, give workers, CLI and codec server the same ${PAYLOAD_KEYS_VARIABLE}; payloads written before stay readable`,
+        );
+      const probe = { metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode('"doctor"') };
+      const [sealed] = await codec.encode([probe]);
+      const [opened] = await codec.decode([sealed!]);
+      if (new TextDecoder().decode(opened!.data) !== '"doctor"')
+        return fail(`payload key ${codec.encryptingKeyId} does not round-trip a payload`, 'a bug or a broken crypto library: report it');
+      const others = codec.keyIds.filter((id) => id !== codec.encryptingKeyId);
+      return ok(
+        `payloads encrypted with AES-256-GCM under key ${codec.encryptingKeyId}` +
+          (others.length ? `; older keys kept for reading: ${others.join(', ')}` : '; no older key'),
+      );
+    },
+  };
+}
 
 /** The namespace exists and has every ttsync search attribute, each of type Keyword. */
 export function searchAttributesCheck(ctx: DoctorContext): DoctorCheck {

@@ -28,6 +28,11 @@ export const WorkflowIds = {
   eventsExportTick: (destinationId: string): string => `events-export-tick:${destinationId}`,
   /** The one SAN migration workflow of an MMP account: it alone decides and provisions for it. */
   sanMigration: (accountId: string): string => `san-migration:${accountId}`,
+  /**
+   * The deployment's notices sweeper: one outbox, one sweep at a time, so a notice whose
+   * channel was down is not sent twice by two sweeps.
+   */
+  noticesSweep: (): string => 'notices-sweep',
 } as const;
 
 /** The destination id inside an events export workflow id (`events-export:<destinationId>`); undefined for any other id. */
@@ -90,6 +95,8 @@ export const ScheduleIds = {
   retention: (datasetId: string): string => `retention-schedule:${datasetId}`,
   eventsExportPrefix: 'events-export-schedule:',
   eventsExport: (destinationId: string): string => `events-export-schedule:${destinationId}`,
+  /** The deployment's one notices sweeper Schedule (`ttsync notices schedule`). */
+  noticesSweep: (): string => 'notices-sweep-schedule',
 } as const;
 
 

@@ -1,5 +1,6 @@
-import { ApplicationFailure, log, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { NoticeActivities } from '../../activities/notices';
+import type { RetentionAlertActivities } from '../../activities/retention/alerts';
 import type { RetentionDataActivities } from '../../activities/retention/data';
 import { NOTICE_NON_RETRYABLE } from '../../src/notices/failures';
 import { DatasetConfigError, parseDatasetConfig, type DatasetConfig } from '../../src/retention/config';
@@ -19,6 +20,14 @@ import { retentionIdOf } from '../../src/temporal/workflowIds';
  */
 
 const MAX_LISTED = 1000;
+/** Runs from this change on record a failure as the open alert and announce its clearing. */
+const ALERT_CLEARED_PATCH = 'retention-alert-cleared';
+
+const notices = (): NoticeActivities =>
+  proxyActivities<NoticeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] } });
+// On the workflow's own queue, like postNotice: a failure of the data workers must not keep its alert from being recorded.
+const alertState = (): RetentionAlertActivities =>
+  proxyActivities<RetentionAlertActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...RETENTION_NON_RETRYABLE] } });
 
 function invalid(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, RetentionFailureType.InvalidConfig);
@@ -74,7 +83,7 @@ function describeFailure(err: unknown): string {
  * object old or new, never a mix. A notice that cannot be delivered stays in the outbox.
  */
 async function alertFailure(config: DatasetConfig, asOf: string, err: unknown): Promise<void> {
-  const { postNotice } = proxyActivities<NoticeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] } });
+  const { postNotice } = notices();
   const info = workflowInfo();
   const workflowId = info.workflowId;
   try {
@@ -89,6 +98,43 @@ async function alertFailure(config: DatasetConfig, asOf: string, err: unknown): 
     });
   } catch (noticeErr) {
     log.warn('retention failure notice not delivered; it stays in the notices outbox', { datasetId: config.datasetId, message: describeFailure(noticeErr) });
+  }
+  if (!patched(ALERT_CLEARED_PATCH)) return;
+  try {
+    await alertState().retentionOpenAlert({ config, alert: { version: 1, runId: info.runId, workflowId, asOf, failure: failureTypeOf(err) } });
+  } catch (stateErr) {
+    log.warn('retention failure not recorded as the open alert; the next successful run will not announce its clearing', { datasetId: config.datasetId, message: describeFailure(stateErr) });
+  }
+}
+
+function failureTypeOf(err: unknown): string {
+  let e = err as { cause?: unknown; type?: unknown; name?: string } | undefined;
+  while (e && typeof e.type !== 'string' && e.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  return typeof e?.type === 'string' ? e.type : (e?.name ?? 'Error');
+}
+
+/**
+ * The first successful run after a failure announces once that it cleared. The notice's key
+ * and text come from the failed run alone, so a run that dies between posting and closing
+ * posts the same notice again next time, which the outbox sends only where it is missing.
+ */
+async function announceCleared(config: DatasetConfig): Promise<void> {
+  const state = alertState();
+  try {
+    const open = await state.retentionOpenAlertOf({ config });
+    if (!open) return;
+    await notices().postNotice({
+      key: `retention:${config.datasetId}:${open.runId}:cleared`,
+      ...(config.alerts ? { route: config.alerts } : {}),
+      subject: `ttsync retention: dataset ${config.datasetId} runs again; the failure as of ${open.asOf} is cleared`,
+      text:
+        `The TikTok retention runs of dataset ${config.datasetId} succeed again: the failure of run ${open.runId} as of ${open.asOf} (${open.failure}) is cleared.\n` +
+        `Every partition due since then has been anonymized; the audit (ttsync retention report) lists each run.`,
+      metadata: { lifecycle: 'retention', subjectId: config.datasetId, state: 'failed', event: 'cleared', workflowId: open.workflowId },
+    });
+    await state.retentionCloseAlert({ config, runId: open.runId });
+  } catch (err) {
+    log.warn('retention cleared notice not delivered; the next successful run posts it again', { datasetId: config.datasetId, message: describeFailure(err) });
   }
 }
 
@@ -178,6 +224,7 @@ async function run(input: RetentionInput, config: DatasetConfig, asOf: string, d
         }
       : {}),
   };
+  if (!dryRun && patched(ALERT_CLEARED_PATCH)) await announceCleared(config);
   status.lastRun = lastRun;
   status.phase = 'done';
   details();

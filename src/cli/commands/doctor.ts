@@ -10,7 +10,7 @@ import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient, loadTemporalSettings, type TemporalSettings } from '../../temporal/connection';
 import { noticesCheck } from '../../notices/doctor';
-import { fail, ok, pollersCheck, searchAttributesCheck, type CheckOutcome, type CheckStatus, type DoctorCheck, type DoctorContext, type DoctorSource } from '../../temporal/doctor';
+import { fail, ok, payloadEncryptionCheck, pollersCheck, searchAttributesCheck, type CheckOutcome, type CheckStatus, type DoctorCheck, type DoctorContext, type DoctorSource } from '../../temporal/doctor';
 import { ALL_TASK_QUEUE_ROLES, EVENTS_TASK_QUEUE, type TaskQueueRole } from '../../temporal/taskQueues';
 
 /*
@@ -130,7 +130,7 @@ export interface DoctorOptions {
   timeoutMs: number;
   /** Connects to Temporal (default: from the environment, as every command). */
   connect?: () => Promise<Client>;
-  /** The workers' environment the notices check reads (default: this process's). */
+  /** The workers' environment the notices and encryption checks read (default: this process's). */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -175,6 +175,7 @@ export async function runDoctor<Config>(source: DoctorSource<Config>, configs: r
       searchAttributesCheck(ctx),
       ...ALL_TASK_QUEUE_ROLES.map((role) => pollersCheck(ctx, role)),
       noticesCheck(opts.env),
+      payloadEncryptionCheck(opts.env),
       ...(source.deploymentChecks?.(configs, ctx) ?? []),
     ];
     const deployment = await runChecks(DEPLOYMENT, deploymentChecks, opts.timeoutMs);

@@ -1,4 +1,9 @@
 import { Command } from 'commander';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { durationTextFlag } from '../../config/durationFlag';
+import { noticesSweepSchedules } from '../../notices/schedule';
+import { connectClient } from '../../temporal/connection';
+import { applySchedules, cadenceMs } from '../../temporal/schedules';
 import { ConfigError, UsageError } from '../../config/errors';
 import { channelsOf, createNoticeService, noticeSettingsFromEnv, sweepNotices, type NoticeServiceDeps } from '../../notices';
 
@@ -53,4 +58,46 @@ export function registerNoticesCommand(program: Command, summary: string): void 
       }
       if (r.failed.length) process.exitCode = 1;
     });
+  cmd
+    .command('schedule')
+    .description(
+      'create or update the Schedule that runs the sweeper every --every (workflow noticesSweep): alerts and deadline notices whose ' +
+        'mail server or webhook was down are delivered without waiting for their lifecycle; idempotent',
+    )
+    .option('--every <duration>', 'how often the sweeper runs (at least 1m)', durationTextFlag, noticesSweepCadence)
+    .option('--task-queue <name>', 'control task queue of the workers (they run the sweep)', 'ttsync-control')
+    .option('--delete', 'delete the Schedule instead')
+    .option('--json', 'print the change as JSON')
+    .action(async (opts: { every: string; taskQueue: string; delete?: boolean; json?: boolean }) => {
+      try {
+        cadenceMs(opts.every);
+      } catch (err) {
+        throw new UsageError(`--every: ${(err as Error).message}`);
+      }
+      const client = await connectClient();
+      try {
+        let change: { scheduleId: string; outcome: string };
+        if (opts.delete) {
+          const scheduleId = noticesSweepSchedules.idPrefix;
+          const deleted = await client.schedule
+            .getHandle(scheduleId)
+            .delete()
+            .then(() => true)
+            .catch((err: unknown) => {
+              if (err instanceof ScheduleNotFoundError) return false;
+              throw err;
+            });
+          change = { scheduleId, outcome: deleted ? 'deleted' : 'absent' };
+        } else {
+          const [c] = await applySchedules(client, noticesSweepSchedules, [null], { cadence: opts.every, taskQueue: opts.taskQueue });
+          change = { scheduleId: c!.scheduleId, outcome: c!.outcome };
+        }
+        process.stdout.write(opts.json ? `${JSON.stringify({ ...change, every: opts.every })}\n` : `${change.scheduleId}: ${change.outcome}${opts.delete ? '' : ` (every ${opts.every})`}\n`);
+      } finally {
+        await client.connection.close();
+      }
+    });
 }
+
+/** The sweeper's default cadence: alerts should not wait longer than a quarter hour after an outage. */
+const noticesSweepCadence = '15m';

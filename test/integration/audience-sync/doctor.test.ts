@@ -95,7 +95,7 @@ function doctor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Doctor> {
         stderr,
         run,
         check: (name, subject) => {
-          const s = subject ?? (['temporal', 'search-attributes', 'poller-control', 'poller-data', 'poller-tiktok', 'tiktok-api', 'registry', 'notices'].includes(name) ? 'deployment' : subjects[0]);
+          const s = subject ?? (['temporal', 'search-attributes', 'poller-control', 'poller-data', 'poller-tiktok', 'tiktok-api', 'registry', 'notices', 'encryption'].includes(name) ? 'deployment' : subjects[0]);
           const r = run.results.find((x) => x.subject === s && x.check === name);
           if (!r) throw new Error(`no check ${s}/${name} in:\n${stdout}`);
           return r;
@@ -145,6 +145,7 @@ describe('ttsync doctor', { timeout: 120_000 }, () => {
     // The notices path (its own checks are tested in test/integration/notices/doctor.test.ts): outbox
     // writable, and without any route this destination's alerts would reach nobody.
     expect(['ok', 'info']).toContain(first.check('notices').status);
+    expect(first.check('encryption').status).toBe(process.env.TTSYNC_PAYLOAD_KEYS ? 'ok' : 'info');
     expect(first.check('alerts')).toMatchObject({ status: process.env.TTSYNC_NOTICE_EMAIL || process.env.TTSYNC_NOTICE_WEBHOOK ? 'ok' : 'info' });
     expect(first.check('schedule')).toMatchObject({ status: 'info', message: expect.stringContaining(`no schedule ${ScheduleIds.audienceSync(config.destinationId)}`) });
     // Read-only: no claim, no lease, no probe left behind.

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,16 +112,18 @@ describe.each([
     expect((await stores.records.readBuffer(key)).toString()).toBe('network,attribution_time\nsomeone else,2026-01-01\n');
   });
 
-  it('resumes a run that died after staging: the staged version goes in place, or a landed one is recorded', { timeout: 60_000 }, async () => {
+  it('resumes a run that died after its count check: a landed version is recorded, an old one is redone, a staged copy of an older version goes in place', { timeout: 60_000 }, async () => {
     const { config, stores, originals } = await dataset(`${rootOf()}-resume`, 'resume');
-    const [k1, k2] = [...originals.keys()] as [string, string];
-    // Stage both the way a run does, stopping before the replace: a dry run's digest is the new version's.
-    for (const key of [k1, k2]) {
+    const [k1, k2, k3] = [...originals.keys()] as [string, string, string];
+    // The record a run writes once its counts are checked, just before the store publishes:
+    // a dry run's digest is the new version's. k1 also has a staged copy in the audit folder,
+    // as versions before the one-pass write left it.
+    for (const key of [k1, k2, k3]) {
       const dry = await processObject(stores, { config, key, asOf: AS_OF, dryRun: true, runId: 'dead' });
       const info = await stores.records.stat(key);
       const want = Buffer.from(expectedPartition(originals.get(key)!, AS_OF).text);
-      const stagedKey = AuditKeys.staging(config.datasetId, key, info.generation);
-      await stores.audit.write(stagedKey, want);
+      const stagedKey = key === k1 ? AuditKeys.staging(config.datasetId, key, info.generation) : undefined;
+      if (stagedKey) await stores.audit.write(stagedKey, want);
       await writeObjectState(stores.audit, config.datasetId, {
         version: 1,
         key,
@@ -131,7 +134,7 @@ describe.each([
         oldGeneration: info.generation,
         oldSha256: dry.oldSha256,
         newSha256: dry.newSha256,
-        stagedKey,
+        ...(stagedKey ? { stagedKey } : {}),
         counts: { rowsSeen: dry.rowsSeen, rowsAnonymized: dry.rowsAnonymized, tiktokWithinWindow: dry.tiktokWithinWindow, unreadableRows: 0 },
         nextDueAt: null,
         unreadableSamples: [],
@@ -141,16 +144,43 @@ describe.each([
         updatedAt: new Date().toISOString(),
       });
     }
-    // k2's replace landed before the crash (its answer was lost): the object holds the new bytes.
-    const staged2 = AuditKeys.staging(config.datasetId, k2, (await stores.records.stat(k2)).generation);
-    await stores.records.write(k2, await stores.audit.readBuffer(staged2));
-    for (const key of [k1, k2]) {
+    // k2's publish happened before the crash: the object holds the new bytes.
+    await stores.records.write(k2, expectedPartition(originals.get(k2)!, AS_OF).text);
+    const outcomes: string[] = [];
+    for (const key of [k1, k2, k3]) {
       const r = await processObject(stores, { config, key, asOf: AS_OF, dryRun: false, runId: 'next' });
-      expect(r.outcome).toBe('resumed');
+      outcomes.push(r.outcome);
+      expect(r.rowsAnonymized).toBe(expectedPartition(originals.get(key)!, AS_OF).anonymized);
       expect((await stores.records.readBuffer(key)).toString()).toBe(expectedPartition(originals.get(key)!, AS_OF).text);
       expect(await readObjectState(stores.audit, config.datasetId, key)).toMatchObject({ phase: 'replaced', generation: (await stores.records.stat(key)).generation });
     }
+    // k3 died before its publish: its old version was whole, and it is read again.
+    expect(outcomes).toEqual(['resumed', 'resumed', 'anonymized']);
     expect(await all(stores.audit, `${config.datasetId}/staging/`)).toEqual([]);
+  });
+
+  it('replaces an object larger than the store\'s buffer limit as a stream, with the same bytes as a small one', { timeout: 120_000 }, async () => {
+    // GCS: one request up to 256 KiB, a resumable upload in 256 KiB chunks beyond; the
+    // object is about 2 MiB, so neither its old nor its new version is ever held whole.
+    const root = `${rootOf()}-large`;
+    const small = { gcs: { apiEndpoint: gcs.endpoint, projectId: 'test', maxRetries: 0, resumableThresholdBytes: 256 * 1024, resumableChunkBytes: 256 * 1024 } };
+    const base = openBlobStore(root, small);
+    const gen = await generateSyntheticDataset(base, { start: '2026-01-10', days: 1, rowsPerDay: 8000, seed: 9 });
+    const config = parseDatasetConfig(syntheticDatasetConfig('large', root, `${root.replace(/\/?$/, '/')}audit/`));
+    const stores = { records: openBlobStore(config.records.uri, small), audit: openBlobStore(config.audit, small) };
+    const [key] = gen.recordsKeys.map((k) => k.replace(/^records\//, ''));
+    const original = (await stores.records.readBuffer(key!)).toString('utf8');
+    expect(Buffer.byteLength(original)).toBeGreaterThan(1.5 * 1024 * 1024);
+    const want = expectedPartition(original, AS_OF);
+    const before = await stores.records.stat(key!);
+    const r = await processObject(stores, { config, key: key!, asOf: AS_OF, dryRun: false, runId: 'large' });
+    expect(r).toMatchObject({ outcome: 'anonymized', rowsAnonymized: want.anonymized, oldGeneration: before.generation });
+    expect(want.anonymized).toBeGreaterThan(1000);
+    const after = await stores.records.readBuffer(key!);
+    expect(after.toString('utf8')).toBe(want.text);
+    expect(r.newSha256).toBe(createHash('sha256').update(after).digest('hex'));
+    expect(r.oldSha256).toBe(createHash('sha256').update(original).digest('hex'));
+    expect(await readObjectState(stores.audit, config.datasetId, key!)).toMatchObject({ phase: 'replaced', generation: (await stores.records.stat(key!)).generation });
   });
 });
 

@@ -91,6 +91,36 @@ describe('GCS adapter specifics', () => {
     expect((await store.readBuffer('applied/pointer.json')).toString()).toBe('{"version":2}');
   });
 
+  it('streams a compare-and-swap beyond the resumable threshold as a resumable upload whose session carries ifGenerationMatch', async () => {
+    // fake-gcs-server 1.54 ignores preconditions on resumable sessions, so the proxy checks
+    // what is sent, and answers a session for a stale generation with 412 as GCS does.
+    const stale = new Set<string>();
+    const proxy = await startRecordingProxy(gcs.endpoint, {
+      answer: (line) => ([...stale].some((g) => line.includes('uploadType=resumable') && line.includes(`ifGenerationMatch=${g}`)) ? { status: 412, body: { error: { code: 412, message: 'Precondition Failed' } } } : undefined),
+    });
+    try {
+      const store = gcsStore(`cas-stream/t${++n}`, { apiEndpoint: proxy.endpoint, resumableThresholdBytes: 256 * KiB, resumableChunkBytes: 256 * KiB, maxRetries: 0 });
+      const g1 = await store.writeIfGeneration('big.bin', 'old', ABSENT_GENERATION);
+      const parts = Array.from({ length: 12 }, () => randomBytes(100 * KiB));
+      proxy.requests.length = 0;
+      const w = await store.writeIfGeneration('big.bin', Readable.from(parts), g1.generation);
+      const sessions = proxy.requests.filter((r) => r.includes('uploadType='));
+      expect(sessions).toEqual([expect.stringMatching(new RegExp(`^POST .*uploadType=resumable.*ifGenerationMatch=${g1.generation}`))]);
+      expect(w).toMatchObject({ size: 1200 * KiB, md5: md5(Buffer.concat(parts)) });
+      expect((await store.stat('big.bin')).generation).toBe(w.generation);
+      expect(md5(await store.readBuffer('big.bin'))).toBe(w.md5);
+
+      // A writer still holding g1 is refused by the session's precondition and changes nothing.
+      stale.add(g1.generation);
+      const err = await rejectionOf(store.writeIfGeneration('big.bin', Readable.from(parts.map((p) => Buffer.from(p).fill(1))), g1.generation), StorageError);
+      expect(err.code).toBe('precondition_failed');
+      expect(err.message).toContain(`it is now at generation ${w.generation}`);
+      expect(md5(await store.readBuffer('big.bin'))).toBe(w.md5);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('recognises its own compare-and-swap when the response was lost and the library retried (no false 412)', async () => {
     const proxy = await startRecordingProxy(gcs.endpoint, { loseResponseOnce: (line) => line.startsWith('POST') && line.includes('uploadType=multipart') && line.includes('ifGenerationMatch') });
     try {

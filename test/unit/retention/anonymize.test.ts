@@ -108,6 +108,46 @@ describe('NDJSON anonymizer', () => {
   });
 });
 
+describe('NDJSON anonymizer, plain lines', () => {
+  it('changes only the bytes of the network and the cleared values: spacing, key order, numbers as written and nested values stay', () => {
+    const lines = [
+      `{ "id" : 1.0, "network":"${AND}" ,"attribution_time": "2026-01-01T00:00:00Z","idfa":"A","revenue": 2.50e0, "extra": {"ip": "x", "n": [1.0, "}"]}, "ip": null }`,
+      `{"network":"Meta Ads","network":"${AND}","attribution_time":"2026-01-01","campaign":"c","campaign":"d"}`,
+      `{"network":"${AND}","attribution_time":"2026-01-01","idfa":"A", "n": 01}`,
+      `{"network":"${AND}","attribution_time":17}`,
+      `["${AND}"]`,
+    ];
+    const a = new NdjsonAnonymizer(rowPolicyOf(config('ndjson'), '2026-12-01'), 't');
+    const out = runChunked(a, Buffer.from(lines.join('\n')), 7).toString('utf8');
+    expect(out.split('\n')).toEqual([
+      `{ "id" : 1.0, "network":"Organic" ,"attribution_time": "2026-01-01T00:00:00Z","idfa":"","revenue": 2.50e0, "extra": {"ip": "x", "n": [1.0, "}"]}, "ip": "" }`,
+      `{"network":"Organic","network":"Organic","attribution_time":"2026-01-01","campaign":"","campaign":""}`,
+      lines[2], // 01 is no JSON number: read whole, unreadable, kept
+      lines[3], // a number is no ISO time
+      lines[4],
+    ]);
+    expect(a.counts).toMatchObject({ rowsSeen: 5, rowsAnonymized: 2, unreadableRows: 3 });
+    expect(a.counts.unreadableSamples.map((u) => u.reason)).toEqual(['not a JSON line', 'attribution time is not a time', 'not a JSON object']);
+  });
+});
+
+describe('rewritten output longer than its input', () => {
+  it('grows the output as needed when the organic name is longer than the rows it replaces', () => {
+    const organic = `Organic ${'x'.repeat(3000)}`;
+    const base = config('csv');
+    const policy = { ...rowPolicyOf(base, '2026-12-01'), organic };
+    const rows = Array.from({ length: 6 }, (_, i) => `${i},${AND},2026-01-0${i + 1}T00:00:00Z`);
+    const data = Buffer.from(['network_id,network,attribution_time'.replace('network_id', 'event_id'), ...rows].join('\n') + '\n');
+    for (const size of [7, 100, 1 << 20]) {
+      const out = runChunked(new CsvAnonymizer(policy, ',', 't'), data, size).toString('utf8');
+      expect(out).toBe(['event_id,network,attribution_time', ...rows.map((r, i) => `${i},${organic},2026-01-0${i + 1}T00:00:00Z`)].join('\n') + '\n');
+    }
+    const nd = Buffer.from(rows.map((_, i) => `{"network":"${AND}","attribution_time":"2026-01-0${i + 1}"}`).join('\n'));
+    const out = runChunked(new NdjsonAnonymizer({ ...rowPolicyOf(config('ndjson'), '2026-12-01'), organic }, 't'), nd, 1 << 20).toString('utf8');
+    expect(out.split('\n')).toEqual(rows.map((_, i) => `{"network":${JSON.stringify(organic)},"attribution_time":"2026-01-0${i + 1}"}`));
+  });
+});
+
 describe('needles', () => {
   it('take the longest plain-ASCII run of each name, and give up on names without one', () => {
     expect(needlesOf([AND, IOS, 'TikTok for Business – SAN'])!.map(String)).toEqual(['TikTok for Business']);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseDatasetConfig } from '../../../src/retention/config';
+import { decideRow, rowPolicyOf } from '../../../src/retention/rowPolicy';
 import { addCalendarMonths, cutoffDate, dayPastWindow, isPastWindow, partitionDateOf } from '../../../src/retention/window';
+import { plusMonths } from '../../helpers/retentionExpected';
 
 const at = (iso: string): number => Date.parse(iso);
 
@@ -46,5 +49,30 @@ describe('calendar-month window (UTC)', () => {
     expect(partitionDateOf('installs/date=2026-02-30/part-0.csv')).toBeUndefined();
     expect(partitionDateOf('installs/xdate=2026-05-01/part-0.csv')).toBeUndefined();
     expect(partitionDateOf('installs/date=2026-05-01')).toBeUndefined();
+  });
+});
+
+describe('row decisions with the cutoff-day shortcut', () => {
+  it('agree, instant by instant, with the calendar rule computed independently (test/helpers plusMonths), across month ends and leap years', () => {
+    const config = parseDatasetConfig({ datasetId: 'w', records: { uri: '/tmp/r', format: 'csv' }, audit: '/tmp/a', windowMonthsByNetwork: { 'TikTok for Business – SAN': 3 } });
+    let checked = 0;
+    for (const asOf of ['2027-02-28', '2027-03-01', '2028-02-29', '2028-03-31', '2026-09-30', '2027-04-30', '2026-10-01', '2027-01-01']) {
+      const policy = rowPolicyOf(config, asOf);
+      const asOfMs = Date.parse(`${asOf}T00:00:00Z`);
+      for (const network of ['TikTok for Business – iOS', 'TikTok for Business – SAN']) {
+        const months = network.endsWith('SAN') ? 3 : 6;
+        const center = plusMonths(asOfMs, -months);
+        // Every 37 minutes over ±5 days around the boundary, as ISO text the rows carry.
+        for (let t = center - 5 * 86_400_000; t <= center + 5 * 86_400_000; t += 37 * 60_000) {
+          const text = new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+          const at = Date.parse(text);
+          const past = plusMonths(at, months) <= asOfMs;
+          const d = decideRow(policy, network, text);
+          expect(d.kind, `${network} ${text} as of ${asOf}`).toBe(past ? 'past_window' : 'within_window');
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(3000);
   });
 });

@@ -185,6 +185,26 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
         expect((await rejectionOf(store.writeIfGeneration('p', 'one', ABSENT_GENERATION), StorageError)).code).toBe('precondition_failed');
       });
 
+      it('takes a stream, and publishes nothing when the stream throws instead of ending', async () => {
+        const store = await fresh();
+        const g1 = await store.writeIfGeneration('big', 'old', ABSENT_GENERATION);
+        const parts = Array.from({ length: 40 }, (_, i) => Buffer.alloc(16 * 1024, 97 + (i % 26)));
+        async function* stream(fail: boolean): AsyncGenerator<Buffer> {
+          for (const p of parts) yield p;
+          if (fail) throw new Error('the check before the end failed');
+        }
+        const err = await store.writeIfGeneration('big', stream(true), g1.generation).catch((e: unknown) => e);
+        expect(String((err as Error).message) + String((err as { cause?: Error }).cause?.message)).toContain('the check before the end failed');
+        expect((await store.readBuffer('big')).toString()).toBe('old');
+        expect((await store.stat('big')).generation).toBe(g1.generation);
+        const g2 = await store.writeIfGeneration('big', stream(false), g1.generation);
+        expect(g2.size).toBe(40 * 16 * 1024);
+        expect((await store.readBuffer('big')).equals(Buffer.concat(parts))).toBe(true);
+        // A stale generation loses with a stream as with a buffer.
+        expect((await rejectionOf(store.writeIfGeneration('big', stream(false), g1.generation), StorageError)).code).toBe('precondition_failed');
+        expect(await keysOf(store)).toEqual(['big']);
+      });
+
       it('fails when the object it expects is gone', async () => {
         const store = await fresh();
         const g1 = await store.writeIfGeneration('p', 'one', ABSENT_GENERATION);
