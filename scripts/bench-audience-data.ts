@@ -5,6 +5,9 @@
 // store: first sync = prepare + diff (4 groups) + build + commit; then a second snapshot
 // with 1% of the rows gone and 1% new. Baseline, in the same process on the same file:
 // the SnapshotReader alone (parse + normalize + hash, nothing stored): the floor of prepare.
+// Each phase prints wall and CPU seconds (the machine is shared: CPU seconds compare better);
+// BENCH_MARKS=1 prints each phase's process.hrtime bounds (µs) on stderr, to slice a
+// `node --cpu-prof` profile by phase.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
