@@ -5,6 +5,9 @@
 // store: first sync = prepare + diff (4 groups) + build + commit; then a second snapshot
 // with 1% of the rows gone and 1% new. Baseline, in the same process on the same file:
 // the SnapshotReader alone (parse + normalize + hash, nothing stored): the floor of prepare.
+// Each phase prints wall and CPU seconds (the machine is shared: CPU seconds compare better);
+// BENCH_MARKS=1 prints each phase's process.hrtime bounds (µs) on stderr, to slice a
+// `node --cpu-prof` profile by phase.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -72,13 +75,19 @@ async function run<A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args:
 }
 
 const phasePeaks: Record<string, number> = {};
+const cpuTimes: Record<string, number> = {};
 
 async function timed<T>(label: string, fn: () => Promise<T>, times: Record<string, number>): Promise<T> {
   const before = peakRss;
   peakRss = process.memoryUsage().rss;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const m0 = process.hrtime.bigint() / 1000n;
   const r = await fn();
+  if (process.env.BENCH_MARKS) console.error(`MARK ${label} ${m0} ${process.hrtime.bigint() / 1000n}`);
   times[label] = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  cpuTimes[label] = (c.user + c.system) / 1000;
   phasePeaks[label] = Math.max(peakRss, process.memoryUsage().rss);
   peakRss = Math.max(before, phasePeaks[label]);
   return r;
@@ -97,7 +106,7 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   const wall = performance.now() - t0;
   const ids = Object.values(prep.snapshot!.counts.types).reduce((n, c) => n + (c?.accepted ?? 0) + (c?.prehashed ?? 0), 0);
   const phases = Object.entries(times)
-    .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s / ${mib(phasePeaks[k] ?? 0)}`)
+    .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s (cpu ${((cpuTimes[k] ?? 0) / 1000).toFixed(2)} s) / ${mib(phasePeaks[k] ?? 0)}`)
     .join(', ');
   console.log(
     `${runId}: ${rows.toLocaleString('en-US')} rows, ${ids.toLocaleString('en-US')} ids in ${(wall / 1000).toFixed(2)} s (${Math.round(ids / (wall / 1000)).toLocaleString('en-US')} ids/s; phase: time / peak RSS: ${phases})`,
@@ -133,10 +142,13 @@ async function main(): Promise<void> {
     // Baseline: the reader alone on the first snapshot.
     const parsed = parseDestinationConfig(config);
     const t0 = performance.now();
+    const bc0 = process.cpuUsage();
     const reader = new SnapshotReader(snap1, { format: 'csv', mapping: columnMappingOf(parsed), normalization: { context: 'audience', defaultCountry: 'US' } });
     let baseIds = 0;
     for await (const batch of reader.read(createReadStream(snap1, { highWaterMark: 1 << 20 }))) for (const d of batch.digests) baseIds += d.digests.length;
     const baseMs = performance.now() - t0;
+    const bc = process.cpuUsage(bc0);
+    console.log(`baseline cpu ${((bc.user + bc.system) / 1e6).toFixed(2)} s`);
     console.log(`baseline (SnapshotReader only, nothing stored): ${baseIds.toLocaleString('en-US')} ids in ${(baseMs / 1000).toFixed(2)} s (${Math.round(baseIds / (baseMs / 1000)).toLocaleString('en-US')} ids/s)`);
 
     const acts = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri) });

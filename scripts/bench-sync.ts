@@ -7,10 +7,12 @@
 // (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The emulator
 // runs in a process of its own (`ttsync emulator`); the control worker (workflows) and the
 // client run here. TEMPORAL_ADDRESS uses that server (unique task queues) instead of starting
-// a throwaway in-memory dev server.
+// a throwaway in-memory dev server. Per scenario it also reads and hashes the same snapshot
+// alone in this process (the data plane's floor) and prints the data plane (prepare + diff +
+// build, wall and worker CPU seconds) against it, and a churn sync against its first sync.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +22,8 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
 import { requestAudienceSync, waitForAudienceCycle } from '../src/audience-sync/client';
-import type { DestinationConfigInput } from '../src/audience-sync/config';
+import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } from '../src/audience-sync/config';
+import { SnapshotReader } from '../src/snapshot';
 import { DEFAULT_ADDRESS, localTemporalSettings } from '../src/temporal/connection';
 import { churned, SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from '../src/audience-sync/demo/synthetic';
 import { emulatorAudience, seedAdvertiserToken } from '../src/audience-sync/demo/emulatorControl';
@@ -70,8 +73,13 @@ async function workerChild(): Promise<void> {
   });
   process.send?.({ ready: true });
   const stop = (): void => workers.shutdown();
-  process.on('message', (m: { stop?: boolean }) => {
+  process.on('message', (m: { stop?: boolean; cpu?: number }) => {
     if (m.stop) stop();
+    // CPU seconds of the worker so far (user + system, all threads): the parent's phase clock.
+    if (m.cpu !== undefined) {
+      const u = process.cpuUsage();
+      process.send?.({ cpuReply: m.cpu, cpuMs: (u.user + u.system) / 1000 });
+    }
   });
   // The parent is gone (even killed): stop too, never linger.
   process.on('disconnect', stop);
@@ -155,6 +163,8 @@ interface Child {
   proc: ChildProcess;
   ready: Promise<void>;
   maxRss: Promise<number>;
+  /** The worker's CPU milliseconds so far (asks it over IPC). */
+  cpuMs(): Promise<number>;
 }
 
 function startWorkerChild(address: string, env: ChildEnv): Child {
@@ -171,8 +181,42 @@ function startWorkerChild(address: string, env: ChildEnv): Child {
   ]);
   const maxRss = new Promise<number>((resolve) => proc.on('message', (m: { maxRSS?: number }) => m.maxRSS !== undefined && resolve(m.maxRSS)));
   exited.catch(() => undefined);
-  return { proc, ready, maxRss };
+  let asked = 0;
+  const pending = new Map<number, (ms: number) => void>();
+  proc.on('message', (m: { cpuReply?: number; cpuMs?: number }) => {
+    if (m.cpuReply === undefined) return;
+    pending.get(m.cpuReply)?.(m.cpuMs ?? 0);
+    pending.delete(m.cpuReply);
+  });
+  const cpuMs = (): Promise<number> =>
+    new Promise((resolve) => {
+      const id = ++asked;
+      pending.set(id, resolve);
+      proc.send({ cpu: id });
+    });
+  return { proc, ready, maxRss, cpuMs };
 }
+
+/**
+ * The floor of the data plane: reading, normalizing and hashing the snapshot alone (the
+ * SnapshotReader, nothing stored), here, in the same run as the syncs it is compared with.
+ */
+async function readHashFloor(path: string, config: DestinationConfigInput): Promise<{ wallMs: number; cpuMs: number; ids: number }> {
+  const parsed = parseDestinationConfig(config);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const reader = new SnapshotReader(pathToFileURL(path).href, {
+    format: 'csv',
+    mapping: columnMappingOf(parsed),
+    normalization: { context: 'audience', phoneFormat: parsed.phoneFormat, ...(parsed.defaultCountry ? { defaultCountry: parsed.defaultCountry } : {}) },
+  });
+  let ids = 0;
+  for await (const batch of reader.read(createReadStream(path, { highWaterMark: 1 << 20 }))) for (const d of batch.digests) ids += d.digests.length;
+  const c = process.cpuUsage(c0);
+  return { wallMs: performance.now() - t0, cpuMs: (c.user + c.system) / 1000, ids };
+}
+
+const DATA_PLANE = ['preparing', 'diffing', 'building'];
 
 async function stopWorkerChild(c: Child): Promise<number> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return 0;
@@ -305,6 +349,7 @@ async function main(): Promise<void> {
     }
 
     const results: string[] = [];
+    const firstSyncs = new Map<string, { planeWall: number; planeCpu: number; wallNoWait: number }>();
     let lastDestination: string | undefined;
     for (const sc of scenarios) {
       if (Date.now() > opts.deadline) {
@@ -335,15 +380,26 @@ async function main(): Promise<void> {
         maxProcessingWait: '1h',
         storage: { workdir: join(dir, sc.destinationId, 'work') },
       };
+      // The floor, twice (the first read warms the page cache and the JIT); the faster counts.
+      const floors = [await readHashFloor(snapPath, config), await readHashFloor(snapPath, config)];
+      const floor = { wallMs: Math.min(...floors.map((f) => f.wallMs)), cpuMs: Math.min(...floors.map((f) => f.cpuMs)), ids: floors[0]!.ids };
+      console.log(`  read+hash floor: ${n(floor.ids)} ids in ${(floor.wallMs / 1000).toFixed(2)} s wall, ${(floor.cpuMs / 1000).toFixed(2)} s CPU`);
       const workflowId = WorkflowIds.audienceSync(sc.destinationId);
-      current = startWorkerChild(address, { queues, workdir: join(dir, 'default-work') });
+      // A default workdir (and so segment registry and audience leases) per destination: the
+      // emulator hands out the same audience ids again after its reset between scenarios.
+      current = startWorkerChild(address, { queues, workdir: join(dir, sc.destinationId, 'default-work') });
       await current.ready;
       const pid = current.proc.pid!;
       const rss = sampleRss(pid);
       const runBefore = await currentRunId(client, workflowId);
       const t0 = performance.now();
       const phaseTimes = new Map<string, number>();
+      const phaseCpu = new Map<string, number>();
+      const child = current;
       let phaseStart = t0;
+      let cpuStart = await child.cpuMs();
+      // Status polls come one at a time; the CPU reading of a phase change is awaited in order.
+      let cpuChain: Promise<void> = Promise.resolve();
       let status: AudienceSyncStatus;
       try {
         const req = await requestAudienceSync(client, {
@@ -359,13 +415,25 @@ async function main(): Promise<void> {
           timeoutMs: Math.max(1000, opts.deadline - Date.now()),
           onStatus: (s) => {
             const now = performance.now();
-            phaseTimes.set(rss.phase, (phaseTimes.get(rss.phase) ?? 0) + (now - phaseStart));
+            const was = rss.phase;
+            phaseTimes.set(was, (phaseTimes.get(was) ?? 0) + (now - phaseStart));
             phaseStart = now;
             rss.phase = s.currentRunId === null ? 'done' : s.phase;
+            if (rss.phase !== was)
+              cpuChain = cpuChain.then(async () => {
+                const c = await child.cpuMs();
+                phaseCpu.set(was, (phaseCpu.get(was) ?? 0) + (c - cpuStart));
+                cpuStart = c;
+              });
           },
         });
         const wall = (performance.now() - t0) / 1000;
         phaseTimes.set(rss.phase, (phaseTimes.get(rss.phase) ?? 0) + (performance.now() - phaseStart));
+        await cpuChain;
+        {
+          const c = await child.cpuMs();
+          phaseCpu.set(rss.phase, (phaseCpu.get(rss.phase) ?? 0) + (c - cpuStart));
+        }
         rss.stop();
         const hwm = procStatus(pid, 'VmHWM');
         const childMax = await stopWorkerChild(current);
@@ -379,13 +447,27 @@ async function main(): Promise<void> {
         const peak = Math.max(hwm, childMax, rss.peak);
         const phases = [...rss.byPhase.entries()]
           .filter(([p]) => p !== 'done' && p !== 'starting')
-          .map(([p, b]) => `${p} ${((phaseTimes.get(p) ?? 0) / 1000).toFixed(1)} s/${mib(b)}`)
+          .map(([p, b]) => `${p} ${((phaseTimes.get(p) ?? 0) / 1000).toFixed(1)} s (CPU ${((phaseCpu.get(p) ?? 0) / 1000).toFixed(1)} s)/${mib(b)}`)
           .join(', ');
+        const planeWall = DATA_PLANE.reduce((a, p) => a + (phaseTimes.get(p) ?? 0), 0);
+        const planeCpu = DATA_PLANE.reduce((a, p) => a + (phaseCpu.get(p) ?? 0), 0);
+        const waitMs = phaseTimes.get('waiting_for_processing') ?? 0;
+        const wallNoWait = wall - waitMs / 1000;
+        const ratios = [
+          `data plane (prepare+diff+build) ${(planeWall / 1000).toFixed(2)} s wall = ${(planeWall / floor.wallMs).toFixed(2)}x the read+hash floor, ${(planeCpu / 1000).toFixed(2)} s CPU = ${(planeCpu / floor.cpuMs).toFixed(2)}x`,
+        ];
+        const firstOf = firstSyncs.get(sc.destinationId);
+        if (firstOf)
+          ratios.push(
+            `against the first sync: data plane ${(planeWall / firstOf.planeWall).toFixed(2)}x wall, ${(planeCpu / firstOf.planeCpu).toFixed(2)}x CPU; whole sync without the processing wait ${(wallNoWait / firstOf.wallNoWait).toFixed(2)}x`,
+          );
+        else firstSyncs.set(sc.destinationId, { planeWall, planeCpu, wallNoWait });
         const lines = [
           `${sc.name}: ${wall.toFixed(1)} s wall, ${n(ids)} ids in the audience after it, ${n(Math.round(ids / wall))} ids/s; worker peak RSS ${mib(peak)} (VmHWM ${mib(hwm)}, getrusage ${mib(childMax)})`,
           `  sent: ${n(last.files)} files, ${mib1(last.bytes)} (${n(last.added)} ids APPEND, ${n(last.removed)} ids REMOVE); rejected ${n(Object.values(last.rejected).reduce((a, b) => a + b, 0))} rows/values; emulator audience ${n(audience?.size ?? 0)} ids, cover_num ${n(audience?.cover_num ?? 0)}`,
           `  history: ${hist.runs} run(s), ${n(hist.events)} events, ${n(hist.bytes)} bytes`,
           `  phase: time/worker peak RSS: ${phases}`,
+          `  read+hash floor ${(floor.wallMs / 1000).toFixed(2)} s wall, ${(floor.cpuMs / 1000).toFixed(2)} s CPU; ${ratios.join('; ')}`,
         ];
         for (const l of lines) console.log(l);
         results.push(...lines);

@@ -65,7 +65,7 @@ export function nextManifest(
       if (!r.stateAt) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${xx} of ${type} counts ${r.state} ids but names no state list`);
       const t = (types[type] ??= { count: 0, shards: {} });
       t.count += r.state;
-      t.shards[xx] = { uri: r.stateAt.uri, start: r.stateAt.start, count: r.state };
+      t.shards[xx] = { uri: r.stateAt.uri, start: r.stateAt.start, count: r.state, ...(r.stateAt.format ? { format: r.stateAt.format } : {}) };
     }
   }
   // Types of the base that the groups do not mention would silently vanish from the state.

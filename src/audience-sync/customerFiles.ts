@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IdentifierType } from '../identifiers/schema';
+import { hexLinesOfRecords } from './digestRecords';
+import type { ListFormat } from './schemas';
 
 export type FileAction = 'APPEND' | 'REMOVE';
 
@@ -68,6 +70,13 @@ export interface ListRef {
   uri: string;
   start: number;
   count: number;
+  /** "records": raw digests, turned into hex lines as they are read; absent: hex lines. */
+  format?: ListFormat;
+}
+
+/** Stored bytes of one id of a list: a hex line of `lineWidth`, or a record of half its digest. */
+function storedWidth(ref: { format?: ListFormat }, lineWidth: number): number {
+  return ref.format === 'records' ? (lineWidth - 1) >>> 1 : lineWidth;
 }
 
 /** Reads `bytes` bytes of `uri` from `start`. */
@@ -82,7 +91,8 @@ export function coalesce(lists: readonly ListRef[], width: number, maxBytes: num
   for (const l of lists) {
     if (l.count === 0) continue;
     const last = out[out.length - 1];
-    if (last && last.uri === l.uri && last.start + last.count * width === l.start && (last.count + l.count) * width <= maxBytes) last.count += l.count;
+    const w = storedWidth(l, width);
+    if (last && last.uri === l.uri && last.format === l.format && last.start + last.count * w === l.start && (last.count + l.count) * w <= maxBytes) last.count += l.count;
     else out.push({ ...l });
   }
   return out;
@@ -113,7 +123,11 @@ export class ListCursor {
     for (let i = index; i < Math.min(this.lists.length, index + this.prefetch); i++) {
       if (this.ahead.has(i)) continue;
       const ref = this.lists[i]!;
-      const p = this.read(ref.uri, ref.start, ref.count * this.width);
+      const stored = ref.count * storedWidth(ref, this.width);
+      const p = this.read(ref.uri, ref.start, stored).then((buf) => {
+        if (buf.length !== stored || ref.format !== 'records') return buf;
+        return hexLinesOfRecords(buf, storedWidth(ref, this.width));
+      });
       // Failures surface when the list is used; a read started ahead must not be unhandled.
       p.catch(() => undefined);
       this.ahead.set(i, p);
@@ -159,21 +173,21 @@ export class ListIntegrityError extends Error {
   override name = 'ListIntegrityError';
 }
 
-/** Bytes of one customer file: header (optional) then the ids; MD5 and size tallied as they pass. */
+/** Bytes of one customer file: header (optional) then the ids; size (and MD5, if the tally has one) tallied as they pass. */
 export async function* customerFileBytes(
   type: IdentifierType,
   ids: AsyncIterable<Buffer>,
   header: boolean,
-  tally: { md5: ReturnType<typeof createHash>; bytes: number },
+  tally: { md5?: ReturnType<typeof createHash>; bytes: number },
 ): AsyncGenerator<Buffer> {
   if (header) {
     const h = Buffer.from(`${headerOf(type)}\n`, 'latin1');
-    tally.md5.update(h);
+    tally.md5?.update(h);
     tally.bytes += h.length;
     yield h;
   }
   for await (const chunk of ids) {
-    tally.md5.update(chunk);
+    tally.md5?.update(chunk);
     tally.bytes += chunk.length;
     yield chunk;
   }

@@ -1,4 +1,9 @@
-import { minusLines, unionLines } from './digestLists';
+import { minusLines as minusHexLines, unionLines as unionHexLines } from './digestLists';
+import { isRecordWidth, minusRecords, unionRecords } from './digestRecords';
+
+// A list's width tells hex lines (odd) from records (even): one set of rules for both forms.
+const minusLines = (a: Buffer, b: Buffer, w: number): Buffer => (isRecordWidth(w) ? minusRecords(a, b, w) : minusHexLines(a, b, w));
+const unionLines = (a: Buffer, b: Buffer, w: number): Buffer => (isRecordWidth(w) ? unionRecords(a, b, w) : unionHexLines(a, b, w));
 
 export type SyncMode = 'mirror' | 'addOnly';
 
@@ -11,7 +16,8 @@ export interface ShardDiff {
 }
 
 /*
- * All lists here are sorted unique digest lists of line width `w` (see digestLists.ts).
+ * All lists here are sorted unique digest lists of width `w`: hex lines (digestLists.ts)
+ * or records (digestRecords.ts), never mixed in one call.
  */
 
 /**

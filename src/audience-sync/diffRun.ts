@@ -1,10 +1,11 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
 import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff, type SyncMode } from './diff';
-import { isSortedUniqueLines, sortUniqueLines } from './digestLists';
+import { isSortedUniqueLines } from './digestLists';
+import { concatRecords, isSortedUniqueRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, layout, type InputSet } from './layout';
-import { lineWidth, ListPacker, readLists } from './listStore';
+import { lineWidth, ListPacker, readLists, recordWidth } from './listStore';
 import { mapLimit } from './pool';
 import type { DiffGroup, Manifest, PreparedRun, ShardTypeResult } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
@@ -84,10 +85,13 @@ export async function diffGroup(
           const a = part.offsets[s * T + t]! - start;
           const b = part.offsets[s * T + t + 1]! - start;
           if (b <= a) continue;
-          const k = `${set}/${s}/${prepared.types[t]}`;
+          const type = prepared.types[t]!;
+          const k = `${set}/${s}/${type}`;
+          // Parts written before records hold hex lines: read them as records.
+          const piece = part.format === 'records' ? bytes.subarray(a, b) : hexLinesAsRecords(bytes.subarray(a, b), type, part.key);
           const list = gathered.get(k);
-          if (list) list.push(bytes.subarray(a, b));
-          else gathered.set(k, [bytes.subarray(a, b)]);
+          if (list) list.push(piece);
+          else gathered.set(k, [piece]);
         }
     }
 
@@ -97,16 +101,18 @@ export async function diffGroup(
     const present = refs.flatMap((ref, i) => (ref ? [{ i, ref, type: wanted[i]!.type }] : []));
     const appliedBytes = await readLists(
       stores,
-      present.map(({ ref, type }) => ({ uri: ref.uri, start: ref.start, bytes: ref.count * lineWidth(type) })),
+      present.map(({ ref, type }) => ({ uri: ref.uri, start: ref.start, bytes: ref.count * (ref.format === 'records' ? recordWidth(type) : lineWidth(type)) })),
       budget,
       concurrency,
     );
     const applied = new Map<string, Buffer>();
     for (const [j, { i, ref, type }] of present.entries()) {
-      const ids = appliedBytes[j]!;
+      let ids = appliedBytes[j]!;
       let ok = false;
       try {
-        ok = isSortedUniqueLines(ids, lineWidth(type));
+        // An applied state written before records (hex lines) is read as records.
+        if (ref.format !== 'records' && isSortedUniqueLines(ids, lineWidth(type))) ids = recordsOfHexLines(ids, lineWidth(type));
+        ok = isSortedUniqueRecords(ids, recordWidth(type));
       } catch {
         ok = false;
       }
@@ -124,7 +130,7 @@ export async function diffGroup(
       state: new ListPacker(work, layout.diffLists(runId, s0, s1, 'state')),
     };
     for (const type of types) {
-      const w = lineWidth(type);
+      const w = recordWidth(type);
       for (let s = s0; s < s1; s++) {
         const xx = shardName(s);
         const appliedIds = applied.get(`${s}/${type}`) ?? EMPTY;
@@ -133,7 +139,7 @@ export async function diffGroup(
           const pieces = gathered.get(`${set}/${s}/${type}`);
           if (!pieces) return EMPTY;
           gathered.delete(`${set}/${s}/${type}`);
-          return sortUniqueLines(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), w);
+          return sortUniqueRecords(concatRecords(pieces), w);
         };
         let d: ShardDiff;
         let inputIds: Buffer;
@@ -151,13 +157,14 @@ export async function diffGroup(
         if (input.resend) d = { adds: d.state, removes: EMPTY, state: d.state };
         const r: ShardTypeResult = { input: inputIds.length / w, applied: appliedIds.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
         if (exits) r.exits = exits.length / w;
-        if (d.adds.length) r.addAt = packers.add.add(d.adds);
         if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
         if (d.state.length) {
-          // An unchanged shard keeps pointing at the applied list instead of a copy.
+          // An unchanged shard keeps pointing at the applied list (in its own form) instead of a copy.
           const unchanged = appliedRef && d.state.length === appliedIds.length && !d.adds.length && !d.removes.length;
-          r.stateAt = unchanged ? { uri: appliedRef.uri, start: appliedRef.start } : packers.state.add(d.state);
+          r.stateAt = unchanged ? { uri: appliedRef.uri, start: appliedRef.start, ...(appliedRef.format ? { format: appliedRef.format } : {}) } : packers.state.add(d.state);
         }
+        // Adds that are the whole new state (a first sync, a resend) are that list, not a copy.
+        if (d.adds.length) r.addAt = d.adds === d.state && r.stateAt ? { ...r.stateAt } : packers.add.add(d.adds);
         ((cp.shards[xx] ??= {}) as Partial<Record<IdentifierType, ShardTypeResult>>)[type] = r;
       }
     }
@@ -169,6 +176,14 @@ export async function diffGroup(
 }
 
 const EMPTY = Buffer.alloc(0);
+
+function hexLinesAsRecords(lines: Buffer, type: IdentifierType, key: string): Buffer {
+  try {
+    return recordsOfHexLines(lines, lineWidth(type));
+  } catch (err) {
+    throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${key}: a spill part's ${type} lines are not digests (${(err as Error).message}); it was altered outside ttsync`);
+  }
+}
 
 function spillBytes(parts: { part: { offsets: number[] } }[], T: number, s0: number, s1: number): number {
   let n = 0;

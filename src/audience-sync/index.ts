@@ -1,6 +1,7 @@
 export * from './layout';
 export * from './shards';
 export * from './digestLists';
+export * from './digestRecords';
 export * from './diff';
 export * from './customerFiles';
 export * from './schemas';

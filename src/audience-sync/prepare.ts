@@ -95,7 +95,7 @@ export async function prepareSet(
       : { set, generation: info.generation, position: null, seq: 0, spillParts: [], rejectParts: [], counts: { rows: 0, rowsRejected: {}, types: {} } };
   const base = structuredClone(cp.counts);
   const typeIndex = new Map(types.map((t, i) => [t, i]));
-  const buffer = new ShardBuffer(types.length);
+  const buffer = new ShardBuffer(types.length, 'records');
   let rejectChunks: string[] = [];
   let rejectBytes = 0;
   let lastCheckpoint = now();
@@ -117,7 +117,8 @@ export async function prepareSet(
       const key = layout.spillLines(runId, set, seq);
       // Working data: nobody reads its MD5 (the local store then skips hashing it).
       await work.write(key, Readable.from(part.chunks), { md5: false });
-      await work.write(layout.spillIndex(runId, set, seq), JSON.stringify({ key, ids: part.ids, offsets: part.offsets }));
+      const index: SpillPart = { key, ids: part.ids, offsets: part.offsets, format: 'records' };
+      await work.write(layout.spillIndex(runId, set, seq), JSON.stringify(index));
       spillParts.push(seq);
     }
     const rejectParts = [...cp.rejectParts];

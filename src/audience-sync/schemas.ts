@@ -12,12 +12,21 @@ import { InputSetSchema, RunIdSchema } from './layout';
 const count = z.number().int().nonnegative();
 const shardKey = z.string().regex(/^[0-9a-f]{2}$/);
 
+/**
+ * How a stored digest list is written: "records" (raw digests, digestRecords.ts). Absent:
+ * hex lines (digestLists.ts), the only form before records, still read everywhere.
+ */
+export const ListFormatSchema = z.literal('records');
+export type ListFormat = z.infer<typeof ListFormatSchema>;
+
 /** One spill part of prepare: its key and the byte offset of each (shard, type) slot. */
 export const SpillPartSchema = z.object({
   key: z.string(),
   ids: count,
   /** offsets[shard * types.length + t]; one more entry than slots (the total). */
   offsets: z.array(count),
+  /** "records": raw digests (digestRecords.ts); absent: hex lines (parts written before records). */
+  format: ListFormatSchema.optional(),
 });
 export type SpillPart = z.infer<typeof SpillPartSchema>;
 
@@ -33,8 +42,8 @@ export const PreparedRunSchema = z.object({
 });
 export type PreparedRun = z.infer<typeof PreparedRunSchema>;
 
-/** Where a list starts: object URI and byte offset (its length is count × line width). */
-export const ListAtSchema = z.object({ uri: z.string(), start: count });
+/** Where a list starts: object URI, byte offset and form (its length is count × the form's width). */
+export const ListAtSchema = z.object({ uri: z.string(), start: count, format: ListFormatSchema.optional() });
 export type ListAt = z.infer<typeof ListAtSchema>;
 
 /** One type of one shard after diff. Locations are absent when the list is empty. */
@@ -76,7 +85,7 @@ export const ManifestSchema = z.object({
   /** Per type: total ids and the sorted list of each non-empty shard. */
   types: z.partialRecord(
     IdentifierTypeSchema,
-    z.object({ count, shards: z.record(shardKey, z.object({ uri: z.string(), start: count, count })) }),
+    z.object({ count, shards: z.record(shardKey, z.object({ uri: z.string(), start: count, count, format: ListFormatSchema.optional() })) }),
   ),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;

@@ -97,17 +97,26 @@ export class LocalBlobStore implements BlobStore {
   async openRead(key: string, range: ReadRange = {}): Promise<Readable> {
     const path = this.pathOf(key);
     let handle: FileHandle;
+    let size: number;
     try {
       handle = await open(path, 'r');
       // open() succeeds on a directory; reading it would fail later with EISDIR.
-      if (!(await handle.stat()).isFile()) {
+      const st = await handle.stat();
+      if (!st.isFile()) {
         await handle.close();
         throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
       }
+      size = st.size;
     } catch (err) {
       throw this.fail(err, key, 'read');
     }
-    const source = createReadStream('', { fd: handle, start: range.start, end: range.end });
+    // Chunks sized to the read: a bounded range (the data plane's list reads) in one chunk of
+    // up to 16 MiB instead of 64 KiB pieces its reader concatenates, a whole object in chunks
+    // of up to 1 MiB (the snapshot reader's pieces). Fewer, larger buffers: V8 runs a full GC
+    // per ~64 MiB of buffers allocated, and a 1M-row prepare spent 10% more CPU on 64 KiB chunks.
+    const span = (range.end ?? size - 1) - (range.start ?? 0) + 1;
+    const highWaterMark = Math.max(65536, Math.min(span, range.end !== undefined ? 16 << 20 : 1 << 20));
+    const source = createReadStream('', { fd: handle, start: range.start, end: range.end, highWaterMark });
     // Read errors after opening (EIO, a vanished mount) surface as StorageError too.
     const out = new PassThrough();
     source.once('error', (err) => out.destroy(this.fail(err, key, 'read')));
