@@ -25,6 +25,10 @@ const COMMAND_PATHS = [
   ['doctor'],
   ['rerun'],
   ['replay'],
+  ['usage', 'report'],
+  ['retention', 'run'],
+  ['notices', 'schedule'],
+  ['cluster', 'up'],
 ];
 
 function find(program: Command, path: string[]): Command {
