@@ -1,10 +1,10 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { Command } from 'commander';
 import { durationMs } from '../config/duration';
 import { durationTextFlag } from '../config/durationFlag';
 import { ConfigError, UsageError } from '../config/errors';
 import { openBlobStore } from '../storage';
-import { connectClient } from '../temporal/connection';
+import { withClient } from '../temporal/connection';
 import { TaskQueues } from '../temporal/taskQueues';
 import { WorkflowIds } from '../temporal/workflowIds';
 import { startRetention } from './client';
@@ -51,15 +51,6 @@ export function formatSummary(s: RetentionRunSummary): string {
   if (s.auditUri) lines.push(`  audit: ${s.auditUri}`);
   if (s.nextDue.length) lines.push(`  next due: ${s.nextDue.length} partition(s) (${s.nextDue.slice(0, 5).join(', ')}${s.nextDue.length > 5 ? ', …' : ''})`);
   return lines.join('\n') + '\n';
-}
-
-async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient();
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
 }
 
 export function registerRetentionCommand(program: Command, summary: string): void {

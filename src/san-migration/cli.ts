@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { UsageError } from '../config/errors';
-import { connectClient } from '../temporal/connection';
+import { withClient } from '../temporal/connection';
 import { TaskQueues } from '../temporal/taskQueues';
 import { accountIdOfWorkflowId } from '../temporal/workflowIds';
 import { announceCutover, applyProgram, importAccounts, readStatus, recordDecision, report, type SanQueues } from './client';
@@ -50,15 +50,6 @@ const withQueues = (cmd: Command) =>
 
 const queuesOf = (o: QueueOpts): SanQueues => ({ taskQueue: o.taskQueue, activityQueue: o.activityQueue });
 const storesOf = (o: StoreOpts) => openSanStores(o.store ?? defaultSanStoreUri());
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient();
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 async function fileErrorsAsUsage<T>(fn: () => Promise<T>): Promise<T> {
   try {

@@ -145,18 +145,7 @@ export class GcsBlobStore implements BlobStore {
       // and manifest files) then cost one request; large ones go resumable with the
       // buffered head replayed first.
       const it = chunksOf(data);
-      const head: Buffer[] = [];
-      let headSize = 0;
-      let done = false;
-      while (options.resumable === false || headSize <= this.threshold) {
-        const next = await it.next();
-        if (next.done) {
-          done = true;
-          break;
-        }
-        head.push(next.value);
-        headSize += next.value.length;
-      }
+      const { head, done } = await bufferedHead(it, options.resumable === false ? Infinity : this.threshold);
       if (done) return await this.uploadSimple(file, key, Buffer.concat(head), options);
       return await this.uploadResumable(file, key, prepend(head, it), options);
     } catch (err) {
@@ -229,18 +218,7 @@ export class GcsBlobStore implements BlobStore {
         return await this.uploadSimple(file, key, buf, options, cas);
       }
       const it = chunksOf(data);
-      const head: Buffer[] = [];
-      let headSize = 0;
-      let done = false;
-      while (headSize <= this.threshold) {
-        const next = await it.next();
-        if (next.done) {
-          done = true;
-          break;
-        }
-        head.push(next.value);
-        headSize += next.value.length;
-      }
+      const { head, done } = await bufferedHead(it, this.threshold);
       if (done) {
         const buf = Buffer.concat(head);
         sent = { size: buf.length, md5: () => md5Hex(buf) };
@@ -406,4 +384,20 @@ function isNetworkError(err: unknown): boolean {
 function shortMessage(err: unknown): string {
   const msg = String((err as Error)?.message ?? err).replace(/\s+/g, ' ').trim();
   return msg.length > 200 ? `${msg.slice(0, 200)}…` : msg;
+}
+
+/**
+ * The first chunks of a stream, until more than `limit` bytes or its end (`done`): a small
+ * object then goes in one request, a large one resumable with this head sent first.
+ */
+async function bufferedHead(it: AsyncIterator<Buffer>, limit: number): Promise<{ head: Buffer[]; done: boolean }> {
+  const head: Buffer[] = [];
+  let size = 0;
+  while (size <= limit) {
+    const next = await it.next();
+    if (next.done) return { head, done: true };
+    head.push(next.value);
+    size += next.value.length;
+  }
+  return { head, done: false };
 }

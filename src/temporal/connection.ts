@@ -207,6 +207,16 @@ export async function connectClient(settings: TemporalSettings = loadTemporalSet
   return new Client({ connection, namespace: settings.namespace, ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}) });
 }
 
+/** Runs `fn` with a client of the environment's Temporal (as every command connects), then closes it. */
+export async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
 export async function connectNative(settings: TemporalSettings = loadTemporalSettings()): Promise<NativeConnection> {
   return NativeConnection.connect(settings.connection);
 }

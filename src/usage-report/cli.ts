@@ -1,9 +1,9 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { Command } from 'commander';
 import { durationMs } from '../config/duration';
 import { durationTextFlag } from '../config/durationFlag';
 import { ConfigError, UsageError } from '../config/errors';
-import { connectClient } from '../temporal/connection';
+import { withClient } from '../temporal/connection';
 import { TaskQueues } from '../temporal/taskQueues';
 import { loadUsageAdvertisers } from './advertisers';
 import { startUsageReport } from './client';
@@ -35,15 +35,6 @@ export function formatUsageResult(r: UsageReportResult): string {
     `  targeting: ${r.recordedDays} day(s) from daily records, the others read at report time`,
   ];
   return lines.join('\n') + '\n';
-}
-
-async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-  const client = await connectClient();
-  try {
-    return await fn(client);
-  } finally {
-    await client.connection.close();
-  }
 }
 
 export function registerUsageCommand(program: Command, summary: string): void {
