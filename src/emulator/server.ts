@@ -229,8 +229,15 @@ export class EmulatorServer {
       url.searchParams.get('app_id') ??
       null;
 
+    let dropAnswer = false;
     const finish = (code: number, message: string, data: unknown, outcome: CallOutcome, added = 0) => {
       if (route.multipart) req.resume();
+      if (dropAnswer) {
+        // The request was handled (an edit took effect); the caller never learns it.
+        this.log(method, rel, appId, t0, 'injected_drop_after', null, code, rid, added);
+        req.socket.destroy();
+        return;
+      }
       this.envelope(res, rel, code, message, data, rid);
       this.log(method, rel, appId, t0, outcome, 200, code, rid, added);
     };
@@ -245,7 +252,10 @@ export class EmulatorServer {
       );
     }
     const fault = this.faults.draw(rel);
-    if (fault.latencyMs) await sleep(fault.latencyMs);
+    if (fault.latencyMs) {
+      this.state.counters.slowAnswers++;
+      await sleep(fault.latencyMs);
+    }
     switch (fault.kind) {
       case 'throttle':
         return finish(40100, 'Too many requests. Please retry in some time.', {}, 'injected_throttle', fault.latencyMs);
@@ -263,6 +273,9 @@ export class EmulatorServer {
         this.log(method, rel, appId, t0, 'injected_drop', null, null, null, fault.latencyMs);
         req.socket.destroy();
         return;
+      case 'dropAfter':
+        dropAnswer = true;
+        break;
       case null:
         break;
     }

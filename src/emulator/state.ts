@@ -115,6 +115,7 @@ export type CallOutcome =
   | 'injected_rule'
   | 'injected_http503'
   | 'injected_drop'
+  | 'injected_drop_after'
   | 'not_found';
 
 export interface CallRec {
@@ -163,6 +164,8 @@ export class EmulatorState {
     byOutcome: {} as Partial<Record<CallOutcome, number>>,
     eventsReceived: 0,
     eventsDeduplicated: 0,
+    /** API requests answered late on purpose (faults.latency), whatever the answer. */
+    slowAnswers: 0,
   };
   nextAudienceSeq = 1;
   nextFileSeq = 1;
@@ -182,7 +185,7 @@ export class EmulatorState {
     this.calls = [];
     this.campaignStatus.clear();
     this.statusChanges = [];
-    this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0 };
+    this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0, slowAnswers: 0 };
     this.nextAudienceSeq = 1;
     this.nextFileSeq = 1;
     this.nextCallSeq = 1;
@@ -262,7 +265,7 @@ export class EmulatorState {
       events: EventRec[];
       campaignStatus?: Array<[string, OperationStatus]>;
       statusChanges?: StatusChangeRec[];
-      counters: EmulatorState['counters'];
+      counters: Omit<EmulatorState['counters'], 'slowAnswers'> & { slowAnswers?: number };
       nextAudienceSeq: number;
       nextFileSeq: number;
       nextCallSeq: number;
@@ -288,7 +291,8 @@ export class EmulatorState {
     this.events = meta.events;
     this.campaignStatus = new Map(meta.campaignStatus ?? []);
     this.statusChanges = meta.statusChanges ?? [];
-    this.counters = meta.counters;
+    // State files of older emulators lack the newer counters.
+    this.counters = { ...meta.counters, slowAnswers: meta.counters.slowAnswers ?? 0 };
     this.nextAudienceSeq = meta.nextAudienceSeq;
     this.nextFileSeq = meta.nextFileSeq;
     this.nextCallSeq = meta.nextCallSeq;
