@@ -340,8 +340,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     );
     loops.push(
       (async () => {
+        // The first kill comes within the first half of the run, so even a short run has one.
+        let wait = rand() * Math.min(opts.serverKillEveryMs ?? 45_000, opts.durationMs / 2);
         while (running()) {
-          await pause(around(opts.serverKillEveryMs ?? 45_000));
+          await pause(wait);
+          wait = around(opts.serverKillEveryMs ?? 45_000);
           if (!running()) break;
           await temporal.kill();
           log(`chaos: +${((Date.now() - t0) / 1000).toFixed(0)} s SIGKILLed the Temporal server (kill ${temporal.kills})`);
@@ -490,7 +493,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const report = [
       `chaos ${(chaosMs / 60_000).toFixed(1)} min (seed ${opts.seed ?? 20261203}): ${nAud} audience-sync and ${nEv} events-export destinations, ${nWorkers} worker processes; settled in ${(settleMs / 1000).toFixed(0)} s${settled ? '' : ' (NOT SETTLED: timed out)'}`,
       `kills survived: worker processes ${pool.kills} (SIGKILL), Temporal server ${temporal.kills} (SIGKILL, restarted on its database file)`,
-      `TikTok faults injected: ${fmt(tiktokFaults)}`,
+      `TikTok faults injected: ${fmt(tiktokFaults)} (of ${n(emu.state.counters.calls)} API requests)`,
       `GCS faults injected (proxy in front of fake-gcs-server): ${fmt(gcsFaults)}; ${n(proxy.counts.passed)} requests passed`,
       `inputs: ${n(counters.snapshots)} snapshots (${n(PEOPLE)} people, ${CHURN} churn each), ${n(counters.eventFiles)} events files (${n(counters.events)} events); triggers given again after a failed cycle or run: ${counters.rerequested}`,
       ...audChecks.map((c) => `  ${c.destinationId}: generation ${c.generation}, ${n(c.expected)} ids expected, lost ${c.lost}, unexpected ${c.unexpected}, audiences ${c.audiences}, phase ${c.phase}`),
