@@ -181,6 +181,8 @@ export class EmulatorServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
+    // When the request arrived, before its body is read: what the rate limit counts.
+    const arrived = Date.now();
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (url.pathname.startsWith('/_emulator/')) return this.control.handle(req, res, url);
     if (url.pathname === PORTAL_PATH) return handlePortal(this, req, res, url);
@@ -242,7 +244,7 @@ export class EmulatorServer {
       this.log(method, rel, appId, t0, outcome, 200, code, rid, added);
     };
 
-    const hit = this.limits.admit(appId ?? 'anonymous', route.bucket, now);
+    const hit = this.limits.admit(appId ?? 'anonymous', route.bucket, arrived);
     if (hit) {
       return finish(
         40100,
