@@ -311,7 +311,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     loops.push(
       (async () => {
         while (running()) {
-          await pause(around(opts.feedEveryMs ?? 6_000));
+          await pause(around(opts.feedEveryMs ?? 4_000));
           if (!running()) break;
           const k = Math.floor(rand() * (audiences.length + eventsDests.length));
           try {
