@@ -100,7 +100,7 @@ const CHURN = 150;
 const EVENTS_PER_FILE = 1_500;
 // Short timeouts: a step whose worker was killed is retried within seconds, not the defaults' minutes.
 const AUDIENCE_TIMING = { cadence: '24h', pollInitial: '200ms', pollMax: '2s', heartbeatTimeout: '5s', tiktokCallTimeout: '15s', noticeTimeout: '15s', dataStepTimeout: '15s' };
-const EVENTS_TIMING = { cadence: '24h', heartbeatTimeout: '5s' };
+const EVENTS_TIMING = { cadence: '24h', heartbeatTimeout: '5s', dataStepTimeout: '15s' };
 
 const LATE_ANSWER_PATHS = ['dmp/custom_audience/get/', 'dmp/custom_audience/list/', 'dmp/custom_audience/file/upload/', 'event/track/'];
 
