@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,9 +6,11 @@ import { Client, Connection } from '@temporalio/client';
 import { requestAudienceSync } from '../../src/audience-sync/client';
 import type { DestinationConfigInput } from '../../src/audience-sync/config';
 import { audienceSyncStatusQuery, snapshotLandedSignal, type AudienceSyncStatus } from '../../src/audience-sync/messages';
-import { startEmulator, type RunningEmulator } from '../../src/emulator';
+import { emulatorAnswers } from '../../src/emulator/ensure';
 import type { ObservedRate } from '../../src/emulator/rateLimits';
-import { startDevServer, type DevServer } from '../../src/temporal/devServer';
+import { PROJECT_ROOT } from '../../src/paths';
+import { spawnTied } from '../../src/process/spawnTied';
+import { freePort, startDevServer, stopChild, type DevServer } from '../../src/temporal/devServer';
 import { resolveTemporalCli } from '../../src/temporal/toolchain';
 import { WorkflowIds } from '../../src/temporal/workflowIds';
 import { audienceDigests, compareSets, generationPeople, snapshotCsv } from './expected';
@@ -88,9 +90,28 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const cleanups: (() => Promise<unknown>)[] = [];
   let ok = false;
   try {
+    // The emulator runs in a process of its own (`ttsync emulator`): it stamps each request when
+    // it arrives, and this process's own work (landing 100 snapshots) must not bunch them up.
+    const emuPort = await freePort();
+    const emuUrl = `http://127.0.0.1:${emuPort}`;
+    const emuLog = openSync(join(dir, 'logs', 'emulator.log'), 'a');
+    const emuChild = spawnTied(process.execPath, [join(PROJECT_ROOT, 'bin', 'ttsync.js'), 'emulator', '--port', String(emuPort), '--processing-delay', '2s', '--qps', String(qps), '--qpm', String(qps * 60)], {
+      output: emuLog,
+    });
+    closeSync(emuLog);
+    cleanups.push(() => stopChild(emuChild, 10_000));
+    for (let i = 0; !(await emulatorAnswers(emuUrl)); i++) {
+      if (i > 300 || emuChild.exitCode !== null) throw new Error(`the emulator did not start; see ${join(dir, 'logs', 'emulator.log')}`);
+      await sleep(100);
+    }
+    const control = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+      const res = await fetch(`${emuUrl}/_emulator/${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      if (!res.ok) throw new Error(`emulator ${method} ${path}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
     // The audiences are small: the emulator's 1,000-id floor would refuse their edits.
-    const emu: RunningEmulator = await startEmulator({ port: 0, processingDelay: 2000, minAudienceSize: 10, rateLimits: { default: { qps, qpm: qps * 60 } } });
-    cleanups.push(() => emu.close());
+    await control('POST', 'config', { minAudienceSize: 10 });
+    const apiCalls = async (): Promise<number> => (await control<{ calls: number }>('GET', 'stats')).calls;
     const server: DevServer = await startDevServer({ cliPath: resolveTemporalCli(), port: 0, logFile: join(dir, 'logs', 'temporal.log') });
     cleanups.push(() => server.stop());
     const pool = new WorkerPool(
@@ -101,9 +122,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         TTSYNC_PAYLOAD_KEYS: '',
         NODE_ENV: 'production',
         TTSYNC_DATA_DIR: join(dir, 'data'),
-        TIKTOK_API_BASE_URL: emu.apiBaseUrl,
+        TIKTOK_API_BASE_URL: `${emuUrl}/open_api/v1.3`,
         TIKTOK_QPS: String(qps),
-        [TOKEN_VAR]: emu.control.issueToken([ADVERTISER]),
+        [TOKEN_VAR]: (await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: [ADVERTISER] })).access_token,
       },
       join(dir, 'logs'),
     );
@@ -138,7 +159,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const lateBy = new Map<string, number>();
     let cadenceMs = opts.minCadenceMs ?? 20_000;
     for (let g = 0; g < opts.rounds; g++) {
-      const before = emu.state.counters.calls;
+      const before = await apiCalls();
       const landed = new Map<string, number>();
       for (let i = 0; i < D; i++) {
         writeFileSync(new URL(uriOf(i, g)), snapshotCsv(generationPeople(base(i), g, people, churn)));
@@ -162,7 +183,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         }
       }
       for (const d of dests) if (!done.has(d.destinationId)) lateBy.set(d.destinationId, (lateBy.get(d.destinationId) ?? 0) + 1);
-      const calls = (emu.state.counters.calls - before) / D;
+      const calls = ((await apiCalls()) - before) / D;
       const lat = [...done.values()];
       const fig: RoundFigures = { round: g + 1, cadenceMs: g === 0 ? Date.now() - t0 : cadenceMs, applied: done.size, p50Ms: median(lat), maxMs: Math.max(0, ...lat), callsPerCycle: calls };
       rounds.push(fig);
@@ -178,7 +199,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         log(
           `load: cadence ${s1(cadenceMs)} = max(${s1(opts.minCadenceMs ?? 20_000)}, ${safety} × ${D} destinations × ${perCycle.toFixed(1)} calls per cycle ÷ ${qps} QPS + ${s1(serialMs)} of processing waits); the floor D × calls ÷ QPS is ${s1((D * perCycle * 1000) / qps)}`,
         );
-      } else {
+      } else if (g < opts.rounds - 1) {
         // Wait out the rest of the cadence: the next snapshots land on the beat.
         await sleep(Math.max(0, deadline - Date.now()));
       }
@@ -194,13 +215,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       const s = await statusOf(dests[i]!.destinationId);
       cycles.push(s.cycles);
       const expected = audienceDigests(generationPeople(base(i), last, people, churn));
-      const a = s.audienceId ? emu.state.audiences.get(s.audienceId) : undefined;
-      const c = a ? compareSets(expected, a.ids.hexes()) : { missing: expected.size, unexpected: 0 };
+      const a = s.audienceId ? await control<{ ids: string[] }>('GET', `audiences/${s.audienceId}`).catch(() => undefined) : undefined;
+      const c = a ? compareSets(expected, a.ids) : { missing: expected.size, unexpected: 0 };
       lost += c.missing;
       unexpected += c.unexpected;
       if (c.missing === 0 && c.unexpected === 0) exact++;
     }
-    const rates = (await (await fetch(`${emu.url}/_emulator/rates`)).json()) as { apps: Record<string, { default?: ObservedRate }> };
+    const rates = await control<{ apps: Record<string, { default?: ObservedRate }> }>('GET', 'rates');
     const rate = Object.values(rates.apps)[0]?.default ?? null;
     const runs: { id: string; len: number; size: number }[] = [];
     for await (const w of client.workflow.list({ query: `WorkflowType = 'audienceSync'` })) runs.push({ id: w.workflowId, len: w.historyLength, size: w.historySize ?? 0 });
