@@ -52,6 +52,8 @@ export interface AudienceCheck {
   /** Audiences the destination's advertiser holds (1 when no create was repeated). */
   audiences: number;
   phase: string;
+  /** False when it had not applied its newest snapshot when the settling time ran out: then lost and unexpected are not counted (TikTok may hold a cycle's partial edits). */
+  finished: boolean;
 }
 
 export interface EventsCheck {
@@ -66,6 +68,8 @@ export interface EventsCheck {
   /** Copies TikTok dropped as duplicates of an event_id it already had (resends, harmless). */
   deduplicatedByTikTok: number;
   phase: string;
+  /** False when runs were still pending when the settling time ran out: then lost is not counted. */
+  finished: boolean;
 }
 
 export interface ChaosResult {
@@ -377,6 +381,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const s0 = Date.now();
     const settleUntil = s0 + (opts.settleTimeoutMs ?? 300_000);
     const lastNudge = new Map<string, number>();
+    const finished = new Set<string>();
     const audStatus = new Map<string, AudienceSyncStatus>();
     const evStatus = new Map<string, EventsExportStatus>();
     let settled = false;
@@ -394,7 +399,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         }
         audStatus.set(id, s);
         const idle = s.currentRunId === null && !s.queued?.snapshot;
-        if (idle && s.appliedSnapshot?.uri === final) continue;
+        if (idle && s.appliedSnapshot?.uri === final) {
+          finished.add(id);
+          continue;
+        }
+        finished.delete(id);
         pending++;
         // A cycle that ended in error waits for the next trigger: give it one (as an operator or the cadence would).
         if (idle && Date.now() - (lastNudge.get(id) ?? 0) > 20_000) {
@@ -414,7 +423,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         }
         evStatus.set(id, s);
         const idle = s.currentRunId === null && s.queued.length === 0;
-        if (idle && s.phase === 'exported') continue;
+        if (idle && s.phase === 'exported') {
+          finished.add(id);
+          continue;
+        }
+        finished.delete(id);
         pending++;
         if (s.currentRunId === null && s.phase === 'error' && Date.now() - (lastNudge.get(id) ?? 0) > 20_000) {
           lastNudge.set(id, Date.now());
@@ -438,7 +451,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const owned = [...emu.state.audiences.values()].filter((a) => a.advertiserId === d.config.advertiserId);
       const held = s?.audienceId ? emu.state.audiences.get(s.audienceId) : owned[0];
       const cmp = held ? compareSets(expected, held.ids.hexes()) : { missing: expected.size, unexpected: 0 };
-      audChecks.push({ destinationId: d.config.destinationId, generation: d.generation, expected: expected.size, lost: cmp.missing, unexpected: cmp.unexpected, audiences: owned.length, phase: s?.phase ?? 'unknown' });
+      const done = finished.has(d.config.destinationId);
+      audChecks.push({
+        destinationId: d.config.destinationId,
+        generation: d.generation,
+        expected: expected.size,
+        lost: done ? cmp.missing : 0,
+        unexpected: done ? cmp.unexpected : 0,
+        audiences: owned.length,
+        phase: s?.phase ?? 'unknown',
+        finished: done,
+      });
     }
     const evChecks: EventsCheck[] = [];
     for (const d of eventsDests) {
@@ -461,11 +484,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         destinationId: d.config.destinationId,
         files: d.files,
         expected: d.orderIds.size,
-        lost: d.orderIds.size - count.size,
+        lost: finished.has(d.config.destinationId) ? d.orderIds.size - count.size : 0,
         duplicated,
         unexpected,
         deduplicatedByTikTok: dedup,
         phase: evStatus.get(d.config.destinationId)?.phase ?? 'unknown',
+        finished: finished.has(d.config.destinationId),
       });
     }
     const closedWorkflows: string[] = [];
@@ -496,9 +520,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       `TikTok faults injected: ${fmt(tiktokFaults)} (of ${n(emu.state.counters.calls)} API requests)`,
       `GCS faults injected (proxy in front of fake-gcs-server): ${fmt(gcsFaults)}; ${n(proxy.counts.passed)} requests passed`,
       `inputs: ${n(counters.snapshots)} snapshots (${n(PEOPLE)} people, ${CHURN} churn each), ${n(counters.eventFiles)} events files (${n(counters.events)} events); triggers given again after a failed cycle or run: ${counters.rerequested}`,
-      ...audChecks.map((c) => `  ${c.destinationId}: generation ${c.generation}, ${n(c.expected)} ids expected, lost ${c.lost}, unexpected ${c.unexpected}, audiences ${c.audiences}, phase ${c.phase}`),
+      ...audChecks.map((c) =>
+        c.finished
+          ? `  ${c.destinationId}: generation ${c.generation}, ${n(c.expected)} ids expected, lost ${c.lost}, unexpected ${c.unexpected}, audiences ${c.audiences}, phase ${c.phase}`
+          : `  ${c.destinationId}: NOT FINISHED: generation ${c.generation} not applied when the settling time ran out (last status: phase ${c.phase}, applied ${audStatus.get(c.destinationId)?.appliedSnapshot?.uri ?? 'nothing'}); audiences ${c.audiences}; not compared`,
+      ),
       ...evChecks.map(
-        (c) => `  ${c.destinationId}: ${c.files} files, ${n(c.expected)} events expected, lost ${c.lost}, duplicated ${c.duplicated}, unexpected ${c.unexpected} (TikTok deduplicated ${n(c.deduplicatedByTikTok)} resent copies), phase ${c.phase}`,
+        (c) => `  ${c.destinationId}: ${c.files} files, ${n(c.expected)} events expected, ${c.finished ? `lost ${c.lost}` : 'NOT FINISHED (lost not counted)'}, duplicated ${c.duplicated}, unexpected ${c.unexpected} (TikTok deduplicated ${n(c.deduplicatedByTikTok)} resent copies), phase ${c.phase}`,
       ),
       ...(closedWorkflows.length ? [`workflows no longer running: ${closedWorkflows.join(', ')}`] : []),
       `lost ${lost}, duplicated ${duplicated}, unexpected ${unexpected}: ${ok ? 'OK' : 'FAILED'}`,
