@@ -38,6 +38,12 @@ export interface ChaosOptions {
   feedEveryMs?: number;
   /** How long the destinations get to finish after the chaos stopped. */
   settleTimeoutMs?: number;
+  /**
+   * Send each request as `audience sync` does: the config as an `updateConfig` Update first
+   * (default). False signals only: the Update path has a replay bug (README "Chaos and load
+   * held") that wedges a destination now and then, which a CI run must not trip over.
+   */
+  configUpdates?: boolean;
   /** Keep the run's folder (logs, Temporal database) even when everything matched. */
   keep?: boolean;
   log?: (line: string) => void;
@@ -276,7 +282,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       const name = `audiences/${d.config.destinationId}/gen-${String(g).padStart(4, '0')}.csv`;
       await putObject(gcs!.endpoint, BUCKET_EXPORTS, name, snapshotCsv(generationPeople(d.base, g, PEOPLE, CHURN)));
       await persist(`snapshot ${g} of ${d.config.destinationId}`, () =>
-        requestAudienceSync(client, { config: d.config, snapshot: { uri: snapshotUri(d, g) }, timing: AUDIENCE_TIMING, answerTimeoutMs: 15_000 }),
+        requestAudienceSync(client, { config: d.config, snapshot: { uri: snapshotUri(d, g) }, timing: AUDIENCE_TIMING, answerTimeoutMs: 15_000, updateConfig: opts.configUpdates ?? true }),
         untilMs,
       );
       d.generation = g;
@@ -408,7 +414,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         // A cycle that ended in error waits for the next trigger: give it one (as an operator or the cadence would).
         if (idle && Date.now() - (lastNudge.get(id) ?? 0) > 20_000) {
           lastNudge.set(id, Date.now());
-          await persist(`re-request ${id}`, () => requestAudienceSync(client, { config: d.config, snapshot: { uri: final }, timing: AUDIENCE_TIMING, answerTimeoutMs: 15_000 }));
+          await persist(`re-request ${id}`, () => requestAudienceSync(client, { config: d.config, snapshot: { uri: final }, timing: AUDIENCE_TIMING, answerTimeoutMs: 15_000, updateConfig: opts.configUpdates ?? true }));
           counters.rerequested++;
         }
       }
