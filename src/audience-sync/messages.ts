@@ -51,6 +51,12 @@ export interface AudienceSyncTiming {
   tiktokCallTimeout?: string;
   /** Start-to-close timeout of posting one alert notice (default 2m): how soon a notice whose worker died is retried. */
   noticeTimeout?: string;
+  /**
+   * Start-to-close timeout of the short data steps that do not heartbeat (default 10m): loading
+   * and committing the applied state, claims, leases, housekeeping. How soon such a step whose
+   * worker died is retried on another worker.
+   */
+  dataStepTimeout?: string;
 }
 
 /**

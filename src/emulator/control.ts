@@ -360,6 +360,12 @@ export class EmulatorControl {
           return send(200, { roles: this.s.opts.advertiserRoles });
         case 'POST /roles':
           return send(200, { roles: this.setRoles(RolesSchema.parse(body).roles) });
+        case 'GET /rates':
+          // Requests per app and bucket as they arrived, refused ones included (load tests).
+          return send(200, { apps: this.s.limits.observed() });
+        case 'POST /rates/reset':
+          this.s.limits.resetObserved();
+          return send(200, { ok: true });
         case 'GET /faults':
           return send(200, this.s.faults.config);
         case 'POST /faults':

@@ -1,7 +1,7 @@
 import type { FaultRule, Faults } from './options';
 import { mulberry32 } from '../util/prng';
 
-export type FaultKind = 'throttle' | 'error' | 'http503' | 'drop' | null;
+export type FaultKind = 'throttle' | 'error' | 'http503' | 'drop' | 'dropAfter' | null;
 
 
 export class FaultInjector {
@@ -45,6 +45,7 @@ export class FaultInjector {
     if (r < (edge += f.error)) return { kind: 'error', latencyMs };
     if (r < (edge += f.http503)) return { kind: 'http503', latencyMs };
     if (r < (edge += f.drop)) return { kind: 'drop', latencyMs };
+    if (r < (edge += f.dropAfter)) return { kind: 'dropAfter', latencyMs };
     return { kind: null, latencyMs };
   }
 }

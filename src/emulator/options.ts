@@ -47,8 +47,13 @@ export const FaultsSchema = z
     error: share.default(0),
     /** HTTP 503 with a non-envelope body, like a gateway. */
     http503: share.default(0),
-    /** The socket is destroyed without a response (the client sees a reset). */
+    /** The socket is destroyed without a response (the client sees a reset); the request was not applied. */
     drop: share.default(0),
+    /**
+     * The request IS applied (an edit takes effect, a file is stored), then the socket is
+     * destroyed before the answer: the client cannot tell this from `drop`, and must retry safely.
+     */
+    dropAfter: share.default(0),
     /** Added delay (ms) for the share `latencyShare` of requests. */
     latency: EmulatorDurationSchema.default(0),
     latencyShare: share.default(1),
@@ -59,12 +64,12 @@ export const FaultsSchema = z
     /** Deterministic failures (FaultRuleSchema); set with POST /_emulator/faults, `[]` removes them. */
     rules: z.array(FaultRuleSchema).default([]),
   })
-  .refine((f) => f.throttle + f.error + f.http503 + f.drop <= 1, { message: 'fault shares must add up to at most 1' });
+  .refine((f) => f.throttle + f.error + f.http503 + f.drop + f.dropAfter <= 1, { message: 'fault shares must add up to at most 1' });
 export type Faults = z.infer<typeof FaultsSchema>;
 export type FaultsInput = z.input<typeof FaultsSchema>;
 
 /**
- * `throttle=0.1,error=0.05,http503=0.01,drop=0.01,latency=200ms,latencyShare=0.2,seed=7`
+ * `throttle=0.1,error=0.05,http503=0.01,drop=0.01,dropAfter=0.01,latency=200ms,latencyShare=0.2,seed=7`
  * (CLI form of FaultsSchema). Unknown keys are an error, not ignored.
  */
 export function parseFaultSpec(spec: string): Faults {
@@ -100,7 +105,7 @@ export const EmulatorOptionsSchema = z.object({
    * every object gains an unknown field. For checking that a client reads only what it can count on.
    */
   sparseAnswers: z.boolean().default(false),
-  faults: FaultsSchema.default({ throttle: 0, error: 0, http503: 0, drop: 0, latency: 0, latencyShare: 1, seed: 1, rules: [] }),
+  faults: FaultsSchema.default({ throttle: 0, error: 0, http503: 0, drop: 0, dropAfter: 0, latency: 0, latencyShare: 1, seed: 1, rules: [] }),
   stateFile: z.string().min(1).optional(),
   /** Per app. Basic tier (digest §7): 10 QPS / 600 QPM; events 1,000 QPS; segment 10,000 QPS. */
   rateLimits: z

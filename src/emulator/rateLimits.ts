@@ -37,8 +37,52 @@ class AppWindow {
   }
 }
 
+/** What one app sent to one bucket, as the emulator saw it arrive (refused requests included). */
+export interface ObservedRate {
+  requests: number;
+  /** The most requests that arrived within any 1,000 ms (a sliding window, not calendar seconds). */
+  peakPerSecond: number;
+  /** When that peak was reached (ISO time). */
+  peakAt: string | null;
+  /** Requests refused for the QPS or QPM limit (code 40100). */
+  rateLimited: number;
+  /** The limit in force when last configured. */
+  limitQps: number;
+}
+
+/**
+ * Measures the arrival rate per app and bucket, so a load test can read from TikTok's side
+ * whether a client kept to its limit (the limiter above only says what it admitted).
+ */
+class ArrivalMeter {
+  private times: number[] = [];
+  private head = 0;
+  readonly rate: ObservedRate;
+
+  constructor(limitQps: number) {
+    this.rate = { requests: 0, peakPerSecond: 0, peakAt: null, rateLimited: 0, limitQps };
+  }
+
+  arrive(now: number): void {
+    this.rate.requests++;
+    this.times.push(now);
+    while ((this.times[this.head] ?? now) <= now - 1000) this.head++;
+    // Compact now and then instead of shifting on every request.
+    if (this.head > 4096) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    const inWindow = this.times.length - this.head;
+    if (inWindow > this.rate.peakPerSecond) {
+      this.rate.peakPerSecond = inWindow;
+      this.rate.peakAt = new Date(now).toISOString();
+    }
+  }
+}
+
 export class RateLimits {
   private windows = new Map<string, AppWindow>();
+  private meters = new Map<string, { appId: string; bucket: Bucket; meter: ArrivalMeter }>();
 
   constructor(private limits: Record<Bucket, { qps: number; qpm: number }>) {}
 
@@ -54,6 +98,25 @@ export class RateLimits {
       w = new AppWindow(this.limits[bucket].qps, this.limits[bucket].qpm);
       this.windows.set(key, w);
     }
-    return w.admit(now);
+    let m = this.meters.get(key);
+    if (!m) {
+      m = { appId, bucket, meter: new ArrivalMeter(this.limits[bucket].qps) };
+      this.meters.set(key, m);
+    }
+    m.meter.arrive(now);
+    const hit = w.admit(now);
+    if (hit) m.meter.rate.rateLimited++;
+    return hit;
+  }
+
+  /** Arrival rates per app and bucket since the start or the last resetObserved(). */
+  observed(): Record<string, Partial<Record<Bucket, ObservedRate>>> {
+    const out: Record<string, Partial<Record<Bucket, ObservedRate>>> = {};
+    for (const { appId, bucket, meter } of this.meters.values()) (out[appId] ??= {})[bucket] = { ...meter.rate };
+    return out;
+  }
+
+  resetObserved(): void {
+    this.meters.clear();
   }
 }

@@ -181,6 +181,8 @@ export class EmulatorServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
+    // When the request arrived, before its body is read: what the rate limit counts.
+    const arrived = Date.now();
     const url = new URL(req.url ?? '/', 'http://emulator');
     if (url.pathname.startsWith('/_emulator/')) return this.control.handle(req, res, url);
     if (url.pathname === PORTAL_PATH) return handlePortal(this, req, res, url);
@@ -229,13 +231,20 @@ export class EmulatorServer {
       url.searchParams.get('app_id') ??
       null;
 
+    let dropAnswer = false;
     const finish = (code: number, message: string, data: unknown, outcome: CallOutcome, added = 0) => {
       if (route.multipart) req.resume();
+      if (dropAnswer) {
+        // The request was handled (an edit took effect); the caller never learns it.
+        this.log(method, rel, appId, t0, 'injected_drop_after', null, code, rid, added);
+        req.socket.destroy();
+        return;
+      }
       this.envelope(res, rel, code, message, data, rid);
       this.log(method, rel, appId, t0, outcome, 200, code, rid, added);
     };
 
-    const hit = this.limits.admit(appId ?? 'anonymous', route.bucket, now);
+    const hit = this.limits.admit(appId ?? 'anonymous', route.bucket, arrived);
     if (hit) {
       return finish(
         40100,
@@ -245,7 +254,10 @@ export class EmulatorServer {
       );
     }
     const fault = this.faults.draw(rel);
-    if (fault.latencyMs) await sleep(fault.latencyMs);
+    if (fault.latencyMs) {
+      this.state.counters.slowAnswers++;
+      await sleep(fault.latencyMs);
+    }
     switch (fault.kind) {
       case 'throttle':
         return finish(40100, 'Too many requests. Please retry in some time.', {}, 'injected_throttle', fault.latencyMs);
@@ -263,6 +275,9 @@ export class EmulatorServer {
         this.log(method, rel, appId, t0, 'injected_drop', null, null, null, fault.latencyMs);
         req.socket.destroy();
         return;
+      case 'dropAfter':
+        dropAnswer = true;
+        break;
       case null:
         break;
     }

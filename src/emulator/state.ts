@@ -129,6 +129,7 @@ export type CallOutcome =
   | 'injected_rule'
   | 'injected_http503'
   | 'injected_drop'
+  | 'injected_drop_after'
   | 'not_found';
 
 export interface CallRec {
@@ -179,6 +180,8 @@ export class EmulatorState {
     byOutcome: {} as Partial<Record<CallOutcome, number>>,
     eventsReceived: 0,
     eventsDeduplicated: 0,
+    /** API requests answered late on purpose (faults.latency), whatever the answer. */
+    slowAnswers: 0,
   };
   nextAudienceSeq = 1;
   nextFileSeq = 1;
@@ -199,7 +202,7 @@ export class EmulatorState {
     this.campaignStatus.clear();
     this.statusChanges = [];
     this.seededAdgroups.clear();
-    this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0 };
+    this.counters = { calls: 0, byOutcome: {}, eventsReceived: 0, eventsDeduplicated: 0, slowAnswers: 0 };
     this.nextAudienceSeq = 1;
     this.nextFileSeq = 1;
     this.nextCallSeq = 1;
@@ -281,7 +284,7 @@ export class EmulatorState {
       campaignStatus?: Array<[string, OperationStatus]>;
       statusChanges?: StatusChangeRec[];
       seededAdgroups?: SeededAdgroupRec[];
-      counters: EmulatorState['counters'];
+      counters: Omit<EmulatorState['counters'], 'slowAnswers'> & { slowAnswers?: number };
       nextAudienceSeq: number;
       nextFileSeq: number;
       nextCallSeq: number;
@@ -308,7 +311,8 @@ export class EmulatorState {
     this.campaignStatus = new Map(meta.campaignStatus ?? []);
     this.statusChanges = meta.statusChanges ?? [];
     for (const a of meta.seededAdgroups ?? []) this.seededAdgroups.set(`${a.advertiserId}/${a.adgroupId}`, a);
-    this.counters = meta.counters;
+    // State files of older emulators lack the newer counters.
+    this.counters = { ...meta.counters, slowAnswers: meta.counters.slowAnswers ?? 0 };
     this.nextAudienceSeq = meta.nextAudienceSeq;
     this.nextFileSeq = meta.nextFileSeq;
     this.nextCallSeq = meta.nextCallSeq;

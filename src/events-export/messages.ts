@@ -21,6 +21,8 @@ export interface EventsExportTiming {
   cadence?: string;
   /** Heartbeat timeout of preparing and sending (default 2m): how soon a dead worker's step moves on. */
   heartbeatTimeout?: string;
+  /** Start-to-close timeout of housekeeping after a run (default 10m): how soon it is retried when its worker died. */
+  dataStepTimeout?: string;
 }
 
 export const EVENTS_EXPORT_PHASES = ['idle', 'preparing', 'sending', 'exported', 'reauthorization_required', 'error'] as const;

@@ -31,6 +31,7 @@ export interface Timing {
   uploadHeartbeatMs: number;
   tiktokCallMs: number;
   noticeMs: number;
+  dataStepMs: number;
 }
 
 /** The config, or a readable list of its problems. */
@@ -86,6 +87,7 @@ function timingOf(t: AudienceSyncTiming | undefined): Timing {
       uploadHeartbeatMs: msOf(t?.heartbeatTimeout, '5m'),
       tiktokCallMs: msOf(t?.tiktokCallTimeout, '5m'),
       noticeMs: msOf(t?.noticeTimeout, '2m'),
+      dataStepMs: msOf(t?.dataStepTimeout, '10m'),
     };
   } catch (err) {
     throw ApplicationFailure.nonRetryable(`invalid timing: ${(err as Error).message}`, AudienceSyncFailureType.InvalidConfig);
@@ -98,8 +100,8 @@ export function activitiesOf(input: AudienceSyncInput, timing: Timing) {
   const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...AUDIENCE_SYNC_NON_RETRYABLE] };
   return {
     // Quick data-plane calls (stat, manifest read/write) do not heartbeat.
-    dataQuick: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry }),
-    dataHousekeeping: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } }),
+    dataQuick: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: timing.dataStepMs, retry }),
+    dataHousekeeping: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: timing.dataStepMs, retry: { ...retry, maximumAttempts: 3 } }),
     // Streaming work heartbeats its progress; a lost worker is noticed within heartbeatTimeout
     // and the retry resumes from the last heartbeat.
     dataHeavy: proxyActivities<AudienceDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout: timing.dataHeartbeatMs, retry }),

@@ -75,7 +75,8 @@ export async function eventsExport(input: EventsExportInput): Promise<void> {
   const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: [...EVENTS_EXPORT_NON_RETRYABLE] };
   const data = proxyActivities<EventsDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '6h', heartbeatTimeout, retry });
   const notices = proxyActivities<NoticeActivities>({ taskQueue: queues.data, startToCloseTimeout: '2m', retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5 } });
-  const housekeeping = proxyActivities<EventsDataActivities>({ taskQueue: queues.data, startToCloseTimeout: '10m', retry: { ...retry, maximumAttempts: 3 } });
+  // Does not heartbeat: a worker that dies in it holds the next run for this long.
+  const housekeeping = proxyActivities<EventsDataActivities>({ taskQueue: queues.data, startToCloseTimeout: input.timing?.dataStepTimeout ?? '10m', retry: { ...retry, maximumAttempts: 3 } });
   // Throttling and 5xx are retried here after the client's own attempts, for as long as it takes.
   const events = proxyActivities<EventsTikTokActivities>({ taskQueue: queues.events, startToCloseTimeout: '1h', heartbeatTimeout, retry });
 
