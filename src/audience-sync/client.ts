@@ -3,7 +3,7 @@ import { WorkflowContinuedAsNewError, WorkflowFailedError, WorkflowNotFoundError
 import { ApplicationFailure } from '@temporalio/common';
 import {
   AudienceSyncWorkflowType,
-  audienceSyncStatusQuery, snapshotLandedSignal, syncNowSignal, updateConfigUpdate, type AudienceSyncInput, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming,
+  audienceSyncConfigQuery, audienceSyncStatusQuery, snapshotLandedSignal, syncNowSignal, updateConfigUpdate, type AudienceSyncInput, type AudienceSyncPhase, type AudienceSyncStatus, type AudienceSyncTiming,
   type AudienceSyncWorkflow,
   type InputObject,
   type SnapshotLandedArgs,
@@ -182,6 +182,22 @@ async function answered<T>(client: Client, desc: WorkflowExecutionDescription, m
 }
 
 /**
+ * Whether the running workflow already holds this config (both parsed by the same schema, so
+ * equal configs serialize alike). A schedule tick asks every cadence: sending the Update only
+ * when something changed keeps Updates rare (see audienceSyncConfigQuery for why that
+ * matters). A workflow from before the query cannot say: it gets the Update, as before.
+ */
+async function holdsConfig(client: Client, desc: WorkflowExecutionDescription, ms: number, config: DestinationConfig): Promise<boolean> {
+  try {
+    const held = await answered(client, desc, ms, () => client.workflow.getHandle(desc.workflowId).query(audienceSyncConfigQuery));
+    return JSON.stringify(held) === JSON.stringify(config);
+  } catch (err) {
+    if (err instanceof NoWorkerAnswerError) throw err;
+    return false;
+  }
+}
+
+/**
  * Starts the destination's workflow or signals the running one: signalWithStart keeps it to
  * one writer per destination whoever asks. The signal carries a request id, which the
  * workflow lists in status.answered when the cycle that ran the request ends: a waiter
@@ -210,7 +226,8 @@ export async function requestAudienceSync(client: Client, opts: AudienceSyncRequ
       `nothing to sync for destination "${config.destinationId}": give a snapshot (--snapshot <uri>), or set storage.snapshot in the config (no change batch is pending)`,
     );
   const handle = client.workflow.getHandle(workflowId);
-  if (running && opts.updateConfig !== false) await answered(client, desc, answerMs, () => handle.executeUpdate(updateConfigUpdate, { args: [config] }));
+  if (running && opts.updateConfig !== false && !(await holdsConfig(client, desc, answerMs, config)))
+    await answered(client, desc, answerMs, () => handle.executeUpdate(updateConfigUpdate, { args: [config] }));
 
   const input: AudienceSyncInput = {
     config,

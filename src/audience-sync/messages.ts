@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CsvDelimiter, SnapshotFormat } from '../snapshot/schema';
 import type { NoticeRequest } from '../notices/schema';
-import type { DestinationConfigInput } from './config';
+import type { DestinationConfig, DestinationConfigInput } from './config';
 
 /*
  * The audience sync workflow's contract with the world: its input, its status, and the
@@ -239,6 +239,13 @@ export interface AudienceSyncInput {
 }
 
 export const audienceSyncStatusQuery = defineQuery<AudienceSyncStatus>('audienceSyncStatus');
+/**
+ * The config the running workflow holds (secret references, never secrets), so a caller sends
+ * updateConfig only when its config differs: an Update accepted in the same workflow task as
+ * other commands, after a worker died holding that task, has wedged a destination on replay
+ * (the TypeScript SDK 1.24; reproduced by test/fixtures/chaos/audienceSync-update-replay-nde.json).
+ */
+export const audienceSyncConfigQuery = defineQuery<DestinationConfig>('audienceSyncConfig');
 /**
  * Run a cycle now: the given snapshot, else flush pending batches and re-sync storage.snapshot.
  * `onCadence` (a schedule tick) asks for what the cadence timer does: flush pending batches and

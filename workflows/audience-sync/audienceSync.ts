@@ -3,6 +3,7 @@ import { signalPayloadProblem } from '../../src/audience-sync/signalPayloads';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
 import {
   addChangeBatchSignal,
+  audienceSyncConfigQuery,
   audienceSyncStatusQuery,
   initialAudienceSyncStatus,
   pauseSignal,
@@ -93,6 +94,7 @@ function malformed(signal: keyof typeof signalPayloadProblem, payload: unknown):
 function setMessageHandlers(ctx: SyncContext): void {
   const { requests, status } = ctx;
   setHandler(audienceSyncStatusQuery, () => requests.view());
+  setHandler(audienceSyncConfigQuery, () => ctx.config);
   // Each request shows in the UI's current details at once (queued, or its NothingToSync error).
   setHandler(syncNowSignal, (req) => {
     if (malformed('syncNow', req)) return;

@@ -8,7 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { SearchAttributeKeys } from '../../../src/temporal/searchAttributes';
-import { addChangeBatchSignal, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, resumeSignal, syncNowSignal, snapshotLandedSignal, updateConfigUpdate } from '../../../src/audience-sync/messages';
+import { requestAudienceSync } from '../../../src/audience-sync/client';
+import { addChangeBatchSignal, audienceSyncConfigQuery, audienceSyncStatusQuery, pauseSignal, reauthorizedSignal, resumeSignal, syncNowSignal, snapshotLandedSignal, updateConfigUpdate } from '../../../src/audience-sync/messages';
 import { useAudienceHarness } from '../../helpers/audienceHarness';
 import { cycleDone, waitForStatus } from '../../helpers/audienceStatus';
 import { expectedDigests, person, range } from '../../helpers/syntheticPeople';
@@ -188,6 +189,23 @@ describe('audience sync workflow on the dev server, TikTok emulator over HTTP', 
     expect(await rejected({ ...config, advertiserId: 'not digits' })).toMatch(/\$\.advertiserId: advertiserId must be digits only/);
     expect(await rejected({ ...config, advertiserId: '123456' })).toMatch(/advertiserId cannot change/);
     expect(await h.executeUpdate(updateConfigUpdate, { args: [{ ...config, retentionDays: 30 }] })).toEqual({ destinationId: config.destinationId, appliesFrom: 'next_cycle' });
+
+    // A caller (a schedule tick, the CLI) sends updateConfig only when its config differs from
+    // the one the workflow holds, so Updates stay rare (audienceSyncConfigQuery says why).
+    const started = harness.started.find((x) => x.workflowId === h.workflowId)!;
+    const updatesAccepted = async (): Promise<number> => {
+      let n = 0;
+      for await (const history of runHistories(harness.client, h.workflowId, started.firstRunId)) n += (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+      return n;
+    };
+    const accepted = await updatesAccepted();
+    expect(accepted).toBe(1);
+    const tick = (next: DestinationConfigInput) => requestAudienceSync(harness.client, { config: next, taskQueue: harness.taskQueue, queues: harness.queues, onCadence: true });
+    await tick({ ...config, retentionDays: 30 });
+    expect(await updatesAccepted()).toBe(accepted);
+    await tick({ ...config, retentionDays: 45 });
+    expect(await updatesAccepted()).toBe(accepted + 1);
+    expect((await h.query(audienceSyncConfigQuery)).retentionDays).toBe(45);
     await h.terminate('test done');
   });
 
