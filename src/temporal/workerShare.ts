@@ -83,6 +83,7 @@ export async function startWorkerShare(opts: WorkerShareOptions): Promise<Runnin
   });
   let count = 1;
   let rank = 0;
+  let logged: { count: number; rank: number } | undefined;
   const memory = new Map<string, number>();
   let openAt: number | undefined;
   let opened!: () => void;
@@ -112,7 +113,12 @@ export async function startWorkerShare(opts: WorkerShareOptions): Promise<Runnin
     ];
     const now = Date.now();
     const m = liveMembers(pollers, opts.identity, now, staleMs, memory);
-    if (m.seen && (m.count !== count || m.rank !== rank)) opts.log?.(`TikTok limits shared by ${m.count} worker process(es); this one is rank ${m.rank}`);
+    // Logged once seen, against what was last logged: a first answer that lists the others but
+    // not yet this process sets the count silently, and must not hide it from the log.
+    if (m.seen && (m.count !== logged?.count || m.rank !== logged.rank)) {
+      opts.log?.(`TikTok limits shared by ${m.count} worker process(es); this one is rank ${m.rank}`);
+      logged = { count: m.count, rank: m.rank };
+    }
     count = m.count;
     rank = m.rank;
     if (m.seen && openAt === undefined) {
