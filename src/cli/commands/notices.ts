@@ -71,8 +71,8 @@ export function registerNoticesCommand(program: Command, summary: string): void 
     .action(async (opts: { every: string; taskQueue: string; delete?: boolean; json?: boolean }) => {
       try {
         cadenceMs(opts.every);
-      } catch (err) {
-        throw new UsageError(`--every: ${(err as Error).message}`);
+      } catch {
+        throw new UsageError(`--every: use a duration of at least 1m, such as "15m" or "1h" (got ${JSON.stringify(opts.every)})`);
       }
       const client = await connectClient();
       try {
