@@ -128,7 +128,16 @@ export function temporalUi(opts: UiOptions) {
   async function runQuery(page: Page, workflowId: string, queryType: string, marker: string): Promise<string> {
     await openWorkflow(page, workflowId);
     await page.getByRole('tab', { name: 'Queries' }).click();
-    await expect.poll(() => page.getByRole('textbox', { name: 'Query Type' }).inputValue(), { timeout: UI_WAIT_MS }).toBe(queryType);
+    // The tab preselects the first query the workflow defines; another one is chosen from its list.
+    const type = page.getByRole('textbox', { name: 'Query Type' });
+    await expect.poll(() => type.inputValue(), { timeout: UI_WAIT_MS }).not.toBe('');
+    const preselected = await type.inputValue();
+    if (preselected !== queryType) {
+      // The list opens from the button that wraps the (disabled) text box and is named by its value.
+      await page.getByRole('button', { name: preselected, exact: true }).click();
+      await page.getByRole('option', { name: queryType, exact: true }).click();
+    }
+    await expect.poll(() => type.inputValue(), { timeout: UI_WAIT_MS }).toBe(queryType);
     await page.getByRole('button', { name: 'Run Query' }).click();
     const answer = page.getByTestId('query-result').getByRole('textbox');
     await answer.getByText(marker).first().waitFor();
