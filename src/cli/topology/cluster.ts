@@ -43,6 +43,11 @@ export interface TopologyOptions {
   maxActivities?: number;
   /** The app's QPS: the workers' TIKTOK_QPS and the emulator's limit (default: TikTok's Basic tier, 10). */
   tiktokQps?: number;
+  /**
+   * The bucket endpoint the workers use instead of fake-gcs-server's own (e.g. a proxy that
+   * measures storage traffic in front of it), given that endpoint once it answers.
+   */
+  workerStorageEndpoint?: (gcsEndpoint: string) => Promise<string>;
   log: (line: string) => void;
 }
 
@@ -278,7 +283,11 @@ export async function topologyUp(opts: TopologyOptions): Promise<TopologyState> 
       const eLog = logs('tiktok-emulator');
       const ePid = startDaemon(
         process.execPath,
-        [ttsyncBin(), 'emulator', '--port', String(ePort), '--state-file', join(dir, 'tiktok-emulator.state'), '--processing-delay', '2s', ...(opts.tiktokQps ? ['--qps', String(opts.tiktokQps)] : [])],
+        [
+          ttsyncBin(), 'emulator', '--port', String(ePort), '--state-file', join(dir, 'tiktok-emulator.state'), '--processing-delay', '2s',
+          // TikTok's per-minute limit is 60 × the per-second one; left at its default (600) it would cap any QPS above 10.
+          ...(opts.tiktokQps ? ['--qps', String(opts.tiktokQps), '--qpm', String(opts.tiktokQps * 60)] : []),
+        ],
         { logFile: eLog },
       );
       const url = `http://127.0.0.1:${ePort}`;
@@ -290,6 +299,11 @@ export async function topologyUp(opts: TopologyOptions): Promise<TopologyState> 
     // --- Workers ------------------------------------------------------------------------
     const state = partial as TopologyState;
     const host = hostname();
+    const storageEndpoint = opts.workerStorageEndpoint ? await opts.workerStorageEndpoint(state.gcs.endpoint) : undefined;
+    const extraEnv: Record<string, string> = {
+      ...(opts.tiktokQps ? { TIKTOK_QPS: String(opts.tiktokQps) } : {}),
+      ...(storageEndpoint ? { STORAGE_EMULATOR_HOST: storageEndpoint } : {}),
+    };
     for (let i = 1; i <= opts.workers; i++) {
       const identity = `ttsync-worker-${i}@${host}`;
       const dataDir = join(dir, 'workers', `worker-${i}`);
@@ -298,7 +312,7 @@ export async function topologyUp(opts: TopologyOptions): Promise<TopologyState> 
       const args = [ttsyncBin(), 'worker', '--identity', identity, ...(opts.maxActivities ? ['--max-activities', String(opts.maxActivities)] : [])];
       // Truncated per start: the worker's first line says it is polling.
       writeFileSync(wLog, '');
-      const pid = startDaemon(process.execPath, args, { logFile: wLog, env: workerEnv(state, dataDir, opts.tiktokQps ? { TIKTOK_QPS: String(opts.tiktokQps) } : {}), cwd: PROJECT_ROOT });
+      const pid = startDaemon(process.execPath, args, { logFile: wLog, env: workerEnv(state, dataDir, extraEnv), cwd: PROJECT_ROOT });
       state.workers.push({ identity, pid, logFile: wLog, dataDir });
     }
     for (const w of state.workers) {
