@@ -5,7 +5,7 @@
 // traffic (a counting proxy in front of the bucket), TikTok requests, Temporal events per
 // sync, and which worker ran which activity. Asserts nothing.
 //   npm run bench:scale                                   10M rows, 1, 2 and 3 workers
-//   npm run bench:scale -- --rows 1e6 --workers 1,3
+//   npm run bench:scale -- --rows 1e6 --workers 1,3 --max-activities 2
 import { mkdtempSync, rmSync, createReadStream, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ interface Options {
   processingDelay: string;
   timeoutMs: number;
   qps: number;
+  maxActivities: number;
 }
 
 function parseOptions(): Options {
@@ -46,6 +47,7 @@ function parseOptions(): Options {
       'processing-delay': { type: 'string', default: '1s' },
       qps: { type: 'string', default: '10' },
       timeout: { type: 'string', default: '60m' },
+      'max-activities': { type: 'string', default: '2' },
     },
     strict: true,
   });
@@ -61,7 +63,9 @@ function parseOptions(): Options {
   const qps = Number(values.qps);
   if (!Number.isInteger(qps) || qps < 1) throw new Error(`--qps: "${values.qps}" is not a whole number of at least 1`);
   durationMsOf(values['processing-delay']);
-  return { rows, workers, churn, processingDelay: values['processing-delay'], timeoutMs: durationMsOf(values.timeout), qps };
+  const maxActivities = Number(values['max-activities']);
+  if (!Number.isInteger(maxActivities) || maxActivities < 1) throw new Error(`--max-activities: "${values['max-activities']}" is not a whole number of at least 1`);
+  return { rows, workers, churn, processingDelay: values['processing-delay'], timeoutMs: durationMsOf(values.timeout), qps, maxActivities };
 }
 
 interface PhaseFigures {
@@ -233,10 +237,12 @@ async function main(): Promise<void> {
         continue;
       }
       const tUp = performance.now();
-      const topo = await startTopology({ workers: W, qps: opts.qps, countStorage: true, log: () => undefined });
+      // A worker with free slots takes every task offered to it: capped, the four diff groups
+      // (and the rest) cannot all land on one process, as on a real cluster under load.
+      const topo = await startTopology({ workers: W, qps: opts.qps, maxActivities: opts.maxActivities, countStorage: true, log: () => undefined });
       const upMs = performance.now() - tUp;
       try {
-        log(`\n${W} worker process(es): topology up in ${(upMs / 1000).toFixed(1)} s (${topo.dir}); emulator processing delay ${opts.processingDelay}, app limit ${opts.qps}/s`);
+        log(`\n${W} worker process(es): topology up in ${(upMs / 1000).toFixed(1)} s (${topo.dir}); emulator processing delay ${opts.processingDelay}, app limit ${opts.qps}/s; each worker runs at most ${opts.maxActivities} activities per queue at once`);
         await topo.emulator('POST', 'config', { processingDelay: opts.processingDelay });
         const tokenFile = await topo.tokenFile([ADVERTISER]);
         const destinationId = `bench-scale-${W}w`;
@@ -286,6 +292,7 @@ async function main(): Promise<void> {
         ['whole sync, wall', ...results.map((r) => (r.syncs[k] ? `${(r.syncs[k].wallMs / 1000).toFixed(1)} s` : '-'))],
         ['CPU s: workers / server / PostgreSQL', ...results.map((r) => `${sum(r, (f) => f.cpuWorkers).toFixed(1)} / ${sum(r, (f) => f.cpuServer).toFixed(1)} / ${sum(r, (f) => f.cpuPostgres).toFixed(1)}`)],
         ['worker CPU µs per row', ...results.map((r) => ((sum(r, (f) => f.cpuWorkers) * 1e6) / opts.rows).toFixed(2))],
+        ['cluster CPU µs per row', ...results.map((r) => ((sum(r, (f) => f.cpuWorkers + f.cpuServer + f.cpuPostgres) * 1e6) / opts.rows).toFixed(2))],
         ['storage written / read', ...results.map((r) => `${(sum(r, (f) => f.storageUp) / MiB).toFixed(0)} / ${(sum(r, (f) => f.storageDown) / MiB).toFixed(0)} MiB`)],
         ['storage bytes per row (w+r)', ...results.map((r) => (sum(r, (f) => f.storageUp + f.storageDown) / opts.rows).toFixed(0))],
         ['TikTok requests (files)', ...results.map((r) => (r.syncs[k] ? `${r.syncs[k].tiktokCalls} (${r.syncs[k].status.lastSync?.files ?? 0})` : '-'))],
