@@ -45,6 +45,8 @@ export interface ScaleDestinationsOptions {
   /** How long the first round (every audience created) may take. */
   firstRoundTimeoutMs?: number;
   log?: (line: string) => void;
+  /** The topology's folder (kept afterwards; a caller can `cluster down` it if this run is cut short). */
+  dir?: string;
 }
 
 export interface ScaleRound {
@@ -105,7 +107,7 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
   let cadenceMs = parseCadence(cadence);
   if (cadenceMs < floorMs) throw new Error(`--cadence ${cadence} is below the floor of ${D} destinations × ${CALLS_PER_CHANGE_CYCLE} TikTok calls per cycle ÷ ${qps} QPS = ${ms1(floorMs)}: the run would measure a queue`);
 
-  const topo = await startTopology({ workers: W, qps, log });
+  const topo = await startTopology({ workers: W, qps, log, ...(opts.dir ? { dir: opts.dir } : {}) });
   try {
     const { client, state } = topo;
     // The audiences are small: the emulator's 1,000-id floor would refuse their edits.

@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runScaleDestinations } from '../../../scripts/scale/destinationsRun';
+import { runCli } from '../../helpers/cli';
 
 /*
  * The CI version of `npm run scale:destinations` (issue 20 §4): 50 audience-sync destinations
@@ -12,12 +16,27 @@ import { runScaleDestinations } from '../../../scripts/scale/destinationsRun';
  * schedule actions from each Schedule's description.
  */
 
+// Searchable by others: PostgreSQL runs as its own user below it when the tests run as root.
+const dir = mkdtempSync(join(tmpdir(), 'ttsync-scale-test-'));
+chmodSync(dir, 0o711);
+
+afterAll(() => {
+  // The run stops its topology itself; a test cut short by its timeout leaves it to this.
+  if (existsSync(join(dir, 'state.json'))) runCli(['cluster', 'down', '--dir', dir], { timeoutMs: 120_000 });
+  rmSync(dir, { recursive: true, force: true });
+}, 180_000);
+
 describe('many destinations on the topology', () => {
-  it('50 destinations with a Schedule each: every round applied exactly within its cadence, rate held, history bounded', { timeout: 420_000 }, async () => {
+  // About 2 minutes on 2 free cores; the timeout is for a machine shared with other runs.
+  it('50 destinations with a Schedule each: every round applied exactly within its cadence, rate held, history bounded', { timeout: 900_000 }, async () => {
     const lines: string[] = [];
-    const r = await runScaleDestinations({ destinations: 50, workers: 3, qps: 50, rounds: 2, cadence: '1m', historySample: 20, log: (l) => lines.push(l) });
+    const log = (l: string): void => {
+      lines.push(l);
+      process.stdout.write(`${l}\n`);
+    };
+    const r = await runScaleDestinations({ destinations: 50, workers: 3, qps: 50, rounds: 2, cadence: '1m', historySample: 20, log, dir });
     const report = [...lines, ...r.report].join('\n');
-    process.stdout.write(`${report}\n`);
+    process.stdout.write(`${r.report.join('\n')}\n`);
     expect({ exact: r.exact, lost: r.lost, unexpected: r.unexpected }, report).toEqual({ exact: 50, lost: 0, unexpected: 0 });
     expect(r.rounds.map((x) => x.applied), report).toEqual([50, 50]);
     expect(r.starved, report).toEqual([]);
