@@ -56,7 +56,11 @@ export async function startTopology(opts: { workers: number; qps: number; maxAct
     return (await res.json()) as T;
   };
   let tokens = 0;
-  return {
+  // Its processes are daemons: stopped or interrupted, this run stops them before it goes.
+  const onSignal = (): void => {
+    void run.down().finally(() => process.exit(130));
+  };
+  const run: TopologyRun = {
     dir,
     state,
     client,
@@ -80,12 +84,17 @@ export async function startTopology(opts: { workers: number; qps: number; maxAct
       return { uri: `gs://${bucket}/${name}`, timeCreated: meta.timeCreated ?? meta.updated ?? new Date().toISOString() };
     },
     async down() {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
       await connection.close().catch(() => undefined);
       await topologyDown(dir, (l) => opts.log(`[cluster] ${l}`)).catch((err: unknown) => opts.log(`[cluster] down failed: ${(err as Error).message}`));
       await storage?.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return run;
 }
 
 /** Runs f over items, at most `limit` at once, results in order. */
