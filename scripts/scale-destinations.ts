@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     destinations: int('destinations', values.destinations, 1),
     workers: int('workers', values.workers, 1),
     qps: int('qps', values.qps, 1),
-    rounds: int('rounds', values.rounds, 2),
+    rounds: int('rounds', values.rounds, 1),
     people: int('people', values.people, 10),
     historySample: int('history-sample', values['history-sample'], 1),
     ...(values.cadence ? { cadence: values.cadence } : {}),
