@@ -224,7 +224,18 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
           cadence = `${c}s`;
           cadenceMs = c * 1000;
           const t = Date.now();
-          const updated = (await applySchedules(client, audienceSyncSchedules, configs, { cadence, poll: { initial: '2s', max: '4s' } })).filter((x) => x.outcome === 'updated').length;
+          // Idempotent, so a call the loaded server let time out is simply made again.
+          let updated = 0;
+          for (let attempt = 1; ; attempt++) {
+            try {
+              updated += (await applySchedules(client, audienceSyncSchedules, configs, { cadence, poll: { initial: '2s', max: '4s' } })).filter((x) => x.outcome === 'updated').length;
+              break;
+            } catch (err) {
+              if (attempt >= 5) throw err;
+              log(`scale: schedules apply failed (${(err as Error).message}); again in 10 s`);
+              await sleep(10_000);
+            }
+          }
           log(`scale: cadence ${ms1(cadenceMs)} from now on (at least ${ms1(needMs)}, chosen so its next tick comes soon): ${updated} schedules updated in ${ms1(Date.now() - t)}`);
         }
         await land(g + 1);
