@@ -29,6 +29,19 @@ export interface Anonymizer {
   push(chunk: Buffer): Buffer;
   /** The output of the last, unterminated record. */
   end(): Buffer;
+  /**
+   * The complete records at the start of `buf`, with nothing carried: their output, and where
+   * the unfinished record after them starts (the caller hands those bytes back, followed by
+   * the next ones). For a caller that reads into its own buffer, so no chunk is joined.
+   */
+  pushWhole(buf: Buffer): { out: Buffer; consumed: number };
+  /** The output of the unterminated last record `rest` (what pushWhole left), ending the stream. */
+  finish(rest: Buffer): Buffer;
+  /**
+   * true: one output buffer is reused from call to call, so an output is valid only until the
+   * next call (a caller that writes each output before the next call allocates nothing).
+   */
+  recycleOutput: boolean;
   readonly counts: AnonymizeCounts;
 }
 
@@ -79,13 +92,22 @@ abstract class RecordStream implements Anonymizer {
    * chunk without rewrites is returned as a view of the input, uncopied.
    */
   private arena: Buffer | null = null;
+  /** The last arena, kept for the next call when recycleOutput is set. */
+  private spare: Buffer | null = null;
   private pos = 0;
   /** Where the input not yet in the output starts. */
   protected runStart = 0;
+  recycleOutput = false;
 
   push(chunk: Buffer): Buffer {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
+    const { out, consumed } = this.pushWhole(buf);
+    if (consumed < buf.length) this.carry = Buffer.from(buf.subarray(consumed));
+    return out;
+  }
+
+  pushWhole(buf: Buffer): { out: Buffer; consumed: number } {
     this.begin(buf);
     this.arena = null;
     this.runStart = 0;
@@ -96,8 +118,12 @@ abstract class RecordStream implements Anonymizer {
       this.handle(buf, s, nl + 1, true);
       s = nl + 1;
     }
-    if (s < buf.length) this.carry = Buffer.from(buf.subarray(s));
-    return this.flush(buf, s);
+    return { out: this.flush(buf, s), consumed: s };
+  }
+
+  finish(rest: Buffer): Buffer {
+    this.carry = rest.length ? rest : null;
+    return this.end();
   }
 
   end(): Buffer {
@@ -115,6 +141,7 @@ abstract class RecordStream implements Anonymizer {
     if (!this.arena) return buf.subarray(this.runStart, upTo);
     this.put(buf, this.runStart, upTo);
     const out = this.arena.subarray(0, this.pos);
+    if (this.recycleOutput) this.spare = this.arena;
     this.arena = null;
     return out;
   }
@@ -123,7 +150,8 @@ abstract class RecordStream implements Anonymizer {
   protected rewriteFrom(buf: Buffer, s: number): void {
     if (!this.arena) {
       // Rewrites rarely grow a row; put() grows the arena when they do.
-      this.arena = Buffer.allocUnsafe(buf.length + 4096);
+      const need = buf.length + 4096;
+      this.arena = this.spare && this.spare.length >= need ? this.spare : Buffer.allocUnsafe(need);
       this.pos = 0;
     }
     this.put(buf, this.runStart, s);
