@@ -38,10 +38,13 @@ export interface Anonymizer {
   /** The output of the unterminated last record `rest` (what pushWhole left), ending the stream. */
   finish(rest: Buffer): Buffer;
   /**
-   * true: one output buffer is reused from call to call, so an output is valid only until the
-   * next call (a caller that writes each output before the next call allocates nothing).
+   * From now on one output buffer, `buffer` to start with (grown when a piece needs more), is
+   * reused from call to call, so an output is valid only until the next call: a caller that
+   * writes each output before the next call allocates nothing.
    */
-  recycleOutput: boolean;
+  recycleOutput(buffer: Buffer): void;
+  /** The recycled output buffer as it is now (grown or not), for the caller to reuse elsewhere. */
+  readonly outputBuffer: Buffer | null;
   readonly counts: AnonymizeCounts;
 }
 
@@ -135,12 +138,21 @@ abstract class RecordStream implements Anonymizer {
    * chunk without rewrites is returned as a view of the input, uncopied.
    */
   private arena: Buffer | null = null;
-  /** The last arena, kept for the next call when recycleOutput is set. */
+  /** The last arena, kept for the next call once recycleOutput was called. */
   private spare: Buffer | null = null;
+  private recycling = false;
   private pos = 0;
   /** Where the input not yet in the output starts. */
   protected runStart = 0;
-  recycleOutput = false;
+
+  recycleOutput(buffer: Buffer): void {
+    this.recycling = true;
+    this.spare = buffer;
+  }
+
+  get outputBuffer(): Buffer | null {
+    return this.recycling ? this.spare : null;
+  }
 
   push(chunk: Buffer): Buffer {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
@@ -184,7 +196,7 @@ abstract class RecordStream implements Anonymizer {
     if (!this.arena) return buf.subarray(this.runStart, upTo);
     this.put(buf, this.runStart, upTo);
     const out = this.arena.subarray(0, this.pos);
-    if (this.recycleOutput) this.spare = this.arena;
+    if (this.recycling) this.spare = this.arena;
     this.arena = null;
     return out;
   }

@@ -29,6 +29,8 @@ export interface ObjectJobHooks {
 const PROGRESS_EVERY_MS = 1000;
 /** Reads land in a buffer of this size: few, large steps through the anonymizer, the hashes and the write. */
 const PIECE_BYTES = 1 << 20;
+/** Room for rewritten rows that grow (the anonymizer grows its output buffer beyond it). */
+const OUTPUT_SLACK = 4096;
 
 /** The cutoff per network, and how far partitions are scanned, for as-of day `asOf`. */
 export function cutoffsOf(config: DatasetConfig, asOf: string): { cutoffs: Record<string, string>; scanUpTo: string } {
@@ -66,6 +68,24 @@ export async function planRetention(stores: RetentionStores, config: DatasetConf
     if (!isDone(state, info.generation, policy, asOfMs + 86_400_000)) nextDue.add(partition);
   }
   return { asOf, cutoffs, scanUpTo, due, skipped, nextDue: [...nextDue].sort() };
+}
+
+/**
+ * Buffers of finished passes, for the next ones: a fresh megabyte per object counts as
+ * external memory, and V8 answers every ~64 MiB of it with a full GC, which on a worker's
+ * heap costs more than the bytes. Passes may run side by side (concurrent activities):
+ * each takes its own, and a few are kept.
+ */
+const pool: Buffer[] = [];
+const POOL_KEEP = 4;
+
+function takeBuffer(size: number): Buffer {
+  const i = pool.findIndex((b) => b.length >= size);
+  return i === -1 ? Buffer.allocUnsafe(size) : pool.splice(i, 1)[0]!;
+}
+
+function giveBuffer(buf: Buffer | null): void {
+  if (buf && pool.length < POOL_KEEP) pool.push(buf);
 }
 
 /** Fills a buffer from `offset` on; 0 at the end. */
@@ -142,6 +162,8 @@ class ObjectPass {
   readonly check: Anonymizer | null;
   bytesIn = 0;
   bytesOut = 0;
+  private input: Buffer | null = null;
+  private closed = false;
 
   constructor(
     private readonly source: { fill: Fill; close(): Promise<void> },
@@ -151,8 +173,22 @@ class ObjectPass {
     private readonly pieceBytes: number,
   ) {
     this.anonymizer = make();
-    this.anonymizer.recycleOutput = true;
+    this.anonymizer.recycleOutput(takeBuffer(pieceBytes + OUTPUT_SLACK));
     this.check = withCheck ? make() : null;
+  }
+
+  /** Hands the pass's buffers to the next pass: only once the write that took its output is over. */
+  async release(): Promise<void> {
+    // A write that failed before pulling the stream never ran its end.
+    if (!this.closed) await this.close();
+    giveBuffer(this.input);
+    giveBuffer(this.anonymizer.outputBuffer);
+    this.input = null;
+  }
+
+  private async close(): Promise<void> {
+    this.closed = true;
+    await this.source.close();
   }
 
   private emit(out: Buffer): Buffer {
@@ -163,7 +199,7 @@ class ObjectPass {
   }
 
   async *run(gate: () => Promise<void> = async () => undefined): AsyncGenerator<Buffer> {
-    let buf = Buffer.allocUnsafe(this.pieceBytes);
+    let buf = (this.input = takeBuffer(this.pieceBytes)).subarray(0, this.pieceBytes);
     // Bytes at the start of buf that the anonymizer has not taken: an unfinished record.
     let held = 0;
     try {
@@ -172,7 +208,7 @@ class ObjectPass {
           // One record longer than the buffer: room for it.
           const grown = Buffer.allocUnsafe(buf.length * 2);
           buf.copy(grown, 0, 0, held);
-          buf = grown;
+          buf = this.input = grown;
         }
         const n = await this.source.fill(buf, held);
         if (n === 0) break;
@@ -186,7 +222,7 @@ class ObjectPass {
         held = end - consumed;
       }
     } finally {
-      await this.source.close();
+      await this.close();
     }
     const last = this.anonymizer.finish(buf.subarray(0, held));
     if (last.length) this.emit(last);
@@ -243,7 +279,11 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
   const c = pass.anonymizer.counts;
 
   if (dryRun) {
-    for await (const _ of pass.run()) void _;
+    try {
+      for await (const _ of pass.run()) void _;
+    } finally {
+      await pass.release();
+    }
     const sha = pass.inHash.digest('hex');
     return {
       key,
@@ -284,11 +324,15 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
 
   let written: WriteResult | null = null;
   try {
-    written = await stores.records.writeIfGeneration(key, p.run(gate), info.generation, {
-      contentType: config.records.format === 'csv' ? 'text/csv' : 'application/x-ndjson',
-      md5: false,
-      reusesChunks: true,
-    });
+    try {
+      written = await stores.records.writeIfGeneration(key, p.run(gate), info.generation, {
+        contentType: config.records.format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+        md5: false,
+        reusesChunks: true,
+      });
+    } finally {
+      await p.release();
+    }
   } catch (err) {
     // An error of ours raised while the store pulled the stream comes back wrapped in the store's.
     const own = causeOf(err, RetentionError);
