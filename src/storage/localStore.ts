@@ -43,7 +43,7 @@ function generationOf(st: BigIntStats): string {
 }
 
 /** How often a write retries a folder that a concurrent delete removed under it. */
-const PUBLISH_ATTEMPTS = 5;
+const PUBLISH_ATTEMPTS = 6;
 const INTERNAL_MAX_AGE_MS = 24 * 3_600_000;
 
 function errnoOf(err: unknown): string | undefined {
@@ -232,9 +232,10 @@ export class LocalBlobStore implements BlobStore {
       // A delete of a folder's last object removes the folder (and empty parents), which can
       // happen between our mkdir and rename, or inside a recursive mkdir: parallel writers and
       // deleters under one prefix race that way, so try again a few times before failing.
+      // The folder usually exists (rewrites, progress records): rename first, mkdir only when it failed.
       for (let attempt = 1; ; attempt++) {
         try {
-          await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
+          if (attempt > 1) await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
           await rename(tmp, path);
           break;
         } catch (err) {
