@@ -308,6 +308,11 @@ export class CsvAnonymizer extends RecordStream {
   private netIdx = -1;
   private timeIdx = -1;
   private clearIdx = new Set<number>();
+  /** 1 at the index of each cleared column. */
+  private clearAt = new Uint8Array(0);
+  /** Field positions of the current row (fieldsAt). */
+  private at = new Int32Array(128);
+  private readonly networks: NetworkNames;
   private organic: Buffer;
   private readonly delimBytes: Buffer;
 
@@ -320,6 +325,7 @@ export class CsvAnonymizer extends RecordStream {
     this.delim = delimiter.charCodeAt(0);
     this.delimBytes = Buffer.of(this.delim);
     this.needles = new NeedleScan(policy.needles);
+    this.networks = new NetworkNames(policy);
     const o = policy.organic;
     this.organic = Buffer.from(/["\r\n]/.test(o) || o.includes(delimiter) ? `"${o.replace(/"/g, '""')}"` : o, 'utf8');
   }
@@ -408,28 +414,97 @@ export class CsvAnonymizer extends RecordStream {
         if (i === -1) this.counts.absentColumns.push(c);
         else this.clearIdx.add(i);
       }
+      this.clearAt = new Uint8Array(this.header.length + 1);
+      for (const i of this.clearIdx) this.clearAt[i] = 1;
       return;
     }
     if (ce === s) return; // a blank line: not a row
     this.counts.rowsSeen++;
     if (!this.needles.any(s, e)) return;
-    const fields = this.fields(buf, s, ce);
-    const net = fields[this.netIdx];
-    const time = fields[this.timeIdx];
-    if (!net) return;
-    const decision = decideRow(this.policy, this.value(buf, net), time ? this.value(buf, time) : undefined);
+    const n = this.fieldsAt(buf, s, ce);
+    if (this.netIdx >= n) return;
+    const at = this.at;
+    const hasTime = this.timeIdx < n;
+    const ns = at[this.netIdx * 2]!;
+    const bounds = ns >= 0 ? this.networks.match(buf, ns, at[this.netIdx * 2 + 1]!) : undefined;
+    let decision: RowDecision;
+    if (bounds === undefined) {
+      // Quoted, padded or another network: read as text, as the header is.
+      const time = hasTime ? this.valueAt(buf, this.timeIdx) : undefined;
+      decision = decideRow(this.policy, this.valueAt(buf, this.netIdx), time);
+    } else if (!hasTime) decision = decideTimeBytes(this.policy, bounds, buf, -1, -1);
+    else {
+      const ts = at[this.timeIdx * 2]!;
+      if (ts >= 0) decision = decideTimeBytes(this.policy, bounds, buf, ts, at[this.timeIdx * 2 + 1]!);
+      else {
+        const t = parseAttributionTime(this.valueAt(buf, this.timeIdx), this.policy.timeFormat);
+        decision = t === undefined ? { kind: 'unreadable_time' } : decideAt(this.policy, bounds, t);
+      }
+    }
     if (decision.kind === 'other') return;
-    if (decision.kind === 'unreadable_time') return this.unreadable(time ? 'attribution time is not a time' : 'the row has fewer fields than the header');
+    if (decision.kind === 'unreadable_time') return this.unreadable(hasTime ? 'attribution time is not a time' : 'the row has fewer fields than the header');
     if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
     this.counts.rowsAnonymized++;
     this.rewriteFrom(buf, s);
-    for (let i = 0; i < fields.length; i++) {
+    for (let i = 0; i < n; i++) {
       if (i > 0) this.put(this.delimBytes, 0, 1);
       if (i === this.netIdx) this.put(this.organic, 0, this.organic.length);
-      else if (!this.clearIdx.has(i)) this.put(buf, fields[i]!.start, fields[i]!.end);
+      else if (this.clearAt[i] !== 1) {
+        const fs = at[i * 2]!;
+        this.put(buf, fs < 0 ? ~fs : fs, at[i * 2 + 1]!);
+      }
     }
     this.put(buf, ce, e);
     this.rewriteTo(e);
+  }
+
+  /**
+   * The fields of the row [s, ce) into `at` as [start, end] pairs, a quoted field's start
+   * stored as ~start (negative): the same split as fields(), without an object per field.
+   */
+  private fieldsAt(buf: Buffer, s: number, ce: number): number {
+    let n = 0;
+    let p = s;
+    for (;;) {
+      if (n * 2 === this.at.length) {
+        const grown = new Int32Array(this.at.length * 2);
+        grown.set(this.at);
+        this.at = grown;
+      }
+      let d: number;
+      if (p < ce && buf[p] === QUOTE) {
+        let q = p + 1;
+        for (;;) {
+          q = buf.indexOf(QUOTE, q);
+          if (q === -1 || q >= ce) {
+            q = ce;
+            break;
+          }
+          if (buf[q + 1] === QUOTE && q + 1 < ce) q += 2;
+          else {
+            q += 1;
+            break;
+          }
+        }
+        d = buf.indexOf(this.delim, q);
+        if (d === -1 || d > ce) d = ce;
+        this.at[n * 2] = ~p;
+      } else {
+        d = buf.indexOf(this.delim, p);
+        if (d === -1 || d > ce) d = ce;
+        this.at[n * 2] = p;
+      }
+      this.at[n * 2 + 1] = d;
+      n++;
+      p = d;
+      if (p >= ce) return n;
+      p++; // the delimiter
+    }
+  }
+
+  private valueAt(buf: Buffer, i: number): string {
+    const st = this.at[i * 2]!;
+    return this.value(buf, { start: st < 0 ? ~st : st, end: this.at[i * 2 + 1]!, quoted: st < 0 });
   }
 }
 
