@@ -170,10 +170,13 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
   ];
   const contact = (accountId: string): string => `ua@${accountId}.example`;
   const [optIn, silent] = accounts as [(typeof accounts)[0], (typeof accounts)[0]];
-  // Dates seconds apart: the deadline a quarter into the chaos (20 s .. 2 min), provisioning 5 s
+  // Dates seconds apart: the deadline a quarter into the chaos (30 s .. 2 min), provisioning 5 s
   // later; the target far away (the opted-in account completes when its apps are cut over).
-  const decisionMs = Math.min(120_000, Math.max(20_000, Math.round(w.chaosMs / 4)));
-  const reminderS = Math.round(decisionMs / 2000);
+  // The reminder comes 8 s before the deadline: well after the opt-in is recorded (before the
+  // chaos), even when a loaded machine runs the first workflow task 10-15 s late, since an
+  // opt-in still being recorded when a reminder falls due does not stop that reminder.
+  const decisionMs = Math.min(120_000, Math.max(30_000, Math.round(w.chaosMs / 4)));
+  const reminderS = 8;
   let program: Program | undefined;
   const cutoverAt = new Map<string, string>();
   let announced = false;
