@@ -117,13 +117,15 @@ export function createRetentionDataActivities(deps: RetentionDataDeps = {}) {
     },
 
     /** Every aggregate table: TikTok rows of days past the window moved to Organic. */
-    async retentionMoveAggregates(input: { config: DatasetConfigInput; asOf: string; dryRun: boolean }): Promise<AggregateResult[]> {
+    async retentionMoveAggregates(input: { config: DatasetConfigInput; asOf: string; dryRun: boolean; runId?: string }): Promise<AggregateResult[]> {
       return mapped(async () => {
         const config = configOf(input.config);
+        // The run's notes of its moves (histories before runId was passed have none to read).
+        const journal = input.runId ? { audit: open(config.audit), datasetId: config.datasetId, runId: input.runId } : undefined;
         const out: AggregateResult[] = [];
         for (const table of config.aggregates) {
           heartbeat({ table: table.name });
-          out.push(...(await moveAggregateTable(open(table.uri), table, config, input.asOf, input.dryRun)));
+          out.push(...(await moveAggregateTable(open(table.uri), table, config, input.asOf, input.dryRun, journal)));
         }
         return out;
       });

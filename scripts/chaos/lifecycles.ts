@@ -3,7 +3,7 @@ import type { RunningEmulator } from '../../src/emulator';
 import { startRetention } from '../../src/retention/client';
 import type { DatasetConfigInput } from '../../src/retention/config';
 import type { RetentionRunSummary } from '../../src/retention/messages';
-import { announceCutover, importAccounts, recordDecision } from '../../src/san-migration/client';
+import { announceCutover, importAccounts } from '../../src/san-migration/client';
 import { sanMigrationStatusQuery, type SanMigrationInput, type SanMigrationStatus } from '../../src/san-migration/messages';
 import { AccountSchema, ProgramSchema, type AccountInput, type Program } from '../../src/san-migration/model';
 import { openSanStores } from '../../src/san-migration/stores';
@@ -170,13 +170,15 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
   ];
   const contact = (accountId: string): string => `ua@${accountId}.example`;
   const [optIn, silent] = accounts as [(typeof accounts)[0], (typeof accounts)[0]];
-  // Dates seconds apart: the deadline a quarter into the chaos (30 s .. 2 min), provisioning 5 s
+  // Dates seconds apart: the deadline a third into the chaos (40 s .. 2 min), provisioning 5 s
   // later; the target far away (the opted-in account completes when its apps are cut over).
-  // The reminder comes 8 s before the deadline: well after the opt-in is recorded (before the
-  // chaos), even when a loaded machine runs the first workflow task 10-15 s late, since an
-  // opt-in still being recorded when a reminder falls due does not stop that reminder.
-  const decisionMs = Math.min(120_000, Math.max(30_000, Math.round(w.chaosMs / 4)));
-  const reminderS = 8;
+  // The one reminder falls due 5 s after the start, so the silent account gets it even when a
+  // loaded machine runs its first workflow task 10-30 s late (a workflow that first runs after
+  // the deadline sends none). The opted-in account answered before the program started (its
+  // decision is in the store it imports), so it gets none: an opt-in still being recorded by
+  // an Update when the reminder falls due does not stop that reminder.
+  const decisionMs = Math.min(120_000, Math.max(40_000, Math.round(w.chaosMs / 3)));
+  const reminderS = Math.round(decisionMs / 1000) - 5;
   let program: Program | undefined;
   const cutoverAt = new Map<string, string>();
   let announced = false;
@@ -193,9 +195,13 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
   return {
     name: 'san-migration',
     async prepare() {
+      const sentences = { optIn: 'Please include our account in the automatic SAN migration.', optOut: 'Please leave our account out of the automatic SAN migration.' };
+      const decision = { kind: 'opt_in' as const, by: `cto@${optIn.accountId}.example`, at: new Date().toISOString(), sentence: sentences.optIn, programId: 'tiktok-san', programRevision: 'chaos-1' };
       await importAccounts(
         stores.config,
-        accounts.map((a) => AccountSchema.parse({ ...a, contacts: [{ email: contact(a.accountId) }], accessToken: w.tokenRef, apps: a.apps } satisfies AccountInput)),
+        accounts.map((a) =>
+          AccountSchema.parse({ ...a, contacts: [{ email: contact(a.accountId) }], accessToken: w.tokenRef, apps: a.apps, ...(a === optIn ? { decision } : {}) } satisfies AccountInput),
+        ),
       );
       const at = (ms: number): string => new Date(Date.now() + ms).toISOString();
       program = ProgramSchema.parse({
@@ -206,7 +212,7 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
         provisioningDate: at(decisionMs + 5_000),
         targetCompletionDate: at(30 * 86_400_000),
         reminderOffsets: [`${reminderS}s`],
-        sentences: { optIn: 'Please include our account in the automatic SAN migration.', optOut: 'Please leave our account out of the automatic SAN migration.' },
+        sentences,
       });
       // In the store too: a run started again by an update-with-start reads it there.
       const current = await stores.config.getProgram();
@@ -221,8 +227,6 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
           }
         });
       }
-      // The opt-in, before the chaos (and the reminder): a retried update after a lost answer is a no-op.
-      await w.persist(`opt-in of ${optIn.accountId}`, () => recordDecision(w.client, optIn.accountId, 'opt_in', { by: `cto@${optIn.accountId}.example` }));
     },
 
     async drive() {

@@ -181,7 +181,7 @@ async function run(input: RetentionInput, config: DatasetConfig, asOf: string, d
 
   status.phase = 'aggregates';
   details();
-  const aggregates: AggregateResult[] = await heavy.retentionMoveAggregates({ config, asOf, dryRun });
+  const aggregates: AggregateResult[] = await heavy.retentionMoveAggregates({ config, asOf, dryRun, runId: workflowInfo().runId });
 
   const changedObjects = results.filter((r) => r.outcome === 'anonymized' || r.outcome === 'resumed' || r.outcome === 'would_anonymize');
   const sum = (f: (r: ObjectResult) => number): number => results.reduce((a, r) => a + f(r), 0);

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRetentionDataActivities } from '../../../activities/retention/data';
+import { moveAggregateTable } from '../../../src/retention/aggregates';
 import { readObjectState } from '../../../src/retention/audit';
 import { parseDatasetConfig } from '../../../src/retention/config';
 import { planRetention, processObject } from '../../../src/retention/objects';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/retention/synthetic';
 import { openBlobStore } from '../../../src/storage';
-import { expectedPartition } from '../../helpers/retentionExpected';
+import { dayTotals, expectedAggregate, expectedPartition, parseAggregate, sortRows } from '../../helpers/retentionExpected';
 
 /*
  * A retry of one object's activity within the same run, after the earlier attempt put the new
@@ -58,5 +59,29 @@ describe('retention object retried within its run', () => {
     // Another run finds it done and scans nothing; forced, it records the object clean under its own run id.
     const later = await processObject(stores, { config, key, asOf, dryRun: false, runId: 'run-2' });
     expect(later).toMatchObject({ outcome: 'clean', rowsAnonymized: 0 });
+  });
+
+  it('an aggregate move retried within its run reports the move it made once, from its note; another run moves nothing', { timeout: 60_000 }, async () => {
+    const root = join(dir, 'agg');
+    const base = openBlobStore(root);
+    const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 10, rowsPerDay: 40, seed: 4 });
+    const config = parseDatasetConfig(syntheticDatasetConfig('agg-retry', root, join(root, 'audit')));
+    const table = config.aggregates[0]!;
+    const store = openBlobStore(table.uri);
+    const original = (await base.readBuffer(gen.aggregateKey)).toString('utf8');
+    const asOf = '2026-07-06';
+    const journal = { audit: openBlobStore(config.audit), datasetId: config.datasetId, runId: 'run-1' };
+    const first = await moveAggregateTable(store, table, config, asOf, false, journal);
+    expect(first).toHaveLength(1);
+    expect(first[0]!.rowsMoved).toBeGreaterThan(0);
+    const after = (await base.readBuffer(gen.aggregateKey)).toString('utf8');
+    expect(sortRows(parseAggregate(after))).toEqual(expectedAggregate(parseAggregate(original), asOf));
+    expect(dayTotals(parseAggregate(after))).toEqual(dayTotals(parseAggregate(original)));
+    // The retry (the replace landed, the answer did not): the same move, counted once; the table as it was.
+    expect(await moveAggregateTable(store, table, config, asOf, false, journal)).toEqual(first);
+    expect((await base.readBuffer(gen.aggregateKey)).toString('utf8')).toBe(after);
+    // Another run (or one without notes) finds nothing to move.
+    expect(await moveAggregateTable(store, table, config, asOf, false, { ...journal, runId: 'run-2' })).toEqual([]);
+    expect(await moveAggregateTable(store, table, config, asOf, false)).toEqual([]);
   });
 });
