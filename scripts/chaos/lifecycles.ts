@@ -172,13 +172,14 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
   const [optIn, silent] = accounts as [(typeof accounts)[0], (typeof accounts)[0]];
   // Dates seconds apart: the deadline a third into the chaos (40 s .. 2 min), provisioning 5 s
   // later; the target far away (the opted-in account completes when its apps are cut over).
-  // The one reminder falls due 5 s after the start, so the silent account gets it even when a
-  // loaded machine runs its first workflow task 10-30 s late (a workflow that first runs after
-  // the deadline sends none). The opted-in account answered before the program started (its
-  // decision is in the store it imports), so it gets none: an opt-in still being recorded by
-  // an Update when the reminder falls due does not stop that reminder.
+  // The one reminder is due from the start, and the chaos begins only once both workflows have
+  // loaded their accounts: the silent account's first plan sends it. (A workflow that first
+  // plans after the deadline sends none, and under kills a first plan can come 30-50 s late.)
+  // The opted-in account answered before the program started (its decision is in the store it
+  // imports), so it gets none: an opt-in still being recorded by an Update when a reminder
+  // falls due does not stop that reminder.
   const decisionMs = Math.min(120_000, Math.max(40_000, Math.round(w.chaosMs / 3)));
-  const reminderS = Math.round(decisionMs / 1000) - 5;
+  const reminderS = Math.round(decisionMs / 1000);
   let program: Program | undefined;
   const cutoverAt = new Map<string, string>();
   let announced = false;
@@ -226,6 +227,13 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
           }
         });
+      }
+      for (const a of accounts) {
+        const until = Date.now() + 120_000;
+        while ((await status(a.accountId)) === null) {
+          if (Date.now() > until) throw new Error(`the SAN migration of ${a.accountId} did not load its account within 2 minutes`);
+          await sleep(500);
+        }
       }
     },
 
