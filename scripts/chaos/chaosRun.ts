@@ -435,6 +435,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const audStatus = new Map<string, AudienceSyncStatus>();
     const evStatus = new Map<string, EventsExportStatus>();
     let settled = false;
+    let lastPendingLog = Date.now();
     while (Date.now() < settleUntil) {
       let pending = 0;
       for (const d of audiences) {
@@ -495,6 +496,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       if (pending === 0) {
         settled = true;
         break;
+      }
+      if (Date.now() - lastPendingLog > 15_000) {
+        lastPendingLog = Date.now();
+        const waiting = [...audiences.map((d) => d.config.destinationId), ...eventsDests.map((d) => d.config.destinationId), ...lifecycles.map((l) => l.name)].filter((x) => !finished.has(x));
+        log(`chaos: +${((Date.now() - s0) / 1000).toFixed(0)} s of settling, waiting for ${waiting.join(', ')}`);
       }
       await sleep(1_000);
     }

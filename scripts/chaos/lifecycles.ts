@@ -178,7 +178,7 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
   // The opted-in account answered before the program started (its decision is in the store it
   // imports), so it gets none: an opt-in still being recorded by an Update when a reminder
   // falls due does not stop that reminder.
-  const decisionMs = Math.min(120_000, Math.max(40_000, Math.round(w.chaosMs / 3)));
+  const decisionMs = Math.min(120_000, Math.max(30_000, Math.round(w.chaosMs / 3)));
   const reminderS = Math.round(decisionMs / 1000);
   let program: Program | undefined;
   const cutoverAt = new Map<string, string>();
@@ -238,12 +238,12 @@ export function sanMigrationLifecycle(w: ChaosWorld): ChaosLifecycle {
     },
 
     async drive() {
-      // TikTok announces both cutovers once the apps are provisioned: 15 s ahead, short of the
+      // TikTok announces both cutovers once the apps are provisioned: 10 s ahead, short of the
       // program's 7 days (so each gets a short_notice to operators as well).
       while (!announced && w.going()) {
         const s = await status(optIn.accountId);
         if (s && s.apps.every((a) => a.state === 'provisioned' || a.state === 'notice_sent' || a.state === 'cut_over')) {
-          const at = new Date(Date.now() + 15_000).toISOString();
+          const at = new Date(Date.now() + 10_000).toISOString();
           for (const a of optIn.apps) if (!cutoverAt.has(a.appId)) cutoverAt.set(a.appId, at);
           for (const a of optIn.apps) {
             for (;;) {

@@ -21,7 +21,7 @@ describe('chaos: kills and faults lose and duplicate nothing', () => {
   it('audience syncs, an events export, a SAN migration, retention and a usage report under worker and server SIGKILLs, TikTok and GCS faults, end exact', { timeout: 300_000 }, async () => {
     const lines: string[] = [];
     const r = await runChaos({
-      durationMs: 75_000,
+      durationMs: 60_000,
       audiences: 3,
       eventsDestinations: 1,
       workers: 2,
