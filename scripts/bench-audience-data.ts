@@ -111,6 +111,8 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   console.log(
     `${runId}: ${rows.toLocaleString('en-US')} rows, ${ids.toLocaleString('en-US')} ids in ${(wall / 1000).toFixed(2)} s (${Math.round(ids / (wall / 1000)).toLocaleString('en-US')} ids/s; phase: time / peak RSS: ${phases})`,
   );
+  const rc = prep.snapshot?.rowCache;
+  if (rc) console.log(`  row cache: ${rc.hits.toLocaleString('en-US')} rows from the cache, ${rc.misses.toLocaleString('en-US')} read, ${rc.written === null ? 'none' : rc.written.toLocaleString('en-US')} entries written`);
   console.log(
     `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)} (${mib(startRss)} at its start)`,
   );
