@@ -58,6 +58,7 @@ interface DigestSink extends TypeDigests {
   raw: Buffer;
   rawSpare: Buffer;
   rawFill: number;
+  rawWords: Uint32Array;
 }
 
 const DEFAULT_MAX_RECORD = 1 << 20;
@@ -129,7 +130,7 @@ export class SnapshotReader {
       if (!sink)
         this.sinks.set(
           c.type,
-          (sink = { type: c.type, digests: new DigestList(hexWidth(c.type)), spare: new DigestList(hexWidth(c.type)), raw: EMPTY, rawSpare: EMPTY, rawFill: 0 }),
+          (sink = { type: c.type, digests: new DigestList(hexWidth(c.type)), spare: new DigestList(hexWidth(c.type)), raw: EMPTY, rawSpare: EMPTY, rawFill: 0, rawWords: new Uint32Array(0) }),
         );
       return { column: c.column, type: c.type, hasher: h, staged: h.sharesQueue, counts, sink, index: -1, set: -1 };
     });
@@ -358,7 +359,8 @@ export class SnapshotReader {
   private readonly ranges = new Uint32Array(2 * BATCH_VALUES);
   private readonly rangeRecord = new Int32Array(BATCH_VALUES);
   /** Rows read this batch that the next cache may hold: fingerprint, then per type kind, empties, digest index. */
-  private rowLog: number[] = [];
+  private rowLog = new Int32Array(1 << 14);
+  private rowLogFill = 0;
 
   /**
    * Fingerprints of the records the scanner found (SHA-256 of each record's bytes, one
@@ -413,6 +415,7 @@ export class SnapshotReader {
     s.hits++;
     const base = h * c.entryBytes;
     const data = c.data;
+    const cw = c.words;
     for (let t = 0; t < this.rowSinks.length; t++) {
       const tc = this.rowCounts[t]!;
       tc.empty += data[base + 17 + 2 * t]!;
@@ -426,8 +429,12 @@ export class SnapshotReader {
         const next = Buffer.allocUnsafeSlow(Math.max(1 << 16, 2 * sink.raw.length));
         sink.raw.copy(next, 0, 0, sink.rawFill);
         sink.raw = next;
+        sink.rawWords = new Uint32Array(next.buffer, 0, next.length >>> 2);
       }
-      data.copy(sink.raw, sink.rawFill, base + c.digestAt[t]!, base + c.digestAt[t]! + w);
+      // Word copies: a native copy per 32 bytes costs more than the bytes.
+      const out = sink.rawWords;
+      let o = sink.rawFill >>> 2;
+      for (let x = (base + c.digestAt[t]!) >>> 2, end = x + (w >>> 2); x < end; ) out[o++] = cw[x++]!;
       sink.rawFill += w;
     }
   }
@@ -454,10 +461,19 @@ export class SnapshotReader {
     this.csvRecord(buf, fields, count, line, si);
     // A row with any reject is read again next time (its rejects name this read's row and line).
     if (this.rejects.length !== rejects) return;
+    if (this.rowLogFill + 4 + 3 * T > this.rowLog.length) {
+      const next = new Int32Array(2 * this.rowLog.length);
+      next.set(this.rowLog);
+      this.rowLog = next;
+    }
     const log = this.rowLog;
-    const at = log.length;
+    const at = this.rowLogFill;
+    let x = at;
     const fps = this.fps;
-    log.push(fps[4 * si]!, fps[4 * si + 1]!, fps[4 * si + 2]!, fps[4 * si + 3]!);
+    log[x++] = fps[4 * si]!;
+    log[x++] = fps[4 * si + 1]!;
+    log[x++] = fps[4 * si + 2]!;
+    log[x++] = fps[4 * si + 3]!;
     for (let t = 0; t < T; t++) {
       const tc = this.rowCounts[t]!;
       const a = tc.accepted - before[4 * t]!;
@@ -465,12 +481,12 @@ export class SnapshotReader {
       const e = tc.empty - before[4 * t + 2]!;
       const l = this.rowSinks[t]!.digests.length - before[4 * t + 3]!;
       // One digest per type at most (no multi-value cells, no second column of the type).
-      if (a + p > 1 || l !== a + p || e > 255) {
-        log.length = at;
-        return;
-      }
-      log.push(a ? 1 : p ? 2 : 0, e, l ? before[4 * t + 3]! : -1);
+      if (a + p > 1 || l !== a + p || e > 255) return;
+      log[x++] = a ? 1 : p ? 2 : 0;
+      log[x++] = e;
+      log[x++] = l ? before[4 * t + 3]! : -1;
     }
+    this.rowLogFill = x;
   }
   private readonly beforeRow: number[] = [];
 
@@ -481,23 +497,25 @@ export class SnapshotReader {
     const builder = s.builder;
     const T = this.rowSinks.length;
     const step = 4 + 3 * T;
+    const hexWords = this.rowSinks.map((k) => new Uint32Array(k.digests.bytes.buffer, k.digests.bytes.byteOffset, k.digests.bytes.length >>> 2));
     if (builder)
-      for (let x = 0; x < log.length; x += step) {
+      for (let x = 0; x < this.rowLogFill; x += step) {
         const e = builder.next();
         if (!e) break;
-        const { buf, at } = e;
-        for (let j = 0; j < 4; j++) buf.writeUInt32LE(log[x + j]!, at + 4 * j);
-        let d = at + 16 + ((2 * T + 3) & ~3);
+        const { buf, words, at } = e;
+        const aw = at >>> 2;
+        for (let j = 0; j < 4; j++) words[aw + j] = log[x + j]!;
+        let d = aw + 4 + (((2 * T + 3) & ~3) >>> 2);
         for (let t = 0; t < T; t++) {
           const kind = log[x + 4 + 3 * t]!;
           buf[at + 16 + 2 * t] = kind;
           buf[at + 17 + 2 * t] = log[x + 5 + 3 * t]!;
           const w = s.widths[t]!;
-          if (kind !== 0) decodeHex(this.rowSinks[t]!.digests.bytes, log[x + 6 + 3 * t]! * 2 * w, buf, d, w);
-          d += w;
+          if (kind !== 0) decodeHex(hexWords[t]!, (log[x + 6 + 3 * t]! * 2 * w) >>> 2, words, d, w);
+          d += w >>> 2;
         }
       }
-    log.length = 0;
+    this.rowLogFill = 0;
   }
   private scanCodes: Int32Array = new Int32Array(0);
   /** The kernel memory, where the scan batch's hex digests are (Sha256HexQueue.batchHexAt). */
@@ -668,6 +686,7 @@ export class SnapshotReader {
         digests.push({ type: sink.type, digests: list, records: raw.subarray(0, sink.rawFill) });
         sink.raw = sink.rawSpare;
         sink.rawSpare = raw;
+        sink.rawWords = new Uint32Array(sink.raw.buffer, sink.raw.byteOffset, sink.raw.length >>> 2);
         sink.rawFill = 0;
       } else if (list.length === 0) continue;
       else digests.push({ type: sink.type, digests: list });
@@ -692,13 +711,16 @@ const EMPTY = Buffer.alloc(0);
  * `w` raw bytes from the lowercase hex at `src[s]` (our own kernel's output: not validated),
  * 4 hex characters a load.
  */
-function decodeHex(src: Buffer, s: number, out: Buffer, o: number, w: number): void {
-  for (let i = 0; i < w; i += 2, s += 4) {
-    const x = src.readUInt32LE(s);
-    const n = (x & 0x0f0f0f0f) + ((x >>> 6) & 0x01010101) * 9;
-    out[o + i] = ((n & 0x0f) << 4) | ((n >>> 8) & 0x0f);
-    out[o + i + 1] = (((n >>> 16) & 0x0f) << 4) | ((n >>> 24) & 0x0f);
+function decodeHex(src: Uint32Array, s: number, out: Uint32Array, o: number, w: number): void {
+  for (let end = s + (w >>> 1); s < end; s += 2) {
+    out[o++] = (bytePair(src[s]!) | (bytePair(src[s + 1]!) << 16)) >>> 0;
   }
+}
+
+/** The 2 bytes (little-endian 16 bits) that 4 lowercase hex characters (a little-endian word) spell. */
+function bytePair(x: number): number {
+  const n = (x & 0x0f0f0f0f) + ((x >>> 6) & 0x01010101) * 9;
+  return ((n & 0x0f) << 4) | ((n >>> 8) & 0x0f) | (((n >>> 16) & 0x0f) << 12) | (((n >>> 24) & 0x0f) << 8);
 }
 
 /** Hex characters of a digest of this type (MD5 MAIDs 32, everything else SHA-256, 64). */

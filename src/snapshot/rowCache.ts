@@ -68,7 +68,8 @@ export class RowCache {
   readonly entryBytes: number;
   /** Offset of each type's digest within an entry. */
   readonly digestAt: number[];
-  private readonly words: Uint32Array;
+  /** The entries as 32-bit words. */
+  readonly words: Uint32Array;
   private readonly table: Int32Array;
   private readonly mask: number;
 
@@ -155,6 +156,7 @@ export class RowCacheBuilder {
   readonly entryBytes: number;
   private chunks: Buffer[] = [];
   private cur: Buffer;
+  private curWords: Uint32Array = new Uint32Array(0);
   private fill = 0;
   count = 0;
   /** More rows than maxRows: nothing will be written. */
@@ -169,7 +171,7 @@ export class RowCacheBuilder {
   }
 
   /** Room for one entry (zeroed); returns its buffer and offset, or null past maxRows. */
-  next(): { buf: Buffer; at: number } | null {
+  next(): { buf: Buffer; words: Uint32Array; at: number } | null {
     if (this.overflow) return null;
     if (this.count >= this.maxRows) {
       this.overflow = true;
@@ -179,12 +181,13 @@ export class RowCacheBuilder {
     if (this.fill + this.entryBytes > this.cur.length) {
       if (this.fill > 0) this.chunks.push(this.cur.subarray(0, this.fill));
       this.cur = Buffer.alloc(Math.max(this.entryBytes, 4096 * this.entryBytes));
+      this.curWords = new Uint32Array(this.cur.buffer, this.cur.byteOffset, this.cur.length >>> 2);
       this.fill = 0;
     }
     const at = this.fill;
     this.fill += this.entryBytes;
     this.count++;
-    return { buf: this.cur, at };
+    return { buf: this.cur, words: this.curWords, at };
   }
 
   /** The stored form: the rows `seen` of `old` (entries copied as they are), then the new ones. */
