@@ -27,7 +27,8 @@ export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
   maxBufferBytes: 64 << 20,
   maxRejectBytes: 8 << 20,
   checkpointIntervalMs: 60_000,
-  rowCacheMaxRows: 2_000_000,
+  // Off: measured slower than reading every row on the shared 2-core machine (README, Benchmarks).
+  rowCacheMaxRows: 0,
 };
 
 /** Where a snapshot's row cache lives and what it must have been made under (rowCache.ts in src/snapshot). */
@@ -196,9 +197,13 @@ export async function prepareSet(
   let rowStats: RowCacheStats | undefined;
   if (session && rowCache) {
     // Only a whole read makes a cache: a resumed one saw part of the rows (the old cache stays).
-    const bytes = session.serialize();
+    // Rewritten when a sixteenth of the rows or more were not in it (or there was none): rows
+    // gone since only take room, and a cache written every run costs as much as it saves.
+    const stale = !session.cache || session.misses * 16 >= session.hits;
+    const bytes = stale ? session.serialize() : null;
     if (bytes) await rowCache.store.write(rowCache.key, Readable.from(bytes), { md5: false, contentType: 'application/octet-stream' });
     rowStats = { hits: session.hits, misses: session.misses, written: bytes ? (session.builder?.count ?? 0) + countSeen(session.seen) : null };
+    session.release();
   }
 
   const parts: SpillPart[] = [];
@@ -240,11 +245,33 @@ export async function prepareSet(
 async function openRowCache(opts: RowCacheOptions, types: readonly IdentifierType[], widths: number[], maxRows: number, resumed: boolean): Promise<RowCacheSession> {
   let cache: RowCache | null = null;
   try {
-    cache = RowCache.parse(await opts.store.readBuffer(opts.key), opts.configKey);
+    cache = RowCache.parse(await readWhole(opts.store, opts.key), opts.configKey);
   } catch {
     cache = null;
   }
   return new RowCacheSession(opts.configKey, types, widths, cache, resumed ? null : new RowCacheBuilder(widths, maxRows));
+}
+
+/**
+ * An object read into one buffer of its stated size (readBuffer gathers the pieces and copies
+ * them again: for a cache of 100+ MiB that second copy and its page faults cost more than the
+ * read). A store whose stated size is not the bytes it serves falls back to readBuffer.
+ */
+async function readWhole(store: BlobStore, key: string): Promise<Buffer> {
+  const info = await store.stat(key);
+  const out = Buffer.allocUnsafeSlow(info.size);
+  let at = 0;
+  const stream = await store.openRead(key);
+  try {
+    for await (const chunk of stream) {
+      const c = chunk as Buffer;
+      if (at + c.length > out.length) return await store.readBuffer(key);
+      at += c.copy(out, at);
+    }
+  } finally {
+    stream.destroy();
+  }
+  return at === out.length ? out : store.readBuffer(key);
 }
 
 function countSeen(seen: Uint8Array | null): number {

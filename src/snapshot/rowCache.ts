@@ -93,10 +93,9 @@ export class RowCache {
     this.table = new Int32Array(size).fill(-1);
     this.mask = size - 1;
     const q = this.entryBytes >>> 2;
+    // A fingerprint stored twice (a row repeated in one snapshot) is found at its first entry.
     for (let i = 0; i < count; i++) {
       const x = i * q;
-      // A fingerprint stored twice (a row repeated in one snapshot) is found once.
-      if (this.find(this.words[x]!, this.words[x + 1]!, this.words[x + 2]!, this.words[x + 3]!) >= 0) continue;
       let s = this.words[x]! & this.mask;
       while (this.table[s]! >= 0) s = (s + 1) & this.mask;
       this.table[s] = i;
@@ -190,6 +189,13 @@ export class RowCacheBuilder {
     return { buf: this.cur, words: this.curWords, at };
   }
 
+  clear(): void {
+    this.chunks = [];
+    this.cur = Buffer.alloc(0);
+    this.curWords = new Uint32Array(0);
+    this.fill = 0;
+  }
+
   /** The stored form: the rows `seen` of `old` (entries copied as they are), then the new ones. */
   serialize(meta: RowCacheMeta, old: RowCache | null, seen: Uint8Array | null): Buffer[] | null {
     if (this.overflow) return null;
@@ -250,6 +256,11 @@ export class RowCacheSession {
     this.header = [...names];
     this.delimiter = delimiter;
     if (this.cache && !(sameList(this.cache.meta.header, names) && this.cache.meta.delimiter === delimiter)) this.cache = null;
+  }
+
+  /** Drops the builder's entries (after serialize). */
+  release(): void {
+    this.builder?.clear();
   }
 
   /** The next cache's bytes, or null (header never seen, too many rows, no builder). */

@@ -63,7 +63,7 @@ async function prepare(dir: string, runId: string, bytes: string, cfg: Destinati
     { store: source, key: `${runId}.csv`, createdAt: '2026-12-01T00:00:00.000Z' },
     read,
     types,
-    { ...DEFAULT_PREPARE_TUNING, ...(pieceBytes ? { readerPieceBytes: pieceBytes } : {}) },
+    { ...DEFAULT_PREPARE_TUNING, rowCacheMaxRows: 2_000_000, ...(pieceBytes ? { readerPieceBytes: pieceBytes } : {}) },
     { checkpoint: async () => undefined },
     undefined,
     'raw',
