@@ -358,6 +358,8 @@ export class SnapshotReader {
   private readonly fps = new Uint32Array(4 * BATCH_VALUES);
   private readonly ranges = new Uint32Array(2 * BATCH_VALUES);
   private readonly rangeRecord = new Int32Array(BATCH_VALUES);
+  /** The cache entry after the last one found: the next row's likely entry. */
+  private nextEntry = 0;
   /** Rows read this batch that the next cache may hold: fingerprint, then per type kind, empties, digest index. */
   private rowLog = new Int32Array(1 << 14);
   private rowLogFill = 0;
@@ -394,7 +396,11 @@ export class SnapshotReader {
     for (let j = 0; j < m; j++) {
       const r = this.rangeRecord[j]!;
       fingerprintOfHex(words, hexAt + 16 * j, fps, 4 * r);
-      if (cache) hit[r] = cache.find(fps[4 * r]!, fps[4 * r + 1]!, fps[4 * r + 2]!, fps[4 * r + 3]!);
+      if (cache) {
+        const h = cache.findFrom(this.nextEntry, fps[4 * r]!, fps[4 * r + 1]!, fps[4 * r + 2]!, fps[4 * r + 3]!);
+        hit[r] = h;
+        if (h >= 0) this.nextEntry = h + 1;
+      }
     }
     if (!cache) return;
     k = q.scanIndex;

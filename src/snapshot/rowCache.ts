@@ -114,6 +114,20 @@ export class RowCache {
     }
   }
 
+  /**
+   * The entry with this fingerprint, trying entry `guess` first: a snapshot mostly repeats
+   * the last one's rows in the same order, and the cache keeps that order, so the next row
+   * is usually the next entry (read in sequence, where a table probe is a cache miss).
+   */
+  findFrom(guess: number, a: number, b: number, c: number, d: number): number {
+    if (guess < this.count) {
+      const w = this.words;
+      const x = guess * (this.entryBytes >>> 2);
+      if (w[x] === a && w[x + 1] === b && w[x + 2] === c && w[x + 3] === d) return guess;
+    }
+    return this.find(a, b, c, d);
+  }
+
   /** 0 no digest, 1 hashed, 2 prehashed. */
   kind(i: number, t: number): number {
     return this.data[i * this.entryBytes + 16 + 2 * t]!;
