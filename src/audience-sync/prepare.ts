@@ -154,6 +154,7 @@ export async function prepareSet(
       const key = layout.spillLines(runId, set, seq);
       // Working data: nobody reads its MD5 (the local store then skips hashing it).
       await work.write(key, Readable.from(part.chunks), { md5: false });
+      buffer.recycle();
       const index: SpillPart = { key, ids: part.ids, offsets: part.offsets, format: 'records' };
       await work.write(layout.spillIndex(runId, set, seq), JSON.stringify(index));
       spillParts.push(seq);
