@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { ApplicationFailure, CancelledFailure, Context, activityInfo, heartbeat } from '@temporalio/activity';
 import { ZodError } from 'zod';
 import {
@@ -54,7 +56,7 @@ import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audi
 
 
 /** The phone rules come from this library's metadata: another version may normalize differently. */
-const LIBPHONENUMBER_VERSION: string = (require('libphonenumber-js/package.json') as { version: string }).version;
+const LIBPHONENUMBER_VERSION: string = (JSON.parse(readFileSync(createRequire(__filename).resolve('libphonenumber-js/package.json'), 'utf8')) as { version: string }).version;
 
 export interface SegmentClaimResult {
   written: boolean;
