@@ -112,7 +112,7 @@ const EVENTS_PER_FILE = 1_500;
 const AUDIENCE_TIMING = { cadence: '24h', pollInitial: '200ms', pollMax: '2s', heartbeatTimeout: '5s', tiktokCallTimeout: '15s', noticeTimeout: '15s', dataStepTimeout: '15s' };
 const EVENTS_TIMING = { cadence: '24h', heartbeatTimeout: '5s', dataStepTimeout: '15s' };
 
-const LATE_ANSWER_PATHS = ['dmp/custom_audience/get/', 'dmp/custom_audience/list/', 'dmp/custom_audience/file/upload/', 'event/track/'];
+const LATE_ANSWER_PATHS = ['dmp/custom_audience/get/', 'dmp/custom_audience/list/', 'dmp/custom_audience/file/upload/', 'dmp/custom_audience/create/', 'event/track/'];
 
 /** TikTok fault regimes the run moves between (shares of API requests). */
 const TIKTOK_REGIMES: { name: string; faults: FaultsInput }[] = [
@@ -121,9 +121,9 @@ const TIKTOK_REGIMES: { name: string; faults: FaultsInput }[] = [
   { name: '5xx', faults: { error: 0.12, http503: 0.12 } },
   { name: 'dropped connections', faults: { drop: 0.1, dropAfter: 0.1 } },
   { name: 'slow answers', faults: { latency: 1500, latencyShare: 0.4 } },
-  // Answered after the client gave up (it retries): reads, uploads and events only. The same on
-  // a create can make TikTok hold two audiences (the retry looks the name up before the late
-  // create lands), which ttsync cannot prevent today; see README "Chaos".
+  // Answered after the client gave up (it retries): reads, uploads, creates (a late one is
+  // found by its marker and deleted; README "Chaos") and events. Not edits: a late APPEND
+  // landing after a later REMOVE would undo it.
   { name: 'answers slower than the client waits', faults: { latency: 6000, latencyShare: 0.15, paths: LATE_ANSWER_PATHS } },
   { name: 'everything', faults: { throttle: 0.08, error: 0.05, http503: 0.05, drop: 0.04, dropAfter: 0.04, latency: 800, latencyShare: 0.2 } },
 ];
