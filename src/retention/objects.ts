@@ -265,6 +265,12 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
   });
   const prior = await readObjectState(stores.audit, ds, key);
 
+  // A retry within this run after an attempt that put the new version in place and recorded
+  // it (its worker died before the activity completed): that record stands. A second scan
+  // would find nothing to anonymize and record the object clean, and the audit would lose the
+  // rows this run anonymized.
+  if (!dryRun && prior?.phase === 'replaced' && prior.runId === runId && prior.generation === info.generation) return resultOf(prior, partition, 'anonymized');
+
   if (!dryRun && prior?.phase === 'staged') {
     const resumed = await resume(stores, ds, prior, info.generation, key, now);
     if (resumed) return resultOf(resumed, partition, 'resumed');
