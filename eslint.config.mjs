@@ -60,6 +60,7 @@ export const WORKFLOW_SAFE_MODULES = [
   'src/config/errors.ts',
   'src/config/secretRef.ts',
   'src/storage/uriSyntax.ts',
+  'src/storage/uriSchema.ts',
   'src/audience-sync/config.ts',
   'src/audience-sync/failures.ts',
   'src/audience-sync/messages.ts',

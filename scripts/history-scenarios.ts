@@ -61,9 +61,12 @@ interface AudienceScenarioOptions {
    * the create (40001), the cycle ends in error and the workflow waits; the refusal is lifted
    * and `ttsync rerun` resets the failed run to the workflow task that scheduled the create;
    * the reset run (its WorkflowTaskFailed of the reset, then create, commit, continue-as-new)
-   * is recorded.
+   * is recorded. 'late-create': the first create is answered after the client gave up (it
+   * waits 1 s, TikTok takes 3 s and still creates), the retry creates again under the same
+   * marker; once the late one has landed, syncNow runs a second cycle whose stray check deletes
+   * it: that second run is recorded.
    */
-  record?: 'missing' | 'recreate' | 'paused' | 'rerun';
+  record?: 'missing' | 'recreate' | 'paused' | 'rerun' | 'late-create';
 }
 
 async function audienceScenario(name: string, client: Client, taskQueue: string, ctx: { temporal: TemporalSettings }, opts: AudienceScenarioOptions): Promise<WorkflowHandle> {
@@ -87,7 +90,7 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     shutdownGraceTime: '1s',
     activityDeps: {
       audienceData: { openStore: (uri) => openBlobStore(uri), defaultWorkdir: join(dir, 'work') },
-      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_TIMEOUT_MS: 5000 } },
+      tiktokAudience: { tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_TIMEOUT_MS: opts.record === 'late-create' ? 1000 : 5000 } },
       // Alert notices are kept in the scenario's own outbox, routed nowhere.
       notices: { service: () => createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: DEFAULT_UI_URL, namespace: ctx.temporal.namespace }) },
     },
@@ -100,6 +103,7 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
     writeFileSync(join(dir, 'snapshot.csv'), rows.join('\n') + '\n');
     writeFileSync(join(dir, 'enters.csv'), 'email,phone\nlate@example.com,\n');
     if (opts.record === 'rerun') emu.control.setFaults({ rules: [{ endpoint: 'dmp/custom_audience/create/', code: 40001, message: 'No permission to operate advertiser' }] });
+    if (opts.record === 'late-create') emu.control.setFaults({ rules: [{ endpoint: 'dmp/custom_audience/create/', latency: 3000, times: 1 }] });
     const h = await client.workflow.start(audienceSync, {
       taskQueue,
       workflowId: WorkflowIds.audienceSync(destinationId),
@@ -163,6 +167,21 @@ async function audienceScenario(name: string, client: Client, taskQueue: string,
       return id;
     };
     const run2 = await runAfter(h.firstExecutionRunId);
+    if (opts.record === 'late-create') {
+      // Both creates have landed (the late one after the first cycle, or during it).
+      await until(async () => emu.state.calls.filter((c) => c.path === 'dmp/custom_audience/create/' && c.code === 0).length === 2);
+      await h.signal(syncNowSignal);
+      await until(async () => {
+        const m = await status();
+        return m !== undefined && m.cycles >= 2 && m.currentRunId === null;
+      });
+      const m = await status();
+      const left = [...emu.state.audiences.values()].filter((a) => a.advertiserId === advertiserId);
+      if (m?.audienceCreate?.straysDeleted?.length !== 1 || left.length !== 1) throw new Error(`late-create scenario ended in ${JSON.stringify(m)} with ${left.length} audiences`);
+      await runAfter(run2);
+      await h.terminate('history recorded');
+      return client.workflow.getHandle(h.workflowId, run2);
+    }
     if (opts.record === 'paused') {
       const more = ['email,phone'];
       for (let i = 100; i < 1300; i++) more.push(`user${i}@example.com,(212) 201-${String(i).padStart(4, '0')}`);
@@ -495,6 +514,11 @@ export const scenarios: HistoryScenario[] = [
     // cleared by notices posted while the cycle waits.
     name: 'audienceSync-alerts',
     run: (client, taskQueue, ctx) => audienceScenario('audienceSync-alerts', client, taskQueue, ctx, { tokenAtStart: false }),
+  },
+  {
+    // A create answered late (create-marker): the retry's create, the late one deleted by the next cycle's stray check.
+    name: 'audienceSync-late-create',
+    run: (client, taskQueue, ctx) => audienceScenario('audienceSync-late-create', client, taskQueue, ctx, { tokenAtStart: true, record: 'late-create' }),
   },
   {
     name: 'audienceSync-paused',

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { ApplicationFailure, CancelledFailure, Context, activityInfo, heartbeat } from '@temporalio/activity';
 import { ZodError } from 'zod';
 import {
@@ -21,6 +23,7 @@ import {
   type DiffGroup,
   type InputSet,
   type PrepareTuning,
+  type RowCacheStats,
   type PreparedRun,
   type SetCheckpoint,
   type SetResult,
@@ -43,13 +46,17 @@ import { durationMsOf } from '../../src/config/duration';
 import { ConfigError } from '../../src/config/errors';
 import type { IdentifierType } from '../../src/identifiers/schema';
 import { DEFAULT_WORKDIR } from '../../src/paths';
-import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
+import { SnapshotFormatError, rowCacheKey, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
+import { VERSION } from '../../src/version';
 import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 import type { InputObject } from '../../src/audience-sync/messages';
 import { defaultRegistryUri } from '../../src/audience-sync/release';
 import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audience-sync/previewRuns';
 
 
+
+/** The phone rules come from this library's metadata: another version may normalize differently. */
+const LIBPHONENUMBER_VERSION: string = (JSON.parse(readFileSync(createRequire(__filename).resolve('libphonenumber-js/package.json'), 'utf8')) as { version: string }).version;
 
 export interface SegmentClaimResult {
   written: boolean;
@@ -112,6 +119,8 @@ export interface PreparedInput {
   rejectsUri: string;
   bytes: number;
   createdAt: string;
+  /** A CSV snapshot's row cache: rows taken from it, rows read, entries written for the next run. */
+  rowCache?: RowCacheStats;
 }
 
 export interface PrepareResult {
@@ -308,6 +317,15 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         },
         resume,
         config.rejects?.values ?? 'raw',
+        set === 'snapshot'
+          ? {
+              store: work,
+              key: layout.rowCache(config.destinationId),
+              // Everything besides the header that decides what a row becomes: a change to any
+              // (an upgrade included) makes the stored cache unused.
+              configKey: rowCacheKey({ ttsync: VERSION, libphonenumber: LIBPHONENUMBER_VERSION, read: readOptions[i], types }),
+            }
+          : undefined,
       );
       results.push(r);
       // The final checkpoint, so a retry after this point only re-lists this input's parts.
@@ -334,6 +352,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         rejectsUri: r.rejectsUri,
         bytes: r.bytes,
         createdAt: r.createdAt,
+        ...(r.rowCache ? { rowCache: r.rowCache } : {}),
       };
       if (r.set === 'snapshot') out.snapshot = p;
       else {

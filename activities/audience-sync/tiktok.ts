@@ -8,6 +8,7 @@ import { TikTokClient, TikTokError, type AudienceAction, type CalculateType, typ
 import { mapTikTokFailures } from '../../src/tiktok/activityFailure';
 import { MAX_FILE_PATHS_PER_CALL } from '../../src/tiktok/limits';
 import { AudienceSyncFailureType } from '../../src/audience-sync/failures';
+import { createMarker, hasMarker, nameWithMarker, pickAudience } from '../../src/audience-sync/createMarker';
 
 /** Who we act for. Only a reference to the token travels in workflow payloads. */
 export interface TikTokTarget {
@@ -124,24 +125,73 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
     /**
      * Creates the audience with its first files, or finds the one a previous attempt created:
      * TikTok has no idempotency key, and a create that timed out may have succeeded.
+     *
+     * With `createToken` (recorded by the workflow before its first attempt) the create names
+     * the audience with the destination's marker (createMarker.ts) and, before every attempt,
+     * lists the advertiser's audiences for it: one found is adopted (several: the lowest id;
+     * the workflow's stray check deletes the others). Without a marked one, an audience of the
+     * literal name is adopted as before (a create sent by older code). `attempt` > 1 tells the
+     * workflow an earlier attempt may still land: it checks for strays afterwards.
      */
     async createCustomAudience(
-      input: TikTokTarget & { name: string; calculateType: CalculateType; filePaths: string[]; retentionDays?: number },
-    ): Promise<{ audienceId: string; created: boolean }> {
+      input: TikTokTarget & {
+        name: string;
+        calculateType: CalculateType;
+        filePaths: string[];
+        retentionDays?: number;
+        destinationId?: string;
+        createToken?: string;
+      },
+    ): Promise<{ audienceId: string; created: boolean; attempt?: number; marked?: number }> {
       return mapTikTokFailures(async () => {
         checkFilePaths(input.filePaths);
         const client = await clientFor(input);
-        const existing = await findAudiencesByName(client, input.advertiserId, input.name);
+        const marker = input.createToken && input.destinationId ? createMarker(input.destinationId, input.createToken) : null;
+        const audiences = await listAllAudiences(client, input.advertiserId);
+        const extra = marker ? { attempt: currentAttempt() } : {};
+        if (marker) {
+          const marked = audiences.filter((a) => hasMarker(a.name, marker)).map((a) => a.id);
+          const kept = pickAudience(marked);
+          if (kept) return { audienceId: kept, created: false, ...extra, marked: marked.length };
+        }
+        const existing = audiences.filter((a) => a.name === input.name).map((a) => a.id);
         if (existing.length > 1) throw ambiguous(input.advertiserId, input.name, existing);
-        if (existing[0]) return { audienceId: existing[0], created: false };
+        if (existing[0]) return { audienceId: existing[0], created: false, ...extra };
         const { audienceId } = await client.createAudience({
           advertiserId: input.advertiserId,
-          name: input.name,
+          name: marker ? nameWithMarker(input.name, marker) : input.name,
           calculateType: input.calculateType,
           filePaths: input.filePaths,
           retentionInDays: input.retentionDays,
         });
-        return { audienceId, created: true };
+        return { audienceId, created: true, ...extra };
+      });
+    },
+
+    /**
+     * Deletes the audiences that carry this destination's create marker other than `keep`:
+     * creates that took effect after ttsync had moved on (answered late, or never answered).
+     * ttsync never edited them (it writes only the audience it adopted), and nobody else
+     * names an audience with the marker. An audience already gone counts as deleted.
+     */
+    async removeStrayAudiences(input: TikTokTarget & { destinationId: string; createToken: string; keep: string }): Promise<{ deleted: string[] }> {
+      return mapTikTokFailures(async () => {
+        const client = await clientFor(input);
+        const marker = createMarker(input.destinationId, input.createToken);
+        const strays = (await listAllAudiences(client, input.advertiserId)).filter((a) => hasMarker(a.name, marker) && a.id !== input.keep).map((a) => a.id);
+        for (let i = 0; i < strays.length; i += MAX_AUDIENCE_IDS_PER_CALL) {
+          const batch = strays.slice(i, i + MAX_AUDIENCE_IDS_PER_CALL);
+          await client.deleteAudiences({ advertiserId: input.advertiserId, audienceIds: batch }).catch(async (err: unknown) => {
+            if (!audienceGone(err, { advertiserId: input.advertiserId, audienceId: batch[0] ?? '' })) throw err;
+            // One of the batch is gone already (a delete whose answer was lost): delete the rest one by one.
+            for (const id of batch) {
+              await client.deleteAudiences({ advertiserId: input.advertiserId, audienceIds: [id] }).catch((e: unknown) => {
+                if (!audienceGone(e, { advertiserId: input.advertiserId, audienceId: id })) throw e;
+              });
+            }
+          });
+        }
+        return { deleted: strays };
       });
     },
 
@@ -195,6 +245,9 @@ export function createTikTokAudienceActivities(deps: TikTokAudienceDeps = {}) {
 
 export type TikTokAudienceActivities = ReturnType<typeof createTikTokAudienceActivities>;
 
+/** custom_audience_ids of dmp/custom_audience/delete/ take 1 to 100 ids (tiktok-api.md §3.5). */
+const MAX_AUDIENCE_IDS_PER_CALL = 100;
+
 function notFound(t: { advertiserId: string; audienceId: string }): ApplicationFailure {
   return ApplicationFailure.create({
     type: AudienceSyncFailureType.AudienceNotFound,
@@ -233,10 +286,27 @@ function checkFilePaths(paths: string[]): void {
 }
 
 async function findAudiencesByName(client: TikTokClient, advertiserId: string, name: string): Promise<string[]> {
-  const found: string[] = [];
+  return (await listAllAudiences(client, advertiserId)).filter((a) => a.name === name).map((a) => a.id);
+}
+
+/**
+ * Every audience of the advertiser, page by page (100 a page, the most TikTok gives). Pages
+ * can shift while audiences are created meanwhile: an id seen twice counts once.
+ */
+async function listAllAudiences(client: TikTokClient, advertiserId: string): Promise<{ id: string; name: string }[]> {
+  const found = new Map<string, string>();
   for (let page = 1; ; page++) {
     const { audiences, pageInfo } = await client.listAudiences({ advertiserId, page, pageSize: 100 });
-    for (const a of audiences) if (a.name === name) found.push(a.audience_id);
-    if (page >= pageInfo.total_page) return found;
+    for (const a of audiences) found.set(a.audience_id, a.name);
+    if (page >= pageInfo.total_page || audiences.length === 0) return [...found].map(([id, name]) => ({ id, name }));
+  }
+}
+
+/** The attempt of the running activity; 1 outside one (a script or test calling the function itself). */
+function currentAttempt(): number {
+  try {
+    return activityInfo().attempt;
+  } catch {
+    return 1;
   }
 }

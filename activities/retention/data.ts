@@ -1,12 +1,12 @@
 import { ApplicationFailure, CancelledFailure, heartbeat } from '@temporalio/activity';
 import { ConfigError } from '../../src/config/errors';
 import { moveAggregateTable } from '../../src/retention/aggregates';
-import { AuditKeys, oldBytesNote, readObjectState, RUN_RECORD_VERSION, type RunRecord } from '../../src/retention/audit';
+import { AuditKeys, oldBytesNote, readObjectState, RUN_RECORD_VERSION, RunRecordSchema, type RunRecord } from '../../src/retention/audit';
 import { parseDatasetConfig, type DatasetConfig, type DatasetConfigInput } from '../../src/retention/config';
 import { RETENTION_NON_RETRYABLE, RetentionError, RetentionFailureType } from '../../src/retention/failures';
 import type { AggregateResult, ObjectResult, RetentionPlan, RetentionRunSummary } from '../../src/retention/messages';
 import { planRetention, processObject, type RetentionStores } from '../../src/retention/objects';
-import { StorageError, StoredJsonError, openBlobStore, type BlobStore } from '../../src/storage';
+import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 
 /*
  * The retention data plane on the data task queue. Inputs and results carry object keys,
@@ -78,6 +78,16 @@ export interface WriteAuditInput {
   startedAt: string;
 }
 
+/** The record a run wrote already, if any (its key ends with the run id). */
+async function runRecordOf(audit: BlobStore, datasetId: string, runId: string): Promise<{ auditUri: string; finishedAt: string } | undefined> {
+  for await (const info of audit.list(AuditKeys.runsPrefix(datasetId))) {
+    if (!info.key.endsWith(`_${runId}.json`)) continue;
+    const record = await readJsonObject(audit, info.key, RunRecordSchema);
+    if (record.runId === runId) return { auditUri: audit.uriOf(info.key), finishedAt: record.finishedAt };
+  }
+  return undefined;
+}
+
 export function createRetentionDataActivities(deps: RetentionDataDeps = {}) {
   const open = deps.openStore ?? ((uri: string) => openBlobStore(uri));
   const now = deps.now ?? (() => new Date());
@@ -107,13 +117,15 @@ export function createRetentionDataActivities(deps: RetentionDataDeps = {}) {
     },
 
     /** Every aggregate table: TikTok rows of days past the window moved to Organic. */
-    async retentionMoveAggregates(input: { config: DatasetConfigInput; asOf: string; dryRun: boolean }): Promise<AggregateResult[]> {
+    async retentionMoveAggregates(input: { config: DatasetConfigInput; asOf: string; dryRun: boolean; runId?: string }): Promise<AggregateResult[]> {
       return mapped(async () => {
         const config = configOf(input.config);
+        // The run's notes of its moves (histories before runId was passed have none to read).
+        const journal = input.runId ? { audit: open(config.audit), datasetId: config.datasetId, runId: input.runId } : undefined;
         const out: AggregateResult[] = [];
         for (const table of config.aggregates) {
           heartbeat({ table: table.name });
-          out.push(...(await moveAggregateTable(open(table.uri), table, config, input.asOf, input.dryRun)));
+          out.push(...(await moveAggregateTable(open(table.uri), table, config, input.asOf, input.dryRun, journal)));
         }
         return out;
       });
@@ -127,6 +139,11 @@ export function createRetentionDataActivities(deps: RetentionDataDeps = {}) {
       return mapped(async () => {
         const config = configOf(input.config);
         const stores = storesOf(config);
+        // A retry (its worker died after the write, or the store's answer was lost after the
+        // write took effect) finds this run's record and keeps it: one record per run, or the
+        // report would count the run and its rows twice.
+        const written = await runRecordOf(stores.audit, config.datasetId, input.runId);
+        if (written) return written;
         const objects: RunRecord['objects'] = [];
         for (const { key } of input.plan.due) {
           const s = await readObjectState(stores.audit, config.datasetId, key);

@@ -14,14 +14,17 @@ import { WorkflowIds } from '../../src/temporal/workflowIds';
 import { mulberry32 } from '../../src/util/prng';
 import { audienceDigests, compareSets, eventsCsv, generationPeople, snapshotCsv } from './expected';
 import { NO_PROXY_FAULTS, startFaultProxy, type FaultProxy, type ProxyFaults } from './faultProxy';
-import { createBucket, putObject, RestartableTemporal, startFakeGcsProcess, WorkerPool, type FakeGcsProcess } from './processes';
+import { LIFECYCLE_ADVERTISERS, LIFECYCLES, NoticeLedger, lifecyclesFor, type ChaosLifecycle, type ChaosWorld, type LifecycleCheck, type LifecycleName } from './lifecycles';
+import { createBucket, putObject, RestartableTemporal, startFakeGcsProcess, startMailpitProcess, WorkerPool, type FakeGcsProcess, type MailpitProcess } from './processes';
 
 /*
- * Chaos: several audience-sync and events-export destinations work at once on ttsync worker
- * processes that are SIGKILLed and restarted at random, on a Temporal dev server that is
- * SIGKILLed and restarted on its database file, while the TikTok emulator and a proxy in
- * front of fake-gcs-server inject faults. Then the faults stop, every destination is let to
- * finish, and TikTok's audiences and event store are compared with what the input files say.
+ * Chaos: several audience-sync and events-export destinations, a SAN migration, a retention
+ * dataset and a usage report work at once on ttsync worker processes that are SIGKILLed and
+ * restarted at random, on a Temporal dev server that is SIGKILLed and restarted on its
+ * database file, while the TikTok emulator and a proxy in front of fake-gcs-server inject
+ * faults. Then the faults stop, everything is let to finish, and TikTok's audiences and event
+ * store, the partner-config store, the dataset, the report and the emails Mailpit received are
+ * compared with what the inputs say (expected.ts).
  */
 
 export interface ChaosOptions {
@@ -44,6 +47,8 @@ export interface ChaosOptions {
    * held") that wedges a destination now and then, which a CI run must not trip over.
    */
   configUpdates?: boolean;
+  /** The other lifecycles that run beside audience sync and events export (default all: san-migration, retention, usage-report). */
+  lifecycles?: readonly LifecycleName[];
   /** Keep the run's folder (logs, Temporal database) even when everything matched. */
   keep?: boolean;
   log?: (line: string) => void;
@@ -89,6 +94,10 @@ export interface ChaosResult {
   inputs: { snapshots: number; eventFiles: number; events: number; rerequested: number };
   audiences: AudienceCheck[];
   events: EventsCheck[];
+  /** SAN migration, retention, usage report: each checked against its own expectations. */
+  lifecycles: LifecycleCheck[];
+  /** Emails Mailpit received, and Message-IDs that arrived more than once (any lifecycle). */
+  notices: { emails: number; duplicated: { messageId: string; copies: number; subject: string }[] };
   /** Workflows that are no longer running (a workflow must never fail). */
   closedWorkflows: string[];
   lost: number;
@@ -103,6 +112,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const n = (x: number): string => x.toLocaleString('en-US');
 
 const TOKEN_VAR = 'TTSYNC_CHAOS_TIKTOK_TOKEN';
+const OPERATORS = 'ops@chaos.example';
 const BUCKET_EXPORTS = 'chaos-exports';
 const BUCKET_WORK = 'chaos-work';
 const PEOPLE = 1_200;
@@ -112,7 +122,7 @@ const EVENTS_PER_FILE = 1_500;
 const AUDIENCE_TIMING = { cadence: '24h', pollInitial: '200ms', pollMax: '2s', heartbeatTimeout: '5s', tiktokCallTimeout: '15s', noticeTimeout: '15s', dataStepTimeout: '15s' };
 const EVENTS_TIMING = { cadence: '24h', heartbeatTimeout: '5s', dataStepTimeout: '15s' };
 
-const LATE_ANSWER_PATHS = ['dmp/custom_audience/get/', 'dmp/custom_audience/list/', 'dmp/custom_audience/file/upload/', 'event/track/'];
+const LATE_ANSWER_PATHS = ['dmp/custom_audience/get/', 'dmp/custom_audience/list/', 'dmp/custom_audience/file/upload/', 'dmp/custom_audience/create/', 'event/track/'];
 
 /** TikTok fault regimes the run moves between (shares of API requests). */
 const TIKTOK_REGIMES: { name: string; faults: FaultsInput }[] = [
@@ -121,9 +131,9 @@ const TIKTOK_REGIMES: { name: string; faults: FaultsInput }[] = [
   { name: '5xx', faults: { error: 0.12, http503: 0.12 } },
   { name: 'dropped connections', faults: { drop: 0.1, dropAfter: 0.1 } },
   { name: 'slow answers', faults: { latency: 1500, latencyShare: 0.4 } },
-  // Answered after the client gave up (it retries): reads, uploads and events only. The same on
-  // a create can make TikTok hold two audiences (the retry looks the name up before the late
-  // create lands), which ttsync cannot prevent today; see README "Chaos".
+  // Answered after the client gave up (it retries): reads, uploads, creates (a late one is
+  // found by its marker and deleted; README "Chaos") and events. Not edits: a late APPEND
+  // landing after a later REMOVE would undo it.
   { name: 'answers slower than the client waits', faults: { latency: 6000, latencyShare: 0.15, paths: LATE_ANSWER_PATHS } },
   { name: 'everything', faults: { throttle: 0.08, error: 0.05, http503: 0.05, drop: 0.04, dropAfter: 0.04, latency: 800, latencyShare: 0.2 } },
 ];
@@ -167,6 +177,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   let emu: RunningEmulator | undefined;
   let gcs: FakeGcsProcess | undefined;
   let proxy: FaultProxy | undefined;
+  let mailpit: MailpitProcess | undefined;
   const temporal = new RestartableTemporal(join(dir, 'temporal.sqlite'), join(dir, 'logs', 'temporal.log'));
   let pool: WorkerPool | undefined;
   let ok = false;
@@ -180,9 +191,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     await createBucket(gcs.endpoint, BUCKET_WORK);
     proxy = await startFaultProxy(gcs.endpoint, { seed: (opts.seed ?? 1) + 1 });
     cleanups.push(() => proxy!.close());
+    mailpit = await startMailpitProcess(dir, join(dir, 'logs', 'mailpit.log'));
+    cleanups.push(() => mailpit!.stop());
     await temporal.start();
     cleanups.push(() => temporal.stop());
-    log(`chaos: Temporal dev server ${temporal.address} on ${join(dir, 'temporal.sqlite')}; emulator ${emu.url}; fake-gcs-server ${gcs.endpoint} behind the fault proxy ${proxy.endpoint}`);
+    log(`chaos: Temporal dev server ${temporal.address} on ${join(dir, 'temporal.sqlite')}; emulator ${emu.url}; fake-gcs-server ${gcs.endpoint} behind the fault proxy ${proxy.endpoint}; Mailpit ${mailpit.apiUrl}`);
 
     const audiences: AudienceDest[] = [];
     const advertisers: string[] = [];
@@ -208,7 +221,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         },
       });
     }
-    const tokenEnv: Record<string, string> = { [TOKEN_VAR]: emu.control.issueToken(advertisers) };
+    const lifecycleNames = opts.lifecycles ?? LIFECYCLES;
+    const tokenEnv: Record<string, string> = { [TOKEN_VAR]: emu.control.issueToken([...advertisers, ...LIFECYCLE_ADVERTISERS]) };
     const eventsDests: EventsDest[] = [];
     for (let i = 0; i < nEv; i++) {
       const destinationId = `chaos-ev-${i + 1}`;
@@ -246,6 +260,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       TTSYNC_DATA_DIR: join(dir, 'data'),
       TTSYNC_NOTICES: join(dir, 'notices'),
       TTSYNC_SEGMENT_REGISTRY: `gs://${BUCKET_WORK}/registry`,
+      // SAN migration's partner-config store behind the fault proxy; notices by SMTP to Mailpit,
+      // operators' ones (alerts, short notice) to one address.
+      TTSYNC_SAN_STORE: `gs://${BUCKET_WORK}/san`,
+      TTSYNC_SMTP_URL: mailpit.smtpUrl,
+      TTSYNC_SMTP_FROM: 'ttsync chaos <ttsync@chaos.example>',
+      TTSYNC_NOTICE_EMAIL: OPERATORS,
       STORAGE_EMULATOR_HOST: proxy.endpoint,
       GCLOUD_PROJECT: 'ttsync-chaos',
       TIKTOK_API_BASE_URL: emu.apiBaseUrl,
@@ -308,6 +328,30 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     // Every destination gets its first input before the chaos begins.
     for (const d of audiences) await landSnapshot(d);
     for (const d of eventsDests) await landEvents(d);
+
+    // The other lifecycles: inputs in place and first workflows started; their drivers run
+    // beside the chaos and the settling.
+    let going = true;
+    const world: ChaosWorld = {
+      client,
+      emu,
+      gcsEndpoint: gcs.endpoint,
+      bucket: BUCKET_WORK,
+      mailpit,
+      tokenRef: `env:${TOKEN_VAR}`,
+      operators: OPERATORS,
+      chaosMs: opts.durationMs,
+      persist,
+      going: () => going,
+      log,
+    };
+    const lifecycles: ChaosLifecycle[] = lifecyclesFor(lifecycleNames, world);
+    for (const l of lifecycles) await l.prepare();
+    const drives = lifecycles.map((l) =>
+      l.drive().catch((err: unknown) => {
+        log(`chaos: the ${l.name} driver stopped: ${(err as Error).stack ?? String(err)}`);
+      }),
+    );
 
     // --- chaos -------------------------------------------------------------------------
     const t0 = Date.now();
@@ -391,6 +435,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const audStatus = new Map<string, AudienceSyncStatus>();
     const evStatus = new Map<string, EventsExportStatus>();
     let settled = false;
+    let lastPendingLog = Date.now();
     while (Date.now() < settleUntil) {
       let pending = 0;
       for (const d of audiences) {
@@ -441,13 +486,27 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           counters.rerequested++;
         }
       }
+      for (const l of lifecycles) {
+        if (await l.settled()) finished.add(l.name);
+        else {
+          finished.delete(l.name);
+          pending++;
+        }
+      }
       if (pending === 0) {
         settled = true;
         break;
       }
+      if (Date.now() - lastPendingLog > 15_000) {
+        lastPendingLog = Date.now();
+        const waiting = [...audiences.map((d) => d.config.destinationId), ...eventsDests.map((d) => d.config.destinationId), ...lifecycles.map((l) => l.name)].filter((x) => !finished.has(x));
+        log(`chaos: +${((Date.now() - s0) / 1000).toFixed(0)} s of settling, waiting for ${waiting.join(', ')}`);
+      }
       await sleep(1_000);
     }
     const settleMs = Date.now() - s0;
+    going = false;
+    await Promise.race([Promise.all(drives), sleep(60_000)]);
 
     // --- check -------------------------------------------------------------------------
     const audChecks: AudienceCheck[] = [];
@@ -515,13 +574,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       'rate-limited (real 40100)': byOutcome.rate_limited ?? 0,
     };
     const gcsFaults = { 'HTTP 503': proxy.counts.http503, 'dropped before': proxy.counts.dropBefore, 'dropped after the write took effect': proxy.counts.dropAfter };
-    const lost = audChecks.reduce((a, c) => a + c.lost, 0) + evChecks.reduce((a, c) => a + c.lost, 0);
-    const duplicated = evChecks.reduce((a, c) => a + c.duplicated, 0) + audChecks.reduce((a, c) => a + Math.max(0, c.audiences - 1), 0);
-    const unexpected = audChecks.reduce((a, c) => a + c.unexpected, 0) + evChecks.reduce((a, c) => a + c.unexpected, 0);
-    ok = settled && lost === 0 && duplicated === 0 && unexpected === 0 && closedWorkflows.length === 0;
+    const ledger = new NoticeLedger(await mailpit.messages());
+    const lifeChecks: LifecycleCheck[] = [];
+    for (const l of lifecycles) lifeChecks.push(await l.check(ledger));
+    // Every email once: a Message-ID that arrived twice is a duplicate whichever lifecycle sent
+    // it (the lifecycles' own expected notices are counted in their checks).
+    const dupMails = ledger.duplicates();
+    const counted = new Set(lifeChecks.flatMap((c) => c.noticeIds));
+    const otherDup = dupMails.filter((d) => !counted.has(d.messageId)).reduce((a, d) => a + d.copies - 1, 0);
+    const lost = audChecks.reduce((a, c) => a + c.lost, 0) + evChecks.reduce((a, c) => a + c.lost, 0) + lifeChecks.reduce((a, c) => a + c.lost, 0);
+    const duplicated =
+      evChecks.reduce((a, c) => a + c.duplicated, 0) + audChecks.reduce((a, c) => a + Math.max(0, c.audiences - 1), 0) + lifeChecks.reduce((a, c) => a + c.duplicated, 0) + otherDup;
+    const unexpected = audChecks.reduce((a, c) => a + c.unexpected, 0) + evChecks.reduce((a, c) => a + c.unexpected, 0) + lifeChecks.reduce((a, c) => a + c.unexpected, 0);
+    ok = settled && lost === 0 && duplicated === 0 && unexpected === 0 && closedWorkflows.length === 0 && lifeChecks.every((c) => c.finished);
     const fmt = (r: Record<string, number>): string => Object.entries(r).map(([k, v]) => `${k} ${n(v)}`).join(', ');
     const report = [
-      `chaos ${(chaosMs / 60_000).toFixed(1)} min (seed ${opts.seed ?? 20261203}): ${nAud} audience-sync and ${nEv} events-export destinations, ${nWorkers} worker processes; settled in ${(settleMs / 1000).toFixed(0)} s${settled ? '' : ' (NOT SETTLED: timed out)'}`,
+      `chaos ${(chaosMs / 60_000).toFixed(1)} min (seed ${opts.seed ?? 20261203}): ${nAud} audience-sync and ${nEv} events-export destinations${lifecycleNames.length ? `, ${lifecycleNames.join(', ')}` : ''}, ${nWorkers} worker processes; settled in ${(settleMs / 1000).toFixed(0)} s${settled ? '' : ' (NOT SETTLED: timed out)'}`,
       `kills survived: worker processes ${pool.kills} (SIGKILL), Temporal server ${temporal.kills} (SIGKILL, restarted on its database file)`,
       `TikTok faults injected: ${fmt(tiktokFaults)} (of ${n(emu.state.counters.calls)} API requests)`,
       `GCS faults injected (proxy in front of fake-gcs-server): ${fmt(gcsFaults)}; ${n(proxy.counts.passed)} requests passed`,
@@ -534,6 +602,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       ...evChecks.map(
         (c) => `  ${c.destinationId}: ${c.files} files, ${n(c.expected)} events expected, ${c.finished ? `lost ${c.lost}` : 'NOT FINISHED (lost not counted)'}, duplicated ${c.duplicated}, unexpected ${c.unexpected} (TikTok deduplicated ${n(c.deduplicatedByTikTok)} resent copies), phase ${c.phase}`,
       ),
+      ...lifeChecks.flatMap((c) => (c.finished ? c.lines : [c.lines[0]!.replace(/^ {2}(\S+):/, '  $1: NOT FINISHED:'), ...c.lines.slice(1)])),
+      `notices: ${n(ledger.all.length)} emails received (Mailpit), ${dupMails.length} Message-IDs more than once${dupMails.length ? `: ${dupMails.map((d) => `${d.copies}× ${d.subject}`).join('; ')}` : ''}; other lifecycles' copies counted as duplicated: ${otherDup}`,
       ...(closedWorkflows.length ? [`workflows no longer running: ${closedWorkflows.join(', ')}`] : []),
       `lost ${lost}, duplicated ${duplicated}, unexpected ${unexpected}: ${ok ? 'OK' : 'FAILED'}`,
     ];
@@ -549,6 +619,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       inputs: counters,
       audiences: audChecks,
       events: evChecks,
+      lifecycles: lifeChecks,
+      notices: { emails: ledger.all.length, duplicated: dupMails },
       closedWorkflows,
       lost,
       duplicated,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/paths';
 import { spawnTied } from '../../src/process/spawnTied';
 import { freePort, startDevServer, stopChild, type DevServer } from '../../src/temporal/devServer';
-import { resolveFakeGcs, resolveTemporalCli } from '../../src/temporal/toolchain';
+import { resolveFakeGcs, resolveMailpit, resolveTemporalCli } from '../../src/temporal/toolchain';
 
 /*
  * The processes a chaos or load run starts and kills: the Temporal dev server on a database
@@ -206,4 +206,91 @@ export class WorkerPool {
     this.live.clear();
     await Promise.all(all.map((w) => stopChild(w.child, 10_000)));
   }
+}
+
+export interface MailpitProcess {
+  smtpUrl: string;
+  apiUrl: string;
+  /** Every message received (summaries), oldest first. */
+  messages(): Promise<MailSummary[]>;
+  /** One part of a message (an attachment's bytes). */
+  part(id: string, partId: string): Promise<Buffer>;
+  message(id: string): Promise<{ Attachments: { PartID: string; FileName: string }[] }>;
+  stop(): Promise<void>;
+}
+
+export interface MailSummary {
+  ID: string;
+  /** Without angle brackets. */
+  MessageID: string;
+  Subject: string;
+  To: { Address: string }[];
+}
+
+/** Mailpit (scripts/bootstrap builds it) on free loopback ports, its database in `dir`: the SMTP server notices go to, and an API that lists what arrived. */
+export async function startMailpitProcess(dir: string, logFile: string): Promise<MailpitProcess> {
+  const [smtpPort, httpPort] = [await freePort(), await freePort()];
+  const apiUrl = `http://127.0.0.1:${httpPort}`;
+  const fd = openSync(logFile, 'a');
+  const child = spawnTied(
+    resolveMailpit(),
+    ['--smtp', `127.0.0.1:${smtpPort}`, '--listen', `127.0.0.1:${httpPort}`, '--database', join(dir, 'mailpit.db'), '--disable-version-check', '--smtp-auth-accept-any', '--smtp-auth-allow-insecure', '--smtp-disable-rdns', '--quiet'],
+    { output: fd },
+  );
+  closeSync(fd);
+  const api = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`${apiUrl}${path}`, { signal: AbortSignal.timeout(15_000) });
+    if (!res.ok) throw new Error(`Mailpit GET ${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${apiUrl}/api/v1/messages`, { signal: AbortSignal.timeout(1000) })).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (i > 300 || child.exitCode !== null) throw new Error(`Mailpit did not start; see ${logFile}`);
+    await sleep(50);
+  }
+  return {
+    smtpUrl: `smtp://127.0.0.1:${smtpPort}`,
+    apiUrl,
+    async messages() {
+      const all: MailSummary[] = [];
+      for (;;) {
+        const page = await api<{ messages: MailSummary[]; total: number }>(`/api/v1/messages?start=${all.length}&limit=500`);
+        all.push(...page.messages);
+        if (page.messages.length === 0 || all.length >= page.total) return all.reverse();
+      }
+    },
+    message: (id) => api(`/api/v1/message/${id}`),
+    async part(id, partId) {
+      const r = await fetch(`${apiUrl}/api/v1/message/${id}/part/${partId}`, { signal: AbortSignal.timeout(15_000) });
+      if (!r.ok) throw new Error(`Mailpit part ${id}/${partId}: HTTP ${r.status}`);
+      return Buffer.from(await r.arrayBuffer());
+    },
+    stop: () => stopChild(child, 3_000),
+  };
+}
+
+/** An object's bytes read straight from fake-gcs-server (not through any fault proxy), or null when absent. */
+export async function getObject(endpoint: string, bucket: string, name: string): Promise<Buffer | null> {
+  const res = await fetch(`${endpoint}/storage/v1/b/${bucket}/o/${encodeURIComponent(name)}?alt=media`);
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`reading gs://${bucket}/${name}: HTTP ${res.status} ${await res.text()}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+/** Names of the objects under a prefix, straight from fake-gcs-server. */
+export async function listObjects(endpoint: string, bucket: string, prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  let pageToken: string | undefined;
+  do {
+    const res = await fetch(`${endpoint}/storage/v1/b/${bucket}/o?prefix=${encodeURIComponent(prefix)}${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`);
+    if (!res.ok) throw new Error(`listing gs://${bucket}/${prefix}: HTTP ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { items?: { name: string }[]; nextPageToken?: string };
+    names.push(...(body.items ?? []).map((i) => i.name));
+    pageToken = body.nextPageToken;
+  } while (pageToken);
+  return names.sort();
 }

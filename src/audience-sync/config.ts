@@ -11,7 +11,7 @@ import {
 import { ConfigError, parseJsonText, zodProblems, type ConfigProblem } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
-import { storageUriProblem } from '../storage/uriSyntax';
+import { storageUriSchema } from '../storage/uriSchema';
 import { NoticeRouteSchema } from '../notices/schema';
 import { DATA_MARKETPLACE_IDENTIFIER_TYPES, DataMarketplaceSchema } from '../marketplace/dataMarketplace';
 
@@ -220,26 +220,6 @@ export function identifierTypeFor(type: ColumnType, maidHash: HashAlgorithm): Id
 // Secrets and storage references
 
 
-/**
- * A storage location as src/storage opens it, absolute because a worker has no working
- * folder to resolve it against. `object`: a file, not a folder or a bucket.
- */
-const storageUri = (what: string, opts: { object?: boolean } = {}) =>
-  z.string().superRefine((s, ctx) => {
-    const problem = storageUriProblem(s, opts);
-    if (!problem) return;
-    const forms = 'gs://bucket/path, file:///absolute/path or an absolute path';
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        problem.kind === 'form'
-          ? `must be a ${what} URI: ${forms}`
-          : problem.kind === 'gs_name'
-            ? `must be a ${what} URI (${forms}): ${problem.why}`
-            : 'must name an object (a file), not a folder or a bucket',
-    });
-  });
-
 // ---------------------------------------------------------------------------------------
 // The destination
 
@@ -313,9 +293,9 @@ export const DestinationConfigSchema = z
     storage: z
       .object({
         /** The default snapshot to sync (a CSV or NDJSON object); a sync request may name another. */
-        snapshot: storageUri('snapshot object', { object: true }).optional(),
+        snapshot: storageUriSchema('snapshot object', { object: true }).optional(),
         /** Where shards, upload files, rejects and manifests go; default: the worker's local data folder. */
-        workdir: storageUri('workdir folder').optional(),
+        workdir: storageUriSchema('workdir folder').optional(),
         /**
          * Run folders (spill, diff, customer files, rejects) kept after each commit besides
          * those the applied state needs, and manifests kept before the applied one; older

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../config/errors';
 import { DestinationConfigError, parseDestinationJson, segmentConflicts, type ConfigProblem, type DestinationConfig } from './config';
+import { unreadableReason } from '../config/unreadable';
 
 /*
  * Reading destination configs from disk. Separate from config.ts because workflows
@@ -13,9 +14,7 @@ export async function loadDestinationConfigFile(path: string): Promise<Destinati
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a folder' : `cannot read it (${code ?? 'error'})`;
-    throw new DestinationConfigError(path, [{ path: '$', message: why }]);
+    throw new DestinationConfigError(path, [{ path: '$', message: unreadableReason(err) }]);
   }
   return parseDestinationJson(text, path);
 }

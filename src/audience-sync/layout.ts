@@ -19,6 +19,8 @@ import { z } from 'zod';
  *   (a dry run's runId is preview_<destinationId>.<run>: see previewRuns.ts)
  *   audiences/<destinationId>/manifests/<version>.json
  *   audiences/<destinationId>/CURRENT
+ *   audiences/<destinationId>/rowcache.bin   what prepare made of each CSV row of the last
+ *        snapshot (src/snapshot/rowCache.ts): a cache, never part of the applied state
  */
 
 /** Run ids name folders; Temporal run ids (UUIDs) and workflow-derived ids fit. */
@@ -56,6 +58,7 @@ export const layout = {
     `${run(runId)}/files/${action.toLowerCase()}-${type}-${pad(index + 1, 4)}.csv`,
   manifest: (destinationId: string, version: string) => `audiences/${destinationId}/manifests/${version}.json`,
   current: (destinationId: string) => `audiences/${destinationId}/CURRENT`,
+  rowCache: (destinationId: string) => `audiences/${destinationId}/rowcache.bin`,
 };
 
 function pad(n: number, width: number): string {

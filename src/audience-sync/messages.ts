@@ -161,6 +161,25 @@ export interface AudienceSyncStatus {
    * while paused or parked, waiting for the cadence, or next in line. Absent in runs of older code.
    */
   queued?: QueuedRequests;
+  /** The create of this destination's audience, when ttsync created it (AudienceCreate). Absent in runs of older code. */
+  audienceCreate?: AudienceCreate;
+}
+
+/**
+ * TikTok's create has no idempotency key and can take effect after the client gave up, so
+ * a create is named with a marker made of the destination and `token` (recorded before the
+ * first attempt, kept until a recreate; src/audience-sync/createMarker.ts). After a create
+ * whose outcome was uncertain (retried, or an earlier attempt found), cycles look for other
+ * audiences with the marker until `checkUntil` and delete them: `audienceId` is the one the
+ * create adopted and the only one ever written.
+ */
+export interface AudienceCreate {
+  token: string;
+  audienceId?: string;
+  /** ISO time: strays are looked for at each cycle until the first check after it. */
+  checkUntil?: string;
+  /** Audiences deleted as strays (late creates), newest last, at most 20. */
+  straysDeleted?: string[];
 }
 
 /** Requests waiting for a cycle, as status shows them. */

@@ -70,6 +70,9 @@ export class ShardBuffer {
   /** The last chunk of each slot as 32-bit words (records are written a word at a time). */
   private tail: Uint32Array[] = [];
   private fill: Int32Array;
+  /** Chunks handed out since the last recycle(), and chunks free for reuse. */
+  private inUse: Buffer[] = [];
+  private free: Buffer[] = [];
   bytes = 0;
   ids = 0;
 
@@ -190,19 +193,52 @@ export class ShardBuffer {
     this.ids += list.length;
   }
 
+  /** Adds raw digest records of width `w` (the row cache's), a record being whole 32-bit words. */
+  addRecords(t: number, records: Buffer, w: number): void {
+    if (this.form !== 'records') throw new RangeError('raw digest records go to a records buffer');
+    const n = records.length / w;
+    if (!Number.isInteger(n) || w % 4 !== 0) throw new RangeError(`${records.length} bytes are not whole ${w}-byte records`);
+    const src = records.byteOffset % 4 === 0 ? records : Buffer.from(records);
+    const words = new Uint32Array(src.buffer, src.byteOffset, src.length >>> 2);
+    const T = this.typeCount;
+    const q = w >>> 2;
+    for (let i = 0; i < n; i++) {
+      const slot = src[i * w]! * T + t;
+      this.room(slot, w);
+      const out = this.tail[slot]!;
+      const pos = this.fill[slot]!;
+      this.fill[slot] = pos + w;
+      let x = pos >>> 2;
+      for (let k = i * q, end = k + q; k < end; ) out[x++] = words[k++]!;
+    }
+    this.bytes += records.length;
+    this.ids += n;
+  }
+
   /** The chunk of `slot` with room for `need` more bytes (from fill[slot]), starting one if needed. */
   private room(slot: number, need: number): Buffer {
     const list = this.slots[slot]!;
     const buf = list[list.length - 1];
     const pos = this.fill[slot]!;
     if (buf !== undefined && pos + need <= buf.length) return buf;
-    const next = Buffer.allocUnsafeSlow(CHUNK);
+    const next = this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+    this.inUse.push(next);
     list.push(next);
     this.tail[slot] = new Uint32Array(next.buffer, next.byteOffset, CHUNK >>> 2);
     // The previous chunk keeps only its filled part (its length is recorded on take).
     if (list.length > 1) list[list.length - 2] = list[list.length - 2]!.subarray(0, pos);
     this.fill[slot] = 0;
     return next;
+  }
+
+  /**
+   * The chunks of every take() so far are no longer read (their spill is stored): the next
+   * checkpoint fills them again. Fresh external memory per checkpoint (64 MiB) made V8 run a
+   * full collection each time.
+   */
+  recycle(): void {
+    for (const c of this.inUse) this.free.push(c);
+    this.inUse = [];
   }
 
   /** Hands out the buffered digests in (shard, type) order and empties the buffer. */

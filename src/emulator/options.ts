@@ -21,21 +21,29 @@ const share = z.number().min(0).max(1);
 export const DEFAULT_REDIRECT_URIS = ['http://127.0.0.1:8788/callback', 'http://localhost:8788/callback'];
 
 /**
- * A deterministic failure: every API request to `endpoint` (whose JSON body has the `match`
- * values, when given) is answered with `code`, until the rule is removed. For tests and
- * drills that need one step to fail for sure (the shares below are random and all retryable).
+ * A deterministic fault: every API request to `endpoint` (whose JSON body has the `match`
+ * values, when given) is answered with `code`, or held `latency` ms and then handled, or
+ * handled and then cut off (`dropAfter`), until the rule is removed. For tests and drills
+ * that need one step to fail for sure (the shares below are random and all retryable), e.g.
+ * the first create answered after the client gave up, and only the first.
  */
-export const FaultRuleSchema = z.object({
-  /** The path after /open_api/v1.3/, e.g. `dmp/custom_audience/update/`. */
-  endpoint: z.string().min(1),
-  /** Top-level fields of the request's JSON body, e.g. {"action": "REMOVE"}. */
-  match: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-  /** The TikTok code answered (HTTP 200), e.g. 40001 (no permission). */
-  code: z.number().int().positive(),
-  message: z.string().default('Injected error.'),
-  /** Only the first `times` matching requests get it (e.g. a burst of throttling that then clears); absent: every one. */
-  times: z.number().int().positive().optional(),
-});
+export const FaultRuleSchema = z
+  .object({
+    /** The path after /open_api/v1.3/, e.g. `dmp/custom_audience/update/`. */
+    endpoint: z.string().min(1),
+    /** Top-level fields of the request's JSON body, e.g. {"action": "REMOVE"}. */
+    match: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    /** The TikTok code answered (HTTP 200), e.g. 40001 (no permission). Absent: the request is handled. */
+    code: z.number().int().positive().optional(),
+    message: z.string().default('Injected error.'),
+    /** Held this long before it is handled (or answered with `code`): past the client's timeout, the client gives up and the request still takes effect. */
+    latency: EmulatorDurationSchema.optional(),
+    /** Handled (an edit takes effect), then the connection is cut before the answer. */
+    dropAfter: z.boolean().optional(),
+    /** Only the first `times` matching requests get it (e.g. a burst of throttling that then clears); absent: every one. */
+    times: z.number().int().positive().optional(),
+  })
+  .refine((r) => r.code !== undefined || r.latency !== undefined || r.dropAfter === true, { message: 'a fault rule needs a code, a latency or dropAfter: true' });
 export type FaultRule = z.infer<typeof FaultRuleSchema>;
 
 /** Injected failures, each a share of API requests (not of /_emulator/ requests). */

@@ -282,7 +282,14 @@ export class EmulatorServer {
         break;
     }
     const rule = this.faults.ruleFor(rel, body);
-    if (rule) return finish(rule.code, rule.message, {}, 'injected_rule', fault.latencyMs);
+    let added = fault.latencyMs;
+    if (rule?.latency) {
+      this.state.counters.slowAnswers++;
+      added += rule.latency;
+      await sleep(rule.latency);
+    }
+    if (rule?.dropAfter) dropAnswer = true;
+    if (rule?.code !== undefined) return finish(rule.code, rule.message, {}, 'injected_rule', added);
 
     if (route.auth) {
       if (!tokenValue) {
@@ -291,14 +298,14 @@ export class EmulatorServer {
           'Access token is null, you should set it in http header with key Access-Token.',
           {},
           'error',
-          fault.latencyMs,
+          added,
         );
       }
       if (!token || token.revoked) {
-        return finish(40105, 'Access token is incorrect or has been revoked.', {}, 'error', fault.latencyMs);
+        return finish(40105, 'Access token is incorrect or has been revoked.', {}, 'error', added);
       }
     }
-    if (badJson) return finish(40002, 'Parameter error: the request body is not a JSON object.', {}, 'error', fault.latencyMs);
+    if (badJson) return finish(40002, 'Parameter error: the request body is not a JSON object.', {}, 'error', added);
 
     const ctx: Ctx = {
       now,
@@ -313,9 +320,9 @@ export class EmulatorServer {
     try {
       checkScope(ctx, rel);
       const data = await route.handler(ctx);
-      finish(0, 'OK', data, 'ok', fault.latencyMs);
+      finish(0, 'OK', data, 'ok', added);
     } catch (err) {
-      if (err instanceof ApiError) return finish(err.code, err.message, {}, 'error', fault.latencyMs);
+      if (err instanceof ApiError) return finish(err.code, err.message, {}, 'error', added);
       throw err;
     }
   }

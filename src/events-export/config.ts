@@ -3,7 +3,7 @@ import { CountryCodeSchema } from '../identifiers/schema';
 import { ConfigError, parseJsonText, zodProblems, type ConfigProblem } from '../config/errors';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema, durationMs } from '../config/duration';
-import { storageUriProblem } from '../storage/uriSyntax';
+import { storageUriSchema } from '../storage/uriSchema';
 import { NoticeRouteSchema } from '../notices/schema';
 
 /*
@@ -49,22 +49,6 @@ const SOURCE_ID_RULES: Record<EventSourceKind, { re: RegExp; what: string }> = {
 export const OFFLINE_MAX_EVENT_AGE = '28d';
 export const DEFAULT_MAX_EVENT_AGE = '7d';
 
-const storageUri = (what: string, opts: { object?: boolean } = {}) =>
-  z.string().superRefine((s, ctx) => {
-    const problem = storageUriProblem(s, opts);
-    if (!problem) return;
-    const forms = 'gs://bucket/path, file:///absolute/path or an absolute path';
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        problem.kind === 'form'
-          ? `must be a ${what} URI: ${forms}`
-          : problem.kind === 'gs_name'
-            ? `must be a ${what} URI (${forms}): ${problem.why}`
-            : 'must name an object (a file), not a folder or a bucket',
-    });
-  });
-
 const column = z.string().min(1, 'column names must not be empty').max(200);
 
 /** The event's name: one fixed standard name, one custom name, or read from a column per row. */
@@ -79,7 +63,7 @@ const FilesInputSchema = z
     /** Default: from the object name (.csv, .ndjson/.jsonl). */
     format: z.enum(['csv', 'ndjson']).optional(),
     /** A file to export when none is named by the request (e.g. a schedule). */
-    uri: storageUri('event file', { object: true }).optional(),
+    uri: storageUriSchema('event file', { object: true }).optional(),
   })
   .strict();
 
@@ -88,7 +72,7 @@ const TriggerInputSchema = z
     kind: z.literal('audienceTrigger'),
     format: z.enum(['csv', 'ndjson']).optional(),
     /** The profile snapshot re-read when no request names one (e.g. a schedule). */
-    snapshot: storageUri('snapshot object', { object: true }).optional(),
+    snapshot: storageUriSchema('snapshot object', { object: true }).optional(),
     /** The column that identifies a person across snapshots. */
     keyColumn: column,
     /** Which changes become events. */
@@ -198,7 +182,7 @@ export const EventsDestinationConfigSchema = z
     storage: z
       .object({
         /** Where batches, ledgers and rejects go; default: the worker's local data folder. */
-        workdir: storageUri('workdir folder').optional(),
+        workdir: storageUriSchema('workdir folder').optional(),
       })
       .strict()
       .default({}),

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../config/errors';
 import { EventsConfigError, parseEventsConfigJson, type EventsDestinationConfig } from './config';
+import { unreadableReason } from '../config/unreadable';
 
 /*
  * Reading events destination configs from disk. Apart from config.ts because workflows
@@ -13,9 +14,7 @@ export async function loadEventsConfigFile(path: string): Promise<EventsDestinat
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a folder' : `cannot read it (${code ?? 'error'})`;
-    throw new EventsConfigError(path, [{ path: '$', message: why }]);
+    throw new EventsConfigError(path, [{ path: '$', message: unreadableReason(err) }]);
   }
   return parseEventsConfigJson(text, path);
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SecretRefSchema } from '../config/secretRef';
 import { DurationSchema } from '../config/duration';
 import { WebhookRouteSchema } from '../notices/schema';
-import { storageUriProblem } from '../storage/uriSyntax';
+import { storageUriSchema } from '../storage/uriSchema';
 
 /*
  * The TikTok Data Marketplace (third-party data, "3PD") contract, shared by the lifecycle
@@ -87,12 +87,7 @@ export const UsageReportSettingsSchema = z
     /** How long after the month's end TikTok's numbers are taken as final (peers re-read ~3 days). */
     settle: DurationSchema.default('3d'),
     /** Where reports and daily targeting records go (folder URI); default the worker's data folder. */
-    storage: z
-      .string()
-      .superRefine((s, ctx) => {
-        if (storageUriProblem(s, {})) ctx.addIssue({ code: 'custom', message: 'must be a folder URI: gs://bucket/path, file:///absolute/path or an absolute path' });
-      })
-      .optional(),
+    storage: storageUriSchema('folder').optional(),
     /** A webhook that also receives each report (the contacts get it by email). */
     webhook: WebhookRouteSchema.optional(),
   })

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { isStorageError, type BlobStore } from '../storage';
+import { z } from 'zod';
+import { isStorageError, readJsonObject, type BlobStore } from '../storage';
+import { AuditKeys } from './audit';
 import type { AggregateConfig, DatasetConfig } from './config';
 import { RetentionError, RetentionFailureType } from './failures';
 import type { AggregateResult } from './messages';
@@ -210,7 +212,38 @@ function sameDecimal(a: string, b: string): boolean {
 }
 
 /** Every CSV object of one aggregate table, moved and put in place by compare-and-swap. */
-export async function moveAggregateTable(store: BlobStore, table: AggregateConfig, config: DatasetConfig, asOf: string, dryRun: boolean): Promise<AggregateResult[]> {
+const AggregateMoveSchema = z.object({
+  table: z.string(),
+  key: z.string(),
+  rowsMoved: z.number(),
+  rowsMerged: z.number(),
+  days: z.number(),
+  oldSha256: z.string(),
+  newSha256: z.string(),
+});
+
+/**
+ * Where a run notes each move before it replaces the object: a retry of the run's step (its
+ * worker died after the replace, or the answer was lost) finds nothing left to move, and
+ * reports the move it made from the note when the object still holds what it wrote, so the
+ * audit counts the rows once.
+ */
+export interface AggregateMoveJournal {
+  audit: BlobStore;
+  datasetId: string;
+  runId: string;
+}
+
+async function notedMove(journal: AggregateMoveJournal, table: string, key: string): Promise<z.output<typeof AggregateMoveSchema> | null> {
+  try {
+    return await readJsonObject(journal.audit, AuditKeys.aggregateMove(journal.datasetId, journal.runId, table, key), AggregateMoveSchema);
+  } catch (err) {
+    if (isStorageError(err, 'not_found')) return null;
+    throw err;
+  }
+}
+
+export async function moveAggregateTable(store: BlobStore, table: AggregateConfig, config: DatasetConfig, asOf: string, dryRun: boolean, journal?: AggregateMoveJournal): Promise<AggregateResult[]> {
   const results: AggregateResult[] = [];
   for await (const info of store.list('')) {
     const bytes = await store.readBuffer(info.key).catch((err: unknown) => {
@@ -220,7 +253,11 @@ export async function moveAggregateTable(store: BlobStore, table: AggregateConfi
     if (!bytes) continue;
     const rewrite = moveAggregateRows(bytes.toString('utf8'), table, config, asOf, store.uriOf(info.key));
     const oldSha = createHash('sha256').update(bytes).digest('hex');
-    if (rewrite.rowsMoved === 0) continue;
+    if (rewrite.rowsMoved === 0) {
+      const noted = !dryRun && journal ? await notedMove(journal, table.name, info.key) : null;
+      if (noted && noted.newSha256 === oldSha) results.push({ ...noted, outcome: 'moved' });
+      continue;
+    }
     const out = Buffer.from(rewrite.output, 'utf8');
     const newSha = createHash('sha256').update(out).digest('hex');
     const base = { table: table.name, key: info.key, rowsMoved: rewrite.rowsMoved, rowsMerged: rewrite.rowsMerged, days: rewrite.days.length, oldSha256: oldSha, newSha256: newSha };
@@ -228,6 +265,7 @@ export async function moveAggregateTable(store: BlobStore, table: AggregateConfi
       results.push({ ...base, outcome: 'would_move' });
       continue;
     }
+    if (journal) await journal.audit.write(AuditKeys.aggregateMove(journal.datasetId, journal.runId, table.name, info.key), JSON.stringify(base) + '\n', { contentType: 'application/json' });
     try {
       await store.writeIfGeneration(info.key, out, info.generation);
     } catch (err) {

@@ -1,5 +1,5 @@
 import { RetentionError, RetentionFailureType } from './failures';
-import { decideRow, type RowPolicy } from './rowPolicy';
+import { decideAt, decideRow, parseAttributionTime, quickIsoBytes, type RowDecision, type RowPolicy } from './rowPolicy';
 
 /*
  * Streaming anonymizers of one partition object. Bytes go in chunk by chunk; what comes out
@@ -29,6 +29,22 @@ export interface Anonymizer {
   push(chunk: Buffer): Buffer;
   /** The output of the last, unterminated record. */
   end(): Buffer;
+  /**
+   * The complete records at the start of `buf`, with nothing carried: their output, and where
+   * the unfinished record after them starts (the caller hands those bytes back, followed by
+   * the next ones). For a caller that reads into its own buffer, so no chunk is joined.
+   */
+  pushWhole(buf: Buffer): { out: Buffer; consumed: number };
+  /** The output of the unterminated last record `rest` (what pushWhole left), ending the stream. */
+  finish(rest: Buffer): Buffer;
+  /**
+   * From now on one output buffer, `buffer` to start with (grown when a piece needs more), is
+   * reused from call to call, so an output is valid only until the next call: a caller that
+   * writes each output before the next call allocates nothing.
+   */
+  recycleOutput(buffer: Buffer): void;
+  /** The recycled output buffer as it is now (grown or not), for the caller to reuse elsewhere. */
+  readonly outputBuffer: Buffer | null;
   readonly counts: AnonymizeCounts;
 }
 
@@ -41,15 +57,58 @@ function newCounts(): AnonymizeCounts {
   return { rowsSeen: 0, rowsAnonymized: 0, tiktokWithinWindow: 0, unreadableRows: 0, nextDueMs: null, unreadableSamples: [], absentColumns: [] };
 }
 
+/**
+ * Node searches a pattern of up to 6 bytes by memchr of its first byte, and a longer one by
+ * Boyer-Moore-Horspool, at about a third of that speed where the pattern is absent (most of
+ * an anonymized file). So a needle is searched by its 6-byte run that starts with the byte
+ * rarest in the data (sampled from the first buffer), and each hit is checked whole.
+ */
+const ANCHOR_BYTES = 6;
+const SAMPLE_BYTES = 16 * 1024;
+
+interface Anchored {
+  needle: Buffer;
+  anchor: Buffer;
+  /** Where the anchor starts in the needle. */
+  at: number;
+}
+
+function anchored(needle: Buffer, sample: Buffer): Anchored {
+  const len = Math.min(ANCHOR_BYTES, needle.length);
+  if (len === needle.length) return { needle, anchor: needle, at: 0 };
+  const seen = new Uint32Array(256);
+  for (let i = 0; i < sample.length && i < SAMPLE_BYTES; i++) seen[sample[i]!]!++;
+  let at = 0;
+  for (let k = 1; k + len <= needle.length; k++) if (seen[needle[k]!]! < seen[needle[at]!]!) at = k;
+  return { needle, anchor: needle.subarray(at, at + len), at };
+}
+
 /** Tracks, per needle, its next occurrence in the current buffer, so each buffer is searched once per needle. */
 class NeedleScan {
   private next: number[] = [];
   private buf: Buffer = EMPTY;
+  private anchors: Anchored[] | null = null;
   constructor(private readonly needles: Buffer[] | null) {}
 
   reset(buf: Buffer): void {
     this.buf = buf;
     this.next = (this.needles ?? []).map(() => -1);
+    if (!this.anchors && this.needles && buf.length > 0) this.anchors = this.needles.map((n) => anchored(n, buf));
+  }
+
+  /** Where needle i next starts at or after `from`, or -1. */
+  private find(i: number, from: number): number {
+    const { needle, anchor, at } = this.anchors![i]!;
+    const buf = this.buf;
+    for (let p = from + at; ; ) {
+      const q = buf.indexOf(anchor, p);
+      if (q === -1) return -1;
+      const st = q - at;
+      let j = 0;
+      while (j < needle.length && buf[st + j] === needle[j]) j++;
+      if (j === needle.length) return st;
+      p = q + 1;
+    }
   }
 
   /** Whether any needle starts in [s, e). */
@@ -58,7 +117,7 @@ class NeedleScan {
     for (let i = 0; i < this.needles.length; i++) {
       let at = this.next[i]!;
       if (at < s && at !== Infinity) {
-        const found = this.buf.indexOf(this.needles[i]!, s);
+        const found = this.find(i, s);
         at = found === -1 ? Infinity : found;
         this.next[i] = at;
       }
@@ -79,13 +138,31 @@ abstract class RecordStream implements Anonymizer {
    * chunk without rewrites is returned as a view of the input, uncopied.
    */
   private arena: Buffer | null = null;
+  /** The last arena, kept for the next call once recycleOutput was called. */
+  private spare: Buffer | null = null;
+  private recycling = false;
   private pos = 0;
   /** Where the input not yet in the output starts. */
   protected runStart = 0;
 
+  recycleOutput(buffer: Buffer): void {
+    this.recycling = true;
+    this.spare = buffer;
+  }
+
+  get outputBuffer(): Buffer | null {
+    return this.recycling ? this.spare : null;
+  }
+
   push(chunk: Buffer): Buffer {
     const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
+    const { out, consumed } = this.pushWhole(buf);
+    if (consumed < buf.length) this.carry = Buffer.from(buf.subarray(consumed));
+    return out;
+  }
+
+  pushWhole(buf: Buffer): { out: Buffer; consumed: number } {
     this.begin(buf);
     this.arena = null;
     this.runStart = 0;
@@ -96,8 +173,12 @@ abstract class RecordStream implements Anonymizer {
       this.handle(buf, s, nl + 1, true);
       s = nl + 1;
     }
-    if (s < buf.length) this.carry = Buffer.from(buf.subarray(s));
-    return this.flush(buf, s);
+    return { out: this.flush(buf, s), consumed: s };
+  }
+
+  finish(rest: Buffer): Buffer {
+    this.carry = rest.length ? rest : null;
+    return this.end();
   }
 
   end(): Buffer {
@@ -115,6 +196,7 @@ abstract class RecordStream implements Anonymizer {
     if (!this.arena) return buf.subarray(this.runStart, upTo);
     this.put(buf, this.runStart, upTo);
     const out = this.arena.subarray(0, this.pos);
+    if (this.recycling) this.spare = this.arena;
     this.arena = null;
     return out;
   }
@@ -123,7 +205,8 @@ abstract class RecordStream implements Anonymizer {
   protected rewriteFrom(buf: Buffer, s: number): void {
     if (!this.arena) {
       // Rewrites rarely grow a row; put() grows the arena when they do.
-      this.arena = Buffer.allocUnsafe(buf.length + 4096);
+      const need = buf.length + 4096;
+      this.arena = this.spare && this.spare.length >= need ? this.spare : Buffer.allocUnsafe(need);
       this.pos = 0;
     }
     this.put(buf, this.runStart, s);
@@ -144,8 +227,8 @@ abstract class RecordStream implements Anonymizer {
       arena.copy(grown, 0, 0, this.pos);
       this.arena = arena = grown;
     }
-    // A few bytes (a delimiter, a short field) are cheaper copied here than through a native call.
-    if (n <= 16) for (let i = 0; i < n; i++) arena[this.pos + i] = src[a + i]!;
+    // Up to a few dozen bytes (a delimiter, a short field, a key between cleared values) are cheaper copied here than through a native call.
+    if (n <= 48) for (let i = 0; i < n; i++) arena[this.pos + i] = src[a + i]!;
     else src.copy(arena, this.pos, a, b);
     this.pos += n;
   }
@@ -180,6 +263,37 @@ abstract class RecordStream implements Anonymizer {
   protected abstract handle(buf: Buffer, s: number, e: number, terminated: boolean): void;
 }
 
+/**
+ * The TikTok network names as bytes, for matching a field without making a string of it.
+ * Only an exact match counts; anything else (other networks, padded or escaped names) goes
+ * to decideRow, which decides the same way from the decoded value.
+ */
+class NetworkNames {
+  private readonly names: { bytes: Buffer; bounds: { months: number; pastBefore: number } }[] = [];
+  constructor(policy: RowPolicy) {
+    for (const [name, bounds] of policy.bounds) this.names.push({ bytes: Buffer.from(name, 'utf8'), bounds });
+  }
+
+  /** The bounds of the TikTok network whose name is exactly the bytes [s, e), or undefined. */
+  match(buf: Buffer, s: number, e: number): { months: number; pastBefore: number } | undefined {
+    const len = e - s;
+    for (const { bytes, bounds } of this.names) {
+      if (bytes.length !== len) continue;
+      let i = 0;
+      while (i < len && bytes[i] === buf[s + i]) i++;
+      if (i === len) return bounds;
+    }
+    return undefined;
+  }
+}
+
+/** The decision for a TikTok network's row whose time is the plain text [s, e) (or absent: s = -1). */
+function decideTimeBytes(policy: RowPolicy, bounds: { months: number; pastBefore: number }, buf: Buffer, s: number, e: number): RowDecision {
+  let at = s >= 0 && policy.timeFormat === 'iso' ? quickIsoBytes(buf, s, e) : undefined;
+  if (at === undefined) at = parseAttributionTime(s >= 0 ? buf.toString('utf8', s, e) : undefined, policy.timeFormat);
+  return at === undefined ? { kind: 'unreadable_time' } : decideAt(policy, bounds, at);
+}
+
 interface Field {
   start: number;
   end: number;
@@ -194,6 +308,11 @@ export class CsvAnonymizer extends RecordStream {
   private netIdx = -1;
   private timeIdx = -1;
   private clearIdx = new Set<number>();
+  /** 1 at the index of each cleared column. */
+  private clearAt = new Uint8Array(0);
+  /** Field positions of the current row (fieldsAt). */
+  private at = new Int32Array(128);
+  private readonly networks: NetworkNames;
   private organic: Buffer;
   private readonly delimBytes: Buffer;
 
@@ -206,6 +325,7 @@ export class CsvAnonymizer extends RecordStream {
     this.delim = delimiter.charCodeAt(0);
     this.delimBytes = Buffer.of(this.delim);
     this.needles = new NeedleScan(policy.needles);
+    this.networks = new NetworkNames(policy);
     const o = policy.organic;
     this.organic = Buffer.from(/["\r\n]/.test(o) || o.includes(delimiter) ? `"${o.replace(/"/g, '""')}"` : o, 'utf8');
   }
@@ -294,28 +414,97 @@ export class CsvAnonymizer extends RecordStream {
         if (i === -1) this.counts.absentColumns.push(c);
         else this.clearIdx.add(i);
       }
+      this.clearAt = new Uint8Array(this.header.length + 1);
+      for (const i of this.clearIdx) this.clearAt[i] = 1;
       return;
     }
     if (ce === s) return; // a blank line: not a row
     this.counts.rowsSeen++;
     if (!this.needles.any(s, e)) return;
-    const fields = this.fields(buf, s, ce);
-    const net = fields[this.netIdx];
-    const time = fields[this.timeIdx];
-    if (!net) return;
-    const decision = decideRow(this.policy, this.value(buf, net), time ? this.value(buf, time) : undefined);
+    const n = this.fieldsAt(buf, s, ce);
+    if (this.netIdx >= n) return;
+    const at = this.at;
+    const hasTime = this.timeIdx < n;
+    const ns = at[this.netIdx * 2]!;
+    const bounds = ns >= 0 ? this.networks.match(buf, ns, at[this.netIdx * 2 + 1]!) : undefined;
+    let decision: RowDecision;
+    if (bounds === undefined) {
+      // Quoted, padded or another network: read as text, as the header is.
+      const time = hasTime ? this.valueAt(buf, this.timeIdx) : undefined;
+      decision = decideRow(this.policy, this.valueAt(buf, this.netIdx), time);
+    } else if (!hasTime) decision = decideTimeBytes(this.policy, bounds, buf, -1, -1);
+    else {
+      const ts = at[this.timeIdx * 2]!;
+      if (ts >= 0) decision = decideTimeBytes(this.policy, bounds, buf, ts, at[this.timeIdx * 2 + 1]!);
+      else {
+        const t = parseAttributionTime(this.valueAt(buf, this.timeIdx), this.policy.timeFormat);
+        decision = t === undefined ? { kind: 'unreadable_time' } : decideAt(this.policy, bounds, t);
+      }
+    }
     if (decision.kind === 'other') return;
-    if (decision.kind === 'unreadable_time') return this.unreadable(time ? 'attribution time is not a time' : 'the row has fewer fields than the header');
+    if (decision.kind === 'unreadable_time') return this.unreadable(hasTime ? 'attribution time is not a time' : 'the row has fewer fields than the header');
     if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
     this.counts.rowsAnonymized++;
     this.rewriteFrom(buf, s);
-    for (let i = 0; i < fields.length; i++) {
+    for (let i = 0; i < n; i++) {
       if (i > 0) this.put(this.delimBytes, 0, 1);
       if (i === this.netIdx) this.put(this.organic, 0, this.organic.length);
-      else if (!this.clearIdx.has(i)) this.put(buf, fields[i]!.start, fields[i]!.end);
+      else if (this.clearAt[i] !== 1) {
+        const fs = at[i * 2]!;
+        this.put(buf, fs < 0 ? ~fs : fs, at[i * 2 + 1]!);
+      }
     }
     this.put(buf, ce, e);
     this.rewriteTo(e);
+  }
+
+  /**
+   * The fields of the row [s, ce) into `at` as [start, end] pairs, a quoted field's start
+   * stored as ~start (negative): the same split as fields(), without an object per field.
+   */
+  private fieldsAt(buf: Buffer, s: number, ce: number): number {
+    let n = 0;
+    let p = s;
+    for (;;) {
+      if (n * 2 === this.at.length) {
+        const grown = new Int32Array(this.at.length * 2);
+        grown.set(this.at);
+        this.at = grown;
+      }
+      let d: number;
+      if (p < ce && buf[p] === QUOTE) {
+        let q = p + 1;
+        for (;;) {
+          q = buf.indexOf(QUOTE, q);
+          if (q === -1 || q >= ce) {
+            q = ce;
+            break;
+          }
+          if (buf[q + 1] === QUOTE && q + 1 < ce) q += 2;
+          else {
+            q += 1;
+            break;
+          }
+        }
+        d = buf.indexOf(this.delim, q);
+        if (d === -1 || d > ce) d = ce;
+        this.at[n * 2] = ~p;
+      } else {
+        d = buf.indexOf(this.delim, p);
+        if (d === -1 || d > ce) d = ce;
+        this.at[n * 2] = p;
+      }
+      this.at[n * 2 + 1] = d;
+      n++;
+      p = d;
+      if (p >= ce) return n;
+      p++; // the delimiter
+    }
+  }
+
+  private valueAt(buf: Buffer, i: number): string {
+    const st = this.at[i * 2]!;
+    return this.value(buf, { start: st < 0 ? ~st : st, end: this.at[i * 2 + 1]!, quoted: st < 0 });
   }
 }
 
@@ -461,6 +650,46 @@ const enum KeyRole {
   Cleared,
 }
 
+/** Index after the JSON number or literal starting at `p`, or -1 (its grammar, byte by byte). */
+function scalarEnd(buf: Buffer, p: number, ce: number): number {
+  const c = buf[p];
+  if (c === 116) return p + 4 <= ce && buf[p + 1] === 114 && buf[p + 2] === 117 && buf[p + 3] === 101 ? p + 4 : -1; // true
+  if (c === 102) return p + 5 <= ce && buf[p + 1] === 97 && buf[p + 2] === 108 && buf[p + 3] === 115 && buf[p + 4] === 101 ? p + 5 : -1; // false
+  if (c === 110) return p + 4 <= ce && buf[p + 1] === 117 && buf[p + 2] === 108 && buf[p + 3] === 108 ? p + 4 : -1; // null
+  let q = p;
+  if (buf[q] === 45) q++;
+  if (buf[q] === 48) q++;
+  else if (buf[q]! >= 49 && buf[q]! <= 57) while (q < ce && buf[q]! >= 48 && buf[q]! <= 57) q++;
+  else return -1;
+  if (buf[q] === 46) {
+    const d = ++q;
+    while (q < ce && buf[q]! >= 48 && buf[q]! <= 57) q++;
+    if (q === d) return -1;
+  }
+  if (buf[q] === 101 || buf[q] === 69) {
+    q++;
+    if (buf[q] === 43 || buf[q] === 45) q++;
+    const d = q;
+    while (q < ce && buf[q]! >= 48 && buf[q]! <= 57) q++;
+    if (q === d) return -1;
+  }
+  return q > ce ? -1 : q;
+}
+
+function isHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102));
+}
+
+/** The escapes JSON allows after a backslash, besides \uXXXX: " \ / b f n r t. */
+const SIMPLE_ESCAPE = new Uint8Array(128);
+for (const c of '"\\/bfnrt') SIMPLE_ESCAPE[c.charCodeAt(0)] = 1;
+
+function keyHash(buf: Uint8Array, s: number, e: number): number {
+  let h = 0;
+  for (let i = s; i < e; i++) h = (Math.imul(h, 31) + buf[i]!) | 0;
+  return h;
+}
+
 export class NdjsonAnonymizer extends RecordStream {
   private readonly needles: NeedleScan;
   private readonly escapes = new NeedleScan([BACKSLASH_U]);
@@ -468,6 +697,15 @@ export class NdjsonAnonymizer extends RecordStream {
   /** The keys that matter as a plain JSON writer writes them (quotes included), compared as bytes. */
   private readonly roleBytes: { bytes: Buffer; role: KeyRole }[] = [];
   private readonly organicJson: Buffer;
+  /** Role keys by a hash of their plain bytes (between the quotes), for the one-pass scan. */
+  private readonly roleByHash = new Map<number, { bytes: Buffer; role: KeyRole }[]>();
+  private readonly networks: NetworkNames;
+  /** The last line's members as read by scanLine: key start, key end, value start, value end. */
+  private at = new Int32Array(4 * 64);
+  /** The next backslash in the current buffer at or after the last search (Infinity: none). */
+  private nextBackslash = -1;
+  /** Per member: its role, plus 4 when its value is a string with an escape. */
+  private roleAt = new Uint8Array(64);
 
   constructor(
     private readonly policy: RowPolicy,
@@ -478,8 +716,179 @@ export class NdjsonAnonymizer extends RecordStream {
     for (const c of policy.cleared) this.roles.set(c, KeyRole.Cleared);
     this.roles.set(policy.timeColumn, KeyRole.Time);
     this.roles.set(policy.networkColumn, KeyRole.Network);
-    for (const [key, role] of this.roles) this.roleBytes.push({ bytes: Buffer.from(JSON.stringify(key), 'utf8'), role });
+    for (const [key, role] of this.roles) {
+      const bytes = Buffer.from(JSON.stringify(key), 'utf8');
+      this.roleBytes.push({ bytes, role });
+      const plain = bytes.subarray(1, bytes.length - 1);
+      // A key that JSON writes with an escape never matches a plain one: the full reader decodes it.
+      if (plain.includes(BACKSLASH)) continue;
+      const h = keyHash(plain, 0, plain.length);
+      const list = this.roleByHash.get(h) ?? [];
+      list.push({ bytes: plain, role });
+      this.roleByHash.set(h, list);
+    }
     this.organicJson = Buffer.from(JSON.stringify(policy.organic), 'utf8');
+    this.networks = new NetworkNames(policy);
+  }
+
+  private roleOfPlain(buf: Buffer, s: number, e: number, h: number): KeyRole {
+    const list = this.roleByHash.get(h);
+    if (list === undefined) return KeyRole.Other;
+    const len = e - s;
+    for (const { bytes, role } of list) {
+      if (bytes.length !== len) continue;
+      let i = 0;
+      while (i < len && bytes[i] === buf[s + i]) i++;
+      if (i === len) return role;
+    }
+    return KeyRole.Other;
+  }
+
+  /**
+   * The line [s, ce) read in one pass over its bytes when it is one flat JSON object whose
+   * keys have no escape (what writers produce): the number of members, their positions in
+   * `at` and roles in `roleAt`. -1: anything else (an escaped key, a nested value, a line
+   * that is not plainly valid), for the full reader (jsonMembers, then JSON.parse).
+   */
+  private scanLine(buf: Buffer, s: number, ce: number): number {
+    let p = s;
+    let c = buf[p];
+    while (p < ce && (c === 32 || c === 9 || c === 13)) c = buf[++p];
+    if (p >= ce || c !== OPEN_BRACE) return -1;
+    p++;
+    while (p < ce && isJsonSpace(buf[p])) p++;
+    let n = 0;
+    if (buf[p] === CLOSE_BRACE && p < ce) p++;
+    else
+      for (;;) {
+        if (p >= ce || buf[p] !== QUOTE) return -1;
+        const ks = p++;
+        let h = 0;
+        for (;;) {
+          if (p >= ce) return -1;
+          c = buf[p]!;
+          if (c === QUOTE) break;
+          if (c === BACKSLASH) return -1;
+          h = (Math.imul(h, 31) + c) | 0;
+          p++;
+        }
+        const ke = ++p;
+        while (p < ce && isJsonSpace(buf[p])) p++;
+        if (p >= ce || buf[p] !== COLON) return -1;
+        p++;
+        while (p < ce && isJsonSpace(buf[p])) p++;
+        const vs = p;
+        let escaped = 0;
+        if (buf[p] === QUOTE && p < ce) {
+          p++;
+          // A value's end by one search (values are longer than keys); byte by byte only when a backslash comes first.
+          const q = buf.indexOf(QUOTE, p);
+          if (q === -1 || q >= ce) return -1;
+          if (this.nextBackslash < p) {
+            const b = buf.indexOf(BACKSLASH, p);
+            this.nextBackslash = b === -1 ? Infinity : b;
+          }
+          if (this.nextBackslash > q) p = q;
+          else {
+            for (;;) {
+              if (p >= ce) return -1;
+              c = buf[p]!;
+              if (c === QUOTE) break;
+              if (c === BACKSLASH) {
+                escaped = 4;
+                const x = buf[p + 1]!;
+                if (x === 117) {
+                  if (!isHex(buf[p + 2]) || !isHex(buf[p + 3]) || !isHex(buf[p + 4]) || !isHex(buf[p + 5])) return -1;
+                  p += 6;
+                } else if (x < 128 && SIMPLE_ESCAPE[x] === 1) p += 2;
+                else return -1;
+                continue;
+              }
+              p++;
+            }
+          }
+          p++;
+        } else {
+          p = scalarEnd(buf, p, ce);
+          if (p < 0) return -1;
+        }
+        if (n === this.roleAt.length) {
+          const at = new Int32Array(this.at.length * 2);
+          at.set(this.at);
+          this.at = at;
+          const roles = new Uint8Array(this.roleAt.length * 2);
+          roles.set(this.roleAt);
+          this.roleAt = roles;
+        }
+        const i = n * 4;
+        this.at[i] = ks;
+        this.at[i + 1] = ke;
+        this.at[i + 2] = vs;
+        this.at[i + 3] = p;
+        this.roleAt[n] = this.roleOfPlain(buf, ks + 1, ke - 1, h) | escaped;
+        n++;
+        while (p < ce && isJsonSpace(buf[p])) p++;
+        if (p >= ce) return -1;
+        c = buf[p]!;
+        if (c === COMMA) {
+          p++;
+          while (p < ce && isJsonSpace(buf[p])) p++;
+          continue;
+        }
+        if (c !== CLOSE_BRACE) return -1;
+        p++;
+        break;
+      }
+    while (p < ce && isJsonSpace(buf[p])) p++;
+    return p === ce ? n : -1;
+  }
+
+  /** A line scanLine read (n members): decided from its bytes, and rewritten in place if past the window. */
+  private scanned(buf: Buffer, s: number, e: number, n: number): void {
+    const at = this.at;
+    const roleAt = this.roleAt;
+    let net = -1;
+    let time = -1;
+    for (let i = 0; i < n; i++) {
+      const role = roleAt[i]! & 3;
+      if (role === KeyRole.Network) net = i;
+      else if (role === KeyRole.Time) time = i;
+    }
+    if (net === -1) return;
+    const nvs = at[net * 4 + 2]!;
+    const nve = at[net * 4 + 3]!;
+    const bounds = buf[nvs] === QUOTE && (roleAt[net]! & 4) === 0 ? this.networks.match(buf, nvs + 1, nve - 1) : undefined;
+    let decision: RowDecision;
+    if (bounds === undefined) {
+      // Not exactly a TikTok name as plain bytes: decoded and decided as the full reader would.
+      const tvs = time === -1 ? -1 : at[time * 4 + 2]!;
+      decision = decideRow(this.policy, jsonValue(buf, nvs, nve), tvs === -1 ? undefined : jsonValue(buf, tvs, at[time * 4 + 3]!));
+    } else if (time === -1) decision = decideTimeBytes(this.policy, bounds, buf, -1, -1);
+    else {
+      const tvs = at[time * 4 + 2]!;
+      const tve = at[time * 4 + 3]!;
+      if (buf[tvs] === QUOTE && (roleAt[time]! & 4) === 0) decision = decideTimeBytes(this.policy, bounds, buf, tvs + 1, tve - 1);
+      else {
+        const t = parseAttributionTime(jsonValue(buf, tvs, tve), this.policy.timeFormat);
+        decision = t === undefined ? { kind: 'unreadable_time' } : decideAt(this.policy, bounds, t);
+      }
+    }
+    if (decision.kind === 'other') return;
+    if (decision.kind === 'unreadable_time') return this.unreadable('attribution time is not a time');
+    if (decision.kind === 'within_window') return this.noteDue(decision.expiresAtMs);
+    this.counts.rowsAnonymized++;
+    this.rewriteFrom(buf, s);
+    let from = s;
+    for (let i = 0; i < n; i++) {
+      const role = roleAt[i]! & 3;
+      const bytes = role === KeyRole.Network ? this.organicJson : role === KeyRole.Cleared ? EMPTY_JSON_STRING : null;
+      if (!bytes) continue;
+      this.put(buf, from, at[i * 4 + 2]!);
+      this.put(bytes, 0, bytes.length);
+      from = at[i * 4 + 3]!;
+    }
+    this.put(buf, from, e);
+    this.rewriteTo(e);
   }
 
   private roleOf(buf: Buffer, ks: number, ke: number): KeyRole {
@@ -500,6 +909,7 @@ export class NdjsonAnonymizer extends RecordStream {
   protected begin(buf: Buffer): void {
     this.needles.reset(buf);
     this.escapes.reset(buf);
+    this.nextBackslash = -1;
   }
 
   protected recordEnd(buf: Buffer, s: number): number {
@@ -515,6 +925,8 @@ export class NdjsonAnonymizer extends RecordStream {
     this.counts.rowsSeen++;
     // A writer may escape any character as \uXXXX, so a line with an escape is read in full.
     if (!this.needles.any(s, e) && !this.escapes.any(s, e)) return;
+    const n = this.scanLine(buf, s, ce);
+    if (n >= 0) return this.scanned(buf, s, e, n);
     const members = jsonMembers(buf, s, ce);
     if (members) this.spliced(buf, s, e, members);
     else this.reserialized(buf, s, e, ce);

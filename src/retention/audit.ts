@@ -11,6 +11,7 @@ import { RetentionError, RetentionFailureType } from './failures';
  *                                            before the one-pass write made these; still resumed)
  *   <datasetId>/runs/<asOf>_<finishedAt>_<runId>.json   one record per run
  *   <datasetId>/alerts/open.json             the failure announced and not yet cleared (below)
+ *   <datasetId>/aggregate-moves/<runId>/<sha256(table, key)>.json  a run's move of one aggregate object
  * An object's progress moves clean | staged → replaced. `staged` is written once the new
  * version streamed past its count check, before the store publishes it (the store's temporary
  * file or unfinished upload holds it until then), and names the old generation and both
@@ -101,6 +102,8 @@ export const AuditKeys = {
   staging: (datasetId: string, key: string, generation: string): string => `${datasetId}/staging/${hashKey(key)}.${generation}`,
   runsPrefix: (datasetId: string): string => `${datasetId}/runs/`,
   openAlert: (datasetId: string): string => `${datasetId}/alerts/open.json`,
+  /** A run's move of one aggregate object, written before the object is replaced (see aggregates.ts). */
+  aggregateMove: (datasetId: string, runId: string, table: string, key: string): string => `${datasetId}/aggregate-moves/${runId}/${hashKey(`${table}\n${key}`)}.json`,
   run: (datasetId: string, asOf: string, finishedAt: string, runId: string): string => `${datasetId}/runs/${asOf}_${finishedAt.replace(/[:.]/g, '')}_${runId}.json`,
 };
 

@@ -27,6 +27,7 @@ interface RunOpts {
   taskQueue: string;
   dataQueue: string;
   heartbeatTimeout?: string;
+  dataStepTimeout?: string;
 }
 
 async function loadConfig(path: string): Promise<DatasetConfig> {
@@ -65,6 +66,7 @@ export function registerRetentionCommand(program: Command, summary: string): voi
     .option('--json', 'print the summary as JSON')
     .option('--timeout <duration>', 'how long --wait waits (the run goes on)', durationTextFlag, '6h')
     .option('--heartbeat-timeout <duration>', "how soon a dead worker's object is retried", durationTextFlag)
+    .option('--data-step-timeout <duration>', "how soon a short step (planning, the audit record) whose worker died is retried (default 15m)", durationTextFlag)
     .option('--task-queue <name>', 'control task queue the workflow runs on', TaskQueues.control)
     .option('--data-queue <name>', 'task queue of the data activities', TaskQueues.data)
     .action(async (opts: RunOpts) => {
@@ -77,7 +79,9 @@ export function registerRetentionCommand(program: Command, summary: string): voi
           ...(opts.dryRun ? { dryRun: true } : {}),
           taskQueue: opts.taskQueue,
           queues: { data: opts.dataQueue },
-          ...(opts.heartbeatTimeout ? { timing: { heartbeatTimeout: opts.heartbeatTimeout } } : {}),
+          ...(opts.heartbeatTimeout || opts.dataStepTimeout
+            ? { timing: { ...(opts.heartbeatTimeout ? { heartbeatTimeout: opts.heartbeatTimeout } : {}), ...(opts.dataStepTimeout ? { dataStepTimeout: opts.dataStepTimeout } : {}) } }
+            : {}),
         });
         if (!opts.wait && !opts.dryRun) {
           const started = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, jsonPathOf, type ConfigProblem } from '../config/errors';
 import { NoticeRouteSchema } from '../notices/schema';
-import { storageUriProblem } from '../storage/uriSyntax';
+import { storageUriSchema } from '../storage/uriSchema';
 import { DEFAULT_TIKTOK_NETWORKS, ORGANIC_NETWORK } from '../tiktok/networks';
 
 /*
@@ -17,21 +17,13 @@ export const DEFAULT_USER_LEVEL_COLUMNS = ['idfa', 'gaid', 'idfv', 'ip', 'user_a
 export const DEFAULT_TIKTOK_ATTRIBUTION_COLUMNS = ['campaign', 'campaign_id', 'adgroup', 'adgroup_id', 'creative', 'creative_id'] as const;
 
 const DATASET_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const forms = 'gs://bucket/path, file:///absolute/path or an absolute path';
-
-const folderUri = (what: string) =>
-  z.string().superRefine((s, ctx) => {
-    const problem = storageUriProblem(s);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem.kind === 'form' ? `must be a ${what} URI (${forms}): ${problem.why}` : `${what}: ${problem.why}` });
-  });
-
 const column = z.string().min(1, 'a column name cannot be empty');
 const columns = z.array(column);
 const delimiter = z.enum([',', ';', '\t', '|']);
 
 export const RecordsSchema = z.strictObject({
   /** Folder holding `date=YYYY-MM-DD/` partitions (any object names inside them). */
-  uri: folderUri('records folder'),
+  uri: storageUriSchema('records folder'),
   format: z.enum(['csv', 'ndjson']),
   /** CSV only; the first record is the header. */
   delimiter: delimiter.default(','),
@@ -51,7 +43,7 @@ export const AggregateSchema = z.strictObject({
   /** A name for reports and the audit, e.g. "installs_by_day". */
   name: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'lowercase letters, digits, "_" and "-", up to 64'),
   /** Folder of CSV tables (every object under it). */
-  uri: folderUri('aggregate folder'),
+  uri: storageUriSchema('aggregate folder'),
   delimiter: delimiter.default(','),
   dateColumn: column.default('date'),
   networkColumn: column.default('network'),
@@ -76,7 +68,7 @@ export const DatasetConfigSchema = z
     /** Partitions up to cutoff + slack are scanned: late rows sit in newer partitions. */
     slackDays: z.number().int().min(0).max(366).default(7),
     /** Folder of the audit: run records, per-object progress and staged versions. */
-    audit: folderUri('audit folder'),
+    audit: storageUriSchema('audit folder'),
     /** Objects anonymized at once (each streams one partition object). */
     parallelism: z.number().int().min(1).max(16).default(2),
     /** Who hears of a failed run (email, webhook); default the workers' TTSYNC_NOTICE_EMAIL / _WEBHOOK. */

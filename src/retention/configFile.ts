@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../config/errors';
 import { DatasetConfigError, parseDatasetJson, type DatasetConfig } from './config';
+import { unreadableReason } from '../config/unreadable';
 
 /* Reading dataset configs from disk; config.ts stays pure for the workflow bundle. */
 
@@ -10,8 +11,7 @@ export async function loadDatasetConfigFile(path: string): Promise<DatasetConfig
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DatasetConfigError(path, [{ path: '$', message: code === 'ENOENT' ? 'the file does not exist' : `cannot read it (${code ?? 'error'})` }]);
+    throw new DatasetConfigError(path, [{ path: '$', message: unreadableReason(err) }]);
   }
   return parseDatasetJson(text, path);
 }

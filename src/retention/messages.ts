@@ -16,6 +16,11 @@ export interface RetentionQueues {
 export interface RetentionTiming {
   /** Heartbeat timeout of the streaming steps (default 2m): how soon a dead worker's object is retried. */
   heartbeatTimeout?: string;
+  /**
+   * Start-to-close timeout of the short steps that do not heartbeat (default 15m): planning and
+   * writing the audit record. How soon such a step whose worker died is retried on another worker.
+   */
+  dataStepTimeout?: string;
 }
 
 export interface RetentionInput {

@@ -22,11 +22,15 @@ export interface ObjectJobHooks {
   /** Called about every second of streaming (activities heartbeat here). */
   progress?(p: { key: string; bytes: number; rows: number }): void;
   now?(): Date;
+  /** Bytes read per step (tests make it small, so records cross pieces). */
+  pieceBytes?: number;
 }
 
 const PROGRESS_EVERY_MS = 1000;
-/** Reads are gathered into pieces of this size: fewer, larger steps through the anonymizer, the hashes and the write. */
+/** Reads land in a buffer of this size: few, large steps through the anonymizer, the hashes and the write. */
 const PIECE_BYTES = 1 << 20;
+/** Room for rewritten rows that grow (the anonymizer grows its output buffer beyond it). */
+const OUTPUT_SLACK = 4096;
 
 /** The cutoff per network, and how far partitions are scanned, for as-of day `asOf`. */
 export function cutoffsOf(config: DatasetConfig, asOf: string): { cutoffs: Record<string, string>; scanUpTo: string } {
@@ -66,24 +70,59 @@ export async function planRetention(stores: RetentionStores, config: DatasetConf
   return { asOf, cutoffs, scanUpTo, due, skipped, nextDue: [...nextDue].sort() };
 }
 
-/** `source` in pieces of at least `size` bytes (the last may be smaller): memory stays at about one piece. */
-async function* pieces(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  for await (const chunk of source) {
-    if (heldBytes === 0 && chunk.length >= size) {
-      yield chunk;
-      continue;
-    }
-    held.push(chunk);
-    heldBytes += chunk.length;
-    if (heldBytes >= size) {
-      yield held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-      held = [];
-      heldBytes = 0;
-    }
+/**
+ * Buffers of finished passes, for the next ones: a fresh megabyte per object counts as
+ * external memory, and V8 answers every ~64 MiB of it with a full GC, which on a worker's
+ * heap costs more than the bytes. Passes may run side by side (concurrent activities):
+ * each takes its own, and a few are kept.
+ */
+const pool: Buffer[] = [];
+const POOL_KEEP = 4;
+
+function takeBuffer(size: number): Buffer {
+  const i = pool.findIndex((b) => b.length >= size);
+  return i === -1 ? Buffer.allocUnsafe(size) : pool.splice(i, 1)[0]!;
+}
+
+function giveBuffer(buf: Buffer | null): void {
+  if (buf && pool.length < POOL_KEEP) pool.push(buf);
+}
+
+/** Fills a buffer from `offset` on; 0 at the end. */
+type Fill = (into: Buffer, offset: number) => Promise<number>;
+
+/**
+ * The object's bytes as a Fill into the pass's own buffer: through the store's reader when it
+ * has one (no buffer per read), else copied out of its read stream.
+ */
+async function openFill(store: BlobStore, key: string): Promise<{ fill: Fill; close(): Promise<void> }> {
+  if (store.openReader) {
+    const reader = await store.openReader(key);
+    return { fill: (into, offset) => reader.read(into, offset), close: () => reader.close() };
   }
-  if (heldBytes > 0) yield held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+  const stream = await store.openRead(key);
+  const it = (stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let rest: Buffer | null = null;
+  return {
+    async fill(into, offset) {
+      let at = offset;
+      while (at < into.length) {
+        if (!rest?.length) {
+          const next = await it.next();
+          if (next.done) break;
+          rest = next.value;
+        }
+        const n = Math.min(rest.length, into.length - at);
+        rest.copy(into, at, 0, n);
+        rest = rest.subarray(n);
+        at += n;
+      }
+      return at - offset;
+    },
+    async close() {
+      stream.destroy();
+    },
+  };
 }
 
 function throttle(fn: () => void): () => void {
@@ -111,6 +150,9 @@ class NothingToReplace extends Error {}
  * hashed and counted again (a second anonymizer reads the output as a reader would) as they
  * go out. `gate` runs after the last byte went out and before the stream ends, so a store
  * that publishes only on the end (BlobStore.writeIfGeneration) publishes only what it let through.
+ * One input buffer and one output buffer serve the whole object: the reads land after the
+ * unfinished record of the last piece, and each output is written before the next piece is
+ * read over it (the write is told so: WriteOptions.reusesChunks).
  */
 class ObjectPass {
   readonly inHash = createHash('sha256');
@@ -120,15 +162,33 @@ class ObjectPass {
   readonly check: Anonymizer | null;
   bytesIn = 0;
   bytesOut = 0;
+  private input: Buffer | null = null;
+  private closed = false;
 
   constructor(
-    private readonly source: AsyncIterable<Buffer>,
+    private readonly source: { fill: Fill; close(): Promise<void> },
     make: () => Anonymizer,
     withCheck: boolean,
     private readonly tick: () => void,
+    private readonly pieceBytes: number,
   ) {
     this.anonymizer = make();
+    this.anonymizer.recycleOutput(takeBuffer(pieceBytes + OUTPUT_SLACK));
     this.check = withCheck ? make() : null;
+  }
+
+  /** Hands the pass's buffers to the next pass: only once the write that took its output is over. */
+  async release(): Promise<void> {
+    // A write that failed before pulling the stream never ran its end.
+    if (!this.closed) await this.close();
+    giveBuffer(this.input);
+    giveBuffer(this.anonymizer.outputBuffer);
+    this.input = null;
+  }
+
+  private async close(): Promise<void> {
+    this.closed = true;
+    await this.source.close();
   }
 
   private emit(out: Buffer): Buffer {
@@ -139,14 +199,32 @@ class ObjectPass {
   }
 
   async *run(gate: () => Promise<void> = async () => undefined): AsyncGenerator<Buffer> {
-    for await (const chunk of pieces(this.source, PIECE_BYTES)) {
-      this.inHash.update(chunk);
-      this.bytesIn += chunk.length;
-      const out = this.anonymizer.push(chunk);
-      this.tick();
-      if (out.length) yield this.emit(out);
+    let buf = (this.input = takeBuffer(this.pieceBytes)).subarray(0, this.pieceBytes);
+    // Bytes at the start of buf that the anonymizer has not taken: an unfinished record.
+    let held = 0;
+    try {
+      for (;;) {
+        if (held === buf.length) {
+          // One record longer than the buffer: room for it.
+          const grown = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(grown, 0, 0, held);
+          buf = this.input = grown;
+        }
+        const n = await this.source.fill(buf, held);
+        if (n === 0) break;
+        this.inHash.update(buf.subarray(held, held + n));
+        this.bytesIn += n;
+        const end = held + n;
+        const { out, consumed } = this.anonymizer.pushWhole(buf.subarray(0, end));
+        this.tick();
+        if (out.length) yield this.emit(out);
+        if (consumed > 0 && consumed < end) buf.copyWithin(0, consumed, end);
+        held = end - consumed;
+      }
+    } finally {
+      await this.close();
     }
-    const last = this.anonymizer.end();
+    const last = this.anonymizer.finish(buf.subarray(0, held));
     if (last.length) this.emit(last);
     this.check?.end();
     await gate();
@@ -187,6 +265,12 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
   });
   const prior = await readObjectState(stores.audit, ds, key);
 
+  // A retry within this run after an attempt that put the new version in place and recorded
+  // it (its worker died before the activity completed): that record stands. A second scan
+  // would find nothing to anonymize and record the object clean, and the audit would lose the
+  // rows this run anonymized.
+  if (!dryRun && prior?.phase === 'replaced' && prior.runId === runId && prior.generation === info.generation) return resultOf(prior, partition, 'anonymized');
+
   if (!dryRun && prior?.phase === 'staged') {
     const resumed = await resume(stores, ds, prior, info.generation, key, now);
     if (resumed) return resultOf(resumed, partition, 'resumed');
@@ -197,11 +281,15 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
   const make = (): Anonymizer => anonymizerFor(config.records.format, rowPolicy, config.records.delimiter, recordsUri);
   let pass: ObjectPass | undefined = undefined;
   const report = throttle(() => pass && hooks.progress?.({ key, bytes: pass.bytesIn, rows: pass.anonymizer.counts.rowsSeen }));
-  pass = new ObjectPass((await stores.records.openRead(key)) as AsyncIterable<Buffer>, make, !dryRun, report);
+  pass = new ObjectPass(await openFill(stores.records, key), make, !dryRun, report, hooks.pieceBytes ?? PIECE_BYTES);
   const c = pass.anonymizer.counts;
 
   if (dryRun) {
-    for await (const _ of pass.run()) void _;
+    try {
+      for await (const _ of pass.run()) void _;
+    } finally {
+      await pass.release();
+    }
     const sha = pass.inHash.digest('hex');
     return {
       key,
@@ -242,7 +330,15 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
 
   let written: WriteResult | null = null;
   try {
-    written = await stores.records.writeIfGeneration(key, p.run(gate), info.generation, { contentType: config.records.format === 'csv' ? 'text/csv' : 'application/x-ndjson', md5: false });
+    try {
+      written = await stores.records.writeIfGeneration(key, p.run(gate), info.generation, {
+        contentType: config.records.format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+        md5: false,
+        reusesChunks: true,
+      });
+    } finally {
+      await p.release();
+    }
   } catch (err) {
     // An error of ours raised while the store pulled the stream comes back wrapped in the store's.
     const own = causeOf(err, RetentionError);

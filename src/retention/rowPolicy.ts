@@ -160,8 +160,47 @@ export function decideRow(policy: RowPolicy, network: unknown, time: unknown): R
   if (b === undefined) return OTHER;
   const at = parseAttributionTime(time, policy.timeFormat);
   if (at === undefined) return UNREADABLE;
+  return decideAt(policy, b, at);
+}
+
+/** The decision for a row of a TikTok network (its bounds) attributed at `at`. */
+export function decideAt(policy: RowPolicy, b: { months: number; pastBefore: number }, at: number): RowDecision {
   if (at < b.pastBefore) return PAST;
-  const months = b.months;
-  const exp = expiresAt(at, months);
-  return exp <= policy.asOfMs ? { kind: 'past_window' } : { kind: 'within_window', expiresAtMs: exp };
+  const exp = expiresAt(at, b.months);
+  return exp <= policy.asOfMs ? PAST : { kind: 'within_window', expiresAtMs: exp };
+}
+
+function digitsAt(buf: Uint8Array, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * quickIso on bytes [s, e) (a CSV field or a JSON string's content), without making a
+ * string: the same shapes, the same instants. undefined: another shape, for the full reader.
+ */
+export function quickIsoBytes(buf: Uint8Array, s: number, e: number): number | undefined {
+  const len = e - s;
+  if (len !== 10 && len !== 19 && len !== 20) return undefined;
+  if (buf[s + 4] !== 45 || buf[s + 7] !== 45) return undefined;
+  const y = digitsAt(buf, s, 4);
+  const mo = digitsAt(buf, s + 5, 2);
+  const d = digitsAt(buf, s + 8, 2);
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo - 1)) return undefined;
+  let ms = Date.UTC(y, mo - 1, d);
+  if (len === 10) return ms;
+  const sep = buf[s + 10];
+  if ((sep !== 84 && sep !== 32) || buf[s + 13] !== 58 || buf[s + 16] !== 58) return undefined;
+  if (len === 20 && buf[s + 19] !== 90 && buf[s + 19] !== 122) return undefined;
+  const h = digitsAt(buf, s + 11, 2);
+  const mi = digitsAt(buf, s + 14, 2);
+  const sec = digitsAt(buf, s + 17, 2);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return undefined;
+  ms += ((h * 60 + mi) * 60 + sec) * 1000;
+  return ms;
 }

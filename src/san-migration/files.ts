@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors';
 import { AccountSchema, ProgramSchema, type Account, type Program } from './model';
+import { unreadableReason } from '../config/unreadable';
 
 /*
  * Reading the files an operator writes: accounts to import and a program to apply. Every
@@ -17,8 +18,7 @@ async function readJsonFile(path: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new SanFileError(`${path}: ${code === 'ENOENT' ? 'the file does not exist' : code === 'EISDIR' ? 'it is a folder' : `cannot read it (${code ?? 'error'})`}`);
+    throw new SanFileError(`${path}: ${unreadableReason(err)}`);
   }
   try {
     return JSON.parse(text) as unknown;

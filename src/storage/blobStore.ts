@@ -46,6 +46,23 @@ export interface WriteOptions {
   md5?: boolean;
   /** GCS only: force (true) or forbid (false) a resumable upload instead of choosing by size. */
   resumable?: boolean;
+  /**
+   * true: a stream source overwrites a chunk's memory once the store pulls the next one (a
+   * caller recycling its buffers). A store that holds chunks longer (GCS gathers the first
+   * ones, its upload queues others) copies them; the local store writes each chunk before
+   * pulling the next and copies nothing.
+   */
+  reusesChunks?: boolean;
+}
+
+/**
+ * Reads an object into the caller's buffers (BlobStore.openReader): no buffer per read, so a
+ * caller that recycles one buffer streams a large object without allocating.
+ */
+export interface BlobReader {
+  /** Fills `into` from `offset` on with the next bytes; 0 at the end. */
+  read(into: Buffer, offset: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export type WriteSource = Buffer | Uint8Array | string | Readable | AsyncIterable<Uint8Array | string>;
@@ -62,6 +79,12 @@ export interface BlobStore {
   uriOf(key: string): string;
   /** Opens a stream of the object's bytes; rejects with not_found before any byte flows. */
   openRead(key: string, range?: ReadRange): Promise<Readable>;
+  /**
+   * Optional (local folders): a reader into the caller's buffers, for streaming large objects
+   * without a buffer per chunk; rejects with not_found before any byte flows. Stores without
+   * it are read through openRead.
+   */
+  openReader?(key: string): Promise<BlobReader>;
   /** Reads a whole (small) object into memory: manifests, pointers. */
   readBuffer(key: string): Promise<Buffer>;
   /** Writes the object; readers see the old bytes or the new bytes, never a partial file. */

@@ -140,11 +140,11 @@ export class GcsBlobStore implements BlobStore {
         if (options.resumable ?? buf.length > this.threshold) return await this.uploadResumable(file, key, chunksOf(buf), options);
         return await this.uploadSimple(file, key, buf, options);
       }
-      if (options.resumable === true) return await this.uploadResumable(file, key, chunksOf(data), options);
+      if (options.resumable === true) return await this.uploadResumable(file, key, options.reusesChunks ? copiesOf(chunksOf(data)) : chunksOf(data), options);
       // A stream of unknown length: buffer up to the threshold. Small outputs (most shard
       // and manifest files) then cost one request; large ones go resumable with the
       // buffered head replayed first.
-      const it = chunksOf(data);
+      const it = options.reusesChunks ? copiesOf(chunksOf(data)) : chunksOf(data);
       const { head, done } = await bufferedHead(it, options.resumable === false ? Infinity : this.threshold);
       if (done) return await this.uploadSimple(file, key, Buffer.concat(head), options);
       return await this.uploadResumable(file, key, prepend(head, it), options);
@@ -217,7 +217,7 @@ export class GcsBlobStore implements BlobStore {
         sent = { size: buf.length, md5: () => md5Hex(buf) };
         return await this.uploadSimple(file, key, buf, options, cas);
       }
-      const it = chunksOf(data);
+      const it = options.reusesChunks ? copiesOf(chunksOf(data)) : chunksOf(data);
       const { head, done } = await bufferedHead(it, this.threshold);
       if (done) {
         const buf = Buffer.concat(head);
@@ -390,6 +390,11 @@ function shortMessage(err: unknown): string {
  * The first chunks of a stream, until more than `limit` bytes or its end (`done`): a small
  * object then goes in one request, a large one resumable with this head sent first.
  */
+/** Each chunk copied: the source recycles its buffers (WriteOptions.reusesChunks) while the upload still holds them. */
+async function* copiesOf(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) yield Buffer.from(chunk);
+}
+
 async function bufferedHead(it: AsyncIterator<Buffer>, limit: number): Promise<{ head: Buffer[]; done: boolean }> {
   const head: Buffer[] = [];
   let size = 0;

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type BigIntStats } from 'node:fs';
-import { link, mkdir, open, opendir, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, opendir, readdir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { BlobInfo, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
+import type { BlobInfo, BlobReader, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ABSENT_GENERATION } from './blobStore';
-import { ByteTally, chunksOf, md5OfStream, readAll } from './bytes';
+import { ByteTally, chunksOf, md5OfStream } from './bytes';
 import { StorageError, existsByStat } from './errors';
 import { checkKey, checkPrefix, INTERNAL_SEGMENT } from './keys';
 
@@ -43,7 +43,7 @@ function generationOf(st: BigIntStats): string {
 }
 
 /** How often a write retries a folder that a concurrent delete removed under it. */
-const PUBLISH_ATTEMPTS = 5;
+const PUBLISH_ATTEMPTS = 6;
 const INTERNAL_MAX_AGE_MS = 24 * 3_600_000;
 
 function errnoOf(err: unknown): string | undefined {
@@ -67,6 +67,8 @@ export class LocalBlobStore implements BlobStore {
   readonly uri: string;
   private readonly internalDir: string;
   private swept = false;
+  /** Internal folders created by this instance (a write then skips its mkdir; sweeps remove files, never these folders). */
+  private readonly madeDirs = new Set<string>();
 
   constructor(readonly root: string) {
     this.uri = pathToFileURL(root).href.replace(/\/?$/, '/');
@@ -124,8 +126,44 @@ export class LocalBlobStore implements BlobStore {
     return source.pipe(out);
   }
 
+  async openReader(key: string): Promise<BlobReader> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.pathOf(key), 'r');
+      const st = await handle.stat();
+      if (!st.isFile()) {
+        await handle.close();
+        throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      }
+    } catch (err) {
+      throw this.fail(err, key, 'read');
+    }
+    return {
+      read: async (into, offset) => {
+        try {
+          return (await handle.read(into, offset, into.length - offset, null)).bytesRead;
+        } catch (err) {
+          throw this.fail(err, key, 'read');
+        }
+      },
+      close: () => handle.close(),
+    };
+  }
+
   async readBuffer(key: string): Promise<Buffer> {
-    return readAll(await this.openRead(key));
+    // One call instead of a stream: progress records and pointers are read by the thousand.
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (err) {
+      throw this.fail(err, key, 'read');
+    }
+  }
+
+  /** mkdir -p of an internal folder, once per instance. */
+  private async ensureInternalDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    this.madeDirs.add(dir);
   }
 
   /** Writes `data` to a fresh temporary file with generation > `above`; returns its path. */
@@ -137,8 +175,14 @@ export class LocalBlobStore implements BlobStore {
     const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${randomBytes(6).toString('hex')}`);
     let handle: FileHandle | undefined;
     try {
-      await mkdir(dirname(tmp), { recursive: true, mode: DIR_MODE });
-      handle = await open(tmp, 'wx', FILE_MODE);
+      await this.ensureInternalDir(dirname(tmp));
+      handle = await open(tmp, 'wx', FILE_MODE).catch(async (err: unknown) => {
+        // The folder was removed under us (by hand): make it again, once.
+        if (errnoOf(err) !== 'ENOENT') throw err;
+        this.madeDirs.delete(dirname(tmp));
+        await this.ensureInternalDir(dirname(tmp));
+        return open(tmp, 'wx', FILE_MODE);
+      });
       const tally = md5 ? new ByteTally() : null;
       let size = 0;
       for await (const chunk of chunksOf(data)) {
@@ -188,9 +232,10 @@ export class LocalBlobStore implements BlobStore {
       // A delete of a folder's last object removes the folder (and empty parents), which can
       // happen between our mkdir and rename, or inside a recursive mkdir: parallel writers and
       // deleters under one prefix race that way, so try again a few times before failing.
+      // The folder usually exists (rewrites, progress records): rename first, mkdir only when it failed.
       for (let attempt = 1; ; attempt++) {
         try {
-          await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
+          if (attempt > 1) await mkdir(dirname(path), { recursive: true, mode: DIR_MODE });
           await rename(tmp, path);
           break;
         } catch (err) {
@@ -282,8 +327,13 @@ export class LocalBlobStore implements BlobStore {
       const casDir = join(this.internalDir, 'cas');
       const marker = join(casDir, base);
       pending = join(casDir, `${base}.${randomBytes(8).toString('hex')}`);
-      await mkdir(casDir, { recursive: true, mode: DIR_MODE });
-      await link(t.tmp, pending);
+      await this.ensureInternalDir(casDir);
+      await link(t.tmp, pending).catch(async (err: unknown) => {
+        if (errnoOf(err) !== 'ENOENT') throw err;
+        this.madeDirs.delete(casDir);
+        await this.ensureInternalDir(casDir);
+        return link(t.tmp, pending!);
+      });
       try {
         await link(t.tmp, marker);
       } catch (err) {

@@ -54,6 +54,8 @@ export interface UsageQueues {
 export interface UsageTiming {
   /** How long one delivery attempt may take before Temporal retries it (default 2m). */
   noticeTimeout?: string;
+  /** Heartbeat timeout of the reads and the report's writing (default 2m): how soon a step whose worker died is retried. */
+  heartbeatTimeout?: string;
 }
 
 export interface UsageReportInput {

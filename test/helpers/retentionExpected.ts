@@ -44,6 +44,23 @@ export function expectedPartition(text: string, asOf: string): { text: string; a
   return { text: out.join('\n'), anonymized };
 }
 
+/** The same for an NDJSON partition: each line parsed, changed as a row, written back as JSON.stringify writes it (as the generator did). */
+export function expectedNdjsonPartition(text: string, asOf: string): { text: string; anonymized: number } {
+  const asOfMs = Date.parse(`${asOf}T00:00:00Z`);
+  let anonymized = 0;
+  const out = text.split('\n').map((line) => {
+    if (line === '') return line;
+    const row = JSON.parse(line) as Record<string, string>;
+    if (!TIKTOK.includes(row.network!)) return line;
+    if (plusMonths(Date.parse(row.attribution_time!), 6) > asOfMs) return line;
+    anonymized++;
+    for (const k of Object.keys(row)) if (k === 'network') row[k] = 'Organic';
+    else if (CLEARED.includes(k)) row[k] = '';
+    return JSON.stringify(row);
+  });
+  return { text: out.join('\n'), anonymized };
+}
+
 export interface AggRow {
   date: string;
   network: string;

@@ -193,20 +193,26 @@ export function temporalUi(opts: UiOptions) {
   }
 
 
-  /** The failure the workflow page shows in its Result panel once the run has failed. */
-  async function failureShown(page: Page, workflowId: string): Promise<string> {
-    return until(`${workflowId} shown as Failed`, async () => {
+  /** The Result panel's text (pretty-printed JSON) once the run's page shows `status` and the panel shows `marker`. */
+  async function resultPanel(page: Page, workflowId: string, status: 'Completed' | 'Failed', marker: string): Promise<string> {
+    return until(`${workflowId} shown as ${status}`, async () => {
       await openWorkflow(page, workflowId);
-      if ((await workflowStatus(page)) !== 'Failed') return undefined;
+      if ((await workflowStatus(page)) !== status) return undefined;
       const result = page
         .getByTestId('input-and-result')
         .locator('div')
         .filter({ has: page.getByRole('heading', { name: 'Result', exact: true }) })
         .getByRole('textbox');
-      await result.getByText('"failure"').waitFor();
+      await result.getByText(marker).first().waitFor();
       return result.innerText();
     });
   }
+
+  /** The result of a completed run, once its panel shows `marker` (a field name, quoted). */
+  const resultShown = (page: Page, workflowId: string, marker: string): Promise<string> => resultPanel(page, workflowId, 'Completed', marker);
+
+  /** The failure the workflow page shows in its Result panel once the run has failed. */
+  const failureShown = (page: Page, workflowId: string): Promise<string> => resultPanel(page, workflowId, 'Failed', '"failure"');
 
   /** More Actions > Send an Update to the latest run: whether the workflow accepted it, and what the UI said. */
   async function sendUpdate(page: Page, workflowId: string, update: string, input: unknown): Promise<{ ok: boolean; text: string } | undefined> {
@@ -234,5 +240,5 @@ export function temporalUi(opts: UiOptions) {
     });
   }
 
-  return { uiUrl, openWorkflow, startFromForm, runQuery, sendSignal, searchWorkflows, failureShown, sendUpdate };
+  return { uiUrl, openWorkflow, startFromForm, runQuery, sendSignal, searchWorkflows, resultShown, failureShown, sendUpdate };
 }

@@ -65,12 +65,16 @@ async function cycle(ctx: SyncContext, cfg: DestinationConfig, runId: string, re
   if (patched('segment-claim')) await ctx.acts.dataQuick.claimSourceSegment({ config: cfg });
   const audience = await resolveAudience(ctx, cfg, target);
   if (!audience) return;
+  // A create of an earlier cycle that took effect since: found before anything is sent.
+  await removeStrayAudiences(ctx, cfg, target, runId);
   const { prepared, diffUris, built } = await prepareDiffBuild(ctx, cfg, runId, req, audience);
   const sent = await sendFiles(ctx, cfg, target, runId, req, audience, built);
   const committed = await commit(ctx, cfg, runId, audience, sent.audienceId, diffUris);
   if (prepared.snapshot && cfg.notifyEventsDestinations?.length && patched('notify-events-destinations'))
     await notifyEventsDestinations(cfg, runId, { uri: prepared.snapshot.uri, ...(req.kind === 'snapshot' && req.snapshot?.format ? { format: req.snapshot.format } : {}) });
   const final = sent.audienceId ? await waitUntilValid(ctx, cfg, target, sent.audienceId) : null;
+  // This cycle's create, if uncertain: an attempt that landed during the processing wait.
+  await removeStrayAudiences(ctx, cfg, target, runId);
   recordSync(ctx, runId, req, prepared, built, sent, committed.counts, final);
 }
 
@@ -260,17 +264,31 @@ async function sendFiles(
       await withPaths(i, async (filePaths) => {
         ctx.setPhase('creating');
         const name = audienceNameFor(cfg, new Date(Date.now()));
+        // The create's marker token, recorded (status, carried) before the first attempt and
+        // reused by every later one, in this cycle or the next: their creates share the marker.
+        const earlier = ctx.status.audienceCreate?.token;
+        const token = patched('create-marker') ? (earlier ?? runId) : undefined;
+        if (token !== undefined && earlier === undefined) ctx.status.audienceCreate = { token };
         const created = await ctx.withReauth(() =>
-          ctx.acts.tiktok.createCustomAudience({ ...target, name, calculateType: audienceType, filePaths, ...(cfg.retentionDays ? { retentionDays: cfg.retentionDays } : {}) }),
+          ctx.acts.tiktok.createCustomAudience({
+            ...target,
+            name,
+            calculateType: audienceType,
+            filePaths,
+            ...(cfg.retentionDays ? { retentionDays: cfg.retentionDays } : {}),
+            ...(token !== undefined ? { destinationId: cfg.destinationId, createToken: token } : {}),
+          }),
         );
         audienceId = created.audienceId;
         ctx.setAudienceId(audienceId);
+        if (token !== undefined) recordCreate(ctx, cfg, runId, { token, audienceId, uncertain: !created.created || (created.attempt ?? 1) > 1 || earlier !== undefined, marked: created.marked ?? 0 });
         // A recreated audience takes over the lease of the one that went missing.
         const gone = audience.recreating ? audience.applied.audienceId : null;
         await leaseAudience(ctx, cfg, [{ kind: 'id', value: audienceId }], gone && gone !== audienceId ? [{ kind: 'id', value: gone }] : []);
         // Found rather than created (a retried create, or an audience of that name): its
-        // first files were not added by the create, so they go in as an APPEND.
-        if (!created.created) steps.splice(i + 1, 0, { action: 'APPEND', files: step.files });
+        // first files were not added by the create, so they go in as an APPEND. One an earlier
+        // cycle's create made may hold that cycle's files instead: REPLACE makes it this cycle's.
+        if (!created.created) steps.splice(i + 1, 0, { action: token !== undefined && earlier !== undefined ? 'REPLACE' : 'APPEND', files: step.files });
       });
     } else {
       const id = audienceId;
@@ -280,6 +298,40 @@ async function sendFiles(
     }
   }
   return sent();
+}
+
+/** How long after an uncertain create cycles look for late ones: TikTok makes a new audience accessible within an hour (tiktok-api.md §3.6). */
+const CREATE_SETTLE_MS = 60 * 60_000;
+
+/** The create's outcome in status; an uncertain one (an earlier attempt may still land) starts the stray checks. */
+function recordCreate(ctx: SyncContext, cfg: DestinationConfig, runId: string, c: { token: string; audienceId: string; uncertain: boolean; marked: number }): void {
+  const record = { ...ctx.status.audienceCreate, token: c.token, audienceId: c.audienceId };
+  if (c.uncertain) record.checkUntil = new Date(Date.now() + CREATE_SETTLE_MS).toISOString();
+  ctx.status.audienceCreate = record;
+  if (c.marked > 1) log.warn(`TikTok holds ${c.marked} audiences of this destination's create; writing only ${c.audienceId}, the others are deleted`, { destinationId: cfg.destinationId, cycleId: runId, audienceId: c.audienceId });
+}
+
+/**
+ * While an uncertain create may still land, deletes the audiences that carry this
+ * destination's create marker other than the one it adopted (never written by ttsync).
+ * Housekeeping: a failure is logged and the next cycle checks again; the check stops with the
+ * first one after the settle time.
+ */
+async function removeStrayAudiences(ctx: SyncContext, cfg: DestinationConfig, target: TikTokTarget, runId: string): Promise<void> {
+  const c = ctx.status.audienceCreate;
+  if (!c?.checkUntil || !c.audienceId) return;
+  const checkUntil = c.checkUntil;
+  try {
+    const { deleted } = await ctx.withReauth(() => ctx.acts.tiktok.removeStrayAudiences({ ...target, destinationId: cfg.destinationId, createToken: c.token, keep: c.audienceId as string }));
+    if (deleted.length) {
+      c.straysDeleted = [...(c.straysDeleted ?? []), ...deleted].slice(-20);
+      log.warn(`deleted ${deleted.length} audience(s) a late create made (${deleted.join(', ')}); this destination writes only ${c.audienceId}`, { destinationId: cfg.destinationId, cycleId: runId, deleted });
+    }
+    if (Date.now() >= Date.parse(checkUntil)) delete c.checkUntil;
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    log.warn('looking for audiences a late create made failed; the next cycle looks again', { destinationId: cfg.destinationId, cycleId: runId, type: failureTypeOf(err) });
+  }
 }
 
 /**

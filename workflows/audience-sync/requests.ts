@@ -129,6 +129,8 @@ export class SyncRequests {
   recreate(): void {
     this.recreateRequested = true;
     this.status.audienceId = null;
+    // The new audience is another create, with a marker of its own.
+    delete this.status.audienceCreate;
   }
 
   /** The cadence came round: flush pending batches and re-sync storage.snapshot if it changed. */

@@ -156,7 +156,7 @@ async function run(input: RetentionInput, config: DatasetConfig, asOf: string, d
 
   const taskQueue = input.queues?.data ?? TaskQueues.data;
   const retry = { initialInterval: '2s', maximumInterval: '2m', nonRetryableErrorTypes: [...RETENTION_NON_RETRYABLE] };
-  const quick = proxyActivities<RetentionDataActivities>({ taskQueue, startToCloseTimeout: '15m', retry });
+  const quick = proxyActivities<RetentionDataActivities>({ taskQueue, startToCloseTimeout: input.timing?.dataStepTimeout ?? '15m', retry });
   const heavy = proxyActivities<RetentionDataActivities>({ taskQueue, startToCloseTimeout: '12h', heartbeatTimeout: input.timing?.heartbeatTimeout ?? '2m', retry });
 
   status.phase = 'planning';
@@ -181,7 +181,7 @@ async function run(input: RetentionInput, config: DatasetConfig, asOf: string, d
 
   status.phase = 'aggregates';
   details();
-  const aggregates: AggregateResult[] = await heavy.retentionMoveAggregates({ config, asOf, dryRun });
+  const aggregates: AggregateResult[] = await heavy.retentionMoveAggregates({ config, asOf, dryRun, runId: workflowInfo().runId });
 
   const changedObjects = results.filter((r) => r.outcome === 'anonymized' || r.outcome === 'resumed' || r.outcome === 'would_anonymize');
   const sum = (f: (r: ObjectResult) => number): number => results.reduce((a, r) => a + f(r), 0);

@@ -102,7 +102,7 @@ async function run(input: UsageReportInput): Promise<UsageReportResult> {
     maximumInterval: '2m',
     nonRetryableErrorTypes: [...USAGE_REPORT_NON_RETRYABLE, ...TIKTOK_NON_RETRYABLE_ERROR_TYPES, TikTokActivityFailureType.SecretUnavailable],
   };
-  const acts = proxyActivities<UsageReportActivities>({ taskQueue, startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry });
+  const acts = proxyActivities<UsageReportActivities>({ taskQueue, startToCloseTimeout: '30m', heartbeatTimeout: input.timing?.heartbeatTimeout ?? '2m', retry });
 
   const { settleUntil } = await acts.usageSettleUntil({ advertiser, month, ...(input.settle ? { settle: input.settle } : {}) });
   status.settleUntil = settleUntil;

@@ -202,7 +202,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     workflowId,
     workflowUrl: workflowUrl(opts.uiUrl, opts.namespace, workflowId),
     audienceId,
-    audienceName,
+    // As TikTok holds it: the configured name and the create's marker (createMarker.ts).
+    audienceName: audience.name,
     emulatorSize: audience.size,
     coverNum: audience.cover_num,
     syncs,

@@ -412,6 +412,19 @@ export class Sha256HexQueue {
     return n;
   }
 
+  /**
+   * SHA-256 of `n` byte ranges of this memory (ranges[2k] address, ranges[2k + 1] length,
+   * each followed by SLACK readable bytes, as staged input is): digest k as hex at
+   * batchHexAt + 64 k. Uses the batch regions: call it before beginBatch, and read the
+   * digests before the batch's runHash overwrites them.
+   */
+  hashRanges(ranges: Uint32Array, n: number): void {
+    if (n > BATCH_VALUES) throw new RangeError(`hashRanges: ${n} ranges is more than a batch holds (${BATCH_VALUES})`);
+    if (n === 0) return;
+    this.u32.set(ranges.subarray(0, 2 * n), this.batchDesc >>> 2);
+    this.run(this.batchDesc, n, this.batchHex);
+  }
+
   /** Codes of the first `n` values of the last runBatch (code set 0), as a view. */
   batchCodesView(n: number): Int32Array {
     const c = this.batchCodes >>> 2;

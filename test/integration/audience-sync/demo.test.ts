@@ -97,6 +97,8 @@ describe('ttsync demo on the dev server with the TikTok emulator', { timeout: 90
     expect(r.coverNum).toBe(audience.cover_num);
     expect(r.coverNum).toBeGreaterThan(0.5 * d2.size);
     expect(r.coverNum).toBeLessThan(d2.size);
+    // The demo's name with the create's marker (src/audience-sync/createMarker.ts), as reported.
+    expect(audience.name).toMatch(/^ttsync demo .+ ttsync-[0-9a-f]{12}$/);
     expect(audience.name).toBe(r.audienceName);
 
     // Each bad row is in the rejects file with its reason.

@@ -9,6 +9,7 @@ import { createTikTokAudienceActivities, type CustomerFileRef, type TikTokTarget
 import type { RunningEmulator } from '../../../src/emulator';
 import { ADVERTISER, digests, emulatorFor, fileOf, emulatorControl } from '../tiktok/helpers';
 import { rejectionOf } from '../../helpers/rejection';
+import { createAudienceDirect } from '../../helpers/tiktokDirect';
 
 let emu: RunningEmulator;
 let dir: string;
@@ -48,7 +49,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await control('POST', 'reset');
-  await control('POST', 'faults', {});
+  // Faults merge into the ones set: each test starts from none.
+  await control('POST', 'faults', { throttle: 0, error: 0, http503: 0, drop: 0, dropAfter: 0, latency: 0, rules: [] });
   await control('POST', 'sparse-answers', { enabled: false });
   token = (await control<{ access_token: string }>('POST', 'tokens', { advertiser_ids: [ADVERTISER] })).access_token;
   process.env[TOKEN_VAR] = token;
@@ -161,6 +163,35 @@ describe('TikTok audience activities against the emulator over HTTP', () => {
     expect(err.type).toBe('Throttled');
     expect(err.nonRetryable).toBe(false);
     expect(err.nextRetryDelay).toBeDefined();
+  });
+
+  it('a marked create: the name carries the marker; with two marked audiences (late creates) it adopts the lowest id, and the stray check deletes the other only, never an audience named by hand', async () => {
+    const a = acts();
+    const env = new MockActivityEnvironment();
+    const name = 'ttsync marker test';
+    // The marker from its definition: sha256 of the destination id and the token, 12 hex digits.
+    const marker = (token: string): string => `ttsync-${createHash('sha256').update(`dest-marker\n${token}`).digest('hex').slice(0, 12)}`;
+    const [up] = await run(env, a.uploadCustomerFiles, { ...target(), files: [customerFile('marked.csv', digests(1200))] });
+    const made = await run(env, a.createCustomAudience, { ...target(), name, calculateType: 'EMAIL_SHA256', filePaths: [up!.filePath], destinationId: 'dest-marker', createToken: 'token-1' });
+    expect(made).toMatchObject({ created: true, attempt: 1 });
+    expect((await control<{ name: string }>('GET', `audiences/${made.audienceId}?ids=false`)).name).toBe(`${name} ${marker('token-1')}`);
+
+    // Two creates of token-2 landed (one answered late), beside audiences somebody named by hand.
+    const late = [
+      await createAudienceDirect(emu, token, ADVERTISER, `${name} ${marker('token-2')}`, digests(1000)),
+      await createAudienceDirect(emu, token, ADVERTISER, `${name} ${marker('token-2')}`, digests(1000)),
+    ];
+    const byHand = [await createAudienceDirect(emu, token, ADVERTISER, name, digests(1000)), await createAudienceDirect(emu, token, ADVERTISER, `${name} ttsync-000000000000`, digests(1000))];
+    const lowest = [...late].sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1))[0]!;
+    const adopted = await run(env, a.createCustomAudience, { ...target(), name, calculateType: 'EMAIL_SHA256', filePaths: [up!.filePath], destinationId: 'dest-marker', createToken: 'token-2' });
+    expect(adopted).toEqual({ audienceId: lowest, created: false, attempt: 1, marked: 2 });
+
+    const { deleted } = await run(env, a.removeStrayAudiences, { ...target(), destinationId: 'dest-marker', createToken: 'token-2', keep: lowest });
+    expect(deleted).toEqual(late.filter((id) => id !== lowest));
+    const left = [...emu.state.audiences.values()].filter((x) => x.advertiserId === ADVERTISER).map((x) => x.id).sort();
+    expect(left).toEqual([made.audienceId, lowest, ...byHand].sort());
+    // Nothing left to delete: a second check deletes nothing (and the hand-named ones stay).
+    expect(await run(env, a.removeStrayAudiences, { ...target(), destinationId: 'dest-marker', createToken: 'token-2', keep: lowest })).toEqual({ deleted: [] });
   });
 
   it('refuses more than 50 file paths in one call', async () => {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthCheck } from '../../../workflows';
 import { PROJECT_ROOT } from '../../../src/paths';
@@ -15,6 +15,7 @@ import { AesGcmPayloadCodec } from '../../../src/temporal/payloadCodec';
 import { resolveTemporalCli } from '../../../src/temporal/toolchain';
 import { createWorkers } from '../../../src/worker';
 import { uniqueId } from '../../helpers/temporal';
+import { launchUiBrowser } from '../../helpers/uiSession';
 
 /*
  * The Web UI with encrypted payloads: two dev servers with their UI (Temporal UI 2.42.1), one
@@ -25,8 +26,6 @@ import { uniqueId } from '../../helpers/temporal';
  * both pages are kept in .data/test-artifacts/ui-codec/.
  */
 
-const CHROMIUM = process.env.TTSYNC_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = join(PROJECT_ROOT, '.data', 'test-artifacts', 'ui-codec');
 const NAMESPACE = 'default';
 const WAIT_MS = 120_000;
@@ -64,11 +63,8 @@ beforeAll(async () => {
     extraArgs: ['--ui-codec-endpoint', codecServer.url],
   });
   without = await startDevServer({ cliPath: resolveTemporalCli(), namespace: NAMESPACE, uiPort: uiB, logFile: join(logDir, 'without.log'), readyTimeoutMs: WAIT_MS });
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/bootstrap, which installs Debian's chromium`);
   profileDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-codec-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
-  context.setDefaultTimeout(WAIT_MS);
-  context.setDefaultNavigationTimeout(WAIT_MS);
+  context = await launchUiBrowser(profileDir);
 }, STEP_MS);
 
 afterAll(async () => {

@@ -1,21 +1,17 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNoticeService } from '../../../src/notices';
-import { PROJECT_ROOT } from '../../../src/paths';
 import { RetentionWorkflowType } from '../../../src/retention/messages';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/retention/synthetic';
 import { openBlobStore } from '../../../src/storage';
 import { localTemporalSettings } from '../../../src/temporal/connection';
-import { freePort, startDevServer, type DevServer } from '../../../src/temporal/devServer';
-import { resolveTemporalCli } from '../../../src/temporal/toolchain';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { expectedPartition } from '../../helpers/retentionExpected';
-import { CHROMIUM, CHROMIUM_ARGS, UI_WAIT_MS, stepPage as newStepPage, temporalUi, until, workflowStatus } from '../../helpers/temporalUi';
+import { ready, useUiSession } from '../../helpers/uiSession';
 
 /*
  * A retention run started from the Temporal Web UI's start-workflow form, as an operator does
@@ -28,65 +24,30 @@ import { CHROMIUM, CHROMIUM_ARGS, UI_WAIT_MS, stepPage as newStepPage, temporalU
  * from ui.test.ts (the three other lifecycles) to keep each file's time short.
  */
 
-const ARTIFACTS = join(PROJECT_ROOT, '.data', 'test-artifacts', 'ui-retention');
-const NAMESPACE = 'default';
 const STEP_MS = 300_000;
 const AS_OF = '2026-10-01';
 
-let server: DevServer | undefined;
-let logDir: string | undefined;
-let dir: string | undefined;
+const session = useUiSession({ name: 'ui-retention' });
+const { stepPage, ui } = session;
 let workers: RunningWorkers | undefined;
 let connection: NativeConnection | undefined;
-let context: BrowserContext | undefined;
-let profileDir: string | undefined;
 const queues = { control: `ui-retention-control-${Date.now().toString(36)}`, data: `ui-retention-data-${Date.now().toString(36)}` };
 
+// Registered after the session's hooks: these workers stop before its server does.
 beforeAll(async () => {
-  rmSync(ARTIFACTS, { recursive: true, force: true });
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/bootstrap, which installs Debian's chromium (apt-get install -y chromium)`);
-  logDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-retention-temporal-'));
-  dir = mkdtempSync(join(tmpdir(), 'ttsync-ui-retention-'));
-  server = await startDevServer({ cliPath: resolveTemporalCli(), namespace: NAMESPACE, uiPort: await freePort(), logFile: join(logDir, 'temporal.log'), readyTimeoutMs: UI_WAIT_MS });
+  const server = session.server();
   connection = await NativeConnection.connect({ address: server.address });
-  const notices = { service: () => createNoticeService({ storeUri: join(dir!, 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: server!.uiUrl ?? '', namespace: NAMESPACE }) };
-  workers = await createWorkers({ temporal: localTemporalSettings(server.address, NAMESPACE), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s', activityDeps: { notices } });
-  profileDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-retention-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
-  context.setDefaultTimeout(UI_WAIT_MS);
-  context.setDefaultNavigationTimeout(UI_WAIT_MS);
-}, STEP_MS);
+  const notices = { service: () => createNoticeService({ storeUri: join(session.dir(), 'notices'), defaultRoute: null, smtp: null, uiBaseUrl: server.uiUrl ?? '', namespace: session.namespace }) };
+  workers = await createWorkers({ temporal: localTemporalSettings(server.address, session.namespace), connection, roles: ['control', 'data'], taskQueues: queues, shutdownGraceTime: '1s', activityDeps: { notices } });
+}, 120_000);
 afterAll(async () => {
-  await context?.close();
   workers?.shutdown();
   await workers?.done;
   await connection?.close();
-  await server?.stop();
-  for (const d of [profileDir, logDir, dir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
-function ready<T>(v: T | undefined): T {
-  if (v === undefined) throw new Error('used before beforeAll set it up');
-  return v;
-}
-
-const stepPage = (step: string): Promise<Page> => newStepPage(ready(context), step, { dir: ARTIFACTS, serverLog: () => logDir && join(logDir, 'temporal.log') });
-const ui = temporalUi({ baseUrl: () => ready(ready(server).uiUrl), namespace: NAMESPACE });
-
-/** The Result panel of a completed run (pretty-printed JSON), once the page shows it Completed. */
-async function resultShown(page: Page, workflowId: string): Promise<string> {
-  return until(`${workflowId} shown as Completed`, async () => {
-    await ui.openWorkflow(page, workflowId);
-    if ((await workflowStatus(page)) !== 'Completed') return undefined;
-    const result = page
-      .getByTestId('input-and-result')
-      .locator('div')
-      .filter({ has: page.getByRole('heading', { name: 'Result', exact: true }) })
-      .getByRole('textbox');
-    await result.getByText('"rowsAnonymized"').waitFor();
-    return result.innerText();
-  });
-}
+/** The Result panel of a completed run (pretty-printed JSON). */
+const resultShown = (page: Page, workflowId: string): Promise<string> => ui.resultShown(page, workflowId, '"rowsAnonymized"');
 
 /** A top-level number or string of pretty-printed JSON (two-space indent). */
 function topField(text: string, name: string): unknown {
@@ -102,7 +63,7 @@ describe('the Temporal Web UI starting a retention run', () => {
 
   it('starts a retention run from the start-workflow form; its page shows the rows it anonymized, which are exactly the files\' TikTok rows past 6 months', async () => {
     const page = await stepPage('retention-start-from-form');
-    const root = join(ready(dir), 'dataset');
+    const root = join(session.dir(), 'dataset');
     const gen = await generateSyntheticDataset(openBlobStore(root), { start: '2026-03-01', days: 10, rowsPerDay: 30, seed: 12 });
     config = syntheticDatasetConfig(`ui-ret-${Date.now().toString(36)}`, root, join(root, 'audit'));
     originals = new Map(gen.recordsKeys.map((k) => [k, readFileSync(join(root, k), 'utf8')]));

@@ -1,21 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../../../src/emulator';
 import { createNoticeService } from '../../../src/notices';
-import { PROJECT_ROOT } from '../../../src/paths';
 import { localTemporalSettings } from '../../../src/temporal/connection';
-import { freePort, startDevServer, type DevServer } from '../../../src/temporal/devServer';
-import { resolveTemporalCli } from '../../../src/temporal/toolchain';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { loadUsageAdvertisers } from '../../../src/usage-report/advertisers';
 import { UsageReportWorkflowType, type UsageAdvertiser } from '../../../src/usage-report/messages';
 import { createWorkers, type RunningWorkers } from '../../../src/worker';
 import { startMailpit, type Mailpit } from '../../helpers/mailpit';
-import { CHROMIUM, CHROMIUM_ARGS, UI_WAIT_MS, stepPage as newStepPage, temporalUi, until, workflowStatus } from '../../helpers/temporalUi';
+import { ready, useUiSession } from '../../helpers/uiSession';
 import { costCents, daysOf, money, seededDay } from '../../helpers/usageExpected';
 
 /*
@@ -29,8 +24,6 @@ import { costCents, daysOf, money, seededDay } from '../../helpers/usageExpected
  * must run as.
  */
 
-const ARTIFACTS = join(PROJECT_ROOT, '.data', 'test-artifacts', 'ui-usage-report');
-const NAMESPACE = 'default';
 const STEP_MS = 300_000;
 const ADV = '7000000000000000077';
 const AUD = '7100000000000000177';
@@ -38,15 +31,12 @@ const ADGROUP = '8800000000000000077';
 const MONTH = '2026-10';
 const PRICE = '9.5';
 
-let server: DevServer | undefined;
-let logDir: string | undefined;
-let dir: string | undefined;
+const session = useUiSession({ name: 'ui-usage-report' });
+const { stepPage, ui } = session;
 let emu: RunningEmulator | undefined;
 let mailpit: Mailpit | undefined;
 let workers: RunningWorkers | undefined;
 let connection: NativeConnection | undefined;
-let context: BrowserContext | undefined;
-let profileDir: string | undefined;
 let advertiser: UsageAdvertiser | undefined;
 const stamp = Date.now().toString(36);
 const queues = { control: `ui-usage-control-${stamp}`, tiktok: `ui-usage-tiktok-${stamp}` };
@@ -57,16 +47,11 @@ async function emulatorControl<T>(path: string, body: unknown): Promise<T> {
   return (await res.json()) as T;
 }
 
+// Registered after the session's hooks: these workers stop before its server does.
 beforeAll(async () => {
-  rmSync(ARTIFACTS, { recursive: true, force: true });
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/bootstrap, which installs Debian's chromium (apt-get install -y chromium)`);
-  logDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-usage-temporal-'));
-  dir = mkdtempSync(join(tmpdir(), 'ttsync-ui-usage-'));
-  [server, emu, mailpit] = await Promise.all([
-    freePort().then((uiPort) => startDevServer({ cliPath: resolveTemporalCli(), namespace: NAMESPACE, uiPort, logFile: join(logDir!, 'temporal.log'), readyTimeoutMs: UI_WAIT_MS })),
-    startEmulator({ processingDelay: 10 }),
-    startMailpit(),
-  ]);
+  const server = session.server();
+  const dir = session.dir();
+  [emu, mailpit] = await Promise.all([startEmulator({ processingDelay: 10 }), startMailpit()]);
   const token = (await emulatorControl<{ access_token: string }>('tokens', { advertiser_ids: [ADV] })).access_token;
   await emulatorControl('adgroups', {
     advertiser_id: ADV,
@@ -99,7 +84,7 @@ beforeAll(async () => {
   [advertiser] = await loadUsageAdvertisers(join(dir, 'dests'));
   connection = await NativeConnection.connect({ address: server.address });
   workers = await createWorkers({
-    temporal: localTemporalSettings(server.address, NAMESPACE),
+    temporal: localTemporalSettings(server.address, session.namespace),
     connection,
     roles: ['control', 'tiktok'],
     taskQueues: queues,
@@ -109,31 +94,17 @@ beforeAll(async () => {
       usageReport: { defaultStorage: join(dir, 'store'), tiktokEnv: { TIKTOK_API_BASE_URL: emu.apiBaseUrl, TIKTOK_QPS: 1000, TIKTOK_TIMEOUT_MS: 10_000 }, resolveSecret: async () => token },
       notices: {
         service: () =>
-          createNoticeService({ storeUri: join(dir!, 'notices'), defaultRoute: null, smtp: { url: mailpit!.smtpUrl, from: 'ttsync <reports@ttsync.example>' }, uiBaseUrl: server!.uiUrl ?? '', namespace: NAMESPACE }),
+          createNoticeService({ storeUri: join(dir, 'notices'), defaultRoute: null, smtp: { url: mailpit!.smtpUrl, from: 'ttsync <reports@ttsync.example>' }, uiBaseUrl: server.uiUrl ?? '', namespace: session.namespace }),
       },
     },
   });
-  profileDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-usage-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
-  context.setDefaultTimeout(UI_WAIT_MS);
-  context.setDefaultNavigationTimeout(UI_WAIT_MS);
-}, STEP_MS);
+}, 120_000);
 afterAll(async () => {
-  await context?.close();
   workers?.shutdown();
   await workers?.done;
   await connection?.close();
-  await Promise.all([server?.stop(), emu?.close(), mailpit?.stop()]);
-  for (const d of [profileDir, logDir, dir]) if (d) rmSync(d, { recursive: true, force: true });
+  await Promise.all([emu?.close(), mailpit?.stop()]);
 });
-
-function ready<T>(v: T | undefined): T {
-  if (v === undefined) throw new Error('used before beforeAll set it up');
-  return v;
-}
-
-const stepPage = (step: string): Promise<Page> => newStepPage(ready(context), step, { dir: ARTIFACTS, serverLog: () => logDir && join(logDir, 'temporal.log') });
-const ui = temporalUi({ baseUrl: () => ready(ready(server).uiUrl), namespace: NAMESPACE });
 
 /** A string field at the given indent of pretty-printed JSON (two spaces a level). */
 function fieldAt(text: string, indent: number, name: string): string {
@@ -155,22 +126,12 @@ describe('the Temporal Web UI starting a usage report', () => {
     }
     const workflowId = WorkflowIds.usageReport(ADV, MONTH);
     await ui.startFromForm(page, workflowId, { advertiser: ready(advertiser), month: MONTH, queues: { tiktok: queues.tiktok } }, { taskQueue: queues.control, workflowType: UsageReportWorkflowType.report });
-    const result = await until(`${workflowId} shown as Completed`, async () => {
-      await ui.openWorkflow(page, workflowId);
-      if ((await workflowStatus(page)) !== 'Completed') return undefined;
-      const panel = page
-        .getByTestId('input-and-result')
-        .locator('div')
-        .filter({ has: page.getByRole('heading', { name: 'Result', exact: true }) })
-        .getByRole('textbox');
-      await panel.getByText('"delivery"').waitFor();
-      return panel.innerText();
-    });
+    const result = await ui.resultShown(page, workflowId, '"delivery"');
     expect(fieldAt(result, 2, 'delivery')).toBe('sent');
     expect(fieldAt(result, 4, 'impressions')).toBe(String(impressions));
     expect(fieldAt(result, 4, 'amountSpent')).toBe(money(cents));
     expect(fieldAt(result, 4, 'dataCost')).toBe(money(costCents(cents, PRICE)));
-    const csv = readFileSync(join(ready(dir), 'store', 'reports', 'usage', ADV, `${MONTH}.csv`), 'utf8');
+    const csv = readFileSync(join(session.dir(), 'store', 'reports', 'usage', ADV, `${MONTH}.csv`), 'utf8');
     expect(csv.trim().split('\n')).toHaveLength(2);
     expect((await ready(mailpit).list()).filter((m) => m.Subject.includes(`advertiser ${ADV}, ${MONTH}`))).toHaveLength(1);
   }, STEP_MS);

@@ -1,14 +1,10 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { AudienceSyncWorkflowType } from '../../../src/audience-sync/messages';
 import { localTemporalSettings } from '../../../src/temporal/connection';
-import { PROJECT_ROOT } from '../../../src/paths';
-import { freePort, startDevServer, type DevServer } from '../../../src/temporal/devServer';
-import { resolveTemporalCli } from '../../../src/temporal/toolchain';
 import { WorkflowIds } from '../../../src/temporal/workflowIds';
 import { DEFAULT_TIMING, useAudienceHarness } from '../../helpers/audienceHarness';
 import { person, range } from '../../helpers/syntheticPeople';
@@ -19,7 +15,8 @@ import { account, app, program as sanProgram, startSanWorld, type SanWorld } fro
 import type { EventsDestinationConfigInput } from '../../../src/events-export/config';
 import { EventsExportWorkflowType, type EventsExportInput, type EventsExportStatus } from '../../../src/events-export/messages';
 import { useEventsHarness } from '../../helpers/eventsHarness';
-import { CHROMIUM, CHROMIUM_ARGS, UI_WAIT_MS, stepPage as newStepPage, temporalUi, until, workflowStatus } from '../../helpers/temporalUi';
+import { UI_WAIT_MS, until, workflowStatus } from '../../helpers/temporalUi';
+import { ready, useUiSession } from '../../helpers/uiSession';
 
 /*
  * The Temporal Web UI, used as an operator uses it: headless Chromium (Debian's package,
@@ -46,68 +43,22 @@ import { CHROMIUM, CHROMIUM_ARGS, UI_WAIT_MS, stepPage as newStepPage, temporalU
 
 const UI_VERSION = '2.42.1';
 const SAN_STATUS_QUERY = 'sanMigrationStatus';
-const ARTIFACTS = join(PROJECT_ROOT, '.data', 'test-artifacts', 'ui');
 const NAMESPACE = 'default';
 const WAIT_MS = UI_WAIT_MS;
 const STEP_MS = 300_000;
 const PEOPLE = 600; // an email and a phone each: 1,200 ids, above the 1,000 a targetable audience needs
 
-let server: DevServer | undefined;
-let logDir: string | undefined;
-beforeAll(async () => {
-  rmSync(ARTIFACTS, { recursive: true, force: true });
-  logDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-temporal-'));
-  server = await startDevServer({
-    cliPath: resolveTemporalCli(),
-    namespace: NAMESPACE,
-    uiPort: await freePort(),
-    logFile: join(logDir, 'temporal.log'),
-    readyTimeoutMs: WAIT_MS,
-  });
-}, STEP_MS);
-afterAll(async () => {
-  await server?.stop();
-  if (logDir) rmSync(logDir, { recursive: true, force: true });
-});
+const session = useUiSession({ name: 'ui', namespace: NAMESPACE });
 
-// Registered after the server's hooks: its workers connect to that server and stop before it.
+// Registered after the session's hooks: its workers connect to that server and stop before it.
 const harness = useAudienceHarness({
   name: 'ui',
   emulator: { processingDelay: 200, matchRate: 1 },
   tokenVar: 'TTSYNC_TEST_UI_TOKEN',
-  temporal: () => localTemporalSettings(ready(server).address, NAMESPACE),
+  temporal: () => localTemporalSettings(session.server().address, NAMESPACE),
 });
 
-let context: BrowserContext | undefined;
-let profileDir: string | undefined;
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run scripts/bootstrap, which installs Debian's chromium (apt-get install -y chromium)`);
-  }
-  profileDir = mkdtempSync(join(tmpdir(), 'ttsync-ui-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-  });
-  context.setDefaultTimeout(WAIT_MS);
-  context.setDefaultNavigationTimeout(WAIT_MS);
-}, STEP_MS);
-afterAll(async () => {
-  await context?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-});
-
-function ready<T>(v: T | undefined): T {
-  if (v === undefined) throw new Error('used before beforeAll set it up');
-  return v;
-}
-
-/** The page of the running step; a step that fails leaves its picture in ARTIFACTS. */
-const stepPage = (step: string): Promise<Page> => newStepPage(ready(context), step, { dir: ARTIFACTS, serverLog: () => logDir && join(logDir, 'temporal.log') });
-
-const ui = temporalUi({ baseUrl: () => ready(ready(server).uiUrl), namespace: NAMESPACE });
+const { stepPage, ui } = session;
 const { uiUrl, runQuery, sendSignal, searchWorkflows, failureShown, sendUpdate } = ui;
 
 /** The start form; an audience sync on the audience harness's queue unless told otherwise. */
@@ -260,7 +211,7 @@ describe('the Temporal Web UI steering a SAN migration', () => {
 
   // Inside this block: its workers stop before the file's server does.
   beforeAll(async () => {
-    w = await startSanWorld('ui', [ADVERTISER], { temporal: () => localTemporalSettings(ready(server).address, NAMESPACE) });
+    w = await startSanWorld('ui', [ADVERTISER], { temporal: () => localTemporalSettings(session.server().address, NAMESPACE) });
   }, STEP_MS);
   afterAll(async () => {
     await w?.close();
@@ -357,7 +308,7 @@ describe('the Temporal Web UI steering an events export', () => {
   const TOKEN_VAR = 'TTSYNC_TEST_UI_EVENTS_TOKEN';
   const ROWS = 40;
   // Inside this block: its workers stop before the file's server does.
-  const ev = useEventsHarness({ name: 'ui-events', temporal: () => localTemporalSettings(ready(server).address, NAMESPACE) });
+  const ev = useEventsHarness({ name: 'ui-events', temporal: () => localTemporalSettings(session.server().address, NAMESPACE) });
   let config: EventsDestinationConfigInput | undefined;
   let workflowId = '';
   let expected: { rows: number; good: number; rejected: Record<string, number> } | undefined;

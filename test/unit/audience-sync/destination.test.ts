@@ -124,7 +124,7 @@ describe('destination config', () => {
     ['too many ids per file', { maxIdsPerFile: 500_001 }, "$.maxIdsPerFile: must be at most 500000 (TikTok's per-file limit)"],
     ['bad storage URI', { storage: { workdir: 's3://bucket/x' } }, '$.storage.workdir: must be a workdir folder URI: gs://bucket/path, file:///absolute/path or an absolute path'],
     ['empty segment in a gs:// workdir', { storage: { workdir: 'gs://cdp-exports//work' } }, '$.storage.workdir: must be a workdir folder URI (gs://bucket/path, file:///absolute/path or an absolute path): the object prefix contains an empty segment ("//")'],
-    ['relative storage path', { storage: { snapshot: 'data/s.csv' } }, '$.storage.snapshot: must be a snapshot object URI: gs://bucket/path, file:///absolute/path or an absolute path'],
+    ['relative storage path', { storage: { snapshot: 'data/s.csv' } }, '$.storage.snapshot: must be a snapshot object URI (gs://bucket/path, file:///absolute/path or an absolute path): it is a relative path'],
     ['snapshot naming a folder', { storage: { snapshot: 'gs://cdp-exports/segments/' } }, '$.storage.snapshot: must name an object (a file), not a folder or a bucket'],
     ['snapshot naming a bucket', { storage: { snapshot: 'gs://cdp-exports' } }, '$.storage.snapshot: must name an object (a file), not a folder or a bucket'],
     ['misspelled setting', { retentionDay: 30 }, '$.retentionDay: is not a known setting (check the spelling)'],

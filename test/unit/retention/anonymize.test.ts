@@ -131,6 +131,48 @@ describe('NDJSON anonymizer, plain lines', () => {
   });
 });
 
+describe('NDJSON anonymizer, one-pass line reader', () => {
+  it('decides and rewrites exactly as JSON.parse reads: escapes, literals, padded names, escaped keys, invalid lines', () => {
+    const lines = [
+      `{"network":" ${AND} ","attribution_time":"2026-01-01T00:00:00Z","idfa":"A"}`,
+      String.raw`{"network":"` + AND + String.raw`","attribution_time":"2026-01-01T00:00:00Z","user_agent":"a \"q\" \\ \/ \n \u00e9","ok":true,"no":false,"nil":null,"n":-0.5e+3}`,
+      String.raw`{"net\u0077ork":"` + AND + `","attribution_time":"2026-01-01","idfa":"B"}`,
+      String.raw`{"network":"` + AND + String.raw`","attribution_time":"2026-01-01","idfa":"bad \x escape"}`,
+      `\t{"network":"${AND}","attribution_time":"2026-01-01T00:00:00Z","idfa":"C"}\r`,
+      `{"network":"${AND}","attribution_time":"2026-11-15T00:00:00Z","idfa":"D"}`,
+      `{"network":"${AND}","attribution_time":"2026-01-01T00:00:00Z","n":1.}`,
+      `{"network":"${AND}","attribution_time":"2026-01-01T00:00:00+02:00","idfa":"E"}`,
+    ];
+    for (const size of [1 << 20, 3]) {
+      const a = new NdjsonAnonymizer(rowPolicyOf(config('ndjson'), '2026-12-01'), 't');
+      const out = runChunked(a, Buffer.from(lines.join('\n') + '\n'), size).toString('utf8');
+      expect(out.split('\n')).toEqual([
+        `{"network":"Organic","attribution_time":"2026-01-01T00:00:00Z","idfa":""}`,
+        String.raw`{"network":"Organic","attribution_time":"2026-01-01T00:00:00Z","user_agent":"","ok":true,"no":false,"nil":null,"n":-0.5e+3}`,
+        String.raw`{"net\u0077ork":"Organic","attribution_time":"2026-01-01","idfa":""}`,
+        lines[3], // \x is no JSON escape: unreadable, kept
+        `\t{"network":"Organic","attribution_time":"2026-01-01T00:00:00Z","idfa":""}\r`,
+        lines[5], // within the window
+        lines[6], // 1. is no JSON number
+        `{"network":"Organic","attribution_time":"2026-01-01T00:00:00+02:00","idfa":""}`,
+        '',
+      ]);
+      expect(a.counts).toMatchObject({ rowsSeen: 8, rowsAnonymized: 5, tiktokWithinWindow: 1, unreadableRows: 2 });
+      expect(a.counts.unreadableSamples.map((u) => u.record)).toEqual([4, 7]);
+    }
+  });
+
+  it('finds a TikTok name however rare its first byte is in the data (needle searched by its rarest run)', () => {
+    // 'T' everywhere, 'k' and 'B' nowhere but in the name: whichever run is searched, each row is found.
+    const filler = 'T'.repeat(20_000);
+    const rows = [`{"x":"${filler}","network":"${AND}","attribution_time":"2026-01-01"}`, `{"x":"${filler}","network":"Meta Ads","attribution_time":"2026-01-01"}`, `{"network":"${IOS}","attribution_time":"2026-01-02","x":"${filler}"}`];
+    const a = new NdjsonAnonymizer(rowPolicyOf(config('ndjson'), '2026-12-01'), 't');
+    const out = runChunked(a, Buffer.from(rows.join('\n')), 1 << 20).toString('utf8').split('\n');
+    expect(out).toEqual([`{"x":"${filler}","network":"Organic","attribution_time":"2026-01-01"}`, rows[1], `{"network":"Organic","attribution_time":"2026-01-02","x":"${filler}"}`]);
+    expect(a.counts.rowsAnonymized).toBe(2);
+  });
+});
+
 describe('rewritten output longer than its input', () => {
   it('grows the output as needed when the organic name is longer than the rows it replaces', () => {
     const organic = `Organic ${'x'.repeat(3000)}`;

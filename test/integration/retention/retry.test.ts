@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRetentionDataActivities } from '../../../activities/retention/data';
+import { moveAggregateTable } from '../../../src/retention/aggregates';
+import { readObjectState } from '../../../src/retention/audit';
+import { parseDatasetConfig } from '../../../src/retention/config';
+import { planRetention, processObject } from '../../../src/retention/objects';
+import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/retention/synthetic';
+import { openBlobStore } from '../../../src/storage';
+import { dayTotals, expectedAggregate, expectedPartition, parseAggregate, sortRows } from '../../helpers/retentionExpected';
+
+/*
+ * A retry of one object's activity within the same run, after the earlier attempt put the new
+ * version in place and recorded it as replaced (its worker died before the activity completed,
+ * or the answer was lost). The chaos run found the retry scanning the anonymized object again,
+ * finding nothing to do and recording it as clean: the run's audit record then said 0 rows for
+ * an object whose rows this run had anonymized. The retry must answer with the first attempt's
+ * record, and the audit must count the object's rows.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-retry-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('retention object retried within its run', () => {
+  it('keeps the replaced record of the first attempt, and the audit counts its rows', { timeout: 60_000 }, async () => {
+    const root = join(dir, 'ds');
+    const base = openBlobStore(root);
+    const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 3, rowsPerDay: 80, seed: 3 });
+    const config = parseDatasetConfig(syntheticDatasetConfig('retry', root, join(root, 'audit')));
+    const stores = { records: openBlobStore(config.records.uri), audit: openBlobStore(config.audit) };
+    const asOf = '2026-10-01';
+    const plan = await planRetention(stores, config, asOf);
+    const { key } = plan.due[0]!;
+    const original = (await base.readBuffer(gen.recordsKeys[0]!)).toString('utf8');
+    const want = expectedPartition(original, asOf);
+    expect(want.anonymized).toBeGreaterThan(0);
+
+    const first = await processObject(stores, { config, key, asOf, dryRun: false, runId: 'run-1' });
+    expect(first).toMatchObject({ outcome: 'anonymized', rowsAnonymized: want.anonymized });
+    const retried = await processObject(stores, { config, key, asOf, dryRun: false, runId: 'run-1' });
+    expect(retried).toMatchObject({ rowsAnonymized: want.anonymized, oldSha256: first.oldSha256, newSha256: first.newSha256, newGeneration: first.newGeneration });
+    expect(await readObjectState(stores.audit, config.datasetId, key)).toMatchObject({ phase: 'replaced', runId: 'run-1', counts: { rowsAnonymized: want.anonymized } });
+    expect((await stores.records.readBuffer(key)).toString('utf8')).toBe(want.text);
+
+    const audit = await createRetentionDataActivities().retentionWriteAudit({
+      config,
+      plan: { ...plan, due: [plan.due[0]!] },
+      summary: { datasetId: config.datasetId, asOf, dryRun: false, cutoffs: plan.cutoffs, scanUpTo: plan.scanUpTo, objectsScanned: 1, objectsSkipped: 0, objectsChanged: 1, rowsSeen: retried.rowsSeen, rowsAnonymized: retried.rowsAnonymized, tiktokWithinWindow: retried.tiktokWithinWindow, unreadableRows: 0, aggregateRowsMoved: 0, aggregateObjectsChanged: 0, changed: true },
+      aggregates: [],
+      workflowId: 'retention:retry',
+      runId: 'run-1',
+      startedAt: new Date().toISOString(),
+    });
+    const record = JSON.parse((await stores.audit.readBuffer(audit.auditUri.slice(audit.auditUri.indexOf('/retry/runs/') + 1))).toString('utf8')) as { objects: { key: string; rowsAnonymized: number }[] };
+    expect(record.objects).toEqual([expect.objectContaining({ key, rowsAnonymized: want.anonymized, outcome: 'anonymized' })]);
+
+    // Another run finds it done and scans nothing; forced, it records the object clean under its own run id.
+    const later = await processObject(stores, { config, key, asOf, dryRun: false, runId: 'run-2' });
+    expect(later).toMatchObject({ outcome: 'clean', rowsAnonymized: 0 });
+  });
+
+  it('an aggregate move retried within its run reports the move it made once, from its note; another run moves nothing', { timeout: 60_000 }, async () => {
+    const root = join(dir, 'agg');
+    const base = openBlobStore(root);
+    const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 10, rowsPerDay: 40, seed: 4 });
+    const config = parseDatasetConfig(syntheticDatasetConfig('agg-retry', root, join(root, 'audit')));
+    const table = config.aggregates[0]!;
+    const store = openBlobStore(table.uri);
+    const original = (await base.readBuffer(gen.aggregateKey)).toString('utf8');
+    const asOf = '2026-07-06';
+    const journal = { audit: openBlobStore(config.audit), datasetId: config.datasetId, runId: 'run-1' };
+    const first = await moveAggregateTable(store, table, config, asOf, false, journal);
+    expect(first).toHaveLength(1);
+    expect(first[0]!.rowsMoved).toBeGreaterThan(0);
+    const after = (await base.readBuffer(gen.aggregateKey)).toString('utf8');
+    expect(sortRows(parseAggregate(after))).toEqual(expectedAggregate(parseAggregate(original), asOf));
+    expect(dayTotals(parseAggregate(after))).toEqual(dayTotals(parseAggregate(original)));
+    // The retry (the replace landed, the answer did not): the same move, counted once; the table as it was.
+    expect(await moveAggregateTable(store, table, config, asOf, false, journal)).toEqual(first);
+    expect((await base.readBuffer(gen.aggregateKey)).toString('utf8')).toBe(after);
+    // Another run (or one without notes) finds nothing to move.
+    expect(await moveAggregateTable(store, table, config, asOf, false, { ...journal, runId: 'run-2' })).toEqual([]);
+    expect(await moveAggregateTable(store, table, config, asOf, false)).toEqual([]);
+  });
+});
