@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { runChaos } from './chaos/chaosRun';
 import { LIFECYCLES, type LifecycleName } from './chaos/lifecycles';
+import { endWithReport, runScript, wholeFlag } from './runArgs';
 
 function lifecycleList(v: string): LifecycleName[] {
   if (v === 'none') return [];
@@ -43,19 +44,14 @@ async function main(): Promise<void> {
   const result = await runChaos({
     durationMs: positive('minutes', values.minutes, false) * 60_000,
     audiences: positive('audiences', values.audiences, true),
-    eventsDestinations: Number(values.events),
+    eventsDestinations: wholeFlag('events', values.events, 0),
     workers: positive('workers', values.workers, true),
     seed: positive('seed', values.seed, true),
     settleTimeoutMs: positive('settle-minutes', values['settle-minutes'], false) * 60_000,
     lifecycles: lifecycleList(values.lifecycles),
     keep: values.keep,
   });
-  console.log('');
-  for (const line of result.report) console.log(line);
-  process.exitCode = result.ok ? 0 : 1;
+  endWithReport(result);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = 1;
-});
+runScript(main);

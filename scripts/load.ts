@@ -6,6 +6,7 @@
 //   npm run load -- --destinations 20 --rounds 2
 import { parseArgs } from 'node:util';
 import { runLoad } from './chaos/loadRun';
+import { endWithReport, runScript, wholeFlag } from './runArgs';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -17,23 +18,13 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  const int = (name: string, v: string, min: number): number => {
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < min) throw new Error(`--${name}: "${v}" is not a whole number of at least ${min}`);
-    return x;
-  };
   const result = await runLoad({
-    destinations: int('destinations', values.destinations, 1),
-    rounds: int('rounds', values.rounds, 2),
-    people: int('people', values.people, 10),
+    destinations: wholeFlag('destinations', values.destinations, 1),
+    rounds: wholeFlag('rounds', values.rounds, 2),
+    people: wholeFlag('people', values.people, 10),
     keep: values.keep,
   });
-  console.log('');
-  for (const line of result.report) console.log(line);
-  process.exitCode = result.ok ? 0 : 1;
+  endWithReport(result);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = 1;
-});
+runScript(main);

@@ -8,6 +8,7 @@
 //   npm run scale:destinations -- --destinations 50 --rounds 2 --cadence 1m
 import { parseArgs } from 'node:util';
 import { runScaleDestinations } from './scale/destinationsRun';
+import { endWithReport, runScript, wholeFlag } from './runArgs';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -22,26 +23,16 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  const int = (name: string, v: string, min: number): number => {
-    const x = Number(v);
-    if (!Number.isInteger(x) || x < min) throw new Error(`--${name}: "${v}" is not a whole number of at least ${min}`);
-    return x;
-  };
   const result = await runScaleDestinations({
-    destinations: int('destinations', values.destinations, 1),
-    workers: int('workers', values.workers, 1),
-    qps: int('qps', values.qps, 1),
-    rounds: int('rounds', values.rounds, 1),
-    people: int('people', values.people, 10),
-    historySample: int('history-sample', values['history-sample'], 1),
+    destinations: wholeFlag('destinations', values.destinations, 1),
+    workers: wholeFlag('workers', values.workers, 1),
+    qps: wholeFlag('qps', values.qps, 1),
+    rounds: wholeFlag('rounds', values.rounds, 1),
+    people: wholeFlag('people', values.people, 10),
+    historySample: wholeFlag('history-sample', values['history-sample'], 1),
     ...(values.cadence ? { cadence: values.cadence } : {}),
   });
-  console.log('');
-  for (const line of result.report) console.log(line);
-  process.exitCode = result.ok ? 0 : 1;
+  endWithReport(result);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-  process.exitCode = 1;
-});
+runScript(main);

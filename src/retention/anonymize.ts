@@ -356,40 +356,6 @@ export class CsvAnonymizer extends RecordStream {
     }
   }
 
-  private fields(buf: Buffer, s: number, ce: number): Field[] {
-    const out: Field[] = [];
-    let p = s;
-    for (;;) {
-      if (p < ce && buf[p] === QUOTE) {
-        let q = p + 1;
-        for (;;) {
-          q = buf.indexOf(QUOTE, q);
-          if (q === -1 || q >= ce) {
-            q = ce;
-            break;
-          }
-          if (buf[q + 1] === QUOTE && q + 1 < ce) q += 2;
-          else {
-            q += 1;
-            break;
-          }
-        }
-        // Text after a closing quote belongs to the field up to the next delimiter.
-        let d = buf.indexOf(this.delim, q);
-        if (d === -1 || d > ce) d = ce;
-        out.push({ start: p, end: d, quoted: true });
-        p = d;
-      } else {
-        let d = buf.indexOf(this.delim, p);
-        if (d === -1 || d > ce) d = ce;
-        out.push({ start: p, end: d, quoted: false });
-        p = d;
-      }
-      if (p >= ce) return out;
-      p++; // the delimiter
-    }
-  }
-
   private value(buf: Buffer, f: Field): string {
     if (!f.quoted) return buf.toString('utf8', f.start, f.end);
     let end = f.end;
@@ -403,7 +369,7 @@ export class CsvAnonymizer extends RecordStream {
     const ce = this.contentEnd(buf, s, e, terminated);
     if (!this.header) {
       if (buf[s] === 0xef && buf[s + 1] === 0xbb && buf[s + 2] === 0xbf) start += 3;
-      this.header = this.fields(buf, start, ce).map((f) => this.value(buf, f).trim());
+      this.header = Array.from({ length: this.fieldsAt(buf, start, ce) }, (_, i) => this.valueAt(buf, i).trim());
       this.netIdx = this.header.indexOf(this.policy.networkColumn);
       this.timeIdx = this.header.indexOf(this.policy.timeColumn);
       const missing = [this.policy.networkColumn, this.policy.timeColumn].filter((c) => !this.header!.includes(c));
@@ -460,7 +426,7 @@ export class CsvAnonymizer extends RecordStream {
 
   /**
    * The fields of the row [s, ce) into `at` as [start, end] pairs, a quoted field's start
-   * stored as ~start (negative): the same split as fields(), without an object per field.
+   * stored as ~start (negative): no object per field, since it runs for every candidate row.
    */
   private fieldsAt(buf: Buffer, s: number, ce: number): number {
     let n = 0;
