@@ -8,6 +8,8 @@ import { storageUriProblem } from './uriSyntax';
 
 const FORMS = 'gs://bucket/path, file:///absolute/path or an absolute path';
 
+const article = (word: string): string => (/^[aeiou]/i.test(word) ? 'an' : 'a');
+
 /**
  * A storage location as src/storage opens it, absolute because a worker has no working folder
  * to resolve it against. `what` names it in the message ("workdir folder", "snapshot object");
@@ -24,7 +26,7 @@ export const storageUriSchema = (what: string, opts: { object?: boolean } = {}) 
           ? 'must name an object (a file), not a folder or a bucket'
           : // The scheme's own reason already lists the forms.
             problem.kind === 'form' && problem.why.includes('(use ')
-            ? `must be a ${what} URI: ${FORMS}`
-            : `must be a ${what} URI (${FORMS}): ${problem.why}`,
+            ? `must be ${article(what)} ${what} URI: ${FORMS}`
+            : `must be ${article(what)} ${what} URI (${FORMS}): ${problem.why}`,
     });
   });
