@@ -30,6 +30,12 @@ export interface ScheduleApplyOptions {
   dryRun?: boolean;
   /** Delete this source's schedules of this control queue whose subject is not in the set. */
   prune?: boolean;
+  /**
+   * Each action starts up to this much later, at random (Temporal's spec jitter): without it,
+   * every Schedule of one cadence fires in the same second, and a thousand destinations
+   * arrive at the server and TikTok as one burst. Less than the cadence.
+   */
+  jitter?: string;
 }
 
 /** One Schedule as a lifecycle wants it. */
@@ -83,9 +89,18 @@ export function cadenceMs(cadence: string): number {
   return ms;
 }
 
-function fingerprint(input: unknown, cadence: string, calendar?: PlannedSchedule['calendar']): string {
-  // Without a calendar the object hashed is the one of before calendars: fingerprints stay.
-  return createHash('sha256').update(JSON.stringify(calendar ? { FORMAT, calendar, input } : { FORMAT, cadence, input })).digest('hex');
+function fingerprint(input: unknown, cadence: string, calendar?: PlannedSchedule['calendar'], jitter?: string): string {
+  // Without a calendar (or jitter) the object hashed is the one of before them: fingerprints stay.
+  const spread = jitter ? { jitter } : {};
+  return createHash('sha256').update(JSON.stringify(calendar ? { FORMAT, calendar, input, ...spread } : { FORMAT, cadence, input, ...spread })).digest('hex');
+}
+
+/** The jitter in ms; a readable error unless it is a duration shorter than the cadence. */
+export function jitterMs(jitter: string, cadence: string): number {
+  const ms = durationMs(jitter);
+  if (ms === undefined || ms <= 0) throw new RangeError(`invalid jitter ${JSON.stringify(jitter)}: use a duration such as "5m"`);
+  if (ms >= cadenceMs(cadence)) throw new RangeError(`jitter ${jitter} is not shorter than the cadence ${cadence}: ticks would run into each other`);
+  return ms;
 }
 
 const DAY_MS = 86_400_000;
@@ -93,27 +108,28 @@ const DAY_MS = 86_400_000;
 function scheduleParts(planned: PlannedSchedule, opts: ScheduleApplyOptions) {
   const every = cadenceMs(opts.cadence);
   const cal = planned.calendar;
+  const spread = opts.jitter ? { jitter: jitterMs(opts.jitter, cal ? '1d' : opts.cadence) } : {};
   const action: ScheduleOptionsStartWorkflowAction<(input: unknown) => Promise<unknown>> = {
     type: 'startWorkflow',
     workflowType: planned.workflowType,
     workflowId: planned.workflowId,
     taskQueue: opts.taskQueue ?? TaskQueues.control,
     args: [planned.input],
-    memo: { [FINGERPRINT_MEMO]: fingerprint(planned.input, opts.cadence, cal) },
+    memo: { [FINGERPRINT_MEMO]: fingerprint(planned.input, opts.cadence, cal, opts.jitter) },
     typedSearchAttributes: planned.typedSearchAttributes,
     // A tick is one signal; one that cannot finish in minutes is stuck, and the next tick comes anyway.
     workflowExecutionTimeout: '10m',
   };
   if (cal)
     return {
-      spec: { calendars: [{ hour: cal.hour, minute: cal.minute, ...(cal.dayOfMonth ? { dayOfMonth: cal.dayOfMonth } : {}) }], timezone: cal.timeZone },
+      spec: { calendars: [{ hour: cal.hour, minute: cal.minute, ...(cal.dayOfMonth ? { dayOfMonth: cal.dayOfMonth } : {}) }], timezone: cal.timeZone, ...spread },
       action,
       typedSearchAttributes: planned.typedSearchAttributes,
       // A monthly action missed during an outage still runs within a week; a daily one within a day.
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: cal.dayOfMonth ? 7 * DAY_MS : DAY_MS },
     };
   return {
-    spec: { intervals: [{ every }] },
+    spec: { intervals: [{ every }], ...spread },
     action,
     typedSearchAttributes: planned.typedSearchAttributes,
     // SKIP: never two ticks at once. Catch up at most one cadence after an outage.

@@ -8,7 +8,7 @@ import { durationTextFlag } from '../../config/durationFlag';
 import { ConfigError, UsageError } from '../../config/errors';
 import { connectClient } from '../../temporal/connection';
 import { EVENTS_TASK_QUEUE } from '../../temporal/taskQueues';
-import { applySchedules, cadenceMs, type ScheduleSource } from '../../temporal/schedules';
+import { applySchedules, cadenceMs, jitterMs, type ScheduleSource } from '../../temporal/schedules';
 
 /** Each lifecycle's Schedules, by its name: the lifecycles that run on a cadence plug in here. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each source has its own config type; apply only passes them through
@@ -32,6 +32,7 @@ interface ApplyOpts {
   eventsQueue: string;
   pollInitial?: string;
   pollMax?: string;
+  jitter?: string;
 }
 
 export function registerSchedulesCommand(program: Command, summary: string): void {
@@ -49,6 +50,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
       .option('--cadence <duration>', 'how often each config runs (at least 1m; default 1h, retention 1d; usage-report runs on its calendar instead)', durationTextFlag)
       .option('--dry-run', 'print what would change, change nothing')
       .option('--prune', 'delete audience schedules of this task queue whose destination is not in the set (default: kept and listed)')
+      .option('--jitter <duration>', 'start each action up to this much later, at random, so many schedules do not fire in the same second (less than the cadence; e.g. 5m for hundreds of destinations)', durationTextFlag)
       .option('--json', 'print the changes as one JSON object'),
   )
     .option('--events-queue <name>', 'task queue of the Events API activities (events-export)', EVENTS_TASK_QUEUE)
@@ -62,6 +64,12 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
       } catch (err) {
         throw new UsageError(`--cadence: ${(err as Error).message}`);
       }
+      if (opts.jitter)
+        try {
+          jitterMs(opts.jitter, cadence);
+        } catch (err) {
+          throw new UsageError(`--jitter: ${(err as Error).message}`);
+        }
       let configs: unknown[];
       try {
         configs = await source.load(opts.config);
@@ -84,6 +92,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
             poll: { ...(opts.pollInitial ? { initial: opts.pollInitial } : {}), ...(opts.pollMax ? { max: opts.pollMax } : {}) },
             ...(opts.dryRun ? { dryRun: true } : {}),
             ...(opts.prune ? { prune: true } : {}),
+            ...(opts.jitter ? { jitter: opts.jitter } : {}),
           },
         );
         if (opts.json) process.stdout.write(JSON.stringify({ dryRun: Boolean(opts.dryRun), cadence, changes }) + '\n');

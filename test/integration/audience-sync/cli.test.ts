@@ -393,6 +393,15 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     // A new cadence changes every schedule.
     expect(outcomes(await apply('--cadence', '2h'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
     expect((await harness.client.schedule.getHandle(ScheduleIds.audienceSync(a.destinationId)).describe()).spec.intervals).toMatchObject([{ every: 7_200_000 }]);
+    // Jitter spreads the actions: set on every schedule once, then unchanged; one not shorter than the cadence is refused.
+    expect(outcomes(await apply('--cadence', '2h', '--jitter', '5m'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
+    expect((await harness.client.schedule.getHandle(ScheduleIds.audienceSync(b.destinationId)).describe()).spec.jitter).toBe(300_000);
+    expect(outcomes(await apply('--cadence', '2h', '--jitter', '5m'))).toEqual({ [a.destinationId]: 'unchanged', [b.destinationId]: 'unchanged' });
+    const tooMuch = await cli(['schedules', 'apply', '--config', folder, ...queueFlags(), '--cadence', '2h', '--jitter', '2h']);
+    expect(tooMuch.code).toBe(2);
+    expect(tooMuch.stderr).toContain('--jitter: jitter 2h is not shorter than the cadence 2h');
+    expect(outcomes(await apply('--cadence', '2h'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
+    expect((await harness.client.schedule.getHandle(ScheduleIds.audienceSync(b.destinationId)).describe()).spec.jitter).toBeFalsy();
 
     // b leaves the folder: kept and listed without --prune, deleted with it (the list is eventually consistent).
     rmSync(join(folder, 'b.json'));
