@@ -43,7 +43,7 @@ describe('ttsync dev --demo (scripts/start)', { timeout: 120_000 }, () => {
       const second = /sync 2 \(synced, [\d.]+ s\): added ([\d,]+) ids, removed ([\d,]+) ids/.exec(out);
       expect(num(second?.[1])).toBeGreaterThan(0);
       expect(num(second?.[2])).toBeGreaterThan(0);
-      const audience1 = /audience (\d+) "ttsync demo [\d-]+" of advertiser \d+ in the TikTok emulator: ([\d,]+) ids \(equal to the valid ids of the last snapshot\)/.exec(out);
+      const audience1 = /audience (\d+) "ttsync demo [\d-]+ ttsync-[0-9a-f]{12}" of advertiser \d+ in the TikTok emulator: ([\d,]+) ids \(equal to the valid ids of the last snapshot\)/.exec(out);
       expect(audience1).not.toBeNull();
       expect(num(audience1?.[2])).toBe(num(first?.[1]) + num(second?.[1]) - num(second?.[2]));
       // The link the summary prints is the UI's page of the workflow.
