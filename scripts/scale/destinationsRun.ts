@@ -7,6 +7,7 @@ import { ScheduleIds, WorkflowIds } from '../../src/temporal/workflowIds';
 import { audienceDigests, compareSets, generationPeople, snapshotCsv } from '../chaos/expected';
 import { CpuGroup, childPids, postmasterPid } from './procStats';
 import { listRuns, mapLimit, ms1, num, percentile, spread, startTopology, taskLatencies } from './topologyHarness';
+import { nameWithoutMarker } from '../../src/audience-sync/createMarker';
 
 /*
  * Many destinations on the production topology (issue 20 §4): D audience-sync destinations,
@@ -193,7 +194,7 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
         await sleep(Math.max(3_000, D * 10));
         const now = Date.now();
         for (const a of (await emuState()).audiences) {
-          const i = byName.get(a.name);
+          const i = byName.get(nameWithoutMarker(a.name));
           if (i === undefined || done.has(i)) continue;
           const c = compareSets(expected[i]!, a.ids ?? []);
           if (c.missing === 0 && c.unexpected === 0) done.set(i, now - tickAt);
@@ -253,7 +254,7 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
     let unexpected = 0;
     const audiencesOf = new Map<number, number>();
     for (const a of finalState.audiences) {
-      const i = byName.get(a.name);
+      const i = byName.get(nameWithoutMarker(a.name));
       if (i === undefined) continue;
       audiencesOf.set(i, (audiencesOf.get(i) ?? 0) + 1);
       const c = compareSets(audienceDigests(generationPeople(base(i), last, people, churn)), a.ids ?? []);

@@ -29,6 +29,13 @@ export function hasMarker(name: string, marker: string): boolean {
   return name.endsWith(` ${marker}`);
 }
 
+const ANY_MARKER = / ttsync-[0-9a-f]{12}$/;
+
+/** The name without a create's marker, whichever destination's: what the config named (names from before markers have none). */
+export function nameWithoutMarker(name: string): string {
+  return name.replace(ANY_MARKER, '');
+}
+
 /**
  * The audience to keep among several that carry the same marker: the lowest id (TikTok's
  * ids are decimal strings, compared as numbers), whatever order a listing gave them in, so

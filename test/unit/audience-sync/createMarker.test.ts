@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createMarker, hasMarker, nameWithMarker, pickAudience } from '../../../src/audience-sync/createMarker';
+import { createMarker, hasMarker, nameWithMarker, nameWithoutMarker, pickAudience } from '../../../src/audience-sync/createMarker';
 
 describe('the create marker of an audience name', () => {
   it('is ttsync- and 12 hex digits of sha256(destination id, newline, token): the same for every attempt, another for another destination or token', () => {
@@ -26,5 +26,17 @@ describe('the create marker of an audience name', () => {
     expect(pickAudience(['1000000000000000021', '999', '1000000000000000003'])).toBe('999');
     expect(pickAudience(['7300000000000000022', '7300000000000000011'])).toBe('7300000000000000011');
     expect(pickAudience([])).toBeUndefined();
+  });
+});
+
+describe('nameWithoutMarker: the configured name back from the name TikTok holds', () => {
+  it('takes off any destination\'s marker, and nothing else', () => {
+    const marker = createMarker('dest-1', 'cycle-7');
+    expect(nameWithoutMarker(nameWithMarker('ttsync scale dest-1', marker))).toBe('ttsync scale dest-1');
+    expect(nameWithoutMarker('Movers (created before markers)')).toBe('Movers (created before markers)');
+    // Not a marker: upper-case hex, eleven digits, no space before it.
+    expect(nameWithoutMarker('Movers ttsync-ABCDEF123456')).toBe('Movers ttsync-ABCDEF123456');
+    expect(nameWithoutMarker('Movers ttsync-abcdef12345')).toBe('Movers ttsync-abcdef12345');
+    expect(nameWithoutMarker('Moversttsync-abcdef123456')).toBe('Moversttsync-abcdef123456');
   });
 });
