@@ -16,19 +16,22 @@
 // is printed beside each measure: other processes on the same cores slow CPU seconds too
 // (shared caches), so compare runs made at a similar load.
 import { createWriteStream, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anonymizerFor } from '../src/retention/anonymize';
 import { parseDatasetConfig } from '../src/retention/config';
-import { planRetention, processObject } from '../src/retention/objects';
+import { BATCH_MAX_OBJECTS, objectBatches, type ObjectResult } from '../src/retention/messages';
+import { planRetention, processBatch, processObject } from '../src/retention/objects';
 import { rowPolicyOf } from '../src/retention/rowPolicy';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../src/retention/synthetic';
 import { openBlobStore } from '../src/storage';
 
 const ROWS = Math.min(10_000_000, Number(process.env.BENCH_ROWS ?? 1_000_000));
 const FORMATS = (process.env.BENCH_FORMATS ?? 'csv,ndjson').split(',') as ('csv' | 'ndjson')[];
+/** The progress protocols measured, in this order: batches (processBatch, what the workflow runs) and the per-object records before them. */
+const PROTOCOLS = (process.env.BENCH_PROTOCOLS ?? 'batch,object').split(',') as ('batch' | 'object')[];
 const DAYS = 273;
 const AS_OF = '2027-12-01';
 const CHUNK = 1 << 20;
@@ -94,24 +97,33 @@ async function main(): Promise<void> {
       out.end();
       await once(out, 'finish');
 
-      const stores = { records: openBlobStore(config.records.uri), audit: openBlobStore(config.audit) };
-      peak = process.memoryUsage().rss;
-      const job = await timed(async () => {
-        const plan = await planRetention(stores, config, AS_OF);
-        let rows = 0;
-        let anonymized = 0;
-        for (const { key } of plan.due) {
-          const r = await processObject(stores, { config, key, asOf: AS_OF, dryRun: false, runId: 'bench' });
-          rows += r.rowsSeen;
-          anonymized += r.rowsAnonymized;
-        }
-        return { rows, anonymized, objects: plan.due.length };
-      });
-      summary.push({ format, measure: `whole job, ${job.value.objects} objects`, rows: job.value.rows, cpu: job.cpu, note: `${((job.cpu / job.value.objects) * 1000).toFixed(1)} CPU-ms per object; load ${load()}` });
-      console.log(
-        `  whole job (plan, then per object: read, hash, anonymize, check, hash, conditional write, progress records): ${fmt(job.value.rows / job.cpu)} rows/CPU-s [${fmt(job.value.rows / job.wall)} rows/s wall], ` +
-          `${fmt(job.value.anonymized)} rows anonymized in ${job.value.objects} objects, ${job.cpu.toFixed(2)} CPU-s, ${job.wall.toFixed(1)} s wall, peak RSS ${mib(peak)}`,
-      );
+      // The same dataset again for the second protocol (the first one rewrites its copy).
+      const copyDir = join(dir, 'copy');
+      await cp(join(dir, 'records'), join(copyDir, 'records'), { recursive: true });
+      for (const protocol of PROTOCOLS) {
+        const root = protocol === PROTOCOLS[0] ? dir : copyDir;
+        const cfg = parseDatasetConfig(syntheticDatasetConfig('bench', root, join(root, 'audit'), format));
+        const stores = { records: openBlobStore(cfg.records.uri), audit: openBlobStore(cfg.audit) };
+        peak = process.memoryUsage().rss;
+        const job = await timed(async () => {
+          const plan = await planRetention(stores, cfg, AS_OF);
+          let rows = 0;
+          let anonymized = 0;
+          const add = (r: ObjectResult): void => {
+            rows += r.rowsSeen;
+            anonymized += r.rowsAnonymized;
+          };
+          if (protocol === 'object') for (const { key } of plan.due) add(await processObject(stores, { config: cfg, key, asOf: AS_OF, dryRun: false, runId: 'bench' }));
+          else for (const keys of objectBatches(plan.due)) for (const r of await processBatch(stores, { config: cfg, keys, asOf: AS_OF, dryRun: false, runId: 'bench' })) add(r);
+          return { rows, anonymized, objects: plan.due.length };
+        });
+        const label = protocol === 'object' ? 'progress records per object' : `progress records per batch of up to ${BATCH_MAX_OBJECTS}`;
+        summary.push({ format, measure: `whole job, ${job.value.objects} objects, ${label}`, rows: job.value.rows, cpu: job.cpu, note: `${((job.cpu / job.value.objects) * 1000).toFixed(1)} CPU-ms per object; load ${load()}` });
+        console.log(
+          `  whole job, ${label} (plan, then per object: read, hash, anonymize, check, hash, conditional write; progress records): ${fmt(job.value.rows / job.cpu)} rows/CPU-s [${fmt(job.value.rows / job.wall)} rows/s wall], ` +
+            `${fmt(job.value.anonymized)} rows anonymized in ${job.value.objects} objects, ${job.cpu.toFixed(2)} CPU-s, ${job.wall.toFixed(1)} s wall, peak RSS ${mib(peak)}`,
+        );
+      }
 
       const largeConfig = parseDatasetConfig(syntheticDatasetConfig('bench-large', largeDir, join(largeDir, 'audit'), format));
       const largeStores = { records: openBlobStore(largeConfig.records.uri), audit: openBlobStore(largeConfig.audit) };
@@ -119,7 +131,7 @@ async function main(): Promise<void> {
       (globalThis as { gc?: () => void }).gc?.();
       const before = process.memoryUsage().rss;
       peak = before;
-      const large = await timed(() => processObject(largeStores, { config: largeConfig, key: largeKey, asOf: AS_OF, dryRun: false, runId: 'bench-large' }));
+      const large = await timed(async () => (await processBatch(largeStores, { config: largeConfig, keys: [largeKey], asOf: AS_OF, dryRun: false, runId: 'bench-large' }))[0]!);
       summary.push({ format, measure: 'whole job, one object', rows: large.value.rowsSeen, cpu: large.cpu, note: `${mib(largeBytes)}, peak RSS +${mib(peak - before)}; load ${load()}` });
       console.log(
         `  whole job, one partition of ${mib(largeBytes)} (${fmt(large.value.rowsSeen)} rows): ${fmt(large.value.rowsSeen / large.cpu)} rows/CPU-s [${fmt(large.value.rowsSeen / large.wall)} rows/s wall], ` +

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ABSENT_GENERATION, isStorageError, readJsonObject, StoredJsonError, type BlobStore } from '../storage';
+import { ABSENT_GENERATION, isStorageError, readJsonForUpdate, readJsonObject, StoredJsonError, type BlobStore } from '../storage';
 import { clearedColumns, type DatasetConfig } from './config';
 import { RetentionError, RetentionFailureType } from './failures';
+import { partitionDateOf } from './window';
 
 /*
  * The audit folder of a dataset (config.audit):
- *   <datasetId>/objects/<sha256(key)>.json   progress of each partition object (below)
+ *   <datasetId>/months/<YYYY-MM>.json        progress of the partition objects of one month (below)
+ *   <datasetId>/objects/<sha256(key)>.json   progress of one partition object: the format before month
+ *                                            records, still read, and still written by per-object activities
  *   <datasetId>/staging/<sha256(key)>.<gen>  a checked new version not yet in place (only versions
  *                                            before the one-pass write made these; still resumed)
  *   <datasetId>/runs/<asOf>_<finishedAt>_<runId>.json   one record per run
@@ -19,6 +22,13 @@ import { RetentionError, RetentionFailureType } from './failures';
  * new digest → finish; still the old generation → read it again (a staged copy of an older
  * version goes in place instead); anything else → read it again. Never a mix: a version goes
  * in place whole, by a compare-and-swap on the generation that was read.
+ *
+ * A month record holds the progress records of its month's objects (by partition date), so
+ * a batch of objects costs two durable writes, not two per object: one naming every prepared
+ * object `staged` before any of them is published, one naming them `replaced` after. The
+ * resume rules are the same, object by object. It is replaced by compare-and-swap, so two
+ * batches of one month never lose each other's entries. Where an object has both a month
+ * entry and a per-object record (written by an older worker), the later `updatedAt` decides.
  */
 
 export const OBJECT_STATE_VERSION = 1;
@@ -53,6 +63,17 @@ export const ObjectStateSchema = z.object({
   updatedAt: z.string(),
 });
 export type ObjectState = z.output<typeof ObjectStateSchema>;
+
+export const MONTH_RECORD_VERSION = 1;
+
+export const MonthRecordSchema = z.object({
+  version: z.literal(MONTH_RECORD_VERSION),
+  datasetId: z.string(),
+  month: z.string(),
+  /** By object key. */
+  objects: z.record(z.string(), ObjectStateSchema),
+});
+export type MonthRecord = z.output<typeof MonthRecordSchema>;
 
 export const RUN_RECORD_VERSION = 1;
 
@@ -99,6 +120,8 @@ const hashKey = (key: string): string => createHash('sha256').update(key).digest
 
 export const AuditKeys = {
   object: (datasetId: string, key: string): string => `${datasetId}/objects/${hashKey(key)}.json`,
+  objectsPrefix: (datasetId: string): string => `${datasetId}/objects/`,
+  month: (datasetId: string, month: string): string => `${datasetId}/months/${month}.json`,
   staging: (datasetId: string, key: string, generation: string): string => `${datasetId}/staging/${hashKey(key)}.${generation}`,
   runsPrefix: (datasetId: string): string => `${datasetId}/runs/`,
   openAlert: (datasetId: string): string => `${datasetId}/alerts/open.json`,
@@ -122,13 +145,92 @@ function corrupt(err: unknown): never {
   throw err;
 }
 
-export async function readObjectState(audit: BlobStore, datasetId: string, key: string): Promise<ObjectState | null> {
+async function readObjectRecord(audit: BlobStore, datasetId: string, key: string): Promise<ObjectState | null> {
   try {
     return await readJsonObject(audit, AuditKeys.object(datasetId, key), ObjectStateSchema);
   } catch (err) {
     if (isStorageError(err, 'not_found')) return null;
     return corrupt(err);
   }
+}
+
+/** The month whose record holds `key`'s progress: its partition's (keys outside partitions share one). */
+export function monthOf(key: string): string {
+  return partitionDateOf(key)?.slice(0, 7) ?? 'undated';
+}
+
+const later = (a: ObjectState | null, b: ObjectState | null): ObjectState | null => (!a ? b : !b ? a : Date.parse(b.updatedAt) > Date.parse(a.updatedAt) ? b : a);
+
+/**
+ * The progress records of one dataset, read once per month and kept with the generation
+ * they were read at (the next compare-and-swap of the month goes against it). One instance
+ * serves a plan or a batch: another writer of the same month makes our write lose, and it
+ * reads the month again.
+ */
+export class ObjectStates {
+  private readonly months = new Map<string, { record: MonthRecord | null; generation: string }>();
+  /** Hashes of the per-object records that exist, when listed up front (a plan): others are not read. */
+  private objectRecords: Set<string> | null = null;
+
+  constructor(
+    private readonly audit: BlobStore,
+    private readonly datasetId: string,
+  ) {}
+
+  /** Lists the per-object records once, so objects without one cost no failed read. */
+  async listObjectRecords(): Promise<void> {
+    const found = new Set<string>();
+    for await (const info of this.audit.list(AuditKeys.objectsPrefix(this.datasetId))) found.add(info.key);
+    this.objectRecords = found;
+  }
+
+  private async month(month: string, fresh = false): Promise<{ record: MonthRecord | null; generation: string }> {
+    let m = fresh ? undefined : this.months.get(month);
+    if (!m) {
+      const r = await readJsonForUpdate(this.audit, AuditKeys.month(this.datasetId, month), MonthRecordSchema).catch(corrupt);
+      m = { record: r.value, generation: r.generation };
+      this.months.set(month, m);
+    }
+    return m;
+  }
+
+  async get(key: string): Promise<ObjectState | null> {
+    const inMonth = (await this.month(monthOf(key))).record?.objects[key] ?? null;
+    const recordKey = AuditKeys.object(this.datasetId, key);
+    const own = this.objectRecords && !this.objectRecords.has(recordKey) ? null : await readObjectRecord(this.audit, this.datasetId, key);
+    return later(inMonth, own);
+  }
+
+  /** Durably records `states` (each replacing its object's entry), one write per month they fall in. */
+  async put(states: ObjectState[]): Promise<void> {
+    const byMonth = new Map<string, ObjectState[]>();
+    for (const s of states) {
+      const m = monthOf(s.key);
+      byMonth.set(m, [...(byMonth.get(m) ?? []), s]);
+    }
+    for (const [month, entries] of byMonth) {
+      for (let attempt = 1; ; attempt++) {
+        const m = await this.month(month, attempt > 1);
+        const record: MonthRecord = m.record ?? { version: MONTH_RECORD_VERSION, datasetId: this.datasetId, month, objects: {} };
+        const objects = { ...record.objects };
+        for (const e of entries) objects[e.key] = e;
+        const next: MonthRecord = { ...record, objects };
+        try {
+          const w = await this.audit.writeIfGeneration(AuditKeys.month(this.datasetId, month), JSON.stringify(next) + '\n', m.generation, { contentType: 'application/json', md5: false });
+          this.months.set(month, { record: next, generation: w.generation });
+          break;
+        } catch (err) {
+          // Another batch of the month wrote in between: read it again and put ours over it.
+          if (!isStorageError(err, 'precondition_failed') || attempt >= 8) throw err;
+        }
+      }
+    }
+  }
+}
+
+/** An object's progress: its month entry or its per-object record, the later of the two. */
+export async function readObjectState(audit: BlobStore, datasetId: string, key: string): Promise<ObjectState | null> {
+  return new ObjectStates(audit, datasetId).get(key);
 }
 
 export async function writeObjectState(audit: BlobStore, datasetId: string, state: ObjectState): Promise<void> {

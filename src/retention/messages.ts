@@ -42,6 +42,27 @@ export interface RetentionTickInput {
   queues?: RetentionQueues;
 }
 
+/** Objects at most per batch activity (each batch rewrites its month's progress record twice). */
+export const BATCH_MAX_OBJECTS = 64;
+
+/**
+ * The due objects as batches for one activity each: consecutive objects of the same month
+ * (partition date), at most `max` per batch, in the plan's order. Same month, so a batch's
+ * two progress writes are one month record each.
+ */
+export function objectBatches(due: readonly { key: string; partition: string }[], max = BATCH_MAX_OBJECTS): string[][] {
+  const out: string[][] = [];
+  let month = '';
+  for (const d of due) {
+    const m = d.partition.slice(0, 7);
+    const last = out.at(-1);
+    if (last && m === month && last.length < max) last.push(d.key);
+    else out.push([d.key]);
+    month = m;
+  }
+  return out;
+}
+
 /** What one object (a partition file) went through in this run. */
 export type ObjectOutcome = 'anonymized' | 'clean' | 'would_anonymize' | 'resumed';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { isStorageError, type BlobStore, type WriteResult } from '../storage';
+import { isStorageError, type BlobStore, type PreparedWrite, type WriteResult } from '../storage';
 import { anonymizerFor, type AnonymizeCounts, type Anonymizer } from './anonymize';
-import { isDone, OBJECT_STATE_VERSION, policyDigest, readObjectState, writeObjectState, type ObjectState } from './audit';
+import { isDone, OBJECT_STATE_VERSION, ObjectStates, policyDigest, readObjectState, writeObjectState, type ObjectState } from './audit';
 import type { DatasetConfig } from './config';
 import { RetentionError, RetentionFailureType } from './failures';
 import type { ObjectResult, RetentionPlan } from './messages';
@@ -54,10 +54,12 @@ export async function planRetention(stores: RetentionStores, config: DatasetConf
   const due: RetentionPlan['due'] = [];
   const nextDue = new Set<string>();
   let skipped = 0;
+  const states = new ObjectStates(stores.audit, config.datasetId);
+  await states.listObjectRecords();
   for await (const info of stores.records.list('')) {
     const partition = partitionDateOf(info.key);
     if (!partition || partition > next) continue;
-    const state = await readObjectState(stores.audit, config.datasetId, info.key);
+    const state = await states.get(info.key);
     if (partition <= scanUpTo) {
       if (isDone(state, info.generation, policy, asOfMs)) skipped++;
       else {
@@ -241,6 +243,18 @@ export interface ProcessObjectInput {
   runId: string;
 }
 
+/** How an object's progress is read and recorded: per object (processObject) or per batch (processBatch). */
+interface Progress {
+  prior(key: string): Promise<ObjectState | null>;
+  /** Records `state` durably before it returns. */
+  record(state: ObjectState): Promise<void>;
+}
+
+/** What one object's scan came to: a result (with a state still to record), or new bytes prepared and not yet visible. */
+type Scanned =
+  | { kind: 'result'; result: ObjectResult; record?: ObjectState }
+  | { kind: 'prepared'; write: PreparedWrite; staged: ObjectState; bytesOut: number; partition: string };
+
 /**
  * One partition object, in one streaming pass straight into a compare-and-swap on the
  * generation that was read: the old bytes hashed as they are read, the new ones hashed and
@@ -253,9 +267,108 @@ export interface ProcessObjectInput {
  * new digest in place and records it.
  */
 export async function processObject(stores: RetentionStores, input: ProcessObjectInput, hooks: ObjectJobHooks = {}): Promise<ObjectResult> {
+  const ds = input.config.datasetId;
+  const progress: Progress = {
+    prior: (key) => readObjectState(stores.audit, ds, key),
+    record: (state) => writeObjectState(stores.audit, ds, state),
+  };
+  const scanned = await scanObject(stores, input, progress, hooks, false);
+  if (scanned.kind === 'prepared') throw new Error('unreachable: processObject publishes as it writes');
+  if (scanned.record) await recordDone(stores, progress, scanned.record);
+  return scanned.result;
+}
+
+export interface ProcessBatchInput {
+  config: DatasetConfig;
+  /** The objects of the batch (process them in this order). */
+  keys: string[];
+  asOf: string;
+  dryRun: boolean;
+  runId: string;
+}
+
+/**
+ * Several partition objects with two durable progress writes in all, not two per object:
+ * each object is streamed, checked and prepared (its new bytes durable in the store's
+ * temporary file, nothing visible), then ONE write records every prepared object `staged`
+ * (old generation, old and new SHA-256) in its month record, then each is published by its
+ * compare-and-swap, then ONE write records them `replaced`. A crash anywhere leaves each
+ * object old or new, never a mix: before the staged write nothing was published; after it,
+ * each object resumes on its own from its entry, as after processObject's staged record
+ * (new digest in place → recorded, anything else → read again). A store without prepared
+ * writes (GCS) gets the per-object protocol (processObject), object by object.
+ */
+export async function processBatch(stores: RetentionStores, input: ProcessBatchInput, hooks: ObjectJobHooks = {}): Promise<ObjectResult[]> {
+  const { keys, ...rest } = input;
+  if (input.dryRun || !stores.records.prepareIfGeneration) {
+    const out: ObjectResult[] = [];
+    for (const key of keys) out.push(await processObject(stores, { ...rest, key }, hooks));
+    return out;
+  }
+  const states = new ObjectStates(stores.audit, input.config.datasetId);
+  const doneLater: ObjectState[] = [];
+  const progress: Progress = { prior: (key) => states.get(key), record: async (s) => void doneLater.push(s) };
+  const results: ObjectResult[] = [];
+  const prepared: { i: number; write: PreparedWrite; staged: ObjectState; bytesOut: number; partition: string }[] = [];
+  try {
+    for (const key of keys) {
+      const scanned = await scanObject(stores, { ...rest, key }, progress, hooks, true);
+      if (scanned.kind === 'result') {
+        if (scanned.record) doneLater.push(scanned.record);
+        results.push(scanned.result);
+      } else {
+        prepared.push({ ...scanned, i: results.length });
+        results.push(resultOf(scanned.staged, scanned.partition, 'anonymized'));
+      }
+    }
+    // Before any publish: every prepared object named with its old generation and both digests.
+    if (prepared.length) await states.put(prepared.map((p) => p.staged));
+  } catch (err) {
+    for (const p of prepared) await p.write.abort();
+    throw err;
+  }
+  const now = hooks.now ?? (() => new Date());
+  let failure: unknown;
+  for (const p of prepared) {
+    if (failure !== undefined) {
+      // Left staged: its old version is in place, and the next attempt reads it again.
+      await p.write.abort();
+      continue;
+    }
+    try {
+      const written = await p.write.commit();
+      if (written.size !== p.bytesOut) throw new RetentionError(RetentionFailureType.CountMismatch, `${stores.records.uriOf(p.staged.key)}: ${written.size} bytes were stored of the ${p.bytesOut} checked`);
+      const done = replacedState(p.staged, written.generation, now);
+      doneLater.push(done);
+      results[p.i] = resultOf(done, p.partition, 'anonymized');
+    } catch (err) {
+      try {
+        if (!isStorageError(err, 'precondition_failed')) throw err;
+        const done = await landedOrChanged(stores, p.staged, p.staged.key, now);
+        doneLater.push(done);
+        results[p.i] = resultOf(done, p.partition, 'anonymized');
+      } catch (e) {
+        failure = e;
+      }
+    }
+  }
+  // After the publishes: what this batch finished, in one write (those that failed stay staged).
+  if (doneLater.length) {
+    await states.put(doneLater);
+    for (const s of doneLater) if (s.stagedKey) await stores.audit.delete(s.stagedKey, { ignoreNotFound: true });
+  }
+  if (failure !== undefined) throw failure;
+  return results;
+}
+
+/**
+ * One object up to its new version: published as it is written and recorded (`prepare`
+ * false: the staged record is written by the gate, before the write's source ends), or only
+ * prepared (`prepare` true: the caller records it staged, with others, then publishes).
+ */
+async function scanObject(stores: RetentionStores, input: ProcessObjectInput, progress: Progress, hooks: ObjectJobHooks, prepare: boolean): Promise<Scanned> {
   const { config, key, asOf, dryRun, runId } = input;
   const now = hooks.now ?? (() => new Date());
-  const ds = config.datasetId;
   const policy = policyDigest(config);
   const partition = partitionDateOf(key) ?? '';
   const recordsUri = stores.records.uriOf(key);
@@ -263,17 +376,17 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
     if (isStorageError(err, 'not_found')) throw new RetentionError(RetentionFailureType.ObjectChanged, `${recordsUri} is gone since the run listed it`);
     throw err;
   });
-  const prior = await readObjectState(stores.audit, ds, key);
+  const prior = await progress.prior(key);
 
   // A retry within this run after an attempt that put the new version in place and recorded
   // it (its worker died before the activity completed): that record stands. A second scan
   // would find nothing to anonymize and record the object clean, and the audit would lose the
   // rows this run anonymized.
-  if (!dryRun && prior?.phase === 'replaced' && prior.runId === runId && prior.generation === info.generation) return resultOf(prior, partition, 'anonymized');
+  if (!dryRun && prior?.phase === 'replaced' && prior.runId === runId && prior.generation === info.generation) return { kind: 'result', result: resultOf(prior, partition, 'anonymized') };
 
   if (!dryRun && prior?.phase === 'staged') {
-    const resumed = await resume(stores, ds, prior, info.generation, key, now);
-    if (resumed) return resultOf(resumed, partition, 'resumed');
+    const resumed = await resume(stores, prior, info.generation, key, now);
+    if (resumed) return { kind: 'result', result: resultOf(resumed, partition, 'resumed'), record: resumed };
     info = await stores.records.stat(key);
   }
 
@@ -292,15 +405,18 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
     }
     const sha = pass.inHash.digest('hex');
     return {
-      key,
-      partition,
-      outcome: c.rowsAnonymized > 0 ? 'would_anonymize' : 'clean',
-      ...countsOf(c),
-      oldSha256: sha,
-      newSha256: c.rowsAnonymized > 0 ? pass.outHash.digest('hex') : sha,
-      oldGeneration: info.generation,
-      newGeneration: info.generation,
-      nextDueAt: c.nextDueMs === null ? null : new Date(c.nextDueMs).toISOString(),
+      kind: 'result',
+      result: {
+        key,
+        partition,
+        outcome: c.rowsAnonymized > 0 ? 'would_anonymize' : 'clean',
+        ...countsOf(c),
+        oldSha256: sha,
+        newSha256: c.rowsAnonymized > 0 ? pass.outHash.digest('hex') : sha,
+        oldGeneration: info.generation,
+        newGeneration: info.generation,
+        nextDueAt: c.nextDueMs === null ? null : new Date(c.nextDueMs).toISOString(),
+      },
     };
   }
 
@@ -325,17 +441,14 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
     if (c.rowsAnonymized === 0) throw new NothingToReplace();
     const newSha = p.outHash.digest('hex');
     staged = { ...base(), phase: 'staged', generation: info.generation, sha256: oldSha, oldGeneration: info.generation, oldSha256: oldSha, newSha256: newSha, updatedAt: now().toISOString() };
-    await writeObjectState(stores.audit, ds, staged);
+    if (!prepare) await progress.record(staged);
   };
 
-  let written: WriteResult | null = null;
+  const options = { contentType: config.records.format === 'csv' ? 'text/csv' : 'application/x-ndjson', md5: false, reusesChunks: true };
+  let written: WriteResult | PreparedWrite | null = null;
   try {
     try {
-      written = await stores.records.writeIfGeneration(key, p.run(gate), info.generation, {
-        contentType: config.records.format === 'csv' ? 'text/csv' : 'application/x-ndjson',
-        md5: false,
-        reusesChunks: true,
-      });
+      written = prepare ? await stores.records.prepareIfGeneration!(key, p.run(gate), info.generation, options) : await stores.records.writeIfGeneration(key, p.run(gate), info.generation, options);
     } finally {
       await p.release();
     }
@@ -346,14 +459,22 @@ export async function processObject(stores: RetentionStores, input: ProcessObjec
     if (!staged) {
       if (!causeOf(err, NothingToReplace)) throw err;
       const state: ObjectState = { ...base(), phase: 'clean', generation: info.generation, sha256: oldSha, updatedAt: now().toISOString() };
-      await writeObjectState(stores.audit, ds, state);
-      return resultOf(state, partition, 'clean');
+      return { kind: 'result', result: resultOf(state, partition, 'clean'), record: state };
     }
-    if (!isStorageError(err, 'precondition_failed')) throw err;
-    return resultOf(await landedOrChanged(stores, ds, staged, key, now), partition, 'anonymized');
+    if (prepare || !isStorageError(err, 'precondition_failed')) throw err;
+    const done = await landedOrChanged(stores, staged, key, now);
+    return { kind: 'result', result: resultOf(done, partition, 'anonymized'), record: done };
+  }
+  if (prepare) {
+    if (written.size !== p.bytesOut) {
+      await (written as PreparedWrite).abort();
+      throw new RetentionError(RetentionFailureType.CountMismatch, `${recordsUri}: ${written.size} bytes were stored of the ${p.bytesOut} checked`);
+    }
+    return { kind: 'prepared', write: written as PreparedWrite, staged: staged!, bytesOut: p.bytesOut, partition };
   }
   if (written.size !== p.bytesOut) throw new RetentionError(RetentionFailureType.CountMismatch, `${recordsUri}: ${written.size} bytes were stored of the ${p.bytesOut} checked`);
-  return resultOf(await finish(stores, ds, staged!, written.generation, now), partition, 'anonymized');
+  const done = replacedState(staged!, written.generation, now);
+  return { kind: 'result', result: resultOf(done, partition, 'anonymized'), record: done };
 }
 
 function causeOf<T>(err: unknown, type: new (...a: never[]) => T): T | undefined {
@@ -390,27 +511,31 @@ function resultOf(s: ObjectState, partition: string, outcome: ObjectResult['outc
 }
 
 /** A refused compare-and-swap: a lost answer to our own write, or another writer. The digest tells which. */
-async function landedOrChanged(stores: RetentionStores, ds: string, staged: ObjectState, key: string, now: () => Date): Promise<ObjectState> {
+async function landedOrChanged(stores: RetentionStores, staged: ObjectState, key: string, now: () => Date): Promise<ObjectState> {
   const info = await stores.records.stat(key);
   if ((await sha256Of(stores.records, key)) !== staged.newSha256)
     throw new RetentionError(RetentionFailureType.ObjectChanged, `${stores.records.uriOf(key)} changed while it was anonymized (now generation ${info.generation}); it is read again`);
-  return finish(stores, ds, staged, info.generation, now);
+  return replacedState(staged, info.generation, now);
 }
 
-async function finish(stores: RetentionStores, ds: string, staged: ObjectState, generation: string, now: () => Date): Promise<ObjectState> {
-  const done: ObjectState = { ...staged, phase: 'replaced', generation, sha256: staged.newSha256!, updatedAt: now().toISOString() };
-  await writeObjectState(stores.audit, ds, done);
-  if (staged.stagedKey) await stores.audit.delete(staged.stagedKey, { ignoreNotFound: true });
-  return done;
+function replacedState(staged: ObjectState, generation: string, now: () => Date): ObjectState {
+  return { ...staged, phase: 'replaced', generation, sha256: staged.newSha256!, updatedAt: now().toISOString() };
+}
+
+/** Records a finished object, then drops the staged copy an older version may have left for it. */
+async function recordDone(stores: RetentionStores, progress: Progress, done: ObjectState): Promise<void> {
+  await progress.record(done);
+  if (done.stagedKey) await stores.audit.delete(done.stagedKey, { ignoreNotFound: true });
 }
 
 /**
  * A progress record of a run that died after its count check: the new digest already in
- * place → recorded; still the old generation with a staged copy in the audit folder (what
- * versions before the one-pass write left) → that copy streamed in place, its digest checked
- * before the write ends; anything else → null, read again (the old version is whole).
+ * place → its finished state (for the caller to record); still the old generation with a
+ * staged copy in the audit folder (what versions before the one-pass write left) → that
+ * copy streamed in place, its digest checked before the write ends; anything else → null,
+ * read again (the old version is whole).
  */
-async function resume(stores: RetentionStores, ds: string, prior: ObjectState, generation: string, key: string, now: () => Date): Promise<ObjectState | null> {
+async function resume(stores: RetentionStores, prior: ObjectState, generation: string, key: string, now: () => Date): Promise<ObjectState | null> {
   if (generation === prior.oldGeneration) {
     const stagedKey = prior.stagedKey;
     if (!stagedKey || !(await stores.audit.exists(stagedKey))) return null;
@@ -431,13 +556,13 @@ async function resume(stores: RetentionStores, ds: string, prior: ObjectState, g
     }
     try {
       const written = await stores.records.writeIfGeneration(key, checked(), generation, { md5: false });
-      return await finish(stores, ds, prior, written.generation, now);
+      return replacedState(prior, written.generation, now);
     } catch (err) {
       if (!ok && causeOf(err, NothingToReplace)) return null;
       if (!isStorageError(err, 'precondition_failed')) throw err;
-      return landedOrChanged(stores, ds, prior, key, now);
+      return landedOrChanged(stores, prior, key, now);
     }
   }
-  if ((await sha256Of(stores.records, key)) === prior.newSha256) return finish(stores, ds, prior, generation, now);
+  if ((await sha256Of(stores.records, key)) === prior.newSha256) return replacedState(prior, generation, now);
   return null;
 }

@@ -65,6 +65,23 @@ export interface BlobReader {
   close(): Promise<void>;
 }
 
+/**
+ * A conditional write whose bytes are stored but not yet visible (BlobStore.prepareIfGeneration):
+ * the caller records what it is about to publish, for several objects at once, then commits each.
+ */
+export interface PreparedWrite {
+  /** Bytes stored, counted while streaming. */
+  readonly size: number;
+  /** As WriteResult.md5. */
+  readonly md5: string;
+  /** The generation the object will have once committed. */
+  readonly generation: string;
+  /** Publishes the bytes if the object is still at the expected generation (precondition_failed otherwise); once. */
+  commit(): Promise<WriteResult>;
+  /** Drops the stored bytes unpublished; nothing after a commit. */
+  abort(): Promise<void>;
+}
+
 export type WriteSource = Buffer | Uint8Array | string | Readable | AsyncIterable<Uint8Array | string>;
 
 /**
@@ -100,6 +117,14 @@ export interface BlobStore {
    * leaves the object as it was. So a caller can check what it streamed before its end.
    */
   writeIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options?: Omit<WriteOptions, 'resumable'>): Promise<WriteResult>;
+  /**
+   * Optional (local folders): writeIfGeneration in two steps. The source is consumed and its
+   * bytes made durable where no reader sees them; nothing is visible until commit(), which
+   * applies the same precondition as writeIfGeneration. A process that dies before the
+   * commit leaves the object as it was (the unpublished bytes are swept like any temporary
+   * file). Lets a caller prepare several objects, record them once, then publish them.
+   */
+  prepareIfGeneration?(key: string, data: WriteSource, expectedGeneration: string, options?: Omit<WriteOptions, 'resumable'>): Promise<PreparedWrite>;
   stat(key: string): Promise<BlobInfo>;
   exists(key: string): Promise<boolean>;
   /** MD5 hex of the stored bytes (from metadata when possible, otherwise by reading them). */

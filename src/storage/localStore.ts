@@ -4,7 +4,7 @@ import { link, mkdir, open, opendir, readdir, readFile, rename, rmdir, stat, unl
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { BlobInfo, BlobReader, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
+import type { BlobInfo, BlobReader, BlobStore, PreparedWrite, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ABSENT_GENERATION } from './blobStore';
 import { ByteTally, chunksOf, md5OfStream } from './bytes';
 import { StorageError, existsByStat } from './errors';
@@ -303,12 +303,35 @@ export class LocalBlobStore implements BlobStore {
    * CAS-managed key bypasses all this; the manifest pointer is written only through here.
    */
   async writeIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
+    return (await this.prepareIfGeneration(key, data, expectedGeneration, options)).commit();
+  }
+
+  async prepareIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<PreparedWrite> {
     if (!/^\d+$/.test(expectedGeneration))
       throw new StorageError('precondition_failed', `cannot write ${this.uriOf(key)}: expected generation ${JSON.stringify(expectedGeneration)} is not a generation`, { uri: this.uriOf(key) });
-    const path = this.pathOf(key);
-    const expected = BigInt(expectedGeneration);
     // A source that throws before its end fails here: only the temporary file existed.
-    const t = await this.writeTemp(key, data, expected, options.md5 !== false);
+    const t = await this.writeTemp(key, data, BigInt(expectedGeneration), options.md5 !== false);
+    let settled = false;
+    return {
+      size: t.size,
+      md5: t.md5,
+      generation: t.generation,
+      commit: () => {
+        if (settled) return Promise.reject(new StorageError('io', `cannot write ${this.uriOf(key)}: its prepared write was already committed or aborted`, { uri: this.uriOf(key) }));
+        settled = true;
+        return this.publishIfGeneration(key, t, expectedGeneration);
+      },
+      abort: async () => {
+        if (settled) return;
+        settled = true;
+        await unlink(t.tmp).catch(() => undefined);
+      },
+    };
+  }
+
+  /** The compare-and-swap of a written temporary file (the scheme above); the temporary name is gone after it. */
+  private async publishIfGeneration(key: string, t: { tmp: string; size: number; md5: string; generation: string }, expectedGeneration: string): Promise<WriteResult> {
+    const path = this.pathOf(key);
     const result: WriteResult = { key, size: t.size, md5: t.md5, generation: t.generation };
     let pending: string | undefined;
     try {
