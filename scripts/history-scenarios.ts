@@ -374,15 +374,18 @@ async function eventsScenario(name: string, client: Client, taskQueue: string, c
 }
 
 /**
- * A retention run over a small synthetic dataset in a temp folder: plan, one anonymize
- * activity per due partition (two lanes), the aggregate move and the audit record. The
- * control worker of the recorder runs the activities too (its queue is the data queue here).
- * `tick`: what the daily Schedule starts, recorded after the run it started has ended.
+ * A retention run over a small synthetic dataset in a temp folder: plan, the anonymize
+ * activities (two lanes), the aggregate move and the audit record. The control worker of the
+ * recorder runs the activities too (its queue is the data queue here). `tick`: what the
+ * daily Schedule starts, recorded after the run it started has ended. `start`: the first
+ * day; from 2026-01-25 the 12 days span two months, so the objects go in two batches (one per
+ * month), all due as of 2026-08-10.
+ * retention-first-run was recorded before batches (one activity per object).
  */
-async function retentionScenario(name: string, client: Client, taskQueue: string, tick: boolean): Promise<WorkflowHandle> {
+async function retentionScenario(name: string, client: Client, taskQueue: string, tick: boolean, start = '2026-01-01', asOf = '2026-07-05'): Promise<WorkflowHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'ttsync-history-'));
   try {
-    await generateSyntheticDataset(openBlobStore(dir), { start: '2026-01-01', days: 12, rowsPerDay: 20, seed: 3 });
+    await generateSyntheticDataset(openBlobStore(dir), { start, days: 12, rowsPerDay: 20, seed: 3 });
     const config = { ...syntheticDatasetConfig(name.toLowerCase(), dir, join(dir, 'audit')), parallelism: 2 };
     if (tick) {
       const h = await client.workflow.start(retentionTick, { taskQueue, workflowId: `${name}`, args: [{ config, queues: { data: taskQueue } }] });
@@ -391,7 +394,7 @@ async function retentionScenario(name: string, client: Client, taskQueue: string
       await client.workflow.getHandle(r.workflowId).result();
       return h;
     }
-    const h = await client.workflow.start(retention, { taskQueue, workflowId: WorkflowIds.retention(config.datasetId), args: [{ config, asOf: '2026-07-05', queues: { data: taskQueue } }] });
+    const h = await client.workflow.start(retention, { taskQueue, workflowId: WorkflowIds.retention(config.datasetId), args: [{ config, asOf, queues: { data: taskQueue } }] });
     const r: RetentionRunSummary = await h.result();
     if (!r.changed || r.objectsScanned !== 12) throw new Error(`retention scenario returned ${JSON.stringify(r)}`);
     return h;
@@ -470,6 +473,7 @@ export const scenarios: HistoryScenario[] = [
   { name: 'noticesSweep-unrouted', run: (client, _taskQueue, ctx) => noticesSweepScenario('noticesSweep-unrouted', client, ctx) },
   { name: 'retention-first-run', run: (client, taskQueue) => retentionScenario('retention-first-run', client, taskQueue, false) },
   { name: 'retentionTick-start', run: (client, taskQueue) => retentionScenario('retentionTick-start', client, taskQueue, true) },
+  { name: 'retention-object-batches', run: (client, taskQueue) => retentionScenario('retention-object-batches', client, taskQueue, false, '2026-01-25', '2026-08-10') },
   { name: 'eventsExport-reauthorized-file', run: (client, taskQueue, ctx) => eventsScenario('eventsExport-reauthorized-file', client, taskQueue, ctx) },
   {
     // What an events Schedule starts: the tick's activity starts the destination's eventsExport.

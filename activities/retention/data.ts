@@ -1,11 +1,11 @@
 import { ApplicationFailure, CancelledFailure, heartbeat } from '@temporalio/activity';
 import { ConfigError } from '../../src/config/errors';
 import { moveAggregateTable } from '../../src/retention/aggregates';
-import { AuditKeys, oldBytesNote, readObjectState, RUN_RECORD_VERSION, RunRecordSchema, type RunRecord } from '../../src/retention/audit';
+import { AuditKeys, ObjectStates, oldBytesNote, RUN_RECORD_VERSION, RunRecordSchema, type RunRecord } from '../../src/retention/audit';
 import { parseDatasetConfig, type DatasetConfig, type DatasetConfigInput } from '../../src/retention/config';
 import { RETENTION_NON_RETRYABLE, RetentionError, RetentionFailureType } from '../../src/retention/failures';
 import type { AggregateResult, ObjectResult, RetentionPlan, RetentionRunSummary } from '../../src/retention/messages';
-import { planRetention, processObject, type RetentionStores } from '../../src/retention/objects';
+import { planRetention, processBatch, processObject, type RetentionStores } from '../../src/retention/objects';
 import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 
 /*
@@ -68,6 +68,15 @@ export interface AnonymizeObjectInput {
   runId: string;
 }
 
+export interface AnonymizeBatchInput {
+  config: DatasetConfigInput;
+  /** The batch's object keys (src/retention/messages.ts objectBatches). */
+  keys: string[];
+  asOf: string;
+  dryRun: boolean;
+  runId: string;
+}
+
 export interface WriteAuditInput {
   config: DatasetConfigInput;
   plan: RetentionPlan;
@@ -116,6 +125,18 @@ export function createRetentionDataActivities(deps: RetentionDataDeps = {}) {
       });
     },
 
+    /**
+     * Several partition objects with one `staged` and one `replaced` progress write in all
+     * (processBatch); a retry resumes each object from its entry. Heartbeats while streaming.
+     */
+    async retentionAnonymizeBatch(input: AnonymizeBatchInput): Promise<ObjectResult[]> {
+      return mapped(async () => {
+        const config = configOf(input.config);
+        heartbeat({ key: input.keys[0], bytes: 0 });
+        return processBatch(storesOf(config), { config, keys: input.keys, asOf: input.asOf, dryRun: input.dryRun, runId: input.runId }, { progress: (p) => heartbeat(p), now });
+      });
+    },
+
     /** Every aggregate table: TikTok rows of days past the window moved to Organic. */
     async retentionMoveAggregates(input: { config: DatasetConfigInput; asOf: string; dryRun: boolean; runId?: string }): Promise<AggregateResult[]> {
       return mapped(async () => {
@@ -145,8 +166,10 @@ export function createRetentionDataActivities(deps: RetentionDataDeps = {}) {
         const written = await runRecordOf(stores.audit, config.datasetId, input.runId);
         if (written) return written;
         const objects: RunRecord['objects'] = [];
+        const states = new ObjectStates(stores.audit, config.datasetId);
+        await states.listObjectRecords();
         for (const { key } of input.plan.due) {
-          const s = await readObjectState(stores.audit, config.datasetId, key);
+          const s = await states.get(key);
           if (!s || s.runId !== input.runId) continue;
           objects.push({
             key,

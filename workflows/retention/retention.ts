@@ -5,7 +5,7 @@ import type { RetentionDataActivities } from '../../activities/retention/data';
 import { NOTICE_NON_RETRYABLE } from '../../src/notices/failures';
 import { DatasetConfigError, parseDatasetConfig, type DatasetConfig } from '../../src/retention/config';
 import { RETENTION_NON_RETRYABLE, RetentionFailureType } from '../../src/retention/failures';
-import { retentionStatusQuery, type AggregateResult, type ObjectResult, type RetentionInput, type RetentionRunSummary, type RetentionStatus } from '../../src/retention/messages';
+import { objectBatches, retentionStatusQuery, type AggregateResult, type ObjectResult, type RetentionInput, type RetentionRunSummary, type RetentionStatus } from '../../src/retention/messages';
 import { dateToMs, msToDate } from '../../src/retention/window';
 import { SearchAttributeKeys } from '../../src/temporal/searchAttributes';
 import { TaskQueues } from '../../src/temporal/taskQueues';
@@ -13,7 +13,7 @@ import { retentionIdOf } from '../../src/temporal/workflowIds';
 
 /*
  * One retention run of one dataset, for one as-of day: plan the due partition objects,
- * anonymize each (a heartbeating activity per object, `parallelism` at a time), move the
+ * anonymize them (a heartbeating activity per batch of objects, `parallelism` at a time), move the
  * aggregate rows, write the audit record. Started daily by the dataset's Schedule (through
  * retentionTick), or by `ttsync retention run`. Only keys, counts and digests pass through
  * history.
@@ -22,6 +22,8 @@ import { retentionIdOf } from '../../src/temporal/workflowIds';
 const MAX_LISTED = 1000;
 /** Runs from this change on record a failure as the open alert and announce its clearing. */
 const ALERT_CLEARED_PATCH = 'retention-alert-cleared';
+/** Runs from this change on anonymize objects in batches (one activity per batch, two progress writes per batch). */
+const OBJECT_BATCHES_PATCH = 'retention-object-batches';
 
 const notices = (): NoticeActivities =>
   proxyActivities<NoticeActivities>({ startToCloseTimeout: '2m', retry: { maximumAttempts: 5, nonRetryableErrorTypes: [...NOTICE_NON_RETRYABLE] } });
@@ -169,15 +171,29 @@ async function run(input: RetentionInput, config: DatasetConfig, asOf: string, d
 
   const results: ObjectResult[] = [];
   let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < plan.due.length) {
-      const { key } = plan.due[next++]!;
-      results.push(await heavy.retentionAnonymizeObject({ config, key, asOf, dryRun, runId: workflowInfo().runId }));
-      status.progress.done++;
-      details();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(config.parallelism, plan.due.length) }, lane));
+  if (patched(OBJECT_BATCHES_PATCH)) {
+    const batches = objectBatches(plan.due);
+    const lane = async (): Promise<void> => {
+      while (next < batches.length) {
+        const keys = batches[next++]!;
+        const done = await heavy.retentionAnonymizeBatch({ config, keys, asOf, dryRun, runId: workflowInfo().runId });
+        results.push(...done);
+        status.progress.done += done.length;
+        details();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(config.parallelism, batches.length) }, lane));
+  } else {
+    const lane = async (): Promise<void> => {
+      while (next < plan.due.length) {
+        const { key } = plan.due[next++]!;
+        results.push(await heavy.retentionAnonymizeObject({ config, key, asOf, dryRun, runId: workflowInfo().runId }));
+        status.progress.done++;
+        details();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(config.parallelism, plan.due.length) }, lane));
+  }
 
   status.phase = 'aggregates';
   details();
