@@ -1,14 +1,17 @@
 // Retention throughput and memory (issue 17). Prints numbers; asserts nothing.
 //   npm run bench:retention                   1M rows over 9 months (273 daily partitions), CSV then NDJSON
 //   BENCH_ROWS=200000 BENCH_FORMATS=csv npm run bench:retention
-// Three measures per format, in one process, one partition at a time (one core):
+// Four measures per format, in one process, one partition at a time (one core):
 //  - anonymizer alone (the baseline): the streaming anonymizer over every partition's bytes
 //    (in memory, 1 MiB pieces as the job reads them): no I/O, no hashing, no check,
-//  - whole job, one object per day: planRetention then processObject on the local store for
-//    every due object, as the activities run them: read, hash the old bytes, anonymize,
-//    count-check the output as a reader would, hash it, compare-and-swap write with its
-//    fsyncs, and the progress records (staged before the publish, replaced after),
-//  - whole job, one object: every row of the dataset in ONE object, through the same job,
+//  - whole job, one object per day, twice on two copies of the dataset (BENCH_PROTOCOLS,
+//    default `batch,object`): planRetention, then every due object as the activities run
+//    them: read, hash the old bytes, anonymize, count-check the output as a reader would,
+//    hash it, compare-and-swap write with its fsyncs, and the progress records:
+//      batch   processBatch over objectBatches (what the workflow runs): two month-record
+//              writes per batch (staged before the batch's publishes, replaced after),
+//      object  processObject per object (the protocol before batches): two records per object,
+//  - whole job, one object: every row of the dataset in ONE object, through processBatch,
 //    and the process's peak RSS while it runs: memory must not grow with the object.
 // As of 2027-12-01 every partition is past the 6-month window, so every TikTok row (40%) is
 // rewritten: the slow path. Rates are rows per CPU second of this process (process.cpuUsage:
