@@ -109,6 +109,22 @@ describe('retention progress per batch of objects', () => {
     expect(again).toMatchObject({ due: [], skipped: originals.size });
   });
 
+  it('a store without prepared writes (GCS) runs the batch object by object, with per-object records', { timeout: 60_000 }, async () => {
+    const { config, originals, keys } = await dataset('no-prepare', 'csv', 3);
+    const stores = storesOf(config);
+    const plain: BlobStore = new Proxy(stores.records, {
+      get(target, prop, receiver) {
+        if (prop === 'prepareIfGeneration') return undefined;
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const results = await processBatch({ ...stores, records: plain }, { config, keys, asOf: AS_OF, dryRun: false, runId: 'run-1' });
+    await expectDone(config, originals, results, keys.map(() => 'anonymized'));
+    expect(await keysUnder(stores.audit, AuditKeys.objectsPrefix(config.datasetId))).toHaveLength(3);
+    expect(await keysUnder(stores.audit, `${config.datasetId}/months/`)).toEqual([]);
+  });
+
   it('a crash before the staged record leaves every object old; the retry anonymizes them all', { timeout: 60_000 }, async () => {
     const { config, originals, keys } = await dataset('crash-before', 'csv', 4);
     const stores = storesOf(config);
