@@ -184,6 +184,15 @@ export class ObjectStates {
     this.objectRecords = found;
   }
 
+  /**
+   * Whether any per-object record exists (the first listed entry suffices): a dataset that
+   * has none, as every dataset since batches, then costs no failed read per object.
+   */
+  async noteObjectRecords(): Promise<void> {
+    for await (const _ of this.audit.list(AuditKeys.objectsPrefix(this.datasetId))) return;
+    this.objectRecords = new Set();
+  }
+
   private async month(month: string, fresh = false): Promise<{ record: MonthRecord | null; generation: string }> {
     let m = fresh ? undefined : this.months.get(month);
     if (!m) {

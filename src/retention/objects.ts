@@ -306,6 +306,7 @@ export async function processBatch(stores: RetentionStores, input: ProcessBatchI
     return out;
   }
   const states = new ObjectStates(stores.audit, input.config.datasetId);
+  await states.noteObjectRecords();
   const doneLater: ObjectState[] = [];
   const progress: Progress = { prior: (key) => states.get(key), record: async (s) => void doneLater.push(s) };
   const results: ObjectResult[] = [];
