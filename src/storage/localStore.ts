@@ -309,6 +309,7 @@ export class LocalBlobStore implements BlobStore {
   async prepareIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<PreparedWrite> {
     if (!/^\d+$/.test(expectedGeneration))
       throw new StorageError('precondition_failed', `cannot write ${this.uriOf(key)}: expected generation ${JSON.stringify(expectedGeneration)} is not a generation`, { uri: this.uriOf(key) });
+    this.pathOf(key); // a key that cannot be an object fails before the source is read
     // A source that throws before its end fails here: only the temporary file existed.
     const t = await this.writeTemp(key, data, BigInt(expectedGeneration), options.md5 !== false);
     let settled = false;
