@@ -197,4 +197,47 @@ describe('local folder adapter specifics', () => {
       }
     });
   });
+
+  describe('prepared conditional writes (stored, published only on commit)', () => {
+    it('shows nothing until the commit, which publishes at the generation it announced', async () => {
+      const dir = freshDir();
+      const store = openBlobStore(dir);
+      const old = await store.write('date=1/a.csv', 'old\n');
+      const p = await store.prepareIfGeneration!('date=1/a.csv', Readable.from([Buffer.from('new '), Buffer.from('bytes\n')]), old.generation, { md5: false });
+      expect(p.size).toBe(10);
+      expect((await store.readBuffer('date=1/a.csv')).toString()).toBe('old\n');
+      expect((await store.stat('date=1/a.csv')).generation).toBe(old.generation);
+      const w = await p.commit();
+      expect(w.generation).toBe(p.generation);
+      expect((await store.readBuffer('date=1/a.csv')).toString()).toBe('new bytes\n');
+      expect((await store.stat('date=1/a.csv')).generation).toBe(p.generation);
+      // Once: a second commit is refused and changes nothing.
+      await rejectionOf(p.commit(), StorageError);
+      expect(readdirSync(join(dir, '.ttsync-internal', 'tmp'))).toEqual([]);
+    });
+
+    it('an abort leaves the object and no stored bytes; a commit after another writer is refused', async () => {
+      const dir = freshDir();
+      const store = openBlobStore(dir);
+      const old = await store.write('k', 'old');
+      const dropped = await store.prepareIfGeneration!('k', 'x', old.generation);
+      await dropped.abort();
+      expect((await store.readBuffer('k')).toString()).toBe('old');
+      expect(readdirSync(join(dir, '.ttsync-internal', 'tmp'))).toEqual([]);
+      const late = await store.prepareIfGeneration!('k', 'late', old.generation);
+      await store.write('k', 'other');
+      const err = await rejectionOf(late.commit(), StorageError);
+      expect(err).toMatchObject({ code: 'precondition_failed' });
+      expect((await store.readBuffer('k')).toString()).toBe('other');
+      // Several prepared at once, published in any order, each whole.
+      const a = await store.write('a', '1');
+      const b = await store.write('b', '2');
+      const pa = await store.prepareIfGeneration!('a', 'one', a.generation);
+      const pb = await store.prepareIfGeneration!('b', 'two', b.generation);
+      await pb.commit();
+      expect((await store.readBuffer('a')).toString()).toBe('1');
+      await pa.commit();
+      expect([(await store.readBuffer('a')).toString(), (await store.readBuffer('b')).toString()]).toEqual(['one', 'two']);
+    });
+  });
 });
