@@ -239,9 +239,10 @@ abstract class RecordStream implements Anonymizer {
       this.arena = arena = grown;
     }
     // Up to a few dozen bytes (a delimiter, a short field, a key between cleared values) are cheaper copied here than through a native call.
-    if (n <= 48) for (let i = 0; i < n; i++) arena[this.pos + i] = src[a + i]!;
-    else src.copy(arena, this.pos, a, b);
-    this.pos += n;
+    const pos = this.pos;
+    if (n <= 48) for (let i = 0; i < n; i++) arena[pos + i] = src[a + i]!;
+    else src.copy(arena, pos, a, b);
+    this.pos = pos + n;
   }
 
   /** Replaces the record [s, e) by `bytes` in the output. */
