@@ -100,8 +100,16 @@ function quickIso(t: string): number | undefined {
   const y = digits(t, 0, 4);
   const mo = digits(t, 5, 2);
   const d = digits(t, 8, 2);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo - 1)) return undefined;
-  let ms = Date.UTC(y, mo - 1, d);
+  let ms: number;
+  // Rows of one partition share their day or a few: the last day's first instant is kept.
+  const ymd = y * 10000 + mo * 100 + d;
+  if (ymd === lastYmd && y >= 0) ms = lastDayMs;
+  else {
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo - 1)) return undefined;
+    ms = Date.UTC(y, mo - 1, d);
+    lastYmd = ymd;
+    lastDayMs = ms;
+  }
   if (len === 10) return ms;
   const sep = t.charCodeAt(10);
   if ((sep !== 84 && sep !== 32) || t.charCodeAt(13) !== 58 || t.charCodeAt(16) !== 58) return undefined;
@@ -170,6 +178,9 @@ export function decideAt(policy: RowPolicy, b: { months: number; pastBefore: num
   return exp <= policy.asOfMs ? PAST : { kind: 'within_window', expiresAtMs: exp };
 }
 
+let lastYmd = -1;
+let lastDayMs = 0;
+
 function digitsAt(buf: Uint8Array, at: number, n: number): number {
   let v = 0;
   for (let i = at; i < at + n; i++) {
@@ -191,8 +202,16 @@ export function quickIsoBytes(buf: Uint8Array, s: number, e: number): number | u
   const y = digitsAt(buf, s, 4);
   const mo = digitsAt(buf, s + 5, 2);
   const d = digitsAt(buf, s + 8, 2);
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo - 1)) return undefined;
-  let ms = Date.UTC(y, mo - 1, d);
+  let ms: number;
+  // Rows of one partition share their day or a few: the last day's first instant is kept.
+  const ymd = y * 10000 + mo * 100 + d;
+  if (ymd === lastYmd && y >= 0) ms = lastDayMs;
+  else {
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo - 1)) return undefined;
+    ms = Date.UTC(y, mo - 1, d);
+    lastYmd = ymd;
+    lastDayMs = ms;
+  }
   if (len === 10) return ms;
   const sep = buf[s + 10];
   if ((sep !== 84 && sep !== 32) || buf[s + 13] !== 58 || buf[s + 16] !== 58) return undefined;
