@@ -24,11 +24,18 @@ export interface ObjectJobHooks {
   now?(): Date;
   /** Bytes read per step (tests make it small, so records cross pieces). */
   pieceBytes?: number;
+  /** processBatch: prepared bytes that end a round (tests make it small). */
+  preparedBytes?: number;
 }
 
 const PROGRESS_EVERY_MS = 1000;
 /** Reads land in a buffer of this size: few, large steps through the anonymizer, the hashes and the write. */
 const PIECE_BYTES = 1 << 20;
+/**
+ * A batch publishes what it prepared once this many new bytes wait (two more progress writes
+ * per round): the disk a batch holds beside its objects is bounded, whatever their size.
+ */
+const PREPARED_BYTES = 1 << 30;
 /** Room for rewritten rows that grow (the anonymizer grows its output buffer beyond it). */
 const OUTPUT_SLACK = 4096;
 
@@ -295,8 +302,10 @@ export interface ProcessBatchInput {
  * compare-and-swap, then ONE write records them `replaced`. A crash anywhere leaves each
  * object old or new, never a mix: before the staged write nothing was published; after it,
  * each object resumes on its own from its entry, as after processObject's staged record
- * (new digest in place → recorded, anything else → read again). A store without prepared
- * writes (GCS) gets the per-object protocol (processObject), object by object.
+ * (new digest in place → recorded, anything else → read again). Once the prepared bytes
+ * reach a bound (1 GiB) the batch publishes them in a round of its own and goes on, so the
+ * disk it holds beside the objects stays bounded. A store without prepared writes (GCS)
+ * gets the per-object protocol (processObject), object by object.
  */
 export async function processBatch(stores: RetentionStores, input: ProcessBatchInput, hooks: ObjectJobHooks = {}): Promise<ObjectResult[]> {
   const { keys, ...rest } = input;
@@ -307,58 +316,78 @@ export async function processBatch(stores: RetentionStores, input: ProcessBatchI
   }
   const states = new ObjectStates(stores.audit, input.config.datasetId);
   await states.noteObjectRecords();
+  const now = hooks.now ?? (() => new Date());
+  const limit = hooks.preparedBytes ?? PREPARED_BYTES;
   const doneLater: ObjectState[] = [];
   const progress: Progress = { prior: (key) => states.get(key), record: async (s) => void doneLater.push(s) };
   const results: ObjectResult[] = [];
-  const prepared: { i: number; write: PreparedWrite; staged: ObjectState; bytesOut: number; partition: string }[] = [];
+  let prepared: { i: number; write: PreparedWrite; staged: ObjectState; bytesOut: number; partition: string }[] = [];
+  let preparedBytes = 0;
+
+  /** One round: the prepared objects recorded staged, published, then recorded done with what else finished. */
+  const publish = async (): Promise<void> => {
+    const round = prepared;
+    prepared = [];
+    preparedBytes = 0;
+    try {
+      // Before any publish: every prepared object named with its old generation and both digests.
+      if (round.length) await states.put(round.map((p) => p.staged));
+    } catch (err) {
+      for (const p of round) await p.write.abort();
+      throw err;
+    }
+    let failure: unknown;
+    for (const p of round) {
+      if (failure !== undefined) {
+        // Left staged: its old version is in place, and the next attempt reads it again.
+        await p.write.abort();
+        continue;
+      }
+      try {
+        const written = await p.write.commit();
+        if (written.size !== p.bytesOut) throw new RetentionError(RetentionFailureType.CountMismatch, `${stores.records.uriOf(p.staged.key)}: ${written.size} bytes were stored of the ${p.bytesOut} checked`);
+        const done = replacedState(p.staged, written.generation, now);
+        doneLater.push(done);
+        results[p.i] = resultOf(done, p.partition, 'anonymized');
+      } catch (err) {
+        try {
+          if (!isStorageError(err, 'precondition_failed')) throw err;
+          const done = await landedOrChanged(stores, p.staged, p.staged.key, now);
+          doneLater.push(done);
+          results[p.i] = resultOf(done, p.partition, 'anonymized');
+        } catch (e) {
+          failure = e;
+        }
+      }
+    }
+    // After the publishes: what finished, in one write (those that failed stay staged).
+    const finished = doneLater.splice(0);
+    if (finished.length) {
+      await states.put(finished);
+      for (const s of finished) if (s.stagedKey) await stores.audit.delete(s.stagedKey, { ignoreNotFound: true });
+    }
+    if (failure !== undefined) throw failure;
+  };
+
   try {
     for (const key of keys) {
       const scanned = await scanObject(stores, { ...rest, key }, progress, hooks, true);
       if (scanned.kind === 'result') {
         if (scanned.record) doneLater.push(scanned.record);
         results.push(scanned.result);
-      } else {
-        prepared.push({ ...scanned, i: results.length });
-        results.push(resultOf(scanned.staged, scanned.partition, 'anonymized'));
+        continue;
       }
+      prepared.push({ ...scanned, i: results.length });
+      results.push(resultOf(scanned.staged, scanned.partition, 'anonymized'));
+      // Prepared copies take disk beside the objects until published: a round is bounded in bytes.
+      preparedBytes += scanned.bytesOut;
+      if (preparedBytes >= limit) await publish();
     }
-    // Before any publish: every prepared object named with its old generation and both digests.
-    if (prepared.length) await states.put(prepared.map((p) => p.staged));
   } catch (err) {
     for (const p of prepared) await p.write.abort();
     throw err;
   }
-  const now = hooks.now ?? (() => new Date());
-  let failure: unknown;
-  for (const p of prepared) {
-    if (failure !== undefined) {
-      // Left staged: its old version is in place, and the next attempt reads it again.
-      await p.write.abort();
-      continue;
-    }
-    try {
-      const written = await p.write.commit();
-      if (written.size !== p.bytesOut) throw new RetentionError(RetentionFailureType.CountMismatch, `${stores.records.uriOf(p.staged.key)}: ${written.size} bytes were stored of the ${p.bytesOut} checked`);
-      const done = replacedState(p.staged, written.generation, now);
-      doneLater.push(done);
-      results[p.i] = resultOf(done, p.partition, 'anonymized');
-    } catch (err) {
-      try {
-        if (!isStorageError(err, 'precondition_failed')) throw err;
-        const done = await landedOrChanged(stores, p.staged, p.staged.key, now);
-        doneLater.push(done);
-        results[p.i] = resultOf(done, p.partition, 'anonymized');
-      } catch (e) {
-        failure = e;
-      }
-    }
-  }
-  // After the publishes: what this batch finished, in one write (those that failed stay staged).
-  if (doneLater.length) {
-    await states.put(doneLater);
-    for (const s of doneLater) if (s.stagedKey) await stores.audit.delete(s.stagedKey, { ignoreNotFound: true });
-  }
-  if (failure !== undefined) throw failure;
+  await publish();
   return results;
 }
 

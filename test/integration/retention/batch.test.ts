@@ -109,6 +109,24 @@ describe('retention progress per batch of objects', () => {
     expect(again).toMatchObject({ due: [], skipped: originals.size });
   });
 
+  it('publishes in rounds once the prepared bytes reach the bound; a crash in the second round leaves the first recorded', { timeout: 60_000 }, async () => {
+    const { config, originals, keys } = await dataset('rounds', 'csv', 4);
+    const stores = storesOf(config);
+    const calls: string[] = [];
+    const sizes = keys.map((k) => Buffer.byteLength(want(originals.get(k)!).text));
+    // A bound of the first two objects' new bytes: the first round is those two. The third month write (round 2's staged) never returns.
+    const bound = sizes[0]! + sizes[1]!;
+    void processBatch({ records: watched(stores.records, calls), audit: watched(stores.audit, calls, { on: (c) => c.includes('/months/'), at: 3 }) }, { config, keys, asOf: AS_OF, dryRun: false, runId: 'run-1' }, { preparedBytes: bound });
+    await until(() => monthWrites(calls).length === 3);
+    expect(calls.filter((c) => c.startsWith('commit'))).toEqual([`commit ${keys[0]}`, `commit ${keys[1]}`]);
+    for (const [i, k] of keys.entries()) {
+      expect((await stores.records.readBuffer(k)).toString('utf8')).toBe(i < 2 ? want(originals.get(k)!).text : originals.get(k));
+      expect(await readObjectState(stores.audit, config.datasetId, k)).toEqual(i < 2 ? expect.objectContaining({ phase: 'replaced' }) : null);
+    }
+    const results = await processBatch(storesOf(config), { config, keys, asOf: AS_OF, dryRun: false, runId: 'run-1' }, { preparedBytes: bound });
+    await expectDone(config, originals, results, ['anonymized', 'anonymized', 'anonymized', 'anonymized']);
+  });
+
   it('a store without prepared writes (GCS) runs the batch object by object, with per-object records', { timeout: 60_000 }, async () => {
     const { config, originals, keys } = await dataset('no-prepare', 'csv', 3);
     const stores = storesOf(config);
