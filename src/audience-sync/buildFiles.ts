@@ -86,7 +86,7 @@ export async function buildFiles(
         // One MD5 pass, the store's: it hashes the bytes as they go out (GCS also checks its
         // own against it). A second tally here was a third of a first sync's build time.
         const tally = { bytes: 0 };
-        const w = await work.write(key, customerFileBytes(type, cursor.take(p.ids), limits.header, tally), { contentType: 'text/csv' });
+        const w = await work.write(key, customerFileBytes(type, cursor.take(p.ids), limits.header, tally), { contentType: 'text/csv', reusesChunks: true });
         const md5 = w.md5;
         if (w.size !== p.bytes || tally.bytes !== p.bytes || !/^[0-9a-f]{32}$/.test(md5))
           throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${work.uriOf(key)}: wrote ${w.size} bytes (md5 ${md5 || 'none'}); planned ${p.bytes} bytes`);
