@@ -137,6 +137,8 @@ export async function prepareSet(
     cp.position ?? undefined,
     {
       ...(tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {}),
+      // Spill parts hold raw digests: the kernel writes them so (no hex to decode here).
+      rawDigests: true,
     },
     session,
   );

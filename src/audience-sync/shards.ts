@@ -133,6 +133,11 @@ export class ShardBuffer {
 
   /** add() for digests as bytes (the snapshot reader's): copied, never made strings. */
   private addList(t: number, list: DigestList): void {
+    // Raw digests (the reader's rawDigests) are records already: only scattered to their slots.
+    if (list.raw) {
+      this.addRecords(t, list.view(), list.width);
+      return;
+    }
     if (this.form === 'records') {
       this.addListRecords(t, list);
       return;

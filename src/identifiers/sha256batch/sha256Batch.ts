@@ -262,6 +262,7 @@ export class Sha256HexQueue {
   private buf: Buffer;
   private u32: Uint32Array;
   private readonly run: (desc: number, n: number, out: number) => void;
+  private readonly runRaw: (desc: number, n: number, out: number) => void;
   private readonly desc: number;
   private readonly hexAt: number;
   private readonly stageAt: number;
@@ -298,6 +299,7 @@ export class Sha256HexQueue {
     const ex = instantiate();
     this.memory = ex.memory;
     this.run = ex.sha256_hex;
+    this.runRaw = ex.sha256_raw;
     this.slack = ex.SLACK.value;
     this.desc = ex.DATA_START.value;
     this.hexAt = this.desc + QUEUE_VALUES * 8;
@@ -406,25 +408,25 @@ export class Sha256HexQueue {
 
   /**
    * SHA-256 of the batch's values, as hex in the memory (batchHexView): digest k is the 64
-   * bytes from 64 k. Returns how many.
+   * bytes from 64 k; `raw`: its 32 raw bytes from 32 k. Returns how many.
    */
-  runHash(): number {
+  runHash(raw = false): number {
     const n = this.batchN;
-    if (n > 0) this.run(this.batchDesc, n, this.batchHex);
+    if (n > 0) (raw ? this.runRaw : this.run)(this.batchDesc, n, this.batchHex);
     return n;
   }
 
   /**
    * SHA-256 of `n` byte ranges of this memory (ranges[2k] address, ranges[2k + 1] length,
    * each followed by SLACK readable bytes, as staged input is): digest k as hex at
-   * batchHexAt + 64 k. Uses the batch regions: call it before beginBatch, and read the
+   * batchHexAt + 64 k (`raw`: its 32 bytes at batchHexAt + 32 k). Uses the batch regions: call it before beginBatch, and read the
    * digests before the batch's runHash overwrites them.
    */
-  hashRanges(ranges: Uint32Array, n: number): void {
+  hashRanges(ranges: Uint32Array, n: number, raw = false): void {
     if (n > BATCH_VALUES) throw new RangeError(`hashRanges: ${n} ranges is more than a batch holds (${BATCH_VALUES})`);
     if (n === 0) return;
     this.u32.set(ranges.subarray(0, 2 * n), this.batchDesc >>> 2);
-    this.run(this.batchDesc, n, this.batchHex);
+    (raw ? this.runRaw : this.run)(this.batchDesc, n, this.batchHex);
   }
 
   /** Codes of the first `n` values of the last runBatch (code set 0), as a view. */
