@@ -46,6 +46,8 @@ export interface SpillBuffers {
   /** offsets[shard * types + t] = byte offset of (shard, type t); last entry = total bytes. */
   offsets: number[];
   ids: number;
+  /** The memory behind `chunks`: give it back with recycle(part) once the spill is stored. */
+  owned: Buffer[];
 }
 
 /**
@@ -237,13 +239,14 @@ export class ShardBuffer {
   }
 
   /**
-   * The chunks of every take() so far are no longer read (their spill is stored): the next
+   * The chunks of `part` (a take()) are no longer read (its spill is stored): a later
    * checkpoint fills them again. Fresh external memory per checkpoint (64 MiB) made V8 run a
-   * full collection each time.
+   * full collection each time. The buffer keeps filling meanwhile (prepare writes one
+   * spill while it reads on), with chunks of its own.
    */
-  recycle(): void {
-    for (const c of this.inUse) this.free.push(c);
-    this.inUse = [];
+  recycle(part: SpillBuffers): void {
+    for (const c of part.owned) this.free.push(c);
+    part.owned = [];
   }
 
   /** Hands out the buffered digests in (shard, type) order and empties the buffer. */
@@ -261,7 +264,9 @@ export class ShardBuffer {
       offsets.push(total);
     }
     const ids = this.ids;
+    const owned = this.inUse;
+    this.inUse = [];
     this.reset();
-    return { chunks, offsets, ids };
+    return { chunks, offsets, ids, owned };
   }
 }
