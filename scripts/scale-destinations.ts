@@ -6,6 +6,7 @@
 // audience is not exact, the rate limit was passed or a history grew past bounds.
 //   npm run scale:destinations -- --destinations 1000 --qps 100
 //   npm run scale:destinations -- --destinations 50 --rounds 2 --cadence 1m
+//   npm run scale:destinations -- --destinations 1000 --qps 100 --cadence 20m --jitter 5m
 import { parseArgs } from 'node:util';
 import { runScaleDestinations } from './scale/destinationsRun';
 import { endWithReport, runScript, wholeFlag } from './runArgs';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       people: { type: 'string', default: '20' },
       cadence: { type: 'string' },
+      jitter: { type: 'string' },
       'history-sample': { type: 'string', default: '100' },
     },
     strict: true,
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
     people: wholeFlag('people', values.people, 10),
     historySample: wholeFlag('history-sample', values['history-sample'], 1),
     ...(values.cadence ? { cadence: values.cadence } : {}),
+    ...(values.jitter ? { jitter: values.jitter } : {}),
   });
   endWithReport(result);
 }

@@ -2,7 +2,7 @@ import { audienceSyncStatusQuery, type AudienceSyncStatus } from '../../src/audi
 import { parseDestinationConfig, type DestinationConfig } from '../../src/audience-sync/config';
 import { audienceSyncSchedules } from '../../src/audience-sync/schedules';
 import type { ObservedRate } from '../../src/emulator/rateLimits';
-import { applySchedules, cadenceMs as parseCadence } from '../../src/temporal/schedules';
+import { applySchedules, cadenceMs as parseCadence, jitterMs } from '../../src/temporal/schedules';
 import { ScheduleIds, WorkflowIds } from '../../src/temporal/workflowIds';
 import { audienceDigests, compareSets, generationPeople, snapshotCsv } from '../chaos/expected';
 import { CpuGroup, childPids, postmasterPid } from './procStats';
@@ -39,6 +39,12 @@ export interface ScaleDestinationsOptions {
   cadence?: string;
   /** Runs of each workflow type whose histories are read for task latency. */
   historySample?: number;
+  /**
+   * Temporal's spec jitter for every Schedule (`schedules apply --jitter`): each action starts
+   * up to this much after its tick, so a tick's actions are spread instead of one burst. A
+   * round then has its cadence plus the jitter, counted from the tick.
+   */
+  jitter?: string;
   /** Keep the cadence given even when the first round took longer than it. */
   fixedCadence?: boolean;
   /** Round 1 on the Schedules' first natural tick instead of a trigger of each right after apply. */
@@ -106,6 +112,8 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
   const floorMs = (D * CALLS_PER_CHANGE_CYCLE * 1000) / qps;
   let cadence = opts.cadence ?? `${Math.max(60, Math.ceil((1.5 * floorMs) / 1000 + 30))}s`;
   let cadenceMs = parseCadence(cadence);
+  const jitter = opts.jitter;
+  const spreadMs = jitter ? jitterMs(jitter, cadence) : 0;
   if (cadenceMs < floorMs) throw new Error(`--cadence ${cadence} is below the floor of ${D} destinations × ${CALLS_PER_CHANGE_CYCLE} TikTok calls per cycle ÷ ${qps} QPS = ${ms1(floorMs)}: the run would measure a queue`);
 
   const topo = await startTopology({ workers: W, qps, log, ...(opts.dir ? { dir: opts.dir } : {}) });
@@ -146,7 +154,7 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
     );
     await land(0);
     const tApply = Date.now();
-    const changes = await applySchedules(client, audienceSyncSchedules, configs, { cadence, poll: { initial: '2s', max: '4s' } });
+    const changes = await applySchedules(client, audienceSyncSchedules, configs, { cadence, ...(jitter ? { jitter } : {}), poll: { initial: '2s', max: '4s' } });
     const applyMs = Date.now() - tApply;
     const created = changes.filter((c) => c.outcome === 'created').length;
     log(`scale: schedules apply: ${created} created in ${ms1(applyMs)} (${(created / (applyMs / 1000)).toFixed(1)} per second)`);
@@ -162,7 +170,9 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
     const nextTick = async (after: number): Promise<number> => {
       for (;;) {
         const d = await client.schedule.getHandle(ScheduleIds.audienceSync(ids[0]!)).describe();
-        const t = d.info.nextActionTimes.map((x) => x.getTime()).find((x) => x > after);
+        // With jitter the next action time is the jittered one: the tick itself is the interval's
+        // boundary before it (interval Schedules tick at whole multiples of it, no phase).
+        const t = d.info.nextActionTimes.map((x) => (spreadMs ? Math.floor(x.getTime() / cadenceMs) * cadenceMs : x.getTime())).find((x) => x > after);
         if (t !== undefined) return t;
         await sleep(1_000);
       }
@@ -184,7 +194,8 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
       } else tickAt = await nextTick(landedDone);
       const expected = ids.map((_, i) => audienceDigests(generationPeople(base(i), g, people, churn)));
       const callsBefore = (await emuState()).stats.calls;
-      const deadline = tickAt + (g === 0 ? (opts.firstRoundTimeoutMs ?? 30 * 60_000) : cadenceMs);
+      // A destination's action comes up to the jitter after the tick; its cycle then has the cadence.
+      const deadline = tickAt + (g === 0 ? (opts.firstRoundTimeoutMs ?? 30 * 60_000) : cadenceMs + spreadMs);
       log(`scale: round ${g + 1}: ${g === 0 ? 'triggered' : 'tick'} at ${new Date(tickAt).toISOString()} (in ${ms1(Math.max(0, tickAt - Date.now()))}); ${g === 0 ? 'every audience is created' : `must be applied within the cadence, by ${new Date(deadline).toISOString()}`}`);
       await sleep(Math.max(0, tickAt - Date.now()));
       const done = new Map<number, number>();
@@ -229,7 +240,7 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
           let updated = 0;
           for (let attempt = 1; ; attempt++) {
             try {
-              updated += (await applySchedules(client, audienceSyncSchedules, configs, { cadence, poll: { initial: '2s', max: '4s' } })).filter((x) => x.outcome === 'updated').length;
+              updated += (await applySchedules(client, audienceSyncSchedules, configs, { cadence, ...(jitter ? { jitter } : {}), poll: { initial: '2s', max: '4s' } })).filter((x) => x.outcome === 'updated').length;
               break;
             } catch (err) {
               if (attempt >= 5) throw err;
@@ -360,10 +371,10 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
     };
     const taskLatency = { sync: latency(wftSync), tick: latency(wftTick), syncActivity: latency(actSync) };
     const report = [
-      `many destinations: ${D} destinations × ${R} export generations, one Schedule each every ${ms1(cadenceMs)} (hourly, compressed), on the topology: ${W} worker processes, Temporal ${state.temporal.version} on PostgreSQL, fake-gcs-server; app limit ${qps} requests/s`,
+      `many destinations: ${D} destinations × ${R} export generations, one Schedule each every ${ms1(cadenceMs)}${jitter ? ` with ${ms1(spreadMs)} of jitter` : ''} (hourly, compressed), on the topology: ${W} worker processes, Temporal ${state.temporal.version} on PostgreSQL, fake-gcs-server; app limit ${qps} requests/s`,
       ...rounds.map(
         (r) =>
-          `  round ${r.round}: ${r.applied}/${D} applied ${r.round === 1 ? '(create)' : `within the ${ms1(cadenceMs)} cadence`}; tick to audience exact p50 ${ms1(r.p50Ms)}, p95 ${ms1(r.p95Ms)}, max ${ms1(r.maxMs)}; ${r.callsPerCycle.toFixed(1)} TikTok requests per destination`,
+          `  round ${r.round}: ${r.applied}/${D} applied ${r.round === 1 ? '(create)' : `within the ${ms1(cadenceMs)} cadence${spreadMs ? ` (+ ${ms1(spreadMs)} jitter)` : ''}`}; tick to audience exact p50 ${ms1(r.p50Ms)}, p95 ${ms1(r.p95Ms)}, max ${ms1(r.maxMs)}; ${r.callsPerCycle.toFixed(1)} TikTok requests per destination`,
       ),
       `schedules: apply created ${D} in ${ms1(applyMs)} (${schedules.applyPerSecond.toFixed(1)}/s); ${num(actions)} actions taken (skipped for overlap ${skippedOverlap}, missed catch-up ${missedCatchup}); a tick's ${D} actions went out at ${schedules.actionsPerSecond.toFixed(1)} actions/s (median over ${rates.length} natural ticks; a tick's last action taken at most ${ms1(tickSpanMs)} after its time; at least 1 s counted); lag scheduled → taken ${lat(lagL)}`,
       `workflow task schedule-to-start: audienceSync ${lat(taskLatency.sync)}; audienceSyncTick ${lat(taskLatency.tick)}; activity tasks of audienceSync ${lat(taskLatency.syncActivity)} (histories of ${Math.min(sample, closed.length)} sync runs and ${Math.min(sample, tickRuns.length)} tick runs)`,
