@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { IdentifierType } from '../identifiers/schema';
 import { RowCache, RowCacheBuilder, RowCacheSession, SnapshotReader, rejectsToCsv, type RejectValueMode, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
-import { readJsonObject, type BlobReader, type BlobStore } from '../storage';
+import { readJsonObject, type BlobStore } from '../storage';
 import { layout, type InputSet } from './layout';
 import { recordWidth } from './listStore';
 import { SpillPartSchema, type SpillPart } from './schemas';
@@ -148,11 +148,7 @@ export async function prepareSet(
   // A range starting at the end is unsatisfiable on GCS (416): a run resumed after its last
   // checkpoint has nothing left to read.
   const atEnd = cp.position !== null && cp.position.byteOffset >= info.size;
-  // A whole read from a store that reads into the caller's memory (local) goes through two
-  // recycled buffers: a fresh megabyte per read made V8 run a full collection every few
-  // dozen (the reader copies each piece before it asks for the next).
-  const direct = !atEnd && cp.position === null && source.store.openReader ? await source.store.openReader(source.key) : null;
-  const stream: Readable | null = atEnd || direct ? null : await source.store.openRead(source.key, cp.position ? { start: cp.position.byteOffset } : {});
+  const stream: Readable | null = atEnd ? null : await source.store.openRead(source.key, cp.position ? { start: cp.position.byteOffset } : {});
   let last: SnapshotPosition | null = cp.position;
 
   // A checkpoint's parts are stored while the reader goes on (waiting for a 64 MiB spill
@@ -191,7 +187,7 @@ export async function prepareSet(
   };
 
   try {
-    for await (const batch of reader.read(direct ? recycledReads(direct) : (stream ?? noBytes()))) {
+    for await (const batch of reader.read(stream ?? noBytes())) {
       last = batch.position;
       for (const d of batch.digests) {
         const t = typeIndex.get(d.type)!;
@@ -212,7 +208,6 @@ export async function prepareSet(
     throw err;
   } finally {
     stream?.destroy();
-    await direct?.close();
   }
   // The reader's last batch already ended at the end of the object.
   if (!last) throw new RangeError('the snapshot reader yielded no batch');
@@ -334,20 +329,6 @@ export function merged(base: SnapshotCounts, since: SnapshotCounts): SnapshotCou
   }
   return out;
 }
-
-/** Reads of READ_BYTES into two buffers taken in turn (each is consumed before the next read). */
-async function* recycledReads(r: BlobReader): AsyncGenerator<Buffer> {
-  const bufs = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
-  for (let i = 0; ; i ^= 1) {
-    const b = bufs[i]!;
-    let n = 0;
-    for (let k = 1; k > 0 && n < b.length; n += k) k = await r.read(b, n);
-    if (n === 0) return;
-    yield b.subarray(0, n);
-    if (n < b.length) return;
-  }
-}
-const READ_BYTES = 1 << 20;
 
 async function* noBytes(): AsyncGenerator<Buffer> {
   // An input with nothing left to read.
