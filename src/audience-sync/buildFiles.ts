@@ -5,6 +5,8 @@ import { coalesce, customerFileBytes, digestWidth, ListCursor, planFiles, type F
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
 import { readRange } from './listStore';
+import { Md5Thread } from './md5Thread';
+import { mapLimit } from './pool';
 import type { DiffGroup } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
 import type { Stores } from './stores';
@@ -62,40 +64,68 @@ export async function buildFiles(
   const types = [...new Set([...shards.values()].flatMap((v) => Object.keys(v) as IdentifierType[]))].sort();
   const built: BuiltFile[] = [...done];
   const doneUris = new Set(done.map((f) => f.uri));
+  // A local store hashes only to report the MD5: large files are hashed on a second
+  // thread instead, while this one makes the lines and the store writes them. GCS hashes
+  // to guard the upload, so there its own MD5 stays the one pass.
+  const local = work.uri.startsWith('file:');
+  // The types of one action are built LANES at a time, each lane its own file after file
+  // (and its own MD5 thread): one file at a time left this thread idle two thirds of the
+  // time, waiting for reads, writes and fsyncs.
   for (const action of ['APPEND', 'REMOVE'] as const) {
-    for (const type of types) {
-      const lists: ListRef[] = [];
-      for (let s = 0; s < SHARD_COUNT; s++) {
-        const r = shards.get(shardName(s))?.[type];
-        const at = action === 'APPEND' ? r?.addAt : r?.removeAt;
-        const count = action === 'APPEND' ? (r?.adds ?? 0) : (r?.removes ?? 0);
-        if (count > 0 && at) lists.push({ ...at, count });
-        else if (count > 0) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${shardName(s)} counts ${count} ${type} ${action} ids but names no list`);
-      }
-      const total = lists.reduce((n, l) => n + l.count, 0);
-      const plan = planFiles(type, total, limits);
-      const width = digestWidth(type) + 1;
-      const cursor = new ListCursor(coalesce(lists, width, READ_SPAN), width, (uri, start, bytes) => readRange(stores, uri, start, bytes));
-      for (let i = 0; i < plan.length; i++) {
-        const p = plan[i]!;
-        const key = layout.file(runId, action, type, i);
-        if (doneUris.has(work.uriOf(key))) {
-          cursor.skip(p.ids);
-          continue;
+    await mapLimit(types, LANES, async (type) => {
+      let thread: Md5Thread | null = null;
+      try {
+        const lists: ListRef[] = [];
+        for (let s = 0; s < SHARD_COUNT; s++) {
+          const r = shards.get(shardName(s))?.[type];
+          const at = action === 'APPEND' ? r?.addAt : r?.removeAt;
+          const count = action === 'APPEND' ? (r?.adds ?? 0) : (r?.removes ?? 0);
+          if (count > 0 && at) lists.push({ ...at, count });
+          else if (count > 0) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${shardName(s)} counts ${count} ${type} ${action} ids but names no list`);
         }
-        // One MD5 pass, the store's: it hashes the bytes as they go out (GCS also checks its
-        // own against it). A second tally here was a third of a first sync's build time.
-        const tally = { bytes: 0 };
-        const w = await work.write(key, customerFileBytes(type, cursor.take(p.ids), limits.header, tally), { contentType: 'text/csv' });
-        const md5 = w.md5;
-        if (w.size !== p.bytes || tally.bytes !== p.bytes || !/^[0-9a-f]{32}$/.test(md5))
-          throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${work.uriOf(key)}: wrote ${w.size} bytes (md5 ${md5 || 'none'}); planned ${p.bytes} bytes`);
-        built.push({ uri: work.uriOf(key), type, calculateType: calculateTypeOf(type), action, ids: p.ids, bytes: p.bytes, md5 });
-        await onFile(built);
+        const total = lists.reduce((n, l) => n + l.count, 0);
+        const plan = planFiles(type, total, limits);
+        const width = digestWidth(type) + 1;
+        const cursor = new ListCursor(coalesce(lists, width, READ_SPAN), width, (uri, start, bytes) => readRange(stores, uri, start, bytes));
+        for (let i = 0; i < plan.length; i++) {
+          const p = plan[i]!;
+          const key = layout.file(runId, action, type, i);
+          if (doneUris.has(work.uriOf(key))) {
+            cursor.skip(p.ids);
+            continue;
+          }
+          // One MD5 pass: the store's as the bytes go out (GCS also checks its own against
+          // it), or on the MD5 thread. A second tally here was a third of a first sync's build.
+          const tally = { bytes: 0 };
+          const bytes = customerFileBytes(type, cursor.take(p.ids), limits.header, tally);
+          const hasher = local && p.bytes >= THREAD_MIN_BYTES ? (thread ??= new Md5Thread()) : null;
+          const w = await work.write(key, hasher ? hashedBy(hasher, bytes) : bytes, { contentType: 'text/csv', reusesChunks: true, ...(hasher ? { md5: false } : {}) });
+          const md5 = hasher ? await hasher.digest() : w.md5;
+          if (w.size !== p.bytes || tally.bytes !== p.bytes || !/^[0-9a-f]{32}$/.test(md5) || (w.md5 !== '' && w.md5 !== md5))
+            throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${work.uriOf(key)}: wrote ${w.size} bytes (md5 ${md5 || 'none'}); planned ${p.bytes} bytes`);
+          built.push({ uri: work.uriOf(key), type, calculateType: calculateTypeOf(type), action, ids: p.ids, bytes: p.bytes, md5 });
+          await onFile([...built]);
+        }
+      } finally {
+        await thread?.close();
       }
-    }
+    });
   }
   return order(built);
+}
+
+/** Types built at once (two cores: more lanes only hold more memory). */
+const LANES = 2;
+
+/** Files from this size on are hashed on the MD5 thread (below it, starting the thread costs more). */
+const THREAD_MIN_BYTES = 4 << 20;
+
+/** The chunks as they are, each given to the MD5 thread (copied) before the store takes it. */
+async function* hashedBy(thread: Md5Thread, chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const c of chunks) {
+    await thread.update(c);
+    yield c;
+  }
 }
 
 /** APPEND before REMOVE, then type, then file name: the order files were planned in. */

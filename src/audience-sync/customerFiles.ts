@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IdentifierType } from '../identifiers/schema';
-import { hexLinesOfRecords } from './digestRecords';
+import { HEX_LINES_RECORDS, HexLines } from '../identifiers/sha256batch/sha256Batch';
 import type { ListFormat } from './schemas';
 
 export type FileAction = 'APPEND' | 'REMOVE';
@@ -123,11 +123,7 @@ export class ListCursor {
     for (let i = index; i < Math.min(this.lists.length, index + this.prefetch); i++) {
       if (this.ahead.has(i)) continue;
       const ref = this.lists[i]!;
-      const stored = ref.count * storedWidth(ref, this.width);
-      const p = this.read(ref.uri, ref.start, stored).then((buf) => {
-        if (buf.length !== stored || ref.format !== 'records') return buf;
-        return hexLinesOfRecords(buf, storedWidth(ref, this.width));
-      });
+      const p = this.read(ref.uri, ref.start, ref.count * storedWidth(ref, this.width));
       // Failures surface when the list is used; a read started ahead must not be unhandled.
       p.catch(() => undefined);
       this.ahead.set(i, p);
@@ -149,23 +145,32 @@ export class ListCursor {
     if (this.index >= this.lists.length && this.within > 0) throw new RangeError('skipped past the end of the lists');
   }
 
-  /** Yields the bytes of the next `n` ids. */
+  /**
+   * Yields the bytes of the next `n` ids as lines. Records are turned into lines a chunk at
+   * a time in memory the next chunk reuses: consume each chunk before pulling the next
+   * (a store write told WriteOptions.reusesChunks does).
+   */
   async *take(n: number): AsyncGenerator<Buffer> {
     while (n > 0) {
       const ref = this.lists[this.index];
       if (!ref) throw new ListIntegrityError('the digest lists hold fewer ids than their summaries count');
+      const stored = storedWidth(ref, this.width);
       if (!this.buf) {
         const buf = await this.load(this.index);
-        if (buf.length !== ref.count * this.width)
-          throw new ListIntegrityError(`${ref.uri}: read ${buf.length} bytes at ${ref.start}; ${ref.count} ids of ${this.width} bytes a line were expected`);
+        if (buf.length !== ref.count * stored)
+          throw new ListIntegrityError(`${ref.uri}: read ${buf.length} bytes at ${ref.start}; ${ref.count} ids of ${stored} bytes each were expected`);
         this.buf = buf;
       }
       const k = Math.min(ref.count - this.within, n);
-      if (k > 0) yield this.buf.subarray(this.within * this.width, (this.within + k) * this.width);
+      if (k > 0 && ref.format === 'records') {
+        const hex = (this.hex ??= new HexLines());
+        for (let a = this.within, end = this.within + k; a < end; a += HEX_LINES_RECORDS) yield hex.encode(this.buf, a, Math.min(HEX_LINES_RECORDS, end - a), stored);
+      } else if (k > 0) yield this.buf.subarray(this.within * this.width, (this.within + k) * this.width);
       n -= k;
       this.skip(k);
     }
   }
+  private hex: HexLines | undefined;
 }
 
 /** A stored list that does not match its recorded size: the data plane's files were altered. */

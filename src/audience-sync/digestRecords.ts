@@ -97,6 +97,13 @@ function sortScratch(n: number): { keys: Uint32Array; order: Int32Array; counts:
   return { keys: keyScratch, order: orderScratch, counts: countScratch };
 }
 
+let bucketScratchMem = new Int32Array(0);
+
+function bucketScratch(n: number): Int32Array {
+  if (bucketScratchMem.length < n) bucketScratchMem = new Int32Array(Math.max(n, bucketScratchMem.length * 2));
+  return bucketScratchMem;
+}
+
 function bytesFor(n: number): Buffer {
   if (byteScratch.length < n) byteScratch = Buffer.allocUnsafeSlow(Math.max(n, byteScratch.length * 2));
   return byteScratch.subarray(0, n);
@@ -146,15 +153,24 @@ export function sortUniqueRecords(input: Buffer, w: number): Buffer {
   }
   const scale = n / (max - min + 1);
   counts.fill(0, 0, n + 1);
-  for (let i = 0; i < n; i++) counts[Math.floor((keys[i]! - min) * scale) + 1]!++;
+  // Each record's bucket, computed once (the placing pass reads it back).
+  const bucket = bucketScratch(n);
+  for (let i = 0; i < n; i++) {
+    const b = Math.floor((keys[i]! - min) * scale);
+    bucket[i] = b;
+    counts[b + 1]!++;
+  }
   for (let b = 0; b < n; b++) counts[b + 1]! += counts[b]!;
   // Placing moves each bucket's start to its end: afterwards bucket b is [counts[b-1], counts[b]).
-  for (let i = 0; i < n; i++) order[counts[Math.floor((keys[i]! - min) * scale)]!++] = i;
+  for (let i = 0; i < n; i++) order[counts[bucket[i]!]!++] = i;
 
   const before = (x: number, y: number): number => (keys[x] !== keys[y] ? (keys[x]! < keys[y]! ? -1 : 1) : cmp(words, x, words, y, q));
   const out = Buffer.allocUnsafeSlow(input.length);
   const ow = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2);
   let written = 0;
+  // The key of the last record written: a record with another key is no duplicate (almost
+  // every record), so the full comparison runs only on equal keys.
+  let lastKey = -1;
   let s = 0;
   for (let b = 0; b < n; b++) {
     const e = counts[b]!;
@@ -170,9 +186,12 @@ export function sortUniqueRecords(input: Buffer, w: number): Buffer {
       }
     for (let i = s; i < e; i++) {
       const x = order[i]!;
+      const k = keys[x]!;
       // Duplicates share a bucket and end up next to each other.
-      if (written > 0 && cmp(words, x, ow, written - 1, q) === 0) continue;
-      copyRecord(words, x, ow, written++, q);
+      if (k === lastKey && cmp(words, x, ow, written - 1, q) === 0) continue;
+      lastKey = k;
+      let y = written++ * q;
+      for (let z = x * q, end = z + q; z < end; ) ow[y++] = words[z++]!;
     }
     s = e;
   }

@@ -38,6 +38,7 @@ export function shardNumber(name: string): number {
 }
 
 const CHUNK = 16 * 1024;
+const SLAB = 64 * CHUNK;
 
 /** One checkpoint's worth of digests, laid out shard-major for one write. */
 export interface SpillBuffers {
@@ -46,6 +47,8 @@ export interface SpillBuffers {
   /** offsets[shard * types + t] = byte offset of (shard, type t); last entry = total bytes. */
   offsets: number[];
   ids: number;
+  /** The memory behind `chunks`: give it back with recycle(part) once the spill is stored. */
+  owned: Buffer[];
 }
 
 /**
@@ -133,6 +136,11 @@ export class ShardBuffer {
 
   /** add() for digests as bytes (the snapshot reader's): copied, never made strings. */
   private addList(t: number, list: DigestList): void {
+    // Raw digests (the reader's rawDigests) are records already: only scattered to their slots.
+    if (list.raw) {
+      this.addRecords(t, list.view(), list.width);
+      return;
+    }
     if (this.form === 'records') {
       this.addListRecords(t, list);
       return;
@@ -202,12 +210,19 @@ export class ShardBuffer {
     const words = new Uint32Array(src.buffer, src.byteOffset, src.length >>> 2);
     const T = this.typeCount;
     const q = w >>> 2;
+    const fill = this.fill;
+    const tail = this.tail;
     for (let i = 0; i < n; i++) {
       const slot = src[i * w]! * T + t;
-      this.room(slot, w);
-      const out = this.tail[slot]!;
-      const pos = this.fill[slot]!;
-      this.fill[slot] = pos + w;
+      let pos = fill[slot]!;
+      let out = tail[slot];
+      // The slot's chunk is full (or it has none): a call only then, not per record.
+      if (out === undefined || pos + w > CHUNK) {
+        this.room(slot, w);
+        out = tail[slot]!;
+        pos = fill[slot]!;
+      }
+      fill[slot] = pos + w;
       let x = pos >>> 2;
       for (let k = i * q, end = k + q; k < end; ) out[x++] = words[k++]!;
     }
@@ -221,7 +236,7 @@ export class ShardBuffer {
     const buf = list[list.length - 1];
     const pos = this.fill[slot]!;
     if (buf !== undefined && pos + need <= buf.length) return buf;
-    const next = this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+    const next = this.free.pop() ?? this.fresh();
     this.inUse.push(next);
     list.push(next);
     this.tail[slot] = new Uint32Array(next.buffer, next.byteOffset, CHUNK >>> 2);
@@ -232,13 +247,29 @@ export class ShardBuffer {
   }
 
   /**
-   * The chunks of every take() so far are no longer read (their spill is stored): the next
-   * checkpoint fills them again. Fresh external memory per checkpoint (64 MiB) made V8 run a
-   * full collection each time.
+   * A new chunk, cut from a slab of SLAB bytes: one memory object per 64 chunks instead of
+   * one each (a 10M-row prepare fills tens of thousands, and V8 tracks each one it sweeps).
    */
-  recycle(): void {
-    for (const c of this.inUse) this.free.push(c);
-    this.inUse = [];
+  private fresh(): Buffer {
+    if (this.slabAt + CHUNK > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB);
+      this.slabAt = 0;
+    }
+    this.slabAt += CHUNK;
+    return this.slab.subarray(this.slabAt - CHUNK, this.slabAt);
+  }
+  private slab = Buffer.alloc(0);
+  private slabAt = 0;
+
+  /**
+   * The chunks of `part` (a take()) are no longer read (its spill is stored): a later
+   * checkpoint fills them again. Fresh external memory per checkpoint (64 MiB) made V8 run a
+   * full collection each time. The buffer keeps filling meanwhile (prepare writes one
+   * spill while it reads on), with chunks of its own.
+   */
+  recycle(part: SpillBuffers): void {
+    for (const c of part.owned) this.free.push(c);
+    part.owned = [];
   }
 
   /** Hands out the buffered digests in (shard, type) order and empties the buffer. */
@@ -256,7 +287,9 @@ export class ShardBuffer {
       offsets.push(total);
     }
     const ids = this.ids;
+    const owned = this.inUse;
+    this.inUse = [];
     this.reset();
-    return { chunks, offsets, ids };
+    return { chunks, offsets, ids, owned };
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Digests of one identifier type as lowercase hex bytes back to back, `width` bytes each:
- * what the snapshot reader hands the data plane, which writes them to files as bytes.
+ * Digests of one identifier type as lowercase hex bytes (or, `raw`, the digests' own
+ * bytes) back to back, `width` bytes each: what the snapshot reader hands the data plane,
+ * which writes them to files as bytes.
  *
  * Why not string[]: a JavaScript string per digest (decoded from the kernel's hex, sliced,
  * later written back to bytes) costs about as much as normalizing the value, and ~100
@@ -15,11 +16,17 @@ export class DigestList implements Iterable<string> {
   private words: Uint32Array;
 
   constructor(
-    /** 64 (SHA-256 hex) or 32 (MD5 hex). */
+    /** 64 (SHA-256 hex) or 32 (MD5 hex); raw: 32 (SHA-256) or 16 (MD5). */
     readonly width: number,
     capacity = 1024,
+    /**
+     * The digests' raw bytes instead of their hex (what the data plane stores): the kernel
+     * writes them so (Sha256HexQueue.runHash(true)), and nothing decodes hex per digest.
+     */
+    readonly raw = false,
   ) {
-    if (width !== 64 && width !== 32) throw new RangeError(`a digest list holds hex SHA-256 (64) or MD5 (32) digests, not ${width} bytes`);
+    if (raw ? width !== 32 && width !== 16 : width !== 64 && width !== 32)
+      throw new RangeError(raw ? `a raw digest list holds SHA-256 (32) or MD5 (16) digests, not ${width} bytes` : `a digest list holds hex SHA-256 (64) or MD5 (32) digests, not ${width} bytes`);
     this.bytes = Buffer.allocUnsafe(capacity * width);
     this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length >>> 2);
   }
@@ -28,22 +35,37 @@ export class DigestList implements Iterable<string> {
   push(hex: string): number {
     const i = this.reserve();
     if (hex !== '') {
-      if (hex.length !== this.width) throw new RangeError(`a ${this.width}-character hex digest was expected, not ${hex.length} characters`);
-      this.bytes.write(hex, i * this.width, this.width, 'latin1');
+      const chars = this.raw ? 2 * this.width : this.width;
+      if (hex.length !== chars) throw new RangeError(`a ${chars}-character hex digest was expected, not ${hex.length} characters`);
+      if (this.raw) {
+        if (this.bytes.write(hex, i * this.width, this.width, 'hex') !== this.width) throw new RangeError('a hex digest was expected: it holds a character that is not hex');
+      } else this.bytes.write(hex, i * this.width, this.width, 'latin1');
     }
     return this.length;
   }
 
-  /** Appends the `width` bytes at `at` of `src` (4-byte aligned: the kernel's hex output). */
+  /**
+   * Appends the `width` bytes at `at` of `src` (4-byte aligned), in this list's form: the
+   * kernel's hex output, or its raw output for a raw list.
+   */
   pushWords(src: Uint32Array, at: number): void {
     const i = this.reserve();
     this.copyWords(i, src, at);
   }
 
-  /** Fills slot i with the `width` bytes at byte address `at` of `src` (4-byte aligned). */
+  /**
+   * Fills slot i with the hex digest at byte address `at` of `src` (4-byte aligned: the
+   * kernel's hex output), decoded for a raw list.
+   */
   setFrom(i: number, src: Uint32Array, at: number): void {
     if (i >= this.length) throw new RangeError(`digest slot ${i} was never reserved (${this.length} held)`);
-    this.copyWords(i, src, at);
+    if (!this.raw) {
+      this.copyWords(i, src, at);
+      return;
+    }
+    const w = this.words;
+    let o = (i * this.width) >>> 2;
+    for (let s = at >>> 2, end = s + (this.width >>> 1); s < end; s += 2) w[o++] = (bytePair(src[s]!) | (bytePair(src[s + 1]!) << 16)) >>> 0;
   }
 
   /** Empties the list, keeping its memory. */
@@ -51,9 +73,9 @@ export class DigestList implements Iterable<string> {
     this.length = 0;
   }
 
-  /** Digest i as a string. */
+  /** Digest i as a (hex) string. */
   at(i: number): string {
-    return this.bytes.toString('latin1', i * this.width, (i + 1) * this.width);
+    return this.bytes.toString(this.raw ? 'hex' : 'latin1', i * this.width, (i + 1) * this.width);
   }
 
   /** The digests in use, as one view (valid until the next push). */
@@ -87,6 +109,12 @@ export class DigestList implements Iterable<string> {
     const s = at >>> 2;
     for (let k = 0; k < this.width >>> 2; k++) w[d + k] = src[s + k]!;
   }
+}
+
+/** The 2 bytes (little-endian 16 bits) that 4 lowercase hex characters (a little-endian word) spell. */
+function bytePair(x: number): number {
+  const n = (x & 0x0f0f0f0f) + ((x >>> 6) & 0x01010101) * 9;
+  return ((n & 0x0f) << 4) | ((n >>> 8) & 0x0f) | (((n >>> 16) & 0x0f) << 12) | (((n >>> 24) & 0x0f) << 8);
 }
 
 /** Where IdentifierHasher appends digests: strings, or bytes. */

@@ -20,7 +20,8 @@ import { firstInvalidUtf8, incompleteTailLength, isValidUtf8 } from './utf8';
 import { fingerprintOfHex, type RowCacheSession } from './rowCache';
 
 /**
- * Digests of one identifier type found in one batch, in file order, as hex bytes. The
+ * Digests of one identifier type found in one batch, in file order, as hex bytes (raw
+ * bytes with SnapshotReaderLimits.rawDigests). The
  * list's memory is reused two batches later: consume (copy) it before asking for more.
  */
 export interface TypeDigests {
@@ -45,6 +46,12 @@ export interface SnapshotReaderLimits {
   maxRecordChars?: number;
   /** Input is processed (and a batch emitted) at most this many bytes at a time. */
   maxPieceBytes?: number;
+  /**
+   * Digests as their raw bytes (DigestList.raw: 32 a SHA-256, 16 an MD5) instead of hex:
+   * the data plane stores raw digests, and the kernel writes them so directly (no hex
+   * written, then decoded per digest).
+   */
+  rawDigests?: boolean;
 }
 
 /**
@@ -101,6 +108,9 @@ export class SnapshotReader {
   private line: number;
   private readonly maxRecordChars: number;
   private readonly maxPieceBytes: number;
+  private readonly raw: boolean;
+  /** Bytes of one digest of a scan batch in the kernel memory (hex 64, raw 32). */
+  private readonly scanStride: number;
   private readonly sinks = new Map<IdentifierType, DigestSink>();
   private readonly queue = new Sha256HexQueue();
   /** Where the scan batch's codes start, in i32 words. */
@@ -120,6 +130,9 @@ export class SnapshotReader {
     this.opts = SnapshotReadOptionsSchema.parse(options);
     this.maxRecordChars = limits.maxRecordChars ?? DEFAULT_MAX_RECORD;
     this.maxPieceBytes = limits.maxPieceBytes ?? DEFAULT_MAX_PIECE;
+    this.raw = limits.rawDigests === true;
+    this.scanStride = this.raw ? 32 : 64;
+    const list = (type: IdentifierType): DigestList => (this.raw ? new DigestList(hexWidth(type) >>> 1, 1024, true) : new DigestList(hexWidth(type)));
     this.countryColumn = this.opts.mapping.countryColumn;
     const hashers = new Map<IdentifierType, IdentifierHasher>();
     this.plans = this.opts.mapping.identifiers.map((c) => {
@@ -130,7 +143,7 @@ export class SnapshotReader {
       if (!sink)
         this.sinks.set(
           c.type,
-          (sink = { type: c.type, digests: new DigestList(hexWidth(c.type)), spare: new DigestList(hexWidth(c.type)), raw: EMPTY, rawSpare: EMPTY, rawFill: 0, rawWords: new Uint32Array(0) }),
+          (sink = { type: c.type, digests: list(c.type), spare: list(c.type), raw: EMPTY, rawSpare: EMPTY, rawFill: 0, rawWords: new Uint32Array(0) }),
         );
       return { column: c.column, type: c.type, hasher: h, staged: h.sharesQueue, counts, sink, index: -1, set: -1 };
     });
@@ -343,7 +356,7 @@ export class SnapshotReader {
       const country = h.kind === 'phone' ? q.phoneCountry(this.opts.normalization.defaultCountry) : 0;
       q.runScanBatch(h.kindCode, found, p.index, p.set, h.flags, country);
     }
-    q.runHash();
+    q.runHash(this.raw);
     this.scanCodes = q.i32;
     this.scanWords = q.words;
     this.scanBatched = true;
@@ -517,14 +530,18 @@ export class SnapshotReader {
           buf[at + 16 + 2 * t] = kind;
           buf[at + 17 + 2 * t] = log[x + 5 + 3 * t]!;
           const w = s.widths[t]!;
-          if (kind !== 0) decodeHex(hexWords[t]!, (log[x + 6 + 3 * t]! * 2 * w) >>> 2, words, d, w);
+          if (kind !== 0) {
+            // The lists hold hex, or with rawDigests the bytes themselves.
+            if (this.raw) words.set(hexWords[t]!.subarray((log[x + 6 + 3 * t]! * w) >>> 2, (log[x + 6 + 3 * t]! * w + w) >>> 2), d);
+            else decodeHex(hexWords[t]!, (log[x + 6 + 3 * t]! * 2 * w) >>> 2, words, d, w);
+          }
           d += w >>> 2;
         }
       }
     this.rowLogFill = 0;
   }
   private scanCodes: Int32Array = new Int32Array(0);
-  /** The kernel memory, where the scan batch's hex digests are (Sha256HexQueue.batchHexAt). */
+  /** The kernel memory, where the scan batch's digests are (Sha256HexQueue.batchHexAt). */
   private scanWords: Uint32Array = new Uint32Array(0);
 
   /** A field the scan batch decided (code < 0 and not SLOW): count it, reject it. */
@@ -557,7 +574,7 @@ export class SnapshotReader {
         if (scanIndex >= 0 && p.set >= 0) {
           const code = this.scanCodes[this.codesAt + p.set * BATCH_VALUES + scanIndex]!;
           if (code >= 0) {
-            p.sink.digests.pushWords(this.scanWords, this.queue.batchHexAt + 64 * code);
+            p.sink.digests.pushWords(this.scanWords, this.queue.batchHexAt + this.scanStride * code);
             p.counts.accepted++;
             continue;
           }

@@ -200,6 +200,14 @@
       (v128.bitselect (i32x4.add (v128.load offset=1392 (i32.const 0)) (local.get $h)) (v128.load offset=1392 (i32.const 0)) (local.get $active))))
 
   (func (export "sha256_hex") (param $desc i32) (param $n i32) (param $out i32)
+    (call $sha256 (local.get $desc) (local.get $n) (local.get $out) (i32.const 0)))
+
+  ;; The digests as their 32 raw bytes, message i at out + 32 i (the data plane's records:
+  ;; no hex written here only to be decoded again in JS).
+  (func (export "sha256_raw") (param $desc i32) (param $n i32) (param $out i32)
+    (call $sha256 (local.get $desc) (local.get $n) (local.get $out) (i32.const 1)))
+
+  (func $sha256 (param $desc i32) (param $n i32) (param $out i32) (param $raw i32)
     (local $i i32) (local $j i32) (local $k i32) (local $blocks i32) (local $nb i32)
     (local $src i32) (local $len i32)
     (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32)
@@ -442,6 +450,15 @@
         (loop $lane
           (if (i32.lt_u (i32.add (local.get $i) (local.get $j)) (local.get $n))
             (then
+              (if (local.get $raw)
+                (then
+                  ;; 8 state words, big-endian: the digest's bytes.
+                  (local.set $ho (i32.add (local.get $out) (i32.shl (i32.add (local.get $i) (local.get $j)) (i32.const 5))))
+                  (v128.store offset=0 (local.get $ho)
+                    (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12 (v128.load offset=1408 (i32.shl (local.get $j) (i32.const 6))) (local.get $hv)))
+                  (v128.store offset=16 (local.get $ho)
+                    (i8x16.shuffle 3 2 1 0 7 6 5 4 11 10 9 8 15 14 13 12 (v128.load offset=1424 (i32.shl (local.get $j) (i32.const 6))) (local.get $hv))))
+                (else
               ;; 4 state words (one lane's) as 32 lowercase hex characters, big-endian; twice,
               ;; written out (V8 does not inline WebAssembly calls).
               (local.set $hv (v128.load offset=1408 (i32.shl (local.get $j) (i32.const 6))))
@@ -457,11 +474,35 @@
               (local.set $hhi (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (i8x16.shr_u (local.get $hv) (i32.const 4))))
               (local.set $hlo (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (v128.and (local.get $hv) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))))
               (v128.store offset=0 (local.get $ho) (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $hhi) (local.get $hlo)))
-              (v128.store offset=16 (local.get $ho) (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $hhi) (local.get $hlo)))))
+              (v128.store offset=16 (local.get $ho) (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $hhi) (local.get $hlo)))))))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br_if $lane (i32.lt_u (local.get $j) (i32.const 4))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $group))))
+
+;; Records as customer-file lines: n records of w bytes (16 or 32; a multiple of 16) at
+  ;; src become n lines of 2w lowercase hex characters and "\n" at dst (2w + 1 bytes each).
+  ;; Why here: the same nibble swizzle as the digests' hex above, 16 bytes a step; in JS
+  ;; (a table lookup per 2 bytes) this was most of a first sync's build after MD5.
+  (func (export "hex_lines") (param $src i32) (param $n i32) (param $w i32) (param $dst i32)
+    (local $end i32) (local $rec i32) (local $v v128) (local $hi v128) (local $lo v128)
+    (local.set $end (i32.add (local.get $src) (i32.mul (local.get $n) (local.get $w))))
+    (block $done
+      (loop $line
+        (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+        (local.set $rec (i32.add (local.get $src) (local.get $w)))
+        (loop $part
+          (local.set $v (v128.load (local.get $src)))
+          (local.set $hi (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (i8x16.shr_u (local.get $v) (i32.const 4))))
+          (local.set $lo (i8x16.swizzle (v128.const i8x16 48 49 50 51 52 53 54 55 56 57 97 98 99 100 101 102) (v128.and (local.get $v) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))))
+          (v128.store offset=0 (local.get $dst) (i8x16.shuffle 0 16 1 17 2 18 3 19 4 20 5 21 6 22 7 23 (local.get $hi) (local.get $lo)))
+          (v128.store offset=16 (local.get $dst) (i8x16.shuffle 8 24 9 25 10 26 11 27 12 28 13 29 14 30 15 31 (local.get $hi) (local.get $lo)))
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+          (br_if $part (i32.lt_u (local.get $src) (local.get $rec))))
+        (i32.store8 (local.get $dst) (i32.const 10))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+        (br $line))))
 
   ;; Inverse of $transpose_in: 4 lane vectors at $src (stride 16) into 4 rows at $dst
   ;; (stride 64): row j = lane j of vectors 0..3.

@@ -43,3 +43,32 @@ describe('DigestList', () => {
     expect(() => l.setFrom(9, q.words, 0)).toThrow(/never reserved/);
   });
 });
+
+describe('DigestList of raw digests', () => {
+  it('holds the digests as their bytes, gives them back as hex, and decodes hex pushed or delivered by the queue', () => {
+    const q = new Sha256HexQueue();
+    const l = new DigestList(32, 2, true);
+    const values = ['alpha', 'beta', 'gamma'];
+    l.push(sha('before'));
+    for (const v of values) {
+      const at = q.reserve(v.length);
+      q.u8.set(Buffer.from(v), at);
+      q.commit(v.length, l, l.length);
+      l.push('');
+    }
+    l.push(sha('after'));
+    q.flush();
+    const want = [sha('before'), ...values.map(sha), sha('after')];
+    expect(l.toArray()).toEqual(want);
+    expect(l.view().equals(Buffer.from(want.join(''), 'hex'))).toBe(true);
+    expect(() => l.push('zz'.repeat(32))).toThrow(/not hex/);
+    expect(() => l.push(sha('x').slice(2))).toThrow(/64-character hex digest/);
+  });
+
+  it('takes MD5 (16 bytes), and refuses widths that are not raw SHA-256 or MD5', () => {
+    const l = new DigestList(16, 4, true);
+    l.push(hash('md5', 'x', 'hex'));
+    expect(l.view().equals(hash('md5', 'x', 'buffer'))).toBe(true);
+    expect(() => new DigestList(64, 4, true)).toThrow(/SHA-256 \(32\) or MD5 \(16\)/);
+  });
+});

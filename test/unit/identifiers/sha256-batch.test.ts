@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sha256HexBatch } from '../../../src/identifiers';
+import { sha256HexBatch, Sha256HexQueue } from '../../../src/identifiers';
+import { HEX_LINES_RECORDS, HexLines } from '../../../src/identifiers/sha256batch/sha256Batch';
 import { mulberry32 } from '../../../src/util/prng';
 
 // The batch hasher (SIMD WebAssembly) must give exactly node:crypto's digests.
@@ -101,4 +102,49 @@ describe('sha256HexBatch', () => {
     }
     expect({ checked, mismatches, firstBad }).toEqual({ checked: CHECK_N, mismatches: 0, firstBad: '' });
   }, 600_000);
+});
+
+describe('the kernel raw output and hex lines', () => {
+  it('sha256_raw (hashRanges raw) gives the digest bytes node:crypto gives, for messages of 0 to 300 bytes', () => {
+    const r = mulberry32(77);
+    const q = new Sha256HexQueue();
+    const n = 1000;
+    const lens = Array.from({ length: n }, () => (r() * 301) | 0);
+    const total = lens.reduce((a, b) => a + b, 0);
+    const at = q.stage(total);
+    const data = Buffer.from(Array.from({ length: total }, () => (r() * 256) | 0));
+    q.u8.set(data, at);
+    const ranges = new Uint32Array(2 * n);
+    let p = 0;
+    for (let i = 0; i < n; i++) {
+      ranges[2 * i] = at + p;
+      ranges[2 * i + 1] = lens[i]!;
+      p += lens[i]!;
+    }
+    const want: Buffer[] = [];
+    p = 0;
+    for (let i = 0; i < n; i++) {
+      want.push(hash('sha256', data.subarray(p, p + lens[i]!), 'buffer'));
+      p += lens[i]!;
+    }
+    q.hashRanges(ranges, n, true);
+    const out = Buffer.from(q.u8.buffer, q.batchHexAt, 32 * n);
+    expect(out.equals(Buffer.concat(want))).toBe(true);
+    q.hashRanges(ranges, n);
+    expect(Buffer.from(q.u8.buffer, q.batchHexAt, 64 * n).toString('latin1')).toBe(want.map((d) => d.toString('hex')).join(''));
+  });
+
+  it.each([32, 16])('hex_lines turns %i-byte records into "hex\\n" lines, a chunk or part of one at a time', (w) => {
+    const r = mulberry32(w);
+    const n = HEX_LINES_RECORDS + 5;
+    const records = Buffer.from(Array.from({ length: n * w }, () => (r() * 256) | 0));
+    const want = Array.from({ length: n }, (_, i) => `${records.toString('hex', i * w, (i + 1) * w)}\n`);
+    const enc = new HexLines();
+    expect(enc.encode(records, 0, HEX_LINES_RECORDS, w).toString('latin1')).toBe(want.slice(0, HEX_LINES_RECORDS).join(''));
+    expect(enc.encode(records, HEX_LINES_RECORDS, 5, w).toString('latin1')).toBe(want.slice(HEX_LINES_RECORDS).join(''));
+    expect(enc.encode(records, 3, 1, w).toString('latin1')).toBe(want[3]);
+    expect(enc.encode(records, 0, 0, w).length).toBe(0);
+    expect(() => enc.encode(records, 0, HEX_LINES_RECORDS + 1, w)).toThrow(/not within/);
+    expect(() => enc.encode(records, 0, 1, 24)).toThrow(/16 or 32/);
+  });
 });

@@ -3,7 +3,8 @@ import { IdentifierNormalizer, isMultiValueCell, splitMultiValueCell, targetOfTy
 import type { RejectRecord, SnapshotReadOptions } from '../../../src/snapshot';
 import { mulberry32 } from '../../../src/util/prng';
 import { emails, externalIds, maids, phones, pick, prehashed } from '../identifiers/generators';
-import { readAll } from './helpers';
+import { SnapshotReader } from '../../../src/snapshot';
+import { chunked, readAll } from './helpers';
 
 // The reader tokenizes bytes and hands byte ranges to the identifier rules. Whatever the
 // quoting, line endings, multi-value cells, non-ASCII text and chunking, it must give what
@@ -111,14 +112,31 @@ const options = (delimiter: ',' | ';' | '\t'): SnapshotReadOptions => ({
 
 describe('SnapshotReader agrees with the string rules value by value', () => {
   it.each([
-    [',', false, 1 << 16],
-    [';', true, 4093],
-    ['\t', true, 97],
-  ] as const)('delimiter %j, CRLF %s, chunks of %i bytes', async (d, crlf, chunk) => {
+    [',', false, 1 << 16, false],
+    [';', true, 4093, false],
+    ['\t', true, 97, false],
+    // Raw digests (what prepare reads): the same digests, as bytes (a list's strings are their hex).
+    [',', true, 4099, true],
+  ] as const)('delimiter %j, CRLF %s, chunks of %i bytes, raw digests %s', async (d, crlf, chunk, rawDigests) => {
     const { text, expected } = build(chunk, d, crlf);
-    const got = await readAll(text, options(d), chunk, 'diff.csv', undefined, { maxPieceBytes: 7919 });
+    const got = await readAll(text, options(d), chunk, 'diff.csv', undefined, { maxPieceBytes: 7919, rawDigests });
     expect(got.counts.rows).toBe(4000);
     expect(got.rejects.map(({ detail: _, ...x }) => x)).toEqual(expected.rejects);
     expect(got.digests).toEqual(expected.digests);
+  });
+});
+
+describe('SnapshotReader with raw digests', () => {
+  it('hands over each digest as its 32 bytes, the bytes of the hex digest the string rules give', async () => {
+    const { text, expected } = build(5, ',', false);
+    const reader = new SnapshotReader('raw.csv', options(','), undefined, { rawDigests: true });
+    const bytes: Record<string, Buffer[]> = {};
+    for await (const batch of reader.read(chunked(text, 1 << 15)))
+      for (const t of batch.digests) {
+        expect(t.digests.raw).toBe(true);
+        expect(t.digests.width).toBe(32);
+        (bytes[t.type] ??= []).push(Buffer.from(t.digests.view()));
+      }
+    for (const [type, hexes] of Object.entries(expected.digests)) expect(Buffer.concat(bytes[type] ?? []).equals(Buffer.from(hexes.join(''), 'hex'))).toBe(true);
   });
 });
