@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { IdentifierType } from '../identifiers/schema';
-import { RowCache, RowCacheBuilder, RowCacheSession, SnapshotReader, rejectsToCsv, type RejectValueMode, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
+import { RowCache, RowCacheBuilder, RowCacheSession, SnapshotReader, rejectsToCsv, type RejectRecord, type RejectValueMode, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
 import { readJsonObject, type BlobStore } from '../storage';
 import { layout, type InputSet } from './layout';
 import { recordWidth } from './listStore';
@@ -21,6 +21,11 @@ export interface PrepareTuning {
    * identifier type in memory while prepare runs, twice while it builds the next cache.
    */
   rowCacheMaxRows: number;
+  /**
+   * Largest CSV snapshot (bytes) that gets a row index (rowIndex.ts; 0: none): building one
+   * holds the snapshot's lines in memory, about 1.3 times its size.
+   */
+  rowIndexMaxBytes: number;
 }
 
 export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
@@ -29,6 +34,7 @@ export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
   checkpointIntervalMs: 60_000,
   // Off: measured slower than reading every row on the shared 2-core machine (README, Benchmarks).
   rowCacheMaxRows: 0,
+  rowIndexMaxBytes: 256 << 20,
 };
 
 /** Where a snapshot's row cache lives and what it must have been made under (rowCache.ts in src/snapshot). */
@@ -115,6 +121,8 @@ export async function prepareSet(
   rejectValues: RejectValueMode = 'raw',
   /** CSV snapshots: rows read last time skip the rules and hashing; the next cache is written at the end. */
   rowCache?: RowCacheOptions,
+  /** Sees the object's raw bytes and the rejects as they are read (the row index builder, rowIndex.ts). */
+  tap?: PrepareTap,
 ): Promise<SetResult> {
   const info = await source.store.stat(source.key);
   const now = hooks.now ?? Date.now;
@@ -172,7 +180,8 @@ export async function prepareSet(
   };
 
   try {
-    for await (const batch of reader.read(stream ?? noBytes())) {
+    for await (const batch of reader.read(tap && stream ? tapped(stream, tap) : (stream ?? noBytes()))) {
+      if (tap && batch.rejects.length) tap.rejects(batch.rejects);
       last = batch.position;
       for (const d of batch.digests) {
         const t = typeIndex.get(d.type)!;
@@ -309,6 +318,20 @@ export function merged(base: SnapshotCounts, since: SnapshotCounts): SnapshotCou
     }
   }
   return out;
+}
+
+/** What a whole read of an object shows a tap: its bytes in order, then the rejects of each batch. */
+export interface PrepareTap {
+  push(chunk: Buffer): void;
+  rejects(records: readonly RejectRecord[]): void;
+}
+
+async function* tapped(stream: Readable, tap: PrepareTap): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    const b = chunk as Buffer;
+    tap.push(b);
+    yield b;
+  }
 }
 
 async function* noBytes(): AsyncGenerator<Buffer> {

@@ -1,0 +1,478 @@
+import { Readable } from 'node:stream';
+import type { IdentifierType } from '../identifiers/schema';
+import { SnapshotReader, rejectsToCsv, type RejectRecord, type RejectValueMode, type SnapshotCounts, type SnapshotReadOptions } from '../snapshot';
+import type { BlobStore } from '../storage';
+import { layout } from './layout';
+import { readRange, recordWidth } from './listStore';
+import type { PrepareSource, PrepareTuning } from './prepare';
+import { totalRejects } from './prepare';
+import { ENTRY_HEAD, EntryArena, ROW_INDEX_FORMAT, batched, checkEntry, eachEntry, rowIndexKeys, type RowIndexMeta } from './rowIndex';
+import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
+import type { SpillPart } from './schemas';
+import { ShardBuffer } from './shards';
+import type { Stores } from './stores';
+
+/*
+ * Prepare of a snapshot against the row index of the applied state (rowIndex.ts): the
+ * cost follows the change, not the snapshot.
+ *
+ * 1. One pass over the snapshot fingerprints each line that is a record of its own.
+ * 2. The fingerprints are sorted and merged with the index (read in order, range by range):
+ *    a line in both is kept; a line only in the snapshot is new; an index line not met again
+ *    is gone. Equal lines pair one to one, so a doubled line is kept once and new once.
+ * 3. A second pass hands the header, the new lines and the tail to the SnapshotReader as one
+ *    CSV: their ids, counts and rejects, with each reject's row and line put back to where
+ *    it is in the snapshot (a kept line is exactly one record and one line).
+ * 4. The gone lines, and the lines the index did not hold, are read the same way: the ids
+ *    they gave (removal candidates: diffDelta.ts removes one only when no row still gives it).
+ * 5. The counts are the index's minus the gone lines' plus the new lines'; the new index is
+ *    the kept entries merged with the new clean lines.
+ *
+ * Anything unexpected throws, and the caller reads the snapshot the usual way instead.
+ */
+
+export interface DeltaInput {
+  work: BlobStore;
+  stores: Stores;
+  runId: string;
+  source: PrepareSource;
+  read: SnapshotReadOptions;
+  types: readonly IdentifierType[];
+  tuning: PrepareTuning;
+  rejectValues: RejectValueMode;
+  /** The applied state's index and its location. */
+  base: RowIndexMeta;
+  /** Write the index of this snapshot (a dry run does not need one). */
+  writeIndex: boolean;
+  /** Liveness (heartbeat). */
+  tick: () => void;
+}
+
+export interface DeltaResult {
+  counts: SnapshotCounts;
+  rejects: number;
+  rejectsUri: string;
+  parts: SpillPart[];
+  gone: SpillPart[];
+  bytes: number;
+  createdAt: string;
+  generation: string;
+  /** The new index's meta key (null: not written). */
+  rowIndexKey: string | null;
+  stats: { kept: number; fresh: number; gone: number };
+}
+
+/** The base index does not fit this snapshot (another header): not an error, the full path. */
+export class DeltaNotApplicable extends Error {}
+
+const RANGE_READ = 8 << 20;
+
+export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResult> {
+  const { work, stores, runId, source, base, tuning } = input;
+  const info = await source.store.stat(source.key);
+  const header = Buffer.from(base.header, 'base64');
+  const seed = base.seed;
+
+  // 1. Fingerprints of the snapshot's lines.
+  let fps = new Uint32Array(4 << 16);
+  let lineOf = new Int32Array(1 << 16);
+  let n = 0;
+  let fresh = new Uint8Array(1 << 16);
+  const markNew = (line: number): void => {
+    if (line >= fresh.length) {
+      const f = new Uint8Array(Math.max(line + 1, fresh.length * 2));
+      f.set(fresh);
+      fresh = f;
+    }
+    fresh[line] = 1;
+  };
+  let headerOk = false;
+  const pass1 = new LineSplitter({
+    line(buf, start, end, line, single) {
+      if (line === 1) {
+        headerOk = buf.subarray(start, end).equals(header);
+        if (!headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
+        return;
+      }
+      if (!single) {
+        markNew(line);
+        return;
+      }
+      if (n === lineOf.length) {
+        const f = new Uint32Array(fps.length * 2);
+        f.set(fps);
+        fps = f;
+        const l = new Int32Array(lineOf.length * 2);
+        l.set(lineOf);
+        lineOf = l;
+      }
+      lineFingerprint(buf, start, end, seed, fps, 4 * n);
+      lineOf[n++] = line;
+    },
+    tail() {
+      // Read again in the second pass, as it is.
+    },
+  });
+  await eachChunk(source.store, source.key, (c) => pass1.push(c), input.tick);
+  pass1.end();
+  if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
+
+  // 2. Sorted fingerprints against the index, range by range.
+  const order = sortFingerprints(fps, 4, n);
+  const binUri = work.uriOf(rowIndexKeys(base.runId).bin);
+  const kept = new Uint8Array(base.entries);
+  const goneLines: Buffer[] = [];
+  let p = 0;
+  let entry = 0;
+  let goneCount = 0;
+  const prev = new Uint32Array(4);
+  const scratch = new Uint32Array(4);
+  for (const [a, b] of rangeSpans(base.ranges)) {
+    const piece = await readRange(stores, binUri, a, b - a);
+    eachEntry(piece, prev, (buf, words, w, at) => {
+      while (p < n && compareFp(fps, 4 * order[p]!, words, w) < 0) markNew(lineOf[order[p++]!]!);
+      if (p < n && compareFp(fps, 4 * order[p]!, words, w) === 0) {
+        kept[entry] = 1;
+        p++;
+      } else {
+        checkEntry(buf, words, w, at, seed, scratch);
+        const len = words[w + 4]!;
+        const line = Buffer.allocUnsafe(len + 1);
+        buf.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
+        line[len] = 10;
+        goneLines.push(line);
+        goneCount++;
+      }
+      entry++;
+    });
+    input.tick();
+  }
+  if (entry !== base.entries) throw new Error(`the row index holds ${entry} entries, its meta says ${base.entries}`);
+  while (p < n) markNew(lineOf[order[p++]!]!);
+
+  // 3. The new lines (and the tail) through the reader.
+  const arena = new EntryArena();
+  const blank: { line: number; bytes: Buffer }[] = [];
+  const tailParts: Buffer[] = [];
+  let synthToReal = new Int32Array(1 << 12);
+  let synth = 1;
+  let tailSynth = -1;
+  let tailReal = -1;
+  let out: Buffer[] = [];
+  const pass2 = new LineSplitter({
+    line(buf, start, end, line, single) {
+      if (line === 1 || line >= fresh.length || fresh[line] !== 1) return;
+      out.push(buf.subarray(start, end + 1));
+      synth++;
+      if (synth >= synthToReal.length) {
+        const s = new Int32Array(synthToReal.length * 2);
+        s.set(synthToReal);
+        synthToReal = s;
+      }
+      synthToReal[synth] = line;
+      if (single) {
+        if (input.writeIndex) arena.add(buf, start, end, seed, line);
+      } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+    },
+    tail(buf, start, end) {
+      if (tailSynth < 0) {
+        tailSynth = synth + 1;
+        tailReal = pass2.lines + 1;
+      }
+      out.push(buf.subarray(start, end));
+      if (input.writeIndex) tailParts.push(Buffer.from(buf.subarray(start, end)));
+    },
+  });
+  const newStream = async function* (): AsyncGenerator<Buffer> {
+    yield Buffer.from(header);
+    yield Buffer.from([10]);
+    const stream = await source.store.openRead(source.key);
+    try {
+      for await (const chunk of stream) {
+        pass2.push(chunk as Buffer);
+        if (out.length) {
+          const b = Buffer.concat(out);
+          out = [];
+          yield b;
+        }
+      }
+    } finally {
+      stream.destroy();
+    }
+    pass2.end();
+    if (out.length) {
+      const b = Buffer.concat(out);
+      out = [];
+      yield b;
+    }
+  };
+  const realLine = (k: number): number => (tailSynth >= 0 && k >= tailSynth ? tailReal + (k - tailSynth) : k === 1 ? 1 : synthToReal[k]!);
+  const rejected = new Set<number>();
+  const spill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.spillLines(runId, 'snapshot', seq), index: layout.spillIndex(runId, 'snapshot', seq) }));
+  let rejectChunks: string[] = [];
+  let rejectBytes = 0;
+  const rejectParts: number[] = [];
+  const newReader = new SnapshotReader(source.store.uriOf(source.key), input.read, undefined, tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {});
+  for await (const batch of newReader.read(newStream())) {
+    await spill.add(batch.digests);
+    if (batch.rejects.length) {
+      const mapped: RejectRecord[] = batch.rejects.map((r) => {
+        const line = realLine(r.line);
+        rejected.add(line);
+        return { ...r, line, row: r.row + (line - r.line) };
+      });
+      const csv = rejectsToCsv(mapped, false, input.rejectValues);
+      rejectChunks.push(csv);
+      rejectBytes += csv.length;
+      if (rejectBytes >= tuning.maxRejectBytes) {
+        await work.write(layout.rejectsPart(runId, 'snapshot', rejectParts.length), rejectChunks.join(''));
+        rejectParts.push(rejectParts.length);
+        rejectChunks = [];
+        rejectBytes = 0;
+      }
+    }
+    input.tick();
+  }
+  const parts = await spill.finish();
+  const rejectsKey = layout.rejects(runId, 'snapshot');
+  const tailRejects = rejectChunks.join('');
+  await work.write(
+    rejectsKey,
+    (async function* () {
+      yield Buffer.from(rejectsToCsv([], true));
+      for (const seq of rejectParts) yield await work.readBuffer(layout.rejectsPart(runId, 'snapshot', seq));
+      if (tailRejects) yield Buffer.from(tailRejects);
+    })(),
+    { contentType: 'text/csv' },
+  );
+
+  // 4. What the gone lines, and the lines the index did not hold, gave.
+  const extraUri = work.uriOf(rowIndexKeys(base.runId).extra);
+  const goneStream = async function* (): AsyncGenerator<Buffer> {
+    yield Buffer.from(header);
+    yield Buffer.from([10]);
+    yield* batched(goneLines);
+    if (base.extraBytes > 0) {
+      const { store, key } = stores.object(extraUri);
+      const s = await store.openRead(key);
+      try {
+        for await (const c of s) yield c as Buffer;
+      } finally {
+        s.destroy();
+      }
+    }
+  };
+  const goneSpill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.goneSpillLines(runId, seq), index: layout.goneSpillIndex(runId, seq) }));
+  const goneReader = new SnapshotReader(`${source.store.uriOf(source.key)} (lines gone since ${base.runId})`, input.read);
+  for await (const batch of goneReader.read(goneStream())) {
+    await goneSpill.add(batch.digests);
+    input.tick();
+  }
+  const gone = await goneSpill.finish();
+  const counts = addCounts(subtractCounts(base.counts, goneReader.counts), newReader.counts);
+
+  // 5. The index of this snapshot: kept entries and new clean lines, in fingerprint order.
+  let rowIndexKey: string | null = null;
+  if (input.writeIndex) {
+    const fresh2 = arena.sorted((i) => !rejected.has(arena.lines[i]!));
+    const extra = [...blank];
+    for (let i = 0; i < arena.count; i++) if (rejected.has(arena.lines[i]!)) extra.push({ line: arena.lines[i]!, bytes: arena.lineWithLf(i) });
+    extra.sort((x, y) => x.line - y.line);
+    rowIndexKey = await writeMergedIndex(input, binUri, kept, arena, fresh2, [...extra.map((e) => e.bytes), ...tailParts], counts);
+  }
+  return {
+    counts,
+    rejects: totalRejects(counts),
+    rejectsUri: work.uriOf(rejectsKey),
+    parts,
+    gone,
+    bytes: info.size,
+    createdAt: source.createdAt ?? info.created.toISOString(),
+    generation: info.generation,
+    rowIndexKey,
+    stats: { kept: n - countNew(fresh, lineOf, n), fresh: synth - 1, gone: goneCount },
+  };
+}
+
+function countNew(fresh: Uint8Array, lineOf: Int32Array, n: number): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) if (fresh[lineOf[i]!] === 1) k++;
+  return k;
+}
+
+/** Byte spans of the index of up to RANGE_READ bytes, on range boundaries (entries never straddle them). */
+function rangeSpans(ranges: readonly number[]): [number, number][] {
+  const spans: [number, number][] = [];
+  let a = ranges[0]!;
+  for (let r = 1; r <= 256; r++) {
+    const b = ranges[r]!;
+    if (b - a >= RANGE_READ || r === 256) {
+      if (b > a) spans.push([a, b]);
+      a = b;
+    }
+  }
+  return spans;
+}
+
+async function eachChunk(store: BlobStore, key: string, fn: (c: Buffer) => void, tick: () => void): Promise<void> {
+  const stream = await store.openRead(key);
+  let i = 0;
+  try {
+    for await (const c of stream) {
+      fn(c as Buffer);
+      if ((++i & 63) === 0) tick();
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+async function writeMergedIndex(
+  input: DeltaInput,
+  binUri: string,
+  kept: Uint8Array,
+  arena: EntryArena,
+  fresh: number[],
+  extra: Buffer[],
+  counts: SnapshotCounts,
+): Promise<string> {
+  const { work, stores, runId, base } = input;
+  const keys = rowIndexKeys(runId);
+  const ranges = new Array<number>(257).fill(0);
+  let written = 0;
+  let entries = 0;
+  let nextRange = 0;
+  // Range offsets follow the entries as they are written (fingerprint order).
+  const note = (top: number, size: number): void => {
+    while (nextRange <= top) ranges[nextRange++] = written;
+    written += size;
+    entries++;
+  };
+  let entriesBefore = 0;
+  const merged = async function* (): AsyncGenerator<Buffer> {
+    let f = 0;
+    const prev = new Uint32Array(4);
+    for (const [a, b] of rangeSpans(base.ranges)) {
+      const piece = await readRange(stores, binUri, a, b - a);
+      const outParts: Buffer[] = [];
+      let entry = entriesBefore;
+      eachEntry(piece, prev, (buf, words, w, at, size) => {
+        if (kept[entry++] === 1) {
+          while (f < fresh.length && compareFp(arena.fps, 4 * fresh[f]!, words, w) < 0) {
+            const e = arena.entry(fresh[f++]!);
+            note(e.readUInt32LE(0) >>> 24, e.length);
+            outParts.push(e);
+          }
+          note(words[w]! >>> 24, size);
+          outParts.push(buf.subarray(at, at + size));
+        }
+      });
+      entriesBefore = entry;
+      if (outParts.length) yield* batched(outParts);
+      input.tick();
+    }
+    const rest: Buffer[] = [];
+    for (; f < fresh.length; f++) {
+      const e = arena.entry(fresh[f]!);
+      note(e.readUInt32LE(0) >>> 24, e.length);
+      rest.push(e);
+    }
+    if (rest.length) yield* batched(rest);
+  };
+  await work.write(keys.bin, merged(), { md5: false, contentType: 'application/octet-stream' });
+  while (nextRange <= 256) ranges[nextRange++] = written;
+  let extraBytes = 0;
+  for (const e of extra) extraBytes += e.length;
+  await work.write(keys.extra, batched(extra), { md5: false, contentType: 'application/octet-stream' });
+  const meta: RowIndexMeta = {
+    format: ROW_INDEX_FORMAT,
+    runId,
+    key: base.key,
+    header: base.header,
+    seed: base.seed,
+    entries,
+    binBytes: written,
+    extraBytes,
+    ranges,
+    counts,
+  };
+  await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });
+  return keys.meta;
+}
+
+/** Digests into spill parts (shard-major, as prepare writes them), a part per buffer full. */
+class Spill {
+  private readonly buffer: ShardBuffer;
+  private readonly typeIndex: Map<IdentifierType, number>;
+  private readonly widths: number[];
+  private readonly parts: SpillPart[] = [];
+
+  constructor(
+    private readonly work: BlobStore,
+    types: readonly IdentifierType[],
+    private readonly tuning: PrepareTuning,
+    private readonly keys: (seq: number) => { lines: string; index: string },
+  ) {
+    this.buffer = new ShardBuffer(types.length, 'records');
+    this.typeIndex = new Map(types.map((t, i) => [t, i]));
+    this.widths = types.map((t) => recordWidth(t));
+  }
+
+  async add(digests: readonly { type: IdentifierType; digests: Parameters<ShardBuffer['add']>[1]; records?: Buffer }[]): Promise<void> {
+    for (const d of digests) {
+      const t = this.typeIndex.get(d.type)!;
+      this.buffer.add(t, d.digests);
+      if (d.records) this.buffer.addRecords(t, d.records, this.widths[t]!);
+    }
+    if (this.buffer.bytes >= this.tuning.maxBufferBytes) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const part = this.buffer.take();
+    if (part.ids === 0) return;
+    const { lines, index } = this.keys(this.parts.length);
+    await this.work.write(lines, Readable.from(part.chunks), { md5: false });
+    this.buffer.recycle();
+    const p: SpillPart = { key: lines, ids: part.ids, offsets: part.offsets, format: 'records' };
+    await this.work.write(index, JSON.stringify(p));
+    this.parts.push(p);
+  }
+
+  async finish(): Promise<SpillPart[]> {
+    await this.flush();
+    return this.parts;
+  }
+}
+
+/** a − b, count by count (b's counts are of rows a counted). */
+export function subtractCounts(a: SnapshotCounts, b: SnapshotCounts): SnapshotCounts {
+  return combine(a, b, -1);
+}
+
+export function addCounts(a: SnapshotCounts, b: SnapshotCounts): SnapshotCounts {
+  return combine(a, b, 1);
+}
+
+function combine(a: SnapshotCounts, b: SnapshotCounts, sign: 1 | -1): SnapshotCounts {
+  const out: SnapshotCounts = structuredClone(a);
+  out.rows += sign * b.rows;
+  for (const [r, v] of Object.entries(b.rowsRejected)) {
+    const k = r as keyof SnapshotCounts['rowsRejected'];
+    out.rowsRejected[k] = (out.rowsRejected[k] ?? 0) + sign * (v ?? 0);
+    if (out.rowsRejected[k] === 0) delete out.rowsRejected[k];
+  }
+  for (const [type, c] of Object.entries(b.types)) {
+    if (!c) continue;
+    const t = (out.types[type as IdentifierType] ??= { accepted: 0, prehashed: 0, empty: 0, rejected: {} });
+    t.accepted += sign * c.accepted;
+    t.prehashed += sign * c.prehashed;
+    t.empty += sign * c.empty;
+    for (const [r, v] of Object.entries(c.rejected)) {
+      const k = r as keyof typeof t.rejected;
+      t.rejected[k] = (t.rejected[k] ?? 0) + sign * (v ?? 0);
+      if (t.rejected[k] === 0) delete t.rejected[k];
+    }
+  }
+  if (out.rows < 0) throw new Error('the row index counts fewer rows than its lines gave');
+  return out;
+}
