@@ -68,6 +68,7 @@ const ARENA = 4 << 20;
  */
 export class EntryArena {
   private chunks: Buffer[] = [];
+  private chunkWords: Uint32Array[] = [];
   private cur = Buffer.alloc(0);
   private curWords = new Uint32Array(0);
   private fill = 0;
@@ -82,7 +83,10 @@ export class EntryArena {
     const len = end - start;
     const size = entrySize(len);
     if (this.fill + size > this.cur.length) {
-      if (this.fill > 0) this.chunks.push(this.cur.subarray(0, this.fill));
+      if (this.fill > 0) {
+        this.chunks.push(this.cur.subarray(0, this.fill));
+        this.chunkWords.push(this.curWords);
+      }
       this.cur = Buffer.allocUnsafeSlow(Math.max(ARENA, size));
       this.curWords = new Uint32Array(this.cur.buffer, this.cur.byteOffset, this.cur.length >>> 2);
       this.fill = 0;
@@ -137,27 +141,102 @@ export class EntryArena {
     return out;
   }
 
+  /** Appends entry i to an index being written. */
+  emit(i: number, out: IndexOut): void {
+    const c = this.where[2 * i]!;
+    const words = c === this.chunks.length ? this.curWords : this.chunkWords[c]!;
+    const w = this.where[2 * i + 1]! >>> 2;
+    out.appendEntry(words, w, entrySize(words[w + 4]!) >>> 2);
+  }
+
   /** Entry numbers (those `keep` accepts) in fingerprint order. */
-  sorted(keep: (i: number) => boolean): number[] {
+  sorted(keep: (i: number) => boolean): Int32Array {
     const order = sortFingerprints(this.fps, 4, this.count);
-    const out: number[] = [];
-    for (const i of order) if (keep(i)) out.push(i);
-    return out;
+    let k = 0;
+    for (let j = 0; j < order.length; j++) if (keep(order[j]!)) order[k++] = order[j]!;
+    return order.subarray(0, k);
   }
 }
 
-/** Range offsets (257) of entries in the order given, from their fingerprints' top byte. */
-export function rangesOf(fpTop: (k: number) => number, sizes: (k: number) => number, n: number): number[] {
-  const ranges = new Array<number>(257).fill(0);
-  let at = 0;
-  let r = 0;
-  for (let k = 0; k < n; k++) {
-    const top = fpTop(k);
-    while (r <= top) ranges[r++] = at;
-    at += sizes(k);
+/**
+ * rowindex.bin as it is written: entries appended in fingerprint order (one at a time or as
+ * runs of consecutive stored entries), copied into 1 MiB pieces, with the range offsets
+ * noted on the way. No object per entry: a million small buffers cost more in the garbage
+ * collector than the copying.
+ */
+export class IndexOut {
+  readonly ranges = new Array<number>(257).fill(0);
+  private nextRange = 0;
+  bytes = 0;
+  entries = 0;
+  private cur: Buffer;
+  private curWords: Uint32Array;
+  private fill = 0;
+  private ready: Buffer[] = [];
+  /** Pieces handed out by the last take(): written by now (the store was asked for the next). */
+  private handed: Buffer[] = [];
+  private spare: Buffer[] = [];
+
+  constructor() {
+    this.cur = Buffer.allocUnsafeSlow(1 << 20);
+    this.curWords = new Uint32Array(this.cur.buffer, this.cur.byteOffset, this.cur.length >>> 2);
   }
-  while (r <= 256) ranges[r++] = at;
-  return ranges;
+
+  private next(): void {
+    this.ready.push(this.cur.subarray(0, this.fill));
+    this.cur = this.spare.pop() ?? Buffer.allocUnsafeSlow(1 << 20);
+    this.curWords = new Uint32Array(this.cur.buffer, this.cur.byteOffset, this.cur.length >>> 2);
+    this.fill = 0;
+  }
+
+  /** Appends one entry of q words at words[w..] (a word-aligned copy: most entries are under 30 words). */
+  appendEntry(words: Uint32Array, w: number, q: number): void {
+    const top = words[w]! >>> 24;
+    while (this.nextRange <= top) this.ranges[this.nextRange++] = this.bytes;
+    if (this.fill + 4 * q > this.cur.length) this.next();
+    let o = this.fill >>> 2;
+    for (let k = w, end = w + q; k < end; ) this.curWords[o++] = words[k++]!;
+    this.fill += 4 * q;
+    this.bytes += 4 * q;
+    this.entries++;
+  }
+
+  /** Appends the whole entries of buf[start, end). */
+  append(buf: Buffer, start: number, end: number): void {
+    for (let p = start; p < end; ) {
+      const top = buf[p + 3]!;
+      while (this.nextRange <= top) this.ranges[this.nextRange++] = this.bytes + (p - start);
+      const len = buf[p + 16]! | (buf[p + 17]! << 8) | (buf[p + 18]! << 16) | (buf[p + 19]! << 24);
+      p += entrySize(len);
+      this.entries++;
+    }
+    let at = start;
+    while (at < end) {
+      if (this.fill === this.cur.length) this.next();
+      const n = Math.min(end - at, this.cur.length - this.fill);
+      buf.copy(this.cur, this.fill, at, at + n);
+      this.fill += n;
+      at += n;
+    }
+    this.bytes += end - start;
+  }
+
+  /**
+   * Full pieces so far (and the last one when `final`). The pieces of the previous take are
+   * reused: the caller writes with reusesChunks, so they are stored once the next is pulled.
+   */
+  take(final: boolean): Buffer[] {
+    for (const b of this.handed) if (b.length === 1 << 20) this.spare.push(b);
+    if (final) {
+      if (this.fill) this.ready.push(this.cur.subarray(0, this.fill));
+      this.fill = 0;
+      while (this.nextRange <= 256) this.ranges[this.nextRange++] = this.bytes;
+    }
+    const out = this.ready;
+    this.ready = [];
+    this.handed = out.filter((b) => b.buffer.byteLength === 1 << 20 && b.byteOffset === 0).map((b) => Buffer.from(b.buffer, 0, 1 << 20));
+    return out;
+  }
 }
 
 /** Chunks of about 1 MiB made of many small buffers (fewer writes). */
@@ -226,9 +305,13 @@ export class RowIndexBuilder implements LineSink {
       key,
       header: this.header,
       seed: this.seed,
-      entries: order.length,
-      fpTop: (k) => a.fps[4 * order[k]!]! >>> 24,
-      entry: (k) => a.entry(order[k]!),
+      entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
+        for (let k = 0; k < order.length; k++) {
+          a.emit(order[k]!, out);
+          if ((k & 4095) === 4095) yield* out.take(false);
+        }
+        yield* out.take(true);
+      },
       extra: extraParts,
       counts,
     });
@@ -239,10 +322,8 @@ export interface IndexContent {
   key: string;
   header: Buffer;
   seed: number;
-  entries: number;
-  fpTop: (k: number) => number;
-  /** Entry k in fingerprint order, as stored. */
-  entry: (k: number) => Buffer;
+  /** Appends the entries in fingerprint order to `out`, yielding its pieces as they fill (one pulled at a time: they are reused). */
+  entries: (out: IndexOut) => AsyncIterable<Buffer>;
   extra: Buffer[];
   counts: SnapshotCounts;
 }
@@ -250,11 +331,9 @@ export interface IndexContent {
 /** Stores an index: the entries, the extra lines, then the meta (last: a meta names whole objects). */
 export async function writeRowIndex(work: BlobStore, runId: string, c: IndexContent): Promise<string> {
   const keys = rowIndexKeys(runId);
-  const ranges = rangesOf(c.fpTop, (k) => c.entry(k).length, c.entries);
-  const entries = function* (): Generator<Buffer> {
-    for (let k = 0; k < c.entries; k++) yield c.entry(k);
-  };
-  await work.write(keys.bin, batched(entries()), { md5: false, contentType: 'application/octet-stream' });
+  const out = new IndexOut();
+  const pieces = c.entries(out);
+  await work.write(keys.bin, pieces, { md5: false, reusesChunks: true, contentType: 'application/octet-stream' });
   let extraBytes = 0;
   for (const e of c.extra) extraBytes += e.length;
   await work.write(keys.extra, batched(c.extra), { md5: false, contentType: 'application/octet-stream' });
@@ -264,10 +343,10 @@ export async function writeRowIndex(work: BlobStore, runId: string, c: IndexCont
     key: c.key,
     header: c.header.toString('base64'),
     seed: c.seed,
-    entries: c.entries,
-    binBytes: ranges[256]!,
+    entries: out.entries,
+    binBytes: out.bytes,
     extraBytes,
-    ranges,
+    ranges: out.ranges,
     counts: c.counts,
   };
   await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });

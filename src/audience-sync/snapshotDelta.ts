@@ -3,10 +3,11 @@ import type { IdentifierType } from '../identifiers/schema';
 import { SnapshotReader, rejectsToCsv, type RejectRecord, type RejectValueMode, type SnapshotCounts, type SnapshotReadOptions } from '../snapshot';
 import type { BlobStore } from '../storage';
 import { layout } from './layout';
-import { readRange, recordWidth } from './listStore';
+import { recordWidth } from './listStore';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { ENTRY_HEAD, EntryArena, ROW_INDEX_FORMAT, batched, checkEntry, eachEntry, rowIndexKeys, type RowIndexMeta } from './rowIndex';
+import { DamagedRowIndex, ENTRY_HEAD, EntryArena, batched, checkEntry, eachEntry, entrySize, rowIndexKeys, writeRowIndex, type IndexOut, type RowIndexMeta } from './rowIndex';
+import { pieces, wholeRecords } from './reusedReads';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
@@ -65,7 +66,6 @@ export interface DeltaResult {
 /** The base index does not fit this snapshot (another header): not an error, the full path. */
 export class DeltaNotApplicable extends Error {}
 
-const RANGE_READ = 8 << 20;
 
 export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResult> {
   const { work, stores, runId, source, base, tuning } = input;
@@ -113,13 +113,16 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
       // Read again in the second pass, as it is.
     },
   });
-  await eachChunk(source.store, source.key, (c) => pass1.push(c), input.tick);
+  let chunks = 0;
+  for await (const c of pieces(source.store, source.key)) {
+    pass1.push(c);
+    if ((++chunks & 15) === 0) input.tick();
+  }
   pass1.end();
   if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
 
   // 2. Sorted fingerprints against the index, range by range.
   const order = sortFingerprints(fps, 4, n);
-  const binUri = work.uriOf(rowIndexKeys(base.runId).bin);
   const kept = new Uint8Array(base.entries);
   const goneLines: Buffer[] = [];
   let p = 0;
@@ -127,8 +130,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   let goneCount = 0;
   const prev = new Uint32Array(4);
   const scratch = new Uint32Array(4);
-  for (const [a, b] of rangeSpans(base.ranges)) {
-    const piece = await readRange(stores, binUri, a, b - a);
+  for await (const piece of indexPieces(work, base)) {
     eachEntry(piece, prev, (buf, words, w, at) => {
       while (p < n && compareFp(fps, 4 * order[p]!, words, w) < 0) markNew(lineOf[order[p++]!]!);
       if (p < n && compareFp(fps, 4 * order[p]!, words, w) === 0) {
@@ -186,18 +188,13 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const newStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    const stream = await source.store.openRead(source.key);
-    try {
-      for await (const chunk of stream) {
-        pass2.push(chunk as Buffer);
-        if (out.length) {
-          const b = Buffer.concat(out);
-          out = [];
-          yield b;
-        }
+    for await (const chunk of pieces(source.store, source.key)) {
+      pass2.push(chunk);
+      if (out.length) {
+        const b = Buffer.concat(out);
+        out = [];
+        yield b;
       }
-    } finally {
-      stream.destroy();
     }
     pass2.end();
     if (out.length) {
@@ -278,7 +275,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     const extra = [...blank];
     for (let i = 0; i < arena.count; i++) if (rejected.has(arena.lines[i]!)) extra.push({ line: arena.lines[i]!, bytes: arena.lineWithLf(i) });
     extra.sort((x, y) => x.line - y.line);
-    rowIndexKey = await writeMergedIndex(input, binUri, kept, arena, fresh2, [...extra.map((e) => e.bytes), ...tailParts], counts);
+    rowIndexKey = await writeMergedIndex(input, kept, arena, fresh2, [...extra.map((e) => e.bytes), ...tailParts], counts);
   }
   return {
     counts,
@@ -300,104 +297,71 @@ function countNew(fresh: Uint8Array, lineOf: Int32Array, n: number): number {
   return k;
 }
 
-/** Byte spans of the index of up to RANGE_READ bytes, on range boundaries (entries never straddle them). */
-function rangeSpans(ranges: readonly number[]): [number, number][] {
-  const spans: [number, number][] = [];
-  let a = ranges[0]!;
-  for (let r = 1; r <= 256; r++) {
-    const b = ranges[r]!;
-    if (b - a >= RANGE_READ || r === 256) {
-      if (b > a) spans.push([a, b]);
-      a = b;
-    }
-  }
-  return spans;
-}
-
-async function eachChunk(store: BlobStore, key: string, fn: (c: Buffer) => void, tick: () => void): Promise<void> {
-  const stream = await store.openRead(key);
-  let i = 0;
-  try {
-    for await (const c of stream) {
-      fn(c as Buffer);
-      if ((++i & 63) === 0) tick();
-    }
-  } finally {
-    stream.destroy();
-  }
+/** rowindex.bin of `base`, in pieces of whole entries (each valid until the next). */
+function indexPieces(work: BlobStore, base: RowIndexMeta): AsyncGenerator<Buffer> {
+  return wholeRecords(
+    work,
+    rowIndexKeys(base.runId).bin,
+    (buf, n) => {
+      let p = 0;
+      while (p + ENTRY_HEAD <= n) {
+        const size = entrySize(buf.readUInt32LE(p + 16));
+        if (p + size > n) break;
+        p += size;
+      }
+      return p;
+    },
+    () => new DamagedRowIndex('the last entry is cut short'),
+  );
 }
 
 async function writeMergedIndex(
   input: DeltaInput,
-  binUri: string,
   kept: Uint8Array,
   arena: EntryArena,
-  fresh: number[],
+  fresh: Int32Array,
   extra: Buffer[],
   counts: SnapshotCounts,
 ): Promise<string> {
-  const { work, stores, runId, base } = input;
-  const keys = rowIndexKeys(runId);
-  const ranges = new Array<number>(257).fill(0);
-  let written = 0;
-  let entries = 0;
-  let nextRange = 0;
-  // Range offsets follow the entries as they are written (fingerprint order).
-  const note = (top: number, size: number): void => {
-    while (nextRange <= top) ranges[nextRange++] = written;
-    written += size;
-    entries++;
-  };
-  let entriesBefore = 0;
-  const merged = async function* (): AsyncGenerator<Buffer> {
-    let f = 0;
-    const prev = new Uint32Array(4);
-    for (const [a, b] of rangeSpans(base.ranges)) {
-      const piece = await readRange(stores, binUri, a, b - a);
-      const outParts: Buffer[] = [];
-      let entry = entriesBefore;
-      eachEntry(piece, prev, (buf, words, w, at, size) => {
-        if (kept[entry++] === 1) {
-          while (f < fresh.length && compareFp(arena.fps, 4 * fresh[f]!, words, w) < 0) {
-            const e = arena.entry(fresh[f++]!);
-            note(e.readUInt32LE(0) >>> 24, e.length);
-            outParts.push(e);
-          }
-          note(words[w]! >>> 24, size);
-          outParts.push(buf.subarray(at, at + size));
-        }
-      });
-      entriesBefore = entry;
-      if (outParts.length) yield* batched(outParts);
-      input.tick();
-    }
-    const rest: Buffer[] = [];
-    for (; f < fresh.length; f++) {
-      const e = arena.entry(fresh[f]!);
-      note(e.readUInt32LE(0) >>> 24, e.length);
-      rest.push(e);
-    }
-    if (rest.length) yield* batched(rest);
-  };
-  await work.write(keys.bin, merged(), { md5: false, contentType: 'application/octet-stream' });
-  while (nextRange <= 256) ranges[nextRange++] = written;
-  let extraBytes = 0;
-  for (const e of extra) extraBytes += e.length;
-  await work.write(keys.extra, batched(extra), { md5: false, contentType: 'application/octet-stream' });
-  const meta: RowIndexMeta = {
-    format: ROW_INDEX_FORMAT,
-    runId,
+  const { base } = input;
+  return writeRowIndex(input.work, input.runId, {
     key: base.key,
-    header: base.header,
+    header: Buffer.from(base.header, 'base64'),
     seed: base.seed,
-    entries,
-    binBytes: written,
-    extraBytes,
-    ranges,
+    // Kept entries are copied as runs; a new entry goes between them where its fingerprint falls.
+    entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
+      let f = 0;
+      let entry = 0;
+      const prev = new Uint32Array(4);
+      for await (const piece of indexPieces(input.work, base)) {
+        let run = -1;
+        let runEnd = -1;
+        let runBuf: Buffer | null = null;
+        eachEntry(piece, prev, (buf, words, w, at, size) => {
+          if (kept[entry++] !== 1) return;
+          if (f < fresh.length && compareFp(arena.fps, 4 * fresh[f]!, words, w) < 0) {
+            if (runBuf && run >= 0) out.append(runBuf, run, runEnd);
+            run = -1;
+            while (f < fresh.length && compareFp(arena.fps, 4 * fresh[f]!, words, w) < 0) arena.emit(fresh[f++]!, out);
+          }
+          if (run >= 0 && runEnd === at && runBuf === buf) runEnd = at + size;
+          else {
+            if (runBuf && run >= 0) out.append(runBuf, run, runEnd);
+            runBuf = buf;
+            run = at;
+            runEnd = at + size;
+          }
+        });
+        if (runBuf && run >= 0) out.append(runBuf, run, runEnd);
+        yield* out.take(false);
+        input.tick();
+      }
+      for (; f < fresh.length; f++) arena.emit(fresh[f]!, out);
+      yield* out.take(true);
+    },
+    extra,
     counts,
-  };
-  await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });
-  return keys.meta;
+  });
 }
 
 /** Digests into spill parts (shard-major, as prepare writes them), a part per buffer full. */
