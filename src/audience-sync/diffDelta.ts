@@ -1,9 +1,9 @@
 import type { IdentifierType } from '../identifiers/schema';
 import { readJsonObject, type BlobStore } from '../storage';
 import { diffSnapshot, type ShardDiff } from './diff';
-import { checkMulti, multiWidth, sortCountRecords, type CountedRecords } from './digestCounts';
+import { checkMulti, cmpAt, multiWidth, sortCountRecords, wordsOf, type CountedRecords } from './digestCounts';
 import { isSortedUniqueLines } from './digestLists';
-import { concatRecords, isSortedUniqueRecords, minusRecords, recordsOfHexLines, unionRecords } from './digestRecords';
+import { concatRecords, isSortedUniqueRecords, recordsOfHexLines } from './digestRecords';
 import type { DiffCheckpoint, DiffGroupInput } from './diffRun';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
@@ -92,7 +92,7 @@ export async function diffDeltaGroup(
         const A = counted(newIds.get(k), w);
         const R = counted(goneIds.get(k), w);
         const change = applyCounts(S, U, A, R, w, `${xx}/${type}`);
-        const desired = unionRecords(minusRecords(S, change.removes, w), change.adds, w);
+        const desired = applyChanges(S, change.removes, change.adds, w);
         const applied = direct ? S : (baseLists.state.get(k) ?? EMPTY);
         const appliedRef = base?.types[type]?.shards[xx];
         let d: ShardDiff = direct ? { adds: change.adds, removes: change.removes, state: desired } : diffSnapshot(desired, applied, syncMode, w);
@@ -209,17 +209,28 @@ async function readStateLists(
   return { state, multi };
 }
 
-function has(S: Buffer, key: Buffer, w: number): boolean {
-  let lo = 0;
-  let hi = S.length / w - 1;
-  while (lo <= hi) {
+/** The first record of S (q words each) from `lo` on that is not before the key at kw[ki]. */
+function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Array, ki: number, q: number): number {
+  let hi = n;
+  while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const c = Buffer.compare(S.subarray(mid * w, mid * w + w), key);
-    if (c === 0) return true;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+    if (cmpAt(S, mid * q, kw, ki, q) < 0) lo = mid + 1;
+    else hi = mid;
   }
-  return false;
+  return lo;
+}
+
+/** Records of width w picked by word offsets into one buffer. */
+function gatherRecords(src: Uint32Array[], picks: number[], q: number): Buffer {
+  const out = Buffer.allocUnsafeSlow((picks.length / 2) * q * 4);
+  const ow = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2);
+  let o = 0;
+  for (let k = 0; k < picks.length; k += 2) {
+    const from = src[picks[k]!]!;
+    const at = picks[k + 1]!;
+    for (let x = 0; x < q; x++) ow[o++] = from[at + x]!;
+  }
+  return out;
 }
 
 /**
@@ -227,49 +238,95 @@ function has(S: Buffer, key: Buffer, w: number): boolean {
  * from the indexed state S, its multi list U, and the counted ids of new (A) and gone (R) lines.
  */
 export function applyCounts(S: Buffer, U: Buffer, A: CountedRecords, R: CountedRecords, w: number, where: string): { adds: Buffer; removes: Buffer; multi: Buffer } {
-  const mw = multiWidth(w);
+  const q = w >>> 2;
+  const uq = q + 1;
+  const sw = wordsOf(S);
+  const aw = wordsOf(A.unique);
+  const rw = wordsOf(R.unique);
+  const uw = wordsOf(U);
+  const nS = S.length / w;
   const nA = A.unique.length / w;
   const nR = R.unique.length / w;
-  const nU = U.length / mw;
-  const adds: Buffer[] = [];
-  const removes: Buffer[] = [];
+  const nU = U.length / (4 * uq);
+  const src = [aw, rw];
+  const adds: number[] = [];
+  const removes: number[] = [];
+  // The multi list after: runs of U kept as they are, and changed entries.
   const multi: Buffer[] = [];
   let i = 0;
   let j = 0;
   let u = 0;
   let copyFrom = 0;
+  let s = 0;
   while (i < nA || j < nR) {
-    const ka = i < nA ? A.unique.subarray(i * w, i * w + w) : null;
-    const kr = j < nR ? R.unique.subarray(j * w, j * w + w) : null;
-    const c = !ka ? 1 : !kr ? -1 : Buffer.compare(ka, kr);
-    const key = c <= 0 ? ka! : kr!;
+    const c = i >= nA ? 1 : j >= nR ? -1 : cmpAt(aw, i * q, rw, j * q, q);
+    const kw = c <= 0 ? aw : rw;
+    const ki = c <= 0 ? i * q : j * q;
     const a = c <= 0 ? (A.counts?.[i] ?? 1) : 0;
     const r = c >= 0 ? (R.counts?.[j] ?? 1) : 0;
-    while (u < nU && Buffer.compare(U.subarray(u * mw, u * mw + w), key) < 0) u++;
+    while (u < nU && cmpAt(uw, u * uq, kw, ki, q) < 0) u++;
+    if (u > copyFrom) multi.push(U.subarray(copyFrom * 4 * uq, u * 4 * uq));
+    copyFrom = u;
     let before: number;
-    if (u < nU && Buffer.compare(U.subarray(u * mw, u * mw + w), key) === 0) {
-      // U's entries before this one stay as they are; this one is replaced below.
-      if (u > copyFrom) multi.push(U.subarray(copyFrom * mw, u * mw));
-      before = U.readUInt32LE(u * mw + w);
+    if (u < nU && cmpAt(uw, u * uq, kw, ki, q) === 0) {
+      before = uw[u * uq + q]!;
       copyFrom = ++u;
     } else {
-      if (u > copyFrom) multi.push(U.subarray(copyFrom * mw, u * mw));
-      copyFrom = u;
-      before = has(S, key, w) ? 1 : 0;
+      s = lowerBound(sw, nS, s, kw, ki, q);
+      before = s < nS && cmpAt(sw, s * q, kw, ki, q) === 0 ? 1 : 0;
     }
     const now = before - r + a;
     if (now < 0) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${where}: the lines gone since the applied state give an id more often than its rows did; the row index does not match the applied state`);
-    if (before === 0 && now > 0) adds.push(key);
-    if (before > 0 && now === 0) removes.push(key);
+    if (before === 0 && now > 0) adds.push(c <= 0 ? 0 : 1, ki);
+    if (before > 0 && now === 0) removes.push(c <= 0 ? 0 : 1, ki);
     if (now >= 2) {
-      const e = Buffer.allocUnsafe(mw);
-      key.copy(e, 0);
-      e.writeUInt32LE(now, w);
+      const e = Buffer.allocUnsafe(4 * uq);
+      const ew = new Uint32Array(e.buffer, e.byteOffset, uq);
+      for (let x = 0; x < q; x++) ew[x] = kw[ki + x]!;
+      ew[q] = now;
       multi.push(e);
     }
     if (c <= 0) i++;
     if (c >= 0) j++;
   }
-  if (nU > copyFrom) multi.push(U.subarray(copyFrom * mw));
-  return { adds: Buffer.concat(adds), removes: Buffer.concat(removes), multi: Buffer.concat(multi) };
+  if (nU > copyFrom) multi.push(U.subarray(copyFrom * 4 * uq));
+  return { adds: gatherRecords(src, adds, q), removes: gatherRecords(src, removes, q), multi: multi.length === 1 ? multi[0]! : Buffer.concat(multi) };
+}
+
+/**
+ * S − removes ∪ adds (removes ⊆ S, adds disjoint from S; all sorted): S copied in runs
+ * between the changes, which are few (a churn's), instead of record by record.
+ */
+export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number): Buffer {
+  if (!removes.length && !adds.length) return S;
+  const q = w >>> 2;
+  const sw = wordsOf(S);
+  const xw = wordsOf(removes);
+  const yw = wordsOf(adds);
+  const nS = S.length / w;
+  const nX = removes.length / w;
+  const nY = adds.length / w;
+  const out = Buffer.allocUnsafeSlow(S.length - removes.length + adds.length);
+  let o = 0;
+  let s = 0;
+  let i = 0;
+  let j = 0;
+  while (i < nX || j < nY) {
+    const takeRemove = j >= nY || (i < nX && cmpAt(xw, i * q, yw, j * q, q) < 0);
+    const kw = takeRemove ? xw : yw;
+    const ki = takeRemove ? i * q : j * q;
+    const p = lowerBound(sw, nS, s, kw, ki, q);
+    if (p > s) o += S.copy(out, o, s * w, p * w);
+    s = p;
+    if (takeRemove) {
+      if (!(s < nS && cmpAt(sw, s * q, kw, ki, q) === 0)) throw new RangeError('a removed id is not in the list');
+      s++;
+      i++;
+    } else {
+      o += adds.copy(out, o, j * w, j * w + w);
+      j++;
+    }
+  }
+  if (s < nS) o += S.copy(out, o, s * w, nS * w);
+  return out.subarray(0, o);
 }

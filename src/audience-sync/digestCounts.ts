@@ -34,7 +34,17 @@ function cmp(a: Uint32Array, i: number, b: Uint32Array, j: number, q: number): n
   return 0;
 }
 
-function wordsOf(buf: Buffer): Uint32Array {
+/** Byte order of the q-word records at word offsets ai of a and bi of b. */
+export function cmpAt(a: Uint32Array, ai: number, b: Uint32Array, bi: number, q: number): number {
+  for (let k = 0; k < q; k++) {
+    const u = a[ai + k]!;
+    const v = b[bi + k]!;
+    if (u !== v) return be(u) < be(v) ? -1 : 1;
+  }
+  return 0;
+}
+
+export function wordsOf(buf: Buffer): Uint32Array {
   const b = buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf);
   return new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
 }

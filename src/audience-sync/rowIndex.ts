@@ -149,6 +149,18 @@ export class EntryArena {
     out.appendEntry(words, w, entrySize(words[w + 4]!) >>> 2);
   }
 
+  /** Appends entries order[from, to) (a plain loop: inside a generator it ran several times slower). */
+  emitAll(order: Int32Array, from: number, to: number, out: IndexOut): void {
+    const chunks = this.chunks.length;
+    for (let k = from; k < to; k++) {
+      const i = order[k]!;
+      const c = this.where[2 * i]!;
+      const words = c === chunks ? this.curWords : this.chunkWords[c]!;
+      const w = this.where[2 * i + 1]! >>> 2;
+      out.appendEntry(words, w, entrySize(words[w + 4]!) >>> 2);
+    }
+  }
+
   /** Entry numbers (those `keep` accepts) in fingerprint order. */
   sorted(keep: (i: number) => boolean): Int32Array {
     const order = sortFingerprints(this.fps, 4, this.count);
@@ -306,9 +318,9 @@ export class RowIndexBuilder implements LineSink {
       header: this.header,
       seed: this.seed,
       entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
-        for (let k = 0; k < order.length; k++) {
-          a.emit(order[k]!, out);
-          if ((k & 4095) === 4095) yield* out.take(false);
+        for (let k = 0; k < order.length; k += 8192) {
+          a.emitAll(order, k, Math.min(order.length, k + 8192), out);
+          yield* out.take(false);
         }
         yield* out.take(true);
       },
