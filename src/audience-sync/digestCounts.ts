@@ -49,6 +49,28 @@ export function wordsOf(buf: Buffer): Uint32Array {
   return new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
 }
 
+/*
+ * Scratch memory reused across calls (each call copies its results out): a fresh set per
+ * shard list made the garbage collector most of a delta diff's time.
+ */
+let scratchSize = 0;
+let keyScratch = new Uint32Array(0);
+let orderScratch = new Int32Array(0);
+let countScratch = new Int32Array(0);
+let timeScratch = new Uint32Array(0);
+
+function scratch(n: number): { keys: Uint32Array; order: Int32Array; counts: Int32Array; times: Uint32Array } {
+  if (scratchSize < n) {
+    scratchSize = Math.max(n, scratchSize * 2);
+    keyScratch = new Uint32Array(scratchSize);
+    orderScratch = new Int32Array(scratchSize);
+    countScratch = new Int32Array(scratchSize + 1);
+    timeScratch = new Uint32Array(scratchSize);
+  }
+  countScratch.fill(0, 0, n + 1);
+  return { keys: keyScratch, order: orderScratch, counts: countScratch, times: timeScratch };
+}
+
 /**
  * Sorts records of width w, drops duplicates and counts them: the bucket sort of
  * digestRecords.sortUniqueRecords (uniform digests: about one a bucket, linear), keeping
@@ -59,9 +81,7 @@ export function sortCountRecords(input: Buffer, w: number): CountedRecords {
   if (n === 0) return { unique: input, counts: null };
   const q = w >>> 2;
   const words = wordsOf(input);
-  const keys = new Uint32Array(n);
-  const order = new Int32Array(n);
-  const counts = new Int32Array(n + 1);
+  const { keys, order, counts, times } = scratch(n);
   let min = 0xffffffff;
   let max = 0;
   for (let i = 0; i < n; i++) {
@@ -77,7 +97,6 @@ export function sortCountRecords(input: Buffer, w: number): CountedRecords {
   const before = (x: number, y: number): number => (keys[x] !== keys[y] ? (keys[x]! < keys[y]! ? -1 : 1) : cmp(words, x, words, y, q));
   const out = Buffer.allocUnsafeSlow(input.length);
   const ow = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2);
-  const times = new Uint32Array(n);
   let dup = false;
   let written = 0;
   let s = 0;
@@ -103,7 +122,7 @@ export function sortCountRecords(input: Buffer, w: number): CountedRecords {
     }
     s = e;
   }
-  return { unique: out.subarray(0, written * w), counts: dup ? times.subarray(0, written) : null };
+  return { unique: out.subarray(0, written * w), counts: dup ? times.slice(0, written) : null };
 }
 
 /** The multi list of counted records: those that occurred more than once, with their count. */

@@ -124,16 +124,18 @@ export function compareFp(a: Uint32Array, ai: number, b: Uint32Array, bi: number
  * counted into buckets by their top bits (fingerprints are uniform: about one a bucket),
  * then each bucket by insertion. Linear in n for uniform input.
  */
-export function sortFingerprints(words: Uint32Array, stride: number, n: number): Int32Array {
+export function sortFingerprints(words: Uint32Array, stride: number, n: number, skip = 0): Int32Array {
   const order = new Int32Array(n);
   if (n === 0) return order;
-  let bits = 8;
+  let bits = 4;
   while (bits < 22 && 1 << bits < n) bits++;
   const shift = 32 - bits;
+  // `skip` top bits are the same for all (one range of an index): bucket on the bits after them.
+  const bucket = (x: number): number => ((x << skip) >>> shift) >>> 0;
   const counts = new Int32Array((1 << bits) + 1);
-  for (let i = 0; i < n; i++) counts[(words[i * stride]! >>> shift) + 1]!++;
+  for (let i = 0; i < n; i++) counts[bucket(words[i * stride]!) + 1]!++;
   for (let b = 0; b < 1 << bits; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) order[counts[words[i * stride]! >>> shift]!++] = i;
+  for (let i = 0; i < n; i++) order[counts[bucket(words[i * stride]!)]!++] = i;
   // counts[b] is now the end of bucket b.
   let s = 0;
   for (let b = 0; b < 1 << bits; b++) {

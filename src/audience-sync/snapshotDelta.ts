@@ -6,7 +6,7 @@ import { layout } from './layout';
 import { recordWidth } from './listStore';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { DamagedRowIndex, ENTRY_HEAD, EntryArena, batched, checkEntry, eachEntry, entrySize, rowIndexKeys, writeRowIndex, type IndexOut, type RowIndexMeta } from './rowIndex';
+import { DamagedRowIndex, ENTRY_HEAD, EntryArena, batched, checkEntry, entrySize, rowIndexKeys, writeRowIndex, type IndexOut, type RowIndexMeta } from './rowIndex';
 import { pieces, wholeRecords } from './reusedReads';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
 import type { SpillPart } from './schemas';
@@ -74,10 +74,12 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const seed = base.seed;
 
   // 1. Fingerprints of the snapshot's lines.
-  let fps = new Uint32Array(4 << 16);
-  let lineOf = new Int32Array(1 << 16);
+  // Sized for the indexed snapshot and a sixteenth more: growing copies them (garbage).
+  const guess = Math.max(1 << 12, base.entries + (base.entries >>> 4));
+  let fps = new Uint32Array(4 * guess);
+  let lineOf = new Int32Array(guess);
   let n = 0;
-  let fresh = new Uint8Array(1 << 16);
+  let fresh = new Uint8Array(guess + 2);
   const markNew = (line: number): void => {
     if (line >= fresh.length) {
       const f = new Uint8Array(Math.max(line + 1, fresh.length * 2));
@@ -123,34 +125,55 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
 
   // 2. Sorted fingerprints against the index, range by range.
   const order = sortFingerprints(fps, 4, n);
-  const kept = new Uint8Array(base.entries);
   const goneLines: Buffer[] = [];
+  // For the new index: where each gone entry is (byte offset, size) and before which old
+  // entry each new line goes (its byte offset), so the write copies runs between them.
+  const skips: number[] = [];
+  const insertAt = new Map<number, number>();
   let p = 0;
   let entry = 0;
   let goneCount = 0;
+  let pos = 0;
   const prev = new Uint32Array(4);
   const scratch = new Uint32Array(4);
   for await (const piece of indexPieces(work, base)) {
-    eachEntry(piece, prev, (buf, words, w, at) => {
-      while (p < n && compareFp(fps, 4 * order[p]!, words, w) < 0) markNew(lineOf[order[p++]!]!);
-      if (p < n && compareFp(fps, 4 * order[p]!, words, w) === 0) {
-        kept[entry] = 1;
-        p++;
-      } else {
-        checkEntry(buf, words, w, at, seed, scratch);
+    const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
+    for (let at = 0; at < piece.length; ) {
+      const w = at >>> 2;
+      const size = entrySize(words[w + 4]!);
+      if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+      prev[0] = words[w]!;
+      prev[1] = words[w + 1]!;
+      prev[2] = words[w + 2]!;
+      prev[3] = words[w + 3]!;
+      while (p < n && compareFp(fps, 4 * order[p]!, words, w) < 0) {
+        const line = lineOf[order[p++]!]!;
+        markNew(line);
+        insertAt.set(line, pos + at);
+      }
+      if (p < n && compareFp(fps, 4 * order[p]!, words, w) === 0) p++;
+      else {
+        checkEntry(piece, words, w, at, seed, scratch);
         const len = words[w + 4]!;
         const line = Buffer.allocUnsafe(len + 1);
-        buf.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
+        piece.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
         line[len] = 10;
         goneLines.push(line);
+        skips.push(pos + at, size);
         goneCount++;
       }
       entry++;
-    });
+      at += size;
+    }
+    pos += piece.length;
     input.tick();
   }
-  if (entry !== base.entries) throw new Error(`the row index holds ${entry} entries, its meta says ${base.entries}`);
-  while (p < n) markNew(lineOf[order[p++]!]!);
+  if (entry !== base.entries) throw new DamagedRowIndex(`the row index holds ${entry} entries, its meta says ${base.entries}`);
+  while (p < n) {
+    const line = lineOf[order[p++]!]!;
+    markNew(line);
+    insertAt.set(line, pos);
+  }
 
   // 3. The new lines (and the tail) through the reader.
   const arena = new EntryArena();
@@ -275,7 +298,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     const extra = [...blank];
     for (let i = 0; i < arena.count; i++) if (rejected.has(arena.lines[i]!)) extra.push({ line: arena.lines[i]!, bytes: arena.lineWithLf(i) });
     extra.sort((x, y) => x.line - y.line);
-    rowIndexKey = await writeMergedIndex(input, kept, arena, fresh2, [...extra.map((e) => e.bytes), ...tailParts], counts);
+    rowIndexKey = await writeMergedIndex(input, skips, insertAt, arena, fresh2, [...extra.map((e) => e.bytes), ...tailParts], counts);
   }
   return {
     counts,
@@ -317,7 +340,8 @@ function indexPieces(work: BlobStore, base: RowIndexMeta): AsyncGenerator<Buffer
 
 async function writeMergedIndex(
   input: DeltaInput,
-  kept: Uint8Array,
+  skips: readonly number[],
+  insertAt: ReadonlyMap<number, number>,
   arena: EntryArena,
   fresh: Int32Array,
   extra: Buffer[],
@@ -328,31 +352,30 @@ async function writeMergedIndex(
     key: base.key,
     header: Buffer.from(base.header, 'base64'),
     seed: base.seed,
-    // Kept entries are copied as runs; a new entry goes between them where its fingerprint falls.
+    // The old entries copied in runs, without the gone ones, each new entry where its fingerprint falls.
     entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
       let f = 0;
-      let entry = 0;
-      const prev = new Uint32Array(4);
+      let si = 0;
+      let start = 0;
+      const insertion = (k: number): number => insertAt.get(arena.lines[fresh[k]!]!)!;
       for await (const piece of indexPieces(input.work, base)) {
-        let run = -1;
-        let runEnd = -1;
-        let runBuf: Buffer | null = null;
-        eachEntry(piece, prev, (buf, words, w, at, size) => {
-          if (kept[entry++] !== 1) return;
-          if (f < fresh.length && compareFp(arena.fps, 4 * fresh[f]!, words, w) < 0) {
-            if (runBuf && run >= 0) out.append(runBuf, run, runEnd);
-            run = -1;
-            while (f < fresh.length && compareFp(arena.fps, 4 * fresh[f]!, words, w) < 0) arena.emit(fresh[f++]!, out);
-          }
-          if (run >= 0 && runEnd === at && runBuf === buf) runEnd = at + size;
+        const end = start + piece.length;
+        let at = start;
+        for (;;) {
+          const skip = si < skips.length ? skips[si]! : Infinity;
+          const ins = f < fresh.length ? insertion(f) : Infinity;
+          const ev = Math.min(skip, ins);
+          if (ev >= end) break;
+          if (ev > at) out.append(piece, at - start, ev - start);
+          at = ev;
+          if (ins <= skip) arena.emit(fresh[f++]!, out);
           else {
-            if (runBuf && run >= 0) out.append(runBuf, run, runEnd);
-            runBuf = buf;
-            run = at;
-            runEnd = at + size;
+            at += skips[si + 1]!;
+            si += 2;
           }
-        });
-        if (runBuf && run >= 0) out.append(runBuf, run, runEnd);
+        }
+        if (end > at) out.append(piece, at - start, end - start);
+        start = end;
         yield* out.take(false);
         input.tick();
       }
