@@ -23,7 +23,6 @@ import {
   type DiffGroup,
   type InputSet,
   type PrepareTuning,
-  type RowCacheStats,
   type PreparedRun,
   type SetCheckpoint,
   type SetResult,
@@ -46,7 +45,7 @@ import { durationMsOf } from '../../src/config/duration';
 import { ConfigError } from '../../src/config/errors';
 import type { IdentifierType } from '../../src/identifiers/schema';
 import { DEFAULT_WORKDIR } from '../../src/paths';
-import { SnapshotFormatError, rowCacheKey, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
+import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
 import { VERSION } from '../../src/version';
 import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 import type { InputObject } from '../../src/audience-sync/messages';
@@ -121,8 +120,6 @@ export interface PreparedInput {
   rejectsUri: string;
   bytes: number;
   createdAt: string;
-  /** A CSV snapshot's row cache: rows taken from it, rows read, entries written for the next run. */
-  rowCache?: RowCacheStats;
   /** Read against the applied state's row index: lines kept, lines read (new), lines gone. */
   rowIndex?: { kept: number; fresh: number; gone: number };
 }
@@ -382,15 +379,6 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         },
         resume,
         config.rejects?.values ?? 'raw',
-        set === 'snapshot'
-          ? {
-              store: work,
-              key: layout.rowCache(config.destinationId),
-              // Everything besides the header that decides what a row becomes: a change to any
-              // (an upgrade included) makes the stored cache unused.
-              configKey: rowCacheKey({ ttsync: VERSION, libphonenumber: LIBPHONENUMBER_VERSION, read: readOptions[i], types }),
-            }
-          : undefined,
         tap,
       );
       if (tap) {
@@ -429,7 +417,6 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         rejectsUri: r.rejectsUri,
         bytes: r.bytes,
         createdAt: r.createdAt,
-        ...(r.rowCache ? { rowCache: r.rowCache } : {}),
       };
       if (r.set === 'snapshot') out.snapshot = p;
       else {

@@ -4,7 +4,7 @@ import { diffSnapshot, type ShardDiff } from './diff';
 import { checkMulti, cmpAt, multiWidth, sortCountRecords, wordsOf, type CountedRecords } from './digestCounts';
 import { isSortedUniqueLines } from './digestLists';
 import { concatRecords, isSortedUniqueRecords, recordsOfHexLines } from './digestRecords';
-import type { DiffCheckpoint, DiffGroupInput } from './diffRun';
+import type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
 import { ListPacker, lineWidth, readLists, recordWidth } from './listStore';

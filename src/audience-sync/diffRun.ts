@@ -1,6 +1,6 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
-import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff, type SyncMode } from './diff';
+import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff } from './diff';
 import { isSortedUniqueLines } from './digestLists';
 import { concatRecords, isSortedUniqueRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
 import { multiOf, multiWidth, sortCountRecords } from './digestCounts';
@@ -9,33 +9,12 @@ import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, layout, type InputSet } from './layout';
 import { lineWidth, ListPacker, readLists, recordWidth } from './listStore';
 import { mapLimit } from './pool';
-import type { DiffGroup, Manifest, PreparedRun, ShardTypeResult } from './schemas';
+import type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
+import type { DiffGroup, ShardTypeResult } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
 import type { Stores } from './stores';
 
-export interface DiffCheckpoint {
-  /** Next shard to diff; shards before it are in `shards`. */
-  next: number;
-  shards: DiffGroup['shards'];
-}
-
-export interface DiffGroupInput {
-  runId: string;
-  prepared: PreparedRun;
-  base: Manifest | null;
-  syncMode: SyncMode;
-  from: number;
-  to: number;
-  /** Spill bytes handled per step (several shards per step while they fit); bounds memory. */
-  readBudgetBytes?: number;
-  /** Storage requests in flight (default 8). */
-  concurrency?: number;
-  /**
-   * The audience is new and empty (recreated after it went missing in TikTok): every id of
-   * the state after the run is an add, nothing is removed. The state is what it would be anyway.
-   */
-  resend?: boolean;
-}
+export type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
 
 /**
  * Diffs shards [from, to) of a prepared run against the applied state. Per step (a run

@@ -22,8 +22,6 @@ import { z } from 'zod';
  *   (a dry run's runId is preview_<destinationId>.<run>: see previewRuns.ts)
  *   audiences/<destinationId>/manifests/<version>.json
  *   audiences/<destinationId>/CURRENT
- *   audiences/<destinationId>/rowcache.bin   what prepare made of each CSV row of the last
- *        snapshot (src/snapshot/rowCache.ts): a cache, never part of the applied state
  */
 
 /** Run ids name folders; Temporal run ids (UUIDs) and workflow-derived ids fit. */
@@ -63,7 +61,6 @@ export const layout = {
   current: (destinationId: string) => `audiences/${destinationId}/CURRENT`,
   goneSpillLines: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.lines`,
   goneSpillIndex: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.json`,
-  rowCache: (destinationId: string) => `audiences/${destinationId}/rowcache.bin`,
 };
 
 function pad(n: number, width: number): string {

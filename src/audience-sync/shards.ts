@@ -193,28 +193,6 @@ export class ShardBuffer {
     this.ids += list.length;
   }
 
-  /** Adds raw digest records of width `w` (the row cache's), a record being whole 32-bit words. */
-  addRecords(t: number, records: Buffer, w: number): void {
-    if (this.form !== 'records') throw new RangeError('raw digest records go to a records buffer');
-    const n = records.length / w;
-    if (!Number.isInteger(n) || w % 4 !== 0) throw new RangeError(`${records.length} bytes are not whole ${w}-byte records`);
-    const src = records.byteOffset % 4 === 0 ? records : Buffer.from(records);
-    const words = new Uint32Array(src.buffer, src.byteOffset, src.length >>> 2);
-    const T = this.typeCount;
-    const q = w >>> 2;
-    for (let i = 0; i < n; i++) {
-      const slot = src[i * w]! * T + t;
-      this.room(slot, w);
-      const out = this.tail[slot]!;
-      const pos = this.fill[slot]!;
-      this.fill[slot] = pos + w;
-      let x = pos >>> 2;
-      for (let k = i * q, end = k + q; k < end; ) out[x++] = words[k++]!;
-    }
-    this.bytes += records.length;
-    this.ids += n;
-  }
-
   /** The chunk of `slot` with room for `need` more bytes (from fill[slot]), starting one if needed. */
   private room(slot: number, need: number): Buffer {
     const list = this.slots[slot]!;

@@ -3,7 +3,6 @@ import type { IdentifierType } from '../identifiers/schema';
 import { SnapshotReader, rejectsToCsv, type RejectRecord, type RejectValueMode, type SnapshotCounts, type SnapshotReadOptions } from '../snapshot';
 import type { BlobStore } from '../storage';
 import { layout } from './layout';
-import { recordWidth } from './listStore';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
 import { DamagedRowIndex, ENTRY_HEAD, EntryArena, batched, checkEntry, entrySize, rowIndexKeys, writeRowIndex, type IndexOut, type RowIndexMeta } from './rowIndex';
@@ -416,7 +415,6 @@ async function writeMergedIndex(
 class Spill {
   private readonly buffer: ShardBuffer;
   private readonly typeIndex: Map<IdentifierType, number>;
-  private readonly widths: number[];
   private readonly parts: SpillPart[] = [];
 
   constructor(
@@ -427,15 +425,10 @@ class Spill {
   ) {
     this.buffer = new ShardBuffer(types.length, 'records');
     this.typeIndex = new Map(types.map((t, i) => [t, i]));
-    this.widths = types.map((t) => recordWidth(t));
   }
 
-  async add(digests: readonly { type: IdentifierType; digests: Parameters<ShardBuffer['add']>[1]; records?: Buffer }[]): Promise<void> {
-    for (const d of digests) {
-      const t = this.typeIndex.get(d.type)!;
-      this.buffer.add(t, d.digests);
-      if (d.records) this.buffer.addRecords(t, d.records, this.widths[t]!);
-    }
+  async add(digests: readonly { type: IdentifierType; digests: Parameters<ShardBuffer['add']>[1] }[]): Promise<void> {
+    for (const d of digests) this.buffer.add(this.typeIndex.get(d.type)!, d.digests);
     if (this.buffer.bytes >= this.tuning.maxBufferBytes) await this.flush();
   }
 
