@@ -284,6 +284,8 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     input.tick();
   }
   const parts = await spill.finish();
+  // Two reads of one object: a snapshot rewritten in between would mix two files.
+  if ((await source.store.stat(source.key)).generation !== info.generation) throw new Error('the snapshot changed while it was read');
   const rejectsKey = layout.rejects(runId, 'snapshot');
   const tailRejects = rejectChunks.join('');
   await work.write(
