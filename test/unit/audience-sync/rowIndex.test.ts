@@ -174,6 +174,19 @@ describe('row index', () => {
     expect(f2.prepared.rowIndex!.fresh).toBeLessThan(500);
     expect(Object.keys(f2.files).length).toBeGreaterThan(0);
 
+    // A store without openReader (GCS): the index is read through streams, to the same result.
+    const streamDir = join(dir, 'stream');
+    const streamed = createAudienceDataActivities({
+      openStore: (uri) => {
+        const store = openBlobStore(uri);
+        return Object.assign(Object.create(Object.getPrototypeOf(store) as object) as typeof store, store, { openReader: undefined });
+      },
+    });
+    await sync(streamed, cfg(streamDir), streamDir, 'fuzz.000001.run', inputs.uriOf('a.csv'));
+    const s2 = await sync(streamed, cfg(streamDir), streamDir, 'fuzz.000002.run', inputs.uriOf('b.csv'));
+    same(s2, f2);
+    expect(s2.prepared.rowIndex).toEqual(f2.prepared.rowIndex);
+
     // Another header: the same bytes mean something else.
     const f3 = await sync(fast, cfg(fastDir), fastDir, 'fuzz.000003.run', inputs.uriOf('c.csv'));
     same(f3, await sync(slow, cfg(slowDir), slowDir, 'fuzz.000003.run', inputs.uriOf('c.csv')));
