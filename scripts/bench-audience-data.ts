@@ -1,7 +1,7 @@
 // Audience data plane throughput and memory (issue 5). Prints numbers; asserts nothing.
 //   npm run bench:audience-data                    1M rows (email, phone, IDFA), then 1% churn
 //   BENCH_ROWS=200000 npm run bench:audience-data  smaller run (at most 10M rows)
-//   BENCH_ROW_CACHE=1 npm run bench:audience-data  with the row cache (src/snapshot/rowCache.ts; off by default)
+//   BENCH_ROW_INDEX=0 npm run bench:audience-data  without the row index (rowIndex.ts): every sync reads the whole snapshot
 // Runs the real activities (MockActivityEnvironment: heartbeats included) on the local
 // store: first sync = prepare + diff (4 groups) + build + commit; then a second snapshot
 // with 1% of the rows gone and 1% new. Baseline, in the same process on the same file:
@@ -113,8 +113,8 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   console.log(
     `${runId}: ${rows.toLocaleString('en-US')} rows, ${ids.toLocaleString('en-US')} ids in ${(wall / 1000).toFixed(2)} s (${Math.round(ids / (wall / 1000)).toLocaleString('en-US')} ids/s; phase: time / peak RSS: ${phases})`,
   );
-  const rc = prep.snapshot?.rowCache;
-  if (rc) console.log(`  row cache: ${rc.hits.toLocaleString('en-US')} rows from the cache, ${rc.misses.toLocaleString('en-US')} read, ${rc.written === null ? 'none' : rc.written.toLocaleString('en-US')} entries written`);
+  const ri = prep.snapshot?.rowIndex;
+  if (ri) console.log(`  row index: ${ri.kept.toLocaleString('en-US')} lines kept, ${ri.fresh.toLocaleString('en-US')} read, ${ri.gone.toLocaleString('en-US')} gone`);
   console.log(
     `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)} (${mib(startRss)} at its start)`,
   );
@@ -156,7 +156,10 @@ async function main(): Promise<void> {
     console.log(`baseline (SnapshotReader only, nothing stored): ${baseIds.toLocaleString('en-US')} ids in ${(baseMs / 1000).toFixed(2)} s (${Math.round(baseIds / (baseMs / 1000)).toLocaleString('en-US')} ids/s)`);
 
     // BENCH_ROW_CACHE=1: with the row cache (off by default), to compare on one machine state.
-    const acts = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), ...(process.env.BENCH_ROW_CACHE === '1' ? { tuning: { rowCacheMaxRows: 2_000_000 } } : {}) });
+    const acts = createAudienceDataActivities({
+      openStore: (uri) => openBlobStore(uri),
+      tuning: process.env.BENCH_ROW_INDEX === '0' ? { rowIndexMaxBytes: 0 } : {},
+    });
     await sync(acts, config, 'first', snap1, rows1);
     await sync(acts, config, 'churn-1pct', snap2, rows2);
     console.log(`process max RSS (getrusage): ${mib(process.resourceUsage().maxRSS * 1024)}`);

@@ -67,7 +67,8 @@ async function workerChild(): Promise<void> {
     taskQueues: cfg.queues,
     shutdownGraceTime: '1s',
     activityDeps: {
-      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: cfg.workdir },
+      // BENCH_ROW_INDEX=0: without the row index (every sync reads the whole snapshot), to compare.
+      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: cfg.workdir, ...(process.env.BENCH_ROW_INDEX === '0' ? { tuning: { rowIndexMaxBytes: 0 } } : {}) },
       tiktokAudience: {},
     },
   });

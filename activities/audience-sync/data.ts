@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { ApplicationFailure, CancelledFailure, Context, activityInfo, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure, Context, activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ZodError } from 'zod';
 import {
   AudienceDataError,
@@ -23,7 +23,6 @@ import {
   type DiffGroup,
   type InputSet,
   type PrepareTuning,
-  type RowCacheStats,
   type PreparedRun,
   type SetCheckpoint,
   type SetResult,
@@ -46,12 +45,14 @@ import { durationMsOf } from '../../src/config/duration';
 import { ConfigError } from '../../src/config/errors';
 import type { IdentifierType } from '../../src/identifiers/schema';
 import { DEFAULT_WORKDIR } from '../../src/paths';
-import { SnapshotFormatError, rowCacheKey, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
+import { SnapshotFormatError, type SnapshotCounts, type SnapshotFormat, type SnapshotReadOptions } from '../../src/snapshot';
 import { VERSION } from '../../src/version';
 import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type BlobStore } from '../../src/storage';
 import type { InputObject } from '../../src/audience-sync/messages';
 import { defaultRegistryUri } from '../../src/audience-sync/release';
 import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audience-sync/previewRuns';
+import { RowIndexBuilder, openRowIndex, rowIndexKey } from '../../src/audience-sync/rowIndex';
+import { prepareSnapshotDelta } from '../../src/audience-sync/snapshotDelta';
 
 
 
@@ -119,8 +120,8 @@ export interface PreparedInput {
   rejectsUri: string;
   bytes: number;
   createdAt: string;
-  /** A CSV snapshot's row cache: rows taken from it, rows read, entries written for the next run. */
-  rowCache?: RowCacheStats;
+  /** Read against the applied state's row index: lines kept, lines read (new), lines gone. */
+  rowIndex?: { kept: number; fresh: number; gone: number };
 }
 
 export interface PrepareResult {
@@ -286,7 +287,38 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     }
   }
 
-  async function prepare(config: DestinationConfig, runId: string, inputs: [InputSet, InputObject][], kind: PreparedRun['kind'], batches?: number): Promise<PrepareResult> {
+  /**
+   * Prepare against the row index the applied state names (snapshotDelta.ts), or null: no
+   * applied state, no index, one made under another key or header, or anything going wrong
+   * on the way (the caller then reads the snapshot in full, which gives the same result).
+   */
+  async function tryDelta(
+    config: DestinationConfig,
+    work: BlobStore,
+    runId: string,
+    source: { store: BlobStore; key: string; createdAt?: string },
+    read: SnapshotReadOptions,
+    types: IdentifierType[],
+    indexKey: string,
+    writeIndex: boolean,
+    tick: () => void,
+  ) {
+    const cur = await readAppliedState(work, config.destinationId);
+    const ref = cur.manifest?.rowIndex;
+    if (!cur.pointer || !ref) return null;
+    const meta = await openRowIndex(work, ref.key, indexKey);
+    if (!meta) return null;
+    try {
+      const result = await prepareSnapshotDelta({ work, stores, runId, source, read, types, tuning, rejectValues: config.rejects?.values ?? 'raw', base: meta, writeIndex, tick });
+      return { result, baseVersion: cur.pointer.version, manifestKey: cur.pointer.manifestKey };
+    } catch (err) {
+      if (err instanceof CancelledFailure) throw err;
+      log.info('row index not used; reading the whole snapshot', { runId, reason: (err as Error).message });
+      return null;
+    }
+  }
+
+  async function prepare(config: DestinationConfig, runId: string, inputs: [InputSet, InputObject][], kind: 'snapshot' | 'changes', batches?: number): Promise<PrepareResult> {
     const work = workdirOf(config);
     const types = typesOf(config);
     const saved = activityInfo().heartbeatDetails as PrepareHeartbeat | undefined;
@@ -296,9 +328,39 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     let details: PrepareHeartbeat = saved ?? { finished: [], current: null };
     const results: SetResult[] = [];
     const readOptions = inputs.map(([, obj]) => readOptionsOf(config, obj));
+    let rowIndex: { key: string } | undefined;
     for (const [i, [set, obj]] of inputs.entries()) {
       const { store, key } = stores.object(obj.uri);
       const resume = finished.find((f) => f.set === set) ?? (saved?.current?.set === set ? saved.current : undefined);
+      // A mirrored CSV snapshot read from its start: against the applied state's row index when
+      // there is a usable one, and either way it writes the index of this snapshot.
+      const indexKey = rowIndexKey({ ttsync: VERSION, libphonenumber: LIBPHONENUMBER_VERSION, read: readOptions[i], types, syncMode: config.syncMode });
+      const writeIndex = !runId.startsWith('preview_');
+      const indexable = set === 'snapshot' && kind === 'snapshot' && !resume && readOptions[i]!.format === 'csv' && config.syncMode === 'mirror' && tuning.rowIndexMaxBytes > 0 && (await store.stat(key)).size <= tuning.rowIndexMaxBytes;
+      if (indexable) {
+        const delta = await tryDelta(config, work, runId, { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) }, readOptions[i]!, types, indexKey, writeIndex, () => beat(details));
+        if (delta) {
+          const prepared: PreparedRun = {
+            schema: 1,
+            runId,
+            kind: 'delta',
+            types,
+            sets: { snapshot: delta.result.parts },
+            delta: { baseVersion: delta.baseVersion, manifestKey: delta.manifestKey, gone: delta.result.gone },
+            ...(delta.result.rowIndexKey ? { rowIndex: { key: delta.result.rowIndexKey } } : {}),
+          };
+          const preparedKey = layout.prepared(runId);
+          await work.write(preparedKey, JSON.stringify(prepared), { contentType: 'application/json' });
+          const d = delta.result;
+          return {
+            runId,
+            preparedUri: work.uriOf(preparedKey),
+            kind: 'snapshot',
+            snapshot: { uri: obj.uri, rows: d.counts.rows, counts: d.counts, rejected: d.rejects, rejectsUri: d.rejectsUri, bytes: d.bytes, createdAt: d.createdAt, rowIndex: d.stats },
+          };
+        }
+      }
+      const tap = indexable && writeIndex ? new RowIndexBuilder() : undefined;
       const r = await prepareSet(
         work,
         runId,
@@ -317,16 +379,18 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         },
         resume,
         config.rejects?.values ?? 'raw',
-        set === 'snapshot'
-          ? {
-              store: work,
-              key: layout.rowCache(config.destinationId),
-              // Everything besides the header that decides what a row becomes: a change to any
-              // (an upgrade included) makes the stored cache unused.
-              configKey: rowCacheKey({ ttsync: VERSION, libphonenumber: LIBPHONENUMBER_VERSION, read: readOptions[i], types }),
-            }
-          : undefined,
+        tap,
       );
+      if (tap) {
+        try {
+          rowIndex = { key: await tap.write(work, runId, indexKey, r.counts) ?? '' };
+          if (!rowIndex.key) rowIndex = undefined;
+        } catch (err) {
+          if (err instanceof CancelledFailure) throw err;
+          // No index: the next snapshot is read in full, as without one.
+          log.warn('row index not written', { runId, error: (err as Error).message });
+        }
+      }
       results.push(r);
       // The final checkpoint, so a retry after this point only re-lists this input's parts.
       if (!finished.some((f) => f.set === set)) finished.push(r.checkpoint);
@@ -338,6 +402,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       types,
       sets: Object.fromEntries(results.map((r) => [r.set, r.parts])),
       ...(batches !== undefined ? { batches } : {}),
+      ...(rowIndex ? { rowIndex } : {}),
     };
     const key = layout.prepared(runId);
     await work.write(key, JSON.stringify(prepared), { contentType: 'application/json' });
@@ -352,7 +417,6 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         rejectsUri: r.rejectsUri,
         bytes: r.bytes,
         createdAt: r.createdAt,
-        ...(r.rowCache ? { rowCache: r.rowCache } : {}),
       };
       if (r.set === 'snapshot') out.snapshot = p;
       else {
@@ -521,7 +585,15 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       return wrap(async () => {
         const config = configOf(input.config);
         const groups = await readGroups(input.diffUris);
-        return commitState(workdirOf(config), config.destinationId, input.runId, input.baseVersion, input.audienceId, groups, now());
+        const work = workdirOf(config);
+        // The run's row index, named by the manifest so that it describes the state committed.
+        let rowIndex: { key: string } | undefined;
+        try {
+          rowIndex = (await readJsonObject(work, layout.prepared(input.runId), PreparedRunSchema)).rowIndex;
+        } catch {
+          rowIndex = undefined;
+        }
+        return commitState(work, config.destinationId, input.runId, input.baseVersion, input.audienceId, groups, now(), rowIndex);
       });
     },
 

@@ -55,6 +55,8 @@ export function nextManifest(
   audienceId: string | null,
   groups: readonly DiffGroup[],
   committedAt: Date,
+  /** The run's row index (rowIndex.ts): named only when every group counted its digests. */
+  rowIndex?: { key: string },
 ): Manifest {
   const shards = checkCoverage(groups, runId);
   const seq = (base?.seq ?? 0) + 1;
@@ -65,7 +67,13 @@ export function nextManifest(
       if (!r.stateAt) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${xx} of ${type} counts ${r.state} ids but names no state list`);
       const t = (types[type] ??= { count: 0, shards: {} });
       t.count += r.state;
-      t.shards[xx] = { uri: r.stateAt.uri, start: r.stateAt.start, count: r.state, ...(r.stateAt.format ? { format: r.stateAt.format } : {}) };
+      t.shards[xx] = {
+        uri: r.stateAt.uri,
+        start: r.stateAt.start,
+        count: r.state,
+        ...(r.stateAt.format ? { format: r.stateAt.format } : {}),
+        ...(r.multiAt && r.multi ? { multi: { uri: r.multiAt.uri, start: r.multiAt.start, count: r.multi } } : {}),
+      };
     }
   }
   // Types of the base that the groups do not mention would silently vanish from the state.
@@ -82,6 +90,7 @@ export function nextManifest(
     audienceId,
     committedAt: committedAt.toISOString(),
     types,
+    ...(rowIndex && groups.every((g) => g.rowCounts) ? { rowIndex } : {}),
   };
 }
 
@@ -108,6 +117,7 @@ export async function commitAppliedState(
   audienceId: string | null,
   groups: readonly DiffGroup[],
   now: Date,
+  rowIndex?: { key: string },
 ): Promise<CommitResult> {
   const cur = await readAppliedState(work, destinationId);
   if (cur.pointer?.runId === runId && cur.manifest) return result(work, cur.manifest, cur.pointer.manifestKey, true);
@@ -116,7 +126,7 @@ export async function commitAppliedState(
   for (const g of groups)
     if (g.baseVersion !== baseVersion)
       throw new AudienceDataError(AudienceDataErrorTypes.conflict, `diff group ${g.from}-${g.to} of run ${runId} was computed against ${g.baseVersion ?? 'no applied state'}, not ${baseVersion ?? 'no applied state'}`);
-  const manifest = nextManifest(destinationId, cur.manifest, runId, audienceId, groups, now);
+  const manifest = nextManifest(destinationId, cur.manifest, runId, audienceId, groups, now, rowIndex);
   const manifestKey = layout.manifest(destinationId, manifest.version);
   await work.write(manifestKey, JSON.stringify(manifest, null, 1), { contentType: 'application/json' });
   const pointer: Pointer = { schema: 1, version: manifest.version, runId, manifestKey };

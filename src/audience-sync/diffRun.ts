@@ -1,39 +1,20 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
-import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff, type SyncMode } from './diff';
+import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff } from './diff';
 import { isSortedUniqueLines } from './digestLists';
 import { concatRecords, isSortedUniqueRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
+import { multiOf, multiWidth, sortCountRecords } from './digestCounts';
+import { diffDeltaGroup } from './diffDelta';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, layout, type InputSet } from './layout';
 import { lineWidth, ListPacker, readLists, recordWidth } from './listStore';
 import { mapLimit } from './pool';
-import type { DiffGroup, Manifest, PreparedRun, ShardTypeResult } from './schemas';
+import type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
+import type { DiffGroup, ShardTypeResult } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
 import type { Stores } from './stores';
 
-export interface DiffCheckpoint {
-  /** Next shard to diff; shards before it are in `shards`. */
-  next: number;
-  shards: DiffGroup['shards'];
-}
-
-export interface DiffGroupInput {
-  runId: string;
-  prepared: PreparedRun;
-  base: Manifest | null;
-  syncMode: SyncMode;
-  from: number;
-  to: number;
-  /** Spill bytes handled per step (several shards per step while they fit); bounds memory. */
-  readBudgetBytes?: number;
-  /** Storage requests in flight (default 8). */
-  concurrency?: number;
-  /**
-   * The audience is new and empty (recreated after it went missing in TikTok): every id of
-   * the state after the run is an add, nothing is removed. The state is what it would be anyway.
-   */
-  resend?: boolean;
-}
+export type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
 
 /**
  * Diffs shards [from, to) of a prepared run against the applied state. Per step (a run
@@ -54,7 +35,10 @@ export async function diffGroup(
   const { runId, prepared, base, syncMode, from, to } = input;
   if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from < to && to <= SHARD_COUNT))
     throw new AudienceDataError(AudienceDataErrorTypes.badConfig, `shard range [${from}, ${to}) is not within [0, ${SHARD_COUNT})`);
+  if (prepared.kind === 'delta') return diffDeltaGroup(work, stores, input, onProgress, resume);
   const budget = input.readBudgetBytes ?? 16 << 20;
+  // A run that wrote a row index keeps, beside its state, how often each digest occurred.
+  const counting = prepared.kind === 'snapshot' && !!prepared.rowIndex && syncMode === 'mirror';
   const concurrency = input.concurrency ?? 8;
   const T = prepared.types.length;
   const types = [...new Set<IdentifierType>([...prepared.types, ...(Object.keys(base?.types ?? {}) as IdentifierType[])])].sort();
@@ -128,6 +112,7 @@ export async function diffGroup(
       add: new ListPacker(work, layout.diffLists(runId, s0, s1, 'add')),
       remove: new ListPacker(work, layout.diffLists(runId, s0, s1, 'remove')),
       state: new ListPacker(work, layout.diffLists(runId, s0, s1, 'state')),
+      multi: new ListPacker(work, layout.diffLists(runId, s0, s1, 'multi')),
     };
     for (const type of types) {
       const w = recordWidth(type);
@@ -144,7 +129,15 @@ export async function diffGroup(
         let d: ShardDiff;
         let inputIds: Buffer;
         let exits: Buffer | undefined;
-        if (prepared.kind === 'snapshot') {
+        let multi: Buffer = EMPTY;
+        if (prepared.kind === 'snapshot' && counting) {
+          const pieces = gathered.get(`snapshot/${s}/${type}`);
+          gathered.delete(`snapshot/${s}/${type}`);
+          const counted = pieces ? sortCountRecords(concatRecords(pieces), w) : { unique: EMPTY, counts: null };
+          inputIds = counted.unique;
+          multi = multiOf(counted, w);
+          d = diffSnapshot(inputIds, appliedIds, syncMode, w);
+        } else if (prepared.kind === 'snapshot') {
           inputIds = take('snapshot');
           d = diffSnapshot(inputIds, appliedIds, syncMode, w);
         } else {
@@ -157,6 +150,8 @@ export async function diffGroup(
         if (input.resend) d = { adds: d.state, removes: EMPTY, state: d.state };
         const r: ShardTypeResult = { input: inputIds.length / w, applied: appliedIds.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
         if (exits) r.exits = exits.length / w;
+        if (counting) r.multi = multi.length / multiWidth(w);
+        if (multi.length) r.multiAt = packers.multi.add(multi);
         if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
         if (d.state.length) {
           // An unchanged shard keeps pointing at the applied list (in its own form) instead of a copy.
@@ -172,7 +167,7 @@ export async function diffGroup(
     cp.next = s1;
     await onProgress(cp);
   }
-  return { schema: 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards };
+  return { schema: 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(counting ? { rowCounts: true as const } : {}) };
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -14,13 +14,14 @@ import { z } from 'zod';
  *        shard (so a type's lists of consecutive shards are adjacent): the adds, the
  *        removes, and the audience after the run (in mirror mode: the input's sorted,
  *        deduplicated shards). Summaries and manifests locate each list by offset.
+ *        .multi: digests occurring more than once, with their counts (digestCounts.ts)
  *   runs/<runId>/diff/groups/<from>-<to>.json   one diff activity's summary
+ *   runs/<runId>/rowindex.json|.bin|.extra   the snapshot's row index (rowIndex.ts)
+ *   runs/<runId>/spill/gone/<seq>.lines|.json   a delta run's ids of gone lines (snapshotDelta.ts)
  *   runs/<runId>/files/<action>-<type>-<nnnn>.csv   customer files for TikTok
  *   (a dry run's runId is preview_<destinationId>.<run>: see previewRuns.ts)
  *   audiences/<destinationId>/manifests/<version>.json
  *   audiences/<destinationId>/CURRENT
- *   audiences/<destinationId>/rowcache.bin   what prepare made of each CSV row of the last
- *        snapshot (src/snapshot/rowCache.ts): a cache, never part of the applied state
  */
 
 /** Run ids name folders; Temporal run ids (UUIDs) and workflow-derived ids fit. */
@@ -51,14 +52,15 @@ export const layout = {
   rejectsPart: (runId: string, set: InputSet, seq: number) => `${run(runId)}/rejects/${set}/${pad(seq, 6)}.csv`,
   rejects: (runId: string, set: InputSet) => `${run(runId)}/${set === 'snapshot' ? 'rejects' : `rejects-${set}`}.csv`,
   prepared: (runId: string) => `${run(runId)}/prepared.json`,
-  diffLists: (runId: string, s0: number, s1: number, kind: 'add' | 'remove' | 'state') => `${run(runId)}/diff/${pad(s0, 3)}-${pad(s1, 3)}.${kind}`,
+  diffLists: (runId: string, s0: number, s1: number, kind: 'add' | 'remove' | 'state' | 'multi') => `${run(runId)}/diff/${pad(s0, 3)}-${pad(s1, 3)}.${kind}`,
   diffGroup: (runId: string, from: number, to: number) => `${run(runId)}/diff/groups/${pad(from, 3)}-${pad(to, 3)}.json`,
   file: (runId: string, action: 'APPEND' | 'REMOVE', type: string, index: number) =>
     // TikTok accepts only .csv or .txt names (tiktok-api.md §3.1).
     `${run(runId)}/files/${action.toLowerCase()}-${type}-${pad(index + 1, 4)}.csv`,
   manifest: (destinationId: string, version: string) => `audiences/${destinationId}/manifests/${version}.json`,
   current: (destinationId: string) => `audiences/${destinationId}/CURRENT`,
-  rowCache: (destinationId: string) => `audiences/${destinationId}/rowcache.bin`,
+  goneSpillLines: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.lines`,
+  goneSpillIndex: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.json`,
 };
 
 function pad(n: number, width: number): string {

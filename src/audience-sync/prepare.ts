@@ -1,9 +1,8 @@
 import { Readable } from 'node:stream';
 import type { IdentifierType } from '../identifiers/schema';
-import { RowCache, RowCacheBuilder, RowCacheSession, SnapshotReader, rejectsToCsv, type RejectValueMode, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
+import { SnapshotReader, rejectsToCsv, type RejectRecord, type RejectValueMode, type SnapshotCounts, type SnapshotPosition, type SnapshotReadOptions } from '../snapshot';
 import { readJsonObject, type BlobStore } from '../storage';
 import { layout, type InputSet } from './layout';
-import { recordWidth } from './listStore';
 import { SpillPartSchema, type SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
 
@@ -20,37 +19,18 @@ export interface PrepareTuning {
   /** SnapshotReader piece size (tests use small pieces to get many batches). */
   readerPieceBytes?: number;
   /**
-   * Rows a snapshot's row cache may hold (0: no cache). About 16 + 2 + 32 bytes per row and
-   * identifier type in memory while prepare runs, twice while it builds the next cache.
+   * Largest CSV snapshot (bytes) that gets a row index (rowIndex.ts; 0: none): building one
+   * holds the snapshot's lines in memory, about 1.3 times its size.
    */
-  rowCacheMaxRows: number;
+  rowIndexMaxBytes: number;
 }
 
 export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
   maxBufferBytes: 64 << 20,
   maxRejectBytes: 8 << 20,
   checkpointIntervalMs: 60_000,
-  // Off: measured slower than reading every row on the shared 2-core machine (README, Benchmarks).
-  rowCacheMaxRows: 0,
+  rowIndexMaxBytes: 256 << 20,
 };
-
-/** Where a snapshot's row cache lives and what it must have been made under (rowCache.ts in src/snapshot). */
-export interface RowCacheOptions {
-  store: BlobStore;
-  key: string;
-  /** rowCacheKey of everything but the header that decides what a row becomes. */
-  configKey: string;
-}
-
-/** What the row cache did in one prepare. */
-export interface RowCacheStats {
-  /** Rows taken from the cache (not normalized, not hashed). */
-  hits: number;
-  /** Rows the scanner handed over that the cache did not know. */
-  misses: number;
-  /** Entries of the cache written for the next snapshot (null: none written). */
-  written: number | null;
-}
 
 /**
  * Where prepare of one input stands: all data before `position` is in spill parts
@@ -79,7 +59,6 @@ export interface SetResult {
   generation: string;
   /** The final checkpoint: resuming from it re-lists the parts without reading the input again. */
   checkpoint: SetCheckpoint;
-  rowCache?: RowCacheStats;
 }
 
 export interface PrepareSource {
@@ -116,8 +95,8 @@ export async function prepareSet(
   resume?: SetCheckpoint,
   /** What the rejects file keeps of each value (the destination's rejects.values). */
   rejectValues: RejectValueMode = 'raw',
-  /** CSV snapshots: rows read last time skip the rules and hashing; the next cache is written at the end. */
-  rowCache?: RowCacheOptions,
+  /** Sees the object's raw bytes and the rejects as they are read (the row index builder, rowIndex.ts). */
+  tap?: PrepareTap,
 ): Promise<SetResult> {
   const info = await source.store.stat(source.key);
   const now = hooks.now ?? Date.now;
@@ -132,8 +111,6 @@ export async function prepareSet(
   let rejectBytes = 0;
   let lastCheckpoint = now();
 
-  const widths = types.map((t) => recordWidth(t));
-  const session = rowCache && read.format === 'csv' && tuning.rowCacheMaxRows > 0 ? await openRowCache(rowCache, types, widths, tuning.rowCacheMaxRows, cp.position !== null) : undefined;
   const reader = new SnapshotReader(
     source.store.uriOf(source.key),
     read,
@@ -143,7 +120,6 @@ export async function prepareSet(
       // Spill parts hold raw digests: the kernel writes them so (no hex to decode here).
       rawDigests: true,
     },
-    session,
   );
   // A range starting at the end is unsatisfiable on GCS (416): a run resumed after its last
   // checkpoint has nothing left to read.
@@ -187,12 +163,12 @@ export async function prepareSet(
   };
 
   try {
-    for await (const batch of reader.read(stream ?? noBytes())) {
+    for await (const batch of reader.read(tap && stream ? tapped(stream, tap) : (stream ?? noBytes()))) {
+      if (tap && batch.rejects.length) tap.rejects(batch.rejects);
       last = batch.position;
       for (const d of batch.digests) {
         const t = typeIndex.get(d.type)!;
         buffer.add(t, d.digests);
-        if (d.records) buffer.addRecords(t, d.records, widths[t]!);
       }
       if (batch.rejects.length) {
         const csv = rejectsToCsv(batch.rejects, false, rejectValues);
@@ -213,18 +189,6 @@ export async function prepareSet(
   if (!last) throw new RangeError('the snapshot reader yielded no batch');
   await checkpoint(last);
   await storing;
-
-  let rowStats: RowCacheStats | undefined;
-  if (session && rowCache) {
-    // Only a whole read makes a cache: a resumed one saw part of the rows (the old cache stays).
-    // Rewritten when a sixteenth of the rows or more were not in it (or there was none): rows
-    // gone since only take room, and a cache written every run costs as much as it saves.
-    const stale = !session.cache || session.misses * 16 >= session.hits;
-    const bytes = stale ? session.serialize() : null;
-    if (bytes) await rowCache.store.write(rowCache.key, Readable.from(bytes), { md5: false, contentType: 'application/octet-stream' });
-    rowStats = { hits: session.hits, misses: session.misses, written: bytes ? (session.builder?.count ?? 0) + countSeen(session.seen) : null };
-    session.release();
-  }
 
   const parts: SpillPart[] = [];
   for (const seq of cp.spillParts) {
@@ -253,51 +217,7 @@ export async function prepareSet(
     createdAt: source.createdAt ?? info.created.toISOString(),
     generation: info.generation,
     checkpoint: cp,
-    ...(rowStats ? { rowCache: rowStats } : {}),
   };
-}
-
-/**
- * The session of one read: the stored cache when it can be read and was made under the same
- * key (anything else, including a storage error, means no cache: the slow path), and a
- * builder for the next one unless the read resumes midway.
- */
-async function openRowCache(opts: RowCacheOptions, types: readonly IdentifierType[], widths: number[], maxRows: number, resumed: boolean): Promise<RowCacheSession> {
-  let cache: RowCache | null = null;
-  try {
-    cache = RowCache.parse(await readWhole(opts.store, opts.key), opts.configKey);
-  } catch {
-    cache = null;
-  }
-  return new RowCacheSession(opts.configKey, types, widths, cache, resumed ? null : new RowCacheBuilder(widths, maxRows));
-}
-
-/**
- * An object read into one buffer of its stated size (readBuffer gathers the pieces and copies
- * them again: for a cache of 100+ MiB that second copy and its page faults cost more than the
- * read). A store whose stated size is not the bytes it serves falls back to readBuffer.
- */
-async function readWhole(store: BlobStore, key: string): Promise<Buffer> {
-  const info = await store.stat(key);
-  const out = Buffer.allocUnsafeSlow(info.size);
-  let at = 0;
-  const stream = await store.openRead(key);
-  try {
-    for await (const chunk of stream) {
-      const c = chunk as Buffer;
-      if (at + c.length > out.length) return await store.readBuffer(key);
-      at += c.copy(out, at);
-    }
-  } finally {
-    stream.destroy();
-  }
-  return at === out.length ? out : store.readBuffer(key);
-}
-
-function countSeen(seen: Uint8Array | null): number {
-  let n = 0;
-  if (seen) for (let i = 0; i < seen.length; i++) n += seen[i]!;
-  return n;
 }
 
 /** Rejected values and rows: one line each in the rejects file. */
@@ -328,6 +248,20 @@ export function merged(base: SnapshotCounts, since: SnapshotCounts): SnapshotCou
     }
   }
   return out;
+}
+
+/** What a whole read of an object shows a tap: its bytes in order, then the rejects of each batch. */
+export interface PrepareTap {
+  push(chunk: Buffer): void;
+  rejects(records: readonly RejectRecord[]): void;
+}
+
+async function* tapped(stream: Readable, tap: PrepareTap): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    const b = chunk as Buffer;
+    tap.push(b);
+    yield b;
+  }
 }
 
 async function* noBytes(): AsyncGenerator<Buffer> {

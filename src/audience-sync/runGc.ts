@@ -23,11 +23,13 @@ export function runsReferencedBy(work: BlobStore, manifest: Manifest): Set<strin
   const runs = new Set<string>([manifest.runId]);
   const base = `${work.uri}runs/`;
   for (const t of Object.values(manifest.types))
-    for (const ref of Object.values(t?.shards ?? {})) {
-      if (!ref.uri.startsWith(base)) continue;
-      const runId = decodeURIComponent(ref.uri.slice(base.length).split('/')[0] ?? '');
-      if (RunIdSchema.safeParse(runId).success) runs.add(runId);
-    }
+    for (const ref of Object.values(t?.shards ?? {}))
+      // A shard's multi list (digestCounts.ts) may live in another run than its state list.
+      for (const uri of [ref.uri, ...(ref.multi ? [ref.multi.uri] : [])]) {
+        if (!uri.startsWith(base)) continue;
+        const runId = decodeURIComponent(uri.slice(base.length).split('/')[0] ?? '');
+        if (RunIdSchema.safeParse(runId).success) runs.add(runId);
+      }
   return runs;
 }
 

@@ -33,12 +33,22 @@ export type SpillPart = z.infer<typeof SpillPartSchema>;
 export const PreparedRunSchema = z.object({
   schema: z.literal(1),
   runId: RunIdSchema,
-  kind: z.enum(['snapshot', 'changes']),
+  /**
+   * "delta": a snapshot read against the row index of applied state `delta.baseVersion`
+   * (snapshotDelta.ts): the snapshot set holds only the ids of new lines, `delta.gone` those
+   * of lines gone since. Workers from before it refuse such a run (an unknown kind) rather
+   * than take it for a whole snapshot.
+   */
+  kind: z.enum(['snapshot', 'changes', 'delta']),
   /** Identifier types of the mapping, sorted: the `t` of the spill offsets. */
   types: z.array(IdentifierTypeSchema),
   sets: z.partialRecord(InputSetSchema, z.array(SpillPartSchema)),
   /** Change batches in this run (their sets are batchSet(half, i)); absent means one. */
   batches: z.number().int().min(0).optional(),
+  /** The row index this run wrote (rowIndex.ts): its meta key in the workdir. */
+  rowIndex: z.object({ key: z.string() }).optional(),
+  /** A delta run: the applied state whose index it was read against (and that state's manifest key), and the gone lines' ids. */
+  delta: z.object({ baseVersion: z.string(), manifestKey: z.string(), gone: z.array(SpillPartSchema) }).optional(),
 });
 export type PreparedRun = z.infer<typeof PreparedRunSchema>;
 
@@ -58,6 +68,9 @@ export const ShardTypeResultSchema = z.object({
   addAt: ListAtSchema.optional(),
   removeAt: ListAtSchema.optional(),
   stateAt: ListAtSchema.optional(),
+  /** Digests of the state occurring more than once in the snapshot (digestCounts.ts), and where. */
+  multi: count.optional(),
+  multiAt: ListAtSchema.optional(),
 });
 export type ShardTypeResult = z.infer<typeof ShardTypeResultSchema>;
 
@@ -70,6 +83,8 @@ export const DiffGroupSchema = z.object({
   from: z.number().int().min(0).max(255),
   to: z.number().int().min(1).max(256),
   shards: z.record(shardKey, z.partialRecord(IdentifierTypeSchema, ShardTypeResultSchema)),
+  /** Every shard's multi list was computed (a run that wrote a row index). */
+  rowCounts: z.literal(true).optional(),
 });
 export type DiffGroup = z.infer<typeof DiffGroupSchema>;
 
@@ -85,8 +100,16 @@ export const ManifestSchema = z.object({
   /** Per type: total ids and the sorted list of each non-empty shard. */
   types: z.partialRecord(
     IdentifierTypeSchema,
-    z.object({ count, shards: z.record(shardKey, z.object({ uri: z.string(), start: count, count, format: ListFormatSchema.optional() })) }),
+    z.object({
+      count,
+      shards: z.record(
+        shardKey,
+        z.object({ uri: z.string(), start: count, count, format: ListFormatSchema.optional(), multi: z.object({ uri: z.string(), start: count, count }).optional() }),
+      ),
+    }),
   ),
+  /** The row index of the snapshot behind this state (rowIndex.ts): its meta key in the workdir. */
+  rowIndex: z.object({ key: z.string() }).optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

@@ -5,4 +5,3 @@ export * from './rejects';
 export { SnapshotReader, type SnapshotBatch, type TypeDigests, type SnapshotReaderLimits } from './reader';
 export { CsvTokenizer, detectDelimiter, type CsvRecordSink } from './csvTokenizer';
 export { readRejectsSample, type RejectSample } from './rejectsSample';
-export { RowCache, RowCacheBuilder, RowCacheSession, rowCacheKey, ROW_CACHE_FORMAT } from './rowCache';

@@ -17,7 +17,6 @@ import {
   type SnapshotReadOptions,
 } from './schema';
 import { firstInvalidUtf8, incompleteTailLength, isValidUtf8 } from './utf8';
-import { fingerprintOfHex, type RowCacheSession } from './rowCache';
 
 /**
  * Digests of one identifier type found in one batch, in file order, as hex bytes (raw
@@ -27,11 +26,6 @@ import { fingerprintOfHex, type RowCacheSession } from './rowCache';
 export interface TypeDigests {
   type: IdentifierType;
   digests: DigestList;
-  /**
-   * With a row cache: more digests of this type, as raw bytes back to back (32 a SHA-256
-   * digest, 16 an MD5), from rows the cache knew. Reused like `digests`.
-   */
-  records?: Buffer;
 }
 
 /** What one step of reading produced; `position` is where to resume after it. */
@@ -61,11 +55,6 @@ export interface SnapshotReaderLimits {
  */
 interface DigestSink extends TypeDigests {
   spare: DigestList;
-  /** Raw digests of cached rows (row cache only): [0, rawFill) in use; two buffers alternate. */
-  raw: Buffer;
-  rawSpare: Buffer;
-  rawFill: number;
-  rawWords: Uint32Array;
 }
 
 const DEFAULT_MAX_RECORD = 1 << 20;
@@ -124,8 +113,6 @@ export class SnapshotReader {
     options: SnapshotReadOptions,
     private readonly resume?: SnapshotPosition,
     limits: SnapshotReaderLimits = {},
-    /** CSV only: rows the session's cache knows skip the rules and hashing (rowCache.ts). */
-    private readonly rows?: RowCacheSession,
   ) {
     this.opts = SnapshotReadOptionsSchema.parse(options);
     this.maxRecordChars = limits.maxRecordChars ?? DEFAULT_MAX_RECORD;
@@ -143,7 +130,7 @@ export class SnapshotReader {
       if (!sink)
         this.sinks.set(
           c.type,
-          (sink = { type: c.type, digests: list(c.type), spare: list(c.type), raw: EMPTY, rawSpare: EMPTY, rawFill: 0, rawWords: new Uint32Array(0) }),
+          (sink = { type: c.type, digests: list(c.type), spare: list(c.type) }),
         );
       return { column: c.column, type: c.type, hasher: h, staged: h.sharesQueue, counts, sink, index: -1, set: -1 };
     });
@@ -154,16 +141,6 @@ export class SnapshotReader {
       p.set = sets++;
     }
     this.codesAt = this.queue.batchCodes >>> 2;
-    if (rows) {
-      if (this.opts.format !== 'csv') throw new RangeError('a row cache reads CSV snapshots only');
-      this.rowSinks = rows.types.map((t, i) => {
-        const sink = this.sinks.get(t as IdentifierType);
-        if (!sink) throw new RangeError(`the row cache's type ${t} is not a type of the mapping`);
-        if (hexWidth(sink.type) !== 2 * rows.widths[i]!) throw new RangeError(`the row cache's width of ${t} is not its digest's`);
-        return sink;
-      });
-      this.rowCounts = this.rowSinks.map((s) => this.counts.types[s.type]!);
-    }
     this.line = resume?.line ?? 1;
     if (resume) {
       this.counts.rows = resume.rows;
@@ -297,14 +274,7 @@ export class SnapshotReader {
         this.scanBatched = false;
         return;
       }
-      const si = this.scanBatched ? scanIndex : -1;
-      if (si >= 0 && this.rows) {
-        const h = this.hit[si]!;
-        if (h >= 0) this.cachedRow(h);
-        else this.loggedRecord(buf, fields, count, line, si);
-        return;
-      }
-      this.csvRecord(buf, fields, count, line, si);
+      this.csvRecord(buf, fields, count, line, this.scanBatched ? scanIndex : -1);
     },
     scanned: (found) => this.scanBatch(found),
     malformed: (line, problem) => {
@@ -316,7 +286,6 @@ export class SnapshotReader {
   private useHeader(names: string[], delimiter: CsvDelimiter, line: number): void {
     this.header = names;
     this.delimiter = delimiter;
-    this.rows?.useHeader(names, delimiter);
     const find = (column: string, what: string): number => {
       let idx = names.indexOf(column);
       if (idx >= 0 && names.indexOf(column, idx + 1) >= 0)
@@ -348,7 +317,6 @@ export class SnapshotReader {
     this.scanBatched = false;
     if (!this.header) return;
     const q = this.queue;
-    if (this.rows) this.fingerprint(found);
     q.beginBatch();
     for (const p of this.plans) {
       if (p.set < 0 || p.index < 0) continue;
@@ -364,182 +332,6 @@ export class SnapshotReader {
 
   private scanBatched = false;
 
-  // Row cache (rowCache.ts): per record of a scan batch, its fingerprint and cache entry.
-  private rowSinks: DigestSink[] = [];
-  private rowCounts: TypeCounts[] = [];
-  private readonly hit = new Int32Array(BATCH_VALUES);
-  private readonly fps = new Uint32Array(4 * BATCH_VALUES);
-  private readonly ranges = new Uint32Array(2 * BATCH_VALUES);
-  private readonly rangeRecord = new Int32Array(BATCH_VALUES);
-  /** The cache entry after the last one found: the next row's likely entry. */
-  private nextEntry = 0;
-  /** Rows read this batch that the next cache may hold: fingerprint, then per type kind, empties, digest index. */
-  private rowLog = new Int32Array(1 << 14);
-  private rowLogFill = 0;
-
-  /**
-   * Fingerprints of the records the scanner found (SHA-256 of each record's bytes, one
-   * kernel call); a record the cache knows gets its mapped fields marked as possible
-   * multi-value cells, which the batch rules leave alone (SLOW), so nothing is normalized
-   * or hashed for it: csvSink then counts it from the cache.
-   */
-  private fingerprint(found: number): void {
-    const q = this.queue;
-    const v = q.scanOut();
-    const cache = this.rows!.cache;
-    const hit = this.hit;
-    const ranges = this.ranges;
-    let k = q.scanIndex;
-    let m = 0;
-    for (let r = 0; r < found; r++) {
-      const count = v[k + 1]!;
-      hit[r] = -1;
-      if (count > 0) {
-        const start = v[k + 2]!;
-        ranges[2 * m] = start;
-        ranges[2 * m + 1] = v[k + 3 * count]! - start;
-        this.rangeRecord[m++] = r;
-      }
-      k += 2 + 3 * count;
-    }
-    q.hashRanges(ranges, m);
-    const words = q.words;
-    const hexAt = q.batchHexAt >>> 2;
-    const fps = this.fps;
-    for (let j = 0; j < m; j++) {
-      const r = this.rangeRecord[j]!;
-      fingerprintOfHex(words, hexAt + 16 * j, fps, 4 * r);
-      if (cache) {
-        const h = cache.findFrom(this.nextEntry, fps[4 * r]!, fps[4 * r + 1]!, fps[4 * r + 2]!, fps[4 * r + 3]!);
-        hit[r] = h;
-        if (h >= 0) this.nextEntry = h + 1;
-      }
-    }
-    if (!cache) return;
-    k = q.scanIndex;
-    for (let r = 0; r < found; r++) {
-      const count = v[k + 1]!;
-      if (hit[r]! >= 0)
-        for (const p of this.plans) if (p.set >= 0 && p.index < count) v[k + 2 + 3 * p.index + 2] = 1;
-      k += 2 + 3 * count;
-    }
-  }
-
-  /** A row the cache knows: counted, its digests taken from the cache. */
-  private cachedRow(h: number): void {
-    this.counts.rows++;
-    const s = this.rows!;
-    const c = s.cache!;
-    s.seen![h] = 1;
-    s.hits++;
-    const base = h * c.entryBytes;
-    const data = c.data;
-    const cw = c.words;
-    for (let t = 0; t < this.rowSinks.length; t++) {
-      const tc = this.rowCounts[t]!;
-      tc.empty += data[base + 17 + 2 * t]!;
-      const kind = data[base + 16 + 2 * t]!;
-      if (kind === 0) continue;
-      if (kind === 1) tc.accepted++;
-      else tc.prehashed++;
-      const sink = this.rowSinks[t]!;
-      const w = s.widths[t]!;
-      if (sink.rawFill + w > sink.raw.length) {
-        const next = Buffer.allocUnsafeSlow(Math.max(1 << 16, 2 * sink.raw.length));
-        sink.raw.copy(next, 0, 0, sink.rawFill);
-        sink.raw = next;
-        sink.rawWords = new Uint32Array(next.buffer, 0, next.length >>> 2);
-      }
-      // Word copies: a native copy per 32 bytes costs more than the bytes.
-      const out = sink.rawWords;
-      let o = sink.rawFill >>> 2;
-      for (let x = (base + c.digestAt[t]!) >>> 2, end = x + (w >>> 2); x < end; ) out[o++] = cw[x++]!;
-      sink.rawFill += w;
-    }
-  }
-
-  /** A row the cache does not know: read as usual, and logged for the next cache when it can be cached. */
-  private loggedRecord(buf: Buffer, fields: CsvFields, count: number, line: number, si: number): void {
-    const s = this.rows!;
-    s.misses++;
-    const builder = s.builder;
-    if (!builder || builder.overflow) {
-      this.csvRecord(buf, fields, count, line, si);
-      return;
-    }
-    const T = this.rowSinks.length;
-    const before = this.beforeRow;
-    for (let t = 0; t < T; t++) {
-      const tc = this.rowCounts[t]!;
-      before[4 * t] = tc.accepted;
-      before[4 * t + 1] = tc.prehashed;
-      before[4 * t + 2] = tc.empty;
-      before[4 * t + 3] = this.rowSinks[t]!.digests.length;
-    }
-    const rejects = this.rejects.length;
-    this.csvRecord(buf, fields, count, line, si);
-    // A row with any reject is read again next time (its rejects name this read's row and line).
-    if (this.rejects.length !== rejects) return;
-    if (this.rowLogFill + 4 + 3 * T > this.rowLog.length) {
-      const next = new Int32Array(2 * this.rowLog.length);
-      next.set(this.rowLog);
-      this.rowLog = next;
-    }
-    const log = this.rowLog;
-    const at = this.rowLogFill;
-    let x = at;
-    const fps = this.fps;
-    log[x++] = fps[4 * si]!;
-    log[x++] = fps[4 * si + 1]!;
-    log[x++] = fps[4 * si + 2]!;
-    log[x++] = fps[4 * si + 3]!;
-    for (let t = 0; t < T; t++) {
-      const tc = this.rowCounts[t]!;
-      const a = tc.accepted - before[4 * t]!;
-      const p = tc.prehashed - before[4 * t + 1]!;
-      const e = tc.empty - before[4 * t + 2]!;
-      const l = this.rowSinks[t]!.digests.length - before[4 * t + 3]!;
-      // One digest per type at most (no multi-value cells, no second column of the type).
-      if (a + p > 1 || l !== a + p || e > 255) return;
-      log[x++] = a ? 1 : p ? 2 : 0;
-      log[x++] = e;
-      log[x++] = l ? before[4 * t + 3]! : -1;
-    }
-    this.rowLogFill = x;
-  }
-  private readonly beforeRow: number[] = [];
-
-  /** The logged rows into the cache builder, once the batch's digests are all computed. */
-  private flushRowLog(): void {
-    const log = this.rowLog;
-    const s = this.rows!;
-    const builder = s.builder;
-    const T = this.rowSinks.length;
-    const step = 4 + 3 * T;
-    const hexWords = this.rowSinks.map((k) => new Uint32Array(k.digests.bytes.buffer, k.digests.bytes.byteOffset, k.digests.bytes.length >>> 2));
-    if (builder)
-      for (let x = 0; x < this.rowLogFill; x += step) {
-        const e = builder.next();
-        if (!e) break;
-        const { buf, words, at } = e;
-        const aw = at >>> 2;
-        for (let j = 0; j < 4; j++) words[aw + j] = log[x + j]!;
-        let d = aw + 4 + (((2 * T + 3) & ~3) >>> 2);
-        for (let t = 0; t < T; t++) {
-          const kind = log[x + 4 + 3 * t]!;
-          buf[at + 16 + 2 * t] = kind;
-          buf[at + 17 + 2 * t] = log[x + 5 + 3 * t]!;
-          const w = s.widths[t]!;
-          if (kind !== 0) {
-            // The lists hold hex, or with rawDigests the bytes themselves.
-            if (this.raw) words.set(hexWords[t]!.subarray((log[x + 6 + 3 * t]! * w) >>> 2, (log[x + 6 + 3 * t]! * w + w) >>> 2), d);
-            else decodeHex(hexWords[t]!, (log[x + 6 + 3 * t]! * 2 * w) >>> 2, words, d, w);
-          }
-          d += w >>> 2;
-        }
-      }
-    this.rowLogFill = 0;
-  }
   private scanCodes: Int32Array = new Int32Array(0);
   /** The kernel memory, where the scan batch's digests are (Sha256HexQueue.batchHexAt). */
   private scanWords: Uint32Array = new Uint32Array(0);
@@ -700,19 +492,11 @@ export class SnapshotReader {
 
   private takeBatch(byteOffset: number): SnapshotBatch {
     this.queue.flush();
-    if (this.rows) this.flushRowLog();
     const digests: TypeDigests[] = [];
     for (const sink of this.sinks.values()) {
       const list = sink.digests;
-      if (sink.rawFill > 0) {
-        const raw = sink.raw;
-        digests.push({ type: sink.type, digests: list, records: raw.subarray(0, sink.rawFill) });
-        sink.raw = sink.rawSpare;
-        sink.rawSpare = raw;
-        sink.rawWords = new Uint32Array(sink.raw.buffer, sink.raw.byteOffset, sink.raw.length >>> 2);
-        sink.rawFill = 0;
-      } else if (list.length === 0) continue;
-      else digests.push({ type: sink.type, digests: list });
+      if (list.length === 0) continue;
+      digests.push({ type: sink.type, digests: list });
       // Two lists per type, alternating: fresh memory per batch (megabytes outside the JS
       // heap) made V8 collect far more often. The batch before stays valid meanwhile.
       sink.digests = sink.spare;
@@ -726,24 +510,6 @@ export class SnapshotReader {
     if (this.delimiter) position.delimiter = this.delimiter;
     return { digests, rejects, position };
   }
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/**
- * `w` raw bytes from the lowercase hex at `src[s]` (our own kernel's output: not validated),
- * 4 hex characters a load.
- */
-function decodeHex(src: Uint32Array, s: number, out: Uint32Array, o: number, w: number): void {
-  for (let end = s + (w >>> 1); s < end; s += 2) {
-    out[o++] = (bytePair(src[s]!) | (bytePair(src[s + 1]!) << 16)) >>> 0;
-  }
-}
-
-/** The 2 bytes (little-endian 16 bits) that 4 lowercase hex characters (a little-endian word) spell. */
-function bytePair(x: number): number {
-  const n = (x & 0x0f0f0f0f) + ((x >>> 6) & 0x01010101) * 9;
-  return ((n & 0x0f) << 4) | ((n >>> 8) & 0x0f) | (((n >>> 16) & 0x0f) << 12) | (((n >>> 24) & 0x0f) << 8);
 }
 
 /** Hex characters of a digest of this type (MD5 MAIDs 32, everything else SHA-256, 64). */

@@ -1,0 +1,152 @@
+import { rowFingerprint } from '../snapshot/rowFingerprint';
+
+/*
+ * The physical lines of a CSV snapshot as the row index sees them (rowIndex.ts): split on
+ * LF only (the tokenizer's line end; a CR before it stays in the line's bytes, so a file
+ * turned from LF to CRLF is all new lines, never a wrong match), line 1 the header.
+ *
+ * A line stands for exactly one record of its own when it holds no quote character (a
+ * quote may open a field that runs over several lines) and is not blank (a blank line is
+ * no record). From the first line that holds a quote to the end of the file, and a last
+ * line without LF, everything is the "tail": read as it is, never matched line by line.
+ */
+
+export const LF = 10;
+const QUOTE = 34;
+const CR = 13;
+
+export interface LineSink {
+  /** Line `line` (1-based) is buf[start, end) plus its LF; `single`: it is one record of its own (see above). */
+  line(buf: Buffer, start: number, end: number, line: number, single: boolean): void;
+  /** The tail begins: bytes from here to the end of the file are passed to `tail`. */
+  tail(buf: Buffer, start: number, end: number): void;
+}
+
+/** Splits a byte stream into lines (and the tail) for a LineSink. */
+export class LineSplitter {
+  private carry: Buffer | null = null;
+  private lineNo = 0;
+  private inTail = false;
+
+  constructor(private readonly sink: LineSink) {}
+
+  get lines(): number {
+    return this.lineNo;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.inTail) {
+      if (chunk.length) this.sink.tail(chunk, 0, chunk.length);
+      return;
+    }
+    let buf = chunk;
+    if (this.carry) {
+      const nl = chunk.indexOf(LF);
+      if (nl < 0) {
+        this.carry = Buffer.concat([this.carry, chunk]);
+        return;
+      }
+      const joined = Buffer.concat([this.carry, chunk.subarray(0, nl + 1)]);
+      this.carry = null;
+      this.lines1(joined);
+      if (this.inTail) {
+        if (nl + 1 < chunk.length) this.sink.tail(chunk, nl + 1, chunk.length);
+        return;
+      }
+      buf = chunk.subarray(nl + 1);
+    }
+    const rest = this.lines1(buf);
+    if (this.inTail) return;
+    if (rest < buf.length) this.carry = Buffer.from(buf.subarray(rest));
+  }
+
+  /** The end of the input: a last line without LF is the tail. */
+  end(): void {
+    if (this.carry && this.carry.length) {
+      if (this.lineNo === 0) {
+        // A header without LF: a file of one line; no data lines.
+        this.lineNo = 1;
+        this.sink.line(this.carry, 0, this.carry.length, 1, false);
+      } else if (!this.inTail) {
+        this.inTail = true;
+        this.sink.tail(this.carry, 0, this.carry.length);
+      }
+    }
+    this.carry = null;
+  }
+
+  /** Whole lines of buf; returns where the unfinished last line starts. */
+  private lines1(buf: Buffer): number {
+    let pos = 0;
+    let quote = buf.indexOf(QUOTE);
+    if (quote < 0) quote = buf.length;
+    const n = buf.length;
+    while (pos < n) {
+      const nl = buf.indexOf(LF, pos);
+      if (nl < 0) return pos;
+      const no = ++this.lineNo;
+      if (no > 1 && quote < nl) {
+        this.inTail = true;
+        this.lineNo--;
+        this.sink.tail(buf, pos, n);
+        return n;
+      }
+      if (quote < nl) {
+        // A quote in the header: the header is still one line as far as the index cares.
+        const q = buf.indexOf(QUOTE, nl);
+        quote = q < 0 ? n : q;
+      }
+      const blank = nl === pos || (nl === pos + 1 && buf[pos] === CR);
+      this.sink.line(buf, pos, nl, no, !blank && no > 1);
+      pos = nl + 1;
+    }
+    return pos;
+  }
+}
+
+/** Fingerprint words of a line (rowFingerprint), at out[o..o+3]. */
+export function lineFingerprint(buf: Buffer, start: number, end: number, seed: number, out: Uint32Array, o: number): void {
+  rowFingerprint(buf, start, end, seed, out, o);
+}
+
+/** Order of 4-word fingerprints a (at ai) and b (at bi): -1, 0, 1 (unsigned, word 0 first). */
+export function compareFp(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number {
+  for (let k = 0; k < 4; k++) {
+    const x = a[ai + k]!;
+    const y = b[bi + k]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * The order of n fingerprints stored `stride` words apart in `words` (fingerprint first):
+ * counted into buckets by their top bits (fingerprints are uniform: about one a bucket),
+ * then each bucket by insertion. Linear in n for uniform input.
+ */
+export function sortFingerprints(words: Uint32Array, stride: number, n: number, skip = 0): Int32Array {
+  const order = new Int32Array(n);
+  if (n === 0) return order;
+  let bits = 4;
+  while (bits < 22 && 1 << bits < n) bits++;
+  const shift = 32 - bits;
+  // `skip` top bits are the same for all (one range of an index): bucket on the bits after them.
+  const bucket = (x: number): number => ((x << skip) >>> shift) >>> 0;
+  const counts = new Int32Array((1 << bits) + 1);
+  for (let i = 0; i < n; i++) counts[bucket(words[i * stride]!) + 1]!++;
+  for (let b = 0; b < 1 << bits; b++) counts[b + 1]! += counts[b]!;
+  for (let i = 0; i < n; i++) order[counts[bucket(words[i * stride]!)]!++] = i;
+  // counts[b] is now the end of bucket b.
+  let s = 0;
+  for (let b = 0; b < 1 << bits; b++) {
+    const e = counts[b]!;
+    for (let i = s + 1; i < e; i++) {
+      const x = order[i]!;
+      let j = i - 1;
+      for (; j >= s && compareFp(words, order[j]! * stride, words, x * stride) > 0; j--) order[j + 1] = order[j]!;
+      order[j + 1] = x;
+    }
+    s = e;
+  }
+  return order;
+}

@@ -1,0 +1,485 @@
+import { Readable } from 'node:stream';
+import type { IdentifierType } from '../identifiers/schema';
+import { SnapshotReader, rejectsToCsv, type RejectRecord, type RejectValueMode, type SnapshotCounts, type SnapshotReadOptions } from '../snapshot';
+import type { BlobStore } from '../storage';
+import { layout } from './layout';
+import type { PrepareSource, PrepareTuning } from './prepare';
+import { totalRejects } from './prepare';
+import { DamagedRowIndex, ENTRY_HEAD, EntryArena, batched, checkEntry, entrySize, rowIndexKeys, writeRowIndex, type IndexOut, type RowIndexMeta } from './rowIndex';
+import { pieces, wholeRecords } from './reusedReads';
+import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
+import type { SpillPart } from './schemas';
+import { ShardBuffer } from './shards';
+import type { Stores } from './stores';
+
+/*
+ * Prepare of a snapshot against the row index of the applied state (rowIndex.ts): the
+ * cost follows the change, not the snapshot.
+ *
+ * 1. One pass over the snapshot fingerprints each line that is a record of its own.
+ * 2. The fingerprints are sorted and merged with the index (read in order, range by range):
+ *    a line in both is kept; a line only in the snapshot is new; an index line not met again
+ *    is gone. Equal lines pair one to one, so a doubled line is kept once and new once.
+ * 3. A second pass hands the header, the new lines and the tail to the SnapshotReader as one
+ *    CSV: their ids, counts and rejects, with each reject's row and line put back to where
+ *    it is in the snapshot (a kept line is exactly one record and one line).
+ * 4. The gone lines, and the lines the index did not hold, are read the same way: the ids
+ *    they gave (removal candidates: diffDelta.ts removes one only when no row still gives it).
+ * 5. The counts are the index's minus the gone lines' plus the new lines'; the new index is
+ *    the kept entries merged with the new clean lines.
+ *
+ * Anything unexpected throws, and the caller reads the snapshot the usual way instead.
+ */
+
+export interface DeltaInput {
+  work: BlobStore;
+  stores: Stores;
+  runId: string;
+  source: PrepareSource;
+  read: SnapshotReadOptions;
+  types: readonly IdentifierType[];
+  tuning: PrepareTuning;
+  rejectValues: RejectValueMode;
+  /** The applied state's index and its location. */
+  base: RowIndexMeta;
+  /** Write the index of this snapshot (a dry run does not need one). */
+  writeIndex: boolean;
+  /** Liveness (heartbeat). */
+  tick: () => void;
+}
+
+export interface DeltaResult {
+  counts: SnapshotCounts;
+  rejects: number;
+  rejectsUri: string;
+  parts: SpillPart[];
+  gone: SpillPart[];
+  bytes: number;
+  createdAt: string;
+  generation: string;
+  /** The new index's meta key (null: not written). */
+  rowIndexKey: string | null;
+  stats: { kept: number; fresh: number; gone: number };
+}
+
+/** The base index does not fit this snapshot (another header): not an error, the full path. */
+export class DeltaNotApplicable extends Error {}
+
+
+export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResult> {
+  const { work, stores, runId, source, base, tuning } = input;
+  const info = await source.store.stat(source.key);
+  const header = Buffer.from(base.header, 'base64');
+  const seed = base.seed;
+
+  // 1. Fingerprints of the snapshot's lines.
+  // Sized for the indexed snapshot and a sixteenth more: growing copies them (garbage).
+  const guess = Math.max(1 << 12, base.entries + (base.entries >>> 4));
+  // Per fingerprint range (top byte), records of 5 words (fingerprint, line): appended in
+  // sequence, then each range sorted within the CPU's caches (one sort of the whole array
+  // missed the cache on nearly every record, and so did the merge reading it in that order).
+  const buckets = new Array<Uint32Array | undefined>(256);
+  const bucketFill = new Int32Array(256);
+  const perRange = 5 * Math.max(64, Math.ceil((guess / 256) * 1.1));
+  const fp = new Uint32Array(4);
+  let n = 0;
+  let fresh = new Uint8Array(guess + 2);
+  const markNew = (line: number): void => {
+    if (line >= fresh.length) {
+      const f = new Uint8Array(Math.max(line + 1, fresh.length * 2));
+      f.set(fresh);
+      fresh = f;
+    }
+    fresh[line] = 1;
+  };
+  let headerOk = false;
+  const pass1 = new LineSplitter({
+    line(buf, start, end, line, single) {
+      if (line === 1) {
+        headerOk = buf.subarray(start, end).equals(header);
+        if (!headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
+        return;
+      }
+      if (!single) {
+        markNew(line);
+        return;
+      }
+      lineFingerprint(buf, start, end, seed, fp, 0);
+      const r = fp[0]! >>> 24;
+      let b = buckets[r];
+      const o = bucketFill[r]!;
+      if (!b || o + 5 > b.length) {
+        const grown = new Uint32Array(b ? b.length * 2 : perRange);
+        if (b) grown.set(b);
+        b = buckets[r] = grown;
+      }
+      b[o] = fp[0]!;
+      b[o + 1] = fp[1]!;
+      b[o + 2] = fp[2]!;
+      b[o + 3] = fp[3]!;
+      b[o + 4] = line;
+      bucketFill[r] = o + 5;
+      n++;
+    },
+    tail() {
+      // Read again in the second pass, as it is.
+    },
+  });
+  let chunks = 0;
+  for await (const c of pieces(source.store, source.key)) {
+    pass1.push(c);
+    if ((++chunks & 15) === 0) input.tick();
+  }
+  pass1.end();
+  if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
+
+  // 2. Sorted fingerprints against the index, range by range.
+  const sorted = new Uint32Array(5 * n);
+  let k = 0;
+  for (let r = 0; r < 256; r++) {
+    const b = buckets[r];
+    if (!b) continue;
+    const m = bucketFill[r]! / 5;
+    const order = sortFingerprints(b, 5, m, 8);
+    for (let j = 0; j < m; j++) {
+      const x = 5 * order[j]!;
+      sorted[k++] = b[x]!;
+      sorted[k++] = b[x + 1]!;
+      sorted[k++] = b[x + 2]!;
+      sorted[k++] = b[x + 3]!;
+      sorted[k++] = b[x + 4]!;
+    }
+    buckets[r] = undefined;
+  }
+  let newSingles = 0;
+  const goneLines: Buffer[] = [];
+  // For the new index: where each gone entry is (byte offset, size) and before which old
+  // entry each new line goes (its byte offset), so the write copies runs between them.
+  const skips: number[] = [];
+  const insertAt = new Map<number, number>();
+  let p = 0;
+  let entry = 0;
+  let goneCount = 0;
+  let pos = 0;
+  const prev = new Uint32Array(4);
+  const scratch = new Uint32Array(4);
+  for await (const piece of indexPieces(work, base)) {
+    const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
+    for (let at = 0; at < piece.length; ) {
+      const w = at >>> 2;
+      const size = entrySize(words[w + 4]!);
+      if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+      prev[0] = words[w]!;
+      prev[1] = words[w + 1]!;
+      prev[2] = words[w + 2]!;
+      prev[3] = words[w + 3]!;
+      let c = -1;
+      while (p < n && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
+        const line = sorted[5 * p++ + 4]!;
+        markNew(line);
+        insertAt.set(line, pos + at);
+        newSingles++;
+      }
+      if (p < n && c === 0) p++;
+      else {
+        checkEntry(piece, words, w, at, seed, scratch);
+        const len = words[w + 4]!;
+        const line = Buffer.allocUnsafe(len + 1);
+        piece.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
+        line[len] = 10;
+        goneLines.push(line);
+        skips.push(pos + at, size);
+        goneCount++;
+      }
+      entry++;
+      at += size;
+    }
+    pos += piece.length;
+    input.tick();
+  }
+  if (entry !== base.entries) throw new DamagedRowIndex(`the row index holds ${entry} entries, its meta says ${base.entries}`);
+  while (p < n) {
+    const line = sorted[5 * p++ + 4]!;
+    markNew(line);
+    insertAt.set(line, pos);
+    newSingles++;
+  }
+
+  // 3. The new lines (and the tail) through the reader.
+  const arena = new EntryArena();
+  const blank: { line: number; bytes: Buffer }[] = [];
+  const tailParts: Buffer[] = [];
+  let synthToReal = new Int32Array(1 << 12);
+  let synth = 1;
+  let tailSynth = -1;
+  let tailReal = -1;
+  let out: Buffer[] = [];
+  const pass2 = new LineSplitter({
+    line(buf, start, end, line, single) {
+      if (line === 1 || line >= fresh.length || fresh[line] !== 1) return;
+      out.push(buf.subarray(start, end + 1));
+      synth++;
+      if (synth >= synthToReal.length) {
+        const s = new Int32Array(synthToReal.length * 2);
+        s.set(synthToReal);
+        synthToReal = s;
+      }
+      synthToReal[synth] = line;
+      if (single) {
+        if (input.writeIndex) arena.add(buf, start, end, seed, line);
+      } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+    },
+    tail(buf, start, end) {
+      if (tailSynth < 0) {
+        tailSynth = synth + 1;
+        tailReal = pass2.lines + 1;
+      }
+      out.push(buf.subarray(start, end));
+      if (input.writeIndex) tailParts.push(Buffer.from(buf.subarray(start, end)));
+    },
+  });
+  const newStream = async function* (): AsyncGenerator<Buffer> {
+    yield Buffer.from(header);
+    yield Buffer.from([10]);
+    for await (const chunk of pieces(source.store, source.key)) {
+      pass2.push(chunk);
+      if (out.length) {
+        const b = Buffer.concat(out);
+        out = [];
+        yield b;
+      }
+    }
+    pass2.end();
+    if (out.length) {
+      const b = Buffer.concat(out);
+      out = [];
+      yield b;
+    }
+  };
+  const realLine = (k: number): number => (tailSynth >= 0 && k >= tailSynth ? tailReal + (k - tailSynth) : k === 1 ? 1 : synthToReal[k]!);
+  const rejected = new Set<number>();
+  const spill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.spillLines(runId, 'snapshot', seq), index: layout.spillIndex(runId, 'snapshot', seq) }));
+  let rejectChunks: string[] = [];
+  let rejectBytes = 0;
+  const rejectParts: number[] = [];
+  const newReader = new SnapshotReader(source.store.uriOf(source.key), input.read, undefined, tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {});
+  for await (const batch of newReader.read(newStream())) {
+    await spill.add(batch.digests);
+    if (batch.rejects.length) {
+      const mapped: RejectRecord[] = batch.rejects.map((r) => {
+        const line = realLine(r.line);
+        rejected.add(line);
+        return { ...r, line, row: r.row + (line - r.line) };
+      });
+      const csv = rejectsToCsv(mapped, false, input.rejectValues);
+      rejectChunks.push(csv);
+      rejectBytes += csv.length;
+      if (rejectBytes >= tuning.maxRejectBytes) {
+        await work.write(layout.rejectsPart(runId, 'snapshot', rejectParts.length), rejectChunks.join(''));
+        rejectParts.push(rejectParts.length);
+        rejectChunks = [];
+        rejectBytes = 0;
+      }
+    }
+    input.tick();
+  }
+  const parts = await spill.finish();
+  // Two reads of one object: a snapshot rewritten in between would mix two files.
+  if ((await source.store.stat(source.key)).generation !== info.generation) throw new Error('the snapshot changed while it was read');
+  const rejectsKey = layout.rejects(runId, 'snapshot');
+  const tailRejects = rejectChunks.join('');
+  await work.write(
+    rejectsKey,
+    (async function* () {
+      yield Buffer.from(rejectsToCsv([], true));
+      for (const seq of rejectParts) yield await work.readBuffer(layout.rejectsPart(runId, 'snapshot', seq));
+      if (tailRejects) yield Buffer.from(tailRejects);
+    })(),
+    { contentType: 'text/csv' },
+  );
+
+  // 4. What the gone lines, and the lines the index did not hold, gave.
+  const extraUri = work.uriOf(rowIndexKeys(base.runId).extra);
+  const goneStream = async function* (): AsyncGenerator<Buffer> {
+    yield Buffer.from(header);
+    yield Buffer.from([10]);
+    yield* batched(goneLines);
+    if (base.extraBytes > 0) {
+      const { store, key } = stores.object(extraUri);
+      const s = await store.openRead(key);
+      try {
+        for await (const c of s) yield c as Buffer;
+      } finally {
+        s.destroy();
+      }
+    }
+  };
+  const goneSpill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.goneSpillLines(runId, seq), index: layout.goneSpillIndex(runId, seq) }));
+  const goneReader = new SnapshotReader(`${source.store.uriOf(source.key)} (lines gone since ${base.runId})`, input.read);
+  for await (const batch of goneReader.read(goneStream())) {
+    await goneSpill.add(batch.digests);
+    input.tick();
+  }
+  const gone = await goneSpill.finish();
+  const counts = addCounts(subtractCounts(base.counts, goneReader.counts), newReader.counts);
+
+  // 5. The index of this snapshot: kept entries and new clean lines, in fingerprint order.
+  let rowIndexKey: string | null = null;
+  if (input.writeIndex) {
+    const fresh2 = arena.sorted((i) => !rejected.has(arena.lines[i]!));
+    const extra = [...blank];
+    for (let i = 0; i < arena.count; i++) if (rejected.has(arena.lines[i]!)) extra.push({ line: arena.lines[i]!, bytes: arena.lineWithLf(i) });
+    extra.sort((x, y) => x.line - y.line);
+    rowIndexKey = await writeMergedIndex(input, skips, insertAt, arena, fresh2, [...extra.map((e) => e.bytes), ...tailParts], counts);
+  }
+  return {
+    counts,
+    rejects: totalRejects(counts),
+    rejectsUri: work.uriOf(rejectsKey),
+    parts,
+    gone,
+    bytes: info.size,
+    createdAt: source.createdAt ?? info.created.toISOString(),
+    generation: info.generation,
+    rowIndexKey,
+    stats: { kept: n - newSingles, fresh: synth - 1, gone: goneCount },
+  };
+}
+
+/** rowindex.bin of `base`, in pieces of whole entries (each valid until the next). */
+function indexPieces(work: BlobStore, base: RowIndexMeta): AsyncGenerator<Buffer> {
+  return wholeRecords(
+    work,
+    rowIndexKeys(base.runId).bin,
+    (buf, n) => {
+      let p = 0;
+      while (p + ENTRY_HEAD <= n) {
+        const size = entrySize(buf.readUInt32LE(p + 16));
+        if (p + size > n) break;
+        p += size;
+      }
+      return p;
+    },
+    () => new DamagedRowIndex('the last entry is cut short'),
+  );
+}
+
+async function writeMergedIndex(
+  input: DeltaInput,
+  skips: readonly number[],
+  insertAt: ReadonlyMap<number, number>,
+  arena: EntryArena,
+  fresh: Int32Array,
+  extra: Buffer[],
+  counts: SnapshotCounts,
+): Promise<string> {
+  const { base } = input;
+  return writeRowIndex(input.work, input.runId, {
+    key: base.key,
+    header: Buffer.from(base.header, 'base64'),
+    seed: base.seed,
+    // The old entries copied in runs, without the gone ones, each new entry where its fingerprint falls.
+    entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
+      let f = 0;
+      let si = 0;
+      let start = 0;
+      const insertion = (k: number): number => insertAt.get(arena.lines[fresh[k]!]!)!;
+      for await (const piece of indexPieces(input.work, base)) {
+        const end = start + piece.length;
+        let at = start;
+        for (;;) {
+          const skip = si < skips.length ? skips[si]! : Infinity;
+          const ins = f < fresh.length ? insertion(f) : Infinity;
+          const ev = Math.min(skip, ins);
+          if (ev >= end) break;
+          if (ev > at) out.append(piece, at - start, ev - start);
+          at = ev;
+          if (ins <= skip) arena.emit(fresh[f++]!, out);
+          else {
+            at += skips[si + 1]!;
+            si += 2;
+          }
+        }
+        if (end > at) out.append(piece, at - start, end - start);
+        start = end;
+        yield* out.take(false);
+        input.tick();
+      }
+      for (; f < fresh.length; f++) arena.emit(fresh[f]!, out);
+      yield* out.take(true);
+    },
+    extra,
+    counts,
+  });
+}
+
+/** Digests into spill parts (shard-major, as prepare writes them), a part per buffer full. */
+class Spill {
+  private readonly buffer: ShardBuffer;
+  private readonly typeIndex: Map<IdentifierType, number>;
+  private readonly parts: SpillPart[] = [];
+
+  constructor(
+    private readonly work: BlobStore,
+    types: readonly IdentifierType[],
+    private readonly tuning: PrepareTuning,
+    private readonly keys: (seq: number) => { lines: string; index: string },
+  ) {
+    this.buffer = new ShardBuffer(types.length, 'records');
+    this.typeIndex = new Map(types.map((t, i) => [t, i]));
+  }
+
+  async add(digests: readonly { type: IdentifierType; digests: Parameters<ShardBuffer['add']>[1] }[]): Promise<void> {
+    for (const d of digests) this.buffer.add(this.typeIndex.get(d.type)!, d.digests);
+    if (this.buffer.bytes >= this.tuning.maxBufferBytes) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    const part = this.buffer.take();
+    if (part.ids === 0) return;
+    const { lines, index } = this.keys(this.parts.length);
+    await this.work.write(lines, Readable.from(part.chunks), { md5: false });
+    this.buffer.recycle(part);
+    const p: SpillPart = { key: lines, ids: part.ids, offsets: part.offsets, format: 'records' };
+    await this.work.write(index, JSON.stringify(p));
+    this.parts.push(p);
+  }
+
+  async finish(): Promise<SpillPart[]> {
+    await this.flush();
+    return this.parts;
+  }
+}
+
+/** a − b, count by count (b's counts are of rows a counted). */
+export function subtractCounts(a: SnapshotCounts, b: SnapshotCounts): SnapshotCounts {
+  return combine(a, b, -1);
+}
+
+export function addCounts(a: SnapshotCounts, b: SnapshotCounts): SnapshotCounts {
+  return combine(a, b, 1);
+}
+
+function combine(a: SnapshotCounts, b: SnapshotCounts, sign: 1 | -1): SnapshotCounts {
+  const out: SnapshotCounts = structuredClone(a);
+  out.rows += sign * b.rows;
+  for (const [r, v] of Object.entries(b.rowsRejected)) {
+    const k = r as keyof SnapshotCounts['rowsRejected'];
+    out.rowsRejected[k] = (out.rowsRejected[k] ?? 0) + sign * (v ?? 0);
+    if (out.rowsRejected[k] === 0) delete out.rowsRejected[k];
+  }
+  for (const [type, c] of Object.entries(b.types)) {
+    if (!c) continue;
+    const t = (out.types[type as IdentifierType] ??= { accepted: 0, prehashed: 0, empty: 0, rejected: {} });
+    t.accepted += sign * c.accepted;
+    t.prehashed += sign * c.prehashed;
+    t.empty += sign * c.empty;
+    for (const [r, v] of Object.entries(c.rejected)) {
+      const k = r as keyof typeof t.rejected;
+      t.rejected[k] = (t.rejected[k] ?? 0) + sign * (v ?? 0);
+      if (t.rejected[k] === 0) delete t.rejected[k];
+    }
+  }
+  if (out.rows < 0) throw new Error('the row index counts fewer rows than its lines gave');
+  return out;
+}

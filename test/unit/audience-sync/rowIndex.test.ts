@@ -1,0 +1,218 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createAudienceDataActivities, type AudienceDataActivities, type PreparedInput } from '../../../activities/audience-sync/data';
+import { readAppliedState } from '../../../src/audience-sync/appliedState';
+import type { DestinationConfigInput } from '../../../src/audience-sync/config';
+import { readRange, recordWidth } from '../../../src/audience-sync/listStore';
+import { rowIndexKeys } from '../../../src/audience-sync/rowIndex';
+import { Stores } from '../../../src/audience-sync/stores';
+import type { IdentifierType } from '../../../src/identifiers/schema';
+import { openBlobStore } from '../../../src/storage';
+import { destination } from './prepareHelper';
+
+/*
+ * A sync read against the applied state's row index (snapshotDelta.ts, diffDelta.ts) must
+ * give what the full path gives: for any sequence of snapshots, the same customer files, the
+ * same applied-state lists and the same rejects file, byte for byte, and the same counts. The
+ * expected side is the path without an index (rowIndexMaxBytes 0), which the rest of the
+ * suite checks against independently computed digests.
+ */
+
+// Mostly plain values, now and then an odd one (a reject, a multi-value cell, an extra field),
+// rarely a quoted one (from there on the file is read whole: rowLines.ts).
+const mostly = (usual: string[], odd: string[], quoted: string[]) =>
+  fc.oneof({ arbitrary: fc.constantFrom(...usual), weight: 40 }, { arbitrary: fc.constantFrom(...odd), weight: 4 }, { arbitrary: fc.constantFrom(...quoted), weight: 1 });
+const rowArb = fc.record({
+  email: mostly(
+    ['a@example.com', 'A@Example.COM', ' b.c+tag@example.org ', '', 'ümlaut@example.de', 'dup@example.com'],
+    ['not-an-email', 'x@y', 'm@example.com;n@example.com', 'dup@example.com|dup@example.com'],
+    ['"q@example.com"'],
+  ),
+  phone: mostly(['+1 212 555 0101', '(212) 555-0102', '2125550103', '', '+44 20 7946 0958', 'f'.repeat(64)], ['12'], ['"+1 (212)\n555-0104"']),
+  idfa: mostly(['6D92078A-8246-4BA4-AE5B-76104861E7DC', '', '6d92078a-8246-4ba4-ae5b-76104861e7dd'], ['00000000-0000-0000-0000-000000000000', 'zz'], ['"zz"']),
+  extra: mostly(['', ','], [',x', ',,'], [',"a,b"']),
+  n: fc.nat({ max: 30 }),
+  blank: fc.oneof({ arbitrary: fc.constant(false), weight: 15 }, { arbitrary: fc.constant(true), weight: 1 }),
+});
+type Row = { email: string; phone: string; idfa: string; extra: string; n: number; blank: boolean };
+
+function csv(rows: readonly Row[], crlf: boolean, lastNewline: boolean): string {
+  const nl = crlf ? '\r\n' : '\n';
+  const body = rows.map((r) => `${r.blank ? nl : ''}${r.email.replace('a@', `a${r.n}@`)},${r.phone},${r.idfa}${r.extra}`).join(nl);
+  return `email,phone,idfa${nl}${body}${lastNewline || rows.length === 0 ? nl : ''}`;
+}
+
+/** The next snapshot: each row kept, dropped, doubled or replaced; then new rows. */
+function edit(rows: readonly Row[], edits: readonly ('keep' | 'drop' | 'dup' | Row)[], added: readonly Row[]): Row[] {
+  const out: Row[] = [];
+  rows.forEach((row, i) => {
+    const e = edits.length ? edits[i % edits.length]! : 'keep';
+    if (e === 'keep') out.push(row);
+    else if (e === 'dup') out.push(row, row);
+    else if (e !== 'drop') out.push(e);
+  });
+  out.push(...added);
+  return out;
+}
+
+const QUIET = { logger: new DefaultLogger('ERROR') };
+const run = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> => new MockActivityEnvironment({}, QUIET).run(fn, ...args);
+
+interface SyncOut {
+  files: Record<string, string>;
+  state: Record<string, string>;
+  rejects: string;
+  prepared: PreparedInput;
+}
+
+async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, workdir: string, runId: string, uri: string): Promise<SyncOut> {
+  const base = await run(acts.loadAppliedState, { config });
+  const prepared = await run(acts.prepareSnapshot, { config, runId, snapshot: { uri } });
+  const diffs = [];
+  for (const [from, to] of [
+    [0, 100],
+    [100, 256],
+  ] as const)
+    diffs.push(await run(acts.diffShards, { config, runId, baseVersion: base.version, from, to }));
+  const built = await run(acts.buildCustomerFiles, { config, runId, diffUris: diffs.map((d) => d.summaryUri) });
+  await run(acts.commitAppliedState, { config, runId, baseVersion: base.version, audienceId: null, diffUris: diffs.map((d) => d.summaryUri) });
+  const stores = new Stores((u) => openBlobStore(u));
+  const files: Record<string, string> = {};
+  for (const f of built.files) files[f.uri.slice(f.uri.lastIndexOf('/') + 1)] = (await readRange(stores, f.uri, 0, f.bytes)).toString('latin1');
+  const work = openBlobStore(workdir);
+  const { manifest } = await readAppliedState(work, 'fuzz');
+  const state: Record<string, string> = {};
+  for (const [type, t] of Object.entries(manifest!.types))
+    for (const [xx, ref] of Object.entries(t!.shards)) state[`${type}/${xx}`] = (await readRange(stores, ref.uri, ref.start, ref.count * recordWidth(type as IdentifierType))).toString('hex');
+  const rejectsUri = prepared.snapshot!.rejectsUri;
+  const rejects = (await readRange(stores, rejectsUri, 0, (await stores.object(rejectsUri).store.stat(stores.object(rejectsUri).key)).size)).toString('utf8');
+  return { files, state, rejects, prepared: prepared.snapshot! };
+}
+
+const baseConfig = (over: Record<string, unknown> = {}) =>
+  ({ ...destination({ identifiers: { email: 'email', phone: 'phone', idfa: 'idfa' }, ...over }), storage: undefined }) as unknown as DestinationConfigInput;
+
+function same(fast: SyncOut, slow: SyncOut): void {
+  expect(fast.files).toEqual(slow.files);
+  expect(fast.state).toEqual(slow.state);
+  expect(fast.rejects).toBe(slow.rejects);
+  expect(fast.prepared.counts).toEqual(slow.prepared.counts);
+  expect(fast.prepared.rejected).toBe(slow.prepared.rejected);
+}
+
+describe('row index', () => {
+  it('syncs of any sequence of snapshots give the files, applied state, rejects and counts of the full path', async () => {
+    let kept = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(rowArb, { maxLength: 60, size: 'medium' }),
+        fc.array(fc.record({
+            edits: fc.array(
+              fc.oneof({ arbitrary: fc.constant('keep' as const), weight: 5 }, { arbitrary: fc.constant('drop' as const), weight: 1 }, { arbitrary: fc.constant('dup' as const), weight: 1 }, { arbitrary: rowArb, weight: 1 }),
+              { maxLength: 30 },
+            ),
+            added: fc.array(rowArb, { maxLength: 8 }),
+          }), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        fc.boolean(),
+        fc.boolean(),
+        async (first, steps, crlf, lastNewline) => {
+          const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
+          const inputs = openBlobStore(join(dir, 'inputs'));
+          const snaps = [first];
+          for (const s of steps) snaps.push(edit(snaps[snaps.length - 1]!, s.edits, s.added));
+          for (const [i, rows] of snaps.entries()) await inputs.write(`s${i}.csv`, csv(rows, crlf && i % 2 === 0, lastNewline || i > 0));
+          const fastDir = join(dir, 'fast');
+          const slowDir = join(dir, 'slow');
+          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri) });
+          const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
+          for (const i of snaps.keys()) {
+            const f = await sync(fast, { ...baseConfig(), storage: { workdir: fastDir } } as DestinationConfigInput, fastDir, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
+            const s = await sync(slow, { ...baseConfig(), storage: { workdir: slowDir } } as DestinationConfigInput, slowDir, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
+            // With CRLF on every other snapshot the header line differs each time: never the index.
+            if (i > 0) expect(f.prepared.rowIndex !== undefined).toBe(!crlf);
+            kept += f.prepared.rowIndex?.kept ?? 0;
+            same(f, s);
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+    expect(kept).toBeGreaterThan(50);
+  }, 900_000);
+
+  it('reads only changed lines, and falls back to the full path under another defaultCountry, header or a damaged index', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
+    const inputs = openBlobStore(join(dir, 'inputs'));
+    const line = (i: number): string =>
+      i % 97 === 0 ? `bad-${i},12,zz` : `U${i % 4000}@Example${i % 7}.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
+    const snap = (n: number, skip: (i: number) => boolean, header = 'email,phone,idfa'): string =>
+      `${header}\n${Array.from({ length: n }, (_, i) => i).filter((i) => !skip(i)).map(line).join('\n')}\n`;
+    await inputs.write('a.csv', snap(6000, () => false));
+    await inputs.write('b.csv', snap(6300, (i) => i % 50 === 3).replace(/\(212\) 555-0042/g, '(212) 555-9042'));
+    await inputs.write('c.csv', snap(6300, (i) => i % 50 === 3, 'phone,email,idfa'));
+    const fastDir = join(dir, 'fast');
+    const slowDir = join(dir, 'slow');
+    const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri) });
+    const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
+    const cfg = (d: string, over: Record<string, unknown> = {}) => ({ ...baseConfig(over), storage: { workdir: d } }) as DestinationConfigInput;
+
+    const f1 = await sync(fast, cfg(fastDir), fastDir, 'fuzz.000001.run', inputs.uriOf('a.csv'));
+    same(f1, await sync(slow, cfg(slowDir), slowDir, 'fuzz.000001.run', inputs.uriOf('a.csv')));
+    expect(f1.prepared.rowIndex).toBeUndefined();
+    const f2 = await sync(fast, cfg(fastDir), fastDir, 'fuzz.000002.run', inputs.uriOf('b.csv'));
+    same(f2, await sync(slow, cfg(slowDir), slowDir, 'fuzz.000002.run', inputs.uriOf('b.csv')));
+    // Lines with a reject are read every time; the rest of 6,000 are kept.
+    expect(f2.prepared.rowIndex!.kept).toBeGreaterThan(5500);
+    expect(f2.prepared.rowIndex!.fresh).toBeLessThan(500);
+    expect(Object.keys(f2.files).length).toBeGreaterThan(0);
+
+    // A store without openReader (GCS): the index is read through streams, to the same result.
+    const streamDir = join(dir, 'stream');
+    const streamed = createAudienceDataActivities({
+      openStore: (uri) => {
+        const store = openBlobStore(uri);
+        return Object.assign(Object.create(Object.getPrototypeOf(store) as object) as typeof store, store, { openReader: undefined });
+      },
+    });
+    await sync(streamed, cfg(streamDir), streamDir, 'fuzz.000001.run', inputs.uriOf('a.csv'));
+    const s2 = await sync(streamed, cfg(streamDir), streamDir, 'fuzz.000002.run', inputs.uriOf('b.csv'));
+    same(s2, f2);
+    expect(s2.prepared.rowIndex).toEqual(f2.prepared.rowIndex);
+
+    // Another header: the same bytes mean something else.
+    const f3 = await sync(fast, cfg(fastDir), fastDir, 'fuzz.000003.run', inputs.uriOf('c.csv'));
+    same(f3, await sync(slow, cfg(slowDir), slowDir, 'fuzz.000003.run', inputs.uriOf('c.csv')));
+    expect(f3.prepared.rowIndex).toBeUndefined();
+
+    // Another defaultCountry changes what "(212) 555-0100" becomes: the index is not used.
+    const f4 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000004.run', inputs.uriOf('b.csv'));
+    same(f4, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000004.run', inputs.uriOf('b.csv')));
+    expect(f4.prepared.rowIndex).toBeUndefined();
+
+    // A damaged index (a fingerprint changed): the full path, the same result.
+    const work = openBlobStore(fastDir);
+    const bin = await work.readBuffer(rowIndexKeys('fuzz.000004.run').bin);
+    bin[0] = bin[0]! ^ 1;
+    await work.write(rowIndexKeys('fuzz.000004.run').bin, bin);
+    const f5 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000005.run', inputs.uriOf('a.csv'));
+    same(f5, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000005.run', inputs.uriOf('a.csv')));
+    expect(f5.prepared.rowIndex).toBeUndefined();
+    // A missing one: the same.
+    await work.delete(rowIndexKeys('fuzz.000005.run').extra);
+    const f6 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000006.run', inputs.uriOf('b.csv'));
+    same(f6, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000006.run', inputs.uriOf('b.csv')));
+    expect(f6.prepared.rowIndex).toBeUndefined();
+    // And the next one uses the index that sync wrote.
+    const f7 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000007.run', inputs.uriOf('a.csv'));
+    same(f7, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000007.run', inputs.uriOf('a.csv')));
+    expect(f7.prepared.rowIndex!.kept).toBeGreaterThan(5000);
+  }, 600_000);
+});
