@@ -1,9 +1,9 @@
 import type { IdentifierType } from '../identifiers/schema';
 import { readJsonObject, type BlobStore } from '../storage';
+import { appliedListRecords } from './appliedLists';
 import { diffSnapshot, type ShardDiff } from './diff';
 import { checkMulti, cmpAt, multiWidth, sortCountRecords, wordsOf, type CountedRecords } from './digestCounts';
-import { isSortedUniqueLines } from './digestLists';
-import { concatRecords, isSortedUniqueRecords, recordsOfHexLines } from './digestRecords';
+import { concatRecords } from './digestRecords';
 import type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
@@ -183,19 +183,7 @@ async function readStateLists(
     concurrency,
   );
   for (const [j, { type, s, ref }] of present.entries()) {
-    let ids = lists[j]!;
-    let ok = false;
-    try {
-      if (ref.format !== 'records' && isSortedUniqueLines(ids, lineWidth(type))) ids = recordsOfHexLines(ids, lineWidth(type));
-      ok = isSortedUniqueRecords(ids, recordWidth(type));
-    } catch {
-      ok = false;
-    }
-    if (!ok)
-      throw new AudienceDataError(
-        AudienceDataErrorTypes.corruptData,
-        `${ref.uri}: an applied-state list of manifest ${m.version} at byte ${ref.start} is not ${ref.count} sorted ${type} lines; it was altered outside ttsync`,
-      );
+    const ids = appliedListRecords(lists[j]!, type, ref, m.version);
     state.set(`${s}/${type}`, ids);
   }
   for (const [j, { type, s, ref }] of withMulti.entries()) {

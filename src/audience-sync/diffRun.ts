@@ -1,10 +1,10 @@
 import type { IdentifierType } from '../identifiers/schema';
 import type { BlobStore } from '../storage';
 import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff } from './diff';
-import { isSortedUniqueLines } from './digestLists';
-import { concatRecords, isSortedUniqueRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
+import { concatRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
 import { multiOf, multiWidth, sortCountRecords } from './digestCounts';
 import { diffDeltaGroup } from './diffDelta';
+import { appliedListRecords } from './appliedLists';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, layout, type InputSet } from './layout';
 import { lineWidth, ListPacker, readLists, recordWidth } from './listStore';
@@ -91,20 +91,7 @@ export async function diffGroup(
     );
     const applied = new Map<string, Buffer>();
     for (const [j, { i, ref, type }] of present.entries()) {
-      let ids = appliedBytes[j]!;
-      let ok = false;
-      try {
-        // An applied state written before records (hex lines) is read as records.
-        if (ref.format !== 'records' && isSortedUniqueLines(ids, lineWidth(type))) ids = recordsOfHexLines(ids, lineWidth(type));
-        ok = isSortedUniqueRecords(ids, recordWidth(type));
-      } catch {
-        ok = false;
-      }
-      if (!ok)
-        throw new AudienceDataError(
-          AudienceDataErrorTypes.corruptData,
-          `${ref.uri}: an applied-state list of manifest ${base?.version ?? '?'} at byte ${ref.start} is not ${ref.count} sorted ${type} lines; it was altered outside ttsync`,
-        );
+      const ids = appliedListRecords(appliedBytes[j]!, type, ref, base?.version ?? '?');
       applied.set(`${wanted[i]!.s}/${type}`, ids);
     }
 

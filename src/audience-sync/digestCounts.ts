@@ -1,4 +1,4 @@
-import { checkRecords } from './digestRecords';
+import { be, checkRecords, cmp } from './digestRecords';
 
 /*
  * How many rows gave each digest, for the ids the row index path removes (snapshotDelta.ts):
@@ -18,21 +18,6 @@ export interface CountedRecords {
   counts: Uint32Array | null;
 }
 
-function be(x: number): number {
-  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
-}
-
-function cmp(a: Uint32Array, i: number, b: Uint32Array, j: number, q: number): number {
-  let x = i * q;
-  let y = j * q;
-  const end = x + q;
-  for (; x < end; x++, y++) {
-    const u = a[x]!;
-    const v = b[y]!;
-    if (u !== v) return be(u) < be(v) ? -1 : 1;
-  }
-  return 0;
-}
 
 /** Byte order of the q-word records at word offsets ai of a and bi of b. */
 export function cmpAt(a: Uint32Array, ai: number, b: Uint32Array, bi: number, q: number): number {

@@ -47,12 +47,12 @@ function wordsOf(buf: Buffer): { buf: Buffer; words: Uint32Array } {
 }
 
 /** A little-endian load of 4 digest bytes, turned into their big-endian (byte order) value. */
-function be(x: number): number {
+export function be(x: number): number {
   return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 }
 
 /** Byte order of record i of `a` and record j of `b` (q words each). */
-function cmp(a: Uint32Array, i: number, b: Uint32Array, j: number, q: number): number {
+export function cmp(a: Uint32Array, i: number, b: Uint32Array, j: number, q: number): number {
   let x = i * q;
   let y = j * q;
   const end = x + q;
