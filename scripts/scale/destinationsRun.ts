@@ -311,7 +311,9 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
       missedCatchup += d.info.numActionsMissedCatchupWindow;
       for (const a of d.info.recentActions) {
         lags.push(a.takenAt.getTime() - a.scheduledAt.getTime());
-        const k = a.scheduledAt.getTime();
+        // With jitter each action's scheduled time is its own jittered one: group by the tick
+        // (the interval's boundary; under the cadence in force at the end of the run).
+        const k = spreadMs ? Math.floor(a.scheduledAt.getTime() / cadenceMs) * cadenceMs : a.scheduledAt.getTime();
         (byTick.get(k) ?? byTick.set(k, []).get(k)!).push(a.takenAt.getTime());
       }
     }
