@@ -4,10 +4,10 @@ import { appliedListRecords } from './appliedLists';
 import { diffSnapshot, type ShardDiff } from './diff';
 import { checkMulti, cmpAt, multiWidth, sortCountRecords, wordsOf, type CountedRecords } from './digestCounts';
 import { concatRecords } from './digestRecords';
-import type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
+import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
-import { ListPacker, lineWidth, readLists, recordWidth } from './listStore';
+import { lineWidth, readLists, recordWidth } from './listStore';
 import { mapLimit } from './pool';
 import { ManifestSchema, type DiffGroup, type Manifest, type ShardTypeResult, type SpillPart } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
@@ -76,12 +76,7 @@ export async function diffDeltaGroup(
     const idxLists = await readStateLists(stores, idx, types, s0, s1, budget, concurrency);
     const baseLists = direct ? idxLists : await readStateLists(stores, base, types, s0, s1, budget, concurrency);
 
-    const packers = {
-      add: new ListPacker(work, layout.diffLists(runId, s0, s1, 'add')),
-      remove: new ListPacker(work, layout.diffLists(runId, s0, s1, 'remove')),
-      state: new ListPacker(work, layout.diffLists(runId, s0, s1, 'state')),
-      multi: new ListPacker(work, layout.diffLists(runId, s0, s1, 'multi')),
-    };
+    const packers = diffPackers(work, runId, s0, s1);
     for (const type of types) {
       const w = recordWidth(type);
       for (let s = s0; s < s1; s++) {

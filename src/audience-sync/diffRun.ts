@@ -6,10 +6,10 @@ import { multiOf, multiWidth, sortCountRecords } from './digestCounts';
 import { diffDeltaGroup } from './diffDelta';
 import { appliedListRecords } from './appliedLists';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
-import { batchSet, layout, type InputSet } from './layout';
-import { lineWidth, ListPacker, readLists, recordWidth } from './listStore';
+import { batchSet, type InputSet } from './layout';
+import { lineWidth, readLists, recordWidth } from './listStore';
 import { mapLimit } from './pool';
-import type { DiffCheckpoint, DiffGroupInput } from './diffTypes';
+import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import type { DiffGroup, ShardTypeResult } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
 import type { Stores } from './stores';
@@ -95,12 +95,7 @@ export async function diffGroup(
       applied.set(`${wanted[i]!.s}/${type}`, ids);
     }
 
-    const packers = {
-      add: new ListPacker(work, layout.diffLists(runId, s0, s1, 'add')),
-      remove: new ListPacker(work, layout.diffLists(runId, s0, s1, 'remove')),
-      state: new ListPacker(work, layout.diffLists(runId, s0, s1, 'state')),
-      multi: new ListPacker(work, layout.diffLists(runId, s0, s1, 'multi')),
-    };
+    const packers = diffPackers(work, runId, s0, s1);
     for (const type of types) {
       const w = recordWidth(type);
       for (let s = s0; s < s1; s++) {

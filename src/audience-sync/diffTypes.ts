@@ -1,4 +1,7 @@
+import type { BlobStore } from '../storage';
 import type { SyncMode } from './diff';
+import { layout } from './layout';
+import { ListPacker } from './listStore';
 import type { DiffGroup, Manifest, PreparedRun } from './schemas';
 
 export interface DiffCheckpoint {
@@ -23,4 +26,14 @@ export interface DiffGroupInput {
    * the state after the run is an add, nothing is removed. The state is what it would be anyway.
    */
   resend?: boolean;
+}
+
+/** The four lists a step of shards [s0, s1) writes: adds, removes, the new state and its multi counts. */
+export function diffPackers(work: BlobStore, runId: string, s0: number, s1: number): Record<'add' | 'remove' | 'state' | 'multi', ListPacker> {
+  return {
+    add: new ListPacker(work, layout.diffLists(runId, s0, s1, 'add')),
+    remove: new ListPacker(work, layout.diffLists(runId, s0, s1, 'remove')),
+    state: new ListPacker(work, layout.diffLists(runId, s0, s1, 'state')),
+    multi: new ListPacker(work, layout.diffLists(runId, s0, s1, 'multi')),
+  };
 }
