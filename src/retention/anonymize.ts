@@ -122,34 +122,29 @@ class NeedleScan {
     }
   }
 
+  /** Where needle i next starts at or after `s` (Infinity: not in this buffer), searched only when its last known start is before `s`. */
+  private nextOf(i: number, s: number): number {
+    let at = this.next[i]!;
+    if (at < s && at !== Infinity) {
+      const found = this.find(i, s);
+      at = found === -1 ? Infinity : found;
+      this.next[i] = at;
+    }
+    return at;
+  }
+
   /** Where the first needle at or after `s` starts (Infinity: none in this buffer); -1 when there are no needles (every row may match). */
   nextFrom(s: number): number {
     if (!this.needles) return -1;
     let min = Infinity;
-    for (let i = 0; i < this.needles.length; i++) {
-      let at = this.next[i]!;
-      if (at < s && at !== Infinity) {
-        const found = this.find(i, s);
-        at = found === -1 ? Infinity : found;
-        this.next[i] = at;
-      }
-      if (at < min) min = at;
-    }
+    for (let i = 0; i < this.needles.length; i++) min = Math.min(min, this.nextOf(i, s));
     return min;
   }
 
   /** Whether any needle starts in [s, e). */
   any(s: number, e: number): boolean {
     if (!this.needles) return true;
-    for (let i = 0; i < this.needles.length; i++) {
-      let at = this.next[i]!;
-      if (at < s && at !== Infinity) {
-        const found = this.find(i, s);
-        at = found === -1 ? Infinity : found;
-        this.next[i] = at;
-      }
-      if (at < e) return true;
-    }
+    for (let i = 0; i < this.needles.length; i++) if (this.nextOf(i, s) < e) return true;
     return false;
   }
 }
