@@ -97,6 +97,10 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
 const baseConfig = (over: Record<string, unknown> = {}) =>
   ({ ...destination({ identifiers: { email: 'email', phone: 'phone', idfa: 'idfa' }, ...over }), storage: undefined }) as unknown as DestinationConfigInput;
 
+async function indexFormat(workdir: string, runId: string): Promise<number> {
+  return (JSON.parse((await openBlobStore(workdir).readBuffer(rowIndexKeys(runId).meta)).toString('utf8')) as { format: number }).format;
+}
+
 function same(fast: SyncOut, slow: SyncOut): void {
   expect(fast.files).toEqual(slow.files);
   expect(fast.state).toEqual(slow.state);
@@ -108,6 +112,7 @@ function same(fast: SyncOut, slow: SyncOut): void {
 describe('row index', () => {
   it('syncs of any sequence of snapshots give the files, applied state, rejects and counts of the full path', async () => {
     let kept = 0;
+    let layered = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(rowArb, { maxLength: 60, size: 'medium' }),
@@ -119,11 +124,14 @@ describe('row index', () => {
             added: fc.array(rowArb, { maxLength: 8 }),
           }), {
           minLength: 1,
-          maxLength: 3,
+          maxLength: 6,
         }),
         fc.boolean(),
         fc.boolean(),
-        async (first, steps, crlf, lastNewline) => {
+        // When a delta sync writes a whole index instead of a layer (rowIndexLayers.ts): every
+        // time, after a few layers, or only at the layer limit.
+        fc.constantFrom(0, 0.3, 1000),
+        async (first, steps, crlf, lastNewline, compactAt) => {
           const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
           const inputs = openBlobStore(join(dir, 'inputs'));
           const snaps = [first];
@@ -131,7 +139,7 @@ describe('row index', () => {
           for (const [i, rows] of snaps.entries()) await inputs.write(`s${i}.csv`, csv(rows, crlf && i % 2 === 0, lastNewline || i > 0));
           const fastDir = join(dir, 'fast');
           const slowDir = join(dir, 'slow');
-          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri) });
+          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: compactAt } });
           const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
           for (const i of snaps.keys()) {
             const f = await sync(fast, { ...baseConfig(), storage: { workdir: fastDir } } as DestinationConfigInput, fastDir, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
@@ -140,12 +148,15 @@ describe('row index', () => {
             if (i > 0) expect(f.prepared.rowIndex !== undefined).toBe(!crlf);
             kept += f.prepared.rowIndex?.kept ?? 0;
             same(f, s);
+            if (i > 0 && !crlf) layered += (await indexFormat(fastDir, `fuzz.00000${i}.run`)) === 2 ? 1 : 0;
           }
         },
       ),
       { numRuns: 50 },
     );
     expect(kept).toBeGreaterThan(50);
+    // Layers were written, and read by the syncs after them.
+    expect(layered).toBeGreaterThan(10);
   }, 900_000);
 
   it('reads only changed lines, and falls back to the full path under another defaultCountry, header or a damaged index', async () => {
