@@ -50,6 +50,7 @@ export async function diffDeltaGroup(
   const types = [...new Set<IdentifierType>([...prepared.types, ...(Object.keys(base?.types ?? {}) as IdentifierType[]), ...(Object.keys(idx.types) as IdentifierType[])])].sort();
   const cp: DiffCheckpoint = resume && resume.next >= from && resume.next <= to ? structuredClone(resume) : { next: from, shards: {} };
   const added = prepared.sets.snapshot ?? [];
+  let stateArena = EMPTY;
   const gone = delta.gone;
 
   const listBytes = (m: Manifest | null, s: number): number => {
@@ -77,6 +78,23 @@ export async function diffDeltaGroup(
     const baseLists = direct ? idxLists : await readStateLists(stores, base, types, s0, s1, budget, concurrency);
 
     const packers = diffPackers(work, runId, s0, s1);
+    // The step's changes first, so the new state lists can share one buffer (reused by the
+    // next step once this one's lists are stored): a buffer per list was most of the
+    // garbage collector's work.
+    const changes = new Map<string, ReturnType<typeof applyCounts>>();
+    let stateBytes = 0;
+    for (const type of types) {
+      const w = recordWidth(type);
+      for (let s = s0; s < s1; s++) {
+        const k = `${s}/${type}`;
+        const S = idxLists.state.get(k) ?? EMPTY;
+        const change = applyCounts(S, idxLists.multi.get(k) ?? EMPTY, counted(newIds.get(k), w), counted(goneIds.get(k), w), w, `${shardName(s)}/${type}`);
+        changes.set(k, change);
+        if (change.adds.length || change.removes.length) stateBytes += S.length - change.removes.length + change.adds.length;
+      }
+    }
+    if (stateArena.length < stateBytes) stateArena = Buffer.allocUnsafeSlow(Math.max(stateBytes, 2 * stateArena.length));
+    let arenaAt = 0;
     for (const type of types) {
       const w = recordWidth(type);
       for (let s = s0; s < s1; s++) {
@@ -84,10 +102,9 @@ export async function diffDeltaGroup(
         const k = `${s}/${type}`;
         const S = idxLists.state.get(k) ?? EMPTY;
         const U = idxLists.multi.get(k) ?? EMPTY;
-        const A = counted(newIds.get(k), w);
-        const R = counted(goneIds.get(k), w);
-        const change = applyCounts(S, U, A, R, w, `${xx}/${type}`);
-        const desired = applyChanges(S, change.removes, change.adds, w);
+        const change = changes.get(k)!;
+        const desired = applyChanges(S, change.removes, change.adds, w, stateArena.subarray(arenaAt));
+        if (desired !== S) arenaAt += desired.length;
         const applied = direct ? S : (baseLists.state.get(k) ?? EMPTY);
         const appliedRef = base?.types[type]?.shards[xx];
         let d: ShardDiff = direct ? { adds: change.adds, removes: change.removes, state: desired } : diffSnapshot(desired, applied, syncMode, w);
@@ -278,9 +295,10 @@ export function applyCounts(S: Buffer, U: Buffer, A: CountedRecords, R: CountedR
 
 /**
  * S − removes ∪ adds (removes ⊆ S, adds disjoint from S; all sorted): S copied in runs
- * between the changes, which are few (a churn's), instead of record by record.
+ * between the changes, which are few (a churn's), instead of record by record; written at
+ * the start of `into` when it has room.
  */
-export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number): Buffer {
+export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number, into?: Buffer): Buffer {
   if (!removes.length && !adds.length) return S;
   const q = w >>> 2;
   const sw = wordsOf(S);
@@ -289,7 +307,8 @@ export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number
   const nS = S.length / w;
   const nX = removes.length / w;
   const nY = adds.length / w;
-  const out = Buffer.allocUnsafeSlow(S.length - removes.length + adds.length);
+  const size = S.length - removes.length + adds.length;
+  const out = into && into.length >= size ? into : Buffer.allocUnsafeSlow(size);
   let o = 0;
   let s = 0;
   let i = 0;

@@ -21,6 +21,21 @@ export function recordWidth(type: IdentifierType): number {
 export async function readRange(stores: Stores, uri: string, start: number, bytes: number): Promise<Buffer> {
   if (bytes === 0) return Buffer.alloc(0);
   const { store, key } = stores.object(uri);
+  // From an object's start (a whole list object, usually) straight into one buffer: no stream
+  // chunks to concatenate.
+  if (start === 0 && store.openReader) {
+    const out = Buffer.allocUnsafeSlow(bytes);
+    const r = await store.openReader(key);
+    let got = 0;
+    try {
+      for (let n = -1; got < bytes && n !== 0; got += n) n = await r.read(out, got);
+    } finally {
+      await r.close();
+    }
+    if (got !== bytes)
+      throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${uri}: read ${got} bytes at ${start}, expected ${bytes}; the object is shorter than its summary says`);
+    return out;
+  }
   const stream = await store.openRead(key, { start, end: start + bytes - 1 });
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);

@@ -261,7 +261,8 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   let rejectChunks: string[] = [];
   let rejectBytes = 0;
   const rejectParts: number[] = [];
-  const newReader = new SnapshotReader(source.store.uriOf(source.key), input.read, undefined, tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {});
+  // Raw digests, as prepareSet reads them: the spill holds records, nothing to decode from hex.
+  const newReader = new SnapshotReader(source.store.uriOf(source.key), input.read, undefined, { ...(tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {}), rawDigests: true });
   for await (const batch of newReader.read(newStream())) {
     await spill.add(batch.digests);
     if (batch.rejects.length) {
@@ -314,7 +315,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     }
   };
   const goneSpill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.goneSpillLines(runId, seq), index: layout.goneSpillIndex(runId, seq) }));
-  const goneReader = new SnapshotReader(`${source.store.uriOf(source.key)} (lines gone since ${base.runId})`, input.read);
+  const goneReader = new SnapshotReader(`${source.store.uriOf(source.key)} (lines gone since ${base.runId})`, input.read, undefined, { rawDigests: true });
   for await (const batch of goneReader.read(goneStream())) {
     await goneSpill.add(batch.digests);
     input.tick();
