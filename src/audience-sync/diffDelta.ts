@@ -3,7 +3,7 @@ import { readJsonObject, type BlobStore } from '../storage';
 import { appliedListRecords } from './appliedLists';
 import { diffSnapshot, type ShardDiff } from './diff';
 import { checkMulti, cmpAt, multiWidth, sortCountRecords, wordsOf, type CountedRecords } from './digestCounts';
-import { concatRecords } from './digestRecords';
+import { be, concatRecords } from './digestRecords';
 import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
@@ -51,6 +51,9 @@ export async function diffDeltaGroup(
   const cp: DiffCheckpoint = resume && resume.next >= from && resume.next <= to ? structuredClone(resume) : { next: from, shards: {} };
   const added = prepared.sets.snapshot ?? [];
   let stateArena = EMPTY;
+  // Buffers the state lists are read into, reused step after step (each step's lists are
+  // stored before the next is read): fresh buffers per step kept the garbage collector busy.
+  const scratch = { idx: { state: { buf: EMPTY }, multi: { buf: EMPTY } }, base: { state: { buf: EMPTY }, multi: { buf: EMPTY } } };
   const gone = delta.gone;
 
   const listBytes = (m: Manifest | null, s: number): number => {
@@ -74,8 +77,8 @@ export async function diffDeltaGroup(
     }
     const newIds = await gather(work, stores, added, T, prepared.types, s0, s1, concurrency);
     const goneIds = await gather(work, stores, gone, T, prepared.types, s0, s1, concurrency);
-    const idxLists = await readStateLists(stores, idx, types, s0, s1, budget, concurrency);
-    const baseLists = direct ? idxLists : await readStateLists(stores, base, types, s0, s1, budget, concurrency);
+    const idxLists = await readStateLists(stores, idx, types, s0, s1, budget, concurrency, scratch.idx);
+    const baseLists = direct ? idxLists : await readStateLists(stores, base, types, s0, s1, budget, concurrency, scratch.base);
 
     const packers = diffPackers(work, runId, s0, s1);
     // The step's changes first, so the new state lists can share one buffer (reused by the
@@ -172,6 +175,7 @@ async function readStateLists(
   s1: number,
   budget: number,
   concurrency: number,
+  scratch: { state: { buf: Buffer }; multi: { buf: Buffer } },
 ): Promise<{ state: Map<string, Buffer>; multi: Map<string, Buffer> }> {
   const state = new Map<string, Buffer>();
   const multi = new Map<string, Buffer>();
@@ -186,6 +190,7 @@ async function readStateLists(
     present.map(({ ref, type }) => ({ uri: ref.uri, start: ref.start, bytes: ref.count * (ref.format === 'records' ? recordWidth(type) : lineWidth(type)) })),
     budget,
     concurrency,
+    scratch.state,
   );
   const withMulti = present.filter((p) => p.ref.multi);
   const multis = await readLists(
@@ -193,6 +198,7 @@ async function readStateLists(
     withMulti.map(({ ref, type }) => ({ uri: ref.multi!.uri, start: ref.multi!.start, bytes: ref.multi!.count * multiWidth(recordWidth(type)) })),
     budget,
     concurrency,
+    scratch.multi,
   );
   for (const [j, { type, s, ref }] of present.entries()) {
     const ids = appliedListRecords(lists[j]!, type, ref, m.version);
@@ -209,14 +215,25 @@ async function readStateLists(
   return { state, multi };
 }
 
-/** The first record of S (q words each) from `lo` on that is not before the key at kw[ki]. */
+/**
+ * The first record of S (q words each) from `lo` on that is not before the key at kw[ki].
+ * Changes are dense and come in order, so the search gallops from `lo`, comparing first words
+ * (byte order) and whole records only where first words tie.
+ */
 function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Array, ki: number, q: number): number {
-  let hi = n;
+  const k0 = be(kw[ki]!);
+  let hi = lo;
+  for (let step = 1; hi < n && be(S[hi * q]!) < k0; step <<= 1) {
+    lo = hi + 1;
+    hi += step;
+  }
+  if (hi > n) hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (cmpAt(S, mid * q, kw, ki, q) < 0) lo = mid + 1;
+    if (be(S[mid * q]!) < k0) lo = mid + 1;
     else hi = mid;
   }
+  while (lo < n && be(S[lo * q]!) === k0 && cmpAt(S, lo * q, kw, ki, q) < 0) lo++;
   return lo;
 }
 

@@ -18,13 +18,13 @@ export function recordWidth(type: IdentifierType): number {
 }
 
 /** Reads `bytes` bytes at `start` of the object at `uri`; a short read is corrupt data. */
-export async function readRange(stores: Stores, uri: string, start: number, bytes: number): Promise<Buffer> {
+export async function readRange(stores: Stores, uri: string, start: number, bytes: number, into?: Buffer): Promise<Buffer> {
   if (bytes === 0) return Buffer.alloc(0);
   const { store, key } = stores.object(uri);
   // From an object's start (a whole list object, usually) straight into one buffer: no stream
   // chunks to concatenate.
   if (start === 0 && store.openReader) {
-    const out = Buffer.allocUnsafeSlow(bytes);
+    const out = into && into.length >= bytes ? into.subarray(0, bytes) : Buffer.allocUnsafeSlow(bytes);
     const r = await store.openReader(key);
     let got = 0;
     try {
@@ -47,9 +47,16 @@ export async function readRange(stores: Stores, uri: string, start: number, byte
 
 /**
  * Reads many lists with few requests: lists adjacent in the same object are read as one
- * range (up to `maxSpan` bytes), several ranges at a time.
+ * range (up to `maxSpan` bytes), several ranges at a time. With `scratch`, the ranges are
+ * read into its buffer (grown when short): the lists are then valid until its next use.
  */
-export async function readLists(stores: Stores, refs: readonly { uri: string; start: number; bytes: number }[], maxSpan: number, concurrency: number): Promise<Buffer[]> {
+export async function readLists(
+  stores: Stores,
+  refs: readonly { uri: string; start: number; bytes: number }[],
+  maxSpan: number,
+  concurrency: number,
+  scratch?: { buf: Buffer },
+): Promise<Buffer[]> {
   const order = refs.map((_, i) => i).sort((a, b) => {
     const x = refs[a]!;
     const y = refs[b]!;
@@ -65,8 +72,15 @@ export async function readLists(stores: Stores, refs: readonly { uri: string; st
     } else spans.push({ uri: r.uri, start: r.start, end: r.start + r.bytes, members: [i] });
   }
   const out = new Array<Buffer>(refs.length);
-  await mapLimit(spans, concurrency, async (span) => {
-    const buf = await readRange(stores, span.uri, span.start, span.end - span.start);
+  const at: number[] = [];
+  let total = 0;
+  for (const span of spans) {
+    at.push(total);
+    total += span.end - span.start;
+  }
+  if (scratch && scratch.buf.length < total) scratch.buf = Buffer.allocUnsafeSlow(total);
+  await mapLimit(spans.map((span, k) => ({ span, k })), concurrency, async ({ span, k }) => {
+    const buf = await readRange(stores, span.uri, span.start, span.end - span.start, scratch?.buf.subarray(at[k]!, at[k]! + span.end - span.start));
     for (const i of span.members) {
       const r = refs[i]!;
       out[i] = buf.subarray(r.start - span.start, r.start - span.start + r.bytes);
