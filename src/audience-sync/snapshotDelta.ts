@@ -138,24 +138,38 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   pass1.end();
   if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
 
-  // 2. Sorted fingerprints against the index, range by range.
-  const sorted = new Uint32Array(5 * n);
-  let k = 0;
-  for (let r = 0; r < 256; r++) {
-    const b = buckets[r];
-    if (!b) continue;
-    const m = bucketFill[r]! / 5;
-    const order = sortFingerprints(b, 5, m, 8);
-    for (let j = 0; j < m; j++) {
-      const x = 5 * order[j]!;
-      sorted[k++] = b[x]!;
-      sorted[k++] = b[x + 1]!;
-      sorted[k++] = b[x + 2]!;
-      sorted[k++] = b[x + 3]!;
-      sorted[k++] = b[x + 4]!;
+  // 2. Sorted fingerprints against the index, range by range: each range is sorted into one
+  // reused buffer when the merge reaches it (no sorted copy of the whole snapshot's).
+  let most = 0;
+  for (let r = 0; r < 256; r++) most = Math.max(most, bucketFill[r]!);
+  const sorted = new Uint32Array(most);
+  let p = 0;
+  let inRange = 0;
+  let nextRange = 0;
+  /** Whether a fingerprint is left: sorted[5p..] (the next range's, sorted, once this one's are used). */
+  const more = (): boolean => {
+    if (p < inRange) return true;
+    while (nextRange < 256) {
+      const r = nextRange++;
+      const b = buckets[r];
+      const m = bucketFill[r]! / 5;
+      buckets[r] = undefined;
+      if (!b || m === 0) continue;
+      const order = sortFingerprints(b, 5, m, 8);
+      for (let j = 0, k = 0; j < m; j++) {
+        const x = 5 * order[j]!;
+        sorted[k++] = b[x]!;
+        sorted[k++] = b[x + 1]!;
+        sorted[k++] = b[x + 2]!;
+        sorted[k++] = b[x + 3]!;
+        sorted[k++] = b[x + 4]!;
+      }
+      p = 0;
+      inRange = m;
+      return true;
     }
-    buckets[r] = undefined;
-  }
+    return false;
+  };
   let newSingles = 0;
   const goneLines: Buffer[] = [];
   // For the new index: the fingerprints of the gone entries (in order: a layer's gone list),
@@ -164,20 +178,19 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   let goneFps = new Uint32Array(1 << 10);
   const goneMarks = input.writeIndex ? new Uint8Array(base.entries) : null;
   const insertAt = new Map<number, number>();
-  let p = 0;
   let entry = 0;
   let goneCount = 0;
   const scratch = new Uint32Array(4);
   const layered = await LayeredIndex.open(work, base);
   const visit = (buf: Buffer, words: Uint32Array, w: number, at: number): void => {
     let c = -1;
-    while (p < n && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
+    while (more() && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
       const line = sorted[5 * p++ + 4]!;
       markNew(line);
       insertAt.set(line, entry);
       newSingles++;
     }
-    if (p < n && c === 0) p++;
+    if (p < inRange && c === 0) p++;
     else {
       checkEntry(buf, words, w, at, seed, scratch);
       const len = words[w + 4]!;
@@ -197,7 +210,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     entry++;
   };
   for await (const _ of layered.walk(visit)) input.tick();
-  while (p < n) {
+  while (more()) {
     const line = sorted[5 * p++ + 4]!;
     markNew(line);
     insertAt.set(line, entry);
