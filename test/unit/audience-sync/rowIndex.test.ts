@@ -10,6 +10,7 @@ import { readAppliedState } from '../../../src/audience-sync/appliedState';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { readRange, recordWidth } from '../../../src/audience-sync/listStore';
 import { rowIndexKeys } from '../../../src/audience-sync/rowIndex';
+import { runsReferencedBy } from '../../../src/audience-sync/runGc';
 import { Stores } from '../../../src/audience-sync/stores';
 import type { IdentifierType } from '../../../src/identifiers/schema';
 import { openBlobStore } from '../../../src/storage';
@@ -225,5 +226,33 @@ describe('row index', () => {
     const f7 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000007.run', inputs.uriOf('a.csv'));
     same(f7, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000007.run', inputs.uriOf('a.csv')));
     expect(f7.prepared.rowIndex!.kept).toBeGreaterThan(5000);
+
+    // f7 stored a layer over f6's index, and f8 reads both and stores a second layer; the
+    // applied state keeps the base's run folder.
+    expect(await indexFormat(fastDir, 'fuzz.000007.run')).toBe(2);
+    const f8 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000008.run', inputs.uriOf('b.csv'));
+    same(f8, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000008.run', inputs.uriOf('b.csv')));
+    expect(f8.prepared.rowIndex!.kept).toBeGreaterThan(5000);
+    const meta8 = JSON.parse((await work.readBuffer(rowIndexKeys('fuzz.000008.run').meta)).toString('utf8')) as { base: { runId: string }; layers: { runId: string }[] };
+    expect([meta8.base.runId, ...meta8.layers.map((l) => l.runId)]).toEqual(['fuzz.000006.run', 'fuzz.000007.run', 'fuzz.000008.run']);
+    const { manifest } = await readAppliedState(work, 'fuzz');
+    expect([...runsReferencedBy(work, manifest!)]).toEqual(expect.arrayContaining(['fuzz.000006.run', 'fuzz.000007.run', 'fuzz.000008.run']));
+
+    // A damaged layer (a gone fingerprint changed): the full path, the same result.
+    const gone = await work.readBuffer('runs/fuzz.000008.run/rowindex.gone');
+    expect(gone.length).toBeGreaterThan(0);
+    gone[gone.length - 1] = gone[gone.length - 1]! ^ 0x80;
+    await work.write('runs/fuzz.000008.run/rowindex.gone', gone);
+    const f9 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000009.run', inputs.uriOf('a.csv'));
+    same(f9, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000009.run', inputs.uriOf('a.csv')));
+    expect(f9.prepared.rowIndex).toBeUndefined();
+    // A missing base under a layer: the same.
+    const f10 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
+    expect(f10.prepared.rowIndex!.kept).toBeGreaterThan(5000);
+    await work.delete(rowIndexKeys('fuzz.000009.run').bin);
+    const f11 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000011.run', inputs.uriOf('a.csv'));
+    await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
+    same(f11, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000011.run', inputs.uriOf('a.csv')));
+    expect(f11.prepared.rowIndex).toBeUndefined();
   }, 600_000);
 });
