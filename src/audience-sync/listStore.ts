@@ -78,7 +78,7 @@ export async function readLists(
     at.push(total);
     total += span.end - span.start;
   }
-  if (scratch && scratch.buf.length < total) scratch.buf = Buffer.allocUnsafeSlow(total);
+  if (scratch && scratch.buf.length < total) scratch.buf = Buffer.allocUnsafeSlow(Math.ceil(total * 1.25));
   await mapLimit(spans.map((span, k) => ({ span, k })), concurrency, async ({ span, k }) => {
     const buf = await readRange(stores, span.uri, span.start, span.end - span.start, scratch?.buf.subarray(at[k]!, at[k]! + span.end - span.start));
     for (const i of span.members) {

@@ -270,7 +270,10 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   };
   const realLine = (k: number): number => (tailSynth >= 0 && k >= tailSynth ? tailReal + (k - tailSynth) : k === 1 ? 1 : synthToReal[k]!);
   const rejected = new Set<number>();
-  const spill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.spillLines(runId, 'snapshot', seq), index: layout.spillIndex(runId, 'snapshot', seq) }));
+  // One buffer for both spills (the new lines', then the gone lines'): the second reuses the
+  // first's chunks instead of fresh external memory (a chunk per shard and type).
+  const shardBuffer = new ShardBuffer(input.types.length, 'records');
+  const spill = new Spill(work, input.types, shardBuffer, tuning, (seq) => ({ lines: layout.spillLines(runId, 'snapshot', seq), index: layout.spillIndex(runId, 'snapshot', seq) }));
   let rejectChunks: string[] = [];
   let rejectBytes = 0;
   const rejectParts: number[] = [];
@@ -327,7 +330,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
       }
     }
   };
-  const goneSpill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.goneSpillLines(runId, seq), index: layout.goneSpillIndex(runId, seq) }));
+  const goneSpill = new Spill(work, input.types, shardBuffer, tuning, (seq) => ({ lines: layout.goneSpillLines(runId, seq), index: layout.goneSpillIndex(runId, seq) }));
   const goneReader = new SnapshotReader(`${source.store.uriOf(source.key)} (lines gone since ${base.runId})`, input.read, undefined, { rawDigests: true });
   for await (const batch of goneReader.read(goneStream())) {
     await goneSpill.add(batch.digests);
@@ -437,17 +440,17 @@ async function writeLayer(input: DeltaInput, arena: EntryArena, fresh: Int32Arra
 
 /** Digests into spill parts (shard-major, as prepare writes them), a part per buffer full. */
 class Spill {
-  private readonly buffer: ShardBuffer;
   private readonly typeIndex: Map<IdentifierType, number>;
   private readonly parts: SpillPart[] = [];
 
   constructor(
     private readonly work: BlobStore,
     types: readonly IdentifierType[],
+    /** Empty, in the 'records' form; empty again after finish(). */
+    private readonly buffer: ShardBuffer,
     private readonly tuning: PrepareTuning,
     private readonly keys: (seq: number) => { lines: string; index: string },
   ) {
-    this.buffer = new ShardBuffer(types.length, 'records');
     this.typeIndex = new Map(types.map((t, i) => [t, i]));
   }
 
@@ -458,7 +461,10 @@ class Spill {
 
   private async flush(): Promise<void> {
     const part = this.buffer.take();
-    if (part.ids === 0) return;
+    if (part.ids === 0) {
+      this.buffer.recycle(part);
+      return;
+    }
     const { lines, index } = this.keys(this.parts.length);
     await this.work.write(lines, Readable.from(part.chunks), { md5: false });
     this.buffer.recycle(part);
