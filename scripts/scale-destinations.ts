@@ -7,7 +7,9 @@
 //   npm run scale:destinations -- --destinations 1000 --qps 100
 //   npm run scale:destinations -- --destinations 50 --rounds 2 --cadence 1m
 //   npm run scale:destinations -- --destinations 1000 --qps 100 --cadence 20m --jitter 5m
+// --data-step-timeout (default 2m) goes to `schedules apply`: the quick data steps' start-to-close.
 import { parseArgs } from 'node:util';
+import { durationProblem } from '../src/config/duration';
 import { runScaleDestinations } from './scale/destinationsRun';
 import { endWithReport, runScript, wholeFlag } from './runArgs';
 
@@ -21,10 +23,14 @@ async function main(): Promise<void> {
       people: { type: 'string', default: '20' },
       cadence: { type: 'string' },
       jitter: { type: 'string' },
+      // Quick data steps whose completion the loaded server lost wait this long before their retry (the workflow's default is 10m).
+      'data-step-timeout': { type: 'string', default: '2m' },
       'history-sample': { type: 'string', default: '100' },
     },
     strict: true,
   });
+  const stepProblem = durationProblem(values['data-step-timeout']);
+  if (stepProblem) throw new Error(`--data-step-timeout: ${stepProblem}`);
   const result = await runScaleDestinations({
     destinations: wholeFlag('destinations', values.destinations, 1),
     workers: wholeFlag('workers', values.workers, 1),
@@ -34,6 +40,7 @@ async function main(): Promise<void> {
     historySample: wholeFlag('history-sample', values['history-sample'], 1),
     ...(values.cadence ? { cadence: values.cadence } : {}),
     ...(values.jitter ? { jitter: values.jitter } : {}),
+    dataStepTimeout: values['data-step-timeout'],
   });
   endWithReport(result);
 }

@@ -37,6 +37,8 @@ export interface ScaleDestinationsOptions {
   people?: number;
   /** The Schedules' interval; default max(1m, 1.5 × D × 9 calls ÷ QPS + 30 s). */
   cadence?: string;
+  /** The quick data steps' start-to-close (`schedules apply --data-step-timeout`); the workflow's default when absent. */
+  dataStepTimeout?: string;
   /** Runs of each workflow type whose histories are read for task latency. */
   historySample?: number;
   /**
@@ -154,7 +156,7 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
     );
     await land(0);
     const tApply = Date.now();
-    const changes = await applySchedules(client, audienceSyncSchedules, configs, { cadence, ...(jitter ? { jitter } : {}), poll: { initial: '2s', max: '4s' } });
+    const changes = await applySchedules(client, audienceSyncSchedules, configs, { cadence, ...(jitter ? { jitter } : {}), ...(opts.dataStepTimeout ? { dataStepTimeout: opts.dataStepTimeout } : {}), poll: { initial: '2s', max: '4s' } });
     const applyMs = Date.now() - tApply;
     const created = changes.filter((c) => c.outcome === 'created').length;
     log(`scale: schedules apply: ${created} created in ${ms1(applyMs)} (${(created / (applyMs / 1000)).toFixed(1)} per second)`);
@@ -240,7 +242,7 @@ export async function runScaleDestinations(opts: ScaleDestinationsOptions): Prom
           let updated = 0;
           for (let attempt = 1; ; attempt++) {
             try {
-              updated += (await applySchedules(client, audienceSyncSchedules, configs, { cadence, ...(jitter ? { jitter } : {}), poll: { initial: '2s', max: '4s' } })).filter((x) => x.outcome === 'updated').length;
+              updated += (await applySchedules(client, audienceSyncSchedules, configs, { cadence, ...(jitter ? { jitter } : {}), ...(opts.dataStepTimeout ? { dataStepTimeout: opts.dataStepTimeout } : {}), poll: { initial: '2s', max: '4s' } })).filter((x) => x.outcome === 'updated').length;
               break;
             } catch (err) {
               if (attempt >= 5) throw err;

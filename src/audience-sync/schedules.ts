@@ -21,7 +21,12 @@ export const audienceSyncSchedules: ScheduleSource<DestinationConfig> = {
       config,
       taskQueue: opts.taskQueue ?? TaskQueues.control,
       ...(opts.queues ? { queues: opts.queues } : {}),
-      timing: { cadence: opts.cadence, ...(opts.poll?.initial ? { pollInitial: opts.poll.initial } : {}), ...(opts.poll?.max ? { pollMax: opts.poll.max } : {}) },
+      timing: {
+        cadence: opts.cadence,
+        ...(opts.poll?.initial ? { pollInitial: opts.poll.initial } : {}),
+        ...(opts.poll?.max ? { pollMax: opts.poll.max } : {}),
+        ...(opts.dataStepTimeout ? { dataStepTimeout: opts.dataStepTimeout } : {}),
+      },
     };
     return {
       subject: config.destinationId,

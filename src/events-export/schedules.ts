@@ -21,7 +21,7 @@ export const eventsExportSchedules: ScheduleSource<EventsDestinationConfig> = {
       config,
       taskQueue: opts.taskQueue ?? TaskQueues.control,
       ...(opts.queues ? { queues: { ...(opts.queues.data ? { data: opts.queues.data } : {}), ...(opts.queues.events ? { events: opts.queues.events } : {}) } } : {}),
-      timing: { cadence: opts.cadence },
+      timing: { cadence: opts.cadence, ...(opts.dataStepTimeout ? { dataStepTimeout: opts.dataStepTimeout } : {}) },
     };
     return {
       subject: config.destinationId,

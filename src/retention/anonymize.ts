@@ -122,18 +122,29 @@ class NeedleScan {
     }
   }
 
+  /** Where needle i next starts at or after `s` (Infinity: not in this buffer), searched only when its last known start is before `s`. */
+  private nextOf(i: number, s: number): number {
+    let at = this.next[i]!;
+    if (at < s && at !== Infinity) {
+      const found = this.find(i, s);
+      at = found === -1 ? Infinity : found;
+      this.next[i] = at;
+    }
+    return at;
+  }
+
+  /** Where the first needle at or after `s` starts (Infinity: none in this buffer); -1 when there are no needles (every row may match). */
+  nextFrom(s: number): number {
+    if (!this.needles) return -1;
+    let min = Infinity;
+    for (let i = 0; i < this.needles.length; i++) min = Math.min(min, this.nextOf(i, s));
+    return min;
+  }
+
   /** Whether any needle starts in [s, e). */
   any(s: number, e: number): boolean {
     if (!this.needles) return true;
-    for (let i = 0; i < this.needles.length; i++) {
-      let at = this.next[i]!;
-      if (at < s && at !== Infinity) {
-        const found = this.find(i, s);
-        at = found === -1 ? Infinity : found;
-        this.next[i] = at;
-      }
-      if (at < e) return true;
-    }
+    for (let i = 0; i < this.needles.length; i++) if (this.nextOf(i, s) < e) return true;
     return false;
   }
 }
@@ -179,6 +190,7 @@ abstract class RecordStream implements Anonymizer {
     this.runStart = 0;
     let s = 0;
     for (;;) {
+      s = this.skipPlain(buf, s);
       const nl = this.recordEnd(buf, s);
       if (nl === -1) break;
       this.handle(buf, s, nl + 1, true);
@@ -267,6 +279,15 @@ abstract class RecordStream implements Anonymizer {
     let ce = terminated ? e - 1 : e;
     if (ce > s && buf[ce - 1] === CR) ce--;
     return ce;
+  }
+
+  /**
+   * Takes the whole records from `s` on that cannot be rewritten, only counting them, and
+   * returns where the first one that may be starts. A format that can tell them apart cheaply
+   * overrides it; by default every record goes to handle().
+   */
+  protected skipPlain(_buf: Buffer, s: number): number {
+    return s;
   }
 
   protected abstract begin(buf: Buffer): void;
@@ -894,6 +915,32 @@ export class NdjsonAnonymizer extends RecordStream {
 
   protected recordEnd(buf: Buffer, s: number): number {
     return buf.indexOf(NL, s);
+  }
+
+  /**
+   * Lines before the next needle or escape are neither TikTok's nor read in full: counted
+   * (blank ones not) without going through handle(), the bulk of most files, and all of a
+   * count check's after its rewrites.
+   */
+  protected override skipPlain(buf: Buffer, s: number): number {
+    const needle = this.needles.nextFrom(s);
+    if (needle === -1) return s;
+    const escape = this.escapes.nextFrom(s);
+    const hit = escape < needle ? escape : needle;
+    const counts = this.counts;
+    for (;;) {
+      const nl = buf.indexOf(NL, s);
+      if (nl === -1 || nl >= hit) return s;
+      this.record++;
+      let c = buf[s]!;
+      if (c === 32 || c === 9 || c === CR || c === NL) {
+        let p = s;
+        while (p < nl && (c === 32 || c === 9)) c = buf[++p]!;
+        // Blank: nothing but spaces and tabs before the line ending (CR LF or LF).
+        if (!(p === nl || (c === CR && p + 1 === nl))) counts.rowsSeen++;
+      } else counts.rowsSeen++;
+      s = nl + 1;
+    }
   }
 
   protected handle(buf: Buffer, s: number, e: number, terminated: boolean): void {

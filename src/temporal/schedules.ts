@@ -27,6 +27,12 @@ export interface ScheduleApplyOptions {
   queues?: { data?: string; tiktok?: string; events?: string };
   /** Processing poll timing of a workflow a tick starts. */
   poll?: { initial?: string; max?: string };
+  /**
+   * Start-to-close timeout of the quick data steps of a workflow a tick starts (its
+   * timing.dataStepTimeout; the workflow's default is 10m). A completion lost by an
+   * overloaded server is retried only when it runs out.
+   */
+  dataStepTimeout?: string;
   dryRun?: boolean;
   /** Delete this source's schedules of this control queue whose subject is not in the set. */
   prune?: boolean;

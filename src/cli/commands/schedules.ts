@@ -33,6 +33,7 @@ interface ApplyOpts {
   pollInitial?: string;
   pollMax?: string;
   jitter?: string;
+  dataStepTimeout?: string;
 }
 
 export function registerSchedulesCommand(program: Command, summary: string): void {
@@ -56,8 +57,16 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
     .option('--events-queue <name>', 'task queue of the Events API activities (events-export)', EVENTS_TASK_QUEUE)
     .option('--poll-initial <duration>', 'first TikTok processing poll delay of a workflow a tick starts', durationTextFlag)
     .option('--poll-max <duration>', 'longest processing poll delay of a workflow a tick starts', durationTextFlag)
+    .option(
+      '--data-step-timeout <duration>',
+      'start-to-close timeout of the quick data steps of a workflow a tick starts (audience-sync and events-export; default 10m): a step whose completion an overloaded server lost is retried when it runs out',
+      durationTextFlag,
+    )
     .action(async (opts: ApplyOpts) => {
       const source = SOURCES[opts.lifecycle]!;
+      // Only these lifecycles' workflows have quick data steps to time out: elsewhere the flag would be dropped unseen.
+      if (opts.dataStepTimeout && source !== audienceSyncSchedules && source !== eventsExportSchedules)
+        throw new UsageError(`--data-step-timeout applies to ${audienceSyncSchedules.lifecycle} and ${eventsExportSchedules.lifecycle} schedules, not ${opts.lifecycle}`);
       const cadence = opts.cadence ?? source.defaultCadence ?? '1h';
       try {
         cadenceMs(cadence);
@@ -93,6 +102,7 @@ export function registerSchedulesCommand(program: Command, summary: string): voi
             ...(opts.dryRun ? { dryRun: true } : {}),
             ...(opts.prune ? { prune: true } : {}),
             ...(opts.jitter ? { jitter: opts.jitter } : {}),
+            ...(opts.dataStepTimeout ? { dataStepTimeout: opts.dataStepTimeout } : {}),
           },
         );
         if (opts.json) process.stdout.write(JSON.stringify({ dryRun: Boolean(opts.dryRun), cadence, changes }) + '\n');

@@ -402,6 +402,17 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     expect(tooMuch.stderr).toContain('--jitter: jitter 2h is not shorter than the cadence 2h');
     expect(outcomes(await apply('--cadence', '2h'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
     expect((await harness.client.schedule.getHandle(ScheduleIds.audienceSync(b.destinationId)).describe()).spec.jitter).toBeFalsy();
+    // The quick data steps' timeout goes into the workflow's timing; refused where no workflow has such steps.
+    expect(outcomes(await apply('--cadence', '2h', '--data-step-timeout', '2m'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
+    const timed = (await harness.client.schedule.getHandle(ScheduleIds.audienceSync(a.destinationId)).describe()).action.args?.[0] as AudienceSyncTickInput;
+    expect(timed.timing).toEqual({ cadence: '2h', pollInitial: '100ms', pollMax: '1s', dataStepTimeout: '2m' });
+    const notDuration = await cli(['schedules', 'apply', '--config', folder, ...queueFlags(), '--data-step-timeout', 'soon']);
+    expect(notDuration.code).toBe(2);
+    expect(notDuration.stderr).toContain("option '--data-step-timeout <duration>' argument 'soon' is invalid");
+    const otherLifecycle = await cli(['schedules', 'apply', '--config', folder, '--lifecycle', 'usage-report', ...queueFlags(), '--data-step-timeout', '2m']);
+    expect(otherLifecycle.code).toBe(2);
+    expect(otherLifecycle.stderr).toContain('--data-step-timeout applies to audience-sync and events-export schedules, not usage-report');
+    expect(outcomes(await apply('--cadence', '2h'))).toEqual({ [a.destinationId]: 'updated', [b.destinationId]: 'updated' });
 
     // b leaves the folder: kept and listed without --prune, deleted with it (the list is eventually consistent).
     rmSync(join(folder, 'b.json'));

@@ -65,12 +65,15 @@ describe('ttsync events', () => {
       JSON.stringify({ destinationId, source: 'web', eventSourceId: pixel, accessToken: 'env:TTSYNC_TEST_SCHEDULED_EVENTS_TOKEN', input: { kind: 'files', uri: `file://${csv}` }, event: { standard: 'Search' }, eventTimeField: 'ts', identifiers: { email: 'email' } }),
     );
     const queues = ['--task-queue', h.taskQueue, '--data-queue', h.queues.data, '--events-queue', h.queues.events];
-    const applied = await cliAgainstTestServer(['schedules', 'apply', '--lifecycle', 'events-export', '--config', cfgPath, '--cadence', '1h', '--json', ...queues]);
+    // The quick data steps' timeout goes into the workflow's timing (the scheduled runs below run with it).
+    const apply = ['schedules', 'apply', '--lifecycle', 'events-export', '--config', cfgPath, '--cadence', '1h', '--data-step-timeout', '3m', '--json', ...queues];
+    const applied = await cliAgainstTestServer(apply);
     expect(applied.code, applied.stderr).toBe(0);
     expect(JSON.parse(applied.stdout).changes).toEqual([{ destinationId, scheduleId: `events-export-schedule:${destinationId}`, outcome: 'created' }]);
-    const again = await cliAgainstTestServer(['schedules', 'apply', '--lifecycle', 'events-export', '--config', cfgPath, '--cadence', '1h', '--json', ...queues]);
+    const again = await cliAgainstTestServer(apply);
     expect(JSON.parse(again.stdout).changes[0].outcome).toBe('unchanged');
     const schedule = h.client.schedule.getHandle(`events-export-schedule:${destinationId}`);
+    expect(((await schedule.describe()).action.args?.[0] as { timing?: unknown }).timing).toEqual({ cadence: '1h', dataStepTimeout: '3m' });
     try {
       await schedule.trigger();
       h.started.push(`events-export:${destinationId}`);

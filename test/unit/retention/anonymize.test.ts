@@ -196,3 +196,24 @@ describe('needles', () => {
     expect(needlesOf(['ab"c'])).toBeNull();
   });
 });
+
+describe('NDJSON anonymizer, lines counted without being read', () => {
+  it('counts every line with content, and no blank one, whatever the line endings and chunks', () => {
+    // Blank: nothing but spaces and tabs before LF or CR LF. A lone CR elsewhere is content.
+    const lines = ['', ' ', '\t \t', '\r', ' \r', '\r ', ' \r x', '{"id":1,"network":"Meta Ads"}', `{"id":2,"network":"${AND}","attribution_time":"2026-01-01T00:00:00Z","idfa":"Z"}`, '  {"id":3}', '\t', '{"id":4,"note":"\\u0041"}', '', '{"id":5}'];
+    for (const last of ['\n', '', '\r\n']) {
+      const text = lines.join('\n') + last;
+      // Computed from the text alone: a line (the last one only when it has bytes) counts when it holds a character other than a space or a tab, once a CR before its LF is set aside.
+      const parts = text.split('\n');
+      if (parts[parts.length - 1] === '') parts.pop();
+      const expected = parts.filter((l) => /[^ \t]/.test(l.endsWith('\r') ? l.slice(0, -1) : l)).length;
+      for (const size of [1, 3, 7, 64, 1 << 20]) {
+        const a = new NdjsonAnonymizer(rowPolicyOf(config('ndjson'), '2026-12-01'), 't');
+        const out = runChunked(a, Buffer.from(text), size).toString('utf8');
+        expect(a.counts.rowsSeen, `last ${JSON.stringify(last)}, chunks of ${size}`).toBe(expected);
+        expect(a.counts.rowsAnonymized).toBe(1);
+        expect(out).toBe(text.replace(`"network":"${AND}","attribution_time":"2026-01-01T00:00:00Z","idfa":"Z"`, '"network":"Organic","attribution_time":"2026-01-01T00:00:00Z","idfa":""'));
+      }
+    }
+  });
+});
