@@ -101,7 +101,12 @@ export class ListPacker {
   /** `records`: a digest record list (digestRecords.ts); kept by reference until flush. */
   add(records: Buffer): ListAt {
     const start = this.size;
-    if (records.length) this.chunks.push(records);
+    const last = this.chunks[this.chunks.length - 1];
+    // Lists laid out one after another in one buffer (a delta diff's new state lists) stay
+    // one chunk: one write instead of a stream of hundreds.
+    if (records.length && last && last.buffer === records.buffer && last.byteOffset + last.length === records.byteOffset)
+      this.chunks[this.chunks.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + records.length);
+    else if (records.length) this.chunks.push(records);
     this.size += records.length;
     return { uri: this.work.uriOf(this.key), start, format: 'records' };
   }
