@@ -3,7 +3,7 @@ import { readJsonObject, type BlobStore } from '../storage';
 import { appliedListRecords } from './appliedLists';
 import { diffSnapshot, type ShardDiff } from './diff';
 import { checkMulti, cmpAt, multiWidth, sortCountRecords, wordsOf, type CountedRecords } from './digestCounts';
-import { be, concatRecords } from './digestRecords';
+import { concatRecords } from './digestRecords';
 import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
@@ -50,10 +50,6 @@ export async function diffDeltaGroup(
   const types = [...new Set<IdentifierType>([...prepared.types, ...(Object.keys(base?.types ?? {}) as IdentifierType[]), ...(Object.keys(idx.types) as IdentifierType[])])].sort();
   const cp: DiffCheckpoint = resume && resume.next >= from && resume.next <= to ? structuredClone(resume) : { next: from, shards: {} };
   const added = prepared.sets.snapshot ?? [];
-  let stateArena = EMPTY;
-  // Buffers the state lists are read into, reused step after step (each step's lists are
-  // stored before the next is read): fresh buffers per step kept the garbage collector busy.
-  const scratch = { idx: { state: { buf: EMPTY }, multi: { buf: EMPTY } }, base: { state: { buf: EMPTY }, multi: { buf: EMPTY } } };
   const gone = delta.gone;
 
   const listBytes = (m: Manifest | null, s: number): number => {
@@ -77,28 +73,10 @@ export async function diffDeltaGroup(
     }
     const newIds = await gather(work, stores, added, T, prepared.types, s0, s1, concurrency);
     const goneIds = await gather(work, stores, gone, T, prepared.types, s0, s1, concurrency);
-    const idxLists = await readStateLists(stores, idx, types, s0, s1, budget, concurrency, scratch.idx);
-    const baseLists = direct ? idxLists : await readStateLists(stores, base, types, s0, s1, budget, concurrency, scratch.base);
+    const idxLists = await readStateLists(stores, idx, types, s0, s1, budget, concurrency);
+    const baseLists = direct ? idxLists : await readStateLists(stores, base, types, s0, s1, budget, concurrency);
 
     const packers = diffPackers(work, runId, s0, s1);
-    // The step's changes first, so the new state lists can share one buffer (reused by the
-    // next step once this one's lists are stored): a buffer per list was most of the
-    // garbage collector's work.
-    const changes = new Map<string, ReturnType<typeof applyCounts>>();
-    let stateBytes = 0;
-    for (const type of types) {
-      const w = recordWidth(type);
-      for (let s = s0; s < s1; s++) {
-        const k = `${s}/${type}`;
-        const S = idxLists.state.get(k) ?? EMPTY;
-        const change = applyCounts(S, idxLists.multi.get(k) ?? EMPTY, counted(newIds.get(k), w), counted(goneIds.get(k), w), w, `${shardName(s)}/${type}`);
-        changes.set(k, change);
-        if (change.adds.length || change.removes.length) stateBytes += S.length - change.removes.length + change.adds.length;
-      }
-    }
-    // A quarter more than asked: the next step's lists are about as long, seldom much longer.
-    if (stateArena.length < stateBytes) stateArena = Buffer.allocUnsafeSlow(Math.ceil(stateBytes * 1.25));
-    let arenaAt = 0;
     for (const type of types) {
       const w = recordWidth(type);
       for (let s = s0; s < s1; s++) {
@@ -106,9 +84,10 @@ export async function diffDeltaGroup(
         const k = `${s}/${type}`;
         const S = idxLists.state.get(k) ?? EMPTY;
         const U = idxLists.multi.get(k) ?? EMPTY;
-        const change = changes.get(k)!;
-        const desired = applyChanges(S, change.removes, change.adds, w, stateArena.subarray(arenaAt));
-        if (desired !== S) arenaAt += desired.length;
+        const A = counted(newIds.get(k), w);
+        const R = counted(goneIds.get(k), w);
+        const change = applyCounts(S, U, A, R, w, `${xx}/${type}`);
+        const desired = applyChanges(S, change.removes, change.adds, w);
         const applied = direct ? S : (baseLists.state.get(k) ?? EMPTY);
         const appliedRef = base?.types[type]?.shards[xx];
         let d: ShardDiff = direct ? { adds: change.adds, removes: change.removes, state: desired } : diffSnapshot(desired, applied, syncMode, w);
@@ -176,7 +155,6 @@ async function readStateLists(
   s1: number,
   budget: number,
   concurrency: number,
-  scratch: { state: { buf: Buffer }; multi: { buf: Buffer } },
 ): Promise<{ state: Map<string, Buffer>; multi: Map<string, Buffer> }> {
   const state = new Map<string, Buffer>();
   const multi = new Map<string, Buffer>();
@@ -191,7 +169,6 @@ async function readStateLists(
     present.map(({ ref, type }) => ({ uri: ref.uri, start: ref.start, bytes: ref.count * (ref.format === 'records' ? recordWidth(type) : lineWidth(type)) })),
     budget,
     concurrency,
-    scratch.state,
   );
   const withMulti = present.filter((p) => p.ref.multi);
   const multis = await readLists(
@@ -199,7 +176,6 @@ async function readStateLists(
     withMulti.map(({ ref, type }) => ({ uri: ref.multi!.uri, start: ref.multi!.start, bytes: ref.multi!.count * multiWidth(recordWidth(type)) })),
     budget,
     concurrency,
-    scratch.multi,
   );
   for (const [j, { type, s, ref }] of present.entries()) {
     const ids = appliedListRecords(lists[j]!, type, ref, m.version);
@@ -216,25 +192,14 @@ async function readStateLists(
   return { state, multi };
 }
 
-/**
- * The first record of S (q words each) from `lo` on that is not before the key at kw[ki].
- * Changes are dense and come in order, so the search gallops from `lo`, comparing first words
- * (byte order) and whole records only where first words tie.
- */
+/** The first record of S (q words each) from `lo` on that is not before the key at kw[ki]. */
 function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Array, ki: number, q: number): number {
-  const k0 = be(kw[ki]!);
-  let hi = lo;
-  for (let step = 1; hi < n && be(S[hi * q]!) < k0; step <<= 1) {
-    lo = hi + 1;
-    hi += step;
-  }
-  if (hi > n) hi = n;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (be(S[mid * q]!) < k0) lo = mid + 1;
+    if (cmpAt(S, mid * q, kw, ki, q) < 0) lo = mid + 1;
     else hi = mid;
   }
-  while (lo < n && be(S[lo * q]!) === k0 && cmpAt(S, lo * q, kw, ki, q) < 0) lo++;
   return lo;
 }
 
@@ -313,10 +278,9 @@ export function applyCounts(S: Buffer, U: Buffer, A: CountedRecords, R: CountedR
 
 /**
  * S − removes ∪ adds (removes ⊆ S, adds disjoint from S; all sorted): S copied in runs
- * between the changes, which are few (a churn's), instead of record by record; written at
- * the start of `into` when it has room.
+ * between the changes, which are few (a churn's), instead of record by record.
  */
-export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number, into?: Buffer): Buffer {
+export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number): Buffer {
   if (!removes.length && !adds.length) return S;
   const q = w >>> 2;
   const sw = wordsOf(S);
@@ -325,17 +289,7 @@ export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number
   const nS = S.length / w;
   const nX = removes.length / w;
   const nY = adds.length / w;
-  const size = S.length - removes.length + adds.length;
-  const out = into && into.length >= size && into.byteOffset % 4 === 0 ? into : Buffer.allocUnsafeSlow(size);
-  const ow = new Uint32Array(out.buffer, out.byteOffset, size >>> 2);
-  // Word copies: the runs between a churn's changes are short, and a Buffer.copy call each
-  // cost more than their bytes.
-  const run = (from: number, to: number): void => {
-    if (to - from > 256) {
-      ow.set(sw.subarray(from, to), o);
-      o += to - from;
-    } else for (let x = from; x < to; ) ow[o++] = sw[x++]!;
-  };
+  const out = Buffer.allocUnsafeSlow(S.length - removes.length + adds.length);
   let o = 0;
   let s = 0;
   let i = 0;
@@ -345,17 +299,17 @@ export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number
     const kw = takeRemove ? xw : yw;
     const ki = takeRemove ? i * q : j * q;
     const p = lowerBound(sw, nS, s, kw, ki, q);
-    if (p > s) run(s * q, p * q);
+    if (p > s) o += S.copy(out, o, s * w, p * w);
     s = p;
     if (takeRemove) {
       if (!(s < nS && cmpAt(sw, s * q, kw, ki, q) === 0)) throw new RangeError('a removed id is not in the list');
       s++;
       i++;
     } else {
-      for (let x = ki, e = ki + q; x < e; ) ow[o++] = yw[x++]!;
+      o += adds.copy(out, o, j * w, j * w + w);
       j++;
     }
   }
-  if (s < nS) run(s * q, nS * q);
-  return out.subarray(0, 4 * o);
+  if (s < nS) o += S.copy(out, o, s * w, nS * w);
+  return out.subarray(0, o);
 }

@@ -18,24 +18,9 @@ export function recordWidth(type: IdentifierType): number {
 }
 
 /** Reads `bytes` bytes at `start` of the object at `uri`; a short read is corrupt data. */
-export async function readRange(stores: Stores, uri: string, start: number, bytes: number, into?: Buffer): Promise<Buffer> {
+export async function readRange(stores: Stores, uri: string, start: number, bytes: number): Promise<Buffer> {
   if (bytes === 0) return Buffer.alloc(0);
   const { store, key } = stores.object(uri);
-  // From an object's start (a whole list object, usually) straight into one buffer: no stream
-  // chunks to concatenate.
-  if (start === 0 && store.openReader) {
-    const out = into && into.length >= bytes ? into.subarray(0, bytes) : Buffer.allocUnsafeSlow(bytes);
-    const r = await store.openReader(key);
-    let got = 0;
-    try {
-      for (let n = -1; got < bytes && n !== 0; got += n) n = await r.read(out, got);
-    } finally {
-      await r.close();
-    }
-    if (got !== bytes)
-      throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${uri}: read ${got} bytes at ${start}, expected ${bytes}; the object is shorter than its summary says`);
-    return out;
-  }
   const stream = await store.openRead(key, { start, end: start + bytes - 1 });
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
@@ -47,16 +32,9 @@ export async function readRange(stores: Stores, uri: string, start: number, byte
 
 /**
  * Reads many lists with few requests: lists adjacent in the same object are read as one
- * range (up to `maxSpan` bytes), several ranges at a time. With `scratch`, the ranges are
- * read into its buffer (grown when short): the lists are then valid until its next use.
+ * range (up to `maxSpan` bytes), several ranges at a time.
  */
-export async function readLists(
-  stores: Stores,
-  refs: readonly { uri: string; start: number; bytes: number }[],
-  maxSpan: number,
-  concurrency: number,
-  scratch?: { buf: Buffer },
-): Promise<Buffer[]> {
+export async function readLists(stores: Stores, refs: readonly { uri: string; start: number; bytes: number }[], maxSpan: number, concurrency: number): Promise<Buffer[]> {
   const order = refs.map((_, i) => i).sort((a, b) => {
     const x = refs[a]!;
     const y = refs[b]!;
@@ -72,15 +50,8 @@ export async function readLists(
     } else spans.push({ uri: r.uri, start: r.start, end: r.start + r.bytes, members: [i] });
   }
   const out = new Array<Buffer>(refs.length);
-  const at: number[] = [];
-  let total = 0;
-  for (const span of spans) {
-    at.push(total);
-    total += span.end - span.start;
-  }
-  if (scratch && scratch.buf.length < total) scratch.buf = Buffer.allocUnsafeSlow(Math.ceil(total * 1.25));
-  await mapLimit(spans.map((span, k) => ({ span, k })), concurrency, async ({ span, k }) => {
-    const buf = await readRange(stores, span.uri, span.start, span.end - span.start, scratch?.buf.subarray(at[k]!, at[k]! + span.end - span.start));
+  await mapLimit(spans, concurrency, async (span) => {
+    const buf = await readRange(stores, span.uri, span.start, span.end - span.start);
     for (const i of span.members) {
       const r = refs[i]!;
       out[i] = buf.subarray(r.start - span.start, r.start - span.start + r.bytes);
@@ -101,12 +72,7 @@ export class ListPacker {
   /** `records`: a digest record list (digestRecords.ts); kept by reference until flush. */
   add(records: Buffer): ListAt {
     const start = this.size;
-    const last = this.chunks[this.chunks.length - 1];
-    // Lists laid out one after another in one buffer (a delta diff's new state lists) stay
-    // one chunk: one write instead of a stream of hundreds.
-    if (records.length && last && last.buffer === records.buffer && last.byteOffset + last.length === records.byteOffset)
-      this.chunks[this.chunks.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + records.length);
-    else if (records.length) this.chunks.push(records);
+    if (records.length) this.chunks.push(records);
     this.size += records.length;
     return { uri: this.work.uriOf(this.key), start, format: 'records' };
   }
