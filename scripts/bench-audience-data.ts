@@ -2,6 +2,7 @@
 //   npm run bench:audience-data                    1M rows (email, phone, IDFA), then 1% churn
 //   BENCH_ROWS=200000 npm run bench:audience-data  smaller run (at most 10M rows)
 //   BENCH_ROW_INDEX=0 npm run bench:audience-data  without the row index (rowIndex.ts): every sync reads the whole snapshot
+//   BENCH_CHURNS=8 npm run bench:audience-data     8 churn syncs in a row (each 1% more gone, 1% more new): index layers, then a compaction
 // Runs the real activities (MockActivityEnvironment: heartbeats included) on the local
 // store: first sync = prepare + diff (4 groups) + build + commit; then a second snapshot
 // with 1% of the rows gone and 1% new. Baseline, in the same process on the same file:
@@ -180,6 +181,13 @@ async function main(): Promise<void> {
     });
     await sync(acts, config, 'first', snap1, rows1);
     await sync(acts, config, 'churn-1pct', snap2, rows2);
+    // More churn syncs: the k-th drops another 1% of the first rows and adds another 1% new.
+    for (let k = 2; k <= Math.max(1, Number(process.env.BENCH_CHURNS ?? 1)); k++) {
+      const snapK = join(dir, `snap${k + 1}.csv`);
+      const rowsK = await writeSnapshot(snapK, (i) => i >= ROWS || i % 100 < 50 || i % 100 >= 50 + k, ROWS + k * extra);
+      await sync(acts, config, `churn-${k}`, snapK, rowsK);
+      await rm(snapK);
+    }
     console.log(`process max RSS (getrusage): ${mib(process.resourceUsage().maxRSS * 1024)}`);
   } finally {
     clearInterval(sampler);

@@ -51,7 +51,8 @@ import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type Blob
 import type { InputObject } from '../../src/audience-sync/messages';
 import { defaultRegistryUri } from '../../src/audience-sync/release';
 import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audience-sync/previewRuns';
-import { RowIndexBuilder, openRowIndex, rowIndexKey } from '../../src/audience-sync/rowIndex';
+import { RowIndexBuilder, rowIndexKey } from '../../src/audience-sync/rowIndex';
+import { openRowIndex, runsOfView } from '../../src/audience-sync/rowIndexLayers';
 import { prepareSnapshotDelta } from '../../src/audience-sync/snapshotDelta';
 
 
@@ -307,7 +308,8 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     const ref = cur.manifest?.rowIndex;
     if (!cur.pointer || !ref) return null;
     const meta = await openRowIndex(work, ref.key, indexKey);
-    if (!meta) return null;
+    // An index read from this run's own folder would be overwritten while it is read.
+    if (!meta || runsOfView(meta).includes(runId)) return null;
     try {
       const result = await prepareSnapshotDelta({ work, stores, runId, source, read, types, tuning, rejectValues: config.rejects?.values ?? 'raw', base: meta, writeIndex, tick });
       return { result, baseVersion: cur.pointer.version, manifestKey: cur.pointer.manifestKey };
@@ -328,7 +330,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     let details: PrepareHeartbeat = saved ?? { finished: [], current: null };
     const results: SetResult[] = [];
     const readOptions = inputs.map(([, obj]) => readOptionsOf(config, obj));
-    let rowIndex: { key: string } | undefined;
+    let rowIndex: { key: string; runs?: string[] } | undefined;
     for (const [i, [set, obj]] of inputs.entries()) {
       const { store, key } = stores.object(obj.uri);
       const resume = finished.find((f) => f.set === set) ?? (saved?.current?.set === set ? saved.current : undefined);
@@ -347,7 +349,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
             types,
             sets: { snapshot: delta.result.parts },
             delta: { baseVersion: delta.baseVersion, manifestKey: delta.manifestKey, gone: delta.result.gone },
-            ...(delta.result.rowIndexKey ? { rowIndex: { key: delta.result.rowIndexKey } } : {}),
+            ...(delta.result.rowIndexKey ? { rowIndex: { key: delta.result.rowIndexKey, ...(delta.result.rowIndexRuns.length ? { runs: delta.result.rowIndexRuns } : {}) } } : {}),
           };
           const preparedKey = layout.prepared(runId);
           await work.write(preparedKey, JSON.stringify(prepared), { contentType: 'application/json' });
@@ -587,7 +589,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         const groups = await readGroups(input.diffUris);
         const work = workdirOf(config);
         // The run's row index, named by the manifest so that it describes the state committed.
-        let rowIndex: { key: string } | undefined;
+        let rowIndex: { key: string; runs?: string[] } | undefined;
         try {
           rowIndex = (await readJsonObject(work, layout.prepared(input.runId), PreparedRunSchema)).rowIndex;
         } catch {

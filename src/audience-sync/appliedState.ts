@@ -56,7 +56,7 @@ export function nextManifest(
   groups: readonly DiffGroup[],
   committedAt: Date,
   /** The run's row index (rowIndex.ts): named only when every group counted its digests. */
-  rowIndex?: { key: string },
+  rowIndex?: { key: string; runs?: string[] },
 ): Manifest {
   const shards = checkCoverage(groups, runId);
   const seq = (base?.seq ?? 0) + 1;
@@ -117,7 +117,7 @@ export async function commitAppliedState(
   audienceId: string | null,
   groups: readonly DiffGroup[],
   now: Date,
-  rowIndex?: { key: string },
+  rowIndex?: { key: string; runs?: string[] },
 ): Promise<CommitResult> {
   const cur = await readAppliedState(work, destinationId);
   if (cur.pointer?.runId === runId && cur.manifest) return result(work, cur.manifest, cur.pointer.manifestKey, true);

@@ -23,6 +23,12 @@ export interface PrepareTuning {
    * holds the snapshot's lines in memory, about 1.3 times its size.
    */
   rowIndexMaxBytes: number;
+  /**
+   * A delta sync writes a new whole row index (a compaction) instead of a layer once the
+   * layers' bytes would pass this fraction of the base's (rowIndexLayers.ts): reads of the
+   * index stay within 1 + this of its size. 0: a whole index every time.
+   */
+  rowIndexCompactAt: number;
 }
 
 export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
@@ -30,6 +36,7 @@ export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
   maxRejectBytes: 8 << 20,
   checkpointIntervalMs: 60_000,
   rowIndexMaxBytes: 256 << 20,
+  rowIndexCompactAt: 0.25,
 };
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { z } from 'zod';
 import type { RejectRecord, SnapshotCounts } from '../snapshot';
-import { readJsonObject, type BlobStore } from '../storage';
+import type { BlobStore } from '../storage';
 import { RunIdSchema } from './layout';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
 
@@ -448,23 +448,6 @@ export async function writeRowIndex(work: BlobStore, runId: string, c: IndexCont
   };
   await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });
   return keys.meta;
-}
-
-/** The index a manifest names, when it was made under `key`; null when absent, other or unreadable. */
-export async function openRowIndex(work: BlobStore, metaKey: string, key: string): Promise<RowIndexMeta | null> {
-  try {
-    const meta = await readJsonObject(work, metaKey, RowIndexMetaSchema);
-    if (meta.key !== key) return null;
-    const keys = rowIndexKeys(meta.runId);
-    if (metaKey !== keys.meta) return null;
-    const [bin, extra] = await Promise.all([work.stat(keys.bin), work.stat(keys.extra)]);
-    if (bin.size !== meta.binBytes || extra.size !== meta.extraBytes) return null;
-    for (let r = 0; r < 256; r++) if (meta.ranges[r]! > meta.ranges[r + 1]!) return null;
-    if (meta.ranges[256] !== meta.binBytes || meta.ranges[0] !== 0) return null;
-    return meta;
-  } catch {
-    return null;
-  }
 }
 
 /** Thrown when an index's bytes are not what its meta and fingerprints say: the caller takes the full path. */

@@ -21,6 +21,8 @@ export interface RunGcResult {
  */
 export function runsReferencedBy(work: BlobStore, manifest: Manifest): Set<string> {
   const runs = new Set<string>([manifest.runId]);
+  // A row index stored as layers reads the folders of the runs that wrote its base and layers.
+  for (const runId of manifest.rowIndex?.runs ?? []) runs.add(runId);
   const base = `${work.uri}runs/`;
   for (const t of Object.values(manifest.types))
     for (const ref of Object.values(t?.shards ?? {}))

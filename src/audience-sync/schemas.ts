@@ -46,7 +46,7 @@ export const PreparedRunSchema = z.object({
   /** Change batches in this run (their sets are batchSet(half, i)); absent means one. */
   batches: z.number().int().min(0).optional(),
   /** The row index this run wrote (rowIndex.ts): its meta key in the workdir. */
-  rowIndex: z.object({ key: z.string() }).optional(),
+  rowIndex: z.object({ key: z.string(), runs: z.array(RunIdSchema).optional() }).optional(),
   /** A delta run: the applied state whose index it was read against (and that state's manifest key), and the gone lines' ids. */
   delta: z.object({ baseVersion: z.string(), manifestKey: z.string(), gone: z.array(SpillPartSchema) }).optional(),
 });
@@ -108,8 +108,11 @@ export const ManifestSchema = z.object({
       ),
     }),
   ),
-  /** The row index of the snapshot behind this state (rowIndex.ts): its meta key in the workdir. */
-  rowIndex: z.object({ key: z.string() }).optional(),
+  /**
+   * The row index of the snapshot behind this state (rowIndex.ts): its meta key in the
+   * workdir, and the other runs whose folders hold its base and layers (rowIndexLayers.ts).
+   */
+  rowIndex: z.object({ key: z.string(), runs: z.array(RunIdSchema).optional() }).optional(),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

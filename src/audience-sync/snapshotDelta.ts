@@ -5,8 +5,9 @@ import type { BlobStore } from '../storage';
 import { layout } from './layout';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { DamagedRowIndex, ENTRY_HEAD, EntryArena, batched, checkEntry, entrySize, rowIndexKeys, writeRowIndex, type IndexOut, type RowIndexMeta } from './rowIndex';
-import { pieces, wholeRecords } from './reusedReads';
+import { ENTRY_HEAD, EntryArena, IndexOut, batched, checkEntry, entrySize, rowIndexKeys, writeRowIndex } from './rowIndex';
+import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
+import { pieces } from './reusedReads';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
@@ -26,6 +27,8 @@ import type { Stores } from './stores';
  * 4. The gone lines, and the lines the index did not hold, are read the same way: the ids
  *    they gave (removal candidates: diffDelta.ts removes one only when no row still gives it).
  * 5. The counts are the index's minus the gone lines' plus the new lines'; the new index is
+ *    a layer over the old one's base (the new clean lines, the gone lines' fingerprints:
+ *    rowIndexLayers.ts), or, once the layers grow past a fraction of the base, a new base:
  *    the kept entries merged with the new clean lines.
  *
  * Anything unexpected throws, and the caller reads the snapshot the usual way instead.
@@ -40,8 +43,8 @@ export interface DeltaInput {
   types: readonly IdentifierType[];
   tuning: PrepareTuning;
   rejectValues: RejectValueMode;
-  /** The applied state's index and its location. */
-  base: RowIndexMeta;
+  /** The applied state's index. */
+  base: RowIndexView;
   /** Write the index of this snapshot (a dry run does not need one). */
   writeIndex: boolean;
   /** Liveness (heartbeat). */
@@ -59,6 +62,8 @@ export interface DeltaResult {
   generation: string;
   /** The new index's meta key (null: not written). */
   rowIndexKey: string | null;
+  /** The runs besides this one whose folders hold the new index's base and layers. */
+  rowIndexRuns: string[];
   stats: { kept: number; fresh: number; gone: number };
 }
 
@@ -133,75 +138,82 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   pass1.end();
   if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
 
-  // 2. Sorted fingerprints against the index, range by range.
-  const sorted = new Uint32Array(5 * n);
-  let k = 0;
-  for (let r = 0; r < 256; r++) {
-    const b = buckets[r];
-    if (!b) continue;
-    const m = bucketFill[r]! / 5;
-    const order = sortFingerprints(b, 5, m, 8);
-    for (let j = 0; j < m; j++) {
-      const x = 5 * order[j]!;
-      sorted[k++] = b[x]!;
-      sorted[k++] = b[x + 1]!;
-      sorted[k++] = b[x + 2]!;
-      sorted[k++] = b[x + 3]!;
-      sorted[k++] = b[x + 4]!;
+  // 2. Sorted fingerprints against the index, range by range: each range is sorted into one
+  // reused buffer when the merge reaches it (no sorted copy of the whole snapshot's).
+  let most = 0;
+  for (let r = 0; r < 256; r++) most = Math.max(most, bucketFill[r]!);
+  const sorted = new Uint32Array(most);
+  let p = 0;
+  let inRange = 0;
+  let nextRange = 0;
+  /** Whether a fingerprint is left: sorted[5p..] (the next range's, sorted, once this one's are used). */
+  const more = (): boolean => {
+    if (p < inRange) return true;
+    while (nextRange < 256) {
+      const r = nextRange++;
+      const b = buckets[r];
+      const m = bucketFill[r]! / 5;
+      buckets[r] = undefined;
+      if (!b || m === 0) continue;
+      const order = sortFingerprints(b, 5, m, 8);
+      for (let j = 0, k = 0; j < m; j++) {
+        const x = 5 * order[j]!;
+        sorted[k++] = b[x]!;
+        sorted[k++] = b[x + 1]!;
+        sorted[k++] = b[x + 2]!;
+        sorted[k++] = b[x + 3]!;
+        sorted[k++] = b[x + 4]!;
+      }
+      p = 0;
+      inRange = m;
+      return true;
     }
-    buckets[r] = undefined;
-  }
+    return false;
+  };
   let newSingles = 0;
   const goneLines: Buffer[] = [];
-  // For the new index: where each gone entry is (byte offset, size) and before which old
-  // entry each new line goes (its byte offset), so the write copies runs between them.
-  const skips: number[] = [];
+  // For the new index: the fingerprints of the gone entries (in order: a layer's gone list),
+  // which entries are gone (by number, for a compaction), and before which entry (by number)
+  // each new line goes.
+  let goneFps = new Uint32Array(1 << 10);
+  const goneMarks = input.writeIndex ? new Uint8Array(base.entries) : null;
   const insertAt = new Map<number, number>();
-  let p = 0;
   let entry = 0;
   let goneCount = 0;
-  let pos = 0;
-  const prev = new Uint32Array(4);
   const scratch = new Uint32Array(4);
-  for await (const piece of indexPieces(work, base)) {
-    const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
-    for (let at = 0; at < piece.length; ) {
-      const w = at >>> 2;
-      const size = entrySize(words[w + 4]!);
-      if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
-      prev[0] = words[w]!;
-      prev[1] = words[w + 1]!;
-      prev[2] = words[w + 2]!;
-      prev[3] = words[w + 3]!;
-      let c = -1;
-      while (p < n && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
-        const line = sorted[5 * p++ + 4]!;
-        markNew(line);
-        insertAt.set(line, pos + at);
-        newSingles++;
-      }
-      if (p < n && c === 0) p++;
-      else {
-        checkEntry(piece, words, w, at, seed, scratch);
-        const len = words[w + 4]!;
-        const line = Buffer.allocUnsafe(len + 1);
-        piece.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
-        line[len] = 10;
-        goneLines.push(line);
-        skips.push(pos + at, size);
-        goneCount++;
-      }
-      entry++;
-      at += size;
+  const layered = await LayeredIndex.open(work, base);
+  const visit = (buf: Buffer, words: Uint32Array, w: number, at: number): void => {
+    let c = -1;
+    while (more() && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
+      const line = sorted[5 * p++ + 4]!;
+      markNew(line);
+      insertAt.set(line, entry);
+      newSingles++;
     }
-    pos += piece.length;
-    input.tick();
-  }
-  if (entry !== base.entries) throw new DamagedRowIndex(`the row index holds ${entry} entries, its meta says ${base.entries}`);
-  while (p < n) {
+    if (p < inRange && c === 0) p++;
+    else {
+      checkEntry(buf, words, w, at, seed, scratch);
+      const len = words[w + 4]!;
+      const line = Buffer.allocUnsafe(len + 1);
+      buf.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
+      line[len] = 10;
+      goneLines.push(line);
+      if (4 * goneCount + 4 > goneFps.length) {
+        const g = new Uint32Array(goneFps.length * 2);
+        g.set(goneFps);
+        goneFps = g;
+      }
+      goneFps.set(words.subarray(w, w + 4), 4 * goneCount);
+      if (goneMarks) goneMarks[entry] = 1;
+      goneCount++;
+    }
+    entry++;
+  };
+  for await (const _ of layered.walk(visit)) input.tick();
+  while (more()) {
     const line = sorted[5 * p++ + 4]!;
     markNew(line);
-    insertAt.set(line, pos);
+    insertAt.set(line, entry);
     newSingles++;
   }
 
@@ -258,11 +270,15 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   };
   const realLine = (k: number): number => (tailSynth >= 0 && k >= tailSynth ? tailReal + (k - tailSynth) : k === 1 ? 1 : synthToReal[k]!);
   const rejected = new Set<number>();
-  const spill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.spillLines(runId, 'snapshot', seq), index: layout.spillIndex(runId, 'snapshot', seq) }));
+  // One buffer for both spills (the new lines', then the gone lines'): the second reuses the
+  // first's chunks instead of fresh external memory (a chunk per shard and type).
+  const shardBuffer = new ShardBuffer(input.types.length, 'records');
+  const spill = new Spill(work, input.types, shardBuffer, tuning, (seq) => ({ lines: layout.spillLines(runId, 'snapshot', seq), index: layout.spillIndex(runId, 'snapshot', seq) }));
   let rejectChunks: string[] = [];
   let rejectBytes = 0;
   const rejectParts: number[] = [];
-  const newReader = new SnapshotReader(source.store.uriOf(source.key), input.read, undefined, tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {});
+  // Raw digests, as prepareSet reads them: the spill holds records, nothing to decode from hex.
+  const newReader = new SnapshotReader(source.store.uriOf(source.key), input.read, undefined, { ...(tuning.readerPieceBytes ? { maxPieceBytes: tuning.readerPieceBytes } : {}), rawDigests: true });
   for await (const batch of newReader.read(newStream())) {
     await spill.add(batch.digests);
     if (batch.rejects.length) {
@@ -314,8 +330,8 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
       }
     }
   };
-  const goneSpill = new Spill(work, input.types, tuning, (seq) => ({ lines: layout.goneSpillLines(runId, seq), index: layout.goneSpillIndex(runId, seq) }));
-  const goneReader = new SnapshotReader(`${source.store.uriOf(source.key)} (lines gone since ${base.runId})`, input.read);
+  const goneSpill = new Spill(work, input.types, shardBuffer, tuning, (seq) => ({ lines: layout.goneSpillLines(runId, seq), index: layout.goneSpillIndex(runId, seq) }));
+  const goneReader = new SnapshotReader(`${source.store.uriOf(source.key)} (lines gone since ${base.runId})`, input.read, undefined, { rawDigests: true });
   for await (const batch of goneReader.read(goneStream())) {
     await goneSpill.add(batch.digests);
     input.tick();
@@ -325,12 +341,19 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
 
   // 5. The index of this snapshot: kept entries and new clean lines, in fingerprint order.
   let rowIndexKey: string | null = null;
+  let rowIndexRuns: string[] = [];
   if (input.writeIndex) {
     const fresh2 = arena.sorted((i) => !rejected.has(arena.lines[i]!));
     const extra = [...blank];
     for (let i = 0; i < arena.count; i++) if (rejected.has(arena.lines[i]!)) extra.push({ line: arena.lines[i]!, bytes: arena.lineWithLf(i) });
     extra.sort((x, y) => x.line - y.line);
-    rowIndexKey = await writeMergedIndex(input, skips, insertAt, arena, fresh2, [...extra.map((e) => e.bytes), ...tailParts], counts);
+    const extraBytes = [...extra.map((e) => e.bytes), ...tailParts];
+    const grown = layerBytes(base.layers) + arena.bytes + GONE_WIDTH * goneCount;
+    const compact = base.layers.length + 1 > MAX_LAYERS || grown > tuning.rowIndexCompactAt * base.base.binBytes;
+    rowIndexKey = compact
+      ? await writeCompacted(input, layered, goneMarks!, insertAt, arena, fresh2, extraBytes, counts)
+      : await writeLayer(input, arena, fresh2, goneFps.subarray(0, 4 * goneCount), extraBytes, counts, entry - goneCount + fresh2.length);
+    if (!compact) rowIndexRuns = runsOfView(base).filter((r) => r !== runId);
   }
   return {
     counts,
@@ -342,31 +365,16 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     createdAt: source.createdAt ?? info.created.toISOString(),
     generation: info.generation,
     rowIndexKey,
+    rowIndexRuns,
     stats: { kept: n - newSingles, fresh: synth - 1, gone: goneCount },
   };
 }
 
-/** rowindex.bin of `base`, in pieces of whole entries (each valid until the next). */
-function indexPieces(work: BlobStore, base: RowIndexMeta): AsyncGenerator<Buffer> {
-  return wholeRecords(
-    work,
-    rowIndexKeys(base.runId).bin,
-    (buf, n) => {
-      let p = 0;
-      while (p + ENTRY_HEAD <= n) {
-        const size = entrySize(buf.readUInt32LE(p + 16));
-        if (p + size > n) break;
-        p += size;
-      }
-      return p;
-    },
-    () => new DamagedRowIndex('the last entry is cut short'),
-  );
-}
-
-async function writeMergedIndex(
+/** A compaction: the whole index of this snapshot as a base (format 1), kept entries and new clean lines in fingerprint order. */
+async function writeCompacted(
   input: DeltaInput,
-  skips: readonly number[],
+  layered: LayeredIndex,
+  gone: Uint8Array,
   insertAt: ReadonlyMap<number, number>,
   arena: EntryArena,
   fresh: Int32Array,
@@ -378,30 +386,14 @@ async function writeMergedIndex(
     key: base.key,
     header: Buffer.from(base.header, 'base64'),
     seed: base.seed,
-    // The old entries copied in runs, without the gone ones, each new entry where its fingerprint falls.
     entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
       let f = 0;
-      let si = 0;
-      let start = 0;
-      const insertion = (k: number): number => insertAt.get(arena.lines[fresh[k]!]!)!;
-      for await (const piece of indexPieces(input.work, base)) {
-        const end = start + piece.length;
-        let at = start;
-        for (;;) {
-          const skip = si < skips.length ? skips[si]! : Infinity;
-          const ins = f < fresh.length ? insertion(f) : Infinity;
-          const ev = Math.min(skip, ins);
-          if (ev >= end) break;
-          if (ev > at) out.append(piece, at - start, ev - start);
-          at = ev;
-          if (ins <= skip) arena.emit(fresh[f++]!, out);
-          else {
-            at += skips[si + 1]!;
-            si += 2;
-          }
-        }
-        if (end > at) out.append(piece, at - start, end - start);
-        start = end;
+      let k = 0;
+      const insertion = (i: number): number => insertAt.get(arena.lines[fresh[i]!]!)!;
+      for await (const _ of layered.walk((_buf, words, w) => {
+        while (f < fresh.length && insertion(f) <= k) arena.emit(fresh[f++]!, out);
+        if (gone[k++] !== 1) out.appendEntry(words, w, entrySize(words[w + 4]!) >>> 2);
+      })) {
         yield* out.take(false);
         input.tick();
       }
@@ -413,19 +405,52 @@ async function writeMergedIndex(
   });
 }
 
+/** A layer over the base: this run's new clean lines and the fingerprints of the lines gone, then a meta naming the base and every layer. */
+async function writeLayer(input: DeltaInput, arena: EntryArena, fresh: Int32Array, goneFps: Uint32Array, extra: Buffer[], counts: SnapshotCounts, entries: number): Promise<string> {
+  const { work, runId, base } = input;
+  const keys = rowIndexKeys(runId);
+  const out = new IndexOut();
+  await work.write(
+    keys.bin,
+    (async function* () {
+      arena.emitAll(fresh, 0, fresh.length, out);
+      yield* out.take(true);
+    })(),
+    { md5: false, reusesChunks: true, contentType: 'application/octet-stream' },
+  );
+  await work.write(goneKey(runId), Buffer.from(goneFps.buffer, goneFps.byteOffset, goneFps.byteLength), { md5: false, contentType: 'application/octet-stream' });
+  let extraBytes = 0;
+  for (const e of extra) extraBytes += e.length;
+  await work.write(keys.extra, batched(extra), { md5: false, contentType: 'application/octet-stream' });
+  const meta: RowIndexLayersMeta = {
+    format: ROW_INDEX_LAYERS_FORMAT,
+    runId,
+    key: base.key,
+    header: base.header,
+    seed: base.seed,
+    entries,
+    extraBytes,
+    counts,
+    base: base.base,
+    layers: [...base.layers, { runId, entries: out.entries, binBytes: out.bytes, gone: goneFps.length / 4 }],
+  };
+  await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });
+  return keys.meta;
+}
+
 /** Digests into spill parts (shard-major, as prepare writes them), a part per buffer full. */
 class Spill {
-  private readonly buffer: ShardBuffer;
   private readonly typeIndex: Map<IdentifierType, number>;
   private readonly parts: SpillPart[] = [];
 
   constructor(
     private readonly work: BlobStore,
     types: readonly IdentifierType[],
+    /** Empty, in the 'records' form; empty again after finish(). */
+    private readonly buffer: ShardBuffer,
     private readonly tuning: PrepareTuning,
     private readonly keys: (seq: number) => { lines: string; index: string },
   ) {
-    this.buffer = new ShardBuffer(types.length, 'records');
     this.typeIndex = new Map(types.map((t, i) => [t, i]));
   }
 
@@ -436,7 +461,10 @@ class Spill {
 
   private async flush(): Promise<void> {
     const part = this.buffer.take();
-    if (part.ids === 0) return;
+    if (part.ids === 0) {
+      this.buffer.recycle(part);
+      return;
+    }
     const { lines, index } = this.keys(this.parts.length);
     await this.work.write(lines, Readable.from(part.chunks), { md5: false });
     this.buffer.recycle(part);

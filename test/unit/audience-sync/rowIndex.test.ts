@@ -10,6 +10,7 @@ import { readAppliedState } from '../../../src/audience-sync/appliedState';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { readRange, recordWidth } from '../../../src/audience-sync/listStore';
 import { rowIndexKeys } from '../../../src/audience-sync/rowIndex';
+import { runsReferencedBy } from '../../../src/audience-sync/runGc';
 import { Stores } from '../../../src/audience-sync/stores';
 import type { IdentifierType } from '../../../src/identifiers/schema';
 import { openBlobStore } from '../../../src/storage';
@@ -97,6 +98,10 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
 const baseConfig = (over: Record<string, unknown> = {}) =>
   ({ ...destination({ identifiers: { email: 'email', phone: 'phone', idfa: 'idfa' }, ...over }), storage: undefined }) as unknown as DestinationConfigInput;
 
+async function indexFormat(workdir: string, runId: string): Promise<number> {
+  return (JSON.parse((await openBlobStore(workdir).readBuffer(rowIndexKeys(runId).meta)).toString('utf8')) as { format: number }).format;
+}
+
 function same(fast: SyncOut, slow: SyncOut): void {
   expect(fast.files).toEqual(slow.files);
   expect(fast.state).toEqual(slow.state);
@@ -108,6 +113,7 @@ function same(fast: SyncOut, slow: SyncOut): void {
 describe('row index', () => {
   it('syncs of any sequence of snapshots give the files, applied state, rejects and counts of the full path', async () => {
     let kept = 0;
+    let layered = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(rowArb, { maxLength: 60, size: 'medium' }),
@@ -119,11 +125,14 @@ describe('row index', () => {
             added: fc.array(rowArb, { maxLength: 8 }),
           }), {
           minLength: 1,
-          maxLength: 3,
+          maxLength: 6,
         }),
         fc.boolean(),
         fc.boolean(),
-        async (first, steps, crlf, lastNewline) => {
+        // When a delta sync writes a whole index instead of a layer (rowIndexLayers.ts): every
+        // time, after a few layers, or only at the layer limit.
+        fc.constantFrom(0, 0.3, 1000),
+        async (first, steps, crlf, lastNewline, compactAt) => {
           const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
           const inputs = openBlobStore(join(dir, 'inputs'));
           const snaps = [first];
@@ -131,7 +140,7 @@ describe('row index', () => {
           for (const [i, rows] of snaps.entries()) await inputs.write(`s${i}.csv`, csv(rows, crlf && i % 2 === 0, lastNewline || i > 0));
           const fastDir = join(dir, 'fast');
           const slowDir = join(dir, 'slow');
-          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri) });
+          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: compactAt } });
           const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
           for (const i of snaps.keys()) {
             const f = await sync(fast, { ...baseConfig(), storage: { workdir: fastDir } } as DestinationConfigInput, fastDir, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
@@ -140,12 +149,15 @@ describe('row index', () => {
             if (i > 0) expect(f.prepared.rowIndex !== undefined).toBe(!crlf);
             kept += f.prepared.rowIndex?.kept ?? 0;
             same(f, s);
+            if (i > 0 && !crlf) layered += (await indexFormat(fastDir, `fuzz.00000${i}.run`)) === 2 ? 1 : 0;
           }
         },
       ),
       { numRuns: 50 },
     );
     expect(kept).toBeGreaterThan(50);
+    // Layers were written, and read by the syncs after them.
+    expect(layered).toBeGreaterThan(10);
   }, 900_000);
 
   it('reads only changed lines, and falls back to the full path under another defaultCountry, header or a damaged index', async () => {
@@ -214,5 +226,33 @@ describe('row index', () => {
     const f7 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000007.run', inputs.uriOf('a.csv'));
     same(f7, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000007.run', inputs.uriOf('a.csv')));
     expect(f7.prepared.rowIndex!.kept).toBeGreaterThan(5000);
+
+    // f7 stored a layer over f6's index, and f8 reads both and stores a second layer; the
+    // applied state keeps the base's run folder.
+    expect(await indexFormat(fastDir, 'fuzz.000007.run')).toBe(2);
+    const f8 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000008.run', inputs.uriOf('b.csv'));
+    same(f8, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000008.run', inputs.uriOf('b.csv')));
+    expect(f8.prepared.rowIndex!.kept).toBeGreaterThan(5000);
+    const meta8 = JSON.parse((await work.readBuffer(rowIndexKeys('fuzz.000008.run').meta)).toString('utf8')) as { base: { runId: string }; layers: { runId: string }[] };
+    expect([meta8.base.runId, ...meta8.layers.map((l) => l.runId)]).toEqual(['fuzz.000006.run', 'fuzz.000007.run', 'fuzz.000008.run']);
+    const { manifest } = await readAppliedState(work, 'fuzz');
+    expect([...runsReferencedBy(work, manifest!)]).toEqual(expect.arrayContaining(['fuzz.000006.run', 'fuzz.000007.run', 'fuzz.000008.run']));
+
+    // A damaged layer (a gone fingerprint changed): the full path, the same result.
+    const gone = await work.readBuffer('runs/fuzz.000008.run/rowindex.gone');
+    expect(gone.length).toBeGreaterThan(0);
+    gone[gone.length - 1] = gone[gone.length - 1]! ^ 0x80;
+    await work.write('runs/fuzz.000008.run/rowindex.gone', gone);
+    const f9 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000009.run', inputs.uriOf('a.csv'));
+    same(f9, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000009.run', inputs.uriOf('a.csv')));
+    expect(f9.prepared.rowIndex).toBeUndefined();
+    // A missing base under a layer: the same.
+    const f10 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
+    expect(f10.prepared.rowIndex!.kept).toBeGreaterThan(5000);
+    await work.delete(rowIndexKeys('fuzz.000009.run').bin);
+    const f11 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000011.run', inputs.uriOf('a.csv'));
+    await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
+    same(f11, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000011.run', inputs.uriOf('a.csv')));
+    expect(f11.prepared.rowIndex).toBeUndefined();
   }, 600_000);
 });

@@ -1,0 +1,279 @@
+import { z } from 'zod';
+import type { SnapshotCounts } from '../snapshot';
+import { readJsonObject, type BlobStore } from '../storage';
+import { RunIdSchema } from './layout';
+import { wholeRecords } from './reusedReads';
+import { DamagedRowIndex, ENTRY_HEAD, RowIndexMetaSchema, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
+import { compareFp, sortFingerprints } from './rowLines';
+
+/*
+ * A row index as a base and delta layers (rowIndex.ts holds the base's form). A delta sync
+ * changes about as many entries as lines changed, so instead of rewriting the whole index it
+ * stores a layer: the new clean lines (rowindex.bin, entries as in a base) and the
+ * fingerprints of the lines gone (rowindex.gone: sorted, 4 u32 little-endian words each, one
+ * per line, so a doubled line gone once is named once). The index a meta describes is the
+ * base's entries plus every layer's entries minus every layer's gone fingerprints, counted as
+ * a multiset: entries with one fingerprint have the same bytes, so which one a gone
+ * fingerprint takes does not matter.
+ *
+ * Stored form (format 2): rowindex.json (RowIndexLayersMetaSchema) names the base run and the
+ * layers, oldest first, the last being its own run's; rowindex.extra is, as in format 1, the
+ * unindexed lines of this run's snapshot. A sync compacts (writes a format 1 base) once the
+ * layers' bytes pass a fraction of the base's (PrepareTuning.rowIndexCompactAt) or there are
+ * MAX_LAYERS of them, so a read stays within a bounded factor of the index's size and the
+ * layers (held in memory while merging) stay small.
+ */
+
+export const ROW_INDEX_LAYERS_FORMAT = 2;
+export const MAX_LAYERS = 16;
+
+const count = z.number().int().nonnegative();
+const LayerSchema = z.object({ runId: RunIdSchema, entries: count, binBytes: count, gone: count });
+export type RowIndexLayer = z.infer<typeof LayerSchema>;
+
+export const RowIndexLayersMetaSchema = z.object({
+  format: z.literal(ROW_INDEX_LAYERS_FORMAT),
+  runId: RunIdSchema,
+  key: z.string(),
+  header: z.string(),
+  seed: z.number().int(),
+  /** Entries of the index it describes (base + layers' entries − layers' gone). */
+  entries: count,
+  extraBytes: count,
+  counts: z.custom<SnapshotCounts>((v) => typeof v === 'object' && v !== null && typeof (v as SnapshotCounts).rows === 'number'),
+  base: z.object({ runId: RunIdSchema, entries: count, binBytes: count }),
+  layers: z.array(LayerSchema).min(1).max(MAX_LAYERS),
+});
+export type RowIndexLayersMeta = z.infer<typeof RowIndexLayersMetaSchema>;
+
+/** An index as a merge reads it, whichever form its meta has. */
+export interface RowIndexView {
+  /** The run whose meta this is: its rowindex.extra holds the snapshot's unindexed lines. */
+  runId: string;
+  key: string;
+  header: string;
+  seed: number;
+  entries: number;
+  extraBytes: number;
+  counts: SnapshotCounts;
+  base: { runId: string; entries: number; binBytes: number };
+  layers: RowIndexLayer[];
+}
+
+export const goneKey = (runId: string): string => `runs/${RunIdSchema.parse(runId)}/rowindex.gone`;
+export const GONE_WIDTH = 16;
+
+/** The run folders an index reads (its base's and its layers'). */
+export const runsOfView = (v: RowIndexView): string[] => [...new Set([v.base.runId, ...v.layers.map((l) => l.runId)])];
+
+/** Bytes of the layers, to weigh against the base's. */
+export const layerBytes = (layers: readonly RowIndexLayer[]): number => layers.reduce((n, l) => n + l.binBytes + GONE_WIDTH * l.gone, 0);
+
+const AnyMetaSchema = z.discriminatedUnion('format', [RowIndexMetaSchema, RowIndexLayersMetaSchema]);
+
+/** The index a manifest names, when it was made under `key`; null when absent, other, short or unreadable. */
+export async function openRowIndex(work: BlobStore, metaKey: string, key: string): Promise<RowIndexView | null> {
+  try {
+    const meta = await readJsonObject(work, metaKey, AnyMetaSchema);
+    if (meta.key !== key) return null;
+    const keys = rowIndexKeys(meta.runId);
+    if (metaKey !== keys.meta) return null;
+    if ((await work.stat(keys.extra)).size !== meta.extraBytes) return null;
+    if (meta.format === 1) {
+      if ((await work.stat(keys.bin)).size !== meta.binBytes) return null;
+      for (let r = 0; r < 256; r++) if (meta.ranges[r]! > meta.ranges[r + 1]!) return null;
+      if (meta.ranges[256] !== meta.binBytes || meta.ranges[0] !== 0) return null;
+      const { runId, header, seed, entries, extraBytes, counts, binBytes } = meta;
+      return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base: { runId, entries, binBytes }, layers: [] };
+    }
+    if ((await work.stat(rowIndexKeys(meta.base.runId).bin)).size !== meta.base.binBytes) return null;
+    let entries = meta.base.entries;
+    for (const l of meta.layers) {
+      const [bin, gone] = await Promise.all([work.stat(rowIndexKeys(l.runId).bin), work.stat(goneKey(l.runId))]);
+      if (bin.size !== l.binBytes || gone.size !== GONE_WIDTH * l.gone) return null;
+      entries += l.entries - l.gone;
+    }
+    if (entries !== meta.entries || meta.layers[meta.layers.length - 1]!.runId !== meta.runId) return null;
+    const { runId, header, seed, extraBytes, counts, base, layers } = meta;
+    return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base, layers };
+  } catch {
+    return null;
+  }
+}
+
+/** The base's rowindex.bin, in pieces of whole entries (each valid until the next). */
+function basePieces(work: BlobStore, view: RowIndexView): AsyncGenerator<Buffer> {
+  return wholeRecords(
+    work,
+    rowIndexKeys(view.base.runId).bin,
+    (buf, n) => {
+      let p = 0;
+      while (p + ENTRY_HEAD <= n) {
+        const size = entrySize(buf.readUInt32LE(p + 16));
+        if (p + size > n) break;
+        p += size;
+      }
+      return p;
+    },
+    () => new DamagedRowIndex('the last entry is cut short'),
+  );
+}
+
+/** Visits one entry of the index: its stored bytes are buf[at, at + size), its words words[w..]. */
+export type EntryVisitor = (buf: Buffer, words: Uint32Array, w: number, at: number) => void;
+
+/**
+ * The entries of an index in fingerprint order. The layers are read whole into memory (they
+ * are small next to the base: see the compaction rule) and folded into one sorted list of
+ * fingerprints with a net count; the base is streamed and merged with it.
+ */
+export class LayeredIndex {
+  private constructor(
+    private readonly work: BlobStore,
+    readonly view: RowIndexView,
+    /** Net changes, sorted by fingerprint: words, net count, and for a positive one the entry's bytes. */
+    private readonly fps: Uint32Array,
+    private readonly net: Int32Array,
+    private readonly bufs: Buffer[],
+    private readonly wordViews: Uint32Array[],
+    private readonly ats: Int32Array,
+  ) {}
+
+  static async open(work: BlobStore, view: RowIndexView): Promise<LayeredIndex> {
+    const addBufs: Buffer[] = [];
+    const addWords: Uint32Array[] = [];
+    const addFp: number[] = [];
+    const addRef: number[] = [];
+    const goneParts: Uint32Array[] = [];
+    let goneCount = 0;
+    const scratch = new Uint32Array(4);
+    for (const [li, l] of view.layers.entries()) {
+      const raw = await work.readBuffer(rowIndexKeys(l.runId).bin);
+      const buf = raw.byteOffset % 4 === 0 ? raw : Buffer.from(raw);
+      if (buf.length !== l.binBytes) throw new DamagedRowIndex('a layer changed size');
+      const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+      let n = 0;
+      eachEntry(buf, new Uint32Array(4), (b, wds, w, at) => {
+        checkEntry(b, wds, w, at, view.seed, scratch);
+        addFp.push(wds[w]!, wds[w + 1]!, wds[w + 2]!, wds[w + 3]!);
+        addRef.push(li, at);
+        n++;
+      });
+      if (n !== l.entries) throw new DamagedRowIndex(`a layer holds ${n} entries, its meta says ${l.entries}`);
+      addBufs.push(buf);
+      addWords.push(words);
+      const g = await work.readBuffer(goneKey(l.runId));
+      if (g.length !== GONE_WIDTH * l.gone) throw new DamagedRowIndex('a layer changed size');
+      const gw = new Uint32Array(g.length >>> 2);
+      for (let i = 0; i < gw.length; i++) gw[i] = g.readUInt32LE(4 * i);
+      for (let i = 1; i < l.gone; i++) if (compareFp(gw, 4 * (i - 1), gw, 4 * i) > 0) throw new DamagedRowIndex('gone fingerprints out of order');
+      goneParts.push(gw);
+      goneCount += l.gone;
+    }
+    const nAdd = addRef.length / 2;
+    const aw = Uint32Array.from(addFp);
+    const aOrder = sortFingerprints(aw, 4, nAdd);
+    const gw = new Uint32Array(4 * goneCount);
+    let o = 0;
+    for (const p of goneParts) {
+      gw.set(p, o);
+      o += p.length;
+    }
+    const gOrder = sortFingerprints(gw, 4, goneCount);
+    // Net count per fingerprint, over adds and gone ones together.
+    const fps: number[] = [];
+    const net: number[] = [];
+    const bufs: Buffer[] = [];
+    const wordViews: Uint32Array[] = [];
+    const ats: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < nAdd || j < goneCount) {
+      const c = i >= nAdd ? 1 : j >= goneCount ? -1 : compareFp(aw, 4 * aOrder[i]!, gw, 4 * gOrder[j]!);
+      const src = c <= 0 ? aw : gw;
+      const at = 4 * (c <= 0 ? aOrder[i]! : gOrder[j]!);
+      let k = 0;
+      let ref = -1;
+      while (i < nAdd && compareFp(aw, 4 * aOrder[i]!, src, at) === 0) {
+        ref = aOrder[i++]!;
+        k++;
+      }
+      while (j < goneCount && compareFp(gw, 4 * gOrder[j]!, src, at) === 0) {
+        j++;
+        k--;
+      }
+      if (k === 0) continue;
+      fps.push(src[at]!, src[at + 1]!, src[at + 2]!, src[at + 3]!);
+      net.push(k);
+      if (k > 0) {
+        bufs.push(addBufs[addRef[2 * ref]!]!);
+        wordViews.push(addWords[addRef[2 * ref]!]!);
+        ats.push(addRef[2 * ref + 1]!);
+      } else {
+        bufs.push(EMPTY);
+        wordViews.push(EMPTY_WORDS);
+        ats.push(0);
+      }
+    }
+    return new LayeredIndex(work, view, Uint32Array.from(fps), Int32Array.from(net), bufs, wordViews, Int32Array.from(ats));
+  }
+
+  /**
+   * Calls `each` for every entry in fingerprint order, checking the base's order and counts
+   * (DamagedRowIndex otherwise); yields after each piece of the base (for liveness, and so a
+   * writer can pass on what it appended).
+   */
+  async *walk(each: EntryVisitor): AsyncGenerator<void> {
+    const { fps, net, bufs, wordViews, ats } = this;
+    const m = net.length;
+    let d = 0;
+    let cancelled = 0;
+    let entries = 0;
+    // The changes before the entry at words[w] (all of them when words is null).
+    const flush = (words: Uint32Array | null, w: number): void => {
+      while (d < m && (words === null || compareFp(fps, 4 * d, words, w) < 0)) {
+        const k = net[d]!;
+        if (k < 0 && cancelled !== -k) throw new DamagedRowIndex('a layer names a line gone that the index does not hold');
+        for (let x = 0; x < k; x++) {
+          each(bufs[d]!, wordViews[d]!, ats[d]! >>> 2, ats[d]!);
+          entries++;
+        }
+        d++;
+        cancelled = 0;
+      }
+    };
+    const prev = new Uint32Array(4);
+    let baseEntries = 0;
+    for await (const piece of basePieces(this.work, this.view)) {
+      const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
+      for (let at = 0; at < piece.length; ) {
+        const w = at >>> 2;
+        const size = entrySize(words[w + 4]!);
+        if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+        prev[0] = words[w]!;
+        prev[1] = words[w + 1]!;
+        prev[2] = words[w + 2]!;
+        prev[3] = words[w + 3]!;
+        baseEntries++;
+        if (m > 0) {
+          flush(words, w);
+          if (d < m && net[d]! < 0 && cancelled < -net[d]! && compareFp(fps, 4 * d, words, w) === 0) {
+            cancelled++;
+            at += size;
+            continue;
+          }
+        }
+        each(piece, words, w, at);
+        entries++;
+        at += size;
+      }
+      yield;
+    }
+    flush(null, 0);
+    if (baseEntries !== this.view.base.entries) throw new DamagedRowIndex(`the row index holds ${baseEntries} entries, its meta says ${this.view.base.entries}`);
+    if (entries !== this.view.entries) throw new DamagedRowIndex(`the row index's layers give ${entries} entries, its meta says ${this.view.entries}`);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_WORDS = new Uint32Array(0);
