@@ -203,8 +203,9 @@ export class ObjectStates {
     return m;
   }
 
-  async get(key: string): Promise<ObjectState | null> {
-    const inMonth = (await this.month(monthOf(key))).record?.objects[key] ?? null;
+  /** `fresh`: the month record read again (another writer may have put its entry since). */
+  async get(key: string, fresh = false): Promise<ObjectState | null> {
+    const inMonth = (await this.month(monthOf(key), fresh)).record?.objects[key] ?? null;
     const recordKey = AuditKeys.object(this.datasetId, key);
     const own = this.objectRecords && !this.objectRecords.has(recordKey) ? null : await readObjectRecord(this.audit, this.datasetId, key);
     return later(inMonth, own);

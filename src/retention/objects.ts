@@ -252,7 +252,8 @@ export interface ProcessObjectInput {
 
 /** How an object's progress is read and recorded: per object (processObject) or per batch (processBatch). */
 interface Progress {
-  prior(key: string): Promise<ObjectState | null>;
+  /** `fresh`: read from the store again, not from what this batch read before. */
+  prior(key: string, fresh?: boolean): Promise<ObjectState | null>;
   /** Records `state` durably before it returns. */
   record(state: ObjectState): Promise<void>;
 }
@@ -319,7 +320,7 @@ export async function processBatch(stores: RetentionStores, input: ProcessBatchI
   const now = hooks.now ?? (() => new Date());
   const limit = hooks.preparedBytes ?? PREPARED_BYTES;
   const doneLater: ObjectState[] = [];
-  const progress: Progress = { prior: (key) => states.get(key), record: async (s) => void doneLater.push(s) };
+  const progress: Progress = { prior: (key, fresh) => states.get(key, fresh), record: async (s) => void doneLater.push(s) };
   const results: ObjectResult[] = [];
   let prepared: { i: number; write: PreparedWrite; staged: ObjectState; bytesOut: number; partition: string }[] = [];
   let preparedBytes = 0;
@@ -488,6 +489,8 @@ async function scanObject(stores: RetentionStores, input: ProcessObjectInput, pr
     if (own) throw own;
     if (!staged) {
       if (!causeOf(err, NothingToReplace)) throw err;
+      const theirs = await ownEarlierVersion(stores, progress, key, runId, oldSha, now);
+      if (theirs) return { kind: 'result', result: resultOf(theirs.state, partition, theirs.outcome), ...(theirs.outcome === 'resumed' ? { record: theirs.state } : {}) };
       const state: ObjectState = { ...base(), phase: 'clean', generation: info.generation, sha256: oldSha, updatedAt: now().toISOString() };
       return { kind: 'result', result: resultOf(state, partition, 'clean'), record: state };
     }
@@ -505,6 +508,21 @@ async function scanObject(stores: RetentionStores, input: ProcessObjectInput, pr
   if (written.size !== p.bytesOut) throw new RetentionError(RetentionFailureType.CountMismatch, `${recordsUri}: ${written.size} bytes were stored of the ${p.bytesOut} checked`);
   const done = replacedState(staged!, written.generation, now);
   return { kind: 'result', result: resultOf(done, partition, 'anonymized'), record: done };
+}
+
+/**
+ * Whether the bytes a scan found nothing to change in (digest `readSha`) are the new version
+ * another attempt of this run wrote after this one read the object's record: an attempt whose
+ * heartbeat timed out goes on while its retry runs, and may replace the object between the
+ * retry's record read and its scan. Its record (read again now) stands and its rows count;
+ * recorded clean, the run's audit would lose them.
+ */
+async function ownEarlierVersion(stores: RetentionStores, progress: Progress, key: string, runId: string, readSha: string, now: () => Date): Promise<{ state: ObjectState; outcome: 'anonymized' | 'resumed' } | null> {
+  const latest = await progress.prior(key, true);
+  if (!latest || latest.runId !== runId || latest.newSha256 !== readSha) return null;
+  if (latest.phase === 'replaced') return { state: latest, outcome: 'anonymized' };
+  if (latest.phase !== 'staged') return null;
+  return { state: replacedState(latest, (await stores.records.stat(key)).generation, now), outcome: 'resumed' };
 }
 
 function causeOf<T>(err: unknown, type: new (...a: never[]) => T): T | undefined {

@@ -6,9 +6,9 @@ import { createRetentionDataActivities } from '../../../activities/retention/dat
 import { moveAggregateTable } from '../../../src/retention/aggregates';
 import { readObjectState } from '../../../src/retention/audit';
 import { parseDatasetConfig } from '../../../src/retention/config';
-import { planRetention, processObject } from '../../../src/retention/objects';
+import { planRetention, processBatch, processObject } from '../../../src/retention/objects';
 import { generateSyntheticDataset, syntheticDatasetConfig } from '../../../src/retention/synthetic';
-import { openBlobStore } from '../../../src/storage';
+import { openBlobStore, StorageError, type BlobStore } from '../../../src/storage';
 import { dayTotals, expectedAggregate, expectedPartition, parseAggregate, sortRows } from '../../helpers/retentionExpected';
 
 /*
@@ -59,6 +59,72 @@ describe('retention object retried within its run', () => {
     // Another run finds it done and scans nothing; forced, it records the object clean under its own run id.
     const later = await processObject(stores, { config, key, asOf, dryRun: false, runId: 'run-2' });
     expect(later).toMatchObject({ outcome: 'clean', rowsAnonymized: 0 });
+  });
+
+  /**
+   * The audit store as a retry saw it when it read the object's record before an earlier
+   * attempt of its run (whose heartbeat had timed out, and which went on) wrote it: the records
+   * look absent until the retry starts reading the object, by then already replaced.
+   */
+  function staleUntilRead(audit: BlobStore, records: BlobStore): { audit: BlobStore; records: BlobStore } {
+    let stale = true;
+    const hide = (key: string): boolean => stale && /\/(objects|months)\//.test(key);
+    const notFound = (key: string): StorageError => new StorageError('not_found', `no object at ${audit.uriOf(key)}`);
+    return {
+      audit: Object.assign(Object.create(audit) as BlobStore, {
+        stat: (key: string) => (hide(key) ? Promise.reject(notFound(key)) : audit.stat(key)),
+        readBuffer: (key: string) => (hide(key) ? Promise.reject(notFound(key)) : audit.readBuffer(key)),
+      }),
+      records: Object.assign(Object.create(records) as BlobStore, {
+        openReader: (key: string) => {
+          stale = false;
+          return records.openReader!(key);
+        },
+        openRead: (key: string) => {
+          stale = false;
+          return records.openRead(key);
+        },
+      }),
+    };
+  }
+
+  it('a retry that read the record before an earlier attempt of its run replaced the object counts the rows of that attempt, per object and in a batch', { timeout: 60_000 }, async () => {
+    const root = join(dir, 'late');
+    const base = openBlobStore(root);
+    const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 3, rowsPerDay: 80, seed: 5 });
+    const config = parseDatasetConfig(syntheticDatasetConfig('late', root, join(root, 'audit')));
+    const stores = { records: openBlobStore(config.records.uri), audit: openBlobStore(config.audit) };
+    const asOf = '2026-10-01';
+    const plan = await planRetention(stores, config, asOf);
+    const [a, b] = [plan.due[0]!.key, plan.due[1]!.key];
+    const want = async (key: string) => expectedPartition((await base.readBuffer(gen.recordsKeys[plan.due.findIndex((d) => d.key === key)]!)).toString('utf8'), asOf);
+    const [wantA, wantB] = [await want(a), await want(b)];
+    expect(wantA.anonymized).toBeGreaterThan(0);
+    expect(wantB.anonymized).toBeGreaterThan(0);
+
+    // Per object: the earlier attempt replaced the object and recorded it.
+    const first = await processObject(stores, { config, key: a, asOf, dryRun: false, runId: 'run-1' });
+    expect(first).toMatchObject({ outcome: 'anonymized', rowsAnonymized: wantA.anonymized });
+    const retried = await processObject(staleUntilRead(stores.audit, stores.records), { config, key: a, asOf, dryRun: false, runId: 'run-1' });
+    expect(retried).toMatchObject({ outcome: 'anonymized', rowsAnonymized: wantA.anonymized, newSha256: first.newSha256, newGeneration: first.newGeneration });
+    expect(await readObjectState(stores.audit, config.datasetId, a)).toMatchObject({ phase: 'replaced', runId: 'run-1', counts: { rowsAnonymized: wantA.anonymized } });
+
+    // In a batch: the earlier attempt published the object, its record still says staged.
+    const [done] = await processBatch(stores, { config, keys: [b], asOf, dryRun: false, runId: 'run-1' });
+    expect(done).toMatchObject({ outcome: 'anonymized', rowsAnonymized: wantB.anonymized });
+    const replaced = (await readObjectState(stores.audit, config.datasetId, b))!;
+    const month = replaced.key.match(/date=(\d{4}-\d{2})/)![1]!;
+    const monthKey = `${config.datasetId}/months/${month}.json`;
+    const record = JSON.parse((await stores.audit.readBuffer(monthKey)).toString('utf8')) as { objects: Record<string, unknown> };
+    record.objects[b] = { ...replaced, phase: 'staged', generation: replaced.oldGeneration, sha256: replaced.oldSha256 };
+    await stores.audit.write(monthKey, JSON.stringify(record) + '\n');
+    const [late] = await processBatch(staleUntilRead(stores.audit, stores.records), { config, keys: [b], asOf, dryRun: false, runId: 'run-1' });
+    expect(late).toMatchObject({ outcome: 'resumed', rowsAnonymized: wantB.anonymized, newSha256: done!.newSha256 });
+    expect(await readObjectState(stores.audit, config.datasetId, b)).toMatchObject({ phase: 'replaced', runId: 'run-1', counts: { rowsAnonymized: wantB.anonymized } });
+    expect((await stores.records.readBuffer(b)).toString('utf8')).toBe(wantB.text);
+
+    // Another run's stale read stays what it is: that run anonymized nothing.
+    expect(await processObject(staleUntilRead(stores.audit, stores.records), { config, key: a, asOf, dryRun: false, runId: 'run-2' })).toMatchObject({ outcome: 'clean', rowsAnonymized: 0 });
   });
 
   it('an aggregate move retried within its run reports the move it made once, from its note; another run moves nothing', { timeout: 60_000 }, async () => {
