@@ -424,16 +424,21 @@ export interface IndexContent {
   counts: SnapshotCounts;
 }
 
+/** Stores an index's (or a layer's) lines that are not entries; returns their bytes, for its meta. */
+export async function writeExtraLines(work: BlobStore, key: string, extra: Buffer[]): Promise<number> {
+  let bytes = 0;
+  for (const e of extra) bytes += e.length;
+  await work.write(key, batched(extra), { md5: false, contentType: 'application/octet-stream' });
+  return bytes;
+}
+
 /** Stores an index: the entries, the extra lines, then the meta (last: a meta names whole objects). */
 export async function writeRowIndex(work: BlobStore, runId: string, c: IndexContent): Promise<string> {
   const keys = rowIndexKeys(runId);
   const out = new IndexOut();
   const pieces = c.entries(out);
   await work.write(keys.bin, pieces, { md5: false, reusesChunks: true, contentType: 'application/octet-stream' });
-  const extra = typeof c.extra === 'function' ? c.extra() : c.extra;
-  let extraBytes = 0;
-  for (const e of extra) extraBytes += e.length;
-  await work.write(keys.extra, batched(extra), { md5: false, contentType: 'application/octet-stream' });
+  const extraBytes = await writeExtraLines(work, keys.extra, typeof c.extra === 'function' ? c.extra() : c.extra);
   const meta: RowIndexMeta = {
     format: ROW_INDEX_FORMAT,
     runId,

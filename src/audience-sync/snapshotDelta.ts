@@ -5,7 +5,7 @@ import type { BlobStore } from '../storage';
 import { layout } from './layout';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { ENTRY_HEAD, EntryArena, IndexOut, batched, checkEntry, entrySize, rowIndexKeys, writeRowIndex } from './rowIndex';
+import { ENTRY_HEAD, EntryArena, IndexOut, batched, checkEntry, entrySize, rowIndexKeys, writeExtraLines, writeRowIndex } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
@@ -419,9 +419,7 @@ async function writeLayer(input: DeltaInput, arena: EntryArena, fresh: Int32Arra
     { md5: false, reusesChunks: true, contentType: 'application/octet-stream' },
   );
   await work.write(goneKey(runId), Buffer.from(goneFps.buffer, goneFps.byteOffset, goneFps.byteLength), { md5: false, contentType: 'application/octet-stream' });
-  let extraBytes = 0;
-  for (const e of extra) extraBytes += e.length;
-  await work.write(keys.extra, batched(extra), { md5: false, contentType: 'application/octet-stream' });
+  const extraBytes = await writeExtraLines(work, keys.extra, extra);
   const meta: RowIndexLayersMeta = {
     format: ROW_INDEX_LAYERS_FORMAT,
     runId,
