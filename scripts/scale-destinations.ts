@@ -9,7 +9,7 @@
 //   npm run scale:destinations -- --destinations 1000 --qps 100 --cadence 20m --jitter 5m
 // --data-step-timeout (default 2m) goes to `schedules apply`: the quick data steps' start-to-close.
 import { parseArgs } from 'node:util';
-import { durationProblem } from '../src/config/duration';
+import { durationMs, durationProblem } from '../src/config/duration';
 import { runScaleDestinations } from './scale/destinationsRun';
 import { endWithReport, runScript, wholeFlag } from './runArgs';
 
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     },
     strict: true,
   });
-  const stepProblem = durationProblem(values['data-step-timeout']);
+  const stepProblem = durationMs(values['data-step-timeout']) === 0 ? 'must be longer than zero' : durationProblem(values['data-step-timeout']);
   if (stepProblem) throw new Error(`--data-step-timeout: ${stepProblem}`);
   const result = await runScaleDestinations({
     destinations: wholeFlag('destinations', values.destinations, 1),

@@ -409,6 +409,9 @@ describe('ttsync schedules apply (CLI process) and the scheduled tick', { timeou
     const notDuration = await cli(['schedules', 'apply', '--config', folder, ...queueFlags(), '--data-step-timeout', 'soon']);
     expect(notDuration.code).toBe(2);
     expect(notDuration.stderr).toContain("option '--data-step-timeout <duration>' argument 'soon' is invalid");
+    const zero = await cli(['schedules', 'apply', '--config', folder, ...queueFlags(), '--data-step-timeout', '0s']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain("option '--data-step-timeout <duration>' argument '0s' is invalid. must be longer than zero");
     const otherLifecycle = await cli(['schedules', 'apply', '--config', folder, '--lifecycle', 'usage-report', ...queueFlags(), '--data-step-timeout', '2m']);
     expect(otherLifecycle.code).toBe(2);
     expect(otherLifecycle.stderr).toContain('--data-step-timeout applies to audience-sync and events-export schedules, not usage-report');
