@@ -693,29 +693,17 @@ function keyHash(buf: Uint8Array, s: number, e: number): number {
   return h;
 }
 
-export class NdjsonAnonymizer extends RecordStream {
-  private readonly needles: NeedleScan;
-  private readonly escapes = new NeedleScan([BACKSLASH_U]);
-  private readonly roles = new Map<string, KeyRole>();
+/** What an NDJSON anonymizer looks keys and names up in: made once per row policy, shared by the anonymizers of every object. */
+class NdjsonKeys {
+  readonly roles = new Map<string, KeyRole>();
   /** The keys that matter as a plain JSON writer writes them (quotes included), compared as bytes. */
-  private readonly roleBytes: { bytes: Buffer; role: KeyRole }[] = [];
-  private readonly organicJson: Buffer;
+  readonly roleBytes: { bytes: Buffer; role: KeyRole }[] = [];
+  readonly organicJson: Buffer;
   /** Role keys by a hash of their plain bytes (between the quotes), for the one-pass scan. */
-  private readonly roleByHash: ({ bytes: Buffer; role: KeyRole }[] | undefined)[] = new Array<undefined>(ROLE_SLOTS).fill(undefined);
-  private readonly networks: NetworkNames;
-  /** The last line's members as read by scanLine: key start, key end, value start, value end. */
-  private at = new Int32Array(4 * 64);
-  /** The next backslash in the current buffer at or after the last search (Infinity: none). */
-  private nextBackslash = -1;
-  /** Per member: its role, plus 4 when its value is a string with an escape. */
-  private roleAt = new Uint8Array(64);
+  readonly roleByHash: ({ bytes: Buffer; role: KeyRole }[] | undefined)[] = new Array<undefined>(ROLE_SLOTS).fill(undefined);
+  readonly networks: NetworkNames;
 
-  constructor(
-    private readonly policy: RowPolicy,
-    private readonly source: string,
-  ) {
-    super();
-    this.needles = new NeedleScan(policy.needles);
+  constructor(policy: RowPolicy) {
     for (const c of policy.cleared) this.roles.set(c, KeyRole.Cleared);
     this.roles.set(policy.timeColumn, KeyRole.Time);
     this.roles.set(policy.networkColumn, KeyRole.Network);
@@ -729,6 +717,52 @@ export class NdjsonAnonymizer extends RecordStream {
     }
     this.organicJson = Buffer.from(JSON.stringify(policy.organic), 'utf8');
     this.networks = new NetworkNames(policy);
+  }
+
+  private static readonly byPolicy = new WeakMap<RowPolicy, NdjsonKeys>();
+  static of(policy: RowPolicy): NdjsonKeys {
+    let keys = NdjsonKeys.byPolicy.get(policy);
+    if (!keys) NdjsonKeys.byPolicy.set(policy, (keys = new NdjsonKeys(policy)));
+    return keys;
+  }
+}
+
+export class NdjsonAnonymizer extends RecordStream {
+  private readonly needles: NeedleScan;
+  private readonly escapes = new NeedleScan([BACKSLASH_U]);
+  private readonly roles: ReadonlyMap<string, KeyRole>;
+  private readonly roleBytes: readonly { bytes: Buffer; role: KeyRole }[];
+  private readonly organicJson: Buffer;
+  private readonly roleByHash: readonly ({ bytes: Buffer; role: KeyRole }[] | undefined)[];
+  private readonly networks: NetworkNames;
+  /** The last line's members as read by scanLine: key start, key end, value start, value end. */
+  private at = new Int32Array(4 * 64);
+  /** The next backslash in the current buffer at or after the last search (Infinity: none). */
+  private nextBackslash = -1;
+  /** Per member: its role, plus 4 when its value is a string with an escape. */
+  private roleAt = new Uint8Array(64);
+  /** The last line's network and time members as read by scanLine (the last of each, as JSON.parse keeps), or -1. */
+  private netMember = -1;
+  private timeMember = -1;
+  /**
+   * The first needle or escape at or after `hitFrom`, as skipPlain found it: handle() of the
+   * line that starts there need not search again. -1: not known.
+   */
+  private hitFrom = -1;
+  private hit = 0;
+
+  constructor(
+    private readonly policy: RowPolicy,
+    private readonly source: string,
+  ) {
+    super();
+    this.needles = new NeedleScan(policy.needles);
+    const keys = NdjsonKeys.of(policy);
+    this.roles = keys.roles;
+    this.roleBytes = keys.roleBytes;
+    this.organicJson = keys.organicJson;
+    this.roleByHash = keys.roleByHash;
+    this.networks = keys.networks;
   }
 
   private roleOfPlain(buf: Buffer, s: number, e: number, h: number): KeyRole {
@@ -752,6 +786,8 @@ export class NdjsonAnonymizer extends RecordStream {
    * that is not plainly valid), for the full reader (jsonMembers, then JSON.parse).
    */
   private scanLine(buf: Buffer, s: number, ce: number): number {
+    this.netMember = -1;
+    this.timeMember = -1;
     let p = s;
     let c = buf[p];
     while (p < ce && (c === 32 || c === 9 || c === 13)) c = buf[++p];
@@ -826,7 +862,10 @@ export class NdjsonAnonymizer extends RecordStream {
         this.at[i + 1] = ke;
         this.at[i + 2] = vs;
         this.at[i + 3] = p;
-        this.roleAt[n] = this.roleOfPlain(buf, ks + 1, ke - 1, h) | escaped;
+        const role = this.roleOfPlain(buf, ks + 1, ke - 1, h);
+        if (role === KeyRole.Network) this.netMember = n;
+        else if (role === KeyRole.Time) this.timeMember = n;
+        this.roleAt[n] = role | escaped;
         n++;
         while (p < ce && isJsonSpace(buf[p])) p++;
         if (p >= ce) return -1;
@@ -848,13 +887,8 @@ export class NdjsonAnonymizer extends RecordStream {
   private scanned(buf: Buffer, s: number, e: number, n: number): void {
     const at = this.at;
     const roleAt = this.roleAt;
-    let net = -1;
-    let time = -1;
-    for (let i = 0; i < n; i++) {
-      const role = roleAt[i]! & 3;
-      if (role === KeyRole.Network) net = i;
-      else if (role === KeyRole.Time) time = i;
-    }
+    const net = this.netMember;
+    const time = this.timeMember;
     if (net === -1) return;
     const nvs = at[net * 4 + 2]!;
     const nve = at[net * 4 + 3]!;
@@ -911,6 +945,7 @@ export class NdjsonAnonymizer extends RecordStream {
     this.needles.reset(buf);
     this.escapes.reset(buf);
     this.nextBackslash = -1;
+    this.hitFrom = -1;
   }
 
   protected recordEnd(buf: Buffer, s: number): number {
@@ -930,7 +965,11 @@ export class NdjsonAnonymizer extends RecordStream {
     const counts = this.counts;
     for (;;) {
       const nl = buf.indexOf(NL, s);
-      if (nl === -1 || nl >= hit) return s;
+      if (nl === -1 || nl >= hit) {
+        this.hitFrom = s;
+        this.hit = hit;
+        return s;
+      }
       this.record++;
       let c = buf[s]!;
       if (c === 32 || c === 9 || c === CR || c === NL) {
@@ -951,7 +990,7 @@ export class NdjsonAnonymizer extends RecordStream {
     if (p === ce) return; // a blank line: not a row
     this.counts.rowsSeen++;
     // A writer may escape any character as \uXXXX, so a line with an escape is read in full.
-    if (!this.needles.any(s, e) && !this.escapes.any(s, e)) return;
+    if (this.hitFrom === s ? this.hit >= e : !this.needles.any(s, e) && !this.escapes.any(s, e)) return;
     const n = this.scanLine(buf, s, ce);
     if (n >= 0) return this.scanned(buf, s, e, n);
     const members = jsonMembers(buf, s, ce);

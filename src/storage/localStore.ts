@@ -55,6 +55,17 @@ function errnoOf(err: unknown): string | undefined {
  * files): only the worker's user may read them. Modes are set at creation (the umask can only
  * narrow them); folders that existed before keep theirs.
  */
+/**
+ * Temporary and pending names need only be unique among writers: a random part drawn once
+ * per process, and a counter. A random draw per name cost a few microseconds per object
+ * written (retention writes hundreds of small objects per run).
+ */
+const PROCESS_NONCE = randomBytes(6).toString('hex');
+let nameCounter = 0;
+function uniqueSuffix(): string {
+  return `${PROCESS_NONCE}${(++nameCounter).toString(36)}`;
+}
+
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -176,7 +187,7 @@ export class LocalBlobStore implements BlobStore {
       this.swept = true;
       await this.sweepInternal();
     }
-    const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
     let handle: FileHandle | undefined;
     try {
       await this.ensureInternalDir(dirname(tmp));
@@ -380,7 +391,7 @@ export class LocalBlobStore implements BlobStore {
       const base = `${createHash('sha256').update(key).digest('hex')}.${expectedGeneration}`;
       const casDir = join(this.internalDir, 'cas');
       const marker = join(casDir, base);
-      pending = join(casDir, `${base}.${randomBytes(8).toString('hex')}`);
+      pending = join(casDir, `${base}.${uniqueSuffix()}`);
       await this.ensureInternalDir(casDir);
       await link(t.tmp, pending).catch(async (err: unknown) => {
         if (errnoOf(err) !== 'ENOENT') throw err;
