@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type BigIntStats } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rmdir, type FileHandle } from 'node:fs/promises';
+import { fstat, futimes, link, rename, stat, syncFolder, unlink } from './fileMeta';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -118,7 +119,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       handle = await open(path, 'r');
       // open() succeeds on a directory; reading it would fail later with EISDIR.
-      const st = await handle.stat();
+      const st = await fstat(handle);
       if (!st.isFile()) {
         await handle.close();
         throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
@@ -145,7 +146,7 @@ export class LocalBlobStore implements BlobStore {
     let handle: FileHandle;
     try {
       handle = await open(this.pathOf(key), 'r');
-      const st = await handle.stat();
+      const st = await fstat(handle);
       if (!st.isFile()) {
         await handle.close();
         throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
@@ -234,10 +235,10 @@ export class LocalBlobStore implements BlobStore {
       await writeHeld();
       const gen = nextGeneration(above);
       const seconds = secondsOf(gen);
-      await handle.utimes(seconds, seconds);
+      await futimes(handle, seconds, seconds);
       // The data must be on disk before the rename makes it the object.
       await handle.sync();
-      const st = await handle.stat({ bigint: true });
+      const st = await fstat(handle, { bigint: true });
       await handle.close();
       handle = undefined;
       const generation = generationOf(st);
@@ -300,10 +301,7 @@ export class LocalBlobStore implements BlobStore {
 
   /** Makes the rename itself durable (POSIX persists directory entries with the directory). */
   private async syncDir(dir: string): Promise<void> {
-    const handle = await open(dir, 'r').catch(() => undefined);
-    if (!handle) return;
-    await handle.sync().catch(() => undefined);
-    await handle.close().catch(() => undefined);
+    await syncFolder(dir);
   }
 
   async write(key: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
