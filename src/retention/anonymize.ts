@@ -89,6 +89,13 @@ function anchored(needle: Buffer, seen: Uint32Array): Anchored {
   return { needle, anchor: needle.subarray(at, at + len), at };
 }
 
+/**
+ * Anchors per needle list (a row policy's, shared by the anonymizers of a run's objects):
+ * ranked on the first object's bytes, which stand for the dataset's. Any anchor finds every
+ * needle (each hit is checked whole); the ranking only makes the search faster.
+ */
+const anchorsByNeedles = new WeakMap<Buffer[], Anchored[]>();
+
 /** Tracks, per needle, its next occurrence in the current buffer, so each buffer is searched once per needle. */
 class NeedleScan {
   private next: number[] = [];
@@ -101,9 +108,12 @@ class NeedleScan {
     this.next = (this.needles ?? []).map(() => -1);
     if (!this.anchors && this.needles && buf.length > 0) {
       const needles = this.needles;
-      // A needle no longer than an anchor needs no ranking of bytes.
-      const seen = needles.some((n) => n.length > ANCHOR_BYTES) ? histogram(buf) : new Uint32Array(256);
-      this.anchors = needles.map((n) => anchored(n, seen));
+      this.anchors = anchorsByNeedles.get(needles) ?? null;
+      if (!this.anchors) {
+        // A needle no longer than an anchor needs no ranking of bytes.
+        const seen = needles.some((n) => n.length > ANCHOR_BYTES) ? histogram(buf) : new Uint32Array(256);
+        anchorsByNeedles.set(needles, (this.anchors = needles.map((n) => anchored(n, seen))));
+      }
     }
   }
 
@@ -508,6 +518,7 @@ export class CsvAnonymizer extends RecordStream {
 }
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
+const ESCAPE_NEEDLES = [BACKSLASH_U];
 const BACKSLASH = 92;
 const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
@@ -729,7 +740,7 @@ class NdjsonKeys {
 
 export class NdjsonAnonymizer extends RecordStream {
   private readonly needles: NeedleScan;
-  private readonly escapes = new NeedleScan([BACKSLASH_U]);
+  private readonly escapes = new NeedleScan(ESCAPE_NEEDLES);
   private readonly roles: ReadonlyMap<string, KeyRole>;
   private readonly roleBytes: readonly { bytes: Buffer; role: KeyRole }[];
   private readonly organicJson: Buffer;
