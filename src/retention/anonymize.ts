@@ -761,6 +761,19 @@ export class NdjsonAnonymizer extends RecordStream {
    */
   private hitFrom = -1;
   private hit = 0;
+  /** Whether the last string stringEnd read had an escape (4) or not (0). */
+  private escapedValue = 0;
+  /**
+   * The shape of the last line scanLine read (scanShaped): the bytes between its values
+   * ("glue"), glue i ending at shapeEnds[i] and the closing part at shapeEnds[shapeN]; each
+   * member's role; its network and time members. shapeN -1: none yet.
+   */
+  private shapeGlue: Buffer = EMPTY;
+  private shapeEnds = new Int32Array(0);
+  private shapeRoles = new Uint8Array(0);
+  private shapeN = -1;
+  private shapeNet = -1;
+  private shapeTime = -1;
 
   constructor(
     private readonly policy: RowPolicy,
@@ -828,34 +841,9 @@ export class NdjsonAnonymizer extends RecordStream {
         const vs = p;
         let escaped = 0;
         if (buf[p] === QUOTE && p < ce) {
-          p++;
-          // A value's end by one search (values are longer than keys); byte by byte only when a backslash comes first.
-          const q = buf.indexOf(QUOTE, p);
-          if (q === -1 || q >= ce) return -1;
-          if (this.nextBackslash < p) {
-            const b = buf.indexOf(BACKSLASH, p);
-            this.nextBackslash = b === -1 ? Infinity : b;
-          }
-          if (this.nextBackslash > q) p = q;
-          else {
-            for (;;) {
-              if (p >= ce) return -1;
-              c = buf[p]!;
-              if (c === QUOTE) break;
-              if (c === BACKSLASH) {
-                escaped = 4;
-                const x = buf[p + 1]!;
-                if (x === 117) {
-                  if (!isHex(buf[p + 2]) || !isHex(buf[p + 3]) || !isHex(buf[p + 4]) || !isHex(buf[p + 5])) return -1;
-                  p += 6;
-                } else if (x < 128 && SIMPLE_ESCAPE[x] === 1) p += 2;
-                else return -1;
-                continue;
-              }
-              p++;
-            }
-          }
-          p++;
+          p = this.stringEnd(buf, p, ce);
+          if (p < 0) return -1;
+          escaped = this.escapedValue;
         } else {
           p = scalarEnd(buf, p, ce);
           if (p < 0) return -1;
@@ -892,6 +880,115 @@ export class NdjsonAnonymizer extends RecordStream {
       }
     while (p < ce && isJsonSpace(buf[p])) p++;
     return p === ce ? n : -1;
+  }
+
+  /**
+   * Index after the JSON string whose opening quote is at `p`, or -1 when it is not one;
+   * `escapedValue` says whether it had an escape (4) or not (0). Its end by one search
+   * (values are longer than keys); byte by byte only when a backslash comes first.
+   */
+  private stringEnd(buf: Buffer, p: number, ce: number): number {
+    p++;
+    this.escapedValue = 0;
+    const q = buf.indexOf(QUOTE, p);
+    if (q === -1 || q >= ce) return -1;
+    if (this.nextBackslash < p) {
+      const b = buf.indexOf(BACKSLASH, p);
+      this.nextBackslash = b === -1 ? Infinity : b;
+    }
+    if (this.nextBackslash > q) return q + 1;
+    for (;;) {
+      if (p >= ce) return -1;
+      const c = buf[p]!;
+      if (c === QUOTE) return p + 1;
+      if (c === BACKSLASH) {
+        this.escapedValue = 4;
+        const x = buf[p + 1]!;
+        if (x === 117) {
+          if (!isHex(buf[p + 2]) || !isHex(buf[p + 3]) || !isHex(buf[p + 4]) || !isHex(buf[p + 5])) return -1;
+          p += 6;
+        } else if (x < 128 && SIMPLE_ESCAPE[x] === 1) p += 2;
+        else return -1;
+        continue;
+      }
+      p++;
+    }
+  }
+
+  /**
+   * The line [s, ce) read as the last line scanLine read in full (its shape): the same bytes
+   * between the values (`{"key":`, `,"key":`, spacing, the closing `}`), each value read by
+   * the same grammar. Writers write every row of a file alike, so most TikTok lines are read
+   * without hashing and looking up their keys. -1: the line differs anywhere (scanLine decides).
+   */
+  private scanShaped(buf: Buffer, s: number, ce: number): number {
+    const n = this.shapeN;
+    const glue = this.shapeGlue;
+    const ends = this.shapeEnds;
+    const roles = this.shapeRoles;
+    const at = this.at;
+    const roleAt = this.roleAt;
+    let p = s;
+    let g = 0;
+    for (let i = 0; i < n; i++) {
+      const ge = ends[i]!;
+      if (p + (ge - g) >= ce) return -1;
+      while (g < ge) {
+        if (buf[p] !== glue[g]) return -1;
+        p++;
+        g++;
+      }
+      const vs = p;
+      let escaped = 0;
+      if (buf[p] === QUOTE) {
+        p = this.stringEnd(buf, p, ce);
+        if (p < 0) return -1;
+        escaped = this.escapedValue;
+      } else {
+        p = scalarEnd(buf, p, ce);
+        if (p < 0) return -1;
+      }
+      at[i * 4 + 2] = vs;
+      at[i * 4 + 3] = p;
+      roleAt[i] = roles[i]! | escaped;
+    }
+    const te = ends[n]!;
+    if (p + (te - g) !== ce) return -1;
+    while (g < te) {
+      if (buf[p] !== glue[g]) return -1;
+      p++;
+      g++;
+    }
+    this.netMember = this.shapeNet;
+    this.timeMember = this.shapeTime;
+    return n;
+  }
+
+  /** Keeps the line scanLine just read (n > 0 members) as the shape the next lines are tried against. */
+  private learnShape(buf: Buffer, s: number, ce: number, n: number): void {
+    const at = this.at;
+    let len = ce - s;
+    for (let i = 0; i < n; i++) len -= at[i * 4 + 3]! - at[i * 4 + 2]!;
+    if (this.shapeGlue.length < len) this.shapeGlue = Buffer.allocUnsafe(Math.max(len, 256));
+    if (this.shapeEnds.length < n + 1) {
+      this.shapeEnds = new Int32Array(2 * (n + 1));
+      this.shapeRoles = new Uint8Array(2 * (n + 1));
+    }
+    let g = 0;
+    let from = s;
+    for (let i = 0; i < n; i++) {
+      const vs = at[i * 4 + 2]!;
+      buf.copy(this.shapeGlue, g, from, vs);
+      g += vs - from;
+      this.shapeEnds[i] = g;
+      this.shapeRoles[i] = this.roleAt[i]! & 3;
+      from = at[i * 4 + 3]!;
+    }
+    buf.copy(this.shapeGlue, g, from, ce);
+    this.shapeEnds[n] = g + (ce - from);
+    this.shapeN = n;
+    this.shapeNet = this.netMember;
+    this.shapeTime = this.timeMember;
   }
 
   /** A line scanLine read (n members): decided from its bytes, and rewritten in place if past the window. */
@@ -1002,7 +1099,11 @@ export class NdjsonAnonymizer extends RecordStream {
     this.counts.rowsSeen++;
     // A writer may escape any character as \uXXXX, so a line with an escape is read in full.
     if (this.hitFrom === s ? this.hit >= e : !this.needles.any(s, e) && !this.escapes.any(s, e)) return;
-    const n = this.scanLine(buf, s, ce);
+    let n = this.shapeN > 0 ? this.scanShaped(buf, s, ce) : -1;
+    if (n < 0) {
+      n = this.scanLine(buf, s, ce);
+      if (n > 0) this.learnShape(buf, s, ce, n);
+    }
     if (n >= 0) return this.scanned(buf, s, e, n);
     const members = jsonMembers(buf, s, ce);
     if (members) this.spliced(buf, s, e, members);
