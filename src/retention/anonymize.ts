@@ -839,15 +839,9 @@ export class NdjsonAnonymizer extends RecordStream {
         p++;
         while (p < ce && isJsonSpace(buf[p])) p++;
         const vs = p;
-        let escaped = 0;
-        if (buf[p] === QUOTE && p < ce) {
-          p = this.stringEnd(buf, p, ce);
-          if (p < 0) return -1;
-          escaped = this.escapedValue;
-        } else {
-          p = scalarEnd(buf, p, ce);
-          if (p < 0) return -1;
-        }
+        p = this.valueEnd(buf, p, ce);
+        if (p < 0) return -1;
+        const escaped = this.escapedValue;
         if (n === this.roleAt.length) {
           const at = new Int32Array(this.at.length * 2);
           at.set(this.at);
@@ -880,6 +874,13 @@ export class NdjsonAnonymizer extends RecordStream {
       }
     while (p < ce && isJsonSpace(buf[p])) p++;
     return p === ce ? n : -1;
+  }
+
+  /** Index after the string, number or literal at `p`, or -1; `escapedValue` as stringEnd sets it (0 but for a string with an escape). */
+  private valueEnd(buf: Buffer, p: number, ce: number): number {
+    if (buf[p] === QUOTE && p < ce) return this.stringEnd(buf, p, ce);
+    this.escapedValue = 0;
+    return scalarEnd(buf, p, ce);
   }
 
   /**
@@ -939,15 +940,9 @@ export class NdjsonAnonymizer extends RecordStream {
         g++;
       }
       const vs = p;
-      let escaped = 0;
-      if (buf[p] === QUOTE) {
-        p = this.stringEnd(buf, p, ce);
-        if (p < 0) return -1;
-        escaped = this.escapedValue;
-      } else {
-        p = scalarEnd(buf, p, ce);
-        if (p < 0) return -1;
-      }
+      p = this.valueEnd(buf, p, ce);
+      if (p < 0) return -1;
+      const escaped = this.escapedValue;
       at[i * 4 + 2] = vs;
       at[i * 4 + 3] = p;
       roleAt[i] = roles[i]! | escaped;
