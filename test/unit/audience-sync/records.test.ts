@@ -100,19 +100,19 @@ describe('digest records', () => {
   it('an applied-state list read back that is not sorted unique records is corrupt data naming the object', () => {
     const ids = sortUnique(digests(300));
     const ref = { uri: 'file:///work/runs/r1/state', start: 64, count: 300, format: 'records' };
-    expect(S(appliedListRecords(R(ids), 'email', ref, 'v1'))).toEqual(ids);
+    expect(S(appliedListRecords(R(ids), 'EMAIL_SHA256', ref, 'v1'))).toEqual(ids);
     const hexLines = Buffer.from(ids.map((d) => `${d}\n`).join(''));
-    expect(S(appliedListRecords(hexLines, 'email', { ...ref, format: undefined }, 'v1'))).toEqual(ids);
+    expect(S(appliedListRecords(hexLines, 'EMAIL_SHA256', { ...ref, format: undefined }, 'v1'))).toEqual(ids);
     for (const bad of [[...ids.slice(0, 150), ids[10]!, ...ids.slice(150)], [...ids.slice(1), ids[0]!], [...ids.slice(0, 299), ids[298]!]]) {
       let err: unknown;
       try {
-        appliedListRecords(R(bad), 'email', ref, 'v1');
+        appliedListRecords(R(bad), 'EMAIL_SHA256', ref, 'v1');
       } catch (e) {
         err = e;
       }
       expect(err).toBeInstanceOf(AudienceDataError);
       expect(err).toMatchObject({ type: AudienceDataErrorTypes.corruptData });
-      expect((err as Error).message).toContain('file:///work/runs/r1/state: an applied-state list of manifest v1 at byte 64 is not 300 sorted email lines');
+      expect((err as Error).message).toContain('file:///work/runs/r1/state: an applied-state list of manifest v1 at byte 64 is not 300 sorted EMAIL_SHA256 lines');
     }
   });
 
