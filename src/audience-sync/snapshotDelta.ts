@@ -184,7 +184,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const layered = await LayeredIndex.open(work, base);
   const visit = (buf: Buffer, words: Uint32Array, w: number, at: number): void => {
     let c = -1;
-    while (more() && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
+    while ((p < inRange || more()) && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
       const line = sorted[5 * p++ + 4]!;
       markNew(line);
       insertAt.set(line, entry);
