@@ -89,6 +89,13 @@ function anchored(needle: Buffer, seen: Uint32Array): Anchored {
   return { needle, anchor: needle.subarray(at, at + len), at };
 }
 
+/**
+ * Anchors per needle list (a row policy's, shared by the anonymizers of a run's objects):
+ * ranked on the first object's bytes, which stand for the dataset's. Any anchor finds every
+ * needle (each hit is checked whole); the ranking only makes the search faster.
+ */
+const anchorsByNeedles = new WeakMap<Buffer[], Anchored[]>();
+
 /** Tracks, per needle, its next occurrence in the current buffer, so each buffer is searched once per needle. */
 class NeedleScan {
   private next: number[] = [];
@@ -101,9 +108,12 @@ class NeedleScan {
     this.next = (this.needles ?? []).map(() => -1);
     if (!this.anchors && this.needles && buf.length > 0) {
       const needles = this.needles;
-      // A needle no longer than an anchor needs no ranking of bytes.
-      const seen = needles.some((n) => n.length > ANCHOR_BYTES) ? histogram(buf) : new Uint32Array(256);
-      this.anchors = needles.map((n) => anchored(n, seen));
+      this.anchors = anchorsByNeedles.get(needles) ?? null;
+      if (!this.anchors) {
+        // A needle no longer than an anchor needs no ranking of bytes.
+        const seen = needles.some((n) => n.length > ANCHOR_BYTES) ? histogram(buf) : new Uint32Array(256);
+        anchorsByNeedles.set(needles, (this.anchors = needles.map((n) => anchored(n, seen))));
+      }
     }
   }
 
@@ -508,6 +518,7 @@ export class CsvAnonymizer extends RecordStream {
 }
 
 const BACKSLASH_U = Buffer.from('\\u', 'latin1');
+const ESCAPE_NEEDLES = [BACKSLASH_U];
 const BACKSLASH = 92;
 const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
@@ -693,29 +704,17 @@ function keyHash(buf: Uint8Array, s: number, e: number): number {
   return h;
 }
 
-export class NdjsonAnonymizer extends RecordStream {
-  private readonly needles: NeedleScan;
-  private readonly escapes = new NeedleScan([BACKSLASH_U]);
-  private readonly roles = new Map<string, KeyRole>();
+/** What an NDJSON anonymizer looks keys and names up in: made once per row policy, shared by the anonymizers of every object. */
+class NdjsonKeys {
+  readonly roles = new Map<string, KeyRole>();
   /** The keys that matter as a plain JSON writer writes them (quotes included), compared as bytes. */
-  private readonly roleBytes: { bytes: Buffer; role: KeyRole }[] = [];
-  private readonly organicJson: Buffer;
+  readonly roleBytes: { bytes: Buffer; role: KeyRole }[] = [];
+  readonly organicJson: Buffer;
   /** Role keys by a hash of their plain bytes (between the quotes), for the one-pass scan. */
-  private readonly roleByHash: ({ bytes: Buffer; role: KeyRole }[] | undefined)[] = new Array<undefined>(ROLE_SLOTS).fill(undefined);
-  private readonly networks: NetworkNames;
-  /** The last line's members as read by scanLine: key start, key end, value start, value end. */
-  private at = new Int32Array(4 * 64);
-  /** The next backslash in the current buffer at or after the last search (Infinity: none). */
-  private nextBackslash = -1;
-  /** Per member: its role, plus 4 when its value is a string with an escape. */
-  private roleAt = new Uint8Array(64);
+  readonly roleByHash: ({ bytes: Buffer; role: KeyRole }[] | undefined)[] = new Array<undefined>(ROLE_SLOTS).fill(undefined);
+  readonly networks: NetworkNames;
 
-  constructor(
-    private readonly policy: RowPolicy,
-    private readonly source: string,
-  ) {
-    super();
-    this.needles = new NeedleScan(policy.needles);
+  constructor(policy: RowPolicy) {
     for (const c of policy.cleared) this.roles.set(c, KeyRole.Cleared);
     this.roles.set(policy.timeColumn, KeyRole.Time);
     this.roles.set(policy.networkColumn, KeyRole.Network);
@@ -729,6 +728,65 @@ export class NdjsonAnonymizer extends RecordStream {
     }
     this.organicJson = Buffer.from(JSON.stringify(policy.organic), 'utf8');
     this.networks = new NetworkNames(policy);
+  }
+
+  private static readonly byPolicy = new WeakMap<RowPolicy, NdjsonKeys>();
+  static of(policy: RowPolicy): NdjsonKeys {
+    let keys = NdjsonKeys.byPolicy.get(policy);
+    if (!keys) NdjsonKeys.byPolicy.set(policy, (keys = new NdjsonKeys(policy)));
+    return keys;
+  }
+}
+
+export class NdjsonAnonymizer extends RecordStream {
+  private readonly needles: NeedleScan;
+  private readonly escapes = new NeedleScan(ESCAPE_NEEDLES);
+  private readonly roles: ReadonlyMap<string, KeyRole>;
+  private readonly roleBytes: readonly { bytes: Buffer; role: KeyRole }[];
+  private readonly organicJson: Buffer;
+  private readonly roleByHash: readonly ({ bytes: Buffer; role: KeyRole }[] | undefined)[];
+  private readonly networks: NetworkNames;
+  /** The last line's members as read by scanLine: key start, key end, value start, value end. */
+  private at = new Int32Array(4 * 64);
+  /** The next backslash in the current buffer at or after the last search (Infinity: none). */
+  private nextBackslash = -1;
+  /** Per member: its role, plus 4 when its value is a string with an escape. */
+  private roleAt = new Uint8Array(64);
+  /** The last line's network and time members as read by scanLine (the last of each, as JSON.parse keeps), or -1. */
+  private netMember = -1;
+  private timeMember = -1;
+  /**
+   * The first needle or escape at or after `hitFrom`, as skipPlain found it: handle() of the
+   * line that starts there need not search again. -1: not known.
+   */
+  private hitFrom = -1;
+  private hit = 0;
+  /** Whether the last string stringEnd read had an escape (4) or not (0). */
+  private escapedValue = 0;
+  /**
+   * The shape of the last line scanLine read (scanShaped): the bytes between its values
+   * ("glue"), glue i ending at shapeEnds[i] and the closing part at shapeEnds[shapeN]; each
+   * member's role; its network and time members. shapeN -1: none yet.
+   */
+  private shapeGlue: Buffer = EMPTY;
+  private shapeEnds = new Int32Array(0);
+  private shapeRoles = new Uint8Array(0);
+  private shapeN = -1;
+  private shapeNet = -1;
+  private shapeTime = -1;
+
+  constructor(
+    private readonly policy: RowPolicy,
+    private readonly source: string,
+  ) {
+    super();
+    this.needles = new NeedleScan(policy.needles);
+    const keys = NdjsonKeys.of(policy);
+    this.roles = keys.roles;
+    this.roleBytes = keys.roleBytes;
+    this.organicJson = keys.organicJson;
+    this.roleByHash = keys.roleByHash;
+    this.networks = keys.networks;
   }
 
   private roleOfPlain(buf: Buffer, s: number, e: number, h: number): KeyRole {
@@ -752,6 +810,8 @@ export class NdjsonAnonymizer extends RecordStream {
    * that is not plainly valid), for the full reader (jsonMembers, then JSON.parse).
    */
   private scanLine(buf: Buffer, s: number, ce: number): number {
+    this.netMember = -1;
+    this.timeMember = -1;
     let p = s;
     let c = buf[p];
     while (p < ce && (c === 32 || c === 9 || c === 13)) c = buf[++p];
@@ -781,34 +841,9 @@ export class NdjsonAnonymizer extends RecordStream {
         const vs = p;
         let escaped = 0;
         if (buf[p] === QUOTE && p < ce) {
-          p++;
-          // A value's end by one search (values are longer than keys); byte by byte only when a backslash comes first.
-          const q = buf.indexOf(QUOTE, p);
-          if (q === -1 || q >= ce) return -1;
-          if (this.nextBackslash < p) {
-            const b = buf.indexOf(BACKSLASH, p);
-            this.nextBackslash = b === -1 ? Infinity : b;
-          }
-          if (this.nextBackslash > q) p = q;
-          else {
-            for (;;) {
-              if (p >= ce) return -1;
-              c = buf[p]!;
-              if (c === QUOTE) break;
-              if (c === BACKSLASH) {
-                escaped = 4;
-                const x = buf[p + 1]!;
-                if (x === 117) {
-                  if (!isHex(buf[p + 2]) || !isHex(buf[p + 3]) || !isHex(buf[p + 4]) || !isHex(buf[p + 5])) return -1;
-                  p += 6;
-                } else if (x < 128 && SIMPLE_ESCAPE[x] === 1) p += 2;
-                else return -1;
-                continue;
-              }
-              p++;
-            }
-          }
-          p++;
+          p = this.stringEnd(buf, p, ce);
+          if (p < 0) return -1;
+          escaped = this.escapedValue;
         } else {
           p = scalarEnd(buf, p, ce);
           if (p < 0) return -1;
@@ -826,7 +861,10 @@ export class NdjsonAnonymizer extends RecordStream {
         this.at[i + 1] = ke;
         this.at[i + 2] = vs;
         this.at[i + 3] = p;
-        this.roleAt[n] = this.roleOfPlain(buf, ks + 1, ke - 1, h) | escaped;
+        const role = this.roleOfPlain(buf, ks + 1, ke - 1, h);
+        if (role === KeyRole.Network) this.netMember = n;
+        else if (role === KeyRole.Time) this.timeMember = n;
+        this.roleAt[n] = role | escaped;
         n++;
         while (p < ce && isJsonSpace(buf[p])) p++;
         if (p >= ce) return -1;
@@ -844,17 +882,121 @@ export class NdjsonAnonymizer extends RecordStream {
     return p === ce ? n : -1;
   }
 
+  /**
+   * Index after the JSON string whose opening quote is at `p`, or -1 when it is not one;
+   * `escapedValue` says whether it had an escape (4) or not (0). Its end by one search
+   * (values are longer than keys); byte by byte only when a backslash comes first.
+   */
+  private stringEnd(buf: Buffer, p: number, ce: number): number {
+    p++;
+    this.escapedValue = 0;
+    const q = buf.indexOf(QUOTE, p);
+    if (q === -1 || q >= ce) return -1;
+    if (this.nextBackslash < p) {
+      const b = buf.indexOf(BACKSLASH, p);
+      this.nextBackslash = b === -1 ? Infinity : b;
+    }
+    if (this.nextBackslash > q) return q + 1;
+    for (;;) {
+      if (p >= ce) return -1;
+      const c = buf[p]!;
+      if (c === QUOTE) return p + 1;
+      if (c === BACKSLASH) {
+        this.escapedValue = 4;
+        const x = buf[p + 1]!;
+        if (x === 117) {
+          if (!isHex(buf[p + 2]) || !isHex(buf[p + 3]) || !isHex(buf[p + 4]) || !isHex(buf[p + 5])) return -1;
+          p += 6;
+        } else if (x < 128 && SIMPLE_ESCAPE[x] === 1) p += 2;
+        else return -1;
+        continue;
+      }
+      p++;
+    }
+  }
+
+  /**
+   * The line [s, ce) read as the last line scanLine read in full (its shape): the same bytes
+   * between the values (`{"key":`, `,"key":`, spacing, the closing `}`), each value read by
+   * the same grammar. Writers write every row of a file alike, so most TikTok lines are read
+   * without hashing and looking up their keys. -1: the line differs anywhere (scanLine decides).
+   */
+  private scanShaped(buf: Buffer, s: number, ce: number): number {
+    const n = this.shapeN;
+    const glue = this.shapeGlue;
+    const ends = this.shapeEnds;
+    const roles = this.shapeRoles;
+    const at = this.at;
+    const roleAt = this.roleAt;
+    let p = s;
+    let g = 0;
+    for (let i = 0; i < n; i++) {
+      const ge = ends[i]!;
+      if (p + (ge - g) >= ce) return -1;
+      while (g < ge) {
+        if (buf[p] !== glue[g]) return -1;
+        p++;
+        g++;
+      }
+      const vs = p;
+      let escaped = 0;
+      if (buf[p] === QUOTE) {
+        p = this.stringEnd(buf, p, ce);
+        if (p < 0) return -1;
+        escaped = this.escapedValue;
+      } else {
+        p = scalarEnd(buf, p, ce);
+        if (p < 0) return -1;
+      }
+      at[i * 4 + 2] = vs;
+      at[i * 4 + 3] = p;
+      roleAt[i] = roles[i]! | escaped;
+    }
+    const te = ends[n]!;
+    if (p + (te - g) !== ce) return -1;
+    while (g < te) {
+      if (buf[p] !== glue[g]) return -1;
+      p++;
+      g++;
+    }
+    this.netMember = this.shapeNet;
+    this.timeMember = this.shapeTime;
+    return n;
+  }
+
+  /** Keeps the line scanLine just read (n > 0 members) as the shape the next lines are tried against. */
+  private learnShape(buf: Buffer, s: number, ce: number, n: number): void {
+    const at = this.at;
+    let len = ce - s;
+    for (let i = 0; i < n; i++) len -= at[i * 4 + 3]! - at[i * 4 + 2]!;
+    if (this.shapeGlue.length < len) this.shapeGlue = Buffer.allocUnsafe(Math.max(len, 256));
+    if (this.shapeEnds.length < n + 1) {
+      this.shapeEnds = new Int32Array(2 * (n + 1));
+      this.shapeRoles = new Uint8Array(2 * (n + 1));
+    }
+    let g = 0;
+    let from = s;
+    for (let i = 0; i < n; i++) {
+      const vs = at[i * 4 + 2]!;
+      buf.copy(this.shapeGlue, g, from, vs);
+      g += vs - from;
+      this.shapeEnds[i] = g;
+      this.shapeRoles[i] = this.roleAt[i]! & 3;
+      from = at[i * 4 + 3]!;
+    }
+    buf.copy(this.shapeGlue, g, from, ce);
+    this.shapeEnds[n] = g + (ce - from);
+    this.shapeN = n;
+    this.shapeNet = this.netMember;
+    this.shapeTime = this.timeMember;
+  }
+
   /** A line scanLine read (n members): decided from its bytes, and rewritten in place if past the window. */
   private scanned(buf: Buffer, s: number, e: number, n: number): void {
     const at = this.at;
     const roleAt = this.roleAt;
-    let net = -1;
-    let time = -1;
-    for (let i = 0; i < n; i++) {
-      const role = roleAt[i]! & 3;
-      if (role === KeyRole.Network) net = i;
-      else if (role === KeyRole.Time) time = i;
-    }
+    const net = this.netMember;
+    const time = this.timeMember;
     if (net === -1) return;
     const nvs = at[net * 4 + 2]!;
     const nve = at[net * 4 + 3]!;
@@ -911,6 +1053,7 @@ export class NdjsonAnonymizer extends RecordStream {
     this.needles.reset(buf);
     this.escapes.reset(buf);
     this.nextBackslash = -1;
+    this.hitFrom = -1;
   }
 
   protected recordEnd(buf: Buffer, s: number): number {
@@ -930,7 +1073,11 @@ export class NdjsonAnonymizer extends RecordStream {
     const counts = this.counts;
     for (;;) {
       const nl = buf.indexOf(NL, s);
-      if (nl === -1 || nl >= hit) return s;
+      if (nl === -1 || nl >= hit) {
+        this.hitFrom = s;
+        this.hit = hit;
+        return s;
+      }
       this.record++;
       let c = buf[s]!;
       if (c === 32 || c === 9 || c === CR || c === NL) {
@@ -951,8 +1098,12 @@ export class NdjsonAnonymizer extends RecordStream {
     if (p === ce) return; // a blank line: not a row
     this.counts.rowsSeen++;
     // A writer may escape any character as \uXXXX, so a line with an escape is read in full.
-    if (!this.needles.any(s, e) && !this.escapes.any(s, e)) return;
-    const n = this.scanLine(buf, s, ce);
+    if (this.hitFrom === s ? this.hit >= e : !this.needles.any(s, e) && !this.escapes.any(s, e)) return;
+    let n = this.shapeN > 0 ? this.scanShaped(buf, s, ce) : -1;
+    if (n < 0) {
+      n = this.scanLine(buf, s, ce);
+      if (n > 0) this.learnShape(buf, s, ce, n);
+    }
     if (n >= 0) return this.scanned(buf, s, e, n);
     const members = jsonMembers(buf, s, ce);
     if (members) this.spliced(buf, s, e, members);

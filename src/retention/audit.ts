@@ -130,8 +130,16 @@ export const AuditKeys = {
   run: (datasetId: string, asOf: string, finishedAt: string, runId: string): string => `${datasetId}/runs/${asOf}_${finishedAt.replace(/[:.]/g, '')}_${runId}.json`,
 };
 
+const policyDigests = new WeakMap<DatasetConfig, string>();
+
 /** What shapes an anonymized row: any change to these means every object is read again. */
 export function policyDigest(config: DatasetConfig): string {
+  let digest = policyDigests.get(config);
+  if (digest === undefined) policyDigests.set(config, (digest = policyDigestOf(config)));
+  return digest;
+}
+
+function policyDigestOf(config: DatasetConfig): string {
   const r = config.records;
   const windows = config.tiktokNetworks.map((n) => [n, config.windowMonthsByNetwork[n] ?? config.windowMonths]);
   return createHash('sha256')

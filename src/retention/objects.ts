@@ -5,7 +5,7 @@ import { isDone, OBJECT_STATE_VERSION, ObjectStates, policyDigest, readObjectSta
 import type { DatasetConfig } from './config';
 import { RetentionError, RetentionFailureType } from './failures';
 import type { ObjectResult, RetentionPlan } from './messages';
-import { rowPolicyOf } from './rowPolicy';
+import { rowPolicyOf, type RowPolicy } from './rowPolicy';
 import { addDays, cutoffDate, dateToMs, partitionDateOf } from './window';
 
 /*
@@ -397,6 +397,19 @@ export async function processBatch(stores: RetentionStores, input: ProcessBatchI
  * false: the staged record is written by the gate, before the write's source ends), or only
  * prepared (`prepare` true: the caller records it staged, with others, then publishes).
  */
+/**
+ * A batch's objects share one config and as-of date: their row policy (and the anonymizer
+ * tables made from it, cached per policy) is made once, not per object.
+ */
+const rowPolicies = new WeakMap<DatasetConfig, Map<string, RowPolicy>>();
+function cachedRowPolicy(config: DatasetConfig, asOf: string): RowPolicy {
+  let byAsOf = rowPolicies.get(config);
+  if (!byAsOf) rowPolicies.set(config, (byAsOf = new Map()));
+  let policy = byAsOf.get(asOf);
+  if (!policy) byAsOf.set(asOf, (policy = rowPolicyOf(config, asOf)));
+  return policy;
+}
+
 async function scanObject(stores: RetentionStores, input: ProcessObjectInput, progress: Progress, hooks: ObjectJobHooks, prepare: boolean): Promise<Scanned> {
   const { config, key, asOf, dryRun, runId } = input;
   const now = hooks.now ?? (() => new Date());
@@ -421,7 +434,7 @@ async function scanObject(stores: RetentionStores, input: ProcessObjectInput, pr
     info = await stores.records.stat(key);
   }
 
-  const rowPolicy = rowPolicyOf(config, asOf);
+  const rowPolicy = cachedRowPolicy(config, asOf);
   const make = (): Anonymizer => anonymizerFor(config.records.format, rowPolicy, config.records.delimiter, recordsUri);
   let pass: ObjectPass | undefined = undefined;
   const report = throttle(() => pass && hooks.progress?.({ key, bytes: pass.bytesIn, rows: pass.anonymizer.counts.rowsSeen }));

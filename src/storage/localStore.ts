@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type BigIntStats } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rmdir, type FileHandle } from 'node:fs/promises';
+import { fstat, futimes, link, rename, stat, syncFolder, unlink } from './fileMeta';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -55,6 +56,17 @@ function errnoOf(err: unknown): string | undefined {
  * files): only the worker's user may read them. Modes are set at creation (the umask can only
  * narrow them); folders that existed before keep theirs.
  */
+/**
+ * Temporary and pending names need only be unique among writers: a random part drawn once
+ * per process, and a counter. A random draw per name cost a few microseconds per object
+ * written (retention writes hundreds of small objects per run).
+ */
+const PROCESS_NONCE = randomBytes(6).toString('hex');
+let nameCounter = 0;
+function uniqueSuffix(): string {
+  return `${PROCESS_NONCE}${(++nameCounter).toString(36)}`;
+}
+
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
@@ -107,7 +119,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       handle = await open(path, 'r');
       // open() succeeds on a directory; reading it would fail later with EISDIR.
-      const st = await handle.stat();
+      const st = await fstat(handle);
       if (!st.isFile()) {
         await handle.close();
         throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
@@ -134,7 +146,7 @@ export class LocalBlobStore implements BlobStore {
     let handle: FileHandle;
     try {
       handle = await open(this.pathOf(key), 'r');
-      const st = await handle.stat();
+      const st = await fstat(handle);
       if (!st.isFile()) {
         await handle.close();
         throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
@@ -179,7 +191,7 @@ export class LocalBlobStore implements BlobStore {
       this.swept = true;
       await this.sweepInternal();
     }
-    const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
     let handle: FileHandle | undefined;
     try {
       await this.ensureInternalDir(dirname(tmp));
@@ -226,10 +238,10 @@ export class LocalBlobStore implements BlobStore {
       await writeHeld();
       const gen = nextGeneration(above);
       const seconds = secondsOf(gen);
-      await handle.utimes(seconds, seconds);
+      await futimes(handle, seconds, seconds);
       // The data must be on disk before the rename makes it the object.
       await handle.sync();
-      const st = await handle.stat({ bigint: true });
+      const st = await fstat(handle, { bigint: true });
       await handle.close();
       handle = undefined;
       const generation = generationOf(st);
@@ -292,10 +304,7 @@ export class LocalBlobStore implements BlobStore {
 
   /** Makes the rename itself durable (POSIX persists directory entries with the directory). */
   private async syncDir(dir: string): Promise<void> {
-    const handle = await open(dir, 'r').catch(() => undefined);
-    if (!handle) return;
-    await handle.sync().catch(() => undefined);
-    await handle.close().catch(() => undefined);
+    await syncFolder(dir);
   }
 
   async write(key: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
@@ -383,7 +392,7 @@ export class LocalBlobStore implements BlobStore {
       const base = `${createHash('sha256').update(key).digest('hex')}.${expectedGeneration}`;
       const casDir = join(this.internalDir, 'cas');
       const marker = join(casDir, base);
-      pending = join(casDir, `${base}.${randomBytes(8).toString('hex')}`);
+      pending = join(casDir, `${base}.${uniqueSuffix()}`);
       await this.ensureInternalDir(casDir);
       await link(t.tmp, pending).catch(async (err: unknown) => {
         if (errnoOf(err) !== 'ENOENT') throw err;

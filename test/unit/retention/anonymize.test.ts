@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { anonymizeBuffer, anonymizerFor, CsvAnonymizer, NdjsonAnonymizer } from '../../../src/retention/anonymize';
 import { parseDatasetConfig } from '../../../src/retention/config';
 import { needlesOf, rowPolicyOf } from '../../../src/retention/rowPolicy';
@@ -215,5 +216,74 @@ describe('NDJSON anonymizer, lines counted without being read', () => {
         expect(out).toBe(text.replace(`"network":"${AND}","attribution_time":"2026-01-01T00:00:00Z","idfa":"Z"`, '"network":"Organic","attribution_time":"2026-01-01T00:00:00Z","idfa":""'));
       }
     }
+  });
+});
+
+describe('NDJSON anonymizer, lines of one shape and of many', () => {
+  // Lines are assembled from parts (spacing, key order, value texts), so the expected output
+  // is the same assembly with the network's value text replaced by "Organic" and each cleared
+  // member's by "" on TikTok rows past the window: computed without the anonymizer's reader.
+  // Runs of lines share a shape (the reader's fast path), then the shape changes anywhere.
+  const CLEARED = ['idfa', 'ip', 'user_agent', 'email_sha'];
+  const KEPT = ['event_id', 'country', 'revenue', 'meta'];
+  const space = fc.constantFrom('', '', '', ' ', '\t', '  ');
+  const stringText = fc.constantFrom('"A1"', '""', '"a \\"q\\" \\\\ \\/ \\n"', '"\\u00e9t\\u00E9"', '"Mozilla/5.0 (X11)"', '"é"', '"x,y:z}"');
+  const valueText = fc.oneof(stringText, fc.constantFrom('12', '-0.5e+3', 'true', 'false', 'null', '{"a":[1,"}"]}', '[]'));
+  const networkText = fc.constantFrom(JSON.stringify(AND), JSON.stringify(IOS), '"TikTok for Business \\u2013 Android"', '"Meta Ads"', '"Organic"', JSON.stringify(` ${AND}`), '7');
+  const timeText = fc.constantFrom('"2026-01-15T10:00:00Z"', '"2026-02-01"', '"2026-11-20T00:00:00Z"', '"2026-11-25"', '"not a time"', '12');
+  // Orders whose keys differ only where a key has another of the same length (idfa/meta,
+  // country/revenue/network), so only the bytes between values tell their shapes apart.
+  const nearOrders = fc.constantFrom(
+    ['network', 'attribution_time', 'idfa', 'country'],
+    ['network', 'attribution_time', 'meta', 'country'],
+    ['network', 'attribution_time', 'idfa', 'revenue'],
+    ['revenue', 'attribution_time', 'idfa', 'network'],
+  );
+  const anyOrder = fc.shuffledSubarray([...CLEARED, ...KEPT], { minLength: 0 }).chain((others) =>
+    fc.tuple(fc.nat({ max: others.length }), fc.nat({ max: others.length + 1 })).map(([n, t]) => {
+      const keys = [...others];
+      keys.splice(n, 0, 'network');
+      keys.splice(Math.min(t, keys.length), 0, 'attribution_time');
+      return keys;
+    }),
+  );
+  // Spacing as most writers write it (none) half the time, so shapes that differ only in
+  // their keys meet; any spacing otherwise.
+  const compact = { lead: '', afterKey: '', afterColon: '', beforeComma: '', afterComma: '', trail: '' };
+  const spacing = fc.oneof(fc.constant(compact), fc.record({ lead: space, afterKey: space, afterColon: space, beforeComma: space, afterComma: space, trail: space }));
+  const shape = fc.tuple(fc.oneof(nearOrders, anyOrder), spacing).map(([keys, sp]) => ({ keys, ...sp }));
+  type Shape = { keys: readonly string[]; lead: string; afterKey: string; afterColon: string; beforeComma: string; afterComma: string; trail: string };
+  const assemble = (sh: Shape, values: string[]): string =>
+    `${sh.lead}{${sh.afterComma}${sh.keys.map((k, i) => `"${k}"${sh.afterKey}:${sh.afterColon}${values[i]}`).join(`${sh.beforeComma},${sh.afterComma}`)}${sh.beforeComma}}${sh.trail}`;
+  const tiktok = new Set([AND, IOS]);
+  const pastWindow = (time: unknown): boolean => time === '2026-01-15T10:00:00Z' || time === '2026-02-01';
+
+  it('rewrite exactly the TikTok rows past the window, every other byte kept', () => {
+    const line = (sh: Shape) => fc.tuple(networkText, timeText, fc.array(valueText, { minLength: sh.keys.length, maxLength: sh.keys.length }));
+    const run = shape.chain((sh) => fc.array(line(sh), { minLength: 1, maxLength: 6 }).map((rows) => ({ sh, rows })));
+    fc.assert(
+      fc.property(fc.array(run, { minLength: 1, maxLength: 6 }), fc.constantFrom(1 << 20, 7, 64), (runs, size) => {
+        const input: string[] = [];
+        const expected: string[] = [];
+        let anonymized = 0;
+        for (const { sh, rows } of runs)
+          for (const [net, time, values] of rows) {
+            const texts = sh.keys.map((k, i) => (k === 'network' ? net : k === 'attribution_time' ? time : values[i]!));
+            input.push(assemble(sh, texts));
+            const row = JSON.parse(input[input.length - 1]!) as Record<string, unknown>;
+            // A name padded with spaces is the name (the dataset rule the README gives).
+            if (typeof row.network === 'string' && tiktok.has(row.network.trim()) && pastWindow(row.attribution_time)) {
+              anonymized++;
+              expected.push(assemble(sh, sh.keys.map((k, i) => (k === 'network' ? '"Organic"' : CLEARED.includes(k) ? '""' : texts[i]!))));
+            } else expected.push(input[input.length - 1]!);
+          }
+        const a = new NdjsonAnonymizer(rowPolicyOf(config('ndjson'), '2026-12-01'), 't');
+        const out = runChunked(a, Buffer.from(input.join('\n') + '\n'), size).toString('utf8');
+        expect(out).toBe(expected.join('\n') + '\n');
+        expect(a.counts.rowsAnonymized).toBe(anonymized);
+        expect(a.counts.rowsSeen).toBe(input.length);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
