@@ -22,15 +22,11 @@ export interface LineSink {
   tail(buf: Buffer, start: number, end: number): void;
 }
 
-/** Splits a byte stream into lines (and the tail) for a LineSink; `at` tells where each lies in the stream. */
+/** Splits a byte stream into lines (and the tail) for a LineSink. */
 export class LineSplitter {
   private carry: Buffer | null = null;
   private lineNo = 0;
   private inTail = false;
-  /** Bytes pushed before the chunk being split. */
-  private consumed = 0;
-  /** During a sink call: where in the stream buf[start] is (its byte offset). */
-  at = 0;
 
   constructor(private readonly sink: LineSink) {}
 
@@ -39,15 +35,11 @@ export class LineSplitter {
   }
 
   push(chunk: Buffer): void {
-    const chunkAt = this.consumed;
-    this.consumed += chunk.length;
     if (this.inTail) {
-      this.at = chunkAt;
       if (chunk.length) this.sink.tail(chunk, 0, chunk.length);
       return;
     }
     let buf = chunk;
-    let bufAt = chunkAt;
     if (this.carry) {
       const nl = chunk.indexOf(LF);
       if (nl < 0) {
@@ -55,18 +47,15 @@ export class LineSplitter {
         return;
       }
       const joined = Buffer.concat([this.carry, chunk.subarray(0, nl + 1)]);
-      const joinedAt = chunkAt - this.carry.length;
       this.carry = null;
-      this.lines1(joined, joinedAt);
+      this.lines1(joined);
       if (this.inTail) {
-        this.at = chunkAt + nl + 1;
         if (nl + 1 < chunk.length) this.sink.tail(chunk, nl + 1, chunk.length);
         return;
       }
       buf = chunk.subarray(nl + 1);
-      bufAt = chunkAt + nl + 1;
     }
-    const rest = this.lines1(buf, bufAt);
+    const rest = this.lines1(buf);
     if (this.inTail) return;
     if (rest < buf.length) this.carry = Buffer.from(buf.subarray(rest));
   }
@@ -74,7 +63,6 @@ export class LineSplitter {
   /** The end of the input: a last line without LF is the tail. */
   end(): void {
     if (this.carry && this.carry.length) {
-      this.at = this.consumed - this.carry.length;
       if (this.lineNo === 0) {
         // A header without LF: a file of one line; no data lines.
         this.lineNo = 1;
@@ -87,8 +75,8 @@ export class LineSplitter {
     this.carry = null;
   }
 
-  /** Whole lines of buf (whose byte 0 is at `bufAt` in the stream); returns where the unfinished last line starts. */
-  private lines1(buf: Buffer, bufAt: number): number {
+  /** Whole lines of buf; returns where the unfinished last line starts. */
+  private lines1(buf: Buffer): number {
     let pos = 0;
     let quote = buf.indexOf(QUOTE);
     if (quote < 0) quote = buf.length;
@@ -100,7 +88,6 @@ export class LineSplitter {
       if (no > 1 && quote < nl) {
         this.inTail = true;
         this.lineNo--;
-        this.at = bufAt + pos;
         this.sink.tail(buf, pos, n);
         return n;
       }
@@ -110,7 +97,6 @@ export class LineSplitter {
         quote = q < 0 ? n : q;
       }
       const blank = nl === pos || (nl === pos + 1 && buf[pos] === CR);
-      this.at = bufAt + pos;
       this.sink.line(buf, pos, nl, no, !blank && no > 1);
       pos = nl + 1;
     }

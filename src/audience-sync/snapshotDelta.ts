@@ -8,7 +8,7 @@ import { totalRejects } from './prepare';
 import { ENTRY_HEAD, EntryArena, IndexOut, batched, checkEntry, entrySize, rowIndexKeys, writeExtraLines, writeRowIndex } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
-import { LF, LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
+import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
 import type { Stores } from './stores';
@@ -67,9 +67,6 @@ export interface DeltaResult {
   stats: { kept: number; fresh: number; gone: number };
 }
 
-const NEW_SINGLE = 1;
-const NEW_OTHER = 2;
-
 /** The base index does not fit this snapshot (another header): not an error, the full path. */
 export class DeltaNotApplicable extends Error {}
 
@@ -91,30 +88,15 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const perRange = 5 * Math.max(64, Math.ceil((guess / 256) * 1.1));
   const fp = new Uint32Array(4);
   let n = 0;
-  // Per line: 0 kept, NEW_SINGLE a new line that is one record, NEW_OTHER a blank line (read as is).
   let fresh = new Uint8Array(guess + 2);
-  const markNew = (line: number, kind: number): void => {
+  const markNew = (line: number): void => {
     if (line >= fresh.length) {
       const f = new Uint8Array(Math.max(line + 1, fresh.length * 2));
       f.set(fresh);
       fresh = f;
     }
-    fresh[line] = kind;
+    fresh[line] = 1;
   };
-  // Where each line starts in the snapshot: the second pass reads the new lines at their
-  // places instead of splitting every line again. 32 bits while they fit.
-  let lineAt: Uint32Array | Float64Array = info.size < 2 ** 32 ? new Uint32Array(guess + 2) : new Float64Array(guess + 2);
-  const noteAt = (line: number, at: number): void => {
-    if (line >= lineAt.length) {
-      const l = lineAt instanceof Uint32Array ? new Uint32Array(Math.max(line + 1, lineAt.length * 2)) : new Float64Array(Math.max(line + 1, lineAt.length * 2));
-      l.set(lineAt);
-      lineAt = l;
-    }
-    lineAt[line] = at;
-  };
-  // The tail (rowLines.ts): where it starts, and its first line's number; -1 when there is none.
-  let tailAt = -1;
-  let tailLine = -1;
   let headerOk = false;
   const pass1 = new LineSplitter({
     line(buf, start, end, line, single) {
@@ -123,9 +105,8 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
         if (!headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
         return;
       }
-      noteAt(line, pass1.at);
       if (!single) {
-        markNew(line, NEW_OTHER);
+        markNew(line);
         return;
       }
       lineFingerprint(buf, start, end, seed, fp, 0);
@@ -147,10 +128,6 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     },
     tail() {
       // Read again in the second pass, as it is.
-      if (tailAt < 0) {
-        tailAt = pass1.at;
-        tailLine = pass1.lines + 1;
-      }
     },
   });
   let chunks = 0;
@@ -209,7 +186,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     let c = -1;
     while ((p < inRange || more()) && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
       const line = sorted[5 * p++ + 4]!;
-      markNew(line, NEW_SINGLE);
+      markNew(line);
       insertAt.set(line, entry);
       newSingles++;
     }
@@ -235,7 +212,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   for await (const _ of layered.walk(visit)) input.tick();
   while (more()) {
     const line = sorted[5 * p++ + 4]!;
-    markNew(line, NEW_SINGLE);
+    markNew(line);
     insertAt.set(line, entry);
     newSingles++;
   }
@@ -249,73 +226,42 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   let tailSynth = -1;
   let tailReal = -1;
   let out: Buffer[] = [];
-  // The new lines in snapshot order (line numbers rise with their places).
-  const newLines: number[] = [];
-  for (let line = 2; line < fresh.length; line++) if (fresh[line] !== 0) newLines.push(line);
-  /** New line `line` is buf[start, end) (without its LF). */
-  const emitLine = (buf: Buffer, start: number, end: number, line: number): void => {
-    out.push(buf.subarray(start, end + 1));
-    synth++;
-    if (synth >= synthToReal.length) {
-      const s = new Int32Array(synthToReal.length * 2);
-      s.set(synthToReal);
-      synthToReal = s;
-    }
-    synthToReal[synth] = line;
-    if (fresh[line] === NEW_SINGLE) {
-      if (input.writeIndex) arena.add(buf, start, end, seed, line);
-    } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
-  };
-  const emitTail = (buf: Buffer, start: number, end: number): void => {
-    if (tailSynth < 0) {
-      tailSynth = synth + 1;
-      tailReal = tailLine;
-    }
-    out.push(buf.subarray(start, end));
-    if (input.writeIndex) tailParts.push(Buffer.from(buf.subarray(start, end)));
-  };
+  const pass2 = new LineSplitter({
+    line(buf, start, end, line, single) {
+      if (line === 1 || line >= fresh.length || fresh[line] !== 1) return;
+      out.push(buf.subarray(start, end + 1));
+      synth++;
+      if (synth >= synthToReal.length) {
+        const s = new Int32Array(synthToReal.length * 2);
+        s.set(synthToReal);
+        synthToReal = s;
+      }
+      synthToReal[synth] = line;
+      if (single) {
+        if (input.writeIndex) arena.add(buf, start, end, seed, line);
+      } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+    },
+    tail(buf, start, end) {
+      if (tailSynth < 0) {
+        tailSynth = synth + 1;
+        tailReal = pass2.lines + 1;
+      }
+      out.push(buf.subarray(start, end));
+      if (input.writeIndex) tailParts.push(Buffer.from(buf.subarray(start, end)));
+    },
+  });
   const newStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    // Each piece: the new lines that start in it (one that runs on into the next is carried
-    // over), then from the tail's start on, everything.
-    let k = 0;
-    let pieceAt = 0;
-    let carry: Buffer | null = null;
     for await (const chunk of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
-      const pieceEnd = pieceAt + chunk.length;
-      let from = 0;
-      if (carry) {
-        const nl = chunk.indexOf(LF);
-        if (nl < 0) carry = Buffer.concat([carry, chunk]);
-        else {
-          const joined = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
-          carry = null;
-          emitLine(joined, 0, joined.length - 1, newLines[k++]!);
-          from = nl + 1;
-        }
-      }
-      while (!carry && k < newLines.length && lineAt[newLines[k]!]! < pieceEnd) {
-        const start = lineAt[newLines[k]!]! - pieceAt;
-        if (start < from) throw new Error('the snapshot changed while it was read');
-        const nl = chunk.indexOf(LF, start);
-        if (nl < 0) {
-          carry = Buffer.from(chunk.subarray(start));
-          break;
-        }
-        emitLine(chunk, start, nl, newLines[k++]!);
-        from = nl + 1;
-      }
-      if (!carry && k === newLines.length && tailAt >= 0 && tailAt < pieceEnd) emitTail(chunk, Math.max(from, tailAt - pieceAt), chunk.length);
-      pieceAt = pieceEnd;
+      pass2.push(chunk);
       if (out.length) {
         const b = Buffer.concat(out);
         out = [];
         yield b;
       }
-      // Nothing more to read: no new line left, and no tail.
-      if (!carry && k === newLines.length && tailAt < 0) break;
     }
+    pass2.end();
     if (out.length) {
       const b = Buffer.concat(out);
       out = [];
