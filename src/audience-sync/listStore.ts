@@ -31,10 +31,31 @@ export async function readRange(stores: Stores, uri: string, start: number, byte
 }
 
 /**
- * Reads many lists with few requests: lists adjacent in the same object are read as one
- * range (up to `maxSpan` bytes), several ranges at a time.
+ * Reads `into.length` bytes at `start` of the object at `uri` into `into` where the store
+ * reads into the caller's memory (local folders); elsewhere a fresh buffer as readRange.
  */
-export async function readLists(stores: Stores, refs: readonly { uri: string; start: number; bytes: number }[], maxSpan: number, concurrency: number): Promise<Buffer[]> {
+async function readRangeInto(stores: Stores, uri: string, start: number, into: Buffer): Promise<Buffer> {
+  const { store, key } = stores.object(uri);
+  if (!store.openReader || into.length === 0) return readRange(stores, uri, start, into.length);
+  const reader = await store.openReader(key, start);
+  let filled = 0;
+  try {
+    for (let n = -1; n !== 0 && filled < into.length; filled += n) n = await reader.read(into, filled);
+  } finally {
+    await reader.close();
+  }
+  if (filled !== into.length)
+    throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${uri}: read ${filled} bytes at ${start}, expected ${into.length}; the object is shorter than its summary says`);
+  return into;
+}
+
+/**
+ * Reads many lists with few requests: lists adjacent in the same object are read as one
+ * range (up to `maxSpan` bytes), several ranges at a time. With `room` (at least the lists'
+ * bytes together), the ranges are read into it where the store allows, instead of into
+ * fresh memory.
+ */
+export async function readLists(stores: Stores, refs: readonly { uri: string; start: number; bytes: number }[], maxSpan: number, concurrency: number, room?: Buffer): Promise<Buffer[]> {
   const order = refs.map((_, i) => i).sort((a, b) => {
     const x = refs[a]!;
     const y = refs[b]!;
@@ -50,8 +71,17 @@ export async function readLists(stores: Stores, refs: readonly { uri: string; st
     } else spans.push({ uri: r.uri, start: r.start, end: r.start + r.bytes, members: [i] });
   }
   const out = new Array<Buffer>(refs.length);
-  await mapLimit(spans, concurrency, async (span) => {
-    const buf = await readRange(stores, span.uri, span.start, span.end - span.start);
+  // Each span's place in `room`: spans join only touching or overlapping lists, so they fit.
+  const at: number[] = [];
+  let used = 0;
+  for (const span of spans) {
+    at.push(used);
+    used += span.end - span.start;
+  }
+  if (room && room.length < used) throw new RangeError(`${used} bytes of lists do not fit in ${room.length} bytes`);
+  await mapLimit(spans.map((span, k) => ({ span, k })), concurrency, async ({ span, k }) => {
+    const bytes = span.end - span.start;
+    const buf = room ? await readRangeInto(stores, span.uri, span.start, room.subarray(at[k]!, at[k]! + bytes)) : await readRange(stores, span.uri, span.start, bytes);
     for (const i of span.members) {
       const r = refs[i]!;
       out[i] = buf.subarray(r.start - span.start, r.start - span.start + r.bytes);
@@ -69,10 +99,17 @@ export class ListPacker {
     readonly key: string,
   ) {}
 
-  /** `records`: a digest record list (digestRecords.ts); kept by reference until flush. */
+  /**
+   * `records`: a digest record list (digestRecords.ts); kept by reference until flush. A list
+   * that continues the previous one in memory joins it (lists made one after another in one
+   * buffer are written as one chunk).
+   */
   add(records: Buffer): ListAt {
     const start = this.size;
-    if (records.length) this.chunks.push(records);
+    const last = this.chunks[this.chunks.length - 1];
+    if (last && records.length && last.buffer === records.buffer && last.byteOffset + last.length === records.byteOffset)
+      this.chunks[this.chunks.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + records.length);
+    else if (records.length) this.chunks.push(records);
     this.size += records.length;
     return { uri: this.work.uriOf(this.key), start, format: 'records' };
   }

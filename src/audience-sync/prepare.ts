@@ -18,6 +18,8 @@ export interface PrepareTuning {
   checkpointIntervalMs: number;
   /** SnapshotReader piece size (tests use small pieces to get many batches). */
   readerPieceBytes?: number;
+  /** Bytes a delta prepare reads of the snapshot at a time (1 MiB; tests use a few, to put lines across reads). */
+  snapshotPieceBytes?: number;
   /**
    * Largest CSV snapshot (bytes) that gets a row index (rowIndex.ts; 0: none): building one
    * holds the snapshot's lines in memory, about 1.3 times its size.

@@ -119,6 +119,9 @@ export function compareFp(a: Uint32Array, ai: number, b: Uint32Array, bi: number
   return 0;
 }
 
+const SMALL_COUNTS = (1 << 16) + 1;
+let countScratch = new Int32Array(0);
+
 /**
  * The order of n fingerprints stored `stride` words apart in `words` (fingerprint first):
  * counted into buckets by their top bits (fingerprints are uniform: about one a bucket),
@@ -132,7 +135,12 @@ export function sortFingerprints(words: Uint32Array, stride: number, n: number, 
   const shift = 32 - bits;
   // `skip` top bits are the same for all (one range of an index): bucket on the bits after them.
   const bucket = (x: number): number => ((x << skip) >>> shift) >>> 0;
-  const counts = new Int32Array((1 << bits) + 1);
+  // Small count arrays are reused (this function runs to its end before another call): a
+  // churn prepare sorts 256 ranges; a large one is not kept.
+  const size = (1 << bits) + 1;
+  if (size <= SMALL_COUNTS && countScratch.length < size) countScratch = new Int32Array(SMALL_COUNTS);
+  const counts = size <= SMALL_COUNTS ? countScratch : new Int32Array(size);
+  counts.fill(0, 0, size);
   for (let i = 0; i < n; i++) counts[bucket(words[i * stride]!) + 1]!++;
   for (let b = 0; b < 1 << bits; b++) counts[b + 1]! += counts[b]!;
   for (let i = 0; i < n; i++) order[counts[bucket(words[i * stride]!)]!++] = i;

@@ -131,7 +131,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     },
   });
   let chunks = 0;
-  for await (const c of pieces(source.store, source.key)) {
+  for await (const c of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
     pass1.push(c);
     if ((++chunks & 15) === 0) input.tick();
   }
@@ -184,7 +184,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const layered = await LayeredIndex.open(work, base);
   const visit = (buf: Buffer, words: Uint32Array, w: number, at: number): void => {
     let c = -1;
-    while (more() && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
+    while ((p < inRange || more()) && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
       const line = sorted[5 * p++ + 4]!;
       markNew(line);
       insertAt.set(line, entry);
@@ -253,7 +253,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const newStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    for await (const chunk of pieces(source.store, source.key)) {
+    for await (const chunk of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
       pass2.push(chunk);
       if (out.length) {
         const b = Buffer.concat(out);

@@ -99,9 +99,10 @@ export interface BlobStore {
   /**
    * Optional (local folders): a reader into the caller's buffers, for streaming large objects
    * without a buffer per chunk; rejects with not_found before any byte flows. Stores without
-   * it are read through openRead.
+   * it are read through openRead. Reads from byte `start` on (0 by default); the caller
+   * bounds a range by the room it gives each read.
    */
-  openReader?(key: string): Promise<BlobReader>;
+  openReader?(key: string, start?: number): Promise<BlobReader>;
   /** Reads a whole (small) object into memory: manifests, pointers. */
   readBuffer(key: string): Promise<Buffer>;
   /** Writes the object; readers see the old bytes or the new bytes, never a partial file. */

@@ -142,7 +142,7 @@ export class LocalBlobStore implements BlobStore {
     return source.pipe(out);
   }
 
-  async openReader(key: string): Promise<BlobReader> {
+  async openReader(key: string, start = 0): Promise<BlobReader> {
     let handle: FileHandle;
     try {
       handle = await open(this.pathOf(key), 'r');
@@ -154,10 +154,13 @@ export class LocalBlobStore implements BlobStore {
     } catch (err) {
       throw this.fail(err, key, 'read');
     }
+    let position = start;
     return {
       read: async (into, offset) => {
         try {
-          return (await handle.read(into, offset, into.length - offset, null)).bytesRead;
+          const { bytesRead } = await handle.read(into, offset, into.length - offset, position);
+          position += bytesRead;
+          return bytesRead;
         } catch (err) {
           throw this.fail(err, key, 'read');
         }

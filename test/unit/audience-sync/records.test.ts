@@ -15,6 +15,8 @@ import {
   sortUniqueRecords,
   unionRecords,
 } from '../../../src/audience-sync';
+import { appliedListRecords } from '../../../src/audience-sync/appliedLists';
+import { AudienceDataError, AudienceDataErrorTypes } from '../../../src/audience-sync/failures';
 import { DigestList } from '../../../src/identifiers/digestList';
 import { digests, sortUnique } from './helpers';
 
@@ -68,6 +70,50 @@ describe('digest records', () => {
     expect(S(sortUniqueRecords(R([...ids, ...ids.slice(0, 50)]), W))).toEqual(sortUnique(ids));
     const md5s = digests(1000).map((d) => d.slice(0, 32));
     expect(S(sortUniqueRecords(R([...md5s, ...md5s]), 16), 16)).toEqual(sortUnique(md5s));
+  });
+
+  it('isSortedUniqueRecords is true exactly for strictly increasing lists (hex order), whatever prefix neighbours share', () => {
+    const rand = rng(19);
+    // Few first words, so that neighbours often share 4, 8 or all their bytes.
+    const heads = ['00000000', '0000000000000000', '7fffffff', '80000000', 'ffffffff'];
+    for (let round = 0; round < 400; round++) {
+      const w = round % 3 === 0 ? 16 : W;
+      const n = Math.floor(rand() * 12);
+      const ids = Array.from({ length: n }, () => {
+        const head = heads[Math.floor(rand() * heads.length)]!;
+        const tail = digests(1, `r${Math.floor(rand() * 1e9)}`)[0]!;
+        return (head + tail).slice(0, 2 * w);
+      });
+      // Sorted unique, or that list with one change: a swap, a duplicate, a record moved.
+      const sorted = sortUnique(ids);
+      const list = [...sorted];
+      const k = Math.floor(rand() * 4);
+      if (list.length >= 2 && k === 1) [list[0], list[list.length - 1]] = [list[list.length - 1]!, list[0]!];
+      if (list.length >= 1 && k === 2) list.splice(Math.floor(rand() * list.length), 0, list[Math.floor(rand() * list.length)]!);
+      if (list.length >= 2 && k === 3) list.push(list.shift()!);
+      const want = list.every((d, i) => i === 0 || list[i - 1]! < d);
+      for (const b of [R(list), unaligned(R(list))]) expect(isSortedUniqueRecords(b, w)).toBe(want);
+    }
+    expect(() => isSortedUniqueRecords(Buffer.alloc(W + 1), W)).toThrow(RangeError);
+  });
+
+  it('an applied-state list read back that is not sorted unique records is corrupt data naming the object', () => {
+    const ids = sortUnique(digests(300));
+    const ref = { uri: 'file:///work/runs/r1/state', start: 64, count: 300, format: 'records' };
+    expect(S(appliedListRecords(R(ids), 'EMAIL_SHA256', ref, 'v1'))).toEqual(ids);
+    const hexLines = Buffer.from(ids.map((d) => `${d}\n`).join(''));
+    expect(S(appliedListRecords(hexLines, 'EMAIL_SHA256', { ...ref, format: undefined }, 'v1'))).toEqual(ids);
+    for (const bad of [[...ids.slice(0, 150), ids[10]!, ...ids.slice(150)], [...ids.slice(1), ids[0]!], [...ids.slice(0, 299), ids[298]!]]) {
+      let err: unknown;
+      try {
+        appliedListRecords(R(bad), 'EMAIL_SHA256', ref, 'v1');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(AudienceDataError);
+      expect(err).toMatchObject({ type: AudienceDataErrorTypes.corruptData });
+      expect((err as Error).message).toContain('file:///work/runs/r1/state: an applied-state list of manifest v1 at byte 64 is not 300 sorted EMAIL_SHA256 lines');
+    }
   });
 
   it('minusRecords and unionRecords agree with Set arithmetic on random sets', () => {

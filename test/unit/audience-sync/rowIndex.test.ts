@@ -132,7 +132,13 @@ describe('row index', () => {
         // When a delta sync writes a whole index instead of a layer (rowIndexLayers.ts): every
         // time, after a few layers, or only at the layer limit.
         fc.constantFrom(0, 0.3, 1000),
-        async (first, steps, crlf, lastNewline, compactAt) => {
+        // Diff steps of the default budget (a group in one step), or of one shard each: each
+        // step reads into and writes from memory an earlier step gave back (stepMemory.ts).
+        fc.constantFrom(undefined, 1),
+        // The snapshot read 1 MiB at a time (all at once here), or a few bytes at a time: lines
+        // (new ones too) run across reads.
+        fc.constantFrom(undefined, 7, 61),
+        async (first, steps, crlf, lastNewline, compactAt, diffBudget, pieceBytes) => {
           const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
           const inputs = openBlobStore(join(dir, 'inputs'));
           const snaps = [first];
@@ -140,7 +146,7 @@ describe('row index', () => {
           for (const [i, rows] of snaps.entries()) await inputs.write(`s${i}.csv`, csv(rows, crlf && i % 2 === 0, lastNewline || i > 0));
           const fastDir = join(dir, 'fast');
           const slowDir = join(dir, 'slow');
-          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: compactAt } });
+          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: compactAt, ...(pieceBytes ? { snapshotPieceBytes: pieceBytes } : {}) }, ...(diffBudget ? { diffReadBudgetBytes: diffBudget } : {}) });
           const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
           for (const i of snaps.keys()) {
             const f = await sync(fast, { ...baseConfig(), storage: { workdir: fastDir } } as DestinationConfigInput, fastDir, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));

@@ -82,6 +82,14 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
       for (let n = await reader.read(into, 7); n > 0; n = await reader.read(into, 7)) got.push(Buffer.from(into.subarray(7, 7 + n)));
       await reader.close();
       expect(Buffer.concat(got).equals(body)).toBe(true);
+      // From a start on, a range bounded by the room given: the bytes at that place of the object.
+      const ranged = await store.openReader('reader.bin', 54_321);
+      const room = Buffer.alloc(20_000);
+      let filled = 0;
+      for (let n = -1; n !== 0 && filled < room.length; filled += n) n = await ranged.read(room, filled);
+      expect(await ranged.read(Buffer.alloc(10), 0)).toBe(10);
+      await ranged.close();
+      expect(room.equals(body.subarray(54_321, 74_321))).toBe(true);
       expect(await rejectionOf(store.openReader('missing.bin'), StorageError)).toMatchObject({ code: 'not_found' });
     });
 
