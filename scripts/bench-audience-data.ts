@@ -3,6 +3,8 @@
 //   BENCH_ROWS=200000 npm run bench:audience-data  smaller run (at most 10M rows)
 //   BENCH_ROW_INDEX=0 npm run bench:audience-data  without the row index (rowIndex.ts): every sync reads the whole snapshot
 //   BENCH_CHURNS=8 npm run bench:audience-data     8 churn syncs in a row (each 1% more gone, 1% more new): index layers, then a compaction
+// Then a second destination syncs the same two snapshots (warm-first, warm-churn-1pct), and the
+// churn/first ratio of the data plane is printed cold (the first pair) and warm (the second).
 // Runs the real activities (MockActivityEnvironment: heartbeats included) on the local
 // store: first sync = prepare + diff (4 groups) + build + commit; then a second snapshot
 // with 1% of the rows gone and 1% new. Baseline, in the same process on the same file:
@@ -99,7 +101,13 @@ async function timed<T>(label: string, fn: () => Promise<T>, times: Record<strin
   return r;
 }
 
-async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, runId: string, uri: string, rows: number): Promise<void> {
+/** A sync's data plane (prepare+diff+build) on both clocks, in ms. */
+interface Plane {
+  wall: number;
+  cpu: number;
+}
+
+async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, runId: string, uri: string, rows: number): Promise<Plane> {
   const startRss = process.memoryUsage().rss;
   peakRss = startRss;
   const times: Record<string, number> = {};
@@ -129,6 +137,11 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   console.log(
     `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)} (${mib(startRss)} at its start)`,
   );
+  return { wall: planeWall, cpu: planeCpu };
+}
+
+function ratioLine(label: string, churn: Plane, first: Plane): string {
+  return `  ${label}: ${(churn.cpu / first.cpu).toFixed(3)}x on CPU (${(churn.cpu / 1000).toFixed(2)} / ${(first.cpu / 1000).toFixed(2)} s), ${(churn.wall / first.wall).toFixed(3)}x on wall (${(churn.wall / 1000).toFixed(2)} / ${(first.wall / 1000).toFixed(2)} s)`;
 }
 
 async function main(): Promise<void> {
@@ -179,8 +192,8 @@ async function main(): Promise<void> {
       openStore: (uri) => openBlobStore(uri),
       tuning: process.env.BENCH_ROW_INDEX === '0' ? { rowIndexMaxBytes: 0 } : {},
     });
-    await sync(acts, config, 'first', snap1, rows1);
-    await sync(acts, config, 'churn-1pct', snap2, rows2);
+    const first = await sync(acts, config, 'first', snap1, rows1);
+    const churn = await sync(acts, config, 'churn-1pct', snap2, rows2);
     // More churn syncs: the k-th drops another 1% of the first rows and adds another 1% new.
     for (let k = 2; k <= Math.max(1, Number(process.env.BENCH_CHURNS ?? 1)); k++) {
       const snapK = join(dir, `snap${k + 1}.csv`);
@@ -188,6 +201,15 @@ async function main(): Promise<void> {
       await sync(acts, config, `churn-${k}`, snapK, rowsK);
       await rm(snapK);
     }
+    // Steady state: a second destination's first sync and churn sync, in the same process after
+    // the syncs above, so both run compiled code (as in a worker that has synced before). The
+    // cold pair above includes V8 compiling the churn path while it runs.
+    const warmConfig: DestinationConfigInput = { ...config, destinationId: 'bench-warm', storage: { workdir: join(dir, 'work-warm') } };
+    const warmFirst = await sync(acts, warmConfig, 'warm-first', snap1, rows1);
+    const warmChurn = await sync(acts, warmConfig, 'warm-churn-1pct', snap2, rows2);
+    console.log('1% churn data plane / first sync data plane (goal <= 0.3):');
+    console.log(ratioLine('cold (first and churn-1pct, each path run for the first time in this process)', churn, first));
+    console.log(ratioLine('warm (a second destination: warm-first and warm-churn-1pct)', warmChurn, warmFirst));
     console.log(`process max RSS (getrusage): ${mib(process.resourceUsage().maxRSS * 1024)}`);
   } finally {
     clearInterval(sampler);
