@@ -393,11 +393,6 @@ export async function processBatch(stores: RetentionStores, input: ProcessBatchI
 }
 
 /**
- * One object up to its new version: published as it is written and recorded (`prepare`
- * false: the staged record is written by the gate, before the write's source ends), or only
- * prepared (`prepare` true: the caller records it staged, with others, then publishes).
- */
-/**
  * A batch's objects share one config and as-of date: their row policy (and the anonymizer
  * tables made from it, cached per policy) is made once, not per object.
  */
@@ -410,6 +405,11 @@ function cachedRowPolicy(config: DatasetConfig, asOf: string): RowPolicy {
   return policy;
 }
 
+/**
+ * One object up to its new version: published as it is written and recorded (`prepare`
+ * false: the staged record is written by the gate, before the write's source ends), or only
+ * prepared (`prepare` true: the caller records it staged, with others, then publishes).
+ */
 async function scanObject(stores: RetentionStores, input: ProcessObjectInput, progress: Progress, hooks: ObjectJobHooks, prepare: boolean): Promise<Scanned> {
   const { config, key, asOf, dryRun, runId } = input;
   const now = hooks.now ?? (() => new Date());

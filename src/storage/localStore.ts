@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type BigIntStats } from 'node:fs';
 import { mkdir, open, readdir, readFile, rmdir, type FileHandle } from 'node:fs/promises';
-import { fstat, futimes, link, rename, stat, syncFolder, unlink } from './fileMeta';
 import { dirname, join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { BlobInfo, BlobReader, BlobStore, PreparedWrite, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ABSENT_GENERATION } from './blobStore';
 import { ByteTally, chunksOf, md5OfStream } from './bytes';
+import { fstat, futimes, link, rename, stat, syncFolder, unlink } from './fileMeta';
 import { StorageError, existsByStat } from './errors';
 import { checkKey, checkPrefix, INTERNAL_SEGMENT } from './keys';
 
@@ -43,6 +43,17 @@ function generationOf(st: BigIntStats): string {
   return ((st.mtimeNs + 500n) / 1000n).toString();
 }
 
+/**
+ * Temporary and pending names need only be unique among writers: a random part drawn once
+ * per process, and a counter. A random draw per name cost a few microseconds per object
+ * written (retention writes hundreds of small objects per run).
+ */
+const PROCESS_NONCE = randomBytes(6).toString('hex');
+let nameCounter = 0;
+function uniqueSuffix(): string {
+  return `${PROCESS_NONCE}${(++nameCounter).toString(36)}`;
+}
+
 /** How often a write retries a folder that a concurrent delete removed under it. */
 const PUBLISH_ATTEMPTS = 6;
 const INTERNAL_MAX_AGE_MS = 24 * 3_600_000;
@@ -56,17 +67,6 @@ function errnoOf(err: unknown): string | undefined {
  * files): only the worker's user may read them. Modes are set at creation (the umask can only
  * narrow them); folders that existed before keep theirs.
  */
-/**
- * Temporary and pending names need only be unique among writers: a random part drawn once
- * per process, and a counter. A random draw per name cost a few microseconds per object
- * written (retention writes hundreds of small objects per run).
- */
-const PROCESS_NONCE = randomBytes(6).toString('hex');
-let nameCounter = 0;
-function uniqueSuffix(): string {
-  return `${PROCESS_NONCE}${(++nameCounter).toString(36)}`;
-}
-
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
