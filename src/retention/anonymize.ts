@@ -746,8 +746,8 @@ export class NdjsonAnonymizer extends RecordStream {
   private readonly organicJson: Buffer;
   private readonly roleByHash: readonly ({ bytes: Buffer; role: KeyRole }[] | undefined)[];
   private readonly networks: NetworkNames;
-  /** The last line's members as read by scanLine: key start, key end, value start, value end. */
-  private at = new Int32Array(4 * 64);
+  /** Where the last line's member values start and end, as scanLine or scanShaped read them. */
+  private at = new Int32Array(2 * 64);
   /** The next backslash in the current buffer at or after the last search (Infinity: none). */
   private nextBackslash = -1;
   /** Per member: its role, plus 4 when its value is a string with an escape. */
@@ -850,11 +850,8 @@ export class NdjsonAnonymizer extends RecordStream {
           roles.set(this.roleAt);
           this.roleAt = roles;
         }
-        const i = n * 4;
-        this.at[i] = ks;
-        this.at[i + 1] = ke;
-        this.at[i + 2] = vs;
-        this.at[i + 3] = p;
+        this.at[n * 2] = vs;
+        this.at[n * 2 + 1] = p;
         const role = this.roleOfPlain(buf, ks + 1, ke - 1, h);
         if (role === KeyRole.Network) this.netMember = n;
         else if (role === KeyRole.Time) this.timeMember = n;
@@ -943,8 +940,8 @@ export class NdjsonAnonymizer extends RecordStream {
       p = this.valueEnd(buf, p, ce);
       if (p < 0) return -1;
       const escaped = this.escapedValue;
-      at[i * 4 + 2] = vs;
-      at[i * 4 + 3] = p;
+      at[i * 2] = vs;
+      at[i * 2 + 1] = p;
       roleAt[i] = roles[i]! | escaped;
     }
     const te = ends[n]!;
@@ -963,7 +960,7 @@ export class NdjsonAnonymizer extends RecordStream {
   private learnShape(buf: Buffer, s: number, ce: number, n: number): void {
     const at = this.at;
     let len = ce - s;
-    for (let i = 0; i < n; i++) len -= at[i * 4 + 3]! - at[i * 4 + 2]!;
+    for (let i = 0; i < n; i++) len -= at[i * 2 + 1]! - at[i * 2]!;
     if (this.shapeGlue.length < len) this.shapeGlue = Buffer.allocUnsafe(Math.max(len, 256));
     if (this.shapeEnds.length < n + 1) {
       this.shapeEnds = new Int32Array(2 * (n + 1));
@@ -972,12 +969,12 @@ export class NdjsonAnonymizer extends RecordStream {
     let g = 0;
     let from = s;
     for (let i = 0; i < n; i++) {
-      const vs = at[i * 4 + 2]!;
+      const vs = at[i * 2]!;
       buf.copy(this.shapeGlue, g, from, vs);
       g += vs - from;
       this.shapeEnds[i] = g;
       this.shapeRoles[i] = this.roleAt[i]! & 3;
-      from = at[i * 4 + 3]!;
+      from = at[i * 2 + 1]!;
     }
     buf.copy(this.shapeGlue, g, from, ce);
     this.shapeEnds[n] = g + (ce - from);
@@ -993,18 +990,18 @@ export class NdjsonAnonymizer extends RecordStream {
     const net = this.netMember;
     const time = this.timeMember;
     if (net === -1) return;
-    const nvs = at[net * 4 + 2]!;
-    const nve = at[net * 4 + 3]!;
+    const nvs = at[net * 2]!;
+    const nve = at[net * 2 + 1]!;
     const bounds = buf[nvs] === QUOTE && (roleAt[net]! & 4) === 0 ? this.networks.match(buf, nvs + 1, nve - 1) : undefined;
     let decision: RowDecision;
     if (bounds === undefined) {
       // Not exactly a TikTok name as plain bytes: decoded and decided as the full reader would.
-      const tvs = time === -1 ? -1 : at[time * 4 + 2]!;
-      decision = decideRow(this.policy, jsonValue(buf, nvs, nve), tvs === -1 ? undefined : jsonValue(buf, tvs, at[time * 4 + 3]!));
+      const tvs = time === -1 ? -1 : at[time * 2]!;
+      decision = decideRow(this.policy, jsonValue(buf, nvs, nve), tvs === -1 ? undefined : jsonValue(buf, tvs, at[time * 2 + 1]!));
     } else if (time === -1) decision = decideTimeBytes(this.policy, bounds, buf, -1, -1);
     else {
-      const tvs = at[time * 4 + 2]!;
-      const tve = at[time * 4 + 3]!;
+      const tvs = at[time * 2]!;
+      const tve = at[time * 2 + 1]!;
       if (buf[tvs] === QUOTE && (roleAt[time]! & 4) === 0) decision = decideTimeBytes(this.policy, bounds, buf, tvs + 1, tve - 1);
       else {
         const t = parseAttributionTime(jsonValue(buf, tvs, tve), this.policy.timeFormat);
@@ -1021,9 +1018,9 @@ export class NdjsonAnonymizer extends RecordStream {
       const role = roleAt[i]! & 3;
       const bytes = role === KeyRole.Network ? this.organicJson : role === KeyRole.Cleared ? EMPTY_JSON_STRING : null;
       if (!bytes) continue;
-      this.put(buf, from, at[i * 4 + 2]!);
+      this.put(buf, from, at[i * 2]!);
       this.put(bytes, 0, bytes.length);
-      from = at[i * 4 + 3]!;
+      from = at[i * 2 + 1]!;
     }
     this.put(buf, from, e);
     this.rewriteTo(e);
