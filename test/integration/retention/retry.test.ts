@@ -23,15 +23,21 @@ import { dayTotals, expectedAggregate, expectedPartition, parseAggregate, sortRo
 const dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-retry-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const AS_OF = '2026-10-01';
+
+/** A 3-day synthetic dataset in its own folder, its config and stores, and the plan as of AS_OF. */
+async function seeded(name: string, seed: number) {
+  const root = join(dir, name);
+  const base = openBlobStore(root);
+  const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 3, rowsPerDay: 80, seed });
+  const config = parseDatasetConfig(syntheticDatasetConfig(name, root, join(root, 'audit')));
+  const stores = { records: openBlobStore(config.records.uri), audit: openBlobStore(config.audit) };
+  return { base, gen, config, stores, asOf: AS_OF, plan: await planRetention(stores, config, AS_OF) };
+}
+
 describe('retention object retried within its run', () => {
   it('keeps the replaced record of the first attempt, and the audit counts its rows', { timeout: 60_000 }, async () => {
-    const root = join(dir, 'ds');
-    const base = openBlobStore(root);
-    const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 3, rowsPerDay: 80, seed: 3 });
-    const config = parseDatasetConfig(syntheticDatasetConfig('retry', root, join(root, 'audit')));
-    const stores = { records: openBlobStore(config.records.uri), audit: openBlobStore(config.audit) };
-    const asOf = '2026-10-01';
-    const plan = await planRetention(stores, config, asOf);
+    const { base, gen, config, stores, asOf, plan } = await seeded('retry', 3);
     const { key } = plan.due[0]!;
     const original = (await base.readBuffer(gen.recordsKeys[0]!)).toString('utf8');
     const want = expectedPartition(original, asOf);
@@ -89,13 +95,7 @@ describe('retention object retried within its run', () => {
   }
 
   it('a retry that read the record before an earlier attempt of its run replaced the object counts the rows of that attempt, per object and in a batch', { timeout: 60_000 }, async () => {
-    const root = join(dir, 'late');
-    const base = openBlobStore(root);
-    const gen = await generateSyntheticDataset(base, { start: '2026-01-01', days: 3, rowsPerDay: 80, seed: 5 });
-    const config = parseDatasetConfig(syntheticDatasetConfig('late', root, join(root, 'audit')));
-    const stores = { records: openBlobStore(config.records.uri), audit: openBlobStore(config.audit) };
-    const asOf = '2026-10-01';
-    const plan = await planRetention(stores, config, asOf);
+    const { base, gen, config, stores, asOf, plan } = await seeded('late', 5);
     const [a, b] = [plan.due[0]!.key, plan.due[1]!.key];
     const want = async (key: string) => expectedPartition((await base.readBuffer(gen.recordsKeys[plan.due.findIndex((d) => d.key === key)]!)).toString('utf8'), asOf);
     const [wantA, wantB] = [await want(a), await want(b)];
