@@ -121,7 +121,7 @@ export function registerRetentionCommand(program: Command, summary: string): voi
   cmd
     .command('generate')
     .description('Write a synthetic attribution dataset (installs and purchases, TikTok and other networks, late rows, an aggregate table) and its dataset config, for a demo or a dry run')
-    .requiredOption('--out <folder>', 'where to write it: an absolute folder path, file:///… or gs://bucket/prefix')
+    .requiredOption('--out <folder>', 'where to write it: a folder path (a relative one from the current folder; the config names it absolutely), file:///… or gs://bucket/prefix')
     .option('--dataset-id <id>', 'the datasetId of the config', 'synthetic')
     .option('--start <date>', 'first partition day', '2026-01-01')
     .option('--days <n>', 'how many daily partitions (9 months ≈ 273)', (v) => Number(v), 273)
