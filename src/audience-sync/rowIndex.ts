@@ -62,6 +62,21 @@ export const entrySize = (len: number): number => (ENTRY_HEAD + len + 3) & ~3;
 
 const ARENA = 4 << 20;
 
+let plainOf: Buffer | null = null;
+let plainView: Uint8Array = new Uint8Array(0);
+/**
+ * buf's bytes as a plain Uint8Array, for the last buf asked about (a splitter hands many
+ * lines of one buffer): a Buffer's subarray makes a Buffer, several times the cost of a
+ * Uint8Array's, and the arenas copy a million lines each.
+ */
+function plainBytes(buf: Buffer): Uint8Array {
+  if (plainOf !== buf) {
+    plainOf = buf;
+    plainView = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+  }
+  return plainView;
+}
+
 /**
  * Entries (fingerprint, bytes) collected in big buffers, then sorted and written out.
  * Memory: the lines' bytes plus 20-24 bytes a line.
@@ -96,7 +111,7 @@ export class EntryArena {
     const w = this.fill >>> 2;
     lineFingerprint(buf, start, end, seed, this.curWords, w);
     this.curWords[w + 4] = len;
-    buf.copy(this.cur, this.fill + ENTRY_HEAD, start, end);
+    this.cur.set(plainBytes(buf).subarray(start, end), this.fill + ENTRY_HEAD);
     this.cur.fill(0, this.fill + ENTRY_HEAD + len, this.fill + size);
     this.fps[4 * n] = this.curWords[w]!;
     this.fps[4 * n + 1] = this.curWords[w + 1]!;
@@ -184,7 +199,18 @@ export class RangeArena {
   private readonly fills = new Int32Array(256);
   private readonly counts = new Int32Array(256);
   private readonly fp = new Uint32Array(4);
+  /** A byte view of each range's last chunk (made once a chunk: a view per line was most of add's time). */
+  private readonly lastBytes = new Array<Uint8Array | undefined>(256);
+  private readonly lastBytesOf = new Int32Array(256).fill(-1);
   count = 0;
+
+  private bytesOf(c: number, r: number, cur: Uint32Array): Uint8Array {
+    if (this.lastBytesOf[r] === c) return this.lastBytes[r]!;
+    const v = new Uint8Array(cur.buffer, cur.byteOffset, cur.byteLength);
+    this.lastBytes[r] = v;
+    this.lastBytesOf[r] = c;
+    return v;
+  }
 
   add(buf: Buffer, start: number, end: number, seed: number, line: number): void {
     lineFingerprint(buf, start, end, seed, this.fp, 0);
@@ -207,7 +233,7 @@ export class RangeArena {
     cur[o + 4] = this.fp[3]!;
     cur[o + 5] = len;
     cur[o + q - 1] = 0;
-    new Uint8Array(cur.buffer, cur.byteOffset + 4 * (o + 6), len).set(buf.subarray(start, end));
+    this.bytesOf(list.length - 1, r, cur).set(plainBytes(buf).subarray(start, end), 4 * (o + 6));
     this.fills[r] = o + q;
     this.used[r]![list.length - 1] = o + q;
     this.counts[r]!++;
@@ -251,6 +277,8 @@ export class RangeArena {
     }
     list.length = 0;
     this.used[r]!.length = 0;
+    this.lastBytesOf[r] = -1;
+    this.lastBytes[r] = undefined;
   }
 }
 
