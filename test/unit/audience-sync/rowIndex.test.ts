@@ -217,9 +217,9 @@ describe('row index', () => {
 
     // A damaged index (a fingerprint changed): the full path, the same result.
     const work = openBlobStore(fastDir);
-    const bin = await work.readBuffer(rowIndexKeys('fuzz.000004.run').bin);
-    bin[0] = bin[0]! ^ 1;
-    await work.write(rowIndexKeys('fuzz.000004.run').bin, bin);
+    const table = await work.readBuffer(rowIndexKeys('fuzz.000004.run').table);
+    table[0] = table[0]! ^ 1;
+    await work.write(rowIndexKeys('fuzz.000004.run').table, table);
     const f5 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000005.run', inputs.uriOf('a.csv'));
     same(f5, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000005.run', inputs.uriOf('a.csv')));
     expect(f5.prepared.rowIndex).toBeUndefined();
@@ -255,7 +255,7 @@ describe('row index', () => {
     // A missing base under a layer: the same.
     const f10 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
     expect(f10.prepared.rowIndex!.kept).toBeGreaterThan(5000);
-    await work.delete(rowIndexKeys('fuzz.000009.run').bin);
+    await work.delete(rowIndexKeys('fuzz.000009.run').lines);
     const f11 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000011.run', inputs.uriOf('a.csv'));
     await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
     same(f11, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000011.run', inputs.uriOf('a.csv')));
