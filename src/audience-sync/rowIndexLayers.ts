@@ -3,7 +3,7 @@ import type { SnapshotCounts } from '../snapshot';
 import { readJsonObject, type BlobStore } from '../storage';
 import { RunIdSchema } from './layout';
 import { wholeRecords } from './reusedReads';
-import { DamagedRowIndex, ENTRY_HEAD, LegacyRowIndexMetaSchema, ROW_INDEX_TABLE_FORMAT, RowIndexTableMetaSchema, TABLE_ENTRY, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
+import { DamagedRowIndex, ENTRY_HEAD, LegacyRowIndexMetaSchema, ROW_INDEX_TABLE_FORMAT, RowIndexTableMetaSchema, TABLE_ENTRY, TABLE_WORDS, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
 import { compareFp, sortFingerprints } from './rowLines';
 
 /*
@@ -329,6 +329,10 @@ class BaseMerge {
     const { fps, net, each, prev, table, linesBytes } = this;
     const m = net.length;
     const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
+    if (table && m === 0) {
+      this.tablePiece(words);
+      return;
+    }
     const inline = table ? null : piece;
     let entries = 0;
     for (let at = 0; at < piece.length; ) {
@@ -355,6 +359,26 @@ class BaseMerge {
       at += size;
     }
     this.baseEntries += entries;
+  }
+
+  /** piece() for a table base without layers: the common first churn, one loop with no branch on the form. */
+  private tablePiece(words: Uint32Array): void {
+    const { each, prev, linesBytes } = this;
+    const n = words.length;
+    if (n === 0) return;
+    if (compareFp(prev, 0, words, 0) > 0) throw new DamagedRowIndex('entries out of order');
+    for (let w = 0; w < n; w += TABLE_WORDS) {
+      if (w > 0 && compareFp(words, w - TABLE_WORDS, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+      if (words[w + 4]! + words[w + 5]! >= linesBytes) throw new DamagedRowIndex('an entry points past its lines');
+      each(words, w, null, 4 * w);
+    }
+    const last = n - TABLE_WORDS;
+    prev[0] = words[last]!;
+    prev[1] = words[last + 1]!;
+    prev[2] = words[last + 2]!;
+    prev[3] = words[last + 3]!;
+    this.entries += n / TABLE_WORDS;
+    this.baseEntries += n / TABLE_WORDS;
   }
 }
 
