@@ -10,7 +10,7 @@ import type { BlobStore } from '../storage';
  */
 
 const GAP = 64 << 10;
-const PIECE = 4 << 20;
+const PIECE = 1 << 20;
 
 /** Spans sorted by start: span k is [at[k], at[k] + len[k]). */
 export interface Spans {
