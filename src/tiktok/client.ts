@@ -187,8 +187,13 @@ export class TikTokClient {
 
   // ---------------------------------------------------------------- customer-file audiences
 
-  /** Uploads one customer file; file_signature is the MD5 of exactly these bytes. */
-  async uploadAudienceFile(req: { advertiserId: string; calculateType: CalculateType; fileName: string; content: Uint8Array }) {
+  /**
+   * Uploads one customer file; file_signature is the MD5 of exactly these bytes. `md5` (hex)
+   * is for a caller that has just hashed these very bytes (a file it verified before sending):
+   * hashing a 30 MiB file again cost a third of the upload's CPU. A Blob (sent as it is,
+   * without the copy a Uint8Array gets) comes only with its MD5.
+   */
+  async uploadAudienceFile(req: { advertiserId: string; calculateType: CalculateType; fileName: string } & ({ content: Uint8Array; md5?: string } | { content: Blob; md5: string })) {
     if (!/\.(csv|txt)$/.test(req.fileName)) {
       throw new InvalidRequest({
         code: null,
@@ -198,7 +203,9 @@ export class TikTokClient {
         tiktokMessage: 'file name must end in .csv or .txt',
       });
     }
-    const signature = createHash('md5').update(req.content).digest('hex');
+    const content = req.content;
+    const signature = req.md5 ?? createHash('md5').update(content as Uint8Array).digest('hex');
+    const file = content instanceof Blob ? content : new Blob([content]);
     const d = await this.call({
       method: 'POST',
       path: 'dmp/custom_audience/file/upload/',
@@ -208,7 +215,7 @@ export class TikTokClient {
         f.set('calculate_type', req.calculateType);
         f.set('file_signature', signature);
         f.set('file_name', req.fileName);
-        f.set('file', new Blob([req.content]), req.fileName);
+        f.set('file', file, req.fileName);
         return f;
       },
       auth: true,
