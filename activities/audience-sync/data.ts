@@ -362,7 +362,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
           };
         }
       }
-      const tap = indexable && writeIndex ? new RowIndexBuilder() : undefined;
+      const tap = indexable && writeIndex ? new RowIndexBuilder(work, runId) : undefined;
       const r = await prepareSet(
         work,
         runId,
@@ -382,10 +382,14 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         resume,
         config.rejects?.values ?? 'raw',
         tap,
-      );
+      ).catch((err: unknown) => {
+        // The lines object being copied from the read is not stored.
+        tap?.abort(err as Error);
+        throw err;
+      });
       if (tap) {
         try {
-          rowIndex = { key: await tap.write(work, runId, indexKey, r.counts) ?? '' };
+          rowIndex = { key: await tap.write(indexKey, r.counts) ?? '' };
           if (!rowIndex.key) rowIndex = undefined;
         } catch (err) {
           if (err instanceof CancelledFailure) throw err;

@@ -16,7 +16,8 @@ import { z } from 'zod';
  *        deduplicated shards). Summaries and manifests locate each list by offset.
  *        .multi: digests occurring more than once, with their counts (digestCounts.ts)
  *   runs/<runId>/diff/groups/<from>-<to>.json   one diff activity's summary
- *   runs/<runId>/rowindex.json|.bin|.extra   the snapshot's row index (rowIndex.ts)
+ *   runs/<runId>/rowindex.json|.table|.lines|.extra   the snapshot's row index (rowIndex.ts);
+ *        a layer: .json|.bin|.gone|.extra (rowIndexLayers.ts)
  *   runs/<runId>/spill/gone/<seq>.lines|.json   a delta run's ids of gone lines (snapshotDelta.ts)
  *   runs/<runId>/files/<action>-<type>-<nnnn>.csv   customer files for TikTok
  *   (a dry run's runId is preview_<destinationId>.<run>: see previewRuns.ts)

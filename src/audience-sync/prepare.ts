@@ -22,7 +22,8 @@ export interface PrepareTuning {
   snapshotPieceBytes?: number;
   /**
    * Largest CSV snapshot (bytes) that gets a row index (rowIndex.ts; 0: none): building one
-   * holds the snapshot's lines in memory, about 1.3 times its size.
+   * holds 28 bytes a line in memory (the lines themselves go to storage as they are read)
+   * and stores a copy of the snapshot.
    */
   rowIndexMaxBytes: number;
   /**
@@ -261,14 +262,16 @@ export function merged(base: SnapshotCounts, since: SnapshotCounts): SnapshotCou
 
 /** What a whole read of an object shows a tap: its bytes in order, then the rejects of each batch. */
 export interface PrepareTap {
-  push(chunk: Buffer): void;
+  /** The next chunk (not reused by the read); a promise: the read waits for it before going on. */
+  push(chunk: Buffer): Promise<void> | undefined;
   rejects(records: readonly RejectRecord[]): void;
 }
 
 async function* tapped(stream: Readable, tap: PrepareTap): AsyncGenerator<Buffer> {
   for await (const chunk of stream) {
     const b = chunk as Buffer;
-    tap.push(b);
+    const wait = tap.push(b);
+    if (wait) await wait;
     yield b;
   }
 }

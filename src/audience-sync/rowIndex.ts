@@ -3,59 +3,102 @@ import { z } from 'zod';
 import type { RejectRecord, SnapshotCounts } from '../snapshot';
 import type { BlobStore } from '../storage';
 import { RunIdSchema } from './layout';
+import { QueuedWrite } from './queuedWrite';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
+import { rangePieces, readSpans } from './spanReads';
 
 /*
  * The row index of a committed snapshot run: every line of the snapshot that is one record
  * of its own and was read without a reject, sorted by its 128-bit fingerprint
- * (rowFingerprint.ts), with its bytes; and, as they were, the lines it does not hold (blank
- * lines, lines with a reject, the tail from the first quote on: see rowLines.ts). Written by
- * prepare into the run's folder and named by the manifest that commits the run, so it
- * describes exactly the rows behind the applied state. The next snapshot's prepare merges
+ * (rowFingerprint.ts), with where its bytes are; and, as they were, the lines it does not
+ * hold (blank lines, lines with a reject, the tail from the first quote on: see rowLines.ts).
+ * Written by prepare into the run's folder and named by the manifest that commits the run, so
+ * it describes exactly the rows behind the applied state. The next snapshot's prepare merges
  * its own sorted fingerprints against it (snapshotDelta.ts): only lines it does not hold are
  * read, and lines gone since are read again from here to learn which ids they gave.
  *
- * It is only used under the same key (format, the ttsync and libphonenumber-js versions, the
- * read options: format, delimiter, column mapping, normalization with defaultCountry and
- * phoneFormat; the types; the sync mode) and the same header line, byte for byte. Anything
- * else, or an object that is missing, short, out of order or whose bytes do not match their
- * fingerprint, means no index: the full path.
+ * It is only used under the same key (ROW_INDEX_KEY_FORMAT, the ttsync and libphonenumber-js
+ * versions, the read options: format, delimiter, column mapping, normalization with
+ * defaultCountry and phoneFormat; the types; the sync mode) and the same header line, byte for
+ * byte. Anything else, or an object that is missing, short, out of order or whose bytes do not
+ * match their fingerprint, means no index: the full path.
  *
- * Stored form (format 1): rowindex.json (RowIndexMetaSchema), rowindex.bin: entries sorted
- * by fingerprint (unsigned, word 0 first), each 4 u32 fingerprint words, u32 byte length,
- * the line's bytes without its LF, zero padding to 4 bytes; all little-endian; rowindex.extra:
- * the other lines, each with its LF, then the tail, in file order.
+ * Stored form of a base (format 3): rowindex.json (RowIndexTableMetaSchema); rowindex.lines:
+ * the snapshot's bytes as prepare read them (copied from the read as it streams, so no line
+ * is copied on its own); rowindex.table: entries sorted by fingerprint (unsigned, word 0
+ * first), each 6 u32 words: the fingerprint, the line's byte offset in rowindex.lines and its
+ * length without LF, little-endian; rowindex.extra: the other lines, each with its LF, then
+ * the tail, in file order. A churn sync walks the table (24 bytes a line) and reads only the
+ * gone lines' bytes.
+ *
+ * Format 1 (written before; still read, never written as a base): rowindex.json
+ * (LegacyRowIndexMetaSchema), rowindex.bin: entries sorted by fingerprint, each 4 u32
+ * fingerprint words, u32 byte length, the line's bytes without its LF, zero padding to 4
+ * bytes; rowindex.extra as above. Layers (rowIndexLayers.ts) store their new lines in this
+ * entry form.
  */
 
-export const ROW_INDEX_FORMAT = 1;
+/**
+ * Hashed into every index's key (rowIndexKey). It stays 1 across storage forms: the meta's
+ * `format` tells the forms apart, and a reader of this release reads each of them. Bump it
+ * only when what a line means changes (the fingerprint, the line rules of rowLines.ts): a new
+ * value makes every existing index unusable, so the next sync of each destination reads its
+ * whole snapshot.
+ */
+export const ROW_INDEX_KEY_FORMAT = 1;
+export const LEGACY_ROW_INDEX_FORMAT = 1;
+export const ROW_INDEX_TABLE_FORMAT = 3;
 
-export const RowIndexMetaSchema = z.object({
-  format: z.literal(ROW_INDEX_FORMAT),
+const count = z.number().int().nonnegative();
+const CountsSchema = z.custom<SnapshotCounts>((v) => typeof v === 'object' && v !== null && typeof (v as SnapshotCounts).rows === 'number');
+
+export const LegacyRowIndexMetaSchema = z.object({
+  format: z.literal(LEGACY_ROW_INDEX_FORMAT),
   runId: RunIdSchema,
   key: z.string(),
   /** The header line's bytes (base64, without LF). */
   header: z.string(),
   seed: z.number().int(),
-  entries: z.number().int().nonnegative(),
-  binBytes: z.number().int().nonnegative(),
-  extraBytes: z.number().int().nonnegative(),
+  entries: count,
+  binBytes: count,
+  extraBytes: count,
   /** byte offset in rowindex.bin of the first entry whose fingerprint's top byte is i (257 entries). */
-  ranges: z.array(z.number().int().nonnegative()).length(257),
+  ranges: z.array(count).length(257),
   /** What the reader counted in the whole snapshot. */
-  counts: z.custom<SnapshotCounts>((v) => typeof v === 'object' && v !== null && typeof (v as SnapshotCounts).rows === 'number'),
+  counts: CountsSchema,
 });
-export type RowIndexMeta = z.infer<typeof RowIndexMetaSchema>;
+export type LegacyRowIndexMeta = z.infer<typeof LegacyRowIndexMetaSchema>;
+
+export const RowIndexTableMetaSchema = z.object({
+  format: z.literal(ROW_INDEX_TABLE_FORMAT),
+  runId: RunIdSchema,
+  key: z.string(),
+  /** The header line's bytes (base64, without LF). */
+  header: z.string(),
+  seed: z.number().int(),
+  entries: count,
+  tableBytes: count,
+  linesBytes: count,
+  extraBytes: count,
+  /** What the reader counted in the whole snapshot. */
+  counts: CountsSchema,
+});
+export type RowIndexTableMeta = z.infer<typeof RowIndexTableMetaSchema>;
 
 /** Where a run's index objects live, relative to the workdir. */
 export const rowIndexKeys = (runId: string) => {
   const run = `runs/${RunIdSchema.parse(runId)}/rowindex`;
-  return { meta: `${run}.json`, bin: `${run}.bin`, extra: `${run}.extra` };
+  return { meta: `${run}.json`, bin: `${run}.bin`, table: `${run}.table`, lines: `${run}.lines`, extra: `${run}.extra` };
 };
 
 /** A key naming everything besides the header that decides what a line becomes. */
 export function rowIndexKey(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify({ rowIndex: ROW_INDEX_FORMAT, parts })).digest('hex');
+  return createHash('sha256').update(JSON.stringify({ rowIndex: ROW_INDEX_KEY_FORMAT, parts })).digest('hex');
 }
+
+/** A table entry: 4 fingerprint words, offset, length. */
+export const TABLE_WORDS = 6;
+export const TABLE_ENTRY = 4 * TABLE_WORDS;
 
 export const ENTRY_HEAD = 20;
 export const entrySize = (len: number): number => (ENTRY_HEAD + len + 3) & ~3;
@@ -156,14 +199,6 @@ export class EntryArena {
     return out;
   }
 
-  /** Appends entry i to an index being written. */
-  emit(i: number, out: IndexOut): void {
-    const c = this.where[2 * i]!;
-    const words = c === this.chunks.length ? this.curWords : this.chunkWords[c]!;
-    const w = this.where[2 * i + 1]! >>> 2;
-    out.appendEntry(words, w, entrySize(words[w + 4]!) >>> 2);
-  }
-
   /** Appends entries order[from, to) (a plain loop: inside a generator it ran several times slower). */
   emitAll(order: Int32Array, from: number, to: number, out: IndexOut): void {
     const chunks = this.chunks.length;
@@ -186,111 +221,11 @@ export class EntryArena {
 }
 
 /**
- * The lines of a whole snapshot (full path) collected per fingerprint range (top byte), each
- * range sorted on its own when written: appending to 256 ranges is sequential, and a range
- * (a few hundred KiB at 1M rows) sorts and is copied out within the CPU's caches, where one
- * sorted gather over the whole arena missed the cache on nearly every entry. A slot is the
- * line number, then the entry as stored.
- */
-export class RangeArena {
-  private readonly chunks: Uint32Array[][] = Array.from({ length: 256 }, () => []);
-  /** Words in use of each chunk of a range. */
-  private readonly used: number[][] = Array.from({ length: 256 }, () => []);
-  private readonly fills = new Int32Array(256);
-  private readonly counts = new Int32Array(256);
-  private readonly fp = new Uint32Array(4);
-  /** A byte view of each range's last chunk (made once a chunk: a view per line was most of add's time). */
-  private readonly lastBytes = new Array<Uint8Array | undefined>(256);
-  private readonly lastBytesOf = new Int32Array(256).fill(-1);
-  count = 0;
-
-  private bytesOf(c: number, r: number, cur: Uint32Array): Uint8Array {
-    if (this.lastBytesOf[r] === c) return this.lastBytes[r]!;
-    const v = new Uint8Array(cur.buffer, cur.byteOffset, cur.byteLength);
-    this.lastBytes[r] = v;
-    this.lastBytesOf[r] = c;
-    return v;
-  }
-
-  add(buf: Buffer, start: number, end: number, seed: number, line: number): void {
-    lineFingerprint(buf, start, end, seed, this.fp, 0);
-    const r = this.fp[0]! >>> 24;
-    const len = end - start;
-    const q = 1 + (entrySize(len) >>> 2);
-    const list = this.chunks[r]!;
-    let cur = list[list.length - 1];
-    let o = this.fills[r]!;
-    if (!cur || o + q > cur.length) {
-      cur = new Uint32Array(Math.max(q, Math.min(64 << 10, cur ? cur.length * 2 : 1024)));
-      list.push(cur);
-      this.used[r]!.push(0);
-      o = 0;
-    }
-    cur[o] = line;
-    cur[o + 1] = this.fp[0]!;
-    cur[o + 2] = this.fp[1]!;
-    cur[o + 3] = this.fp[2]!;
-    cur[o + 4] = this.fp[3]!;
-    cur[o + 5] = len;
-    cur[o + q - 1] = 0;
-    this.bytesOf(list.length - 1, r, cur).set(plainBytes(buf).subarray(start, end), 4 * (o + 6));
-    this.fills[r] = o + q;
-    this.used[r]![list.length - 1] = o + q;
-    this.counts[r]!++;
-    this.count++;
-  }
-
-  /** Appends range r's entries in fingerprint order; entries of lines in `skip` go to `skipped` (line and bytes with LF) instead. */
-  emitRange(r: number, out: IndexOut, skip: ReadonlySet<number>, skipped: { line: number; bytes: Buffer }[]): void {
-    const n = this.counts[r]!;
-    if (n === 0) return;
-    const list = this.chunks[r]!;
-    const fps = new Uint32Array(4 * n);
-    const chunk = new Int32Array(n);
-    const at = new Int32Array(n);
-    let k = 0;
-    for (let c = 0; c < list.length; c++) {
-      const words = list[c]!;
-      const end = this.used[r]![c]!;
-      for (let o = 0; o < end; ) {
-        fps[4 * k] = words[o + 1]!;
-        fps[4 * k + 1] = words[o + 2]!;
-        fps[4 * k + 2] = words[o + 3]!;
-        fps[4 * k + 3] = words[o + 4]!;
-        chunk[k] = c;
-        at[k++] = o;
-        o += 1 + (entrySize(words[o + 5]!) >>> 2);
-      }
-    }
-    const order = sortFingerprints(fps, 4, n, 8);
-    for (let j = 0; j < n; j++) {
-      const i = order[j]!;
-      const words = list[chunk[i]!]!;
-      const o = at[i]!;
-      if (skip.size && skip.has(words[o]!)) {
-        const len = words[o + 5]!;
-        const bytes = Buffer.allocUnsafe(len + 1);
-        bytes.set(new Uint8Array(words.buffer, words.byteOffset + 4 * (o + 6), len));
-        bytes[len] = 10;
-        skipped.push({ line: words[o]!, bytes });
-      } else out.appendEntry(words, o + 1, entrySize(words[o + 5]!) >>> 2);
-    }
-    list.length = 0;
-    this.used[r]!.length = 0;
-    this.lastBytesOf[r] = -1;
-    this.lastBytes[r] = undefined;
-  }
-}
-
-/**
- * rowindex.bin as it is written: entries appended in fingerprint order (one at a time or as
- * runs of consecutive stored entries), copied into 1 MiB pieces, with the range offsets
- * noted on the way. No object per entry: a million small buffers cost more in the garbage
- * collector than the copying.
+ * A table or a layer's rowindex.bin as it is written: entries appended in fingerprint order,
+ * copied into 1 MiB pieces. No object per entry: a million small buffers cost more in the
+ * garbage collector than the copying.
  */
 export class IndexOut {
-  readonly ranges = new Array<number>(257).fill(0);
-  private nextRange = 0;
   bytes = 0;
   entries = 0;
   private cur: Buffer;
@@ -315,34 +250,12 @@ export class IndexOut {
 
   /** Appends one entry of q words at words[w..] (a word-aligned copy: most entries are under 30 words). */
   appendEntry(words: Uint32Array, w: number, q: number): void {
-    const top = words[w]! >>> 24;
-    while (this.nextRange <= top) this.ranges[this.nextRange++] = this.bytes;
     if (this.fill + 4 * q > this.cur.length) this.next();
     let o = this.fill >>> 2;
     for (let k = w, end = w + q; k < end; ) this.curWords[o++] = words[k++]!;
     this.fill += 4 * q;
     this.bytes += 4 * q;
     this.entries++;
-  }
-
-  /** Appends the whole entries of buf[start, end). */
-  append(buf: Buffer, start: number, end: number): void {
-    for (let p = start; p < end; ) {
-      const top = buf[p + 3]!;
-      while (this.nextRange <= top) this.ranges[this.nextRange++] = this.bytes + (p - start);
-      const len = buf[p + 16]! | (buf[p + 17]! << 8) | (buf[p + 18]! << 16) | (buf[p + 19]! << 24);
-      p += entrySize(len);
-      this.entries++;
-    }
-    let at = start;
-    while (at < end) {
-      if (this.fill === this.cur.length) this.next();
-      const n = Math.min(end - at, this.cur.length - this.fill);
-      buf.copy(this.cur, this.fill, at, at + n);
-      this.fill += n;
-      at += n;
-    }
-    this.bytes += end - start;
   }
 
   /**
@@ -354,7 +267,6 @@ export class IndexOut {
     if (final) {
       if (this.fill) this.ready.push(this.cur.subarray(0, this.fill));
       this.fill = 0;
-      while (this.nextRange <= 256) this.ranges[this.nextRange++] = this.bytes;
     }
     const out = this.ready;
     this.ready = [];
@@ -380,25 +292,111 @@ export async function* batched(parts: Iterable<Buffer>): AsyncGenerator<Buffer> 
 }
 
 /**
+ * The table entries of a whole snapshot (full path) collected per fingerprint range (top
+ * byte), each range sorted on its own when written: appending to 256 ranges is sequential,
+ * and a range (about a hundred KiB at 1M rows) sorts within the CPU's caches. A record is the
+ * table entry (fingerprint, offset, length) and the line number: 28 bytes a line, not the
+ * line's bytes (those are in the lines object).
+ */
+class TableArena {
+  private static readonly W = TABLE_WORDS + 1;
+  private readonly chunks: Uint32Array[][] = Array.from({ length: 256 }, () => []);
+  private readonly fills = new Int32Array(256);
+  private readonly fp = new Uint32Array(4);
+  count = 0;
+
+  add(buf: Buffer, start: number, end: number, seed: number, at: number, line: number): void {
+    const fp = this.fp;
+    lineFingerprint(buf, start, end, seed, fp, 0);
+    const r = fp[0]! >>> 24;
+    const list = this.chunks[r]!;
+    let cur = list[list.length - 1];
+    let o = this.fills[r]!;
+    if (!cur || o === cur.length) {
+      cur = new Uint32Array(TableArena.W * Math.min(8192, cur ? (cur.length / TableArena.W) * 2 : 128));
+      list.push(cur);
+      o = 0;
+    }
+    cur[o] = fp[0]!;
+    cur[o + 1] = fp[1]!;
+    cur[o + 2] = fp[2]!;
+    cur[o + 3] = fp[3]!;
+    cur[o + 4] = at;
+    cur[o + 5] = end - start;
+    cur[o + 6] = line;
+    this.fills[r] = o + TableArena.W;
+    this.count++;
+  }
+
+  /** Appends range r's entries in fingerprint order; entries of lines in `skip` go to `skipped` instead. */
+  emitRange(r: number, out: IndexOut, skip: ReadonlySet<number>, skipped: { at: number; len: number; line: number }[]): void {
+    const W = TableArena.W;
+    const list = this.chunks[r]!;
+    if (list.length === 0) return;
+    const fill = this.fills[r]!;
+    let words = list[list.length - 1]!;
+    let n = fill / W;
+    if (list.length > 1) {
+      const full = list.slice(0, -1).reduce((k, c) => k + c.length, 0);
+      words = new Uint32Array(full + fill);
+      let o = 0;
+      for (let c = 0; c < list.length - 1; c++) {
+        words.set(list[c]!, o);
+        o += list[c]!.length;
+      }
+      words.set(list[list.length - 1]!.subarray(0, fill), o);
+      n = (full + fill) / W;
+    }
+    const order = sortFingerprints(words, W, n, 8);
+    for (let j = 0; j < n; j++) {
+      const o = W * order[j]!;
+      if (skip.size && skip.has(words[o + 6]!)) skipped.push({ at: words[o + 4]!, len: words[o + 5]!, line: words[o + 6]! });
+      else out.appendEntry(words, o, TABLE_WORDS);
+    }
+    list.length = 0;
+  }
+}
+
+/**
  * Collects the index of a snapshot while prepare reads it the usual way (full path): the
- * raw bytes go through `push`, the reader's rejects through `rejects`; `write` stores it.
+ * raw bytes go through `push` (and on, unchanged, into the run's lines object, written while
+ * the read goes on), the reader's rejects through `rejects`; `write` stores the rest. A
+ * compaction (snapshotDelta.ts) feeds it the same way from its own read.
  */
 export class RowIndexBuilder implements LineSink {
   readonly seed = randomInt(0, 2 ** 31);
-  private readonly arena = new RangeArena();
+  private readonly arena = new TableArena();
   private readonly splitter = new LineSplitter(this);
+  private readonly copy: QueuedWrite;
   private header: Buffer | null = null;
-  /** Lines not indexed, with their LF (in file order), then the tail. */
-  private extra: { line: number; bytes: Buffer }[] = [];
-  private tailParts: Buffer[] = [];
+  /** Blank lines, with their LF (in file order). */
+  private blank: { line: number; bytes: Buffer }[] = [];
+  /** Where the tail begins (-1: none). */
+  private tailAt = -1;
   private readonly rejected = new Set<number>();
+  /** A line past 4 GiB: offsets are u32, so no index. */
+  private tooLarge = false;
 
-  push(chunk: Buffer): void {
+  constructor(
+    private readonly work: BlobStore,
+    private readonly runId: string,
+  ) {
+    this.copy = new QueuedWrite(work, rowIndexKeys(runId).lines);
+  }
+
+  /** The next bytes of the snapshot; they must not be reused. A promise: wait before pushing more. */
+  push(chunk: Buffer): Promise<void> | undefined {
     this.splitter.push(chunk);
+    return this.copy.push(chunk);
   }
 
   rejects(records: readonly RejectRecord[]): void {
     for (const r of records) this.rejected.add(r.line);
+  }
+
+  /** Lines with a reject, by line number. */
+  rejectLines(lines: Iterable<number>): void {
+    for (const l of lines) this.rejected.add(l);
   }
 
   line(buf: Buffer, start: number, end: number, line: number, single: boolean): void {
@@ -406,81 +404,111 @@ export class RowIndexBuilder implements LineSink {
       this.header = Buffer.from(buf.subarray(start, end));
       return;
     }
-    if (single) this.arena.add(buf, start, end, this.seed, line);
-    else this.extra.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+    if (!single) {
+      this.blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+      return;
+    }
+    const at = this.splitter.offset(start);
+    if (end + 1 - start + at > 0xffffffff) this.tooLarge = true;
+    else this.arena.add(buf, start, end, this.seed, at, line);
   }
 
-  tail(buf: Buffer, start: number, end: number): void {
-    this.tailParts.push(Buffer.from(buf.subarray(start, end)));
+  tail(_buf: Buffer, start: number): void {
+    if (this.tailAt < 0) this.tailAt = this.splitter.offset(start);
   }
 
-  /** Writes rowindex.{bin,extra,json} of `runId`; returns the meta key (null: the file had no header line). */
-  async write(work: BlobStore, runId: string, key: string, counts: SnapshotCounts): Promise<string | null> {
+  /** The read failed: nothing is stored. */
+  abort(reason: Error): void {
+    this.copy.abort(reason);
+  }
+
+  /** Writes rowindex.{lines,table,extra,json} of the run; returns the meta key (null: no header line, or too large). */
+  async write(key: string, counts: SnapshotCounts): Promise<string | null> {
+    try {
+      return await this.store(key, counts);
+    } catch (err) {
+      // The lines object's write must not wait for bytes that will not come.
+      this.copy.abort(err as Error);
+      await this.copy.done.catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async store(key: string, counts: SnapshotCounts): Promise<string | null> {
     this.splitter.end();
-    if (!this.header) return null;
+    if (!this.header || this.tooLarge) {
+      this.copy.abort(new Error('no row index for this snapshot'));
+      await this.copy.done.catch(() => undefined);
+      return null;
+    }
+    const { work } = this;
+    const keys = rowIndexKeys(this.runId);
+    const linesBytes = this.copy.bytes;
+    if ((await this.copy.end()).size !== linesBytes) throw new Error('the lines object was stored short');
     const a = this.arena;
-    // Lines with a reject are read every time, so the rejects file names them again.
-    const unclean: { line: number; bytes: Buffer }[] = [];
     const rejected = this.rejected;
-    const tailParts = this.tailParts;
-    const extraLines = this.extra;
-    return writeRowIndex(work, runId, {
-      key,
-      header: this.header,
-      seed: this.seed,
-      entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
+    // Lines with a reject are read every time, so the rejects file names them again.
+    const unclean: { at: number; len: number; line: number }[] = [];
+    const out = new IndexOut();
+    await work.write(
+      keys.table,
+      (async function* (): AsyncGenerator<Buffer> {
         for (let r = 0; r < 256; r++) {
           a.emitRange(r, out, rejected, unclean);
           yield* out.take(false);
         }
         yield* out.take(true);
-      },
-      // Read after the entries are written (the unclean lines are found on the way).
-      extra: () => [...[...extraLines, ...unclean].sort((x, y) => x.line - y.line).map((e) => e.bytes), ...tailParts],
+      })(),
+      { md5: false, reusesChunks: true, contentType: 'application/octet-stream' },
+    );
+    unclean.sort((x, y) => x.at - y.at);
+    const lines = [...this.blank];
+    await readSpans(
+      work,
+      keys.lines,
+      { at: unclean.map((u) => u.at), len: unclean.map((u) => u.len + 1), n: unclean.length },
+      (buf, start, k) => lines.push({ line: unclean[k]!.line, bytes: Buffer.from(buf.subarray(start, start + unclean[k]!.len + 1)) }),
+      () => new Error('the lines object is shorter than the lines read'),
+    );
+    lines.sort((x, y) => x.line - y.line);
+    const tailAt = this.tailAt;
+    const extraBytes = await writeExtraLines(work, keys.extra, lines.map((l) => l.bytes), tailAt < 0 ? undefined : () => rangePieces(work, keys.lines, tailAt, linesBytes, () => new Error('the lines object is shorter than its tail')));
+    const meta: RowIndexTableMeta = {
+      format: ROW_INDEX_TABLE_FORMAT,
+      runId: this.runId,
+      key,
+      header: this.header.toString('base64'),
+      seed: this.seed,
+      entries: out.entries,
+      tableBytes: out.bytes,
+      linesBytes,
+      extraBytes,
       counts,
-    });
+    };
+    await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });
+    return keys.meta;
   }
 }
 
-export interface IndexContent {
-  key: string;
-  header: Buffer;
-  seed: number;
-  /** Appends the entries in fingerprint order to `out`, yielding its pieces as they fill (one pulled at a time: they are reused). */
-  entries: (out: IndexOut) => AsyncIterable<Buffer>;
-  extra: Buffer[] | (() => Buffer[]);
-  counts: SnapshotCounts;
-}
-
-/** Stores an index's (or a layer's) lines that are not entries; returns their bytes, for its meta. */
-export async function writeExtraLines(work: BlobStore, key: string, extra: Buffer[]): Promise<number> {
+/** Stores an index's (or a layer's) lines that are not entries, then its tail if any; returns their bytes, for its meta. */
+export async function writeExtraLines(work: BlobStore, key: string, extra: Buffer[], tail?: () => AsyncIterable<Buffer>): Promise<number> {
   let bytes = 0;
-  for (const e of extra) bytes += e.length;
-  await work.write(key, batched(extra), { md5: false, contentType: 'application/octet-stream' });
+  await work.write(
+    key,
+    (async function* (): AsyncGenerator<Buffer> {
+      for await (const b of batched(extra)) {
+        bytes += b.length;
+        yield b;
+      }
+      if (tail)
+        for await (const b of tail()) {
+          bytes += b.length;
+          yield b;
+        }
+    })(),
+    { md5: false, reusesChunks: true, contentType: 'application/octet-stream' },
+  );
   return bytes;
-}
-
-/** Stores an index: the entries, the extra lines, then the meta (last: a meta names whole objects). */
-export async function writeRowIndex(work: BlobStore, runId: string, c: IndexContent): Promise<string> {
-  const keys = rowIndexKeys(runId);
-  const out = new IndexOut();
-  const pieces = c.entries(out);
-  await work.write(keys.bin, pieces, { md5: false, reusesChunks: true, contentType: 'application/octet-stream' });
-  const extraBytes = await writeExtraLines(work, keys.extra, typeof c.extra === 'function' ? c.extra() : c.extra);
-  const meta: RowIndexMeta = {
-    format: ROW_INDEX_FORMAT,
-    runId,
-    key: c.key,
-    header: c.header.toString('base64'),
-    seed: c.seed,
-    entries: out.entries,
-    binBytes: out.bytes,
-    extraBytes,
-    ranges: out.ranges,
-    counts: c.counts,
-  };
-  await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });
-  return keys.meta;
 }
 
 /** Thrown when an index's bytes are not what its meta and fingerprints say: the caller takes the full path. */
@@ -514,4 +542,11 @@ export function checkEntry(buf: Buffer, words: Uint32Array, w: number, at: numbe
   const len = words[w + 4]!;
   lineFingerprint(buf, at + ENTRY_HEAD, at + ENTRY_HEAD + len, seed, scratch, 0);
   if (compareFp(scratch, 0, words, w) !== 0) throw new DamagedRowIndex("an entry's bytes do not match its fingerprint");
+}
+
+/** Verifies a line's bytes buf[start, end) against the fingerprint at words[w..] (a table entry about to be read as a gone line). */
+export function checkLine(buf: Buffer, start: number, end: number, words: ArrayLike<number>, w: number, seed: number, scratch: Uint32Array): void {
+  lineFingerprint(buf, start, end, seed, scratch, 0);
+  if (scratch[0] !== words[w] || scratch[1] !== words[w + 1] || scratch[2] !== words[w + 2] || scratch[3] !== words[w + 3])
+    throw new DamagedRowIndex("a line's bytes do not match its fingerprint");
 }

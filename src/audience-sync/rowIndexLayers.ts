@@ -3,7 +3,7 @@ import type { SnapshotCounts } from '../snapshot';
 import { readJsonObject, type BlobStore } from '../storage';
 import { RunIdSchema } from './layout';
 import { wholeRecords } from './reusedReads';
-import { DamagedRowIndex, ENTRY_HEAD, RowIndexMetaSchema, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
+import { DamagedRowIndex, ENTRY_HEAD, LegacyRowIndexMetaSchema, ROW_INDEX_TABLE_FORMAT, RowIndexTableMetaSchema, TABLE_ENTRY, TABLE_WORDS, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
 import { compareFp, sortFingerprints } from './rowLines';
 
 /*
@@ -16,12 +16,14 @@ import { compareFp, sortFingerprints } from './rowLines';
  * a multiset: entries with one fingerprint have the same bytes, so which one a gone
  * fingerprint takes does not matter.
  *
- * Stored form (format 2): rowindex.json (RowIndexLayersMetaSchema) names the base run and the
- * layers, oldest first, the last being its own run's; rowindex.extra is, as in format 1, the
- * unindexed lines of this run's snapshot. A sync compacts (writes a format 1 base) once the
+ * Stored form (format 2): rowindex.json (RowIndexLayersMetaSchema) names the base (a table
+ * base, format 3, or one written before it, format 1: its meta's `base` says which) and the
+ * layers, oldest first, the last being its own run's; rowindex.extra is, as in a base, the
+ * unindexed lines of this run's snapshot. A sync compacts (writes a format 3 base) once the
  * layers' bytes pass a fraction of the base's (PrepareTuning.rowIndexCompactAt) or there are
  * MAX_LAYERS of them, so a read stays within a bounded factor of the index's size and the
- * layers (held in memory while merging) stay small.
+ * layers (held in memory while merging) stay small; and always over a format 1 base, so a
+ * deployment's indexes move to the table form at their first churn sync.
  */
 
 export const ROW_INDEX_LAYERS_FORMAT = 2;
@@ -30,6 +32,20 @@ export const MAX_LAYERS = 16;
 const count = z.number().int().nonnegative();
 const LayerSchema = z.object({ runId: RunIdSchema, entries: count, binBytes: count, gone: count });
 export type RowIndexLayer = z.infer<typeof LayerSchema>;
+
+/**
+ * The base an index reads: a table base (format 3: rowindex.table and rowindex.lines) or, as
+ * layer metas written before it name one, a format 1 base (rowindex.bin). The table form is
+ * tried first: the older form has no `format` and would accept a newer one's fields.
+ */
+const BaseSchema = z.union([
+  z.object({ format: z.literal(ROW_INDEX_TABLE_FORMAT), runId: RunIdSchema, entries: count, tableBytes: count, linesBytes: count }),
+  z.object({ runId: RunIdSchema, entries: count, binBytes: count }),
+]);
+export type RowIndexBase = z.infer<typeof BaseSchema>;
+
+/** The base's stored bytes, which the layers' are weighed against. */
+export const baseBytes = (b: RowIndexBase): number => ('format' in b ? b.tableBytes + b.linesBytes : b.binBytes);
 
 export const RowIndexLayersMetaSchema = z.object({
   format: z.literal(ROW_INDEX_LAYERS_FORMAT),
@@ -41,7 +57,7 @@ export const RowIndexLayersMetaSchema = z.object({
   entries: count,
   extraBytes: count,
   counts: z.custom<SnapshotCounts>((v) => typeof v === 'object' && v !== null && typeof (v as SnapshotCounts).rows === 'number'),
-  base: z.object({ runId: RunIdSchema, entries: count, binBytes: count }),
+  base: BaseSchema,
   layers: z.array(LayerSchema).min(1).max(MAX_LAYERS),
 });
 export type RowIndexLayersMeta = z.infer<typeof RowIndexLayersMetaSchema>;
@@ -56,7 +72,7 @@ export interface RowIndexView {
   entries: number;
   extraBytes: number;
   counts: SnapshotCounts;
-  base: { runId: string; entries: number; binBytes: number };
+  base: RowIndexBase;
   layers: RowIndexLayer[];
 }
 
@@ -69,7 +85,17 @@ export const runsOfView = (v: RowIndexView): string[] => [...new Set([v.base.run
 /** Bytes of the layers, to weigh against the base's. */
 export const layerBytes = (layers: readonly RowIndexLayer[]): number => layers.reduce((n, l) => n + l.binBytes + GONE_WIDTH * l.gone, 0);
 
-const AnyMetaSchema = z.discriminatedUnion('format', [RowIndexMetaSchema, RowIndexLayersMetaSchema]);
+const AnyMetaSchema = z.discriminatedUnion('format', [LegacyRowIndexMetaSchema, RowIndexLayersMetaSchema, RowIndexTableMetaSchema]);
+
+/** Whether the base's objects are there, of the sizes its reference says. */
+async function baseStored(work: BlobStore, b: RowIndexBase): Promise<boolean> {
+  const keys = rowIndexKeys(b.runId);
+  if ('format' in b) {
+    const [table, lines] = await Promise.all([work.stat(keys.table), work.stat(keys.lines)]);
+    return b.tableBytes === TABLE_ENTRY * b.entries && table.size === b.tableBytes && lines.size === b.linesBytes;
+  }
+  return (await work.stat(keys.bin)).size === b.binBytes;
+}
 
 /** The index a manifest names, when it was made under `key`; null when absent, other, short or unreadable. */
 export async function openRowIndex(work: BlobStore, metaKey: string, key: string): Promise<RowIndexView | null> {
@@ -79,14 +105,18 @@ export async function openRowIndex(work: BlobStore, metaKey: string, key: string
     const keys = rowIndexKeys(meta.runId);
     if (metaKey !== keys.meta) return null;
     if ((await work.stat(keys.extra)).size !== meta.extraBytes) return null;
-    if (meta.format === 1) {
-      if ((await work.stat(keys.bin)).size !== meta.binBytes) return null;
-      for (let r = 0; r < 256; r++) if (meta.ranges[r]! > meta.ranges[r + 1]!) return null;
-      if (meta.ranges[256] !== meta.binBytes || meta.ranges[0] !== 0) return null;
-      const { runId, header, seed, entries, extraBytes, counts, binBytes } = meta;
-      return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base: { runId, entries, binBytes }, layers: [] };
+    if (meta.format === 1 || meta.format === ROW_INDEX_TABLE_FORMAT) {
+      const { runId, header, seed, entries, extraBytes, counts } = meta;
+      const base: RowIndexBase =
+        meta.format === 1 ? { runId, entries, binBytes: meta.binBytes } : { format: ROW_INDEX_TABLE_FORMAT, runId, entries, tableBytes: meta.tableBytes, linesBytes: meta.linesBytes };
+      if (!(await baseStored(work, base))) return null;
+      if (meta.format === 1) {
+        for (let r = 0; r < 256; r++) if (meta.ranges[r]! > meta.ranges[r + 1]!) return null;
+        if (meta.ranges[256] !== meta.binBytes || meta.ranges[0] !== 0) return null;
+      }
+      return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base, layers: [] };
     }
-    if ((await work.stat(rowIndexKeys(meta.base.runId).bin)).size !== meta.base.binBytes) return null;
+    if (!(await baseStored(work, meta.base))) return null;
     let entries = meta.base.entries;
     for (const l of meta.layers) {
       const [bin, gone] = await Promise.all([work.stat(rowIndexKeys(l.runId).bin), work.stat(goneKey(l.runId))]);
@@ -101,11 +131,13 @@ export async function openRowIndex(work: BlobStore, metaKey: string, key: string
   }
 }
 
-/** The base's rowindex.bin, in pieces of whole entries (each valid until the next). */
+/** The base's entries (its table, or a format 1 base's rowindex.bin), in pieces of whole entries (each valid until the next). */
 function basePieces(work: BlobStore, view: RowIndexView): AsyncGenerator<Buffer> {
+  const keys = rowIndexKeys(view.base.runId);
+  if ('format' in view.base) return wholeRecords(work, keys.table, (_buf, n) => n - (n % TABLE_ENTRY), () => new DamagedRowIndex('the last entry is cut short'));
   return wholeRecords(
     work,
-    rowIndexKeys(view.base.runId).bin,
+    keys.bin,
     (buf, n) => {
       let p = 0;
       if (buf.byteOffset % 4 === 0) {
@@ -129,8 +161,13 @@ function basePieces(work: BlobStore, view: RowIndexView): AsyncGenerator<Buffer>
   );
 }
 
-/** Visits one entry of the index: its stored bytes are buf[at, at + size), its words words[w..]. */
-export type EntryVisitor = (buf: Buffer, words: Uint32Array, w: number, at: number) => void;
+/**
+ * Visits one entry of the index, its words at words[w..]: with `inline`, an entry holding its
+ * line (a layer's, or a format 1 base's) stored at inline[at..] (ENTRY_HEAD, then the line);
+ * without, a table entry (words[w + 4], words[w + 5]: the line's offset and length in the
+ * base's lines object).
+ */
+export type EntryVisitor = (words: Uint32Array, w: number, inline: Buffer | null, at: number) => void;
 
 /**
  * The entries of an index in fingerprint order. The layers are read whole into memory (they
@@ -234,54 +271,114 @@ export class LayeredIndex {
    * writer can pass on what it appended).
    */
   async *walk(each: EntryVisitor): AsyncGenerator<void> {
-    const { fps, net, bufs, wordViews, ats } = this;
-    const m = net.length;
-    let d = 0;
-    let cancelled = 0;
-    let entries = 0;
-    // The changes before the entry at words[w] (all of them when words is null).
-    const flush = (words: Uint32Array | null, w: number): void => {
-      while (d < m && (words === null || compareFp(fps, 4 * d, words, w) < 0)) {
-        const k = net[d]!;
-        if (k < 0 && cancelled !== -k) throw new DamagedRowIndex('a layer names a line gone that the index does not hold');
-        for (let x = 0; x < k; x++) {
-          each(bufs[d]!, wordViews[d]!, ats[d]! >>> 2, ats[d]!);
-          entries++;
-        }
-        d++;
-        cancelled = 0;
-      }
-    };
-    const prev = new Uint32Array(4);
-    let baseEntries = 0;
+    const merge = new BaseMerge(this.fps, this.net, this.bufs, this.wordViews, this.ats, this.view.base, each);
     for await (const piece of basePieces(this.work, this.view)) {
-      const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
-      for (let at = 0; at < piece.length; ) {
-        const w = at >>> 2;
-        const size = entrySize(words[w + 4]!);
-        if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
-        prev[0] = words[w]!;
-        prev[1] = words[w + 1]!;
-        prev[2] = words[w + 2]!;
-        prev[3] = words[w + 3]!;
-        baseEntries++;
-        if (m > 0) {
-          flush(words, w);
-          if (d < m && net[d]! < 0 && cancelled < -net[d]! && compareFp(fps, 4 * d, words, w) === 0) {
-            cancelled++;
-            at += size;
-            continue;
-          }
-        }
-        each(piece, words, w, at);
-        entries++;
-        at += size;
-      }
+      merge.piece(piece);
       yield;
     }
-    flush(null, 0);
-    if (baseEntries !== this.view.base.entries) throw new DamagedRowIndex(`the row index holds ${baseEntries} entries, its meta says ${this.view.base.entries}`);
-    if (entries !== this.view.entries) throw new DamagedRowIndex(`the row index's layers give ${entries} entries, its meta says ${this.view.entries}`);
+    merge.flush(null, 0);
+    if (merge.baseEntries !== this.view.base.entries) throw new DamagedRowIndex(`the row index holds ${merge.baseEntries} entries, its meta says ${this.view.base.entries}`);
+    if (merge.entries !== this.view.entries) throw new DamagedRowIndex(`the row index's layers give ${merge.entries} entries, its meta says ${this.view.entries}`);
+  }
+}
+
+/**
+ * The base's entries merged with the layers' net changes, piece by piece: plain methods, since
+ * the same loop in the async generator that reads the pieces ran several times slower (a
+ * million entries a churn sync).
+ */
+class BaseMerge {
+  private d = 0;
+  private cancelled = 0;
+  entries = 0;
+  baseEntries = 0;
+  private readonly prev = new Uint32Array(4);
+  private readonly table: boolean;
+  private readonly linesBytes: number;
+
+  constructor(
+    private readonly fps: Uint32Array,
+    private readonly net: Int32Array,
+    private readonly bufs: Buffer[],
+    private readonly wordViews: Uint32Array[],
+    private readonly ats: Int32Array,
+    base: RowIndexBase,
+    private readonly each: EntryVisitor,
+  ) {
+    this.table = 'format' in base;
+    this.linesBytes = 'format' in base ? base.linesBytes : 0;
+  }
+
+  /** The changes before the entry at words[w] (all of them when words is null). */
+  flush(words: Uint32Array | null, w: number): void {
+    const { fps, net, each } = this;
+    while (this.d < net.length && (words === null || compareFp(fps, 4 * this.d, words, w) < 0)) {
+      const d = this.d;
+      const k = net[d]!;
+      if (k < 0 && this.cancelled !== -k) throw new DamagedRowIndex('a layer names a line gone that the index does not hold');
+      for (let x = 0; x < k; x++) {
+        each(this.wordViews[d]!, this.ats[d]! >>> 2, this.bufs[d]!, this.ats[d]!);
+        this.entries++;
+      }
+      this.d++;
+      this.cancelled = 0;
+    }
+  }
+
+  piece(piece: Buffer): void {
+    const { fps, net, each, prev, table, linesBytes } = this;
+    const m = net.length;
+    const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
+    if (table && m === 0) {
+      this.tablePiece(words);
+      return;
+    }
+    const inline = table ? null : piece;
+    let entries = 0;
+    for (let at = 0; at < piece.length; ) {
+      const w = at >>> 2;
+      const size = table ? TABLE_ENTRY : entrySize(words[w + 4]!);
+      if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+      if (table && words[w + 4]! + words[w + 5]! >= linesBytes) throw new DamagedRowIndex('an entry points past its lines');
+      prev[0] = words[w]!;
+      prev[1] = words[w + 1]!;
+      prev[2] = words[w + 2]!;
+      prev[3] = words[w + 3]!;
+      entries++;
+      if (m > 0) {
+        this.flush(words, w);
+        const d = this.d;
+        if (d < m && net[d]! < 0 && this.cancelled < -net[d]! && compareFp(fps, 4 * d, words, w) === 0) {
+          this.cancelled++;
+          at += size;
+          continue;
+        }
+      }
+      each(words, w, inline, at);
+      this.entries++;
+      at += size;
+    }
+    this.baseEntries += entries;
+  }
+
+  /** piece() for a table base without layers: the common first churn, one loop with no branch on the form. */
+  private tablePiece(words: Uint32Array): void {
+    const { each, prev, linesBytes } = this;
+    const n = words.length;
+    if (n === 0) return;
+    if (compareFp(prev, 0, words, 0) > 0) throw new DamagedRowIndex('entries out of order');
+    for (let w = 0; w < n; w += TABLE_WORDS) {
+      if (w > 0 && compareFp(words, w - TABLE_WORDS, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+      if (words[w + 4]! + words[w + 5]! >= linesBytes) throw new DamagedRowIndex('an entry points past its lines');
+      each(words, w, null, 4 * w);
+    }
+    const last = n - TABLE_WORDS;
+    prev[0] = words[last]!;
+    prev[1] = words[last + 1]!;
+    prev[2] = words[last + 2]!;
+    prev[3] = words[last + 3]!;
+    this.entries += n / TABLE_WORDS;
+    this.baseEntries += n / TABLE_WORDS;
   }
 }
 

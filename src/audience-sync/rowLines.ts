@@ -27,6 +27,10 @@ export class LineSplitter {
   private carry: Buffer | null = null;
   private lineNo = 0;
   private inTail = false;
+  /** Bytes pushed before the current chunk. */
+  private pushed = 0;
+  /** Where in the stream byte 0 of the buffer the sink is handed lies. */
+  private base = 0;
 
   constructor(private readonly sink: LineSink) {}
 
@@ -34,7 +38,15 @@ export class LineSplitter {
     return this.lineNo;
   }
 
+  /** The stream offset of buf[start] for the buf the sink is being handed (valid during a sink call). */
+  offset(start: number): number {
+    return this.base + start;
+  }
+
   push(chunk: Buffer): void {
+    const at = this.pushed;
+    this.pushed += chunk.length;
+    this.base = at;
     if (this.inTail) {
       if (chunk.length) this.sink.tail(chunk, 0, chunk.length);
       return;
@@ -47,13 +59,16 @@ export class LineSplitter {
         return;
       }
       const joined = Buffer.concat([this.carry, chunk.subarray(0, nl + 1)]);
+      this.base = at - this.carry.length;
       this.carry = null;
       this.lines1(joined);
+      this.base = at;
       if (this.inTail) {
         if (nl + 1 < chunk.length) this.sink.tail(chunk, nl + 1, chunk.length);
         return;
       }
       buf = chunk.subarray(nl + 1);
+      this.base = at + nl + 1;
     }
     const rest = this.lines1(buf);
     if (this.inTail) return;
@@ -63,6 +78,7 @@ export class LineSplitter {
   /** The end of the input: a last line without LF is the tail. */
   end(): void {
     if (this.carry && this.carry.length) {
+      this.base = this.pushed - this.carry.length;
       if (this.lineNo === 0) {
         // A header without LF: a file of one line; no data lines.
         this.lineNo = 1;

@@ -5,10 +5,11 @@ import type { BlobStore } from '../storage';
 import { layout } from './layout';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { ENTRY_HEAD, EntryArena, IndexOut, batched, checkEntry, entrySize, rowIndexKeys, writeExtraLines, writeRowIndex } from './rowIndex';
-import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
+import { DamagedRowIndex, ENTRY_HEAD, EntryArena, IndexOut, RowIndexBuilder, batched, checkEntry, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
+import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
+import { readSpans } from './spanReads';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
 import type { Stores } from './stores';
@@ -28,8 +29,9 @@ import type { Stores } from './stores';
  *    they gave (removal candidates: diffDelta.ts removes one only when no row still gives it).
  * 5. The counts are the index's minus the gone lines' plus the new lines'; the new index is
  *    a layer over the old one's base (the new clean lines, the gone lines' fingerprints:
- *    rowIndexLayers.ts), or, once the layers grow past a fraction of the base, a new base:
- *    the kept entries merged with the new clean lines.
+ *    rowIndexLayers.ts), or, once the layers grow past a fraction of the base (and over a
+ *    base of the format before the table), a new base: the snapshot read once more into a
+ *    RowIndexBuilder, as a first sync builds one.
  *
  * Anything unexpected throws, and the caller reads the snapshot the usual way instead.
  */
@@ -172,49 +174,81 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   };
   let newSingles = 0;
   const goneLines: Buffer[] = [];
-  // For the new index: the fingerprints of the gone entries (in order: a layer's gone list),
-  // which entries are gone (by number, for a compaction), and before which entry (by number)
-  // each new line goes.
+  // The fingerprints of the gone entries, in order (a layer's gone list).
   let goneFps = new Uint32Array(1 << 10);
-  const goneMarks = input.writeIndex ? new Uint8Array(base.entries) : null;
-  const insertAt = new Map<number, number>();
+  // Gone entries of a table base, whose bytes are read after the walk: offset, length and
+  // number among the gone ones (for the fingerprint) each.
+  let goneSpans = new Uint32Array(3 << 8);
+  let spanCount = 0;
   let entry = 0;
   let goneCount = 0;
   const scratch = new Uint32Array(4);
   const layered = await LayeredIndex.open(work, base);
-  const visit = (buf: Buffer, words: Uint32Array, w: number, at: number): void => {
+  const visit = (words: Uint32Array, w: number, inline: Buffer | null, at: number): void => {
     let c = -1;
     while ((p < inRange || more()) && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
-      const line = sorted[5 * p++ + 4]!;
-      markNew(line);
-      insertAt.set(line, entry);
+      markNew(sorted[5 * p++ + 4]!);
       newSingles++;
     }
     if (p < inRange && c === 0) p++;
     else {
-      checkEntry(buf, words, w, at, seed, scratch);
-      const len = words[w + 4]!;
-      const line = Buffer.allocUnsafe(len + 1);
-      buf.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
-      line[len] = 10;
-      goneLines.push(line);
+      if (inline) {
+        checkEntry(inline, words, w, at, seed, scratch);
+        const len = words[w + 4]!;
+        const line = Buffer.allocUnsafe(len + 1);
+        inline.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
+        line[len] = 10;
+        goneLines.push(line);
+      } else {
+        if (3 * spanCount + 3 > goneSpans.length) {
+          const g = new Uint32Array(goneSpans.length * 2);
+          g.set(goneSpans);
+          goneSpans = g;
+        }
+        goneSpans[3 * spanCount] = words[w + 4]!;
+        goneSpans[3 * spanCount + 1] = words[w + 5]!;
+        goneSpans[3 * spanCount++ + 2] = goneCount;
+      }
       if (4 * goneCount + 4 > goneFps.length) {
         const g = new Uint32Array(goneFps.length * 2);
         g.set(goneFps);
         goneFps = g;
       }
       goneFps.set(words.subarray(w, w + 4), 4 * goneCount);
-      if (goneMarks) goneMarks[entry] = 1;
       goneCount++;
     }
     entry++;
   };
   for await (const _ of layered.walk(visit)) input.tick();
   while (more()) {
-    const line = sorted[5 * p++ + 4]!;
-    markNew(line);
-    insertAt.set(line, entry);
+    markNew(sorted[5 * p++ + 4]!);
     newSingles++;
+  }
+  // The gone lines of a table base: only their bytes are read from its lines object, in file
+  // order, each checked against its fingerprint.
+  if (spanCount > 0) {
+    const order = new Int32Array(spanCount);
+    for (let k = 0; k < spanCount; k++) order[k] = k;
+    order.sort((x, y) => goneSpans[3 * x]! - goneSpans[3 * y]!);
+    const at = new Float64Array(spanCount);
+    const len = new Float64Array(spanCount);
+    for (let k = 0; k < spanCount; k++) {
+      at[k] = goneSpans[3 * order[k]!]!;
+      len[k] = goneSpans[3 * order[k]! + 1]! + 1;
+    }
+    await readSpans(
+      work,
+      rowIndexKeys(base.base.runId).lines,
+      { at, len, n: spanCount },
+      (buf, start, k) => {
+        const n = len[k]! - 1;
+        checkLine(buf, start, start + n, goneFps, 4 * goneSpans[3 * order[k]! + 2]!, seed, scratch);
+        if (buf[start + n] !== 10) throw new DamagedRowIndex('a line of the index does not end where its entry says');
+        goneLines.push(Buffer.from(buf.subarray(start, start + n + 1)));
+      },
+      () => new DamagedRowIndex('the lines object is shorter than its entries say'),
+    );
+    input.tick();
   }
 
   // 3. The new lines (and the tail) through the reader.
@@ -349,9 +383,9 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     extra.sort((x, y) => x.line - y.line);
     const extraBytes = [...extra.map((e) => e.bytes), ...tailParts];
     const grown = layerBytes(base.layers) + arena.bytes + GONE_WIDTH * goneCount;
-    const compact = base.layers.length + 1 > MAX_LAYERS || grown > tuning.rowIndexCompactAt * base.base.binBytes;
+    const compact = !('format' in base.base) || base.layers.length + 1 > MAX_LAYERS || grown > tuning.rowIndexCompactAt * baseBytes(base.base);
     rowIndexKey = compact
-      ? await writeCompacted(input, layered, goneMarks!, insertAt, arena, fresh2, extraBytes, counts)
+      ? await writeCompacted(input, info.generation, rejected, counts)
       : await writeLayer(input, arena, fresh2, goneFps.subarray(0, 4 * goneCount), extraBytes, counts, entry - goneCount + fresh2.length);
     if (!compact) rowIndexRuns = runsOfView(base).filter((r) => r !== runId);
   }
@@ -370,39 +404,34 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   };
 }
 
-/** A compaction: the whole index of this snapshot as a base (format 1), kept entries and new clean lines in fingerprint order. */
-async function writeCompacted(
-  input: DeltaInput,
-  layered: LayeredIndex,
-  gone: Uint8Array,
-  insertAt: ReadonlyMap<number, number>,
-  arena: EntryArena,
-  fresh: Int32Array,
-  extra: Buffer[],
-  counts: SnapshotCounts,
-): Promise<string> {
-  const { base } = input;
-  return writeRowIndex(input.work, input.runId, {
-    key: base.key,
-    header: Buffer.from(base.header, 'base64'),
-    seed: base.seed,
-    entries: async function* (out: IndexOut): AsyncGenerator<Buffer> {
-      let f = 0;
-      let k = 0;
-      const insertion = (i: number): number => insertAt.get(arena.lines[fresh[i]!]!)!;
-      for await (const _ of layered.walk((_buf, words, w) => {
-        while (f < fresh.length && insertion(f) <= k) arena.emit(fresh[f++]!, out);
-        if (gone[k++] !== 1) out.appendEntry(words, w, entrySize(words[w + 4]!) >>> 2);
-      })) {
-        yield* out.take(false);
-        input.tick();
+/**
+ * A compaction: the whole index of this snapshot as a table base, built from one more read
+ * of it as a first sync builds one (its lines copied as they stream by, no line on its own).
+ * The lines with a reject are known from the second pass; kept lines have none.
+ */
+async function writeCompacted(input: DeltaInput, generation: string, rejected: ReadonlySet<number>, counts: SnapshotCounts): Promise<string | null> {
+  const { work, runId, source, base } = input;
+  const builder = new RowIndexBuilder(work, runId);
+  builder.rejectLines(rejected);
+  try {
+    // A stream, not reused pieces: the builder holds each chunk until it is stored.
+    const stream = await source.store.openRead(source.key);
+    try {
+      let chunks = 0;
+      for await (const c of stream) {
+        const wait = builder.push(c as Buffer);
+        if (wait) await wait;
+        if ((++chunks & 15) === 0) input.tick();
       }
-      for (; f < fresh.length; f++) arena.emit(fresh[f]!, out);
-      yield* out.take(true);
-    },
-    extra,
-    counts,
-  });
+    } finally {
+      stream.destroy();
+    }
+    if ((await source.store.stat(source.key)).generation !== generation) throw new Error('the snapshot changed while it was read');
+  } catch (err) {
+    builder.abort(err as Error);
+    throw err;
+  }
+  return builder.write(base.key, counts);
 }
 
 /** A layer over the base: this run's new clean lines and the fingerprints of the lines gone, then a meta naming the base and every layer. */

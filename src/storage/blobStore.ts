@@ -62,6 +62,11 @@ export interface WriteOptions {
 export interface BlobReader {
   /** Fills `into` from `offset` on with the next bytes; 0 at the end. */
   read(into: Buffer, offset: number): Promise<number>;
+  /**
+   * Optional: fills into[offset, offset + length) with the bytes from `position` on, without
+   * moving the sequential read; 0 at the end. For reading scattered spans through one handle.
+   */
+  readAt?(into: Buffer, offset: number, length: number, position: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -165,6 +165,13 @@ export class LocalBlobStore implements BlobStore {
           throw this.fail(err, key, 'read');
         }
       },
+      readAt: async (into, offset, length, at) => {
+        try {
+          return (await handle.read(into, offset, length, at)).bytesRead;
+        } catch (err) {
+          throw this.fail(err, key, 'read');
+        }
+      },
       close: () => handle.close(),
     };
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -450,15 +450,21 @@ describe('prepare of a 1M-row snapshot', () => {
     return growth;
   }
 
+  // The growth without the index, once measured (the bound of the next test builds on it).
+  let streaming = 120;
+
   it('streams it with bounded memory: RSS growth stays far below the digest volume', async () => {
     // 2M ids are 130 MB as stored lines and well over 200 MB as JS strings; without the row
     // index prepare holds one 16 MiB spill buffer (two while one is written) plus a reader
     // piece (the rest is garbage not yet collected).
-    expect(await prepareGrowth('big', 0)).toBeLessThan(120);
+    const growth = await prepareGrowth('big', 0);
+    expect(growth).toBeLessThan(120);
+    streaming = Math.max(growth, 40);
   }, 60_000);
 
-  it('with the row index, memory grows by at most the index (the snapshot\'s lines and a fingerprint each) over the streaming bound', async () => {
-    const indexBytes = ((await stat(file)).size + ROWS * 16) / 1048576;
-    expect(await prepareGrowth('big-indexed', 256 << 20)).toBeLessThan(120 + indexBytes);
+  it('with the row index, memory grows by the index table (28 bytes a line), not by the snapshot\'s lines: those are copied to storage as they are read', async () => {
+    // The lines (52 MiB here) would not fit in the slack: 24 MiB for the queue of the lines
+    // object's write (8 MiB) and the garbage collector's timing.
+    expect(await prepareGrowth('big-indexed', 256 << 20)).toBeLessThan(streaming + (ROWS * 28) / 1048576 + 24);
   }, 60_000);
 });

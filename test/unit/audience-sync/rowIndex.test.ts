@@ -102,6 +102,73 @@ async function indexFormat(workdir: string, runId: string): Promise<number> {
   return (JSON.parse((await openBlobStore(workdir).readBuffer(rowIndexKeys(runId).meta)).toString('utf8')) as { format: number }).format;
 }
 
+interface TableMeta {
+  format: 3;
+  runId: string;
+  key: string;
+  header: string;
+  seed: number;
+  entries: number;
+  extraBytes: number;
+  counts: unknown;
+}
+
+/**
+ * Rewrites a run's table base (format 3) in the form the release before it wrote (format 1,
+ * rowIndex.ts: entries of 4 fingerprint words, the length and the line's bytes, padded to 4
+ * bytes, with the byte offset of each fingerprint range's first entry in the meta); returns
+ * its rowindex.bin's size.
+ */
+async function toLegacyBase(workdir: string, runId: string): Promise<number> {
+  const work = openBlobStore(workdir);
+  const keys = rowIndexKeys(runId);
+  const meta = JSON.parse((await work.readBuffer(keys.meta)).toString('utf8')) as TableMeta;
+  expect(meta.format).toBe(3);
+  const table = await work.readBuffer(keys.table);
+  const lines = await work.readBuffer(keys.lines);
+  const parts: Buffer[] = [];
+  const ranges: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < meta.entries; i++) {
+    const e = table.subarray(24 * i, 24 * i + 24);
+    const at = e.readUInt32LE(16);
+    const len = e.readUInt32LE(20);
+    while (ranges.length <= e[3]!) ranges.push(bytes);
+    const entry = Buffer.alloc((20 + len + 3) & ~3);
+    e.copy(entry, 0, 0, 16);
+    entry.writeUInt32LE(len, 16);
+    lines.copy(entry, 20, at, at + len);
+    parts.push(entry);
+    bytes += entry.length;
+  }
+  while (ranges.length <= 256) ranges.push(bytes);
+  await work.write(keys.bin, Buffer.concat(parts));
+  const { key, header, seed, entries, extraBytes, counts } = meta;
+  await work.write(keys.meta, JSON.stringify({ format: 1, runId, key, header, seed, entries, binBytes: bytes, extraBytes, ranges, counts }));
+  await work.delete(keys.table);
+  await work.delete(keys.lines);
+  return bytes;
+}
+
+/** Puts the applied state's index in the form the release before the table wrote: 'base' (format 1), 'layered' (format 2 over a format 1 base), or null when it has none in the table form. */
+async function legacyApplied(workdir: string): Promise<'base' | 'layered' | null> {
+  const work = openBlobStore(workdir);
+  const key = (await readAppliedState(work, 'fuzz')).manifest?.rowIndex?.key;
+  if (!key) return null;
+  const meta = JSON.parse((await work.readBuffer(key)).toString('utf8')) as { format: number; base?: { format?: number; runId: string; entries: number } };
+  if (meta.format === 3) {
+    await toLegacyBase(workdir, (meta as unknown as TableMeta).runId);
+    return 'base';
+  }
+  if (meta.format === 2 && meta.base?.format === 3) {
+    const { runId, entries } = meta.base;
+    meta.base = { runId, entries, binBytes: await toLegacyBase(workdir, runId) } as typeof meta.base;
+    await work.write(key, JSON.stringify(meta));
+    return 'layered';
+  }
+  return null;
+}
+
 function same(fast: SyncOut, slow: SyncOut): void {
   expect(fast.files).toEqual(slow.files);
   expect(fast.state).toEqual(slow.state);
@@ -114,6 +181,7 @@ describe('row index', () => {
   it('syncs of any sequence of snapshots give the files, applied state, rejects and counts of the full path', async () => {
     let kept = 0;
     let layered = 0;
+    const legacy = { base: 0, layered: 0 };
     await fc.assert(
       fc.asyncProperty(
         fc.array(rowArb, { maxLength: 60, size: 'medium' }),
@@ -123,6 +191,8 @@ describe('row index', () => {
               { maxLength: 30 },
             ),
             added: fc.array(rowArb, { maxLength: 8 }),
+            // The index this sync reads put in the form of the release before the table base.
+            legacy: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
           }), {
           minLength: 1,
           maxLength: 6,
@@ -149,6 +219,10 @@ describe('row index', () => {
           const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: compactAt, ...(pieceBytes ? { snapshotPieceBytes: pieceBytes } : {}) }, ...(diffBudget ? { diffReadBudgetBytes: diffBudget } : {}) });
           const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
           for (const i of snaps.keys()) {
+            if (i > 0 && steps[i - 1]!.legacy) {
+              const form = await legacyApplied(fastDir);
+              if (form) legacy[form]++;
+            }
             const f = await sync(fast, { ...baseConfig(), storage: { workdir: fastDir } } as DestinationConfigInput, fastDir, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
             const s = await sync(slow, { ...baseConfig(), storage: { workdir: slowDir } } as DestinationConfigInput, slowDir, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
             // With CRLF on every other snapshot the header line differs each time: never the index.
@@ -164,6 +238,9 @@ describe('row index', () => {
     expect(kept).toBeGreaterThan(50);
     // Layers were written, and read by the syncs after them.
     expect(layered).toBeGreaterThan(10);
+    // Indexes in the earlier forms were read.
+    expect(legacy.base).toBeGreaterThan(5);
+    expect(legacy.layered).toBeGreaterThan(0);
   }, 900_000);
 
   it('reads only changed lines, and falls back to the full path under another defaultCountry, header or a damaged index', async () => {
@@ -217,9 +294,9 @@ describe('row index', () => {
 
     // A damaged index (a fingerprint changed): the full path, the same result.
     const work = openBlobStore(fastDir);
-    const bin = await work.readBuffer(rowIndexKeys('fuzz.000004.run').bin);
-    bin[0] = bin[0]! ^ 1;
-    await work.write(rowIndexKeys('fuzz.000004.run').bin, bin);
+    const table = await work.readBuffer(rowIndexKeys('fuzz.000004.run').table);
+    table[0] = table[0]! ^ 1;
+    await work.write(rowIndexKeys('fuzz.000004.run').table, table);
     const f5 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000005.run', inputs.uriOf('a.csv'));
     same(f5, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000005.run', inputs.uriOf('a.csv')));
     expect(f5.prepared.rowIndex).toBeUndefined();
@@ -255,10 +332,61 @@ describe('row index', () => {
     // A missing base under a layer: the same.
     const f10 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
     expect(f10.prepared.rowIndex!.kept).toBeGreaterThan(5000);
-    await work.delete(rowIndexKeys('fuzz.000009.run').bin);
+    await work.delete(rowIndexKeys('fuzz.000009.run').lines);
     const f11 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000011.run', inputs.uriOf('a.csv'));
     await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000010.run', inputs.uriOf('b.csv'));
     same(f11, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000011.run', inputs.uriOf('a.csv')));
     expect(f11.prepared.rowIndex).toBeUndefined();
+  }, 600_000);
+
+  it('reads an index of the form before the table base (format 1, and format 2 layers over one) to the same result, then writes the table form; a damaged lines object means the full path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
+    const inputs = openBlobStore(join(dir, 'inputs'));
+    const line = (i: number): string =>
+      i % 97 === 0 ? `bad-${i},12,zz` : `U${i % 4000}@Example${i % 7}.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
+    const snap = (n: number, skip: (i: number) => boolean): string => `email,phone,idfa\n${Array.from({ length: n }, (_, i) => i).filter((i) => !skip(i)).map(line).join('\n')}\n`;
+    await inputs.write('a.csv', snap(5000, () => false));
+    await inputs.write('b.csv', snap(5200, (i) => i % 40 === 7));
+    await inputs.write('c.csv', snap(5300, (i) => i % 30 === 11));
+    const names = ['a.csv', 'b.csv', 'a.csv', 'c.csv', 'b.csv'];
+    // Layers until the limit: the third sync stores one over the second's base.
+    const tuning = { rowIndexCompactAt: 1000 };
+    const dirs = { old: join(dir, 'old'), table: join(dir, 'table'), slow: join(dir, 'slow') };
+    const acts = {
+      old: createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning }),
+      table: createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning }),
+      slow: createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } }),
+    };
+    const cfg = (d: string) => ({ ...baseConfig(), storage: { workdir: d } }) as DestinationConfigInput;
+    const forms: (string | null)[] = [];
+    for (const [i, name] of names.entries()) {
+      const runId = `fuzz.00000${i + 1}.run`;
+      // Before the second sync the base is made format 1; before the fourth, the base under the third's layer.
+      if (i === 1 || i === 3) forms.push(await legacyApplied(dirs.old));
+      const o = await sync(acts.old, cfg(dirs.old), dirs.old, runId, inputs.uriOf(name));
+      const t = await sync(acts.table, cfg(dirs.table), dirs.table, runId, inputs.uriOf(name));
+      const s = await sync(acts.slow, cfg(dirs.slow), dirs.slow, runId, inputs.uriOf(name));
+      same(o, s);
+      same(t, s);
+      // The same lines kept, read and gone as over the table form.
+      expect(o.prepared.rowIndex).toEqual(t.prepared.rowIndex);
+      if (i > 0) expect(o.prepared.rowIndex!.kept).toBeGreaterThan(4000);
+      if (i > 0) expect(o.prepared.rowIndex!.gone).toBeGreaterThan(0);
+    }
+    expect(forms).toEqual(['base', 'layered']);
+    // A sync over a format 1 base writes a table base (a compaction), over a table base a layer
+    // (the second sync's base and the first were made format 1 above).
+    const formats = await Promise.all(names.map((_, i) => indexFormat(dirs.old, `fuzz.00000${i + 1}.run`)));
+    expect(formats).toEqual([1, 1, 2, 3, 2]);
+    expect(await Promise.all(names.map((_, i) => indexFormat(dirs.table, `fuzz.00000${i + 1}.run`)))).toEqual([3, 2, 2, 2, 2]);
+
+    // The table base's lines object damaged (a byte of every line changed, sizes kept): the
+    // lines gone since it (c.csv drops some of a.csv's) fail their fingerprints: the full path.
+    const work = openBlobStore(dirs.table);
+    const lines = await work.readBuffer(rowIndexKeys('fuzz.000001.run').lines);
+    await work.write(rowIndexKeys('fuzz.000001.run').lines, Buffer.from(lines.toString('latin1').replace(/@Example/g, '@Exbmple'), 'latin1'));
+    const t6 = await sync(acts.table, cfg(dirs.table), dirs.table, 'fuzz.000006.run', inputs.uriOf('c.csv'));
+    same(t6, await sync(acts.slow, cfg(dirs.slow), dirs.slow, 'fuzz.000006.run', inputs.uriOf('c.csv')));
+    expect(t6.prepared.rowIndex).toBeUndefined();
   }, 600_000);
 });

@@ -52,6 +52,24 @@ describe('garbage collection of run folders', () => {
     expect(existsSync(join(root, 'runs', run(6), 'files', 'append-EMAIL_SHA256-0001.csv'))).toBe(true);
   });
 
+  it('keeps the objects a layered row index reads: its base run\'s table and lines, its layers\' runs', async () => {
+    const root = join(dir, 'e');
+    const work = await fixture(root);
+    // Run 6's index: a layer of run 5 over a table base of run 2 (rowIndexLayers.ts).
+    for (const name of ['rowindex.json', 'rowindex.table', 'rowindex.lines', 'rowindex.extra']) await work.write(`runs/${run(2)}/${name}`, 'x');
+    for (const name of ['rowindex.json', 'rowindex.bin', 'rowindex.gone', 'rowindex.extra']) await work.write(`runs/${run(5)}/${name}`, 'x');
+    const key = layout.manifest('dest', `00000006-${run(6)}`);
+    const manifest = ManifestSchema.parse(JSON.parse((await work.readBuffer(key)).toString('utf8')));
+    await work.write(key, JSON.stringify({ ...manifest, rowIndex: { key: `runs/${run(6)}/rowindex.json`, runs: [run(2), run(5)] } }));
+    // Written after run 2, run 3 is the one recent run kept besides those named.
+    await work.write(`runs/${run(3)}/prepared.json`, '{}');
+    expect(await collectRunGarbage(work, 'dest', 1)).toMatchObject({ deletedRuns: 0 });
+    expect(await collectRunGarbage(work, 'dest', 0)).toMatchObject({ deletedRuns: 1 });
+    expect(readdirSync(join(root, 'runs')).filter((r) => r.startsWith('dest.')).sort()).toEqual([run(1), run(2), run(4), run(5), run(6)]);
+    for (const name of ['rowindex.table', 'rowindex.lines', 'rowindex.extra']) expect(existsSync(join(root, 'runs', run(2), name))).toBe(true);
+    expect(existsSync(join(root, 'runs', run(5), 'rowindex.bin'))).toBe(true);
+  });
+
   it('keepRuns counts the most recently written runs; without an applied state nothing is deleted', async () => {
     const work = await fixture(join(dir, 'b'));
     expect(await collectRunGarbage(work, 'dest', 2)).toMatchObject({ keptRuns: 4, deletedRuns: 2 });

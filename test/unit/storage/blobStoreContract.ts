@@ -90,6 +90,20 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
       expect(await ranged.read(Buffer.alloc(10), 0)).toBe(10);
       await ranged.close();
       expect(room.equals(body.subarray(54_321, 74_321))).toBe(true);
+      // Positional reads, where offered: any place, in any order, without moving the sequential read.
+      const positional = await store.openReader('reader.bin', 10);
+      if (positional.readAt) {
+        const at = Buffer.alloc(64);
+        expect(await positional.readAt(at, 4, 50, 90_000)).toBe(50);
+        expect(at.subarray(4, 54).equals(body.subarray(90_000, 90_050))).toBe(true);
+        expect(await positional.readAt(at, 0, 64, 99_990)).toBe(10);
+        expect(at.subarray(0, 10).equals(body.subarray(99_990))).toBe(true);
+        expect(await positional.readAt(at, 0, 64, 100_000)).toBe(0);
+        const next = Buffer.alloc(5);
+        expect(await positional.read(next, 0)).toBe(5);
+        expect(next.equals(body.subarray(10, 15))).toBe(true);
+      }
+      await positional.close();
       expect(await rejectionOf(store.openReader('missing.bin'), StorageError)).toMatchObject({ code: 'not_found' });
     });
 
