@@ -9,7 +9,7 @@ import { createAudienceDataActivities, type AudienceDataActivities, type Prepare
 import { readAppliedState } from '../../../src/audience-sync/appliedState';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { readRange, recordWidth } from '../../../src/audience-sync/listStore';
-import { rowIndexKeys } from '../../../src/audience-sync/rowIndex';
+import { rowIndexKeys, type RowIndexTableMeta } from '../../../src/audience-sync/rowIndex';
 import { runsReferencedBy } from '../../../src/audience-sync/runGc';
 import { Stores } from '../../../src/audience-sync/stores';
 import type { IdentifierType } from '../../../src/identifiers/schema';
@@ -102,17 +102,6 @@ async function indexFormat(workdir: string, runId: string): Promise<number> {
   return (JSON.parse((await openBlobStore(workdir).readBuffer(rowIndexKeys(runId).meta)).toString('utf8')) as { format: number }).format;
 }
 
-interface TableMeta {
-  format: 3;
-  runId: string;
-  key: string;
-  header: string;
-  seed: number;
-  entries: number;
-  extraBytes: number;
-  counts: unknown;
-}
-
 /**
  * Rewrites a run's table base (format 3) in the form the release before it wrote (format 1,
  * rowIndex.ts: entries of 4 fingerprint words, the length and the line's bytes, padded to 4
@@ -122,7 +111,7 @@ interface TableMeta {
 async function toLegacyBase(workdir: string, runId: string): Promise<number> {
   const work = openBlobStore(workdir);
   const keys = rowIndexKeys(runId);
-  const meta = JSON.parse((await work.readBuffer(keys.meta)).toString('utf8')) as TableMeta;
+  const meta = JSON.parse((await work.readBuffer(keys.meta)).toString('utf8')) as RowIndexTableMeta;
   expect(meta.format).toBe(3);
   const table = await work.readBuffer(keys.table);
   const lines = await work.readBuffer(keys.lines);
@@ -157,7 +146,7 @@ async function legacyApplied(workdir: string): Promise<'base' | 'layered' | null
   if (!key) return null;
   const meta = JSON.parse((await work.readBuffer(key)).toString('utf8')) as { format: number; base?: { format?: number; runId: string; entries: number } };
   if (meta.format === 3) {
-    await toLegacyBase(workdir, (meta as unknown as TableMeta).runId);
+    await toLegacyBase(workdir, (meta as unknown as RowIndexTableMeta).runId);
     return 'base';
   }
   if (meta.format === 2 && meta.base?.format === 3) {
