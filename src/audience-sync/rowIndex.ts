@@ -49,39 +49,35 @@ export const ROW_INDEX_KEY_FORMAT = 1;
 export const LEGACY_ROW_INDEX_FORMAT = 1;
 export const ROW_INDEX_TABLE_FORMAT = 3;
 
-const count = z.number().int().nonnegative();
+export const count = z.number().int().nonnegative();
 const CountsSchema = z.custom<SnapshotCounts>((v) => typeof v === 'object' && v !== null && typeof (v as SnapshotCounts).rows === 'number');
 
-export const LegacyRowIndexMetaSchema = z.object({
-  format: z.literal(LEGACY_ROW_INDEX_FORMAT),
+/** What every index meta holds, whatever its form (rowIndexLayers.ts adds the layered one). */
+export const IndexMetaFieldsSchema = z.object({
   runId: RunIdSchema,
   key: z.string(),
   /** The header line's bytes (base64, without LF). */
   header: z.string(),
   seed: z.number().int(),
+  /** Entries of the index it describes. */
   entries: count,
-  binBytes: count,
   extraBytes: count,
-  /** byte offset in rowindex.bin of the first entry whose fingerprint's top byte is i (257 entries). */
-  ranges: z.array(count).length(257),
   /** What the reader counted in the whole snapshot. */
   counts: CountsSchema,
 });
+
+export const LegacyRowIndexMetaSchema = IndexMetaFieldsSchema.extend({
+  format: z.literal(LEGACY_ROW_INDEX_FORMAT),
+  binBytes: count,
+  /** byte offset in rowindex.bin of the first entry whose fingerprint's top byte is i (257 entries). */
+  ranges: z.array(count).length(257),
+});
 export type LegacyRowIndexMeta = z.infer<typeof LegacyRowIndexMetaSchema>;
 
-export const RowIndexTableMetaSchema = z.object({
+export const RowIndexTableMetaSchema = IndexMetaFieldsSchema.extend({
   format: z.literal(ROW_INDEX_TABLE_FORMAT),
-  runId: RunIdSchema,
-  key: z.string(),
-  /** The header line's bytes (base64, without LF). */
-  header: z.string(),
-  seed: z.number().int(),
-  entries: count,
   tableBytes: count,
   linesBytes: count,
-  extraBytes: count,
-  /** What the reader counted in the whole snapshot. */
-  counts: CountsSchema,
 });
 export type RowIndexTableMeta = z.infer<typeof RowIndexTableMetaSchema>;
 

@@ -3,7 +3,7 @@ import type { SnapshotCounts } from '../snapshot';
 import { readJsonObject, type BlobStore } from '../storage';
 import { RunIdSchema } from './layout';
 import { wholeRecords } from './reusedReads';
-import { DamagedRowIndex, ENTRY_HEAD, LegacyRowIndexMetaSchema, ROW_INDEX_TABLE_FORMAT, RowIndexTableMetaSchema, TABLE_ENTRY, TABLE_WORDS, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
+import { DamagedRowIndex, ENTRY_HEAD, IndexMetaFieldsSchema, LegacyRowIndexMetaSchema, count, ROW_INDEX_TABLE_FORMAT, RowIndexTableMetaSchema, TABLE_ENTRY, TABLE_WORDS, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
 import { compareFp, sortFingerprints } from './rowLines';
 
 /*
@@ -29,7 +29,6 @@ import { compareFp, sortFingerprints } from './rowLines';
 export const ROW_INDEX_LAYERS_FORMAT = 2;
 export const MAX_LAYERS = 16;
 
-const count = z.number().int().nonnegative();
 const LayerSchema = z.object({ runId: RunIdSchema, entries: count, binBytes: count, gone: count });
 export type RowIndexLayer = z.infer<typeof LayerSchema>;
 
@@ -47,16 +46,10 @@ export type RowIndexBase = z.infer<typeof BaseSchema>;
 /** The base's stored bytes, which the layers' are weighed against. */
 export const baseBytes = (b: RowIndexBase): number => ('format' in b ? b.tableBytes + b.linesBytes : b.binBytes);
 
-export const RowIndexLayersMetaSchema = z.object({
+export const RowIndexLayersMetaSchema = IndexMetaFieldsSchema.extend({
   format: z.literal(ROW_INDEX_LAYERS_FORMAT),
-  runId: RunIdSchema,
-  key: z.string(),
-  header: z.string(),
-  seed: z.number().int(),
   /** Entries of the index it describes (base + layers' entries − layers' gone). */
   entries: count,
-  extraBytes: count,
-  counts: z.custom<SnapshotCounts>((v) => typeof v === 'object' && v !== null && typeof (v as SnapshotCounts).rows === 'number'),
   base: BaseSchema,
   layers: z.array(LayerSchema).min(1).max(MAX_LAYERS),
 });
