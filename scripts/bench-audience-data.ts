@@ -12,7 +12,7 @@
 // reads them, the fastest way): the floor of prepare.
 // Each phase prints wall and CPU seconds (the machine is shared: CPU seconds compare better),
 // and the data plane's ratio to the read+hash floor on each clock (CPU counts all threads);
-// BENCH_MARKS=1 prints each phase's process.hrtime bounds (µs) on stderr, to slice a
+// BENCH_MARKS=1 prints each phase's process.hrtime bounds (µs) and user/system CPU on stderr, to slice a
 // `node --cpu-prof` profile by phase.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -92,9 +92,9 @@ async function timed<T>(label: string, fn: () => Promise<T>, times: Record<strin
   const c0 = process.cpuUsage();
   const m0 = process.hrtime.bigint() / 1000n;
   const r = await fn();
-  if (process.env.BENCH_MARKS) console.error(`MARK ${label} ${m0} ${process.hrtime.bigint() / 1000n}`);
-  times[label] = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  if (process.env.BENCH_MARKS) console.error(`MARK ${label} ${m0} ${process.hrtime.bigint() / 1000n} user ${(c.user / 1000).toFixed(0)} ms system ${(c.system / 1000).toFixed(0)} ms`);
+  times[label] = performance.now() - t0;
   cpuTimes[label] = (c.user + c.system) / 1000;
   phasePeaks[label] = Math.max(peakRss, process.memoryUsage().rss);
   peakRss = Math.max(before, phasePeaks[label]);
