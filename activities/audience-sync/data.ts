@@ -54,6 +54,7 @@ import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audi
 import { RowIndexBuilder, rowIndexKey } from '../../src/audience-sync/rowIndex';
 import { openRowIndex, runsOfView } from '../../src/audience-sync/rowIndexLayers';
 import { prepareSnapshotDelta } from '../../src/audience-sync/snapshotDelta';
+import { STATE_DELTA_COMPACT_AT } from '../../src/audience-sync/stateDelta';
 
 
 
@@ -76,6 +77,12 @@ export interface AudienceDataDeps {
   /** Bytes of spill data diff reads at once. */
   diffReadBudgetBytes?: number;
   /**
+   * How large a churn's net change may grow (a fraction of the list) before a state list is
+   * written whole again (stateDelta.ts); 0 writes every changed list whole, as workers from
+   * before state deltas read them (TTSYNC_STATE_DELTA_COMPACT_AT).
+   */
+  stateDeltaCompactAt?: number;
+  /**
    * Folder of the segment claim registry (the two-advertiser rule). One per deployment, shared
    * by every worker: default the default workdir's store (TTSYNC_SEGMENT_REGISTRY in production).
    */
@@ -83,7 +90,23 @@ export interface AudienceDataDeps {
 }
 
 export function defaultAudienceDataDeps(): AudienceDataDeps {
-  return { openStore: (uri) => openBlobStore(uri), now: () => new Date(), defaultWorkdir: DEFAULT_WORKDIR, segmentRegistry: defaultRegistryUri() };
+  const compactAt = stateDeltaCompactAtOf(process.env.TTSYNC_STATE_DELTA_COMPACT_AT);
+  return {
+    openStore: (uri) => openBlobStore(uri),
+    now: () => new Date(),
+    defaultWorkdir: DEFAULT_WORKDIR,
+    segmentRegistry: defaultRegistryUri(),
+    ...(compactAt === undefined ? {} : { stateDeltaCompactAt: compactAt }),
+  };
+}
+
+/** TTSYNC_STATE_DELTA_COMPACT_AT: unset, or a fraction from 0 to 1; anything else stops the worker with this message. */
+export function stateDeltaCompactAtOf(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!(Number.isFinite(n) && n >= 0 && n <= 1))
+    throw new Error(`TTSYNC_STATE_DELTA_COMPACT_AT is ${JSON.stringify(raw)}: give a fraction from 0 to 1 (0 writes every changed state list whole; unset: ${STATE_DELTA_COMPACT_AT})`);
+  return n;
 }
 
 
@@ -531,6 +554,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
             to: input.to,
             ...(input.resend ? { resend: true } : {}),
             ...(deps.diffReadBudgetBytes ? { readBudgetBytes: deps.diffReadBudgetBytes } : {}),
+            ...(deps.stateDeltaCompactAt !== undefined ? { stateDeltaCompactAt: deps.stateDeltaCompactAt } : {}),
           },
           async (cp) => {
             await Promise.resolve();

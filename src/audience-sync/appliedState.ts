@@ -61,6 +61,7 @@ export function nextManifest(
   const shards = checkCoverage(groups, runId);
   const seq = (base?.seq ?? 0) + 1;
   const types: Manifest['types'] = {};
+  let deltas = false;
   for (const [xx, byType] of [...shards.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const [type, r] of Object.entries(byType) as [IdentifierType, NonNullable<(typeof byType)[IdentifierType]>][]) {
       if (r.state === 0) continue;
@@ -73,7 +74,9 @@ export function nextManifest(
         count: r.state,
         ...(r.stateAt.format ? { format: r.stateAt.format } : {}),
         ...(r.multiAt && r.multi ? { multi: { uri: r.multiAt.uri, start: r.multiAt.start, count: r.multi } } : {}),
+        ...(r.stateDelta ? { delta: r.stateDelta } : {}),
       };
+      if (r.stateDelta) deltas = true;
     }
   }
   // Types of the base that the groups do not mention would silently vanish from the state.
@@ -81,7 +84,7 @@ export function nextManifest(
     for (const byType of shards.values())
       if (!byType[type]) throw new AudienceDataError(AudienceDataErrorTypes.badConfig, `the diff groups leave out ${type}, which the applied state holds`);
   return {
-    schema: 1,
+    schema: deltas ? 2 : 1,
     destinationId,
     version: versionOf(seq, runId),
     seq,

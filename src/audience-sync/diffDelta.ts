@@ -1,18 +1,21 @@
 import type { IdentifierType } from '../identifiers/schema';
 import { readJsonObject, type BlobStore } from '../storage';
-import { appliedListRecords } from './appliedLists';
 import { diffSnapshot, type ShardDiff } from './diff';
 import { checkMulti, cmpAt, multiWidth, sortCountRecords, wordsOf, type CountedRecords } from './digestCounts';
 import { concatRecords } from './digestRecords';
 import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { layout } from './layout';
-import { lineWidth, readLists, recordWidth } from './listStore';
+import { readLists, recordWidth } from './listStore';
 import { mapLimit } from './pool';
-import { ManifestSchema, type DiffGroup, type Manifest, type ShardTypeResult, type SpillPart } from './schemas';
+import { ManifestSchema, type DiffGroup, type ListAt, type RecordListRef, type Manifest, type ShardTypeResult, type SpillPart } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
+import { STATE_DELTA_COMPACT_AT, StateView, applyChanges, composeDelta, keptState, NO_STATE, readStateParts, stateCount, storedStateBytes, wholeState, type StateParts } from './stateDelta';
 import { borrow, giveBack, usePool } from './stepMemory';
 import type { Stores } from './stores';
+
+// The merge of a list and its changes lives with the state's parts; tests reach it here too.
+export { applyChanges } from './stateDelta';
 
 /*
  * Diff of a delta run (snapshotDelta.ts): the snapshot's ids are the indexed state's ids
@@ -28,6 +31,8 @@ import type { Stores } from './stores';
  */
 
 const EMPTY = Buffer.alloc(0);
+
+type Delta = { adds: Buffer; removes: Buffer };
 
 export async function diffDeltaGroup(
   work: BlobStore,
@@ -53,6 +58,7 @@ export async function diffDeltaGroup(
   const T = prepared.types.length;
   const types = [...new Set<IdentifierType>([...prepared.types, ...(Object.keys(base?.types ?? {}) as IdentifierType[]), ...(Object.keys(idx.types) as IdentifierType[])])].sort();
   const cp: DiffCheckpoint = resume && resume.next >= from && resume.next <= to ? structuredClone(resume) : { next: from, shards: {} };
+  const compactAt = input.stateDeltaCompactAt ?? STATE_DELTA_COMPACT_AT;
   const added = prepared.sets.snapshot ?? [];
   const gone = delta.gone;
 
@@ -71,7 +77,8 @@ export async function diffDeltaGroup(
   } finally {
     release();
   }
-  return { schema: 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(syncMode === 'mirror' ? { rowCounts: true as const } : {}) };
+  const deltas = Object.values(cp.shards).some((byType) => Object.values(byType).some((r) => r?.stateDelta));
+  return { schema: deltas ? 2 : 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(syncMode === 'mirror' ? { rowCounts: true as const } : {}) };
 
   /** Shards [cp.next, s1) whose lists fit the budget: read, merged, stored; then the checkpoint moves. */
   async function step(): Promise<void> {
@@ -86,25 +93,31 @@ export async function diffDeltaGroup(
     }
     const newIds = await gather(work, stores, added, T, prepared.types, s0, s1, concurrency);
     const goneIds = await gather(work, stores, gone, T, prepared.types, s0, s1, concurrency);
-    // The state lists are read into borrowed memory, and the lists after written into more.
+    // The state lists are read into borrowed memory, and the lists written whole into more.
     const roomBytes = stateBytes(idx, s0, s1) + (direct ? 0 : stateBytes(base, s0, s1));
     const room = roomBytes ? borrow(roomBytes) : EMPTY;
     const idxLists = await readStateLists(stores, idx, types, s0, s1, budget, concurrency, room);
     const baseLists = direct ? idxLists : await readStateLists(stores, base, types, s0, s1, budget, concurrency, room.subarray(stateBytes(idx, s0, s1)));
 
-    const changes = new Map<string, { S: Buffer; U: Buffer; change: ReturnType<typeof applyCounts> }>();
+    // Per list: its change, and how its state after is stored (kept, a delta over its base, or whole).
+    const plans = new Map<string, { P: StateParts; U: Buffer; change: ReturnType<typeof applyCounts>; net: Delta | null; whole: number; full: Delta | null }>();
     let after = 0;
     for (const type of types) {
       const w = recordWidth(type);
       for (let s = s0; s < s1; s++) {
         const k = `${s}/${type}`;
-        const S = idxLists.state.get(k) ?? EMPTY;
+        const P = idxLists.state.get(k) ?? NO_STATE;
         const U = idxLists.multi.get(k) ?? EMPTY;
         const A = counted(newIds.get(k), w);
         const R = counted(goneIds.get(k), w);
-        const change = applyCounts(S, U, A, R, w, `${shardName(s)}/${type}`);
-        if (change.adds.length || change.removes.length) after += S.length - change.removes.length + change.adds.length;
-        changes.set(k, { S, U, change });
+        const change = applyCounts(new StateView(P, w), U, A, R, w, `${shardName(s)}/${type}`);
+        // The net change over the base, when the state after is that base and a delta (direct runs only).
+        const net = direct && !input.resend ? composeDelta(P, change, w) : null;
+        const changed = change.adds.length > 0 || change.removes.length > 0;
+        const small = !!net && compactAt > 0 && P.base.length > 0 && net.adds.length + net.removes.length <= compactAt * P.base.length;
+        const whole = (changed && !small) || !net ? stateCount(P, w) * w - change.removes.length + change.adds.length : 0;
+        after += whole;
+        plans.set(k, { P, U, change, net: small ? net : null, whole, full: net });
       }
     }
     const out = after ? borrow(after) : EMPTY;
@@ -116,23 +129,57 @@ export async function diffDeltaGroup(
       for (let s = s0; s < s1; s++) {
         const xx = shardName(s);
         const k = `${s}/${type}`;
-        const { S, U, change } = changes.get(k)!;
-        const desired = applyChanges(S, change.removes, change.adds, w, out.subarray(used));
-        if (desired !== S) used += desired.length;
-        const applied = direct ? S : (baseLists.state.get(k) ?? EMPTY);
-        const appliedRef = base?.types[type]?.shards[xx];
-        let d: ShardDiff = direct ? { adds: change.adds, removes: change.removes, state: desired } : diffSnapshot(desired, applied, syncMode, w);
-        if (input.resend) d = { adds: d.state, removes: EMPTY, state: d.state };
-        const r: ShardTypeResult = { input: desired.length / w, applied: applied.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
-        if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
-        if (d.state.length) {
-          const unchanged = appliedRef && d.state.length === applied.length && !d.adds.length && !d.removes.length;
-          r.stateAt = unchanged ? { uri: appliedRef.uri, start: appliedRef.start, ...(appliedRef.format ? { format: appliedRef.format } : {}) } : packers.state.add(d.state);
+        const { P, U, change, net, whole, full } = plans.get(k)!;
+        const idxRef = idx.types[type]?.shards[xx];
+        const where = `${shardName(s)}/${type} of manifest ${idx.version}`;
+        let r: ShardTypeResult;
+        if (direct && !input.resend) {
+          // The diff is the change itself: the applied state is the indexed one.
+          const applied = stateCount(P, w);
+          const state = applied - change.removes.length / w + change.adds.length / w;
+          r = { input: state, applied, adds: change.adds.length / w, removes: change.removes.length / w, state };
+          if (change.removes.length) r.removeAt = packers.remove.add(change.removes);
+          if (change.adds.length) r.addAt = packers.add.add(change.adds);
+          if (state > 0) {
+            if (!change.adds.length && !change.removes.length && idxRef) Object.assign(r, keptState(idxRef));
+            else if (net && idxRef) {
+              // The net change is often this run's change itself (the first churn over a whole list): then it is the lists just written.
+              const ref = (ids: Buffer, same: Buffer, at: ListAt | undefined): RecordListRef | undefined => {
+                if (!ids.length) return undefined;
+                const where2 = ids === same && at ? at : packers.state.add(ids);
+                return { uri: where2.uri, start: where2.start, count: ids.length / w };
+              };
+              const adds = ref(net.adds, change.adds, r.addAt);
+              const removes = ref(net.removes, change.removes, r.removeAt);
+              r.stateAt = keptState(idxRef).stateAt;
+              if (adds || removes) r.stateDelta = { base: P.base.length / w, ...(adds ? { adds } : {}), ...(removes ? { removes } : {}) };
+            } else {
+              const desired = wholeState({ base: P.base, removes: full!.removes, adds: full!.adds }, w, where, out.subarray(used, used + whole));
+              used += whole;
+              r.stateAt = packers.state.add(desired);
+            }
+          }
+        } else {
+          const desiredAll = wholeState(P, w, where);
+          const desired = applyChanges(desiredAll, change.removes, change.adds, w, out.subarray(used, used + whole));
+          used += whole;
+          const appliedRef = base?.types[type]?.shards[xx];
+          const appliedParts = direct ? P : (baseLists.state.get(k) ?? NO_STATE);
+          const applied = direct ? desiredAll : wholeState(appliedParts, w, `${xx}/${type} of manifest ${base?.version ?? '?'}`);
+          let d: ShardDiff = direct ? { adds: change.adds, removes: change.removes, state: desired } : diffSnapshot(desired, applied, syncMode, w);
+          if (input.resend) d = { adds: d.state, removes: EMPTY, state: d.state };
+          r = { input: desired.length / w, applied: applied.length / w, adds: d.adds.length / w, removes: d.removes.length / w, state: d.state.length / w };
+          if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
+          if (d.state.length) {
+            const unchanged = appliedRef && d.state.length === applied.length && !d.adds.length && !d.removes.length;
+            if (unchanged) Object.assign(r, keptState(appliedRef));
+            else r.stateAt = packers.state.add(d.state);
+          }
+          if (d.adds.length) r.addAt = d.adds === d.state && r.stateAt && !r.stateDelta ? { ...r.stateAt } : packers.add.add(d.adds);
         }
-        if (d.adds.length) r.addAt = d.adds === d.state && r.stateAt ? { ...r.stateAt } : packers.add.add(d.adds);
         if (syncMode === 'mirror') {
           r.multi = change.multi.length / multiWidth(w);
-          const oldMulti = idx.types[type]?.shards[xx]?.multi;
+          const oldMulti = idxRef?.multi;
           if (change.multi.length) r.multiAt = oldMulti && change.multi.equals(U) ? { uri: oldMulti.uri, start: oldMulti.start } : packers.multi.add(change.multi);
         }
         ((cp.shards[xx] ??= {}) as Partial<Record<IdentifierType, ShardTypeResult>>)[type] = r;
@@ -152,7 +199,7 @@ export async function diffDeltaGroup(
     for (let s = a; s < b; s++)
       for (const type of types) {
         const ref = m?.types[type]?.shards[shardName(s)];
-        if (ref) n += ref.count * (ref.format === 'records' ? recordWidth(type) : lineWidth(type));
+        if (ref) n += storedStateBytes(ref, type);
       }
     return n;
   }
@@ -190,7 +237,7 @@ async function gather(work: BlobStore, stores: Stores, parts: readonly SpillPart
   return out;
 }
 
-/** A manifest's state lists (as records) and multi lists of shards [s0, s1). */
+/** A manifest's state lists (as their parts) and multi lists of shards [s0, s1). */
 async function readStateLists(
   stores: Stores,
   m: Manifest | null,
@@ -200,8 +247,8 @@ async function readStateLists(
   budget: number,
   concurrency: number,
   room: Buffer,
-): Promise<{ state: Map<string, Buffer>; multi: Map<string, Buffer> }> {
-  const state = new Map<string, Buffer>();
+): Promise<{ state: Map<string, StateParts>; multi: Map<string, Buffer> }> {
+  const state = new Map<string, StateParts>();
   const multi = new Map<string, Buffer>();
   if (!m) return { state, multi };
   const wanted = types.flatMap((type) => Array.from({ length: s1 - s0 }, (_, k) => ({ type, s: s0 + k })));
@@ -209,13 +256,7 @@ async function readStateLists(
     const ref = m.types[type]?.shards[shardName(s)];
     return ref ? [{ type, s, ref }] : [];
   });
-  const lists = await readLists(
-    stores,
-    present.map(({ ref, type }) => ({ uri: ref.uri, start: ref.start, bytes: ref.count * (ref.format === 'records' ? recordWidth(type) : lineWidth(type)) })),
-    budget,
-    concurrency,
-    room,
-  );
+  const lists = await readStateParts(stores, present, m.version, budget, concurrency, room);
   const withMulti = present.filter((p) => p.ref.multi);
   const multis = await readLists(
     stores,
@@ -223,10 +264,7 @@ async function readStateLists(
     budget,
     concurrency,
   );
-  for (const [j, { type, s, ref }] of present.entries()) {
-    const ids = appliedListRecords(lists[j]!, type, ref, m.version);
-    state.set(`${s}/${type}`, ids);
-  }
+  for (const [j, { type, s }] of present.entries()) state.set(`${s}/${type}`, lists[j]!);
   for (const [j, { type, s, ref }] of withMulti.entries()) {
     try {
       checkMulti(multis[j]!, recordWidth(type));
@@ -236,17 +274,6 @@ async function readStateLists(
     multi.set(`${s}/${type}`, multis[j]!);
   }
   return { state, multi };
-}
-
-/** The first record of S (q words each) from `lo` on that is not before the key at kw[ki]. */
-function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Array, ki: number, q: number): number {
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (cmpAt(S, mid * q, kw, ki, q) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Records of width w picked by word offsets into one buffer. */
@@ -266,14 +293,13 @@ function gatherRecords(src: Uint32Array[], picks: number[], q: number): Buffer {
  * The ids whose row count goes from 0 (adds) or to 0 (removes), and the multi list after,
  * from the indexed state S, its multi list U, and the counted ids of new (A) and gone (R) lines.
  */
-export function applyCounts(S: Buffer, U: Buffer, A: CountedRecords, R: CountedRecords, w: number, where: string): { adds: Buffer; removes: Buffer; multi: Buffer } {
+export function applyCounts(S: Buffer | StateView, U: Buffer, A: CountedRecords, R: CountedRecords, w: number, where: string): { adds: Buffer; removes: Buffer; multi: Buffer } {
   const q = w >>> 2;
   const uq = q + 1;
-  const sw = wordsOf(S);
+  const state = S instanceof StateView ? S : new StateView({ base: S, adds: EMPTY, removes: EMPTY }, w);
   const aw = wordsOf(A.unique);
   const rw = wordsOf(R.unique);
   const uw = wordsOf(U);
-  const nS = S.length / w;
   const nA = A.unique.length / w;
   const nR = R.unique.length / w;
   const nU = U.length / (4 * uq);
@@ -286,7 +312,6 @@ export function applyCounts(S: Buffer, U: Buffer, A: CountedRecords, R: CountedR
   let j = 0;
   let u = 0;
   let copyFrom = 0;
-  let s = 0;
   while (i < nA || j < nR) {
     const c = i >= nA ? 1 : j >= nR ? -1 : cmpAt(aw, i * q, rw, j * q, q);
     const kw = c <= 0 ? aw : rw;
@@ -300,10 +325,7 @@ export function applyCounts(S: Buffer, U: Buffer, A: CountedRecords, R: CountedR
     if (u < nU && cmpAt(uw, u * uq, kw, ki, q) === 0) {
       before = uw[u * uq + q]!;
       copyFrom = ++u;
-    } else {
-      s = lowerBound(sw, nS, s, kw, ki, q);
-      before = s < nS && cmpAt(sw, s * q, kw, ki, q) === 0 ? 1 : 0;
-    }
+    } else before = state.has(kw, ki) ? 1 : 0;
     const now = before - r + a;
     if (now < 0) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${where}: the lines gone since the applied state give an id more often than its rows did; the row index does not match the applied state`);
     if (before === 0 && now > 0) adds.push(c <= 0 ? 0 : 1, ki);
@@ -320,44 +342,4 @@ export function applyCounts(S: Buffer, U: Buffer, A: CountedRecords, R: CountedR
   }
   if (nU > copyFrom) multi.push(U.subarray(copyFrom * 4 * uq));
   return { adds: gatherRecords(src, adds, q), removes: gatherRecords(src, removes, q), multi: multi.length === 1 ? multi[0]! : Buffer.concat(multi) };
-}
-
-/**
- * S − removes ∪ adds (removes ⊆ S, adds disjoint from S; all sorted): S copied in runs
- * between the changes, which are few (a churn's), instead of record by record.
- */
-export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number, into?: Buffer): Buffer {
-  if (!removes.length && !adds.length) return S;
-  const q = w >>> 2;
-  const sw = wordsOf(S);
-  const xw = wordsOf(removes);
-  const yw = wordsOf(adds);
-  const nS = S.length / w;
-  const nX = removes.length / w;
-  const nY = adds.length / w;
-  const size = S.length - removes.length + adds.length;
-  if (into && into.length < size) throw new RangeError(`a list of ${size} bytes does not fit in ${into.length}`);
-  const out = into ?? Buffer.allocUnsafeSlow(size);
-  let o = 0;
-  let s = 0;
-  let i = 0;
-  let j = 0;
-  while (i < nX || j < nY) {
-    const takeRemove = j >= nY || (i < nX && cmpAt(xw, i * q, yw, j * q, q) < 0);
-    const kw = takeRemove ? xw : yw;
-    const ki = takeRemove ? i * q : j * q;
-    const p = lowerBound(sw, nS, s, kw, ki, q);
-    if (p > s) o += S.copy(out, o, s * w, p * w);
-    s = p;
-    if (takeRemove) {
-      if (!(s < nS && cmpAt(sw, s * q, kw, ki, q) === 0)) throw new RangeError('a removed id is not in the list');
-      s++;
-      i++;
-    } else {
-      o += adds.copy(out, o, j * w, j * w + w);
-      j++;
-    }
-  }
-  if (s < nS) o += S.copy(out, o, s * w, nS * w);
-  return out.subarray(0, o);
 }

@@ -4,10 +4,10 @@ import { diffChanges, diffSnapshot, foldChangeBatches, type ShardDiff } from './
 import { concatRecords, recordsOfHexLines, sortUniqueRecords } from './digestRecords';
 import { multiOf, multiWidth, sortCountRecords } from './digestCounts';
 import { diffDeltaGroup } from './diffDelta';
-import { appliedListRecords } from './appliedLists';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, type InputSet } from './layout';
 import { lineWidth, readLists, recordWidth } from './listStore';
+import { keptState, readStateParts, wholeState } from './stateDelta';
 import { mapLimit } from './pool';
 import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import type { DiffGroup, ShardTypeResult } from './schemas';
@@ -83,16 +83,11 @@ export async function diffGroup(
     const wanted = types.flatMap((type) => Array.from({ length: s1 - s0 }, (_, k) => ({ type, s: s0 + k })));
     const refs = wanted.map(({ type, s }) => base?.types[type]?.shards[shardName(s)]);
     const present = refs.flatMap((ref, i) => (ref ? [{ i, ref, type: wanted[i]!.type }] : []));
-    const appliedBytes = await readLists(
-      stores,
-      present.map(({ ref, type }) => ({ uri: ref.uri, start: ref.start, bytes: ref.count * (ref.format === 'records' ? recordWidth(type) : lineWidth(type)) })),
-      budget,
-      concurrency,
-    );
+    const appliedParts = await readStateParts(stores, present, base?.version ?? '?', budget, concurrency);
     const applied = new Map<string, Buffer>();
-    for (const [j, { i, ref, type }] of present.entries()) {
-      const ids = appliedListRecords(appliedBytes[j]!, type, ref, base?.version ?? '?');
-      applied.set(`${wanted[i]!.s}/${type}`, ids);
+    for (const [j, { i, type }] of present.entries()) {
+      const s = wanted[i]!.s;
+      applied.set(`${s}/${type}`, wholeState(appliedParts[j]!, recordWidth(type), `${shardName(s)}/${type} of manifest ${base?.version ?? '?'}`));
     }
 
     const packers = diffPackers(work, runId, s0, s1);
@@ -138,10 +133,11 @@ export async function diffGroup(
         if (d.state.length) {
           // An unchanged shard keeps pointing at the applied list (in its own form) instead of a copy.
           const unchanged = appliedRef && d.state.length === appliedIds.length && !d.adds.length && !d.removes.length;
-          r.stateAt = unchanged ? { uri: appliedRef.uri, start: appliedRef.start, ...(appliedRef.format ? { format: appliedRef.format } : {}) } : packers.state.add(d.state);
+          if (unchanged) Object.assign(r, keptState(appliedRef));
+          else r.stateAt = packers.state.add(d.state);
         }
         // Adds that are the whole new state (a first sync, a resend) are that list, not a copy.
-        if (d.adds.length) r.addAt = d.adds === d.state && r.stateAt ? { ...r.stateAt } : packers.add.add(d.adds);
+        if (d.adds.length) r.addAt = d.adds === d.state && r.stateAt && !r.stateDelta ? { ...r.stateAt } : packers.add.add(d.adds);
         ((cp.shards[xx] ??= {}) as Partial<Record<IdentifierType, ShardTypeResult>>)[type] = r;
       }
     }

@@ -26,6 +26,12 @@ export interface DiffGroupInput {
    * the state after the run is an add, nothing is removed. The state is what it would be anyway.
    */
   resend?: boolean;
+  /**
+   * A delta run keeps a changed state list as its base and the net change while that change
+   * is at most this fraction of the base (stateDelta.ts; default STATE_DELTA_COMPACT_AT); 0:
+   * every changed list whole, as workers before state deltas read them.
+   */
+  stateDeltaCompactAt?: number;
 }
 
 /** The four lists a step of shards [s0, s1) writes: adds, removes, the new state and its multi counts. */

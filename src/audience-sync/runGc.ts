@@ -26,8 +26,8 @@ export function runsReferencedBy(work: BlobStore, manifest: Manifest): Set<strin
   const base = `${work.uri}runs/`;
   for (const t of Object.values(manifest.types))
     for (const ref of Object.values(t?.shards ?? {}))
-      // A shard's multi list (digestCounts.ts) may live in another run than its state list.
-      for (const uri of [ref.uri, ...(ref.multi ? [ref.multi.uri] : [])]) {
+      // A shard's multi list (digestCounts.ts) and its state delta (stateDelta.ts) may live in other runs than its state list.
+      for (const uri of [ref.uri, ...[ref.multi, ref.delta?.adds, ref.delta?.removes].flatMap((l) => (l ? [l.uri] : []))]) {
         if (!uri.startsWith(base)) continue;
         const runId = decodeURIComponent(uri.slice(base.length).split('/')[0] ?? '');
         if (RunIdSchema.safeParse(runId).success) runs.add(runId);

@@ -56,6 +56,25 @@ export type PreparedRun = z.infer<typeof PreparedRunSchema>;
 export const ListAtSchema = z.object({ uri: z.string(), start: count, format: ListFormatSchema.optional() });
 export type ListAt = z.infer<typeof ListAtSchema>;
 
+/** A list of raw digest records (digestRecords.ts) by place and count. */
+export const RecordListRefSchema = z.object({ uri: z.string(), start: count, count });
+export type RecordListRef = z.infer<typeof RecordListRefSchema>;
+
+/**
+ * A state list kept as the list it was last written whole (its base) and the net change since
+ * (stateDelta.ts): the ids the state has that the base lacks, and the base's ids it no longer
+ * has, both records. `base` counts the base list's ids; the shard's own count is the state's.
+ * A churn sync then writes its change, not every list again.
+ */
+export const StateDeltaSchema = z.object({ base: count, adds: RecordListRefSchema.optional(), removes: RecordListRefSchema.optional() });
+export type StateDelta = z.infer<typeof StateDeltaSchema>;
+
+/**
+ * 2: some state list has a delta. Workers from before deltas know only 1, so they refuse such
+ * an object rather than take a base list for the whole state.
+ */
+const StateSchemaVersion = z.union([z.literal(1), z.literal(2)]);
+
 /** One type of one shard after diff. Locations are absent when the list is empty. */
 export const ShardTypeResultSchema = z.object({
   /** Distinct ids of the input in this shard (snapshot: desired; changes: enters). */
@@ -68,6 +87,8 @@ export const ShardTypeResultSchema = z.object({
   addAt: ListAtSchema.optional(),
   removeAt: ListAtSchema.optional(),
   stateAt: ListAtSchema.optional(),
+  /** The state is the list at `stateAt` changed by this (absent: that list is the state). */
+  stateDelta: StateDeltaSchema.optional(),
   /** Digests of the state occurring more than once in the snapshot (digestCounts.ts), and where. */
   multi: count.optional(),
   multiAt: ListAtSchema.optional(),
@@ -75,7 +96,7 @@ export const ShardTypeResultSchema = z.object({
 export type ShardTypeResult = z.infer<typeof ShardTypeResultSchema>;
 
 export const DiffGroupSchema = z.object({
-  schema: z.literal(1),
+  schema: StateSchemaVersion,
   runId: RunIdSchema,
   /** The applied-state version the diff was computed against (null: none yet). */
   baseVersion: z.string().nullable(),
@@ -89,7 +110,7 @@ export const DiffGroupSchema = z.object({
 export type DiffGroup = z.infer<typeof DiffGroupSchema>;
 
 export const ManifestSchema = z.object({
-  schema: z.literal(1),
+  schema: StateSchemaVersion,
   destinationId: z.string(),
   version: z.string(),
   seq: z.number().int().positive(),
@@ -97,14 +118,14 @@ export const ManifestSchema = z.object({
   baseVersion: z.string().nullable(),
   audienceId: z.string().nullable(),
   committedAt: z.string(),
-  /** Per type: total ids and the sorted list of each non-empty shard. */
+  /** Per type: total ids and the sorted list of each non-empty shard (with `delta`: its base list). */
   types: z.partialRecord(
     IdentifierTypeSchema,
     z.object({
       count,
       shards: z.record(
         shardKey,
-        z.object({ uri: z.string(), start: count, count, format: ListFormatSchema.optional(), multi: z.object({ uri: z.string(), start: count, count }).optional() }),
+        z.object({ uri: z.string(), start: count, count, format: ListFormatSchema.optional(), multi: RecordListRefSchema.optional(), delta: StateDeltaSchema.optional() }),
       ),
     }),
   ),

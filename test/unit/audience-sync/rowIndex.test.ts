@@ -9,8 +9,9 @@ import { createAudienceDataActivities, type AudienceDataActivities, type Prepare
 import { readAppliedState } from '../../../src/audience-sync/appliedState';
 import type { DestinationConfigInput } from '../../../src/audience-sync/config';
 import { readRange, recordWidth } from '../../../src/audience-sync/listStore';
+import { readStateParts, wholeState } from '../../../src/audience-sync/stateDelta';
 import { rowIndexKeys, type RowIndexTableMeta } from '../../../src/audience-sync/rowIndex';
-import { runsReferencedBy } from '../../../src/audience-sync/runGc';
+import { collectRunGarbage, runsReferencedBy } from '../../../src/audience-sync/runGc';
 import { Stores } from '../../../src/audience-sync/stores';
 import type { IdentifierType } from '../../../src/identifiers/schema';
 import { openBlobStore } from '../../../src/storage';
@@ -88,8 +89,12 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   const work = openBlobStore(workdir);
   const { manifest } = await readAppliedState(work, 'fuzz');
   const state: Record<string, string> = {};
+  // A list kept as a base and a delta (stateDelta.ts) is read as the whole list it stands for.
   for (const [type, t] of Object.entries(manifest!.types))
-    for (const [xx, ref] of Object.entries(t!.shards)) state[`${type}/${xx}`] = (await readRange(stores, ref.uri, ref.start, ref.count * recordWidth(type as IdentifierType))).toString('hex');
+    for (const [xx, ref] of Object.entries(t!.shards)) {
+      const [parts] = await readStateParts(stores, [{ ref, type: type as IdentifierType }], manifest!.version, 1 << 30, 1);
+      state[`${type}/${xx}`] = wholeState(parts!, recordWidth(type as IdentifierType), xx).toString('hex');
+    }
   const rejectsUri = prepared.snapshot!.rejectsUri;
   const rejects = (await readRange(stores, rejectsUri, 0, (await stores.object(rejectsUri).store.stat(stores.object(rejectsUri).key)).size)).toString('utf8');
   return { files, state, rejects, prepared: prepared.snapshot! };
@@ -197,7 +202,10 @@ describe('row index', () => {
         // The snapshot read 1 MiB at a time (all at once here), or a few bytes at a time: lines
         // (new ones too) run across reads.
         fc.constantFrom(undefined, 7, 61),
-        async (first, steps, crlf, lastNewline, compactAt, diffBudget, pieceBytes) => {
+        // State lists kept as a base and a delta while the delta is at most this fraction of
+        // the base (stateDelta.ts): the default, always, or never (every list whole).
+        fc.constantFrom(undefined, 1000, 0),
+        async (first, steps, crlf, lastNewline, compactAt, diffBudget, pieceBytes, stateCompactAt) => {
           const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
           const inputs = openBlobStore(join(dir, 'inputs'));
           const snaps = [first];
@@ -205,7 +213,7 @@ describe('row index', () => {
           for (const [i, rows] of snaps.entries()) await inputs.write(`s${i}.csv`, csv(rows, crlf && i % 2 === 0, lastNewline || i > 0));
           const fastDir = join(dir, 'fast');
           const slowDir = join(dir, 'slow');
-          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: compactAt, ...(pieceBytes ? { snapshotPieceBytes: pieceBytes } : {}) }, ...(diffBudget ? { diffReadBudgetBytes: diffBudget } : {}) });
+          const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: compactAt, ...(pieceBytes ? { snapshotPieceBytes: pieceBytes } : {}) }, ...(diffBudget ? { diffReadBudgetBytes: diffBudget } : {}), ...(stateCompactAt !== undefined ? { stateDeltaCompactAt: stateCompactAt } : {}) });
           const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
           for (const i of snaps.keys()) {
             if (i > 0 && steps[i - 1]!.legacy) {
@@ -378,4 +386,68 @@ describe('row index', () => {
     same(t6, await sync(acts.slow, cfg(dirs.slow), dirs.slow, 'fuzz.000006.run', inputs.uriOf('c.csv')));
     expect(t6.prepared.rowIndex).toBeUndefined();
   }, 600_000);
+
+  it('keeps state lists as a base and a delta: the files and state of the full path, compacted past the threshold, refused when damaged, kept by run GC', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsync-statedelta-'));
+    const inputs = openBlobStore(join(dir, 'inputs'));
+    // 4,000 rows give each shard's list of each type about 15 ids, so a churn changes part of a list.
+    const line = (i: number): string => `u${i}@example.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
+    const snap = (rows: number[]): string => `email,phone,idfa\n${rows.map(line).join('\n')}\n`;
+    const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, k) => a + k);
+    const s0 = range(0, 4000);
+    // Rows leave, new ones come; then some that left come back and some new ones leave again.
+    const s1 = [...s0.filter((i) => i % 50 !== 3), ...range(5000, 5080)];
+    const s2 = [...s1.filter((i) => !(i >= 5000 && i < 5020) && i % 70 !== 5), ...range(0, 4000).filter((i) => i % 100 === 3), ...range(6000, 6040)];
+    const s3 = [...s2.filter((i) => i % 90 !== 7), ...range(7000, 7100)];
+    const s4 = [...s3.filter((i) => i % 33 !== 1), ...range(8000, 8060)];
+    for (const [i, rows] of [s0, s1, s2, s3, s4].entries()) await inputs.write(`s${i}.csv`, snap(rows));
+    // Each row index written whole (no layers), so only state lists keep older runs' folders needed.
+    const open = (stateDeltaCompactAt?: number) =>
+      createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: 0 }, ...(stateDeltaCompactAt !== undefined ? { stateDeltaCompactAt } : {}) });
+    const kinds = { always: open(1000), some: open(0.1), never: open(0), slow: createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } }) };
+    const cfg = (d: string) => ({ ...baseConfig(), storage: { workdir: d } }) as DestinationConfigInput;
+    const listForms = async (d: string): Promise<{ schema: number; deltas: number; whole: number }> => {
+      const { manifest } = await readAppliedState(openBlobStore(d), 'fuzz');
+      const refs = Object.values(manifest!.types).flatMap((t) => Object.values(t!.shards));
+      return { schema: manifest!.schema, deltas: refs.filter((r) => r.delta).length, whole: refs.filter((r) => !r.delta).length };
+    };
+    const forms: Record<string, { schema: number; deltas: number; whole: number }[]> = { always: [], some: [], never: [] };
+    for (const i of [0, 1, 2, 3]) {
+      const slow = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
+      for (const k of ['always', 'some', 'never'] as const) {
+        const d = join(dir, k);
+        const out = await sync(kinds[k], cfg(d), d, `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
+        same(out, slow);
+        forms[k]!.push(await listForms(d));
+      }
+    }
+    // Always a delta over the first sync's lists, once a list changed; never one with 0, and
+    // then the manifest stays in the form workers before deltas read.
+    expect(forms.always!.slice(1).every((f) => f.schema === 2 && f.deltas > 300)).toBe(true);
+    expect(forms.never!.every((f) => f.schema === 1 && f.deltas === 0)).toBe(true);
+    // At 0.1 a list takes a delta for its first changes, and is written whole once they grow past it.
+    expect(forms.some![1]!.deltas).toBeGreaterThan(100);
+    expect(forms.some![3]!.deltas).toBeLessThan(forms.always![3]!.deltas);
+
+    // Run GC keeps the runs whose folders hold a base or a delta: the next sync reads them all.
+    const always = join(dir, 'always');
+    await collectRunGarbage(openBlobStore(always), 'fuzz', 0);
+    const slow4 = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), 'fuzz.000004.run', inputs.uriOf('s4.csv'));
+    same(await sync(kinds.always, cfg(always), always, 'fuzz.000004.run', inputs.uriOf('s4.csv')), slow4);
+
+    // A delta that does not add up to its list's count is damage, not a state.
+    const work = openBlobStore(always);
+    const { pointer, manifest } = await readAppliedState(work, 'fuzz');
+    const [type, t] = Object.entries(manifest!.types).find(([, t]) => Object.values(t!.shards).some((r) => r.delta))!;
+    const xx = Object.keys(t!.shards).find((x) => t!.shards[x]!.delta)!;
+    t!.shards[xx]!.delta!.base += 1;
+    await work.write(pointer!.manifestKey, JSON.stringify(manifest));
+    const base = await run(kinds.always.loadAppliedState, { config: cfg(always) });
+    await run(kinds.always.prepareSnapshot, { config: cfg(always), runId: 'fuzz.000005.run', snapshot: { uri: inputs.uriOf('s0.csv') } });
+    await expect(run(kinds.always.diffShards, { config: cfg(always), runId: 'fuzz.000005.run', baseVersion: base.version, from: 0, to: 256 })).rejects.toThrow(
+      new RegExp(`counts ${t!.shards[xx]!.count} ids, but its base and delta give ${t!.shards[xx]!.count + 1}`),
+    );
+    expect(type).toBeTruthy();
+  }, 600_000);
 });
+

@@ -1,0 +1,215 @@
+import type { IdentifierType } from '../identifiers/schema';
+import { appliedListRecords } from './appliedLists';
+import { cmpAt, wordsOf } from './digestCounts';
+import { isSortedUniqueRecords, minusRecords, unionRecords } from './digestRecords';
+import { AudienceDataError, AudienceDataErrorTypes } from './failures';
+import { lineWidth, readLists, recordWidth } from './listStore';
+import type { ListAt, RecordListRef, Manifest, StateDelta } from './schemas';
+import type { Stores } from './stores';
+
+/*
+ * State lists kept as a base and a net change (schemas.ts, StateDeltaSchema). A 1% churn
+ * changes about 1% of each list but touches every shard, so writing each changed list whole
+ * wrote the whole state (96 MiB at 1M rows of three identifiers) every hour: a third of a
+ * churn diff's CPU, most of it the kernel's. A delta diff (diffDelta.ts) writes the net
+ * change since the base instead; once that grows past a fraction of the base the list is
+ * written whole again, so reading a state costs at most that fraction more than reading it whole.
+ */
+
+/** A manifest's reference to one shard's state list of one type. */
+export type StateRef = NonNullable<Manifest['types'][IdentifierType]>['shards'][string];
+
+/** A delta is kept while its ids are at most this fraction of its base's; past it the list is written whole. */
+export const STATE_DELTA_COMPACT_AT = 0.125;
+
+/** A state list as stored: its base list and the net change over it (records, sorted, unique; adds ∩ base = ∅, removes ⊆ base). */
+export interface StateParts {
+  base: Buffer;
+  adds: Buffer;
+  removes: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+export const NO_STATE: StateParts = { base: EMPTY, adds: EMPTY, removes: EMPTY };
+
+function baseCount(ref: StateRef): number {
+  return ref.delta ? ref.delta.base : ref.count;
+}
+
+/** Bytes a state list takes in storage (its base in its own form, and its delta's lists). */
+export function storedStateBytes(ref: StateRef, type: IdentifierType): number {
+  const w = recordWidth(type);
+  return baseCount(ref) * (ref.format === 'records' ? w : lineWidth(type)) + ((ref.delta?.adds?.count ?? 0) + (ref.delta?.removes?.count ?? 0)) * w;
+}
+
+/**
+ * Reads state lists as their parts, with as few requests as their layout allows (into `room`
+ * where the store reads into the caller's memory: at least their storedStateBytes together).
+ * A list that is not what its manifest says was altered outside ttsync: corrupt data.
+ */
+export async function readStateParts(
+  stores: Stores,
+  refs: readonly { ref: StateRef; type: IdentifierType }[],
+  version: string,
+  budget: number,
+  concurrency: number,
+  room?: Buffer,
+): Promise<StateParts[]> {
+  const ranges: { uri: string; start: number; bytes: number }[] = [];
+  for (const { ref, type } of refs) {
+    const w = recordWidth(type);
+    ranges.push({ uri: ref.uri, start: ref.start, bytes: baseCount(ref) * (ref.format === 'records' ? w : lineWidth(type)) });
+    for (const d of [ref.delta?.adds, ref.delta?.removes]) if (d) ranges.push({ uri: d.uri, start: d.start, bytes: d.count * w });
+  }
+  const bytes = await readLists(stores, ranges, budget, concurrency, room);
+  const out: StateParts[] = [];
+  let k = 0;
+  for (const { ref, type } of refs) {
+    const w = recordWidth(type);
+    const base = appliedListRecords(bytes[k++]!, type, { uri: ref.uri, start: ref.start, count: baseCount(ref), ...(ref.format ? { format: ref.format } : {}) }, version);
+    const part = (d: RecordListRef | undefined): Buffer => {
+      if (!d) return EMPTY;
+      const ids = bytes[k++]!;
+      if (!isSortedUniqueRecords(ids, w))
+        throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${d.uri}: a state delta of manifest ${version} at byte ${d.start} is not ${d.count} sorted ${type} records; it was altered outside ttsync`);
+      return ids;
+    };
+    const adds = part(ref.delta?.adds);
+    const removes = part(ref.delta?.removes);
+    if (baseCount(ref) - removes.length / w + adds.length / w !== ref.count)
+      throw new AudienceDataError(
+        AudienceDataErrorTypes.corruptData,
+        `${ref.uri}: a state list of manifest ${version} at byte ${ref.start} counts ${ref.count} ids, but its base and delta give ${baseCount(ref) - removes.length / w + adds.length / w}`,
+      );
+    out.push({ base, adds, removes });
+  }
+  return out;
+}
+
+/** The state as one sorted list (the base itself when there is no delta). */
+export function wholeState(p: StateParts, w: number, where: string, into?: Buffer): Buffer {
+  try {
+    return applyChanges(p.base, p.removes, p.adds, w, into);
+  } catch (err) {
+    if (err instanceof RangeError && /removed id/.test(err.message))
+      throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${where}: a state delta removes an id its base list does not hold; it was altered outside ttsync`);
+    throw err;
+  }
+}
+
+/** The ids in the state after the parts' ids: a state list's count. */
+export function stateCount(p: StateParts, w: number): number {
+  return (p.base.length - p.removes.length + p.adds.length) / w;
+}
+
+/**
+ * The net change over the base after a further change of the state (adds: ids the state did
+ * not hold; removes: ids it held): an id added back after its removal leaves the removes, an
+ * id removed after its addition leaves the adds.
+ */
+export function composeDelta(prev: StateParts, change: { adds: Buffer; removes: Buffer }, w: number): { adds: Buffer; removes: Buffer } {
+  return {
+    adds: unionRecords(minusRecords(prev.adds, change.removes, w), minusRecords(change.adds, prev.removes, w), w),
+    removes: unionRecords(minusRecords(prev.removes, change.adds, w), minusRecords(change.removes, prev.adds, w), w),
+  };
+}
+
+/** What a diff names for a state list it leaves as it was: the same base, and its delta if any. */
+export function keptState(ref: StateRef): { stateAt: ListAt; stateDelta?: StateDelta } {
+  return { stateAt: { uri: ref.uri, start: ref.start, ...(ref.format ? { format: ref.format } : {}) }, ...(ref.delta ? { stateDelta: ref.delta } : {}) };
+}
+
+/** The first record of S (q words each) from `lo` on that is not before the key at kw[ki]. */
+export function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Array, ki: number, q: number): number {
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cmpAt(S, mid * q, kw, ki, q) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Whether the state holds an id, from its parts without joining them: asked in ascending
+ * order of ids (each part is searched from where the last question left it).
+ */
+export class StateView {
+  private readonly q: number;
+  private readonly bw: Uint32Array;
+  private readonly aw: Uint32Array;
+  private readonly rw: Uint32Array;
+  private readonly nB: number;
+  private readonly nA: number;
+  private readonly nR: number;
+  private b = 0;
+  private a = 0;
+  private r = 0;
+
+  constructor(
+    readonly parts: StateParts,
+    w: number,
+  ) {
+    this.q = w >>> 2;
+    this.bw = wordsOf(parts.base);
+    this.aw = wordsOf(parts.adds);
+    this.rw = wordsOf(parts.removes);
+    this.nB = parts.base.length / w;
+    this.nA = parts.adds.length / w;
+    this.nR = parts.removes.length / w;
+  }
+
+  has(kw: Uint32Array, ki: number): boolean {
+    const q = this.q;
+    if (this.nA) {
+      this.a = lowerBound(this.aw, this.nA, this.a, kw, ki, q);
+      if (this.a < this.nA && cmpAt(this.aw, this.a * q, kw, ki, q) === 0) return true;
+    }
+    if (this.nR) {
+      this.r = lowerBound(this.rw, this.nR, this.r, kw, ki, q);
+      if (this.r < this.nR && cmpAt(this.rw, this.r * q, kw, ki, q) === 0) return false;
+    }
+    this.b = lowerBound(this.bw, this.nB, this.b, kw, ki, q);
+    return this.b < this.nB && cmpAt(this.bw, this.b * q, kw, ki, q) === 0;
+  }
+}
+
+/**
+ * S − removes ∪ adds (removes ⊆ S, adds disjoint from S; all sorted): S copied in runs
+ * between the changes, which are few (a churn's), instead of record by record.
+ */
+export function applyChanges(S: Buffer, removes: Buffer, adds: Buffer, w: number, into?: Buffer): Buffer {
+  if (!removes.length && !adds.length) return S;
+  const q = w >>> 2;
+  const sw = wordsOf(S);
+  const xw = wordsOf(removes);
+  const yw = wordsOf(adds);
+  const nS = S.length / w;
+  const nX = removes.length / w;
+  const nY = adds.length / w;
+  const size = S.length - removes.length + adds.length;
+  if (into && into.length < size) throw new RangeError(`a list of ${size} bytes does not fit in ${into.length}`);
+  const out = into ?? Buffer.allocUnsafeSlow(size);
+  let o = 0;
+  let s = 0;
+  let i = 0;
+  let j = 0;
+  while (i < nX || j < nY) {
+    const takeRemove = j >= nY || (i < nX && cmpAt(xw, i * q, yw, j * q, q) < 0);
+    const kw = takeRemove ? xw : yw;
+    const ki = takeRemove ? i * q : j * q;
+    const p = lowerBound(sw, nS, s, kw, ki, q);
+    if (p > s) o += S.copy(out, o, s * w, p * w);
+    s = p;
+    if (takeRemove) {
+      if (!(s < nS && cmpAt(sw, s * q, kw, ki, q) === 0)) throw new RangeError('a removed id is not in the list');
+      s++;
+      i++;
+    } else {
+      o += adds.copy(out, o, j * w, j * w + w);
+      j++;
+    }
+  }
+  if (s < nS) o += S.copy(out, o, s * w, nS * w);
+  return out.subarray(0, o);
+}
