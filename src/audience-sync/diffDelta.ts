@@ -115,7 +115,9 @@ export async function diffDeltaGroup(
         const net = direct && !input.resend ? composeDelta(P, change, w) : null;
         const changed = change.adds.length > 0 || change.removes.length > 0;
         const small = !!net && compactAt > 0 && P.base.length > 0 && net.adds.length + net.removes.length <= compactAt * P.base.length;
-        const whole = (changed && !small) || !net ? stateCount(P, w) * w - change.removes.length + change.adds.length : 0;
+        // With deltas off, a list still kept as one is written whole too (the way back to schema 1).
+        const flatten = compactAt === 0 && (P.adds.length > 0 || P.removes.length > 0);
+        const whole = (changed && !small) || !net || flatten ? stateCount(P, w) * w - change.removes.length + change.adds.length : 0;
         after += whole;
         plans.set(k, { P, U, change, net: small ? net : null, whole, full: net });
       }
@@ -141,7 +143,7 @@ export async function diffDeltaGroup(
           if (change.removes.length) r.removeAt = packers.remove.add(change.removes);
           if (change.adds.length) r.addAt = packers.add.add(change.adds);
           if (state > 0) {
-            if (!change.adds.length && !change.removes.length && idxRef) Object.assign(r, keptState(idxRef));
+            if (!change.adds.length && !change.removes.length && idxRef && !whole) Object.assign(r, keptState(idxRef));
             else if (net && idxRef) {
               // The net change is often this run's change itself (the first churn over a whole list): then it is the lists just written.
               const ref = (ids: Buffer, same: Buffer, at: ListAt | undefined): RecordListRef | undefined => {
@@ -172,7 +174,7 @@ export async function diffDeltaGroup(
           if (d.removes.length) r.removeAt = packers.remove.add(d.removes);
           if (d.state.length) {
             const unchanged = appliedRef && d.state.length === applied.length && !d.adds.length && !d.removes.length;
-            if (unchanged) Object.assign(r, keptState(appliedRef));
+            if (unchanged && !(compactAt === 0 && appliedRef.delta)) Object.assign(r, keptState(appliedRef));
             else r.stateAt = packers.state.add(d.state);
           }
           if (d.adds.length) r.addAt = d.adds === d.state && r.stateAt && !r.stateDelta ? { ...r.stateAt } : packers.add.add(d.adds);

@@ -133,7 +133,8 @@ export async function diffGroup(
         if (d.state.length) {
           // An unchanged shard keeps pointing at the applied list (in its own form) instead of a copy.
           const unchanged = appliedRef && d.state.length === appliedIds.length && !d.adds.length && !d.removes.length;
-          if (unchanged) Object.assign(r, keptState(appliedRef));
+          // With deltas off (stateDeltaCompactAt 0) a list kept as a base and a delta is written whole.
+          if (unchanged && !(input.stateDeltaCompactAt === 0 && appliedRef.delta)) Object.assign(r, keptState(appliedRef));
           else r.stateAt = packers.state.add(d.state);
         }
         // Adds that are the whole new state (a first sync, a resend) are that list, not a copy.

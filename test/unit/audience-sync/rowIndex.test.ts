@@ -387,7 +387,7 @@ describe('row index', () => {
     expect(t6.prepared.rowIndex).toBeUndefined();
   }, 600_000);
 
-  it('keeps state lists as a base and a delta: the files and state of the full path, compacted past the threshold, refused when damaged, kept by run GC', async () => {
+  it('keeps state lists as a base and a delta: the files and state of the full path, compacted past the threshold, written whole with deltas off, refused when damaged, kept by run GC', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ttsync-statedelta-'));
     const inputs = openBlobStore(join(dir, 'inputs'));
     // 4,000 rows give each shard's list of each type about 15 ids, so a churn changes part of a list.
@@ -435,6 +435,14 @@ describe('row index', () => {
     const slow4 = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), 'fuzz.000004.run', inputs.uriOf('s4.csv'));
     same(await sync(kinds.always, cfg(always), always, 'fuzz.000004.run', inputs.uriOf('s4.csv')), slow4);
 
+    // With deltas off, the next sync writes every list whole, unchanged ones too: the form an older release reads.
+    const slow5 = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), 'fuzz.000005.run', inputs.uriOf('s3.csv'));
+    same(await sync(kinds.never, cfg(always), always, 'fuzz.000005.run', inputs.uriOf('s3.csv')), slow5);
+    expect(await listForms(always)).toMatchObject({ schema: 1, deltas: 0 });
+    const slow6 = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), 'fuzz.000006.run', inputs.uriOf('s4.csv'));
+    same(await sync(kinds.always, cfg(always), always, 'fuzz.000006.run', inputs.uriOf('s4.csv')), slow6);
+    expect((await listForms(always)).deltas).toBeGreaterThan(300);
+
     // A delta that does not add up to its list's count is damage, not a state.
     const work = openBlobStore(always);
     const { pointer, manifest } = await readAppliedState(work, 'fuzz');
@@ -443,8 +451,8 @@ describe('row index', () => {
     t!.shards[xx]!.delta!.base += 1;
     await work.write(pointer!.manifestKey, JSON.stringify(manifest));
     const base = await run(kinds.always.loadAppliedState, { config: cfg(always) });
-    await run(kinds.always.prepareSnapshot, { config: cfg(always), runId: 'fuzz.000005.run', snapshot: { uri: inputs.uriOf('s0.csv') } });
-    await expect(run(kinds.always.diffShards, { config: cfg(always), runId: 'fuzz.000005.run', baseVersion: base.version, from: 0, to: 256 })).rejects.toThrow(
+    await run(kinds.always.prepareSnapshot, { config: cfg(always), runId: 'fuzz.000007.run', snapshot: { uri: inputs.uriOf('s0.csv') } });
+    await expect(run(kinds.always.diffShards, { config: cfg(always), runId: 'fuzz.000007.run', baseVersion: base.version, from: 0, to: 256 })).rejects.toThrow(
       new RegExp(`counts ${t!.shards[xx]!.count} ids, but its base and delta give ${t!.shards[xx]!.count + 1}`),
     );
     expect(type).toBeTruthy();
