@@ -3,7 +3,9 @@
 //   npm run bench:sync                                   first syncs of 1M and 10M rows, 1% churn on 1M
 //   npm run bench:sync -- --rows 2e5 --churn 0.01        smaller
 //   npm run bench:sync -- --rows 1e6 --no-churn --processing-delay 500ms --timeout 20m --keep
-// The data + TikTok worker runs in its own child process, one per scenario, so its peak RSS
+//   npm run bench:sync -- --cold-worker                  each scenario in a worker that has run nothing yet
+// The data + TikTok worker runs in its own child process, one per scenario (warmed by a
+// 20,000-row sync of another destination, which peaks far lower), so its peak RSS
 // (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The emulator
 // runs in a process of its own (`ttsync emulator`); the control worker (workflows) and the
 // client run here. TEMPORAL_ADDRESS uses that server (unique task queues) instead of starting
@@ -99,6 +101,8 @@ interface Options {
   processingDelayMs: number;
   deadline: number;
   keep: boolean;
+  /** Measure each scenario in a worker that has run nothing yet (default: one warmed by a small first and churn sync). */
+  coldWorker: boolean;
 }
 
 function parseOptions(): Options {
@@ -110,6 +114,7 @@ function parseOptions(): Options {
       'processing-delay': { type: 'string', default: '1s' },
       timeout: { type: 'string', default: '60m' },
       keep: { type: 'boolean', default: false },
+      'cold-worker': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -126,6 +131,7 @@ function parseOptions(): Options {
     processingDelayMs: durationMsOf(values['processing-delay']),
     deadline: Date.now() + durationMsOf(values.timeout),
     keep: values.keep,
+    coldWorker: values['cold-worker'],
   };
 }
 
@@ -169,7 +175,9 @@ interface Child {
 }
 
 function startWorkerChild(address: string, env: ChildEnv): Child {
-  const proc = spawn(process.execPath, [__filename, '--worker-child'], {
+  // BENCH_CHILD_NODE_ARGS: node flags for the worker (e.g. "--cpu-prof --cpu-prof-dir=D"; NODE_OPTIONS refuses some).
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, __filename, '--worker-child'], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, TEMPORAL_ADDRESS: address, TTSYNC_BENCH_CHILD: JSON.stringify(env) },
   });
@@ -372,18 +380,19 @@ async function main(): Promise<void> {
       const stats: SyntheticStats = await writeSyntheticSnapshot(snapPath, sc.spec);
       console.log(`\n${sc.name}: snapshot ${n(stats.rows)} rows, ${mib(stats.bytes)} (written in ${((performance.now() - tg) / 1000).toFixed(1)} s)`);
 
-      const config: DestinationConfigInput = {
-        destinationId: sc.destinationId,
+      const configFor = (destinationId: string): DestinationConfigInput => ({
+        destinationId,
         advertiserId: ADVERTISER,
-        audienceName: `ttsync bench ${sc.destinationId}`,
+        audienceName: `ttsync bench ${destinationId}`,
         action: 'create',
         identifiers: { [SYNTHETIC_COLUMNS.email]: 'email', [SYNTHETIC_COLUMNS.phone]: 'phone', [SYNTHETIC_COLUMNS.maid]: 'maid' },
         defaultCountry: SYNTHETIC_DEFAULT_COUNTRY,
         accessToken: `env:${TOKEN_VAR}`,
-        sourceSegmentId: sc.destinationId,
+        sourceSegmentId: destinationId,
         maxProcessingWait: '1h',
-        storage: { workdir: join(dir, sc.destinationId, 'work') },
-      };
+        storage: { workdir: join(dir, destinationId, 'work') },
+      });
+      const config = configFor(sc.destinationId);
       // The floor, twice (the first read warms the page cache and the JIT); the faster counts.
       const floors = [await readHashFloor(snapPath, config), await readHashFloor(snapPath, config)];
       const floor = { wallMs: Math.min(...floors.map((f) => f.wallMs)), cpuMs: Math.min(...floors.map((f) => f.cpuMs)), ids: floors[0]!.ids };
@@ -393,6 +402,27 @@ async function main(): Promise<void> {
       // emulator hands out the same audience ids again after its reset between scenarios.
       current = startWorkerChild(address, { queues, workdir: join(dir, sc.destinationId, 'default-work') });
       await current.ready;
+      // The floor is read twice and the faster counts (a compiled reader); a worker's code is
+      // compiled the same way by a small first and churn sync of another destination, as a
+      // long-running worker's is, unless --cold-worker.
+      if (!opts.coldWorker) {
+        const tw = performance.now();
+        const warm = `warm-${scenarios.indexOf(sc)}-${stamp}`;
+        for (const [k, spec] of [{ people: 20_000, invalidEvery: 10_000 }, churned({ people: 20_000, invalidEvery: 10_000 }, opts.churn ?? 0.01)].entries()) {
+          const path = join(dir, `${warm}-${k}.csv`);
+          await writeSyntheticSnapshot(path, spec);
+          const req = await requestAudienceSync(client, {
+            config: { ...configFor(warm), audienceName: `ttsync bench ${warm}` },
+            snapshot: { uri: pathToFileURL(path).href },
+            taskQueue,
+            queues,
+            timing: { cadence: '24h', pollInitial: '500ms', pollMax: '2s' },
+          });
+          const st = await waitForAudienceCycle(client, warm, req.cyclesBefore, { pollMs: 200, timeoutMs: Math.max(1000, opts.deadline - Date.now()) });
+          if (st.phase !== 'synced') throw new Error(`the warm-up sync of ${warm} ended in ${st.phase}: ${st.lastError?.message ?? ''}`);
+        }
+        console.log(`  worker warmed by a 20,000-row first and churn sync of ${warm} in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
+      }
       const pid = current.proc.pid!;
       const rss = sampleRss(pid);
       const runBefore = await currentRunId(client, workflowId);
@@ -401,6 +431,7 @@ async function main(): Promise<void> {
       const phaseCpu = new Map<string, number>();
       const child = current;
       let phaseStart = t0;
+      let markAt = process.hrtime.bigint() / 1000n;
       let cpuStart = await child.cpuMs();
       // Status polls come one at a time; the CPU reading of a phase change is awaited in order.
       let cpuChain: Promise<void> = Promise.resolve();
@@ -420,6 +451,11 @@ async function main(): Promise<void> {
           onStatus: (s) => {
             const now = performance.now();
             const was = rss.phase;
+            // BENCH_MARKS=1: each phase's bounds as seen here (hrtime µs, one clock with the worker's profile), on stderr.
+            if (process.env.BENCH_MARKS && s.phase !== was) {
+              console.error(`MARK ${was} ${markAt} ${process.hrtime.bigint() / 1000n}`);
+              markAt = process.hrtime.bigint() / 1000n;
+            }
             phaseTimes.set(was, (phaseTimes.get(was) ?? 0) + (now - phaseStart));
             phaseStart = now;
             rss.phase = s.currentRunId === null ? 'done' : s.phase;
