@@ -22,7 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { requestAudienceSync, waitForAudienceCycle } from '../src/audience-sync/client';
 import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } from '../src/audience-sync/config';
 import { SnapshotReader } from '../src/snapshot';
@@ -56,8 +56,41 @@ interface ChildEnv {
   workdir: string;
 }
 
+/** One activity as the worker ran it: its type, and the clock and process CPU (ms) at its start and end. */
+interface ActivitySpan {
+  type: string;
+  t0: number;
+  t1: number;
+  c0: number;
+  c1: number;
+}
+
+const cpuNowMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 async function workerChild(): Promise<void> {
   installRuntimeLogging('WARN');
+  // Each activity's bounds, so the parent reads the data plane's CPU from the activities
+  // themselves, not from phases it sees only by polling every 200 ms.
+  const spans: ActivitySpan[] = [];
+  const timed: ActivityInterceptorsFactory = (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        const t0 = performance.timeOrigin + performance.now();
+        const c0 = cpuNowMs();
+        const h0 = process.hrtime.bigint() / 1000n;
+        try {
+          return await next(input);
+        } finally {
+          spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs() });
+          // BENCH_MARKS=1: the activity's bounds in hrtime µs, to slice a profile of this worker (BENCH_CHILD_NODE_ARGS).
+          if (process.env.BENCH_MARKS) console.error(`MARK activity ${ctx.info.activityType} ${h0} ${process.hrtime.bigint() / 1000n}`);
+        }
+      },
+    },
+  });
   const cfg = JSON.parse(process.env.TTSYNC_BENCH_CHILD ?? '{}') as ChildEnv;
   // The benchmark's own server (its parent names it), never a profile.
   const temporal = localTemporalSettings(process.env.TEMPORAL_ADDRESS ?? DEFAULT_ADDRESS, process.env.TEMPORAL_NAMESPACE || undefined);
@@ -68,6 +101,7 @@ async function workerChild(): Promise<void> {
     roles: ['data', 'tiktok'],
     taskQueues: cfg.queues,
     shutdownGraceTime: '1s',
+    activityInterceptors: [timed],
     activityDeps: {
       // BENCH_ROW_INDEX=0: without the row index (every sync reads the whole snapshot), to compare.
       audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: cfg.workdir, ...(process.env.BENCH_ROW_INDEX === '0' ? { tuning: { rowIndexMaxBytes: 0 } } : {}) },
@@ -76,8 +110,9 @@ async function workerChild(): Promise<void> {
   });
   process.send?.({ ready: true });
   const stop = (): void => workers.shutdown();
-  process.on('message', (m: { stop?: boolean; cpu?: number }) => {
+  process.on('message', (m: { stop?: boolean; cpu?: number; spans?: number }) => {
     if (m.stop) stop();
+    if (m.spans !== undefined) process.send?.({ spansReply: m.spans, spans: spans.splice(0) });
     // CPU seconds of the worker so far (user + system, all threads): the parent's phase clock.
     if (m.cpu !== undefined) {
       const u = process.cpuUsage();
@@ -172,6 +207,8 @@ interface Child {
   maxRss: Promise<number>;
   /** The worker's CPU milliseconds so far (asks it over IPC). */
   cpuMs(): Promise<number>;
+  /** The activities the worker ran since the last call. */
+  takeSpans(): Promise<ActivitySpan[]>;
 }
 
 function startWorkerChild(address: string, env: ChildEnv): Child {
@@ -203,7 +240,45 @@ function startWorkerChild(address: string, env: ChildEnv): Child {
       pending.set(id, resolve);
       proc.send({ cpu: id });
     });
-  return { proc, ready, maxRss, cpuMs };
+  const spanWaiters = new Map<number, (spans: ActivitySpan[]) => void>();
+  proc.on('message', (m: { spansReply?: number; spans?: ActivitySpan[] }) => {
+    if (m.spansReply === undefined) return;
+    spanWaiters.get(m.spansReply)?.(m.spans ?? []);
+    spanWaiters.delete(m.spansReply);
+  });
+  const takeSpans = (): Promise<ActivitySpan[]> =>
+    new Promise((resolve) => {
+      const id = ++asked;
+      spanWaiters.set(id, resolve);
+      proc.send({ spans: id });
+    });
+  return { proc, ready, maxRss, cpuMs, takeSpans };
+}
+
+/**
+ * Wall and worker CPU ms inside the activities of one type: overlapping ones (diff groups run
+ * side by side) count once, from the first's start to the last's end of each overlap.
+ */
+function activityTime(spans: readonly ActivitySpan[], type: string): { wallMs: number; cpuMs: number; count: number } {
+  const mine = spans.filter((x) => x.type === type).sort((a, b) => a.t0 - b.t0);
+  let wallMs = 0;
+  let cpuMs = 0;
+  for (let i = 0; i < mine.length; ) {
+    const t0 = mine[i]!.t0;
+    let { t1, c0, c1 } = mine[i]!;
+    let j = i + 1;
+    for (; j < mine.length && mine[j]!.t0 <= t1; j++) {
+      if (mine[j]!.t1 > t1) {
+        t1 = mine[j]!.t1;
+        c1 = mine[j]!.c1;
+      }
+      c0 = Math.min(c0, mine[j]!.c0);
+    }
+    wallMs += t1 - t0;
+    cpuMs += c1 - c0;
+    i = j;
+  }
+  return { wallMs, cpuMs, count: mine.length };
 }
 
 /**
@@ -229,6 +304,8 @@ async function readHashFloor(path: string, config: DestinationConfigInput): Prom
 }
 
 const DATA_PLANE = ['preparing', 'diffing', 'building'];
+/** The activities of those phases. */
+const DATA_ACTIVITIES = ['prepareSnapshot', 'diffShards', 'buildCustomerFiles'];
 
 async function stopWorkerChild(c: Child): Promise<number> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return 0;
@@ -361,7 +438,7 @@ async function main(): Promise<void> {
     }
 
     const results: string[] = [];
-    const firstSyncs = new Map<string, { planeWall: number; planeCpu: number; wallNoWait: number }>();
+    const firstSyncs = new Map<string, { planeWall: number; planeCpu: number; wallNoWait: number; actWall: number; actCpu: number }>();
     let lastDestination: string | undefined;
     for (const sc of scenarios) {
       if (Date.now() > opts.deadline) {
@@ -423,6 +500,7 @@ async function main(): Promise<void> {
         }
         console.log(`  worker warmed by a 20,000-row first and churn sync of ${warm} in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
       }
+      await current.takeSpans();
       const pid = current.proc.pid!;
       const rss = sampleRss(pid);
       const runBefore = await currentRunId(client, workflowId);
@@ -476,6 +554,7 @@ async function main(): Promise<void> {
         }
         rss.stop();
         const hwm = procStatus(pid, 'VmHWM');
+        const spans = await child.takeSpans();
         const childMax = await stopWorkerChild(current);
         current = undefined;
         const last = status.lastSync;
@@ -497,17 +576,27 @@ async function main(): Promise<void> {
           `data plane (prepare+diff+build) ${(planeWall / 1000).toFixed(2)} s wall = ${(planeWall / floor.wallMs).toFixed(2)}x the read+hash floor, ${(planeCpu / 1000).toFixed(2)} s CPU = ${(planeCpu / floor.cpuMs).toFixed(2)}x`,
         ];
         const firstOf = firstSyncs.get(sc.destinationId);
-        if (firstOf)
+        // The same from the activities' own bounds (exact; the phases above are polled).
+        const acts = DATA_ACTIVITIES.map((a) => ({ a, ...activityTime(spans, a) }));
+        const actWall = acts.reduce((x, a) => x + a.wallMs, 0);
+        const actCpu = acts.reduce((x, a) => x + a.cpuMs, 0);
+        const byActivity = [
+          `activities (worker CPU inside them): ${acts.map((a) => `${a.a}${a.count > 1 ? ` x${a.count}` : ''} ${(a.cpuMs / 1000).toFixed(2)} s (wall ${(a.wallMs / 1000).toFixed(2)} s)`).join(', ')}`,
+          `data plane ${(actWall / 1000).toFixed(2)} s wall = ${(actWall / floor.wallMs).toFixed(2)}x the floor, ${(actCpu / 1000).toFixed(2)} s CPU = ${(actCpu / floor.cpuMs).toFixed(2)}x`,
+        ];
+        if (firstOf) {
           ratios.push(
             `against the first sync: data plane ${(planeWall / firstOf.planeWall).toFixed(2)}x wall, ${(planeCpu / firstOf.planeCpu).toFixed(2)}x CPU; whole sync without the processing wait ${(wallNoWait / firstOf.wallNoWait).toFixed(2)}x`,
           );
-        else firstSyncs.set(sc.destinationId, { planeWall, planeCpu, wallNoWait });
+          byActivity.push(`against the first sync: ${(actWall / firstOf.actWall).toFixed(3)}x wall, ${(actCpu / firstOf.actCpu).toFixed(3)}x CPU`);
+        } else firstSyncs.set(sc.destinationId, { planeWall, planeCpu, wallNoWait, actWall, actCpu });
         const lines = [
           `${sc.name}: ${wall.toFixed(1)} s wall, ${n(ids)} ids in the audience after it, ${n(Math.round(ids / wall))} ids/s; worker peak RSS ${mib(peak)} (VmHWM ${mib(hwm)}, getrusage ${mib(childMax)})`,
           `  sent: ${n(last.files)} files, ${mib1(last.bytes)} (${n(last.added)} ids APPEND, ${n(last.removed)} ids REMOVE); rejected ${n(Object.values(last.rejected).reduce((a, b) => a + b, 0))} rows/values; emulator audience ${n(audience?.size ?? 0)} ids, cover_num ${n(audience?.cover_num ?? 0)}`,
           `  history: ${hist.runs} run(s), ${n(hist.events)} events, ${n(hist.bytes)} bytes`,
           `  phase: time/worker peak RSS: ${phases}`,
           `  read+hash floor ${(floor.wallMs / 1000).toFixed(2)} s wall, ${(floor.cpuMs / 1000).toFixed(2)} s CPU; ${ratios.join('; ')}`,
+          `  ${byActivity.join('; ')}`,
         ];
         for (const l of lines) console.log(l);
         results.push(...lines);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import type { PayloadCodec } from '@temporalio/common';
 import { connectClient, connectNative, loadTemporalSettings, resolvePayloadCodec, type TemporalSettings } from './temporal/connection';
@@ -48,6 +48,8 @@ export interface WorkerConfig {
   tiktokMembersTaskQueue?: string;
   /** Activities each task queue of this process runs at once (the SDK's default otherwise): bounds a data worker's memory. */
   maxConcurrentActivities?: number;
+  /** Around every activity this process runs (a benchmark times the data plane's activities with them). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 export function workflowsPath(): string {
@@ -116,6 +118,7 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   const perProcess = {
     ...(cfg.identity ? { identity: cfg.identity } : {}),
     ...(cfg.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: cfg.maxConcurrentActivities } : {}),
+    ...(cfg.activityInterceptors?.length ? { interceptors: { activity: cfg.activityInterceptors } } : {}),
   };
   const workers: Worker[] = [];
   for (const role of roles) {

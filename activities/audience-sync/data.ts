@@ -303,6 +303,28 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('activity cancelled');
   };
 
+  /**
+   * beat() for progress reported many times a second (each table piece of a delta prepare,
+   * each diff step): sends at most one heartbeat per quarter of the heartbeat timeout, and at
+   * most one a second, since each one converts its details to a payload (a diff's checkpoint
+   * holds every shard's result so far: converting it per step was 35 ms of a churn diff, and its
+   * garbage more). Without a heartbeat timeout, every call. Cancellation is checked on every
+   * call. A checkpoint left out only means a resume redoes a little more.
+   */
+  const paced = (): ((details: unknown) => void) => {
+    const timeout = Context.current().info.heartbeatTimeoutMs;
+    const every = timeout ? Math.min(1000, timeout / 4) : 0;
+    let last = -Infinity;
+    return (details) => {
+      const now = performance.now();
+      if (now - last >= every) {
+        last = now;
+        heartbeat(details);
+      }
+      if (Context.current().cancellationSignal.aborted) throw new CancelledFailure('activity cancelled');
+    };
+  };
+
   async function wrap<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -363,7 +385,8 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       const writeIndex = !runId.startsWith('preview_');
       const indexable = set === 'snapshot' && kind === 'snapshot' && !resume && readOptions[i]!.format === 'csv' && config.syncMode === 'mirror' && tuning.rowIndexMaxBytes > 0 && (await store.stat(key)).size <= tuning.rowIndexMaxBytes;
       if (indexable) {
-        const delta = await tryDelta(config, work, runId, { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) }, readOptions[i]!, types, indexKey, writeIndex, () => beat(details));
+        const tick = paced();
+        const delta = await tryDelta(config, work, runId, { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) }, readOptions[i]!, types, indexKey, writeIndex, () => tick(details));
         if (delta) {
           const prepared: PreparedRun = {
             schema: 1,
@@ -542,6 +565,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         const prepared = await readJsonObject(work, layout.prepared(input.runId), PreparedRunSchema);
         const base = input.baseVersion === null ? null : await readJsonObject(work, layout.manifest(config.destinationId, input.baseVersion), ManifestSchema);
         const saved = activityInfo().heartbeatDetails as DiffCheckpoint | undefined;
+        const progress = paced();
         const group = await diffGroup(
           work,
           stores,
@@ -558,7 +582,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
           },
           async (cp) => {
             await Promise.resolve();
-            beat(cp);
+            progress(cp);
           },
           saved,
         );
