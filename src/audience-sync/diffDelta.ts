@@ -24,7 +24,8 @@ export { applyChanges } from './stateDelta';
  * given more than once; 1 for the rest of S, 0 for an id not in S), each id of the new lines
  * (A) or the gone lines (R) has now = before − (times in R) + (times in A): an id going from 0
  * is an add, one going to 0 a remove. Nothing else changes, so the whole snapshot is never
- * sorted: the state is S − removes ∪ adds, copied in runs.
+ * sorted: the state is S − removes ∪ adds, stored as S's base and the net change since
+ * (stateDelta.ts), or copied whole in runs once that change outgrows a fraction of the base.
  *
  * When the run's base is not the indexed state (a dry run that raced a commit) or the mode
  * is addOnly, that list is the snapshot's desired ids, diffed against the base as usual.
