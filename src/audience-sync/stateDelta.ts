@@ -130,47 +130,45 @@ export function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Arra
   return lo;
 }
 
-/**
- * Whether the state holds an id, from its parts without joining them: asked in ascending
- * order of ids (each part is searched from where the last question left it).
- */
-export class StateView {
+/** A sorted record list searched for ids in ascending order, each search from where the last ended. */
+class AscendingSearch {
+  private readonly words: Uint32Array;
+  private readonly n: number;
   private readonly q: number;
-  private readonly bw: Uint32Array;
-  private readonly aw: Uint32Array;
-  private readonly rw: Uint32Array;
-  private readonly nB: number;
-  private readonly nA: number;
-  private readonly nR: number;
-  private b = 0;
-  private a = 0;
-  private r = 0;
+  private at = 0;
+
+  constructor(list: Buffer, w: number) {
+    this.words = wordsOf(list);
+    this.n = list.length / w;
+    this.q = w >>> 2;
+  }
+
+  holds(kw: Uint32Array, ki: number): boolean {
+    if (this.n === 0) return false;
+    this.at = lowerBound(this.words, this.n, this.at, kw, ki, this.q);
+    return this.at < this.n && cmpAt(this.words, this.at * this.q, kw, ki, this.q) === 0;
+  }
+}
+
+/** Whether the state holds an id, from its parts without joining them: asked in ascending order of ids. */
+export class StateView {
+  private readonly base: AscendingSearch;
+  private readonly adds: AscendingSearch;
+  private readonly removes: AscendingSearch;
 
   constructor(
     readonly parts: StateParts,
     w: number,
   ) {
-    this.q = w >>> 2;
-    this.bw = wordsOf(parts.base);
-    this.aw = wordsOf(parts.adds);
-    this.rw = wordsOf(parts.removes);
-    this.nB = parts.base.length / w;
-    this.nA = parts.adds.length / w;
-    this.nR = parts.removes.length / w;
+    this.base = new AscendingSearch(parts.base, w);
+    this.adds = new AscendingSearch(parts.adds, w);
+    this.removes = new AscendingSearch(parts.removes, w);
   }
 
   has(kw: Uint32Array, ki: number): boolean {
-    const q = this.q;
-    if (this.nA) {
-      this.a = lowerBound(this.aw, this.nA, this.a, kw, ki, q);
-      if (this.a < this.nA && cmpAt(this.aw, this.a * q, kw, ki, q) === 0) return true;
-    }
-    if (this.nR) {
-      this.r = lowerBound(this.rw, this.nR, this.r, kw, ki, q);
-      if (this.r < this.nR && cmpAt(this.rw, this.r * q, kw, ki, q) === 0) return false;
-    }
-    this.b = lowerBound(this.bw, this.nB, this.b, kw, ki, q);
-    return this.b < this.nB && cmpAt(this.bw, this.b * q, kw, ki, q) === 0;
+    if (this.adds.holds(kw, ki)) return true;
+    if (this.removes.holds(kw, ki)) return false;
+    return this.base.holds(kw, ki);
   }
 }
 
