@@ -5,11 +5,12 @@ import type { BlobStore } from '../storage';
 import { layout } from './layout';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { DamagedRowIndex, ENTRY_HEAD, EntryArena, IndexOut, RowIndexBuilder, TABLE_WORDS, batched, checkEntry, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
+import { DamagedRowIndex, ENTRY_HEAD, EntryArena, IndexOut, RowIndexBuilder, TABLE_WORDS, checkEntry, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
 import { readSpans } from './spanReads';
+import { ByteChunks } from './byteChunks';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
 import type { Stores } from './stores';
@@ -173,7 +174,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     return false;
   };
   let newSingles = 0;
-  const goneLines: Buffer[] = [];
+  const goneLines = new ByteChunks();
   // The fingerprints of the gone entries, in order (a layer's gone list).
   let goneFps = new Uint32Array(1 << 10);
   // Gone entries of a table base, whose bytes are read after the walk: offset, length and
@@ -188,11 +189,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const goneEntry = (words: Uint32Array, w: number, inline: Buffer | null, at: number): void => {
     if (inline) {
       checkEntry(inline, words, w, at, seed, scratch);
-      const len = words[w + 4]!;
-      const line = Buffer.allocUnsafe(len + 1);
-      inline.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
-      line[len] = 10;
-      goneLines.push(line);
+      goneLines.append(inline, at + ENTRY_HEAD, at + ENTRY_HEAD + words[w + 4]!, 10);
     } else {
       if (3 * spanCount + 3 > goneSpans.length) {
         const g = new Uint32Array(goneSpans.length * 2);
@@ -278,7 +275,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
         const n = len[k]! - 1;
         checkLine(buf, start, start + n, goneFps, 4 * goneSpans[3 * order[k]! + 2]!, seed, scratch);
         if (buf[start + n] !== 10) throw new DamagedRowIndex('a line of the index does not end where its entry says');
-        goneLines.push(Buffer.from(buf.subarray(start, start + n + 1)));
+        goneLines.append(buf, start, start + n + 1);
       },
       () => new DamagedRowIndex('the lines object is shorter than its entries say'),
     );
@@ -387,7 +384,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const goneStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    yield* batched(goneLines);
+    yield* goneLines.chunks();
     if (base.extraBytes > 0) {
       const { store, key } = stores.object(extraUri);
       const s = await store.openRead(key);
