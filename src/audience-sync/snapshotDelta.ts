@@ -9,7 +9,7 @@ import { DamagedRowIndex, ENTRY_HEAD, EntryArena, IndexOut, RowIndexBuilder, TAB
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
-import { readSpans } from './spanReads';
+import { eachSpan, rangePieces, readSpans } from './spanReads';
 import { ByteChunks } from './byteChunks';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
@@ -91,25 +91,36 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const perRange = 5 * Math.max(64, Math.ceil((guess / 256) * 1.1));
   const fp = new Uint32Array(4);
   let n = 0;
+  // Per line: NEW_SINGLE, NEW_OTHER (a blank line) or 0 (kept, or the header).
   let fresh = new Uint8Array(guess + 2);
-  const markNew = (line: number): void => {
+  const markNew = (line: number, kind = NEW_SINGLE): void => {
     if (line >= fresh.length) {
       const f = new Uint8Array(Math.max(line + 1, fresh.length * 2));
       f.set(fresh);
       fresh = f;
     }
-    fresh[line] = 1;
+    fresh[line] = kind;
   };
+  // Where each line starts in the snapshot, and after the last line where the tail (or the
+  // end) does: the new lines are read again by position, not by splitting the whole file again.
+  let starts: Uint32Array | Float64Array = info.size < 2 ** 32 ? new Uint32Array(guess + 2) : new Float64Array(guess + 2);
+  let tailAt = -1;
   let headerOk = false;
   const pass1 = new LineSplitter({
     line(buf, start, end, line, single) {
+      if (line + 1 >= starts.length) {
+        const g = starts instanceof Uint32Array ? new Uint32Array(2 * starts.length) : new Float64Array(2 * starts.length);
+        g.set(starts);
+        starts = g;
+      }
+      starts[line] = pass1.offset(start);
       if (line === 1) {
         headerOk = buf.subarray(start, end).equals(header);
         if (!headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
         return;
       }
       if (!single) {
-        markNew(line);
+        markNew(line, NEW_OTHER);
         return;
       }
       lineFingerprint(buf, start, end, seed, fp, 0);
@@ -129,16 +140,21 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
       bucketFill[r] = o + 5;
       n++;
     },
-    tail() {
-      // Read again in the second pass, as it is.
+    tail(_buf, start) {
+      // Read again after the new lines, as it is.
+      if (tailAt < 0) tailAt = pass1.offset(start);
     },
   });
   let chunks = 0;
+  let size = 0;
   for await (const c of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
     pass1.push(c);
+    size += c.length;
     if ((++chunks & 15) === 0) input.tick();
   }
   pass1.end();
+  const lines = pass1.lines;
+  starts[lines + 1] = tailAt >= 0 ? tailAt : size;
   if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
 
   // 2. Sorted fingerprints against the index, range by range: each range is sorted into one
@@ -282,7 +298,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     input.tick();
   }
 
-  // 3. The new lines (and the tail) through the reader.
+  // 3. The new lines (read where pass 1 saw them) and the tail through the reader.
   const arena = new EntryArena();
   const blank: { line: number; bytes: Buffer }[] = [];
   const tailParts: Buffer[] = [];
@@ -290,47 +306,32 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   let synth = 1;
   let tailSynth = -1;
   let tailReal = -1;
-  let out: Buffer[] = [];
-  const pass2 = new LineSplitter({
-    line(buf, start, end, line, single) {
-      if (line === 1 || line >= fresh.length || fresh[line] !== 1) return;
-      out.push(buf.subarray(start, end + 1));
-      synth++;
-      if (synth >= synthToReal.length) {
-        const s = new Int32Array(synthToReal.length * 2);
-        s.set(synthToReal);
-        synthToReal = s;
-      }
-      synthToReal[synth] = line;
-      if (single) {
-        if (input.writeIndex) arena.add(buf, start, end, seed, line);
-      } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
-    },
-    tail(buf, start, end) {
-      if (tailSynth < 0) {
-        tailSynth = synth + 1;
-        tailReal = pass2.lines + 1;
-      }
-      out.push(buf.subarray(start, end));
-      if (input.writeIndex) tailParts.push(Buffer.from(buf.subarray(start, end)));
-    },
-  });
+  const newLines = new ByteChunks();
+  const newLine = (buf: Buffer, start: number, end: number, line: number): void => {
+    newLines.append(buf, start, end + 1);
+    synth++;
+    if (synth >= synthToReal.length) {
+      const s = new Int32Array(synthToReal.length * 2);
+      s.set(synthToReal);
+      synthToReal = s;
+    }
+    synthToReal[synth] = line;
+    if (fresh[line] === NEW_SINGLE) {
+      if (input.writeIndex) arena.add(buf, start, end, seed, line);
+    } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+  };
+  const cut = (): Error => new Error('the snapshot is shorter than its first read');
   const newStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    for await (const chunk of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
-      pass2.push(chunk);
-      if (out.length) {
-        const b = Buffer.concat(out);
-        out = [];
-        yield b;
-      }
-    }
-    pass2.end();
-    if (out.length) {
-      const b = Buffer.concat(out);
-      out = [];
-      yield b;
+    for await (const _ of readNewLines(source.store, source.key, fresh, starts, lines, newLine, cut)) if (newLines.pending >= 1 << 20) yield* newLines.take();
+    yield* newLines.take();
+    if (tailAt < 0) return;
+    tailSynth = synth + 1;
+    tailReal = lines + 1;
+    for await (const c of rangePieces(source.store, source.key, tailAt, size, cut)) {
+      yield Buffer.from(c);
+      if (input.writeIndex) tailParts.push(Buffer.from(c));
     }
   };
   const realLine = (k: number): number => (tailSynth >= 0 && k >= tailSynth ? tailReal + (k - tailSynth) : k === 1 ? 1 : synthToReal[k]!);
@@ -384,7 +385,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const goneStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    yield* goneLines.chunks();
+    yield* goneLines.take();
     if (base.extraBytes > 0) {
       const { store, key } = stores.object(extraUri);
       const s = await store.openRead(key);
@@ -569,3 +570,55 @@ function combine(a: SnapshotCounts, b: SnapshotCounts, sign: 1 | -1): SnapshotCo
   if (out.rows < 0) throw new Error('the row index counts fewer rows than its lines gave');
   return out;
 }
+
+const NEW_SINGLE = 1;
+const NEW_OTHER = 2;
+/** Bytes of the snapshot a span of new lines covers at most: the read buffer holds a span whole. */
+const RUN_BYTES = 256 << 10;
+/** Spans per read of the snapshot (their offsets are held while it runs). */
+const RUN_BATCH = 1 << 14;
+
+/**
+ * Reads the lines marked in `fresh` (lines 2..lines, line l at [starts[l], starts[l + 1]),
+ * its LF last) by position, in order, handing each to `each` (buf[start, end) plus its LF);
+ * consecutive ones as one span. Yields after each read (see eachSpan).
+ */
+async function* readNewLines(
+  store: BlobStore,
+  key: string,
+  fresh: Uint8Array,
+  starts: Uint32Array | Float64Array,
+  lines: number,
+  each: (buf: Buffer, start: number, end: number, line: number) => void,
+  cut: () => Error,
+): AsyncGenerator<void> {
+  const at = new Float64Array(RUN_BATCH);
+  const len = new Float64Array(RUN_BATCH);
+  const first = new Int32Array(RUN_BATCH);
+  const count = new Int32Array(RUN_BATCH);
+  const last = Math.min(lines, fresh.length - 1);
+  const onSpan = (buf: Buffer, start: number, k: number): void => {
+    let o = start;
+    for (let l = first[k]!, to = l + count[k]!; l < to; l++) {
+      const e = o + (starts[l + 1]! - starts[l]!) - 1;
+      each(buf, o, e, l);
+      o = e + 1;
+    }
+  };
+  for (let l = 2; l <= last; ) {
+    let n = 0;
+    for (; n < RUN_BATCH && l <= last; l++) {
+      if (fresh[l] === 0) continue;
+      const s = starts[l]!;
+      let e = l + 1;
+      while (e <= last && fresh[e] !== 0 && starts[e + 1]! - s <= RUN_BYTES) e++;
+      at[n] = s;
+      len[n] = starts[e]! - s;
+      first[n] = l;
+      count[n++] = e - l;
+      l = e - 1;
+    }
+    if (n > 0) yield* eachSpan(store, key, { at, len, n }, onSpan, cut);
+  }
+}
+
