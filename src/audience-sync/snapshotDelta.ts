@@ -5,12 +5,12 @@ import type { BlobStore } from '../storage';
 import { layout } from './layout';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { DamagedRowIndex, ENTRY_HEAD, EntryArena, IndexOut, RowIndexBuilder, TABLE_WORDS, checkEntry, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
+import { DamagedRowIndex, EntryArena, IndexOut, RowIndexBuilder, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
-import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
 import { eachSpan, rangePieces, readSpans } from './spanReads';
 import { ByteChunks } from './byteChunks';
+import { DeltaNotApplicable, FingerprintMerge, NEW_SINGLE, SnapshotLines } from './snapshotLines';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
 import type { Stores } from './stores';
@@ -70,8 +70,7 @@ export interface DeltaResult {
   stats: { kept: number; fresh: number; gone: number };
 }
 
-/** The base index does not fit this snapshot (another header): not an error, the full path. */
-export class DeltaNotApplicable extends Error {}
+export { DeltaNotApplicable };
 
 
 export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResult> {
@@ -83,194 +82,29 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   // 1. Fingerprints of the snapshot's lines.
   // Sized for the indexed snapshot and a sixteenth more: growing copies them (garbage).
   const guess = Math.max(1 << 12, base.entries + (base.entries >>> 4));
-  // Per fingerprint range (top byte), records of 5 words (fingerprint, line): appended in
-  // sequence, then each range sorted within the CPU's caches (one sort of the whole array
-  // missed the cache on nearly every record, and so did the merge reading it in that order).
-  const buckets = new Array<Uint32Array | undefined>(256);
-  const bucketFill = new Int32Array(256);
-  const perRange = 5 * Math.max(64, Math.ceil((guess / 256) * 1.1));
-  const fp = new Uint32Array(4);
-  let n = 0;
-  // Per line: NEW_SINGLE, NEW_OTHER (a blank line) or 0 (kept, or the header).
-  let fresh = new Uint8Array(guess + 2);
-  const markNew = (line: number, kind = NEW_SINGLE): void => {
-    if (line >= fresh.length) {
-      const f = new Uint8Array(Math.max(line + 1, fresh.length * 2));
-      f.set(fresh);
-      fresh = f;
-    }
-    fresh[line] = kind;
-  };
-  // Where each line starts in the snapshot, and after the last line where the tail (or the
-  // end) does: the new lines are read again by position, not by splitting the whole file again.
-  let starts: Uint32Array | Float64Array = info.size < 2 ** 32 ? new Uint32Array(guess + 2) : new Float64Array(guess + 2);
-  let tailAt = -1;
-  let headerOk = false;
-  const pass1 = new LineSplitter({
-    line(buf, start, end, line, single) {
-      if (line + 1 >= starts.length) {
-        const g = starts instanceof Uint32Array ? new Uint32Array(2 * starts.length) : new Float64Array(2 * starts.length);
-        g.set(starts);
-        starts = g;
-      }
-      starts[line] = pass1.offset(start);
-      if (line === 1) {
-        headerOk = buf.subarray(start, end).equals(header);
-        if (!headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
-        return;
-      }
-      if (!single) {
-        markNew(line, NEW_OTHER);
-        return;
-      }
-      lineFingerprint(buf, start, end, seed, fp, 0);
-      const r = fp[0]! >>> 24;
-      let b = buckets[r];
-      const o = bucketFill[r]!;
-      if (!b || o + 5 > b.length) {
-        const grown = new Uint32Array(b ? b.length * 2 : perRange);
-        if (b) grown.set(b);
-        b = buckets[r] = grown;
-      }
-      b[o] = fp[0]!;
-      b[o + 1] = fp[1]!;
-      b[o + 2] = fp[2]!;
-      b[o + 3] = fp[3]!;
-      b[o + 4] = line;
-      bucketFill[r] = o + 5;
-      n++;
-    },
-    tail(_buf, start) {
-      // Read again after the new lines, as it is.
-      if (tailAt < 0) tailAt = pass1.offset(start);
-    },
-  });
+  const pass1 = new SnapshotLines(header, seed, guess, info.size);
   let chunks = 0;
   let size = 0;
   for await (const c of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
-    pass1.push(c);
+    pass1.splitter.push(c);
     size += c.length;
     if ((++chunks & 15) === 0) input.tick();
   }
-  pass1.end();
-  const lines = pass1.lines;
-  starts[lines + 1] = tailAt >= 0 ? tailAt : size;
-  if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
+  const lines = pass1.end(size);
+  if (!pass1.headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
 
-  // 2. Sorted fingerprints against the index, range by range: each range is sorted into one
-  // reused buffer when the merge reaches it (no sorted copy of the whole snapshot's).
-  let most = 0;
-  for (let r = 0; r < 256; r++) most = Math.max(most, bucketFill[r]!);
-  const sorted = new Uint32Array(most);
-  let p = 0;
-  let inRange = 0;
-  let nextRange = 0;
-  /** Whether a fingerprint is left: sorted[5p..] (the next range's, sorted, once this one's are used). */
-  const more = (): boolean => {
-    if (p < inRange) return true;
-    while (nextRange < 256) {
-      const r = nextRange++;
-      const b = buckets[r];
-      const m = bucketFill[r]! / 5;
-      buckets[r] = undefined;
-      if (!b || m === 0) continue;
-      const order = sortFingerprints(b, 5, m, 8);
-      for (let j = 0, k = 0; j < m; j++) {
-        const x = 5 * order[j]!;
-        sorted[k++] = b[x]!;
-        sorted[k++] = b[x + 1]!;
-        sorted[k++] = b[x + 2]!;
-        sorted[k++] = b[x + 3]!;
-        sorted[k++] = b[x + 4]!;
-      }
-      p = 0;
-      inRange = m;
-      return true;
-    }
-    return false;
-  };
-  let newSingles = 0;
-  const goneLines = new ByteChunks();
-  // The fingerprints of the gone entries, in order (a layer's gone list).
-  let goneFps = new Uint32Array(1 << 10);
-  // Gone entries of a table base, whose bytes are read after the walk: offset, length and
-  // number among the gone ones (for the fingerprint) each.
-  let goneSpans = new Uint32Array(3 << 8);
-  let spanCount = 0;
-  let entry = 0;
-  let goneCount = 0;
-  const scratch = new Uint32Array(4);
+  // 2. Sorted fingerprints against the index.
+  const merge = new FingerprintMerge(pass1, seed);
   const layered = await LayeredIndex.open(work, base);
-  /** An index entry no snapshot line matched. */
-  const goneEntry = (words: Uint32Array, w: number, inline: Buffer | null, at: number): void => {
-    if (inline) {
-      checkEntry(inline, words, w, at, seed, scratch);
-      goneLines.append(inline, at + ENTRY_HEAD, at + ENTRY_HEAD + words[w + 4]!, 10);
-    } else {
-      if (3 * spanCount + 3 > goneSpans.length) {
-        const g = new Uint32Array(goneSpans.length * 2);
-        g.set(goneSpans);
-        goneSpans = g;
-      }
-      goneSpans[3 * spanCount] = words[w + 4]!;
-      goneSpans[3 * spanCount + 1] = words[w + 5]!;
-      goneSpans[3 * spanCount++ + 2] = goneCount;
-    }
-    if (4 * goneCount + 4 > goneFps.length) {
-      const g = new Uint32Array(goneFps.length * 2);
-      g.set(goneFps);
-      goneFps = g;
-    }
-    const g = 4 * goneCount;
-    goneFps[g] = words[w]!;
-    goneFps[g + 1] = words[w + 1]!;
-    goneFps[g + 2] = words[w + 2]!;
-    goneFps[g + 3] = words[w + 3]!;
-    goneCount++;
-  };
-  const visit = (words: Uint32Array, w: number, inline: Buffer | null, at: number): void => {
-    let c = -1;
-    while ((p < inRange || more()) && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
-      markNew(sorted[5 * p++ + 4]!);
-      newSingles++;
-    }
-    if (p < inRange && c === 0) p++;
-    else goneEntry(words, w, inline, at);
-    entry++;
-  };
-  // visit() over a piece of a table base at once, in locals, its comparisons on the first
-  // words where those differ (nearly always): the merge of a million entries per churn sync.
-  const visitPiece = (words: Uint32Array): void => {
-    const n = words.length;
-    let q = p;
-    let end = inRange;
-    for (let w = 0; w < n; w += TABLE_WORDS) {
-      const y = words[w]!;
-      let c = 1;
-      for (;;) {
-        if (q >= end) {
-          p = q;
-          if (!more()) break;
-          q = p;
-          end = inRange;
-        }
-        const x = sorted[5 * q]!;
-        c = x < y ? -1 : x > y ? 1 : compareFp(sorted, 5 * q, words, w);
-        if (c >= 0) break;
-        markNew(sorted[5 * q++ + 4]!);
-        newSingles++;
-      }
-      if (c === 0) q++;
-      else goneEntry(words, w, null, 4 * w);
-    }
-    p = q;
-    entry += n / TABLE_WORDS;
-  };
-  for await (const _ of layered.walk(visit, visitPiece)) input.tick();
-  while (more()) {
-    markNew(sorted[5 * p++ + 4]!);
-    newSingles++;
-  }
+  for await (const _ of layered.walk(
+    (words, w, inline, at) => merge.visit(words, w, inline, at),
+    (words) => merge.visitPiece(words),
+  ))
+    input.tick();
+  merge.finish();
+  const { goneLines, goneSpans, spanCount, goneCount } = merge;
+  const goneFps = merge.goneFps;
+  const scratch = new Uint32Array(4);
   // The gone lines of a table base: only their bytes are read from its lines object, in file
   // order, each checked against its fingerprint.
   if (spanCount > 0) {
@@ -316,7 +150,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
       synthToReal = s;
     }
     synthToReal[synth] = line;
-    if (fresh[line] === NEW_SINGLE) {
+    if (pass1.fresh[line] === NEW_SINGLE) {
       if (input.writeIndex) arena.add(buf, start, end, seed, line);
     } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
   };
@@ -324,12 +158,12 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const newStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    for await (const _ of readNewLines(source.store, source.key, fresh, starts, lines, newLine, cut)) if (newLines.pending >= 1 << 20) yield* newLines.take();
+    for await (const _ of readNewLines(source.store, source.key, pass1.fresh, pass1.starts, lines, newLine, cut)) if (newLines.pending >= 1 << 20) yield* newLines.take();
     yield* newLines.take();
-    if (tailAt < 0) return;
+    if (pass1.tailAt < 0) return;
     tailSynth = synth + 1;
     tailReal = lines + 1;
-    for await (const c of rangePieces(source.store, source.key, tailAt, size, cut)) {
+    for await (const c of rangePieces(source.store, source.key, pass1.tailAt, size, cut)) {
       yield Buffer.from(c);
       if (input.writeIndex) tailParts.push(Buffer.from(c));
     }
@@ -418,7 +252,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     const compact = !('format' in base.base) || base.layers.length + 1 > MAX_LAYERS || grown > tuning.rowIndexCompactAt * baseBytes(base.base);
     rowIndexKey = compact
       ? await writeCompacted(input, info.generation, rejected, counts)
-      : await writeLayer(input, arena, fresh2, goneFps.subarray(0, 4 * goneCount), extraBytes, counts, entry - goneCount + fresh2.length);
+      : await writeLayer(input, arena, fresh2, goneFps.subarray(0, 4 * goneCount), extraBytes, counts, merge.entries - goneCount + fresh2.length);
     if (!compact) rowIndexRuns = runsOfView(base).filter((r) => r !== runId);
   }
   return {
@@ -432,7 +266,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     generation: info.generation,
     rowIndexKey,
     rowIndexRuns,
-    stats: { kept: n - newSingles, fresh: synth - 1, gone: goneCount },
+    stats: { kept: pass1.n - merge.newSingles, fresh: synth - 1, gone: goneCount },
   };
 }
 
@@ -571,8 +405,6 @@ function combine(a: SnapshotCounts, b: SnapshotCounts, sign: 1 | -1): SnapshotCo
   return out;
 }
 
-const NEW_SINGLE = 1;
-const NEW_OTHER = 2;
 /** Bytes of the snapshot a span of new lines covers at most: the read buffer holds a span whole. */
 const RUN_BYTES = 256 << 10;
 /** Spans per read of the snapshot (their offsets are held while it runs). */
