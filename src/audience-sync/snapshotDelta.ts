@@ -19,13 +19,15 @@ import type { Stores } from './stores';
  * Prepare of a snapshot against the row index of the applied state (rowIndex.ts): the
  * cost follows the change, not the snapshot.
  *
- * 1. One pass over the snapshot fingerprints each line that is a record of its own.
+ * 1. One pass over the snapshot fingerprints each line that is a record of its own and notes
+ *    where each line starts (snapshotLines.ts).
  * 2. The fingerprints are sorted and merged with the index (read in order, range by range):
  *    a line in both is kept; a line only in the snapshot is new; an index line not met again
  *    is gone. Equal lines pair one to one, so a doubled line is kept once and new once.
- * 3. A second pass hands the header, the new lines and the tail to the SnapshotReader as one
- *    CSV: their ids, counts and rejects, with each reject's row and line put back to where
- *    it is in the snapshot (a kept line is exactly one record and one line).
+ * 3. The header, the new lines (read again by position, runs of them as one span) and the
+ *    tail go to the SnapshotReader as one CSV: their ids, counts and rejects, with each
+ *    reject's row and line put back to where it is in the snapshot (a kept line is exactly
+ *    one record and one line).
  * 4. The gone lines, and the lines the index did not hold, are read the same way: the ids
  *    they gave (removal candidates: diffDelta.ts removes one only when no row still gives it).
  * 5. The counts are the index's minus the gone lines' plus the new lines'; the new index is

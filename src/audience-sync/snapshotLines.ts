@@ -113,11 +113,41 @@ export class SnapshotLines implements LineSink {
 
   private growBucket(r: number): Uint32Array {
     const b = this.buckets[r];
+    if (!b) {
+      const spare = takeBucket(this.perRange);
+      if (spare) return (this.buckets[r] = spare);
+    }
     const grown = new Uint32Array(b ? b.length * 2 : this.perRange);
     if (b) grown.set(b);
     this.buckets[r] = grown;
     return grown;
   }
+}
+
+/*
+ * Buckets kept from one prepare for the next, up to POOL_WORDS words. A buffer a prepare holds
+ * to its end counts towards V8's trigger of a full collection (external memory allocated since
+ * the last one is added to the old generation's size), and a 1M-row snapshot's buckets (23 MiB)
+ * were most of a sync's slack: about one full collection more per sync. A bigger index's
+ * buckets are not all kept (the cap), and a smaller one's prepare may use bigger buckets.
+ */
+const POOL_WORDS = 8 << 20;
+const pool: Uint32Array[] = [];
+let pooled = 0;
+
+function takeBucket(words: number): Uint32Array | undefined {
+  while (pool.length > 0) {
+    const b = pool.pop()!;
+    pooled -= b.length;
+    if (b.length >= words) return b;
+  }
+  return undefined;
+}
+
+function keepBucket(b: Uint32Array): void {
+  if (pooled + b.length > POOL_WORDS) return;
+  pool.push(b);
+  pooled += b.length;
 }
 
 /**
@@ -163,7 +193,11 @@ export class FingerprintMerge {
       const b = buckets[r];
       const m = bucketFill[r]! / 5;
       buckets[r] = undefined;
-      if (!b || m === 0) continue;
+      if (!b) continue;
+      if (m === 0) {
+        keepBucket(b);
+        continue;
+      }
       const order = sortFingerprints(b, 5, m, 8);
       for (let j = 0, k = 0; j < m; j++) {
         const x = 5 * order[j]!;
@@ -173,6 +207,7 @@ export class FingerprintMerge {
         sorted[k++] = b[x + 3]!;
         sorted[k++] = b[x + 4]!;
       }
+      keepBucket(b);
       this.p = 0;
       this.inRange = m;
       return true;
