@@ -5,11 +5,12 @@ import type { BlobStore } from '../storage';
 import { layout } from './layout';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { DamagedRowIndex, ENTRY_HEAD, EntryArena, IndexOut, RowIndexBuilder, batched, checkEntry, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
+import { DamagedRowIndex, EntryArena, IndexOut, RowIndexBuilder, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
-import { LineSplitter, compareFp, lineFingerprint, sortFingerprints } from './rowLines';
-import { readSpans } from './spanReads';
+import { eachSpan, rangePieces, readSpans } from './spanReads';
+import { ByteChunks } from './byteChunks';
+import { DeltaNotApplicable, FingerprintMerge, NEW_SINGLE, SnapshotLines } from './snapshotLines';
 import type { SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
 import type { Stores } from './stores';
@@ -18,13 +19,15 @@ import type { Stores } from './stores';
  * Prepare of a snapshot against the row index of the applied state (rowIndex.ts): the
  * cost follows the change, not the snapshot.
  *
- * 1. One pass over the snapshot fingerprints each line that is a record of its own.
+ * 1. One pass over the snapshot fingerprints each line that is a record of its own and notes
+ *    where each line starts (snapshotLines.ts).
  * 2. The fingerprints are sorted and merged with the index (read in order, range by range):
  *    a line in both is kept; a line only in the snapshot is new; an index line not met again
  *    is gone. Equal lines pair one to one, so a doubled line is kept once and new once.
- * 3. A second pass hands the header, the new lines and the tail to the SnapshotReader as one
- *    CSV: their ids, counts and rejects, with each reject's row and line put back to where
- *    it is in the snapshot (a kept line is exactly one record and one line).
+ * 3. The header, the new lines (read again by position, runs of them as one span) and the
+ *    tail go to the SnapshotReader as one CSV: their ids, counts and rejects, with each
+ *    reject's row and line put back to where it is in the snapshot (a kept line is exactly
+ *    one record and one line).
  * 4. The gone lines, and the lines the index did not hold, are read the same way: the ids
  *    they gave (removal candidates: diffDelta.ts removes one only when no row still gives it).
  * 5. The counts are the index's minus the gone lines' plus the new lines'; the new index is
@@ -69,8 +72,7 @@ export interface DeltaResult {
   stats: { kept: number; fresh: number; gone: number };
 }
 
-/** The base index does not fit this snapshot (another header): not an error, the full path. */
-export class DeltaNotApplicable extends Error {}
+export { DeltaNotApplicable };
 
 
 export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResult> {
@@ -82,148 +84,29 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   // 1. Fingerprints of the snapshot's lines.
   // Sized for the indexed snapshot and a sixteenth more: growing copies them (garbage).
   const guess = Math.max(1 << 12, base.entries + (base.entries >>> 4));
-  // Per fingerprint range (top byte), records of 5 words (fingerprint, line): appended in
-  // sequence, then each range sorted within the CPU's caches (one sort of the whole array
-  // missed the cache on nearly every record, and so did the merge reading it in that order).
-  const buckets = new Array<Uint32Array | undefined>(256);
-  const bucketFill = new Int32Array(256);
-  const perRange = 5 * Math.max(64, Math.ceil((guess / 256) * 1.1));
-  const fp = new Uint32Array(4);
-  let n = 0;
-  let fresh = new Uint8Array(guess + 2);
-  const markNew = (line: number): void => {
-    if (line >= fresh.length) {
-      const f = new Uint8Array(Math.max(line + 1, fresh.length * 2));
-      f.set(fresh);
-      fresh = f;
-    }
-    fresh[line] = 1;
-  };
-  let headerOk = false;
-  const pass1 = new LineSplitter({
-    line(buf, start, end, line, single) {
-      if (line === 1) {
-        headerOk = buf.subarray(start, end).equals(header);
-        if (!headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
-        return;
-      }
-      if (!single) {
-        markNew(line);
-        return;
-      }
-      lineFingerprint(buf, start, end, seed, fp, 0);
-      const r = fp[0]! >>> 24;
-      let b = buckets[r];
-      const o = bucketFill[r]!;
-      if (!b || o + 5 > b.length) {
-        const grown = new Uint32Array(b ? b.length * 2 : perRange);
-        if (b) grown.set(b);
-        b = buckets[r] = grown;
-      }
-      b[o] = fp[0]!;
-      b[o + 1] = fp[1]!;
-      b[o + 2] = fp[2]!;
-      b[o + 3] = fp[3]!;
-      b[o + 4] = line;
-      bucketFill[r] = o + 5;
-      n++;
-    },
-    tail() {
-      // Read again in the second pass, as it is.
-    },
-  });
+  const pass1 = new SnapshotLines(header, seed, guess, info.size);
   let chunks = 0;
+  let size = 0;
   for await (const c of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
-    pass1.push(c);
+    pass1.splitter.push(c);
+    size += c.length;
     if ((++chunks & 15) === 0) input.tick();
   }
-  pass1.end();
-  if (!headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
+  const lines = pass1.end(size);
+  if (!pass1.headerOk) throw new DeltaNotApplicable('the snapshot has no header line');
 
-  // 2. Sorted fingerprints against the index, range by range: each range is sorted into one
-  // reused buffer when the merge reaches it (no sorted copy of the whole snapshot's).
-  let most = 0;
-  for (let r = 0; r < 256; r++) most = Math.max(most, bucketFill[r]!);
-  const sorted = new Uint32Array(most);
-  let p = 0;
-  let inRange = 0;
-  let nextRange = 0;
-  /** Whether a fingerprint is left: sorted[5p..] (the next range's, sorted, once this one's are used). */
-  const more = (): boolean => {
-    if (p < inRange) return true;
-    while (nextRange < 256) {
-      const r = nextRange++;
-      const b = buckets[r];
-      const m = bucketFill[r]! / 5;
-      buckets[r] = undefined;
-      if (!b || m === 0) continue;
-      const order = sortFingerprints(b, 5, m, 8);
-      for (let j = 0, k = 0; j < m; j++) {
-        const x = 5 * order[j]!;
-        sorted[k++] = b[x]!;
-        sorted[k++] = b[x + 1]!;
-        sorted[k++] = b[x + 2]!;
-        sorted[k++] = b[x + 3]!;
-        sorted[k++] = b[x + 4]!;
-      }
-      p = 0;
-      inRange = m;
-      return true;
-    }
-    return false;
-  };
-  let newSingles = 0;
-  const goneLines: Buffer[] = [];
-  // The fingerprints of the gone entries, in order (a layer's gone list).
-  let goneFps = new Uint32Array(1 << 10);
-  // Gone entries of a table base, whose bytes are read after the walk: offset, length and
-  // number among the gone ones (for the fingerprint) each.
-  let goneSpans = new Uint32Array(3 << 8);
-  let spanCount = 0;
-  let entry = 0;
-  let goneCount = 0;
-  const scratch = new Uint32Array(4);
+  // 2. Sorted fingerprints against the index.
+  const merge = new FingerprintMerge(pass1, seed);
   const layered = await LayeredIndex.open(work, base);
-  const visit = (words: Uint32Array, w: number, inline: Buffer | null, at: number): void => {
-    let c = -1;
-    while ((p < inRange || more()) && (c = compareFp(sorted, 5 * p, words, w)) < 0) {
-      markNew(sorted[5 * p++ + 4]!);
-      newSingles++;
-    }
-    if (p < inRange && c === 0) p++;
-    else {
-      if (inline) {
-        checkEntry(inline, words, w, at, seed, scratch);
-        const len = words[w + 4]!;
-        const line = Buffer.allocUnsafe(len + 1);
-        inline.copy(line, 0, at + ENTRY_HEAD, at + ENTRY_HEAD + len);
-        line[len] = 10;
-        goneLines.push(line);
-      } else {
-        if (3 * spanCount + 3 > goneSpans.length) {
-          const g = new Uint32Array(goneSpans.length * 2);
-          g.set(goneSpans);
-          goneSpans = g;
-        }
-        goneSpans[3 * spanCount] = words[w + 4]!;
-        goneSpans[3 * spanCount + 1] = words[w + 5]!;
-        goneSpans[3 * spanCount++ + 2] = goneCount;
-      }
-      if (4 * goneCount + 4 > goneFps.length) {
-        const g = new Uint32Array(goneFps.length * 2);
-        g.set(goneFps);
-        goneFps = g;
-      }
-      goneFps.set(words.subarray(w, w + 4), 4 * goneCount);
-      goneCount++;
-    }
-    entry++;
-  };
-  for await (const _ of layered.walk(visit)) input.tick();
-  while (more()) {
-    markNew(sorted[5 * p++ + 4]!);
-    newSingles++;
-  }
+  for await (const _ of layered.walk(
+    (words, w, inline, at) => merge.visit(words, w, inline, at),
+    (words) => merge.visitPiece(words),
+  ))
+    input.tick();
+  merge.finish();
+  const { goneLines, goneSpans, spanCount, goneCount } = merge;
+  const goneFps = merge.goneFps;
+  const scratch = new Uint32Array(4);
   // The gone lines of a table base: only their bytes are read from its lines object, in file
   // order, each checked against its fingerprint.
   if (spanCount > 0) {
@@ -244,14 +127,14 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
         const n = len[k]! - 1;
         checkLine(buf, start, start + n, goneFps, 4 * goneSpans[3 * order[k]! + 2]!, seed, scratch);
         if (buf[start + n] !== 10) throw new DamagedRowIndex('a line of the index does not end where its entry says');
-        goneLines.push(Buffer.from(buf.subarray(start, start + n + 1)));
+        goneLines.append(buf, start, start + n + 1);
       },
       () => new DamagedRowIndex('the lines object is shorter than its entries say'),
     );
     input.tick();
   }
 
-  // 3. The new lines (and the tail) through the reader.
+  // 3. The new lines (read where pass 1 saw them) and the tail through the reader.
   const arena = new EntryArena();
   const blank: { line: number; bytes: Buffer }[] = [];
   const tailParts: Buffer[] = [];
@@ -259,47 +142,32 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   let synth = 1;
   let tailSynth = -1;
   let tailReal = -1;
-  let out: Buffer[] = [];
-  const pass2 = new LineSplitter({
-    line(buf, start, end, line, single) {
-      if (line === 1 || line >= fresh.length || fresh[line] !== 1) return;
-      out.push(buf.subarray(start, end + 1));
-      synth++;
-      if (synth >= synthToReal.length) {
-        const s = new Int32Array(synthToReal.length * 2);
-        s.set(synthToReal);
-        synthToReal = s;
-      }
-      synthToReal[synth] = line;
-      if (single) {
-        if (input.writeIndex) arena.add(buf, start, end, seed, line);
-      } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
-    },
-    tail(buf, start, end) {
-      if (tailSynth < 0) {
-        tailSynth = synth + 1;
-        tailReal = pass2.lines + 1;
-      }
-      out.push(buf.subarray(start, end));
-      if (input.writeIndex) tailParts.push(Buffer.from(buf.subarray(start, end)));
-    },
-  });
+  const newLines = new ByteChunks();
+  const newLine = (buf: Buffer, start: number, end: number, line: number): void => {
+    newLines.append(buf, start, end + 1);
+    synth++;
+    if (synth >= synthToReal.length) {
+      const s = new Int32Array(synthToReal.length * 2);
+      s.set(synthToReal);
+      synthToReal = s;
+    }
+    synthToReal[synth] = line;
+    if (pass1.fresh[line] === NEW_SINGLE) {
+      if (input.writeIndex) arena.add(buf, start, end, seed, line);
+    } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+  };
+  const cut = (): Error => new Error('the snapshot is shorter than its first read');
   const newStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    for await (const chunk of pieces(source.store, source.key, tuning.snapshotPieceBytes)) {
-      pass2.push(chunk);
-      if (out.length) {
-        const b = Buffer.concat(out);
-        out = [];
-        yield b;
-      }
-    }
-    pass2.end();
-    if (out.length) {
-      const b = Buffer.concat(out);
-      out = [];
-      yield b;
+    for await (const _ of readNewLines(source.store, source.key, pass1.fresh, pass1.starts, lines, newLine, cut)) if (newLines.pending >= 1 << 20) yield* newLines.take();
+    yield* newLines.take();
+    if (pass1.tailAt < 0) return;
+    tailSynth = synth + 1;
+    tailReal = lines + 1;
+    for await (const c of rangePieces(source.store, source.key, pass1.tailAt, size, cut)) {
+      yield Buffer.from(c);
+      if (input.writeIndex) tailParts.push(Buffer.from(c));
     }
   };
   const realLine = (k: number): number => (tailSynth >= 0 && k >= tailSynth ? tailReal + (k - tailSynth) : k === 1 ? 1 : synthToReal[k]!);
@@ -353,7 +221,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const goneStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    yield* batched(goneLines);
+    yield* goneLines.take();
     if (base.extraBytes > 0) {
       const { store, key } = stores.object(extraUri);
       const s = await store.openRead(key);
@@ -386,7 +254,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     const compact = !('format' in base.base) || base.layers.length + 1 > MAX_LAYERS || grown > tuning.rowIndexCompactAt * baseBytes(base.base);
     rowIndexKey = compact
       ? await writeCompacted(input, info.generation, rejected, counts)
-      : await writeLayer(input, arena, fresh2, goneFps.subarray(0, 4 * goneCount), extraBytes, counts, entry - goneCount + fresh2.length);
+      : await writeLayer(input, arena, fresh2, goneFps.subarray(0, 4 * goneCount), extraBytes, counts, merge.entries - goneCount + fresh2.length);
     if (!compact) rowIndexRuns = runsOfView(base).filter((r) => r !== runId);
   }
   return {
@@ -400,7 +268,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     generation: info.generation,
     rowIndexKey,
     rowIndexRuns,
-    stats: { kept: n - newSingles, fresh: synth - 1, gone: goneCount },
+    stats: { kept: pass1.n - merge.newSingles, fresh: synth - 1, gone: goneCount },
   };
 }
 
@@ -538,3 +406,53 @@ function combine(a: SnapshotCounts, b: SnapshotCounts, sign: 1 | -1): SnapshotCo
   if (out.rows < 0) throw new Error('the row index counts fewer rows than its lines gave');
   return out;
 }
+
+/** Bytes of the snapshot a span of new lines covers at most: the read buffer holds a span whole. */
+const RUN_BYTES = 256 << 10;
+/** Spans per read of the snapshot (their offsets are held while it runs). */
+const RUN_BATCH = 1 << 14;
+
+/**
+ * Reads the lines marked in `fresh` (lines 2..lines, line l at [starts[l], starts[l + 1]),
+ * its LF last) by position, in order, handing each to `each` (buf[start, end) plus its LF);
+ * consecutive ones as one span. Yields after each read (see eachSpan).
+ */
+async function* readNewLines(
+  store: BlobStore,
+  key: string,
+  fresh: Uint8Array,
+  starts: Uint32Array | Float64Array,
+  lines: number,
+  each: (buf: Buffer, start: number, end: number, line: number) => void,
+  cut: () => Error,
+): AsyncGenerator<void> {
+  const at = new Float64Array(RUN_BATCH);
+  const len = new Float64Array(RUN_BATCH);
+  const first = new Int32Array(RUN_BATCH);
+  const count = new Int32Array(RUN_BATCH);
+  const last = Math.min(lines, fresh.length - 1);
+  const onSpan = (buf: Buffer, start: number, k: number): void => {
+    let o = start;
+    for (let l = first[k]!, to = l + count[k]!; l < to; l++) {
+      const e = o + (starts[l + 1]! - starts[l]!) - 1;
+      each(buf, o, e, l);
+      o = e + 1;
+    }
+  };
+  for (let l = 2; l <= last; ) {
+    let n = 0;
+    for (; n < RUN_BATCH && l <= last; l++) {
+      if (fresh[l] === 0) continue;
+      const s = starts[l]!;
+      let e = l + 1;
+      while (e <= last && fresh[e] !== 0 && starts[e + 1]! - s <= RUN_BYTES) e++;
+      at[n] = s;
+      len[n] = starts[e]! - s;
+      first[n] = l;
+      count[n++] = e - l;
+      l = e - 1;
+    }
+    if (n > 0) yield* eachSpan(store, key, { at, len, n }, onSpan, cut);
+  }
+}
+

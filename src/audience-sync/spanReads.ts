@@ -99,6 +99,11 @@ async function openRange(store: BlobStore, key: string, start: number, end: numb
  * (valid during the call). `cut` is thrown when the object ends before a span does.
  */
 export async function readSpans(store: BlobStore, key: string, spans: Spans, each: (buf: Buffer, start: number, k: number) => void, cut: () => Error): Promise<void> {
+  for await (const _ of eachSpan(store, key, spans, each, cut));
+}
+
+/** readSpans, yielding after each read: a consumer can pass on what `each` made of the spans so far before more are read. */
+export async function* eachSpan(store: BlobStore, key: string, spans: Spans, each: (buf: Buffer, start: number, k: number) => void, cut: () => Error): AsyncGenerator<void> {
   const { at, len, n } = spans;
   if (n === 0) return;
   let buf = Buffer.allocUnsafeSlow(PIECE);
@@ -134,6 +139,7 @@ export async function readSpans(store: BlobStore, key: string, spans: Spans, eac
           const got = await src.read(buf, fill, Math.min(buf.length - fill, end - (winStart + fill)));
           if (got === 0) throw cut();
           fill += got;
+          yield;
         }
         each(buf, s - winStart, k);
       }
