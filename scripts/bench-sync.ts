@@ -63,12 +63,17 @@ interface ActivitySpan {
   t1: number;
   c0: number;
   c1: number;
+  /** Main thread CPU ms inside the activity (overlapping activities' overlap counted in each). */
+  main: number;
 }
 
 const cpuNowMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
+
+/** CPU ms of this process's main (JavaScript) thread: the rest of cpuNowMs is V8's helpers (GC, compiler), libuv and the SDK's threads. */
+const mainThreadMs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 
 async function workerChild(): Promise<void> {
   installRuntimeLogging('WARN');
@@ -81,10 +86,11 @@ async function workerChild(): Promise<void> {
         const t0 = performance.timeOrigin + performance.now();
         const c0 = cpuNowMs();
         const h0 = process.hrtime.bigint() / 1000n;
+        const m0 = mainThreadMs();
         try {
           return await next(input);
         } finally {
-          spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs() });
+          spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs(), main: mainThreadMs() - m0 });
           // BENCH_MARKS=1: the activity's bounds in hrtime µs, to slice a profile of this worker (BENCH_CHILD_NODE_ARGS).
           if (process.env.BENCH_MARKS) console.error(`MARK activity ${ctx.info.activityType} ${h0} ${process.hrtime.bigint() / 1000n}`);
         }
@@ -259,7 +265,7 @@ function startWorkerChild(address: string, env: ChildEnv): Child {
  * Wall and worker CPU ms inside the activities of one type: overlapping ones (diff groups run
  * side by side) count once, from the first's start to the last's end of each overlap.
  */
-function activityTime(spans: readonly ActivitySpan[], type: string): { wallMs: number; cpuMs: number; count: number } {
+function activityTime(spans: readonly ActivitySpan[], type: string): { wallMs: number; cpuMs: number; mainMs: number; count: number } {
   const mine = spans.filter((x) => x.type === type).sort((a, b) => a.t0 - b.t0);
   let wallMs = 0;
   let cpuMs = 0;
@@ -278,7 +284,7 @@ function activityTime(spans: readonly ActivitySpan[], type: string): { wallMs: n
     cpuMs += c1 - c0;
     i = j;
   }
-  return { wallMs, cpuMs, count: mine.length };
+  return { wallMs, cpuMs, mainMs: mine.length === 1 ? mine[0]!.main : NaN, count: mine.length };
 }
 
 /**
@@ -581,7 +587,7 @@ async function main(): Promise<void> {
         const actWall = acts.reduce((x, a) => x + a.wallMs, 0);
         const actCpu = acts.reduce((x, a) => x + a.cpuMs, 0);
         const byActivity = [
-          `activities (worker CPU inside them): ${acts.map((a) => `${a.a}${a.count > 1 ? ` x${a.count}` : ''} ${(a.cpuMs / 1000).toFixed(2)} s (wall ${(a.wallMs / 1000).toFixed(2)} s)`).join(', ')}`,
+          `activities (worker CPU inside them): ${acts.map((a) => `${a.a}${a.count > 1 ? ` x${a.count}` : ''} ${(a.cpuMs / 1000).toFixed(2)} s (wall ${(a.wallMs / 1000).toFixed(2)} s${Number.isNaN(a.mainMs) ? '' : `, main thread ${(a.mainMs / 1000).toFixed(2)} s`})`).join(', ')}`,
           `data plane ${(actWall / 1000).toFixed(2)} s wall = ${(actWall / floor.wallMs).toFixed(2)}x the floor, ${(actCpu / 1000).toFixed(2)} s CPU = ${(actCpu / floor.cpuMs).toFixed(2)}x`,
         ];
         if (firstOf) {
