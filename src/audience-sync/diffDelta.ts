@@ -10,7 +10,7 @@ import { readLists, recordWidth } from './listStore';
 import { mapLimit } from './pool';
 import { ManifestSchema, type DiffGroup, type ListAt, type RecordListRef, type Manifest, type ShardTypeResult, type SpillPart } from './schemas';
 import { SHARD_COUNT, shardName } from './shards';
-import { STATE_DELTA_COMPACT_AT, StateView, applyChanges, composeDelta, keptState, NO_STATE, readStateParts, stateCount, storedStateBytes, wholeState, type StateParts } from './stateDelta';
+import { STATE_DELTA_COMPACT_AT, StateView, applyChanges, composeDelta, groupSchema, keptState, NO_STATE, readStateParts, stateCount, storedStateBytes, wholeState, type StateParts } from './stateDelta';
 import { borrow, giveBack, usePool } from './stepMemory';
 import type { Stores } from './stores';
 
@@ -78,8 +78,7 @@ export async function diffDeltaGroup(
   } finally {
     release();
   }
-  const deltas = Object.values(cp.shards).some((byType) => Object.values(byType).some((r) => r?.stateDelta));
-  return { schema: deltas ? 2 : 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(syncMode === 'mirror' ? { rowCounts: true as const } : {}) };
+  return { schema: groupSchema(cp.shards), runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(syncMode === 'mirror' ? { rowCounts: true as const } : {}) };
 
   /** Shards [cp.next, s1) whose lists fit the budget: read, merged, stored; then the checkpoint moves. */
   async function step(): Promise<void> {

@@ -7,7 +7,7 @@ import { diffDeltaGroup } from './diffDelta';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, type InputSet } from './layout';
 import { lineWidth, readLists, recordWidth } from './listStore';
-import { keptState, readStateParts, wholeState } from './stateDelta';
+import { groupSchema, keptState, readStateParts, wholeState } from './stateDelta';
 import { mapLimit } from './pool';
 import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import type { DiffGroup, ShardTypeResult } from './schemas';
@@ -146,7 +146,8 @@ export async function diffGroup(
     cp.next = s1;
     await onProgress(cp);
   }
-  return { schema: 1, runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(counting ? { rowCounts: true as const } : {}) };
+  // A list left as it was keeps its delta (keptState): then the summary says so.
+  return { schema: groupSchema(cp.shards), runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(counting ? { rowCounts: true as const } : {}) };
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -4,7 +4,7 @@ import { cmpAt, wordsOf } from './digestCounts';
 import { isSortedUniqueRecords, minusRecords, unionRecords } from './digestRecords';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { lineWidth, readLists, recordWidth } from './listStore';
-import type { ListAt, RecordListRef, Manifest, StateDelta } from './schemas';
+import type { DiffGroup, ListAt, Manifest, RecordListRef, StateDelta } from './schemas';
 import type { Stores } from './stores';
 
 /*
@@ -112,6 +112,12 @@ export function composeDelta(prev: StateParts, change: { adds: Buffer; removes: 
     adds: unionRecords(minusRecords(prev.adds, change.removes, w), minusRecords(change.adds, prev.removes, w), w),
     removes: unionRecords(minusRecords(prev.removes, change.adds, w), minusRecords(change.removes, prev.adds, w), w),
   };
+}
+
+/** A diff group summary's schema: 2 when a result names a state delta (workers before deltas refuse it), else 1. */
+export function groupSchema(shards: DiffGroup['shards']): 1 | 2 {
+  for (const byType of Object.values(shards)) for (const r of Object.values(byType)) if (r?.stateDelta) return 2;
+  return 1;
 }
 
 /** What a diff names for a state list it leaves as it was: the same base, and its delta if any. */

@@ -72,9 +72,10 @@ interface SyncOut {
   prepared: PreparedInput;
 }
 
-async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, workdir: string, runId: string, uri: string): Promise<SyncOut> {
+async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, workdir: string, runId: string, uri: string, as: 'snapshot' | 'enters' = 'snapshot'): Promise<SyncOut> {
   const base = await run(acts.loadAppliedState, { config });
-  const prepared = await run(acts.prepareSnapshot, { config, runId, snapshot: { uri } });
+  const prepared = as === 'snapshot' ? await run(acts.prepareSnapshot, { config, runId, snapshot: { uri } }) : await run(acts.prepareChangeBatch, { config, runId, enters: { uri } });
+  const input = (prepared.snapshot ?? prepared.enters)!;
   const diffs = [];
   for (const [from, to] of [
     [0, 100],
@@ -95,9 +96,9 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
       const [parts] = await readStateParts(stores, [{ ref, type: type as IdentifierType }], manifest!.version, 1 << 30, 1);
       state[`${type}/${xx}`] = wholeState(parts!, recordWidth(type as IdentifierType), xx).toString('hex');
     }
-  const rejectsUri = prepared.snapshot!.rejectsUri;
+  const rejectsUri = input.rejectsUri;
   const rejects = (await readRange(stores, rejectsUri, 0, (await stores.object(rejectsUri).store.stat(stores.object(rejectsUri).key)).size)).toString('utf8');
-  return { files, state, rejects, prepared: prepared.snapshot! };
+  return { files, state, rejects, prepared: input };
 }
 
 const baseConfig = (over: Record<string, unknown> = {}) =>
@@ -442,6 +443,16 @@ describe('row index', () => {
     const slow6 = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), 'fuzz.000006.run', inputs.uriOf('s4.csv'));
     same(await sync(kinds.always, cfg(always), always, 'fuzz.000006.run', inputs.uriOf('s4.csv')), slow6);
     expect((await listForms(always)).deltas).toBeGreaterThan(300);
+    // A change batch takes the full diff path: the lists it leaves as they were keep their
+    // deltas, and its diff summaries say so (schema 2), or an older worker would drop them.
+    await inputs.write('enters.csv', snap(range(9000, 9040)));
+    const slowB = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), 'fuzz.000007.run', inputs.uriOf('enters.csv'), 'enters');
+    same(await sync(kinds.always, cfg(always), always, 'fuzz.000007.run', inputs.uriOf('enters.csv'), 'enters'), slowB);
+    const summaries = await Promise.all(
+      [[0, 100], [100, 256]].map(async ([a, b]) => JSON.parse((await openBlobStore(always).readBuffer(`runs/fuzz.000007.run/diff/groups/${String(a).padStart(3, '0')}-${String(b).padStart(3, '0')}.json`)).toString('utf8')) as { schema: number }),
+    );
+    expect(summaries.map((g) => g.schema)).toEqual([2, 2]);
+    expect((await listForms(always)).deltas).toBeGreaterThan(300);
 
     // A delta that does not add up to its list's count is damage, not a state.
     const work = openBlobStore(always);
@@ -451,8 +462,8 @@ describe('row index', () => {
     t!.shards[xx]!.delta!.base += 1;
     await work.write(pointer!.manifestKey, JSON.stringify(manifest));
     const base = await run(kinds.always.loadAppliedState, { config: cfg(always) });
-    await run(kinds.always.prepareSnapshot, { config: cfg(always), runId: 'fuzz.000007.run', snapshot: { uri: inputs.uriOf('s0.csv') } });
-    await expect(run(kinds.always.diffShards, { config: cfg(always), runId: 'fuzz.000007.run', baseVersion: base.version, from: 0, to: 256 })).rejects.toThrow(
+    await run(kinds.always.prepareSnapshot, { config: cfg(always), runId: 'fuzz.000008.run', snapshot: { uri: inputs.uriOf('s0.csv') } });
+    await expect(run(kinds.always.diffShards, { config: cfg(always), runId: 'fuzz.000008.run', baseVersion: base.version, from: 0, to: 256 })).rejects.toThrow(
       new RegExp(`counts ${t!.shards[xx]!.count} ids, but its base and delta give ${t!.shards[xx]!.count + 1}`),
     );
     expect(type).toBeTruthy();
