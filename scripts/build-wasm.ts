@@ -5,10 +5,12 @@ import { dirname, join } from 'node:path';
 import wabt from 'wabt';
 import { PROJECT_ROOT } from '../src/paths';
 import { ASCII_RULES_WASM, SHA256_BATCH_WASM } from '../src/identifiers/sha256batch/wasmPath';
+import { LINE_FINGERPRINTS_WASM } from '../src/snapshot/lineFingerprints';
 
 const SOURCES: Array<[source: string, out: string]> = [
   [join(PROJECT_ROOT, 'src', 'identifiers', 'sha256batch', 'sha256batch.wat'), SHA256_BATCH_WASM],
   [join(PROJECT_ROOT, 'src', 'identifiers', 'asciiRules.wat'), ASCII_RULES_WASM],
+  [join(PROJECT_ROOT, 'src', 'snapshot', 'lineFingerprints.wat'), LINE_FINGERPRINTS_WASM],
 ];
 
 async function main(): Promise<void> {

@@ -298,13 +298,12 @@ class TableArena {
   private static readonly W = TABLE_WORDS + 1;
   private readonly chunks: Uint32Array[][] = Array.from({ length: 256 }, () => []);
   private readonly fills = new Int32Array(256);
-  private readonly fp = new Uint32Array(4);
   count = 0;
 
-  add(buf: Buffer, start: number, end: number, seed: number, at: number, line: number): void {
-    const fp = this.fp;
-    lineFingerprint(buf, start, end, seed, fp, 0);
-    const r = fp[0]! >>> 24;
+  /** The line at `at` of `len` bytes, with the fingerprint fp[fo..fo+3]. */
+  add(fp: Uint32Array, fo: number, at: number, len: number, line: number): void {
+    const f0 = fp[fo]!;
+    const r = f0 >>> 24;
     const list = this.chunks[r]!;
     let cur = list[list.length - 1];
     let o = this.fills[r]!;
@@ -313,12 +312,12 @@ class TableArena {
       list.push(cur);
       o = 0;
     }
-    cur[o] = fp[0]!;
-    cur[o + 1] = fp[1]!;
-    cur[o + 2] = fp[2]!;
-    cur[o + 3] = fp[3]!;
+    cur[o] = f0;
+    cur[o + 1] = fp[fo + 1]!;
+    cur[o + 2] = fp[fo + 2]!;
+    cur[o + 3] = fp[fo + 3]!;
     cur[o + 4] = at;
-    cur[o + 5] = end - start;
+    cur[o + 5] = len;
     cur[o + 6] = line;
     this.fills[r] = o + TableArena.W;
     this.count++;
@@ -362,7 +361,7 @@ class TableArena {
 export class RowIndexBuilder implements LineSink {
   readonly seed = randomInt(0, 2 ** 31);
   private readonly arena = new TableArena();
-  private readonly splitter = new LineSplitter(this);
+  private readonly splitter = new LineSplitter(this, this.seed);
   private readonly copy: QueuedWrite;
   private header: Buffer | null = null;
   /** Blank lines, with their LF (in file order). */
@@ -395,7 +394,7 @@ export class RowIndexBuilder implements LineSink {
     for (const l of lines) this.rejected.add(l);
   }
 
-  line(buf: Buffer, start: number, end: number, line: number, single: boolean): void {
+  line(buf: Buffer, start: number, end: number, line: number, single: boolean, fp: Uint32Array, fo: number): void {
     if (line === 1) {
       this.header = Buffer.from(buf.subarray(start, end));
       return;
@@ -406,7 +405,7 @@ export class RowIndexBuilder implements LineSink {
     }
     const at = this.splitter.offset(start);
     if (end + 1 - start + at > 0xffffffff) this.tooLarge = true;
-    else this.arena.add(buf, start, end, this.seed, at, line);
+    else this.arena.add(fp, fo, at, end - start, line);
   }
 
   tail(_buf: Buffer, start: number): void {

@@ -1,3 +1,4 @@
+import { LINES_PER_SCAN, lineFingerprints } from '../snapshot/lineFingerprints';
 import { rowFingerprint } from '../snapshot/rowFingerprint';
 
 /*
@@ -16,15 +17,20 @@ const QUOTE = 34;
 const CR = 13;
 
 export interface LineSink {
-  /** Line `line` (1-based) is buf[start, end) plus its LF; `single`: it is one record of its own (see above). */
-  line(buf: Buffer, start: number, end: number, line: number, single: boolean): void;
+  /**
+   * Line `line` (1-based) is buf[start, end) plus its LF; `single`: it is one record of its
+   * own (see above), and then fp[fo..fo+3] is its fingerprint (lineFingerprint with the
+   * splitter's seed), valid during the call.
+   */
+  line(buf: Buffer, start: number, end: number, line: number, single: boolean, fp: Uint32Array, fo: number): void;
   /** The tail begins: bytes from here to the end of the file are passed to `tail`. */
   tail(buf: Buffer, start: number, end: number): void;
 }
 
-/** Splits a byte stream into lines (and the tail) for a LineSink. */
+/** Splits a byte stream into lines (and the tail) for a LineSink, fingerprinting each line that is a record of its own. */
 export class LineSplitter {
   private carry: Buffer | null = null;
+  private readonly fp = new Uint32Array(4);
   private lineNo = 0;
   private inTail = false;
   /** Bytes pushed before the current chunk. */
@@ -32,7 +38,10 @@ export class LineSplitter {
   /** Where in the stream byte 0 of the buffer the sink is handed lies. */
   private base = 0;
 
-  constructor(private readonly sink: LineSink) {}
+  constructor(
+    private readonly sink: LineSink,
+    private readonly seed: number,
+  ) {}
 
   get lines(): number {
     return this.lineNo;
@@ -82,7 +91,7 @@ export class LineSplitter {
       if (this.lineNo === 0) {
         // A header without LF: a file of one line; no data lines.
         this.lineNo = 1;
-        this.sink.line(this.carry, 0, this.carry.length, 1, false);
+        this.sink.line(this.carry, 0, this.carry.length, 1, false, this.fp, 0);
       } else if (!this.inTail) {
         this.inTail = true;
         this.sink.tail(this.carry, 0, this.carry.length);
@@ -93,30 +102,42 @@ export class LineSplitter {
 
   /** Whole lines of buf; returns where the unfinished last line starts. */
   private lines1(buf: Buffer): number {
-    let pos = 0;
-    let quote = buf.indexOf(QUOTE);
-    if (quote < 0) quote = buf.length;
     const n = buf.length;
-    while (pos < n) {
-      const nl = buf.indexOf(LF, pos);
-      if (nl < 0) return pos;
-      const no = ++this.lineNo;
-      if (no > 1 && quote < nl) {
-        this.inTail = true;
-        this.lineNo--;
-        this.sink.tail(buf, pos, n);
-        return n;
-      }
+    let quote = buf.indexOf(QUOTE);
+    if (quote < 0) quote = n;
+    let pos = 0;
+    if (this.lineNo === 0) {
+      const nl = buf.indexOf(LF);
+      if (nl < 0) return 0;
+      // A quote in the header: the header is still one line as far as the index cares.
       if (quote < nl) {
-        // A quote in the header: the header is still one line as far as the index cares.
         const q = buf.indexOf(QUOTE, nl);
         quote = q < 0 ? n : q;
       }
-      const blank = nl === pos || (nl === pos + 1 && buf[pos] === CR);
-      this.sink.line(buf, pos, nl, no, !blank && no > 1);
+      this.sink.line(buf, 0, nl, ++this.lineNo, false, this.fp, 0);
       pos = nl + 1;
     }
-    return pos;
+    if (pos < quote) {
+      // The lines before the first quote, found and fingerprinted by the kernel.
+      const k = lineFingerprints();
+      k.load(buf, pos, n);
+      for (;;) {
+        const count = k.scan(quote, this.seed);
+        const w = k.words;
+        for (let j = 0, o = 0; j < count; j++, o += 5) {
+          const nl = w[o]!;
+          const blank = nl === pos || (nl === pos + 1 && buf[pos] === CR);
+          this.sink.line(buf, pos, nl, ++this.lineNo, !blank, w, o + 1);
+          pos = nl + 1;
+        }
+        if (count < LINES_PER_SCAN) break;
+      }
+    }
+    // What the kernel left: a line without its LF yet, or one holding a quote (the tail).
+    if (pos >= n || buf.indexOf(LF, pos) < 0) return pos;
+    this.inTail = true;
+    this.sink.tail(buf, pos, n);
+    return n;
   }
 }
 

@@ -1,6 +1,6 @@
 import { ByteChunks } from './byteChunks';
 import { ENTRY_HEAD, TABLE_WORDS, checkEntry } from './rowIndex';
-import { LineSplitter, compareFp, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
+import { LineSplitter, compareFp, sortFingerprints, type LineSink } from './rowLines';
 
 /*
  * The two hot loops of a delta prepare (snapshotDelta.ts): the pass that fingerprints each of
@@ -27,7 +27,6 @@ export class SnapshotLines implements LineSink {
   readonly buckets = new Array<Uint32Array | undefined>(256);
   readonly bucketFill = new Int32Array(256);
   private readonly perRange: number;
-  private readonly fp = new Uint32Array(4);
   /** Lines fingerprinted. */
   n = 0;
   /** Per line: NEW_SINGLE, NEW_OTHER or 0 (kept, or the header). */
@@ -52,10 +51,10 @@ export class SnapshotLines implements LineSink {
     this.perRange = 5 * Math.max(64, Math.ceil((guess / 256) * 1.1));
     this.fresh = new Uint8Array(guess + 2);
     this.starts = size < 2 ** 32 ? new Uint32Array(guess + 2) : new Float64Array(guess + 2);
-    this.splitter = new LineSplitter(this);
+    this.splitter = new LineSplitter(this, seed);
   }
 
-  line(buf: Buffer, start: number, end: number, line: number, single: boolean): void {
+  line(buf: Buffer, start: number, end: number, line: number, single: boolean, fp: Uint32Array, fo: number): void {
     if (line + 1 >= this.starts.length) this.growStarts();
     this.starts[line] = this.splitter.offset(start);
     if (line === 1) {
@@ -67,16 +66,15 @@ export class SnapshotLines implements LineSink {
       this.markNew(line, NEW_OTHER);
       return;
     }
-    const fp = this.fp;
-    lineFingerprint(buf, start, end, this.seed, fp, 0);
-    const r = fp[0]! >>> 24;
+    const f0 = fp[fo]!;
+    const r = f0 >>> 24;
     let b = this.buckets[r];
     const o = this.bucketFill[r]!;
     if (!b || o + 5 > b.length) b = this.growBucket(r);
-    b[o] = fp[0]!;
-    b[o + 1] = fp[1]!;
-    b[o + 2] = fp[2]!;
-    b[o + 3] = fp[3]!;
+    b[o] = f0;
+    b[o + 1] = fp[fo + 1]!;
+    b[o + 2] = fp[fo + 2]!;
+    b[o + 3] = fp[fo + 3]!;
     b[o + 4] = line;
     this.bucketFill[r] = o + 5;
     this.n++;

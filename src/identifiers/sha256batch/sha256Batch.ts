@@ -1,9 +1,8 @@
 import { hash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import type { DigestOut } from '../digestList';
 import { writePhoneTables, type PhoneTablesImage } from '../phoneFast';
 import { ASCII_RULES_WASM, SHA256_BATCH_WASM } from './wasmPath';
+import { Wasm, compileOptimized, readWasm, type WasmMemory } from './wasmModule';
 
 /**
  * SHA-256 of many strings at once, through the SIMD WebAssembly kernel of sha256batch.wat.
@@ -63,12 +62,6 @@ const DECODE_GROUP = 256;
 const PAGE = 65536;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-// The WebAssembly global exists in Node 20, but @types/node leaves its types to lib.dom;
-// only the few members used here are declared.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
 interface WasmExports {
   memory: WasmMemory;
   sha256_hex: (desc: number, n: number, out: number) => void;
@@ -77,11 +70,6 @@ interface WasmExports {
   DATA_START: { value: number };
   SLACK: { value: number };
 }
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface Kernel {
   memory: WasmMemory;
@@ -119,33 +107,6 @@ function instantiateRules(memory: WasmMemory): RulesExports {
   return new Wasm.Instance(compiledRules, { kernel: { memory } }).exports as RulesExports;
 }
 const encoder = new TextEncoder();
-
-/** A built module's bytes; a missing build says how to make it rather than failing obscurely. */
-function readWasm(path: string, source: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`${path} is missing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}): run \`npm run build\`, which compiles ${source}`);
-  }
-}
-
-/**
- * Compiles with V8's optimizing tier for every function at once. By default (dynamic
- * tiering) V8 runs WebAssembly from its baseline compiler and optimizes a function only
- * after it has run "enough", in a background job: on the loaded shared machine the rule
- * functions stayed unoptimized for millions of values (phone rule ~50 ns a value instead
- * of ~28). The flag is read when a module is compiled, so it is set for these two small
- * modules only and restored after (unless the process was started without dynamic tiering).
- */
-function compileOptimized(bytes: Uint8Array): object {
-  setFlagsFromString('--no-wasm-dynamic-tiering');
-  try {
-    return new Wasm.Module(bytes);
-  } finally {
-    if (!process.execArgv.includes('--no-wasm-dynamic-tiering') && !(process.env.NODE_OPTIONS ?? '').includes('--no-wasm-dynamic-tiering'))
-      setFlagsFromString('--wasm-dynamic-tiering');
-  }
-}
 
 function instantiate(): WasmExports {
   if (!compiled) {
