@@ -9,6 +9,8 @@ export const DEFAULT_KEEP_RUNS = 3;
 export interface RunGcResult {
   keptRuns: number;
   deletedRuns: number;
+  /** Runs kept only for what the applied state reads in them, their other objects deleted (counted in deletedObjects). */
+  trimmedRuns: number;
   deletedObjects: number;
   /** Old manifests deleted (audiences/<destinationId>/manifests/), counted in deletedObjects too. */
   deletedManifests: number;
@@ -36,6 +38,19 @@ export function runsReferencedBy(work: BlobStore, manifest: Manifest): Set<strin
 }
 
 /**
+ * The objects of the workdir the manifest reads (as URIs): its lists, multi lists and state
+ * deltas. A row index reads every rowindex.* object of the runs it names (rowIndexLayers.ts).
+ */
+export function objectsReferencedBy(manifest: Manifest): Set<string> {
+  const uris = new Set<string>();
+  for (const t of Object.values(manifest.types))
+    for (const ref of Object.values(t?.shards ?? {})) for (const l of [ref, ref.multi, ref.delta?.adds, ref.delta?.removes]) if (l) uris.add(l.uri);
+  return uris;
+}
+
+const ROW_INDEX_OBJECT = /^rowindex\.[a-z]+$/;
+
+/**
  * Deletes the destination's old run folders: keeps every run the applied state (CURRENT's
  * manifest) references plus the `keepRuns` most recently written, deletes the rest. Only run
  * ids of this destination (`<destinationId>.<cycle>.<run>`, see cycleRunId) are touched, so
@@ -44,12 +59,18 @@ export function runsReferencedBy(work: BlobStore, manifest: Manifest): Set<strin
  * or a retry after a crash halfway, deletes what is left and nothing else. Without an applied
  * state nothing is deleted.
  *
+ * A run kept only because the applied state still reads some of its objects (an unchanged
+ * shard's list, a state delta's base, a row index's base) is trimmed to those: its spill,
+ * customer files, rejects and summaries go. Otherwise the first sync's folder (spill and
+ * customer files: about three times the state's bytes) stayed until its last list and its
+ * index base were written anew, a day or more of hourly churn.
+ *
  * Old manifests go too: the applied one, any newer one (a cycle that never committed), and
  * the `keepRuns` before it stay; older ones point at run folders deleted long ago.
  */
 export async function collectRunGarbage(work: BlobStore, destinationId: string, keepRuns: number): Promise<RunGcResult> {
   const cur = await readAppliedState(work, destinationId);
-  if (!cur.manifest) return { keptRuns: 0, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 };
+  if (!cur.manifest) return { keptRuns: 0, deletedRuns: 0, trimmedRuns: 0, deletedObjects: 0, deletedManifests: 0 };
   const needed = runsReferencedBy(work, cur.manifest);
   const runs = new Map<string, { keys: string[]; newest: number }>();
   const prefix = `runs/${destinationId}.`;
@@ -62,15 +83,24 @@ export async function collectRunGarbage(work: BlobStore, destinationId: string, 
   }
   const byAge = [...runs.entries()].sort(([a, x], [b, y]) => y.newest - x.newest || (a < b ? 1 : -1));
   const keep = new Set([...needed, ...byAge.slice(0, Math.max(0, keepRuns)).map(([id]) => id)]);
+  const whole = new Set([cur.manifest.runId, ...byAge.slice(0, Math.max(0, keepRuns)).map(([id]) => id)]);
+  const read = objectsReferencedBy(cur.manifest);
+  const indexRuns = new Set(cur.manifest.rowIndex?.runs ?? []);
   let deletedRuns = 0;
+  let trimmedRuns = 0;
   let deletedObjects = 0;
   for (const [runId, r] of byAge) {
-    if (keep.has(runId)) continue;
+    if (whole.has(runId)) continue;
+    const trim = keep.has(runId);
+    let deleted = 0;
     for (const key of r.keys) {
+      if (trim && (read.has(work.uriOf(key)) || (indexRuns.has(runId) && ROW_INDEX_OBJECT.test(key.slice(key.lastIndexOf('/') + 1))))) continue;
       await work.delete(key, { ignoreNotFound: true });
-      deletedObjects += 1;
+      deleted += 1;
     }
-    deletedRuns += 1;
+    deletedObjects += deleted;
+    if (!trim) deletedRuns += 1;
+    else if (deleted > 0) trimmedRuns += 1;
   }
   // Versions sort by their zero-padded sequence number (versionOf).
   const manifestDir = layout.manifest(destinationId, '');
@@ -82,5 +112,5 @@ export async function collectRunGarbage(work: BlobStore, destinationId: string, 
   older.sort();
   const stale = older.slice(0, Math.max(0, older.length - Math.max(0, keepRuns)));
   for (const key of stale) await work.delete(key, { ignoreNotFound: true });
-  return { keptRuns: byAge.length - deletedRuns, deletedRuns, deletedObjects: deletedObjects + stale.length, deletedManifests: stale.length };
+  return { keptRuns: byAge.length - deletedRuns, deletedRuns, trimmedRuns, deletedObjects: deletedObjects + stale.length, deletedManifests: stale.length };
 }

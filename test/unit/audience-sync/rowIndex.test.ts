@@ -311,6 +311,12 @@ describe('row index', () => {
     // f7 stored a layer over f6's index, and f8 reads both and stores a second layer; the
     // applied state keeps the base's run folder.
     expect(await indexFormat(fastDir, 'fuzz.000007.run')).toBe(2);
+    // Run GC trims f6's folder to what the index (and the state) read there: the next sync reads the index from it.
+    expect((await collectRunGarbage(work, 'fuzz', 0)).trimmedRuns).toBeGreaterThan(0);
+    const run6: string[] = [];
+    for await (const o of work.list('runs/fuzz.000006.run/')) run6.push(o.key.slice('runs/fuzz.000006.run/'.length));
+    expect(run6).toEqual(expect.arrayContaining(['rowindex.json', 'rowindex.table', 'rowindex.lines', 'rowindex.extra']));
+    expect(run6.filter((k) => k.startsWith('files/') || k.startsWith('spill/') || k === 'prepared.json')).toEqual([]);
     const f8 = await sync(fast, cfg(fastDir, { defaultCountry: 'GB' }), fastDir, 'fuzz.000008.run', inputs.uriOf('b.csv'));
     same(f8, await sync(slow, cfg(slowDir, { defaultCountry: 'GB' }), slowDir, 'fuzz.000008.run', inputs.uriOf('b.csv')));
     expect(f8.prepared.rowIndex!.kept).toBeGreaterThan(5000);
@@ -432,7 +438,11 @@ describe('row index', () => {
 
     // Run GC keeps the runs whose folders hold a base or a delta: the next sync reads them all.
     const always = join(dir, 'always');
-    await collectRunGarbage(openBlobStore(always), 'fuzz', 0);
+    // It trims them to the lists the state reads: no customer file or spill is left outside the applied run.
+    expect((await collectRunGarbage(openBlobStore(always), 'fuzz', 0)).trimmedRuns).toBeGreaterThan(0);
+    const leftover: string[] = [];
+    for await (const o of openBlobStore(always).list('runs/')) if (!o.key.startsWith('runs/fuzz.000003.run/') && /\/(files|spill)\//.test(o.key)) leftover.push(o.key);
+    expect(leftover).toEqual([]);
     const slow4 = await sync(kinds.slow, cfg(join(dir, 'slow')), join(dir, 'slow'), 'fuzz.000004.run', inputs.uriOf('s4.csv'));
     same(await sync(kinds.always, cfg(always), always, 'fuzz.000004.run', inputs.uriOf('s4.csv')), slow4);
 

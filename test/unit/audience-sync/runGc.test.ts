@@ -46,10 +46,21 @@ describe('garbage collection of run folders', () => {
     const manifest = ManifestSchema.parse(JSON.parse((await work.readBuffer(layout.manifest('dest', `00000006-${run(6)}`))).toString('utf8')));
     // The gs:// list of another store is not this workdir's run 2.
     expect([...runsReferencedBy(work, manifest)].sort()).toEqual([run(1), run(4), run(6)]);
-    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 3, deletedObjects: 9, deletedManifests: 0 });
+    // Runs 2, 3 and 5 go whole (3 objects each); runs 1 and 4 keep only the list the state reads (2 objects each go).
+    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 3, trimmedRuns: 2, deletedObjects: 13, deletedManifests: 0 });
     expect(readdirSync(join(root, 'runs')).sort()).toEqual(['c-2', 'destination-two.000001.x', run(1), run(4), run(6)].sort());
-    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
-    expect(existsSync(join(root, 'runs', run(6), 'files', 'append-EMAIL_SHA256-0001.csv'))).toBe(true);
+    expect(await collectRunGarbage(work, 'dest', 1)).toEqual({ keptRuns: 3, deletedRuns: 0, trimmedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
+    // The applied run stays whole; the others keep the state lists and nothing else.
+    const objects = async (n: number) => {
+      const keys: string[] = [];
+      for await (const o of work.list(`runs/${run(n)}/`)) keys.push(o.key.slice(`runs/${run(n)}/`.length));
+      return keys.sort();
+    };
+    expect(await objects(6)).toEqual(['diff/000-064.state', 'files/append-EMAIL_SHA256-0001.csv', 'prepared.json']);
+    expect(await objects(1)).toEqual(['diff/000-064.state']);
+    expect(await objects(4)).toEqual(['diff/000-064.state']);
+    // Another destination's runs are not touched.
+    expect(existsSync(join(root, 'runs', 'destination-two.000001.x', 'prepared.json'))).toBe(true);
   });
 
   it('keeps the objects a layered row index reads: its base run\'s table and lines, its layers\' runs', async () => {
@@ -66,8 +77,19 @@ describe('garbage collection of run folders', () => {
     expect(await collectRunGarbage(work, 'dest', 1)).toMatchObject({ deletedRuns: 0 });
     expect(await collectRunGarbage(work, 'dest', 0)).toMatchObject({ deletedRuns: 1 });
     expect(readdirSync(join(root, 'runs')).filter((r) => r.startsWith('dest.')).sort()).toEqual([run(1), run(2), run(4), run(5), run(6)]);
-    for (const name of ['rowindex.table', 'rowindex.lines', 'rowindex.extra']) expect(existsSync(join(root, 'runs', run(2), name))).toBe(true);
-    expect(existsSync(join(root, 'runs', run(5), 'rowindex.bin'))).toBe(true);
+    for (const name of ['rowindex.json', 'rowindex.table', 'rowindex.lines', 'rowindex.extra']) expect(existsSync(join(root, 'runs', run(2), name))).toBe(true);
+    for (const name of ['rowindex.json', 'rowindex.bin', 'rowindex.gone', 'rowindex.extra']) expect(existsSync(join(root, 'runs', run(5), name))).toBe(true);
+    // Runs 2 and 5 are kept for their index objects only: their lists (the state reads none there), customer files and summaries go.
+    for (const n of [2, 5]) {
+      expect(existsSync(join(root, 'runs', run(n), 'diff', '000-064.state'))).toBe(false);
+      expect(existsSync(join(root, 'runs', run(n), 'files', 'append-EMAIL_SHA256-0001.csv'))).toBe(false);
+      expect(existsSync(join(root, 'runs', run(n), 'prepared.json'))).toBe(false);
+    }
+    // A run the index does not name keeps no rowindex object it happens to hold.
+    await work.write(`runs/${run(4)}/rowindex.json`, 'x');
+    expect(await collectRunGarbage(work, 'dest', 0)).toMatchObject({ trimmedRuns: 1, deletedObjects: 1 });
+    expect(existsSync(join(root, 'runs', run(4), 'rowindex.json'))).toBe(false);
+    expect(existsSync(join(root, 'runs', run(4), 'diff', '000-064.state'))).toBe(true);
   });
 
   it('keepRuns counts the most recently written runs; without an applied state nothing is deleted', async () => {
@@ -76,7 +98,7 @@ describe('garbage collection of run folders', () => {
     expect(readdirSync(join(dir, 'b', 'runs')).filter((r) => r.startsWith('dest.')).sort()).toEqual([run(1), run(4), run(5), run(6)]);
     const empty = new LocalBlobStore(join(dir, 'c'));
     await empty.write(`runs/${run(1)}/prepared.json`, '{}');
-    expect(await collectRunGarbage(empty, 'dest', 0)).toEqual({ keptRuns: 0, deletedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
+    expect(await collectRunGarbage(empty, 'dest', 0)).toEqual({ keptRuns: 0, deletedRuns: 0, trimmedRuns: 0, deletedObjects: 0, deletedManifests: 0 });
   });
 
   it('deletes old manifests: keeps the applied one, newer ones (never committed) and keepRuns before it', async () => {
