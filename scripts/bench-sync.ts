@@ -110,7 +110,12 @@ async function workerChild(): Promise<void> {
     activityInterceptors: [timed],
     activityDeps: {
       // BENCH_ROW_INDEX=0: without the row index (every sync reads the whole snapshot), to compare.
-      audienceData: { openStore: (uri: string) => openBlobStore(uri), defaultWorkdir: cfg.workdir, ...(process.env.BENCH_ROW_INDEX === '0' ? { tuning: { rowIndexMaxBytes: 0 } } : {}) },
+      // BENCH_ROW_INDEX_MAX=<bytes>: another PrepareTuning.rowIndexMaxBytes (a 10M-row snapshot is past the default).
+      audienceData: {
+        openStore: (uri: string) => openBlobStore(uri),
+        defaultWorkdir: cfg.workdir,
+        ...(process.env.BENCH_ROW_INDEX === '0' ? { tuning: { rowIndexMaxBytes: 0 } } : process.env.BENCH_ROW_INDEX_MAX ? { tuning: { rowIndexMaxBytes: Number(process.env.BENCH_ROW_INDEX_MAX) } } : {}),
+      },
       tiktokAudience: {},
     },
   });

@@ -408,7 +408,7 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
           };
         }
       }
-      const tap = indexable && writeIndex ? new RowIndexBuilder(work, runId) : undefined;
+      const tap = indexable && writeIndex ? new RowIndexBuilder(work, runId, tuning.rowIndexMemoryBytes) : undefined;
       const r = await prepareSet(
         work,
         runId,

@@ -19,6 +19,7 @@ import { z } from 'zod';
  *   runs/<runId>/rowindex.json|.table|.lines|.extra   the snapshot's row index (rowIndex.ts);
  *        a layer: .json|.bin|.gone|.extra (rowIndexLayers.ts)
  *   runs/<runId>/spill/gone/<seq>.lines|.json   a delta run's ids of gone lines (snapshotDelta.ts)
+ *   runs/<runId>/spill/rowindex/<seq>.table   table entries a row index build let go of (rowIndex.ts)
  *   runs/<runId>/files/<action>-<type>-<nnnn>.csv   customer files for TikTok
  *   (a dry run's runId is preview_<destinationId>.<run>: see previewRuns.ts)
  *   audiences/<destinationId>/manifests/<version>.json
@@ -62,6 +63,7 @@ export const layout = {
   current: (destinationId: string) => `audiences/${destinationId}/CURRENT`,
   goneSpillLines: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.lines`,
   goneSpillIndex: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.json`,
+  rowIndexSpill: (runId: string, seq: number) => `${run(runId)}/spill/rowindex/${pad(seq, 6)}.table`,
 };
 
 function pad(n: number, width: number): string {

@@ -5,6 +5,7 @@ import { readJsonObject, type BlobStore } from '../storage';
 import { layout, type InputSet } from './layout';
 import { SpillPartSchema, type SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
+import { DEFAULT_ROW_INDEX_MEMORY } from './rowIndex';
 
 export interface PrepareTuning {
   /**
@@ -22,10 +23,14 @@ export interface PrepareTuning {
   snapshotPieceBytes?: number;
   /**
    * Largest CSV snapshot (bytes) that gets a row index (rowIndex.ts; 0: none): building one
-   * holds 28 bytes a line in memory (the lines themselves go to storage as they are read)
-   * and stores a copy of the snapshot.
+   * stores a copy of the snapshot, and its offsets are 32-bit (so 4 GiB at most).
    */
   rowIndexMaxBytes: number;
+  /**
+   * Bytes of table entries (28 a line) a row index build holds in memory; past them it
+   * stores them in a spill and reads them back when it writes the index.
+   */
+  rowIndexMemoryBytes: number;
   /**
    * A delta sync writes a new whole row index (a compaction) instead of a layer once the
    * layers' bytes would pass this fraction of the base's (rowIndexLayers.ts): reads of the
@@ -38,7 +43,8 @@ export const DEFAULT_PREPARE_TUNING: PrepareTuning = {
   maxBufferBytes: 64 << 20,
   maxRejectBytes: 8 << 20,
   checkpointIntervalMs: 60_000,
-  rowIndexMaxBytes: 256 << 20,
+  rowIndexMaxBytes: 2 ** 32 - 1,
+  rowIndexMemoryBytes: DEFAULT_ROW_INDEX_MEMORY,
   rowIndexCompactAt: 0.25,
 };
 

@@ -2,10 +2,10 @@ import { createHash, randomInt } from 'node:crypto';
 import { z } from 'zod';
 import type { RejectRecord, SnapshotCounts } from '../snapshot';
 import type { BlobStore } from '../storage';
-import { RunIdSchema } from './layout';
+import { RunIdSchema, layout } from './layout';
 import { QueuedWrite } from './queuedWrite';
 import { LineSplitter, compareFp, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
-import { rangePieces, readSpans } from './spanReads';
+import { ByteCursor, rangePieces, readSpans } from './spanReads';
 
 /*
  * The row index of a committed snapshot run: every line of the snapshot that is one record
@@ -292,13 +292,16 @@ export async function* batched(parts: Iterable<Buffer>): AsyncGenerator<Buffer> 
  * byte), each range sorted on its own when written: appending to 256 ranges is sequential,
  * and a range (about a hundred KiB at 1M rows) sorts within the CPU's caches. A record is the
  * table entry (fingerprint, offset, length) and the line number: 28 bytes a line, not the
- * line's bytes (those are in the lines object).
+ * line's bytes (those are in the lines object). The builder lets go of them in spills
+ * (takeAll) past its memory bound.
  */
 class TableArena {
-  private static readonly W = TABLE_WORDS + 1;
+  static readonly W = TABLE_WORDS + 1;
   private readonly chunks: Uint32Array[][] = Array.from({ length: 256 }, () => []);
   private readonly fills = new Int32Array(256);
   count = 0;
+  /** Bytes of the chunks held. */
+  held = 0;
 
   /** The line at `at` of `len` bytes, with the fingerprint fp[fo..fo+3]. */
   add(fp: Uint32Array, fo: number, at: number, len: number, line: number): void {
@@ -310,6 +313,7 @@ class TableArena {
     if (!cur || o === cur.length) {
       cur = new Uint32Array(TableArena.W * Math.min(8192, cur ? (cur.length / TableArena.W) * 2 : 128));
       list.push(cur);
+      this.held += cur.byteLength;
       o = 0;
     }
     cur[o] = f0;
@@ -323,34 +327,67 @@ class TableArena {
     this.count++;
   }
 
-  /** Appends range r's entries in fingerprint order; entries of lines in `skip` go to `skipped` instead. */
-  emitRange(r: number, out: IndexOut, skip: ReadonlySet<number>, skipped: { at: number; len: number; line: number }[]): void {
-    const W = TableArena.W;
-    const list = this.chunks[r]!;
-    if (list.length === 0) return;
-    const fill = this.fills[r]!;
-    let words = list[list.length - 1]!;
-    let n = fill / W;
-    if (list.length > 1) {
-      const full = list.slice(0, -1).reduce((k, c) => k + c.length, 0);
-      words = new Uint32Array(full + fill);
-      let o = 0;
-      for (let c = 0; c < list.length - 1; c++) {
-        words.set(list[c]!, o);
-        o += list[c]!.length;
+  /** Every entry held, range after range, as bytes to store and where each range starts in them (257 offsets); the arena is then empty. */
+  takeAll(): { parts: Buffer[]; at: number[] } {
+    const parts: Buffer[] = [];
+    const at = [0];
+    let total = 0;
+    for (let r = 0; r < 256; r++) {
+      for (const c of this.heldChunks(r)) {
+        parts.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+        total += c.byteLength;
       }
-      words.set(list[list.length - 1]!.subarray(0, fill), o);
-      n = (full + fill) / W;
+      at.push(total);
+      this.chunks[r]!.length = 0;
+      this.fills[r] = 0;
     }
+    this.held = 0;
+    return { parts, at };
+  }
+
+  /** Range r's chunks, the last cut to its fill. */
+  private heldChunks(r: number): Uint32Array[] {
+    const list = this.chunks[r]!;
+    return list.map((c, i) => (i === list.length - 1 ? c.subarray(0, this.fills[r]) : c));
+  }
+
+  /**
+   * Appends range r's entries (`spilled`: its entries let go of earlier, as bytes, then those
+   * held) in fingerprint order; entries of lines in `skip` go to `skipped` instead.
+   */
+  emitRange(r: number, out: IndexOut, skip: ReadonlySet<number>, skipped: { at: number; len: number; line: number }[], spilled?: Uint8Array): void {
+    const W = TableArena.W;
+    const held = this.heldChunks(r);
+    let words: Uint32Array;
+    if (!spilled?.length && held.length <= 1) words = held[0] ?? new Uint32Array(0);
+    else {
+      const bytes = (spilled?.length ?? 0) + held.reduce((k, c) => k + c.byteLength, 0);
+      words = new Uint32Array(bytes >>> 2);
+      const u8 = new Uint8Array(words.buffer);
+      let o = 0;
+      if (spilled) {
+        u8.set(spilled, 0);
+        o = spilled.length;
+      }
+      for (const c of held) {
+        u8.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), o);
+        o += c.byteLength;
+      }
+    }
+    this.chunks[r]!.length = 0;
+    const n = words.length / W;
+    if (n === 0) return;
     const order = sortFingerprints(words, W, n, 8);
     for (let j = 0; j < n; j++) {
       const o = W * order[j]!;
       if (skip.size && skip.has(words[o + 6]!)) skipped.push({ at: words[o + 4]!, len: words[o + 5]!, line: words[o + 6]! });
       else out.appendEntry(words, o, TABLE_WORDS);
     }
-    list.length = 0;
   }
 }
+
+/** Table entries a RowIndexBuilder holds in memory before it stores them in a spill (PrepareTuning.rowIndexMemoryBytes). */
+export const DEFAULT_ROW_INDEX_MEMORY = 64 << 20;
 
 /**
  * Collects the index of a snapshot while prepare reads it the usual way (full path): the
@@ -371,10 +408,14 @@ export class RowIndexBuilder implements LineSink {
   private readonly rejected = new Set<number>();
   /** A line past 4 GiB: offsets are u32, so no index. */
   private tooLarge = false;
+  /** Entries let go of so far: each spill's key and where each range starts in it. */
+  private readonly spills: { key: string; at: number[] }[] = [];
 
   constructor(
     private readonly work: BlobStore,
     private readonly runId: string,
+    /** Bytes of table entries held in memory; past them they are stored in a spill (a 10M-line snapshot has 280 MB of them). */
+    private readonly memoryBytes = DEFAULT_ROW_INDEX_MEMORY,
   ) {
     this.copy = new QueuedWrite(work, rowIndexKeys(runId).lines);
   }
@@ -382,7 +423,20 @@ export class RowIndexBuilder implements LineSink {
   /** The next bytes of the snapshot; they must not be reused. A promise: wait before pushing more. */
   push(chunk: Buffer): Promise<void> | undefined {
     this.splitter.push(chunk);
-    return this.copy.push(chunk);
+    const copied = this.copy.push(chunk);
+    if (this.arena.held < this.memoryBytes || this.tooLarge) return copied;
+    const spilled = this.spill();
+    return copied ? Promise.all([copied, spilled]).then(() => undefined) : spilled;
+  }
+
+  /** Stores the entries held (range by range, unsorted: each range is sorted once, when written) and lets go of them. */
+  private async spill(): Promise<void> {
+    const { parts, at } = this.arena.takeAll();
+    const key = layout.rowIndexSpill(this.runId, this.spills.length);
+    await this.work.write(key, (async function* () {
+      yield* parts;
+    })(), { md5: false, contentType: 'application/octet-stream' });
+    this.spills.push({ key, at });
   }
 
   rejects(records: readonly RejectRecord[]): void {
@@ -445,17 +499,36 @@ export class RowIndexBuilder implements LineSink {
     // Lines with a reject are read every time, so the rejects file names them again.
     const unclean: { at: number; len: number; line: number }[] = [];
     const out = new IndexOut();
-    await work.write(
-      keys.table,
-      (async function* (): AsyncGenerator<Buffer> {
-        for (let r = 0; r < 256; r++) {
-          a.emitRange(r, out, rejected, unclean);
-          yield* out.take(false);
-        }
-        yield* out.take(true);
-      })(),
-      { md5: false, reusesChunks: true, contentType: 'application/octet-stream' },
-    );
+    const spills = this.spills;
+    // Each spill is read front to back, a range of it at a time beside the same range of the others.
+    const cursors = spills.map((s) => new ByteCursor(work, s.key, s.at[256]!, () => new Error(`the row index spill ${s.key} is shorter than was written`)));
+    try {
+      await work.write(
+        keys.table,
+        (async function* (): AsyncGenerator<Buffer> {
+          for (let r = 0; r < 256; r++) {
+            let spilled: Buffer | undefined;
+            if (spills.length) {
+              spilled = Buffer.allocUnsafeSlow(spills.reduce((k, s) => k + s.at[r + 1]! - s.at[r]!, 0));
+              let o = 0;
+              for (let i = 0; i < spills.length; i++) {
+                const len = spills[i]!.at[r + 1]! - spills[i]!.at[r]!;
+                await cursors[i]!.readInto(spilled, o, len);
+                o += len;
+              }
+            }
+            a.emitRange(r, out, rejected, unclean, spilled);
+            yield* out.take(false);
+          }
+          yield* out.take(true);
+        })(),
+        { md5: false, reusesChunks: true, contentType: 'application/octet-stream' },
+      );
+    } finally {
+      await Promise.all(cursors.map((c) => c.close()));
+    }
+    // Read once: the table holds them now.
+    for (const s of spills) await work.delete(s.key, { ignoreNotFound: true });
     unclean.sort((x, y) => x.at - y.at);
     const lines = [...this.blank];
     await readSpans(

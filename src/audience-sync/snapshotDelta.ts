@@ -279,7 +279,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
  */
 async function writeCompacted(input: DeltaInput, generation: string, rejected: ReadonlySet<number>, counts: SnapshotCounts): Promise<string | null> {
   const { work, runId, source, base } = input;
-  const builder = new RowIndexBuilder(work, runId);
+  const builder = new RowIndexBuilder(work, runId, input.tuning.rowIndexMemoryBytes);
   builder.rejectLines(rejected);
   try {
     // A stream, not reused pieces: the builder holds each chunk until it is stored.

@@ -168,3 +168,40 @@ export async function* rangePieces(store: BlobStore, key: string, start: number,
     await src.close();
   }
 }
+
+/**
+ * Reads an object front to back in spans of any length, each copied where the caller says:
+ * one open read for an object read as a sequence of ranges (a row index build's spills, range
+ * by range), not one per range.
+ */
+export class ByteCursor {
+  private readonly pieces: AsyncGenerator<Buffer>;
+  private cur: Buffer | null = null;
+  private pos = 0;
+
+  constructor(store: BlobStore, key: string, size: number, private readonly cut: () => Error) {
+    this.pieces = rangePieces(store, key, 0, size, cut);
+  }
+
+  /** Copies the next n bytes to dst at `at`. */
+  async readInto(dst: Uint8Array, at: number, n: number): Promise<void> {
+    while (n > 0) {
+      // A piece is valid until the next is asked for: it is used up before that.
+      if (!this.cur || this.pos === this.cur.length) {
+        const next = await this.pieces.next();
+        if (next.done) throw this.cut();
+        this.cur = next.value;
+        this.pos = 0;
+      }
+      const k = Math.min(n, this.cur.length - this.pos);
+      dst.set(this.cur.subarray(this.pos, this.pos + k), at);
+      this.pos += k;
+      at += k;
+      n -= k;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pieces.return(undefined);
+  }
+}

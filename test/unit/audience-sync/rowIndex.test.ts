@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -478,5 +478,61 @@ describe('row index', () => {
     );
     expect(type).toBeTruthy();
   }, 600_000);
-});
 
+  it('a row index build past its memory bound stores its entries in spills and reads them back: the same index, the same syncs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-spill-'));
+    const inputs = openBlobStore(join(dir, 'inputs'));
+    const line = (i: number): string => `s${i}@example.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
+    // Doubled lines (one fingerprint, two entries) and a blank line among them.
+    const snap = (rows: number[]): string => `email,phone,idfa\n${rows.map(line).join('\n')}\n${line(rows[0]!)}\n\n${line(rows[1]!)}\n`;
+    const range = (a: number, b: number): number[] => Array.from({ length: b - a }, (_, k) => a + k);
+    const s0 = range(0, 40_000);
+    const s1 = [...s0.filter((i) => i % 40 !== 9), ...range(50_000, 50_100)];
+    const s2 = [...s1.filter((i) => i % 55 !== 2), ...range(0, 40_000).filter((i) => i % 40 === 9)];
+    for (const [i, rows] of [s0, s1, s2].entries()) await inputs.write(`s${i}.csv`, snap(rows));
+    const spills: string[] = [];
+    // Every write of a spill, to know they happened: each is deleted once the table is written.
+    const counting = (uri: string) => {
+      const store = openBlobStore(uri);
+      const write = store.write.bind(store);
+      store.write = (key, ...rest) => {
+        if (key.includes('/spill/rowindex/')) spills.push(key);
+        return write(key, ...rest);
+      };
+      return store;
+    };
+    // A bound of one byte: a spill after every piece the read hands the builder. Compaction
+    // every time (rowIndexCompactAt 0): each delta sync builds a whole index again, spilling too.
+    const spilling = createAudienceDataActivities({ openStore: counting, tuning: { rowIndexMemoryBytes: 1, rowIndexCompactAt: 0 } });
+    const held = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: 0 } });
+    const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
+    const cfg = (d: string) => ({ ...baseConfig(), storage: { workdir: d } }) as DestinationConfigInput;
+    for (const i of [0, 1, 2]) {
+      const before = spills.length;
+      const want = await sync(slow, cfg(join(dir, 'slow')), join(dir, 'slow'), `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
+      const got = await sync(spilling, cfg(join(dir, 'spill')), join(dir, 'spill'), `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
+      const ref = await sync(held, cfg(join(dir, 'held')), join(dir, 'held'), `fuzz.00000${i}.run`, inputs.uriOf(`s${i}.csv`));
+      same(got, want);
+      same(ref, want);
+      // The snapshot (about 3 MiB) is read in 1 MiB pieces: several spills, none left behind.
+      expect(spills.length - before).toBeGreaterThan(2);
+      const left: string[] = [];
+      for await (const o of openBlobStore(join(dir, 'spill')).list(`runs/fuzz.00000${i}.run/spill/rowindex/`)) left.push(o.key);
+      expect(left).toEqual([]);
+      // The index read back from spills has the entries of the one held in memory (seeds differ, so fingerprints and their order do).
+      const entries = async (d: string) => {
+        const work = openBlobStore(d);
+        const meta = JSON.parse((await work.readBuffer(rowIndexKeys(`fuzz.00000${i}.run`).meta)).toString('utf8')) as RowIndexTableMeta;
+        const table = await work.readBuffer(rowIndexKeys(`fuzz.00000${i}.run`).table);
+        const at: string[] = [];
+        for (let o = 0; o < table.length; o += 24) at.push(`${table.readUInt32LE(o + 16)}+${table.readUInt32LE(o + 20)}`);
+        return { entries: meta.entries, at: at.sort(), lines: (await work.readBuffer(rowIndexKeys(`fuzz.00000${i}.run`).lines)).equals(await inputs.readBuffer(`s${i}.csv`)) };
+      };
+      const spilledIndex = await entries(join(dir, 'spill'));
+      expect(spilledIndex).toEqual(await entries(join(dir, 'held')));
+      expect(spilledIndex.entries).toBeGreaterThan(39_000);
+      if (i > 0) expect(got.prepared.rowIndex!.kept).toBeGreaterThan(35_000);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }, 600_000);
+});
