@@ -262,7 +262,31 @@ describe('GCS stream stall limit', () => {
     }
   });
 
-  it('fails a resumable upload whose chunk the server never answers as unavailable; the same store uploads once it answers', async () => {
+  it('lets a resumable upload whose producer pauses longer than the limit complete: only waiting on storage counts', async () => {
+    const proxy = await startStallingProxy(gcs.endpoint);
+    try {
+      const prefix = `upload-slow/t${++n}`;
+      const s = store(proxy.endpoint, prefix, { requestTimeoutMs: 1000, stallTimeoutMs: 1000, resumableThresholdBytes: 256 * KiB, resumableChunkBytes: 256 * KiB });
+      const parts = Array.from({ length: 8 }, () => randomBytes(128 * KiB));
+      async function* slowly(): AsyncGenerator<Buffer> {
+        for (const [i, part] of parts.entries()) {
+          // Mid-chunk (after 5 parts: 2.5 chunks of 256 KiB) and at the end, as a producer still computing.
+          if (i === 5) await sleep(1800);
+          yield part;
+        }
+        await sleep(1800);
+      }
+      const w = await timed(s.write('slow.bin', Readable.from(slowly())));
+      expect(w.value).toMatchObject({ size: 8 * 128 * KiB, md5: md5(Buffer.concat(parts)) });
+      expect(w.ms).toBeGreaterThan(2 * 1800);
+      expect(proxy.requests.filter((r) => r.startsWith('PUT ') && r.includes('upload_id=')).length).toBeGreaterThanOrEqual(4);
+      expect(md5(await store(gcs.endpoint, prefix).readBuffer('slow.bin'))).toBe(w.value.md5);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('fails a resumable upload whose chunk or session the server never answers as unavailable; the same store uploads once it answers', async () => {
     const proxy = await startStallingProxy(gcs.endpoint);
     try {
       const prefix = `upload-stall/t${++n}`;
@@ -276,6 +300,12 @@ describe('GCS stream stall limit', () => {
       // The session was opened through the proxy and its first chunk reached it.
       expect(proxy.requests.filter((r) => r.startsWith('PUT ') && r.includes('upload_id='))).toHaveLength(1);
       expect(await store(gcs.endpoint, prefix).exists('big.bin')).toBe(false);
+
+      // A session that is never opened: the library holds the bytes it was given and sends none.
+      proxy.set({ mode: 'silent' }, (line) => line.startsWith('POST ') && line.includes('uploadType=resumable'));
+      const opening = await timed(rejectionOf(s.write('big.bin', Readable.from(parts)), StorageError));
+      expect(opening.value.message).toBe(`cannot write gs://${BUCKET}/${prefix}/big.bin: the transfer stalled, no bytes moved for 1 s (TTSYNC_GCS_STALL_TIMEOUT)`);
+      expect(opening.ms).toBeLessThan(2 * 1000 + 1000);
 
       proxy.set({ mode: 'forward' });
       const w = await s.write('big.bin', Readable.from(parts));
