@@ -16,6 +16,8 @@ import { rejectionOf } from '../../helpers/rejection';
 const BUCKET = 'ttsync-deadlines';
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** Room over a computed bound for a 2-core machine busy with other tests; far below the minutes a missing deadline costs. */
+const SLACK_MS = 3000;
 let gcs: FakeGcs;
 let n = 0;
 
@@ -141,7 +143,7 @@ describe('GCS per-request deadline', () => {
       const statRequests = proxy.requests.filter((r) => r.startsWith('GET ') && r.includes('snapshot.csv') && !r.includes('alt=media'));
       expect(statRequests).toHaveLength(2);
       expect(ms).toBeGreaterThanOrEqual(2 * 1000 + 2000 - 50);
-      expect(ms).toBeLessThan(2 * 1000 + 3000 + 2000);
+      expect(ms).toBeLessThan(2 * 1000 + 3000 + SLACK_MS);
 
       proxy.set({ mode: 'forward' });
       expect(await s.stat('snapshot.csv')).toMatchObject({ size: 4, md5: md5(Buffer.from('a,b\n')) });
@@ -177,7 +179,7 @@ describe('GCS per-request deadline', () => {
         StorageError,
       );
       // Seven calls of one 0.5 s attempt each, six of them at once.
-      expect(performance.now() - t0).toBeLessThan(2 * 500 + 2000);
+      expect(performance.now() - t0).toBeLessThan(2 * 500 + SLACK_MS);
       calls.forEach(([action, key], i) => {
         expect(errors[i]!.code).toBe('unavailable');
         expect(errors[i]!.message).toBe(`cannot ${action} ${uri(key)}: storage did not answer within 0.5 s (the deadline of one request, TTSYNC_GCS_REQUEST_TIMEOUT)`);
@@ -216,13 +218,13 @@ describe('GCS stream stall limit', () => {
       expect(received).toBe(300 * KiB);
       // About the limit after the last byte, well before the request deadline.
       expect(ms).toBeGreaterThanOrEqual(1000 - 50);
-      expect(ms).toBeLessThan(2 * 1000 + 1000);
+      expect(ms).toBeLessThan(2 * 1000 + SLACK_MS);
 
       // readBuffer (small objects) stalls out at the tighter of the two limits.
       const tight = store(proxy.endpoint, prefix, { requestTimeoutMs: 700, stallTimeoutMs: 5000 });
       const small = await timed(rejectionOf(tight.readBuffer('big.bin'), StorageError));
       expect(small.value.message).toBe(`cannot read gs://${BUCKET}/${prefix}/big.bin: the transfer stalled, no bytes moved for 0.7 s (TTSYNC_GCS_STALL_TIMEOUT)`);
-      expect(small.ms).toBeLessThan(2 * 700 + 1000);
+      expect(small.ms).toBeLessThan(2 * 700 + SLACK_MS);
 
       proxy.set({ mode: 'forward' });
       expect(md5(await readAll(await s.openRead('big.bin')))).toBe(md5(data));
@@ -296,7 +298,7 @@ describe('GCS stream stall limit', () => {
       const { value: err, ms } = await timed(rejectionOf(s.write('big.bin', Readable.from(parts)), StorageError));
       expect(err.code).toBe('unavailable');
       expect(err.message).toBe(`cannot write gs://${BUCKET}/${prefix}/big.bin: the transfer stalled, no bytes moved for 1 s (TTSYNC_GCS_STALL_TIMEOUT)`);
-      expect(ms).toBeLessThan(2 * 1000 + 1000);
+      expect(ms).toBeLessThan(2 * 1000 + SLACK_MS);
       // The session was opened through the proxy and its first chunk reached it.
       expect(proxy.requests.filter((r) => r.startsWith('PUT ') && r.includes('upload_id='))).toHaveLength(1);
       expect(await store(gcs.endpoint, prefix).exists('big.bin')).toBe(false);
@@ -305,7 +307,7 @@ describe('GCS stream stall limit', () => {
       proxy.set({ mode: 'silent' }, (line) => line.startsWith('POST ') && line.includes('uploadType=resumable'));
       const opening = await timed(rejectionOf(s.write('big.bin', Readable.from(parts)), StorageError));
       expect(opening.value.message).toBe(`cannot write gs://${BUCKET}/${prefix}/big.bin: the transfer stalled, no bytes moved for 1 s (TTSYNC_GCS_STALL_TIMEOUT)`);
-      expect(opening.ms).toBeLessThan(2 * 1000 + 1000);
+      expect(opening.ms).toBeLessThan(2 * 1000 + SLACK_MS);
 
       proxy.set({ mode: 'forward' });
       const w = await s.write('big.bin', Readable.from(parts));
