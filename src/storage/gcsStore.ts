@@ -247,7 +247,8 @@ export class GcsBlobStore implements BlobStore {
    * WHY a write id: the client library retries a conditional write whose response was lost;
    * the retry then meets our own first write and gets 412. The id in the object's custom
    * metadata tells "my write landed" apart from "another writer won", even when both wrote
-   * the same bytes, so the swap stays exact (no double success).
+   * the same bytes, so the swap stays exact (no double success). The same check runs when
+   * the write fails as unavailable (its answer past the deadline, or lost after the retries).
    */
   async writeIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
     const file = this.file(key);
@@ -279,15 +280,21 @@ export class GcsBlobStore implements BlobStore {
       return await this.uploadResumable(file, key, prepend(head, it), options, cas, tally);
     } catch (err) {
       const mapped = await this.fail(err, key, 'write');
-      if (mapped.code !== 'precondition_failed') throw mapped;
+      // An answer that never came (past the deadline, a stalled upload, a dropped connection
+      // after the library's retries) may hide a write that landed; the next attempt of the
+      // caller would then meet it as another writer's. The write id tells.
+      const lost = mapped.code === 'unavailable';
+      if (mapped.code !== 'precondition_failed' && !lost) throw mapped;
       let meta: FileMetadata | undefined;
       try {
         [meta] = await file.getMetadata();
       } catch (statErr) {
         const m = await this.fail(statErr, key, 'stat');
+        if (lost) throw mapped;
         if (m.code !== 'not_found') throw m;
       }
       if (sent && meta?.metadata?.[WRITE_ID_KEY] === cas.writeId) return this.checked(file, key, sent.size, sent.md5(), meta);
+      if (lost) throw mapped;
       throw new StorageError(
         'precondition_failed',
         `${this.uriOf(key)} changed: ${meta ? `it is now at generation ${String(meta.generation)}` : 'it no longer exists'}`,

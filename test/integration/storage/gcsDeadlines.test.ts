@@ -35,10 +35,11 @@ const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
  * What the proxy does with a request:
  * - forward: pass it and its answer through;
  * - silent: read the request, never answer (a server that accepted and hangs);
+ * - answer-lost: forward the request, let the server apply it, never pass its answer on;
  * - cut-body: pass the answer's headers and its first `bytes` bytes, then nothing more;
  * - trickle: pass the answer `bytes` at a time, one piece every `everyMs` (a slow but moving link).
  */
-type Behaviour = { mode: 'forward' } | { mode: 'silent' } | { mode: 'cut-body'; bytes: number } | { mode: 'trickle'; bytes: number; everyMs: number };
+type Behaviour = { mode: 'forward' } | { mode: 'silent' } | { mode: 'answer-lost' } | { mode: 'cut-body'; bytes: number } | { mode: 'trickle'; bytes: number; everyMs: number };
 
 interface StallingProxy {
   endpoint: string;
@@ -66,6 +67,10 @@ async function startStallingProxy(target: string): Promise<StallingProxy> {
       // Resumable upload sessions name the server's own URL; keep their chunks on the proxy.
       const headers: IncomingHttpHeaders = { ...up.headers };
       if (typeof headers.location === 'string') headers.location = headers.location.replace(upstream.origin, origin);
+      if (b.mode === 'answer-lost') {
+        up.resume();
+        return;
+      }
       res.writeHead(up.statusCode ?? 502, headers);
       if (b.mode === 'cut-body') {
         let left = b.bytes;
@@ -178,7 +183,8 @@ describe('GCS per-request deadline', () => {
         })(),
         StorageError,
       );
-      // Seven calls of one 0.5 s attempt each, six of them at once.
+      // Seven calls of one 0.5 s attempt each, six of them at once; the conditional write then
+      // stats the object for its own write (below) for another 0.5 s.
       expect(performance.now() - t0).toBeLessThan(2 * 500 + SLACK_MS);
       calls.forEach(([action, key], i) => {
         expect(errors[i]!.code).toBe('unavailable');
@@ -188,6 +194,31 @@ describe('GCS per-request deadline', () => {
       expect(listErr.message).toBe(`cannot list gs://${BUCKET}/${prefix}/: storage did not answer within 0.5 s (the deadline of one request, TTSYNC_GCS_REQUEST_TIMEOUT)`);
       // Nothing the silent server received was applied: the pointer is as it was.
       expect((await direct.stat('pointer.json')).generation).toBe(pointer.generation);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('recognises its own conditional write that landed while its answer missed the deadline, and still fails when it did not land', async () => {
+    const proxy = await startStallingProxy(gcs.endpoint);
+    try {
+      const prefix = `cas-lost/t${++n}`;
+      const direct = store(gcs.endpoint, prefix);
+      const g1 = await direct.writeIfGeneration('pointer.json', '{"v":1}', ABSENT_GENERATION);
+      const s = store(proxy.endpoint, prefix, { requestTimeoutMs: 500, maxRetries: 0 });
+      const isUpload = (line: string): boolean => line.startsWith('POST ') && line.includes('uploadType=multipart');
+      proxy.set({ mode: 'answer-lost' }, isUpload);
+      const w = await s.writeIfGeneration('pointer.json', '{"v":2}', g1.generation);
+      expect(w).toMatchObject({ size: 7, md5: md5(Buffer.from('{"v":2}')) });
+      expect((await direct.stat('pointer.json')).generation).toBe(w.generation);
+      expect((await direct.readBuffer('pointer.json')).toString()).toBe('{"v":2}');
+
+      // Not applied at all: still the deadline's unavailable, and the pointer unchanged.
+      proxy.set({ mode: 'silent' }, isUpload);
+      const err = await rejectionOf(s.writeIfGeneration('pointer.json', '{"v":3}', w.generation), StorageError);
+      expect(err.code).toBe('unavailable');
+      expect(err.message).toBe(`cannot write gs://${BUCKET}/${prefix}/pointer.json: storage did not answer within 0.5 s (the deadline of one request, TTSYNC_GCS_REQUEST_TIMEOUT)`);
+      expect((await direct.readBuffer('pointer.json')).toString()).toBe('{"v":2}');
     } finally {
       await proxy.stop();
     }
