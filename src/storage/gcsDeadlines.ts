@@ -8,7 +8,8 @@ import { ConfigError } from '../config/errors';
  * Two bounds, because two kinds of call:
  * - a request whose answer is small (stat, list page, delete, simple upload, the start of a
  *   read): one deadline per HTTP attempt, enforced by the client library (Storage `timeout`),
- *   which retries a timed-out attempt like any lost answer;
+ *   which retries a timed-out attempt like any lost answer (not a simple upload's: its
+ *   retry only takes errors with a retryable code, and a timeout has none);
  * - a stream (a read's body, a resumable upload) may legitimately run for minutes on a large
  *   object, so it is bounded by how long it may go without moving a byte (stallGuard.ts).
  */
@@ -16,7 +17,7 @@ import { ConfigError } from '../config/errors';
 /**
  * 60 s: GCS answers metadata calls in tens of milliseconds and a simple upload (at most the
  * 8 MiB resumable threshold) in seconds even at 2 MB/s; a minute of silence is an outage,
- * not a slow answer. With the library's 3 retries a server that never answers fails a call
+ * not a slow answer. With the library's 3 retries a server that never answers fails a stat
  * after 4 attempts and their backoff, about 4¼ minutes: inside the 10-minute
  * start-to-close timeout of an audience sync's data steps, so Temporal retries the step
  * instead of waiting that timeout out.
