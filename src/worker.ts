@@ -12,6 +12,7 @@ import { setProcessWorkerShare } from './tiktok/rateLimiter';
 import { startWorkerShare } from './temporal/workerShare';
 import { EVENTS_TASK_QUEUE, TIKTOK_MEMBERS_TASK_QUEUE, TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
+import { gcsDeadlinesFromEnv } from './storage';
 import { VERSION } from './version';
 
 export interface WorkerConfig {
@@ -91,6 +92,9 @@ export interface RunningWorkers {
 
 export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWorkers> {
   const temporal = cfg.temporal ?? loadTemporalSettings();
+  // Every GCS store an activity opens reads these; a bad value stops the worker here, once,
+  // instead of failing each activity that touches a bucket.
+  gcsDeadlinesFromEnv();
   const codec = await resolvePayloadCodec(cfg.payloadCodec);
   const dataConverter = codec ? { dataConverter: { payloadCodecs: [codec] } } : {};
   if (!cfg.skipSearchAttributeCheck) {

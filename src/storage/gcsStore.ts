@@ -5,7 +5,9 @@ import { IdempotencyStrategy, Storage, type Bucket, type File, type FileMetadata
 import type { BlobInfo, BlobStore, ReadRange, WriteOptions, WriteResult, WriteSource } from './blobStore';
 import { ByteTally, base64ToHex, chunksOf, md5Hex, md5OfStream, readAll } from './bytes';
 import { StorageError, existsByStat } from './errors';
+import { REQUEST_TIMEOUT_ENV, STALL_TIMEOUT_ENV, gcsDeadlinesFromEnv, retryTiming, secondsText } from './gcsDeadlines';
 import { checkKey, checkPrefix } from './keys';
+import { guardReadStalls, guardWriteStalls } from './stallGuard';
 
 export interface GcsStoreOptions {
   /**
@@ -20,6 +22,17 @@ export interface GcsStoreOptions {
   resumableChunkBytes?: number;
   /** Retries of one call inside the client library (default 3; 0 in tests of unreachable endpoints). */
   maxRetries?: number;
+  /**
+   * Deadline of one HTTP attempt of a call with a small answer: stat, list page, delete,
+   * simple upload, the start of a read (default TTSYNC_GCS_REQUEST_TIMEOUT, else 60 s; see
+   * gcsDeadlines.ts). A given `storage` client keeps its own.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * A read or resumable upload that moves no byte this long, while it is the side being
+   * waited on, fails (default TTSYNC_GCS_STALL_TIMEOUT, else 120 s).
+   */
+  stallTimeoutMs?: number;
   /** Objects per list request (default 1000, the GCS maximum). */
   listPageSize?: number;
   /** Use this client instead of building one (shares sockets and auth between stores). */
@@ -40,6 +53,8 @@ export class GcsBlobStore implements BlobStore {
   private readonly threshold: number;
   private readonly chunkSize: number;
   private readonly listPageSize: number;
+  private readonly requestMs: number;
+  private readonly stallMs: number;
   /** Set once any call succeeded: a later 404 is then about the object, not the bucket. */
   private bucketSeen = false;
 
@@ -49,7 +64,12 @@ export class GcsBlobStore implements BlobStore {
     options: GcsStoreOptions = {},
   ) {
     this.uri = `gs://${bucketName}/${prefix}`;
-    this.storage = options.storage ?? createGcsClient(options);
+    const deadlines = gcsDeadlinesFromEnv();
+    this.requestMs = options.storage?.timeout ?? options.requestTimeoutMs ?? deadlines.requestMs;
+    this.stallMs = options.stallTimeoutMs ?? deadlines.stallMs;
+    for (const [name, ms] of [['requestTimeoutMs', this.requestMs], ['stallTimeoutMs', this.stallMs]] as const)
+      if (!(Number.isFinite(ms) && ms > 0)) throw new RangeError(`${name} must be a positive number of milliseconds, not ${ms}`);
+    this.storage = options.storage ?? createGcsClient({ ...options, requestTimeoutMs: this.requestMs });
     this.bucket = this.storage.bucket(bucketName);
     this.threshold = options.resumableThresholdBytes ?? 8 * MiB;
     this.chunkSize = options.resumableChunkBytes ?? 8 * MiB;
@@ -88,13 +108,30 @@ export class GcsBlobStore implements BlobStore {
     if (status === 412) return new StorageError('precondition_failed', `${uri} changed: its generation no longer matches`, { uri, cause: err });
     if (status === 401 || status === 403)
       return new StorageError('permission', `not allowed to ${action} ${uri} (HTTP ${status}: ${detail}); check the credentials and the bucket's IAM roles`, { uri, cause: err });
+    if (isRequestTimeout(err))
+      return new StorageError('unavailable', `cannot ${action} ${uri}: storage did not answer within ${secondsText(this.requestMs)} (the deadline of one request, ${REQUEST_TIMEOUT_ENV})`, { uri, cause: err });
     if (status === 429 || (status !== undefined && status >= 500) || isNetworkError(err))
       return new StorageError('unavailable', `cannot ${action} ${uri}: storage is unreachable or overloaded (${detail})`, { uri, cause: err });
     if (status === 400) return new StorageError('io', `cannot ${action} ${uri}: the request was refused (HTTP 400: ${detail})`, { uri, cause: err });
     return new StorageError('io', `cannot ${action} ${uri}: ${detail}`, { uri, cause: err });
   }
 
-  async openRead(key: string, range: ReadRange = {}): Promise<Readable> {
+  /** A transfer that stopped moving bytes: storage is as unavailable as when it does not answer. */
+  private stalled(key: string, action: string, stallMs: number): StorageError {
+    const uri = this.uriOf(key);
+    return new StorageError('unavailable', `cannot ${action} ${uri}: the transfer stalled, no bytes moved for ${secondsText(stallMs)} (${STALL_TIMEOUT_ENV})`, { uri });
+  }
+
+  openRead(key: string, range: ReadRange = {}): Promise<Readable> {
+    return this.openGuardedRead(key, range, this.stallMs);
+  }
+
+  /*
+   * The library's request deadline ends at the response headers (node-fetch clears its timer
+   * there, and a streamed body has none), so the body is guarded against stalls here, from
+   * the response on; before it, the deadline and the library's retries apply.
+   */
+  private async openGuardedRead(key: string, range: ReadRange, stallMs: number): Promise<Readable> {
     const source = this.file(key).createReadStream({ start: range.start, end: range.end });
     const out = new PassThrough();
     // The request starts when the stream is read; wait for the response so a missing
@@ -102,6 +139,7 @@ export class GcsBlobStore implements BlobStore {
     await new Promise<void>((resolve, reject) => {
       let settled = false;
       source.once('response', (res: { statusCode?: number }) => {
+        guardReadStalls(source, stallMs, () => this.stalled(key, 'read', stallMs));
         if ((res.statusCode ?? 0) < 300 && !settled) {
           settled = true;
           resolve();
@@ -128,8 +166,9 @@ export class GcsBlobStore implements BlobStore {
     return out;
   }
 
+  /** Small objects (manifests, pointers): a stall is bounded by the tighter of the two limits. */
   async readBuffer(key: string): Promise<Buffer> {
-    return readAll(await this.openRead(key));
+    return readAll(await this.openGuardedRead(key, {}, Math.min(this.requestMs, this.stallMs)));
   }
 
   async write(key: string, data: WriteSource, options: WriteOptions = {}): Promise<WriteResult> {
@@ -163,21 +202,27 @@ export class GcsBlobStore implements BlobStore {
   }
 
   private async uploadResumable(file: File, key: string, chunks: AsyncIterable<Buffer>, options: WriteOptions, cas?: { ifGenerationMatch: string; writeId: string }, tally = new ByteTally()): Promise<WriteResult> {
+    const sink = file.createWriteStream({
+      resumable: true,
+      chunkSize: this.chunkSize,
+      contentType: options.contentType ?? 'application/octet-stream',
+      ...(cas ? { preconditionOpts: { ifGenerationMatch: Number(cas.ifGenerationMatch) }, metadata: { metadata: { [WRITE_ID_KEY]: cas.writeId } } } : {}),
+    });
+    // Resumable requests go through gaxios, which gets no deadline from the client; and a
+    // whole-request deadline would cut off a slow but moving upload. So: stalls. The library
+    // emits 'progress' as it sends bytes; a chunk taken from us counts as movement too.
+    const guard = guardWriteStalls(sink, this.stallMs, () => this.stalled(key, 'write', this.stallMs), 'progress');
     const counting = new Transform({
       transform(chunk: Buffer, _enc, cb) {
+        guard.moved();
         cb(null, tally.add(chunk));
       },
     });
-    await pipeline(
-      Readable.from(chunks, { objectMode: false }),
-      counting,
-      file.createWriteStream({
-        resumable: true,
-        chunkSize: this.chunkSize,
-        contentType: options.contentType ?? 'application/octet-stream',
-        ...(cas ? { preconditionOpts: { ifGenerationMatch: Number(cas.ifGenerationMatch) }, metadata: { metadata: { [WRITE_ID_KEY]: cas.writeId } } } : {}),
-      }),
-    );
+    try {
+      await pipeline(Readable.from(chunks, { objectMode: false }), counting, sink);
+    } finally {
+      guard.stop();
+    }
     return this.checked(file, key, tally.size, tally.md5Hex());
   }
 
@@ -202,7 +247,8 @@ export class GcsBlobStore implements BlobStore {
    * WHY a write id: the client library retries a conditional write whose response was lost;
    * the retry then meets our own first write and gets 412. The id in the object's custom
    * metadata tells "my write landed" apart from "another writer won", even when both wrote
-   * the same bytes, so the swap stays exact (no double success).
+   * the same bytes, so the swap stays exact (no double success). The same check runs when
+   * the write fails as unavailable (its answer past the deadline, or lost after the retries).
    */
   async writeIfGeneration(key: string, data: WriteSource, expectedGeneration: string, options: Omit<WriteOptions, 'resumable'> = {}): Promise<WriteResult> {
     const file = this.file(key);
@@ -234,15 +280,21 @@ export class GcsBlobStore implements BlobStore {
       return await this.uploadResumable(file, key, prepend(head, it), options, cas, tally);
     } catch (err) {
       const mapped = await this.fail(err, key, 'write');
-      if (mapped.code !== 'precondition_failed') throw mapped;
+      // An answer that never came (past the deadline, a stalled upload, a dropped connection
+      // after the library's retries) may hide a write that landed; the next attempt of the
+      // caller would then meet it as another writer's. The write id tells.
+      const lost = mapped.code === 'unavailable';
+      if (mapped.code !== 'precondition_failed' && !lost) throw mapped;
       let meta: FileMetadata | undefined;
       try {
         [meta] = await file.getMetadata();
       } catch (statErr) {
         const m = await this.fail(statErr, key, 'stat');
+        if (lost) throw mapped;
         if (m.code !== 'not_found') throw m;
       }
       if (sent && meta?.metadata?.[WRITE_ID_KEY] === cas.writeId) return this.checked(file, key, sent.size, sent.md5(), meta);
+      if (lost) throw mapped;
       throw new StorageError(
         'precondition_failed',
         `${this.uriOf(key)} changed: ${meta ? `it is now at generation ${String(meta.generation)}` : 'it no longer exists'}`,
@@ -318,16 +370,23 @@ export class GcsBlobStore implements BlobStore {
  * deterministic bytes, so repeating a write is harmless; the manifest pointer carries its
  * precondition and tolerates its own retry (see writeIfGeneration).
  */
-export function createGcsClient(options: Pick<GcsStoreOptions, 'apiEndpoint' | 'projectId' | 'maxRetries'> = {}): Storage {
+export function createGcsClient(options: Pick<GcsStoreOptions, 'apiEndpoint' | 'projectId' | 'maxRetries' | 'requestTimeoutMs'> = {}): Storage {
   const apiEndpoint = options.apiEndpoint ?? emulatorEndpoint(process.env.STORAGE_EMULATOR_HOST);
+  const maxRetries = options.maxRetries ?? 3;
+  const requestMs = options.requestTimeoutMs ?? gcsDeadlinesFromEnv().requestMs;
+  // WHY always a timeout: without one the library sets none at all (its service spreads an
+  // undefined `timeout` over its own 60 s default), and a request the server never answers
+  // then hangs until the activity's start-to-close timeout.
   const build = (): Storage =>
     new Storage({
       ...(apiEndpoint ? { apiEndpoint: apiEndpoint.replace(/\/+$/, '') } : {}),
       ...(options.projectId ? { projectId: options.projectId } : {}),
+      timeout: requestMs,
       retryOptions: {
-        autoRetry: (options.maxRetries ?? 3) > 0,
-        maxRetries: options.maxRetries ?? 3,
+        autoRetry: maxRetries > 0,
+        maxRetries,
         idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+        ...retryTiming(requestMs, maxRetries),
       },
     });
   // WHY hide the variable while constructing: @google-cloud/storage 7 uses
@@ -370,6 +429,15 @@ function statusOf(err: unknown): number | undefined {
 }
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** node-fetch (under the library's JSON calls and reads) failing an attempt at its deadline: no headers in time, or a JSON body not read in time. */
+function isRequestTimeout(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    if ((e as Error).name === 'FetchError' && (type === 'request-timeout' || type === 'body-timeout')) return true;
+  }
+  return false;
+}
 
 function isNetworkError(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
