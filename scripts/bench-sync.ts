@@ -28,6 +28,7 @@ import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } 
 import { SnapshotReader } from '../src/snapshot';
 import { DEFAULT_ADDRESS, localTemporalSettings } from '../src/temporal/connection';
 import { churned, SYNTHETIC_COLUMNS, SYNTHETIC_DEFAULT_COUNTRY, writeSyntheticSnapshot, type SyntheticSpec, type SyntheticStats } from '../src/audience-sync/demo/synthetic';
+import type { PrepareTuning } from '../src/audience-sync/prepare';
 import { emulatorAudience, seedAdvertiserToken } from '../src/audience-sync/demo/emulatorControl';
 import { durationMsOf } from '../src/config/duration';
 import { emulatorAnswers } from '../src/emulator/ensure';
@@ -110,11 +111,11 @@ async function workerChild(): Promise<void> {
     activityInterceptors: [timed],
     activityDeps: {
       // BENCH_ROW_INDEX=0: without the row index (every sync reads the whole snapshot), to compare.
-      // BENCH_ROW_INDEX_MAX=<bytes>: another PrepareTuning.rowIndexMaxBytes (a 10M-row snapshot is past the default).
+      // BENCH_TUNING='{"rowIndexCompactAt":0}': other PrepareTuning values (JSON), e.g. to measure a compaction.
       audienceData: {
         openStore: (uri: string) => openBlobStore(uri),
         defaultWorkdir: cfg.workdir,
-        ...(process.env.BENCH_ROW_INDEX === '0' ? { tuning: { rowIndexMaxBytes: 0 } } : process.env.BENCH_ROW_INDEX_MAX ? { tuning: { rowIndexMaxBytes: Number(process.env.BENCH_ROW_INDEX_MAX) } } : {}),
+        tuning: { ...(process.env.BENCH_ROW_INDEX === '0' ? { rowIndexMaxBytes: 0 } : {}), ...(process.env.BENCH_TUNING ? (JSON.parse(process.env.BENCH_TUNING) as Partial<PrepareTuning>) : {}) },
       },
       tiktokAudience: {},
     },

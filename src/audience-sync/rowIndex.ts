@@ -387,7 +387,7 @@ class TableArena {
 }
 
 /** Table entries a RowIndexBuilder holds in memory before it stores them in a spill (PrepareTuning.rowIndexMemoryBytes). */
-export const DEFAULT_ROW_INDEX_MEMORY = 64 << 20;
+export const DEFAULT_ROW_INDEX_MEMORY = 32 << 20;
 
 /**
  * Collects the index of a snapshot while prepare reads it the usual way (full path): the
