@@ -1,4 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll } from 'vitest';
+import { createGcsClient } from '../../src/storage';
 import { spawnTied } from '../../src/process/spawnTied';
 import { freePort } from '../../src/temporal/devServer';
 import { resolveFakeGcs } from '../../src/temporal/toolchain';
@@ -123,5 +125,26 @@ export async function startRecordingProxy(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A fake-gcs-server for the calling test file, holding `bucket`: started before its tests,
+ * stopped after them. Read `endpoint` inside tests.
+ */
+export function fakeGcsWithBucket(bucket: string): { readonly endpoint: string } {
+  let gcs: FakeGcs | undefined;
+  beforeAll(async () => {
+    gcs = await startFakeGcs();
+    await createGcsClient({ apiEndpoint: gcs.endpoint, projectId: 'test' }).createBucket(bucket);
+  });
+  afterAll(async () => {
+    await gcs?.stop();
+  });
+  return {
+    get endpoint(): string {
+      if (!gcs) throw new Error('fake-gcs-server has not started: read endpoint inside a test');
+      return gcs.endpoint;
+    },
   };
 }

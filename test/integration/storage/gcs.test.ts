@@ -1,23 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ABSENT_GENERATION, GcsBlobStore, StorageError, createGcsClient, openBlob, openBlobStore, readAll, type BlobStore } from '../../../src/storage';
-import { startFakeGcs, startRecordingProxy, type FakeGcs } from '../../helpers/fakeGcs';
+import { describe, expect, it } from 'vitest';
+import { ABSENT_GENERATION, GcsBlobStore, StorageError, openBlob, openBlobStore, readAll, type BlobStore } from '../../../src/storage';
+import { fakeGcsWithBucket, startRecordingProxy } from '../../helpers/fakeGcs';
 import { blobStoreContract } from '../../unit/storage/blobStoreContract';
 import { rejectionOf } from '../../helpers/rejection';
 
-let gcs: FakeGcs;
 const BUCKET = 'ttsync-contract';
+const gcs = fakeGcsWithBucket(BUCKET);
 const KiB = 1024;
 let n = 0;
 
-beforeAll(async () => {
-  gcs = await startFakeGcs();
-  await createGcsClient({ apiEndpoint: gcs.endpoint, projectId: 'test' }).createBucket(BUCKET);
-});
-afterAll(async () => {
-  await gcs?.stop();
-});
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 

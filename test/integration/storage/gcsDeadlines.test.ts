@@ -3,9 +3,9 @@ import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ABSENT_GENERATION, StorageError, createGcsClient, openBlobStore, readAll, type BlobStore } from '../../../src/storage';
-import { startFakeGcs, type FakeGcs } from '../../helpers/fakeGcs';
+import { describe, expect, it } from 'vitest';
+import { ABSENT_GENERATION, StorageError, openBlobStore, readAll, type BlobStore } from '../../../src/storage';
+import { fakeGcsWithBucket } from '../../helpers/fakeGcs';
 import { rejectionOf } from '../../helpers/rejection';
 
 /*
@@ -14,20 +14,13 @@ import { rejectionOf } from '../../helpers/rejection';
  */
 
 const BUCKET = 'ttsync-deadlines';
+const gcs = fakeGcsWithBucket(BUCKET);
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /** Room over a computed bound for a 2-core machine busy with other tests; far below the minutes a missing deadline costs. */
 const SLACK_MS = 3000;
-let gcs: FakeGcs;
 let n = 0;
 
-beforeAll(async () => {
-  gcs = await startFakeGcs();
-  await createGcsClient({ apiEndpoint: gcs.endpoint, projectId: 'test' }).createBucket(BUCKET);
-});
-afterAll(async () => {
-  await gcs?.stop();
-});
 
 const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 
