@@ -527,8 +527,10 @@ export class RowIndexBuilder implements LineSink {
     } finally {
       await Promise.all(cursors.map((c) => c.close()));
     }
-    // Read once: the table holds them now.
-    for (const s of spills) await work.delete(s.key, { ignoreNotFound: true });
+    // Read once: the table holds them now. Listed, not taken from `spills`: an attempt that
+    // crashed after more spills than this one made left the others.
+    const spillDir = layout.rowIndexSpill(this.runId, 0).replace(/[^/]*$/, '');
+    for await (const o of work.list(spillDir)) await work.delete(o.key, { ignoreNotFound: true });
     unclean.sort((x, y) => x.at - y.at);
     const lines = [...this.blank];
     await readSpans(
