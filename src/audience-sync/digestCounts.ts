@@ -1,4 +1,4 @@
-import { be, checkRecords, cmp } from './digestRecords';
+import { be, checkRecords, cmp, orderRecords } from './digestRecords';
 
 /*
  * How many rows gave each digest, for the ids the row index path removes (snapshotDelta.ts):
@@ -34,78 +34,33 @@ export function wordsOf(buf: Buffer): Uint32Array {
   return new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
 }
 
-/*
- * Scratch memory reused across calls (each call copies its results out): a fresh set per
- * shard list made the garbage collector most of a delta diff's time.
- */
-let scratchSize = 0;
-let keyScratch = new Uint32Array(0);
-let orderScratch = new Int32Array(0);
-let countScratch = new Int32Array(0);
+// How often each unique record occurred, reused across calls (each call copies its result out).
 let timeScratch = new Uint32Array(0);
 
-function scratch(n: number): { keys: Uint32Array; order: Int32Array; counts: Int32Array; times: Uint32Array } {
-  if (scratchSize < n) {
-    scratchSize = Math.max(n, scratchSize * 2);
-    keyScratch = new Uint32Array(scratchSize);
-    orderScratch = new Int32Array(scratchSize);
-    countScratch = new Int32Array(scratchSize + 1);
-    timeScratch = new Uint32Array(scratchSize);
-  }
-  countScratch.fill(0, 0, n + 1);
-  return { keys: keyScratch, order: orderScratch, counts: countScratch, times: timeScratch };
-}
-
-/**
- * Sorts records of width w, drops duplicates and counts them: the bucket sort of
- * digestRecords.sortUniqueRecords (uniform digests: about one a bucket, linear), keeping
- * how many times each record occurred.
- */
+/** Sorts records of width w (digestRecords.orderRecords), drops duplicates and counts them. */
 export function sortCountRecords(input: Buffer, w: number): CountedRecords {
   const n = checkRecords(input, w);
   if (n === 0) return { unique: input, counts: null };
   const q = w >>> 2;
   const words = wordsOf(input);
-  const { keys, order, counts, times } = scratch(n);
-  let min = 0xffffffff;
-  let max = 0;
-  for (let i = 0; i < n; i++) {
-    const k = be(words[i * q]!);
-    keys[i] = k;
-    if (k < min) min = k;
-    if (k > max) max = k;
-  }
-  const scale = n / (max - min + 1);
-  for (let i = 0; i < n; i++) counts[Math.floor((keys[i]! - min) * scale) + 1]!++;
-  for (let b = 0; b < n; b++) counts[b + 1]! += counts[b]!;
-  for (let i = 0; i < n; i++) order[counts[Math.floor((keys[i]! - min) * scale)]!++] = i;
-  const before = (x: number, y: number): number => (keys[x] !== keys[y] ? (keys[x]! < keys[y]! ? -1 : 1) : cmp(words, x, words, y, q));
+  const { order, keys } = orderRecords(words, n, q);
+  if (timeScratch.length < n) timeScratch = new Uint32Array(Math.max(n, timeScratch.length * 2));
+  const times = timeScratch;
   const out = Buffer.allocUnsafeSlow(input.length);
   const ow = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2);
   let dup = false;
   let written = 0;
-  let s = 0;
-  for (let b = 0; b < n; b++) {
-    const e = counts[b]!;
-    if (e - s > 48) order.set(Array.from(order.subarray(s, e)).sort(before), s);
-    else
-      for (let i = s + 1; i < e; i++) {
-        const x = order[i]!;
-        let j = i - 1;
-        for (; j >= s && before(order[j]!, x) > 0; j--) order[j + 1] = order[j]!;
-        order[j + 1] = x;
-      }
-    for (let i = s; i < e; i++) {
-      const x = order[i]!;
-      if (written > 0 && cmp(words, x, ow, written - 1, q) === 0) {
-        times[written - 1]!++;
-        dup = true;
-        continue;
-      }
-      for (let k = 0; k < q; k++) ow[written * q + k] = words[x * q + k]!;
-      times[written++] = 1;
+  for (let i = 0; i < n; i++) {
+    const x = order[i]!;
+    // Duplicates end up next to each other, and only a record with the last one's key can be one.
+    if (i > 0 && keys[i] === keys[i - 1] && cmp(words, x, ow, written - 1, q) === 0) {
+      times[written - 1]!++;
+      dup = true;
+      continue;
     }
-    s = e;
+    let y = written * q;
+    for (let z = x * q, end = z + q; z < end; ) ow[y++] = words[z++]!;
+    times[written++] = 1;
   }
   return { unique: out.subarray(0, written * w), counts: dup ? times.slice(0, written) : null };
 }

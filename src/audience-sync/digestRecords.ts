@@ -97,12 +97,7 @@ function sortScratch(n: number): { keys: Uint32Array; order: Int32Array; counts:
   return { keys: keyScratch, order: orderScratch, counts: countScratch };
 }
 
-let bucketScratchMem = new Int32Array(0);
-
-function bucketScratch(n: number): Int32Array {
-  if (bucketScratchMem.length < n) bucketScratchMem = new Int32Array(Math.max(n, bucketScratchMem.length * 2));
-  return bucketScratchMem;
-}
+let sortedKeyScratch = new Uint32Array(0);
 
 function bytesFor(n: number): Buffer {
   if (byteScratch.length < n) byteScratch = Buffer.allocUnsafeSlow(Math.max(n, byteScratch.length * 2));
@@ -131,69 +126,95 @@ export function concatRecords(pieces: readonly Buffer[]): Buffer {
 const SMALL_BUCKET = 48;
 
 /**
- * Sorts records of width `w` and drops duplicates. Digests are uniform, so a bucket sort
- * on their first 4 bytes puts about one record in each of n buckets (counted, then placed:
- * linear), and each bucket is put in order by insertion (by comparison if one is large:
- * inputs that are not uniform stay O(n log n)). Measured on 3M digests in 768 shard lists:
- * 131-212 ms, against 277-382 ms for a native sort of (prefix, index) keys.
+ * The byte order of n records of q words. Digests are uniform, so a bucket sort on their
+ * first 4 bytes puts about one record in each of n buckets (counted, then placed: linear),
+ * and each bucket is put in order by insertion (by comparison when one is large: inputs
+ * that are not uniform stay O(n log n)). Returns scratch views, valid until the next call of this
+ * module: `order` (record numbers) and `keys` (each one's first 4 bytes as a big-endian
+ * number, in that order). The insertion and the callers' duplicate checks compare those
+ * keys, placed beside the order, instead of reading records scattered over the input: that
+ * made the sort a quarter faster (3M digests in 768 shard lists, alternating in one process:
+ * 172-198 ms against 229-280 ms).
  */
+export function orderRecords(words: Uint32Array, n: number, q: number): { order: Int32Array; keys: Uint32Array } {
+  const { keys: first, order, counts } = sortScratch(n);
+  if (sortedKeyScratch.length < n) sortedKeyScratch = new Uint32Array(Math.max(n, sortedKeyScratch.length * 2));
+  const keys = sortedKeyScratch;
+  let min = 0xffffffff;
+  let max = 0;
+  for (let i = 0, a = 0; i < n; i++, a += q) {
+    const k = be(words[a]!);
+    first[i] = k;
+    if (k < min) min = k;
+    if (k > max) max = k;
+  }
+  // (k - min) * scale < n: truncated, a bucket number.
+  const scale = n / (max - min + 1);
+  counts.fill(0, 0, n + 1);
+  let largest = 0;
+  for (let i = 0; i < n; i++) {
+    const c = ++counts[(((first[i]! - min) * scale) | 0) + 1]!;
+    if (c > largest) largest = c;
+  }
+  for (let b = 0; b < n; b++) counts[b + 1]! += counts[b]!;
+  // Placing moves each bucket's start to its end: afterwards bucket b is [counts[b-1], counts[b]).
+  for (let i = 0; i < n; i++) {
+    const k = first[i]!;
+    const p = counts[((k - min) * scale) | 0]!++;
+    order[p] = i;
+    keys[p] = k;
+  }
+  if (largest <= SMALL_BUCKET) {
+    // One insertion pass over all: a smaller key is always in an earlier bucket, so no record
+    // moves past its bucket's start, and most records (the only one in theirs) do not move.
+    for (let i = 1; i < n; i++) {
+      const k = keys[i]!;
+      if (keys[i - 1]! < k) continue;
+      const x = order[i]!;
+      let j = i - 1;
+      for (; j >= 0; j--) {
+        const kj = keys[j]!;
+        if (kj < k || (kj === k && cmp(words, order[j]!, words, x, q) <= 0)) break;
+        keys[j + 1] = kj;
+        order[j + 1] = order[j]!;
+      }
+      keys[j + 1] = k;
+      order[j + 1] = x;
+    }
+    return { order, keys };
+  }
+  let s = 0;
+  for (let b = 0; b < n; b++) {
+    const e = counts[b]!;
+    if (e - s > 1) {
+      const sorted = Array.from(order.subarray(s, e)).sort((x, y) => (first[x] !== first[y] ? (first[x]! < first[y]! ? -1 : 1) : cmp(words, x, words, y, q)));
+      for (let i = s; i < e; i++) {
+        const x = sorted[i - s]!;
+        order[i] = x;
+        keys[i] = first[x]!;
+      }
+    }
+    s = e;
+  }
+  return { order, keys };
+}
+
+/** Sorts records of width `w` (orderRecords) and drops duplicates. */
 export function sortUniqueRecords(input: Buffer, w: number): Buffer {
   const n = checkRecords(input, w);
   if (n <= 1) return input.buffer === byteScratch.buffer ? copyOut(input, input.length) : input;
   const q = w >>> 2;
   const { words } = wordsOf(input);
-  const { keys, order, counts } = sortScratch(n);
-  let min = 0xffffffff;
-  let max = 0;
-  for (let i = 0; i < n; i++) {
-    const k = be(words[i * q]!);
-    keys[i] = k;
-    if (k < min) min = k;
-    if (k > max) max = k;
-  }
-  const scale = n / (max - min + 1);
-  counts.fill(0, 0, n + 1);
-  // Each record's bucket, computed once (the placing pass reads it back).
-  const bucket = bucketScratch(n);
-  for (let i = 0; i < n; i++) {
-    const b = Math.floor((keys[i]! - min) * scale);
-    bucket[i] = b;
-    counts[b + 1]!++;
-  }
-  for (let b = 0; b < n; b++) counts[b + 1]! += counts[b]!;
-  // Placing moves each bucket's start to its end: afterwards bucket b is [counts[b-1], counts[b]).
-  for (let i = 0; i < n; i++) order[counts[bucket[i]!]!++] = i;
-
-  const before = (x: number, y: number): number => (keys[x] !== keys[y] ? (keys[x]! < keys[y]! ? -1 : 1) : cmp(words, x, words, y, q));
+  const { order, keys } = orderRecords(words, n, q);
   const out = Buffer.allocUnsafeSlow(input.length);
   const ow = new Uint32Array(out.buffer, out.byteOffset, out.length >>> 2);
   let written = 0;
-  // The key of the last record written: a record with another key is no duplicate (almost
-  // every record), so the full comparison runs only on equal keys.
-  let lastKey = -1;
-  let s = 0;
-  for (let b = 0; b < n; b++) {
-    const e = counts[b]!;
-    if (e - s > SMALL_BUCKET) {
-      const sorted = Array.from(order.subarray(s, e)).sort(before);
-      order.set(sorted, s);
-    } else
-      for (let i = s + 1; i < e; i++) {
-        const x = order[i]!;
-        let j = i - 1;
-        for (; j >= s && before(order[j]!, x) > 0; j--) order[j + 1] = order[j]!;
-        order[j + 1] = x;
-      }
-    for (let i = s; i < e; i++) {
-      const x = order[i]!;
-      const k = keys[x]!;
-      // Duplicates share a bucket and end up next to each other.
-      if (k === lastKey && cmp(words, x, ow, written - 1, q) === 0) continue;
-      lastKey = k;
-      let y = written++ * q;
-      for (let z = x * q, end = z + q; z < end; ) ow[y++] = words[z++]!;
-    }
-    s = e;
+  for (let i = 0; i < n; i++) {
+    const x = order[i]!;
+    // Duplicates end up next to each other, and only a record with the last one's key can be one.
+    if (i > 0 && keys[i] === keys[i - 1] && cmp(words, x, ow, written - 1, q) === 0) continue;
+    let y = written++ * q;
+    for (let z = x * q, end = z + q; z < end; ) ow[y++] = words[z++]!;
   }
   return out.subarray(0, written * w);
 }

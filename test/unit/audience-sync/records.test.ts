@@ -16,6 +16,7 @@ import {
   unionRecords,
 } from '../../../src/audience-sync';
 import { appliedListRecords } from '../../../src/audience-sync/appliedLists';
+import { sortCountRecords } from '../../../src/audience-sync/digestCounts';
 import { AudienceDataError, AudienceDataErrorTypes } from '../../../src/audience-sync/failures';
 import { DigestList } from '../../../src/identifiers/digestList';
 import { digests, sortUnique } from './helpers';
@@ -70,6 +71,31 @@ describe('digest records', () => {
     expect(S(sortUniqueRecords(R([...ids, ...ids.slice(0, 50)]), W))).toEqual(sortUnique(ids));
     const md5s = digests(1000).map((d) => d.slice(0, 32));
     expect(S(sortUniqueRecords(R([...md5s, ...md5s]), 16), 16)).toEqual(sortUnique(md5s));
+  });
+
+  it('sortCountRecords and sortUniqueRecords agree with Array.sort and a Map count on random lists: uniform, clustered, one key, duplicates', () => {
+    const rand = rng(19);
+    const hex = (k: number): string => Array.from({ length: k }, () => Math.floor(rand() * 16).toString(16)).join('');
+    for (let t = 0; t < 60; t++) {
+      const n = 1 + Math.floor(rand() * 3000);
+      // Uniform digests; digests in a narrow band of first words (buckets of several); one
+      // shared first word (one bucket past the insertion limit: sorted by comparison).
+      const kind = t % 3;
+      const prefix = hex(8);
+      const fresh = (): string => (kind === 0 ? hex(64) : kind === 1 ? `${prefix.slice(0, 5)}${hex(59)}` : `${prefix}${hex(56)}`);
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) ids.push(i > 0 && rand() < 0.2 ? ids[Math.floor(rand() * i)]! : fresh());
+      const count = new Map<string, number>();
+      for (const d of ids) count.set(d, (count.get(d) ?? 0) + 1);
+      const want = [...count.keys()].sort();
+      for (const b of [R(ids), unaligned(R(ids))]) {
+        const got = sortCountRecords(b, W);
+        expect(S(got.unique)).toEqual(want);
+        const times = got.counts ? Array.from(got.counts) : want.map(() => 1);
+        expect(times).toEqual(want.map((d) => count.get(d)));
+        expect(S(sortUniqueRecords(b, W))).toEqual(want);
+      }
+    }
   });
 
   it('isSortedUniqueRecords is true exactly for strictly increasing lists (hex order), whatever prefix neighbours share', () => {
