@@ -63,7 +63,8 @@ export const layout = {
   current: (destinationId: string) => `audiences/${destinationId}/CURRENT`,
   goneSpillLines: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.lines`,
   goneSpillIndex: (runId: string, seq: number) => `${run(runId)}/spill/gone/${pad(seq, 6)}.json`,
-  rowIndexSpill: (runId: string, seq: number) => `${run(runId)}/spill/rowindex/${pad(seq, 6)}.table`,
+  rowIndexSpills: (runId: string) => `${run(runId)}/spill/rowindex/`,
+  rowIndexSpill: (runId: string, seq: number) => `${layout.rowIndexSpills(runId)}${pad(seq, 6)}.table`,
 };
 
 function pad(n: number, width: number): string {

@@ -296,7 +296,7 @@ export async function* batched(parts: Iterable<Buffer>): AsyncGenerator<Buffer> 
  * (takeAll) past its memory bound.
  */
 class TableArena {
-  static readonly W = TABLE_WORDS + 1;
+  private static readonly W = TABLE_WORDS + 1;
   private readonly chunks: Uint32Array[][] = Array.from({ length: 256 }, () => []);
   private readonly fills = new Int32Array(256);
   count = 0;
@@ -529,8 +529,7 @@ export class RowIndexBuilder implements LineSink {
     }
     // Read once: the table holds them now. Listed, not taken from `spills`: an attempt that
     // crashed after more spills than this one made left the others.
-    const spillDir = layout.rowIndexSpill(this.runId, 0).replace(/[^/]*$/, '');
-    for await (const o of work.list(spillDir)) await work.delete(o.key, { ignoreNotFound: true });
+    for await (const o of work.list(layout.rowIndexSpills(this.runId))) await work.delete(o.key, { ignoreNotFound: true });
     unclean.sort((x, y) => x.at - y.at);
     const lines = [...this.blank];
     await readSpans(

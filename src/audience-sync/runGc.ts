@@ -82,8 +82,9 @@ export async function collectRunGarbage(work: BlobStore, destinationId: string, 
     runs.set(runId, r);
   }
   const byAge = [...runs.entries()].sort(([a, x], [b, y]) => y.newest - x.newest || (a < b ? 1 : -1));
-  const keep = new Set([...needed, ...byAge.slice(0, Math.max(0, keepRuns)).map(([id]) => id)]);
-  const whole = new Set([cur.manifest.runId, ...byAge.slice(0, Math.max(0, keepRuns)).map(([id]) => id)]);
+  const recent = byAge.slice(0, Math.max(0, keepRuns)).map(([id]) => id);
+  const keep = new Set([...needed, ...recent]);
+  const whole = new Set([cur.manifest.runId, ...recent]);
   const read = objectsReferencedBy(cur.manifest);
   const indexRuns = new Set(cur.manifest.rowIndex?.runs ?? []);
   let deletedRuns = 0;
