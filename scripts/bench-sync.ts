@@ -4,6 +4,7 @@
 //   npm run bench:sync -- --rows 2e5 --churn 0.01        smaller
 //   npm run bench:sync -- --rows 1e6 --no-churn --processing-delay 500ms --timeout 20m --keep
 //   npm run bench:sync -- --cold-worker                  each scenario in a worker that has run nothing yet
+//   BENCH_THREADS=1 npm run bench:sync                   also each activity's worker CPU per thread, on stderr
 // The data + TikTok worker runs in its own child process, one per scenario (warmed by a
 // 20,000-row sync of another destination, which peaks far lower), so its peak RSS
 // (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The emulator
@@ -14,12 +15,13 @@
 // build, wall and worker CPU seconds) against it, and a churn sync against its first sync.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, type ActivityInterceptorsFactory } from '@temporalio/worker';
@@ -76,6 +78,62 @@ const cpuNowMs = (): number => {
 /** CPU ms of this process's main (JavaScript) thread: the rest of cpuNowMs is V8's helpers (GC, compiler), libuv and the SDK's threads. */
 const mainThreadMs = (): number => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 
+/**
+ * CPU ms of each of this process's threads (BENCH_THREADS=1), read from /proc at an
+ * activity's bounds, to say where a phase's CPU beside the main thread goes.
+ */
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    let comm: string;
+    let ms: number;
+    try {
+      comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      ms = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // Node names none of its threads: they are told apart by creation order (V8's helpers
+    // come first, then libuv's pool and later threads).
+    const kind = Number(tid) === process.pid ? 'main' : comm === 'node' ? `+${Number(tid) - process.pid}` : comm;
+    out.set(kind, (out.get(kind) ?? 0) + ms);
+  }
+  return out;
+}
+
+/** This process's garbage collections (BENCH_THREADS=1): start (performance.now), kind, pause ms. */
+const gcs: { at: number; kind: number; ms: number }[] = [];
+if (process.env.BENCH_THREADS) {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ at: e.startTime, kind: (e as unknown as { detail: { kind: number } }).detail.kind, ms: e.duration });
+  }).observe({ entryTypes: ['gc'] });
+}
+
+/** The collections since `from`: how many of each kind, and their pauses on the main thread. */
+function gcSince(from: number): string {
+  const names: Record<number, string> = { [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak' };
+  const by = new Map<string, { n: number; ms: number }>();
+  for (const g of gcs) {
+    if (g.at < from) continue;
+    const k = names[g.kind] ?? String(g.kind);
+    const v = by.get(k) ?? { n: 0, ms: 0 };
+    v.n++;
+    v.ms += g.ms;
+    by.set(k, v);
+  }
+  return `gc ${[...by].map(([k, v]) => `${v.n} ${k} (${v.ms.toFixed(0)} ms)`).join(', ') || 'none'}`;
+}
+
+/** b - a per kind (threads that ended meanwhile are not counted). */
+function threadCpuDelta(a: Map<string, number>, b: Map<string, number>): string {
+  return [...b]
+    .map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const)
+    .filter(([, v]) => v >= 5)
+    .sort((x, y) => y[1] - x[1])
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+    .join(', ');
+}
+
 async function workerChild(): Promise<void> {
   installRuntimeLogging('WARN');
   // Each activity's bounds, so the parent reads the data plane's CPU from the activities
@@ -88,9 +146,12 @@ async function workerChild(): Promise<void> {
         const c0 = cpuNowMs();
         const h0 = process.hrtime.bigint() / 1000n;
         const m0 = mainThreadMs();
+        const th0 = process.env.BENCH_THREADS ? threadCpuMs() : null;
+        const p0 = performance.now();
         try {
           return await next(input);
         } finally {
+          if (th0) console.error(`THREADS ${ctx.info.activityType} ms: ${threadCpuDelta(th0, threadCpuMs())}; ${gcSince(p0)}`);
           spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs(), main: mainThreadMs() - m0 });
           // BENCH_MARKS=1: the activity's bounds in hrtime µs, to slice a profile of this worker (BENCH_CHILD_NODE_ARGS).
           if (process.env.BENCH_MARKS) console.error(`MARK activity ${ctx.info.activityType} ${h0} ${process.hrtime.bigint() / 1000n}`);

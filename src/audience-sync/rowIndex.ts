@@ -345,6 +345,16 @@ class TableArena {
     return { parts, at };
   }
 
+  /**
+   * Room for one range's entries while it is sorted, reused range after range: a fresh array
+   * per range is external memory V8 answers with full collections (27 MiB at 1M lines).
+   */
+  private scratch = new Uint32Array(0);
+  private rangeScratch(words: number): Uint32Array {
+    if (this.scratch.length < words) this.scratch = new Uint32Array(Math.max(words, Math.ceil(this.scratch.length * 1.5)));
+    return this.scratch.subarray(0, words);
+  }
+
   /** Range r's chunks, the last cut to its fill. */
   private heldChunks(r: number): Uint32Array[] {
     const list = this.chunks[r]!;
@@ -362,8 +372,8 @@ class TableArena {
     if (!spilled?.length && held.length <= 1) words = held[0] ?? new Uint32Array(0);
     else {
       const bytes = (spilled?.length ?? 0) + held.reduce((k, c) => k + c.byteLength, 0);
-      words = new Uint32Array(bytes >>> 2);
-      const u8 = new Uint8Array(words.buffer);
+      words = this.rangeScratch(bytes >>> 2);
+      const u8 = new Uint8Array(words.buffer, 0, bytes);
       let o = 0;
       if (spilled) {
         u8.set(spilled, 0);
@@ -506,10 +516,14 @@ export class RowIndexBuilder implements LineSink {
       await work.write(
         keys.table,
         (async function* (): AsyncGenerator<Buffer> {
+          // One buffer for every range's spilled entries (emitRange copies them out).
+          let room = Buffer.alloc(0);
           for (let r = 0; r < 256; r++) {
             let spilled: Buffer | undefined;
             if (spills.length) {
-              spilled = Buffer.allocUnsafeSlow(spills.reduce((k, s) => k + s.at[r + 1]! - s.at[r]!, 0));
+              const bytes = spills.reduce((k, s) => k + s.at[r + 1]! - s.at[r]!, 0);
+              if (room.length < bytes) room = Buffer.allocUnsafeSlow(Math.ceil(bytes * 1.25));
+              spilled = room.subarray(0, bytes);
               let o = 0;
               for (let i = 0; i < spills.length; i++) {
                 const len = spills[i]!.at[r + 1]! - spills[i]!.at[r]!;
