@@ -56,6 +56,41 @@ describe('shards', () => {
     }
   });
 
+  it('scatters raw records of each width into their (shard, type) slots in arrival order, across chunks', () => {
+    // Widths 32 (SHA-256), 16 (MD5) and 24 (the general path), one type each; a third of the
+    // records start with byte 0x5a, so that slot runs over many 16 KiB chunks.
+    const widths = [32, 16, 24];
+    let seed = 7;
+    const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+    const inputs = widths.map((w, t) => {
+      const n = [6000, 4000, 5000][t]!;
+      const b = Buffer.alloc(n * w);
+      for (let i = 0; i < b.length; i++) b[i] = rnd();
+      for (let i = 0; i < n; i += 3) b[i * w] = 0x5a;
+      return b;
+    });
+    const buf = new ShardBuffer(widths.length, 'records');
+    // Fed in uneven batches, the types interleaved.
+    const at = widths.map(() => 0);
+    for (let step = 0; at.some((a, t) => a < inputs[t]!.length); step++)
+      widths.forEach((w, t) => {
+        const take = Math.min(inputs[t]!.length - at[t]!, w * (1 + ((step * 37 + t * 11) % 400)));
+        if (take > 0) buf.addRecords(t, inputs[t]!.subarray(at[t]!, at[t]! + take), w);
+        at[t]! += take;
+      });
+    const part = buf.take();
+    expect(part.ids).toBe(6000 + 4000 + 5000);
+    const all = Buffer.concat(part.chunks);
+    const T = widths.length;
+    for (let s = 0; s < SHARD_COUNT; s++)
+      widths.forEach((w, t) => {
+        const want: Buffer[] = [];
+        for (let i = 0; i < inputs[t]!.length; i += w) if (inputs[t]![i] === s) want.push(inputs[t]!.subarray(i, i + w));
+        expect(all.subarray(part.offsets[s * T + t]!, part.offsets[s * T + t + 1]!).equals(Buffer.concat(want))).toBe(true);
+      });
+    expect(part.offsets[0x5a * T + 1]! - part.offsets[0x5a * T]!).toBeGreaterThan(2 * 16384);
+  });
+
   it('refuses values that are not lowercase hex digests', () => {
     const buf = new ShardBuffer(1);
     expect(() => buf.add(0, ['ZZ' + 'a'.repeat(62)])).toThrow(/not lowercase hex/);
