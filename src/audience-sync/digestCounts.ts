@@ -1,4 +1,4 @@
-import { be, checkRecords, cmp, orderRecords } from './digestRecords';
+import { be, checkRecords, cmp, moveRecord, orderRecords } from './digestRecords';
 
 /*
  * How many rows gave each digest, for the ids the row index path removes (snapshotDelta.ts):
@@ -58,8 +58,7 @@ export function sortCountRecords(input: Buffer, w: number): CountedRecords {
       dup = true;
       continue;
     }
-    let y = written * q;
-    for (let z = x * q, end = z + q; z < end; ) ow[y++] = words[z++]!;
+    moveRecord(ow, written * q, words, x * q, q);
     times[written++] = 1;
   }
   return { unique: out.subarray(0, written * w), counts: dup ? times.slice(0, written) : null };

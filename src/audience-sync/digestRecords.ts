@@ -199,6 +199,29 @@ export function orderRecords(words: Uint32Array, n: number, q: number): { order:
   return { order, keys };
 }
 
+/**
+ * Copies the q-word record at word z of `from` to word y of `to`. The two digest widths are
+ * straight-line word moves: a third of the time of the loop where records are copied by the
+ * million (measured in ShardBuffer.addRecords).
+ */
+export function moveRecord(to: Uint32Array, y: number, from: Uint32Array, z: number, q: number): void {
+  if (q === 8) {
+    to[y] = from[z]!;
+    to[y + 1] = from[z + 1]!;
+    to[y + 2] = from[z + 2]!;
+    to[y + 3] = from[z + 3]!;
+    to[y + 4] = from[z + 4]!;
+    to[y + 5] = from[z + 5]!;
+    to[y + 6] = from[z + 6]!;
+    to[y + 7] = from[z + 7]!;
+  } else if (q === 4) {
+    to[y] = from[z]!;
+    to[y + 1] = from[z + 1]!;
+    to[y + 2] = from[z + 2]!;
+    to[y + 3] = from[z + 3]!;
+  } else for (let end = z + q; z < end; ) to[y++] = from[z++]!;
+}
+
 /** Sorts records of width `w` (orderRecords) and drops duplicates. */
 export function sortUniqueRecords(input: Buffer, w: number): Buffer {
   const n = checkRecords(input, w);
@@ -213,8 +236,7 @@ export function sortUniqueRecords(input: Buffer, w: number): Buffer {
     const x = order[i]!;
     // Duplicates end up next to each other, and only a record with the last one's key can be one.
     if (i > 0 && keys[i] === keys[i - 1] && cmp(words, x, ow, written - 1, q) === 0) continue;
-    let y = written++ * q;
-    for (let z = x * q, end = z + q; z < end; ) ow[y++] = words[z++]!;
+    moveRecord(ow, written++ * q, words, x * q, q);
   }
   return out.subarray(0, written * w);
 }
