@@ -4,9 +4,10 @@
 //   npm run bench:sync -- --rows 2e5 --churn 0.01        smaller
 //   npm run bench:sync -- --rows 1e6 --no-churn --processing-delay 500ms --timeout 20m --keep
 //   npm run bench:sync -- --cold-worker                  each scenario in a worker that has run nothing yet
+//   npm run bench:sync -- --warm-rows 1e6                each scenario's worker warmed by a larger sync (default 20,000 rows): the JIT's first-time work left out
 //   BENCH_THREADS=1 npm run bench:sync                   also each activity's worker CPU per thread, on stderr
 // The data + TikTok worker runs in its own child process, one per scenario (warmed by a
-// 20,000-row sync of another destination, which peaks far lower), so its peak RSS
+// 20,000-row sync (--warm-rows) of another destination, which peaks far lower), so its peak RSS
 // (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The emulator
 // runs in a process of its own (`ttsync emulator`); the control worker (workflows) and the
 // client run here. TEMPORAL_ADDRESS uses that server (unique task queues) instead of starting
@@ -154,7 +155,7 @@ async function workerChild(): Promise<void> {
           if (th0) console.error(`THREADS ${ctx.info.activityType} ms: ${threadCpuDelta(th0, threadCpuMs())}; ${gcSince(p0)}`);
           spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs(), main: mainThreadMs() - m0 });
           // BENCH_MARKS=1: the activity's bounds in hrtime µs, to slice a profile of this worker (BENCH_CHILD_NODE_ARGS).
-          if (process.env.BENCH_MARKS) console.error(`MARK activity ${ctx.info.activityType} ${h0} ${process.hrtime.bigint() / 1000n}`);
+          if (process.env.BENCH_MARKS) console.error(`MARK activity ${ctx.info.activityType} ${h0} ${process.hrtime.bigint() / 1000n} at ${p0.toFixed(0)}-${performance.now().toFixed(0)} ms`);
         }
       },
     },
@@ -211,6 +212,8 @@ interface Options {
   keep: boolean;
   /** Measure each scenario in a worker that has run nothing yet (default: one warmed by a small first and churn sync). */
   coldWorker: boolean;
+  /** Rows of the warm-up syncs (first and churn) each scenario's worker runs before it. */
+  warmRows: number;
 }
 
 function parseOptions(): Options {
@@ -223,6 +226,7 @@ function parseOptions(): Options {
       timeout: { type: 'string', default: '60m' },
       keep: { type: 'boolean', default: false },
       'cold-worker': { type: 'boolean', default: false },
+      'warm-rows': { type: 'string', default: '20000' },
     },
     strict: true,
   });
@@ -231,6 +235,8 @@ function parseOptions(): Options {
     if (!Number.isSafeInteger(v) || v < 1000 || v > 20_000_000) throw new Error(`--rows: "${s}" is not a whole number from 1000 to 2e7`);
     return v;
   });
+  const warmRows = Number(values['warm-rows']);
+  if (!Number.isSafeInteger(warmRows) || warmRows < 1000 || warmRows > 2_000_000) throw new Error(`--warm-rows: "${values['warm-rows']}" is not a whole number from 1000 to 2e6`);
   const churn = values['no-churn'] ? null : Number(values.churn);
   if (churn !== null && !(churn > 0 && churn <= 0.5)) throw new Error(`--churn: "${values.churn}" is not a share in (0, 0.5]`);
   return {
@@ -240,6 +246,7 @@ function parseOptions(): Options {
     deadline: Date.now() + durationMsOf(values.timeout),
     keep: values.keep,
     coldWorker: values['cold-worker'],
+    warmRows,
   };
 }
 
@@ -558,7 +565,7 @@ async function main(): Promise<void> {
       if (!opts.coldWorker) {
         const tw = performance.now();
         const warm = `warm-${scenarios.indexOf(sc)}-${stamp}`;
-        for (const [k, spec] of [{ people: 20_000, invalidEvery: 10_000 }, churned({ people: 20_000, invalidEvery: 10_000 }, opts.churn ?? 0.01)].entries()) {
+        for (const [k, spec] of [{ people: opts.warmRows, invalidEvery: 10_000 }, churned({ people: opts.warmRows, invalidEvery: 10_000 }, opts.churn ?? 0.01)].entries()) {
           const path = join(dir, `${warm}-${k}.csv`);
           await writeSyntheticSnapshot(path, spec);
           const req = await requestAudienceSync(client, {
@@ -571,7 +578,7 @@ async function main(): Promise<void> {
           const st = await waitForAudienceCycle(client, warm, req.cyclesBefore, { pollMs: 200, timeoutMs: Math.max(1000, opts.deadline - Date.now()) });
           if (st.phase !== 'synced') throw new Error(`the warm-up sync of ${warm} ended in ${st.phase}: ${st.lastError?.message ?? ''}`);
         }
-        console.log(`  worker warmed by a 20,000-row first and churn sync of ${warm} in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
+        console.log(`  worker warmed by a ${opts.warmRows.toLocaleString('en-US')}-row first and churn sync of ${warm} in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
       }
       await current.takeSpans();
       const pid = current.proc.pid!;

@@ -70,46 +70,61 @@ export async function buildFiles(
   const local = work.uri.startsWith('file:');
   // The types of one action are built LANES at a time, each lane its own file after file
   // (and its own MD5 thread): one file at a time left this thread idle two thirds of the
-  // time, waiting for reads, writes and fsyncs.
-  for (const action of ['APPEND', 'REMOVE'] as const) {
-    await mapLimit(types, LANES, async (type) => {
-      let thread: Md5Thread | null = null;
-      try {
-        const lists: ListRef[] = [];
-        for (let s = 0; s < SHARD_COUNT; s++) {
-          const r = shards.get(shardName(s))?.[type];
-          const at = action === 'APPEND' ? r?.addAt : r?.removeAt;
-          const count = action === 'APPEND' ? (r?.adds ?? 0) : (r?.removes ?? 0);
-          if (count > 0 && at) lists.push({ ...at, count });
-          else if (count > 0) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${shardName(s)} counts ${count} ${type} ${action} ids but names no list`);
-        }
-        const total = lists.reduce((n, l) => n + l.count, 0);
-        const plan = planFiles(type, total, limits);
-        const width = digestWidth(type) + 1;
-        const cursor = new ListCursor(coalesce(lists, width, READ_SPAN), width, (uri, start, bytes) => readRange(stores, uri, start, bytes));
-        for (let i = 0; i < plan.length; i++) {
-          const p = plan[i]!;
-          const key = layout.file(runId, action, type, i);
-          if (doneUris.has(work.uriOf(key))) {
-            cursor.skip(p.ids);
-            continue;
+  // time, waiting for reads, writes and fsyncs. MD5 threads are started once per build and
+  // passed from type to type (a thread's start costs tens of ms of CPU).
+  const idle: Md5Thread[] = [];
+  const started: Md5Thread[] = [];
+  try {
+    for (const action of ['APPEND', 'REMOVE'] as const) {
+      await mapLimit(types, LANES, async (type) => {
+        const lane: { thread: Md5Thread | null } = { thread: null };
+        const md5Thread = (): Md5Thread => {
+          if (lane.thread) return lane.thread;
+          lane.thread = idle.pop() ?? started[started.push(new Md5Thread()) - 1]!;
+          return lane.thread;
+        };
+        let ok = false;
+        try {
+          const lists: ListRef[] = [];
+          for (let s = 0; s < SHARD_COUNT; s++) {
+            const r = shards.get(shardName(s))?.[type];
+            const at = action === 'APPEND' ? r?.addAt : r?.removeAt;
+            const count = action === 'APPEND' ? (r?.adds ?? 0) : (r?.removes ?? 0);
+            if (count > 0 && at) lists.push({ ...at, count });
+            else if (count > 0) throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `shard ${shardName(s)} counts ${count} ${type} ${action} ids but names no list`);
           }
-          // One MD5 pass: the store's as the bytes go out (GCS also checks its own against
-          // it), or on the MD5 thread. A second tally here was a third of a first sync's build.
-          const tally = { bytes: 0 };
-          const bytes = customerFileBytes(type, cursor.take(p.ids), limits.header, tally);
-          const hasher = local && p.bytes >= THREAD_MIN_BYTES ? (thread ??= new Md5Thread()) : null;
-          const w = await work.write(key, hasher ? hashedBy(hasher, bytes) : bytes, { contentType: 'text/csv', reusesChunks: true, ...(hasher ? { md5: false } : {}) });
-          const md5 = hasher ? await hasher.digest() : w.md5;
-          if (w.size !== p.bytes || tally.bytes !== p.bytes || !/^[0-9a-f]{32}$/.test(md5) || (w.md5 !== '' && w.md5 !== md5))
-            throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${work.uriOf(key)}: wrote ${w.size} bytes (md5 ${md5 || 'none'}); planned ${p.bytes} bytes`);
-          built.push({ uri: work.uriOf(key), type, calculateType: calculateTypeOf(type), action, ids: p.ids, bytes: p.bytes, md5 });
-          await onFile([...built]);
+          const total = lists.reduce((n, l) => n + l.count, 0);
+          const plan = planFiles(type, total, limits);
+          const width = digestWidth(type) + 1;
+          const cursor = new ListCursor(coalesce(lists, width, READ_SPAN), width, (uri, start, bytes) => readRange(stores, uri, start, bytes));
+          for (let i = 0; i < plan.length; i++) {
+            const p = plan[i]!;
+            const key = layout.file(runId, action, type, i);
+            if (doneUris.has(work.uriOf(key))) {
+              cursor.skip(p.ids);
+              continue;
+            }
+            // One MD5 pass: the store's as the bytes go out (GCS also checks its own against
+            // it), or on the MD5 thread. A second tally here was a third of a first sync's build.
+            const tally = { bytes: 0 };
+            const bytes = customerFileBytes(type, cursor.take(p.ids), limits.header, tally);
+            const hasher = local && p.bytes >= THREAD_MIN_BYTES ? md5Thread() : null;
+            const w = await work.write(key, hasher ? hashedBy(hasher, bytes) : bytes, { contentType: 'text/csv', reusesChunks: true, ...(hasher ? { md5: false } : {}) });
+            const md5 = hasher ? await hasher.digest() : w.md5;
+            if (w.size !== p.bytes || tally.bytes !== p.bytes || !/^[0-9a-f]{32}$/.test(md5) || (w.md5 !== '' && w.md5 !== md5))
+              throw new AudienceDataError(AudienceDataErrorTypes.corruptData, `${work.uriOf(key)}: wrote ${w.size} bytes (md5 ${md5 || 'none'}); planned ${p.bytes} bytes`);
+            built.push({ uri: work.uriOf(key), type, calculateType: calculateTypeOf(type), action, ids: p.ids, bytes: p.bytes, md5 });
+            await onFile([...built]);
+          }
+          ok = true;
+        } finally {
+          // A thread whose file failed may hold part of a digest: it is not passed on.
+          if (lane.thread && ok) idle.push(lane.thread);
         }
-      } finally {
-        await thread?.close();
-      }
-    });
+      });
+    }
+  } finally {
+    await Promise.all(started.map((t) => t.close()));
   }
   return order(built);
 }

@@ -59,6 +59,30 @@ describe('file plan', () => {
 });
 
 describe('buildFiles', () => {
+  it('hashes files of several types on MD5 threads passed from type to type, each MD5 equal to md5sum of the stored bytes', async () => {
+    // Four files of at least 4 MiB (the MD5 thread's threshold) over three types: with two
+    // lanes, the third type's files are hashed on a thread another type used first.
+    const lists = {
+      EMAIL_SHA256: { adds: digests(70_000, 'te'), removes: digests(66_000, 'tr') },
+      PHONE_SHA256: { adds: digests(68_000, 'tp') },
+      IDFA_SHA256: { adds: digests(67_000, 'ti') },
+    };
+    const group = await writeDiffGroup(store, 'lanes', lists);
+    const files = await buildFiles(store, stores, 'lanes', [group], { maxIds: 500_000, maxBytes: 250_000_000, header: true }, async () => {});
+    expect(files.map((f) => [f.action, f.type, f.ids])).toEqual([
+      ['APPEND', 'EMAIL_SHA256', 70_000],
+      ['APPEND', 'IDFA_SHA256', 67_000],
+      ['APPEND', 'PHONE_SHA256', 68_000],
+      ['REMOVE', 'EMAIL_SHA256', 66_000],
+    ]);
+    expect(files.every((f) => f.bytes >= 4 << 20)).toBe(true);
+    const sums = execFileSync('md5sum', files.map((f) => fileURLToPath(f.uri)), { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[0]);
+    expect(files.map((f) => f.md5)).toEqual(sums);
+  });
+
   it('honours the 500,000-id cap exactly and every MD5 equals md5sum of the stored bytes', async () => {
     const adds = digests(1_000_003, 'big');
     const group = await writeDiffGroup(store, 'big', { EMAIL_SHA256: { adds } });
