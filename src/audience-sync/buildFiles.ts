@@ -71,17 +71,20 @@ export async function buildFiles(
   // The types of one action are built LANES at a time, each lane its own file after file
   // (and its own MD5 thread): one file at a time left this thread idle two thirds of the
   // time, waiting for reads, writes and fsyncs. MD5 threads are started once per build and
-  // passed from type to type (a thread's start costs tens of ms of CPU).
-  const idle: Md5Thread[] = [];
-  const started: Md5Thread[] = [];
+  // passed from type to type (a thread's start costs tens of ms of CPU). Every thread started
+  // is closed when the build ends, and none is started after that (by a lane still running
+  // when another failed).
+  const threads = { idle: [] as Md5Thread[], started: [] as Md5Thread[], closed: false };
   try {
     for (const action of ['APPEND', 'REMOVE'] as const) {
       await mapLimit(types, LANES, async (type) => {
         const lane: { thread: Md5Thread | null } = { thread: null };
         const md5Thread = (): Md5Thread => {
           if (lane.thread) return lane.thread;
-          lane.thread = idle.pop() ?? started[started.push(new Md5Thread()) - 1]!;
-          return lane.thread;
+          if (threads.closed) throw new Error('the build has stopped');
+          let t = threads.idle.pop();
+          if (!t) threads.started.push((t = new Md5Thread()));
+          return (lane.thread = t);
         };
         let ok = false;
         try {
@@ -119,12 +122,13 @@ export async function buildFiles(
           ok = true;
         } finally {
           // A thread whose file failed may hold part of a digest: it is not passed on.
-          if (lane.thread && ok) idle.push(lane.thread);
+          if (lane.thread && ok && !threads.closed) threads.idle.push(lane.thread);
         }
       });
     }
   } finally {
-    await Promise.all(started.map((t) => t.close()));
+    threads.closed = true;
+    await Promise.all(threads.started.map((t) => t.close()));
   }
   return order(built);
 }
