@@ -216,6 +216,13 @@ interface Options {
   warmRows: number;
 }
 
+/** A row count given to `flag`: a whole number from 1000 to `max` (written as 1e6 or 1000000). */
+function rowCount(flag: string, s: string, max: number): number {
+  const v = Number(s.trim());
+  if (!Number.isSafeInteger(v) || v < 1000 || v > max) throw new Error(`${flag}: "${s}" is not a whole number from 1000 to ${max.toExponential().replace('e+', 'e')}`);
+  return v;
+}
+
 function parseOptions(): Options {
   const { values } = parseArgs({
     options: {
@@ -230,13 +237,8 @@ function parseOptions(): Options {
     },
     strict: true,
   });
-  const rows = values.rows.split(',').map((s) => {
-    const v = Number(s.trim());
-    if (!Number.isSafeInteger(v) || v < 1000 || v > 20_000_000) throw new Error(`--rows: "${s}" is not a whole number from 1000 to 2e7`);
-    return v;
-  });
-  const warmRows = Number(values['warm-rows']);
-  if (!Number.isSafeInteger(warmRows) || warmRows < 1000 || warmRows > 2_000_000) throw new Error(`--warm-rows: "${values['warm-rows']}" is not a whole number from 1000 to 2e6`);
+  const rows = values.rows.split(',').map((s) => rowCount('--rows', s, 2e7));
+  const warmRows = rowCount('--warm-rows', values['warm-rows'], 2e6);
   const churn = values['no-churn'] ? null : Number(values.churn);
   if (churn !== null && !(churn > 0 && churn <= 0.5)) throw new Error(`--churn: "${values.churn}" is not a share in (0, 0.5]`);
   return {
