@@ -5,6 +5,7 @@
 //   npm run bench:sync -- --rows 1e6 --no-churn --processing-delay 500ms --timeout 20m --keep
 //   npm run bench:sync -- --cold-worker                  each scenario in a worker that has run nothing yet
 //   npm run bench:sync -- --warm-rows 1e6                each scenario's worker warmed by a larger sync (default 20,000 rows): the JIT's first-time work left out
+//   npm run bench:sync -- --churns 1                     one churn sync (default 3 in a row in one worker, as hourly syncs)
 //   BENCH_THREADS=1 npm run bench:sync                   also each activity's worker CPU per thread, on stderr
 // The data + TikTok worker runs in its own child process, one per scenario (warmed by a
 // 20,000-row sync (--warm-rows) of another destination, which peaks far lower), so its peak RSS
@@ -214,6 +215,8 @@ interface Options {
   coldWorker: boolean;
   /** Rows of the warm-up syncs (first and churn) each scenario's worker runs before it. */
   warmRows: number;
+  /** Churn syncs in a row (hourly syncs), each `churn` away from the one before, in one worker. */
+  churns: number;
 }
 
 /** A row count given to `flag`: a whole number from 1000 to `max` (written as 1e6 or 1000000). */
@@ -234,6 +237,7 @@ function parseOptions(): Options {
       keep: { type: 'boolean', default: false },
       'cold-worker': { type: 'boolean', default: false },
       'warm-rows': { type: 'string', default: '20000' },
+      churns: { type: 'string', default: '3' },
     },
     strict: true,
   });
@@ -241,6 +245,9 @@ function parseOptions(): Options {
   const warmRows = rowCount('--warm-rows', values['warm-rows'], 2e6);
   const churn = values['no-churn'] ? null : Number(values.churn);
   if (churn !== null && !(churn > 0 && churn <= 0.5)) throw new Error(`--churn: "${values.churn}" is not a share in (0, 0.5]`);
+  const churns = Number(values.churns.trim());
+  if (!(Number.isInteger(churns) && churns >= 1 && churns <= 12)) throw new Error(`--churns: "${values.churns}" is not a whole number from 1 to 12`);
+  if (churn !== null && churns * churn >= 1) throw new Error(`--churns ${churns} of --churn ${churn}: more than the whole population would leave`);
   return {
     rows: [...new Set(rows)].sort((a, b) => a - b),
     churn,
@@ -249,6 +256,7 @@ function parseOptions(): Options {
     keep: values.keep,
     coldWorker: values['cold-worker'],
     warmRows,
+    churns,
   };
 }
 
@@ -268,6 +276,8 @@ function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+const RSS_SAMPLE_MS = 100;
+
 function sampleRss(pid: number): RssSampler {
   const s: RssSampler = {
     peak: 0,
@@ -279,7 +289,7 @@ function sampleRss(pid: number): RssSampler {
     const rss = procStatus(pid, 'VmRSS');
     s.peak = Math.max(s.peak, rss);
     s.byPhase.set(s.phase, Math.max(s.byPhase.get(s.phase) ?? 0, rss));
-  }, 100);
+  }, RSS_SAMPLE_MS);
   return s;
 }
 
@@ -439,6 +449,8 @@ interface Scenario {
   name: string;
   spec: SyntheticSpec;
   destinationId: string;
+  /** Runs in the worker of the scenario before it (an hourly sync of a worker that keeps running), not a fresh one. */
+  sameWorker?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -516,13 +528,21 @@ async function main(): Promise<void> {
       const first: SyntheticSpec = { people, invalidEvery: 10_000 };
       scenarios.push({ name: `first sync ${n(people)} rows`, spec: first, destinationId });
       if (opts.churn !== null && people === opts.rows[0])
-        scenarios.push({ name: `incremental ${opts.churn * 100}% churn on ${n(people)}`, spec: churned(first, opts.churn), destinationId });
+        for (let k = 1; k <= opts.churns; k++)
+          scenarios.push({
+            name: `incremental ${opts.churn * 100}% churn on ${n(people)}${opts.churns > 1 ? ` (${k} of ${opts.churns}${k > 1 ? ', the same worker as the churn before' : ', a fresh worker'})` : ''}`,
+            spec: churned(first, opts.churn, k),
+            destinationId,
+            sameWorker: k > 1,
+          });
     }
 
     const results: string[] = [];
     const firstSyncs = new Map<string, { planeWall: number; planeCpu: number; wallNoWait: number; actWall: number; actCpu: number }>();
     let lastDestination: string | undefined;
-    for (const sc of scenarios) {
+    for (const [si, sc] of scenarios.entries()) {
+      // The next scenario runs in this worker: it is kept running after this one.
+      const keepWorker = scenarios[si + 1]?.sameWorker === true;
       if (Date.now() > opts.deadline) {
         console.log(`${sc.name}: skipped, --timeout reached`);
         continue;
@@ -534,7 +554,7 @@ async function main(): Promise<void> {
         await seed();
       }
       lastDestination = sc.destinationId;
-      const snapPath = join(dir, `${sc.destinationId}-${sc.spec.exitEvery ? 'churn' : 'first'}.csv`);
+      const snapPath = join(dir, `${sc.destinationId}-${sc.spec.exitEvery ? `churn-${sc.spec.exitsEach ?? 1}` : 'first'}.csv`);
       const tg = performance.now();
       const stats: SyntheticStats = await writeSyntheticSnapshot(snapPath, sc.spec);
       console.log(`\n${sc.name}: snapshot ${n(stats.rows)} rows, ${mib(stats.bytes)} (written in ${((performance.now() - tg) / 1000).toFixed(1)} s)`);
@@ -559,12 +579,15 @@ async function main(): Promise<void> {
       const workflowId = WorkflowIds.audienceSync(sc.destinationId);
       // A default workdir (and so segment registry and audience leases) per destination: the
       // emulator hands out the same audience ids again after its reset between scenarios.
-      current = startWorkerChild(address, { queues, workdir: join(dir, sc.destinationId, 'default-work') });
-      await current.ready;
+      const reused = sc.sameWorker === true && current !== undefined;
+      if (current && !reused) await stopWorkerChild(current);
+      const worker: Child = reused && current ? current : startWorkerChild(address, { queues, workdir: join(dir, sc.destinationId, 'default-work') });
+      current = worker;
+      await worker.ready;
       // The floor is read twice and the faster counts (a compiled reader); a worker's code is
       // compiled the same way by a small first and churn sync of another destination, as a
       // long-running worker's is, unless --cold-worker.
-      if (!opts.coldWorker) {
+      if (!opts.coldWorker && !reused) {
         const tw = performance.now();
         const warm = `warm-${scenarios.indexOf(sc)}-${stamp}`;
         for (const [k, spec] of [{ people: opts.warmRows, invalidEvery: 10_000 }, churned({ people: opts.warmRows, invalidEvery: 10_000 }, opts.churn ?? 0.01)].entries()) {
@@ -582,14 +605,15 @@ async function main(): Promise<void> {
         }
         console.log(`  worker warmed by a ${opts.warmRows.toLocaleString('en-US')}-row first and churn sync of ${warm} in ${((performance.now() - tw) / 1000).toFixed(1)} s`);
       }
-      await current.takeSpans();
-      const pid = current.proc.pid!;
+      await worker.takeSpans();
+      const pid = worker.proc.pid!;
       const rss = sampleRss(pid);
       const runBefore = await currentRunId(client, workflowId);
+      let done = false;
       const t0 = performance.now();
       const phaseTimes = new Map<string, number>();
       const phaseCpu = new Map<string, number>();
-      const child = current;
+      const child = worker;
       let phaseStart = t0;
       let markAt = process.hrtime.bigint() / 1000n;
       let cpuStart = await child.cpuMs();
@@ -637,15 +661,17 @@ async function main(): Promise<void> {
         rss.stop();
         const hwm = procStatus(pid, 'VmHWM');
         const spans = await child.takeSpans();
-        const childMax = await stopWorkerChild(current);
-        current = undefined;
+        // A worker kept for the next scenario is read by samples only (getrusage comes when it stops).
+        const childMax = keepWorker ? 0 : await stopWorkerChild(worker);
+        if (!keepWorker) current = undefined;
         const last = status.lastSync;
         if (!last || (status.phase !== 'synced' && status.phase !== 'too_small_to_target'))
           throw new Error(`${sc.name}: the cycle ended in ${status.phase}: ${status.lastError?.message ?? ''}`);
         const ids = Object.values(last.appliedCounts).reduce((a, b) => a + b, 0);
         const hist = firstRun ? await cycleHistories(client, workflowId, firstRun) : { runs: 0, events: 0, bytes: 0 };
         const audience = status.audienceId ? await emulatorAudience(emuUrl, status.audienceId) : undefined;
-        const peak = Math.max(hwm, childMax, rss.peak);
+        // A worker that ran the scenario before: its VmHWM may be that sync's, so this one's samples count.
+        const peak = reused ? rss.peak : Math.max(hwm, childMax, rss.peak);
         const phases = [...rss.byPhase.entries()]
           .filter(([p]) => p !== 'done' && p !== 'starting')
           .map(([p, b]) => `${p} ${((phaseTimes.get(p) ?? 0) / 1000).toFixed(1)} s (CPU ${((phaseCpu.get(p) ?? 0) / 1000).toFixed(1)} s)/${mib(b)}`)
@@ -673,7 +699,7 @@ async function main(): Promise<void> {
           byActivity.push(`against the first sync: ${(actWall / firstOf.actWall).toFixed(3)}x wall, ${(actCpu / firstOf.actCpu).toFixed(3)}x CPU`);
         } else firstSyncs.set(sc.destinationId, { planeWall, planeCpu, wallNoWait, actWall, actCpu });
         const lines = [
-          `${sc.name}: ${wall.toFixed(1)} s wall, ${n(ids)} ids in the audience after it, ${n(Math.round(ids / wall))} ids/s; worker peak RSS ${mib(peak)} (VmHWM ${mib(hwm)}, getrusage ${mib(childMax)})`,
+          `${sc.name}: ${wall.toFixed(1)} s wall, ${n(ids)} ids in the audience after it, ${n(Math.round(ids / wall))} ids/s; worker peak RSS ${mib(peak)} (${reused ? `sampled every ${RSS_SAMPLE_MS} ms in this sync` : `VmHWM ${mib(hwm)}${keepWorker ? '' : `, getrusage ${mib(childMax)}`}`})`,
           `  sent: ${n(last.files)} files, ${mib1(last.bytes)} (${n(last.added)} ids APPEND, ${n(last.removed)} ids REMOVE); rejected ${n(Object.values(last.rejected).reduce((a, b) => a + b, 0))} rows/values; emulator audience ${n(audience?.size ?? 0)} ids, cover_num ${n(audience?.cover_num ?? 0)}`,
           `  history: ${hist.runs} run(s), ${n(hist.events)} events, ${n(hist.bytes)} bytes`,
           `  phase: time/worker peak RSS: ${phases}`,
@@ -682,13 +708,19 @@ async function main(): Promise<void> {
         ];
         for (const l of lines) console.log(l);
         results.push(...lines);
+        done = true;
       } finally {
         rss.stop();
-        if (current) {
+        if (current && !(done && keepWorker)) {
           current.proc.kill('SIGKILL');
           current = undefined;
         }
       }
+    }
+    // A worker kept for a scenario that --timeout skipped.
+    if (current) {
+      await stopWorkerChild(current);
+      current = undefined;
     }
     console.log('\nsummary');
     for (const l of results) console.log(l);

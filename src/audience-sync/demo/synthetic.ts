@@ -25,8 +25,10 @@ export interface SyntheticSpec {
   people: number;
   /** Churn: people `people` .. `people + enters - 1` are added... */
   enters?: number;
-  /** ...and every person below `people` with i % exitEvery === 0 (one in exitEvery) has left. */
+  /** ...and every person below `people` with i % exitEvery < exitsEach (exitsEach in every exitEvery) has left. */
   exitEvery?: number;
+  /** See exitEvery; 1 when absent. */
+  exitsEach?: number;
   /** One invalid row after every `invalidEvery` people (0 or absent: none). */
   invalidEvery?: number;
 }
@@ -129,7 +131,8 @@ export function invalidLine(k: number): { line: string; reason: InvalidReason } 
 /** The people a spec holds, in file order. */
 export function* peopleOf(spec: SyntheticSpec): Generator<number> {
   const every = spec.exitEvery ?? 0;
-  for (let i = 0; i < spec.people; i++) if (!(every > 0 && i % every === 0)) yield i;
+  const each = spec.exitsEach ?? 1;
+  for (let i = 0; i < spec.people; i++) if (!(every > 0 && i % every < each)) yield i;
   const end = spec.people + (spec.enters ?? 0);
   for (let i = spec.people; i < end; i++) yield i;
 }
@@ -163,8 +166,12 @@ export async function writeSyntheticSnapshot(path: string, spec: SyntheticSpec):
   return { path, rows: people + k, people, invalid, bytes: (await stat(path)).size };
 }
 
-/** A spec's churned successor: `share` of the people leave and as many new ones enter. */
-export function churned(spec: SyntheticSpec, share: number): SyntheticSpec {
+/**
+ * A spec's churned successor: `share` of the people leave and as many new ones enter. The
+ * `times`-th successor (hourly syncs) differs from the one before it by the same share.
+ */
+export function churned(spec: SyntheticSpec, share: number, times = 1): SyntheticSpec {
   const exitEvery = Math.max(1, Math.round(1 / share));
-  return { ...spec, exitEvery, enters: Math.ceil(spec.people / exitEvery) };
+  if (!(Number.isInteger(times) && times >= 1 && times < exitEvery)) throw new RangeError(`churn ${times} times ${share} of the people: not 1 to ${exitEvery - 1} times`);
+  return { ...spec, exitEvery, ...(times > 1 ? { exitsEach: times } : {}), enters: times * Math.ceil(spec.people / exitEvery) };
 }
