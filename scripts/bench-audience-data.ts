@@ -2,6 +2,7 @@
 //   npm run bench:audience-data                    1M rows (email, phone, IDFA), then 1% churn
 //   BENCH_ROWS=200000 npm run bench:audience-data  smaller run (at most 10M rows)
 //   BENCH_ROW_INDEX=0 npm run bench:audience-data  without the row index (rowIndex.ts): every sync reads the whole snapshot
+//   TTSYNC_HEAP_GROWING_PERCENT=0 npm run bench:audience-data  V8's own heap growth instead of a data worker's (src/process/heapGrowth.ts)
 //   BENCH_CHURNS=8 npm run bench:audience-data     8 churn syncs in a row (each 1% more gone, 1% more new): index layers, then a compaction
 // Then a second destination syncs the same two snapshots (warm-first, warm-churn-1pct), and the
 // churn/first ratio of the data plane is printed cold (the first pair) and warm (the second).
@@ -25,6 +26,7 @@ import { createAudienceDataActivities, type AudienceDataActivities } from '../ac
 import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } from '../src/audience-sync/config';
 import { SnapshotReader } from '../src/snapshot';
 import { openBlobStore } from '../src/storage';
+import { applyHeapGrowth, heapGrowingPercentFromEnv } from '../src/process/heapGrowth';
 
 const ROWS = Math.min(10_000_000, Number(process.env.BENCH_ROWS ?? 1_000_000));
 const CHURN = 0.01;
@@ -145,6 +147,8 @@ function ratioLine(label: string, churn: Plane, first: Plane): string {
 }
 
 async function main(): Promise<void> {
+  // The heap growth a data worker sets (TTSYNC_HEAP_GROWING_PERCENT=0: V8's own), so the figures are a worker's.
+  applyHeapGrowth(heapGrowingPercentFromEnv());
   const dir = await mkdtemp(join(tmpdir(), 'ttsync-bench-aud-'));
   try {
     const snap1 = join(dir, 'snap1.csv');

@@ -13,6 +13,7 @@ import { startWorkerShare } from './temporal/workerShare';
 import { EVENTS_TASK_QUEUE, TIKTOK_MEMBERS_TASK_QUEUE, TaskQueues, type TaskQueueRole, ALL_TASK_QUEUE_ROLES } from './temporal/taskQueues';
 import { PROJECT_ROOT } from './paths';
 import { gcsDeadlinesFromEnv } from './storage';
+import { applyHeapGrowth, heapGrowingPercentFromEnv } from './process/heapGrowth';
 import { VERSION } from './version';
 
 export interface WorkerConfig {
@@ -95,6 +96,9 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   // Every GCS store an activity opens reads these; a bad value stops the worker here, once,
   // instead of failing each activity that touches a bucket.
   gcsDeadlinesFromEnv();
+  const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
+  // The data plane's buffers: fewer full collections for a little more memory (src/process/heapGrowth.ts).
+  if (roles.includes('data')) applyHeapGrowth(heapGrowingPercentFromEnv());
   const codec = await resolvePayloadCodec(cfg.payloadCodec);
   const dataConverter = codec ? { dataConverter: { payloadCodecs: [codec] } } : {};
   if (!cfg.skipSearchAttributeCheck) {
@@ -115,7 +119,6 @@ export async function createWorkers(cfg: WorkerConfig = {}): Promise<RunningWork
   // Notice links name the namespace the worker really serves (a TOML profile may set it, not only the env).
   const notices = cfg.activityDeps?.notices ?? { service: () => createNoticeService(noticeSettingsFromEnv({ ...process.env, TEMPORAL_NAMESPACE: temporal.namespace })) };
   const activities = createActivities({ ...cfg.activityDeps, audienceControl, eventsControl, retentionControl, usageControl, notices, health: { version: VERSION } });
-  const roles = cfg.roles ?? ALL_TASK_QUEUE_ROLES;
   const shutdownGraceTime = cfg.shutdownGraceTime ?? process.env.TTSYNC_SHUTDOWN_GRACE ?? '30s';
   const source = roles.includes('control') ? workflowSource(cfg) : {};
 
