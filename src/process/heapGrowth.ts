@@ -8,9 +8,9 @@ import { ConfigError } from '../config/errors';
  * syncs allocate hundreds of MiB of short-lived buffers, and under them V8 kept its limit
  * about 25 MB above a live heap of 30-40 MB: a 1M-row first sync's prepare ran about 9 full
  * collections and a churn's 2-3, each about 0.1 s of CPU on V8's helper threads. A fixed
- * factor of 2.5 cut that to about 3 and 0-1. In `npm run bench:sync` (1M rows, two runs
- * each) the first sync took 2.58-2.70 CPU s instead of 2.99-3.13 and churns 0.80-1.00
- * instead of 0.97-1.21, for a peak RSS up to 40 MiB higher (495 MiB at 10M rows, against
+ * factor of 2.5 cut that to about 3 and 0-1. In `npm run bench:sync` (1M rows) the first
+ * sync took 2.51-2.70 CPU s against 2.81-3.13 with V8's own growth, and churns 0.80-1.00
+ * against 0.87-1.23, for a peak RSS up to 40 MiB higher (495 MiB at 10M rows, against
  * 468). Unlike the heap's initial size, V8 reads this factor at every collection, so it can
  * be set once the process runs (no node flag, no relaunch).
  */
