@@ -9,7 +9,8 @@
 //   BENCH_THREADS=1 npm run bench:sync                   also each activity's worker CPU per thread, on stderr
 // The data + TikTok worker runs in its own child process, one per scenario (warmed by a
 // 20,000-row sync (--warm-rows) of another destination, which peaks far lower), so its peak RSS
-// (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's. The emulator
+// (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's; the churns
+// after the first run in the first one's worker, and their peak is sampled. The emulator
 // runs in a process of its own (`ttsync emulator`); the control worker (workflows) and the
 // client run here. TEMPORAL_ADDRESS uses that server (unique task queues) instead of starting
 // a throwaway in-memory dev server. Per scenario it also reads and hashes the same snapshot
