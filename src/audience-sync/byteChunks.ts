@@ -6,10 +6,12 @@
  */
 
 const CHUNK = 256 << 10;
+/** `cur` before the first append: a Buffer from the start, so that every instance has one shape. */
+const NONE = Buffer.alloc(0);
 
 export class ByteChunks {
   private done: Buffer[] = [];
-  private cur: Buffer | null = null;
+  private cur: Buffer = NONE;
   private fill = 0;
   /** Where the bytes not yet taken start in cur. */
   private from = 0;
@@ -18,9 +20,13 @@ export class ByteChunks {
 
   /** Appends src[start, end), and the byte `last` after it when given (a line's LF). */
   append(src: Buffer, start: number, end: number, last = -1): void {
+    // Offsets computed from a Float64Array arrive as doubles: kept as such, the counters
+    // below would change this class's shape, and the code optimized for it was thrown away.
+    start |= 0;
+    end |= 0;
     const n = end - start + (last >= 0 ? 1 : 0);
-    if (!this.cur || this.fill + n > this.cur.length) {
-      if (this.cur && this.fill > this.from) this.done.push(this.cur.subarray(this.from, this.fill));
+    if (this.fill + n > this.cur.length) {
+      if (this.fill > this.from) this.done.push(this.cur.subarray(this.from, this.fill));
       this.cur = Buffer.allocUnsafeSlow(Math.max(CHUNK, n));
       this.fill = 0;
       this.from = 0;
@@ -35,7 +41,7 @@ export class ByteChunks {
   take(): Buffer[] {
     const out = this.done;
     this.done = [];
-    if (this.cur && this.fill > this.from) {
+    if (this.fill > this.from) {
       out.push(this.cur.subarray(this.from, this.fill));
       this.from = this.fill;
     }

@@ -550,7 +550,7 @@ export class RowIndexBuilder implements LineSink {
       work,
       keys.lines,
       { at: unclean.map((u) => u.at), len: unclean.map((u) => u.len + 1), n: unclean.length },
-      (buf, start, k) => lines.push({ line: unclean[k]!.line, bytes: Buffer.from(buf.subarray(start, start + unclean[k]!.len + 1)) }),
+      { span: (buf, start, k) => lines.push({ line: unclean[k]!.line, bytes: Buffer.from(buf.subarray(start, start + unclean[k]!.len + 1)) }) },
       () => new Error('the lines object is shorter than the lines read'),
     );
     lines.sort((x, y) => x.line - y.line);
@@ -596,29 +596,6 @@ export async function writeExtraLines(work: BlobStore, key: string, extra: Buffe
 
 /** Thrown when an index's bytes are not what its meta and fingerprints say: the caller takes the full path. */
 export class DamagedRowIndex extends Error {}
-
-/**
- * Walks entries of a piece of rowindex.bin: calls `each(buf, words, wordAt, byteAt, size)` per entry,
- * checking lengths and order. The piece must start at an entry and hold whole entries.
- */
-export function eachEntry(piece: Buffer, prev: Uint32Array, each: (buf: Buffer, words: Uint32Array, w: number, at: number, size: number) => void): void {
-  const buf = piece.byteOffset % 4 === 0 ? piece : Buffer.from(piece);
-  const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-  let at = 0;
-  while (at < buf.length) {
-    if (at + ENTRY_HEAD > buf.length) throw new DamagedRowIndex('an entry is cut short');
-    const w = at >>> 2;
-    const size = entrySize(words[w + 4]!);
-    if (at + size > buf.length) throw new DamagedRowIndex('an entry is cut short');
-    if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
-    prev[0] = words[w]!;
-    prev[1] = words[w + 1]!;
-    prev[2] = words[w + 2]!;
-    prev[3] = words[w + 3]!;
-    each(buf, words, w, at, size);
-    at += size;
-  }
-}
 
 /** Verifies an entry's bytes against its fingerprint (an entry about to be read as a gone line). */
 export function checkEntry(buf: Buffer, words: Uint32Array, w: number, at: number, seed: number, scratch: Uint32Array): void {

@@ -3,7 +3,7 @@ import type { SnapshotCounts } from '../snapshot';
 import { readJsonObject, type BlobStore } from '../storage';
 import { RunIdSchema } from './layout';
 import { wholeRecords } from './reusedReads';
-import { DamagedRowIndex, ENTRY_HEAD, IndexMetaFieldsSchema, LegacyRowIndexMetaSchema, count, ROW_INDEX_TABLE_FORMAT, RowIndexTableMetaSchema, TABLE_ENTRY, TABLE_WORDS, checkEntry, eachEntry, entrySize, rowIndexKeys } from './rowIndex';
+import { DamagedRowIndex, ENTRY_HEAD, IndexMetaFieldsSchema, LegacyRowIndexMetaSchema, count, ROW_INDEX_TABLE_FORMAT, RowIndexTableMetaSchema, TABLE_ENTRY, TABLE_WORDS, checkEntry, entrySize, rowIndexKeys } from './rowIndex';
 import { compareFp, sortFingerprints } from './rowLines';
 
 /*
@@ -155,19 +155,24 @@ function basePieces(work: BlobStore, view: RowIndexView): AsyncGenerator<Buffer>
 }
 
 /**
- * Visits one entry of the index, its words at words[w..]: with `inline`, an entry holding its
- * line (a layer's, or a format 1 base's) stored at inline[at..] (ENTRY_HEAD, then the line);
- * without, a table entry (words[w + 4], words[w + 5]: the line's offset and length in the
- * base's lines object).
+ * What a walk of an index hands its entries to. An object of a class, not callbacks: a walk
+ * runs once a sync, and code optimized around one sync's closures was thrown away once they
+ * were collected, to be compiled again in the next sync.
  */
-export type EntryVisitor = (words: Uint32Array, w: number, inline: Buffer | null, at: number) => void;
-
-/**
- * Visits a piece of a table base's entries at once (TABLE_WORDS words each, in order, each
- * checked as `walk` checks them): a churn sync steps over a million entries, and a call per
- * entry cost more than the merge's own work on it.
- */
-export type TablePieceVisitor = (words: Uint32Array) => void;
+export interface EntryVisitor {
+  /**
+   * One entry, its words at words[w..]: with `inline`, an entry holding its line (a layer's,
+   * or a format 1 base's) stored at inline[at..] (ENTRY_HEAD, then the line); without, a table
+   * entry (words[w + 4], words[w + 5]: the line's offset and length in the base's lines object).
+   */
+  entry(words: Uint32Array, w: number, inline: Buffer | null, at: number): void;
+  /**
+   * A run of a table base's entries at once, words[from, to) (TABLE_WORDS words each, in
+   * order, each checked as `walk` checks them): a churn sync steps over a million entries, and
+   * a call per entry cost more than the merge's own work on it.
+   */
+  run(words: Uint32Array, from: number, to: number): void;
+}
 
 /**
  * The entries of an index in fingerprint order. The layers are read whole into memory (they
@@ -178,65 +183,143 @@ export class LayeredIndex {
   private constructor(
     private readonly work: BlobStore,
     readonly view: RowIndexView,
-    /** Net changes, sorted by fingerprint: words, net count, and for a positive one the entry's bytes. */
-    private readonly fps: Uint32Array,
-    private readonly net: Int32Array,
-    private readonly bufs: Buffer[],
-    private readonly wordViews: Uint32Array[],
-    private readonly ats: Int32Array,
+    private readonly changes: NetChanges,
   ) {}
 
   static async open(work: BlobStore, view: RowIndexView): Promise<LayeredIndex> {
-    const addBufs: Buffer[] = [];
-    const addWords: Uint32Array[] = [];
-    const addFp: number[] = [];
-    const addRef: number[] = [];
-    const goneParts: Uint32Array[] = [];
-    let goneCount = 0;
-    const scratch = new Uint32Array(4);
+    const layers = new LayerChanges(view);
+    // Kept here, not in LayerChanges: a push into a new instance's empty array met another
+    // array shape than the last instance's, and the optimized readAdds was thrown away.
+    const bufs: Buffer[] = [];
+    const words: Uint32Array[] = [];
     for (const [li, l] of view.layers.entries()) {
       const raw = await work.readBuffer(rowIndexKeys(l.runId).bin);
+      if (raw.length !== l.binBytes) throw new DamagedRowIndex('a layer changed size');
       const buf = raw.byteOffset % 4 === 0 ? raw : Buffer.from(raw);
-      if (buf.length !== l.binBytes) throw new DamagedRowIndex('a layer changed size');
-      const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-      let n = 0;
-      eachEntry(buf, new Uint32Array(4), (b, wds, w, at) => {
-        checkEntry(b, wds, w, at, view.seed, scratch);
-        addFp.push(wds[w]!, wds[w + 1]!, wds[w + 2]!, wds[w + 3]!);
-        addRef.push(li, at);
-        n++;
-      });
+      bufs.push(buf);
+      words.push(new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2));
+      const n = layers.readAdds(buf, words[li]!, li);
       if (n !== l.entries) throw new DamagedRowIndex(`a layer holds ${n} entries, its meta says ${l.entries}`);
-      addBufs.push(buf);
-      addWords.push(words);
       const g = await work.readBuffer(goneKey(l.runId));
       if (g.length !== GONE_WIDTH * l.gone) throw new DamagedRowIndex('a layer changed size');
-      const gw = new Uint32Array(g.length >>> 2);
-      for (let i = 0; i < gw.length; i++) gw[i] = g.readUInt32LE(4 * i);
-      for (let i = 1; i < l.gone; i++) if (compareFp(gw, 4 * (i - 1), gw, 4 * i) > 0) throw new DamagedRowIndex('gone fingerprints out of order');
-      goneParts.push(gw);
-      goneCount += l.gone;
+      layers.readGone(g);
     }
-    const nAdd = addRef.length / 2;
-    const aw = Uint32Array.from(addFp);
+    return new LayeredIndex(work, view, layers.net(bufs, words));
+  }
+
+  /**
+   * Hands every entry to `visitor` in fingerprint order (the runs of a table base's entries
+   * between the layers' changes at once), checking the base's order and counts
+   * (DamagedRowIndex otherwise); yields after each piece of the base (for liveness, and so a
+   * writer can pass on what it appended).
+   */
+  async *walk(visitor: EntryVisitor): AsyncGenerator<void> {
+    const merge = new BaseMerge(this.changes, this.view.base, visitor);
+    for await (const piece of basePieces(this.work, this.view)) {
+      merge.piece(piece);
+      yield;
+    }
+    merge.flush(null, 0);
+    if (merge.baseEntries !== this.view.base.entries) throw new DamagedRowIndex(`the row index holds ${merge.baseEntries} entries, its meta says ${this.view.base.entries}`);
+    if (merge.entries !== this.view.entries) throw new DamagedRowIndex(`the row index's layers give ${merge.entries} entries, its meta says ${this.view.entries}`);
+  }
+}
+
+/** The layers' changes folded into one list, sorted by fingerprint (LayerChanges.net). */
+interface NetChanges {
+  /** 4 words per change. */
+  fps: Uint32Array;
+  /** Per change: how many entries with its fingerprint it adds (> 0) or takes away (< 0). */
+  net: Int32Array;
+  /** Per added change: its entry's layer (an index into layerBufs) and byte offset there. */
+  layer: Int32Array;
+  at: Int32Array;
+  layerBufs: Buffer[];
+  layerWords: Uint32Array[];
+}
+
+/**
+ * The layers as open() reads them: every layer's entries (each checked against its bytes and
+ * order) and gone fingerprints, then folded into net changes. Plain methods of a class at
+ * module level: in the async open() the same loops were compiled again every sync.
+ */
+class LayerChanges {
+  private nAdd = 0;
+  private nGone = 0;
+  private readonly addFp: Uint32Array;
+  private readonly addRef: Int32Array;
+  private readonly goneFp: Uint32Array;
+  private readonly prev = new Uint32Array(4);
+  private readonly scratch = new Uint32Array(4);
+  private readonly seed: number;
+  private readonly mostAdds: number;
+  private readonly mostGone: number;
+
+  constructor(view: RowIndexView) {
+    this.seed = view.seed;
+    this.mostAdds = view.layers.reduce((n, l) => n + l.entries, 0);
+    this.mostGone = view.layers.reduce((n, l) => n + l.gone, 0);
+    this.addFp = new Uint32Array(4 * this.mostAdds);
+    this.addRef = new Int32Array(2 * this.mostAdds);
+    this.goneFp = new Uint32Array(4 * this.mostGone);
+  }
+
+  /** Checks and gathers the entries of layer `li`'s rowindex.bin (`words` its words); returns how many. */
+  readAdds(buf: Buffer, words: Uint32Array, li: number): number {
+    const { addFp, addRef, prev, scratch } = this;
+    prev.fill(0);
+    let n = 0;
+    for (let at = 0; at < buf.length; ) {
+      if (at + ENTRY_HEAD > buf.length) throw new DamagedRowIndex('an entry is cut short');
+      const w = at >>> 2;
+      const size = entrySize(words[w + 4]!);
+      if (at + size > buf.length) throw new DamagedRowIndex('an entry is cut short');
+      if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+      if (this.nAdd === this.mostAdds) throw new DamagedRowIndex('a layer holds more entries than its meta says');
+      checkEntry(buf, words, w, at, this.seed, scratch);
+      const f = 4 * this.nAdd;
+      addFp[f] = prev[0] = words[w]!;
+      addFp[f + 1] = prev[1] = words[w + 1]!;
+      addFp[f + 2] = prev[2] = words[w + 2]!;
+      addFp[f + 3] = prev[3] = words[w + 3]!;
+      addRef[2 * this.nAdd] = li;
+      addRef[2 * this.nAdd + 1] = at;
+      this.nAdd++;
+      n++;
+      at += size;
+    }
+    return n;
+  }
+
+  /** Gathers a layer's rowindex.gone (its size already checked), checking its order. */
+  readGone(g: Buffer): void {
+    const gw = this.goneFp;
+    const o = 4 * this.nGone;
+    const n = g.length >>> 4;
+    if (this.nGone + n > this.mostGone) throw new DamagedRowIndex('a layer changed size');
+    for (let i = 0; i < 4 * n; i++) gw[o + i] = g.readUInt32LE(4 * i);
+    for (let i = 1; i < n; i++) if (compareFp(gw, o + 4 * (i - 1), gw, o + 4 * i) > 0) throw new DamagedRowIndex('gone fingerprints out of order');
+    this.nGone += n;
+  }
+
+  /**
+   * The net count per fingerprint, over adds and gone ones together (those that cancel out
+   * left out); `layerBufs` and `layerWords` are the layers' rowindex.bin as readAdds read them.
+   */
+  net(layerBufs: Buffer[], layerWords: Uint32Array[]): NetChanges {
+    const { addFp: aw, addRef, goneFp: gw, nAdd, nGone } = this;
     const aOrder = sortFingerprints(aw, 4, nAdd);
-    const gw = new Uint32Array(4 * goneCount);
-    let o = 0;
-    for (const p of goneParts) {
-      gw.set(p, o);
-      o += p.length;
-    }
-    const gOrder = sortFingerprints(gw, 4, goneCount);
-    // Net count per fingerprint, over adds and gone ones together.
-    const fps: number[] = [];
-    const net: number[] = [];
-    const bufs: Buffer[] = [];
-    const wordViews: Uint32Array[] = [];
-    const ats: number[] = [];
+    const gOrder = sortFingerprints(gw, 4, nGone);
+    const most = nAdd + nGone;
+    const fps = new Uint32Array(4 * most);
+    const net = new Int32Array(most);
+    const layer = new Int32Array(most);
+    const atOf = new Int32Array(most);
+    let m = 0;
     let i = 0;
     let j = 0;
-    while (i < nAdd || j < goneCount) {
-      const c = i >= nAdd ? 1 : j >= goneCount ? -1 : compareFp(aw, 4 * aOrder[i]!, gw, 4 * gOrder[j]!);
+    while (i < nAdd || j < nGone) {
+      const c = i >= nAdd ? 1 : j >= nGone ? -1 : compareFp(aw, 4 * aOrder[i]!, gw, 4 * gOrder[j]!);
       const src = c <= 0 ? aw : gw;
       const at = 4 * (c <= 0 ? aOrder[i]! : gOrder[j]!);
       let k = 0;
@@ -245,41 +328,21 @@ export class LayeredIndex {
         ref = aOrder[i++]!;
         k++;
       }
-      while (j < goneCount && compareFp(gw, 4 * gOrder[j]!, src, at) === 0) {
+      while (j < nGone && compareFp(gw, 4 * gOrder[j]!, src, at) === 0) {
         j++;
         k--;
       }
       if (k === 0) continue;
-      fps.push(src[at]!, src[at + 1]!, src[at + 2]!, src[at + 3]!);
-      net.push(k);
-      if (k > 0) {
-        bufs.push(addBufs[addRef[2 * ref]!]!);
-        wordViews.push(addWords[addRef[2 * ref]!]!);
-        ats.push(addRef[2 * ref + 1]!);
-      } else {
-        bufs.push(EMPTY);
-        wordViews.push(EMPTY_WORDS);
-        ats.push(0);
-      }
+      fps[4 * m] = src[at]!;
+      fps[4 * m + 1] = src[at + 1]!;
+      fps[4 * m + 2] = src[at + 2]!;
+      fps[4 * m + 3] = src[at + 3]!;
+      net[m] = k;
+      layer[m] = k > 0 ? addRef[2 * ref]! : -1;
+      atOf[m] = k > 0 ? addRef[2 * ref + 1]! : 0;
+      m++;
     }
-    return new LayeredIndex(work, view, Uint32Array.from(fps), Int32Array.from(net), bufs, wordViews, Int32Array.from(ats));
-  }
-
-  /**
-   * Calls `each` for every entry in fingerprint order (or, where given, `eachPiece` for the
-   * pieces of a table base without layers), checking the base's order and counts
-   * (DamagedRowIndex otherwise); yields after each piece of the base (for liveness, and so a
-   * writer can pass on what it appended).
-   */
-  async *walk(each: EntryVisitor, eachPiece?: TablePieceVisitor): AsyncGenerator<void> {
-    const merge = new BaseMerge(this.fps, this.net, this.bufs, this.wordViews, this.ats, this.view.base, each, eachPiece);
-    for await (const piece of basePieces(this.work, this.view)) {
-      merge.piece(piece);
-      yield;
-    }
-    merge.flush(null, 0);
-    if (merge.baseEntries !== this.view.base.entries) throw new DamagedRowIndex(`the row index holds ${merge.baseEntries} entries, its meta says ${this.view.base.entries}`);
-    if (merge.entries !== this.view.entries) throw new DamagedRowIndex(`the row index's layers give ${merge.entries} entries, its meta says ${this.view.entries}`);
+    return { fps: fps.subarray(0, 4 * m), net: net.subarray(0, m), layer: layer.subarray(0, m), at: atOf.subarray(0, m), layerBufs, layerWords };
   }
 }
 
@@ -296,31 +359,34 @@ class BaseMerge {
   private readonly prev = new Uint32Array(4);
   private readonly table: boolean;
   private readonly linesBytes: number;
+  private readonly fps: Uint32Array;
+  private readonly net: Int32Array;
 
   constructor(
-    private readonly fps: Uint32Array,
-    private readonly net: Int32Array,
-    private readonly bufs: Buffer[],
-    private readonly wordViews: Uint32Array[],
-    private readonly ats: Int32Array,
+    private readonly changes: NetChanges,
     base: RowIndexBase,
-    private readonly each: EntryVisitor,
-    private readonly eachPiece?: TablePieceVisitor,
+    private readonly visitor: EntryVisitor,
   ) {
+    this.fps = changes.fps;
+    this.net = changes.net;
     this.table = 'format' in base;
     this.linesBytes = 'format' in base ? base.linesBytes : 0;
   }
 
   /** The changes before the entry at words[w] (all of them when words is null). */
   flush(words: Uint32Array | null, w: number): void {
-    const { fps, net, each } = this;
+    const { fps, net, visitor } = this;
     while (this.d < net.length && (words === null || compareFp(fps, 4 * this.d, words, w) < 0)) {
       const d = this.d;
       const k = net[d]!;
       if (k < 0 && this.cancelled !== -k) throw new DamagedRowIndex('a layer names a line gone that the index does not hold');
-      for (let x = 0; x < k; x++) {
-        each(this.wordViews[d]!, this.ats[d]! >>> 2, this.bufs[d]!, this.ats[d]!);
-        this.entries++;
+      if (k > 0) {
+        const { layer, at, layerBufs, layerWords } = this.changes;
+        const li = layer[d]!;
+        for (let x = 0; x < k; x++) {
+          visitor.entry(layerWords[li]!, at[d]! >>> 2, layerBufs[li]!, at[d]!);
+          this.entries++;
+        }
       }
       this.d++;
       this.cancelled = 0;
@@ -328,74 +394,117 @@ class BaseMerge {
   }
 
   piece(piece: Buffer): void {
-    const { fps, net, each, prev, table, linesBytes } = this;
+    const { net, visitor, prev, table } = this;
     const m = net.length;
     const words = new Uint32Array(piece.buffer, piece.byteOffset, piece.length >>> 2);
-    if (table && m === 0) {
-      this.tablePiece(words);
+    if (table) {
+      this.tableEntries(words);
       return;
     }
-    const inline = table ? null : piece;
     let entries = 0;
     for (let at = 0; at < piece.length; ) {
       const w = at >>> 2;
-      const size = table ? TABLE_ENTRY : entrySize(words[w + 4]!);
+      const size = entrySize(words[w + 4]!);
       if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
-      if (table && words[w + 4]! + words[w + 5]! >= linesBytes) throw new DamagedRowIndex('an entry points past its lines');
       prev[0] = words[w]!;
       prev[1] = words[w + 1]!;
       prev[2] = words[w + 2]!;
       prev[3] = words[w + 3]!;
       entries++;
-      if (m > 0) {
-        this.flush(words, w);
-        const d = this.d;
-        if (d < m && net[d]! < 0 && this.cancelled < -net[d]! && compareFp(fps, 4 * d, words, w) === 0) {
-          this.cancelled++;
-          at += size;
-          continue;
-        }
+      if (m > 0 && this.takesChange(words, w)) {
+        at += size;
+        continue;
       }
-      each(words, w, inline, at);
+      visitor.entry(words, w, piece, at);
       this.entries++;
       at += size;
     }
     this.baseEntries += entries;
   }
 
-  /** piece() for a table base without layers: the common first churn, one loop with no branch on the form. */
-  private tablePiece(words: Uint32Array): void {
-    const { each, eachPiece, prev, linesBytes } = this;
+  /**
+   * Emits the changes before the entry at words[w] and says whether a gone fingerprint takes
+   * the entry (then it is not visited).
+   */
+  private takesChange(words: Uint32Array, w: number): boolean {
+    const { fps, net } = this;
+    this.flush(words, w);
+    const d = this.d;
+    if (d < net.length && net[d]! < 0 && this.cancelled < -net[d]! && compareFp(fps, 4 * d, words, w) === 0) {
+      this.cancelled++;
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * A piece of a table base: the runs of entries between the layers' changes go to tableRun
+   * at once (with 1% churn layers, runs of tens of entries); the entry at each change, one by one.
+   */
+  private tableEntries(words: Uint32Array): void {
+    const { fps, net, visitor, prev, linesBytes } = this;
+    const m = net.length;
     const n = words.length;
-    if (n === 0) return;
-    if (compareFp(prev, 0, words, 0) > 0) throw new DamagedRowIndex('entries out of order');
+    let w = 0;
+    while (w < n) {
+      let end = n;
+      const d = this.d;
+      if (d < m) {
+        // The first entry not before the next change.
+        const f = 4 * d;
+        const f0 = fps[f]!;
+        let e = w;
+        for (; e < n; e += TABLE_WORDS) {
+          const a = words[e]!;
+          if (a > f0 || (a === f0 && compareFp(words, e, fps, f) >= 0)) break;
+        }
+        end = e;
+      }
+      if (end > w) {
+        this.tableRun(words, w, end);
+        w = end;
+        if (w >= n) break;
+      }
+      if (compareFp(prev, 0, words, w) > 0) throw new DamagedRowIndex('entries out of order');
+      if (words[w + 4]! + words[w + 5]! >= linesBytes) throw new DamagedRowIndex('an entry points past its lines');
+      prev[0] = words[w]!;
+      prev[1] = words[w + 1]!;
+      prev[2] = words[w + 2]!;
+      prev[3] = words[w + 3]!;
+      this.baseEntries++;
+      if (!this.takesChange(words, w)) {
+        visitor.entry(words, w, null, 4 * w);
+        this.entries++;
+      }
+      w += TABLE_WORDS;
+    }
+  }
+
+  /** Table entries words[from, to), none of them at a change: one loop with no branch on the form. */
+  private tableRun(words: Uint32Array, from: number, n: number): void {
+    const { prev, linesBytes } = this;
+    if (n === from) return;
+    if (compareFp(prev, 0, words, from) > 0) throw new DamagedRowIndex('entries out of order');
     // The first words decide the order of nearly every pair of entries: the whole fingerprints
     // are compared only where they are equal.
     // (One loop: this runs a few times a sync, optimized on the stack, and a second loop would
     // meet code without type feedback there.)
-    for (let w = 0; w < n; w += TABLE_WORDS) {
-      if (w > 0) {
+    for (let w = from; w < n; w += TABLE_WORDS) {
+      if (w > from) {
         const a = words[w - TABLE_WORDS]!;
         const b = words[w]!;
         if (a > b || (a === b && compareFp(words, w - TABLE_WORDS, words, w) > 0)) throw new DamagedRowIndex('entries out of order');
       }
       if (words[w + 4]! + words[w + 5]! >= linesBytes) throw new DamagedRowIndex('an entry points past its lines');
     }
-    if (eachPiece) eachPiece(words);
-    else eachEntryOf(words, each);
+    this.visitor.run(words, from, n);
     const last = n - TABLE_WORDS;
     prev[0] = words[last]!;
     prev[1] = words[last + 1]!;
     prev[2] = words[last + 2]!;
     prev[3] = words[last + 3]!;
-    this.entries += n / TABLE_WORDS;
-    this.baseEntries += n / TABLE_WORDS;
+    this.entries += (n - from) / TABLE_WORDS;
+    this.baseEntries += (n - from) / TABLE_WORDS;
   }
 }
 
-function eachEntryOf(words: Uint32Array, each: EntryVisitor): void {
-  for (let w = 0; w < words.length; w += TABLE_WORDS) each(words, w, null, 4 * w);
-}
-
-const EMPTY = Buffer.alloc(0);
-const EMPTY_WORDS = new Uint32Array(0);

@@ -8,7 +8,7 @@ import { totalRejects } from './prepare';
 import { DamagedRowIndex, EntryArena, IndexOut, RowIndexBuilder, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
-import { eachSpan, rangePieces, readSpans } from './spanReads';
+import { eachSpan, rangePieces, readSpans, type SpanVisitor } from './spanReads';
 import { ByteChunks } from './byteChunks';
 import { DeltaNotApplicable, FingerprintMerge, NEW_SINGLE, SnapshotLines } from './snapshotLines';
 import type { SpillPart } from './schemas';
@@ -98,11 +98,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   // 2. Sorted fingerprints against the index.
   const merge = new FingerprintMerge(pass1, seed);
   const layered = await LayeredIndex.open(work, base);
-  for await (const _ of layered.walk(
-    (words, w, inline, at) => merge.visit(words, w, inline, at),
-    (words) => merge.visitPiece(words),
-  ))
-    input.tick();
+  for await (const _ of layered.walk(merge)) input.tick();
   merge.finish();
   const { goneLines, goneSpans, spanCount, goneCount } = merge;
   const goneFps = merge.goneFps;
@@ -123,11 +119,13 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
       work,
       rowIndexKeys(base.base.runId).lines,
       { at, len, n: spanCount },
-      (buf, start, k) => {
-        const n = len[k]! - 1;
-        checkLine(buf, start, start + n, goneFps, 4 * goneSpans[3 * order[k]! + 2]!, seed, scratch);
-        if (buf[start + n] !== 10) throw new DamagedRowIndex('a line of the index does not end where its entry says');
-        goneLines.append(buf, start, start + n + 1);
+      {
+        span: (buf, start, k) => {
+          const n = len[k]! - 1;
+          checkLine(buf, start, start + n, goneFps, 4 * goneSpans[3 * order[k]! + 2]!, seed, scratch);
+          if (buf[start + n] !== 10) throw new DamagedRowIndex('a line of the index does not end where its entry says');
+          goneLines.append(buf, start, start + n + 1);
+        },
       },
       () => new DamagedRowIndex('the lines object is shorter than its entries say'),
     );
@@ -138,39 +136,21 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   const arena = new EntryArena();
   const blank: { line: number; bytes: Buffer }[] = [];
   const tailParts: Buffer[] = [];
-  let synthToReal = new Int32Array(1 << 12);
-  let synth = 1;
-  let tailSynth = -1;
-  let tailReal = -1;
-  const newLines = new ByteChunks();
-  const newLine = (buf: Buffer, start: number, end: number, line: number): void => {
-    newLines.append(buf, start, end + 1);
-    synth++;
-    if (synth >= synthToReal.length) {
-      const s = new Int32Array(synthToReal.length * 2);
-      s.set(synthToReal);
-      synthToReal = s;
-    }
-    synthToReal[synth] = line;
-    if (pass1.fresh[line] === NEW_SINGLE) {
-      if (input.writeIndex) arena.add(buf, start, end, seed, line);
-    } else blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
-  };
+  const news = new NewLines(pass1.fresh, input.writeIndex ? arena : null, seed, blank);
+  const newLines = news.bytes;
   const cut = (): Error => new Error('the snapshot is shorter than its first read');
   const newStream = async function* (): AsyncGenerator<Buffer> {
     yield Buffer.from(header);
     yield Buffer.from([10]);
-    for await (const _ of readNewLines(source.store, source.key, pass1.fresh, pass1.starts, lines, newLine, cut)) if (newLines.pending >= 1 << 20) yield* newLines.take();
+    for await (const _ of readNewLines(source.store, source.key, pass1.starts, lines, news, cut)) if (newLines.pending >= 1 << 20) yield* newLines.take();
     yield* newLines.take();
     if (pass1.tailAt < 0) return;
-    tailSynth = synth + 1;
-    tailReal = lines + 1;
+    news.tailFrom(lines + 1);
     for await (const c of rangePieces(source.store, source.key, pass1.tailAt, size, cut)) {
       yield Buffer.from(c);
       if (input.writeIndex) tailParts.push(Buffer.from(c));
     }
   };
-  const realLine = (k: number): number => (tailSynth >= 0 && k >= tailSynth ? tailReal + (k - tailSynth) : k === 1 ? 1 : synthToReal[k]!);
   const rejected = new Set<number>();
   // One buffer for both spills (the new lines', then the gone lines'): the second reuses the
   // first's chunks instead of fresh external memory (a chunk per shard and type).
@@ -185,7 +165,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     await spill.add(batch.digests);
     if (batch.rejects.length) {
       const mapped: RejectRecord[] = batch.rejects.map((r) => {
-        const line = realLine(r.line);
+        const line = news.realLine(r.line);
         rejected.add(line);
         return { ...r, line, row: r.row + (line - r.line) };
       });
@@ -268,7 +248,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
     generation: info.generation,
     rowIndexKey,
     rowIndexRuns,
-    stats: { kept: pass1.n - merge.newSingles, fresh: synth - 1, gone: goneCount },
+    stats: { kept: pass1.n - merge.newSingles, fresh: news.synth - 1, gone: goneCount },
   };
 }
 
@@ -413,32 +393,81 @@ const RUN_BYTES = 256 << 10;
 const RUN_BATCH = 1 << 14;
 
 /**
- * Reads the lines marked in `fresh` (lines 2..lines, line l at [starts[l], starts[l + 1]),
- * its LF last) by position, in order, handing each to `each` (buf[start, end) plus its LF);
- * consecutive ones as one span. Yields after each read (see eachSpan).
+ * The new lines as readNewLines hands them over: their bytes, in order, into the stream the
+ * reader reads (line 1 its header, then line k the (k-1)-th new line, then the tail); a
+ * fingerprinted one into the new index's arena, a blank one kept for its extra lines.
  */
-async function* readNewLines(
-  store: BlobStore,
-  key: string,
-  fresh: Uint8Array,
-  starts: Uint32Array | Float64Array,
-  lines: number,
-  each: (buf: Buffer, start: number, end: number, line: number) => void,
-  cut: () => Error,
-): AsyncGenerator<void> {
+class NewLines implements SpanVisitor {
+  readonly bytes = new ByteChunks();
+  /** Per line of the reader's stream: the snapshot's line. */
+  private synthToReal = new Int32Array(1 << 12);
+  /** The reader's line number of the last new line. */
+  synth = 1;
+  private tailSynth = -1;
+  private tailReal = -1;
+  /** The spans being read: per span, its first line and how many. */
+  first = new Int32Array(0);
+  count = new Int32Array(0);
+  starts: Uint32Array | Float64Array = new Uint32Array(0);
+
+  constructor(
+    readonly fresh: Uint8Array,
+    private readonly arena: EntryArena | null,
+    private readonly seed: number,
+    private readonly blank: { line: number; bytes: Buffer }[],
+  ) {}
+
+  span(buf: Buffer, start: number, k: number): void {
+    const { starts } = this;
+    let o = start;
+    for (let l = this.first[k]!, to = l + this.count[k]!; l < to; l++) {
+      const e = o + (starts[l + 1]! - starts[l]!) - 1;
+      this.line(buf, o, e, l);
+      o = e + 1;
+    }
+  }
+
+  /** Line `line` of the snapshot is buf[start, end) and its LF. */
+  private line(buf: Buffer, start: number, end: number, line: number): void {
+    this.bytes.append(buf, start, end + 1);
+    const synth = ++this.synth;
+    if (synth >= this.synthToReal.length) {
+      const s = new Int32Array(this.synthToReal.length * 2);
+      s.set(this.synthToReal);
+      this.synthToReal = s;
+    }
+    this.synthToReal[synth] = line;
+    if (this.fresh[line] === NEW_SINGLE) this.arena?.add(buf, start, end, this.seed, line);
+    else this.blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
+  }
+
+  /** The tail follows the new lines in the stream: its first line is the snapshot's line `real`. */
+  tailFrom(real: number): void {
+    this.tailSynth = this.synth + 1;
+    this.tailReal = real;
+  }
+
+  /** The snapshot's line of the reader's line k. */
+  realLine(k: number): number {
+    return this.tailSynth >= 0 && k >= this.tailSynth ? this.tailReal + (k - this.tailSynth) : k === 1 ? 1 : this.synthToReal[k]!;
+  }
+}
+
+/**
+ * Reads the lines marked in `news.fresh` (lines 2..lines, line l at [starts[l], starts[l + 1]),
+ * its LF last) by position, in order, handing them to `news`; consecutive ones as one span.
+ * Yields after each read (see eachSpan).
+ */
+async function* readNewLines(store: BlobStore, key: string, starts: Uint32Array | Float64Array, lines: number, news: NewLines, cut: () => Error): AsyncGenerator<void> {
   const at = new Float64Array(RUN_BATCH);
   const len = new Float64Array(RUN_BATCH);
   const first = new Int32Array(RUN_BATCH);
   const count = new Int32Array(RUN_BATCH);
+  const fresh = news.fresh;
   const last = Math.min(lines, fresh.length - 1);
-  const onSpan = (buf: Buffer, start: number, k: number): void => {
-    let o = start;
-    for (let l = first[k]!, to = l + count[k]!; l < to; l++) {
-      const e = o + (starts[l + 1]! - starts[l]!) - 1;
-      each(buf, o, e, l);
-      o = e + 1;
-    }
-  };
+  news.first = first;
+  news.count = count;
+  news.starts = starts;
   for (let l = 2; l <= last; ) {
     let n = 0;
     for (; n < RUN_BATCH && l <= last; l++) {
@@ -452,7 +481,7 @@ async function* readNewLines(
       count[n++] = e - l;
       l = e - 1;
     }
-    if (n > 0) yield* eachSpan(store, key, { at, len, n }, onSpan, cut);
+    if (n > 0) yield* eachSpan(store, key, { at, len, n }, news, cut);
   }
 }
 

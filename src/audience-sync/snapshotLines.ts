@@ -1,5 +1,6 @@
 import { ByteChunks } from './byteChunks';
 import { ENTRY_HEAD, TABLE_WORDS, checkEntry } from './rowIndex';
+import type { EntryVisitor } from './rowIndexLayers';
 import { LineSplitter, compareFp, sortFingerprints, type LineSink } from './rowLines';
 
 /*
@@ -154,7 +155,7 @@ function keepBucket(b: Uint32Array): void {
  * in both is kept, a line only in the snapshot is new (marked in `lines.fresh`), an index entry
  * not met again is gone. Equal lines pair one to one.
  */
-export class FingerprintMerge {
+export class FingerprintMerge implements EntryVisitor {
   private readonly sorted: Uint32Array;
   private p = 0;
   private inRange = 0;
@@ -213,8 +214,7 @@ export class FingerprintMerge {
     return false;
   }
 
-  /** One entry of the index (EntryVisitor). */
-  visit(words: Uint32Array, w: number, inline: Buffer | null, at: number): void {
+  entry(words: Uint32Array, w: number, inline: Buffer | null, at: number): void {
     let c = -1;
     while ((this.p < this.inRange || this.more()) && (c = compareFp(this.sorted, 5 * this.p, words, w)) < 0) this.fresh(this.sorted[5 * this.p++ + 4]!);
     if (this.p < this.inRange && c === 0) this.p++;
@@ -222,13 +222,12 @@ export class FingerprintMerge {
     this.entries++;
   }
 
-  /** visit() over a piece of a table base at once (TablePieceVisitor), the comparison inline: a million entries per churn sync. */
-  visitPiece(words: Uint32Array): void {
+  /** entry() over a run of a table base's entries, the comparison inline. */
+  run(words: Uint32Array, from: number, n: number): void {
     const sorted = this.sorted;
-    const n = words.length;
     let q = this.p;
     let end = this.inRange;
-    for (let w = 0; w < n; w += TABLE_WORDS) {
+    for (let w = from; w < n; w += TABLE_WORDS) {
       let c = 1;
       for (;;) {
         if (q >= end) {
@@ -262,7 +261,7 @@ export class FingerprintMerge {
       else this.gone(words, w, null, 4 * w);
     }
     this.p = q;
-    this.entries += n / TABLE_WORDS;
+    this.entries += (n - from) / TABLE_WORDS;
   }
 
   /** The fingerprints no entry matched (after the walk). */

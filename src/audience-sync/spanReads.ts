@@ -22,6 +22,12 @@ export interface Spans {
   n: number;
 }
 
+/** What span reads hand each span to: an object, not a callback, for the reason EntryVisitor gives (rowIndexLayers.ts). */
+export interface SpanVisitor {
+  /** Span k's bytes are buf[start, start + len[k]), valid during the call. */
+  span(buf: Buffer, start: number, k: number): void;
+}
+
 interface RangeSource {
   /** Reads at most `max` more bytes into into[offset..]; 0 at the end of the range. */
   read(into: Buffer, offset: number, max: number): Promise<number>;
@@ -94,16 +100,13 @@ async function openRange(store: BlobStore, key: string, start: number, end: numb
   };
 }
 
-/**
- * Calls `each(buf, start, k)` for each span k in order, its bytes at buf[start, start + len[k])
- * (valid during the call). `cut` is thrown when the object ends before a span does.
- */
-export async function readSpans(store: BlobStore, key: string, spans: Spans, each: (buf: Buffer, start: number, k: number) => void, cut: () => Error): Promise<void> {
-  for await (const _ of eachSpan(store, key, spans, each, cut));
+/** Hands each span k to `visitor` in order. `cut` is thrown when the object ends before a span does. */
+export async function readSpans(store: BlobStore, key: string, spans: Spans, visitor: SpanVisitor, cut: () => Error): Promise<void> {
+  for await (const _ of eachSpan(store, key, spans, visitor, cut));
 }
 
 /** readSpans, yielding after each read: a consumer can pass on what `each` made of the spans so far before more are read. */
-export async function* eachSpan(store: BlobStore, key: string, spans: Spans, each: (buf: Buffer, start: number, k: number) => void, cut: () => Error): AsyncGenerator<void> {
+export async function* eachSpan(store: BlobStore, key: string, spans: Spans, visitor: SpanVisitor, cut: () => Error): AsyncGenerator<void> {
   const { at, len, n } = spans;
   if (n === 0) return;
   let buf = Buffer.allocUnsafeSlow(PIECE);
@@ -141,7 +144,7 @@ export async function* eachSpan(store: BlobStore, key: string, spans: Spans, eac
           fill += got;
           yield;
         }
-        each(buf, s - winStart, k);
+        visitor.span(buf, s - winStart, k);
       }
     } finally {
       await src.close();
