@@ -22,6 +22,7 @@ export class ByteChunks {
   append(src: Buffer, start: number, end: number, last = -1): void {
     // Offsets computed from a Float64Array arrive as doubles: kept as such, the counters
     // below would change this class's shape, and the code optimized for it was thrown away.
+    if (end > 0x7fffffff) throw new RangeError('ByteChunks takes bytes from the first 2 GiB of a buffer');
     start |= 0;
     end |= 0;
     const n = end - start + (last >= 0 ? 1 : 0);

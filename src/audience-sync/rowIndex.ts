@@ -4,7 +4,7 @@ import type { RejectRecord, SnapshotCounts } from '../snapshot';
 import type { BlobStore } from '../storage';
 import { RunIdSchema, layout } from './layout';
 import { QueuedWrite } from './queuedWrite';
-import { LineSplitter, compareFp, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
+import { CR, LineSplitter, compareFp, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
 import { ByteCursor, rangePieces, readSpans } from './spanReads';
 
 /*
@@ -458,18 +458,19 @@ export class RowIndexBuilder implements LineSink {
     for (const l of lines) this.rejected.add(l);
   }
 
-  line(buf: Buffer, start: number, end: number, line: number, single: boolean, fp: Uint32Array, fo: number): void {
-    if (line === 1) {
-      this.header = Buffer.from(buf.subarray(start, end));
-      return;
+  headerLine(buf: Buffer, start: number, end: number): void {
+    this.header = Buffer.from(buf.subarray(start, end));
+  }
+
+  lines(buf: Buffer, pos: number, words: Uint32Array, count: number, first: number): void {
+    const base = this.splitter.offset(0);
+    for (let j = 0, o = 0, line = first; j < count; j++, o += 5, line++) {
+      const nl = words[o]!;
+      if (nl === pos || (nl === pos + 1 && buf[pos] === CR)) this.blank.push({ line, bytes: Buffer.from(buf.subarray(pos, nl + 1)) });
+      else if (nl + 1 - pos + base + pos > 0xffffffff) this.tooLarge = true;
+      else this.arena.add(words, o + 1, base + pos, nl - pos, line);
+      pos = nl + 1;
     }
-    if (!single) {
-      this.blank.push({ line, bytes: Buffer.from(buf.subarray(start, end + 1)) });
-      return;
-    }
-    const at = this.splitter.offset(start);
-    if (end + 1 - start + at > 0xffffffff) this.tooLarge = true;
-    else this.arena.add(fp, fo, at, end - start, line);
   }
 
   tail(_buf: Buffer, start: number): void {

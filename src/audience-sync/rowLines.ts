@@ -14,15 +14,19 @@ import { rowFingerprint } from '../snapshot/rowFingerprint';
 
 export const LF = 10;
 const QUOTE = 34;
-const CR = 13;
+export const CR = 13;
 
 export interface LineSink {
+  /** Line 1 (the header) is buf[start, end), and its LF if it has one. */
+  headerLine(buf: Buffer, start: number, end: number): void;
   /**
-   * Line `line` (1-based) is buf[start, end) plus its LF; `single`: it is one record of its
-   * own (see above), and then fp[fo..fo+3] is its fingerprint (lineFingerprint with the
-   * splitter's seed), valid during the call.
+   * The lines after the header: `count` of them, as the kernel found them. The first starts at
+   * buf[pos] and is line `first`; line j's LF is at buf[words[5j]] and words[5j+1..5j+4] are
+   * its fingerprint. A line is one record of its own unless it is blank (nothing, or a CR
+   * alone, before its LF). One call per batch: a call per line from here, to either sink,
+   * cost more than what the sink did with the line.
    */
-  line(buf: Buffer, start: number, end: number, line: number, single: boolean, fp: Uint32Array, fo: number): void;
+  lines(buf: Buffer, pos: number, words: Uint32Array, count: number, first: number): void;
   /** The tail begins: bytes from here to the end of the file are passed to `tail`. */
   tail(buf: Buffer, start: number, end: number): void;
 }
@@ -30,7 +34,6 @@ export interface LineSink {
 /** Splits a byte stream into lines (and the tail) for a LineSink, fingerprinting each line that is a record of its own. */
 export class LineSplitter {
   private carry: Buffer | null = null;
-  private readonly fp = new Uint32Array(4);
   private lineNo = 0;
   private inTail = false;
   /** Bytes pushed before the current chunk. */
@@ -91,7 +94,7 @@ export class LineSplitter {
       if (this.lineNo === 0) {
         // A header without LF: a file of one line; no data lines.
         this.lineNo = 1;
-        this.sink.line(this.carry, 0, this.carry.length, 1, false, this.fp, 0);
+        this.sink.headerLine(this.carry, 0, this.carry.length);
       } else if (!this.inTail) {
         this.inTail = true;
         this.sink.tail(this.carry, 0, this.carry.length);
@@ -114,7 +117,8 @@ export class LineSplitter {
         const q = buf.indexOf(QUOTE, nl);
         quote = q < 0 ? n : q;
       }
-      this.sink.line(buf, 0, nl, ++this.lineNo, false, this.fp, 0);
+      this.lineNo = 1;
+      this.sink.headerLine(buf, 0, nl);
       pos = nl + 1;
     }
     if (pos < quote) {
@@ -123,12 +127,10 @@ export class LineSplitter {
       k.load(buf, pos, n);
       for (;;) {
         const count = k.scan(quote, this.seed);
-        const w = k.words;
-        for (let j = 0, o = 0; j < count; j++, o += 5) {
-          const nl = w[o]!;
-          const blank = nl === pos || (nl === pos + 1 && buf[pos] === CR);
-          this.sink.line(buf, pos, nl, ++this.lineNo, !blank, w, o + 1);
-          pos = nl + 1;
+        if (count > 0) {
+          this.sink.lines(buf, pos, k.words, count, this.lineNo + 1);
+          this.lineNo += count;
+          pos = k.words[5 * (count - 1)]! + 1;
         }
         if (count < LINES_PER_SCAN) break;
       }

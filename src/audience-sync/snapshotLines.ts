@@ -1,7 +1,7 @@
 import { ByteChunks } from './byteChunks';
 import { ENTRY_HEAD, TABLE_WORDS, checkEntry } from './rowIndex';
 import type { EntryVisitor } from './rowIndexLayers';
-import { LineSplitter, compareFp, sortFingerprints, type LineSink } from './rowLines';
+import { CR, LineSplitter, compareFp, sortFingerprints, type LineSink } from './rowLines';
 
 /*
  * The two hot loops of a delta prepare (snapshotDelta.ts): the pass that fingerprints each of
@@ -55,30 +55,38 @@ export class SnapshotLines implements LineSink {
     this.splitter = new LineSplitter(this, seed);
   }
 
-  line(buf: Buffer, start: number, end: number, line: number, single: boolean, fp: Uint32Array, fo: number): void {
-    if (line + 1 >= this.starts.length) this.growStarts();
-    this.starts[line] = this.splitter.offset(start);
-    if (line === 1) {
-      this.headerOk = buf.subarray(start, end).equals(this.header);
-      if (!this.headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
-      return;
+  headerLine(buf: Buffer, start: number, end: number): void {
+    this.starts[1] = this.splitter.offset(start);
+    this.headerOk = buf.subarray(start, end).equals(this.header);
+    if (!this.headerOk) throw new DeltaNotApplicable('the header differs from the indexed one');
+  }
+
+  lines(buf: Buffer, pos: number, words: Uint32Array, count: number, first: number): void {
+    if (first + count >= this.starts.length) this.growStarts(first + count);
+    const { starts, buckets, bucketFill } = this;
+    const base = this.splitter.offset(0);
+    let singles = 0;
+    for (let j = 0, o = 0, line = first; j < count; j++, o += 5, line++) {
+      const nl = words[o]!;
+      starts[line] = base + pos;
+      if (nl === pos || (nl === pos + 1 && buf[pos] === CR)) this.markNew(line, NEW_OTHER);
+      else {
+        const f0 = words[o + 1]!;
+        const r = f0 >>> 24;
+        let b = buckets[r];
+        const at = bucketFill[r]!;
+        if (!b || at + 5 > b.length) b = this.growBucket(r);
+        b[at] = f0;
+        b[at + 1] = words[o + 2]!;
+        b[at + 2] = words[o + 3]!;
+        b[at + 3] = words[o + 4]!;
+        b[at + 4] = line;
+        bucketFill[r] = at + 5;
+        singles++;
+      }
+      pos = nl + 1;
     }
-    if (!single) {
-      this.markNew(line, NEW_OTHER);
-      return;
-    }
-    const f0 = fp[fo]!;
-    const r = f0 >>> 24;
-    let b = this.buckets[r];
-    const o = this.bucketFill[r]!;
-    if (!b || o + 5 > b.length) b = this.growBucket(r);
-    b[o] = f0;
-    b[o + 1] = fp[fo + 1]!;
-    b[o + 2] = fp[fo + 2]!;
-    b[o + 3] = fp[fo + 3]!;
-    b[o + 4] = line;
-    this.bucketFill[r] = o + 5;
-    this.n++;
+    this.n += singles;
   }
 
   tail(_buf: Buffer, start: number): void {
@@ -103,9 +111,11 @@ export class SnapshotLines implements LineSink {
     this.fresh[line] = kind;
   }
 
-  private growStarts(): void {
+  /** Room in `starts` for line `upTo` and the one after it. */
+  private growStarts(upTo = 0): void {
     const s = this.starts;
-    const g = s instanceof Uint32Array ? new Uint32Array(2 * s.length) : new Float64Array(2 * s.length);
+    const size = Math.max(2 * s.length, upTo + 2);
+    const g = s instanceof Uint32Array ? new Uint32Array(size) : new Float64Array(size);
     g.set(s);
     this.starts = g;
   }

@@ -1,7 +1,7 @@
 import type { IdentifierType } from '../identifiers/schema';
 import { appliedListRecords } from './appliedLists';
 import { cmpAt, wordsOf } from './digestCounts';
-import { isSortedUniqueRecords, minusRecords, unionRecords } from './digestRecords';
+import { be, isSortedUniqueRecords, minusRecords, unionRecords } from './digestRecords';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { lineWidth, readLists, recordWidth } from './listStore';
 import type { DiffGroup, ListAt, Manifest, RecordListRef, StateDelta } from './schemas';
@@ -128,6 +128,47 @@ export function keptState(ref: StateRef): { stateAt: ListAt; stateDelta?: StateD
 /** The first record of S (q words each) from `lo` on that is not before the key at kw[ki]. */
 export function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Array, ki: number, q: number): number {
   let hi = n;
+  if (n - lo > INTERPOLATE_PAST) {
+    // Digests are uniform: a guess from the first words lands within a few records of the
+    // place, and doubling steps from it bracket it (a plain halving took about twice the
+    // comparisons on a churn's state lists of a thousand or more).
+    const key = be(kw[ki]!);
+    const first = be(S[lo * q]!);
+    const last = be(S[(n - 1) * q]!);
+    if (key > first && key <= last) {
+      const p = lo + Math.floor(((key - first) / (last - first + 1)) * (n - lo));
+      if (cmpAt(S, p * q, kw, ki, q) < 0) {
+        // The place is after p.
+        let below = p;
+        let step = 1;
+        for (;;) {
+          const t = below + step;
+          if (t >= n) break;
+          if (cmpAt(S, t * q, kw, ki, q) >= 0) {
+            hi = t;
+            break;
+          }
+          below = t;
+          step *= 2;
+        }
+        lo = below + 1;
+      } else {
+        // The place is p or before it.
+        hi = p;
+        let step = 1;
+        for (;;) {
+          const t = hi - step;
+          if (t < lo) break;
+          if (cmpAt(S, t * q, kw, ki, q) < 0) {
+            lo = t + 1;
+            break;
+          }
+          hi = t;
+          step *= 2;
+        }
+      }
+    }
+  }
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (cmpAt(S, mid * q, kw, ki, q) < 0) lo = mid + 1;
@@ -135,6 +176,9 @@ export function lowerBound(S: Uint32Array, n: number, lo: number, kw: Uint32Arra
   }
   return lo;
 }
+
+/** Below this many records a search halves at once (a guess saves nothing there). */
+const INTERPOLATE_PAST = 16;
 
 /** A sorted record list searched for ids in ascending order, each search from where the last ended. */
 class AscendingSearch {

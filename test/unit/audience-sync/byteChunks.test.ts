@@ -4,6 +4,7 @@ import { ByteChunks } from '../../../src/audience-sync/byteChunks';
 describe('ByteChunks', () => {
   it('gives back every byte appended, in order, across chunks and takes, without writing over what was taken', () => {
     const chunks = new ByteChunks();
+    expect(chunks.take()).toEqual([]);
     const want: Buffer[] = [];
     const got: Buffer[] = [];
     let sinceTake = 0;
@@ -24,6 +25,12 @@ describe('ByteChunks', () => {
     chunks.append(big, 1, big.length);
     want.push(big.subarray(1));
     sinceTake += big.length - 1;
+    take();
+    // Offsets read from a Float64Array (as span reads compute them).
+    const at = Float64Array.of(3, 9);
+    chunks.append(big, at[0]!, at[1]!, 10);
+    want.push(big.subarray(3, 9), Buffer.from([10]));
+    sinceTake += 7;
     take();
     expect(chunks.take()).toEqual([]);
     expect(Buffer.concat(got).equals(Buffer.concat(want))).toBe(true);

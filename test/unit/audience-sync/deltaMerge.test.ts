@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyChanges, applyCounts } from '../../../src/audience-sync/diffDelta';
+import { lowerBound } from '../../../src/audience-sync/stateDelta';
 import { isSortedUniqueRecords, recordBytes, recordsOf } from '../../../src/audience-sync';
 
 /*
@@ -9,8 +10,9 @@ import { isSortedUniqueRecords, recordBytes, recordsOf } from '../../../src/audi
  */
 
 const W = 32;
+const HEADS = ['00000000', '7fffffff', '80000000', 'ffffffff', 'a1b2c3d4'];
 const digest = fc
-  .tuple(fc.constantFrom('00000000', '7fffffff', '80000000', 'ffffffff', 'a1b2c3d4'), fc.stringMatching(/^[0-9a-f]{56}$/))
+  .tuple(fc.constantFrom(...HEADS), fc.stringMatching(/^[0-9a-f]{56}$/))
   .map(([head, rest]) => head + rest);
 const sortUnique = (xs: readonly string[]): string[] => [...new Set(xs)].sort();
 
@@ -47,6 +49,27 @@ describe('delta diff merge', () => {
         expect(recordsOf(change.removes, W)).toEqual(removes);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('lowerBound finds the first record not before the key, from any start, uniform or clustered', () => {
+    const uniform = fc.uint8Array({ minLength: W, maxLength: W }).map((b) => Buffer.from(b).toString('hex'));
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(fc.oneof(uniform, digest), { maxLength: 400, size: 'max' }), fc.array(fc.oneof(uniform, digest), { minLength: 1, maxLength: 20 }), fc.nat(), (only, list, keys, from) => {
+        // `only`: no clustered digests, the guess's own case; with them, its fallbacks.
+        const S = sortUnique(only ? list.filter((d) => !HEADS.includes(d.slice(0, 8))) : list);
+        const words = new Uint32Array(new Uint8Array(recordBytes(S)).buffer);
+        // Mostly from the start, as a search of a whole list begins.
+        const lo = S.length === 0 || from % 2 === 0 ? 0 : from % (S.length + 1);
+        // Keys from the list itself too, so that exact hits are asked for.
+        for (const key of [...keys, ...S.filter((_, i) => i % 7 === 0)]) {
+          const kw = new Uint32Array(new Uint8Array(Buffer.from(key, 'hex')).buffer);
+          let want = lo;
+          while (want < S.length && S[want]! < key) want++;
+          expect(lowerBound(words, S.length, lo, kw, 0, W / 4)).toBe(want);
+        }
+      }),
+      { numRuns: 400 },
     );
   });
 });
