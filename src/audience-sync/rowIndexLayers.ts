@@ -393,6 +393,7 @@ class BaseMerge {
     }
   }
 
+  /** A piece of the base: a table base's (tableEntries), or a format 1 base's, whose entries hold their lines. */
   piece(piece: Buffer): void {
     const { net, visitor, prev, table } = this;
     const m = net.length;
