@@ -102,7 +102,6 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
   merge.finish();
   const { goneLines, goneSpans, spanCount, goneCount } = merge;
   const goneFps = merge.goneFps;
-  const scratch = new Uint32Array(4);
   // The gone lines of a table base: only their bytes are read from its lines object, in file
   // order, each checked against its fingerprint.
   if (spanCount > 0) {
@@ -119,14 +118,7 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
       work,
       rowIndexKeys(base.base.runId).lines,
       { at, len, n: spanCount },
-      {
-        span: (buf, start, k) => {
-          const n = len[k]! - 1;
-          checkLine(buf, start, start + n, goneFps, 4 * goneSpans[3 * order[k]! + 2]!, seed, scratch);
-          if (buf[start + n] !== 10) throw new DamagedRowIndex('a line of the index does not end where its entry says');
-          goneLines.append(buf, start, start + n + 1);
-        },
-      },
+      new GoneLines(goneLines, len, order, goneSpans, goneFps, seed),
       () => new DamagedRowIndex('the lines object is shorter than its entries say'),
     );
     input.tick();
@@ -391,6 +383,29 @@ function combine(a: SnapshotCounts, b: SnapshotCounts, sign: 1 | -1): SnapshotCo
 const RUN_BYTES = 256 << 10;
 /** Spans per read of the snapshot (their offsets are held while it runs). */
 const RUN_BATCH = 1 << 14;
+
+/** The gone lines of a table base as their spans are read: each checked against its fingerprint, then kept. */
+class GoneLines implements SpanVisitor {
+  private readonly scratch = new Uint32Array(4);
+
+  constructor(
+    private readonly lines: ByteChunks,
+    /** Per span (in file order): its line's length and LF. */
+    private readonly len: Float64Array,
+    /** Per span: its number among FingerprintMerge's goneSpans. */
+    private readonly order: Int32Array,
+    private readonly goneSpans: Uint32Array,
+    private readonly goneFps: Uint32Array,
+    private readonly seed: number,
+  ) {}
+
+  span(buf: Buffer, start: number, k: number): void {
+    const n = this.len[k]! - 1;
+    checkLine(buf, start, start + n, this.goneFps, 4 * this.goneSpans[3 * this.order[k]! + 2]!, this.seed, this.scratch);
+    if (buf[start + n] !== 10) throw new DamagedRowIndex('a line of the index does not end where its entry says');
+    this.lines.append(buf, start, start + n + 1);
+  }
+}
 
 /**
  * The new lines as readNewLines hands them over: their bytes, in order, into the stream the
