@@ -4,7 +4,7 @@ import type { RejectRecord, SnapshotCounts } from '../snapshot';
 import type { BlobStore } from '../storage';
 import { RunIdSchema, layout } from './layout';
 import { QueuedWrite } from './queuedWrite';
-import { CR, LineSplitter, compareFp, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
+import { LineSplitter, compareFp, isBlankLine, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
 import { ByteCursor, rangePieces, readSpans } from './spanReads';
 
 /*
@@ -466,8 +466,9 @@ export class RowIndexBuilder implements LineSink {
     const base = this.splitter.offset(0);
     for (let j = 0, o = 0, line = first; j < count; j++, o += 5, line++) {
       const nl = words[o]!;
-      if (nl === pos || (nl === pos + 1 && buf[pos] === CR)) this.blank.push({ line, bytes: Buffer.from(buf.subarray(pos, nl + 1)) });
-      else if (nl + 1 - pos + base + pos > 0xffffffff) this.tooLarge = true;
+      if (isBlankLine(buf, pos, nl)) this.blank.push({ line, bytes: Buffer.from(buf.subarray(pos, nl + 1)) });
+      // The line's end, LF included, must be an offset a table entry can hold.
+      else if (base + nl + 1 > 0xffffffff) this.tooLarge = true;
       else this.arena.add(words, o + 1, base + pos, nl - pos, line);
       pos = nl + 1;
     }

@@ -14,7 +14,12 @@ import { rowFingerprint } from '../snapshot/rowFingerprint';
 
 export const LF = 10;
 const QUOTE = 34;
-export const CR = 13;
+const CR = 13;
+
+/** Whether the line buf[pos, nl) (nl its LF) is blank: nothing, or a CR alone, before its LF; a blank line is no record. */
+export function isBlankLine(buf: Buffer, pos: number, nl: number): boolean {
+  return nl === pos || (nl === pos + 1 && buf[pos] === CR);
+}
 
 export interface LineSink {
   /** Line 1 (the header) is buf[start, end), and its LF if it has one. */
@@ -22,9 +27,9 @@ export interface LineSink {
   /**
    * The lines after the header: `count` of them, as the kernel found them. The first starts at
    * buf[pos] and is line `first`; line j's LF is at buf[words[5j]] and words[5j+1..5j+4] are
-   * its fingerprint. A line is one record of its own unless it is blank (nothing, or a CR
-   * alone, before its LF). One call per batch: a call per line from here, to either sink,
-   * cost more than what the sink did with the line.
+   * its fingerprint. A line is one record of its own unless it is blank (isBlankLine). One
+   * call per batch: a call per line from here, to either sink, cost more than what the sink
+   * did with the line.
    */
   lines(buf: Buffer, pos: number, words: Uint32Array, count: number, first: number): void;
   /** The tail begins: bytes from here to the end of the file are passed to `tail`. */

@@ -1,7 +1,7 @@
 import { ByteChunks } from './byteChunks';
 import { ENTRY_HEAD, TABLE_WORDS, checkEntry } from './rowIndex';
 import type { EntryVisitor } from './rowIndexLayers';
-import { CR, LineSplitter, compareFp, sortFingerprints, type LineSink } from './rowLines';
+import { LineSplitter, compareFp, isBlankLine, sortFingerprints, type LineSink } from './rowLines';
 
 /*
  * The two hot loops of a delta prepare (snapshotDelta.ts): the pass that fingerprints each of
@@ -69,7 +69,7 @@ export class SnapshotLines implements LineSink {
     for (let j = 0, o = 0, line = first; j < count; j++, o += 5, line++) {
       const nl = words[o]!;
       starts[line] = base + pos;
-      if (nl === pos || (nl === pos + 1 && buf[pos] === CR)) this.markNew(line, NEW_OTHER);
+      if (isBlankLine(buf, pos, nl)) this.markNew(line, NEW_OTHER);
       else {
         const f0 = words[o + 1]!;
         const r = f0 >>> 24;

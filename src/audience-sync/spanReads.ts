@@ -105,7 +105,7 @@ export async function readSpans(store: BlobStore, key: string, spans: Spans, vis
   for await (const _ of eachSpan(store, key, spans, visitor, cut));
 }
 
-/** readSpans, yielding after each read: a consumer can pass on what `each` made of the spans so far before more are read. */
+/** readSpans, yielding after each read: a consumer can pass on what `visitor` made of the spans so far before more are read. */
 export async function* eachSpan(store: BlobStore, key: string, spans: Spans, visitor: SpanVisitor, cut: () => Error): AsyncGenerator<void> {
   const { at, len, n } = spans;
   if (n === 0) return;
