@@ -13,8 +13,10 @@
 // reads them, the fastest way): the floor of prepare.
 // Each phase prints wall and CPU seconds (the machine is shared: CPU seconds compare better),
 // and the data plane's ratio to the read+hash floor on each clock (CPU counts all threads);
-// BENCH_MARKS=1 prints each phase's process.hrtime bounds (µs) and user/system CPU on stderr, to slice a
-// `node --cpu-prof` profile by phase.
+// BENCH_MARKS=1 prints each phase's process.hrtime bounds (µs), user/system CPU and minor page faults on stderr, to slice a
+// `node --cpu-prof` profile by phase. Each sync prints the bytes each phase wrote and read; at
+// the end, what writing the warm first sync's bytes to new files and the MD5 of its customer
+// files cost alone here: with the floor, the least a first sync that stores them can cost.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
@@ -27,6 +29,7 @@ import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } 
 import { SnapshotReader } from '../src/snapshot';
 import { openBlobStore } from '../src/storage';
 import { applyHeapGrowth, heapGrowingPercentFromEnv } from '../src/process/heapGrowth';
+import { outputCost, processIo } from './ioCost';
 
 const ROWS = Math.min(10_000_000, Number(process.env.BENCH_ROWS ?? 1_000_000));
 const CHURN = 0.01;
@@ -86,6 +89,8 @@ const phasePeaks: Record<string, number> = {};
 /** The read+hash floor of the first snapshot, on both clocks (set before the syncs run). */
 const floor = { wallMs: 0, cpuMs: 0 };
 const cpuTimes: Record<string, number> = {};
+/** Bytes the process passed to read and write calls in each phase (every thread; /proc/self/io). */
+const ioBytes: Record<string, { read: number; written: number }> = {};
 
 async function timed<T>(label: string, fn: () => Promise<T>, times: Record<string, number>): Promise<T> {
   const before = peakRss;
@@ -93,9 +98,16 @@ async function timed<T>(label: string, fn: () => Promise<T>, times: Record<strin
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const m0 = process.hrtime.bigint() / 1000n;
+  const f0 = process.resourceUsage().minorPageFault;
+  const io0 = processIo();
   const r = await fn();
   const c = process.cpuUsage(c0);
-  if (process.env.BENCH_MARKS) console.error(`MARK ${label} ${m0} ${process.hrtime.bigint() / 1000n} user ${(c.user / 1000).toFixed(0)} ms system ${(c.system / 1000).toFixed(0)} ms`);
+  const io = processIo();
+  ioBytes[label] = { read: io.read - io0.read, written: io.written - io0.written };
+  if (process.env.BENCH_MARKS) {
+    const faults = process.resourceUsage().minorPageFault - f0;
+    console.error(`MARK ${label} ${m0} ${process.hrtime.bigint() / 1000n} user ${(c.user / 1000).toFixed(0)} ms system ${(c.system / 1000).toFixed(0)} ms faults ${faults}`);
+  }
   times[label] = performance.now() - t0;
   cpuTimes[label] = (c.user + c.system) / 1000;
   phasePeaks[label] = Math.max(peakRss, process.memoryUsage().rss);
@@ -103,10 +115,14 @@ async function timed<T>(label: string, fn: () => Promise<T>, times: Record<strin
   return r;
 }
 
-/** A sync's data plane (prepare+diff+build) on both clocks, in ms. */
+/** A sync's data plane (prepare+diff+build) on both clocks, in ms, and what it wrote. */
 interface Plane {
   wall: number;
   cpu: number;
+  /** Bytes the data plane passed to write calls. */
+  written: number;
+  /** Bytes of its customer files (each MD5-hashed for TikTok's file_signature). */
+  customerFileBytes: number;
 }
 
 async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, runId: string, uri: string, rows: number): Promise<Plane> {
@@ -134,12 +150,15 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   console.log(
     `  data plane (prepare+diff+build) ${(planeWall / 1000).toFixed(2)} s wall = ${(planeWall / floor.wallMs).toFixed(2)}x the read+hash floor (${(floor.wallMs / 1000).toFixed(2)} s wall), ${(planeCpu / 1000).toFixed(2)} s CPU = ${(planeCpu / floor.cpuMs).toFixed(2)}x (${(floor.cpuMs / 1000).toFixed(2)} s CPU); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
+  const io = ['prepare', 'diff', 'build'].map((k) => `${k} ${mib(ioBytes[k]?.written ?? 0)} / ${mib(ioBytes[k]?.read ?? 0)}`);
+  console.log(`  bytes written / read by the process: ${io.join(', ')}`);
   const ri = prep.snapshot?.rowIndex;
   if (ri) console.log(`  row index: ${ri.kept.toLocaleString('en-US')} lines kept, ${ri.fresh.toLocaleString('en-US')} read, ${ri.gone.toLocaleString('en-US')} gone`);
   console.log(
     `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)} (${mib(startRss)} at its start)`,
   );
-  return { wall: planeWall, cpu: planeCpu };
+  const written = ['prepare', 'diff', 'build'].reduce((n, k) => n + (ioBytes[k]?.written ?? 0), 0);
+  return { wall: planeWall, cpu: planeCpu, written, customerFileBytes: built.bytes };
 }
 
 function ratioLine(label: string, churn: Plane, first: Plane): string {
@@ -214,6 +233,12 @@ async function main(): Promise<void> {
     console.log('1% churn data plane / first sync data plane (goal <= 0.3):');
     console.log(ratioLine('cold (first and churn-1pct, each path run for the first time in this process)', churn, first));
     console.log(ratioLine('warm (a second destination: warm-first and warm-churn-1pct)', warmChurn, warmFirst));
+    // The least a first sync can cost here: the floor, and storing and signing what it must.
+    const least = await outputCost(dir, warmFirst.written, warmFirst.customerFileBytes);
+    const leastCpu = floor.cpuMs + least.writeMs + least.md5Ms;
+    console.log(
+      `outputs alone (warm-first's): writing ${mib(warmFirst.written)} to new files ${(least.writeMs / 1000).toFixed(2)} s CPU, the MD5 of ${mib(warmFirst.customerFileBytes)} of customer files ${(least.md5Ms / 1000).toFixed(2)} s CPU; with the read+hash floor ${(leastCpu / 1000).toFixed(2)} s CPU = ${(leastCpu / floor.cpuMs).toFixed(2)}x the floor (warm-first: ${(warmFirst.cpu / floor.cpuMs).toFixed(2)}x)`,
+    );
     console.log(`process max RSS (getrusage): ${mib(process.resourceUsage().maxRSS * 1024)}`);
   } finally {
     clearInterval(sampler);

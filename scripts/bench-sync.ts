@@ -15,7 +15,10 @@
 // client run here. TEMPORAL_ADDRESS uses that server (unique task queues) instead of starting
 // a throwaway in-memory dev server. Per scenario it also reads and hashes the same snapshot
 // alone in this process (the data plane's floor) and prints the data plane (prepare + diff +
-// build, wall and worker CPU seconds) against it, and a churn sync against its first sync.
+// build, wall and worker CPU seconds) against it, and a churn sync against its first sync;
+// the bytes the data activities wrote, and for a first sync what writing as many bytes to new
+// files and the MD5 of its customer files cost alone here (the least a data plane that stores
+// those outputs can cost on this machine, beside the floor).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
@@ -46,6 +49,7 @@ import { resolveTemporalCli } from '../src/temporal/toolchain';
 import { createWorkers, type RunningWorkers } from '../src/worker';
 import type { AudienceSyncStatus } from '../src/audience-sync/messages';
 import { WorkflowIds } from '../src/temporal/workflowIds';
+import { outputCost, processIo } from './ioCost';
 
 const ADVERTISER = '7000000000000000001';
 const TOKEN_VAR = 'TTSYNC_BENCH_TIKTOK_TOKEN';
@@ -71,6 +75,9 @@ interface ActivitySpan {
   c1: number;
   /** Main thread CPU ms inside the activity (overlapping activities' overlap counted in each). */
   main: number;
+  /** Bytes the process had passed to write calls at its start and end (/proc/self/io). */
+  w0: number;
+  w1: number;
 }
 
 const cpuNowMs = (): number => {
@@ -151,11 +158,12 @@ async function workerChild(): Promise<void> {
         const m0 = mainThreadMs();
         const th0 = process.env.BENCH_THREADS ? threadCpuMs() : null;
         const p0 = performance.now();
+        const w0 = processIo().written;
         try {
           return await next(input);
         } finally {
           if (th0) console.error(`THREADS ${ctx.info.activityType} ms: ${threadCpuDelta(th0, threadCpuMs())}; ${gcSince(p0)}`);
-          spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs(), main: mainThreadMs() - m0 });
+          spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs(), main: mainThreadMs() - m0, w0, w1: processIo().written });
           // BENCH_MARKS=1: the activity's bounds in hrtime µs, to slice a profile of this worker (BENCH_CHILD_NODE_ARGS).
           if (process.env.BENCH_MARKS) console.error(`MARK activity ${ctx.info.activityType} ${h0} ${process.hrtime.bigint() / 1000n} at ${p0.toFixed(0)}-${performance.now().toFixed(0)} ms`);
         }
@@ -352,26 +360,30 @@ function startWorkerChild(address: string, env: ChildEnv): Child {
  * Wall and worker CPU ms inside the activities of one type: overlapping ones (diff groups run
  * side by side) count once, from the first's start to the last's end of each overlap.
  */
-function activityTime(spans: readonly ActivitySpan[], type: string): { wallMs: number; cpuMs: number; mainMs: number; count: number } {
+function activityTime(spans: readonly ActivitySpan[], type: string): { wallMs: number; cpuMs: number; mainMs: number; count: number; written: number } {
   const mine = spans.filter((x) => x.type === type).sort((a, b) => a.t0 - b.t0);
   let wallMs = 0;
   let cpuMs = 0;
+  let written = 0;
   for (let i = 0; i < mine.length; ) {
     const t0 = mine[i]!.t0;
-    let { t1, c0, c1 } = mine[i]!;
+    let { t1, c0, c1, w0, w1 } = mine[i]!;
     let j = i + 1;
     for (; j < mine.length && mine[j]!.t0 <= t1; j++) {
       if (mine[j]!.t1 > t1) {
         t1 = mine[j]!.t1;
         c1 = mine[j]!.c1;
+        w1 = mine[j]!.w1;
       }
       c0 = Math.min(c0, mine[j]!.c0);
+      w0 = Math.min(w0, mine[j]!.w0);
     }
     wallMs += t1 - t0;
     cpuMs += c1 - c0;
+    written += w1 - w0;
     i = j;
   }
-  return { wallMs, cpuMs, mainMs: mine.length === 1 ? mine[0]!.main : NaN, count: mine.length };
+  return { wallMs, cpuMs, mainMs: mine.length === 1 ? mine[0]!.main : NaN, count: mine.length, written };
 }
 
 /**
@@ -693,12 +705,22 @@ async function main(): Promise<void> {
           `activities (worker CPU inside them): ${acts.map((a) => `${a.a}${a.count > 1 ? ` x${a.count}` : ''} ${(a.cpuMs / 1000).toFixed(2)} s (wall ${(a.wallMs / 1000).toFixed(2)} s${Number.isNaN(a.mainMs) ? '' : `, main thread ${(a.mainMs / 1000).toFixed(2)} s`})`).join(', ')}`,
           `data plane ${(actWall / 1000).toFixed(2)} s wall = ${(actWall / floor.wallMs).toFixed(2)}x the floor, ${(actCpu / 1000).toFixed(2)} s CPU = ${(actCpu / floor.cpuMs).toFixed(2)}x`,
         ];
+        const written = acts.reduce((x, a) => x + a.written, 0);
+        const io = `  the data activities wrote ${mib(written)} (${acts.map((a) => `${a.a} ${mib(a.written)}`).join(', ')})`;
         if (firstOf) {
           ratios.push(
             `against the first sync: data plane ${(planeWall / firstOf.planeWall).toFixed(2)}x wall, ${(planeCpu / firstOf.planeCpu).toFixed(2)}x CPU; whole sync without the processing wait ${(wallNoWait / firstOf.wallNoWait).toFixed(2)}x`,
           );
           byActivity.push(`against the first sync: ${(actWall / firstOf.actWall).toFixed(3)}x wall, ${(actCpu / firstOf.actCpu).toFixed(3)}x CPU`);
         } else firstSyncs.set(sc.destinationId, { planeWall, planeCpu, wallNoWait, actWall, actCpu });
+        // A first sync: what storing and signing its outputs costs alone here, in this process.
+        // With the floor, the least a data plane that stores them can cost on this machine.
+        let least = '';
+        if (!firstOf) {
+          const cost = await outputCost(dir, written, last.bytes);
+          const leastCpu = floor.cpuMs + cost.writeMs + cost.md5Ms;
+          least = `  outputs alone: writing ${mib(written)} to new files ${(cost.writeMs / 1000).toFixed(2)} s CPU, the MD5 of the ${mib(last.bytes)} sent ${(cost.md5Ms / 1000).toFixed(2)} s CPU; with the floor ${(leastCpu / 1000).toFixed(2)} s CPU = ${(leastCpu / floor.cpuMs).toFixed(2)}x the floor`;
+        }
         const lines = [
           `${sc.name}: ${wall.toFixed(1)} s wall, ${n(ids)} ids in the audience after it, ${n(Math.round(ids / wall))} ids/s; worker peak RSS ${mib(peak)} (${reused ? `sampled every ${RSS_SAMPLE_MS} ms in this sync` : `VmHWM ${mib(hwm)}${keepWorker ? '' : `, getrusage ${mib(childMax)}`}`})`,
           `  sent: ${n(last.files)} files, ${mib1(last.bytes)} (${n(last.added)} ids APPEND, ${n(last.removed)} ids REMOVE); rejected ${n(Object.values(last.rejected).reduce((a, b) => a + b, 0))} rows/values; emulator audience ${n(audience?.size ?? 0)} ids, cover_num ${n(audience?.cover_num ?? 0)}`,
@@ -706,6 +728,8 @@ async function main(): Promise<void> {
           `  phase: time/worker peak RSS: ${phases}`,
           `  read+hash floor ${(floor.wallMs / 1000).toFixed(2)} s wall, ${(floor.cpuMs / 1000).toFixed(2)} s CPU; ${ratios.join('; ')}`,
           `  ${byActivity.join('; ')}`,
+          io,
+          ...(least ? [least] : []),
         ];
         for (const l of lines) console.log(l);
         results.push(...lines);
