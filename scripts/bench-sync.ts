@@ -6,7 +6,7 @@
 //   npm run bench:sync -- --cold-worker                  each scenario in a worker that has run nothing yet
 //   npm run bench:sync -- --warm-rows 1e6                each scenario's worker warmed by a larger sync (default 20,000 rows): the JIT's first-time work left out
 //   npm run bench:sync -- --churns 1                     one churn sync (default 3 in a row in one worker, as hourly syncs)
-//   BENCH_THREADS=1 npm run bench:sync                   also each activity's worker CPU per thread, on stderr
+//   BENCH_THREADS=1 npm run bench:sync                   also each activity's worker CPU per thread, collections and page faults, on stderr
 // The data + TikTok worker runs in its own child process, one per scenario (warmed by a
 // 20,000-row sync (--warm-rows) of another destination, which peaks far lower), so its peak RSS
 // (VmHWM from /proc, and the child's own getrusage maxRSS) is that scenario's; the churns
@@ -159,10 +159,11 @@ async function workerChild(): Promise<void> {
         const th0 = process.env.BENCH_THREADS ? threadCpuMs() : null;
         const p0 = performance.now();
         const w0 = processIo().written;
+        const f0 = process.resourceUsage().minorPageFault;
         try {
           return await next(input);
         } finally {
-          if (th0) console.error(`THREADS ${ctx.info.activityType} ms: ${threadCpuDelta(th0, threadCpuMs())}; ${gcSince(p0)}`);
+          if (th0) console.error(`THREADS ${ctx.info.activityType} ms: ${threadCpuDelta(th0, threadCpuMs())}; ${gcSince(p0)}; ${process.resourceUsage().minorPageFault - f0} minor page faults`);
           spans.push({ type: ctx.info.activityType, t0, t1: performance.timeOrigin + performance.now(), c0, c1: cpuNowMs(), main: mainThreadMs() - m0, w0, w1: processIo().written });
           // BENCH_MARKS=1: the activity's bounds in hrtime µs, to slice a profile of this worker (BENCH_CHILD_NODE_ARGS).
           if (process.env.BENCH_MARKS) console.error(`MARK activity ${ctx.info.activityType} ${h0} ${process.hrtime.bigint() / 1000n} at ${p0.toFixed(0)}-${performance.now().toFixed(0)} ms`);
