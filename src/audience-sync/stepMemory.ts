@@ -6,7 +6,7 @@
  * it writes, and gives it back once its objects are stored; the next step (of any diff group
  * running in this process) reuses it.
  *
- * Once no delta diff runs, the memory is kept KEEP_IDLE_MS longer, then dropped: a worker that
+ * Once no delta diff runs, up to KEEP_IDLE_BYTES of it is kept KEEP_IDLE_MS longer, then dropped: a worker that
  * runs syncs one after another (many destinations, a backlog) reads the next one's state into
  * pages it has used before, and an idle worker holds none. A fresh page is not free: the kernel
  * faults it in and zeroes it, and a virtual machine that hands unused memory back to its host
@@ -16,6 +16,13 @@
 
 /** How long memory outlives the last delta diff that used it. */
 export const KEEP_IDLE_MS = 120_000;
+
+/**
+ * The most it keeps meanwhile (the largest buffers first, as they fit the most steps): a 1M-row
+ * churn's four groups borrow about 40 MiB, and whatever runs next in the worker (a 10M-row
+ * first sync peaks near 490 MiB without it) has a known bound beside it.
+ */
+export const KEEP_IDLE_BYTES = 64 << 20;
 
 let users = 0;
 const free: Buffer[] = [];
@@ -31,6 +38,10 @@ export function usePool(): () => void {
     if (done) return;
     done = true;
     if (--users > 0) return;
+    free.sort((a, b) => b.length - a.length);
+    let kept = 0;
+    const keep = free.filter((b) => (kept + b.length <= KEEP_IDLE_BYTES ? ((kept += b.length), true) : false));
+    free.splice(0, free.length, ...keep);
     dropping = setTimeout(() => {
       dropping = undefined;
       free.length = 0;

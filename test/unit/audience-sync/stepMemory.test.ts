@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { borrow, giveBack, KEEP_IDLE_MS, pooledBytes, usePool } from '../../../src/audience-sync/stepMemory';
+import { borrow, giveBack, KEEP_IDLE_BYTES, KEEP_IDLE_MS, pooledBytes, usePool } from '../../../src/audience-sync/stepMemory';
 
 // The pool is module state: each test ends with it idle and dropped (timers run out).
 describe('step memory of delta diffs', () => {
@@ -65,6 +65,25 @@ describe('step memory of delta diffs', () => {
     b();
     vi.advanceTimersByTime(KEEP_IDLE_MS);
     expect(pooledBytes()).toBe(0);
+  });
+
+  it('keeps at most KEEP_IDLE_BYTES once idle, the largest buffers that fit first', () => {
+    const release = usePool();
+    // Lent memory is never written here: its pages cost nothing.
+    const big = borrow(KEEP_IDLE_BYTES * 0.75);
+    const middle = borrow(KEEP_IDLE_BYTES / 8);
+    const small = borrow(KEEP_IDLE_BYTES / 64);
+    for (const b of [small, middle, big]) giveBack(b);
+    expect(pooledBytes()).toBe(big.length + middle.length + small.length);
+    expect(big.length + middle.length).toBeGreaterThan(KEEP_IDLE_BYTES);
+    expect(big.length + small.length).toBeLessThanOrEqual(KEEP_IDLE_BYTES);
+    release();
+    // The middle one no longer fits beside the big one; the small one still does.
+    expect(pooledBytes()).toBe(big.length + small.length);
+    const again = usePool();
+    expect(borrow(KEEP_IDLE_BYTES / 2)).toBe(big);
+    expect(borrow(1)).toBe(small);
+    again();
   });
 
   it('takes nothing back when no diff uses it', () => {
