@@ -39,8 +39,13 @@ export function usePool(): () => void {
     done = true;
     if (--users > 0) return;
     free.sort((a, b) => b.length - a.length);
+    const keep: Buffer[] = [];
     let kept = 0;
-    const keep = free.filter((b) => (kept + b.length <= KEEP_IDLE_BYTES ? ((kept += b.length), true) : false));
+    for (const b of free) {
+      if (kept + b.length > KEEP_IDLE_BYTES) continue;
+      keep.push(b);
+      kept += b.length;
+    }
     free.splice(0, free.length, ...keep);
     dropping = setTimeout(() => {
       dropping = undefined;
