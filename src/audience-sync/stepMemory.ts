@@ -4,63 +4,22 @@
  * outgrew their delta (stateDelta.ts). In fresh buffers that is external memory V8 answers
  * with a full collection per ~64 MiB. A step borrows room for the lists it reads and the lists
  * it writes, and gives it back once its objects are stored; the next step (of any diff group
- * running in this process) reuses it.
- *
- * Once no delta diff runs, up to KEEP_IDLE_BYTES of it is kept KEEP_IDLE_MS longer, then dropped: a worker that
- * runs syncs one after another (many destinations, a backlog) reads the next one's state into
- * pages it has used before, and an idle worker holds none. A fresh page is not free: the kernel
- * faults it in and zeroes it, and a virtual machine that hands unused memory back to its host
- * maps it again on its first touch (about 5 µs a page on the 2-core machine of the README's
- * figures: about 0.1 CPU s for a 1M-row churn's state).
+ * running in this process) reuses it. When no delta diff runs, nothing is kept: an idle
+ * worker holds none.
  */
-
-/** How long memory outlives the last delta diff that used it. */
-export const KEEP_IDLE_MS = 120_000;
-
-/**
- * The most it keeps meanwhile (the largest buffers first, as they fit the most steps): a 1M-row
- * churn's four groups borrow about 40 MiB, and whatever runs next in the worker (a 10M-row
- * first sync peaks near 490 MiB without it) has a known bound beside it.
- */
-export const KEEP_IDLE_BYTES = 64 << 20;
 
 let users = 0;
 const free: Buffer[] = [];
-let dropping: NodeJS.Timeout | undefined;
 
 /** A delta diff starts using the pool; call the returned function when it ends (whatever the outcome). */
 export function usePool(): () => void {
   users++;
-  clearTimeout(dropping);
-  dropping = undefined;
   let done = false;
   return () => {
     if (done) return;
     done = true;
-    if (--users > 0) return;
-    free.sort((a, b) => b.length - a.length);
-    const keep: Buffer[] = [];
-    let kept = 0;
-    for (const b of free) {
-      if (kept + b.length > KEEP_IDLE_BYTES) continue;
-      keep.push(b);
-      kept += b.length;
-    }
-    free.splice(0, free.length, ...keep);
-    dropping = setTimeout(() => {
-      dropping = undefined;
-      free.length = 0;
-    }, KEEP_IDLE_MS);
-    // A kept pool never holds a process open.
-    dropping.unref();
+    if (--users === 0) free.length = 0;
   };
-}
-
-/** Bytes the pool holds for reuse (not lent). */
-export function pooledBytes(): number {
-  let n = 0;
-  for (const b of free) n += b.length;
-  return n;
 }
 
 /**
