@@ -89,6 +89,8 @@ const phasePeaks: Record<string, number> = {};
 /** The read+hash floor of the first snapshot, on both clocks (set before the syncs run). */
 const floor = { wallMs: 0, cpuMs: 0 };
 const cpuTimes: Record<string, number> = {};
+/** The phases of a sync's data plane, as timed() labels them. */
+const PLANE_PHASES = ['prepare', 'diff', 'build'];
 /** Bytes the process passed to read and write calls in each phase (every thread; /proc/self/io). */
 const ioBytes: Record<string, { read: number; written: number }> = {};
 
@@ -150,14 +152,14 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
   console.log(
     `  data plane (prepare+diff+build) ${(planeWall / 1000).toFixed(2)} s wall = ${(planeWall / floor.wallMs).toFixed(2)}x the read+hash floor (${(floor.wallMs / 1000).toFixed(2)} s wall), ${(planeCpu / 1000).toFixed(2)} s CPU = ${(planeCpu / floor.cpuMs).toFixed(2)}x (${(floor.cpuMs / 1000).toFixed(2)} s CPU); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
-  const io = ['prepare', 'diff', 'build'].map((k) => `${k} ${mib(ioBytes[k]?.written ?? 0)} / ${mib(ioBytes[k]?.read ?? 0)}`);
+  const io = PLANE_PHASES.map((k) => `${k} ${mib(ioBytes[k]?.written ?? 0)} / ${mib(ioBytes[k]?.read ?? 0)}`);
   console.log(`  bytes written / read by the process: ${io.join(', ')}`);
   const ri = prep.snapshot?.rowIndex;
   if (ri) console.log(`  row index: ${ri.kept.toLocaleString('en-US')} lines kept, ${ri.fresh.toLocaleString('en-US')} read, ${ri.gone.toLocaleString('en-US')} gone`);
   console.log(
     `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)} (${mib(startRss)} at its start)`,
   );
-  const written = ['prepare', 'diff', 'build'].reduce((n, k) => n + (ioBytes[k]?.written ?? 0), 0);
+  const written = PLANE_PHASES.reduce((n, k) => n + (ioBytes[k]?.written ?? 0), 0);
   return { wall: planeWall, cpu: planeCpu, written, customerFileBytes: built.bytes };
 }
 
