@@ -1,11 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { columnMappingOf, parseDestinationConfig, type DestinationConfig } from '../../../src/audience-sync/config';
 import { DEFAULT_PREPARE_TUNING, prepareSet, type SetResult } from '../../../src/audience-sync/prepare';
 import { openBlobStore } from '../../../src/storage';
 import type { RejectValueMode } from '../../../src/snapshot';
 import type { IdentifierType } from '../../../src/identifiers/schema';
+import { testTempDir } from '../../helpers/tempDir';
 
 /** A destination with an email and a phone column, as the prepare step of a cycle reads it. */
 export function destination(over: Record<string, unknown> = {}): DestinationConfig {
@@ -22,13 +21,13 @@ export function destination(over: Record<string, unknown> = {}): DestinationConf
   });
 }
 
-/** Runs the audience sync's prepare path (SnapshotReader → spill parts + rejects) on `bytes` in a fresh folder. */
+/** Runs the audience sync's prepare path (SnapshotReader → spill parts + rejects) on `bytes` in a fresh folder, removed when the test ends. */
 export async function prepareBytes(
   bytes: Buffer | string,
   opts: { config?: DestinationConfig; rejectValues?: RejectValueMode; dir?: string; format?: 'csv' | 'ndjson' } = {},
 ): Promise<{ result: SetResult; rejectsCsv: string; dir: string }> {
   const config = opts.config ?? destination();
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ttsync-prepare-'));
+  const dir = opts.dir ?? testTempDir('ttsync-prepare-');
   const source = openBlobStore(join(dir, 'source'));
   const work = openBlobStore(join(dir, 'work'));
   const key = opts.format === 'ndjson' ? 'snapshot.ndjson' : 'snapshot.csv';

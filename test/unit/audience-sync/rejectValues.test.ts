@@ -1,11 +1,7 @@
-import { rmSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DestinationConfigError } from '../../../src/audience-sync/config';
 import { maskRejectValue } from '../../../src/snapshot';
 import { destination, prepareBytes } from './prepareHelper';
-
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const SNAPSHOT = 'email,phone\njohn.doe-example.com,+1 415 555 0100\nvalid@example.com,12\n';
 
@@ -13,8 +9,7 @@ describe('rejects.values: what a rejects file keeps of each rejected value', () 
   it('raw (the default) keeps the value, masked its shape only, none nothing; rows and reasons stay', async () => {
     const out: Record<string, string> = {};
     for (const mode of ['raw', 'masked', 'none'] as const) {
-      const { rejectsCsv, dir, result } = await prepareBytes(SNAPSHOT, { rejectValues: mode });
-      dirs.push(dir);
+      const { rejectsCsv, result } = await prepareBytes(SNAPSHOT, { rejectValues: mode });
       expect(result.rejects).toBe(2);
       out[mode] = rejectsCsv;
     }

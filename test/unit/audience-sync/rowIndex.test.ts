@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -16,6 +14,7 @@ import { Stores } from '../../../src/audience-sync/stores';
 import type { IdentifierType } from '../../../src/identifiers/schema';
 import { openBlobStore } from '../../../src/storage';
 import { destination } from './prepareHelper';
+import { testTempDir } from '../../helpers/tempDir';
 
 /*
  * A sync read against the applied state's row index (snapshotDelta.ts, diffDelta.ts) must
@@ -207,7 +206,7 @@ describe('row index', () => {
         // the base (stateDelta.ts): the default, always, or never (every list whole).
         fc.constantFrom(undefined, 1000, 0),
         async (first, steps, crlf, lastNewline, compactAt, diffBudget, pieceBytes, stateCompactAt) => {
-          const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
+          const dir = testTempDir('ttsync-rowindex-');
           const inputs = openBlobStore(join(dir, 'inputs'));
           const snaps = [first];
           for (const s of steps) snaps.push(edit(snaps[snaps.length - 1]!, s.edits, s.added));
@@ -242,7 +241,7 @@ describe('row index', () => {
   }, 900_000);
 
   it('reads only changed lines, and falls back to the full path under another defaultCountry, header or a damaged index', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
+    const dir = testTempDir('ttsync-rowindex-');
     const inputs = openBlobStore(join(dir, 'inputs'));
     const line = (i: number): string =>
       i % 97 === 0 ? `bad-${i},12,zz` : `U${i % 4000}@Example${i % 7}.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
@@ -344,7 +343,7 @@ describe('row index', () => {
   }, 600_000);
 
   it('reads an index of the form before the table base (format 1, and format 2 layers over one) to the same result, then writes the table form; a damaged lines object means the full path', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-'));
+    const dir = testTempDir('ttsync-rowindex-');
     const inputs = openBlobStore(join(dir, 'inputs'));
     const line = (i: number): string =>
       i % 97 === 0 ? `bad-${i},12,zz` : `U${i % 4000}@Example${i % 7}.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
@@ -395,7 +394,7 @@ describe('row index', () => {
   }, 600_000);
 
   it('keeps state lists as a base and a delta: the files and state of the full path, compacted past the threshold, written whole with deltas off, refused when damaged, kept by run GC', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ttsync-statedelta-'));
+    const dir = testTempDir('ttsync-statedelta-');
     const inputs = openBlobStore(join(dir, 'inputs'));
     // 4,000 rows give each shard's list of each type about 15 ids, so a churn changes part of a list.
     const line = (i: number): string => `u${i}@example.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
@@ -480,7 +479,7 @@ describe('row index', () => {
   }, 600_000);
 
   it('a row index build past its memory bound stores its entries in spills and reads them back: the same index, the same syncs', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ttsync-rowindex-spill-'));
+    const dir = testTempDir('ttsync-rowindex-spill-');
     const inputs = openBlobStore(join(dir, 'inputs'));
     const line = (i: number): string => `s${i}@example.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
     // Doubled lines (one fingerprint, two entries) and a blank line among them.
@@ -535,6 +534,5 @@ describe('row index', () => {
       expect(spilledIndex.entries).toBeGreaterThan(39_000);
       if (i > 0) expect(got.prepared.rowIndex!.kept).toBeGreaterThan(35_000);
     }
-    rmSync(dir, { recursive: true, force: true });
   }, 600_000);
 });

@@ -1,9 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDoctor, runCheck, runChecks, runDoctor } from '../../../src/cli/commands/doctor';
 import { fail, info, ok, warn, type DoctorCheck, type DoctorSource } from '../../../src/temporal/doctor';
+import { testTempDir } from '../../helpers/tempDir';
 
 /*
  * The doctor's runner without any service: timeouts, crashes, prerequisites, the report and
@@ -102,7 +100,7 @@ describe('doctor runner', () => {
       // outbox in a fresh folder and a webhook default route need no service to pass; the
       // payload key is given inline (env: reference).
       env: {
-        TTSYNC_NOTICES: mkdtempSync(join(tmpdir(), 'doctor-notices-')),
+        TTSYNC_NOTICES: testTempDir('doctor-notices-'),
         TTSYNC_NOTICE_WEBHOOK: 'http://127.0.0.1:9/alerts',
         TTSYNC_PAYLOAD_KEYS: 'k1=env:DOCTOR_TEST_KEY',
         DOCTOR_TEST_KEY: '0'.repeat(64),

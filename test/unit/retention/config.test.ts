@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { clearedColumns, parseDatasetConfig } from '../../../src/retention/config';
 import { loadDatasetConfigFile, loadDatasetConfigs } from '../../../src/retention/configFile';
 import { DEFAULT_TIKTOK_NETWORKS } from '../../../src/tiktok/networks';
+import { testTempDir } from '../../helpers/tempDir';
 
 const minimal = { datasetId: 'acme', records: { uri: 'gs://acme/installs/', format: 'csv' }, audit: 'gs://acme-ttsync/retention/' };
 
@@ -21,7 +21,7 @@ describe('retention dataset config', () => {
   });
 
   it('names the file and the JSON path of every problem', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-config-'));
+    const dir = testTempDir('ttsync-retention-config-');
     const file = join(dir, 'bad.json');
     writeFileSync(
       file,
@@ -55,7 +55,7 @@ describe('retention dataset config', () => {
   });
 
   it('a folder of configs: every problem at once, dataset ids unique', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ttsync-retention-configs-'));
+    const dir = testTempDir('ttsync-retention-configs-');
     writeFileSync(join(dir, 'a.json'), JSON.stringify(minimal));
     writeFileSync(join(dir, 'b.json'), JSON.stringify(minimal));
     writeFileSync(join(dir, 'c.json'), '{ not json');

@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadClientConfigProfile } from '@temporalio/envconfig';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors';
 import { loadTemporalSettings, type LoadTemporalSettingsOptions } from '../../../src/temporal/connection';
+import { fileTempDir } from '../../helpers/tempDir';
 
-const dir = mkdtempSync(join(tmpdir(), 'ttsync-connection-'));
+const dir = fileTempDir('ttsync-connection-');
 const NONE = join(dir, 'absent.toml');
 writeFileSync(join(dir, 'c.pem'), 'CERT');
 writeFileSync(join(dir, 'k.pem'), 'KEY');
