@@ -2,6 +2,7 @@
 //   npm run bench:audience-data                    1M rows (email, phone, IDFA), then 1% churn
 //   BENCH_ROWS=200000 npm run bench:audience-data  smaller run (at most 10M rows)
 //   BENCH_ROW_INDEX=0 npm run bench:audience-data  without the row index (rowIndex.ts): every sync reads the whole snapshot
+//   BENCH_SPILL_MIB=16 npm run bench:audience-data  prepare's spill buffer (PrepareTuning.maxBufferBytes) of 16 MiB instead of the default
 //   TTSYNC_HEAP_GROWING_PERCENT=0 npm run bench:audience-data  V8's own heap growth instead of a data worker's (src/process/heapGrowth.ts)
 //   BENCH_CHURNS=8 npm run bench:audience-data     8 churn syncs in a row (each 1% more gone, 1% more new): index layers, then a compaction
 // Then a second destination syncs the same two snapshots (warm-first, warm-churn-1pct), and the
@@ -212,10 +213,11 @@ async function main(): Promise<void> {
     console.log(`baseline cpu ${(floor.cpuMs / 1000).toFixed(2)} s`);
     console.log(`baseline (SnapshotReader only, nothing stored): ${baseIds.toLocaleString('en-US')} ids in ${(floor.wallMs / 1000).toFixed(2)} s (${Math.round(baseIds / (floor.wallMs / 1000)).toLocaleString('en-US')} ids/s)`);
 
-    // BENCH_ROW_CACHE=1: with the row cache (off by default), to compare on one machine state.
+    const spillMiB = process.env.BENCH_SPILL_MIB ? Number(process.env.BENCH_SPILL_MIB) : undefined;
+    if (spillMiB !== undefined && !(Number.isInteger(spillMiB) && spillMiB >= 1 && spillMiB <= 1024)) throw new Error(`BENCH_SPILL_MIB: ${JSON.stringify(process.env.BENCH_SPILL_MIB)} is not a whole number of MiB from 1 to 1024`);
     const acts = createAudienceDataActivities({
       openStore: (uri) => openBlobStore(uri),
-      tuning: process.env.BENCH_ROW_INDEX === '0' ? { rowIndexMaxBytes: 0 } : {},
+      tuning: { ...(process.env.BENCH_ROW_INDEX === '0' ? { rowIndexMaxBytes: 0 } : {}), ...(spillMiB ? { maxBufferBytes: spillMiB << 20 } : {}) },
     });
     const first = await sync(acts, config, 'first', snap1, rows1);
     const churn = await sync(acts, config, 'churn-1pct', snap2, rows2);
