@@ -71,8 +71,25 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, opt
   const where = opts.logFile ? `; see ${opts.logFile}` : '';
   for (;;) {
     if (await check().catch(() => false)) return;
-    if (opts.pid !== undefined && !alive(opts.pid)) throw new Error(`${what} exited before it was ready${where}`);
+    if (opts.pid !== undefined && !alive(opts.pid)) throw new Error(`${what} exited before it was ready${where}${logTail(opts.logFile)}`);
     if (Date.now() > deadline) throw new Error(`${what} was not ready within ${Math.round(opts.timeoutMs / 1000)} s${where}`);
     await sleep(250);
   }
+}
+
+/**
+ * The last lines of a log, to quote in an error: a folder that is removed after the failure
+ * (a test's, a CI run's) takes the log with it, and the reason would be lost.
+ */
+export function logTail(logFile: string | undefined, lines = 12, maxBytes = 4096): string {
+  if (!logFile) return '';
+  let text: string;
+  try {
+    const all = readFileSync(logFile);
+    text = all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8');
+  } catch {
+    return '';
+  }
+  const tail = text.split('\n').filter((l) => l.trim() !== '').slice(-lines);
+  return tail.length ? `; its log ends:\n${tail.map((l) => `  ${l}`).join('\n')}` : '';
 }
