@@ -12,100 +12,136 @@
  * Anything implementing RateLimiter (e.g. a Redis-backed one) can be passed to the client.
  */
 export interface RateLimiter {
-  /** Resolves when one request may be sent now. */
-  acquire(): Promise<void>;
+  /**
+   * Resolves when one request may be sent now. What it resolves with, when a function, is
+   * called once that request has its answer or has failed (the transport always calls it).
+   */
+  acquire(): Promise<RateRelease | void>;
 }
+
+/** Ends a request's hold on its limiter: it was answered, or it failed. Calling it again does nothing. */
+export type RateRelease = () => void;
 
 export type RateBucket = 'default' | 'events';
 
 /**
- * Sliding window: at most `limit` grants in any window of `windowMs`, the strictest reading
- * of "N per second" (a token bucket would let 2N through across a window edge). The margin
- * absorbs the jitter between our send time and TikTok's receive time: with 50 ms, the load run
- * (npm run load) saw 11 requests arrive within one second at the emulator from one loaded
- * worker, uploads and JSON edits leaving at uneven delays after their grant.
+ * A window's margin over its nominal length. The window is held from a request's grant until
+ * its answer, so the margin absorbs no network or event-loop delay (see AnsweredWindow): only
+ * clock granularity, ours against TikTok's.
  */
-export class SlidingWindowLimiter implements RateLimiter {
-  private readonly grants: Float64Array;
-  private next = 0;
-  private readonly waiters: Array<() => void> = [];
+export const WINDOW_MARGIN_MS = 10;
+
+/**
+ * At most `capacity()` requests in any window of `windowMs`, counted where TikTok counts them:
+ * when they arrive. We cannot see the arrival, only that it lies between our grant and our
+ * reading of the answer; so a request holds its place from its grant until `windowMs` after
+ * its answer (or its failure). Then any `capacity + 1` requests overlap a window only if one of
+ * them was granted a window after another's answer, and so arrived a window after it: never
+ * more than `capacity` arrive within one window, whatever the delays between grant, sending
+ * and arrival. A window counted from grants alone needs a margin for those delays, and no
+ * margin is enough on a loaded worker: with 150 ms, a run on a machine at load 7 saw 11
+ * requests arrive within one second against a limit of 10.
+ *
+ * The price is throughput for slow requests: a 3 s upload holds its place 4 s. Fast calls gain,
+ * as the window has no margin for jitter any more.
+ */
+class AnsweredWindow {
+  private inFlight = 0;
+  /** When each answered request's place frees, in order: answers come in time order and the window is fixed. */
+  private readonly frees: number[] = [];
+  private readonly waiters: Array<(release: RateRelease) => void> = [];
   private timer: NodeJS.Timeout | undefined;
-  readonly limit: number;
-  readonly windowMs: number;
 
-  constructor(ratePerSecond: number, marginMs = 150) {
-    if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be > 0');
-    this.limit = Math.max(1, Math.floor(ratePerSecond));
-    this.windowMs = (this.limit / ratePerSecond) * 1000 + marginMs;
-    this.grants = new Float64Array(this.limit).fill(-Infinity);
-  }
+  constructor(
+    private readonly capacity: () => number,
+    readonly windowMs: number,
+    /** How often to look at the capacity again while a waiter is kept out by it alone (it may rise without notice). */
+    private readonly recheckMs: number | undefined,
+  ) {}
 
-  acquire(): Promise<void> {
-    return new Promise<void>((resolve) => {
+  take(): Promise<RateRelease> {
+    return new Promise<RateRelease>((resolve) => {
       this.waiters.push(resolve);
       this.drain();
     });
   }
 
   private drain(): void {
-    if (this.timer) return;
-    while (this.waiters.length) {
-      const now = performance.now();
-      const oldest = this.grants[this.next] ?? -Infinity;
-      const wait = oldest + this.windowMs - now;
-      if (wait > 0) {
-        this.timer = setTimeout(() => {
-          this.timer = undefined;
-          this.drain();
-        }, Math.ceil(wait));
-        return;
-      }
-      this.grants[this.next] = now;
-      this.next = (this.next + 1) % this.limit;
-      this.waiters.shift()?.();
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
+    const now = performance.now();
+    while (this.frees.length && this.frees[0]! <= now) this.frees.shift();
+    const cap = Math.floor(this.capacity());
+    while (this.waiters.length && this.inFlight + this.frees.length < cap) {
+      this.inFlight++;
+      this.waiters.shift()!(this.releaser());
+    }
+    if (!this.waiters.length) return;
+    // Someone waits: wake at the next place to free, or to look at the capacity again. A place
+    // still in flight wakes us when it is released.
+    const next = this.frees.length ? this.frees[0]! - now : Infinity;
+    const wait = Math.min(next, this.recheckMs ?? Infinity);
+    if (wait !== Infinity) this.timer = setTimeout(() => this.drain(), Math.max(1, Math.ceil(wait)));
+  }
+
+  private releaser(): RateRelease {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      this.frees.push(performance.now() + this.windowMs);
+      if (this.waiters.length) this.drain();
+    };
   }
 }
 
 /**
- * At most `budget()` grants in any window of 1 s (+ margin), where the budget may change at
- * any time (this process's share of a limit, as workers come and go): grants made under the
- * old budget still count, so a change never lets a burst through. A budget of 0 grants
- * nothing until it rises. Before `gate` resolves nothing is granted.
+ * A fixed rate: at most `limit` requests in any window of `windowMs`, the strictest reading of
+ * "N per second" (a token bucket would let 2N through across a window edge), held as
+ * AnsweredWindow explains. A fractional rate widens the window: 0.5/s is one per 2 s.
+ */
+export class SlidingWindowLimiter implements RateLimiter {
+  private readonly window: AnsweredWindow;
+  readonly limit: number;
+  readonly windowMs: number;
+
+  constructor(ratePerSecond: number, marginMs = WINDOW_MARGIN_MS) {
+    if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be > 0');
+    const limit = Math.max(1, Math.floor(ratePerSecond));
+    this.limit = limit;
+    this.windowMs = (limit / ratePerSecond) * 1000 + marginMs;
+    this.window = new AnsweredWindow(() => limit, this.windowMs, undefined);
+  }
+
+  acquire(): Promise<RateRelease> {
+    return this.window.take();
+  }
+}
+
+/**
+ * At most `budget()` requests in any window of 1 s (+ margin), held as AnsweredWindow explains,
+ * where the budget may change at any time (this process's share of a limit, as workers come
+ * and go): places taken under the old budget still count, so a change never lets a burst
+ * through. A budget of 0 grants nothing until it rises. Before `gate` resolves nothing is granted.
  */
 export class AdjustableWindowLimiter implements RateLimiter {
-  private grants: number[] = [];
-  private queue: Promise<void> = Promise.resolve();
-  private readonly windowMs: number;
+  private readonly window: AnsweredWindow;
 
   constructor(
-    private readonly budget: () => number,
+    budget: () => number,
     private readonly gate: () => Promise<void> = () => Promise.resolve(),
-    marginMs = 50,
+    marginMs = WINDOW_MARGIN_MS,
   ) {
-    this.windowMs = 1000 + marginMs;
+    this.window = new AnsweredWindow(budget, 1000 + marginMs, 250);
   }
 
-  acquire(): Promise<void> {
-    // One waiter at a time, in arrival order.
-    const turn = this.queue.then(() => this.grant());
-    this.queue = turn.catch(() => undefined);
-    return turn;
-  }
-
-  private async grant(): Promise<void> {
+  async acquire(): Promise<RateRelease> {
+    // Waiters that pass the gate together queue in the order they called.
     await this.gate();
-    for (;;) {
-      const limit = Math.floor(this.budget());
-      const now = performance.now();
-      this.grants = this.grants.filter((t) => t > now - this.windowMs);
-      if (limit >= 1 && this.grants.length < limit) {
-        this.grants.push(now);
-        return;
-      }
-      const wait = limit >= 1 ? this.grants[this.grants.length - limit]! + this.windowMs - now : 500;
-      await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(wait))));
-    }
+    return this.window.take();
   }
 }
 
@@ -126,7 +162,11 @@ export function sharePart(qps: number, n: number, rank: number): number {
   return Math.floor(q / n) + (rank < q % n ? 1 : 0);
 }
 
-/** The window margin of TIKTOK_QPS_WORKERS=auto (see appRateLimiters). */
+/**
+ * With TIKTOK_QPS_WORKERS=auto, how much longer than one second a new worker waits, after every
+ * other worker has seen it, before its first request: the places the others took under their
+ * old, larger parts must have left the window first (src/temporal/workerShare.ts).
+ */
 export const AUTO_MARGIN_MS = 200;
 
 let processShare: WorkerShare | undefined;
@@ -158,10 +198,9 @@ export function appRateLimiters(appId: string, cfg: AppLimiterConfig): AppRateLi
     if (cfg.workers === 'auto') {
       const part = (qps: number) => () => processShare?.budget(qps) ?? Math.floor(qps);
       const gate = () => processShare?.ready() ?? Promise.resolve();
-      // Parts add up to the whole limit, so the window's margin is all that absorbs the jitter
-      // between a grant and TikTok receiving the request (event loop, network), in several
-      // processes at once: 200 ms rather than a single process's 50.
-      l = { default: new AdjustableWindowLimiter(part(cfg.qps), gate, AUTO_MARGIN_MS), events: new AdjustableWindowLimiter(part(cfg.eventsQps), gate, AUTO_MARGIN_MS) };
+      // Parts add up to the whole limit: each process keeps its own arrivals within its part
+      // (AnsweredWindow), so together they keep within the limit, whatever their delays.
+      l = { default: new AdjustableWindowLimiter(part(cfg.qps), gate), events: new AdjustableWindowLimiter(part(cfg.eventsQps), gate) };
     } else {
       l = {
         default: new SlidingWindowLimiter(cfg.qps / cfg.workers),

@@ -181,7 +181,7 @@ export class Transport {
     const url = `${this.opts.baseUrl}/${spec.path}${encodeQuery(spec.query)}`;
     const timeoutMs = spec.form ? this.opts.uploadTimeoutMs : this.opts.timeoutMs;
 
-    await this.opts.limiters[spec.bucket].acquire();
+    const release = await this.opts.limiters[spec.bucket].acquire();
     sent?.();
     let res: Response;
     let text: string;
@@ -196,6 +196,10 @@ export class Transport {
     } catch (err) {
       // Timeouts, resets, refused connections, DNS: all below HTTP, all worth a retry.
       throw this.fail(TikTokErrorType.Transient, { ...base, tiktokMessage: describeNetworkError(err, timeoutMs) });
+    } finally {
+      // TikTok has counted this request by now, if it ever will: its place in the window may
+      // start to run out (rateLimiter.ts, AnsweredWindow).
+      release?.();
     }
 
     if (res.status < 200 || res.status > 299) {

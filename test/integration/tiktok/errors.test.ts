@@ -116,6 +116,23 @@ describe('client behaviour', () => {
     await Promise.all(Array.from({ length: 12 }, () => c.getUserInfo()));
     expect(outcomes()).toEqual(Array(12).fill('ok'));
   });
+
+  it('stays under the QPS when a request leaves long after its grant (a blocked event loop)', async () => {
+    // A worker busy hashing can hold a granted request back for longer than any margin: the
+    // first request reaches TikTok 400 ms late, and a window counted from grants would send
+    // the second 600 ms after it. The limiter counts the window from the first one's answer.
+    emu.control.configure({ rateLimits: { default: { qps: 1, qpm: 600 } } });
+    const c = clientFor(emu, token, {
+      limiters: { default: new SlidingWindowLimiter(1), events: new SlidingWindowLimiter(1) },
+    });
+    const both = Promise.all([c.getUserInfo(), c.getUserInfo()]);
+    setImmediate(() => {
+      const until = performance.now() + 400;
+      while (performance.now() < until);
+    });
+    await both;
+    expect(outcomes()).toEqual(['ok', 'ok']);
+  });
 });
 
 describe('responses outside the contract', () => {
