@@ -30,7 +30,7 @@ import { columnMappingOf, parseDestinationConfig, type DestinationConfigInput } 
 import { SnapshotReader } from '../src/snapshot';
 import { openBlobStore } from '../src/storage';
 import { applyHeapGrowth, heapGrowingPercentFromEnv } from '../src/process/heapGrowth';
-import { outputCost, processIo } from './ioCost';
+import { freshPageCost, outputCost, processIo } from './ioCost';
 
 const ROWS = Math.min(10_000_000, Number(process.env.BENCH_ROWS ?? 1_000_000));
 const CHURN = 0.01;
@@ -94,6 +94,8 @@ const cpuTimes: Record<string, number> = {};
 const PLANE_PHASES = ['prepare', 'diff', 'build'];
 /** Bytes the process passed to read and write calls in each phase (every thread; /proc/self/io). */
 const ioBytes: Record<string, { read: number; written: number }> = {};
+/** Minor page faults in each phase: pages of memory touched for the first time. */
+const phaseFaults: Record<string, number> = {};
 
 async function timed<T>(label: string, fn: () => Promise<T>, times: Record<string, number>): Promise<T> {
   const before = peakRss;
@@ -107,8 +109,9 @@ async function timed<T>(label: string, fn: () => Promise<T>, times: Record<strin
   const c = process.cpuUsage(c0);
   const io = processIo();
   ioBytes[label] = { read: io.read - io0.read, written: io.written - io0.written };
+  const faults = process.resourceUsage().minorPageFault - f0;
+  phaseFaults[label] = faults;
   if (process.env.BENCH_MARKS) {
-    const faults = process.resourceUsage().minorPageFault - f0;
     console.error(`MARK ${label} ${m0} ${process.hrtime.bigint() / 1000n} user ${(c.user / 1000).toFixed(0)} ms system ${(c.system / 1000).toFixed(0)} ms faults ${faults}`);
   }
   times[label] = performance.now() - t0;
@@ -126,6 +129,8 @@ interface Plane {
   written: number;
   /** Bytes of its customer files (each MD5-hashed for TikTok's file_signature). */
   customerFileBytes: number;
+  /** Minor page faults in the data plane. */
+  faults: number;
 }
 
 async function sync(acts: AudienceDataActivities, config: DestinationConfigInput, runId: string, uri: string, rows: number): Promise<Plane> {
@@ -161,7 +166,9 @@ async function sync(acts: AudienceDataActivities, config: DestinationConfigInput
     `  files: ${built.files.length} (${built.appendIds.toLocaleString('en-US')} APPEND ids, ${built.removeIds.toLocaleString('en-US')} REMOVE ids, ${mib(built.bytes)}); peak RSS during the sync ${mib(peakRss)} (${mib(startRss)} at its start)`,
   );
   const written = PLANE_PHASES.reduce((n, k) => n + (ioBytes[k]?.written ?? 0), 0);
-  return { wall: planeWall, cpu: planeCpu, written, customerFileBytes: built.bytes };
+  const faults = PLANE_PHASES.reduce((n, k) => n + (phaseFaults[k] ?? 0), 0);
+  console.log(`  page faults (memory touched for the first time): ${PLANE_PHASES.map((k) => `${k} ${(phaseFaults[k] ?? 0).toLocaleString('en-US')}`).join(', ')}`);
+  return { wall: planeWall, cpu: planeCpu, written, customerFileBytes: built.bytes, faults };
 }
 
 function ratioLine(label: string, churn: Plane, first: Plane): string {
@@ -242,6 +249,13 @@ async function main(): Promise<void> {
     const leastCpu = floor.cpuMs + least.writeMs + least.md5Ms;
     console.log(
       `outputs alone (warm-first's): writing ${mib(warmFirst.written)} to new files ${(least.writeMs / 1000).toFixed(2)} s CPU, the MD5 of ${mib(warmFirst.customerFileBytes)} of customer files ${(least.md5Ms / 1000).toFixed(2)} s CPU; with the read+hash floor ${(leastCpu / 1000).toFixed(2)} s CPU = ${(leastCpu / floor.cpuMs).toFixed(2)}x the floor (warm-first: ${(warmFirst.cpu / floor.cpuMs).toFixed(2)}x)`,
+    );
+    // What fresh memory costs here, which the floor (reading cached pages) never pays: the gap
+    // between a process's first sync and a warm one is mostly this.
+    const page = freshPageCost();
+    const faultCpu = (p: Plane) => `${(p.faults * page.freshUs / 1e6).toFixed(2)} s CPU (${p.faults.toLocaleString('en-US')} faults)`;
+    console.log(
+      `fresh memory on this machine: ${page.freshUs.toFixed(1)} µs CPU a 4 KiB page touched for the first time, ${page.againUs.toFixed(2)} µs touched again; at that price the data plane's page faults cost: first ${faultCpu(first)}, warm-first ${faultCpu(warmFirst)}, churn-1pct ${faultCpu(churn)}, warm-churn-1pct ${faultCpu(warmChurn)}`,
     );
     console.log(`process max RSS (getrusage): ${mib(process.resourceUsage().maxRSS * 1024)}`);
   } finally {

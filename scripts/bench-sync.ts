@@ -49,7 +49,7 @@ import { resolveTemporalCli } from '../src/temporal/toolchain';
 import { createWorkers, type RunningWorkers } from '../src/worker';
 import type { AudienceSyncStatus } from '../src/audience-sync/messages';
 import { WorkflowIds } from '../src/temporal/workflowIds';
-import { outputCost, processIo } from './ioCost';
+import { freshPageCost, outputCost, processIo } from './ioCost';
 
 const ADVERTISER = '7000000000000000001';
 const TOKEN_VAR = 'TTSYNC_BENCH_TIKTOK_TOKEN';
@@ -590,6 +590,9 @@ async function main(): Promise<void> {
       const floors = [await readHashFloor(snapPath, config), await readHashFloor(snapPath, config)];
       const floor = { wallMs: Math.min(...floors.map((f) => f.wallMs)), cpuMs: Math.min(...floors.map((f) => f.cpuMs)), ids: floors[0]!.ids };
       console.log(`  read+hash floor: ${n(floor.ids)} ids in ${(floor.wallMs / 1000).toFixed(2)} s wall, ${(floor.cpuMs / 1000).toFixed(2)} s CPU`);
+      // The floor reads cached pages; a sync fills fresh ones, whose price depends on the machine.
+      const page = freshPageCost();
+      console.log(`  fresh memory: ${page.freshUs.toFixed(1)} µs CPU a 4 KiB page touched for the first time (${page.againUs.toFixed(2)} µs touched again); BENCH_THREADS=1 prints each activity's page faults`);
       const workflowId = WorkflowIds.audienceSync(sc.destinationId);
       // A default workdir (and so segment registry and audience leases) per destination: the
       // emulator hands out the same audience ids again after its reset between scenarios.

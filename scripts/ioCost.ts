@@ -52,3 +52,29 @@ export async function outputCost(dir: string, written: number, md5Bytes: number)
     for (const f of files) await rm(f, { force: true });
   }
 }
+
+/** Bytes of a memory page here (Linux x86-64, arm64 with 4 KiB pages). */
+const PAGE = 4096;
+
+/**
+ * CPU µs per 4 KiB page of memory this process touches for the first time (a minor page fault:
+ * the kernel's work, and a hypervisor's where the guest gave freed pages back to it), and per
+ * page touched again. Every buffer a data plane fills afresh pays the first, and so does every
+ * new file's page cache; on a virtual machine that returns freed memory to its host the first
+ * can cost ten times what it does on bare metal. `mib` of memory is touched, then let go.
+ */
+export function freshPageCost(mib = 128): { freshUs: number; againUs: number; faults: number } {
+  const bytes = mib << 20;
+  const f0 = process.resourceUsage().minorPageFault;
+  const c0 = process.cpuUsage();
+  const b = Buffer.allocUnsafeSlow(bytes);
+  for (let i = 0; i < bytes; i += PAGE) b[i] = 1;
+  const c1 = process.cpuUsage(c0);
+  const faults = process.resourceUsage().minorPageFault - f0;
+  const c2 = process.cpuUsage();
+  for (let i = 0; i < bytes; i += PAGE) b[i] = 2;
+  const c3 = process.cpuUsage(c2);
+  const pages = bytes / PAGE;
+  const us = (c: NodeJS.CpuUsage) => c.user + c.system;
+  return { freshUs: us(c1) / Math.max(1, faults), againUs: us(c3) / pages, faults };
+}
