@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -37,16 +37,58 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/** Ports below this are never handed out to outgoing connections here (Linux's ip_local_port_range). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
+  } catch {
+    // Not Linux: macOS and Windows start theirs at 49152.
+  }
+  return 49_152;
+}
+
+const PICK_FROM = 20_000;
+/** Membership ports are stored in a smallint column by the Temporal server: below 32768. */
+const PICK_BELOW = 32_768;
+const handedOut: number[] = [];
+
+/**
+ * A port that is free to listen on now, for a server this process is about to start, from
+ * 20000 up to 32767 or the start of the kernel's ephemeral range. A port from that range
+ * (port 0) can be taken by any process's outgoing connection in the moment before the server
+ * binds it, which then exits with "address already in use" (the likely end of a topology
+ * test's Temporal server while other tests ran beside it). Where the range starts too low to
+ * leave room, the ports up to 32767 are tried all the same (the Temporal server's membership
+ * ports must be below 32768). A port handed out recently is not handed out again: callers pick
+ * several before their servers bind any.
+ */
 export async function freePort(ip = '127.0.0.1'): Promise<number> {
+  const low = ephemeralLow();
+  const top = low - PICK_FROM >= 1000 ? Math.min(PICK_BELOW, low) : PICK_BELOW;
+  for (let i = 0; i < 200; i++) {
+    const port = PICK_FROM + Math.floor(Math.random() * (top - PICK_FROM));
+    if (handedOut.includes(port) || !(await canListen(ip, port))) continue;
+    handedOut.push(port);
+    if (handedOut.length > 256) handedOut.shift();
+    return port;
+  }
+  throw new Error(`no port between ${PICK_FROM} and ${top - 1} is free to listen on ${ip}`);
+}
+
+function canListen(ip: string, port: number): Promise<boolean> {
+  return listenOnce(ip, port).then(
+    () => true,
+    () => false,
+  );
+}
+
+function listenOnce(ip: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, ip, () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
+    srv.listen(port, ip, () => srv.close(() => resolve()));
   });
 }
 

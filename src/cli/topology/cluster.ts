@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -196,19 +195,6 @@ async function choosePort(wanted: number, what: string, flag: string): Promise<n
   return wanted;
 }
 
-async function freePortBelow32768(): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port between 20000 and 32000 for the Temporal server\'s membership');
-}
-
 const ttsyncBin = (): string => join(PROJECT_ROOT, 'bin', 'ttsync.js');
 
 /** Starts every part; on any failure stops what it started and rethrows. */
@@ -249,9 +235,8 @@ export async function topologyUp(opts: TopologyOptions): Promise<TopologyState> 
     // --- Temporal server ----------------------------------------------------------------
     const ports = {} as ServerPorts;
     ports.frontend = await choosePort(opts.port, 'Temporal gRPC', '--port');
-    // Membership ports are stored in a smallint column: they must be below 32768, under
-    // Linux's ephemeral range where freePort() picks.
-    for (const name of SERVER_PORT_NAMES) if (name !== 'frontend') ports[name] = name.endsWith('Membership') ? await freePortBelow32768() : await freePort();
+    // freePort() picks below 32768, as the membership ports must be (a smallint column).
+    for (const name of SERVER_PORT_NAMES) if (name !== 'frontend') ports[name] = await freePort();
     const configDir = join(dir, 'temporal', 'config');
     const configFile = join(configDir, 'topology.yaml');
     writeFileSync(configFile, serverConfigText(temporalServerConfig({ postgres: { host: '127.0.0.1', port: pgPort, user: POSTGRES_USER, password: pg.password }, ports })), { mode: 0o600 });
