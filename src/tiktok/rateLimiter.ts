@@ -35,10 +35,11 @@ export const WINDOW_MARGIN_MS = 10;
  * At most `capacity()` requests in any window of `windowMs`, counted where TikTok counts them:
  * when they arrive. We cannot see the arrival, only that it lies between our grant and our
  * reading of the answer; so a request holds its place from its grant until `windowMs` after
- * its answer (or its failure). Then any `capacity + 1` requests overlap a window only if one of
- * them was granted a window after another's answer, and so arrived a window after it: never
- * more than `capacity` arrive within one window, whatever the delays between grant, sending
- * and arrival. A window counted from grants alone needs a margin for those delays, and no
+ * its answer (or its failure). Had `capacity + 1` requests arrived within one window [x, x + W),
+ * each would have been granted before x + W (it arrived after its grant) and would hold its
+ * place until x + W at least (it was answered after it arrived): all of them would hold a place
+ * at once, which the limiter never allows. So that holds whatever the delays between grant,
+ * sending and arrival. A window counted from grants alone needs a margin for those delays, and no
  * margin is enough on a loaded worker: with 150 ms, a run on a machine at load 7 saw 11
  * requests arrive within one second against a limit of 10.
  *
