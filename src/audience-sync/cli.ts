@@ -356,7 +356,7 @@ export function formatClosure(destinationId: string, c: AudienceSyncClosure): st
     ['workflow', `${c.workflowId} (run ${c.runId})`],
     ['state', `${c.executionStatus.toLowerCase()}${c.closedAt ? ` at ${c.closedAt}` : ''}, not running`],
     ['failure', c.failure ? `${c.failure.type ? `${c.failure.type}: ` : ''}${c.failure.message}` : undefined],
-    ['last_phase', last ? `${last.phase}${last.paused ? ' (paused)' : ''} after ${last.cycles} cycle${last.cycles === 1 ? '' : 's'}` : undefined],
+    ['last_phase', last ? `${last.phase}${last.paused ? ' (paused)' : ''} after ${last.cycles} cycle${last.cycles === 1 ? '' : 's'}` : c.lastStatusUnanswered ? `not known: no worker answered (${c.lastStatusUnanswered})` : undefined],
     ['audience_id', last ? last.audienceId : undefined],
     ['last_error', last?.lastError ? `${last.lastError.at} in ${last.lastError.phase}: ${last.lastError.type ? `${last.lastError.type}: ` : ''}${last.lastError.message}` : undefined],
     ['advice', `${c.executionStatus === 'FAILED' ? 'fix what the failure names, then start' : 'start'} it again: ttsync audience sync --config <destination.json>`],

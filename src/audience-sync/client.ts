@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowContinuedAsNewError, WorkflowFailedError, WorkflowNotFoundError, isGrpcDeadlineError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowContinuedAsNewError, WorkflowFailedError, WorkflowNotFoundError, isGrpcDeadlineError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   AudienceSyncWorkflowType,
@@ -10,6 +10,7 @@ import {
   type SyncNowArgs,
 } from './messages';
 import { WorkflowIds } from '../temporal/workflowIds';
+import { askClosedRun } from './closedQuery';
 import { parseDestinationConfig, type DestinationConfig, type DestinationConfigInput } from './config';
 import { TaskQueues } from '../temporal/taskQueues';
 
@@ -70,6 +71,8 @@ export interface AudienceSyncClosure {
   failure: { type: string | null; message: string } | null;
   /** The status the closed run still answers (a worker replays it), when it had one: its last phase and counts. */
   lastStatus: AudienceSyncStatus | null;
+  /** Why no worker gave that status within the deadline, when the run had one to give. */
+  lastStatusUnanswered?: string;
 }
 
 /** The workflow ended (failed, terminated, ...) instead of running its cycle. */
@@ -304,19 +307,19 @@ async function closureOf(client: Client, desc: WorkflowExecutionDescription): Pr
     else if (err instanceof WorkflowContinuedAsNewError) failure = null;
     else failure = { type: null, message: `the close event could not be read: ${(err as Error).message ?? String(err)}` };
   }
-  let lastStatus: AudienceSyncStatus | null = null;
-  try {
-    lastStatus = await client.withDeadline(Date.now() + CLOSED_QUERY_MS, () => handle.query(audienceSyncStatusQuery));
-  } catch {
-    // Failed before its query handler existed, or no worker to replay it: the close event says enough.
-  }
+  // A run that failed before its query handler existed has no status: the close event says enough.
+  const last = await askClosedRun((deadline) => client.withDeadline(deadline, () => handle.query(audienceSyncStatusQuery)), {
+    deadlineMs: Date.now() + CLOSED_QUERY_MS,
+    notRegistered: (err) => err instanceof QueryNotRegisteredError && /register/i.test(err.message),
+  });
   return {
     workflowId: desc.workflowId,
     runId: desc.runId,
     executionStatus: desc.status.name,
     closedAt: desc.closeTime ? desc.closeTime.toISOString() : null,
     failure,
-    lastStatus,
+    lastStatus: last.value,
+    ...('unanswered' in last && last.unanswered ? { lastStatusUnanswered: last.unanswered } : {}),
   };
 }
 

@@ -89,6 +89,8 @@ describe('every state visible', { timeout: 120_000 }, () => {
     expect(shown.code).toBe(1);
     expect(shown.stdout).toMatch(/state +failed at \d{4}-.*, not running\n/);
     expect(shown.stdout).toMatch(/failure +InvalidConfig: invalid workflow input: it looks like a destination config on its own/);
+    // It failed before its status query existed: nothing to show, and no wait for an answer.
+    expect(shown.stdout).not.toContain('last_phase');
     expect(shown.stderr).toBe(`ttsync: ${workflowId} is failed, not running\n`);
 
     // By the workflow id too, as copied from the UI; --json for scripts.
