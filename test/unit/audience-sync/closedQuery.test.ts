@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { askClosedRun } from '../../../src/audience-sync/closedQuery';
-import { formatClosure } from '../../../src/audience-sync/cli';
 
 class NotRegistered extends Error {}
 const notRegistered = (err: unknown) => err instanceof NotRegistered;
@@ -45,18 +44,5 @@ describe('askClosedRun (the last status of a run that ended)', () => {
       { deadlineMs: 1_000, now: () => t, pauseMs: 1, notRegistered },
     );
     expect(r).toEqual({ value: null, unanswered: 'refused 3' });
-  });
-
-  it('status shows why the last phase is not known', () => {
-    const text = formatClosure('vip-buyers', {
-      workflowId: 'audience-sync:vip-buyers',
-      runId: 'r1',
-      executionStatus: 'TERMINATED',
-      closedAt: '2026-12-05T09:00:00.000Z',
-      failure: { type: 'TerminatedFailure', message: 'retired by the operator' },
-      lastStatus: null,
-      lastStatusUnanswered: 'deadline exceeded',
-    });
-    expect(text).toContain('last_phase   not known: no worker answered (deadline exceeded)\n');
   });
 });

@@ -12,17 +12,20 @@ describe('audience status and controls: what the operator types and reads', () =
   });
 
   it('a workflow that ended shows its failure type and message', () => {
-    const text = formatClosure('vip-buyers', {
+    const closed = {
       workflowId: 'audience-sync:vip-buyers',
       runId: 'r1',
       executionStatus: 'FAILED',
       closedAt: '2026-12-03T09:00:00.000Z',
       failure: { type: 'InvalidConfig', message: 'invalid workflow input: it looks like a destination config on its own' },
       lastStatus: null,
-    });
+    };
+    const text = formatClosure('vip-buyers', closed);
     expect(text).toContain('state        failed at 2026-12-03T09:00:00.000Z, not running');
     expect(text).toContain('failure      InvalidConfig: invalid workflow input: it looks like a destination config on its own');
     expect(text).not.toContain('last_phase');
+    // A run that had a status no worker gave says why it is missing.
+    expect(formatClosure('vip-buyers', { ...closed, lastStatusUnanswered: 'deadline exceeded' })).toContain('last_phase   not known: no worker answered (deadline exceeded)\n');
   });
 
   it('lists queued requests and what holds them', () => {
