@@ -319,7 +319,7 @@ async function closureOf(client: Client, desc: WorkflowExecutionDescription): Pr
     closedAt: desc.closeTime ? desc.closeTime.toISOString() : null,
     failure,
     lastStatus: last.value,
-    ...('unanswered' in last && last.unanswered ? { lastStatusUnanswered: last.unanswered } : {}),
+    ...(last.unanswered ? { lastStatusUnanswered: last.unanswered } : {}),
   };
 }
 

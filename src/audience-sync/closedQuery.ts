@@ -4,7 +4,11 @@
  * refusal (a worker busy or restarting, a replay cut short) is asked again until the deadline,
  * and if none answers, why is kept for the operator instead of leaving the status out in silence.
  */
-export type ClosedAnswer<T> = { value: T } | { value: null; unanswered: string | null };
+/** The status, or null with why no worker gave it (null too when the run never had one). */
+export interface ClosedAnswer<T> {
+  value: T | null;
+  unanswered?: string | null;
+}
 
 export async function askClosedRun<T>(
   ask: (deadlineMs: number) => Promise<T>,

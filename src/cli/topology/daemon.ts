@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /*
@@ -85,8 +85,16 @@ export function logTail(logFile: string | undefined, lines = 12, maxBytes = 4096
   if (!logFile) return '';
   let text: string;
   try {
-    const all = readFileSync(logFile);
-    text = all.subarray(Math.max(0, all.length - maxBytes)).toString('utf8');
+    // Only the end is read: a daemon's log can be large.
+    const fd = openSync(logFile, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, maxBytes));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      text = buf.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return '';
   }
