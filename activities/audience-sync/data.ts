@@ -22,6 +22,7 @@ import {
   type DiffCheckpoint,
   type DiffGroup,
   type InputSet,
+  type PrepareSource,
   type PrepareTuning,
   type PreparedRun,
   type SetCheckpoint,
@@ -51,8 +52,8 @@ import { StorageError, StoredJsonError, openBlobStore, readJsonObject, type Blob
 import type { InputObject } from '../../src/audience-sync/messages';
 import { defaultRegistryUri } from '../../src/audience-sync/release';
 import { discardPreviewRuns, previewRunId, trimPreviewRun } from '../../src/audience-sync/previewRuns';
-import { RowIndexBuilder, rowIndexKey } from '../../src/audience-sync/rowIndex';
-import { openRowIndex, runsOfView } from '../../src/audience-sync/rowIndexLayers';
+import { RowIndexBuilder, cloneSnapshotLines, rowIndexKey } from '../../src/audience-sync/rowIndex';
+import { mayCloneLines, openRowIndex, runsOfView } from '../../src/audience-sync/rowIndexLayers';
 import { prepareSnapshotDelta } from '../../src/audience-sync/snapshotDelta';
 import { STATE_DELTA_COMPACT_AT } from '../../src/audience-sync/stateDelta';
 
@@ -408,12 +409,25 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
           };
         }
       }
-      const tap = indexable && writeIndex ? new RowIndexBuilder(work, runId, tuning.rowIndexMemoryBytes) : undefined;
+      let tap: RowIndexBuilder | undefined;
+      let readFrom: PrepareSource['readFrom'];
+      if (indexable && writeIndex) {
+        // The index's lines object a clone of the snapshot where it can be (cloneSnapshotLines).
+        const cloneLines = await mayCloneLines(work, (await readAppliedState(work, config.destinationId)).manifest?.rowIndex?.key);
+        const clone = cloneLines
+          ? await cloneSnapshotLines(work, runId, { store, key }).catch((err: unknown) => {
+              log.warn('row index lines not cloned; copying them as the snapshot is read', { runId, error: (err as Error).message });
+              return null;
+            })
+          : null;
+        tap = new RowIndexBuilder(work, runId, tuning.rowIndexMemoryBytes, clone?.lines, cloneLines);
+        if (clone) readFrom = { store: work, key: clone.lines.key, generation: clone.generation };
+      }
       const r = await prepareSet(
         work,
         runId,
         set,
-        { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) },
+        { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}), ...(readFrom ? { readFrom } : {}) },
         readOptions[i]!,
         types,
         tuning,

@@ -1,7 +1,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { z } from 'zod';
 import type { RejectRecord, SnapshotCounts } from '../snapshot';
-import type { BlobStore } from '../storage';
+import type { BlobStore, WriteResult } from '../storage';
 import { RunIdSchema, layout } from './layout';
 import { QueuedWrite } from './queuedWrite';
 import { LineSplitter, compareFp, isBlankLine, lineFingerprint, sortFingerprints, type LineSink } from './rowLines';
@@ -64,6 +64,12 @@ export const IndexMetaFieldsSchema = z.object({
   extraBytes: count,
   /** What the reader counted in the whole snapshot. */
   counts: CountsSchema,
+  /**
+   * false: this destination's snapshot was seen rewritten in place under a lines object that
+   * was a clone of it (a hard link shares the file), so its later indexes copy their lines
+   * instead of cloning them (absent: they may clone).
+   */
+  cloneLines: z.literal(false).optional(),
 });
 
 export const LegacyRowIndexMetaSchema = IndexMetaFieldsSchema.extend({
@@ -78,6 +84,8 @@ export const RowIndexTableMetaSchema = IndexMetaFieldsSchema.extend({
   format: z.literal(ROW_INDEX_TABLE_FORMAT),
   tableBytes: count,
   linesBytes: count,
+  /** The lines object's generation when the index was written (absent before clones): another one means no index. */
+  linesGeneration: z.string().optional(),
 });
 export type RowIndexTableMeta = z.infer<typeof RowIndexTableMetaSchema>;
 
@@ -396,6 +404,21 @@ class TableArena {
   }
 }
 
+/**
+ * The run's lines object as a clone of the snapshot at its current generation (BlobStore.
+ * cloneFrom: a hard link in a local folder, a copy made by GCS), so that no byte of it is
+ * written from here: at 1M rows that write was about a tenth of a first sync's CPU, all of it
+ * fresh page cache. Null when the work store cannot clone from the snapshot's store, or the
+ * snapshot moved on meanwhile: the builder then copies the bytes as they are read. The caller
+ * reads the snapshot from the clone (PrepareSource.readFrom), so what is read is what is kept.
+ */
+export async function cloneSnapshotLines(work: BlobStore, runId: string, source: { store: BlobStore; key: string }): Promise<{ lines: WriteResult; generation: string } | null> {
+  if (!work.cloneFrom) return null;
+  const { generation } = await source.store.stat(source.key);
+  const lines = await work.cloneFrom(source.store, source.key, generation, rowIndexKeys(runId).lines);
+  return lines ? { lines, generation } : null;
+}
+
 /** Table entries a RowIndexBuilder holds in memory before it stores them in a spill (PrepareTuning.rowIndexMemoryBytes). */
 export const DEFAULT_ROW_INDEX_MEMORY = 32 << 20;
 
@@ -409,7 +432,10 @@ export class RowIndexBuilder implements LineSink {
   readonly seed = randomInt(0, 2 ** 31);
   private readonly arena = new TableArena();
   private readonly splitter = new LineSplitter(this, this.seed);
-  private readonly copy: QueuedWrite;
+  /** The lines object written from the read; null when it is a clone of the snapshot. */
+  private readonly copy: QueuedWrite | null;
+  /** Bytes pushed. */
+  private pushed = 0;
   private header: Buffer | null = null;
   /** Blank lines, with their LF (in file order). */
   private blank: { line: number; bytes: Buffer }[] = [];
@@ -426,14 +452,22 @@ export class RowIndexBuilder implements LineSink {
     private readonly runId: string,
     /** Bytes of table entries held in memory; past them they are stored in a spill (a 10M-line snapshot has 280 MB of them). */
     private readonly memoryBytes = DEFAULT_ROW_INDEX_MEMORY,
+    /**
+     * The lines object, when it is already stored as a clone of the snapshot being read
+     * (cloneLines): the bytes pushed are only counted. Otherwise they are copied into it.
+     */
+    private readonly cloned?: WriteResult,
+    /** Whether later indexes of this destination may clone their lines (RowIndexTableMeta.cloneLines). */
+    private readonly cloneLines = true,
   ) {
-    this.copy = new QueuedWrite(work, rowIndexKeys(runId).lines);
+    this.copy = cloned ? null : new QueuedWrite(work, rowIndexKeys(runId).lines);
   }
 
   /** The next bytes of the snapshot; they must not be reused. A promise: wait before pushing more. */
   push(chunk: Buffer): Promise<void> | undefined {
     this.splitter.push(chunk);
-    const copied = this.copy.push(chunk);
+    this.pushed += chunk.length;
+    const copied = this.copy?.push(chunk);
     if (this.arena.held < this.memoryBytes || this.tooLarge) return copied;
     const spilled = this.spill();
     return copied ? Promise.all([copied, spilled]).then(() => undefined) : spilled;
@@ -480,7 +514,7 @@ export class RowIndexBuilder implements LineSink {
 
   /** The read failed: nothing is stored. */
   abort(reason: Error): void {
-    this.copy.abort(reason);
+    this.copy?.abort(reason);
   }
 
   /** Writes rowindex.{lines,table,extra,json} of the run; returns the meta key (null: no header line, or too large). */
@@ -489,8 +523,8 @@ export class RowIndexBuilder implements LineSink {
       return await this.store(key, counts);
     } catch (err) {
       // The lines object's write must not wait for bytes that will not come.
-      this.copy.abort(err as Error);
-      await this.copy.done.catch(() => undefined);
+      this.copy?.abort(err as Error);
+      await this.copy?.done.catch(() => undefined);
       throw err;
     }
   }
@@ -498,14 +532,15 @@ export class RowIndexBuilder implements LineSink {
   private async store(key: string, counts: SnapshotCounts): Promise<string | null> {
     this.splitter.end();
     if (!this.header || this.tooLarge) {
-      this.copy.abort(new Error('no row index for this snapshot'));
-      await this.copy.done.catch(() => undefined);
+      this.copy?.abort(new Error('no row index for this snapshot'));
+      await this.copy?.done.catch(() => undefined);
       return null;
     }
     const { work } = this;
     const keys = rowIndexKeys(this.runId);
-    const linesBytes = this.copy.bytes;
-    if ((await this.copy.end()).size !== linesBytes) throw new Error('the lines object was stored short');
+    const linesBytes = this.pushed;
+    const lines = this.copy ? await this.copy.end() : this.cloned!;
+    if (lines.size !== linesBytes) throw new Error(this.copy ? 'the lines object was stored short' : `the snapshot read (${linesBytes} bytes) is not the clone of it (${lines.size} bytes)`);
     const a = this.arena;
     const rejected = this.rejected;
     // Lines with a reject are read every time, so the rejects file names them again.
@@ -547,17 +582,17 @@ export class RowIndexBuilder implements LineSink {
     // crashed after more spills than this one made left the others.
     for await (const o of work.list(layout.rowIndexSpills(this.runId))) await work.delete(o.key, { ignoreNotFound: true });
     unclean.sort((x, y) => x.at - y.at);
-    const lines = [...this.blank];
+    const extra = [...this.blank];
     await readSpans(
       work,
       keys.lines,
       { at: unclean.map((u) => u.at), len: unclean.map((u) => u.len + 1), n: unclean.length },
-      { span: (buf, start, k) => lines.push({ line: unclean[k]!.line, bytes: Buffer.from(buf.subarray(start, start + unclean[k]!.len + 1)) }) },
+      { span: (buf, start, k) => extra.push({ line: unclean[k]!.line, bytes: Buffer.from(buf.subarray(start, start + unclean[k]!.len + 1)) }) },
       () => new Error('the lines object is shorter than the lines read'),
     );
-    lines.sort((x, y) => x.line - y.line);
+    extra.sort((x, y) => x.line - y.line);
     const tailAt = this.tailAt;
-    const extraBytes = await writeExtraLines(work, keys.extra, lines.map((l) => l.bytes), tailAt < 0 ? undefined : () => rangePieces(work, keys.lines, tailAt, linesBytes, () => new Error('the lines object is shorter than its tail')));
+    const extraBytes = await writeExtraLines(work, keys.extra, extra.map((l) => l.bytes), tailAt < 0 ? undefined : () => rangePieces(work, keys.lines, tailAt, linesBytes, () => new Error('the lines object is shorter than its tail')));
     const meta: RowIndexTableMeta = {
       format: ROW_INDEX_TABLE_FORMAT,
       runId: this.runId,
@@ -567,6 +602,8 @@ export class RowIndexBuilder implements LineSink {
       entries: out.entries,
       tableBytes: out.bytes,
       linesBytes,
+      linesGeneration: lines.generation,
+      ...(this.cloneLines ? {} : { cloneLines: false as const }),
       extraBytes,
       counts,
     };

@@ -38,7 +38,7 @@ export type RowIndexLayer = z.infer<typeof LayerSchema>;
  * tried first: the older form has no `format` and would accept a newer one's fields.
  */
 const BaseSchema = z.union([
-  z.object({ format: z.literal(ROW_INDEX_TABLE_FORMAT), runId: RunIdSchema, entries: count, tableBytes: count, linesBytes: count }),
+  z.object({ format: z.literal(ROW_INDEX_TABLE_FORMAT), runId: RunIdSchema, entries: count, tableBytes: count, linesBytes: count, linesGeneration: z.string().optional() }),
   z.object({ runId: RunIdSchema, entries: count, binBytes: count }),
 ]);
 export type RowIndexBase = z.infer<typeof BaseSchema>;
@@ -67,6 +67,8 @@ export interface RowIndexView {
   counts: SnapshotCounts;
   base: RowIndexBase;
   layers: RowIndexLayer[];
+  /** As IndexMetaFieldsSchema.cloneLines: carried to the indexes made from this one. */
+  cloneLines?: false;
 }
 
 export const goneKey = (runId: string): string => `runs/${RunIdSchema.parse(runId)}/rowindex.gone`;
@@ -85,9 +87,34 @@ async function baseStored(work: BlobStore, b: RowIndexBase): Promise<boolean> {
   const keys = rowIndexKeys(b.runId);
   if ('format' in b) {
     const [table, lines] = await Promise.all([work.stat(keys.table), work.stat(keys.lines)]);
-    return b.tableBytes === TABLE_ENTRY * b.entries && table.size === b.tableBytes && lines.size === b.linesBytes;
+    // A lines object that is a hard link to the snapshot changes when the snapshot is rewritten in place.
+    return b.tableBytes === TABLE_ENTRY * b.entries && table.size === b.tableBytes && lines.size === b.linesBytes && (b.linesGeneration === undefined || lines.generation === b.linesGeneration);
   }
   return (await work.stat(keys.bin)).size === b.binBytes;
+}
+
+const cloneLinesOf = (m: { cloneLines?: false }): { cloneLines?: false } => (m.cloneLines === false ? { cloneLines: false } : {});
+
+/**
+ * Whether the next index of the destination whose applied state names the index at `metaKey`
+ * may clone its lines (cloneSnapshotLines): not once that destination's snapshot was seen
+ * rewritten in place, which an index whose lines were a hard link to it shows as a lines
+ * object of another generation than its meta says. Such a destination keeps copies: a link
+ * would be spoiled by every next snapshot, and with it every next sync's index.
+ */
+export async function mayCloneLines(work: BlobStore, metaKey: string | undefined): Promise<boolean> {
+  if (!metaKey) return true;
+  try {
+    const meta = await readJsonObject(work, metaKey, AnyMetaSchema);
+    if (meta.cloneLines === false) return false;
+    const base = meta.format === ROW_INDEX_LAYERS_FORMAT ? meta.base : meta;
+    if (!('linesGeneration' in base) || base.linesGeneration === undefined) return true;
+    const lines = await work.stat(rowIndexKeys(base.runId).lines);
+    return lines.generation === base.linesGeneration;
+  } catch {
+    // No index, an unreadable one, or its lines collected: nothing was seen rewritten.
+    return true;
+  }
 }
 
 /** The index a manifest names, when it was made under `key`; null when absent, other, short or unreadable. */
@@ -101,13 +128,15 @@ export async function openRowIndex(work: BlobStore, metaKey: string, key: string
     if (meta.format === 1 || meta.format === ROW_INDEX_TABLE_FORMAT) {
       const { runId, header, seed, entries, extraBytes, counts } = meta;
       const base: RowIndexBase =
-        meta.format === 1 ? { runId, entries, binBytes: meta.binBytes } : { format: ROW_INDEX_TABLE_FORMAT, runId, entries, tableBytes: meta.tableBytes, linesBytes: meta.linesBytes };
+        meta.format === 1
+          ? { runId, entries, binBytes: meta.binBytes }
+          : { format: ROW_INDEX_TABLE_FORMAT, runId, entries, tableBytes: meta.tableBytes, linesBytes: meta.linesBytes, ...(meta.linesGeneration ? { linesGeneration: meta.linesGeneration } : {}) };
       if (!(await baseStored(work, base))) return null;
       if (meta.format === 1) {
         for (let r = 0; r < 256; r++) if (meta.ranges[r]! > meta.ranges[r + 1]!) return null;
         if (meta.ranges[256] !== meta.binBytes || meta.ranges[0] !== 0) return null;
       }
-      return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base, layers: [] };
+      return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base, layers: [], ...cloneLinesOf(meta) };
     }
     if (!(await baseStored(work, meta.base))) return null;
     let entries = meta.base.entries;
@@ -118,7 +147,7 @@ export async function openRowIndex(work: BlobStore, metaKey: string, key: string
     }
     if (entries !== meta.entries || meta.layers[meta.layers.length - 1]!.runId !== meta.runId) return null;
     const { runId, header, seed, extraBytes, counts, base, layers } = meta;
-    return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base, layers };
+    return { runId, key: meta.key, header, seed, entries, extraBytes, counts, base, layers, ...cloneLinesOf(meta) };
   } catch {
     return null;
   }

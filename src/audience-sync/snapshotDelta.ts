@@ -5,7 +5,7 @@ import type { BlobStore } from '../storage';
 import { layout } from './layout';
 import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
-import { DamagedRowIndex, EntryArena, IndexOut, RowIndexBuilder, checkLine, rowIndexKeys, writeExtraLines } from './rowIndex';
+import { DamagedRowIndex, EntryArena, IndexOut, RowIndexBuilder, checkLine, cloneSnapshotLines, rowIndexKeys, writeExtraLines } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
 import { pieces } from './reusedReads';
 import { eachSpan, rangePieces, readSpans, type SpanVisitor } from './spanReads';
@@ -251,11 +251,19 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
  */
 async function writeCompacted(input: DeltaInput, generation: string, rejected: ReadonlySet<number>, counts: SnapshotCounts): Promise<string | null> {
   const { work, runId, source, base } = input;
-  const builder = new RowIndexBuilder(work, runId, input.tuning.rowIndexMemoryBytes);
+  // Its lines a clone of the snapshot, read from the clone, where the stores allow and the
+  // destination's snapshots are not rewritten in place (mayCloneLines).
+  const clone = base.cloneLines === false ? null : await cloneSnapshotLines(work, runId, source);
+  if (clone && clone.generation !== generation) {
+    await work.delete(clone.lines.key, { ignoreNotFound: true });
+    throw new Error('the snapshot changed while it was read');
+  }
+  const builder = new RowIndexBuilder(work, runId, input.tuning.rowIndexMemoryBytes, clone?.lines, base.cloneLines !== false);
   builder.rejectLines(rejected);
+  const from = clone ? { store: work, key: clone.lines.key } : source;
   try {
     // A stream, not reused pieces: the builder holds each chunk until it is stored.
-    const stream = await source.store.openRead(source.key);
+    const stream = await from.store.openRead(from.key);
     try {
       let chunks = 0;
       for await (const c of stream) {
@@ -300,6 +308,7 @@ async function writeLayer(input: DeltaInput, arena: EntryArena, fresh: Int32Arra
     counts,
     base: base.base,
     layers: [...base.layers, { runId, entries: out.entries, binBytes: out.bytes, gone: goneFps.length / 4 }],
+    ...(base.cloneLines === false ? { cloneLines: false as const } : {}),
   };
   await work.write(keys.meta, JSON.stringify(meta), { contentType: 'application/json' });
   return keys.meta;

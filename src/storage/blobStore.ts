@@ -131,6 +131,16 @@ export interface BlobStore {
    * file). Lets a caller prepare several objects, record them once, then publish them.
    */
   prepareIfGeneration?(key: string, data: WriteSource, expectedGeneration: string, options?: Omit<WriteOptions, 'resumable'>): Promise<PreparedWrite>;
+  /**
+   * Optional: makes `key` an object holding the bytes of `sourceKey` of `source` as they were
+   * at `sourceGeneration`, without the bytes passing through this process: on GCS a copy
+   * made by the service, in a local folder a hard link (the same file under a second name:
+   * it shares what happens to the file in place later, which its generation shows). Answers
+   * null when this store cannot (another kind of store, another file system, a file system
+   * or permissions that refuse links, the source no longer at that generation); the caller
+   * then copies the bytes itself.
+   */
+  cloneFrom?(source: BlobStore, sourceKey: string, sourceGeneration: string, key: string): Promise<WriteResult | null>;
   stat(key: string): Promise<BlobInfo>;
   exists(key: string): Promise<boolean>;
   /** MD5 hex of the stored bytes (from metadata when possible, otherwise by reading them). */

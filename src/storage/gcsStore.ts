@@ -303,6 +303,23 @@ export class GcsBlobStore implements BlobStore {
     }
   }
 
+  async cloneFrom(source: BlobStore, sourceKey: string, sourceGeneration: string, key: string): Promise<WriteResult | null> {
+    if (!(source instanceof GcsBlobStore)) return null;
+    // That generation of the source, copied by the service (a rewrite: no byte comes here).
+    const from = this.storage.bucket(source.bucketName).file(source.prefix + checkKey(sourceKey, source.uri), { generation: sourceGeneration });
+    try {
+      const [copied] = await from.copy(this.file(key));
+      const [meta] = await copied.getMetadata();
+      this.bucketSeen = true;
+      return { key, size: Number(meta.size ?? 0), md5: typeof meta.md5Hash === 'string' ? base64ToHex(meta.md5Hash) : '', generation: String(meta.generation) };
+    } catch (err) {
+      // That generation is gone, or this client may not read it, or the service (an emulator) has no copy: the caller copies instead.
+      const status = statusOf(err);
+      if (status === 400 || status === 403 || status === 404 || status === 412 || status === 501) return null;
+      throw await this.fail(err, key, 'copy');
+    }
+  }
+
   async stat(key: string): Promise<BlobInfo> {
     const file = this.file(key);
     try {

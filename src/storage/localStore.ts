@@ -465,6 +465,33 @@ export class LocalBlobStore implements BlobStore {
     );
   }
 
+  async cloneFrom(source: BlobStore, sourceKey: string, sourceGeneration: string, key: string): Promise<WriteResult | null> {
+    if (!(source instanceof LocalBlobStore)) return null;
+    const from = source.pathOf(sourceKey);
+    const path = this.pathOf(key);
+    const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
+    await this.ensureInternalDir(dirname(tmp));
+    try {
+      await link(from, tmp);
+    } catch (err) {
+      // Another file system, one without links, a link count at its limit, links the kernel
+      // refuses (protected_hardlinks), or no source: the caller copies instead.
+      if (['EXDEV', 'EPERM', 'EACCES', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'ENOENT', 'ENOSYS'].includes(errnoOf(err) ?? '')) return null;
+      throw this.fail(err, sourceKey, 'link');
+    }
+    let published = false;
+    try {
+      const st = await stat(tmp, { bigint: true });
+      // The name pointed at another file (or the file changed) since the caller's stat.
+      if (!st.isFile() || generationOf(st) !== sourceGeneration) return null;
+      await this.publish(tmp, path, key);
+      published = true;
+      return { key, size: Number(st.size), md5: '', generation: generationOf(st) };
+    } finally {
+      if (!published) await unlink(tmp).catch(() => undefined);
+    }
+  }
+
   async stat(key: string): Promise<BlobInfo> {
     const path = this.pathOf(key);
     let st: BigIntStats;

@@ -255,6 +255,38 @@ for (const backend of backends) {
       expect(c2.counts.EMAIL_SHA256).toBe(400);
     });
 
+    it('the row index keeps the snapshot as a clone made by the store (no byte of it written from here), and the next sync reads its gone lines there', async () => {
+      // Every write of the work store is seen: the lines object must not be one of them.
+      const written: string[] = [];
+      const watched = createAudienceDataActivities({
+        openStore: (uri) => {
+          const store = ctx.deps.openStore(uri);
+          const write = store.write.bind(store);
+          store.write = (key, data, options) => (written.push(key), write(key, data, options));
+          return store;
+        },
+        tuning: { maxBufferBytes: 64 * 1024, readerPieceBytes: 16 * 1024 },
+      });
+      const config = configFor(`${ctx.workdir}/clone`);
+      const snap1 = snapshotCsv(range(0, 500)).text;
+      const u1 = await ctx.put('c1.csv', snap1);
+      const r1 = await sync(watched, config, 'c-1', () => run(watched.prepareSnapshot, [{ config, runId: 'c-1', snapshot: { uri: u1 } }]));
+      const c1 = await run(watched.commitAppliedState, [{ config, runId: 'c-1', baseVersion: null, audienceId: null, diffUris: r1.diffs.map((d) => d.summaryUri) }]);
+      expect(written.some((k) => k.endsWith('rowindex.json'))).toBe(true);
+      expect(written.filter((k) => k.endsWith('rowindex.lines'))).toEqual([]);
+      const work = ctx.deps.openStore(config.storage!.workdir!);
+      expect((await work.readBuffer('runs/c-1/rowindex.lines')).toString('latin1')).toBe(snap1);
+      const meta = JSON.parse((await work.readBuffer('runs/c-1/rowindex.json')).toString('utf8')) as { linesGeneration?: string };
+      expect(meta.linesGeneration).toBe((await work.stat('runs/c-1/rowindex.lines')).generation);
+      // The next snapshot drops 0-99: their ids come from the clone's lines, and are removed.
+      const u2 = await ctx.put('c2.csv', snapshotCsv(range(100, 600)).text);
+      const r2 = await sync(watched, config, 'c-2', () => run(watched.prepareSnapshot, [{ config, runId: 'c-2', snapshot: { uri: u2 } }]));
+      expect(r2.prepared.snapshot!.rowIndex).toMatchObject({ kept: expect.any(Number) as number, gone: 100 });
+      expect(await digestsIn(r2.built.files, 'REMOVE', ctx.deps.openStore)).toEqual(expected(range(0, 100)));
+      expect(await digestsIn(r2.built.files, 'APPEND', ctx.deps.openStore)).toEqual(expected(range(500, 600)));
+      await run(watched.commitAppliedState, [{ config, runId: 'c-2', baseVersion: c1.version, audienceId: null, diffUris: r2.diffs.map((d) => d.summaryUri) }]);
+    });
+
     it('change batch: enters not yet held are APPENDed, exits REMOVEd', async () => {
       const config = configFor(`${ctx.workdir}/changes`);
       const u1 = await ctx.put('c0.csv', snapshotCsv(range(0, 200)).text);

@@ -1,3 +1,4 @@
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -342,6 +343,75 @@ describe('row index', () => {
     expect(f11.prepared.rowIndex).toBeUndefined();
   }, 600_000);
 
+  it('keeps its lines as a hard link to the snapshot; a snapshot rewritten in place under it means the full path once, then copies', async () => {
+    const dir = testTempDir('ttsync-rowindex-');
+    const inputs = openBlobStore(join(dir, 'inputs'));
+    const line = (i: number): string => `U${i}@Example${i % 7}.com,(212) 555-${String(i % 10000).padStart(4, '0')},6D92078A-8246-4BA4-AE5B-${String(i).padStart(12, '0')}`;
+    const snap = (n: number, skip: (i: number) => boolean): string => `email,phone,idfa\n${Array.from({ length: n }, (_, i) => i).filter((i) => !skip(i)).map(line).join('\n')}\n`;
+    const fastDir = join(dir, 'fast');
+    const slowDir = join(dir, 'slow');
+    const fast = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri) });
+    const slow = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexMaxBytes: 0 } });
+    const cfg = (d: string) => ({ ...baseConfig(), storage: { workdir: d } }) as DestinationConfigInput;
+    const work = openBlobStore(fastDir);
+    const source = join(dir, 'inputs', 's.csv');
+    const linesOf = (runId: string): string => join(fastDir, ...rowIndexKeys(runId).lines.split('/'));
+    const metaOf = async (runId: string) => JSON.parse((await work.readBuffer(rowIndexKeys(runId).meta)).toString('utf8')) as { cloneLines?: boolean; linesGeneration?: string };
+    const both = async (runId: string) => {
+      const f = await sync(fast, cfg(fastDir), fastDir, runId, inputs.uriOf('s.csv'));
+      same(f, await sync(slow, cfg(slowDir), slowDir, runId, inputs.uriOf('s.csv')));
+      return f;
+    };
+
+    // The first snapshot, written as the store writes (a new file): the index's lines are that file.
+    await inputs.write('s.csv', snap(3000, () => false));
+    const f1 = await both('fuzz.000001.run');
+    expect(statSync(linesOf('fuzz.000001.run')).ino).toBe(statSync(source).ino);
+    expect(statSync(source).nlink).toBe(2);
+    expect((await metaOf('fuzz.000001.run')).cloneLines).toBeUndefined();
+    expect(f1.prepared.rowIndex).toBeUndefined();
+
+    // Replaced by a new file (a rename, as the store, rsync and most uploaders do): the link
+    // keeps the first snapshot's bytes, and the index is used.
+    await inputs.write('s.csv', snap(3100, (i) => i % 50 === 3));
+    const f2 = await both('fuzz.000002.run');
+    expect(f2.prepared.rowIndex!.kept).toBeGreaterThan(2800);
+    expect(f2.prepared.rowIndex!.gone).toBe(60);
+
+    // A compaction (a whole new index at every delta sync) links the snapshot it read too.
+    const compacting = createAudienceDataActivities({ openStore: (uri) => openBlobStore(uri), tuning: { rowIndexCompactAt: 0 } });
+    await inputs.write('s.csv', snap(3100, (i) => i % 50 === 5));
+    const f3 = await sync(compacting, cfg(fastDir), fastDir, 'fuzz.000003.run', inputs.uriOf('s.csv'));
+    same(f3, await sync(slow, cfg(slowDir), slowDir, 'fuzz.000003.run', inputs.uriOf('s.csv')));
+    expect(f3.prepared.rowIndex!.kept).toBeGreaterThan(2800);
+    expect(await indexFormat(fastDir, 'fuzz.000003.run')).toBe(3);
+    expect(statSync(linesOf('fuzz.000003.run')).ino).toBe(statSync(source).ino);
+
+    // Rewritten in place (truncated and written again, as `cp` onto it does): the index's lines
+    // changed with it. Not used; and this destination's indexes copy their lines from now on.
+    writeFileSync(source, snap(3100, (i) => i % 50 === 7));
+    expect(statSync(linesOf('fuzz.000003.run')).ino).toBe(statSync(source).ino);
+    const f4 = await both('fuzz.000004.run');
+    expect(f4.prepared.rowIndex).toBeUndefined();
+    expect(statSync(linesOf('fuzz.000004.run')).ino).not.toBe(statSync(source).ino);
+    expect(await metaOf('fuzz.000004.run')).toMatchObject({ cloneLines: false });
+
+    // Rewritten in place again: the copy is untouched, the index is used, and its layer keeps the rule.
+    writeFileSync(source, snap(3100, (i) => i % 50 === 9));
+    const f5 = await both('fuzz.000005.run');
+    expect(f5.prepared.rowIndex!.kept).toBeGreaterThan(2800);
+    expect(await indexFormat(fastDir, 'fuzz.000005.run')).toBe(2);
+    expect(await metaOf('fuzz.000005.run')).toMatchObject({ cloneLines: false });
+    // A compaction under that rule copies too.
+    writeFileSync(source, snap(3100, (i) => i % 50 === 11));
+    const f6 = await sync(compacting, cfg(fastDir), fastDir, 'fuzz.000006.run', inputs.uriOf('s.csv'));
+    same(f6, await sync(slow, cfg(slowDir), slowDir, 'fuzz.000006.run', inputs.uriOf('s.csv')));
+    expect(f6.prepared.rowIndex!.kept).toBeGreaterThan(2800);
+    expect(await indexFormat(fastDir, 'fuzz.000006.run')).toBe(3);
+    expect(statSync(linesOf('fuzz.000006.run')).ino).not.toBe(statSync(source).ino);
+    expect(await metaOf('fuzz.000006.run')).toMatchObject({ cloneLines: false });
+  }, 600_000);
+
   it('reads an index of the form before the table base (format 1, and format 2 layers over one) to the same result, then writes the table form; a damaged lines object means the full path', async () => {
     const dir = testTempDir('ttsync-rowindex-');
     const inputs = openBlobStore(join(dir, 'inputs'));
@@ -385,9 +455,14 @@ describe('row index', () => {
 
     // The table base's lines object damaged (a byte of every line changed, sizes kept): the
     // lines gone since it (c.csv drops some of a.csv's) fail their fingerprints: the full path.
+    // Its meta is made to name the new generation, so that the fingerprints, not the
+    // generation, must find the damage.
     const work = openBlobStore(dirs.table);
     const lines = await work.readBuffer(rowIndexKeys('fuzz.000001.run').lines);
-    await work.write(rowIndexKeys('fuzz.000001.run').lines, Buffer.from(lines.toString('latin1').replace(/@Example/g, '@Exbmple'), 'latin1'));
+    const damaged = await work.write(rowIndexKeys('fuzz.000001.run').lines, Buffer.from(lines.toString('latin1').replace(/@Example/g, '@Exbmple'), 'latin1'));
+    const meta1 = JSON.parse((await work.readBuffer(rowIndexKeys('fuzz.000001.run').meta)).toString('utf8')) as RowIndexTableMeta;
+    expect(meta1.linesGeneration).toMatch(/^\d+$/);
+    await work.write(rowIndexKeys('fuzz.000001.run').meta, JSON.stringify({ ...meta1, linesGeneration: damaged.generation }));
     const t6 = await sync(acts.table, cfg(dirs.table), dirs.table, 'fuzz.000006.run', inputs.uriOf('c.csv'));
     same(t6, await sync(acts.slow, cfg(dirs.slow), dirs.slow, 'fuzz.000006.run', inputs.uriOf('c.csv')));
     expect(t6.prepared.rowIndex).toBeUndefined();

@@ -107,6 +107,35 @@ export function blobStoreContract(name: string, fresh: () => Promise<BlobStore>)
       expect(await rejectionOf(store.openReader('missing.bin'), StorageError)).toMatchObject({ code: 'not_found' });
     });
 
+    it('clones a generation of another store\'s object without reading it (cloneFrom), and answers null when it cannot', async () => {
+      const source = await fresh();
+      const store = await fresh();
+      // Both adapters offer it: the row index's lines object is a clone of the snapshot read.
+      expect(typeof store.cloneFrom).toBe('function');
+      const body = randomBytes(70_000);
+      const w = await source.write('in/snapshot.csv', body);
+      const c = await store.cloneFrom!(source, 'in/snapshot.csv', w.generation, 'run/lines');
+      expect(c).toMatchObject({ key: 'run/lines', size: body.length });
+      expect(await store.readBuffer('run/lines')).toEqual(body);
+      expect((await store.stat('run/lines')).generation).toBe(c!.generation);
+      // The source replaced: its old generation is no longer there to clone, and nothing is stored.
+      const newer = Buffer.from('email\nnew@example.com\n');
+      const replaced = await source.write('in/snapshot.csv', newer);
+      expect(replaced.generation).not.toBe(w.generation);
+      expect(await store.cloneFrom!(source, 'in/snapshot.csv', w.generation, 'run/lines2')).toBeNull();
+      expect(await store.exists('run/lines2')).toBe(false);
+      // A clone made before keeps the bytes it was made of.
+      expect(await store.readBuffer('run/lines')).toEqual(body);
+      // The current generation clones; a missing source, or a store of another kind, does not.
+      expect(await store.cloneFrom!(source, 'in/snapshot.csv', replaced.generation, 'run/lines3')).toMatchObject({ size: newer.length });
+      expect(await store.readBuffer('run/lines3')).toEqual(newer);
+      expect(await store.cloneFrom!(source, 'in/missing.csv', replaced.generation, 'run/lines4')).toBeNull();
+      const otherKind = { ...source, uri: 'mem://elsewhere/' } as BlobStore;
+      expect(await store.cloneFrom!(otherKind, 'in/snapshot.csv', replaced.generation, 'run/lines5')).toBeNull();
+      expect(await store.exists('run/lines4')).toBe(false);
+      expect(await store.exists('run/lines5')).toBe(false);
+    });
+
     it('keeps the previous object when the source fails mid-write (simple and resumable)', async () => {
       const store = await fresh();
       await store.write('out/file.csv', 'old complete content');
