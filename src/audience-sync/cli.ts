@@ -14,7 +14,7 @@ import {
   type AudienceCycleSummary,
   type AudienceSyncClosure,
 } from './client';
-import { DestinationConfigError } from './config';
+import { DestinationConfigError, DestinationIdSchema } from './config';
 import { durationMs } from '../config/duration';
 import { durationTextFlag } from '../config/durationFlag';
 import { storageUriFormOf, storageUriProblem } from '../storage/uriSyntax';
@@ -53,11 +53,14 @@ export function destinationArg(value: string): string {
   const fromWorkflowId = destinationIdOfWorkflowId(v);
   if (fromWorkflowId !== undefined) {
     if (!fromWorkflowId) throw new InvalidArgumentError(`"${v}" names no destination: give audience-sync:<destinationId> or the destination id`);
-    return fromWorkflowId;
-  }
-  if (v.includes(':'))
+  } else if (v.includes(':'))
     throw new InvalidArgumentError(`"${v}" is not a destination id or an audience sync workflow id (audience-sync:<destinationId>); a schedule's or tick's id ends in the destination id`);
-  return v;
+  const id = fromWorkflowId ?? v;
+  // Checked before any connection: no destination can have another id, and a server that is
+  // down would otherwise be the only answer.
+  const checked = DestinationIdSchema.safeParse(id);
+  if (!checked.success) throw new InvalidArgumentError(`"${id}" is not a destination id: it ${checked.error.issues[0]!.message}`);
+  return id;
 }
 
 /** Control and activity queues, shared by every command that may start the workflow. */

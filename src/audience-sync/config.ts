@@ -232,12 +232,15 @@ export const MAX_IDS_PER_FILE = 500_000;
 const digits = (what: string) =>
   z.string({ error: (i) => (typeof i.input === 'number' ? `${what} must be a string of digits (quote it: long ids lose precision as JSON numbers)` : `${what} must be a string of digits`) }).regex(/^\d{1,30}$/, `${what} must be digits only`);
 
+/** A destination id: a slug, as it appears in workflow ids, schedule ids and search attributes. */
+export const DestinationIdSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'must be a slug: 1-64 lowercase letters, digits and "-", not starting or ending with "-"');
+
 export const DestinationConfigSchema = z
   .object({
     /** Names the destination in workflow ids, schedules and search attributes. */
-    destinationId: z
-      .string()
-      .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'must be a slug: 1-64 lowercase letters, digits and "-", not starting or ending with "-"'),
+    destinationId: DestinationIdSchema,
     advertiserId: digits('advertiserId'),
     audienceName: z.union([AudienceNameSchema, NameTemplateSchema], {
       error: (i) =>

@@ -9,6 +9,9 @@ describe('audience status and controls: what the operator types and reads', () =
     expect(destinationArg('audience-sync:vip-buyers')).toBe('vip-buyers');
     expect(() => destinationArg('audience-sync:')).toThrow(InvalidArgumentError);
     expect(() => destinationArg('audience-sync-schedule:vip-buyers')).toThrow(/not a destination id or an audience sync workflow id/);
+    // Not a slug: refused before any connection is tried.
+    expect(() => destinationArg('bad id!')).toThrow('"bad id!" is not a destination id: it must be a slug: 1-64 lowercase letters, digits and "-", not starting or ending with "-"');
+    expect(() => destinationArg('audience-sync:VIP')).toThrow(/"VIP" is not a destination id: it must be a slug/);
   });
 
   it('a workflow that ended shows its failure type and message', () => {
