@@ -22,7 +22,6 @@ import {
   type DiffCheckpoint,
   type DiffGroup,
   type InputSet,
-  type PrepareSource,
   type PrepareTuning,
   type PreparedRun,
   type SetCheckpoint,
@@ -410,24 +409,23 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         }
       }
       let tap: RowIndexBuilder | undefined;
-      let readFrom: PrepareSource['readFrom'];
+      let clone: Awaited<ReturnType<typeof cloneSnapshotLines>> = null;
       if (indexable && writeIndex) {
         // The index's lines object a clone of the snapshot where it can be (cloneSnapshotLines).
         const cloneLines = await mayCloneLines(work, (await readAppliedState(work, config.destinationId)).manifest?.rowIndex?.key);
-        const clone = cloneLines
+        clone = cloneLines
           ? await cloneSnapshotLines(work, runId, { store, key }).catch((err: unknown) => {
               log.warn('row index lines not cloned; copying them as the snapshot is read', { runId, error: (err as Error).message });
               return null;
             })
           : null;
         tap = new RowIndexBuilder(work, runId, tuning.rowIndexMemoryBytes, clone?.lines, cloneLines);
-        if (clone) readFrom = { store: work, key: clone.lines.key, generation: clone.generation };
       }
       const r = await prepareSet(
         work,
         runId,
         set,
-        { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}), ...(readFrom ? { readFrom } : {}) },
+        { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) },
         readOptions[i]!,
         types,
         tuning,
@@ -447,6 +445,14 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
         tap?.abort(err as Error);
         throw err;
       });
+      // The clone is of the generation the snapshot had before the read: it holds the bytes read
+      // only if the snapshot had that generation from the read's start to its end.
+      if (tap && clone && (r.generation !== clone.generation || (await store.stat(key)).generation !== clone.generation)) {
+        log.info('row index not written: the snapshot changed while it was read', { runId });
+        tap.abort(new Error('the snapshot changed while it was read'));
+        await work.delete(clone.lines.key, { ignoreNotFound: true });
+        tap = undefined;
+      }
       if (tap) {
         try {
           rowIndex = { key: await tap.write(indexKey, r.counts) ?? '' };

@@ -82,12 +82,6 @@ export interface PrepareSource {
   key: string;
   /** Explicit creation time (ISO); the object's storage creation time otherwise. */
   createdAt?: string;
-  /**
-   * A clone of generation `generation` of the object (BlobStore.cloneFrom: the row index's
-   * lines object), read instead of it: the bytes read are then exactly the clone's, even if
-   * the object is replaced meanwhile. Messages still name the object.
-   */
-  readFrom?: { store: BlobStore; key: string; generation: string };
 }
 
 export interface PrepareHooks {
@@ -120,9 +114,7 @@ export async function prepareSet(
   /** Sees the object's raw bytes and the rejects as they are read (the row index builder, rowIndex.ts). */
   tap?: PrepareTap,
 ): Promise<SetResult> {
-  const stated = await source.store.stat(source.key);
-  const from = source.readFrom ?? { store: source.store, key: source.key, generation: stated.generation };
-  const info = source.readFrom ? { ...stated, size: (await from.store.stat(from.key)).size, generation: from.generation } : stated;
+  const info = await source.store.stat(source.key);
   const now = hooks.now ?? Date.now;
   let cp: SetCheckpoint =
     resume && resume.set === set && resume.generation === info.generation
@@ -148,7 +140,7 @@ export async function prepareSet(
   // A range starting at the end is unsatisfiable on GCS (416): a run resumed after its last
   // checkpoint has nothing left to read.
   const atEnd = cp.position !== null && cp.position.byteOffset >= info.size;
-  const stream: Readable | null = atEnd ? null : await from.store.openRead(from.key, cp.position ? { start: cp.position.byteOffset } : {});
+  const stream: Readable | null = atEnd ? null : await source.store.openRead(source.key, cp.position ? { start: cp.position.byteOffset } : {});
   let last: SnapshotPosition | null = cp.position;
 
   // A checkpoint's parts are stored while the reader goes on (waiting for a 64 MiB spill

@@ -410,7 +410,8 @@ class TableArena {
  * written from here: at 1M rows that write was about a tenth of a first sync's CPU, all of it
  * fresh page cache. Null when the work store cannot clone from the snapshot's store, or the
  * snapshot moved on meanwhile: the builder then copies the bytes as they are read. The caller
- * reads the snapshot from the clone (PrepareSource.readFrom), so what is read is what is kept.
+ * keeps the index only if the snapshot still has the clone's generation after it was read
+ * (generations only grow: then every byte read was of that generation).
  */
 export async function cloneSnapshotLines(work: BlobStore, runId: string, source: { store: BlobStore; key: string }): Promise<{ lines: WriteResult; generation: string } | null> {
   if (!work.cloneFrom) return null;

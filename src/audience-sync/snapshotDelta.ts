@@ -251,8 +251,8 @@ export async function prepareSnapshotDelta(input: DeltaInput): Promise<DeltaResu
  */
 async function writeCompacted(input: DeltaInput, generation: string, rejected: ReadonlySet<number>, counts: SnapshotCounts): Promise<string | null> {
   const { work, runId, source, base } = input;
-  // Its lines a clone of the snapshot, read from the clone, where the stores allow and the
-  // destination's snapshots are not rewritten in place (mayCloneLines).
+  // Its lines a clone of the snapshot where the stores allow and the destination's snapshots
+  // are not rewritten in place (mayCloneLines): of the generation read, checked below.
   const clone = base.cloneLines === false ? null : await cloneSnapshotLines(work, runId, source);
   if (clone && clone.generation !== generation) {
     await work.delete(clone.lines.key, { ignoreNotFound: true });
@@ -260,10 +260,9 @@ async function writeCompacted(input: DeltaInput, generation: string, rejected: R
   }
   const builder = new RowIndexBuilder(work, runId, input.tuning.rowIndexMemoryBytes, clone?.lines, base.cloneLines !== false);
   builder.rejectLines(rejected);
-  const from = clone ? { store: work, key: clone.lines.key } : source;
   try {
     // A stream, not reused pieces: the builder holds each chunk until it is stored.
-    const stream = await from.store.openRead(from.key);
+    const stream = await source.store.openRead(source.key);
     try {
       let chunks = 0;
       for await (const c of stream) {

@@ -465,6 +465,11 @@ export class LocalBlobStore implements BlobStore {
     );
   }
 
+  /**
+   * A hard link, published like a write (a temporary name, then a rename). The file keeps its
+   * own mode, not FILE_MODE: changing it would change the source's; inside the store's 0700
+   * folders no other user reaches it by this name.
+   */
   async cloneFrom(source: BlobStore, sourceKey: string, sourceGeneration: string, key: string): Promise<WriteResult | null> {
     if (!(source instanceof LocalBlobStore)) return null;
     const from = source.pathOf(sourceKey);
