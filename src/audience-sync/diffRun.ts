@@ -7,8 +7,7 @@ import { diffDeltaGroup } from './diffDelta';
 import { AudienceDataError, AudienceDataErrorTypes } from './failures';
 import { batchSet, type InputSet } from './layout';
 import { lineWidth, readLists, recordWidth } from './listStore';
-import { groupSchema, keptState, readStateParts, storedStateBytes, wholeState, type StateRef } from './stateDelta';
-import { borrow, giveBack, usePool } from './stepMemory';
+import { groupSchema, keptState, readStateParts, wholeState } from './stateDelta';
 import { mapLimit } from './pool';
 import { diffPackers, type DiffCheckpoint, type DiffGroupInput } from './diffTypes';
 import type { DiffGroup, ShardTypeResult } from './schemas';
@@ -49,49 +48,11 @@ export async function diffGroup(
   const sets: InputSet[] = prepared.kind === 'snapshot' ? ['snapshot'] : batchSets.flatMap((b) => [b.enters, b.exits]);
   const parts = sets.flatMap((set) => (prepared.sets[set] ?? []).map((part) => ({ set, part })));
 
-  const release = usePool();
-  try {
-    while (cp.next < to) await step();
-  } finally {
-    release();
-  }
-  // A list left as it was keeps its delta (keptState): then the summary says so.
-  return { schema: groupSchema(cp.shards), runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(counting ? { rowCounts: true as const } : {}) };
-
-  /** Shards [cp.next, s1) whose spill bytes fit the budget: read, diffed, stored; then the checkpoint moves. */
-  async function step(): Promise<void> {
+  while (cp.next < to) {
     const s0 = cp.next;
     let s1 = s0 + 1;
     while (s1 < to && spillBytes(parts, T, s0, s1 + 1) <= budget) s1++;
 
-    // The applied lists of these shards, read with as few requests as their layout allows.
-    const wanted = types.flatMap((type) => Array.from({ length: s1 - s0 }, (_, k) => ({ type, s: s0 + k })));
-    const refs = wanted.map(({ type, s }) => base?.types[type]?.shards[shardName(s)]);
-    const present = refs.flatMap((ref, i) => (ref ? [{ i, ref, type: wanted[i]!.type }] : []));
-
-    // The spill and the applied lists are read into borrowed memory (a first sync reads 96 MiB
-    // of spill at 1M rows: in fresh buffers, each page of it faults in, and V8 answers the
-    // external memory with full collections). Views into it (a list read and kept as it is)
-    // are held by the packers until they are flushed, before it is given back.
-    const spilled = spillBytes(parts, T, s0, s1);
-    const roomBytes = spilled + present.reduce((n, { ref, type }) => n + storedStateBytes(ref, type), 0);
-    const room = roomBytes ? borrow(roomBytes) : EMPTY;
-    try {
-      await diffStep(s0, s1, present, wanted, refs, room.subarray(0, spilled), room.subarray(spilled));
-    } finally {
-      if (room !== EMPTY) giveBack(room);
-    }
-  }
-
-  async function diffStep(
-    s0: number,
-    s1: number,
-    present: { i: number; ref: StateRef; type: IdentifierType }[],
-    wanted: { type: IdentifierType; s: number }[],
-    refs: (StateRef | undefined)[],
-    spillRoom: Buffer,
-    stateRoom: Buffer,
-  ): Promise<void> {
     // The input: each part's range of these shards, split per (set, shard, type).
     const gathered = new Map<string, Buffer[]>();
     const ranges = await readLists(
@@ -99,7 +60,6 @@ export async function diffGroup(
       parts.map(({ part }) => ({ uri: work.uriOf(part.key), start: part.offsets[s0 * T]!, bytes: part.offsets[s1 * T]! - part.offsets[s0 * T]! })),
       Number.MAX_SAFE_INTEGER,
       concurrency,
-      spillRoom,
     );
     for (const [r, { set, part }] of parts.entries()) {
       const bytes = ranges[r]!;
@@ -119,7 +79,11 @@ export async function diffGroup(
         }
     }
 
-    const appliedParts = await readStateParts(stores, present, base?.version ?? '?', budget, concurrency, stateRoom);
+    // The applied lists of these shards, read with as few requests as their layout allows.
+    const wanted = types.flatMap((type) => Array.from({ length: s1 - s0 }, (_, k) => ({ type, s: s0 + k })));
+    const refs = wanted.map(({ type, s }) => base?.types[type]?.shards[shardName(s)]);
+    const present = refs.flatMap((ref, i) => (ref ? [{ i, ref, type: wanted[i]!.type }] : []));
+    const appliedParts = await readStateParts(stores, present, base?.version ?? '?', budget, concurrency);
     const applied = new Map<string, Buffer>();
     for (const [j, { i, type }] of present.entries()) {
       const s = wanted[i]!.s;
@@ -182,6 +146,8 @@ export async function diffGroup(
     cp.next = s1;
     await onProgress(cp);
   }
+  // A list left as it was keeps its delta (keptState): then the summary says so.
+  return { schema: groupSchema(cp.shards), runId, baseVersion: base?.version ?? null, syncMode, from, to, shards: cp.shards, ...(counting ? { rowCounts: true as const } : {}) };
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -1,17 +1,17 @@
 /*
- * Memory lent to the steps of diffs (diffDelta.ts, diffRun.ts). A 1%-churn diff reads every
- * state list of the applied state (96 MiB at 1M rows), and writes whole the lists whose change
- * outgrew their delta (stateDelta.ts); a first sync's diff reads the whole spill (96 MiB). In fresh buffers that is external memory V8 answers
+ * Memory lent to the steps of delta diffs (diffDelta.ts). A 1%-churn diff reads every state
+ * list of the applied state (96 MiB at 1M rows), and writes whole the lists whose change
+ * outgrew their delta (stateDelta.ts). In fresh buffers that is external memory V8 answers
  * with a full collection per ~64 MiB. A step borrows room for the lists it reads and the lists
  * it writes, and gives it back once its objects are stored; the next step (of any diff group
- * running in this process) reuses it. When no diff runs, nothing is kept: an idle
+ * running in this process) reuses it. When no delta diff runs, nothing is kept: an idle
  * worker holds none.
  */
 
 let users = 0;
 const free: Buffer[] = [];
 
-/** A diff starts using the pool; call the returned function when it ends (whatever the outcome). */
+/** A delta diff starts using the pool; call the returned function when it ends (whatever the outcome). */
 export function usePool(): () => void {
   users++;
   let done = false;
