@@ -407,8 +407,8 @@ class TableArena {
 /**
  * The run's lines object as a clone of the snapshot at its current generation (BlobStore.
  * cloneFrom: a hard link in a local folder, a copy made by GCS), so that no byte of it is
- * written from here: at 1M rows that write was about a tenth of a first sync's CPU, all of it
- * fresh page cache. Null when the work store cannot clone from the snapshot's store, or the
+ * written from here: a copy is as large as the snapshot (75 MiB at 1M rows), written to a new
+ * file or uploaded by the worker on every first sync and compaction. Null when the work store cannot clone from the snapshot's store, or the
  * snapshot moved on meanwhile: the builder then copies the bytes as they are read. The caller
  * keeps the index only if the snapshot still has the clone's generation after it was read
  * (generations only grow: then every byte read was of that generation).

@@ -253,7 +253,8 @@ async function writeCompacted(input: DeltaInput, generation: string, rejected: R
   const { work, runId, source, base } = input;
   // Its lines a clone of the snapshot where the stores allow and the destination's snapshots
   // are not rewritten in place (mayCloneLines): of the generation read, checked below.
-  const clone = base.cloneLines === false ? null : await cloneSnapshotLines(work, runId, source);
+  // A clone that fails is a copy, not a failed compaction (that would read the snapshot once more).
+  const clone = base.cloneLines === false ? null : await cloneSnapshotLines(work, runId, source).catch(() => null);
   if (clone && clone.generation !== generation) {
     await work.delete(clone.lines.key, { ignoreNotFound: true });
     throw new Error('the snapshot changed while it was read');
