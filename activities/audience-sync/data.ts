@@ -348,8 +348,8 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
     indexKey: string,
     writeIndex: boolean,
     tick: () => void,
+    cur: Awaited<ReturnType<typeof readAppliedState>>,
   ) {
-    const cur = await readAppliedState(work, config.destinationId);
     const ref = cur.manifest?.rowIndex;
     if (!cur.pointer || !ref) return null;
     const meta = await openRowIndex(work, ref.key, indexKey);
@@ -384,9 +384,11 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       const indexKey = rowIndexKey({ ttsync: VERSION, libphonenumber: LIBPHONENUMBER_VERSION, read: readOptions[i], types, syncMode: config.syncMode });
       const writeIndex = !runId.startsWith('preview_');
       const indexable = set === 'snapshot' && kind === 'snapshot' && !resume && readOptions[i]!.format === 'csv' && config.syncMode === 'mirror' && tuning.rowIndexMaxBytes > 0 && (await store.stat(key)).size <= tuning.rowIndexMaxBytes;
-      if (indexable) {
+      // The applied state names the index this snapshot is read against, and tells whether its lines may be cloned.
+      const applied = indexable ? await readAppliedState(work, config.destinationId) : undefined;
+      if (applied) {
         const tick = paced();
-        const delta = await tryDelta(config, work, runId, { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) }, readOptions[i]!, types, indexKey, writeIndex, () => tick(details));
+        const delta = await tryDelta(config, work, runId, { store, key, ...(obj.createdAt ? { createdAt: obj.createdAt } : {}) }, readOptions[i]!, types, indexKey, writeIndex, () => tick(details), applied);
         if (delta) {
           const prepared: PreparedRun = {
             schema: 1,
@@ -410,9 +412,9 @@ export function createAudienceDataActivities(deps: AudienceDataDeps) {
       }
       let tap: RowIndexBuilder | undefined;
       let clone: Awaited<ReturnType<typeof cloneSnapshotLines>> = null;
-      if (indexable && writeIndex) {
+      if (applied && writeIndex) {
         // The index's lines object a clone of the snapshot where it can be (cloneSnapshotLines).
-        const cloneLines = await mayCloneLines(work, (await readAppliedState(work, config.destinationId)).manifest?.rowIndex?.key);
+        const cloneLines = await mayCloneLines(work, applied.manifest?.rowIndex?.key);
         clone = cloneLines
           ? await cloneSnapshotLines(work, runId, { store, key }).catch((err: unknown) => {
               log.warn('row index lines not cloned; copying them as the snapshot is read', { runId, error: (err as Error).message });
