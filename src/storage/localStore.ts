@@ -198,7 +198,7 @@ export class LocalBlobStore implements BlobStore {
       this.swept = true;
       await this.sweepInternal();
     }
-    const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
+    const tmp = this.tempPath();
     let handle: FileHandle | undefined;
     try {
       await this.ensureInternalDir(dirname(tmp));
@@ -268,13 +268,21 @@ export class LocalBlobStore implements BlobStore {
    * older than a day: no write lasts that long, and a transition left unfinished for a day
    * was never acknowledged to its writer.
    */
+  /** A fresh temporary name; it starts with the time it was made (sweepInternal reads it). */
+  private tempPath(): string {
+    return join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
+  }
+
   private async sweepInternal(): Promise<void> {
     const cutoff = Date.now() - INTERNAL_MAX_AGE_MS;
     for (const sub of ['tmp', 'cas']) {
       const dir = join(this.internalDir, sub);
       for (const name of await readdir(dir).catch(() => [] as string[])) {
-        const st = await stat(join(dir, name)).catch(() => undefined);
-        if (st && st.mtimeMs < cutoff) await unlink(join(dir, name)).catch(() => undefined);
+        // A temporary file's age is in its name: a hard link (cloneFrom) has its source's mtime,
+        // however old, from the moment it is made.
+        const made = /^(\d+)-/.exec(name);
+        const born = made ? Number(made[1]) : (await stat(join(dir, name)).catch(() => undefined))?.mtimeMs;
+        if (born !== undefined && born < cutoff) await unlink(join(dir, name)).catch(() => undefined);
       }
     }
   }
@@ -474,7 +482,7 @@ export class LocalBlobStore implements BlobStore {
     if (!(source instanceof LocalBlobStore)) return null;
     const from = source.pathOf(sourceKey);
     const path = this.pathOf(key);
-    const tmp = join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
+    const tmp = this.tempPath();
     await this.ensureInternalDir(dirname(tmp));
     try {
       await link(from, tmp);

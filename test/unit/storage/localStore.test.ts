@@ -174,6 +174,22 @@ describe('local folder adapter specifics', () => {
       expect(readdirSync(casDir)).toEqual([]);
     });
 
+    it('ages temporary files by the time in their name, not their mtime (a hard link being cloned keeps its source\'s)', async () => {
+      const dir = freshDir();
+      await openBlobStore(dir).write('first', 'x');
+      const tmpDir = join(dir, '.ttsync-internal', 'tmp');
+      const dayAgo = Date.now() / 1000 - 25 * 3600;
+      // A clone in progress: made now, with a month-old snapshot's mtime.
+      const linking = `${Date.now()}-1-abc`;
+      writeFileSync(join(tmpDir, linking), 'snapshot');
+      utimesSync(join(tmpDir, linking), dayAgo - 30 * 86400, dayAgo - 30 * 86400);
+      // Left by a writer that died a day ago, touched since.
+      const stale = `${Date.now() - 25 * 3600_000}-2-def`;
+      writeFileSync(join(tmpDir, stale), 'partial');
+      await openBlobStore(dir).write('other', 'x');
+      expect(readdirSync(tmpDir)).toEqual([linking]);
+    });
+
     it('stores exactly the generation it chose, for any microsecond (utimes truncates)', () => {
       const dir = freshDir();
       mkdirSync(dir, { recursive: true });
