@@ -5,6 +5,7 @@ import { readJsonObject, type BlobStore } from '../storage';
 import { layout, type InputSet } from './layout';
 import { SpillPartSchema, type SpillPart } from './schemas';
 import { ShardBuffer } from './shards';
+import { ownChunks, pieces } from './reusedReads';
 import { DEFAULT_ROW_INDEX_MEMORY } from './rowIndex';
 
 export interface PrepareTuning {
@@ -140,7 +141,14 @@ export async function prepareSet(
   // A range starting at the end is unsatisfiable on GCS (416): a run resumed after its last
   // checkpoint has nothing left to read.
   const atEnd = cp.position !== null && cp.position.byteOffset >= info.size;
-  const stream: Readable | null = atEnd ? null : await source.store.openRead(source.key, cp.position ? { start: cp.position.byteOffset } : {});
+  // The reader keeps nothing of a chunk once it asks for the next, so one recycled buffer
+  // does (reusedReads.ts) unless the tap keeps chunks: a buffer per chunk is an allocation
+  // per MiB read, and fresh memory wherever the allocator has given the last one back.
+  const input: AsyncGenerator<Buffer> = atEnd
+    ? noBytes()
+    : tap?.keepsChunks || !source.store.openReader
+      ? ownChunks(source.store, source.key, cp.position?.byteOffset ?? 0)
+      : pieces(source.store, source.key, undefined, cp.position?.byteOffset ?? 0);
   let last: SnapshotPosition | null = cp.position;
 
   // A checkpoint's parts are stored while the reader goes on (waiting for a 64 MiB spill
@@ -179,7 +187,7 @@ export async function prepareSet(
   };
 
   try {
-    for await (const batch of reader.read(tap && stream ? tapped(stream, tap) : (stream ?? noBytes()))) {
+    for await (const batch of reader.read(tap && !atEnd ? tapped(input, tap) : input)) {
       if (tap && batch.rejects.length) tap.rejects(batch.rejects);
       last = batch.position;
       for (const d of batch.digests) {
@@ -199,7 +207,8 @@ export async function prepareSet(
     await storing.catch(() => undefined);
     throw err;
   } finally {
-    stream?.destroy();
+    // An input left early (a failure) closes its file or stream.
+    await input.return(undefined).catch(() => undefined);
   }
   // The reader's last batch already ended at the end of the object.
   if (!last) throw new RangeError('the snapshot reader yielded no batch');
@@ -268,14 +277,18 @@ export function merged(base: SnapshotCounts, since: SnapshotCounts): SnapshotCou
 
 /** What a whole read of an object shows a tap: its bytes in order, then the rejects of each batch. */
 export interface PrepareTap {
-  /** The next chunk (not reused by the read); a promise: the read waits for it before going on. */
+  /**
+   * The next chunk; a promise: the read waits for it before going on. The chunk's memory is
+   * reused for the next one unless `keepsChunks`.
+   */
   push(chunk: Buffer): Promise<void> | undefined;
+  /** push() holds chunks past its call (a copy being stored): each must be memory of its own. */
+  readonly keepsChunks?: boolean;
   rejects(records: readonly RejectRecord[]): void;
 }
 
-async function* tapped(stream: Readable, tap: PrepareTap): AsyncGenerator<Buffer> {
-  for await (const chunk of stream) {
-    const b = chunk as Buffer;
+async function* tapped(input: AsyncIterable<Buffer>, tap: PrepareTap): AsyncGenerator<Buffer> {
+  for await (const b of input) {
     const wait = tap.push(b);
     if (wait) await wait;
     yield b;

@@ -9,10 +9,10 @@ import type { BlobStore } from '../storage';
 
 const PIECE = 1 << 20;
 
-/** The object's bytes in order; each piece is valid until the next is asked for. */
-export async function* pieces(store: BlobStore, key: string, size = PIECE): AsyncGenerator<Buffer> {
+/** The object's bytes in order from byte `start` on; each piece is valid until the next is asked for. */
+export async function* pieces(store: BlobStore, key: string, size = PIECE, start = 0): AsyncGenerator<Buffer> {
   if (store.openReader) {
-    const r = await store.openReader(key);
+    const r = await store.openReader(key, start);
     const buf = Buffer.allocUnsafeSlow(size);
     try {
       for (;;) {
@@ -24,9 +24,19 @@ export async function* pieces(store: BlobStore, key: string, size = PIECE): Asyn
       await r.close();
     }
   }
-  const stream = await store.openRead(key);
+  const stream = await store.openRead(key, start ? { start } : {});
   try {
     for await (const c of stream) yield c as Buffer;
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** The object's bytes from byte `start` on, each chunk in memory of its own (for a consumer that keeps chunks). */
+export async function* ownChunks(store: BlobStore, key: string, start = 0): AsyncGenerator<Buffer> {
+  const stream = await store.openRead(key, start ? { start } : {});
+  try {
+    for await (const chunk of stream) yield chunk as Buffer;
   } finally {
     stream.destroy();
   }

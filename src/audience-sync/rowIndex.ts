@@ -465,6 +465,11 @@ export class RowIndexBuilder implements LineSink {
   }
 
   /** The next bytes of the snapshot; they must not be reused. A promise: wait before pushing more. */
+  /** The lines copy holds pushed chunks until it stores them (a clone needs none of them). */
+  get keepsChunks(): boolean {
+    return this.copy !== null;
+  }
+
   push(chunk: Buffer): Promise<void> | undefined {
     this.splitter.push(chunk);
     this.pushed += chunk.length;

@@ -7,7 +7,7 @@ import type { PrepareSource, PrepareTuning } from './prepare';
 import { totalRejects } from './prepare';
 import { DamagedRowIndex, EntryArena, IndexOut, RowIndexBuilder, checkLine, cloneSnapshotLines, rowIndexKeys, writeExtraLines } from './rowIndex';
 import { GONE_WIDTH, LayeredIndex, MAX_LAYERS, ROW_INDEX_LAYERS_FORMAT, baseBytes, goneKey, layerBytes, runsOfView, type RowIndexLayersMeta, type RowIndexView } from './rowIndexLayers';
-import { pieces } from './reusedReads';
+import { ownChunks, pieces } from './reusedReads';
 import { eachSpan, rangePieces, readSpans, type SpanVisitor } from './spanReads';
 import { ByteChunks } from './byteChunks';
 import { DeltaNotApplicable, FingerprintMerge, NEW_SINGLE, SnapshotLines } from './snapshotLines';
@@ -262,17 +262,12 @@ async function writeCompacted(input: DeltaInput, generation: string, rejected: R
   const builder = new RowIndexBuilder(work, runId, input.tuning.rowIndexMemoryBytes, clone?.lines, base.cloneLines !== false);
   builder.rejectLines(rejected);
   try {
-    // A stream, not reused pieces: the builder holds each chunk until it is stored.
-    const stream = await source.store.openRead(source.key);
-    try {
-      let chunks = 0;
-      for await (const c of stream) {
-        const wait = builder.push(c as Buffer);
-        if (wait) await wait;
-        if ((++chunks & 15) === 0) input.tick();
-      }
-    } finally {
-      stream.destroy();
+    // Reused pieces unless the builder holds each chunk until it stores its lines copy.
+    let chunks = 0;
+    for await (const c of builder.keepsChunks ? ownChunks(source.store, source.key) : pieces(source.store, source.key)) {
+      const wait = builder.push(c);
+      if (wait) await wait;
+      if ((++chunks & 15) === 0) input.tick();
     }
     if ((await source.store.stat(source.key)).generation !== generation) throw new Error('the snapshot changed while it was read');
   } catch (err) {
