@@ -464,12 +464,15 @@ export class RowIndexBuilder implements LineSink {
     this.copy = cloned ? null : new QueuedWrite(work, rowIndexKeys(runId).lines);
   }
 
-  /** The next bytes of the snapshot; they must not be reused. A promise: wait before pushing more. */
   /** The lines copy holds pushed chunks until it stores them (a clone needs none of them). */
   get keepsChunks(): boolean {
     return this.copy !== null;
   }
 
+  /**
+   * The next bytes of the snapshot; their memory may be reused once this returns unless
+   * keepsChunks. A promise: wait before pushing more.
+   */
   push(chunk: Buffer): Promise<void> | undefined {
     this.splitter.push(chunk);
     this.pushed += chunk.length;
