@@ -144,11 +144,8 @@ export async function prepareSet(
   // The reader keeps nothing of a chunk once it asks for the next, so one recycled buffer
   // does (reusedReads.ts) unless the tap keeps chunks: a buffer per chunk is an allocation
   // per MiB read, and fresh memory wherever the allocator has given the last one back.
-  const input: AsyncGenerator<Buffer> = atEnd
-    ? noBytes()
-    : tap?.keepsChunks || !source.store.openReader
-      ? ownChunks(source.store, source.key, cp.position?.byteOffset ?? 0)
-      : pieces(source.store, source.key, undefined, cp.position?.byteOffset ?? 0);
+  const start = cp.position?.byteOffset ?? 0;
+  const input: AsyncGenerator<Buffer> = atEnd ? noBytes() : tap?.keepsChunks ? ownChunks(source.store, source.key, start) : pieces(source.store, source.key, undefined, start);
   let last: SnapshotPosition | null = cp.position;
 
   // A checkpoint's parts are stored while the reader goes on (waiting for a 64 MiB spill

@@ -24,12 +24,8 @@ export async function* pieces(store: BlobStore, key: string, size = PIECE, start
       await r.close();
     }
   }
-  const stream = await store.openRead(key, start ? { start } : {});
-  try {
-    for await (const c of stream) yield c as Buffer;
-  } finally {
-    stream.destroy();
-  }
+  // Without a reader: the store's stream (its chunks are memory of their own, which is also valid).
+  yield* ownChunks(store, key, start);
 }
 
 /** The object's bytes from byte `start` on, each chunk in memory of its own (for a consumer that keeps chunks). */
