@@ -262,17 +262,17 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  /** A fresh temporary name; it starts with the time it was made (sweepInternal reads it). */
+  private tempPath(): string {
+    return join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
+  }
+
   /**
    * A worker killed mid-write leaves its temp file behind (never a partial object), and
    * every compare-and-swap leaves a tombstone. The first write of each store removes those
    * older than a day: no write lasts that long, and a transition left unfinished for a day
    * was never acknowledged to its writer.
    */
-  /** A fresh temporary name; it starts with the time it was made (sweepInternal reads it). */
-  private tempPath(): string {
-    return join(this.internalDir, 'tmp', `${Date.now()}-${process.pid}-${uniqueSuffix()}`);
-  }
-
   private async sweepInternal(): Promise<void> {
     const cutoff = Date.now() - INTERNAL_MAX_AGE_MS;
     for (const sub of ['tmp', 'cas']) {
