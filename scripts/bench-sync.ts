@@ -17,8 +17,8 @@
 // alone in this process (the data plane's floor) and prints the data plane (prepare + diff +
 // build, wall and worker CPU seconds) against it, and a churn sync against its first sync;
 // the bytes the data activities wrote, and for a first sync what writing as many bytes to new
-// files and the MD5 of its customer files cost alone here (the least a data plane that stores
-// those outputs can cost on this machine, beside the floor).
+// files and the MD5 of its customer files cost alone here, and from those the least any first
+// sync can cost on this machine (leastFirstSync).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, createReadStream, openSync, readdirSync, readFileSync } from 'node:fs';
