@@ -401,7 +401,7 @@ function leastFirstSync(floorCpuMs: number, cost: { writeMs: number; md5Ms: numb
   const keptBytes = last.bytes + stateBytes;
   const writeMs = written > 0 ? (cost.writeMs * keptBytes) / written : 0;
   const leastMs = floorCpuMs + writeMs + cost.md5Ms;
-  return `  the least any first sync costs here: the floor, writing what every design keeps (${mib(last.bytes)} of customer files, ${mib(stateBytes)} of applied state) ${(writeMs / 1000).toFixed(2)} s CPU and its MD5 ${(cost.md5Ms / 1000).toFixed(2)} s: ${(leastMs / 1000).toFixed(2)} s CPU = ${(leastMs / floorCpuMs).toFixed(2)}x the floor`;
+  return `  the least any first sync costs here: the floor, writing what every design keeps (${mib(last.bytes)} of customer files, ${mib(stateBytes)} of applied state) ${(writeMs / 1000).toFixed(2)} s CPU, their MD5 ${(cost.md5Ms / 1000).toFixed(2)} s: ${(leastMs / 1000).toFixed(2)} s CPU = ${(leastMs / floorCpuMs).toFixed(2)}x the floor`;
 }
 
 /**
@@ -735,13 +735,12 @@ async function main(): Promise<void> {
           byActivity.push(`against the first sync: ${(actWall / firstOf.actWall).toFixed(3)}x wall, ${(actCpu / firstOf.actCpu).toFixed(3)}x CPU`);
         } else firstSyncs.set(sc.destinationId, { planeWall, planeCpu, wallNoWait, actWall, actCpu });
         // A first sync: what storing and signing its outputs costs alone here, in this process.
-        // With the floor, the least a data plane that stores them can cost on this machine.
-        let least = '';
+        // With the floor, the least a data plane that stores them all can cost on this machine.
+        const least: string[] = [];
         if (!firstOf) {
           const cost = await outputCost(dir, written, last.bytes);
           const leastCpu = floor.cpuMs + cost.writeMs + cost.md5Ms;
-          least = `  outputs alone: writing ${mib(written)} to new files ${(cost.writeMs / 1000).toFixed(2)} s CPU, the MD5 of the ${mib(last.bytes)} sent ${(cost.md5Ms / 1000).toFixed(2)} s CPU; with the floor ${(leastCpu / 1000).toFixed(2)} s CPU = ${(leastCpu / floor.cpuMs).toFixed(2)}x the floor`;
-          least += `\n${leastFirstSync(floor.cpuMs, cost, written, last)}`;
+          least.push(`  outputs alone: writing ${mib(written)} to new files ${(cost.writeMs / 1000).toFixed(2)} s CPU, the MD5 of the ${mib(last.bytes)} sent ${(cost.md5Ms / 1000).toFixed(2)} s CPU; with the floor ${(leastCpu / 1000).toFixed(2)} s CPU = ${(leastCpu / floor.cpuMs).toFixed(2)}x the floor`, leastFirstSync(floor.cpuMs, cost, written, last));
         }
         const lines = [
           `${sc.name}: ${wall.toFixed(1)} s wall, ${n(ids)} ids in the audience after it, ${n(Math.round(ids / wall))} ids/s; worker peak RSS ${mib(peak)} (${reused ? `sampled every ${RSS_SAMPLE_MS} ms in this sync` : `VmHWM ${mib(hwm)}${keepWorker ? '' : `, getrusage ${mib(childMax)}`}`})`,
@@ -751,7 +750,7 @@ async function main(): Promise<void> {
           `  read+hash floor ${(floor.wallMs / 1000).toFixed(2)} s wall, ${(floor.cpuMs / 1000).toFixed(2)} s CPU; ${ratios.join('; ')}`,
           `  ${byActivity.join('; ')}`,
           io,
-          ...(least ? [least] : []),
+          ...least,
         ];
         for (const l of lines) console.log(l);
         results.push(...lines);
